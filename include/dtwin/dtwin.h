@@ -1,0 +1,14 @@
+/* dtwin: embeddable runtime for digital twins. Umbrella header. */
+#ifndef DTWIN_DTWIN_H
+#define DTWIN_DTWIN_H
+
+#include "dtwin/alloc.h"
+#include "dtwin/error.h"
+#include "dtwin/export.h"
+#include "dtwin/linalg.h"
+#include "dtwin/log.h"
+#include "dtwin/model.h"
+#include "dtwin/time.h"
+#include "dtwin/version.h"
+
+#endif

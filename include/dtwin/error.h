@@ -1,0 +1,50 @@
+/* dtwin: status codes. */
+#ifndef DTWIN_ERROR_H
+#define DTWIN_ERROR_H
+
+#include "dtwin/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One list generates the enum, dt_strerror() and dt_err_name(), so a code can
+ * never exist without its text. Codes are negative and stable: append only. */
+#define DT_ERRNO_MAP(X)                                                        \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(EPARSE, -3, "parse error")                                               \
+    X(ENOTFOUND, -4, "not found")                                              \
+    X(EFULL, -5, "full")                                                       \
+    X(ESTALE, -6, "stale data")                                                \
+    X(ENUMERIC, -7, "numeric failure")                                         \
+    X(EIO, -8, "input/output error")                                           \
+    X(ESTATE, -9, "wrong state for this call")                                 \
+    X(EABI, -10, "ABI version mismatch")                                       \
+    X(ERANGE, -11, "value out of range")                                       \
+    X(EEXIST, -12, "already exists")                                           \
+    X(ELIMIT, -13, "configured limit exceeded")                                \
+    X(EUNIT, -14, "unknown or incompatible unit")                              \
+    X(EEMPTY, -15, "nothing available")                                        \
+    X(ETIMEOUT, -16, "deadline missed")                                        \
+    X(EUNSUPPORTED, -17, "not supported")
+
+/** Status codes. 0 is success; every failure is negative. */
+typedef enum dt_status {
+    DT_OK = 0,
+#define DT__ERR_ENUM(name, val, text) DT_##name = (val),
+    DT_ERRNO_MAP(DT__ERR_ENUM)
+#undef DT__ERR_ENUM
+    DT__ERR_LAST = -18
+} dt_status;
+
+/** Human-readable text for a status code; never NULL. Unknown codes give
+ *  "unknown error". */
+DT_API const char *dt_strerror(int code);
+/** Symbolic name of a status code ("DT_EINVAL", "DT_OK"); never NULL. */
+DT_API const char *dt_err_name(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,39 @@
+/* dtwin: the common time base. */
+#ifndef DTWIN_TIME_H
+#define DTWIN_TIME_H
+
+#include <stdint.h>
+#include "dtwin/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Time on the twin's common time base, in nanoseconds. int64 covers +-292
+ *  years, so the epoch is the host's choice (monotonic boot time, Unix time). */
+typedef int64_t dt_time;
+
+#define DT_NS_PER_S INT64_C(1000000000)
+#define DT_NS_PER_MS INT64_C(1000000)
+#define DT_NS_PER_US INT64_C(1000)
+#define DT_TIME_MAX INT64_MAX
+#define DT_TIME_MIN INT64_MIN
+
+/** Seconds to nanoseconds, rounded to nearest; saturates at DT_TIME_MIN/MAX,
+ *  NaN gives 0. Use dt_time_from_sec_checked() for values from outside. */
+DT_API dt_time dt_time_from_sec(double seconds);
+/** Seconds to nanoseconds with a range check.
+ *  @retval 0 *out set.
+ *  @retval DT_ERANGE seconds is NaN, infinite or outside +-9.2e9 s; *out unchanged.
+ *  @retval DT_EINVAL out is NULL. */
+DT_API int dt_time_from_sec_checked(double seconds, dt_time *out);
+/** Nanoseconds to seconds (exact to 1 ns for |t| below 2^53 ns, about 104 days). */
+DT_API double dt_time_to_sec(dt_time t);
+/** A monotonic clock read (CLOCK_MONOTONIC), for hosts and adapters. The core
+ *  never reads a clock itself: every step takes `now` from the host. */
+DT_API dt_time dt_time_monotonic(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

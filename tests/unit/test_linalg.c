@@ -1,0 +1,301 @@
+/* linalg against closed forms. Tolerances are stated at each check; "rel"
+ * is relative to the expected value, "abs" is an absolute floor used where
+ * the expected value is (near) zero. */
+#include "test_util.h"
+
+#include "dtwin/dtwin.h"
+
+static double expm_work[DT_EXPM_WORK(2 * DT_LA_MAX)];
+static double vl_work[DT_VANLOAN_WORK(DT_LA_MAX)];
+
+static void test_mul_transpose_abat(void **state)
+{
+    (void)state;
+    const double A[6] = {1, 2, 3, 4, 5, 6};       /* 2 x 3 */
+    const double B[6] = {7, 8, 9, 10, 11, 12};    /* 3 x 2 */
+    double C[4], T[6], D[4];
+    assert_int_equal(dt_mat_mul(2, 3, 2, A, B, C), 0);
+    const double want[4] = {58, 64, 139, 154};
+    assert_mat_close(2, 2, C, want, 0, 0);
+    assert_int_equal(dt_mat_transpose(3, 2, B, T), 0); /* T = B' (2 x 3) */
+    assert_int_equal(dt_mat_mul_bt(2, 3, 2, A, T, D), 0); /* A (B')' = A B */
+    assert_mat_close(2, 2, D, want, 0, 0);
+
+    const double h[2] = {1, 2}, P[4] = {2, 1, 1, 3};
+    double s[1], w[DT_ABAT_WORK(2, 1)];
+    assert_int_equal(dt_mat_abat(2, 1, h, P, s, w), 0);
+    assert_close(s[0], 18.0, 0, 0); /* [1 2] P [1 2]' by hand */
+
+    double S[4];
+    assert_int_equal(dt_mat_add(2, 2, C, want, S), 0);
+    assert_close(S[3], 308, 0, 0);
+    assert_int_equal(dt_mat_sub(2, 2, S, want, S), 0);
+    assert_mat_close(2, 2, S, want, 0, 0);
+    assert_int_equal(dt_mat_scale(2, 2, 0.5, S, S), 0);
+    assert_close(S[0], 29, 0, 0);
+    assert_close(dt_mat_norm1(2, 3, A), 9.0, 0, 0);
+}
+
+static void test_dimension_checks(void **state)
+{
+    (void)state;
+    double a[4] = {0}, b[4] = {0}, c[4] = {0};
+    assert_int_equal(dt_mat_mul(0, 2, 2, a, b, c), DT_EINVAL);
+    assert_int_equal(dt_mat_mul(2, 2, DT_LA_MAX + 1, a, b, c), DT_EINVAL);
+    assert_int_equal(dt_mat_mul(2, 2, 2, NULL, b, c), DT_EINVAL);
+    assert_int_equal(dt_chol(DT_LA_MAX + 1, a, c), DT_EINVAL);
+    assert_int_equal(dt_expm(2 * DT_LA_MAX + 1, a, c, expm_work), DT_EINVAL);
+    assert_int_equal(dt_vanloan(DT_LA_MAX + 1, a, b, 0.1, c, c, vl_work), DT_EINVAL);
+    assert_int_equal(dt_joseph(2, 0, a, b, c, c, vl_work), DT_EINVAL);
+    assert_close(dt_mat_norm1(0, 1, a), -1.0, 0, 0);
+}
+
+static void test_cholesky_known_factor(void **state)
+{
+    (void)state;
+    /* Classic example with an integer factor. */
+    const double A[9] = {4, 12, -16, 12, 37, -43, -16, -43, 98};
+    const double Lwant[9] = {2, 0, 0, 6, 1, 0, -8, 5, 3};
+    double L[9];
+    assert_int_equal(dt_chol(3, A, L), 0);
+    assert_mat_close(3, 3, L, Lwant, 1e-15, 1e-15);
+
+    /* Solve A x = b with b = A [1 2 3]'. */
+    const double b[3] = {4 + 24 - 48, 12 + 74 - 129, -16 - 86 + 294};
+    double x[3];
+    assert_int_equal(dt_chol_solve(3, 1, L, b, x), 0);
+    const double xw[3] = {1, 2, 3};
+    assert_mat_close(3, 1, x, xw, 1e-12, 1e-12);
+
+    /* In place (L aliases A) and solve in place (X aliases B). */
+    double Ai[9];
+    memcpy(Ai, A, sizeof Ai);
+    assert_int_equal(dt_chol(3, Ai, Ai), 0);
+    assert_mat_close(3, 3, Ai, Lwant, 1e-15, 1e-15);
+    double bx[3];
+    memcpy(bx, b, sizeof bx);
+    assert_int_equal(dt_chol_solve(3, 1, Ai, bx, bx), 0);
+    assert_mat_close(3, 1, bx, xw, 1e-12, 1e-12);
+}
+
+static void test_cholesky_rejects_non_pd(void **state)
+{
+    (void)state;
+    const double indefinite[4] = {1, 2, 2, 1};
+    const double singular[4] = {1, 1, 1, 1};
+    const double nan_m[4] = {NAN, 0, 0, 1};
+    double L[4] = {7, 7, 7, 7};
+    double keep[4];
+    memcpy(keep, indefinite, sizeof keep);
+    assert_int_equal(dt_chol(2, indefinite, L), DT_ENUMERIC);
+    assert_memory_equal(indefinite, keep, sizeof keep); /* input untouched */
+    assert_int_equal(dt_chol(2, singular, L), DT_ENUMERIC);
+    assert_int_equal(dt_chol(2, nan_m, L), DT_ENUMERIC);
+    const double zero_diag[4] = {0, 0, 0, 1};
+    double x[2], b[2] = {1, 1};
+    assert_int_equal(dt_chol_solve(2, 1, zero_diag, b, x), DT_ENUMERIC);
+}
+
+static void test_joseph_scalar_by_hand(void **state)
+{
+    (void)state;
+    /* Any gain: P+ = (1 - k h)^2 p + k^2 r = 0.49 * 2 + 0.01 * 0.5. */
+    double P[1] = {2.0};
+    const double K[1] = {0.1}, H[1] = {3.0}, R[1] = {0.5};
+    double w[DT_JOSEPH_WORK(1, 1)];
+    assert_int_equal(dt_joseph(1, 1, P, K, H, R, w), 0);
+    assert_close(P[0], 0.985, 1e-15, 0);
+}
+
+static void test_joseph_optimal_gain_matches_simple_form(void **state)
+{
+    (void)state;
+    /* With the optimal gain K = P H' S^-1, Joseph equals (I - K H) P. */
+    double P[4] = {2.0, 0.5, 0.5, 1.0};
+    const double H[2] = {1.0, 0.0}, R[1] = {0.25};
+    const double S = 2.25;
+    const double K[2] = {2.0 / S, 0.5 / S};
+    const double simple[4] = {2.0 - K[0] * 2.0, 0.5 - K[0] * 0.5,
+                              0.5 - K[1] * 2.0, 1.0 - K[1] * 0.5};
+    double w[DT_JOSEPH_WORK(2, 1)];
+    assert_int_equal(dt_joseph(2, 1, P, K, H, R, w), 0);
+    assert_mat_close(2, 2, P, simple, 1e-14, 1e-15);
+    assert_true(P[1] == P[2]); /* exactly symmetric */
+}
+
+static void test_expm_zero_and_diagonal(void **state)
+{
+    (void)state;
+    double Z[9] = {0}, E[9], I[9];
+    dt_mat_identity(3, I);
+    assert_int_equal(dt_expm(3, Z, E, expm_work), 0);
+    assert_mat_close(3, 3, E, I, 0, 0);
+
+    /* Diagonal entries across every Pade degree and the scaling branch. */
+    const double d[] = {-1e-3, 0.1, -0.9, 1.9, 4.0, -7.5, 20.0};
+    for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
+        double D[4] = {d[k], 0, 0, -0.5 * d[k]};
+        double want[4] = {exp(d[k]), 0, 0, exp(-0.5 * d[k])};
+        assert_int_equal(dt_expm(2, D, E, expm_work), 0);
+        assert_mat_close(2, 2, E, want, 1e-13, 0); /* rel 1e-13 */
+    }
+}
+
+static void test_expm_rotation_generator(void **state)
+{
+    (void)state;
+    const double angles[] = {0.01, 0.2, 0.9, 2.0, 5.0, 13.0, 100.0};
+    for (size_t k = 0; k < sizeof angles / sizeof angles[0]; k++) {
+        double w = angles[k];
+        double G[4] = {0, -w, w, 0}, E[4];
+        double want[4] = {cos(w), -sin(w), sin(w), cos(w)};
+        assert_int_equal(dt_expm(2, G, E, expm_work), 0);
+        /* Entries are bounded by 1: absolute 1e-12 for angles up to 13 rad,
+         * 1e-11 at 100 rad where 6 squarings amplify rounding. */
+        assert_mat_close(2, 2, E, want, 0, w > 20 ? 1e-11 : 1e-12);
+    }
+}
+
+static void test_expm_nilpotent_and_jordan(void **state)
+{
+    (void)state;
+    /* N strictly upper triangular: e^N = I + N + N^2/2 exactly. */
+    const double a = 2.0, b = -1.0, c = 3.0;
+    double N[9] = {0, a, b, 0, 0, c, 0, 0, 0}, E[9];
+    const double want[9] = {1, a, b + a * c / 2, 0, 1, c, 0, 0, 1};
+    assert_int_equal(dt_expm(3, N, E, expm_work), 0);
+    assert_mat_close(3, 3, E, want, 1e-13, 1e-14);
+
+    /* Jordan block: e^[[l,1],[0,l]] = e^l [[1,1],[0,1]]. */
+    const double l = -3.0;
+    double J[4] = {l, 1, 0, l}, Ej[4];
+    const double jw[4] = {exp(l), exp(l), 0, exp(l)};
+    assert_int_equal(dt_expm(2, J, Ej, expm_work), 0);
+    assert_mat_close(2, 2, Ej, jw, 1e-13, 1e-16);
+}
+
+static void test_expm_inverse_identity(void **state)
+{
+    (void)state;
+    /* expm(A) expm(-A) = I for a dense non-normal 5 x 5 matrix. */
+    enum { N = 5 };
+    double A[N * N], mA[N * N], E1[N * N], E2[N * N], P[N * N], I[N * N];
+    unsigned s = 12345u;
+    for (int i = 0; i < N * N; i++) {
+        s = s * 1103515245u + 12345u;
+        A[i] = ((double)(s >> 8 & 0xFFFF) / 65535.0 - 0.5) * 1.6;
+        mA[i] = -A[i];
+    }
+    assert_int_equal(dt_expm(N, A, E1, expm_work), 0);
+    assert_int_equal(dt_expm(N, mA, E2, expm_work), 0);
+    assert_int_equal(dt_mat_mul(N, N, N, E1, E2, P), 0);
+    dt_mat_identity(N, I);
+    assert_mat_close(N, N, P, I, 0, 1e-12);
+}
+
+static void test_expm_failures(void **state)
+{
+    (void)state;
+    double A[4] = {NAN, 0, 0, 1}, E[4];
+    assert_int_equal(dt_expm(2, A, E, expm_work), DT_ENUMERIC);
+    double big[4] = {1e6, 0, 0, 1};
+    assert_int_equal(dt_expm(2, big, E, expm_work), DT_ERANGE);
+    double inf[4] = {INFINITY, 0, 0, 0};
+    assert_int_equal(dt_expm(2, inf, E, expm_work), DT_ENUMERIC);
+}
+
+static void test_expm_largest_block(void **state)
+{
+    (void)state;
+    /* 64 x 64 (Van Loan's block at n = 32): a diagonal with known exp. */
+    enum { N = 2 * DT_LA_MAX };
+    static double A[N * N], E[N * N];
+    memset(A, 0, sizeof A);
+    for (int i = 0; i < N; i++)
+        A[i * N + i] = -2.0 + 4.0 * i / (N - 1);
+    assert_int_equal(dt_expm(N, A, E, expm_work), 0);
+    for (int i = 0; i < N; i++)
+        assert_close(E[i * N + i], exp(A[i * N + i]), 1e-13, 0);
+}
+
+static void test_vanloan_scalar_closed_form(void **state)
+{
+    (void)state;
+    const double q = 2.0, dt = 0.5;
+    const double as[] = {-0.7, -1e-9, 0.0, 0.4, 3.0};
+    for (size_t k = 0; k < sizeof as / sizeof as[0]; k++) {
+        double a = as[k], Ad, Qd;
+        assert_int_equal(dt_vanloan(1, &a, &q, dt, &Ad, &Qd, vl_work), 0);
+        double qd = a == 0.0 ? q * dt : q * expm1(2 * a * dt) / (2 * a);
+        assert_close(Ad, exp(a * dt), 1e-13, 0);
+        assert_close(Qd, qd, 1e-12, 0); /* rel 1e-12 */
+    }
+}
+
+static void test_vanloan_double_integrator(void **state)
+{
+    (void)state;
+    const double q = 0.3, dt = 0.2;
+    const double A[4] = {0, 1, 0, 0}, Q[4] = {0, 0, 0, q};
+    double Ad[4], Qd[4];
+    assert_int_equal(dt_vanloan(2, A, Q, dt, Ad, Qd, vl_work), 0);
+    const double adw[4] = {1, dt, 0, 1};
+    const double qdw[4] = {q * dt * dt * dt / 3, q * dt * dt / 2,
+                           q * dt * dt / 2, q * dt};
+    assert_mat_close(2, 2, Ad, adw, 1e-14, 1e-15);
+    assert_mat_close(2, 2, Qd, qdw, 1e-12, 0);
+}
+
+static void test_vanloan_oscillator(void **state)
+{
+    (void)state;
+    /* x'' = -w^2 x + noise: e^{As} column 2 = [sin(ws)/w, cos(ws)]. */
+    const double w = 3.0, q = 0.8, T = 0.7;
+    const double A[4] = {0, 1, -w * w, 0}, Q[4] = {0, 0, 0, q};
+    double Ad[4], Qd[4];
+    assert_int_equal(dt_vanloan(2, A, Q, T, Ad, Qd, vl_work), 0);
+    const double adw[4] = {cos(w * T), sin(w * T) / w, -w * sin(w * T),
+                           cos(w * T)};
+    double s2 = T / 2 - sin(2 * w * T) / (4 * w);
+    double c2 = T / 2 + sin(2 * w * T) / (4 * w);
+    double sc = sin(w * T) * sin(w * T) / (2 * w);
+    const double qdw[4] = {q * s2 / (w * w), q * sc / w, q * sc / w, q * c2};
+    assert_mat_close(2, 2, Ad, adw, 1e-13, 1e-14);
+    assert_mat_close(2, 2, Qd, qdw, 1e-12, 1e-15);
+    assert_true(Qd[1] == Qd[2]);
+}
+
+static void test_vanloan_edge_steps(void **state)
+{
+    (void)state;
+    const double A[4] = {-1, 2, 0, -3}, Q[4] = {1, 0, 0, 1};
+    double Ad[4], Qd[4], I[4];
+    dt_mat_identity(2, I);
+    assert_int_equal(dt_vanloan(2, A, Q, 0.0, Ad, Qd, vl_work), 0);
+    assert_mat_close(2, 2, Ad, I, 0, 0);
+    const double zero[4] = {0};
+    assert_mat_close(2, 2, Qd, zero, 0, 0);
+    assert_int_equal(dt_vanloan(2, A, Q, -0.1, Ad, Qd, vl_work), DT_EINVAL);
+    assert_int_equal(dt_vanloan(2, A, Q, NAN, Ad, Qd, vl_work), DT_EINVAL);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_mul_transpose_abat),
+    cmocka_unit_test(test_dimension_checks),
+    cmocka_unit_test(test_cholesky_known_factor),
+    cmocka_unit_test(test_cholesky_rejects_non_pd),
+    cmocka_unit_test(test_joseph_scalar_by_hand),
+    cmocka_unit_test(test_joseph_optimal_gain_matches_simple_form),
+    cmocka_unit_test(test_expm_zero_and_diagonal),
+    cmocka_unit_test(test_expm_rotation_generator),
+    cmocka_unit_test(test_expm_nilpotent_and_jordan),
+    cmocka_unit_test(test_expm_inverse_identity),
+    cmocka_unit_test(test_expm_failures),
+    cmocka_unit_test(test_expm_largest_block),
+    cmocka_unit_test(test_vanloan_scalar_closed_form),
+    cmocka_unit_test(test_vanloan_double_integrator),
+    cmocka_unit_test(test_vanloan_oscillator),
+    cmocka_unit_test(test_vanloan_edge_steps),
+};
+
+DTT_MAIN(tests)

@@ -1,0 +1,141 @@
+/* dtwin: command-line front end. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dtwin/dtwin.h"
+
+/* Exit codes (docs/cli.md). */
+enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+
+static void usage(FILE *f)
+{
+    fputs("usage: dtwin <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  check FILE.json   validate a twin description and print its signals\n"
+          "  version           print the library version\n"
+          "\n"
+          "Run 'dtwin <command> --help' for a command's options.\n",
+          f);
+}
+
+static void check_usage(FILE *f)
+{
+    fputs("usage: dtwin check [--quiet] FILE.json\n"
+          "\n"
+          "Loads and validates a twin description. On success prints the assets\n"
+          "and the signal table and exits 0; on a bad description prints the\n"
+          "JSON path and reason to stderr and exits 1 (3 if the file cannot be\n"
+          "read).\n",
+          f);
+}
+
+static void print_limits(const dt_signal_info *s)
+{
+    if (!s->has_limits) {
+        printf(" %-21s", "-");
+        return;
+    }
+    char lo[16] = "-inf", hi[16] = "inf", both[40];
+    if (isfinite(s->min))
+        snprintf(lo, sizeof lo, "%g", s->min);
+    if (isfinite(s->max))
+        snprintf(hi, sizeof hi, "%g", s->max);
+    snprintf(both, sizeof both, "[%s, %s]", lo, hi);
+    printf(" %-21s", both);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *file = NULL;
+    int quiet = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            check_usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            quiet = 1;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "dtwin check: unknown option '%s'\n", argv[i]);
+            check_usage(stderr);
+            return EXIT_USAGE;
+        } else if (file != NULL) {
+            fprintf(stderr, "dtwin check: more than one file given\n");
+            return EXIT_USAGE;
+        } else {
+            file = argv[i];
+        }
+    }
+    if (file == NULL) {
+        check_usage(stderr);
+        return EXIT_USAGE;
+    }
+    dt_model_options opt = DT_MODEL_OPTIONS_INIT;
+    opt.logger = dt_logger_silent();
+    dt_model *m = NULL;
+    dt_diag diag;
+    int rc = dt_model_load_file(file, &opt, &m, &diag);
+    if (rc != DT_OK) {
+        fprintf(stderr, "dtwin check: %s: %s\n", file,
+                diag.message[0] ? diag.message : dt_strerror(rc));
+        return rc == DT_EIO ? EXIT_IO : EXIT_INVALID;
+    }
+    if (!quiet) {
+        printf("twin \"%s\": %zu assets, %zu signals\n\n", dt_model_name(m),
+               dt_model_asset_count(m), dt_model_signal_count(m));
+        printf("assets\n");
+        for (dt_asset_id a = 0; a < dt_model_asset_count(m); a++) {
+            const dt_asset_info *ai = dt_model_asset(m, a);
+            const dt_asset_info *pa = dt_model_asset(m, ai->parent);
+            printf("  %-16s %-12s %s", ai->id, ai->kind, ai->name);
+            if (pa != NULL)
+                printf("  (part of %s)", pa->id);
+            printf("\n");
+        }
+        printf("\nsignals\n");
+        printf("  %-4s %-24s %-10s %-17s %-6s %-21s %-9s %s\n", "#", "signal", "role",
+               "quantity", "unit", " limits", "period_s", "noise_std");
+        for (dt_signal_id s = 0; s < dt_model_signal_count(m); s++) {
+            const dt_signal_info *si = dt_model_signal(m, s);
+            printf("  %-4u %-24s %-10s %-17s %-6s", (unsigned)s, si->id,
+                   dt_role_name(si->role), dt_unit_class_name(si->quantity),
+                   si->unit_symbol);
+            print_limits(si);
+            if (si->period > 0)
+                printf(" %-9g", dt_time_to_sec(si->period));
+            else
+                printf(" %-9s", "-");
+            if (si->noise_var > 0)
+                printf(" %g\n", sqrt(si->noise_var));
+            else
+                printf(" -\n");
+        }
+        printf("\nok\n");
+    }
+    dt_model_destroy(m);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("dtwin %s\n", dt_version());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
+    fprintf(stderr, "dtwin: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}
