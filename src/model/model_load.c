@@ -780,7 +780,11 @@ int dt_model_load_json(const char *text, size_t len,
             rc = fail(&c, DT_ENOMEM, "", "out of memory while parsing JSON");
         } else {
             size_t off = end != NULL && end >= text ? (size_t)(end - text) : 0;
-            if (off > len)
+            /* cJSON reports errors at the end as offset len - 1; call it
+             * truncation (and point past the end) only when brackets or a
+             * string are still open. */
+            int truncated = unclosed && off + 1 >= len;
+            if (off > len || truncated)
                 off = len;
             int line, col;
             dt__line_col(text, off, &line, &col);
@@ -788,10 +792,8 @@ int dt_model_load_json(const char *text, size_t len,
                 diag->line = line;
                 diag->column = col;
             }
-            /* cJSON reports errors at the end as offset len - 1; only call it
-             * truncation when brackets or a string are still open. */
             rc = fail(&c, DT_EPARSE, "",
-                      unclosed && off + 1 >= len
+                      truncated
                           ? "JSON syntax error: unexpected end of input "
                             "(truncated?) at line %d, column %d"
                           : "JSON syntax error at line %d, column %d",
