@@ -3,11 +3,15 @@
 #define DTWIN_DTWIN_H
 
 #include "dtwin/alloc.h"
+#include "dtwin/clock.h"
 #include "dtwin/error.h"
 #include "dtwin/export.h"
+#include "dtwin/ingest.h"
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"
 #include "dtwin/model.h"
+#include "dtwin/ring.h"
+#include "dtwin/sample.h"
 #include "dtwin/time.h"
 #include "dtwin/version.h"
 

@@ -1,0 +1,87 @@
+/* dtwin: per-source clock model (source time -> common time). */
+#ifndef DTWIN_CLOCK_H
+#define DTWIN_CLOCK_H
+
+#include <stdint.h>
+
+#include "dtwin/export.h"
+#include "dtwin/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dt_clock_mode {
+    DT_CLOCK_FIXED = 0,   /**< configured offset and skew */
+    DT_CLOCK_ESTIMATE = 1 /**< estimated online from (t_source, t_arrival) */
+} dt_clock_mode;
+
+/** Most lower-envelope windows a clock keeps. */
+#define DT_CLOCK_MAX_WINDOWS 64
+
+typedef struct dt_clock_config {
+    dt_clock_mode mode;
+    /** FIXED: common = t_source + offset + skew * (t_source - 0).
+     *  ESTIMATE: the initial guess, used until the first window closes. */
+    double offset_s;
+    double skew;        /**< fraction (100 ppm = 1e-4) */
+    double window_s;    /**< ESTIMATE: window length in source time; 0: 1 s */
+    uint32_t windows;   /**< ESTIMATE: windows in the fit, 2..64; 0: 16 */
+    double jump_s;      /**< ESTIMATE: a delay this far below the fitted line
+                             restarts the estimate (clock step); 0: 1 s */
+} dt_clock_config;
+
+/** The state of one source's clock model. Fixed size, no allocation; the
+ *  fields are private (read them through the functions below). */
+typedef struct dt_clock {
+    dt_clock_mode mode;
+    double offset_ns;   /* at t_source == ref */
+    double skew;
+    dt_time ref;
+    /* estimation */
+    dt_time window_ns, jump_ns;
+    uint32_t max_windows, n_windows, next;
+    int have_ref, have_fit;
+    dt_time win_start;
+    dt_time win_min_d, win_min_ts;
+    dt_time pt_ts[DT_CLOCK_MAX_WINDOWS];
+    dt_time pt_d[DT_CLOCK_MAX_WINDOWS];
+    uint64_t observations, resets;
+} dt_clock;
+
+/** Initializes a clock model.
+ *  @retval DT_EINVAL bad mode, non-finite numbers, |skew| >= 0.01, window
+ *          outside 1 ms..1 h, windows outside 2..64. */
+DT_API int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg);
+
+/** Feeds one (t_source on the source clock, t_arrival on the common clock)
+ *  pair. No-op for FIXED clocks. O(1) except when a window closes (O(windows)).
+ *
+ *  Method: the delay d = t_arrival - t_source is the clock offset plus a
+ *  non-negative network delay. Within each window the smallest d is the one
+ *  least disturbed by delay; a least-squares line through the last N window
+ *  minima gives offset and skew. Assumes the one-way delay's minimum is about
+ *  constant (it is absorbed into the offset) and that each window holds
+ *  some samples with near-minimum delay. A minimum that falls below the line
+ *  by more than jump_s means the source clock stepped: the fit restarts. */
+DT_API void dt_clock_observe(dt_clock *clk, dt_time t_source, dt_time t_arrival);
+
+/** Maps a source time to the common time base. */
+static inline dt_time dt_clock_map(const dt_clock *clk, dt_time t_source)
+{
+    double corr = clk->offset_ns + clk->skew * (double)(t_source - clk->ref);
+    return t_source + (dt_time)corr;
+}
+
+/** Current offset (seconds) at source time t_source, and skew (fraction). */
+DT_API double dt_clock_offset_s(const dt_clock *clk, dt_time t_source);
+DT_API double dt_clock_skew(const dt_clock *clk);
+/** Non-zero once an estimate rests on at least two windows (always for FIXED). */
+DT_API int dt_clock_locked(const dt_clock *clk);
+/** How many times the estimate restarted after a clock step. */
+DT_API uint64_t dt_clock_resets(const dt_clock *clk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,162 @@
+/* dtwin: the Sense and Synchronize half of the loop. */
+#ifndef DTWIN_INGEST_H
+#define DTWIN_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/alloc.h"
+#include "dtwin/clock.h"
+#include "dtwin/export.h"
+#include "dtwin/log.h"
+#include "dtwin/model.h"
+#include "dtwin/ring.h"
+#include "dtwin/sample.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Sources' rings, boundary validation, clock mapping and the watermark merge
+ *  for one twin. Created and configured at start-up (all allocation happens
+ *  then); dt_ingest_poll / dt_ingest_release never allocate.
+ *
+ *  Thread rule: each source's ring (dt_ingest_ring) may be pushed by one
+ *  producer thread; every dt_ingest_* call runs on the twin's thread. */
+typedef struct dt_ingest dt_ingest;
+typedef uint32_t dt_source_id;
+
+typedef enum dt_limit_policy {
+    DT_LIMITS_REJECT = 0, /**< a value outside hard limits is rejected */
+    DT_LIMITS_FLAG = 1    /**< kept, with DT_SAMPLE_OUT_OF_LIMITS */
+} dt_limit_policy;
+
+typedef struct dt_ingest_config {
+    size_t size;                   /**< sizeof(dt_ingest_config) */
+    const dt_allocator *allocator; /**< NULL: default */
+    const dt_logger *logger;       /**< NULL: stderr */
+    dt_limit_policy limits;
+    double future_tolerance_s;     /**< mapped t_source beyond now + this is rejected; 0: 0.05 s */
+    double horizon_s;              /**< late samples older than this behind the released
+                                        stream are dropped; 0: 1 s */
+    double stale_factor;           /**< a signal is stale after this many nominal periods; 0: 3 */
+    uint32_t max_sources;          /**< 0: 64; at most 4096 */
+} dt_ingest_config;
+#define DT_INGEST_CONFIG_INIT {sizeof(dt_ingest_config), NULL, NULL, DT_LIMITS_REJECT, 0, 0, 0, 0}
+
+typedef struct dt_source_config {
+    size_t size;             /**< sizeof(dt_source_config) */
+    const char *name;        /**< for messages and stats; copied; required */
+    size_t ring_capacity;    /**< power of two; 0: 1024 */
+    dt_overflow overflow;
+    dt_clock_config clock;
+    double lateness_s;       /**< how far behind its newest sample this source may
+                                  still deliver in order (>= 0) */
+    double timeout_s;        /**< silent this long -> stale, stops holding the
+                                  watermark; 0: 1 s */
+    size_t reorder_capacity; /**< samples held for ordering; power of two; 0: 4096 */
+} dt_source_config;
+#define DT_SOURCE_CONFIG_INIT {sizeof(dt_source_config), NULL, 0, DT_OVERFLOW_DROP_NEWEST, {DT_CLOCK_FIXED, 0, 0, 0, 0, 0}, 0, 0, 0}
+
+/** Per-source accounting. At any time between calls:
+ *  offered  = dropped_newest + dropped_oldest + drained + pending_ring
+ *  drained  = accepted + rejected_nonfinite + rejected_bad_variance
+ *             + rejected_unknown_signal + rejected_wrong_role
+ *             + rejected_out_of_limits + rejected_future
+ *  accepted = dropped_reorder_full + released + late + dropped_too_late
+ *             + pending_merge
+ *  (flagged_out_of_limits counts accepted samples that carry the flag). */
+typedef struct dt_source_stats {
+    uint64_t offered, dropped_newest, dropped_oldest, drained, pending_ring;
+    uint64_t accepted;
+    uint64_t rejected_nonfinite;      /**< NaN/Inf value or variance */
+    uint64_t rejected_bad_variance;   /**< negative variance */
+    uint64_t rejected_unknown_signal; /**< id not in the model */
+    uint64_t rejected_wrong_role;     /**< not a measured or parameter signal */
+    uint64_t rejected_out_of_limits;  /**< outside hard limits (policy reject) */
+    uint64_t rejected_future;         /**< mapped time beyond now + tolerance */
+    uint64_t flagged_out_of_limits;   /**< outside hard limits (policy flag) */
+    uint64_t dropped_reorder_full;    /**< reorder buffer full */
+    uint64_t released;                /**< delivered in time order */
+    uint64_t late;                    /**< delivered behind the watermark (DT_SAMPLE_LATE) */
+    uint64_t dropped_too_late;        /**< behind the horizon */
+    uint64_t pending_merge;
+    uint64_t stale_events;            /**< live -> stale transitions */
+    int stale;                        /**< silent longer than its timeout */
+    dt_time newest;                   /**< newest mapped time seen (DT_TIME_MIN if none) */
+} dt_source_stats;
+
+typedef struct dt_ingest_stats {
+    dt_source_stats total; /**< sums over sources; stale = sources stale now */
+    dt_time watermark;     /**< DT_TIME_MIN before any release */
+    dt_time released_until;/**< time of the newest in-order sample released */
+    uint32_t sources;
+} dt_ingest_stats;
+
+DT_API int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
+                            dt_ingest **out);
+DT_API void dt_ingest_destroy(dt_ingest *ing);
+
+/** Adds a source (before dt_ingest_start). Allocates its ring and buffers.
+ *  @retval DT_EINVAL bad configuration. @retval DT_ELIMIT max_sources reached.
+ *  @retval DT_ESTATE already started. @retval DT_ENOMEM. */
+DT_API int dt_ingest_add_source(dt_ingest *ing, const dt_source_config *cfg,
+                                dt_source_id *out);
+/** Ends configuration; `now` starts every source's timeout. */
+DT_API int dt_ingest_start(dt_ingest *ing, dt_time now);
+
+/** The producer handle of a source (NULL for an unknown id). Samples pushed
+ *  carry t_source on the source's clock; t_arrival on the common time base,
+ *  or 0 to have it stamped with `now` when drained. */
+DT_API dt_ring *dt_ingest_ring(dt_ingest *ing, dt_source_id src);
+/** Convenience: push into a source's ring (same rules). */
+DT_API int dt_ingest_push(dt_ingest *ing, dt_source_id src, const dt_sample *s);
+
+/** Drains every ring: validates, stamps, feeds and applies the clock model,
+ *  queues samples for ordering, updates the watermark and staleness.
+ *  @retval DT_ESTATE not started. */
+DT_API int dt_ingest_poll(dt_ingest *ing, dt_time now);
+
+/** Hands out, in common-time order, samples the watermark has passed (t_source
+ *  mapped, DT_SAMPLE_MAPPED set), and samples that arrived behind it but within
+ *  the horizon (DT_SAMPLE_LATE, for the estimator's delayed path). Returns
+ *  how many were written (<= max); call again while it returns max. */
+DT_API size_t dt_ingest_release(dt_ingest *ing, dt_sample *out, size_t max);
+
+DT_API void dt_ingest_stats_get(const dt_ingest *ing, dt_ingest_stats *out);
+/** @retval DT_ENOTFOUND no such source. */
+DT_API int dt_ingest_source_stats(const dt_ingest *ing, dt_source_id src,
+                                  dt_source_stats *out);
+/** The clock model of a source (read-only), NULL for an unknown id. */
+DT_API const dt_clock *dt_ingest_clock(const dt_ingest *ing, dt_source_id src);
+DT_API uint32_t dt_ingest_source_count(const dt_ingest *ing);
+
+typedef enum dt_interp {
+    DT_INTERP_HOLD = 0,  /**< zero-order hold: the newest sample at or before t */
+    DT_INTERP_LINEAR = 1 /**< between the samples around t; hold beyond the newest */
+} dt_interp;
+
+/** The value of a signal at common time t, from the samples released so far. */
+typedef struct dt_signal_value {
+    double value;
+    double variance; /**< the sample's variance, else the model's noise */
+    dt_time t;       /**< time of the (newest) sample used */
+    dt_time age;     /**< query time minus t (negative if t is in the future) */
+    int stale;       /**< age exceeds stale_factor x the signal's nominal period */
+} dt_signal_value;
+
+/** Samples of history kept per signal for snapshots. */
+#define DT_SNAPSHOT_DEPTH 4
+
+/** @retval DT_ENOTFOUND unknown signal. @retval DT_EEMPTY no sample yet, or t is
+ *  before the oldest kept sample. */
+DT_API int dt_ingest_value_at(const dt_ingest *ing, dt_signal_id sig, dt_time t,
+                              dt_interp mode, dt_signal_value *out);
+/** Number of signals with a nominal period whose newest sample is older than
+ *  stale_factor periods at `now` (signals never seen count as stale). */
+DT_API size_t dt_ingest_stale_signals(const dt_ingest *ing, dt_time now);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,54 @@
+/* dtwin: canonical samples and commands. */
+#ifndef DTWIN_SAMPLE_H
+#define DTWIN_SAMPLE_H
+
+#include <stdint.h>
+
+#include "dtwin/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One scalar measurement in canonical form: the signal's dense id (from the
+ *  model), its value in the signal's unit, and two times. A vector quantity is
+ *  carried as consecutive samples, one per component signal, with the same
+ *  t_source; consumers that need the vector whole group them by t_source.
+ *
+ *  Before synchronization t_source is on the source's own clock; after it
+ *  (samples released by dt_ingest) it is on the twin's common time base and
+ *  DT_SAMPLE_MAPPED is set. 40 bytes, no padding. */
+typedef struct dt_sample {
+    uint32_t signal;    /**< dt_signal_id */
+    uint32_t flags;     /**< DT_SAMPLE_* */
+    dt_time t_source;   /**< when the value was measured */
+    dt_time t_arrival;  /**< when it reached the twin (common time base) */
+    double value;       /**< in the signal's canonical unit */
+    double variance;    /**< measurement variance; used when DT_SAMPLE_HAS_VARIANCE */
+} dt_sample;
+
+/** variance is valid (otherwise the model's noise for the signal applies). */
+#define DT_SAMPLE_HAS_VARIANCE (1u << 0)
+/** the value was outside the signal's hard limits (policy "flag"). */
+#define DT_SAMPLE_OUT_OF_LIMITS (1u << 1)
+/** t_source is on the common time base. */
+#define DT_SAMPLE_MAPPED (1u << 2)
+/** released behind the watermark: for the estimator's delayed path. */
+#define DT_SAMPLE_LATE (1u << 3)
+/** the source marks the value as of doubtful quality (kept, not rejected). */
+#define DT_SAMPLE_UNCERTAIN (1u << 4)
+
+/** One command to an actuator, in the commanded signal's canonical unit. */
+typedef struct dt_command {
+    uint32_t signal;     /**< dt_signal_id of a commanded signal */
+    uint32_t flags;
+    uint64_t seq;        /**< per-twin sequence number, from 1 */
+    dt_time t_issued;    /**< common time base */
+    dt_time t_deadline;  /**< not sent after this time */
+    double value;
+} dt_command;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,480 @@
+/* Sense + Synchronize: rings -> validation -> clock mapping -> reorder buffers
+ * -> watermark release -> snapshots. */
+#include <math.h>
+#include <string.h>
+
+#include "../platform/internal.h"
+#include "dtwin/ingest.h"
+
+#define DRAIN_BATCH 256
+
+typedef struct reorder {
+    dt_sample *buf; /* sorted by t_source over [head, tail) */
+    uint64_t mask, head, tail;
+} reorder;
+
+typedef struct source {
+    char *name;
+    dt_ring *ring;
+    dt_clock clock;
+    dt_time lateness, timeout, last_arrival, newest;
+    reorder rb;
+    dt_source_stats st; /* consumer-side counters */
+} source;
+
+typedef struct sig_info {
+    uint8_t accept;     /* role may come from a source */
+    uint8_t has_limits;
+    double min, max, noise_var;
+    dt_time period;
+} sig_info;
+
+typedef struct snap {
+    /* newest last; n <= DT_SNAPSHOT_DEPTH */
+    dt_time t[DT_SNAPSHOT_DEPTH];
+    double v[DT_SNAPSHOT_DEPTH], var[DT_SNAPSHOT_DEPTH];
+    uint32_t n;
+} snap;
+
+struct dt_ingest {
+    dt_allocator alloc;
+    dt_logger log;
+    const dt_model *model;
+    dt_limit_policy limits;
+    dt_time future_tol, horizon;
+    double stale_factor;
+    uint32_t n_src, max_src;
+    int started;
+    source *src;
+    size_t n_sig;
+    sig_info *sig;
+    snap *snaps;
+    dt_sample *scratch;
+    dt_time watermark, released_until;
+    int any_released;
+};
+
+int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
+                     dt_ingest **out)
+{
+    if (model == NULL || out == NULL)
+        return DT_EINVAL;
+    dt_ingest_config c = DT_INGEST_CONFIG_INIT;
+    if (cfg != NULL) {
+        if (cfg->size != sizeof *cfg)
+            return DT_EABI;
+        c = *cfg;
+    }
+    const dt_allocator *a = c.allocator ? c.allocator : dt_allocator_default();
+    double fut = c.future_tolerance_s == 0 ? 0.05 : c.future_tolerance_s;
+    double hor = c.horizon_s == 0 ? 1.0 : c.horizon_s;
+    double sf = c.stale_factor == 0 ? 3.0 : c.stale_factor;
+    uint32_t ms = c.max_sources == 0 ? 64 : c.max_sources;
+    if (!(fut > 0 && fut <= 3600) || !(hor > 0 && hor <= 3600) ||
+        !(sf >= 1 && sf <= 1e6) || ms > 4096 ||
+        (c.limits != DT_LIMITS_REJECT && c.limits != DT_LIMITS_FLAG))
+        return DT_EINVAL;
+
+    dt_ingest *g = dt__calloc(a, 1, sizeof *g);
+    if (g == NULL)
+        return DT_ENOMEM;
+    g->alloc = *a;
+    g->log = c.logger ? *c.logger : *dt_logger_stderr();
+    g->model = model;
+    g->limits = c.limits;
+    g->future_tol = dt_time_from_sec(fut);
+    g->horizon = dt_time_from_sec(hor);
+    g->stale_factor = sf;
+    g->max_src = ms;
+    g->n_sig = dt_model_signal_count(model);
+    g->watermark = DT_TIME_MIN;
+    g->released_until = DT_TIME_MIN;
+    g->src = dt__calloc(a, ms, sizeof *g->src);
+    g->sig = dt__calloc(a, g->n_sig, sizeof *g->sig);
+    g->snaps = dt__calloc(a, g->n_sig, sizeof *g->snaps);
+    g->scratch = dt__calloc(a, DRAIN_BATCH, sizeof *g->scratch);
+    if (!g->src || !g->sig || !g->snaps || !g->scratch) {
+        dt_ingest_destroy(g);
+        return DT_ENOMEM;
+    }
+    for (size_t i = 0; i < g->n_sig; i++) {
+        const dt_signal_info *s = dt_model_signal(model, (dt_signal_id)i);
+        sig_info *si = &g->sig[i];
+        si->accept = s->role == DT_ROLE_MEASURED || s->role == DT_ROLE_PARAMETER;
+        si->has_limits = (uint8_t)(s->has_limits != 0);
+        si->min = s->min;
+        si->max = s->max;
+        si->noise_var = s->noise_var;
+        si->period = s->period;
+    }
+    *out = g;
+    return DT_OK;
+}
+
+void dt_ingest_destroy(dt_ingest *g)
+{
+    if (g == NULL)
+        return;
+    dt_allocator a = g->alloc;
+    if (g->src != NULL)
+        for (uint32_t i = 0; i < g->n_src; i++) {
+            dt__free(&a, g->src[i].name);
+            dt_ring_destroy(g->src[i].ring);
+            dt__free(&a, g->src[i].rb.buf);
+        }
+    dt__free(&a, g->src);
+    dt__free(&a, g->sig);
+    dt__free(&a, g->snaps);
+    dt__free(&a, g->scratch);
+    dt__free(&a, g);
+}
+
+static int pow2(size_t v) { return v >= 2 && (v & (v - 1)) == 0; }
+
+int dt_ingest_add_source(dt_ingest *g, const dt_source_config *cfg,
+                         dt_source_id *out)
+{
+    if (g == NULL || cfg == NULL || out == NULL)
+        return DT_EINVAL;
+    if (cfg->size != sizeof *cfg)
+        return DT_EABI;
+    if (g->started)
+        return DT_ESTATE;
+    if (g->n_src >= g->max_src)
+        return DT_ELIMIT;
+    size_t rc_cap = cfg->ring_capacity ? cfg->ring_capacity : 1024;
+    size_t ro_cap = cfg->reorder_capacity ? cfg->reorder_capacity : 4096;
+    double tmo = cfg->timeout_s == 0 ? 1.0 : cfg->timeout_s;
+    if (cfg->name == NULL || cfg->name[0] == '\0' || !pow2(rc_cap) ||
+        rc_cap > DT_RING_MAX_CAPACITY || !pow2(ro_cap) ||
+        ro_cap > DT_RING_MAX_CAPACITY || !(cfg->lateness_s >= 0) ||
+        cfg->lateness_s > 3600 || !(tmo > 0 && tmo <= 86400))
+        return DT_EINVAL;
+    source s;
+    memset(&s, 0, sizeof s);
+    int rc = dt_clock_init(&s.clock, &cfg->clock);
+    if (rc != DT_OK)
+        return rc;
+    s.lateness = dt_time_from_sec(cfg->lateness_s);
+    s.timeout = dt_time_from_sec(tmo);
+    s.newest = DT_TIME_MIN;
+    s.st.newest = DT_TIME_MIN;
+    s.name = dt__strndup(&g->alloc, cfg->name, strlen(cfg->name));
+    s.rb.buf = dt__calloc(&g->alloc, ro_cap, sizeof *s.rb.buf);
+    s.rb.mask = ro_cap - 1;
+    rc = s.name && s.rb.buf ? dt_ring_create(&g->alloc, rc_cap, cfg->overflow, &s.ring)
+                            : DT_ENOMEM;
+    if (rc != DT_OK) {
+        dt__free(&g->alloc, s.name);
+        dt__free(&g->alloc, s.rb.buf);
+        return rc;
+    }
+    g->src[g->n_src] = s;
+    *out = g->n_src++;
+    return DT_OK;
+}
+
+int dt_ingest_start(dt_ingest *g, dt_time now)
+{
+    if (g == NULL)
+        return DT_EINVAL;
+    if (g->started)
+        return DT_ESTATE;
+    for (uint32_t i = 0; i < g->n_src; i++)
+        g->src[i].last_arrival = now;
+    g->started = 1;
+    return DT_OK;
+}
+
+dt_ring *dt_ingest_ring(dt_ingest *g, dt_source_id src)
+{
+    if (g == NULL || src >= g->n_src)
+        return NULL;
+    return g->src[src].ring;
+}
+
+int dt_ingest_push(dt_ingest *g, dt_source_id src, const dt_sample *s)
+{
+    if (g == NULL || s == NULL || src >= g->n_src)
+        return DT_EINVAL;
+    return dt_ring_push(g->src[src].ring, s);
+}
+
+/* Sorted insert from the back: O(1) for in-order data. */
+static int reorder_insert(reorder *rb, const dt_sample *s)
+{
+    if (rb->tail - rb->head > rb->mask)
+        return DT_EFULL;
+    uint64_t pos = rb->tail;
+    while (pos > rb->head && rb->buf[(pos - 1) & rb->mask].t_source > s->t_source) {
+        rb->buf[pos & rb->mask] = rb->buf[(pos - 1) & rb->mask];
+        pos--;
+    }
+    rb->buf[pos & rb->mask] = *s;
+    rb->tail++;
+    return DT_OK;
+}
+
+/* Validates and queues one drained sample. */
+static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
+{
+    dt_source_stats *st = &src->st;
+    if (s->t_arrival == 0)
+        s->t_arrival = now;
+    src->last_arrival = s->t_arrival > src->last_arrival ? s->t_arrival : src->last_arrival;
+    if (s->signal >= g->n_sig) {
+        st->rejected_unknown_signal++;
+        return;
+    }
+    const sig_info *si = &g->sig[s->signal];
+    if (!si->accept) {
+        st->rejected_wrong_role++;
+        return;
+    }
+    int has_var = (s->flags & DT_SAMPLE_HAS_VARIANCE) != 0;
+    if (!isfinite(s->value) || (has_var && !isfinite(s->variance))) {
+        st->rejected_nonfinite++;
+        return;
+    }
+    if (has_var && s->variance < 0) {
+        st->rejected_bad_variance++;
+        return;
+    }
+    s->flags &= ~(uint32_t)(DT_SAMPLE_OUT_OF_LIMITS | DT_SAMPLE_LATE);
+    if (si->has_limits && (s->value < si->min || s->value > si->max)) {
+        if (g->limits == DT_LIMITS_REJECT) {
+            st->rejected_out_of_limits++;
+            return;
+        }
+        s->flags |= DT_SAMPLE_OUT_OF_LIMITS;
+    }
+    dt_clock_observe(&src->clock, s->t_source, s->t_arrival);
+    dt_time t = dt_clock_map(&src->clock, s->t_source);
+    if (t > now && t - now > g->future_tol) {
+        st->rejected_future++;
+        return;
+    }
+    s->t_source = t;
+    s->flags |= DT_SAMPLE_MAPPED;
+    st->accepted++;
+    if (s->flags & DT_SAMPLE_OUT_OF_LIMITS)
+        st->flagged_out_of_limits++;
+    if (reorder_insert(&src->rb, s) != DT_OK) {
+        st->dropped_reorder_full++;
+        return;
+    }
+    if (t > src->newest)
+        src->newest = t;
+}
+
+int dt_ingest_poll(dt_ingest *g, dt_time now)
+{
+    if (g == NULL)
+        return DT_EINVAL;
+    if (!g->started)
+        return DT_ESTATE;
+    dt_time wm = DT_TIME_MAX, newest_any = DT_TIME_MIN;
+    int any_live = 0;
+    for (uint32_t i = 0; i < g->n_src; i++) {
+        source *src = &g->src[i];
+        size_t n;
+        while ((n = dt_ring_drain(src->ring, g->scratch, DRAIN_BATCH)) > 0) {
+            for (size_t k = 0; k < n; k++)
+                accept_one(g, src, &g->scratch[k], now);
+            if (n < DRAIN_BATCH)
+                break;
+        }
+        int stale = now - src->last_arrival > src->timeout;
+        if (stale && !src->st.stale) {
+            src->st.stale_events++;
+            dt__log(&g->log, DT_LOG_WARN, "ingest", "source %s is stale (silent %.3f s)",
+                    src->name, dt_time_to_sec(now - src->last_arrival));
+        }
+        src->st.stale = stale;
+        if (src->newest > newest_any)
+            newest_any = src->newest;
+        if (!stale) {
+            any_live = 1;
+            dt_time cand = src->newest == DT_TIME_MIN ? DT_TIME_MIN
+                                                      : src->newest - src->lateness;
+            if (cand < wm)
+                wm = cand;
+        }
+    }
+    /* With no live source nothing can still arrive in order: release all. */
+    if (!any_live)
+        wm = newest_any;
+    if (wm > g->watermark)
+        g->watermark = wm;
+    return DT_OK;
+}
+
+static void snap_add(snap *sn, const dt_sample *s, double var)
+{
+    uint32_t n = sn->n;
+    if (n == DT_SNAPSHOT_DEPTH) {
+        if (s->t_source < sn->t[0])
+            return; /* older than anything kept */
+        memmove(sn->t, sn->t + 1, (n - 1) * sizeof sn->t[0]);
+        memmove(sn->v, sn->v + 1, (n - 1) * sizeof sn->v[0]);
+        memmove(sn->var, sn->var + 1, (n - 1) * sizeof sn->var[0]);
+        n--;
+    }
+    uint32_t pos = n;
+    while (pos > 0 && sn->t[pos - 1] > s->t_source) {
+        sn->t[pos] = sn->t[pos - 1];
+        sn->v[pos] = sn->v[pos - 1];
+        sn->var[pos] = sn->var[pos - 1];
+        pos--;
+    }
+    sn->t[pos] = s->t_source;
+    sn->v[pos] = s->value;
+    sn->var[pos] = var;
+    sn->n = n + 1;
+}
+
+size_t dt_ingest_release(dt_ingest *g, dt_sample *out, size_t max)
+{
+    if (g == NULL || out == NULL || !g->started)
+        return 0;
+    size_t k = 0;
+    while (k < max) {
+        source *best = NULL;
+        dt_time bt = DT_TIME_MAX;
+        for (uint32_t i = 0; i < g->n_src; i++) {
+            reorder *rb = &g->src[i].rb;
+            if (rb->head != rb->tail) {
+                dt_time t = rb->buf[rb->head & rb->mask].t_source;
+                if (best == NULL || t < bt) {
+                    best = &g->src[i];
+                    bt = t;
+                }
+            }
+        }
+        if (best == NULL || bt > g->watermark)
+            break;
+        dt_sample s = best->rb.buf[best->rb.head & best->rb.mask];
+        best->rb.head++;
+        if (g->any_released && s.t_source < g->released_until) {
+            if (g->released_until - s.t_source > g->horizon) {
+                best->st.dropped_too_late++;
+                continue;
+            }
+            s.flags |= DT_SAMPLE_LATE;
+            best->st.late++;
+        } else {
+            best->st.released++;
+            g->released_until = s.t_source;
+            g->any_released = 1;
+        }
+        const sig_info *si = &g->sig[s.signal];
+        snap_add(&g->snaps[s.signal], &s,
+                 (s.flags & DT_SAMPLE_HAS_VARIANCE) ? s.variance : si->noise_var);
+        out[k++] = s;
+    }
+    return k;
+}
+
+static void fill_stats(const source *src, dt_source_stats *o)
+{
+    *o = src->st;
+    dt_ring_stats rs;
+    dt_ring_stats_get(src->ring, &rs);
+    o->offered = rs.offered;
+    o->dropped_newest = rs.dropped_newest;
+    o->dropped_oldest = rs.dropped_oldest;
+    o->drained = rs.drained;
+    o->pending_ring = dt_ring_size(src->ring);
+    o->pending_merge = src->rb.tail - src->rb.head;
+    o->newest = src->newest;
+}
+
+int dt_ingest_source_stats(const dt_ingest *g, dt_source_id id, dt_source_stats *o)
+{
+    if (g == NULL || o == NULL || id >= g->n_src)
+        return DT_ENOTFOUND;
+    fill_stats(&g->src[id], o);
+    return DT_OK;
+}
+
+void dt_ingest_stats_get(const dt_ingest *g, dt_ingest_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    dt_source_stats *t = &o->total;
+    t->newest = DT_TIME_MIN;
+    for (uint32_t i = 0; i < g->n_src; i++) {
+        dt_source_stats s;
+        fill_stats(&g->src[i], &s);
+#define ADD(f) t->f += s.f
+        ADD(offered); ADD(dropped_newest); ADD(dropped_oldest); ADD(drained);
+        ADD(pending_ring); ADD(accepted); ADD(rejected_nonfinite);
+        ADD(rejected_bad_variance); ADD(rejected_unknown_signal);
+        ADD(rejected_wrong_role); ADD(rejected_out_of_limits); ADD(rejected_future);
+        ADD(flagged_out_of_limits); ADD(dropped_reorder_full); ADD(released);
+        ADD(late); ADD(dropped_too_late); ADD(pending_merge); ADD(stale_events);
+#undef ADD
+        t->stale += s.stale;
+        if (s.newest > t->newest)
+            t->newest = s.newest;
+    }
+    o->watermark = g->watermark;
+    o->released_until = g->any_released ? g->released_until : DT_TIME_MIN;
+    o->sources = g->n_src;
+}
+
+const dt_clock *dt_ingest_clock(const dt_ingest *g, dt_source_id id)
+{
+    if (g == NULL || id >= g->n_src)
+        return NULL;
+    return &g->src[id].clock;
+}
+
+uint32_t dt_ingest_source_count(const dt_ingest *g) { return g ? g->n_src : 0; }
+
+static int is_stale(const dt_ingest *g, size_t sig, dt_time age)
+{
+    dt_time p = g->sig[sig].period;
+    return p > 0 && (double)age > g->stale_factor * (double)p;
+}
+
+int dt_ingest_value_at(const dt_ingest *g, dt_signal_id sig, dt_time t,
+                       dt_interp mode, dt_signal_value *out)
+{
+    if (g == NULL || out == NULL || sig >= g->n_sig)
+        return DT_ENOTFOUND;
+    const snap *sn = &g->snaps[sig];
+    uint32_t n = sn->n;
+    if (n == 0 || t < sn->t[0])
+        return DT_EEMPTY;
+    /* Newest sample at or before t (histories are tiny: scan from the end). */
+    uint32_t i = n - 1;
+    while (sn->t[i] > t)
+        i--;
+    if (mode == DT_INTERP_LINEAR && i + 1 < n && sn->t[i + 1] > sn->t[i]) {
+        double f = (double)(t - sn->t[i]) / (double)(sn->t[i + 1] - sn->t[i]);
+        out->value = sn->v[i] + f * (sn->v[i + 1] - sn->v[i]);
+        out->variance = (1 - f) * (1 - f) * sn->var[i] + f * f * sn->var[i + 1];
+        out->t = sn->t[i + 1];
+        out->age = t - sn->t[i];
+    } else {
+        out->value = sn->v[i];
+        out->variance = sn->var[i];
+        out->t = sn->t[i];
+        out->age = t - sn->t[i];
+    }
+    out->stale = is_stale(g, sig, out->age);
+    return DT_OK;
+}
+
+size_t dt_ingest_stale_signals(const dt_ingest *g, dt_time now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_sig; i++) {
+        if (g->sig[i].period == 0 || !g->sig[i].accept)
+            continue;
+        const snap *sn = &g->snaps[i];
+        if (sn->n == 0 || is_stale(g, i, now - sn->t[sn->n - 1]))
+            n++;
+    }
+    return n;
+}

@@ -1,0 +1,143 @@
+#include <math.h>
+#include <string.h>
+
+#include "dtwin/clock.h"
+#include "dtwin/error.h"
+
+int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg)
+{
+    if (clk == NULL || cfg == NULL)
+        return DT_EINVAL;
+    if (cfg->mode != DT_CLOCK_FIXED && cfg->mode != DT_CLOCK_ESTIMATE)
+        return DT_EINVAL;
+    if (!isfinite(cfg->offset_s) || fabs(cfg->offset_s) > 1e9 ||
+        !isfinite(cfg->skew) || fabs(cfg->skew) >= 0.01)
+        return DT_EINVAL;
+    double win = cfg->window_s == 0.0 ? 1.0 : cfg->window_s;
+    uint32_t nw = cfg->windows == 0 ? 16 : cfg->windows;
+    double jump = cfg->jump_s == 0.0 ? 1.0 : cfg->jump_s;
+    if (!(win >= 1e-3 && win <= 3600.0) || nw < 2 || nw > DT_CLOCK_MAX_WINDOWS ||
+        !(jump > 0.0 && jump <= 1e6))
+        return DT_EINVAL;
+    memset(clk, 0, sizeof *clk);
+    clk->mode = cfg->mode;
+    clk->offset_ns = cfg->offset_s * 1e9;
+    clk->skew = cfg->skew;
+    clk->ref = 0;
+    clk->window_ns = dt_time_from_sec(win);
+    clk->jump_ns = dt_time_from_sec(jump);
+    clk->max_windows = nw;
+    return DT_OK;
+}
+
+/* Least-squares line d = a + b (ts - ref) through the stored window minima. */
+static void fit(dt_clock *c)
+{
+    uint32_t n = c->n_windows;
+    if (n == 0)
+        return;
+    if (n == 1) {
+        c->offset_ns = (double)c->pt_d[0] + c->skew * 0.0;
+        c->ref = c->pt_ts[0];
+        return;
+    }
+    /* Centre on the mean time for conditioning. */
+    double mt = 0, md = 0;
+    dt_time base_ts = c->pt_ts[0], base_d = c->pt_d[0];
+    for (uint32_t i = 0; i < n; i++) {
+        mt += (double)(c->pt_ts[i] - base_ts);
+        md += (double)(c->pt_d[i] - base_d);
+    }
+    mt /= n;
+    md /= n;
+    double sxx = 0, sxy = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double x = (double)(c->pt_ts[i] - base_ts) - mt;
+        double y = (double)(c->pt_d[i] - base_d) - md;
+        sxx += x * x;
+        sxy += x * y;
+    }
+    double b = sxx > 0 ? sxy / sxx : 0.0;
+    c->skew = b;
+    c->ref = base_ts + (dt_time)mt;
+    c->offset_ns = (double)base_d + md;
+    c->have_fit = 1;
+}
+
+static void restart(dt_clock *c, dt_time ts, dt_time d)
+{
+    c->n_windows = 0;
+    c->next = 0;
+    c->have_fit = 0;
+    c->win_start = ts;
+    c->win_min_d = d;
+    c->win_min_ts = ts;
+    c->offset_ns = (double)d;
+    c->skew = 0.0;
+    c->ref = ts;
+}
+
+void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
+{
+    if (c->mode != DT_CLOCK_ESTIMATE)
+        return;
+    dt_time d = ta - ts;
+    c->observations++;
+    if (!c->have_ref) {
+        c->have_ref = 1;
+        restart(c, ts, d);
+        return;
+    }
+    /* A delay far below the model is impossible with a steady clock (delays
+     * are non-negative): the source clock stepped forward or the offset
+     * jumped. Far above the model for a whole window means it stepped back;
+     * the window minimum catches that below. */
+    double pred = c->offset_ns + c->skew * (double)(ts - c->ref);
+    if ((double)d < pred - (double)c->jump_ns || ts < c->win_start - c->window_ns) {
+        c->resets++;
+        restart(c, ts, d);
+        return;
+    }
+    if (d < c->win_min_d) {
+        c->win_min_d = d;
+        c->win_min_ts = ts;
+        if (!c->have_fit) {
+            /* Until two windows exist, the running minimum is the offset. */
+            c->offset_ns = (double)d;
+            c->ref = ts;
+        }
+    }
+    if (ts - c->win_start >= c->window_ns) {
+        if (c->have_fit &&
+            (double)c->win_min_d > pred + (double)c->jump_ns) {
+            /* A whole window far above the line: the clock stepped back. */
+            c->resets++;
+            restart(c, ts, d);
+            return;
+        }
+        c->pt_ts[c->next] = c->win_min_ts;
+        c->pt_d[c->next] = c->win_min_d;
+        c->next = (c->next + 1) % c->max_windows;
+        if (c->n_windows < c->max_windows)
+            c->n_windows++;
+        if (c->n_windows >= 2)
+            fit(c);
+        c->win_start = ts;
+        c->win_min_d = d;
+        c->win_min_ts = ts;
+    }
+}
+
+double dt_clock_offset_s(const dt_clock *c, dt_time ts)
+{
+    return (c->offset_ns + c->skew * (double)(ts - c->ref)) * 1e-9;
+}
+
+double dt_clock_skew(const dt_clock *c) { return c->skew; }
+
+int dt_clock_locked(const dt_clock *c)
+{
+    return c->mode == DT_CLOCK_FIXED || c->have_fit;
+}
+
+uint64_t dt_clock_resets(const dt_clock *c) { return c->resets; }
