@@ -2,6 +2,7 @@
 #ifndef DTWIN_DTWIN_H
 #define DTWIN_DTWIN_H
 
+#include "dtwin/adapter.h"
 #include "dtwin/alloc.h"
 #include "dtwin/clock.h"
 #include "dtwin/error.h"
@@ -13,6 +14,8 @@
 #include "dtwin/ring.h"
 #include "dtwin/sample.h"
 #include "dtwin/time.h"
+#include "dtwin/udp.h"
 #include "dtwin/version.h"
+#include "dtwin/wire.h"
 
 #endif

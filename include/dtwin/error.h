@@ -38,6 +38,15 @@ typedef enum dt_status {
     DT__ERR_LAST = -18
 } dt_status;
 
+/** Where and why a configuration (a description, an adapter section) was
+ *  rejected. Filled by loaders; the text never lives in a global. */
+typedef struct dt_diag {
+    int code;          /**< the status returned */
+    int line, column;  /**< 1-based position for syntax errors, else 0 */
+    char path[128];    /**< JSON path, e.g. "signals[3].unit"; "" for the document */
+    char message[320]; /**< full text, e.g. "signals[3].unit: unknown unit \"kVv\"" */
+} dt_diag;
+
 /** Human-readable text for a status code; never NULL. Unknown codes give
  *  "unknown error". */
 DT_API const char *dt_strerror(int code);

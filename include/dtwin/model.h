@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "dtwin/alloc.h"
+#include "dtwin/error.h"
 #include "dtwin/export.h"
 #include "dtwin/log.h"
 #include "dtwin/time.h"
@@ -128,13 +129,6 @@ typedef struct dt_model_options {
 } dt_model_options;
 #define DT_MODEL_OPTIONS_INIT {sizeof(dt_model_options), NULL, NULL, {0, 0, 0, 0, 0}}
 
-/** Where and why a description was rejected. */
-typedef struct dt_diag {
-    int code;          /**< the status returned */
-    int line, column;  /**< 1-based position for syntax errors, else 0 */
-    char path[128];    /**< JSON path, e.g. "signals[3].unit"; "" for the document */
-    char message[320]; /**< full text, e.g. "signals[3].unit: unknown unit \"kVv\"" */
-} dt_diag;
 
 /** Loads a description from `len` bytes of JSON text (need not be
  *  NUL-terminated). The text must be UTF-8 and hold exactly one JSON object.

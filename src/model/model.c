@@ -86,6 +86,14 @@ int dt_model_find_signal(const dt_model *m, const char *id, dt_signal_id *out)
                       out);
 }
 
+const char *dt__model_section(const dt_model *m, const char *key)
+{
+    for (size_t i = 0; m != NULL && i < m->n_sections; i++)
+        if (strcmp(m->sections[i].key, key) == 0)
+            return m->sections[i].json;
+    return NULL;
+}
+
 /* ---- saving ---- */
 
 static int add_str(cJSON *obj, const char *key, const char *val)

@@ -61,6 +61,9 @@ int dt__json_oom(void); /* an allocation failed since begin */
 
 void dt__model_free(dt_model *m);
 
+/* Compact JSON text of a kept top-level section ("sources", ...), or NULL. */
+const char *dt__model_section(const dt_model *m, const char *key);
+
 /* Binary search of an id among sorted dense ids; DT_ENOTFOUND if absent. */
 typedef const char *(*dt__key_fn)(const dt_model *m, uint32_t i);
 const char *dt__asset_key(const dt_model *m, uint32_t i);

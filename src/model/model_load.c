@@ -29,22 +29,10 @@ static int fail(ctx *c, int code, const char *path, const char *fmt, ...)
 
 static int fail(ctx *c, int code, const char *path, const char *fmt, ...)
 {
-    if (c->diag == NULL)
-        return code;
-    char reason[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(reason, sizeof reason, fmt, ap);
+    code = dt__vdiag(c->diag, code, path, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        reason[0] = '\0';
-    c->diag->code = code;
-    dt__fmt(c->diag->path, sizeof c->diag->path, "%s", path);
-    if (path[0] != '\0')
-        dt__fmt(c->diag->message, sizeof c->diag->message, "%s: %s", path,
-                reason);
-    else
-        dt__fmt(c->diag->message, sizeof c->diag->message, "%s", reason);
     return code;
 }
 

@@ -2,6 +2,7 @@
 #ifndef DTWIN_SRC_INTERNAL_H
 #define DTWIN_SRC_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@ char *dt__strndup(const dt_allocator *a, const char *s, size_t len);
  * level passes. `lg` may be NULL (silent). */
 void dt__log(const dt_logger *lg, dt_log_level level, const char *module,
              const char *fmt, ...) DT__PRINTF(4, 5);
+
+/* Fills d (if not NULL): code, path, and message "path: reason" (or just the
+ * reason for an empty path). Returns code. */
+int dt__diag(dt_diag *d, int code, const char *path, const char *fmt, ...)
+    DT__PRINTF(4, 5);
+int dt__vdiag(dt_diag *d, int code, const char *path, const char *fmt,
+              va_list ap);
 
 /* Bounded snprintf that always terminates and never reports truncation as an
  * error: messages are for people, a cut message is better than none. */

@@ -59,3 +59,30 @@ void dt__log(const dt_logger *lg, dt_log_level level, const char *module,
         msg[0] = '\0';
     lg->fn(lg->user, level, module, msg);
 }
+
+int dt__vdiag(dt_diag *d, int code, const char *path, const char *fmt,
+              va_list ap)
+{
+    if (d == NULL)
+        return code;
+    char reason[256];
+    int n = vsnprintf(reason, sizeof reason, fmt, ap);
+    if (n < 0)
+        reason[0] = '\0';
+    d->code = code;
+    dt__fmt(d->path, sizeof d->path, "%s", path);
+    if (path[0] != '\0')
+        dt__fmt(d->message, sizeof d->message, "%s: %s", path, reason);
+    else
+        dt__fmt(d->message, sizeof d->message, "%s", reason);
+    return code;
+}
+
+int dt__diag(dt_diag *d, int code, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dt__vdiag(d, code, path, fmt, ap);
+    va_end(ap);
+    return code;
+}

@@ -1,0 +1,223 @@
+/* dtwin: sensor and actuator adapters. */
+#ifndef DTWIN_ADAPTER_H
+#define DTWIN_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/alloc.h"
+#include "dtwin/export.h"
+#include "dtwin/ingest.h"
+#include "dtwin/log.h"
+#include "dtwin/model.h"
+#include "dtwin/sample.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of the adapter tables below. A table whose abi differs is refused
+ *  at registration with DT_EABI. Tables only grow by appending members; a new
+ *  member bumps this number. */
+#define DT_ADAPTER_ABI 1u
+
+/** A read-only view of one JSON value of the description (an adapter's own
+ *  object and what is inside it). Valid during open() only. */
+typedef struct dt_config dt_config;
+
+/** Member `key` of an object, NULL if absent or not an object. */
+DT_API const dt_config *dt_config_get(const dt_config *c, const char *key);
+/** Element i of an array, NULL if out of range or not an array. */
+DT_API const dt_config *dt_config_at(const dt_config *c, size_t i);
+/** Number of elements of an array or members of an object; 0 otherwise. */
+DT_API size_t dt_config_len(const dt_config *c);
+/** @retval DT_EPARSE not a string / number / boolean. @retval DT_ENOTFOUND c is NULL. */
+DT_API int dt_config_string(const dt_config *c, const char **out);
+DT_API int dt_config_number(const dt_config *c, double *out);
+DT_API int dt_config_bool(const dt_config *c, int *out);
+
+/** What an adapter's open() gets: its mapping, its ring, its counters. */
+typedef struct dt_source_ctx dt_source_ctx;
+typedef struct dt_sink_ctx dt_sink_ctx;
+
+/** One mapping entry: native name (or channel) -> canonical signal, with the
+ *  conversion value_canonical = value_native * scale + offset (the unit
+ *  conversion composed with any extra scale/offset the description gives). */
+typedef struct dt_mapping {
+    dt_signal_id signal;
+    double scale, offset;
+    const char *native; /**< the native name, or NULL when given by channel */
+    int64_t channel;    /**< the native channel number, or -1 */
+} dt_mapping;
+
+/** A source adapter. The core allocates instance_size bytes (zeroed) for each
+ *  instance and passes them as `self`. open and close run at start-up and
+ *  shutdown; poll runs on the twin's thread each cycle, must not block, and
+ *  pushes what is available (an adapter with its own producer thread pushes
+ *  from there instead, and its poll may be NULL). */
+typedef struct dt_source_ops {
+    uint32_t abi;                /**< DT_ADAPTER_ABI */
+    const char *kind;            /**< name used in the description's "kind" */
+    size_t instance_size;        /**< bytes of state per instance (may be 0) */
+    const char *const *keys;     /**< adapter-specific keys it accepts, NULL-terminated
+                                      (any other key is an error); may be NULL */
+    int (*open)(void *self, dt_source_ctx *ctx, const dt_config *cfg);
+    int (*poll)(void *self, dt_time now); /**< may be NULL */
+    void (*close)(void *self);            /**< may be NULL */
+    /* end of ABI 1 */
+} dt_source_ops;
+
+/** An actuator adapter. apply runs on the twin's thread, must not block, and
+ *  returns 0 when the command was handed on, a negative DT_E* otherwise. */
+typedef struct dt_sink_ops {
+    uint32_t abi;
+    const char *kind;
+    size_t instance_size;
+    const char *const *keys;
+    int (*open)(void *self, dt_sink_ctx *ctx, const dt_config *cfg);
+    int (*apply)(void *self, const dt_command *cmd, const dt_mapping *map);
+    void (*close)(void *self);
+    /* end of ABI 1 */
+} dt_sink_ops;
+
+/* ---- inside an adapter ---- */
+
+/** Number of mapping entries of this adapter, and entry i. */
+DT_API size_t dt_source_mapping_count(const dt_source_ctx *ctx);
+DT_API const dt_mapping *dt_source_mapping(const dt_source_ctx *ctx, size_t i);
+/** Mapping entry by native name or channel; NULL if unmapped. */
+DT_API const dt_mapping *dt_source_map_name(const dt_source_ctx *ctx, const char *native);
+DT_API const dt_mapping *dt_source_map_channel(const dt_source_ctx *ctx, int64_t channel);
+/** Converts a native value with a mapping and pushes it as a sample (t_source
+ *  on the source clock; t_arrival 0 = stamped when drained). Producer side:
+ *  callable from the adapter's own thread. Returns dt_ring_push's result. */
+DT_API int dt_source_emit(dt_source_ctx *ctx, const dt_mapping *map, dt_time t_source,
+                          dt_time t_arrival, double native_value);
+/** Pushes a canonical sample as is. */
+DT_API int dt_source_push(dt_source_ctx *ctx, const dt_sample *s);
+
+/** Adapter-level events, counted per source in dt_source_stats. */
+typedef enum dt_source_event {
+    DT_EV_MALFORMED = 0, /**< a record/row/frame that could not be decoded */
+    DT_EV_LOST,          /**< records known lost (e.g. sequence gaps) */
+    DT_EV_DUPLICATE,     /**< a record seen twice */
+    DT_EV_REORDERED,     /**< a record older than one already seen */
+    DT_EV_UNMAPPED,      /**< a native value with no mapping entry */
+    DT_EV_END,           /**< a replay source reached the end of its data (once) */
+    DT_EV__COUNT
+} dt_source_event;
+/** Counts n events (producer side; thread-safe for the one producer). */
+DT_API void dt_source_count(dt_source_ctx *ctx, dt_source_event ev, uint64_t n);
+DT_API uint64_t dt_source_event_count(const dt_source_ctx *ctx, dt_source_event ev);
+/** Sets the message that explains a failing open() (path-prefixed by the core). */
+DT_API void dt_source_error(dt_source_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/** Logs through the twin's logger. */
+DT_API void dt_source_log(dt_source_ctx *ctx, dt_log_level level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+DT_API const char *dt_source_name(const dt_source_ctx *ctx);
+/** The twin's allocator: adapters allocate through it, in open() only. */
+DT_API const dt_allocator *dt_source_allocator(const dt_source_ctx *ctx);
+DT_API const dt_model *dt_source_model(const dt_source_ctx *ctx);
+/** Directory of the description file ("" when loaded from text): relative
+ *  paths in a configuration are resolved against it. */
+DT_API const char *dt_source_basedir(const dt_source_ctx *ctx);
+
+DT_API size_t dt_sink_mapping_count(const dt_sink_ctx *ctx);
+DT_API const dt_mapping *dt_sink_mapping(const dt_sink_ctx *ctx, size_t i);
+DT_API void dt_sink_error(dt_sink_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+DT_API const char *dt_sink_name(const dt_sink_ctx *ctx);
+DT_API const dt_allocator *dt_sink_allocator(const dt_sink_ctx *ctx);
+DT_API const dt_model *dt_sink_model(const dt_sink_ctx *ctx);
+DT_API const char *dt_sink_basedir(const dt_sink_ctx *ctx);
+
+/* ---- registry: adapter kinds by name ---- */
+
+typedef struct dt_registry dt_registry;
+/** A registry holding the built-in kinds ("memory", "csv", "csvlog", "udp").
+ *  @param alloc NULL: default. */
+DT_API int dt_registry_create(const dt_allocator *alloc, dt_registry **out);
+DT_API void dt_registry_destroy(dt_registry *reg);
+/** Registers a kind. The table must outlive the registry.
+ *  @retval DT_EABI abi != DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
+ *  @retval DT_EINVAL no kind, no open, or (sink) no apply. @retval DT_ELIMIT 64 kinds. */
+DT_API int dt_registry_add_source(dt_registry *reg, const dt_source_ops *ops);
+DT_API int dt_registry_add_sink(dt_registry *reg, const dt_sink_ops *ops);
+DT_API const dt_source_ops *dt_registry_source(const dt_registry *reg, const char *kind);
+DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *kind);
+
+/* ---- the adapters of one twin ---- */
+
+/** Instantiates the description's "sources" and "sinks" (see docs/adapters.md):
+ *  adds each source to `ing` (which must not be started yet), opens every
+ *  adapter. On failure everything opened is closed again and diag names the
+ *  path, e.g. `sources[1].mapping[0].signal: unknown signal "x"`.
+ *  @param basedir directory for relative paths; NULL or "" for the current one. */
+typedef struct dt_io dt_io;
+DT_API int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
+                        const char *basedir, const dt_allocator *alloc,
+                        const dt_logger *logger, dt_io **out, dt_diag *diag);
+/** Closes every adapter. */
+DT_API void dt_io_destroy(dt_io *io);
+/** Polls every source adapter that has a poll (twin's thread). Returns the
+ *  first error a poll reported (all are polled regardless). */
+DT_API int dt_io_poll(dt_io *io, dt_time now);
+/** Hands a command to every sink that maps its signal. Returns 0 if at least
+ *  one sink took it, DT_ENOTFOUND if no sink maps the signal, else the error
+ *  of the last sink that failed. Counted per sink. */
+DT_API int dt_io_apply(dt_io *io, const dt_command *cmd);
+
+DT_API size_t dt_io_source_count(const dt_io *io);
+DT_API size_t dt_io_sink_count(const dt_io *io);
+/** Index of a source/sink by its "id" in the description; DT_ENOTFOUND. */
+DT_API int dt_io_find_source(const dt_io *io, const char *id, size_t *index);
+DT_API int dt_io_find_sink(const dt_io *io, const char *id, size_t *index);
+/** The ingest source id of source adapter i. */
+DT_API dt_source_id dt_io_source_ingest_id(const dt_io *io, size_t i);
+/** The instance state of adapter i (for built-ins with a host API). */
+DT_API void *dt_io_source_instance(dt_io *io, size_t i);
+DT_API void *dt_io_sink_instance(dt_io *io, size_t i);
+DT_API dt_source_ctx *dt_io_source_ctx(dt_io *io, size_t i);
+DT_API const char *dt_io_source_kind(const dt_io *io, size_t i);
+DT_API const char *dt_io_sink_kind(const dt_io *io, size_t i);
+
+typedef struct dt_sink_stats {
+    uint64_t applied; /**< commands handed to apply() */
+    uint64_t errors;  /**< apply() returned an error */
+} dt_sink_stats;
+DT_API int dt_io_sink_stats(const dt_io *io, size_t i, dt_sink_stats *out);
+/** Adapter event counts of source i (DT_EV_*). */
+DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event ev);
+
+/* ---- built-in adapters' host APIs ---- */
+
+/** memory source: push a native value by mapping name (or a signal id if the
+ *  source has no mapping: name is then the signal id). */
+DT_API int dt_memory_source_push(dt_io *io, size_t source_index, const char *native,
+                                 dt_time t_source, double value);
+/** memory sink: copies up to max received commands (oldest first, values in
+ *  the mapping's native unit) into out, removing them; returns how many. The
+ *  sink holds up to "capacity" commands (default 256); when full it refuses
+ *  new ones with DT_EFULL, counted as errors in dt_io_sink_stats. */
+DT_API size_t dt_memory_sink_read(dt_io *io, size_t sink_index, dt_command *out,
+                                  size_t max);
+
+/** csvlog sink: writes an estimate row (time, signal, mean, variance).
+ *  @retval DT_EINVAL sink i is not a csvlog sink. @retval DT_EIO write failed. */
+DT_API int dt_csvlog_estimate(dt_io *io, size_t sink_index, dt_time t, dt_signal_id signal,
+                              double mean, double variance);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

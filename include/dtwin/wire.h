@@ -1,0 +1,89 @@
+/* dtwin: the UDP wire format (docs/wire.md). */
+#ifndef DTWIN_WIRE_H
+#define DTWIN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DT_WIRE_MAGIC 0x4E575444u /* bytes 'D' 'T' 'W' 'N' */
+#define DT_WIRE_VERSION 1u
+#define DT_WIRE_HEADER 20u
+#define DT_WIRE_TRAILER 4u
+#define DT_WIRE_SAMPLE_RECORD 32u
+#define DT_WIRE_COMMAND_RECORD 40u
+/** Largest UDP payload over IPv4. */
+#define DT_WIRE_MAX_DATAGRAM 65507u
+#define DT_WIRE_MAX_SAMPLES ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_SAMPLE_RECORD)
+#define DT_WIRE_MAX_COMMANDS ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_COMMAND_RECORD)
+
+typedef enum dt_wire_type { DT_WIRE_SAMPLES = 1, DT_WIRE_COMMANDS = 2 } dt_wire_type;
+
+/** Record flag bits; any other bit set makes the record malformed. */
+#define DT_WIRE_F_VARIANCE 0x1u  /**< sample: variance is valid */
+#define DT_WIRE_F_UNCERTAIN 0x2u /**< sample: doubtful quality */
+#define DT_WIRE_F_KNOWN (DT_WIRE_F_VARIANCE | DT_WIRE_F_UNCERTAIN)
+
+typedef struct dt_wire_header {
+    uint8_t version, type;
+    uint32_t source_id, seq;
+    uint16_t count;
+} dt_wire_header;
+
+typedef struct dt_wire_sample {
+    uint32_t channel, flags;
+    int64_t t_source; /**< ns on the sender's clock */
+    double value, variance;
+} dt_wire_sample;
+
+typedef struct dt_wire_command {
+    uint32_t channel, flags;
+    uint64_t seq;
+    int64_t t_issued, t_deadline;
+    double value;
+} dt_wire_command;
+
+/** Why a datagram was rejected. */
+typedef enum dt_wire_error {
+    DT_WIRE_OK = 0,
+    DT_WIRE_SHORT,     /**< shorter than header + trailer */
+    DT_WIRE_BAD_MAGIC,
+    DT_WIRE_BAD_VERSION,
+    DT_WIRE_BAD_TYPE,
+    DT_WIRE_BAD_FLAGS, /**< header flags not zero */
+    DT_WIRE_BAD_RESERVED,
+    DT_WIRE_EMPTY,     /**< count is 0 */
+    DT_WIRE_TOO_MANY,  /**< count above the type's maximum */
+    DT_WIRE_TRUNCATED, /**< shorter than count records need */
+    DT_WIRE_TRAILING,  /**< longer than count records need */
+    DT_WIRE_BAD_CRC,   /**< corrupted */
+    DT_WIRE__COUNT
+} dt_wire_error;
+
+DT_API const char *dt_wire_error_name(dt_wire_error e);
+/** CRC-32 (IEEE 802.3, as zlib's crc32). */
+DT_API uint32_t dt_wire_crc32(const uint8_t *p, size_t n);
+
+/** Encodes a frame; returns its length, or 0 if n is 0, above the maximum, or
+ *  the frame does not fit cap. */
+DT_API size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id,
+                                     uint32_t seq, const dt_wire_sample *r, size_t n);
+DT_API size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id,
+                                      uint32_t seq, const dt_wire_command *r, size_t n);
+
+/** Checks a datagram completely (every field, length, CRC) and fills h.
+ *  Returns DT_WIRE_OK or the first reason it is invalid. Never reads past len. */
+DT_API dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h);
+/** Record i of a frame dt_wire_decode accepted (i < h.count). */
+DT_API void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *out);
+DT_API void dt_wire_command_at(const uint8_t *buf, size_t i, dt_wire_command *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+/* Built-in adapter tables (not installed). */
+#ifndef DTWIN_SRC_ADAPTERS_INTERNAL_H
+#define DTWIN_SRC_ADAPTERS_INTERNAL_H
+
+#include "dtwin/adapter.h"
+#include "dtwin/udp.h"
+
+extern const dt_source_ops dt__memory_source_ops;
+extern const dt_sink_ops dt__memory_sink_ops;
+extern const dt_source_ops dt__csv_source_ops;
+extern const dt_sink_ops dt__csvlog_sink_ops;
+extern const dt_source_ops dt__udp_source_ops;
+extern const dt_sink_ops dt__udp_sink_ops;
+
+/* memory adapters' host-side entry points, called by io.c */
+int dt__memory_source_push(void *self, dt_source_ctx *ctx, const char *native,
+                           dt_time t_source, double value);
+size_t dt__memory_sink_read(void *self, dt_command *out, size_t max);
+int dt__udp_source_stats(void *self, dt_udp_stats *out);
+int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var);
+
+/* Joins basedir and a relative path into buf; absolute paths are copied. */
+int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
+
+#endif

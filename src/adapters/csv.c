@@ -1,0 +1,553 @@
+/* CSV replay source ("csv") and CSV log sink ("csvlog"). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../platform/internal.h"
+#include "adapters_internal.h"
+
+#define CSV_MAX_LINE_DEFAULT 4096
+#define CSV_MAX_LINE_LIMIT (1 << 20)
+#define CSV_MAX_COLUMNS 1024
+#define CSV_LOGGED_ERRORS 20
+
+/* Splits a line in place into at most max fields. Supports "quoted" fields
+ * with "" escapes; trims spaces around unquoted fields. Returns the number of
+ * fields, or -1 on a quoting error or too many fields. */
+static int split(char *line, char delim, char **f, int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (n == max)
+            return -1;
+        if (*p == '"') {
+            char *w = ++p;
+            f[n++] = w;
+            for (;;) {
+                if (*p == '\0')
+                    return -1; /* unterminated quote */
+                if (*p == '"') {
+                    if (p[1] == '"') {
+                        *w++ = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                *w++ = *p++;
+            }
+            *w = '\0';
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p != delim && *p != '\0')
+                return -1; /* text after a closing quote */
+        } else {
+            f[n++] = p;
+            while (*p != delim && *p != '\0')
+                p++;
+            char *e = p;
+            while (e > f[n - 1] && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (*p == '\0') {
+                *e = '\0';
+                return n;
+            }
+            *e = '\0'; /* e <= p: also ends the field at the delimiter */
+        }
+        if (*p == '\0')
+            return n;
+        *p++ = '\0';
+    }
+}
+
+static int parse_double(const char *s, double *out)
+{
+    if (*s == '\0')
+        return DT_EEMPTY;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0')
+        return DT_EPARSE;
+    if (errno == ERANGE && isinf(v))
+        return DT_ERANGE;
+    *out = v;
+    return DT_OK;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return 0;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* ISO-8601 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,9}][Z|+hh:mm|-hh:mm]" (no zone: UTC). */
+static int parse_iso8601(const char *s, dt_time *out)
+{
+    int y, mo, d, h, mi, se, oh = 0, om = 0;
+    const char *p = s;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d) || (*p != 'T' && *p != ' '))
+        return DT_EPARSE;
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' ||
+        !digits(&p, 2, &se))
+        return DT_EPARSE;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 59)
+        return DT_EPARSE;
+    int64_t frac = 0;
+    if (*p == '.' || *p == ',') {
+        p++;
+        int nd = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (nd < 9) {
+                frac = frac * 10 + (*p - '0');
+                nd++;
+            }
+            p++;
+        }
+        if (nd == 0)
+            return DT_EPARSE;
+        while (nd++ < 9)
+            frac *= 10;
+    }
+    int sign = 0;
+    if (*p == 'Z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '+' ? 1 : -1;
+        p++;
+        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
+            return DT_EPARSE;
+    }
+    if (*p != '\0')
+        return DT_EPARSE;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+                   sign * (oh * 3600 + om * 60);
+    *out = secs * DT_NS_PER_S + frac;
+    return DT_OK;
+}
+
+/* ---- source ---- */
+
+typedef enum { TIME_AUTO, TIME_SECONDS, TIME_ISO } time_format;
+
+typedef struct csvsrc {
+    dt_source_ctx *ctx;
+    dt_allocator alloc;
+    FILE *f;
+    char path[512];
+    char *line;
+    size_t max_line;
+    char **fields;
+    int n_columns, time_col;
+    const dt_mapping **col_map; /* per column, NULL if not mapped */
+    double *values;             /* parsed row, per column */
+    unsigned char *present;     /* per column: a value was given */
+    char delim;
+    time_format tfmt;
+    int realtime, rebase, eof, have_row, have_origin;
+    size_t batch;
+    uint64_t line_no, errors_logged;
+    dt_time row_t, last_row_t, origin_row, origin_now;
+} csvsrc;
+
+static const char *const csv_keys[] = {"file",  "time_column", "time_format", "pace",
+                                       "rebase", "delimiter",  "batch",       "max_line",
+                                       NULL};
+
+static void bad_row(csvsrc *s, const char *why)
+{
+    dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+    if (s->errors_logged < CSV_LOGGED_ERRORS)
+        dt_source_log(s->ctx, DT_LOG_WARN, "%s:%llu: malformed row: %s", s->path,
+                      (unsigned long long)s->line_no, why);
+    else if (s->errors_logged == CSV_LOGGED_ERRORS)
+        dt_source_log(s->ctx, DT_LOG_WARN, "%s: further malformed rows are counted, not logged",
+                      s->path);
+    s->errors_logged++;
+}
+
+/* Reads one physical line into s->line. Returns 1 with a line, 0 at EOF,
+ * -1 for a line longer than max_line (consumed and counted). */
+static int read_line(csvsrc *s)
+{
+    if (fgets(s->line, (int)s->max_line, s->f) == NULL)
+        return 0;
+    s->line_no++;
+    size_t len = strlen(s->line);
+    if (len > 0 && s->line[len - 1] == '\n') {
+        s->line[--len] = '\0';
+        if (len > 0 && s->line[len - 1] == '\r')
+            s->line[--len] = '\0';
+        return 1;
+    }
+    if (feof(s->f))
+        return 1; /* last line without a newline */
+    int c;
+    while ((c = fgetc(s->f)) != '\n' && c != EOF)
+        ;
+    return -1;
+}
+
+static int parse_time(csvsrc *s, const char *txt, dt_time *t)
+{
+    double secs;
+    if (s->tfmt != TIME_ISO && parse_double(txt, &secs) == DT_OK)
+        return dt_time_from_sec_checked(secs, t);
+    if (s->tfmt != TIME_SECONDS)
+        return parse_iso8601(txt, t);
+    return DT_EPARSE;
+}
+
+/* Reads rows until one parses; leaves it in values/present/row_t. */
+static int next_row(csvsrc *s)
+{
+    for (;;) {
+        int r = read_line(s);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            bad_row(s, "line too long");
+            continue;
+        }
+        if (s->line[0] == '\0') {
+            bad_row(s, "empty line");
+            continue;
+        }
+        int n = split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS);
+        if (n < 0) {
+            bad_row(s, "bad quoting or too many fields");
+            continue;
+        }
+        if (n != s->n_columns) {
+            char why[64];
+            dt__fmt(why, sizeof why, "%d fields, the header has %d", n, s->n_columns);
+            bad_row(s, why);
+            continue;
+        }
+        if (parse_time(s, s->fields[s->time_col], &s->row_t) != DT_OK) {
+            bad_row(s, "unreadable time");
+            continue;
+        }
+        int ok = 1;
+        for (int c = 0; c < n && ok; c++) {
+            s->present[c] = 0;
+            if (s->col_map[c] == NULL)
+                continue;
+            int rc = parse_double(s->fields[c], &s->values[c]);
+            if (rc == DT_EEMPTY)
+                continue; /* an empty cell: no value for this signal */
+            if (rc != DT_OK) {
+                char why[96];
+                dt__fmt(why, sizeof why, "column %d is not a number", c + 1);
+                bad_row(s, why);
+                ok = 0;
+            }
+            s->present[c] = 1;
+        }
+        if (!ok)
+            continue;
+        if (s->have_origin && s->row_t < s->last_row_t)
+            dt_source_count(s->ctx, DT_EV_REORDERED, 1);
+        s->last_row_t = s->row_t;
+        return 1;
+    }
+}
+
+static void emit_row(csvsrc *s, dt_time t_src, dt_time t_arr)
+{
+    for (int c = 0; c < s->n_columns; c++)
+        if (s->present[c])
+            (void)dt_source_emit(s->ctx, s->col_map[c], t_src, t_arr, s->values[c]);
+}
+
+static void csv_close(void *self)
+{
+    csvsrc *s = self;
+    if (s->f != NULL)
+        fclose(s->f);
+    dt__free(&s->alloc, s->line);
+    dt__free(&s->alloc, s->fields);
+    dt__free(&s->alloc, s->col_map);
+    dt__free(&s->alloc, s->values);
+    dt__free(&s->alloc, s->present);
+    memset(s, 0, sizeof *s);
+}
+
+#define FAIL(code, ...)                                                        \
+    do {                                                                       \
+        dt_source_error(ctx, __VA_ARGS__);                                     \
+        return code;                                                           \
+    } while (0)
+
+static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    csvsrc *s = self;
+    s->ctx = ctx;
+    s->alloc = *dt_source_allocator(ctx);
+    const char *file = NULL, *tcol = "time", *tf = "auto", *pace = "fast", *dl = ",";
+    double batch = 1024, max_line = CSV_MAX_LINE_DEFAULT;
+    int rebase = 0;
+    if (dt_config_string(dt_config_get(cfg, "file"), &file) != DT_OK)
+        FAIL(DT_EINVAL, "file: missing (required string)");
+    const dt_config *v;
+    if ((v = dt_config_get(cfg, "time_column")) && dt_config_string(v, &tcol) != DT_OK)
+        FAIL(DT_EINVAL, "time_column: expected a string");
+    if ((v = dt_config_get(cfg, "time_format")) &&
+        (dt_config_string(v, &tf) != DT_OK ||
+         (strcmp(tf, "auto") && strcmp(tf, "seconds") && strcmp(tf, "iso8601"))))
+        FAIL(DT_EINVAL, "time_format: auto, seconds or iso8601");
+    if ((v = dt_config_get(cfg, "pace")) &&
+        (dt_config_string(v, &pace) != DT_OK ||
+         (strcmp(pace, "fast") && strcmp(pace, "realtime"))))
+        FAIL(DT_EINVAL, "pace: fast or realtime");
+    if ((v = dt_config_get(cfg, "delimiter")) &&
+        (dt_config_string(v, &dl) != DT_OK || strlen(dl) != 1 || dl[0] == '"'))
+        FAIL(DT_EINVAL, "delimiter: one character other than '\"'");
+    if ((v = dt_config_get(cfg, "rebase")) && dt_config_bool(v, &rebase) != DT_OK)
+        FAIL(DT_EINVAL, "rebase: expected true or false");
+    if ((v = dt_config_get(cfg, "batch")) &&
+        (dt_config_number(v, &batch) != DT_OK || batch < 1 || batch > 1e6))
+        FAIL(DT_EINVAL, "batch: 1..1000000 rows per poll");
+    if ((v = dt_config_get(cfg, "max_line")) &&
+        (dt_config_number(v, &max_line) != DT_OK || max_line < 16 ||
+         max_line > CSV_MAX_LINE_LIMIT))
+        FAIL(DT_EINVAL, "max_line: 16..1048576 bytes");
+    if (dt__resolve_path(dt_source_basedir(ctx), file, s->path, sizeof s->path) != DT_OK)
+        FAIL(DT_ELIMIT, "file: path too long");
+    s->delim = dl[0];
+    s->tfmt = tf[0] == 's' ? TIME_SECONDS : tf[0] == 'i' ? TIME_ISO : TIME_AUTO;
+    s->realtime = pace[0] == 'r';
+    s->rebase = rebase;
+    s->batch = (size_t)batch;
+    s->max_line = (size_t)max_line + 2; /* room for "\r\n" */
+    s->line = dt__malloc(&s->alloc, s->max_line);
+    s->fields = dt__calloc(&s->alloc, CSV_MAX_COLUMNS, sizeof *s->fields);
+    if (s->line == NULL || s->fields == NULL) {
+        csv_close(s);
+        FAIL(DT_ENOMEM, "out of memory");
+    }
+    s->f = fopen(s->path, "rb");
+    if (s->f == NULL) {
+        dt_source_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
+        csv_close(s);
+        return DT_EIO;
+    }
+    int r = read_line(s);
+    int n = r > 0 ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS) : -1;
+    if (n <= 0) {
+        dt_source_error(ctx, "%s:1: missing or unreadable header row", s->path);
+        csv_close(s);
+        return DT_EPARSE;
+    }
+    s->n_columns = n;
+    s->col_map = dt__calloc(&s->alloc, (size_t)n, sizeof *s->col_map);
+    s->values = dt__calloc(&s->alloc, (size_t)n, sizeof *s->values);
+    s->present = dt__calloc(&s->alloc, (size_t)n, 1);
+    if (!s->col_map || !s->values || !s->present) {
+        csv_close(s);
+        FAIL(DT_ENOMEM, "out of memory");
+    }
+    s->time_col = -1;
+    for (int c = 0; c < n; c++) {
+        if (strcmp(s->fields[c], tcol) == 0 && s->time_col < 0)
+            s->time_col = c;
+        else
+            s->col_map[c] = dt_source_map_name(ctx, s->fields[c]);
+    }
+    if (s->time_col < 0) {
+        dt_source_error(ctx, "time_column: \"%s\" is not in the header of %s", tcol,
+                        s->path);
+        csv_close(s);
+        return DT_EPARSE;
+    }
+    /* Every mapping entry must name a column: a typo must not pass silently. */
+    for (size_t k = 0; k < dt_source_mapping_count(ctx); k++) {
+        const dt_mapping *m = dt_source_mapping(ctx, k);
+        int found = 0;
+        for (int c = 0; c < n; c++)
+            found |= s->col_map[c] == m;
+        if (!found) {
+            char what[64];
+            dt__fmt(what, sizeof what, "mapping[%zu]", k);
+            dt_source_error(ctx, "%s.native: column \"%s\" is not in the header of %s", what,
+                            m->native ? m->native : "?", s->path);
+            csv_close(s);
+            return DT_EPARSE;
+        }
+    }
+    return DT_OK;
+}
+
+static int csv_poll(void *self, dt_time now)
+{
+    csvsrc *s = self;
+    if (s->eof)
+        return DT_OK;
+    for (size_t k = 0; k < s->batch; k++) {
+        if (!s->have_row) {
+            if (!next_row(s)) {
+                s->eof = 1;
+                dt_source_count(s->ctx, DT_EV_END, 1);
+                dt_source_log(s->ctx, DT_LOG_INFO, "%s: end of data after %llu lines",
+                              s->path, (unsigned long long)s->line_no);
+                return DT_OK;
+            }
+            s->have_row = 1;
+            if (!s->have_origin) {
+                s->have_origin = 1;
+                s->origin_row = s->row_t;
+                s->origin_now = now;
+            }
+        }
+        dt_time t_src = s->rebase ? s->origin_now + (s->row_t - s->origin_row) : s->row_t;
+        if (s->realtime) {
+            /* Due when as much wall time has passed as data time. */
+            if (now - s->origin_now < s->row_t - s->origin_row)
+                return DT_OK;
+            emit_row(s, t_src, 0);
+        } else {
+            emit_row(s, t_src, t_src);
+        }
+        s->have_row = 0;
+    }
+    return DT_OK;
+}
+
+const dt_source_ops dt__csv_source_ops = {
+    DT_ADAPTER_ABI, "csv", sizeof(csvsrc), csv_keys, csv_open, csv_poll, csv_close,
+};
+
+/* ---- log sink ---- */
+
+typedef struct csvlog {
+    dt_allocator alloc;
+    FILE *f;
+    char *buf;
+    char path[512];
+    uint64_t rows, flush_every;
+    const dt_model *model;
+} csvlog;
+
+static const char *const csvlog_keys[] = {"file", "append", "flush_every", NULL};
+
+static void csvlog_close(void *self)
+{
+    csvlog *s = self;
+    if (s->f != NULL)
+        fclose(s->f);
+    dt__free(&s->alloc, s->buf);
+    s->f = NULL;
+    s->buf = NULL;
+}
+
+static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    csvlog *s = self;
+    s->alloc = *dt_sink_allocator(ctx);
+    s->model = dt_sink_model(ctx);
+    const char *file;
+    int append = 0;
+    double fe = 64;
+    if (dt_config_string(dt_config_get(cfg, "file"), &file) != DT_OK) {
+        dt_sink_error(ctx, "file: missing (required string)");
+        return DT_EINVAL;
+    }
+    const dt_config *v;
+    if ((v = dt_config_get(cfg, "append")) && dt_config_bool(v, &append) != DT_OK) {
+        dt_sink_error(ctx, "append: expected true or false");
+        return DT_EINVAL;
+    }
+    if ((v = dt_config_get(cfg, "flush_every")) &&
+        (dt_config_number(v, &fe) != DT_OK || fe < 1 || fe > 1e9)) {
+        dt_sink_error(ctx, "flush_every: 1..1e9 rows");
+        return DT_EINVAL;
+    }
+    s->flush_every = (uint64_t)fe;
+    if (dt__resolve_path(dt_sink_basedir(ctx), file, s->path, sizeof s->path) != DT_OK) {
+        dt_sink_error(ctx, "file: path too long");
+        return DT_ELIMIT;
+    }
+    s->buf = dt__malloc(&s->alloc, 65536);
+    if (s->buf == NULL) {
+        dt_sink_error(ctx, "out of memory");
+        return DT_ENOMEM;
+    }
+    s->f = fopen(s->path, append ? "ab" : "wb");
+    if (s->f == NULL) {
+        dt_sink_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
+        csvlog_close(s);
+        return DT_EIO;
+    }
+    /* stdio gets its buffer from us, so writing never allocates. */
+    setvbuf(s->f, s->buf, _IOFBF, 65536);
+    if (!append || ftell(s->f) == 0)
+        fputs("time_s,kind,signal,native,value,variance,seq,deadline_s\n", s->f);
+    return DT_OK;
+}
+
+static int csvlog_row_done(csvlog *s)
+{
+    if (++s->rows % s->flush_every == 0 && fflush(s->f) != 0)
+        return DT_EIO;
+    return ferror(s->f) ? DT_EIO : DT_OK;
+}
+
+static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map)
+{
+    csvlog *s = self;
+    const dt_signal_info *si = dt_model_signal(s->model, cmd->signal);
+    if (fprintf(s->f, "%.9f,command,%s,%s,%.17g,,%llu,%.9f\n", dt_time_to_sec(cmd->t_issued),
+                si->id, map->native ? map->native : si->id,
+                cmd->value * map->scale + map->offset, (unsigned long long)cmd->seq,
+                dt_time_to_sec(cmd->t_deadline)) < 0)
+        return DT_EIO;
+    return csvlog_row_done(s);
+}
+
+const dt_sink_ops dt__csvlog_sink_ops = {
+    DT_ADAPTER_ABI, "csvlog", sizeof(csvlog), csvlog_keys, csvlog_open, csvlog_apply,
+    csvlog_close,
+};
+
+int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var)
+{
+    csvlog *s = self;
+    const dt_signal_info *si = dt_model_signal(s->model, sig);
+    if (si == NULL)
+        return DT_ENOTFOUND;
+    if (fprintf(s->f, "%.9f,estimate,%s,,%.17g,%.17g,,\n", dt_time_to_sec(t), si->id, mean,
+                var) < 0)
+        return DT_EIO;
+    return csvlog_row_done(s);
+}

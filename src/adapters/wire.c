@@ -1,0 +1,194 @@
+/* Little-endian frame encoding; byte by byte so host endianness never matters. */
+#include <string.h>
+
+#include "dtwin/wire.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+static void putd(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    put64(p, u);
+}
+static double getd(const uint8_t *p)
+{
+    uint64_t u = get64(p);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* Nibble table for the reflected polynomial 0xEDB88320. */
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+
+uint32_t dt_wire_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        c = (c >> 4) ^ crc_nibble[c & 15u];
+        c = (c >> 4) ^ crc_nibble[c & 15u];
+    }
+    return ~c;
+}
+
+static const char *const error_names[DT_WIRE__COUNT] = {
+    "ok",          "short",      "bad_magic", "bad_version", "bad_type",  "bad_flags",
+    "bad_reserved", "empty",     "too_many",  "truncated",   "trailing",  "bad_crc"};
+
+const char *dt_wire_error_name(dt_wire_error e)
+{
+    return (unsigned)e < DT_WIRE__COUNT ? error_names[e] : "?";
+}
+
+static size_t header(uint8_t *buf, size_t cap, uint8_t type, uint32_t src, uint32_t seq,
+                     size_t n, size_t rec, size_t max)
+{
+    size_t len = DT_WIRE_HEADER + n * rec + DT_WIRE_TRAILER;
+    if (n == 0 || n > max || buf == NULL || len > cap)
+        return 0;
+    put32(buf, DT_WIRE_MAGIC);
+    buf[4] = DT_WIRE_VERSION;
+    buf[5] = type;
+    put16(buf + 6, 0);
+    put32(buf + 8, src);
+    put32(buf + 12, seq);
+    put16(buf + 16, (uint16_t)n);
+    put16(buf + 18, 0);
+    return len;
+}
+
+static void seal(uint8_t *buf, size_t len)
+{
+    put32(buf + len - DT_WIRE_TRAILER, dt_wire_crc32(buf, len - DT_WIRE_TRAILER));
+}
+
+size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
+                              const dt_wire_sample *r, size_t n)
+{
+    size_t len = header(buf, cap, DT_WIRE_SAMPLES, source_id, seq, n, DT_WIRE_SAMPLE_RECORD,
+                        DT_WIRE_MAX_SAMPLES);
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_SAMPLE_RECORD;
+        put32(p, r[i].channel);
+        put32(p + 4, r[i].flags);
+        put64(p + 8, (uint64_t)r[i].t_source);
+        putd(p + 16, r[i].value);
+        putd(p + 24, r[i].variance);
+    }
+    seal(buf, len);
+    return len;
+}
+
+size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
+                               const dt_wire_command *r, size_t n)
+{
+    size_t len = header(buf, cap, DT_WIRE_COMMANDS, source_id, seq, n,
+                        DT_WIRE_COMMAND_RECORD, DT_WIRE_MAX_COMMANDS);
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_COMMAND_RECORD;
+        put32(p, r[i].channel);
+        put32(p + 4, r[i].flags);
+        put64(p + 8, r[i].seq);
+        put64(p + 16, (uint64_t)r[i].t_issued);
+        put64(p + 24, (uint64_t)r[i].t_deadline);
+        putd(p + 32, r[i].value);
+    }
+    seal(buf, len);
+    return len;
+}
+
+dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
+{
+    if (buf == NULL || len < DT_WIRE_HEADER + DT_WIRE_TRAILER)
+        return DT_WIRE_SHORT;
+    if (get32(buf) != DT_WIRE_MAGIC)
+        return DT_WIRE_BAD_MAGIC;
+    if (buf[4] != DT_WIRE_VERSION)
+        return DT_WIRE_BAD_VERSION;
+    size_t rec, max;
+    if (buf[5] == DT_WIRE_SAMPLES) {
+        rec = DT_WIRE_SAMPLE_RECORD;
+        max = DT_WIRE_MAX_SAMPLES;
+    } else if (buf[5] == DT_WIRE_COMMANDS) {
+        rec = DT_WIRE_COMMAND_RECORD;
+        max = DT_WIRE_MAX_COMMANDS;
+    } else {
+        return DT_WIRE_BAD_TYPE;
+    }
+    if (get16(buf + 6) != 0)
+        return DT_WIRE_BAD_FLAGS;
+    if (get16(buf + 18) != 0)
+        return DT_WIRE_BAD_RESERVED;
+    size_t n = get16(buf + 16);
+    if (n == 0)
+        return DT_WIRE_EMPTY;
+    if (n > max)
+        return DT_WIRE_TOO_MANY;
+    size_t want = DT_WIRE_HEADER + n * rec + DT_WIRE_TRAILER;
+    if (len < want)
+        return DT_WIRE_TRUNCATED;
+    if (len > want)
+        return DT_WIRE_TRAILING;
+    if (get32(buf + len - DT_WIRE_TRAILER) != dt_wire_crc32(buf, len - DT_WIRE_TRAILER))
+        return DT_WIRE_BAD_CRC;
+    if (h != NULL) {
+        h->version = buf[4];
+        h->type = buf[5];
+        h->source_id = get32(buf + 8);
+        h->seq = get32(buf + 12);
+        h->count = (uint16_t)n;
+    }
+    return DT_WIRE_OK;
+}
+
+void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *o)
+{
+    const uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_SAMPLE_RECORD;
+    o->channel = get32(p);
+    o->flags = get32(p + 4);
+    o->t_source = (int64_t)get64(p + 8);
+    o->value = getd(p + 16);
+    o->variance = getd(p + 24);
+}
+
+void dt_wire_command_at(const uint8_t *buf, size_t i, dt_wire_command *o)
+{
+    const uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_COMMAND_RECORD;
+    o->channel = get32(p);
+    o->flags = get32(p + 4);
+    o->seq = get64(p + 8);
+    o->t_issued = (int64_t)get64(p + 16);
+    o->t_deadline = (int64_t)get64(p + 24);
+    o->value = getd(p + 32);
+}
