@@ -106,8 +106,9 @@ typedef enum dt_source_event {
     DT_EV_END,           /**< a replay source reached the end of its data (once) */
     DT_EV__COUNT
 } dt_source_event;
-/** Counts n events (producer side; thread-safe for the one producer). */
-DT_API void dt_source_count(dt_source_ctx *ctx, dt_source_event ev, uint64_t n);
+/** Adds delta to an event count (producer side). A negative delta corrects an
+ *  earlier count, e.g. a frame counted lost that arrives late after all. */
+DT_API void dt_source_count(dt_source_ctx *ctx, dt_source_event ev, int64_t delta);
 DT_API uint64_t dt_source_event_count(const dt_source_ctx *ctx, dt_source_event ev);
 /** Sets the message that explains a failing open() (path-prefixed by the core). */
 DT_API void dt_source_error(dt_source_ctx *ctx, const char *fmt, ...)

@@ -53,13 +53,14 @@ static int split(char *line, char delim, char **f, int max)
             while (*p != delim && *p != '\0')
                 p++;
             char *e = p;
+            char sep = *p; /* read before the terminator may overwrite it */
             while (e > f[n - 1] && (e[-1] == ' ' || e[-1] == '\t'))
                 e--;
-            if (*p == '\0') {
-                *e = '\0';
+            *e = '\0';
+            if (sep == '\0')
                 return n;
-            }
-            *e = '\0'; /* e <= p: also ends the field at the delimiter */
+            p++;
+            continue;
         }
         if (*p == '\0')
             return n;

@@ -269,10 +269,10 @@ int dt_source_push(dt_source_ctx *c, const dt_sample *s)
     return dt_ring_push(c->ring, s);
 }
 
-void dt_source_count(dt_source_ctx *c, dt_source_event ev, uint64_t n)
+void dt_source_count(dt_source_ctx *c, dt_source_event ev, int64_t delta)
 {
     if ((unsigned)ev < DT_EV__COUNT)
-        atomic_fetch_add_explicit(&c->ev[ev], n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->ev[ev], (uint64_t)delta, memory_order_relaxed);
 }
 
 uint64_t dt_source_event_count(const dt_source_ctx *c, dt_source_event ev)

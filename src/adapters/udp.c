@@ -62,7 +62,7 @@ static int track_seq(udpsrc *s, uint32_t seq)
         uint32_t gap = ahead - 1;
         if (gap > 0) {
             s->st.lost += gap;
-            dt_source_count(s->ctx, DT_EV_LOST, gap);
+            dt_source_count(s->ctx, DT_EV_LOST, (int64_t)gap);
         }
         s->seen = ahead >= 64 ? 1 : (s->seen << ahead) | 1;
         s->last_seq = seq;
@@ -77,8 +77,10 @@ static int track_seq(udpsrc *s, uint32_t seq)
         }
         s->seen |= (uint64_t)1 << behind;
         /* It was counted lost when the gap appeared. */
-        if (s->st.lost > 0)
+        if (s->st.lost > 0) {
             s->st.lost--;
+            dt_source_count(s->ctx, DT_EV_LOST, -1);
+        }
     }
     s->st.reordered++;
     dt_source_count(s->ctx, DT_EV_REORDERED, 1);
