@@ -41,7 +41,7 @@ demo: deps build
 	$(BUILD)/tools/dtwin/dtwin check examples/tank/twin.json
 
 bench: deps build
-	@echo "no benchmarks yet (they arrive with the sense/sync and estimator issues)"
+	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

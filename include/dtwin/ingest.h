@@ -152,6 +152,13 @@ typedef struct dt_signal_value {
  *  before the oldest kept sample. */
 DT_API int dt_ingest_value_at(const dt_ingest *ing, dt_signal_id sig, dt_time t,
                               dt_interp mode, dt_signal_value *out);
+/** Resamples a signal onto the grid t0, t0 + step, ... (n values) from the
+ *  kept history, for aligning signals on a common grid. Values beyond the
+ *  newest sample are held. @retval DT_EEMPTY no history or t0 before it.
+ *  @retval DT_EINVAL step <= 0. @retval DT_ENOTFOUND unknown signal. */
+DT_API int dt_ingest_resample(const dt_ingest *ing, dt_signal_id sig, dt_time t0,
+                              dt_time step, size_t n, dt_interp mode, double *values);
+
 /** Number of signals with a nominal period whose newest sample is older than
  *  stale_factor periods at `now` (signals never seen count as stale). */
 DT_API size_t dt_ingest_stale_signals(const dt_ingest *ing, dt_time now);

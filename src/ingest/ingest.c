@@ -14,12 +14,13 @@ typedef struct reorder {
 } reorder;
 
 typedef struct source {
-    char *name;
-    dt_ring *ring;
-    dt_clock clock;
-    dt_time lateness, timeout, last_arrival, newest;
+    /* hot: touched per sample */
     reorder rb;
+    dt_ring *ring;
+    dt_time lateness, timeout, last_arrival, newest;
     dt_source_stats st; /* consumer-side counters */
+    char *name;
+    dt_clock clock; /* large (window history); hot fields stay before it */
 } source;
 
 typedef struct sig_info {
@@ -27,14 +28,24 @@ typedef struct sig_info {
     uint8_t has_limits;
     double min, max, noise_var;
     dt_time period;
+    dt_time stale_after; /* stale_factor x period, DT_TIME_MAX without a period */
 } sig_info;
 
+typedef struct snap_pt {
+    dt_time t;
+    double v, var;
+    double inv_dt; /* 1 / (t_next - t), 0 for the newest: no division per query */
+    double slope;  /* (v_next - v) / (t_next - t) */
+} snap_pt;
+
+/* A ring of the newest DT_SNAPSHOT_DEPTH samples, oldest at `start`. */
 typedef struct snap {
-    /* newest last; n <= DT_SNAPSHOT_DEPTH */
-    dt_time t[DT_SNAPSHOT_DEPTH];
-    double v[DT_SNAPSHOT_DEPTH], var[DT_SNAPSHOT_DEPTH];
-    uint32_t n;
+    snap_pt p[DT_SNAPSHOT_DEPTH];
+    uint32_t n, start;
 } snap;
+_Static_assert((DT_SNAPSHOT_DEPTH & (DT_SNAPSHOT_DEPTH - 1)) == 0,
+               "DT_SNAPSHOT_DEPTH must be a power of two");
+#define SNAP(sn, i) ((sn)->p[((sn)->start + (i)) & (DT_SNAPSHOT_DEPTH - 1)])
 
 struct dt_ingest {
     dt_allocator alloc;
@@ -50,6 +61,7 @@ struct dt_ingest {
     sig_info *sig;
     snap *snaps;
     dt_sample *scratch;
+    dt_time *head_t; /* per source: time of its oldest queued sample, MAX if none */
     dt_time watermark, released_until;
     int any_released;
 };
@@ -93,7 +105,8 @@ int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
     g->sig = dt__calloc(a, g->n_sig, sizeof *g->sig);
     g->snaps = dt__calloc(a, g->n_sig, sizeof *g->snaps);
     g->scratch = dt__calloc(a, DRAIN_BATCH, sizeof *g->scratch);
-    if (!g->src || !g->sig || !g->snaps || !g->scratch) {
+    g->head_t = dt__calloc(a, ms, sizeof *g->head_t);
+    if (!g->src || !g->sig || !g->snaps || !g->scratch || !g->head_t) {
         dt_ingest_destroy(g);
         return DT_ENOMEM;
     }
@@ -106,6 +119,8 @@ int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
         si->max = s->max;
         si->noise_var = s->noise_var;
         si->period = s->period;
+        si->stale_after = s->period > 0 ? dt_time_from_sec(sf * dt_time_to_sec(s->period))
+                                         : DT_TIME_MAX;
     }
     *out = g;
     return DT_OK;
@@ -126,6 +141,7 @@ void dt_ingest_destroy(dt_ingest *g)
     dt__free(&a, g->sig);
     dt__free(&a, g->snaps);
     dt__free(&a, g->scratch);
+    dt__free(&a, g->head_t);
     dt__free(&a, g);
 }
 
@@ -170,6 +186,7 @@ int dt_ingest_add_source(dt_ingest *g, const dt_source_config *cfg,
         return rc;
     }
     g->src[g->n_src] = s;
+    g->head_t[g->n_src] = DT_TIME_MAX;
     *out = g->n_src++;
     return DT_OK;
 }
@@ -263,6 +280,8 @@ static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
         st->dropped_reorder_full++;
         return;
     }
+    if (t < g->head_t[src - g->src])
+        g->head_t[src - g->src] = t;
     if (t > src->newest)
         src->newest = t;
 }
@@ -309,28 +328,40 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
     return DT_OK;
 }
 
+static void snap_link(snap *sn, uint32_t i)
+{
+    snap_pt *a = &SNAP(sn, i);
+    if (i + 1 < sn->n && SNAP(sn, i + 1).t > a->t) {
+        const snap_pt *b = &SNAP(sn, i + 1);
+        a->inv_dt = 1.0 / (double)(b->t - a->t);
+        a->slope = (b->v - a->v) * a->inv_dt;
+    } else {
+        a->inv_dt = 0.0;
+        a->slope = 0.0;
+    }
+}
+
 static void snap_add(snap *sn, const dt_sample *s, double var)
 {
-    uint32_t n = sn->n;
-    if (n == DT_SNAPSHOT_DEPTH) {
-        if (s->t_source < sn->t[0])
+    snap_pt pt = {s->t_source, s->value, var, 0.0, 0.0};
+    if (sn->n == DT_SNAPSHOT_DEPTH) {
+        if (s->t_source < SNAP(sn, 0).t)
             return; /* older than anything kept */
-        memmove(sn->t, sn->t + 1, (n - 1) * sizeof sn->t[0]);
-        memmove(sn->v, sn->v + 1, (n - 1) * sizeof sn->v[0]);
-        memmove(sn->var, sn->var + 1, (n - 1) * sizeof sn->var[0]);
-        n--;
+        sn->start = (sn->start + 1) & (DT_SNAPSHOT_DEPTH - 1); /* drop the oldest */
+        sn->n--;
     }
-    uint32_t pos = n;
-    while (pos > 0 && sn->t[pos - 1] > s->t_source) {
-        sn->t[pos] = sn->t[pos - 1];
-        sn->v[pos] = sn->v[pos - 1];
-        sn->var[pos] = sn->var[pos - 1];
+    /* In order (the common case) this loop does not run. */
+    uint32_t pos = sn->n;
+    while (pos > 0 && SNAP(sn, pos - 1).t > pt.t) {
+        SNAP(sn, pos) = SNAP(sn, pos - 1);
         pos--;
     }
-    sn->t[pos] = s->t_source;
-    sn->v[pos] = s->value;
-    sn->var[pos] = var;
-    sn->n = n + 1;
+    SNAP(sn, pos) = pt;
+    sn->n++;
+    if (pos > 0)
+        snap_link(sn, pos - 1);
+    if (pos + 1 < sn->n)
+        snap_link(sn, pos);
 }
 
 size_t dt_ingest_release(dt_ingest *g, dt_sample *out, size_t max)
@@ -338,39 +369,41 @@ size_t dt_ingest_release(dt_ingest *g, dt_sample *out, size_t max)
     if (g == NULL || out == NULL || !g->started)
         return 0;
     size_t k = 0;
+    const uint32_t ns = g->n_src;
+    dt_time *head_t = g->head_t;
     while (k < max) {
-        source *best = NULL;
-        dt_time bt = DT_TIME_MAX;
-        for (uint32_t i = 0; i < g->n_src; i++) {
-            reorder *rb = &g->src[i].rb;
-            if (rb->head != rb->tail) {
-                dt_time t = rb->buf[rb->head & rb->mask].t_source;
-                if (best == NULL || t < bt) {
-                    best = &g->src[i];
-                    bt = t;
-                }
+        /* The smallest head among the sources: one compact array to scan. */
+        uint32_t bi = 0;
+        dt_time bt = head_t[0];
+        for (uint32_t i = 1; i < ns; i++)
+            if (head_t[i] < bt) {
+                bt = head_t[i];
+                bi = i;
             }
-        }
-        if (best == NULL || bt > g->watermark)
+        if (ns == 0 || bt == DT_TIME_MAX || bt > g->watermark)
             break;
-        dt_sample s = best->rb.buf[best->rb.head & best->rb.mask];
-        best->rb.head++;
-        if (g->any_released && s.t_source < g->released_until) {
-            if (g->released_until - s.t_source > g->horizon) {
+        source *best = &g->src[bi];
+        reorder *rb = &best->rb;
+        dt_sample *s = &out[k];
+        *s = rb->buf[rb->head & rb->mask];
+        rb->head++;
+        head_t[bi] = rb->head != rb->tail ? rb->buf[rb->head & rb->mask].t_source : DT_TIME_MAX;
+        if (g->any_released && s->t_source < g->released_until) {
+            if (g->released_until - s->t_source > g->horizon) {
                 best->st.dropped_too_late++;
-                continue;
+                continue; /* out[k] is overwritten next */
             }
-            s.flags |= DT_SAMPLE_LATE;
+            s->flags |= DT_SAMPLE_LATE;
             best->st.late++;
         } else {
             best->st.released++;
-            g->released_until = s.t_source;
+            g->released_until = s->t_source;
             g->any_released = 1;
         }
-        const sig_info *si = &g->sig[s.signal];
-        snap_add(&g->snaps[s.signal], &s,
-                 (s.flags & DT_SAMPLE_HAS_VARIANCE) ? s.variance : si->noise_var);
-        out[k++] = s;
+        const sig_info *si = &g->sig[s->signal];
+        snap_add(&g->snaps[s->signal], s,
+                 (s->flags & DT_SAMPLE_HAS_VARIANCE) ? s->variance : si->noise_var);
+        k++;
     }
     return k;
 }
@@ -433,8 +466,7 @@ uint32_t dt_ingest_source_count(const dt_ingest *g) { return g ? g->n_src : 0; }
 
 static int is_stale(const dt_ingest *g, size_t sig, dt_time age)
 {
-    dt_time p = g->sig[sig].period;
-    return p > 0 && (double)age > g->stale_factor * (double)p;
+    return age > g->sig[sig].stale_after;
 }
 
 int dt_ingest_value_at(const dt_ingest *g, dt_signal_id sig, dt_time t,
@@ -444,23 +476,24 @@ int dt_ingest_value_at(const dt_ingest *g, dt_signal_id sig, dt_time t,
         return DT_ENOTFOUND;
     const snap *sn = &g->snaps[sig];
     uint32_t n = sn->n;
-    if (n == 0 || t < sn->t[0])
+    if (n == 0 || t < SNAP(sn, 0).t)
         return DT_EEMPTY;
     /* Newest sample at or before t (histories are tiny: scan from the end). */
     uint32_t i = n - 1;
-    while (sn->t[i] > t)
+    while (SNAP(sn, i).t > t)
         i--;
-    if (mode == DT_INTERP_LINEAR && i + 1 < n && sn->t[i + 1] > sn->t[i]) {
-        double f = (double)(t - sn->t[i]) / (double)(sn->t[i + 1] - sn->t[i]);
-        out->value = sn->v[i] + f * (sn->v[i + 1] - sn->v[i]);
-        out->variance = (1 - f) * (1 - f) * sn->var[i] + f * f * sn->var[i + 1];
-        out->t = sn->t[i + 1];
-        out->age = t - sn->t[i];
+    const snap_pt *a = &SNAP(sn, i);
+    out->age = t - a->t;
+    if (mode == DT_INTERP_LINEAR && a->inv_dt != 0.0) {
+        const snap_pt *b = &SNAP(sn, i + 1);
+        double f = (double)(t - a->t) * a->inv_dt;
+        out->value = a->v + f * (b->v - a->v);
+        out->variance = (1 - f) * (1 - f) * a->var + f * f * b->var;
+        out->t = b->t;
     } else {
-        out->value = sn->v[i];
-        out->variance = sn->var[i];
-        out->t = sn->t[i];
-        out->age = t - sn->t[i];
+        out->value = a->v;
+        out->variance = a->var;
+        out->t = a->t;
     }
     out->stale = is_stale(g, sig, out->age);
     return DT_OK;
@@ -473,8 +506,44 @@ size_t dt_ingest_stale_signals(const dt_ingest *g, dt_time now)
         if (g->sig[i].period == 0 || !g->sig[i].accept)
             continue;
         const snap *sn = &g->snaps[i];
-        if (sn->n == 0 || is_stale(g, i, now - sn->t[sn->n - 1]))
+        if (sn->n == 0 || is_stale(g, i, now - SNAP(sn, sn->n - 1).t))
             n++;
     }
     return n;
+}
+
+int dt_ingest_resample(const dt_ingest *g, dt_signal_id sig, dt_time t0, dt_time step,
+                       size_t n, dt_interp mode, double *values)
+{
+    if (g == NULL || values == NULL || sig >= g->n_sig)
+        return DT_ENOTFOUND;
+    if (step <= 0)
+        return DT_EINVAL;
+    const snap *sn = &g->snaps[sig];
+    if (sn->n == 0 || t0 < SNAP(sn, 0).t)
+        return DT_EEMPTY;
+    /* The grid only moves forward: walk the segments once, and fill each
+     * segment's stretch of the grid in a tight loop. */
+    uint32_t i = 0;
+    size_t k = 0;
+    while (k < n) {
+        dt_time t = t0 + (dt_time)k * step;
+        while (i + 1 < sn->n && SNAP(sn, i + 1).t <= t)
+            i++;
+        const snap_pt *a = &SNAP(sn, i);
+        /* grid points before the next sample (or all that remain) */
+        size_t end = n;
+        if (i + 1 < sn->n) {
+            dt_time lim = SNAP(sn, i + 1).t - t; /* > 0 */
+            size_t m = (size_t)((lim + step - 1) / step);
+            if (k + m < end)
+                end = k + m;
+        }
+        double slope = mode == DT_INTERP_LINEAR ? a->slope : 0.0;
+        double x0 = (double)(t - a->t), dx = (double)step;
+        for (size_t j = k; j < end; j++) /* products of integers: exact offsets */
+            values[j] = a->v + ((double)(j - k) * dx + x0) * slope;
+        k = end;
+    }
+    return DT_OK;
 }

@@ -30,7 +30,8 @@ struct dt_ring {
     /* producer's line */
     alignas(64) _Atomic uint64_t head;
     uint64_t cached_tail;
-    _Atomic uint64_t offered, dropped_newest, dropped_oldest;
+    /* offered is not kept: every offer is stored (head) or refused. */
+    _Atomic uint64_t dropped_newest, dropped_oldest;
     /* consumer's line */
     alignas(64) _Atomic uint64_t tail;
     uint64_t cached_head;
@@ -50,20 +51,33 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by)
                           memory_order_relaxed);
 }
 
+/* Field by field, word-sized: a producer that has just written one field of
+ * its sample (an 8-byte store) is read back with an 8-byte load, which the
+ * CPU forwards from the store buffer; a struct-wide copy would not be. */
 static inline void put(slot *sl, const dt_sample *s)
 {
-    uint64_t w[WORDS];
-    memcpy(w, s, sizeof w);
-    for (int i = 0; i < WORDS; i++)
-        atomic_store_explicit(&sl->w[i], w[i], memory_order_relaxed);
+    uint64_t v, var;
+    memcpy(&v, &s->value, sizeof v);
+    memcpy(&var, &s->variance, sizeof var);
+    atomic_store_explicit(&sl->w[0], (uint64_t)s->signal | (uint64_t)s->flags << 32,
+                          memory_order_relaxed);
+    atomic_store_explicit(&sl->w[1], (uint64_t)s->t_source, memory_order_relaxed);
+    atomic_store_explicit(&sl->w[2], (uint64_t)s->t_arrival, memory_order_relaxed);
+    atomic_store_explicit(&sl->w[3], v, memory_order_relaxed);
+    atomic_store_explicit(&sl->w[4], var, memory_order_relaxed);
 }
 
 static inline void get(slot *sl, dt_sample *s)
 {
-    uint64_t w[WORDS];
-    for (int i = 0; i < WORDS; i++)
-        w[i] = atomic_load_explicit(&sl->w[i], memory_order_relaxed);
-    memcpy(s, w, sizeof w);
+    uint64_t w0 = atomic_load_explicit(&sl->w[0], memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(&sl->w[3], memory_order_relaxed);
+    uint64_t var = atomic_load_explicit(&sl->w[4], memory_order_relaxed);
+    s->signal = (uint32_t)w0;
+    s->flags = (uint32_t)(w0 >> 32);
+    s->t_source = (dt_time)atomic_load_explicit(&sl->w[1], memory_order_relaxed);
+    s->t_arrival = (dt_time)atomic_load_explicit(&sl->w[2], memory_order_relaxed);
+    memcpy(&s->value, &v, sizeof v);
+    memcpy(&s->variance, &var, sizeof var);
 }
 
 int dt_ring_create(const dt_allocator *alloc, size_t capacity,
@@ -130,7 +144,6 @@ static inline int reserve(dt_ring *r, uint64_t h)
 
 int dt_ring_push(dt_ring *r, const dt_sample *s)
 {
-    bump(&r->offered, 1);
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     if (reserve(r, h) != DT_OK) {
         bump(&r->dropped_newest, 1);
@@ -143,7 +156,6 @@ int dt_ring_push(dt_ring *r, const dt_sample *s)
 
 size_t dt_ring_push_n(dt_ring *r, const dt_sample *s, size_t n)
 {
-    bump(&r->offered, n);
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t i = 0;
     if (r->policy == DT_OVERFLOW_DROP_NEWEST) {
@@ -223,8 +235,8 @@ size_t dt_ring_capacity(const dt_ring *r) { return (size_t)r->mask + 1; }
 void dt_ring_stats_get(const dt_ring *r, dt_ring_stats *o)
 {
     dt_ring *m = (dt_ring *)r;
-    o->offered = atomic_load_explicit(&m->offered, memory_order_relaxed);
     o->dropped_newest = atomic_load_explicit(&m->dropped_newest, memory_order_relaxed);
+    o->offered = atomic_load_explicit(&m->head, memory_order_acquire) + o->dropped_newest;
     o->dropped_oldest = atomic_load_explicit(&m->dropped_oldest, memory_order_relaxed);
     o->drained = atomic_load_explicit(&m->drained, memory_order_relaxed);
 }

@@ -241,6 +241,19 @@ static void test_snapshot_hold_and_linear(void **state)
     assert_int_equal(dt_ingest_value_at(g, SIG_A, dt_time_from_sec(0.5), DT_INTERP_HOLD, &v), DT_EEMPTY);
     assert_int_equal(dt_ingest_value_at(g, SIG_B, dt_time_from_sec(1.0), DT_INTERP_HOLD, &v), DT_EEMPTY);
     assert_int_equal(dt_ingest_value_at(g, 99, 0, DT_INTERP_HOLD, &v), DT_ENOTFOUND);
+    /* On a grid: 1.000, 1.0025, ..., holding beyond the newest (1.01). */
+    double grid[6];
+    assert_int_equal(dt_ingest_resample(g, SIG_A, dt_time_from_sec(1.0), dt_time_from_sec(0.0025),
+                                        6, DT_INTERP_LINEAR, grid), 0);
+    const double want[6] = {2.0, 2.5, 3.0, 3.5, 4.0, 4.0};
+    assert_mat_close(6, 1, grid, want, 1e-12, 1e-12);
+    assert_int_equal(dt_ingest_resample(g, SIG_A, dt_time_from_sec(1.0), dt_time_from_sec(0.0025),
+                                        6, DT_INTERP_HOLD, grid), 0);
+    const double hold[6] = {2.0, 2.0, 2.0, 2.0, 4.0, 4.0};
+    assert_mat_close(6, 1, grid, hold, 0, 0);
+    assert_int_equal(dt_ingest_resample(g, SIG_A, 0, 1, 1, DT_INTERP_HOLD, grid), DT_EEMPTY);
+    assert_int_equal(dt_ingest_resample(g, SIG_A, dt_time_from_sec(1.0), 0, 1, DT_INTERP_HOLD, grid),
+                     DT_EINVAL);
     /* a, b, c have periods; only a has data and it is fresh at 1.02. */
     assert_int_equal(dt_ingest_stale_signals(g, dt_time_from_sec(1.02)), 2);
     assert_int_equal(dt_ingest_stale_signals(g, dt_time_from_sec(2.0)), 3);
