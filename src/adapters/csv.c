@@ -180,6 +180,7 @@ typedef struct csvsrc {
     size_t batch;
     uint64_t line_no, errors_logged;
     dt_time row_t, last_row_t, origin_row, origin_now;
+    char *iobuf; /* stdio's buffer, ours so reading never allocates */
 } csvsrc;
 
 static const char *const csv_keys[] = {"file",  "time_column", "time_format", "pace",
@@ -302,6 +303,7 @@ static void csv_close(void *self)
     dt__free(&s->alloc, s->col_map);
     dt__free(&s->alloc, s->values);
     dt__free(&s->alloc, s->present);
+    dt__free(&s->alloc, s->iobuf);
     memset(s, 0, sizeof *s);
 }
 
@@ -354,7 +356,8 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     s->max_line = (size_t)max_line + 2; /* room for "\r\n" */
     s->line = dt__malloc(&s->alloc, s->max_line);
     s->fields = dt__calloc(&s->alloc, CSV_MAX_COLUMNS, sizeof *s->fields);
-    if (s->line == NULL || s->fields == NULL) {
+    s->iobuf = dt__malloc(&s->alloc, 65536);
+    if (s->line == NULL || s->fields == NULL || s->iobuf == NULL) {
         csv_close(s);
         FAIL(DT_ENOMEM, "out of memory");
     }
@@ -364,6 +367,7 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         csv_close(s);
         return DT_EIO;
     }
+    setvbuf(s->f, s->iobuf, _IOFBF, 65536);
     int r = read_line(s);
     int n = r > 0 ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS) : -1;
     if (n <= 0) {

@@ -35,6 +35,21 @@ typedef struct rig {
     int rc;
 } rig;
 
+typedef struct logcap {
+    int n;
+    char first[256];
+} logcap;
+
+static void capture_log(void *user, dt_log_level level, const char *module, const char *msg)
+{
+    (void)level, (void)module;
+    logcap *c = user;
+    if (c->n++ == 0)
+        snprintf(c->first, sizeof c->first, "%s", msg);
+}
+
+static const dt_logger *rig_logger = NULL;
+
 static void rig_open(rig *r, const char *doc, const dt_allocator *a)
 {
     memset(r, 0, sizeof *r);
@@ -50,8 +65,8 @@ static void rig_open(rig *r, const char *doc, const dt_allocator *a)
     ic.allocator = a;
     assert_int_equal(dt_ingest_create(r->model, &ic, &r->ing), 0);
     assert_int_equal(dt_registry_create(a, &r->reg), 0);
-    r->rc = dt_io_create(r->model, r->ing, r->reg, DTT_BINARY_DIR, a, dt_logger_silent(),
-                         &r->io, &r->diag);
+    r->rc = dt_io_create(r->model, r->ing, r->reg, DTT_BINARY_DIR, a,
+                         rig_logger ? rig_logger : dt_logger_silent(), &r->io, &r->diag);
 }
 
 static void rig_close(rig *r)
@@ -257,18 +272,29 @@ static void test_csv_replay(void **state)
         "\"batch\":3,\"timeout\":100,\"mapping\":["
         "{\"native\":\"level_mm\",\"signal\":\"level\",\"unit\":\"mm\"},"
         "{\"native\":\"temp C\",\"signal\":\"temp\",\"unit\":\"degC\"}]}]}";
+    logcap cap = {0};
+    dt_logger lg = {capture_log, &cap, DT_LOG_WARN};
+    rig_logger = &lg;
+    dtt_counter ctr = {0};
+    dt_allocator al = dtt_allocator(&ctr);
     rig r;
-    rig_open(&r, doc, NULL);
+    rig_open(&r, doc, &al);
+    rig_logger = NULL;
     if (r.rc)
         print_error("%s\n", r.diag.message);
     assert_int_equal(r.rc, 0);
     dt_ingest_start(r.ing, 0);
+    long calls = ctr.calls;
     int polls = 0;
     while (dt_io_source_events(r.io, 0, DT_EV_END) == 0 && polls < 100) {
         dt_io_poll(r.io, 0);
         polls++;
     }
     assert_true(polls >= 2); /* batch 3 rows per poll */
+    assert_int_equal(ctr.calls, calls); /* reading the file allocated nothing */
+    /* Each malformed row is reported with its line number. */
+    assert_int_equal(cap.n, 6);
+    assert_non_null(strstr(cap.first, "replay.csv:4: malformed row: column 2 is not a number"));
     assert_int_equal(dt_io_source_events(r.io, 0, DT_EV_MALFORMED), 6);
     assert_int_equal(dt_io_source_events(r.io, 0, DT_EV_REORDERED), 1);
     dt_ingest_poll(r.ing, dt_time_from_sec(1000));
@@ -282,6 +308,7 @@ static void test_csv_replay(void **state)
     assert_true(out[3].t_source == dt_time_from_sec(0.55));
     assert_close(out[6].value, 294.15, 1e-12, 0);
     rig_close(&r);
+    assert_int_equal(ctr.live, 0);
 }
 
 static void test_csv_iso_time_and_realtime_pace(void **state)
