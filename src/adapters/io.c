@@ -665,36 +665,61 @@ static int valid_id(const char *s)
     return s[0] != '\0';
 }
 
+static const char *src_id(const dt_io *io, size_t k) { return io->src[k].id; }
+static const char *snk_id(const dt_io *io, size_t k) { return io->snk[k].id; }
+
+/* Reads and checks the "id" and "kind" of entry i of "sources" or "sinks"
+ * (what: "source" or "sink"); ids must be unique among the earlier entries. */
+static int entry_head(build *b, const cJSON *o, const char *path, const char *what, size_t i,
+                      const char *(*id_at)(const dt_io *, size_t), const char **id,
+                      const char **kind)
+{
+    if (!cJSON_IsObject(o))
+        return fail(b, DT_EPARSE, path, "expected an object");
+    int rc = str(b, o, path, "id", 1, id);
+    if (rc == DT_OK)
+        rc = str(b, o, path, "kind", 1, kind);
+    if (rc != DT_OK)
+        return rc;
+    char p[128];
+    dt__fmt(p, sizeof p, "%s.id", path);
+    if (!valid_id(*id))
+        return fail(b, DT_EPARSE, p, "invalid id \"%s\"", *id);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(id_at(b->io, k), *id) == 0)
+            return fail(b, DT_EPARSE, p, "duplicate %s id \"%s\"", what, *id);
+    return DT_OK;
+}
+
+/* Checks "sources"/"sinks" is an array of at most 4096 entries and allocates
+ * one zeroed element of `size` bytes per entry. */
+static int entry_array(build *b, const cJSON *arr, const char *what, size_t size, void **out)
+{
+    if (!cJSON_IsArray(arr))
+        return fail(b, DT_EPARSE, what, "expected an array");
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    if (n > 4096)
+        return fail(b, DT_ELIMIT, what, "more than 4096 entries");
+    *out = dt__calloc(&b->io->alloc, n, size);
+    return *out != NULL ? DT_OK : fail(b, DT_ENOMEM, what, "out of memory");
+}
+
 static int open_sources(build *b, const cJSON *arr)
 {
     dt_io *io = b->io;
-    if (!cJSON_IsArray(arr))
-        return fail(b, DT_EPARSE, "sources", "expected an array");
-    size_t n = (size_t)cJSON_GetArraySize(arr);
-    if (n > 4096)
-        return fail(b, DT_ELIMIT, "sources", "more than 4096 entries");
-    io->src = dt__calloc(&io->alloc, n, sizeof *io->src);
-    if (io->src == NULL)
-        return fail(b, DT_ENOMEM, "sources", "out of memory");
+    void *arrp = NULL;
+    int rc0 = entry_array(b, arr, "sources", sizeof *io->src, &arrp);
+    if (rc0 != DT_OK)
+        return rc0;
+    io->src = arrp;
     size_t i = 0;
     for (const cJSON *o = arr->child; o != NULL; o = o->next, i++) {
-        char path[64];
+        char path[64], p[128];
         dt__fmt(path, sizeof path, "sources[%zu]", i);
-        if (!cJSON_IsObject(o))
-            return fail(b, DT_EPARSE, path, "expected an object");
         const char *id, *kind;
-        int rc = str(b, o, path, "id", 1, &id);
-        if (rc == DT_OK)
-            rc = str(b, o, path, "kind", 1, &kind);
+        int rc = entry_head(b, o, path, "source", i, src_id, &id, &kind);
         if (rc != DT_OK)
             return rc;
-        char p[128];
-        dt__fmt(p, sizeof p, "%s.id", path);
-        if (!valid_id(id))
-            return fail(b, DT_EPARSE, p, "invalid id \"%s\"", id);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(io->src[k].id, id) == 0)
-                return fail(b, DT_EPARSE, p, "duplicate source id \"%s\"", id);
         const dt_source_ops *ops = dt_registry_source(b->reg, kind);
         if (ops == NULL) {
             dt__fmt(p, sizeof p, "%s.kind", path);
@@ -737,32 +762,19 @@ static int open_sources(build *b, const cJSON *arr)
 static int open_sinks(build *b, const cJSON *arr)
 {
     dt_io *io = b->io;
-    if (!cJSON_IsArray(arr))
-        return fail(b, DT_EPARSE, "sinks", "expected an array");
-    size_t n = (size_t)cJSON_GetArraySize(arr);
-    if (n > 4096)
-        return fail(b, DT_ELIMIT, "sinks", "more than 4096 entries");
-    io->snk = dt__calloc(&io->alloc, n, sizeof *io->snk);
-    if (io->snk == NULL)
-        return fail(b, DT_ENOMEM, "sinks", "out of memory");
+    void *arrp = NULL;
+    int rc0 = entry_array(b, arr, "sinks", sizeof *io->snk, &arrp);
+    if (rc0 != DT_OK)
+        return rc0;
+    io->snk = arrp;
     size_t i = 0;
     for (const cJSON *o = arr->child; o != NULL; o = o->next, i++) {
         char path[64], p[128];
         dt__fmt(path, sizeof path, "sinks[%zu]", i);
-        if (!cJSON_IsObject(o))
-            return fail(b, DT_EPARSE, path, "expected an object");
         const char *id, *kind;
-        int rc = str(b, o, path, "id", 1, &id);
-        if (rc == DT_OK)
-            rc = str(b, o, path, "kind", 1, &kind);
+        int rc = entry_head(b, o, path, "sink", i, snk_id, &id, &kind);
         if (rc != DT_OK)
             return rc;
-        dt__fmt(p, sizeof p, "%s.id", path);
-        if (!valid_id(id))
-            return fail(b, DT_EPARSE, p, "invalid id \"%s\"", id);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(io->snk[k].id, id) == 0)
-                return fail(b, DT_EPARSE, p, "duplicate sink id \"%s\"", id);
         const dt_sink_ops *ops = dt_registry_sink(b->reg, kind);
         if (ops == NULL) {
             dt__fmt(p, sizeof p, "%s.kind", path);

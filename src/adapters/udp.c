@@ -196,18 +196,24 @@ static int get_id(const dt_config *cfg, uint32_t *out)
     return DT_OK;
 }
 
+/* Closes the socket, lets the loop finish the close, closes the loop. */
+static void close_uv(uv_loop_t *loop, int *loop_ok, uv_udp_t *udp, int *udp_ok)
+{
+    if (*udp_ok) {
+        uv_close((uv_handle_t *)udp, NULL);
+        *udp_ok = 0;
+    }
+    if (*loop_ok) {
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        *loop_ok = 0;
+    }
+}
+
 static void udpsrc_close(void *self)
 {
     udpsrc *s = self;
-    if (s->udp_ok) {
-        uv_close((uv_handle_t *)&s->udp, NULL);
-        s->udp_ok = 0;
-    }
-    if (s->loop_ok) {
-        uv_run(&s->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&s->loop);
-        s->loop_ok = 0;
-    }
+    close_uv(&s->loop, &s->loop_ok, &s->udp, &s->udp_ok);
     dt__free(&s->alloc, s->buf);
     s->buf = NULL;
 }
@@ -303,15 +309,7 @@ static const char *const udpsink_keys[] = {"host", "port", "source_id", NULL};
 static void udpsink_close(void *self)
 {
     udpsink *s = self;
-    if (s->udp_ok) {
-        uv_close((uv_handle_t *)&s->udp, NULL);
-        s->udp_ok = 0;
-    }
-    if (s->loop_ok) {
-        uv_run(&s->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&s->loop);
-        s->loop_ok = 0;
-    }
+    close_uv(&s->loop, &s->loop_ok, &s->udp, &s->udp_ok);
 }
 
 static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
