@@ -9,6 +9,9 @@
 #include "alloc_counter.h"
 #include "dtwin/dtwin.h"
 
+#ifndef DTT_BINARY_DIR
+#define DTT_BINARY_DIR "."
+#endif
 #ifndef DTT_SOURCE_DIR
 #define DTT_SOURCE_DIR "."
 #endif
@@ -139,7 +142,74 @@ static void test_save_every_allocation(void **state)
     assert_int_equal(c.live, 0);
 }
 
+/* Ingest and adapter creation (memory, csv and csvlog adapters; a udp source):
+ * every allocation failed once and persistently. */
+static const char io_doc[] =
+    "{\"dtwin\":1,\"name\":\"io\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+    "{\"id\":\"level\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"},"
+    "{\"id\":\"speed\",\"asset\":\"p\",\"quantity\":\"angular_velocity\",\"unit\":\"rad/s\",\"role\":\"commanded\"}],"
+    "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"L\",\"signal\":\"level\",\"unit\":\"mm\"}]},"
+    "{\"id\":\"c\",\"kind\":\"csv\",\"file\":\"" DTT_SOURCE_DIR "/tests/data/replay_small.csv\","
+    "\"mapping\":[{\"native\":\"lvl\",\"signal\":\"level\"}]},"
+    "{\"id\":\"u\",\"kind\":\"udp\",\"port\":0,\"source_id\":5,\"mapping\":[{\"channel\":1,\"signal\":\"level\"}]}],"
+    "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"signal\":\"speed\",\"unit\":\"rpm\"}]},"
+    "{\"id\":\"l\",\"kind\":\"csvlog\",\"file\":\"" DTT_BINARY_DIR "/alloc_fail_log.csv\","
+    "\"mapping\":[{\"signal\":\"speed\"}]}]}";
+
+static int build_io(const dt_model *m, const dt_allocator *a)
+{
+    dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
+    ic.allocator = a;
+    ic.logger = dt_logger_silent();
+    dt_ingest *ing = NULL;
+    dt_registry *reg = NULL;
+    dt_io *io = NULL;
+    int rc = dt_ingest_create(m, &ic, &ing);
+    if (rc == DT_OK)
+        rc = dt_registry_create(a, &reg);
+    if (rc == DT_OK)
+        rc = dt_io_create(m, ing, reg, NULL, a, dt_logger_silent(), &io, NULL);
+    if (rc == DT_OK)
+        rc = dt_ingest_start(ing, 0);
+    dt_io_destroy(io);
+    dt_registry_destroy(reg);
+    dt_ingest_destroy(ing);
+    return rc;
+}
+
+static void test_io_create_every_allocation(void **state)
+{
+    (void)state;
+    dt_model_options o = DT_MODEL_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_model *m = NULL;
+    assert_int_equal(dt_model_load_json(io_doc, strlen(io_doc), &o, &m, NULL), 0);
+    dtt_counter clean = {0};
+    dt_allocator a = dtt_allocator(&clean);
+    assert_int_equal(build_io(m, &a), 0);
+    assert_int_equal(clean.live, 0);
+    long total = clean.calls;
+    assert_true(total > 20);
+    for (int persistent = 0; persistent <= 1; persistent++)
+        for (long n = 1; n <= total; n++) {
+            dtt_counter c = {0};
+            c.fail_at = n;
+            c.persistent = persistent;
+            a = dtt_allocator(&c);
+            int rc = build_io(m, &a);
+            if (rc != DT_ENOMEM || c.live != 0)
+                print_error("io: failing allocation %ld of %ld: %s, %ld live\n", n, total,
+                            dt_err_name(rc), c.live);
+            assert_int_equal(rc, DT_ENOMEM);
+            assert_int_equal(c.live, 0);
+        }
+    print_message("ingest + adapters: %ld allocations, each failed once and persistently\n",
+                  total);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_io_create_every_allocation),
     cmocka_unit_test(test_load_json_every_allocation),
     cmocka_unit_test(test_load_file_every_allocation),
     cmocka_unit_test(test_save_every_allocation),
