@@ -6,6 +6,7 @@
 #include "dtwin/alloc.h"
 #include "dtwin/clock.h"
 #include "dtwin/error.h"
+#include "dtwin/estimator.h"
 #include "dtwin/export.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"

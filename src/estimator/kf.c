@@ -1,0 +1,416 @@
+/* Kalman filter core: discretization with a dt cache, predict, scalar and
+ * vector updates. All memory is allocated in dt_kf_create. */
+#include <math.h>
+#include <string.h>
+
+#include "../platform/internal.h"
+#include "dtwin/estimator.h"
+#include "dtwin/linalg.h"
+
+#define CACHE 8
+#define MMAX DT_LA_MAX
+
+enum { MODE_NONE, MODE_CONT, MODE_DISC, MODE_NONLIN };
+
+typedef struct disc {
+    double dt;
+    int valid;
+    double *Ad, *Bd, *Qd;
+} disc;
+
+struct dt_kf {
+    dt_allocator alloc;
+    size_t n, p;
+    int mode;
+    double *x, *P, *u;
+    double *A, *B, *Q;     /* continuous model, or F, G, Qd for discrete */
+    dt_kf_process_fn f;
+    void *f_user;
+    disc cache[CACHE];
+    unsigned cache_next;
+    /* scratch */
+    double *work;          /* Van Loan / expm */
+    double *M, *E;         /* (n+p)^2 blocks for Bd */
+    double *t1, *t2, *a, *k, *xn;
+    double *HP, *S, *L, *Kt, *K, *y, *w, *Pn, *jw;
+    dt_kf_stats st;
+};
+
+static size_t sq(size_t v) { return v * v; }
+
+int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
+{
+    if (out == NULL || n < 1 || n > DT_LA_MAX || p > DT_LA_MAX)
+        return DT_EINVAL;
+    if (alloc == NULL)
+        alloc = dt_allocator_default();
+    size_t np = n + p;
+    size_t wv = DT_VANLOAN_WORK(n), we = DT_EXPM_WORK(np);
+    size_t doubles = n + sq(n) + (p ? p : 1)             /* x P u */
+                     + sq(n) + n * (p ? p : 1) + sq(n)   /* A B Q */
+                     + CACHE * (2 * sq(n) + n * (p ? p : 1)) + (wv > we ? wv : we) +
+                     2 * sq(np) + 2 * sq(n) + 3 * n       /* M E t1 t2 a k xn */
+                     + 3 * MMAX * n + 2 * sq(MMAX) + n * MMAX + 2 * MMAX + sq(n) +
+                     DT_JOSEPH_WORK(n, MMAX);
+    dt_kf *kf = dt__calloc(alloc, 1, sizeof *kf);
+    double *mem = kf ? dt__calloc(alloc, doubles, sizeof *mem) : NULL;
+    if (mem == NULL) {
+        dt__free(alloc, kf);
+        return DT_ENOMEM;
+    }
+    kf->alloc = *alloc;
+    kf->n = n;
+    kf->p = p;
+    size_t pp = p ? p : 1;
+    double *c = mem;
+#define TAKE(ptr, cnt) (ptr = c, c += (cnt))
+    TAKE(kf->x, n);
+    TAKE(kf->P, sq(n));
+    TAKE(kf->u, pp);
+    TAKE(kf->A, sq(n));
+    TAKE(kf->B, n * pp);
+    TAKE(kf->Q, sq(n));
+    for (int i = 0; i < CACHE; i++) {
+        TAKE(kf->cache[i].Ad, sq(n));
+        TAKE(kf->cache[i].Bd, n * pp);
+        TAKE(kf->cache[i].Qd, sq(n));
+    }
+    TAKE(kf->work, wv > we ? wv : we);
+    TAKE(kf->M, sq(np));
+    TAKE(kf->E, sq(np));
+    TAKE(kf->t1, sq(n));
+    TAKE(kf->t2, sq(n));
+    TAKE(kf->a, n);
+    TAKE(kf->k, n);
+    TAKE(kf->xn, n);
+    TAKE(kf->HP, MMAX * n);
+    TAKE(kf->Kt, MMAX * n);
+    TAKE(kf->K, n * MMAX);
+    TAKE(kf->S, sq(MMAX));
+    TAKE(kf->L, sq(MMAX));
+    TAKE(kf->y, MMAX);
+    TAKE(kf->w, MMAX);
+    TAKE(kf->Pn, sq(n));
+    TAKE(kf->jw, DT_JOSEPH_WORK(n, MMAX));
+#undef TAKE
+    *out = kf;
+    return DT_OK;
+}
+
+void dt_kf_destroy(dt_kf *kf)
+{
+    if (kf == NULL)
+        return;
+    dt_allocator a = kf->alloc;
+    dt__free(&a, kf->x); /* the first block of the one allocation */
+    dt__free(&a, kf);
+}
+
+size_t dt_kf_dim(const dt_kf *kf) { return kf ? kf->n : 0; }
+
+static int finite_all(const double *v, size_t cnt)
+{
+    for (size_t i = 0; i < cnt; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+static int symmetric(size_t n, const double *M)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double a = M[i * n + j], b = M[j * n + i];
+            if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
+                return 0;
+        }
+    return 1;
+}
+
+static void invalidate(dt_kf *kf)
+{
+    for (int i = 0; i < CACHE; i++)
+        kf->cache[i].valid = 0;
+}
+
+int dt_kf_set_continuous(dt_kf *kf, const double *A, const double *B, const double *Q)
+{
+    if (kf == NULL || A == NULL || Q == NULL || (kf->p > 0 && B == NULL))
+        return DT_EINVAL;
+    size_t n = kf->n;
+    if (!finite_all(A, sq(n)) || !finite_all(Q, sq(n)) || !symmetric(n, Q) ||
+        (kf->p && !finite_all(B, n * kf->p)))
+        return DT_EINVAL;
+    memcpy(kf->A, A, sq(n) * sizeof *A);
+    memcpy(kf->Q, Q, sq(n) * sizeof *Q);
+    if (kf->p)
+        memcpy(kf->B, B, n * kf->p * sizeof *B);
+    kf->mode = MODE_CONT;
+    invalidate(kf);
+    return DT_OK;
+}
+
+int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const double *Qd)
+{
+    int rc = dt_kf_set_continuous(kf, F, G, Qd); /* same checks and storage */
+    if (rc == DT_OK)
+        kf->mode = MODE_DISC;
+    return rc;
+}
+
+int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const double *Qc)
+{
+    if (kf == NULL || f == NULL || Qc == NULL || !finite_all(Qc, sq(kf->n)) ||
+        !symmetric(kf->n, Qc))
+        return DT_EINVAL;
+    memcpy(kf->Q, Qc, sq(kf->n) * sizeof *Qc);
+    kf->f = f;
+    kf->f_user = user;
+    kf->mode = MODE_NONLIN;
+    return DT_OK;
+}
+
+int dt_kf_set_state(dt_kf *kf, const double *x, const double *P)
+{
+    if (kf == NULL || x == NULL || P == NULL)
+        return DT_EINVAL;
+    size_t n = kf->n;
+    if (!finite_all(x, n) || !finite_all(P, sq(n)) || !symmetric(n, P))
+        return DT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (P[i * n + i] < 0)
+            return DT_EINVAL;
+    memcpy(kf->x, x, n * sizeof *x);
+    memcpy(kf->P, P, sq(n) * sizeof *P);
+    dt_mat_symmetrize(n, kf->P);
+    return DT_OK;
+}
+
+const double *dt_kf_state(const dt_kf *kf) { return kf ? kf->x : NULL; }
+const double *dt_kf_cov(const dt_kf *kf) { return kf ? kf->P : NULL; }
+
+int dt_kf_set_input(dt_kf *kf, const double *u)
+{
+    if (kf == NULL || (kf->p > 0 && u == NULL) || (kf->p && !finite_all(u, kf->p)))
+        return DT_EINVAL;
+    if (kf->p)
+        memcpy(kf->u, u, kf->p * sizeof *u);
+    return DT_OK;
+}
+
+/* (Ad, Bd, Qd) for dt: from the cache, or Van Loan (and the augmented
+ * exponential [[A, B], [0, 0]] dt for Bd). */
+static int discretize(dt_kf *kf, double dt, const disc **out)
+{
+    for (int i = 0; i < CACHE; i++)
+        if (kf->cache[i].valid && kf->cache[i].dt == dt) {
+            kf->st.cache_hits++;
+            *out = &kf->cache[i];
+            return DT_OK;
+        }
+    disc *d = &kf->cache[kf->cache_next];
+    size_t n = kf->n, p = kf->p, np = n + p;
+    d->valid = 0;
+    int rc = dt_vanloan(n, kf->A, kf->Q, dt, d->Ad, d->Qd, kf->work);
+    if (rc == DT_OK && p > 0) {
+        memset(kf->M, 0, sq(np) * sizeof *kf->M);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < n; j++)
+                kf->M[i * np + j] = kf->A[i * n + j] * dt;
+            for (size_t j = 0; j < p; j++)
+                kf->M[i * np + n + j] = kf->B[i * p + j] * dt;
+        }
+        rc = dt_expm(np, kf->M, kf->E, kf->work);
+        if (rc == DT_OK)
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < p; j++)
+                    d->Bd[i * p + j] = kf->E[i * np + n + j];
+    }
+    if (rc != DT_OK)
+        return rc;
+    d->dt = dt;
+    d->valid = 1;
+    kf->cache_next = (kf->cache_next + 1) % CACHE;
+    kf->st.discretizations++;
+    *out = d;
+    return DT_OK;
+}
+
+/* x <- Ad x + Bd u into xn; P <- Ad P Ad' + Qd into Pn. */
+static void propagate(dt_kf *kf, const double *Ad, const double *Bd, const double *Qd)
+{
+    size_t n = kf->n, p = kf->p;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < n; j++)
+            s += Ad[i * n + j] * kf->x[j];
+        for (size_t j = 0; j < p; j++)
+            s += Bd[i * p + j] * kf->u[j];
+        kf->xn[i] = s;
+    }
+    dt_mat_mul(n, n, n, Ad, kf->P, kf->t1);
+    dt_mat_mul_bt(n, n, n, kf->t1, Ad, kf->Pn);
+    for (size_t i = 0; i < sq(n); i++)
+        kf->Pn[i] += Qd[i];
+    dt_mat_symmetrize(n, kf->Pn);
+}
+
+static int commit(dt_kf *kf)
+{
+    size_t n = kf->n;
+    if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
+        return DT_ENUMERIC; /* x and P untouched */
+    memcpy(kf->x, kf->xn, n * sizeof *kf->x);
+    memcpy(kf->P, kf->Pn, sq(n) * sizeof *kf->P);
+    return DT_OK;
+}
+
+int dt_kf_predict(dt_kf *kf, double dt)
+{
+    if (kf == NULL || !(dt >= 0) || !isfinite(dt) || kf->mode == MODE_NONE)
+        return DT_EINVAL;
+    kf->st.predicts++;
+    if (dt == 0)
+        return DT_OK;
+    size_t n = kf->n;
+    if (kf->mode == MODE_CONT) {
+        const disc *d;
+        int rc = discretize(kf, dt, &d);
+        if (rc != DT_OK)
+            return rc;
+        propagate(kf, d->Ad, d->Bd, d->Qd);
+    } else if (kf->mode == MODE_DISC) {
+        propagate(kf, kf->A, kf->B, kf->Q);
+    } else {
+        int rc = kf->f(kf->f_user, kf->x, kf->u, dt, kf->xn, kf->t2);
+        if (rc != DT_OK)
+            return rc;
+        memcpy(kf->a, kf->xn, n * sizeof *kf->a); /* propagate() overwrites xn */
+        for (size_t i = 0; i < sq(n); i++)
+            kf->E[i] = kf->Q[i] * dt;
+        propagate(kf, kf->t2, kf->B, kf->E);
+        memcpy(kf->xn, kf->a, n * sizeof *kf->a);
+    }
+    return commit(kf);
+}
+
+/* Scalar update with row h against innovation y = z - hx: P a symmetric
+ * rank-2 update equal to the Joseph form (I - k h) P (I - k h)' + k r k':
+ * P - k a' - a k' + s k k' with a = P h', s = h a + r, k = a / s. */
+static int scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
+                       dt_kf_result *res)
+{
+    size_t n = kf->n;
+    double *a = kf->a, *k = kf->k, *P = kf->P;
+    double s = r;
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t j = 0; j < n; j++)
+            v += P[i * n + j] * h[j];
+        a[i] = v;
+        s += h[i] * v;
+    }
+    if (!(s > 0) || !isfinite(s) || !isfinite(y))
+        return DT_ENUMERIC;
+    double nis = y * y / s;
+    if (res != NULL) {
+        res->nis = nis;
+        res->innovation = y;
+        res->s = s;
+        res->gated = 0;
+    }
+    if (gate > 0 && nis > gate) {
+        if (res != NULL)
+            res->gated = 1;
+        return DT_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        k[i] = a[i] / s;
+    /* Check before writing so a failure leaves the belief unchanged. */
+    for (size_t i = 0; i < n; i++) {
+        kf->xn[i] = kf->x[i] + k[i] * y;
+        for (size_t j = i; j < n; j++) {
+            double v = P[i * n + j] - k[i] * a[j] - a[i] * k[j] + s * k[i] * k[j];
+            kf->Pn[i * n + j] = v;
+            kf->Pn[j * n + i] = v;
+        }
+    }
+    return commit(kf);
+}
+
+int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double gate,
+                        dt_kf_result *res)
+{
+    if (kf == NULL || h == NULL || !(r >= 0) || !isfinite(r) || !isfinite(z) || gate < 0)
+        return DT_EINVAL;
+    double hx = 0;
+    for (size_t i = 0; i < kf->n; i++)
+        hx += h[i] * kf->x[i];
+    return scalar_core(kf, h, z - hx, r, gate, res);
+}
+
+int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z, double r,
+                           double gate, dt_kf_result *res)
+{
+    if (kf == NULL || hfn == NULL || !(r >= 0) || !isfinite(r) || !isfinite(z) || gate < 0)
+        return DT_EINVAL;
+    double hx;
+    int rc = hfn(user, kf->x, &hx, kf->t2);
+    if (rc != DT_OK)
+        return rc;
+    if (!isfinite(hx) || !finite_all(kf->t2, kf->n))
+        return DT_ENUMERIC;
+    return scalar_core(kf, kf->t2, z - hx, r, gate, res);
+}
+
+int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
+                 double gate, dt_kf_result *res)
+{
+    if (kf == NULL || z == NULL || H == NULL || R == NULL || m < 1 || m > MMAX || gate < 0 ||
+        !finite_all(z, m) || !finite_all(H, m * kf->n) || !finite_all(R, m * m))
+        return DT_EINVAL;
+    size_t n = kf->n;
+    dt_mat_mul(m, n, n, H, kf->P, kf->HP);    /* H P      (m x n) */
+    dt_mat_mul_bt(m, n, m, kf->HP, H, kf->S); /* H P H'   (m x m) */
+    for (size_t i = 0; i < m * m; i++)
+        kf->S[i] += R[i];
+    dt_mat_symmetrize(m, kf->S);
+    if (dt_chol(m, kf->S, kf->L) != DT_OK)
+        return DT_ENUMERIC;
+    for (size_t i = 0; i < m; i++) {
+        double hx = 0;
+        for (size_t j = 0; j < n; j++)
+            hx += H[i * n + j] * kf->x[j];
+        kf->y[i] = z[i] - hx;
+    }
+    dt_chol_solve(m, 1, kf->L, kf->y, kf->w);
+    double nis = 0;
+    for (size_t i = 0; i < m; i++)
+        nis += kf->y[i] * kf->w[i];
+    if (res != NULL) {
+        res->nis = nis;
+        res->innovation = m == 1 ? kf->y[0] : 0;
+        res->s = m == 1 ? kf->S[0] : 0;
+        res->gated = 0;
+    }
+    if (gate > 0 && nis > gate) {
+        if (res != NULL)
+            res->gated = 1;
+        return DT_OK;
+    }
+    /* K' = S^-1 (H P), solved with the factor: no explicit inverse. */
+    if (dt_chol_solve(m, n, kf->L, kf->HP, kf->Kt) != DT_OK)
+        return DT_ENUMERIC;
+    dt_mat_transpose(m, n, kf->Kt, kf->K);
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < m; j++)
+            s += kf->K[i * m + j] * kf->y[j];
+        kf->xn[i] = kf->x[i] + s;
+    }
+    memcpy(kf->Pn, kf->P, sq(n) * sizeof *kf->P);
+    dt_joseph(n, m, kf->Pn, kf->K, H, R, kf->jw);
+    return commit(kf);
+}
+
+void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out) { *out = kf->st; }
