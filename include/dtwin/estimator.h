@@ -76,8 +76,10 @@ typedef struct dt_kf_result {
     int gated;         /**< rejected by the gate; x and P unchanged */
 } dt_kf_result;
 
-/** Scalar update with measurement row h (n): z = h x + v, var(v) = r > 0.
- *  Joseph form written as a symmetric rank-2 update; no factorization.
+/** Scalar update with measurement row h (n): z = h x + v, var(v) = r >= 0.
+ *  Joseph form, evaluated as M = (I - k h) P, then M (I - k h)' + r k k'
+ *  (O(n^2), no factorization; accurate even when the prior is far wider
+ *  than the measurement).
  *  gate: reject when NIS exceeds it (0: no gate).
  *  @retval 0 applied or gated (see res->gated).
  *  @retval DT_ENUMERIC innovation variance not positive/finite; unchanged. */
@@ -92,6 +94,13 @@ DT_API int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, d
  *  @retval DT_ENUMERIC S is not positive definite; x and P unchanged. */
 DT_API int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
                         double gate, dt_kf_result *res);
+
+/** Predicts a copy of the belief over dt >= 0 without changing the filter
+ *  (for reading the belief at a later time). x_out (n) and P_out (n x n). */
+DT_API int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out);
+/** The continuous model's A and Q (NULL unless dt_kf_set_continuous). */
+DT_API const double *dt_kf_model_A(const dt_kf *kf);
+DT_API const double *dt_kf_model_Q(const dt_kf *kf);
 
 typedef struct dt_kf_stats {
     uint64_t predicts, discretizations, cache_hits;
@@ -130,6 +139,125 @@ DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
 #define DT_LATENCY_WORK(n) (DT_VANLOAN_WORK(n) + 6 * (size_t)(n) * (size_t)(n))
 DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
                              const dt_bound *bound, double *tau_max, double *work);
+
+/* ---- the estimator: time, history, signals ---- */
+
+/** A KF over the model's estimated signals, fed with synchronized samples.
+ *  Measurements older than the current estimate but inside the history are
+ *  applied at their own time and the later events replayed (for a linear
+ *  model the result equals processing in time order). Runs on the twin's
+ *  thread; nothing allocates after dt_est_create*. */
+typedef struct dt_est dt_est;
+
+typedef struct dt_est_config {
+    size_t size;                   /**< sizeof(dt_est_config) */
+    const dt_allocator *allocator; /**< NULL: default */
+    const dt_logger *logger;       /**< NULL: stderr */
+    size_t history;                /**< events kept for delayed measurements; 0: 128; at most 65536 */
+    double gate_probability;       /**< chi-square gate; 0: 0.9999; 1 disables gating */
+} dt_est_config;
+#define DT_EST_CONFIG_INIT {sizeof(dt_est_config), NULL, NULL, 0, 0}
+
+/** Creates an estimator over n state signals (role "estimated") with p inputs.
+ *  Configure the process and initial state through dt_est_kf(), measurements
+ *  with dt_est_set_measurement*, then dt_est_start(). */
+DT_API int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
+                         const dt_signal_id *inputs, size_t p, const dt_est_config *cfg,
+                         dt_est **out);
+/** Creates the estimator the description's "estimator" section declares
+ *  (docs/estimation.md), so a linear twin needs no C code.
+ *  @retval DT_ENOTFOUND the description has no estimator. DT_EPARSE etc. with diag. */
+DT_API int dt_est_create_json(const dt_model *model, const dt_est_config *cfg, dt_est **out,
+                              dt_diag *diag);
+DT_API void dt_est_destroy(dt_est *est);
+DT_API dt_kf *dt_est_kf(dt_est *est);
+DT_API size_t dt_est_dim(const dt_est *est);
+/** State index of an estimated signal, or -1. */
+DT_API int dt_est_state_index(const dt_est *est, dt_signal_id sig);
+
+/** Linear measurement of signal sig: z = h x + offset, noise from the sample's
+ *  variance when it has one, else the model's noise for the signal. */
+DT_API int dt_est_set_measurement(dt_est *est, dt_signal_id sig, const double *h, double offset);
+/** Nonlinear measurement of signal sig (EKF). */
+DT_API int dt_est_set_measurement_fn(dt_est *est, dt_signal_id sig, dt_kf_measure_fn fn,
+                                     void *user);
+
+/** The initial state (dt_kf_set_state) holds at t0. Computes the latency
+ *  budgets. @retval DT_ESTATE already started or no process model. */
+DT_API int dt_est_start(dt_est *est, dt_time t0);
+
+/** Applies one synchronized sample (t_source on the common time base).
+ *  @retval 0 applied, or gated (counted per signal).
+ *  @retval DT_ENOTFOUND no measurement model for the signal (counted).
+ *  @retval DT_ESTALE older than the history: dropped (counted).
+ *  @retval DT_ENUMERIC the update failed; the belief is unchanged (counted). */
+DT_API int dt_est_process(dt_est *est, const dt_sample *s);
+/** Predicts the estimate forward to t (no-op when t is not later). Recorded in
+ *  the history, so later delayed measurements replay through it. */
+DT_API int dt_est_advance(dt_est *est, dt_time t);
+/** The input u (p values) holds from time t on (t >= the estimate's time). */
+DT_API int dt_est_set_input(dt_est *est, dt_time t, const double *u);
+
+DT_API dt_time dt_est_time(const dt_est *est);
+/** Bumped by every change of the belief (update, predict, replay, parameter write). */
+DT_API uint64_t dt_est_version(const dt_est *est);
+
+/** A signal's belief at time t: mean and variance propagated from the estimate
+ *  time to t (for t >= it; earlier t gets the current estimate), with the age
+ *  of the data behind it (t - time of the newest measurement applied). */
+typedef struct dt_belief {
+    double value, variance;
+    dt_time t_estimate; /**< time of the filter's estimate */
+    dt_time t_data;     /**< newest measurement applied (DT_TIME_MIN if none) */
+    dt_time age;        /**< t - t_data */
+    uint64_t version;
+} dt_belief;
+/** @retval DT_ENOTFOUND sig is not a state or parameter signal. */
+DT_API int dt_est_belief(dt_est *est, dt_signal_id sig, dt_time t, dt_belief *out);
+
+/** Parameter signals: value, and write-back (from analytics). */
+DT_API int dt_est_param(const dt_est *est, dt_signal_id sig, double *value);
+DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
+
+/** Runs after every applied update with read access to the estimator; may write
+ *  parameters back (dt_est_set_param). Return non-zero to report a problem
+ *  (counted). */
+typedef struct dt_analytics_ops {
+    uint32_t abi; /**< DT_ADAPTER_ABI */
+    const char *name;
+    int (*run)(void *self, dt_est *est, const dt_sample *applied);
+} dt_analytics_ops;
+/** At most 8 analytics. @retval DT_EABI @retval DT_ELIMIT */
+DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
+
+/** Declares an accuracy bound (before start); its budget is computed at start
+ *  from the continuous model (A, Q) and the initial covariance. */
+DT_API int dt_est_add_bound(dt_est *est, const char *name, const dt_bound *bound);
+DT_API size_t dt_est_bound_count(const dt_est *est);
+/** tau_max in seconds (INFINITY: never reached), and the bound's name. */
+DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
+                                 const char **name);
+
+typedef struct dt_est_signal_stats {
+    uint64_t updates, gated, numeric_failures;
+    double nis_mean; /**< running mean of NIS (about 1 when consistent) */
+} dt_est_signal_stats;
+
+typedef struct dt_est_stats {
+    uint64_t updates, gated, numeric_failures, unmodelled;
+    uint64_t late_applied;   /**< delayed measurements applied at their time */
+    uint64_t too_old;        /**< older than the history: dropped */
+    uint64_t replayed;       /**< events re-run after delayed measurements */
+    uint64_t analytics_errors;
+    double nis_mean;         /**< over all scalar updates */
+    double nees_mean;        /**< over dt_est_nees calls (tests with known truth) */
+    uint64_t nees_count;
+} dt_est_stats;
+DT_API void dt_est_stats_get(const dt_est *est, dt_est_stats *out);
+DT_API int dt_est_signal_stats_get(const dt_est *est, dt_signal_id sig, dt_est_signal_stats *out);
+/** NEES (x - x_true)' P^-1 (x - x_true) of the current estimate, accumulated
+ *  into the stats. @retval DT_ENUMERIC P not positive definite. */
+DT_API int dt_est_nees(dt_est *est, const double *x_true, double *nees);
 
 #ifdef __cplusplus
 }

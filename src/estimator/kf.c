@@ -294,14 +294,18 @@ int dt_kf_predict(dt_kf *kf, double dt)
     return commit(kf);
 }
 
-/* Scalar update with row h against innovation y = z - hx: P a symmetric
- * rank-2 update equal to the Joseph form (I - k h) P (I - k h)' + k r k':
- * P - k a' - a k' + s k k' with a = P h', s = h a + r, k = a / s. */
+/* Scalar update with row h against innovation y = z - hx, covariance by the
+ * Joseph form P+ = (I - k h) P (I - k h)' + r k k' with a = P h', s = h a + r,
+ * k = a / s, evaluated in that order: M = (I - k h) P = P - k a' first, then
+ * P+ = M - (M h') k' + r k k'. Expanding it instead (P - k a' - a k' + s k k')
+ * cancels terms of the size of P and loses digits when the prior is much
+ * wider than the measurement; in this order M's rounding error is multiplied
+ * by (I - k h). O(n^2), no factorization, upper triangle mirrored. */
 static int scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
                        dt_kf_result *res)
 {
     size_t n = kf->n;
-    double *a = kf->a, *k = kf->k, *P = kf->P;
+    double *a = kf->a, *k = kf->k, *g = kf->y, *P = kf->P;
     double s = r;
     for (size_t i = 0; i < n; i++) {
         double v = 0;
@@ -326,11 +330,18 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
     }
     for (size_t i = 0; i < n; i++)
         k[i] = a[i] / s;
-    /* Check before writing so a failure leaves the belief unchanged. */
+    /* g = M h' with M = P - k a' (computed, not simplified: see above) */
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t j = 0; j < n; j++)
+            v += (P[i * n + j] - k[i] * a[j]) * h[j];
+        g[i] = v;
+    }
+    /* Written to Pn and checked before committing: a failure leaves P. */
     for (size_t i = 0; i < n; i++) {
         kf->xn[i] = kf->x[i] + k[i] * y;
         for (size_t j = i; j < n; j++) {
-            double v = P[i * n + j] - k[i] * a[j] - a[i] * k[j] + s * k[i] * k[j];
+            double v = (P[i * n + j] - k[i] * a[j]) - g[i] * k[j] + r * k[i] * k[j];
             kf->Pn[i * n + j] = v;
             kf->Pn[j * n + i] = v;
         }
@@ -414,3 +425,41 @@ int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const do
 }
 
 void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out) { *out = kf->st; }
+
+int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out)
+{
+    if (kf == NULL || x_out == NULL || P_out == NULL)
+        return DT_EINVAL;
+    size_t n = kf->n;
+    if (dt == 0) {
+        memcpy(x_out, kf->x, n * sizeof *x_out);
+        memcpy(P_out, kf->P, sq(n) * sizeof *P_out);
+        return DT_OK;
+    }
+    /* Predict, read the result, and put the belief back. */
+    memcpy(kf->k, kf->x, n * sizeof *kf->x);
+    memcpy(kf->Pn, kf->P, sq(n) * sizeof *kf->P);
+    memcpy(P_out, kf->P, sq(n) * sizeof *kf->P);
+    int rc = dt_kf_predict(kf, dt);
+    if (rc != DT_OK)
+        return rc;
+    memcpy(x_out, kf->x, n * sizeof *x_out);
+    memcpy(kf->x, kf->k, n * sizeof *kf->x);
+    for (size_t i = 0; i < sq(n); i++) {
+        double v = kf->P[i];
+        kf->P[i] = P_out[i];
+        P_out[i] = v;
+    }
+    kf->st.predicts--; /* a peek is not a step */
+    return DT_OK;
+}
+
+const double *dt_kf_model_A(const dt_kf *kf)
+{
+    return kf && kf->mode == MODE_CONT ? kf->A : NULL;
+}
+
+const double *dt_kf_model_Q(const dt_kf *kf)
+{
+    return kf && kf->mode == MODE_CONT ? kf->Q : NULL;
+}

@@ -1,0 +1,396 @@
+/* The description's "estimator" section -> a configured dt_est. */
+#include <math.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../model/model_internal.h"
+#include "../platform/internal.h"
+#include "dtwin/estimator.h"
+
+typedef struct jctx {
+    const dt_model *model;
+    dt_diag *diag;
+    const dt_allocator *alloc;
+} jctx;
+
+static int fail(jctx *c, int code, const char *path, const char *fmt, ...) DT__PRINTF(4, 5);
+static int fail(jctx *c, int code, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dt__vdiag(c->diag, code, path, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", "Q",
+                                       "x0", "P0", "measurements", "gate", "history",
+                                       "parameters", "bounds", NULL};
+
+static int check_keys(jctx *c, const cJSON *o, const char *path, const char *const *keys)
+{
+    for (const cJSON *it = o->child; it != NULL; it = it->next) {
+        int ok = 0;
+        for (size_t k = 0; keys[k] != NULL; k++)
+            ok |= strcmp(keys[k], it->string) == 0;
+        char p[128];
+        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
+        if (!ok)
+            return fail(c, DT_EPARSE, p, "unknown key \"%s\"", it->string);
+        for (const cJSON *jt = o->child; jt != it; jt = jt->next)
+            if (strcmp(jt->string, it->string) == 0)
+                return fail(c, DT_EPARSE, p, "duplicate key");
+    }
+    return DT_OK;
+}
+
+/* A rows x cols matrix as an array of rows; with diag_ok, a square matrix may
+ * be given as its diagonal (an array of numbers). */
+static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t cols,
+                  int diag_ok, double *out)
+{
+    if (!cJSON_IsArray(v))
+        return fail(c, DT_EPARSE, path, "expected an array");
+    size_t nr = (size_t)cJSON_GetArraySize(v);
+    memset(out, 0, rows * cols * sizeof *out);
+    if (diag_ok && rows == cols && nr == rows && v->child && cJSON_IsNumber(v->child)) {
+        size_t i = 0;
+        for (const cJSON *e = v->child; e; e = e->next, i++) {
+            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+                return fail(c, DT_EPARSE, path, "element %zu: expected a finite number", i);
+            out[i * cols + i] = e->valuedouble;
+        }
+        return DT_OK;
+    }
+    if (nr != rows)
+        return fail(c, DT_EPARSE, path, "expected %zu rows of %zu numbers%s, got %zu rows",
+                    rows, cols, diag_ok ? " (or the diagonal)" : "", nr);
+    size_t i = 0;
+    for (const cJSON *r = v->child; r; r = r->next, i++) {
+        char p[160];
+        dt__fmt(p, sizeof p, "%s[%zu]", path, i);
+        if (!cJSON_IsArray(r) || (size_t)cJSON_GetArraySize(r) != cols)
+            return fail(c, DT_EPARSE, p, "expected %zu numbers", cols);
+        size_t j = 0;
+        for (const cJSON *e = r->child; e; e = e->next, j++) {
+            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+                return fail(c, DT_EPARSE, p, "element %zu: expected a finite number", j);
+            out[i * cols + j] = e->valuedouble;
+        }
+    }
+    return DT_OK;
+}
+
+static int vector(jctx *c, const cJSON *v, const char *path, size_t n, double *out)
+{
+    if (!cJSON_IsArray(v) || (size_t)cJSON_GetArraySize(v) != n)
+        return fail(c, DT_EPARSE, path, "expected an array of %zu numbers", n);
+    size_t i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            return fail(c, DT_EPARSE, path, "element %zu: expected a finite number", i);
+        out[i] = e->valuedouble;
+    }
+    return DT_OK;
+}
+
+static int signal_list(jctx *c, const cJSON *v, const char *path, dt_role role,
+                       dt_signal_id *out, size_t *n)
+{
+    if (!cJSON_IsArray(v))
+        return fail(c, DT_EPARSE, path, "expected an array of signal ids");
+    size_t k = (size_t)cJSON_GetArraySize(v);
+    if (k > DT_LA_MAX || (role == DT_ROLE_ESTIMATED && k == 0))
+        return fail(c, DT_ELIMIT, path, "between %d and %d signals",
+                    role == DT_ROLE_ESTIMATED ? 1 : 0, DT_LA_MAX);
+    size_t i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char p[160];
+        dt__fmt(p, sizeof p, "%s[%zu]", path, i);
+        if (!cJSON_IsString(e))
+            return fail(c, DT_EPARSE, p, "expected a signal id");
+        if (dt_model_find_signal(c->model, e->valuestring, &out[i]) != DT_OK)
+            return fail(c, DT_EPARSE, p, "unknown signal \"%s\"", e->valuestring);
+        const dt_signal_info *si = dt_model_signal(c->model, out[i]);
+        if (role == DT_ROLE_ESTIMATED && si->role != DT_ROLE_ESTIMATED)
+            return fail(c, DT_EPARSE, p, "signal \"%s\" is %s, not estimated",
+                        e->valuestring, dt_role_name(si->role));
+        for (size_t j = 0; j < i; j++)
+            if (out[j] == out[i])
+                return fail(c, DT_EPARSE, p, "signal \"%s\" listed twice", e->valuestring);
+    }
+    *n = k;
+    return DT_OK;
+}
+
+/* {"state id": weight, ...} -> n weights. */
+static int weights(jctx *c, const cJSON *v, const char *path, dt_est *est, double *w)
+{
+    size_t n = dt_est_dim(est);
+    memset(w, 0, n * sizeof *w);
+    if (!cJSON_IsObject(v) || v->child == NULL)
+        return fail(c, DT_EPARSE, path, "expected an object of state: weight");
+    for (const cJSON *e = v->child; e; e = e->next) {
+        char p[160];
+        dt__fmt(p, sizeof p, "%s.%s", path, e->string);
+        dt_signal_id sid;
+        int idx = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
+                      ? dt_est_state_index(est, sid)
+                      : -1;
+        if (idx < 0)
+            return fail(c, DT_EPARSE, p, "\"%s\" is not a state of the estimator", e->string);
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            return fail(c, DT_EPARSE, p, "expected a finite number");
+        w[idx] = e->valuedouble;
+    }
+    return DT_OK;
+}
+
+static const char *const meas_keys[] = {"signal", "H", "offset", NULL};
+static const char *const bound_keys[] = {"name",     "max",       "variance", "trace",
+                                         "weights",  "quadratic", NULL};
+
+static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out)
+{
+    const char *P = "estimator";
+    if (!cJSON_IsObject(o))
+        return fail(c, DT_EPARSE, P, "expected an object");
+    int rc = check_keys(c, o, P, est_keys);
+    if (rc != DT_OK)
+        return rc;
+    dt_signal_id states[DT_LA_MAX], inputs[DT_LA_MAX];
+    size_t n = 0, p = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "states");
+    if (v == NULL)
+        return fail(c, DT_EPARSE, "estimator.states", "missing (required array)");
+    rc = signal_list(c, v, "estimator.states", DT_ROLE_ESTIMATED, states, &n);
+    if (rc == DT_OK && (v = cJSON_GetObjectItemCaseSensitive(o, "inputs")) != NULL)
+        rc = signal_list(c, v, "estimator.inputs", DT_ROLE_COMMANDED, inputs, &p);
+    if (rc != DT_OK)
+        return rc;
+    dt_est_config ec = cfg ? *cfg : (dt_est_config)DT_EST_CONFIG_INIT;
+    double num;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "gate")) != NULL) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble <= 1))
+            return fail(c, DT_EPARSE, "estimator.gate",
+                        "a probability in (0, 1] (1 disables gating)");
+        ec.gate_probability = v->valuedouble;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "history")) != NULL) {
+        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(num >= 1 && num <= 65536 && num == floor(num)))
+            return fail(c, DT_EPARSE, "estimator.history", "an integer in 1..65536");
+        ec.history = (size_t)num;
+    }
+    dt_est *est;
+    rc = dt_est_create(c->model, states, n, inputs, p, &ec, &est);
+    if (rc != DT_OK)
+        return fail(c, rc, P, "cannot create the estimator: %s", dt_strerror(rc));
+    /* matrices: work in one scratch block */
+    double *m = dt__calloc(c->alloc, 4 * n * n + 2 * n * (p ? p : 1) + 2 * n, sizeof *m);
+    if (m == NULL) {
+        dt_est_destroy(est);
+        return fail(c, DT_ENOMEM, P, "out of memory");
+    }
+    double *A = m, *Q = A + n * n, *P0 = Q + n * n, *B = P0 + n * n, *x0 = B + n * (p ? p : 1),
+           *h = x0 + n;
+    const char *proc = "continuous";
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "process")) != NULL) {
+        if (!cJSON_IsString(v) ||
+            (strcmp(v->valuestring, "continuous") && strcmp(v->valuestring, "discrete")))
+            rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete");
+        else
+            proc = v->valuestring;
+    }
+    const cJSON *jA = cJSON_GetObjectItemCaseSensitive(o, "A");
+    const cJSON *jQ = cJSON_GetObjectItemCaseSensitive(o, "Q");
+    const cJSON *jB = cJSON_GetObjectItemCaseSensitive(o, "B");
+    if (rc == DT_OK && jA == NULL)
+        rc = fail(c, DT_EPARSE, "estimator.A", "missing (required %zu x %zu matrix)", n, n);
+    if (rc == DT_OK && jQ == NULL)
+        rc = fail(c, DT_EPARSE, "estimator.Q", "missing (required %zu x %zu matrix)", n, n);
+    if (rc == DT_OK)
+        rc = matrix(c, jA, "estimator.A", n, n, 0, A);
+    if (rc == DT_OK)
+        rc = matrix(c, jQ, "estimator.Q", n, n, 1, Q);
+    if (rc == DT_OK && p > 0) {
+        if (jB == NULL)
+            rc = fail(c, DT_EPARSE, "estimator.B", "missing (required %zu x %zu matrix)", n, p);
+        else
+            rc = matrix(c, jB, "estimator.B", n, p, 0, B);
+    } else if (rc == DT_OK && jB != NULL) {
+        rc = fail(c, DT_EPARSE, "estimator.B", "given without inputs");
+    }
+    if (rc == DT_OK) {
+        rc = strcmp(proc, "discrete") == 0 ? dt_kf_set_discrete(dt_est_kf(est), A, B, Q)
+                                           : dt_kf_set_continuous(dt_est_kf(est), A, B, Q);
+        if (rc != DT_OK)
+            rc = fail(c, rc, "estimator.Q", "must be symmetric and finite");
+    }
+    if (rc == DT_OK) {
+        v = cJSON_GetObjectItemCaseSensitive(o, "x0");
+        rc = v ? vector(c, v, "estimator.x0", n, x0) : DT_OK;
+    }
+    if (rc == DT_OK) {
+        v = cJSON_GetObjectItemCaseSensitive(o, "P0");
+        if (v == NULL)
+            rc = fail(c, DT_EPARSE, "estimator.P0", "missing (required covariance)");
+        else
+            rc = matrix(c, v, "estimator.P0", n, n, 1, P0);
+    }
+    if (rc == DT_OK && dt_kf_set_state(dt_est_kf(est), x0, P0) != DT_OK)
+        rc = fail(c, DT_EPARSE, "estimator.P0",
+                  "must be symmetric with a non-negative diagonal");
+    /* measurements */
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "measurements");
+    if (rc == DT_OK && ms != NULL && !cJSON_IsArray(ms))
+        rc = fail(c, DT_EPARSE, "estimator.measurements", "expected an array");
+    size_t k = 0;
+    for (const cJSON *e = ms ? ms->child : NULL; rc == DT_OK && e; e = e->next, k++) {
+        char mp[96], kp[128];
+        dt__fmt(mp, sizeof mp, "estimator.measurements[%zu]", k);
+        if (!cJSON_IsObject(e)) {
+            rc = fail(c, DT_EPARSE, mp, "expected an object");
+            break;
+        }
+        rc = check_keys(c, e, mp, meas_keys);
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
+        const cJSON *jh = cJSON_GetObjectItemCaseSensitive(e, "H");
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        dt_signal_id sid = 0;
+        dt__fmt(kp, sizeof kp, "%s.signal", mp);
+        if (rc == DT_OK && !cJSON_IsString(js))
+            rc = fail(c, DT_EPARSE, kp, "missing (required signal id)");
+        if (rc == DT_OK && dt_model_find_signal(c->model, js->valuestring, &sid) != DT_OK)
+            rc = fail(c, DT_EPARSE, kp, "unknown signal \"%s\"", js->valuestring);
+        dt__fmt(kp, sizeof kp, "%s.H", mp);
+        if (rc == DT_OK && jh == NULL)
+            rc = fail(c, DT_EPARSE, kp, "missing (required {state: coefficient})");
+        if (rc == DT_OK)
+            rc = weights(c, jh, kp, est, h);
+        double off = 0;
+        if (rc == DT_OK && jo != NULL) {
+            if (!cJSON_IsNumber(jo) || !isfinite(jo->valuedouble))
+                rc = fail(c, DT_EPARSE, mp, "offset: expected a finite number");
+            else
+                off = jo->valuedouble;
+        }
+        if (rc == DT_OK && dt_est_set_measurement(est, sid, h, off) != DT_OK) {
+            dt__fmt(kp, sizeof kp, "%s.signal", mp);
+            rc = fail(c, DT_EPARSE, kp, "signal \"%s\" is not measured or a parameter",
+                      js->valuestring);
+        }
+    }
+    /* parameters */
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "parameters");
+    if (rc == DT_OK && pr != NULL && !cJSON_IsObject(pr))
+        rc = fail(c, DT_EPARSE, "estimator.parameters", "expected an object");
+    for (const cJSON *e = pr ? pr->child : NULL; rc == DT_OK && e; e = e->next) {
+        char pp[128];
+        dt__fmt(pp, sizeof pp, "estimator.parameters.%s", e->string);
+        dt_signal_id sid;
+        if (dt_model_find_signal(c->model, e->string, &sid) != DT_OK ||
+            !cJSON_IsNumber(e) || dt_est_set_param(est, sid, e->valuedouble) != DT_OK)
+            rc = fail(c, DT_EPARSE, pp, "expected a parameter signal with a finite number");
+    }
+    /* bounds */
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(o, "bounds");
+    if (rc == DT_OK && bs != NULL && !cJSON_IsArray(bs))
+        rc = fail(c, DT_EPARSE, "estimator.bounds", "expected an array");
+    k = 0;
+    for (const cJSON *e = bs ? bs->child : NULL; rc == DT_OK && e; e = e->next, k++) {
+        char bp[96], kp[128];
+        dt__fmt(bp, sizeof bp, "estimator.bounds[%zu]", k);
+        if (!cJSON_IsObject(e)) {
+            rc = fail(c, DT_EPARSE, bp, "expected an object");
+            break;
+        }
+        rc = check_keys(c, e, bp, bound_keys);
+        const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
+        const cJSON *jm = cJSON_GetObjectItemCaseSensitive(e, "max");
+        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(e, "variance");
+        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(e, "trace");
+        const cJSON *jw = cJSON_GetObjectItemCaseSensitive(e, "weights");
+        const cJSON *jq = cJSON_GetObjectItemCaseSensitive(e, "quadratic");
+        if (rc == DT_OK && (!cJSON_IsString(jn) || jn->valuestring[0] == '\0'))
+            rc = fail(c, DT_EPARSE, bp, "name: required string");
+        if (rc == DT_OK && (!cJSON_IsNumber(jm) || !(jm->valuedouble > 0) ||
+                            !isfinite(jm->valuedouble))) {
+            dt__fmt(kp, sizeof kp, "%s.max", bp);
+            rc = fail(c, DT_EPARSE, kp, "required, a positive number");
+        }
+        int forms = (jv != NULL) + (jt != NULL) + (jw != NULL) + (jq != NULL);
+        if (rc == DT_OK && forms != 1)
+            rc = fail(c, DT_EPARSE, bp, "give exactly one of variance, trace, weights, quadratic");
+        if (rc != DT_OK)
+            break;
+        dt_bound b = {h, jq != NULL, jm->valuedouble};
+        memset(h, 0, n * sizeof *h);
+        if (jv != NULL) {
+            dt_signal_id sid;
+            int idx = cJSON_IsString(jv) &&
+                              dt_model_find_signal(c->model, jv->valuestring, &sid) == DT_OK
+                          ? dt_est_state_index(est, sid)
+                          : -1;
+            dt__fmt(kp, sizeof kp, "%s.variance", bp);
+            if (idx < 0)
+                rc = fail(c, DT_EPARSE, kp, "expected a state of the estimator");
+            else
+                h[idx] = 1;
+        } else if (jt != NULL) {
+            if (!cJSON_IsTrue(jt)) {
+                dt__fmt(kp, sizeof kp, "%s.trace", bp);
+                rc = fail(c, DT_EPARSE, kp, "expected true");
+            }
+            for (size_t i = 0; i < n; i++)
+                h[i] = 1;
+        } else {
+            dt__fmt(kp, sizeof kp, "%s.%s", bp, jw ? "weights" : "quadratic");
+            rc = weights(c, jw ? jw : jq, kp, est, h);
+            for (size_t i = 0; rc == DT_OK && jw && i < n; i++)
+                if (h[i] < 0)
+                    rc = fail(c, DT_EPARSE, kp, "weights must be >= 0");
+        }
+        if (rc == DT_OK && dt_est_add_bound(est, jn->valuestring, &b) != DT_OK)
+            rc = fail(c, DT_ELIMIT, bp, "at most 16 bounds");
+    }
+    dt__free(c->alloc, m);
+    if (rc != DT_OK) {
+        dt_est_destroy(est);
+        return rc;
+    }
+    *out = est;
+    return DT_OK;
+}
+
+int dt_est_create_json(const dt_model *model, const dt_est_config *cfg, dt_est **out,
+                       dt_diag *diag)
+{
+    if (diag != NULL)
+        memset(diag, 0, sizeof *diag);
+    if (model == NULL || out == NULL)
+        return DT_EINVAL;
+    if (cfg != NULL && cfg->size != sizeof *cfg)
+        return DT_EABI;
+    const char *text = dt__model_section(model, "estimator");
+    if (text == NULL)
+        return dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator");
+    const dt_allocator *a =
+        cfg != NULL && cfg->allocator != NULL ? cfg->allocator : dt_allocator_default();
+    jctx c = {model, diag, a};
+    dt__json_begin(a);
+    cJSON *root = cJSON_Parse(text);
+    dt_est *est = NULL;
+    int rc = root ? build(&c, root, cfg, &est)
+                  : dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
+    cJSON_Delete(root);
+    if (rc == DT_OK && dt__json_oom()) {
+        dt_est_destroy(est);
+        rc = dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
+    }
+    dt__json_end();
+    if (rc == DT_OK)
+        *out = est;
+    return rc;
+}

@@ -1,0 +1,456 @@
+#include <stdlib.h>
+
+#include "test_util.h"
+
+#include "alloc_counter.h"
+#include "dtwin/dtwin.h"
+
+/* A cart on a line: position and velocity estimated, position measured by two
+ * sensors (a precise one and a coarse one), a force input, a mass parameter. */
+#define DOC_HEAD                                                                              \
+    "{\"dtwin\":1,\"name\":\"cart\",\"assets\":[{\"id\":\"c\"}],\"signals\":["               \
+    "{\"id\":\"x\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"}," \
+    "{\"id\":\"v\",\"asset\":\"c\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"estimated\"}," \
+    "{\"id\":\"gps\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.5}}," \
+    "{\"id\":\"lidar\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.1}}," \
+    "{\"id\":\"f\",\"asset\":\"c\",\"quantity\":\"force\",\"unit\":\"N\",\"role\":\"commanded\"}," \
+    "{\"id\":\"m\",\"asset\":\"c\",\"quantity\":\"mass\",\"unit\":\"kg\",\"role\":\"parameter\"}]"
+
+static const char cart_doc[] = DOC_HEAD
+    ",\"estimator\":{\"states\":[\"x\",\"v\"],\"inputs\":[\"f\"],"
+    "\"A\":[[0,1],[0,0]],\"B\":[[0],[0.5]],\"Q\":[0,0.04],\"x0\":[0,0],\"P0\":[1,1],"
+    "\"measurements\":[{\"signal\":\"gps\",\"H\":{\"x\":1}},{\"signal\":\"lidar\",\"H\":{\"x\":1}}],"
+    "\"history\":256,\"parameters\":{\"m\":2.0},"
+    "\"bounds\":[{\"name\":\"position\",\"variance\":\"x\",\"max\":0.25},"
+    "{\"name\":\"everything\",\"trace\":true,\"max\":3}]}}";
+
+enum { S_X, S_V, S_GPS, S_LIDAR, S_F, S_M };
+
+static dt_model *load(const char *doc)
+{
+    dt_model_options o = DT_MODEL_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_model *m = NULL;
+    dt_diag d;
+    int rc = dt_model_load_json(doc, strlen(doc), &o, &m, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    return m;
+}
+
+static dt_est *make(const dt_model *m, size_t history, const dt_allocator *a)
+{
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    c.history = history;
+    c.allocator = a;
+    dt_est *e = NULL;
+    dt_diag d;
+    int rc = dt_est_create_json(m, &c, &e, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dt_est_start(e, 0), 0);
+    return e;
+}
+
+static dt_sample meas(uint32_t sig, double t, double v)
+{
+    dt_sample s = {sig, DT_SAMPLE_MAPPED, dt_time_from_sec(t), dt_time_from_sec(t), v, 0};
+    return s;
+}
+
+static uint64_t rs = 12345;
+static double uni(void)
+{
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rs >> 11) * 0x1.0p-53;
+}
+static double gauss(void)
+{
+    double u = uni(), v = uni();
+    return sqrt(-2 * log(1 - u)) * cos(6.283185307179586 * v);
+}
+
+static void test_shuffled_arrival_equals_in_order(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    enum { N = 600 };
+    dt_sample s[N];
+    for (int k = 0; k < N; k++)
+        s[k] = meas(k % 3 ? S_GPS : S_LIDAR, 0.01 * (k + 1), 0.3 * (k + 1) * 0.01 + gauss() * 0.2);
+    dt_est *a = make(m, 256, NULL), *b = make(m, 256, NULL);
+    double u = 1.0;
+    dt_est_set_input(a, 0, &u);
+    dt_est_set_input(b, 0, &u);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(dt_est_process(a, &s[k]), 0);
+    /* Shuffle within windows of 40 samples (0.4 s), well inside the history. */
+    dt_sample sh[N];
+    memcpy(sh, s, sizeof s);
+    for (int w = 0; w < N; w += 40)
+        for (int i = 39; i > 0; i--) {
+            int j = (int)(uni() * (i + 1));
+            dt_sample t = sh[w + i];
+            sh[w + i] = sh[w + j];
+            sh[w + j] = t;
+        }
+    for (int k = 0; k < N; k++)
+        assert_int_equal(dt_est_process(b, &sh[k]), 0);
+    dt_est_stats st;
+    dt_est_stats_get(b, &st);
+    assert_true(st.late_applied > 100);
+    assert_true(st.replayed > 0);
+    assert_int_equal(st.too_old, 0);
+    assert_true(dt_est_time(a) == dt_est_time(b));
+    const double *xa = dt_kf_state(dt_est_kf(a)), *xb = dt_kf_state(dt_est_kf(b));
+    const double *Pa = dt_kf_cov(dt_est_kf(a)), *Pb = dt_kf_cov(dt_est_kf(b));
+    print_message("in order x = (%.9f, %.9f), shuffled x = (%.9f, %.9f), %llu late\n", xa[0],
+                  xa[1], xb[0], xb[1], (unsigned long long)st.late_applied);
+    assert_mat_close(2, 1, xb, xa, 0, 1e-9);
+    assert_mat_close(2, 2, Pb, Pa, 0, 1e-9);
+    dt_est_destroy(a);
+    dt_est_destroy(b);
+    dt_model_destroy(m);
+}
+
+static void test_older_than_history_is_dropped(void **state)
+{
+    (void)state;
+    /* the description's history wins over the host's default */
+    char doc[sizeof cart_doc];
+    memcpy(doc, cart_doc, sizeof doc);
+    char *hp = strstr(doc, "\"history\":256");
+    assert_non_null(hp);
+    memcpy(hp, "\"history\":  8", 13);
+    dt_model *m = load(doc);
+    dt_est *e = make(m, 0, NULL);
+    for (int k = 1; k <= 20; k++) {
+        dt_sample s = meas(S_GPS, 0.1 * k, 0.0);
+        assert_int_equal(dt_est_process(e, &s), 0);
+    }
+    dt_sample late = meas(S_GPS, 0.5, 0.0); /* 12 events back, history holds 8 */
+    const double x_before = dt_kf_state(dt_est_kf(e))[0];
+    assert_int_equal(dt_est_process(e, &late), DT_ESTALE);
+    assert_close(dt_kf_state(dt_est_kf(e))[0], x_before, 0, 0);
+    dt_sample ok = meas(S_GPS, 1.75, 0.0); /* 3 events back */
+    assert_int_equal(dt_est_process(e, &ok), 0);
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.too_old, 1);
+    assert_int_equal(st.late_applied, 1);
+    dt_sample unknown = meas(S_F, 2.0, 1.0);
+    assert_int_equal(dt_est_process(e, &unknown), DT_ENOTFOUND);
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.unmodelled, 1);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+static void test_gating_counts_per_signal(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    for (int k = 1; k <= 50; k++) {
+        dt_sample s = meas(S_LIDAR, 0.02 * k, 0.0);
+        dt_est_process(e, &s);
+    }
+    dt_sample outlier = meas(S_LIDAR, 1.02, 50.0);
+    double x_before = dt_kf_state(dt_est_kf(e))[0];
+    assert_int_equal(dt_est_process(e, &outlier), 0);
+    dt_est_signal_stats ss;
+    assert_int_equal(dt_est_signal_stats_get(e, S_LIDAR, &ss), 0);
+    assert_int_equal(ss.gated, 1);
+    assert_int_equal(ss.updates, 50);
+    /* gated: only the prediction moved x (by v dt, tiny) */
+    assert_close(dt_kf_state(dt_est_kf(e))[0], x_before, 0, 1e-3);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+static void test_two_sensors_fuse_by_variance(void **state)
+{
+    (void)state;
+    /* Static state (A = 0, Q = 0) with prior variance huge: two measurements at
+     * the same time fuse to the inverse-variance weighted mean. */
+    static const char doc[] = DOC_HEAD
+        ",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[[0]],\"x0\":[0],\"P0\":[1e12],"
+        "\"gate\":1,\"measurements\":[{\"signal\":\"gps\",\"H\":{\"x\":1}},"
+        "{\"signal\":\"lidar\",\"H\":{\"x\":1}}]}}";
+    dt_model *m = load(doc);
+    dt_est *e = make(m, 0, NULL);
+    dt_sample g = meas(S_GPS, 1.0, 10.0), l = meas(S_LIDAR, 1.0, 11.0);
+    dt_est_process(e, &g);
+    dt_est_process(e, &l);
+    double wg = 1 / 0.25, wl = 1 / 0.01;
+    dt_belief b;
+    assert_int_equal(dt_est_belief(e, S_X, dt_time_from_sec(1.0), &b), 0);
+    assert_close(b.value, (wg * 10 + wl * 11) / (wg + wl), 1e-9, 0);
+    assert_close(b.variance, 1 / (wg + wl), 1e-9, 0);
+    /* Order does not matter: not last-writer-wins. */
+    dt_est *e2 = make(m, 0, NULL);
+    dt_est_process(e2, &l);
+    dt_est_process(e2, &g);
+    dt_belief b2;
+    dt_est_belief(e2, S_X, dt_time_from_sec(1.0), &b2);
+    assert_close(b2.value, b.value, 1e-9, 0);
+    dt_est_destroy(e);
+    dt_est_destroy(e2);
+    dt_model_destroy(m);
+}
+
+static void test_belief_propagates_with_age(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    dt_sample s = meas(S_LIDAR, 2.0, 1.0);
+    dt_est_process(e, &s);
+    const double *P = dt_kf_cov(dt_est_kf(e));
+    double p00 = P[0], p01 = P[1], p11 = P[3], x = dt_kf_state(dt_est_kf(e))[0],
+           v = dt_kf_state(dt_est_kf(e))[1];
+    dt_belief b;
+    assert_int_equal(dt_est_belief(e, S_X, dt_time_from_sec(2.5), &b), 0);
+    /* double integrator: P00(t) = p00 + 2 p01 t + p11 t^2 + q t^3 / 3 */
+    double t = 0.5, q = 0.04;
+    assert_close(b.variance, p00 + 2 * p01 * t + p11 * t * t + q * t * t * t / 3, 1e-12, 0);
+    assert_close(b.value, x + v * t, 1e-12, 1e-15);
+    assert_true(b.age == dt_time_from_sec(0.5));
+    assert_true(b.t_data == dt_time_from_sec(2.0));
+    /* The filter itself did not move. */
+    assert_close(dt_kf_cov(dt_est_kf(e))[0], p00, 0, 0);
+    assert_true(dt_est_time(e) == dt_time_from_sec(2.0));
+    /* Parameters read as beliefs with zero variance. */
+    assert_int_equal(dt_est_belief(e, S_M, dt_time_from_sec(2.5), &b), 0);
+    assert_close(b.value, 2.0, 0, 0);
+    assert_int_equal(dt_est_belief(e, S_GPS, 0, &b), DT_ENOTFOUND);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+typedef struct detector {
+    int runs;
+    dt_signal_id param;
+} detector;
+
+static int detect(void *self, dt_est *est, const dt_sample *applied)
+{
+    detector *d = self;
+    d->runs++;
+    /* write a "fault level" back: here the last innovation's magnitude */
+    (void)applied;
+    return dt_est_set_param(est, d->param, (double)d->runs);
+}
+
+static void test_analytics_write_back(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    detector d = {0, S_M};
+    static const dt_analytics_ops ops = {1, "fault", detect};
+    static const dt_analytics_ops future = {2, "x", detect};
+    assert_int_equal(dt_est_add_analytics(e, &future, &d), DT_EABI);
+    assert_int_equal(dt_est_add_analytics(e, &ops, &d), 0);
+    uint64_t v0 = dt_est_version(e);
+    for (int k = 1; k <= 3; k++) {
+        dt_sample s = meas(S_LIDAR, 0.1 * k, 0.0);
+        dt_est_process(e, &s);
+    }
+    assert_int_equal(d.runs, 3);
+    double val;
+    assert_int_equal(dt_est_param(e, S_M, &val), 0);
+    assert_close(val, 3.0, 0, 0);
+    assert_true(dt_est_version(e) > v0);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+static void test_latency_budgets_at_start(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    assert_int_equal(dt_est_bound_count(e), 2);
+    double tau;
+    const char *name;
+    assert_int_equal(dt_est_latency_budget(e, 0, &tau, &name), 0);
+    assert_string_equal(name, "position");
+    /* P0 = I: P00(t) = 1 + t^2 + 0.04 t^3 / 3 > 0.25 at once: already broken */
+    assert_close(tau, 0.0, 0, 0);
+    dt_est_destroy(e);
+    /* With a small P0 the budget is the first crossing of the bound. */
+    static const char doc[] = DOC_HEAD
+        ",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1],[0,0]],\"Q\":[0,0.04],"
+        "\"P0\":[0.01,0.01],\"bounds\":[{\"name\":\"position\",\"variance\":\"x\",\"max\":0.25}]}}";
+    dt_model *m2 = load(doc);
+    e = make(m2, 0, NULL);
+    assert_int_equal(dt_est_latency_budget(e, 0, &tau, NULL), 0);
+    assert_close(0.01 + 0.01 * tau * tau + 0.04 * tau * tau * tau / 3, 0.25, 2e-6, 0);
+    assert_int_equal(dt_est_latency_budget(e, 1, &tau, NULL), DT_ENOTFOUND);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+    dt_model_destroy(m2);
+}
+
+static void test_consistency_nis_nees(void **state)
+{
+    (void)state;
+    /* Simulate the model itself: the filter is consistent, so the mean NIS is
+     * near 1 and the mean NEES near 2 (n = 2). Bounds: 2000 scalar updates give
+     * a standard error of sqrt(2/2000) = 0.03 on the NIS mean. */
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    double x = 0, v = 0, dt = 0.05, q = 0.04;
+    for (int k = 1; k <= 2000; k++) {
+        /* exact discretization of the double integrator with white accel */
+        double w1 = gauss(), w2 = gauss();
+        double q11 = q * dt * dt * dt / 3, q12 = q * dt * dt / 2, q22 = q * dt;
+        double l11 = sqrt(q11), l21 = q12 / l11, l22 = sqrt(q22 - l21 * l21);
+        x += v * dt + l11 * w1;
+        v += l21 * w1 + l22 * w2;
+        dt_sample s = meas(k % 2 ? S_GPS : S_LIDAR, k * dt, x + (k % 2 ? 0.5 : 0.1) * gauss());
+        assert_int_equal(dt_est_process(e, &s), 0);
+        double truth[2] = {x, v};
+        if (k > 100)
+            dt_est_nees(e, truth, NULL);
+    }
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    print_message("NIS mean %.3f over %llu updates, NEES mean %.3f over %llu\n", st.nis_mean,
+                  (unsigned long long)st.updates, st.nees_mean,
+                  (unsigned long long)st.nees_count);
+    assert_true(st.nis_mean > 0.85 && st.nis_mean < 1.15);
+    assert_true(st.nees_mean > 1.7 && st.nees_mean < 2.3);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+static void test_no_allocation_in_steady_state(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dtt_counter c = {0};
+    dt_allocator a = dtt_allocator(&c);
+    dt_est *e = make(m, 64, &a);
+    long calls = c.calls;
+    dt_belief b;
+    for (int k = 1; k <= 5000; k++) {
+        dt_sample s = meas(k % 2 ? S_GPS : S_LIDAR, 0.01 * k, 0.0);
+        dt_est_process(e, &s);
+        if (k % 10 == 0) {
+            dt_sample late = meas(S_GPS, 0.01 * k - 0.035, 0.0);
+            dt_est_process(e, &late);
+            dt_est_advance(e, dt_time_from_sec(0.01 * k + 0.001));
+            dt_est_belief(e, S_X, dt_time_from_sec(0.01 * k + 0.1), &b);
+        }
+    }
+    assert_int_equal(c.calls, calls);
+    dt_est_destroy(e);
+    assert_int_equal(c.live, 0);
+    dt_model_destroy(m);
+}
+
+typedef struct bad_est {
+    const char *tail;
+    const char *message;
+} bad_est;
+
+static const bad_est bad_ests[] = {
+    {",\"estimator\":{\"A\":[[0]],\"Q\":[0],\"P0\":[1]}}", "estimator.states: missing (required array)"},
+    {",\"estimator\":{\"states\":[\"gps\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1]}}",
+     "estimator.states[0]: signal \"gps\" is measured, not estimated"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0,1]],\"Q\":[0],\"P0\":[1]}}",
+     "estimator.A[0]: expected 1 numbers"},
+    {",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1],[0,0]],\"Q\":[[0,1],[0,0]],\"P0\":[1,1]}}",
+     "estimator.Q: must be symmetric and finite"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[-1]}}",
+     "estimator.P0: must be symmetric with a non-negative diagonal"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"measurements\":[{\"signal\":\"gps\",\"H\":{\"v\":1}}]}}",
+     "estimator.measurements[0].H.v: \"v\" is not a state of the estimator"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"bounds\":[{\"name\":\"b\",\"max\":1}]}}",
+     "estimator.bounds[0]: give exactly one of variance, trace, weights, quadratic"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"gain\":3}}",
+     "estimator.gain: unknown key \"gain\""},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"gate\":0}}",
+     "estimator.gate: a probability in (0, 1] (1 disables gating)"},
+};
+
+static void test_json_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_ests / sizeof bad_ests[0]; i++) {
+        char doc[2048];
+        snprintf(doc, sizeof doc, "%s%s", DOC_HEAD, bad_ests[i].tail);
+        dt_model *m = load(doc);
+        dt_est_config c = DT_EST_CONFIG_INIT;
+        c.logger = dt_logger_silent();
+        dt_est *e = NULL;
+        dt_diag d;
+        int rc = dt_est_create_json(m, &c, &e, &d);
+        if (rc == 0 || strcmp(d.message, bad_ests[i].message) != 0)
+            print_error("case %zu: %s \"%s\"\n", i, dt_err_name(rc), d.message);
+        assert_int_not_equal(rc, 0);
+        assert_string_equal(d.message, bad_ests[i].message);
+        assert_null(e);
+        dt_model_destroy(m);
+    }
+    dt_model *m = load(DOC_HEAD "}");
+    dt_est *e = NULL;
+    assert_int_equal(dt_est_create_json(m, NULL, &e, NULL), DT_ENOTFOUND);
+    dt_model_destroy(m);
+}
+
+/* EKF: position measured by range to a beacon at (0, 1): r = sqrt(x^2 + 1). */
+static int range(void *user, const double *x, double *h, double *grad)
+{
+    (void)user;
+    double r = sqrt(x[0] * x[0] + 1.0);
+    *h = r;
+    grad[0] = x[0] / r;
+    grad[1] = 0;
+    return 0;
+}
+
+static void test_ekf_range_measurement(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e;
+    dt_signal_id st[2] = {S_X, S_V};
+    assert_int_equal(dt_est_create(m, st, 2, NULL, 0, &c, &e), 0);
+    const double A[4] = {0, 1, 0, 0}, Q[4] = {0, 0, 0, 1e-6}, x0[2] = {1.0, 0}, P0[4] = {1, 0, 0, 1};
+    dt_kf_set_continuous(dt_est_kf(e), A, NULL, Q);
+    dt_kf_set_state(dt_est_kf(e), x0, P0);
+    assert_int_equal(dt_est_set_measurement_fn(e, S_LIDAR, range, NULL), 0);
+    assert_int_equal(dt_est_start(e, 0), 0);
+    /* truth: x = 3 at rest */
+    for (int k = 1; k <= 200; k++) {
+        dt_sample s = meas(S_LIDAR, 0.01 * k, sqrt(10.0) + 0.1 * gauss());
+        assert_int_equal(dt_est_process(e, &s), 0);
+    }
+    assert_close(dt_kf_state(dt_est_kf(e))[0], 3.0, 0, 0.05);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_shuffled_arrival_equals_in_order),
+    cmocka_unit_test(test_older_than_history_is_dropped),
+    cmocka_unit_test(test_gating_counts_per_signal),
+    cmocka_unit_test(test_two_sensors_fuse_by_variance),
+    cmocka_unit_test(test_belief_propagates_with_age),
+    cmocka_unit_test(test_analytics_write_back),
+    cmocka_unit_test(test_latency_budgets_at_start),
+    cmocka_unit_test(test_consistency_nis_nees),
+    cmocka_unit_test(test_no_allocation_in_steady_state),
+    cmocka_unit_test(test_json_errors),
+    cmocka_unit_test(test_ekf_range_measurement),
+};
+
+DTT_MAIN(tests)
