@@ -115,7 +115,7 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
         c = *cfg;
     }
     size_t H = c.history ? c.history : 128;
-    double gp = c.gate_probability ? c.gate_probability : 0.9999;
+    double gp = c.gate_probability != 0.0 ? c.gate_probability : 0.9999;
     if (H > 65536 || !(gp > 0 && gp <= 1))
         return DT_EINVAL;
     size_t ns = dt_model_signal_count(model);
