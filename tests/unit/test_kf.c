@@ -198,6 +198,41 @@ static void test_no_allocation_after_create(void **state)
     assert_int_equal(c.live, 0);
 }
 
+/* EKF process callback: here a linear map, so it must match the discrete KF. */
+static const double Fm[4] = {1, 0.1, 0, 0.95};
+static int linear_f(void *user, const double *x, const double *u, double dt, double *xn,
+                    double *F)
+{
+    (void)user, (void)u, (void)dt;
+    xn[0] = Fm[0] * x[0] + Fm[1] * x[1];
+    xn[1] = Fm[2] * x[0] + Fm[3] * x[1];
+    memcpy(F, Fm, sizeof Fm);
+    return 0;
+}
+
+static void test_nonlinear_process_matches_linear(void **state)
+{
+    (void)state;
+    const double Qc[4] = {0.02, 0, 0, 0.4}, dt = 0.1;
+    const double Qd[4] = {0.02 * dt, 0, 0, 0.4 * dt};
+    const double x0[2] = {1, -1}, P0[4] = {0.5, 0.1, 0.1, 0.3}, h[2] = {1, 0};
+    dt_kf *a = mk(2, 0), *b = mk(2, 0);
+    assert_int_equal(dt_kf_set_nonlinear(a, linear_f, NULL, Qc), 0);
+    assert_int_equal(dt_kf_set_discrete(b, Fm, NULL, Qd), 0);
+    dt_kf_set_state(a, x0, P0);
+    dt_kf_set_state(b, x0, P0);
+    for (int k = 0; k < 50; k++) {
+        assert_int_equal(dt_kf_predict(a, dt), 0);
+        assert_int_equal(dt_kf_predict(b, dt), 0);
+        dt_kf_update_scalar(a, h, sin(0.1 * k), 0.2, 0, NULL);
+        dt_kf_update_scalar(b, h, sin(0.1 * k), 0.2, 0, NULL);
+    }
+    assert_mat_close(2, 1, dt_kf_state(a), dt_kf_state(b), 1e-13, 1e-15);
+    assert_mat_close(2, 2, dt_kf_cov(a), dt_kf_cov(b), 1e-13, 1e-15);
+    dt_kf_destroy(a);
+    dt_kf_destroy(b);
+}
+
 /* ---- latency physics ---- */
 
 static double work[DT_LATENCY_WORK(DT_LA_MAX)];
@@ -333,6 +368,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_failures_leave_belief_unchanged),
     cmocka_unit_test(test_predict_scalar_closed_form),
     cmocka_unit_test(test_no_allocation_after_create),
+    cmocka_unit_test(test_nonlinear_process_matches_linear),
     cmocka_unit_test(test_cov_after_scalar),
     cmocka_unit_test(test_cov_after_vs_integration),
     cmocka_unit_test(test_latency_budget_closed_forms),

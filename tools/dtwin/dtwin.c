@@ -111,8 +111,39 @@ static int cmd_check(int argc, char **argv)
             else
                 printf(" -\n");
         }
-        printf("\nok\n");
     }
+    /* The estimator, if the description declares one: dimensions and the
+     * latency budget of each accuracy bound. */
+    dt_est_config ec = DT_EST_CONFIG_INIT;
+    ec.logger = dt_logger_silent();
+    dt_est *est = NULL;
+    rc = dt_est_create_json(m, &ec, &est, &diag);
+    if (rc == DT_OK)
+        rc = dt_est_start(est, 0);
+    if (rc != DT_OK && rc != DT_ENOTFOUND) {
+        fprintf(stderr, "dtwin check: %s: %s\n", file,
+                diag.message[0] ? diag.message : dt_strerror(rc));
+        dt_est_destroy(est);
+        dt_model_destroy(m);
+        return EXIT_INVALID;
+    }
+    if (est != NULL && !quiet) {
+        printf("\nestimator: %zu states\n", dt_est_dim(est));
+        for (size_t i = 0; i < dt_est_bound_count(est); i++) {
+            double tau;
+            const char *name;
+            dt_est_latency_budget(est, i, &tau, &name);
+            if (isinf(tau))
+                printf("  latency budget %-16s unbounded\n", name);
+            else if (isnan(tau))
+                printf("  latency budget %-16s n/a (needs a continuous model)\n", name);
+            else
+                printf("  latency budget %-16s %.6g s\n", name, tau);
+        }
+    }
+    dt_est_destroy(est);
+    if (!quiet)
+        printf("\nok\n");
     dt_model_destroy(m);
     return EXIT_OK;
 }
