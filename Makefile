@@ -40,7 +40,10 @@ demo: deps build
 	@echo "== dtwin demo: validating the shipped tank twin description"
 	$(BUILD)/tools/dtwin/dtwin check examples/tank/twin.json
 
-bench: deps build
+bench:
+	@scripts/install-deps.sh g++ libeigen3-dev
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done
 
 install: build
