@@ -6,6 +6,7 @@
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
 #include "dtwin/linalg.h"
+#include "kf_kernels.h"
 
 #define CACHE 8
 #define MMAX DT_LA_MAX
@@ -15,8 +16,10 @@ enum { MODE_NONE, MODE_CONT, MODE_DISC, MODE_NONLIN };
 typedef struct disc {
     double dt;
     int valid;
-    double *Ad, *Bd, *Qd;
+    double *Ad, *AdT, *Bd, *Qd;
 } disc;
+
+
 
 struct dt_kf {
     dt_allocator alloc;
@@ -33,6 +36,11 @@ struct dt_kf {
     double *M, *E;         /* (n+p)^2 blocks for Bd */
     double *t1, *t2, *a, *k, *xn;
     double *HP, *S, *L, *Kt, *K, *y, *w, *Pn, *jw;
+    double *AdT_fixed; /* discrete / EKF: the transpose of the transition */
+    double *mem;       /* the one allocation (x/xn and P/Pn swap roles) */
+    dt__kf_predict_fn predict_k;
+    dt__kf_joseph_fn joseph_k;
+    dt__kf_ph_fn ph_k;
     dt_kf_stats st;
 };
 
@@ -48,7 +56,7 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
     size_t wv = DT_VANLOAN_WORK(n), we = DT_EXPM_WORK(np);
     size_t doubles = n + sq(n) + (p ? p : 1)             /* x P u */
                      + sq(n) + n * (p ? p : 1) + sq(n)   /* A B Q */
-                     + CACHE * (2 * sq(n) + n * (p ? p : 1)) + (wv > we ? wv : we) +
+                     + CACHE * (3 * sq(n) + n * (p ? p : 1)) + sq(n) + (wv > we ? wv : we) +
                      2 * sq(np) + 2 * sq(n) + 3 * n       /* M E t1 t2 a k xn */
                      + 3 * MMAX * n + 2 * sq(MMAX) + n * MMAX + 2 * MMAX + sq(n) +
                      DT_JOSEPH_WORK(n, MMAX);
@@ -59,6 +67,7 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
         return DT_ENOMEM;
     }
     kf->alloc = *alloc;
+    kf->mem = mem;
     kf->n = n;
     kf->p = p;
     size_t pp = p ? p : 1;
@@ -72,6 +81,7 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
     TAKE(kf->Q, sq(n));
     for (int i = 0; i < CACHE; i++) {
         TAKE(kf->cache[i].Ad, sq(n));
+        TAKE(kf->cache[i].AdT, sq(n));
         TAKE(kf->cache[i].Bd, n * pp);
         TAKE(kf->cache[i].Qd, sq(n));
     }
@@ -92,7 +102,14 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
     TAKE(kf->w, MMAX);
     TAKE(kf->Pn, sq(n));
     TAKE(kf->jw, DT_JOSEPH_WORK(n, MMAX));
+    TAKE(kf->AdT_fixed, sq(n));
 #undef TAKE
+    const dt__kf_kernel_set *ks = dt__kf_kernels_for(n);
+    if (ks != NULL) {
+        kf->predict_k = ks->predict;
+        kf->joseph_k = ks->joseph;
+        kf->ph_k = ks->ph;
+    }
     *out = kf;
     return DT_OK;
 }
@@ -102,7 +119,7 @@ void dt_kf_destroy(dt_kf *kf)
     if (kf == NULL)
         return;
     dt_allocator a = kf->alloc;
-    dt__free(&a, kf->x); /* the first block of the one allocation */
+    dt__free(&a, kf->mem);
     dt__free(&a, kf);
 }
 
@@ -153,8 +170,10 @@ int dt_kf_set_continuous(dt_kf *kf, const double *A, const double *B, const doub
 int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const double *Qd)
 {
     int rc = dt_kf_set_continuous(kf, F, G, Qd); /* same checks and storage */
-    if (rc == DT_OK)
+    if (rc == DT_OK) {
         kf->mode = MODE_DISC;
+        dt_mat_transpose(kf->n, kf->n, kf->A, kf->AdT_fixed);
+    }
     return rc;
 }
 
@@ -228,6 +247,7 @@ static int discretize(dt_kf *kf, double dt, const disc **out)
     }
     if (rc != DT_OK)
         return rc;
+    dt_mat_transpose(n, n, d->Ad, d->AdT);
     d->dt = dt;
     d->valid = 1;
     kf->cache_next = (kf->cache_next + 1) % CACHE;
@@ -236,10 +256,20 @@ static int discretize(dt_kf *kf, double dt, const disc **out)
     return DT_OK;
 }
 
-/* x <- Ad x + Bd u into xn; P <- Ad P Ad' + Qd into Pn. */
-static void propagate(dt_kf *kf, const double *Ad, const double *Bd, const double *Qd)
+static void swap(double **a, double **b)
+{
+    double *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* x <- Ad x + Bd u and P <- Ad P Ad' + Qd, computed into xn/Pn and swapped in
+ * only if every value is finite (so a failure leaves x and P as they were). */
+static int propagate(dt_kf *kf, const double *Ad, const double *AdT, const double *Bd,
+                     const double *Qd)
 {
     size_t n = kf->n, p = kf->p;
+    double chk = 0;
     for (size_t i = 0; i < n; i++) {
         double s = 0;
         for (size_t j = 0; j < n; j++)
@@ -247,12 +277,17 @@ static void propagate(dt_kf *kf, const double *Ad, const double *Bd, const doubl
         for (size_t j = 0; j < p; j++)
             s += Bd[i * p + j] * kf->u[j];
         kf->xn[i] = s;
+        chk += s;
     }
-    dt_mat_mul(n, n, n, Ad, kf->P, kf->t1);
-    dt_mat_mul_bt(n, n, n, kf->t1, Ad, kf->Pn);
-    for (size_t i = 0; i < sq(n); i++)
-        kf->Pn[i] += Qd[i];
-    dt_mat_symmetrize(n, kf->Pn);
+    if (kf->predict_k != NULL)
+        chk += kf->predict_k(Ad, AdT, kf->P, Qd, kf->t1, kf->Pn);
+    else
+        chk += kf_predict_cov(n, Ad, AdT, kf->P, Qd, kf->t1, kf->Pn);
+    if (!isfinite(chk))
+        return DT_ENUMERIC;
+    swap(&kf->x, &kf->xn);
+    swap(&kf->P, &kf->Pn);
+    return DT_OK;
 }
 
 static int commit(dt_kf *kf)
@@ -260,8 +295,8 @@ static int commit(dt_kf *kf)
     size_t n = kf->n;
     if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
         return DT_ENUMERIC; /* x and P untouched */
-    memcpy(kf->x, kf->xn, n * sizeof *kf->x);
-    memcpy(kf->P, kf->Pn, sq(n) * sizeof *kf->P);
+    swap(&kf->x, &kf->xn);
+    swap(&kf->P, &kf->Pn);
     return DT_OK;
 }
 
@@ -278,20 +313,20 @@ int dt_kf_predict(dt_kf *kf, double dt)
         int rc = discretize(kf, dt, &d);
         if (rc != DT_OK)
             return rc;
-        propagate(kf, d->Ad, d->Bd, d->Qd);
-    } else if (kf->mode == MODE_DISC) {
-        propagate(kf, kf->A, kf->B, kf->Q);
-    } else {
-        int rc = kf->f(kf->f_user, kf->x, kf->u, dt, kf->xn, kf->t2);
-        if (rc != DT_OK)
-            return rc;
-        memcpy(kf->a, kf->xn, n * sizeof *kf->a); /* propagate() overwrites xn */
-        for (size_t i = 0; i < sq(n); i++)
-            kf->E[i] = kf->Q[i] * dt;
-        propagate(kf, kf->t2, kf->B, kf->E);
-        memcpy(kf->xn, kf->a, n * sizeof *kf->a);
+        return propagate(kf, d->Ad, d->AdT, d->Bd, d->Qd);
     }
-    return commit(kf);
+    if (kf->mode == MODE_DISC)
+        return propagate(kf, kf->A, kf->AdT_fixed, kf->B, kf->Q);
+    int rc = kf->f(kf->f_user, kf->x, kf->u, dt, kf->a, kf->t2);
+    if (rc != DT_OK)
+        return rc;
+    for (size_t i = 0; i < sq(n); i++)
+        kf->E[i] = kf->Q[i] * dt;
+    dt_mat_transpose(n, n, kf->t2, kf->AdT_fixed);
+    rc = propagate(kf, kf->t2, kf->AdT_fixed, kf->B, kf->E);
+    if (rc == DT_OK)
+        memcpy(kf->x, kf->a, n * sizeof *kf->x); /* the callback's x_next */
+    return rc;
 }
 
 /* Scalar update with row h against innovation y = z - hx, covariance by the
@@ -306,14 +341,7 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
 {
     size_t n = kf->n;
     double *a = kf->a, *k = kf->k, *g = kf->y, *P = kf->P;
-    double s = r;
-    for (size_t i = 0; i < n; i++) {
-        double v = 0;
-        for (size_t j = 0; j < n; j++)
-            v += P[i * n + j] * h[j];
-        a[i] = v;
-        s += h[i] * v;
-    }
+    double s = r + (kf->ph_k ? kf->ph_k(P, h, a) : kf_ph(n, P, h, a));
     if (!(s > 0) || !isfinite(s) || !isfinite(y))
         return DT_ENUMERIC;
     double nis = y * y / s;
@@ -328,25 +356,19 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
             res->gated = 1;
         return DT_OK;
     }
-    for (size_t i = 0; i < n; i++)
+    double chk = 0;
+    for (size_t i = 0; i < n; i++) {
         k[i] = a[i] / s;
-    /* g = M h' with M = P - k a' (computed, not simplified: see above) */
-    for (size_t i = 0; i < n; i++) {
-        double v = 0;
-        for (size_t j = 0; j < n; j++)
-            v += (P[i * n + j] - k[i] * a[j]) * h[j];
-        g[i] = v;
-    }
-    /* Written to Pn and checked before committing: a failure leaves P. */
-    for (size_t i = 0; i < n; i++) {
         kf->xn[i] = kf->x[i] + k[i] * y;
-        for (size_t j = i; j < n; j++) {
-            double v = (P[i * n + j] - k[i] * a[j]) - g[i] * k[j] + r * k[i] * k[j];
-            kf->Pn[i * n + j] = v;
-            kf->Pn[j * n + i] = v;
-        }
+        chk += kf->xn[i];
     }
-    return commit(kf);
+    chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, g, kf->Pn)
+                        : kf_scalar_joseph(n, P, h, a, k, r, g, kf->Pn);
+    if (!isfinite(chk))
+        return DT_ENUMERIC; /* Pn and xn discarded: the belief is unchanged */
+    swap(&kf->x, &kf->xn);
+    swap(&kf->P, &kf->Pn);
+    return DT_OK;
 }
 
 int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double gate,

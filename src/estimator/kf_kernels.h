@@ -1,0 +1,139 @@
+/* Hot kernels of the filter, written once with the dimension as a parameter
+ * and instantiated with constant n (kf.c selects the instance at creation),
+ * so the compiler unrolls and vectorizes them for the sizes in use.
+ *
+ * Loops are ordered so the innermost one streams a contiguous row with no
+ * floating-point reduction: vectorizing them needs no reassociation, so
+ * results do not depend on the instruction set. */
+#ifndef DTWIN_SRC_KF_KERNELS_H
+#define DTWIN_SRC_KF_KERNELS_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define KF_INLINE static inline __attribute__((always_inline))
+#else
+#define KF_INLINE static inline
+typedef double (*dt__kf_predict_fn)(const double *Ad, const double *AdT, const double *P,
+                                    const double *Qd, double *T, double *Pn);
+typedef double (*dt__kf_joseph_fn)(const double *P, const double *h, const double *a,
+                                   const double *k, double r, double *g, double *Pn);
+typedef double (*dt__kf_ph_fn)(const double *P, const double *h, double *a);
+
+typedef struct dt__kf_kernel_set {
+    size_t n;
+    dt__kf_predict_fn predict;
+    dt__kf_joseph_fn joseph;
+    dt__kf_ph_fn ph;
+} dt__kf_kernel_set;
+
+/* The instance for n, or NULL (then the generic code runs). */
+const dt__kf_kernel_set *dt__kf_kernels_for(size_t n);
+
+#endif
+
+/* Pn = Ad P Ad' + Qd (upper triangle computed, mirrored); T is n x n scratch,
+ * AdT = Ad'. Returns the sum of Pn's diagonal and upper triangle: not finite
+ * iff some entry is not finite (NaN and infinities propagate through sums). */
+KF_INLINE double kf_predict_cov(size_t n, const double *restrict Ad, const double *restrict AdT,
+                                const double *restrict P, const double *restrict Qd,
+                                double *restrict T, double *restrict Pn)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *t = T + i * n;
+        for (size_t j = 0; j < n; j++)
+            t[j] = 0;
+        for (size_t k = 0; k < n; k++) {
+            double a = Ad[i * n + k];
+            const double *p = P + k * n;
+            for (size_t j = 0; j < n; j++)
+                t[j] += a * p[j];
+        }
+    }
+    double chk = 0;
+    for (size_t i = 0; i < n; i++) {
+        double *row = Pn + i * n;
+        for (size_t j = i; j < n; j++)
+            row[j] = Qd[i * n + j];
+        for (size_t k = 0; k < n; k++) {
+            double t = T[i * n + k];
+            const double *at = AdT + k * n;
+            for (size_t j = i; j < n; j++)
+                row[j] += t * at[j];
+        }
+        for (size_t j = i; j < n; j++)
+            chk += row[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            Pn[j * n + i] = Pn[i * n + j];
+    return chk;
+}
+
+/* Scalar update core (see kf.c for the Joseph order): given a = P h', s and
+ * k = a / s, writes Pn = (P - k a') - g k' + r k k' with g = (P - k a') h',
+ * upper triangle mirrored. Returns a finiteness checksum as above. */
+KF_INLINE double kf_scalar_joseph(size_t n, const double *restrict P, const double *restrict h,
+                                  const double *restrict a, const double *restrict k, double r,
+                                  double *restrict g, double *restrict Pn)
+{
+    /* g = sum_j (P[:, j] - k a_j) h_j, with P[:, j] = P[j, :] (symmetric). */
+    for (size_t i = 0; i < n; i++)
+        g[i] = 0;
+    for (size_t j = 0; j < n; j++) {
+        double hj = h[j], aj = a[j];
+        const double *p = P + j * n;
+        for (size_t i = 0; i < n; i++)
+            g[i] += (p[i] - k[i] * aj) * hj;
+    }
+    double chk = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ki = k[i], gi = g[i], rki = r * k[i];
+        const double *p = P + i * n;
+        double *row = Pn + i * n;
+        for (size_t j = i; j < n; j++)
+            row[j] = (p[j] - ki * a[j]) - gi * k[j] + rki * k[j];
+        for (size_t j = i; j < n; j++)
+            chk += row[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            Pn[j * n + i] = Pn[i * n + j];
+    return chk;
+}
+
+/* a = P h' (P symmetric: accumulate rows), returns h a. */
+KF_INLINE double kf_ph(size_t n, const double *restrict P, const double *restrict h,
+                       double *restrict a)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = 0;
+    for (size_t j = 0; j < n; j++) {
+        double hj = h[j];
+        const double *p = P + j * n;
+        for (size_t i = 0; i < n; i++)
+            a[i] += p[i] * hj;
+    }
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += h[i] * a[i];
+    return s;
+}
+
+typedef double (*dt__kf_predict_fn)(const double *Ad, const double *AdT, const double *P,
+                                    const double *Qd, double *T, double *Pn);
+typedef double (*dt__kf_joseph_fn)(const double *P, const double *h, const double *a,
+                                   const double *k, double r, double *g, double *Pn);
+typedef double (*dt__kf_ph_fn)(const double *P, const double *h, double *a);
+
+typedef struct dt__kf_kernel_set {
+    size_t n;
+    dt__kf_predict_fn predict;
+    dt__kf_joseph_fn joseph;
+    dt__kf_ph_fn ph;
+} dt__kf_kernel_set;
+
+/* The instance for n, or NULL (then the generic code runs). */
+const dt__kf_kernel_set *dt__kf_kernels_for(size_t n);
+
+#endif
