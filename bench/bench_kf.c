@@ -189,8 +189,58 @@ static double rel_diff(int n, const double *a, const double *b)
     return d / (s > 0 ? s : 1);
 }
 
+/* One discretization of the 6-state problem at a new dt each call, scaled so
+ * ||A dt||_1 is about `target`; also reports the block method and the
+ * largest relative difference between the two. */
+static void vanloan_bench(double target)
+{
+    problem p;
+    setup(&p, 6, 3);
+    double nA = dt_mat_norm1(6, 6, p.A);
+    static double w1[DT_VANLOAN_SERIES_WORK(6)], w2[DT_VANLOAN_WORK(6)];
+    double Ad[36], Qd[36], Ad2[36], Qd2[36];
+    const int N = 20000;
+    double ts[BENCH_REPS], tb[BENCH_REPS], acc = 0, diff = 0;
+    for (int r = 0; r < BENCH_REPS; r++) {
+        double t0 = bench_now();
+        for (int k = 0; k < N; k++) {
+            double dt = target / nA * (1 + 1e-6 * k);
+            dt_vanloan_series(6, p.A, p.Qc, dt, Ad, Qd, w1);
+            acc += Qd[35];
+        }
+        ts[r] = (bench_now() - t0) / N * 1e9;
+        t0 = bench_now();
+        for (int k = 0; k < N / 10; k++) {
+            double dt = target / nA * (1 + 1e-6 * k);
+            dt_vanloan(6, p.A, p.Qc, dt, Ad2, Qd2, w2);
+            acc += Qd2[35];
+        }
+        tb[r] = (bench_now() - t0) / (N / 10) * 1e9;
+    }
+    dt_vanloan_series(6, p.A, p.Qc, target / nA, Ad, Qd, w1);
+    dt_vanloan(6, p.A, p.Qc, target / nA, Ad2, Qd2, w2);
+    double sc = 0;
+    for (int i = 0; i < 36; i++) {
+        diff = fmax(diff, fmax(fabs(Ad[i] - Ad2[i]), fabs(Qd[i] - Qd2[i])));
+        sc = fmax(sc, fmax(fabs(Ad2[i]), fabs(Qd2[i])));
+    }
+    bench_sink = acc;
+    const char *tag = target < 0.5 ? "vanloan.n6" : "vanloan.n6.big";
+    char name[64];
+    snprintf(name, sizeof name, "%s.ns", tag);
+    bench_line(name, bench_median(ts, BENCH_REPS), "ns");
+    snprintf(name, sizeof name, "%s.block_ns", tag);
+    bench_line(name, bench_median(tb, BENCH_REPS), "ns");
+    snprintf(name, sizeof name, "%s.series_vs_block", tag);
+    bench_line(name, diff / sc, "max-rel-diff");
+}
+
 int main(int argc, char **argv)
 {
+    if (argc < 2 || strstr("vanloan", argv[1]) != NULL) {
+        vanloan_bench(0.1);
+        vanloan_bench(1.0);
+    }
     static const int sizes[][2] = {{4, 2}, {6, 3}, {12, 6}, {24, 8}};
     for (size_t si = 0; si < 4; si++) {
         int n = sizes[si][0], m = sizes[si][1];

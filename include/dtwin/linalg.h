@@ -100,6 +100,16 @@ DT_API int dt_expm(size_t n, const double *A, double *E, double *work);
 DT_API int dt_vanloan(size_t n, const double *A, const double *Q, double dt,
                       double *Ad, double *Qd, double *work);
 
+/** Scratch for dt_vanloan_series: 5 n^2 doubles. */
+#define DT_VANLOAN_SERIES_WORK(n) (5 * (size_t)(n) * (size_t)(n))
+/** The same pair as dt_vanloan, computed on n x n matrices: Taylor series for
+ *  Ad and for Qd (through the Lyapunov operator X -> A X + X A') with a
+ *  rigorous tail bound, after scaling dt so ||A h||_1 <= 1/2, then squaring
+ *  with Ad(2h) = Ad(h)^2, Qd(2h) = Qd(h) + Ad(h) Qd(h) Ad(h)'. Faster than the
+ *  block exponential; the filter uses it for each new dt. Same errors. */
+DT_API int dt_vanloan_series(size_t n, const double *A, const double *Q, double dt,
+                             double *Ad, double *Qd, double *work);
+
 #ifdef __cplusplus
 }
 #endif

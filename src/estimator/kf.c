@@ -230,7 +230,7 @@ static int discretize(dt_kf *kf, double dt, const disc **out)
     disc *d = &kf->cache[kf->cache_next];
     size_t n = kf->n, p = kf->p, np = n + p;
     d->valid = 0;
-    int rc = dt_vanloan(n, kf->A, kf->Q, dt, d->Ad, d->Qd, kf->work);
+    int rc = dt_vanloan_series(n, kf->A, kf->Q, dt, d->Ad, d->Qd, kf->work);
     if (rc == DT_OK && p > 0) {
         memset(kf->M, 0, sq(np) * sizeof *kf->M);
         for (size_t i = 0; i < n; i++) {

@@ -279,6 +279,130 @@ static void test_vanloan_edge_steps(void **state)
     assert_int_equal(dt_vanloan(2, A, Q, NAN, Ad, Qd, vl_work), DT_EINVAL);
 }
 
+/* High-precision reference: the same series in long double (64-bit mantissa),
+ * scaled to ||A h|| <= 1/16, 40 terms, then squared. */
+static void ref_vanloan(size_t n, const double *A, const double *Q, double dt, long double *Ad,
+                        long double *Qd)
+{
+    long double Ah[64], X[64], Y[64], T[64], U[64];
+    long double nrm = 0;
+    for (size_t j = 0; j < n; j++) {
+        long double c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += fabsl((long double)A[i * n + j]);
+        nrm = c > nrm ? c : nrm;
+    }
+    int s = 0;
+    while (nrm * dt > 1.0L / 16) {
+        nrm /= 2;
+        s++;
+    }
+    long double h = ldexpl(dt, -s);
+    for (size_t i = 0; i < n * n; i++) {
+        Ah[i] = A[i] * h;
+        Y[i] = Q[i] * h;
+        X[i] = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        X[i * n + i] = 1;
+    memcpy(Ad, X, n * n * sizeof *Ad);
+    memcpy(Qd, Y, n * n * sizeof *Qd);
+    for (int k = 1; k < 40; k++) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                long double a = 0, b = 0;
+                for (size_t m = 0; m < n; m++) {
+                    a += X[i * n + m] * Ah[m * n + j];
+                    b += Ah[i * n + m] * Y[m * n + j];
+                }
+                T[i * n + j] = a / k;
+                U[i * n + j] = b;
+            }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                Y[i * n + j] = (U[i * n + j] + U[j * n + i]) / (k + 1);
+        memcpy(X, T, n * n * sizeof *X);
+        for (size_t i = 0; i < n * n; i++) {
+            Ad[i] += X[i];
+            Qd[i] += Y[i];
+        }
+    }
+    for (int r = 0; r < s; r++) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                long double v = Qd[i * n + j];
+                for (size_t a = 0; a < n; a++)
+                    for (size_t b = 0; b < n; b++)
+                        v += Ad[i * n + a] * Qd[a * n + b] * Ad[j * n + b];
+                U[i * n + j] = v;
+                long double w = 0;
+                for (size_t a = 0; a < n; a++)
+                    w += Ad[i * n + a] * Ad[a * n + j];
+                T[i * n + j] = w;
+            }
+        memcpy(Qd, U, n * n * sizeof *Qd);
+        memcpy(Ad, T, n * n * sizeof *Ad);
+    }
+}
+
+static double max_rel(size_t n, const double *x, const long double *ref)
+{
+    long double scale = 0, err = 0;
+    for (size_t i = 0; i < n * n; i++) {
+        scale = fabsl(ref[i]) > scale ? fabsl(ref[i]) : scale;
+        long double d = fabsl((long double)x[i] - ref[i]);
+        err = d > err ? d : err;
+    }
+    return (double)(err / scale);
+}
+
+static void test_vanloan_series_against_reference(void **state)
+{
+    (void)state;
+    /* 6 x 6 coupled oscillators; steps with ||A dt||_1 from 0.01 to 8. */
+    enum { N = 6 };
+    double A[N * N] = {0}, Q[N * N] = {0};
+    for (int i = 0; i + 1 < N; i += 2) {
+        A[i * N + i + 1] = 1;
+        A[(i + 1) * N + i] = -(1.0 + 0.7 * i);
+        A[(i + 1) * N + i + 1] = -0.3;
+        if (i + 2 < N)
+            A[(i + 1) * N + i + 2] = 0.2;
+    }
+    for (int i = 0; i < N; i++)
+        Q[i * N + i] = i % 2 ? 0.5 : 0.01;
+    double nA = dt_mat_norm1(N, N, A);
+    const double targets[] = {0.01, 0.1, 0.5, 1.0, 2.5, 8.0};
+    static double w[DT_VANLOAN_SERIES_WORK(N)];
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+        double dt = targets[t] / nA;
+        double Ad[N * N], Qd[N * N], Ad2[N * N], Qd2[N * N];
+        long double rA[N * N], rQ[N * N];
+        ref_vanloan(N, A, Q, dt, rA, rQ);
+        assert_int_equal(dt_vanloan_series(N, A, Q, dt, Ad, Qd, w), 0);
+        assert_int_equal(dt_vanloan(N, A, Q, dt, Ad2, Qd2, vl_work), 0);
+        double ea = max_rel(N, Ad, rA), eq = max_rel(N, Qd, rQ);
+        double ea2 = max_rel(N, Ad2, rA), eq2 = max_rel(N, Qd2, rQ);
+        print_message("||A dt|| = %-5g series: Ad %.1e Qd %.1e   block: Ad %.1e Qd %.1e\n",
+                      targets[t], ea, eq, ea2, eq2);
+        /* relative to the largest entry: 1e-13 */
+        assert_true(ea <= 1e-13 && eq <= 1e-13);
+        assert_true(ea2 <= 1e-12 && eq2 <= 1e-12);
+    }
+    /* the scalar closed forms as for dt_vanloan */
+    const double as[] = {-0.7, 0.0, 0.4, 3.0};
+    for (size_t k = 0; k < 4; k++) {
+        double a = as[k], q = 2.0, Ad, Qd;
+        assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), 0);
+        assert_close(Ad, exp(a * 0.5), 1e-13, 0);
+        assert_close(Qd, a == 0 ? q * 0.5 : q * expm1(a) / (2 * a), 1e-13, 0);
+    }
+    double a = NAN, q = 1, Ad, Qd;
+    assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), DT_ENUMERIC);
+    a = 1;
+    assert_int_equal(dt_vanloan_series(1, &a, &q, -0.5, &Ad, &Qd, w), DT_EINVAL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mul_transpose_abat),
     cmocka_unit_test(test_dimension_checks),
@@ -296,6 +420,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vanloan_double_integrator),
     cmocka_unit_test(test_vanloan_oscillator),
     cmocka_unit_test(test_vanloan_edge_steps),
+    cmocka_unit_test(test_vanloan_series_against_reference),
 };
 
 DTT_MAIN(tests)
