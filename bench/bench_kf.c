@@ -235,8 +235,43 @@ static void vanloan_bench(double target)
     bench_line(name, diff / sc, "max-rel-diff");
 }
 
+/* A fleet of 64 identical filters stepped together; ns per filter-step. */
+static double batch_bench(int n, int m)
+{
+    problem p;
+    setup(&p, n, m);
+    enum { FLEET = 64 };
+    dt_kf_batch *b;
+    dt_kf_batch_create((size_t)n, FLEET, NULL, &b);
+    dt_kf_batch_set_model(b, p.F, p.Q);
+    for (int f = 0; f < FLEET; f++)
+        dt_kf_batch_set_state(b, (size_t)f, p.x0, p.P0);
+    double r[MMAX], *z = malloc(FLEET * (size_t)m * sizeof *z);
+    for (int j = 0; j < m; j++)
+        r[j] = p.R[j * m + j];
+    int steps = n <= 6 ? 4000 : 1000;
+    for (int f = 0; f < FLEET * m; f++)
+        z[f] = sin(0.37 * f); /* data outside the timed loop */
+    double t0 = bench_now();
+    for (int k = 0; k < steps; k++)
+        dt_kf_batch_step(b, (size_t)m, p.H, r, z);
+    double ns = (bench_now() - t0) / ((double)steps * FLEET) * 1e9;
+    free(z);
+    dt_kf_batch_destroy(b);
+    return ns;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc < 2 || strstr("kf.batch", argv[1]) != NULL) {
+        double t6[BENCH_REPS], t12[BENCH_REPS];
+        for (int r = 0; r < BENCH_REPS; r++) {
+            t6[r] = batch_bench(6, 3);
+            t12[r] = batch_bench(12, 6);
+        }
+        bench_line("kf.batch.n6m3.ns", bench_median(t6, BENCH_REPS), "ns/filter-step");
+        bench_line("kf.batch.n12m6.ns", bench_median(t12, BENCH_REPS), "ns/filter-step");
+    }
     if (argc < 2 || strstr("vanloan", argv[1]) != NULL) {
         vanloan_bench(0.1);
         vanloan_bench(1.0);

@@ -233,6 +233,67 @@ static void test_nonlinear_process_matches_linear(void **state)
     dt_kf_destroy(b);
 }
 
+static void test_batch_equals_single_filters(void **state)
+{
+    (void)state;
+    /* 19 filters (two full blocks of 8 and a partial one) of a 6-state model,
+     * 3 measurements per step, each with its own data: the batch must give
+     * each filter's result to 1e-12. */
+    enum { N = 6, M = 3, F = 19, STEPS = 300 };
+    double A[N * N] = {0}, Q[N * N] = {0}, Ad[N * N], Qd[N * N], H[M * N] = {0}, r[M];
+    for (int i = 0; i + 1 < N; i += 2) {
+        A[i * N + i + 1] = 1;
+        A[(i + 1) * N + i] = -1.0 - i;
+        A[(i + 1) * N + i + 1] = -0.1;
+    }
+    for (int i = 0; i < N; i++)
+        Q[i * N + i] = 0.05;
+    for (int j = 0; j < M; j++) {
+        H[j * N + 2 * j] = 1;
+        H[j * N + (2 * j + 1) % N] = 0.2;
+        r[j] = 0.01 * (j + 1);
+    }
+    static double w[DT_VANLOAN_SERIES_WORK(N)];
+    assert_int_equal(dt_vanloan_series(N, A, Q, 0.02, Ad, Qd, w), 0);
+    dt_kf_batch *b;
+    assert_int_equal(dt_kf_batch_create(N, F, NULL, &b), 0);
+    assert_int_equal(dt_kf_batch_set_model(b, Ad, Qd), 0);
+    dt_kf *kf[F];
+    double P0[N * N] = {0};
+    for (int i = 0; i < N; i++)
+        P0[i * N + i] = 1;
+    for (int f = 0; f < F; f++) {
+        double x0[N];
+        for (int i = 0; i < N; i++)
+            x0[i] = 0.1 * f - 0.05 * i;
+        kf[f] = mk(N, 0);
+        dt_kf_set_discrete(kf[f], Ad, NULL, Qd);
+        dt_kf_set_state(kf[f], x0, P0);
+        assert_int_equal(dt_kf_batch_set_state(b, (size_t)f, x0, P0), 0);
+    }
+    double z[F * M];
+    for (int k = 0; k < STEPS; k++) {
+        for (int f = 0; f < F; f++)
+            for (int j = 0; j < M; j++)
+                z[f * M + j] = sin(0.01 * k * (f + 1) + j);
+        assert_int_equal(dt_kf_batch_step(b, M, H, r, z), 0);
+        for (int f = 0; f < F; f++) {
+            dt_kf_predict(kf[f], 0.02);
+            for (int j = 0; j < M; j++)
+                dt_kf_update_scalar(kf[f], H + j * N, z[f * M + j], r[j], 0, NULL);
+        }
+    }
+    for (int f = 0; f < F; f++) {
+        double x[N], P[N * N];
+        assert_int_equal(dt_kf_batch_get_state(b, (size_t)f, x, P), 0);
+        assert_mat_close(N, 1, x, dt_kf_state(kf[f]), 1e-12, 1e-14);
+        assert_mat_close(N, N, P, dt_kf_cov(kf[f]), 1e-12, 1e-14);
+        dt_kf_destroy(kf[f]);
+    }
+    assert_int_equal(dt_kf_batch_set_state(b, F, P0, P0), DT_EINVAL);
+    dt_kf_batch_destroy(b);
+}
+
 /* ---- latency physics ---- */
 
 static double work[DT_LATENCY_WORK(DT_LA_MAX)];
@@ -369,6 +430,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_predict_scalar_closed_form),
     cmocka_unit_test(test_no_allocation_after_create),
     cmocka_unit_test(test_nonlinear_process_matches_linear),
+    cmocka_unit_test(test_batch_equals_single_filters),
     cmocka_unit_test(test_cov_after_scalar),
     cmocka_unit_test(test_cov_after_vs_integration),
     cmocka_unit_test(test_latency_budget_closed_forms),
