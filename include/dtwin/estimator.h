@@ -259,6 +259,11 @@ DT_API size_t dt_est_bound_count(const dt_est *est);
 DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
                                  const char **name);
 
+/** How many declared bounds the current covariance breaks. */
+DT_API size_t dt_est_bounds_violated(const dt_est *est);
+/** Time of the newest measurement applied (DT_TIME_MIN before any). */
+DT_API dt_time dt_est_data_time(const dt_est *est);
+
 typedef struct dt_est_signal_stats {
     uint64_t updates, gated, numeric_failures;
     double nis_mean; /**< running mean of NIS (about 1 when consistent) */

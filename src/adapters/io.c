@@ -10,6 +10,7 @@
 
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
+#include "../control/control_internal.h"
 #include "adapters_internal.h"
 
 /* ---- config views: a dt_config is a cJSON node ---- */
@@ -79,8 +80,33 @@ struct dt_registry {
     dt_allocator alloc;
     const dt_source_ops *src[MAX_KINDS];
     const dt_sink_ops *snk[MAX_KINDS];
-    size_t n_src, n_snk;
+    const dt_controller_ops *ctl[MAX_KINDS];
+    size_t n_src, n_snk, n_ctl;
 };
+
+int dt_registry_add_controller(dt_registry *r, const dt_controller_ops *ops)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi != DT_ADAPTER_ABI)
+        return DT_EABI;
+    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->init == NULL || ops->compute == NULL)
+        return DT_EINVAL;
+    if (dt_registry_controller(r, ops->kind) != NULL)
+        return DT_EEXIST;
+    if (r->n_ctl == MAX_KINDS)
+        return DT_ELIMIT;
+    r->ctl[r->n_ctl++] = ops;
+    return DT_OK;
+}
+
+const dt_controller_ops *dt_registry_controller(const dt_registry *r, const char *kind)
+{
+    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_ctl; i++)
+        if (strcmp(r->ctl[i]->kind, kind) == 0)
+            return r->ctl[i];
+    return NULL;
+}
 
 int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
 {
@@ -147,6 +173,9 @@ int dt_registry_create(const dt_allocator *alloc, dt_registry **out)
     (void)dt_registry_add_sink(r, &dt__csvlog_sink_ops);
     (void)dt_registry_add_source(r, &dt__udp_source_ops);
     (void)dt_registry_add_sink(r, &dt__udp_sink_ops);
+    (void)dt_registry_add_controller(r, &dt__pid_ops);
+    (void)dt_registry_add_controller(r, &dt__state_feedback_ops);
+    (void)dt_registry_add_controller(r, &dt__callback_ops);
     *out = r;
     return DT_OK;
 }

@@ -602,3 +602,16 @@ int dt_est_nees(dt_est *e, const double *x_true, double *nees)
         *nees = v;
     return DT_OK;
 }
+
+size_t dt_est_bounds_violated(const dt_est *e)
+{
+    size_t v = 0;
+    for (size_t i = 0; e != NULL && i < e->n_bounds; i++) {
+        dt_bound b = {e->bounds[i].w, e->bounds[i].quadratic, e->bounds[i].limit};
+        if (dt_bound_metric(e->n, &b, dt_kf_cov(e->kf)) > b.limit)
+            v++;
+    }
+    return v;
+}
+
+dt_time dt_est_data_time(const dt_est *e) { return e ? e->t_data : DT_TIME_MIN; }

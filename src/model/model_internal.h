@@ -61,6 +61,10 @@ int dt__json_oom(void); /* an allocation failed since begin */
 
 void dt__model_free(dt_model *m);
 
+/* Reads a whole file (at most limit bytes) through the allocator. */
+int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
+                  size_t *len, dt_diag *diag);
+
 /* Compact JSON text of a kept top-level section ("sources", ...), or NULL. */
 const char *dt__model_section(const dt_model *m, const char *key);
 

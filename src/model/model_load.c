@@ -826,8 +826,55 @@ nul_error:
                 (size_t)(nul - text));
 }
 
-int dt_model_load_file(const char *path, const dt_model_options *opt,
-                       dt_model **out, dt_diag *diag)
+int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
+                  size_t *out_len, dt_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return dt__diag(diag, DT_EIO, "", "cannot open %s", path);
+    /* Grow geometrically, but never past the limit + 1 byte: an oversized
+     * file is reported without reading it all. */
+    size_t cap = 4096, len = 0;
+    char *buf = dt__malloc(alloc, cap);
+    int rc = buf == NULL ? dt__diag(diag, DT_ENOMEM, "", "out of memory reading %s", path)
+                         : DT_OK;
+    while (rc == DT_OK) {
+        if (len == cap) {
+            if (len > limit) {
+                rc = dt__diag(diag, DT_ELIMIT, "", "%s is larger than the %zu byte limit",
+                              path, limit);
+                break;
+            }
+            char *nb = alloc->realloc_fn(alloc->user, buf, cap * 2);
+            if (nb == NULL) {
+                rc = dt__diag(diag, DT_ENOMEM, "", "out of memory reading %s", path);
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = dt__diag(diag, DT_EIO, "", "read error on %s", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == DT_OK && len > limit)
+        rc = dt__diag(diag, DT_ELIMIT, "", "%s is larger than the %zu byte limit", path, limit);
+    if (rc != DT_OK) {
+        dt__free(alloc, buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return DT_OK;
+}
+
+int dt_model_load_file(const char *path, const dt_model_options *opt, dt_model **out,
+                       dt_diag *diag)
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
@@ -838,47 +885,12 @@ int dt_model_load_file(const char *path, const dt_model_options *opt,
         alloc = opt->allocator;
     dt_model_limits lim;
     resolve_limits(opt, &lim);
-    dt_model dummy = {0};
-    ctx c = {&dummy, &lim, diag};
-
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return fail(&c, DT_EIO, "", "cannot open %s", path);
-    /* Grow geometrically, but never past the limit + 1 byte: an oversized
-     * file is reported without reading it all. */
-    size_t cap = 4096, len = 0;
-    char *buf = dt__malloc(alloc, cap);
-    int rc = buf == NULL ? fail(&c, DT_ENOMEM, "", "out of memory reading %s", path)
-                         : DT_OK;
-    while (rc == DT_OK) {
-        if (len == cap) {
-            if (len > lim.max_document_bytes) {
-                rc = fail(&c, DT_ELIMIT, "", "%s is larger than the %zu byte limit",
-                          path, lim.max_document_bytes);
-                break;
-            }
-            char *nb = alloc->realloc_fn(alloc->user, buf, cap * 2);
-            if (nb == NULL) {
-                rc = fail(&c, DT_ENOMEM, "", "out of memory reading %s", path);
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = fail(&c, DT_EIO, "", "read error on %s", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc == DT_OK && len > lim.max_document_bytes)
-        rc = fail(&c, DT_ELIMIT, "", "%s is larger than the %zu byte limit", path,
-                  lim.max_document_bytes);
-    if (rc == DT_OK)
-        rc = dt_model_load_json(buf, len, opt, out, diag);
+    char *buf;
+    size_t len;
+    int rc = dt__read_file(path, alloc, lim.max_document_bytes, &buf, &len, diag);
+    if (rc != DT_OK)
+        return rc;
+    rc = dt_model_load_json(buf, len, opt, out, diag);
     dt__free(alloc, buf);
     return rc;
 }

@@ -1,0 +1,81 @@
+/* dtwin: controllers and the command dispatcher. */
+#ifndef DTWIN_CONTROL_H
+#define DTWIN_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/adapter.h"
+#include "dtwin/export.h"
+#include "dtwin/sample.h"
+#include "dtwin/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What a controller sees: the belief (values at the cycle's time) and a
+ *  way to emit commands. Valid during the call only. */
+typedef struct dt_ctrl_ctx dt_ctrl_ctx;
+
+/** Value of a state or parameter signal's belief at the cycle's time. */
+DT_API int dt_ctrl_value(dt_ctrl_ctx *ctx, dt_signal_id sig, double *value);
+/** Emits a command for a commanded signal; the dispatcher checks it. */
+DT_API int dt_ctrl_command(dt_ctrl_ctx *ctx, dt_signal_id sig, double value);
+DT_API dt_time dt_ctrl_now(const dt_ctrl_ctx *ctx);
+/** Seconds since this controller last ran (0 on the first run). */
+DT_API double dt_ctrl_dt(const dt_ctrl_ctx *ctx);
+DT_API const dt_model *dt_ctrl_model(const dt_ctrl_ctx *ctx);
+DT_API void dt_ctrl_error(dt_ctrl_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/** A controller kind ("pid", "state_feedback", or the host's). The core
+ *  allocates instance_size bytes per instance. init reads the configuration
+ *  (at creation; it may call dt_ctrl_error and fail), compute runs once per
+ *  cycle on the twin's thread and must not block or allocate, reset returns
+ *  to the initial state without a bump (called when the dispatcher leaves the
+ *  safe state). */
+typedef struct dt_controller_ops {
+    uint32_t abi; /**< DT_ADAPTER_ABI */
+    const char *kind;
+    size_t instance_size;
+    const char *const *keys; /**< keys beyond id and kind, NULL-terminated */
+    int (*init)(void *self, dt_ctrl_ctx *ctx, const dt_config *cfg);
+    int (*compute)(void *self, dt_ctrl_ctx *ctx);
+    void (*reset)(void *self, dt_ctrl_ctx *ctx); /**< may be NULL */
+    /* end of ABI 1 */
+} dt_controller_ops;
+
+/** A host callback controller: registered under kind "callback" by
+ *  dt_twin_set_callback(); compute as above. */
+typedef int (*dt_ctrl_fn)(void *user, dt_ctrl_ctx *ctx);
+
+/** Registers a controller kind. @retval DT_EABI @retval DT_EEXIST @retval DT_EINVAL */
+DT_API int dt_registry_add_controller(dt_registry *reg, const dt_controller_ops *ops);
+DT_API const dt_controller_ops *dt_registry_controller(const dt_registry *reg,
+                                                       const char *kind);
+
+/** Decisions the dispatcher takes on a command (bits in dt_audit.decision). */
+#define DT_DISP_SENT 0x01u        /**< handed to at least one sink */
+#define DT_DISP_CLAMPED 0x02u     /**< limited to the signal's hard limits */
+#define DT_DISP_RATE_LIMITED 0x04u
+#define DT_DISP_INTERLOCKED 0x08u /**< replaced by an interlock's value */
+#define DT_DISP_EXPIRED 0x10u     /**< past its deadline: not sent */
+#define DT_DISP_SAFE_STATE 0x20u  /**< replaced by the safe value */
+#define DT_DISP_SINK_ERROR 0x40u  /**< every sink refused it */
+
+/** One dispatched command, as sent (or not), for the audit ring. */
+typedef struct dt_audit {
+    dt_command cmd;     /**< value as decided */
+    double requested;   /**< value the controller asked for */
+    uint32_t decision;  /**< DT_DISP_* */
+    int sink_status;    /**< dt_io_apply's result */
+} dt_audit;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

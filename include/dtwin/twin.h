@@ -1,0 +1,93 @@
+/* dtwin: the twin runtime, one Sense -> Synchronize -> Understand -> Act cycle
+ * per dt_twin_step(). */
+#ifndef DTWIN_TWIN_H
+#define DTWIN_TWIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/adapter.h"
+#include "dtwin/control.h"
+#include "dtwin/estimator.h"
+#include "dtwin/export.h"
+#include "dtwin/ingest.h"
+#include "dtwin/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A twin: model, adapters, ingest, estimator, controllers and dispatcher
+ *  from one description. The core reads no clock and does no I/O of its own:
+ *  the host passes `now` to every step, so the same inputs give the same
+ *  outputs. Thread rule: source producers may push from their own threads;
+ *  every dt_twin_* call runs on the twin's thread. */
+typedef struct dt_twin dt_twin;
+
+typedef struct dt_twin_options {
+    size_t size;                   /**< sizeof(dt_twin_options) */
+    const dt_allocator *allocator; /**< NULL: default */
+    const dt_logger *logger;       /**< NULL: stderr */
+    dt_registry *registry;         /**< adapter and controller kinds; NULL: built-ins */
+    const char *basedir;           /**< for relative paths; NULL: the file's directory */
+} dt_twin_options;
+#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL}
+
+/** Loads a description and builds every part of the twin (all allocation
+ *  happens here). @retval DT_EPARSE etc. with diag naming the JSON path. */
+DT_API int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt,
+                             dt_twin **out, dt_diag *diag);
+DT_API int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_twin **out,
+                             dt_diag *diag);
+DT_API void dt_twin_destroy(dt_twin *twin);
+
+/** Registers a host callback as controller `id` (declared in the description
+ *  with "kind": "callback"). Before dt_twin_start. */
+DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, void *user);
+
+/** Starts the twin at time now. @retval DT_ESTATE already started. */
+DT_API int dt_twin_start(dt_twin *twin, dt_time now);
+/** One cycle at time now (non-decreasing). Never allocates.
+ *  @retval DT_ESTATE not started or stopped. @retval DT_ERANGE now went back. */
+DT_API int dt_twin_step(dt_twin *twin, dt_time now);
+DT_API int dt_twin_stop(dt_twin *twin);
+/** Queues a command from the host for the next cycle's dispatcher (same checks
+ *  as controller commands, including its deadline). @retval DT_EFULL 256 queued. */
+DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
+
+DT_API const dt_model *dt_twin_model(const dt_twin *twin);
+DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
+DT_API dt_est *dt_twin_estimator(dt_twin *twin);
+DT_API dt_io *dt_twin_io(dt_twin *twin);
+/** Detail of the last failure of a call on this twin. */
+DT_API const char *dt_twin_errmsg(const dt_twin *twin);
+
+/** Latency histogram (log2 buckets of nanoseconds). */
+typedef struct dt_latency_stats {
+    uint64_t count;
+    dt_time p50, p99, max; /**< upper bounds of the buckets holding them; max exact */
+} dt_latency_stats;
+
+typedef struct dt_twin_stats {
+    uint64_t cycles;
+    dt_time last_cycle_interval, max_cycle_interval;
+    dt_ingest_stats ingest;
+    dt_est_stats estimator;
+    /* dispatcher */
+    uint64_t commands, sent, clamped, rate_limited, interlocked, expired, safe_stated,
+        sink_errors;
+    uint64_t safe_entries;  /**< times the latency rule engaged the safe state */
+    int safe_state;         /**< 1 while the safe state is engaged */
+    double belief_age_s;    /**< data age at the last cycle */
+    double tau_max_s;       /**< the smallest latency budget (INFINITY if none) */
+    dt_latency_stats arrival_to_estimate, arrival_to_command;
+} dt_twin_stats;
+
+DT_API void dt_twin_stats_get(const dt_twin *twin, dt_twin_stats *out);
+/** The newest audit records, oldest first; returns how many were written. */
+DT_API size_t dt_twin_audit(const dt_twin *twin, dt_audit *out, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

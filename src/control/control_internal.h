@@ -1,0 +1,36 @@
+/* Internals shared by the controllers, the dispatcher and the twin. */
+#ifndef DTWIN_SRC_CONTROL_INTERNAL_H
+#define DTWIN_SRC_CONTROL_INTERNAL_H
+
+#include "dtwin/control.h"
+#include "dtwin/estimator.h"
+
+struct dt_ctrl_ctx {
+    const dt_model *model;
+    dt_est *est;        /* may be NULL (no estimator) */
+    dt_time now;
+    double dt;          /* seconds since this controller's previous run */
+    /* emitted commands this cycle */
+    dt_command *queue;
+    size_t n_queue, cap;
+    uint64_t *seq;
+    dt_time deadline;   /* relative deadline of emitted commands */
+    const double *last_sent; /* per signal: last value sent (NAN if none) */
+    char *err;
+    size_t errcap;
+};
+
+extern const dt_controller_ops dt__pid_ops;
+extern const dt_controller_ops dt__state_feedback_ops;
+extern const dt_controller_ops dt__callback_ops;
+
+/* The callback controller's state: set by dt_twin_set_callback. */
+typedef struct dt__callback_ctrl {
+    dt_ctrl_fn fn;
+    void *user;
+} dt__callback_ctrl;
+
+/* Last value the dispatcher sent for sig (NAN if none). */
+double dt__ctrl_last_sent(const dt_ctrl_ctx *ctx, dt_signal_id sig);
+
+#endif

@@ -1,0 +1,801 @@
+/* The twin runtime: one description -> model, adapters, ingest, estimator,
+ * controllers, dispatcher; dt_twin_step runs Sense -> Synchronize ->
+ * Understand -> Act once, on fixed memory. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../control/control_internal.h"
+#include "../model/model_internal.h"
+#include "../platform/internal.h"
+#include "dtwin/twin.h"
+
+#define RELEASE_BATCH 256
+#define QUEUE_CAP 256
+#define MAX_CONTROLLERS 64
+#define MAX_INTERLOCKS 64
+#define MAX_FORCED 8
+#define HIST_BUCKETS 64
+
+enum { OP_GT, OP_GE, OP_LT, OP_LE };
+
+typedef struct ctrl {
+    char *id;
+    const dt_controller_ops *ops;
+    void *self;
+    dt_time last_run;
+    int ran;
+} ctrl;
+
+typedef struct interlock {
+    char name[64];
+    dt_signal_id sig;
+    int op;
+    double value;
+    size_t n_set;
+    dt_signal_id set_sig[MAX_FORCED];
+    double set_val[MAX_FORCED];
+    int active;
+} interlock;
+
+struct dt_twin {
+    dt_allocator alloc;
+    dt_logger log;
+    dt_model *model;
+    dt_ingest *ing;
+    dt_registry *reg;
+    int own_reg;
+    dt_io *io;
+    dt_est *est;
+    ctrl *ctl;
+    size_t n_ctl;
+    /* dispatcher, per signal */
+    size_t n_sig;
+    double *rate, *safe, *last_sent, *forced;
+    dt_time *last_sent_t;
+    interlock *ilk;
+    size_t n_ilk;
+    dt_time deadline, period;
+    dt_audit *audit;
+    size_t audit_cap, audit_n, audit_head;
+    /* runtime */
+    int started, stopped, safe_mode;
+    dt_time now, last_arrival_applied;
+    uint64_t seq;
+    dt_sample *rel;
+    dt_command *queue, *pending;
+    size_t n_pending;
+    double tau_min;
+    char err[256];
+    dt_twin_stats st;
+    uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
+};
+
+/* ---- latency histograms: log2 buckets of ns ---- */
+
+static void hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns)
+{
+    if (ns < 0)
+        ns = 0;
+    unsigned b = 0;
+    while (b + 1 < HIST_BUCKETS && ((dt_time)1 << (b + 1)) <= ns)
+        b++;
+    h[b]++;
+    s->count++;
+    if (ns > s->max)
+        s->max = ns;
+}
+
+static dt_time hist_q(const uint64_t *h, uint64_t count, double q)
+{
+    if (count == 0)
+        return 0;
+    uint64_t want = (uint64_t)ceil(q * (double)count), acc = 0;
+    for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+        acc += h[b];
+        if (acc >= want)
+            return b + 1 < 63 ? ((dt_time)1 << (b + 1)) : DT_TIME_MAX;
+    }
+    return DT_TIME_MAX;
+}
+
+/* ---- description ---- */
+
+typedef struct jctx {
+    dt_twin *t;
+    dt_diag *diag;
+} jctx;
+
+static int fail(jctx *c, int code, const char *path, const char *fmt, ...) DT__PRINTF(4, 5);
+static int fail(jctx *c, int code, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dt__vdiag(c->diag, code, path, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int find_sig(jctx *c, const char *path, const char *id, dt_role role, dt_signal_id *out)
+{
+    if (dt_model_find_signal(c->t->model, id, out) != DT_OK)
+        return fail(c, DT_EPARSE, path, "unknown signal \"%s\"", id);
+    dt_role r = dt_model_signal(c->t->model, *out)->role;
+    if (r != role && !(role == DT_ROLE_ESTIMATED && r == DT_ROLE_PARAMETER))
+        return fail(c, DT_EPARSE, path, "signal \"%s\" is %s, not %s", id, dt_role_name(r),
+                    dt_role_name(role));
+    return DT_OK;
+}
+
+static int in_limits(const dt_signal_info *si, double v)
+{
+    return isfinite(v) && !(si->has_limits && (v < si->min || v > si->max));
+}
+
+static int check_keys(jctx *c, const cJSON *o, const char *path, const char *const *keys,
+                      const char *const *extra)
+{
+    for (const cJSON *it = o->child; it; it = it->next) {
+        int ok = 0;
+        for (size_t k = 0; keys[k]; k++)
+            ok |= strcmp(keys[k], it->string) == 0;
+        for (size_t k = 0; extra && extra[k]; k++)
+            ok |= strcmp(extra[k], it->string) == 0;
+        char p[128];
+        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
+        if (!ok)
+            return fail(c, DT_EPARSE, p, "unknown key \"%s\"", it->string);
+    }
+    return DT_OK;
+}
+
+static const char *const disp_keys[] = {"safe", "rate_limits", "interlocks", "deadline", "audit",
+                                        NULL};
+static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", NULL};
+static const char *const loop_keys[] = {"period", NULL};
+static const char *const ctl_common[] = {"id", "kind", NULL};
+
+static int load_dispatcher(jctx *c, const cJSON *d)
+{
+    dt_twin *t = c->t;
+    const char *P = "dispatcher";
+    if (!cJSON_IsObject(d))
+        return fail(c, DT_EPARSE, P, "expected an object");
+    int rc = check_keys(c, d, P, disp_keys, NULL);
+    if (rc != DT_OK)
+        return rc;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "safe");
+    if (!cJSON_IsObject(v))
+        return fail(c, DT_EPARSE, "dispatcher.safe",
+                    "required: the safe value of every commanded signal");
+    for (const cJSON *e = v->child; e; e = e->next) {
+        char p[160];
+        dt__fmt(p, sizeof p, "dispatcher.safe.%s", e->string);
+        dt_signal_id s;
+        if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+            return rc;
+        if (!cJSON_IsNumber(e) || !in_limits(dt_model_signal(t->model, s), e->valuedouble))
+            return fail(c, DT_EPARSE, p, "expected a number within the signal's limits");
+        t->safe[s] = e->valuedouble;
+    }
+    for (size_t s = 0; s < t->n_sig; s++)
+        if (dt_model_signal(t->model, (dt_signal_id)s)->role == DT_ROLE_COMMANDED &&
+            isnan(t->safe[s]))
+            return fail(c, DT_EPARSE, "dispatcher.safe", "missing the safe value of \"%s\"",
+                        dt_model_signal(t->model, (dt_signal_id)s)->id);
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "rate_limits")) != NULL) {
+        if (!cJSON_IsObject(v))
+            return fail(c, DT_EPARSE, "dispatcher.rate_limits", "expected an object");
+        for (const cJSON *e = v->child; e; e = e->next) {
+            char p[160];
+            dt__fmt(p, sizeof p, "dispatcher.rate_limits.%s", e->string);
+            dt_signal_id s;
+            if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+                return rc;
+            if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || !isfinite(e->valuedouble))
+                return fail(c, DT_EPARSE, p, "a positive rate in units per second");
+            t->rate[s] = e->valuedouble;
+        }
+    }
+    double num;
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "deadline")) != NULL) {
+        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(num > 0 && num <= 3600))
+            return fail(c, DT_EPARSE, "dispatcher.deadline", "seconds in (0, 3600]");
+        t->deadline = dt_time_from_sec(num);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "audit")) != NULL) {
+        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(num >= 1 && num <= 65536 && num == floor(num)))
+            return fail(c, DT_EPARSE, "dispatcher.audit", "an integer in 1..65536");
+        t->audit_cap = (size_t)num;
+    }
+    const cJSON *il = cJSON_GetObjectItemCaseSensitive(d, "interlocks");
+    if (il != NULL && (!cJSON_IsArray(il) || cJSON_GetArraySize(il) > MAX_INTERLOCKS))
+        return fail(c, DT_EPARSE, "dispatcher.interlocks", "an array of at most %d",
+                    MAX_INTERLOCKS);
+    size_t k = 0;
+    for (const cJSON *e = il ? il->child : NULL; e; e = e->next, k++) {
+        char p[96], q[160];
+        dt__fmt(p, sizeof p, "dispatcher.interlocks[%zu]", k);
+        if (!cJSON_IsObject(e))
+            return fail(c, DT_EPARSE, p, "expected an object");
+        if ((rc = check_keys(c, e, p, ilk_keys, NULL)) != DT_OK)
+            return rc;
+        interlock *x = &t->ilk[t->n_ilk];
+        const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "op");
+        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(e, "value");
+        const cJSON *jset = cJSON_GetObjectItemCaseSensitive(e, "set");
+        if (!cJSON_IsString(jn) || !cJSON_IsString(js) || !cJSON_IsString(jo) ||
+            !cJSON_IsNumber(jv) || !cJSON_IsObject(jset) || jset->child == NULL)
+            return fail(c, DT_EPARSE, p,
+                        "needs name, signal, op (> >= < <=), value and set {signal: value}");
+        dt__fmt(x->name, sizeof x->name, "%s", jn->valuestring);
+        dt__fmt(q, sizeof q, "%s.signal", p);
+        if ((rc = find_sig(c, q, js->valuestring, DT_ROLE_ESTIMATED, &x->sig)) != DT_OK)
+            return rc;
+        static const char *const ops[] = {">", ">=", "<", "<="};
+        x->op = -1;
+        for (int o = 0; o < 4; o++)
+            if (strcmp(jo->valuestring, ops[o]) == 0)
+                x->op = o;
+        if (x->op < 0) {
+            dt__fmt(q, sizeof q, "%s.op", p);
+            return fail(c, DT_EPARSE, q, "\"%s\" is not one of > >= < <=", jo->valuestring);
+        }
+        x->value = jv->valuedouble;
+        for (const cJSON *f = jset->child; f; f = f->next) {
+            dt__fmt(q, sizeof q, "%s.set.%s", p, f->string);
+            if (x->n_set == MAX_FORCED)
+                return fail(c, DT_ELIMIT, q, "at most %d forced signals", MAX_FORCED);
+            dt_signal_id s;
+            if ((rc = find_sig(c, q, f->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+                return rc;
+            if (!cJSON_IsNumber(f) || !in_limits(dt_model_signal(t->model, s), f->valuedouble))
+                return fail(c, DT_EPARSE, q, "expected a number within the signal's limits");
+            x->set_sig[x->n_set] = s;
+            x->set_val[x->n_set++] = f->valuedouble;
+        }
+        t->n_ilk++;
+    }
+    return DT_OK;
+}
+
+static int load_controllers(jctx *c, const cJSON *arr, dt_ctrl_ctx *ctx)
+{
+    dt_twin *t = c->t;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > MAX_CONTROLLERS)
+        return fail(c, DT_EPARSE, "controllers", "an array of at most %d", MAX_CONTROLLERS);
+    size_t i = 0;
+    for (const cJSON *o = arr->child; o; o = o->next, i++) {
+        char p[64], q[96];
+        dt__fmt(p, sizeof p, "controllers[%zu]", i);
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(o, "id");
+        const cJSON *jk = cJSON_GetObjectItemCaseSensitive(o, "kind");
+        if (!cJSON_IsObject(o) || !cJSON_IsString(jid) || !cJSON_IsString(jk))
+            return fail(c, DT_EPARSE, p, "an object with id and kind");
+        for (size_t k = 0; k < t->n_ctl; k++)
+            if (strcmp(t->ctl[k].id, jid->valuestring) == 0) {
+                dt__fmt(q, sizeof q, "%s.id", p);
+                return fail(c, DT_EPARSE, q, "duplicate controller id \"%s\"", jid->valuestring);
+            }
+        const dt_controller_ops *ops = dt_registry_controller(t->reg, jk->valuestring);
+        if (ops == NULL) {
+            dt__fmt(q, sizeof q, "%s.kind", p);
+            return fail(c, DT_ENOTFOUND, q, "no controller of kind \"%s\"", jk->valuestring);
+        }
+        int rc = check_keys(c, o, p, ctl_common, ops->keys);
+        if (rc != DT_OK)
+            return rc;
+        ctrl *k = &t->ctl[t->n_ctl];
+        k->ops = ops;
+        k->id = dt__strndup(&t->alloc, jid->valuestring, strlen(jid->valuestring));
+        k->self = dt__calloc(&t->alloc, 1, ops->instance_size ? ops->instance_size : 1);
+        t->n_ctl++;
+        if (k->id == NULL || k->self == NULL)
+            return fail(c, DT_ENOMEM, p, "out of memory");
+        t->err[0] = '\0';
+        rc = ops->init(k->self, ctx, (const dt_config *)(const void *)o);
+        if (rc != DT_OK)
+            return fail(c, rc, p, "%s", t->err[0] ? t->err : dt_strerror(rc));
+    }
+    return DT_OK;
+}
+
+static int load_sections(jctx *c, dt_ctrl_ctx *ctx)
+{
+    dt_twin *t = c->t;
+    const char *ltext = dt__model_section(t->model, "loop");
+    const char *dtext = dt__model_section(t->model, "dispatcher");
+    const char *ctext = dt__model_section(t->model, "controllers");
+    int rc = DT_OK;
+    if (ltext != NULL) {
+        cJSON *l = cJSON_Parse(ltext);
+        const cJSON *p = l ? cJSON_GetObjectItemCaseSensitive(l, "period") : NULL;
+        if (l == NULL)
+            rc = fail(c, DT_ENOMEM, "loop", "out of memory");
+        else if (!cJSON_IsObject(l))
+            rc = fail(c, DT_EPARSE, "loop", "expected an object");
+        else if ((rc = check_keys(c, l, "loop", loop_keys, NULL)) == DT_OK &&
+                 (!cJSON_IsNumber(p) || !(p->valuedouble >= 1e-6 && p->valuedouble <= 3600)))
+            rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600]");
+        if (rc == DT_OK)
+            t->period = dt_time_from_sec(p->valuedouble);
+        cJSON_Delete(l);
+    }
+    if (rc == DT_OK && ctext != NULL && dtext == NULL)
+        rc = fail(c, DT_EPARSE, "dispatcher",
+                  "required with controllers (at least the safe state)");
+    if (rc == DT_OK && dtext != NULL) {
+        cJSON *d = cJSON_Parse(dtext);
+        rc = d ? load_dispatcher(c, d) : fail(c, DT_ENOMEM, "dispatcher", "out of memory");
+        cJSON_Delete(d);
+    }
+    if (rc == DT_OK && ctext != NULL) {
+        if (t->est == NULL)
+            rc = fail(c, DT_EPARSE, "controllers", "controllers act on an estimator's belief: "
+                                                   "declare one");
+        cJSON *a = rc == DT_OK ? cJSON_Parse(ctext) : NULL;
+        if (rc == DT_OK)
+            rc = a ? load_controllers(c, a, ctx)
+                   : fail(c, DT_ENOMEM, "controllers", "out of memory");
+        cJSON_Delete(a);
+    }
+    return rc;
+}
+
+void dt_twin_destroy(dt_twin *t)
+{
+    if (t == NULL)
+        return;
+    dt_allocator a = t->alloc;
+    for (size_t i = 0; t->ctl && i < t->n_ctl; i++) {
+        dt__free(&a, t->ctl[i].id);
+        dt__free(&a, t->ctl[i].self);
+    }
+    dt_io_destroy(t->io);
+    dt_est_destroy(t->est);
+    dt_ingest_destroy(t->ing);
+    if (t->own_reg)
+        dt_registry_destroy(t->reg);
+    dt_model_destroy(t->model);
+    dt__free(&a, t->ctl);
+    dt__free(&a, t->rate);
+    dt__free(&a, t->safe);
+    dt__free(&a, t->last_sent);
+    dt__free(&a, t->last_sent_t);
+    dt__free(&a, t->forced);
+    dt__free(&a, t->ilk);
+    dt__free(&a, t->audit);
+    dt__free(&a, t->rel);
+    dt__free(&a, t->queue);
+    dt__free(&a, t->pending);
+    dt__free(&a, t);
+}
+
+static void init_ctx(dt_twin *t, dt_ctrl_ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->model = t->model;
+    ctx->est = t->est;
+    ctx->now = t->now;
+    ctx->queue = t->queue;
+    ctx->cap = QUEUE_CAP;
+    ctx->seq = &t->seq;
+    ctx->deadline = t->deadline;
+    ctx->last_sent = t->last_sent;
+    ctx->err = t->err;
+    ctx->errcap = sizeof t->err;
+}
+
+int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, dt_twin **out,
+                      dt_diag *diag)
+{
+    if (diag != NULL)
+        memset(diag, 0, sizeof *diag);
+    if (text == NULL || out == NULL)
+        return DT_EINVAL;
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    if (opt != NULL) {
+        if (opt->size != sizeof *opt)
+            return DT_EABI;
+        o = *opt;
+    }
+    const dt_allocator *a = o.allocator ? o.allocator : dt_allocator_default();
+    const dt_logger *lg = o.logger ? o.logger : dt_logger_stderr();
+    dt_twin *t = dt__calloc(a, 1, sizeof *t);
+    if (t == NULL)
+        return dt__diag(diag, DT_ENOMEM, "", "out of memory");
+    t->alloc = *a;
+    t->log = *lg;
+    t->tau_min = INFINITY;
+    t->audit_cap = 64;
+    jctx c = {t, diag};
+    dt_model_options mo = DT_MODEL_OPTIONS_INIT;
+    mo.allocator = a;
+    mo.logger = lg;
+    int rc = dt_model_load_json(text, len, &mo, &t->model, diag);
+    if (rc == DT_OK) {
+        dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
+        ic.allocator = a;
+        ic.logger = lg;
+        rc = dt_ingest_create(t->model, &ic, &t->ing);
+        if (rc != DT_OK)
+            fail(&c, rc, "", "cannot create the ingest stage: %s", dt_strerror(rc));
+    }
+    if (rc == DT_OK) {
+        if (o.registry != NULL) {
+            t->reg = o.registry;
+        } else {
+            rc = dt_registry_create(a, &t->reg);
+            t->own_reg = rc == DT_OK;
+            if (rc != DT_OK)
+                fail(&c, rc, "", "out of memory");
+        }
+    }
+    if (rc == DT_OK)
+        rc = dt_io_create(t->model, t->ing, t->reg, o.basedir, a, lg, &t->io, diag);
+    if (rc == DT_OK && dt__model_section(t->model, "estimator") != NULL) {
+        dt_est_config ec = DT_EST_CONFIG_INIT;
+        ec.allocator = a;
+        ec.logger = lg;
+        rc = dt_est_create_json(t->model, &ec, &t->est, diag);
+    }
+    if (rc == DT_OK) {
+        t->n_sig = dt_model_signal_count(t->model);
+        size_t ns = t->n_sig ? t->n_sig : 1;
+        t->rate = dt__calloc(a, ns, sizeof *t->rate);
+        t->safe = dt__calloc(a, ns, sizeof *t->safe);
+        t->last_sent = dt__calloc(a, ns, sizeof *t->last_sent);
+        t->last_sent_t = dt__calloc(a, ns, sizeof *t->last_sent_t);
+        t->forced = dt__calloc(a, ns, sizeof *t->forced);
+        t->ctl = dt__calloc(a, MAX_CONTROLLERS, sizeof *t->ctl);
+        t->ilk = dt__calloc(a, MAX_INTERLOCKS, sizeof *t->ilk);
+        t->rel = dt__calloc(a, RELEASE_BATCH, sizeof *t->rel);
+        t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
+        t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
+        if (!t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
+            !t->ilk || !t->rel || !t->queue || !t->pending)
+            rc = fail(&c, DT_ENOMEM, "", "out of memory");
+        for (size_t s = 0; rc == DT_OK && s < t->n_sig; s++) {
+            t->safe[s] = NAN;
+            t->last_sent[s] = NAN;
+        }
+        t->period = 10 * DT_NS_PER_MS;
+        t->deadline = 0;
+    }
+    if (rc == DT_OK) {
+        dt_ctrl_ctx ctx;
+        init_ctx(t, &ctx);
+        dt__json_begin(a);
+        rc = load_sections(&c, &ctx);
+        if (rc == DT_OK && dt__json_oom())
+            rc = fail(&c, DT_ENOMEM, "", "out of memory");
+        dt__json_end();
+        if (t->deadline == 0)
+            t->deadline = 2 * t->period; /* default: two cycles */
+    }
+    if (rc == DT_OK) {
+        t->audit = dt__calloc(a, t->audit_cap, sizeof *t->audit);
+        if (t->audit == NULL)
+            rc = fail(&c, DT_ENOMEM, "", "out of memory");
+    }
+    if (rc != DT_OK) {
+        dt_twin_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return DT_OK;
+}
+
+int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_twin **out,
+                      dt_diag *diag)
+{
+    if (path == NULL || out == NULL)
+        return DT_EINVAL;
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    if (opt != NULL) {
+        if (opt->size != sizeof *opt)
+            return DT_EABI;
+        o = *opt;
+    }
+    const dt_allocator *a = o.allocator ? o.allocator : dt_allocator_default();
+    if (diag != NULL)
+        memset(diag, 0, sizeof *diag);
+    char *text;
+    size_t len;
+    int rc = dt__read_file(path, a, 16u << 20, &text, &len, diag);
+    if (rc != DT_OK)
+        return rc;
+    char dir[512];
+    if (o.basedir == NULL) {
+        const char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            dt__fmt(dir, sizeof dir, ".");
+        else
+            dt__fmt(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        o.basedir = dir;
+    }
+    rc = dt_twin_load_json(text, len, &o, out, diag);
+    dt__free(a, text);
+    return rc;
+}
+
+int dt_twin_set_callback(dt_twin *t, const char *id, dt_ctrl_fn fn, void *user)
+{
+    if (t == NULL || id == NULL || fn == NULL)
+        return DT_EINVAL;
+    if (t->started)
+        return DT_ESTATE;
+    for (size_t i = 0; i < t->n_ctl; i++)
+        if (strcmp(t->ctl[i].id, id) == 0) {
+            if (t->ctl[i].ops != &dt__callback_ops)
+                return DT_EINVAL;
+            dt__callback_ctrl *cb = t->ctl[i].self;
+            cb->fn = fn;
+            cb->user = user;
+            return DT_OK;
+        }
+    return DT_ENOTFOUND;
+}
+
+int dt_twin_start(dt_twin *t, dt_time now)
+{
+    if (t == NULL)
+        return DT_EINVAL;
+    if (t->started)
+        return DT_ESTATE;
+    int rc = dt_ingest_start(t->ing, now);
+    if (rc == DT_OK && t->est != NULL) {
+        rc = dt_est_start(t->est, now);
+        for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
+            double tau;
+            dt_est_latency_budget(t->est, i, &tau, NULL);
+            if (tau < t->tau_min)
+                t->tau_min = tau;
+        }
+    }
+    if (rc != DT_OK) {
+        dt__fmt(t->err, sizeof t->err, "start failed: %s", dt_strerror(rc));
+        return rc;
+    }
+    t->now = now;
+    t->last_arrival_applied = DT_TIME_MIN;
+    t->started = 1;
+    return DT_OK;
+}
+
+int dt_twin_stop(dt_twin *t)
+{
+    if (t == NULL)
+        return DT_EINVAL;
+    if (!t->started || t->stopped)
+        return DT_ESTATE;
+    t->stopped = 1;
+    return DT_OK;
+}
+
+/* ---- the dispatcher ---- */
+
+static void audit_push(dt_twin *t, const dt_command *cmd, double requested, uint32_t decision,
+                       int status)
+{
+    size_t at = (t->audit_head + t->audit_n) % t->audit_cap;
+    if (t->audit_n == t->audit_cap)
+        t->audit_head = (t->audit_head + 1) % t->audit_cap;
+    else
+        t->audit_n++;
+    t->audit[at] = (dt_audit){*cmd, requested, decision, status};
+}
+
+/* One command through the safety chain, then to the sinks. */
+static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
+{
+    const dt_signal_info *si = dt_model_signal(t->model, cmd.signal);
+    double requested = cmd.value;
+    uint32_t dec = 0;
+    t->st.commands++;
+    if (now > cmd.t_deadline) {
+        t->st.expired++;
+        audit_push(t, &cmd, requested, DT_DISP_EXPIRED, 0);
+        return;
+    }
+    if (t->safe_mode) {
+        cmd.value = t->safe[cmd.signal];
+        dec |= DT_DISP_SAFE_STATE;
+        t->st.safe_stated++;
+    } else {
+        if (!isnan(t->forced[cmd.signal])) {
+            cmd.value = t->forced[cmd.signal];
+            dec |= DT_DISP_INTERLOCKED;
+            t->st.interlocked++;
+        }
+        if (!isfinite(cmd.value)) {
+            /* a controller produced NaN/Inf: never sent, the safe value is */
+            cmd.value = t->safe[cmd.signal];
+            dec |= DT_DISP_SAFE_STATE;
+            t->st.safe_stated++;
+        }
+        if (si->has_limits && (cmd.value < si->min || cmd.value > si->max)) {
+            cmd.value = cmd.value < si->min ? si->min : si->max;
+            dec |= DT_DISP_CLAMPED;
+            t->st.clamped++;
+        }
+        double rate = t->rate[cmd.signal], last = t->last_sent[cmd.signal];
+        if (rate > 0 && !isnan(last)) {
+            double dt = dt_time_to_sec(now - t->last_sent_t[cmd.signal]);
+            double step = rate * dt;
+            if (cmd.value > last + step || cmd.value < last - step) {
+                cmd.value = cmd.value > last ? last + step : last - step;
+                dec |= DT_DISP_RATE_LIMITED;
+                t->st.rate_limited++;
+            }
+        }
+    }
+    int rc = dt_io_apply(t->io, &cmd);
+    if (rc == DT_OK || rc == DT_ENOTFOUND) {
+        /* DT_ENOTFOUND: no sink maps it (a twin may command in simulation only) */
+        dec |= DT_DISP_SENT;
+        t->st.sent++;
+        t->last_sent[cmd.signal] = cmd.value;
+        t->last_sent_t[cmd.signal] = now;
+        if (t->last_arrival_applied != DT_TIME_MIN)
+            hist_add(t->h_cmd, &t->st.arrival_to_command, now - t->last_arrival_applied);
+    } else {
+        dec |= DT_DISP_SINK_ERROR;
+        t->st.sink_errors++;
+    }
+    audit_push(t, &cmd, requested, dec, rc);
+}
+
+static void send_safe_state(dt_twin *t, dt_time now)
+{
+    for (size_t s = 0; s < t->n_sig; s++)
+        if (!isnan(t->safe[s])) {
+            dt_command c = {(uint32_t)s, 0, ++t->seq, now, now + t->deadline, t->safe[s]};
+            dispatch(t, c, now);
+        }
+}
+
+/* The latency rule and the interlocks, evaluated once per cycle. */
+static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
+{
+    if (t->est == NULL)
+        return;
+    dt_time td = dt_est_data_time(t->est);
+    double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
+    t->st.belief_age_s = age;
+    int bad = dt_est_bounds_violated(t->est) > 0 || (!isnan(t->tau_min) && age > t->tau_min);
+    if (bad && !t->safe_mode) {
+        t->safe_mode = 1;
+        t->st.safe_entries++;
+        dt__log(&t->log, DT_LOG_WARN, "twin",
+                "safe state: belief age %.3f s, budget %.3f s, %zu bound(s) exceeded", age,
+                t->tau_min, dt_est_bounds_violated(t->est));
+        send_safe_state(t, now);
+    } else if (!bad && t->safe_mode) {
+        t->safe_mode = 0;
+        dt__log(&t->log, DT_LOG_INFO, "twin", "fresh data: leaving the safe state");
+        for (size_t i = 0; i < t->n_ctl; i++)
+            if (t->ctl[i].ops->reset != NULL)
+                t->ctl[i].ops->reset(t->ctl[i].self, ctx);
+    }
+    for (size_t s = 0; s < t->n_sig; s++)
+        t->forced[s] = NAN;
+    for (size_t i = 0; i < t->n_ilk; i++) {
+        interlock *x = &t->ilk[i];
+        dt_belief b;
+        int on = 0;
+        if (dt_est_belief(t->est, x->sig, now, &b) == DT_OK) {
+            double v = b.value;
+            on = x->op == OP_GT ? v > x->value : x->op == OP_GE ? v >= x->value
+                   : x->op == OP_LT ? v < x->value : v <= x->value;
+        }
+        if (on && !x->active)
+            dt__log(&t->log, DT_LOG_WARN, "twin", "interlock \"%s\" engaged", x->name);
+        x->active = on;
+        if (on)
+            for (size_t k = 0; k < x->n_set; k++)
+                t->forced[x->set_sig[k]] = x->set_val[k];
+    }
+}
+
+int dt_twin_submit(dt_twin *t, const dt_command *cmd)
+{
+    if (t == NULL || cmd == NULL || cmd->signal >= t->n_sig ||
+        dt_model_signal(t->model, cmd->signal)->role != DT_ROLE_COMMANDED)
+        return DT_EINVAL;
+    if (t->n_pending == QUEUE_CAP)
+        return DT_EFULL;
+    t->pending[t->n_pending++] = *cmd;
+    return DT_OK;
+}
+
+int dt_twin_step(dt_twin *t, dt_time now)
+{
+    if (t == NULL)
+        return DT_EINVAL;
+    if (!t->started || t->stopped)
+        return DT_ESTATE;
+    if (now < t->now)
+        return DT_ERANGE;
+    dt_time interval = now - t->now;
+    t->now = now;
+    /* Sense */
+    int rc = dt_io_poll(t->io, now);
+    /* Synchronize */
+    dt_ingest_poll(t->ing, now);
+    /* Understand */
+    size_t n;
+    while ((n = dt_ingest_release(t->ing, t->rel, RELEASE_BATCH)) > 0) {
+        for (size_t i = 0; i < n && t->est != NULL; i++) {
+            if (dt_est_process(t->est, &t->rel[i]) == DT_OK) {
+                hist_add(t->h_est, &t->st.arrival_to_estimate, now - t->rel[i].t_arrival);
+                if (t->rel[i].t_arrival > t->last_arrival_applied)
+                    t->last_arrival_applied = t->rel[i].t_arrival;
+            }
+        }
+        if (n < RELEASE_BATCH)
+            break;
+    }
+    /* Act */
+    dt_ctrl_ctx ctx;
+    init_ctx(t, &ctx);
+    assess(t, now, &ctx);
+    for (size_t i = 0; i < t->n_pending; i++)
+        dispatch(t, t->pending[i], now);
+    t->n_pending = 0;
+    for (size_t i = 0; i < t->n_ctl; i++) {
+        ctrl *k = &t->ctl[i];
+        ctx.dt = k->ran ? dt_time_to_sec(now - k->last_run) : 0;
+        ctx.n_queue = 0;
+        t->err[0] = '\0';
+        int crc = k->ops->compute(k->self, &ctx);
+        if (crc != DT_OK && rc == DT_OK)
+            rc = crc;
+        k->last_run = now;
+        k->ran = 1;
+        for (size_t q = 0; q < ctx.n_queue; q++)
+            dispatch(t, ctx.queue[q], now);
+    }
+    t->st.cycles++;
+    t->st.last_cycle_interval = interval;
+    if (interval > t->st.max_cycle_interval)
+        t->st.max_cycle_interval = interval;
+    return rc;
+}
+
+void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
+{
+    *out = t->st;
+    dt_ingest_stats_get(t->ing, &out->ingest);
+    if (t->est != NULL)
+        dt_est_stats_get(t->est, &out->estimator);
+    out->safe_state = t->safe_mode;
+    out->tau_max_s = t->tau_min;
+    out->arrival_to_estimate.p50 = hist_q(t->h_est, t->st.arrival_to_estimate.count, 0.5);
+    out->arrival_to_estimate.p99 = hist_q(t->h_est, t->st.arrival_to_estimate.count, 0.99);
+    out->arrival_to_command.p50 = hist_q(t->h_cmd, t->st.arrival_to_command.count, 0.5);
+    out->arrival_to_command.p99 = hist_q(t->h_cmd, t->st.arrival_to_command.count, 0.99);
+}
+
+size_t dt_twin_audit(const dt_twin *t, dt_audit *out, size_t max)
+{
+    size_t n = t->audit_n < max ? t->audit_n : max;
+    size_t skip = t->audit_n - n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = t->audit[(t->audit_head + skip + i) % t->audit_cap];
+    return n;
+}
+
+const dt_model *dt_twin_model(const dt_twin *t) { return t ? t->model : NULL; }
+dt_ingest *dt_twin_ingest(dt_twin *t) { return t ? t->ing : NULL; }
+dt_est *dt_twin_estimator(dt_twin *t) { return t ? t->est : NULL; }
+dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
+const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
