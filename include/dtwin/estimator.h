@@ -259,6 +259,10 @@ DT_API size_t dt_est_bound_count(const dt_est *est);
 DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
                                  const char **name);
 
+/** Index of sig among the inputs, or -1; and the number of inputs. */
+DT_API int dt_est_input_index(const dt_est *est, dt_signal_id sig);
+DT_API size_t dt_est_input_count(const dt_est *est);
+
 /** How many declared bounds the current covariance breaks. */
 DT_API size_t dt_est_bounds_violated(const dt_est *est);
 /** Time of the newest measurement applied (DT_TIME_MIN before any). */

@@ -615,3 +615,13 @@ size_t dt_est_bounds_violated(const dt_est *e)
 }
 
 dt_time dt_est_data_time(const dt_est *e) { return e ? e->t_data : DT_TIME_MIN; }
+
+int dt_est_input_index(const dt_est *e, dt_signal_id sig)
+{
+    for (size_t i = 0; e != NULL && i < e->p; i++)
+        if (e->inputs[i] == sig)
+            return (int)i;
+    return -1;
+}
+
+size_t dt_est_input_count(const dt_est *e) { return e ? e->p : 0; }

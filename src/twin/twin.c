@@ -67,6 +67,7 @@ struct dt_twin {
     dt_time now, last_arrival_applied;
     uint64_t seq;
     dt_sample *rel;
+    double *u; /* the estimator's inputs: the values last sent */
     dt_command *queue, *pending;
     size_t n_pending;
     double tau_min;
@@ -374,6 +375,7 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->ilk);
     dt__free(&a, t->audit);
     dt__free(&a, t->rel);
+    dt__free(&a, t->u);
     dt__free(&a, t->queue);
     dt__free(&a, t->pending);
     dt__free(&a, t);
@@ -460,7 +462,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         t->rel = dt__calloc(a, RELEASE_BATCH, sizeof *t->rel);
         t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
         t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
-        if (!t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
+        t->u = dt__calloc(a, DT_LA_MAX, sizeof *t->u);
+        if (!t->u || !t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
             !t->ilk || !t->rel || !t->queue || !t->pending)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
         for (size_t s = 0; rc == DT_OK && s < t->n_sig; s++) {
@@ -645,6 +648,13 @@ static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
         t->st.sent++;
         t->last_sent[cmd.signal] = cmd.value;
         t->last_sent_t[cmd.signal] = now;
+        /* What the actuator was told is the estimator's input from now on. */
+        int ui = t->est ? dt_est_input_index(t->est, cmd.signal) : -1;
+        if (ui >= 0 && t->u[ui] != cmd.value) {
+            t->u[ui] = cmd.value;
+            (void)dt_est_set_input(t->est, now > dt_est_time(t->est) ? now : dt_est_time(t->est),
+                                   t->u);
+        }
         if (t->last_arrival_applied != DT_TIME_MIN)
             hist_add(t->h_cmd, &t->st.arrival_to_command, now - t->last_arrival_applied);
     } else {

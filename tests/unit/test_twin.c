@@ -1,0 +1,300 @@
+/* End to end: a simulated first-order plant, noisy measurements through a
+ * memory source, a PID holding a setpoint through a memory sink, a step
+ * disturbance, a sensor outage that drives the belief past its latency budget
+ * and the dispatcher into the safe state, and recovery. */
+#include <stdlib.h>
+
+#include "test_util.h"
+
+#include "alloc_counter.h"
+#include "dtwin/dtwin.h"
+
+static const char twin_doc[] =
+    "{\"dtwin\":1,\"name\":\"loop\",\"assets\":[{\"id\":\"plant\"}],\"signals\":["
+    "{\"id\":\"y\",\"asset\":\"plant\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"period\":0.01,\"noise\":{\"std\":0.02},\"limits\":{\"min\":-5,\"max\":5}},"
+    "{\"id\":\"y_est\",\"asset\":\"plant\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+    "{\"id\":\"d_est\",\"asset\":\"plant\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"estimated\"},"
+    "{\"id\":\"u\",\"asset\":\"plant\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"commanded\","
+    " \"limits\":{\"min\":0,\"max\":4}}],"
+    "\"sources\":[{\"id\":\"sensor\",\"kind\":\"memory\",\"timeout\":0.2,"
+    "  \"mapping\":[{\"native\":\"level\",\"signal\":\"y\"}]}],"
+    "\"sinks\":[{\"id\":\"actuator\",\"kind\":\"memory\",\"capacity\":16,"
+    "  \"mapping\":[{\"native\":\"pump\",\"signal\":\"u\"}]}],"
+    "\"estimator\":{\"states\":[\"y_est\",\"d_est\"],\"inputs\":[\"u\"],"
+    "  \"A\":[[-1,1],[0,0]],\"B\":[[1],[0]],\"Q\":[0.0004,0.01],\"x0\":[0,0],\"P0\":[0.0004,0.01],"
+    "  \"measurements\":[{\"signal\":\"y\",\"H\":{\"y_est\":1}}],"
+    "  \"bounds\":[{\"name\":\"level\",\"variance\":\"y_est\",\"max\":0.0025}]},"
+    "\"controllers\":[{\"id\":\"level\",\"kind\":\"pid\",\"input\":\"y_est\",\"output\":\"u\","
+    "  \"setpoint\":1.0,\"kp\":3,\"ki\":2,\"kd\":0.1,\"tf\":0.05}],"
+    "\"dispatcher\":{\"safe\":{\"u\":0},\"rate_limits\":{\"u\":2},\"audit\":32},"
+    "\"loop\":{\"period\":0.01}}";
+
+static uint64_t rs = 99;
+static double gauss(void)
+{
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    double a = ((double)(rs >> 11) + 0.5) * 0x1.0p-53;
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    double b = (double)(rs >> 11) * 0x1.0p-53;
+    return sqrt(-2 * log(a)) * cos(6.283185307179586 * b);
+}
+
+typedef struct run_result {
+    double y_at[4];      /* at 10, 20, 21.4, 30 s */
+    uint64_t cmd_hash;
+    int safe_during_outage, safe_after;
+    dt_twin_stats st;
+    long allocs_after_start;
+    size_t pushed;
+} run_result;
+
+static void run(run_result *res, const dt_allocator *alloc)
+{
+    rs = 99;
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.allocator = alloc;
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = dt_twin_load_json(twin_doc, sizeof twin_doc - 1, &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    dtt_counter *ctr = alloc ? alloc->user : NULL;
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    long calls = ctr ? ctr->calls : 0;
+    dt_io *io = dt_twin_io(t);
+    double y = 0, u = 0, dist = 0;
+    const double dt = 0.01;
+    memset(res, 0, sizeof *res);
+    res->cmd_hash = 1469598103934665603ull;
+    for (int k = 1; k <= 3000; k++) {
+        dt_time now = (dt_time)k * 10 * DT_NS_PER_MS;
+        double tsec = k * dt;
+        if (tsec >= 10.0)
+            dist = -0.6; /* a step disturbance */
+        /* plant: y' = -y + u + d, exact for piecewise-constant input */
+        double e = exp(-dt), f = u + dist;
+        y = e * y + (1 - e) * f;
+        int outage = tsec >= 20.0 && tsec < 21.5;
+        if (!outage) {
+            assert_int_equal(dt_memory_source_push(io, 0, "level", now, y + 0.02 * gauss()), 0);
+            res->pushed++;
+        }
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_command c[16];
+        size_t n = dt_memory_sink_read(io, 0, c, 16);
+        for (size_t i = 0; i < n; i++) {
+            u = c[i].value;
+            uint64_t bits;
+            memcpy(&bits, &u, sizeof bits);
+            res->cmd_hash = (res->cmd_hash ^ bits) * 1099511628211ull;
+        }
+        dt_twin_stats st;
+        if (k == 1000)
+            res->y_at[0] = y;
+        if (k == 2000)
+            res->y_at[1] = y;
+        if (k == 2140) {
+            res->y_at[2] = y;
+            dt_twin_stats_get(t, &st);
+            res->safe_during_outage = st.safe_state;
+        }
+        if (k == 3000)
+            res->y_at[3] = y;
+    }
+    dt_twin_stats_get(t, &res->st);
+    res->safe_after = res->st.safe_state;
+    res->allocs_after_start = ctr ? ctr->calls - calls : 0;
+    dt_audit au[32];
+    size_t na = dt_twin_audit(t, au, 32);
+    assert_int_equal(na, 32);
+    assert_true(au[31].decision & DT_DISP_SENT);
+    dt_twin_destroy(t);
+}
+
+static void test_closed_loop_end_to_end(void **state)
+{
+    (void)state;
+    dtt_counter ctr = {0};
+    dt_allocator a = dtt_allocator(&ctr);
+    run_result r;
+    run(&r, &a);
+    const dt_twin_stats *st = &r.st;
+    print_message("y(10) %.3f y(20) %.3f y(21.4) %.3f y(30) %.3f; tau_max %.3f s; "
+                  "sent %llu clamped %llu rate-limited %llu safe-stated %llu entries %llu\n",
+                  r.y_at[0], r.y_at[1], r.y_at[2], r.y_at[3], st->tau_max_s,
+                  (unsigned long long)st->sent, (unsigned long long)st->clamped,
+                  (unsigned long long)st->rate_limited, (unsigned long long)st->safe_stated,
+                  (unsigned long long)st->safe_entries);
+    /* holds the setpoint, and again after the disturbance */
+    assert_close(r.y_at[0], 1.0, 0, 0.05);
+    assert_close(r.y_at[1], 1.0, 0, 0.05);
+    /* the outage engaged the safe state (u = 0): the level fell */
+    assert_true(r.safe_during_outage);
+    assert_true(r.y_at[2] < 0.8);
+    /* data came back: out of the safe state, setpoint regained */
+    assert_false(r.safe_after);
+    assert_close(r.y_at[3], 1.0, 0, 0.05);
+    /* counters */
+    assert_int_equal(st->cycles, 3000);
+    assert_int_equal(st->safe_entries, 1);
+    assert_true(st->safe_stated > 0);
+    assert_true(st->rate_limited > 0);  /* the start and the recovery ramps */
+    assert_int_equal(st->sink_errors, 0);
+    assert_int_equal(st->expired, 0);
+    assert_int_equal(st->interlocked, 0);
+    assert_true(st->sent == st->commands);
+    assert_true(st->tau_max_s > 0.05 && st->tau_max_s < 1.0);
+    assert_true(st->belief_age_s < 0.05);
+    const dt_source_stats *in = &st->ingest.total;
+    assert_true(in->offered == r.pushed);
+    assert_true(in->released + in->late + in->pending_merge == in->accepted);
+    assert_int_equal(in->rejected_nonfinite + in->rejected_out_of_limits + in->rejected_future, 0);
+    assert_int_equal(in->stale_events, 1); /* the outage */
+    assert_true(st->estimator.updates + st->estimator.gated == in->released + in->late);
+    assert_true(st->arrival_to_estimate.count > 0 && st->arrival_to_command.count > 0);
+    assert_int_equal(r.allocs_after_start, 0);
+    assert_int_equal(ctr.live, 0);
+}
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    run_result a, b;
+    run(&a, NULL);
+    run(&b, NULL);
+    assert_true(a.cmd_hash == b.cmd_hash);
+    assert_memory_equal(a.y_at, b.y_at, sizeof a.y_at);
+}
+
+typedef struct bad_twin {
+    const char *from, *to;
+    const char *message;
+} bad_twin;
+
+static const bad_twin bad_twins[] = {
+    {"\"dispatcher\":{\"safe\":{\"u\":0},", "\"dispatcher\":{\"safe\":{},",
+     "dispatcher.safe: missing the safe value of \"u\""},
+    {"\"safe\":{\"u\":0}", "\"safe\":{\"u\":9}",
+     "dispatcher.safe.u: expected a number within the signal's limits"},
+    {"\"kind\":\"pid\"", "\"kind\":\"lqr\"", "controllers[0].kind: no controller of kind \"lqr\""},
+    {"\"output\":\"u\"", "\"output\":\"y\"",
+     "controllers[0]: output: signal \"y\" is measured, expected commanded"},
+    {"\"kp\":3,", "", "controllers[0]: kp: required number"},
+    {"\"rate_limits\":{\"u\":2}", "\"rate_limits\":{\"u\":0}",
+     "dispatcher.rate_limits.u: a positive rate in units per second"},
+    {"\"loop\":{\"period\":0.01}", "\"loop\":{\"period\":0}",
+     "loop.period: required, seconds in [1e-6, 3600]"},
+};
+
+static void test_description_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_twins / sizeof bad_twins[0]; i++) {
+        char doc[sizeof twin_doc + 64];
+        const char *at = strstr(twin_doc, bad_twins[i].from);
+        assert_non_null(at);
+        size_t pre = (size_t)(at - twin_doc);
+        snprintf(doc, sizeof doc, "%.*s%s%s", (int)pre, twin_doc, bad_twins[i].to,
+                 at + strlen(bad_twins[i].from));
+        dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+        o.logger = dt_logger_silent();
+        dt_twin *t = NULL;
+        dt_diag d;
+        int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+        if (rc == 0 || strcmp(d.message, bad_twins[i].message) != 0)
+            print_error("case %zu: %s \"%s\"\n", i, dt_err_name(rc), d.message);
+        assert_int_not_equal(rc, 0);
+        assert_string_equal(d.message, bad_twins[i].message);
+        assert_null(t);
+    }
+}
+
+static void test_dispatcher_rules(void **state)
+{
+    (void)state;
+    /* No controller: host-submitted commands exercise clamping, rate limits,
+     * deadlines and an interlock. */
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"d\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"s\",\"asset\":\"p\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"estimated\"},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"commanded\","
+        " \"limits\":{\"min\":-1,\"max\":1}}],"
+        "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"signal\":\"u\"}]}],"
+        "\"estimator\":{\"states\":[\"s\"],\"A\":[[0]],\"Q\":[0],\"x0\":[2],\"P0\":[0.01]},"
+        "\"dispatcher\":{\"safe\":{\"u\":0},\"rate_limits\":{\"u\":10},\"deadline\":0.05,"
+        " \"interlocks\":[{\"name\":\"overspeed\",\"signal\":\"s\",\"op\":\">\",\"value\":1.5,"
+        "   \"set\":{\"u\":-0.5}}]}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, sizeof doc - 1, &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_signal_id u;
+    dt_model_find_signal(dt_twin_model(t), "u", &u);
+    /* s = 2 > 1.5: the interlock forces -0.5 whatever is asked */
+    dt_command c = {u, 0, 1, 0, DT_NS_PER_S, 0.9};
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 10 * DT_NS_PER_MS);
+    dt_audit a[4];
+    assert_int_equal(dt_twin_audit(t, a, 4), 1);
+    assert_true(a[0].decision & DT_DISP_INTERLOCKED);
+    assert_close(a[0].cmd.value, -0.5, 0, 0);
+    assert_close(a[0].requested, 0.9, 0, 0);
+    dt_twin_destroy(t);
+    /* Without the interlock: clamp, rate limit, expiry. */
+    char doc2[sizeof doc];
+    memcpy(doc2, doc, sizeof doc);
+    char *v = strstr(doc2, "\"value\":1.5");
+    memcpy(v, "\"value\":9.5", 11);
+    rc = dt_twin_load_json(doc2, strlen(doc2), &o, &t, &d);
+    assert_int_equal(rc, 0);
+    dt_twin_start(t, 0);
+    c.value = 5; /* above max 1: clamped; first command: no rate limit yet */
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 10 * DT_NS_PER_MS);
+    c.value = -1; /* 10 ms later: at most 0.1 from 1 */
+    c.t_deadline = DT_NS_PER_S;
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 20 * DT_NS_PER_MS);
+    c.t_deadline = 25 * DT_NS_PER_MS; /* dispatched at 30 ms: expired */
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 30 * DT_NS_PER_MS);
+    assert_int_equal(dt_twin_audit(t, a, 4), 3);
+    assert_true(a[0].decision & DT_DISP_CLAMPED);
+    assert_close(a[0].cmd.value, 1.0, 0, 0);
+    assert_true(a[1].decision & DT_DISP_RATE_LIMITED);
+    assert_close(a[1].cmd.value, 0.9, 1e-12, 0);
+    assert_int_equal(a[2].decision, DT_DISP_EXPIRED);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.clamped, 1);
+    assert_int_equal(st.rate_limited, 1);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.sent, 2);
+    /* NaN from a host command: never sent as such */
+    c.value = NAN;
+    c.t_deadline = DT_NS_PER_S;
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 40 * DT_NS_PER_MS);
+    assert_int_equal(dt_twin_audit(t, a, 4), 4);
+    assert_true(a[3].decision & DT_DISP_SAFE_STATE);
+    assert_true(isfinite(a[3].cmd.value));
+    assert_int_equal(dt_twin_step(t, 30 * DT_NS_PER_MS), DT_ERANGE);
+    dt_twin_destroy(t);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_closed_loop_end_to_end),
+    cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_description_errors),
+    cmocka_unit_test(test_dispatcher_rules),
+};
+
+DTT_MAIN(tests)
