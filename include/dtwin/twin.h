@@ -56,6 +56,8 @@ DT_API int dt_twin_stop(dt_twin *twin);
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
 
 DT_API const dt_model *dt_twin_model(const dt_twin *twin);
+/** The loop period the description gives ("loop": {"period"}), default 0.01 s. */
+DT_API double dt_twin_period_s(const dt_twin *twin);
 DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
 DT_API dt_est *dt_twin_estimator(dt_twin *twin);
 DT_API dt_io *dt_twin_io(dt_twin *twin);

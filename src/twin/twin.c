@@ -809,3 +809,5 @@ dt_ingest *dt_twin_ingest(dt_twin *t) { return t ? t->ing : NULL; }
 dt_est *dt_twin_estimator(dt_twin *t) { return t ? t->est : NULL; }
 dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
 const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
+
+double dt_twin_period_s(const dt_twin *t) { return t ? dt_time_to_sec(t->period) : 0; }

@@ -1,12 +1,15 @@
 /* dtwin: command-line front end. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dtwin/dtwin.h"
 
 /* Exit codes (docs/cli.md). */
-enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_RUNTIME = 4 };
 
 static void usage(FILE *f)
 {
@@ -14,6 +17,7 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  check FILE.json   validate a twin description and print its signals\n"
+          "  run FILE.json     run a twin (replaying its CSV sources at full speed)\n"
           "  version           print the library version\n"
           "\n"
           "Run 'dtwin <command> --help' for a command's options.\n",
@@ -29,6 +33,260 @@ static void check_usage(FILE *f)
           "JSON path and reason to stderr and exits 1 (3 if the file cannot be\n"
           "read).\n",
           f);
+}
+
+static void run_usage(FILE *f)
+{
+    fputs("usage: dtwin run [options] FILE.json\n"
+          "\n"
+          "Runs the twin on data time, stepping it as fast as it can at the loop period,\n"
+          "until every CSV replay source has ended (or --duration).\n"
+          "\n"
+          "  --duration S       stop after S seconds of twin time\n"
+          "  --fast             step as fast as possible (the default)\n"
+          "  --stats-every S    print a stats line every S seconds of twin time\n"
+          "  --json             print the final stats as JSON\n"
+          "  --estimates F.csv  write every posterior (time, mean and variance per state)\n"
+          "  --commands F.csv   write every dispatched command\n"
+          "  --quiet            no progress line and no summary\n",
+          f);
+}
+
+static int parse_seconds(const char *opt, const char *v, double *out)
+{
+    char *end;
+    double d = v ? strtod(v, &end) : NAN;
+    if (v == NULL || *end != '\0' || !(d > 0) || d > 1e9) {
+        fprintf(stderr, "dtwin run: %s needs a positive number of seconds\n", opt);
+        return EXIT_USAGE;
+    }
+    *out = d;
+    return EXIT_OK;
+}
+
+static int replay_done(dt_twin *t)
+{
+    dt_io *io = dt_twin_io(t);
+    int any = 0;
+    for (size_t i = 0; i < dt_io_source_count(io); i++) {
+        if (strcmp(dt_io_source_kind(io, i), "csv") != 0)
+            continue;
+        any = 1;
+        if (dt_io_source_events(io, i, DT_EV_END) == 0)
+            return 0;
+    }
+    dt_ingest_stats st;
+    dt_ingest_stats_get(dt_twin_ingest(t), &st);
+    return any && st.total.pending_ring == 0 && st.total.pending_merge == 0;
+}
+
+static void print_stats_json(const dt_twin_stats *s)
+{
+    const dt_source_stats *g = &s->ingest.total;
+    printf("{\"cycles\":%llu,\"samples\":{\"offered\":%llu,\"accepted\":%llu,"
+           "\"released\":%llu,\"late\":%llu,\"dropped\":%llu,\"rejected\":%llu},"
+           "\"estimator\":{\"updates\":%llu,\"gated\":%llu,\"too_old\":%llu,\"nis_mean\":%.6g},"
+           "\"commands\":{\"total\":%llu,\"sent\":%llu,\"clamped\":%llu,"
+           "\"rate_limited\":%llu,\"interlocked\":%llu,\"expired\":%llu,"
+           "\"safe_stated\":%llu,\"sink_errors\":%llu},\"safe_entries\":%llu,"
+           "\"safe_state\":%s,\"belief_age_s\":%.6g,\"tau_max_s\":%.6g}\n",
+           (unsigned long long)s->cycles, (unsigned long long)g->offered,
+           (unsigned long long)g->accepted, (unsigned long long)g->released,
+           (unsigned long long)g->late,
+           (unsigned long long)(g->dropped_newest + g->dropped_oldest + g->dropped_too_late +
+                                g->dropped_reorder_full),
+           (unsigned long long)(g->drained - g->accepted), (unsigned long long)s->estimator.updates,
+           (unsigned long long)s->estimator.gated, (unsigned long long)s->estimator.too_old,
+           s->estimator.nis_mean, (unsigned long long)s->commands, (unsigned long long)s->sent,
+           (unsigned long long)s->clamped, (unsigned long long)s->rate_limited,
+           (unsigned long long)s->interlocked, (unsigned long long)s->expired,
+           (unsigned long long)s->safe_stated, (unsigned long long)s->sink_errors,
+           (unsigned long long)s->safe_entries, s->safe_state ? "true" : "false",
+           isinf(s->belief_age_s) ? -1.0 : s->belief_age_s,
+           isinf(s->tau_max_s) ? -1.0 : s->tau_max_s);
+}
+
+static void print_stats_human(const dt_twin_stats *s, double t)
+{
+    const dt_source_stats *g = &s->ingest.total;
+    printf("t = %.1f s: %llu cycles, %llu samples (%llu applied, %llu rejected, %llu dropped), "
+           "%llu commands sent (%llu clamped, %llu rate-limited, %llu safe), %s\n",
+           t, (unsigned long long)s->cycles, (unsigned long long)g->offered,
+           (unsigned long long)s->estimator.updates,
+           (unsigned long long)(g->drained - g->accepted),
+           (unsigned long long)(g->dropped_newest + g->dropped_oldest + g->dropped_too_late +
+                                g->dropped_reorder_full),
+           (unsigned long long)s->sent, (unsigned long long)s->clamped,
+           (unsigned long long)s->rate_limited, (unsigned long long)s->safe_stated,
+           s->safe_state ? "SAFE STATE" : "normal");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *file = NULL, *est_file = NULL, *cmd_file = NULL;
+    double duration = 0, every = 0;
+    int json = 0, quiet = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = EXIT_OK;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            run_usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--duration") == 0) {
+            rc = parse_seconds(a, v, &duration);
+            i++;
+        } else if (strcmp(a, "--stats-every") == 0) {
+            rc = parse_seconds(a, v, &every);
+            i++;
+        } else if (strcmp(a, "--estimates") == 0 || strcmp(a, "--commands") == 0) {
+            if (v == NULL) {
+                fprintf(stderr, "dtwin run: %s needs a file name\n", a);
+                return EXIT_USAGE;
+            }
+            *(a[2] == 'e' ? &est_file : &cmd_file) = v;
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            quiet = 1;
+        } else if (strcmp(a, "--fast") == 0) {
+            /* the default */
+        } else if (strcmp(a, "--realtime") == 0) {
+            fprintf(stderr, "dtwin run: --realtime is not available yet in this build\n");
+            return EXIT_USAGE;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "dtwin run: unknown option '%s'\n", a);
+            run_usage(stderr);
+            return EXIT_USAGE;
+        } else if (file != NULL) {
+            fprintf(stderr, "dtwin run: more than one file given\n");
+            return EXIT_USAGE;
+        } else {
+            file = a;
+        }
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    if (file == NULL) {
+        run_usage(stderr);
+        return EXIT_USAGE;
+    }
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag diag;
+    int rc = dt_twin_load_file(file, &o, &t, &diag);
+    if (rc != DT_OK) {
+        fprintf(stderr, "dtwin run: %s: %s\n", file, diag.message[0] ? diag.message : dt_strerror(rc));
+        return rc == DT_EIO ? EXIT_IO : EXIT_INVALID;
+    }
+    int csv_sources = 0;
+    for (size_t i = 0; i < dt_io_source_count(dt_twin_io(t)); i++)
+        csv_sources += strcmp(dt_io_source_kind(dt_twin_io(t), i), "csv") == 0;
+    if (duration == 0 && csv_sources == 0) {
+        fprintf(stderr, "dtwin run: %s has no CSV replay source: give --duration\n", file);
+        dt_twin_destroy(t);
+        return EXIT_USAGE;
+    }
+    FILE *fe = est_file ? fopen(est_file, "w") : NULL, *fc = cmd_file ? fopen(cmd_file, "w") : NULL;
+    if ((est_file && !fe) || (cmd_file && !fc)) {
+        fprintf(stderr, "dtwin run: cannot write %s\n", est_file && !fe ? est_file : cmd_file);
+        if (fe)
+            fclose(fe);
+        if (fc)
+            fclose(fc);
+        dt_twin_destroy(t);
+        return EXIT_IO;
+    }
+    const dt_model *m = dt_twin_model(t);
+    dt_est *est = dt_twin_estimator(t);
+    size_t n = est ? dt_est_dim(est) : 0;
+    dt_signal_id states[DT_LA_MAX];
+    if (fe != NULL) {
+        fprintf(fe, "time_s");
+        for (size_t s = 0, k = 0; s < dt_model_signal_count(m) && k < n; s++)
+            if (dt_est_state_index(est, (dt_signal_id)s) >= 0) {
+                states[dt_est_state_index(est, (dt_signal_id)s)] = (dt_signal_id)s;
+                k++;
+            }
+        for (size_t i = 0; i < n; i++)
+            fprintf(fe, ",%s,%s.var", dt_model_signal(m, states[i])->id,
+                    dt_model_signal(m, states[i])->id);
+        fprintf(fe, "\n");
+    }
+    if (fc != NULL)
+        fprintf(fc, "time_s,seq,signal,value,requested,decision\n");
+    double period = dt_twin_period_s(t); /* the description's loop period */
+    int tty = isatty(STDOUT_FILENO) && !quiet && !json;
+    dt_twin_start(t, 0);
+    uint64_t seen_cmds = 0, version = 0;
+    double next_stats = every;
+    dt_time now = 0;
+    int exit_code = EXIT_OK;
+    for (uint64_t k = 1;; k++) {
+        now = (dt_time)((double)k * period * 1e9 + 0.5);
+        double tsec = dt_time_to_sec(now);
+        if (duration > 0 && tsec > duration + 1e-12)
+            break;
+        rc = dt_twin_step(t, now);
+        if (rc != DT_OK && rc != DT_ENOTFOUND) {
+            fprintf(stderr, "dtwin run: step at %.3f s failed: %s%s%s\n", tsec, dt_strerror(rc),
+                    dt_twin_errmsg(t)[0] ? ": " : "", dt_twin_errmsg(t));
+            exit_code = EXIT_RUNTIME;
+            break;
+        }
+        if (fe != NULL && est != NULL && dt_est_version(est) != version) {
+            version = dt_est_version(est);
+            const double *x = dt_kf_state(dt_est_kf(est)), *P = dt_kf_cov(dt_est_kf(est));
+            fprintf(fe, "%.9f", dt_time_to_sec(dt_est_time(est)));
+            for (size_t i = 0; i < n; i++)
+                fprintf(fe, ",%.17g,%.17g", x[i], P[i * n + i]);
+            fprintf(fe, "\n");
+        }
+        dt_twin_stats st;
+        dt_twin_stats_get(t, &st);
+        if (fc != NULL && st.commands > seen_cmds) {
+            dt_audit au[64];
+            size_t fresh = (size_t)(st.commands - seen_cmds);
+            size_t got = dt_twin_audit(t, au, fresh < 64 ? fresh : 64);
+            for (size_t i = 0; i < got; i++)
+                fprintf(fc, "%.9f,%llu,%s,%.17g,%.17g,%u\n", dt_time_to_sec(au[i].cmd.t_issued),
+                        (unsigned long long)au[i].cmd.seq, dt_model_signal(m, au[i].cmd.signal)->id,
+                        au[i].cmd.value, au[i].requested, au[i].decision);
+            seen_cmds = st.commands;
+        }
+        if (every > 0 && tsec >= next_stats - 1e-12) {
+            next_stats += every;
+            if (!quiet && !json)
+                print_stats_human(&st, tsec);
+        } else if (tty && k % 100 == 0) {
+            printf("\r  t = %.1f s, %llu cycles", tsec, (unsigned long long)st.cycles);
+            fflush(stdout);
+        }
+        if (duration == 0 && replay_done(t))
+            break;
+    }
+    if (tty)
+        printf("\r");
+    dt_twin_stop(t);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    if (json)
+        print_stats_json(&st);
+    else if (!quiet)
+        print_stats_human(&st, dt_time_to_sec(now));
+    int io_err = 0;
+    if (fe != NULL)
+        io_err |= fclose(fe) != 0;
+    if (fc != NULL)
+        io_err |= fclose(fc) != 0;
+    dt_twin_destroy(t);
+    if (io_err) {
+        fprintf(stderr, "dtwin run: writing an output file failed\n");
+        return EXIT_IO;
+    }
+    return exit_code;
 }
 
 static void print_limits(const dt_signal_info *s)
@@ -166,6 +424,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
     fprintf(stderr, "dtwin: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;
