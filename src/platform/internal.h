@@ -27,6 +27,10 @@ char *dt__strndup(const dt_allocator *a, const char *s, size_t len);
 #define DT__PRINTF(fmt, args)
 #endif
 
+/* The allocator a twin was created with (for the uv driver). */
+struct dt_twin;
+const dt_allocator *dt__twin_allocator(const struct dt_twin *t);
+
 /* Formats into a stack buffer (no allocation) and calls the logger if the
  * level passes. `lg` may be NULL (silent). */
 void dt__log(const dt_logger *lg, dt_log_level level, const char *module,

@@ -811,3 +811,5 @@ dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
 const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
 
 double dt_twin_period_s(const dt_twin *t) { return t ? dt_time_to_sec(t->period) : 0; }
+
+const dt_allocator *dt__twin_allocator(const dt_twin *t) { return &t->alloc; }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dtwin/dtwin.h"
+#include "dtwin/uv.h"
 
 /* Exit codes (docs/cli.md). */
 enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_RUNTIME = 4 };
@@ -44,6 +45,8 @@ static void run_usage(FILE *f)
           "\n"
           "  --duration S       stop after S seconds of twin time\n"
           "  --fast             step as fast as possible (the default)\n"
+          "  --realtime         step on a libuv timer at the loop period, on wall-clock\n"
+          "                     time (live UDP sources; SIGINT/SIGTERM stop cleanly)\n"
           "  --stats-every S    print a stats line every S seconds of twin time\n"
           "  --json             print the final stats as JSON\n"
           "  --estimates F.csv  write every posterior (time, mean and variance per state)\n"
@@ -121,11 +124,60 @@ static void print_stats_human(const dt_twin_stats *s, double t)
            s->safe_state ? "SAFE STATE" : "normal");
 }
 
+typedef struct rt_state {
+    dt_twin *twin;
+    dt_uv *drv;
+    double duration, every, next;
+    int quiet;
+} rt_state;
+
+static void rt_check(uv_timer_t *h)
+{
+    rt_state *r = h->data;
+    double tsec = dt_time_to_sec(dt_uv_now(r->drv));
+    if (r->every > 0 && tsec >= r->next && !r->quiet) {
+        dt_twin_stats st;
+        dt_twin_stats_get(r->twin, &st);
+        print_stats_human(&st, tsec);
+        r->next += r->every;
+    }
+    if ((r->duration > 0 && tsec >= r->duration) || (r->duration == 0 && replay_done(r->twin)))
+        dt_uv_stop(r->drv);
+}
+
+/* --realtime: the twin on a libuv loop until the duration, the end of the
+ * replay, or SIGINT/SIGTERM. */
+static int run_realtime(dt_twin *t, double duration, double every, int quiet)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0)
+        return EXIT_RUNTIME;
+    rt_state r = {t, NULL, duration, every, every, quiet};
+    if (dt_uv_attach(t, &loop, 0, 1, &r.drv) != DT_OK) {
+        uv_loop_close(&loop);
+        return EXIT_RUNTIME;
+    }
+    uv_timer_t check;
+    uv_timer_init(&loop, &check);
+    check.data = &r;
+    uv_timer_start(&check, rt_check, 50, 50);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int signaled = 0, status = dt_uv_status(r.drv, &signaled);
+    uv_timer_stop(&check);
+    uv_close((uv_handle_t *)&check, NULL);
+    dt_uv_detach(r.drv);
+    uv_run(&loop, UV_RUN_DEFAULT); /* let the handles close */
+    uv_loop_close(&loop);
+    if (signaled && !quiet)
+        fprintf(stderr, "dtwin run: stopped by a signal\n");
+    return status == DT_OK || status == DT_ENOTFOUND ? EXIT_OK : EXIT_RUNTIME;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *file = NULL, *est_file = NULL, *cmd_file = NULL;
     double duration = 0, every = 0;
-    int json = 0, quiet = 0;
+    int json = 0, quiet = 0, realtime = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -151,10 +203,9 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;
         } else if (strcmp(a, "--fast") == 0) {
-            /* the default */
+            realtime = 0;
         } else if (strcmp(a, "--realtime") == 0) {
-            fprintf(stderr, "dtwin run: --realtime is not available yet in this build\n");
-            return EXIT_USAGE;
+            realtime = 1;
         } else if (a[0] == '-') {
             fprintf(stderr, "dtwin run: unknown option '%s'\n", a);
             run_usage(stderr);
@@ -219,6 +270,21 @@ static int cmd_run(int argc, char **argv)
         fprintf(fc, "time_s,seq,signal,value,requested,decision\n");
     double period = dt_twin_period_s(t); /* the description's loop period */
     int tty = isatty(STDOUT_FILENO) && !quiet && !json;
+    if (realtime) {
+        int rrc = run_realtime(t, duration, every, quiet || json);
+        dt_twin_stats st;
+        dt_twin_stats_get(t, &st);
+        if (json)
+            print_stats_json(&st);
+        else if (!quiet)
+            print_stats_human(&st, (double)st.cycles * period);
+        if (fe != NULL)
+            fclose(fe);
+        if (fc != NULL)
+            fclose(fc);
+        dt_twin_destroy(t);
+        return rrc;
+    }
     dt_twin_start(t, 0);
     uint64_t seen_cmds = 0, version = 0;
     double next_stats = every;

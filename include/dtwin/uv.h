@@ -1,0 +1,37 @@
+/* dtwin: drive a twin from a libuv loop. The only dtwin header that includes
+ * uv.h; the core builds and steps without it. */
+#ifndef DTWIN_UV_H
+#define DTWIN_UV_H
+
+#include <uv.h>
+
+#include "dtwin/twin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dt_uv dt_uv;
+
+/** Starts `twin` (its time base: nanoseconds since this call, from the loop's
+ *  monotonic clock) and steps it from a repeating timer every period_s
+ *  (0: the description's loop period). Runs on the loop's thread.
+ *  With handle_signals, SIGINT and SIGTERM stop the twin and the loop cleanly
+ *  (the host then reads the stats and destroys the twin, which flushes sinks).
+ *  @retval DT_ESTATE twin already started. @retval DT_EIO a libuv call failed. */
+DT_API int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_signals,
+                        dt_uv **out);
+/** Stops the timer and signal handlers and frees the driver (before the loop
+ *  is closed; run the loop once more to let libuv finish closing handles). */
+DT_API void dt_uv_detach(dt_uv *d);
+/** Twin time of the last step (ns since attach). */
+DT_API dt_time dt_uv_now(const dt_uv *d);
+/** The first error a step returned (0 if none), and whether a signal stopped it. */
+DT_API int dt_uv_status(const dt_uv *d, int *signaled);
+/** Stops stepping and stops the loop (for hosts' own stop conditions). */
+DT_API void dt_uv_stop(dt_uv *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

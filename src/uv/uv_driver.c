@@ -1,0 +1,126 @@
+/* libuv driver: a timer steps the twin; signals stop it cleanly. */
+#define _DEFAULT_SOURCE /* uv.h needs the POSIX types under -std=c11 */
+#include <signal.h>
+
+#include "../platform/internal.h"
+#include "dtwin/uv.h"
+
+struct dt_uv {
+    dt_allocator alloc;
+    int closing; /* handles still closing; freed when it reaches 0 */
+    dt_twin *twin;
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uv_signal_t sigint, sigterm;
+    int signals, stopped, signaled, status;
+    uint64_t origin;
+    dt_time now;
+};
+
+static void on_tick(uv_timer_t *h)
+{
+    dt_uv *d = h->data;
+    if (d->stopped)
+        return;
+    /* uv_hrtime: monotonic ns; the twin's time starts at attach. */
+    dt_time now = (dt_time)(uv_hrtime() - d->origin);
+    if (now < d->now)
+        now = d->now;
+    d->now = now;
+    int rc = dt_twin_step(d->twin, now);
+    if (rc != DT_OK && d->status == DT_OK)
+        d->status = rc;
+}
+
+void dt_uv_stop(dt_uv *d)
+{
+    if (d == NULL || d->stopped)
+        return;
+    d->stopped = 1;
+    uv_timer_stop(&d->timer);
+    dt_twin_stop(d->twin);
+    uv_stop(d->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    dt_uv *d = h->data;
+    d->signaled = 1;
+    dt_uv_stop(d);
+}
+
+int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_signals,
+                 dt_uv **out)
+{
+    if (twin == NULL || loop == NULL || out == NULL || period_s < 0 || period_s > 3600)
+        return DT_EINVAL;
+    double p = period_s > 0 ? period_s : dt_twin_period_s(twin);
+    uint64_t ms = (uint64_t)(p * 1e3 + 0.5);
+    if (ms == 0)
+        ms = 1; /* libuv timers have millisecond resolution */
+    const dt_allocator *a = dt__twin_allocator(twin);
+    dt_uv *d = dt__calloc(a, 1, sizeof *d);
+    if (d == NULL)
+        return DT_ENOMEM;
+    d->alloc = *a;
+    d->twin = twin;
+    d->loop = loop;
+    d->origin = uv_hrtime();
+    int rc = dt_twin_start(twin, 0);
+    if (rc != DT_OK) {
+        dt__free(a, d);
+        return rc;
+    }
+    if (uv_timer_init(loop, &d->timer) != 0) {
+        dt__free(a, d);
+        return DT_EIO;
+    }
+    d->timer.data = d;
+    if (handle_signals) {
+        d->signals = 1;
+        uv_signal_init(loop, &d->sigint);
+        uv_signal_init(loop, &d->sigterm);
+        d->sigint.data = d->sigterm.data = d;
+        uv_signal_start(&d->sigint, on_signal, SIGINT);
+        uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    }
+    uv_timer_start(&d->timer, on_tick, ms, ms);
+    *out = d;
+    return DT_OK;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    dt_uv *d = h->data;
+    /* libuv may run close callbacks in any order: free after the last one */
+    if (--d->closing == 0) {
+        dt_allocator a = d->alloc;
+        dt__free(&a, d);
+    }
+}
+
+void dt_uv_detach(dt_uv *d)
+{
+    if (d == NULL)
+        return;
+    d->stopped = 1;
+    uv_timer_stop(&d->timer);
+    d->closing = d->signals ? 3 : 1;
+    if (d->signals) {
+        uv_signal_stop(&d->sigint);
+        uv_signal_stop(&d->sigterm);
+        uv_close((uv_handle_t *)&d->sigint, on_closed);
+        uv_close((uv_handle_t *)&d->sigterm, on_closed);
+    }
+    uv_close((uv_handle_t *)&d->timer, on_closed);
+}
+
+dt_time dt_uv_now(const dt_uv *d) { return d ? d->now : 0; }
+
+int dt_uv_status(const dt_uv *d, int *signaled)
+{
+    if (signaled != NULL)
+        *signaled = d ? d->signaled : 0;
+    return d ? d->status : DT_EINVAL;
+}
