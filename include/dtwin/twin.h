@@ -30,8 +30,9 @@ typedef struct dt_twin_options {
     const dt_logger *logger;       /**< NULL: stderr */
     dt_registry *registry;         /**< adapter and controller kinds; NULL: built-ins */
     const char *basedir;           /**< for relative paths; NULL: the file's directory */
+    int replay;                    /**< build for dt_twin_replay: no adapter is opened */
 } dt_twin_options;
-#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL}
+#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0}
 
 /** Loads a description and builds every part of the twin (all allocation
  *  happens here). @retval DT_EPARSE etc. with diag naming the JSON path. */
@@ -54,6 +55,30 @@ DT_API int dt_twin_stop(dt_twin *twin);
 /** Queues a command from the host for the next cycle's dispatcher (same checks
  *  as controller commands, including its deadline). @retval DT_EFULL 256 queued. */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
+
+/* ---- flight recorder ---- */
+
+/** Writes len bytes; returns 0, or a negative DT_E* (recording then stops). */
+typedef int (*dt_record_write_fn)(void *user, const void *data, size_t len);
+/** Reads exactly len bytes; returns 0, DT_EEMPTY at the end (nothing read),
+ *  or another negative DT_E*. */
+typedef int (*dt_record_read_fn)(void *user, void *data, size_t len);
+
+/** Records every input the twin consumes from now on (start and step times,
+ *  samples as drained, host-submitted commands, sink results) in a compact
+ *  binary log (docs/cli.md). Before dt_twin_start. The write function runs on
+ *  the twin's thread inside dt_twin_step.
+ *  @retval DT_ESTATE already started. @retval DT_EIO the header write failed. */
+DT_API int dt_twin_record(dt_twin *twin, dt_record_write_fn fn, void *user);
+/** Re-runs a log on a twin loaded from the same description with
+ *  options.replay set: the same estimates and commands, bit for bit (callback
+ *  controllers must be registered again and be deterministic). on_step (may
+ *  be NULL) runs after each replayed step.
+ *  @retval DT_EPARSE not a log, or a corrupt one. @retval DT_EABI the log was
+ *  recorded with another description. @retval DT_ESTATE twin not in replay mode. */
+DT_API int dt_twin_replay(dt_twin *twin, dt_record_read_fn fn, void *user,
+                          void (*on_step)(void *user, dt_twin *twin, dt_time now),
+                          void *step_user);
 
 DT_API const dt_model *dt_twin_model(const dt_twin *twin);
 /** The loop period the description gives ("loop": {"period"}), default 0.01 s. */

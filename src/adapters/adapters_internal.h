@@ -19,6 +19,12 @@ size_t dt__memory_sink_read(void *self, dt_command *out, size_t max);
 int dt__udp_source_stats(void *self, dt_udp_stats *out);
 int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var);
 
+/* dt_io_create; with replay, adapters are declared and mapped (so sources get
+ * their ingest ids) but never opened, polled or applied. */
+int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
+                  const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
+                  int replay, dt_io **out, dt_diag *diag);
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

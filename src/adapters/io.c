@@ -220,6 +220,7 @@ struct dt_sink_ctx {
 };
 
 struct dt_io {
+    int replay; /* adapters declared and mapped but never opened */
     dt_allocator alloc;
     dt_logger log;
     const dt_model *model;
@@ -780,10 +781,10 @@ static int open_sources(build *b, const cJSON *arr)
         if (c->self == NULL)
             return fail(b, DT_ENOMEM, path, "out of memory");
         io->err[0] = '\0';
-        rc = ops->open(c->self, c, C(o));
+        rc = io->replay ? DT_OK : ops->open(c->self, c, C(o));
         if (rc != DT_OK)
             return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
-        c->opened = 1;
+        c->opened = !io->replay;
     }
     return DT_OK;
 }
@@ -826,10 +827,10 @@ static int open_sinks(build *b, const cJSON *arr)
         if (c->self == NULL)
             return fail(b, DT_ENOMEM, path, "out of memory");
         io->err[0] = '\0';
-        rc = ops->open(c->self, c, C(o));
+        rc = io->replay ? DT_OK : ops->open(c->self, c, C(o));
         if (rc != DT_OK)
             return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
-        c->opened = 1;
+        c->opened = !io->replay;
     }
     return DT_OK;
 }
@@ -899,6 +900,13 @@ int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                  const char *basedir, const dt_allocator *alloc,
                  const dt_logger *logger, dt_io **out, dt_diag *diag)
 {
+    return dt__io_create(model, ing, reg, basedir, alloc, logger, 0, out, diag);
+}
+
+int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
+                  const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
+                  int replay, dt_io **out, dt_diag *diag)
+{
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
     if (model == NULL || ing == NULL || reg == NULL || out == NULL)
@@ -909,6 +917,7 @@ int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
     if (io == NULL)
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     io->alloc = *alloc;
+    io->replay = replay;
     io->log = logger ? *logger : *dt_logger_stderr();
     io->model = model;
     const char *bd = basedir ? basedir : "";
@@ -947,7 +956,7 @@ int dt_io_poll(dt_io *io, dt_time now)
     int first = DT_OK;
     for (size_t i = 0; i < io->n_src; i++) {
         dt_source_ctx *c = &io->src[i];
-        if (c->ops->poll == NULL)
+        if (c->ops->poll == NULL || !c->opened)
             continue;
         int rc = c->ops->poll(c->self, now);
         if (rc != DT_OK && first == DT_OK)

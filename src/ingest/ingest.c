@@ -64,7 +64,27 @@ struct dt_ingest {
     dt_time *head_t; /* per source: time of its oldest queued sample, MAX if none */
     dt_time watermark, released_until;
     int any_released;
+    void (*tap)(void *user, dt_source_id src, const dt_sample *s, size_t n);
+    void *tap_user;
+    size_t (*feed)(void *user, dt_source_id src, dt_sample *out, size_t max);
+    void *feed_user;
 };
+
+void dt__ingest_set_feed(dt_ingest *g,
+                         size_t (*fn)(void *user, dt_source_id src, dt_sample *out, size_t max),
+                         void *user)
+{
+    g->feed = fn;
+    g->feed_user = user;
+}
+
+void dt__ingest_set_tap(dt_ingest *g,
+                        void (*fn)(void *user, dt_source_id src, const dt_sample *s, size_t n),
+                        void *user)
+{
+    g->tap = fn;
+    g->tap_user = user;
+}
 
 int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
                      dt_ingest **out)
@@ -297,7 +317,10 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
     for (uint32_t i = 0; i < g->n_src; i++) {
         source *src = &g->src[i];
         size_t n;
-        while ((n = dt_ring_drain(src->ring, g->scratch, DRAIN_BATCH)) > 0) {
+        while ((n = g->feed ? g->feed(g->feed_user, i, g->scratch, DRAIN_BATCH)
+                            : dt_ring_drain(src->ring, g->scratch, DRAIN_BATCH)) > 0) {
+            if (g->tap != NULL)
+                g->tap(g->tap_user, i, g->scratch, n); /* the flight recorder */
             for (size_t k = 0; k < n; k++)
                 accept_one(g, src, &g->scratch[k], now);
             if (n < DRAIN_BATCH)

@@ -169,6 +169,150 @@ static void test_deterministic(void **state)
     assert_memory_equal(a.y_at, b.y_at, sizeof a.y_at);
 }
 
+/* ---- flight recorder ---- */
+
+typedef struct membuf {
+    uint8_t *p;
+    size_t len, cap, pos;
+} membuf;
+
+static int mem_write(void *user, const void *data, size_t len)
+{
+    membuf *m = user;
+    if (m->len + len > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 65536;
+        while (cap < m->len + len)
+            cap *= 2;
+        uint8_t *np = realloc(m->p, cap);
+        if (np == NULL)
+            return DT_ENOMEM;
+        m->p = np;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+static int mem_read(void *user, void *data, size_t len)
+{
+    membuf *m = user;
+    if (m->pos == m->len)
+        return DT_EEMPTY;
+    if (m->len - m->pos < len)
+        return DT_EIO;
+    memcpy(data, m->p + m->pos, len);
+    m->pos += len;
+    return 0;
+}
+
+typedef struct trace {
+    uint64_t hash, commands, steps;
+} trace;
+
+static void mix(uint64_t *h, uint64_t v) { *h = (*h ^ v) * 1099511628211ull; }
+
+/* After each step: every new audit record and the estimator's state, bitwise. */
+static void observe(void *user, dt_twin *t, dt_time now)
+{
+    trace *tr = user;
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    dt_audit au[32];
+    size_t fresh = (size_t)(st.commands - tr->commands);
+    size_t got = dt_twin_audit(t, au, fresh < 32 ? fresh : 32);
+    for (size_t i = 0; i < got; i++) {
+        uint64_t bits;
+        memcpy(&bits, &au[i].cmd.value, sizeof bits);
+        mix(&tr->hash, bits);
+        mix(&tr->hash, au[i].decision);
+        mix(&tr->hash, au[i].cmd.seq);
+    }
+    tr->commands = st.commands;
+    dt_est *e = dt_twin_estimator(t);
+    const double *x = dt_kf_state(dt_est_kf(e)), *P = dt_kf_cov(dt_est_kf(e));
+    for (size_t i = 0; i < dt_est_dim(e); i++) {
+        uint64_t bx, bp;
+        memcpy(&bx, &x[i], sizeof bx);
+        memcpy(&bp, &P[i * dt_est_dim(e) + i], sizeof bp);
+        mix(&tr->hash, bx);
+        mix(&tr->hash, bp);
+    }
+    mix(&tr->hash, (uint64_t)now);
+    tr->steps++;
+}
+
+static void test_record_and_replay(void **state)
+{
+    (void)state;
+    membuf log = {0};
+    trace live = {1469598103934665603ull, 0, 0}, again = live;
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(twin_doc, sizeof twin_doc - 1, &o, &t, NULL), 0);
+    assert_int_equal(dt_twin_record(t, mem_write, &log), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    assert_int_equal(dt_twin_record(t, mem_write, &log), DT_ESTATE);
+    rs = 7;
+    double y = 0, u = 0;
+    dt_io *io = dt_twin_io(t);
+    for (int k = 1; k <= 1500; k++) {
+        dt_time now = (dt_time)k * 10 * DT_NS_PER_MS;
+        double e = exp(-0.01);
+        y = e * y + (1 - e) * (u + (k > 600 ? -0.6 : 0));
+        int outage = k >= 900 && k < 1050;
+        int drop = gauss() > 1.6; /* about 5 % of samples lost */
+        if (!outage && !drop) {
+            /* measured up to 8 ms earlier: arrival jitter */
+            dt_time jitter = (dt_time)(fabs(gauss()) * 3e6);
+            dt_memory_source_push(io, 0, "level", now - jitter, y + 0.02 * gauss());
+        }
+        if (k == 700) { /* a host command, recorded too */
+            dt_signal_id us;
+            dt_model_find_signal(dt_twin_model(t), "u", &us);
+            dt_command c = {us, 0, 0, now, now + DT_NS_PER_S, 3.0};
+            assert_int_equal(dt_twin_submit(t, &c), 0);
+        }
+        assert_int_equal(dt_twin_step(t, now), 0);
+        observe(&live, t, now);
+        dt_command c[16];
+        size_t n = dt_memory_sink_read(io, 0, c, 16);
+        if (n > 0)
+            u = c[n - 1].value;
+    }
+    dt_twin_destroy(t);
+    print_message("flight log: %zu bytes for %llu steps\n", log.len,
+                  (unsigned long long)live.steps);
+
+    o.replay = 1;
+    assert_int_equal(dt_twin_load_json(twin_doc, sizeof twin_doc - 1, &o, &t, NULL), 0);
+    int rc = dt_twin_replay(t, mem_read, &log, observe, &again);
+    if (rc)
+        print_error("replay: %s (%s)\n", dt_strerror(rc), dt_twin_errmsg(t));
+    assert_int_equal(rc, 0);
+    assert_true(again.steps == live.steps);
+    assert_true(again.commands == live.commands);
+    assert_true(again.hash == live.hash); /* bit-identical estimates and commands */
+    dt_twin_destroy(t);
+
+    /* A log of another description is refused; a truncated one is reported. */
+    char other[sizeof twin_doc];
+    memcpy(other, twin_doc, sizeof other);
+    char *kp = strstr(other, "\"kp\":3"); /* same shape, another gain */
+    kp[5] = '4';
+    assert_int_equal(dt_twin_load_json(other, strlen(other), &o, &t, NULL), 0);
+    log.pos = 0;
+    assert_int_equal(dt_twin_replay(t, mem_read, &log, NULL, NULL), DT_EABI);
+    dt_twin_destroy(t);
+    assert_int_equal(dt_twin_load_json(twin_doc, sizeof twin_doc - 1, &o, &t, NULL), 0);
+    log.pos = 0;
+    log.len -= 3;
+    assert_int_equal(dt_twin_replay(t, mem_read, &log, NULL, NULL), DT_EPARSE);
+    dt_twin_destroy(t);
+    free(log.p);
+}
+
 typedef struct bad_twin {
     const char *from, *to;
     const char *message;
@@ -293,6 +437,7 @@ static void test_dispatcher_rules(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_closed_loop_end_to_end),
     cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_record_and_replay),
     cmocka_unit_test(test_description_errors),
     cmocka_unit_test(test_dispatcher_rules),
 };
