@@ -19,6 +19,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  check FILE.json   validate a twin description and print its signals\n"
           "  run FILE.json     run a twin (replaying its CSV sources at full speed)\n"
+          "  replay LOG FILE   re-run a flight log bit-identically\n"
           "  version           print the library version\n"
           "\n"
           "Run 'dtwin <command> --help' for a command's options.\n",
@@ -51,6 +52,7 @@ static void run_usage(FILE *f)
           "  --json             print the final stats as JSON\n"
           "  --estimates F.csv  write every posterior (time, mean and variance per state)\n"
           "  --commands F.csv   write every dispatched command\n"
+          "  --record LOG       write a flight log for dtwin replay\n"
           "  --quiet            no progress line and no summary\n",
           f);
 }
@@ -83,6 +85,13 @@ static int replay_done(dt_twin *t)
     return any && st.total.pending_ring == 0 && st.total.pending_merge == 0;
 }
 
+static unsigned long long rejected_total(const dt_source_stats *g)
+{
+    return (unsigned long long)(g->rejected_nonfinite + g->rejected_bad_variance +
+                                g->rejected_unknown_signal + g->rejected_wrong_role +
+                                g->rejected_out_of_limits + g->rejected_future);
+}
+
 static void print_stats_json(const dt_twin_stats *s)
 {
     const dt_source_stats *g = &s->ingest.total;
@@ -98,7 +107,7 @@ static void print_stats_json(const dt_twin_stats *s)
            (unsigned long long)g->late,
            (unsigned long long)(g->dropped_newest + g->dropped_oldest + g->dropped_too_late +
                                 g->dropped_reorder_full),
-           (unsigned long long)(g->drained - g->accepted), (unsigned long long)s->estimator.updates,
+           rejected_total(g), (unsigned long long)s->estimator.updates,
            (unsigned long long)s->estimator.gated, (unsigned long long)s->estimator.too_old,
            s->estimator.nis_mean, (unsigned long long)s->commands, (unsigned long long)s->sent,
            (unsigned long long)s->clamped, (unsigned long long)s->rate_limited,
@@ -115,13 +124,104 @@ static void print_stats_human(const dt_twin_stats *s, double t)
     printf("t = %.1f s: %llu cycles, %llu samples (%llu applied, %llu rejected, %llu dropped), "
            "%llu commands sent (%llu clamped, %llu rate-limited, %llu safe), %s\n",
            t, (unsigned long long)s->cycles, (unsigned long long)g->offered,
-           (unsigned long long)s->estimator.updates,
-           (unsigned long long)(g->drained - g->accepted),
+           (unsigned long long)s->estimator.updates, rejected_total(g),
            (unsigned long long)(g->dropped_newest + g->dropped_oldest + g->dropped_too_late +
                                 g->dropped_reorder_full),
            (unsigned long long)s->sent, (unsigned long long)s->clamped,
            (unsigned long long)s->rate_limited, (unsigned long long)s->safe_stated,
            s->safe_state ? "SAFE STATE" : "normal");
+}
+
+/* --estimates / --commands writers, shared by run and replay. */
+typedef struct outputs {
+    FILE *fe, *fc;
+    const dt_model *m;
+    dt_est *est;
+    size_t n;
+    uint64_t version, seen_cmds;
+} outputs;
+
+static int outputs_open(outputs *o, dt_twin *t, const char *est_file, const char *cmd_file)
+{
+    memset(o, 0, sizeof *o);
+    o->m = dt_twin_model(t);
+    o->est = dt_twin_estimator(t);
+    o->n = o->est ? dt_est_dim(o->est) : 0;
+    o->fe = est_file ? fopen(est_file, "w") : NULL;
+    o->fc = cmd_file ? fopen(cmd_file, "w") : NULL;
+    if ((est_file && !o->fe) || (cmd_file && !o->fc)) {
+        fprintf(stderr, "dtwin: cannot write %s\n", est_file && !o->fe ? est_file : cmd_file);
+        return EXIT_IO;
+    }
+    if (o->fe != NULL) {
+        dt_signal_id states[DT_LA_MAX];
+        for (size_t s = 0; s < dt_model_signal_count(o->m); s++) {
+            int i = dt_est_state_index(o->est, (dt_signal_id)s);
+            if (i >= 0)
+                states[i] = (dt_signal_id)s;
+        }
+        fprintf(o->fe, "time_s");
+        for (size_t i = 0; i < o->n; i++)
+            fprintf(o->fe, ",%s,%s.var", dt_model_signal(o->m, states[i])->id,
+                    dt_model_signal(o->m, states[i])->id);
+        fprintf(o->fe, "\n");
+    }
+    if (o->fc != NULL)
+        fprintf(o->fc, "time_s,seq,signal,value,requested,decision\n");
+    return EXIT_OK;
+}
+
+static void outputs_step(outputs *o, dt_twin *t)
+{
+    if (o->fe != NULL && o->est != NULL && dt_est_version(o->est) != o->version) {
+        o->version = dt_est_version(o->est);
+        const double *x = dt_kf_state(dt_est_kf(o->est)), *P = dt_kf_cov(dt_est_kf(o->est));
+        fprintf(o->fe, "%.9f", dt_time_to_sec(dt_est_time(o->est)));
+        for (size_t i = 0; i < o->n; i++)
+            fprintf(o->fe, ",%.17g,%.17g", x[i], P[i * o->n + i]);
+        fprintf(o->fe, "\n");
+    }
+    if (o->fc != NULL) {
+        dt_twin_stats st;
+        dt_twin_stats_get(t, &st);
+        if (st.commands > o->seen_cmds) {
+            dt_audit au[64];
+            size_t fresh = (size_t)(st.commands - o->seen_cmds);
+            size_t got = dt_twin_audit(t, au, fresh < 64 ? fresh : 64);
+            for (size_t i = 0; i < got; i++)
+                fprintf(o->fc, "%.9f,%llu,%s,%.17g,%.17g,%u\n",
+                        dt_time_to_sec(au[i].cmd.t_issued), (unsigned long long)au[i].cmd.seq,
+                        dt_model_signal(o->m, au[i].cmd.signal)->id, au[i].cmd.value,
+                        au[i].requested, au[i].decision);
+            o->seen_cmds = st.commands;
+        }
+    }
+}
+
+static int outputs_close(outputs *o)
+{
+    int bad = 0;
+    if (o->fe != NULL)
+        bad |= fclose(o->fe) != 0;
+    if (o->fc != NULL)
+        bad |= fclose(o->fc) != 0;
+    o->fe = o->fc = NULL;
+    if (bad)
+        fprintf(stderr, "dtwin: writing an output file failed\n");
+    return bad ? EXIT_IO : EXIT_OK;
+}
+
+static int file_write(void *user, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, user) == len ? DT_OK : DT_EIO;
+}
+
+static int file_read(void *user, void *data, size_t len)
+{
+    size_t got = fread(data, 1, len, user);
+    if (got == len)
+        return DT_OK;
+    return got == 0 && feof((FILE *)user) ? DT_EEMPTY : DT_EIO;
 }
 
 typedef struct rt_state {
@@ -175,7 +275,7 @@ static int run_realtime(dt_twin *t, double duration, double every, int quiet)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *file = NULL, *est_file = NULL, *cmd_file = NULL;
+    const char *file = NULL, *est_file = NULL, *cmd_file = NULL, *rec_file = NULL;
     double duration = 0, every = 0;
     int json = 0, quiet = 0, realtime = 0;
     for (int i = 0; i < argc; i++) {
@@ -197,6 +297,13 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             *(a[2] == 'e' ? &est_file : &cmd_file) = v;
+            i++;
+        } else if (strcmp(a, "--record") == 0) {
+            if (v == NULL) {
+                fprintf(stderr, "dtwin run: --record needs a file name\n");
+                return EXIT_USAGE;
+            }
+            rec_file = v;
             i++;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
@@ -240,34 +347,24 @@ static int cmd_run(int argc, char **argv)
         dt_twin_destroy(t);
         return EXIT_USAGE;
     }
-    FILE *fe = est_file ? fopen(est_file, "w") : NULL, *fc = cmd_file ? fopen(cmd_file, "w") : NULL;
-    if ((est_file && !fe) || (cmd_file && !fc)) {
-        fprintf(stderr, "dtwin run: cannot write %s\n", est_file && !fe ? est_file : cmd_file);
-        if (fe)
-            fclose(fe);
-        if (fc)
-            fclose(fc);
+    outputs out;
+    if (outputs_open(&out, t, est_file, cmd_file) != EXIT_OK) {
+        outputs_close(&out);
         dt_twin_destroy(t);
         return EXIT_IO;
     }
-    const dt_model *m = dt_twin_model(t);
-    dt_est *est = dt_twin_estimator(t);
-    size_t n = est ? dt_est_dim(est) : 0;
-    dt_signal_id states[DT_LA_MAX];
-    if (fe != NULL) {
-        fprintf(fe, "time_s");
-        for (size_t s = 0, k = 0; s < dt_model_signal_count(m) && k < n; s++)
-            if (dt_est_state_index(est, (dt_signal_id)s) >= 0) {
-                states[dt_est_state_index(est, (dt_signal_id)s)] = (dt_signal_id)s;
-                k++;
-            }
-        for (size_t i = 0; i < n; i++)
-            fprintf(fe, ",%s,%s.var", dt_model_signal(m, states[i])->id,
-                    dt_model_signal(m, states[i])->id);
-        fprintf(fe, "\n");
+    FILE *frec = NULL;
+    if (rec_file != NULL) {
+        frec = fopen(rec_file, "wb");
+        if (frec == NULL || dt_twin_record(t, file_write, frec) != DT_OK) {
+            fprintf(stderr, "dtwin run: cannot write %s\n", rec_file);
+            if (frec)
+                fclose(frec);
+            outputs_close(&out);
+            dt_twin_destroy(t);
+            return EXIT_IO;
+        }
     }
-    if (fc != NULL)
-        fprintf(fc, "time_s,seq,signal,value,requested,decision\n");
     double period = dt_twin_period_s(t); /* the description's loop period */
     int tty = isatty(STDOUT_FILENO) && !quiet && !json;
     if (realtime) {
@@ -278,15 +375,13 @@ static int cmd_run(int argc, char **argv)
             print_stats_json(&st);
         else if (!quiet)
             print_stats_human(&st, (double)st.cycles * period);
-        if (fe != NULL)
-            fclose(fe);
-        if (fc != NULL)
-            fclose(fc);
+        int orc = outputs_close(&out);
+        if (frec != NULL && fclose(frec) != 0)
+            orc = EXIT_IO;
         dt_twin_destroy(t);
-        return rrc;
+        return rrc != EXIT_OK ? rrc : orc;
     }
     dt_twin_start(t, 0);
-    uint64_t seen_cmds = 0, version = 0;
     double next_stats = every;
     dt_time now = 0;
     int exit_code = EXIT_OK;
@@ -302,26 +397,9 @@ static int cmd_run(int argc, char **argv)
             exit_code = EXIT_RUNTIME;
             break;
         }
-        if (fe != NULL && est != NULL && dt_est_version(est) != version) {
-            version = dt_est_version(est);
-            const double *x = dt_kf_state(dt_est_kf(est)), *P = dt_kf_cov(dt_est_kf(est));
-            fprintf(fe, "%.9f", dt_time_to_sec(dt_est_time(est)));
-            for (size_t i = 0; i < n; i++)
-                fprintf(fe, ",%.17g,%.17g", x[i], P[i * n + i]);
-            fprintf(fe, "\n");
-        }
+        outputs_step(&out, t);
         dt_twin_stats st;
         dt_twin_stats_get(t, &st);
-        if (fc != NULL && st.commands > seen_cmds) {
-            dt_audit au[64];
-            size_t fresh = (size_t)(st.commands - seen_cmds);
-            size_t got = dt_twin_audit(t, au, fresh < 64 ? fresh : 64);
-            for (size_t i = 0; i < got; i++)
-                fprintf(fc, "%.9f,%llu,%s,%.17g,%.17g,%u\n", dt_time_to_sec(au[i].cmd.t_issued),
-                        (unsigned long long)au[i].cmd.seq, dt_model_signal(m, au[i].cmd.signal)->id,
-                        au[i].cmd.value, au[i].requested, au[i].decision);
-            seen_cmds = st.commands;
-        }
         if (every > 0 && tsec >= next_stats - 1e-12) {
             next_stats += every;
             if (!quiet && !json)
@@ -342,17 +420,97 @@ static int cmd_run(int argc, char **argv)
         print_stats_json(&st);
     else if (!quiet)
         print_stats_human(&st, dt_time_to_sec(now));
-    int io_err = 0;
-    if (fe != NULL)
-        io_err |= fclose(fe) != 0;
-    if (fc != NULL)
-        io_err |= fclose(fc) != 0;
+    int orc = outputs_close(&out);
+    if (frec != NULL && fclose(frec) != 0)
+        orc = EXIT_IO;
     dt_twin_destroy(t);
-    if (io_err) {
-        fprintf(stderr, "dtwin run: writing an output file failed\n");
+    return exit_code != EXIT_OK ? exit_code : orc;
+}
+
+static void replay_usage(FILE *f)
+{
+    fputs("usage: dtwin replay [--json] [--estimates F.csv] [--commands F.csv] LOG FILE.json\n"
+          "\n"
+          "Re-runs a flight log written by 'dtwin run --record' on the description it\n"
+          "was recorded with (no adapter is opened): the same estimates and commands,\n"
+          "bit for bit.\n",
+          f);
+}
+
+static void replay_step(void *user, dt_twin *t, dt_time now)
+{
+    (void)now;
+    outputs_step(user, t);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    const char *files[2] = {NULL, NULL}, *est_file = NULL, *cmd_file = NULL;
+    int nf = 0, json = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            replay_usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if ((strcmp(a, "--estimates") == 0 || strcmp(a, "--commands") == 0) &&
+                   i + 1 < argc) {
+            *(a[2] == 'e' ? &est_file : &cmd_file) = argv[++i];
+        } else if (a[0] == '-' || nf == 2) {
+            fprintf(stderr, "dtwin replay: unexpected argument '%s'\n", a);
+            replay_usage(stderr);
+            return EXIT_USAGE;
+        } else {
+            files[nf++] = a;
+        }
+    }
+    if (nf != 2) {
+        replay_usage(stderr);
+        return EXIT_USAGE;
+    }
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.replay = 1;
+    dt_twin *t = NULL;
+    dt_diag diag;
+    int rc = dt_twin_load_file(files[1], &o, &t, &diag);
+    if (rc != DT_OK) {
+        fprintf(stderr, "dtwin replay: %s: %s\n", files[1],
+                diag.message[0] ? diag.message : dt_strerror(rc));
+        return rc == DT_EIO ? EXIT_IO : EXIT_INVALID;
+    }
+    FILE *f = fopen(files[0], "rb");
+    if (f == NULL) {
+        fprintf(stderr, "dtwin replay: cannot open %s\n", files[0]);
+        dt_twin_destroy(t);
         return EXIT_IO;
     }
-    return exit_code;
+    outputs out;
+    if (outputs_open(&out, t, est_file, cmd_file) != EXIT_OK) {
+        outputs_close(&out);
+        fclose(f);
+        dt_twin_destroy(t);
+        return EXIT_IO;
+    }
+    rc = dt_twin_replay(t, file_read, f, replay_step, &out);
+    fclose(f);
+    int exit_code = EXIT_OK;
+    if (rc != DT_OK) {
+        fprintf(stderr, "dtwin replay: %s: %s%s%s\n", files[0], dt_strerror(rc),
+                dt_twin_errmsg(t)[0] ? ": " : "", dt_twin_errmsg(t));
+        exit_code = rc == DT_EABI || rc == DT_EPARSE ? EXIT_INVALID : EXIT_RUNTIME;
+    } else {
+        dt_twin_stats st;
+        dt_twin_stats_get(t, &st);
+        if (json)
+            print_stats_json(&st);
+        else
+            print_stats_human(&st, (double)st.cycles * dt_twin_period_s(t));
+    }
+    int orc = outputs_close(&out);
+    dt_twin_destroy(t);
+    return exit_code != EXIT_OK ? exit_code : orc;
 }
 
 static void print_limits(const dt_signal_info *s)
@@ -492,6 +650,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 2, argv + 2);
     fprintf(stderr, "dtwin: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;
