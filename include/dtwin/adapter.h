@@ -200,6 +200,16 @@ DT_API int dt_io_sink_stats(const dt_io *io, size_t i, dt_sink_stats *out);
 /** Adapter event counts of source i (DT_EV_*). */
 DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event ev);
 
+/** Actuation outcome: reports that command `seq` for commanded signal sig was
+ *  applied, with the value read back (canonical unit) at time t. Called by
+ *  sinks (dt_sink_report) or by the host; twin's thread. */
+DT_API int dt_io_report(dt_io *io, dt_signal_id sig, uint64_t seq, double value, dt_time t);
+DT_API int dt_sink_report(dt_sink_ctx *ctx, dt_signal_id sig, uint64_t seq, double value,
+                          dt_time t);
+/** The newest report for sig: @retval DT_EEMPTY none yet. */
+DT_API int dt_io_reported(const dt_io *io, dt_signal_id sig, uint64_t *seq, double *value,
+                          dt_time *t);
+
 /* ---- built-in adapters' host APIs ---- */
 
 /** memory source: push a native value by mapping name (or a signal id if the

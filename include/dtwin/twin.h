@@ -53,7 +53,8 @@ DT_API int dt_twin_start(dt_twin *twin, dt_time now);
 DT_API int dt_twin_step(dt_twin *twin, dt_time now);
 DT_API int dt_twin_stop(dt_twin *twin);
 /** Queues a command from the host for the next cycle's dispatcher (same checks
- *  as controller commands, including its deadline). @retval DT_EFULL 256 queued. */
+ *  as controller commands, including its deadline); the twin assigns its
+ *  sequence number. @retval DT_EFULL 256 queued. */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
 
 /* ---- flight recorder ---- */
@@ -103,6 +104,7 @@ typedef struct dt_twin_stats {
     /* dispatcher */
     uint64_t commands, sent, clamped, rate_limited, interlocked, expired, safe_stated,
         sink_errors;
+    uint64_t unconfirmed;   /**< sent but not reported applied within confirm_timeout */
     uint64_t safe_entries;  /**< times the latency rule engaged the safe state */
     int safe_state;         /**< 1 while the safe state is engaged */
     double belief_age_s;    /**< data age at the last cycle */
@@ -111,6 +113,10 @@ typedef struct dt_twin_stats {
 } dt_twin_stats;
 
 DT_API void dt_twin_stats_get(const dt_twin *twin, dt_twin_stats *out);
+/** Desired (last sent) vs reported (dt_io_report) state of a commanded signal;
+ *  confirmed when the newest sent command has been reported. */
+DT_API int dt_twin_actuation(const dt_twin *twin, dt_signal_id sig, double *desired,
+                             double *reported, int *confirmed);
 /** The newest audit records, oldest first; returns how many were written. */
 DT_API size_t dt_twin_audit(const dt_twin *twin, dt_audit *out, size_t max);
 

@@ -231,6 +231,10 @@ struct dt_io {
     /* open() error text, copied into the caller's diag */
     char err[256];
     /* signal -> sinks that map it: per-signal list in one array */
+    /* actuation outcome, per signal */
+    uint64_t *rep_seq;
+    double *rep_value;
+    dt_time *rep_t;
     size_t *route_start; /* n_signals + 1 */
     size_t *route;       /* (sink index, mapping index) pairs */
 };
@@ -890,6 +894,9 @@ void dt_io_destroy(dt_io *io)
     }
     dt__free(&a, io->src);
     dt__free(&a, io->snk);
+    dt__free(&a, io->rep_seq);
+    dt__free(&a, io->rep_value);
+    dt__free(&a, io->rep_t);
     dt__free(&a, io->route_start);
     dt__free(&a, io->route);
     dt__free(&a, io->basedir);
@@ -943,6 +950,14 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
     }
     if (rc == DT_OK)
         rc = build_routes(&b);
+    if (rc == DT_OK) {
+        size_t ns = dt_model_signal_count(model) ? dt_model_signal_count(model) : 1;
+        io->rep_seq = dt__calloc(alloc, ns, sizeof *io->rep_seq);
+        io->rep_value = dt__calloc(alloc, ns, sizeof *io->rep_value);
+        io->rep_t = dt__calloc(alloc, ns, sizeof *io->rep_t);
+        if (!io->rep_seq || !io->rep_value || !io->rep_t)
+            rc = fail(&b, DT_ENOMEM, "", "out of memory");
+    }
     if (rc != DT_OK) {
         dt_io_destroy(io);
         return rc;
@@ -1088,4 +1103,38 @@ int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
     if (io == NULL || out == NULL || i >= io->n_src || io->src[i].ops != &dt__udp_source_ops)
         return DT_EINVAL;
     return dt__udp_source_stats(io->src[i].self, out);
+}
+
+int dt_io_report(dt_io *io, dt_signal_id sig, uint64_t seq, double value, dt_time t)
+{
+    if (io == NULL || sig >= dt_model_signal_count(io->model) || seq == 0 || !isfinite(value))
+        return DT_EINVAL;
+    if (dt_model_signal(io->model, sig)->role != DT_ROLE_COMMANDED)
+        return DT_EINVAL;
+    if (seq >= io->rep_seq[sig]) { /* an older report never overwrites a newer one */
+        io->rep_seq[sig] = seq;
+        io->rep_value[sig] = value;
+        io->rep_t[sig] = t;
+    }
+    return DT_OK;
+}
+
+int dt_sink_report(dt_sink_ctx *ctx, dt_signal_id sig, uint64_t seq, double value, dt_time t)
+{
+    return ctx ? dt_io_report(ctx->io, sig, seq, value, t) : DT_EINVAL;
+}
+
+int dt_io_reported(const dt_io *io, dt_signal_id sig, uint64_t *seq, double *value, dt_time *t)
+{
+    if (io == NULL || sig >= dt_model_signal_count(io->model))
+        return DT_EINVAL;
+    if (io->rep_seq[sig] == 0)
+        return DT_EEMPTY;
+    if (seq)
+        *seq = io->rep_seq[sig];
+    if (value)
+        *value = io->rep_value[sig];
+    if (t)
+        *t = io->rep_t[sig];
+    return DT_OK;
 }

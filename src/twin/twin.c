@@ -58,6 +58,8 @@ struct dt_twin {
     size_t n_sig;
     double *rate, *safe, *last_sent, *forced;
     dt_time *last_sent_t;
+    uint64_t *last_sent_seq, *counted_seq; /* actuation outcome */
+    dt_time confirm_timeout;               /* 0: not tracked */
     interlock *ilk;
     size_t n_ilk;
     dt_time deadline, period;
@@ -330,8 +332,8 @@ static int check_keys(jctx *c, const cJSON *o, const char *path, const char *con
     return DT_OK;
 }
 
-static const char *const disp_keys[] = {"safe", "rate_limits", "interlocks", "deadline", "audit",
-                                        NULL};
+static const char *const disp_keys[] = {"safe",  "rate_limits", "interlocks", "deadline",
+                                        "audit", "confirm_timeout", NULL};
 static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", NULL};
 static const char *const loop_keys[] = {"period", NULL};
 static const char *const ctl_common[] = {"id", "kind", NULL};
@@ -384,6 +386,12 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.deadline", "seconds in (0, 3600]");
         t->deadline = dt_time_from_sec(num);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "confirm_timeout")) != NULL) {
+        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(num > 0 && num <= 3600))
+            return fail(c, DT_EPARSE, "dispatcher.confirm_timeout", "seconds in (0, 3600]");
+        t->confirm_timeout = dt_time_from_sec(num);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "audit")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -548,6 +556,8 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->last_sent);
     dt__free(&a, t->last_sent_t);
     dt__free(&a, t->forced);
+    dt__free(&a, t->last_sent_seq);
+    dt__free(&a, t->counted_seq);
     dt__free(&a, t->ilk);
     dt__free(&a, t->audit);
     dt__free(&a, t->rel);
@@ -641,13 +651,15 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         t->last_sent = dt__calloc(a, ns, sizeof *t->last_sent);
         t->last_sent_t = dt__calloc(a, ns, sizeof *t->last_sent_t);
         t->forced = dt__calloc(a, ns, sizeof *t->forced);
+        t->last_sent_seq = dt__calloc(a, ns, sizeof *t->last_sent_seq);
+        t->counted_seq = dt__calloc(a, ns, sizeof *t->counted_seq);
         t->ctl = dt__calloc(a, MAX_CONTROLLERS, sizeof *t->ctl);
         t->ilk = dt__calloc(a, MAX_INTERLOCKS, sizeof *t->ilk);
         t->rel = dt__calloc(a, RELEASE_BATCH, sizeof *t->rel);
         t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
         t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
         t->u = dt__calloc(a, DT_LA_MAX, sizeof *t->u);
-        if (!t->u || !t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
+        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
             !t->ilk || !t->rel || !t->queue || !t->pending)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
         for (size_t s = 0; rc == DT_OK && s < t->n_sig; s++) {
@@ -849,6 +861,7 @@ static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
         t->st.sent++;
         t->last_sent[cmd.signal] = cmd.value;
         t->last_sent_t[cmd.signal] = now;
+        t->last_sent_seq[cmd.signal] = cmd.seq;
         /* What the actuator was told is the estimator's input from now on. */
         int ui = t->est ? dt_est_input_index(t->est, cmd.signal) : -1;
         if (ui >= 0 && t->u[ui] != cmd.value) {
@@ -924,7 +937,8 @@ int dt_twin_submit(dt_twin *t, const dt_command *cmd)
         return DT_EINVAL;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;
-    t->pending[t->n_pending++] = *cmd;
+    t->pending[t->n_pending] = *cmd;
+    t->pending[t->n_pending++].seq = ++t->seq; /* the twin numbers every command */
     if (t->rec_write != NULL) {
         uint8_t b[41] = {REC_SUBMIT};
         enc_command(b + 1, cmd);
@@ -962,6 +976,18 @@ int dt_twin_step(dt_twin *t, dt_time now)
         if (n < RELEASE_BATCH)
             break;
     }
+    /* Actuation outcome: commands not confirmed in time, counted once each. */
+    if (t->confirm_timeout > 0)
+        for (size_t s = 0; s < t->n_sig; s++) {
+            uint64_t sent = t->last_sent_seq[s], rep = 0;
+            if (sent == 0 || sent == t->counted_seq[s] || now - t->last_sent_t[s] <= t->confirm_timeout)
+                continue;
+            dt_io_reported(t->io, (dt_signal_id)s, &rep, NULL, NULL);
+            if (rep < sent) {
+                t->st.unconfirmed++;
+                t->counted_seq[s] = sent;
+            }
+        }
     /* Act */
     dt_ctrl_ctx ctx;
     init_ctx(t, &ctx);
@@ -1160,4 +1186,22 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
     }
     dt__ingest_set_feed(t->ing, NULL, NULL);
     return rc;
+}
+
+int dt_twin_actuation(const dt_twin *t, dt_signal_id sig, double *desired, double *reported,
+                      int *confirmed)
+{
+    if (t == NULL || sig >= t->n_sig ||
+        dt_model_signal(t->model, sig)->role != DT_ROLE_COMMANDED)
+        return DT_EINVAL;
+    uint64_t rep = 0;
+    double v = NAN;
+    dt_io_reported(t->io, sig, &rep, &v, NULL);
+    if (desired)
+        *desired = t->last_sent[sig];
+    if (reported)
+        *reported = v;
+    if (confirmed)
+        *confirmed = t->last_sent_seq[sig] != 0 && rep >= t->last_sent_seq[sig];
+    return DT_OK;
 }

@@ -432,6 +432,39 @@ static void test_dispatcher_rules(void **state)
     assert_true(isfinite(a[3].cmd.value));
     assert_int_equal(dt_twin_step(t, 30 * DT_NS_PER_MS), DT_ERANGE);
     dt_twin_destroy(t);
+
+    /* Actuation outcome: confirm_timeout 20 ms; one command confirmed by a
+     * read-back, the next never. */
+    char doc3[sizeof doc + 32];
+    const char *at = strstr(doc, "\"deadline\":0.05,");
+    snprintf(doc3, sizeof doc3, "%.*s\"confirm_timeout\":0.02,%s", (int)(at - doc), doc, at);
+    rc = dt_twin_load_json(doc3, strlen(doc3), &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    dt_twin_start(t, 0);
+    c = (dt_command){u, 0, 0, 0, DT_NS_PER_S, -0.5};
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 10 * DT_NS_PER_MS);
+    dt_audit last;
+    dt_twin_audit(t, &last, 1);
+    assert_int_equal(dt_io_report(dt_twin_io(t), u, last.cmd.seq, -0.49, 12 * DT_NS_PER_MS), 0);
+    double want, got;
+    int ok;
+    assert_int_equal(dt_twin_actuation(t, u, &want, &got, &ok), 0);
+    assert_true(ok);
+    assert_close(want, -0.5, 0, 0);
+    assert_close(got, -0.49, 0, 0);
+    c.value = -0.4;
+    dt_twin_submit(t, &c);
+    dt_twin_step(t, 40 * DT_NS_PER_MS);
+    for (int k = 5; k <= 10; k++)
+        dt_twin_step(t, k * 10 * DT_NS_PER_MS);
+    dt_twin_actuation(t, u, &want, &got, &ok);
+    assert_false(ok);
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.unconfirmed, 1); /* counted once */
+    dt_twin_destroy(t);
 }
 
 static const struct CMUnitTest tests[] = {
