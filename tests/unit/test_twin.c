@@ -313,6 +313,35 @@ static void test_record_and_replay(void **state)
     free(log.p);
 }
 
+static void test_no_allocation_over_100000_cycles(void **state)
+{
+    (void)state;
+    dtt_counter ctr = {0};
+    dt_allocator a = dtt_allocator(&ctr);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.allocator = &a;
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(twin_doc, sizeof twin_doc - 1, &o, &t, NULL), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    long calls = ctr.calls;
+    dt_io *io = dt_twin_io(t);
+    dt_command c[16];
+    for (int k = 1; k <= 100000; k++) {
+        dt_time now = (dt_time)k * 10 * DT_NS_PER_MS;
+        if (k % 500 < 400) /* 1 s outages every 5 s: safe state in and out */
+            dt_memory_source_push(io, 0, "level", now, 1.0 + 0.001 * (k % 7));
+        dt_twin_step(t, now);
+        dt_memory_sink_read(io, 0, c, 16);
+    }
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    assert_true(st.safe_entries > 100);
+    assert_int_equal(ctr.calls, calls);
+    dt_twin_destroy(t);
+    assert_int_equal(ctr.live, 0);
+}
+
 typedef struct bad_twin {
     const char *from, *to;
     const char *message;
@@ -471,6 +500,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_closed_loop_end_to_end),
     cmocka_unit_test(test_deterministic),
     cmocka_unit_test(test_record_and_replay),
+    cmocka_unit_test(test_no_allocation_over_100000_cycles),
     cmocka_unit_test(test_description_errors),
     cmocka_unit_test(test_dispatcher_rules),
 };
