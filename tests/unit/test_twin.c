@@ -2,7 +2,13 @@
  * memory source, a PID holding a setpoint through a memory sink, a step
  * disturbance, a sensor outage that drives the belief past its latency budget
  * and the dispatcher into the safe state, and recovery. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -342,6 +348,79 @@ static void test_no_allocation_over_100000_cycles(void **state)
     assert_int_equal(ctr.live, 0);
 }
 
+/* The loop over real sockets: samples in through the UDP source, commands
+ * out through the UDP sink, checked on the wire. */
+static void test_udp_end_to_end(void **state)
+{
+    (void)state;
+    int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(rx >= 0 && tx >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    getsockname(rx, (struct sockaddr *)&a, &al);
+    char doc[2048];
+    snprintf(doc, sizeof doc,
+             "{\"dtwin\":1,\"name\":\"udp\",\"assets\":[{\"id\":\"a\"}],\"signals\":["
+             "{\"id\":\"y\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
+             "\"role\":\"measured\",\"noise\":{\"std\":0.01}},"
+             "{\"id\":\"x\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+             "{\"id\":\"u\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
+             "\"role\":\"commanded\",\"limits\":{\"min\":-9,\"max\":9}}],"
+             "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":11,"
+             "\"timeout\":100,\"mapping\":[{\"channel\":4,\"signal\":\"y\",\"unit\":\"mm\"}]}],"
+             "\"sinks\":[{\"id\":\"out\",\"kind\":\"udp\",\"port\":%d,\"source_id\":12,"
+             "\"mapping\":[{\"channel\":9,\"signal\":\"u\",\"unit\":\"cm\"}]}],"
+             "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1e6],\"gate\":1,"
+             "\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}]},"
+             "\"controllers\":[{\"id\":\"p\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
+             "\"setpoint\":0,\"kp\":2}],\"dispatcher\":{\"safe\":{\"u\":0}},"
+             "\"loop\":{\"period\":0.001}}",
+             ntohs(a.sin_port));
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_udp_stats us;
+    dt_udp_source_stats(dt_twin_io(t), 0, &us);
+    struct sockaddr_in dst = a;
+    dst.sin_port = htons(us.port);
+    /* one sample of 250 mm: x -> 0.25 m, u = -2 x = -0.5 m = -50 cm on the wire */
+    dt_wire_sample r = {4, 0, 0, 250.0, 0};
+    uint8_t frame[128], in[256];
+    size_t len = dt_wire_encode_samples(frame, sizeof frame, 11, 1, &r, 1);
+    assert_true(sendto(tx, frame, len, 0, (struct sockaddr *)&dst, sizeof dst) == (ssize_t)len);
+    dt_wire_command last = {0};
+    int frames = 0;
+    for (int k = 1; k <= 2000 && !(frames > 0 && last.value < -49); k++) {
+        dt_twin_step(t, (dt_time)k * DT_NS_PER_MS);
+        ssize_t n;
+        while ((n = recv(rx, in, sizeof in, MSG_DONTWAIT)) > 0) {
+            dt_wire_header h;
+            assert_int_equal(dt_wire_decode(in, (size_t)n, &h), DT_WIRE_OK);
+            assert_int_equal(h.source_id, 12);
+            assert_int_equal(h.type, DT_WIRE_COMMANDS);
+            dt_wire_command_at(in, 0, &last);
+            assert_int_equal(last.channel, 9);
+            frames++;
+        }
+        if (k % 100 == 0)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    assert_true(frames > 0);
+    assert_close(last.value, -50.0, 1e-3, 0); /* the estimate is 250 mm to 1 ppm */
+    close(rx);
+    close(tx);
+    dt_twin_destroy(t);
+}
+
 typedef struct bad_twin {
     const char *from, *to;
     const char *message;
@@ -501,6 +580,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_deterministic),
     cmocka_unit_test(test_record_and_replay),
     cmocka_unit_test(test_no_allocation_over_100000_cycles),
+    cmocka_unit_test(test_udp_end_to_end),
     cmocka_unit_test(test_description_errors),
     cmocka_unit_test(test_dispatcher_rules),
 };
