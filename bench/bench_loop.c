@@ -22,12 +22,12 @@ static int cmp_t(const void *a, const void *b)
 
 static char doc[32768];
 
-static void build_doc(void)
+static void build_doc(int ns)
 {
     size_t n = 0;
 #define P(...) n += (size_t)snprintf(doc + n, sizeof doc - n, __VA_ARGS__)
     P("{\"dtwin\":1,\"name\":\"bench\",\"assets\":[{\"id\":\"a\"}],\"signals\":[");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < ns; i++)
         P("{\"id\":\"x%d\",\"asset\":\"a\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
           "\"role\":\"estimated\"},",
           i);
@@ -49,12 +49,12 @@ static void build_doc(void)
     P("],\"sinks\":[{\"id\":\"k0\",\"kind\":\"memory\",\"capacity\":1024,\"mapping\":[{\"signal\":\"u0\"}]},"
       "{\"id\":\"k1\",\"kind\":\"memory\",\"capacity\":1024,\"mapping\":[{\"signal\":\"u1\"}]}],");
     P("\"estimator\":{\"states\":[");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < ns; i++)
         P("%s\"x%d\"", i ? "," : "", i);
     P("],\"A\":[");
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < ns; i++) {
         P("%s[", i ? "," : "");
-        for (int j = 0; j < 12; j++) {
+        for (int j = 0; j < ns; j++) {
             double v = 0;
             if (i % 2 == 0 && j == i + 1)
                 v = 1;
@@ -67,22 +67,22 @@ static void build_doc(void)
         P("]");
     }
     P("],\"Q\":[");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < ns; i++)
         P("%s%g", i ? "," : "", i % 2 ? 0.1 : 0.001);
     P("],\"P0\":[");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < ns; i++)
         P("%s1", i ? "," : "");
     P("],\"gate\":1,\"measurements\":[");
     for (int j = 0; j < 20; j++)
-        P("%s{\"signal\":\"m%d\",\"H\":{\"x%d\":1,\"x%d\":0.1}}", j ? "," : "", j, j % 12,
-          (j + 1) % 12);
+        P("%s{\"signal\":\"m%d\",\"H\":{\"x%d\":1,\"x%d\":0.1}}", j ? "," : "", j, j % ns,
+          (j + 1) % ns);
     P("]},\"controllers\":[{\"id\":\"sf\",\"kind\":\"state_feedback\",\"states\":[");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < ns; i++)
         P("%s\"x%d\"", i ? "," : "", i);
     P("],\"outputs\":[\"u0\",\"u1\"],\"K\":[");
     for (int r = 0; r < 2; r++) {
         P("%s[", r ? "," : "");
-        for (int i = 0; i < 12; i++)
+        for (int i = 0; i < ns; i++)
             P("%s%g", i ? "," : "", 0.1 * ((i + r) % 3));
         P("]");
     }
@@ -176,9 +176,19 @@ static double udp_p99_us(void)
     return lat[got_n * 99 / 100];
 }
 
+static void run_loop(int ns, const char *prefix);
+
 int main(void)
 {
-    build_doc();
+    run_loop(12, "loop");
+    run_loop(6, "loop.n6");
+    bench_line("loop.udp_latency_p99_us", udp_p99_us(), "us");
+    return 0;
+}
+
+static void run_loop(int ns, const char *prefix)
+{
+    build_doc(ns);
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.logger = dt_logger_silent();
     const int CYCLES = 40000;
@@ -196,7 +206,7 @@ int main(void)
         dt_diag d;
         if (dt_twin_load_json(doc, strlen(doc), &o, &t, &d) != 0) {
             fprintf(stderr, "bench_loop: %s\n", d.message);
-            return 1;
+            return;
         }
         dt_twin_start(t, 0);
         dt_io *io = dt_twin_io(t);
@@ -227,10 +237,13 @@ int main(void)
         p99[r] = lat[CYCLES * 99 / 100] * 1e6;
         dt_twin_destroy(t);
     }
-    bench_line("loop.cycles_per_s", bench_median(rate, BENCH_REPS), "cycles/s");
-    bench_line("loop.samples_per_s", bench_median(sps, BENCH_REPS), "samples/s");
-    bench_line("loop.latency_p50_us", bench_median(p50, BENCH_REPS), "us");
-    bench_line("loop.latency_p99_us", bench_median(p99, BENCH_REPS), "us");
-    bench_line("loop.udp_latency_p99_us", udp_p99_us(), "us");
-    return 0;
+    char name[64];
+    snprintf(name, sizeof name, "%s.cycles_per_s", prefix);
+    bench_line(name, bench_median(rate, BENCH_REPS), "cycles/s");
+    snprintf(name, sizeof name, "%s.samples_per_s", prefix);
+    bench_line(name, bench_median(sps, BENCH_REPS), "samples/s");
+    snprintf(name, sizeof name, "%s.latency_p50_us", prefix);
+    bench_line(name, bench_median(p50, BENCH_REPS), "us");
+    snprintf(name, sizeof name, "%s.latency_p99_us", prefix);
+    bench_line(name, bench_median(p99, BENCH_REPS), "us");
 }

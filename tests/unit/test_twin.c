@@ -421,6 +421,62 @@ static void test_udp_end_to_end(void **state)
     dt_twin_destroy(t);
 }
 
+typedef struct bang {
+    int calls;
+    dt_signal_id in, out;
+} bang;
+
+/* a bang-bang controller written by the host */
+static int bang_bang(void *user, dt_ctrl_ctx *ctx)
+{
+    bang *b = user;
+    double y;
+    b->calls++;
+    if (dt_ctrl_value(ctx, b->in, &y) != DT_OK)
+        return DT_ENOTFOUND;
+    return dt_ctrl_command(ctx, b->out, y < 1.0 ? 4.0 : 0.0);
+}
+
+static void test_callback_controller(void **state)
+{
+    (void)state;
+    char doc[sizeof twin_doc + 64];
+    const char *at = strstr(twin_doc, "{\"id\":\"level\",\"kind\":\"pid\"");
+    const char *end = strstr(at, "}]");
+    snprintf(doc, sizeof doc, "%.*s{\"id\":\"host\",\"kind\":\"callback\"%s",
+             (int)(at - twin_doc), twin_doc, end);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    bang b = {0, 0, 0};
+    dt_model_find_signal(dt_twin_model(t), "y_est", &b.in);
+    dt_model_find_signal(dt_twin_model(t), "u", &b.out);
+    assert_int_equal(dt_twin_set_callback(t, "nope", bang_bang, &b), DT_ENOTFOUND);
+    assert_int_equal(dt_twin_set_callback(t, "host", bang_bang, &b), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    assert_int_equal(dt_twin_set_callback(t, "host", bang_bang, &b), DT_ESTATE);
+    dt_io *io = dt_twin_io(t);
+    double y = 0, u = 0;
+    for (int k = 1; k <= 1000; k++) {
+        dt_time now = (dt_time)k * 10 * DT_NS_PER_MS;
+        y = exp(-0.01) * y + (1 - exp(-0.01)) * u;
+        dt_memory_source_push(io, 0, "level", now, y);
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_command c[16];
+        size_t n = dt_memory_sink_read(io, 0, c, 16);
+        if (n)
+            u = c[n - 1].value;
+    }
+    assert_int_equal(b.calls, 1000);
+    assert_close(y, 1.0, 0, 0.15); /* bang-bang around 1 */
+    dt_twin_destroy(t);
+}
+
 typedef struct bad_twin {
     const char *from, *to;
     const char *message;
@@ -581,6 +637,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_record_and_replay),
     cmocka_unit_test(test_no_allocation_over_100000_cycles),
     cmocka_unit_test(test_udp_end_to_end),
+    cmocka_unit_test(test_callback_controller),
     cmocka_unit_test(test_description_errors),
     cmocka_unit_test(test_dispatcher_rules),
 };
