@@ -17,6 +17,10 @@ int dt__memory_source_push(void *self, dt_source_ctx *ctx, const char *native,
                            dt_time t_source, double value);
 size_t dt__memory_sink_read(void *self, dt_command *out, size_t max);
 int dt__udp_source_stats(void *self, dt_udp_stats *out);
+/* The UDP source's private loop, for embedding in a host loop: its backend
+ * fd (readable when it has work) and one non-blocking turn. */
+int dt__udp_source_backend_fd(void *self);
+void dt__udp_source_turn(void *self);
 int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var);
 
 /* dt_io_create; with replay, adapters are declared and mapped (so sources get

@@ -361,3 +361,16 @@ const dt_sink_ops dt__udp_sink_ops = {
     DT_ADAPTER_ABI, "udp", sizeof(udpsink), udpsink_keys, udpsink_open, udpsink_apply,
     udpsink_close,
 };
+
+int dt__udp_source_backend_fd(void *self)
+{
+    udpsrc *s = self;
+    return s->loop_ok ? uv_backend_fd(&s->loop) : -1;
+}
+
+void dt__udp_source_turn(void *self)
+{
+    udpsrc *s = self;
+    if (s->loop_ok)
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+}

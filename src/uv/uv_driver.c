@@ -2,8 +2,13 @@
 #define _DEFAULT_SOURCE /* uv.h needs the POSIX types under -std=c11 */
 #include <signal.h>
 
+#include <string.h>
+
+#include "../adapters/adapters_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/uv.h"
+
+#define MAX_EMBEDDED 64
 
 struct dt_uv {
     dt_allocator alloc;
@@ -15,7 +20,17 @@ struct dt_uv {
     int signals, stopped, signaled, status;
     uint64_t origin;
     dt_time now;
+    /* UDP sources' private loops, embedded: watched through their backend fd */
+    uv_poll_t polls[MAX_EMBEDDED];
+    void *poll_self[MAX_EMBEDDED];
+    size_t n_polls;
 };
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    dt__udp_source_turn(h->data); /* receive now: samples reach the ring at once */
+}
 
 static void on_tick(uv_timer_t *h)
 {
@@ -85,6 +100,19 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
         uv_signal_start(&d->sigint, on_signal, SIGINT);
         uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     }
+    dt_io *io = dt_twin_io(twin);
+    for (size_t i = 0; i < dt_io_source_count(io) && d->n_polls < MAX_EMBEDDED; i++) {
+        if (strcmp(dt_io_source_kind(io, i), "udp") != 0)
+            continue;
+        void *self = dt_io_source_instance(io, i);
+        int fd = dt__udp_source_backend_fd(self);
+        uv_poll_t *w = &d->polls[d->n_polls];
+        if (fd < 0 || uv_poll_init(loop, w, fd) != 0)
+            continue; /* stays polled once per cycle by dt_io_poll */
+        w->data = self;
+        d->poll_self[d->n_polls++] = self;
+        uv_poll_start(w, UV_READABLE, on_readable);
+    }
     uv_timer_start(&d->timer, on_tick, ms, ms);
     *out = d;
     return DT_OK;
@@ -92,6 +120,7 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
 
 static void on_closed(uv_handle_t *h)
 {
+    /* every handle's data points back to d during closing */
     dt_uv *d = h->data;
     /* libuv may run close callbacks in any order: free after the last one */
     if (--d->closing == 0) {
@@ -106,7 +135,12 @@ void dt_uv_detach(dt_uv *d)
         return;
     d->stopped = 1;
     uv_timer_stop(&d->timer);
-    d->closing = d->signals ? 3 : 1;
+    d->closing = (d->signals ? 3 : 1) + (int)d->n_polls;
+    for (size_t i = 0; i < d->n_polls; i++) {
+        uv_poll_stop(&d->polls[i]);
+        d->polls[i].data = d;
+        uv_close((uv_handle_t *)&d->polls[i], on_closed);
+    }
     if (d->signals) {
         uv_signal_stop(&d->sigint);
         uv_signal_stop(&d->sigterm);
