@@ -58,6 +58,36 @@ DT_API int dt_registry_add_controller(dt_registry *reg, const dt_controller_ops 
 DT_API const dt_controller_ops *dt_registry_controller(const dt_registry *reg,
                                                        const char *kind);
 
+/* ---- delay margin ---- */
+
+/** A loop transfer function L(s) = num(s) / den(s) e^{-s dead_time};
+ *  coefficients highest power first (num = {2, 1} is 2 s + 1). Proper:
+ *  deg num <= deg den; degrees up to 32. */
+typedef struct dt_loop_tf {
+    const double *num;
+    size_t num_len;
+    const double *den;
+    size_t den_len;
+    double dead_time; /**< known delay already in the loop, seconds (>= 0) */
+} dt_loop_tf;
+
+typedef struct dt_margin {
+    double delay;      /**< largest added delay keeping the loop stable, s; INFINITY if |L| < 1 everywhere */
+    double crossover;  /**< the gain crossover that sets it, rad/s (NAN when unbounded) */
+    double phase;      /**< the phase margin there, rad */
+    size_t crossovers; /**< gain crossovers found */
+} dt_margin;
+
+/** Delay margin of a feedback loop: checks that the closed loop without added
+ *  delay is stable (Routh-Hurwitz on den + num for the rational part; with a
+ *  dead time, every crossover must keep a positive margin), finds every gain
+ *  crossover |L(jw)| = 1 (log-spaced scan over the roots' frequency range,
+ *  each bracket refined by bisection to 1e-13 relative), and returns the
+ *  smallest phase margin / crossover frequency over them.
+ *  @retval DT_EUNSTABLE the closed loop is already unstable.
+ *  @retval DT_EINVAL improper, degree > 32, non-finite, or zero denominator. */
+DT_API int dt_delay_margin(const dt_loop_tf *loop, dt_margin *out);
+
 /** Decisions the dispatcher takes on a command (bits in dt_audit.decision). */
 #define DT_DISP_SENT 0x01u        /**< handed to at least one sink */
 #define DT_DISP_CLAMPED 0x02u     /**< limited to the signal's hard limits */

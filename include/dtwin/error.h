@@ -27,7 +27,8 @@ extern "C" {
     X(EUNIT, -14, "unknown or incompatible unit")                              \
     X(EEMPTY, -15, "nothing available")                                        \
     X(ETIMEOUT, -16, "deadline missed")                                        \
-    X(EUNSUPPORTED, -17, "not supported")
+    X(EUNSUPPORTED, -17, "not supported")                                     \
+    X(EUNSTABLE, -18, "closed loop unstable")
 
 /** Status codes. 0 is success; every failure is negative. */
 typedef enum dt_status {
@@ -35,7 +36,7 @@ typedef enum dt_status {
 #define DT__ERR_ENUM(name, val, text) DT_##name = (val),
     DT_ERRNO_MAP(DT__ERR_ENUM)
 #undef DT__ERR_ENUM
-    DT__ERR_LAST = -18
+    DT__ERR_LAST = -19
 } dt_status;
 
 /** Where and why a configuration (a description, an adapter section) was

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "dtwin/dtwin.h"
 #include "dtwin/uv.h"
 
@@ -20,6 +22,7 @@ static void usage(FILE *f)
           "  check FILE.json   validate a twin description and print its signals\n"
           "  run FILE.json     run a twin (replaying its CSV sources at full speed)\n"
           "  replay LOG FILE   re-run a flight log bit-identically\n"
+          "  margin LOOP.json  delay margin of a feedback loop\n"
           "  version           print the library version\n"
           "\n"
           "Run 'dtwin <command> --help' for a command's options.\n",
@@ -513,6 +516,74 @@ static int cmd_replay(int argc, char **argv)
     return exit_code != EXIT_OK ? exit_code : orc;
 }
 
+/* dtwin margin LOOP.json: {"num": [...], "den": [...], "dead_time": s} */
+static int read_coeffs(const cJSON *o, const char *key, double *out, size_t *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > 33)
+        return -1;
+    size_t i = 0;
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e))
+            return -1;
+        out[i] = e->valuedouble;
+    }
+    *n = i;
+    return 0;
+}
+
+static int cmd_margin(int argc, char **argv)
+{
+    if (argc != 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        fputs("usage: dtwin margin LOOP.json\n"
+              "\n"
+              "Delay margin of a feedback loop L(s) = num(s)/den(s) e^{-s dead_time}:\n"
+              "{\"num\": [...], \"den\": [...], \"dead_time\": 0}, coefficients highest\n"
+              "power first. Prints the largest added delay that keeps the loop stable.\n",
+              argc == 1 ? stdout : stderr);
+        return argc == 1 ? EXIT_OK : EXIT_USAGE;
+    }
+    FILE *f = fopen(argv[0], "rb");
+    if (f == NULL) {
+        fprintf(stderr, "dtwin margin: cannot open %s\n", argv[0]);
+        return EXIT_IO;
+    }
+    char text[65536];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    cJSON *o = cJSON_Parse(text);
+    double num[33], den[33];
+    size_t nn = 0, nd = 0;
+    const cJSON *dt = o ? cJSON_GetObjectItemCaseSensitive(o, "dead_time") : NULL;
+    if (o == NULL || read_coeffs(o, "num", num, &nn) != 0 || read_coeffs(o, "den", den, &nd) != 0 ||
+        (dt != NULL && !cJSON_IsNumber(dt))) {
+        fprintf(stderr, "dtwin margin: %s: expected {\"num\": [...], \"den\": [...], "
+                        "\"dead_time\": seconds} with at most 33 coefficients each\n",
+                argv[0]);
+        cJSON_Delete(o);
+        return EXIT_INVALID;
+    }
+    dt_loop_tf L = {num, nn, den, nd, dt ? dt->valuedouble : 0};
+    cJSON_Delete(o);
+    dt_margin m;
+    int rc = dt_delay_margin(&L, &m);
+    if (rc != DT_OK) {
+        fprintf(stderr, "dtwin margin: %s: %s\n", argv[0],
+                rc == DT_EUNSTABLE ? "the closed loop is unstable without added delay"
+                                   : "not a proper loop transfer function");
+        return EXIT_INVALID;
+    }
+    if (isinf(m.delay))
+        printf("delay margin: unbounded (|L(jw)| < 1 at every frequency)\n");
+    else
+        printf("delay margin: %.6g s (gain crossover %.6g rad/s, phase margin %.4g deg, "
+               "%zu crossover%s)\n",
+               m.delay, m.crossover, m.phase * 180 / 3.14159265358979323846, m.crossovers,
+               m.crossovers == 1 ? "" : "s");
+    return EXIT_OK;
+}
+
 static void print_limits(const dt_signal_info *s)
 {
     if (!s->has_limits) {
@@ -652,6 +723,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "margin") == 0)
+        return cmd_margin(argc - 2, argv + 2);
     fprintf(stderr, "dtwin: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;
