@@ -157,6 +157,25 @@ DT_API int dt_registry_add_sink(dt_registry *reg, const dt_sink_ops *ops);
 DT_API const dt_source_ops *dt_registry_source(const dt_registry *reg, const char *kind);
 DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *kind);
 
+/* ---- simulated plants (the "sim" source and sink) ---- */
+
+/** A physical model for simulation: integrates its own state over dt with
+ *  inputs u held constant and writes its outputs y (at the end of the step).
+ *  The twin and the plant share nothing but samples and commands. */
+typedef struct dt_plant_ops {
+    uint32_t abi; /**< DT_ADAPTER_ABI */
+    size_t n_inputs, n_outputs;
+    const char *const *inputs;  /**< native names of the inputs (n_inputs) */
+    const char *const *outputs; /**< native names of the outputs (n_outputs) */
+    int (*step)(void *self, double t, double dt, const double *u, double *y);
+} dt_plant_ops;
+
+/** Registers a plant instance under `name` for "sim" sources and sinks
+ *  (at most 16 per registry; inputs and outputs at most 64 each).
+ *  @retval DT_EABI @retval DT_EEXIST @retval DT_ELIMIT @retval DT_EINVAL */
+DT_API int dt_registry_add_plant(dt_registry *reg, const char *name, const dt_plant_ops *ops,
+                                 void *self);
+
 /* ---- the adapters of one twin ---- */
 
 /** Instantiates the description's "sources" and "sinks" (see docs/adapters.md):

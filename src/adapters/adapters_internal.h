@@ -29,6 +29,24 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
                   int replay, dt_io **out, dt_diag *diag);
 
+/* A registered plant and its run-time state, shared by its sim source (which
+ * integrates it) and sim sink (which sets its inputs). */
+#define DT__PLANT_IO 64
+typedef struct dt__plant {
+    char name[64];
+    const dt_plant_ops *ops;
+    void *self;
+    double u[DT__PLANT_IO], y[DT__PLANT_IO];
+    double t;    /* seconds, plant time */
+    int stepped; /* a sim source drives it */
+} dt__plant;
+
+dt__plant *dt__registry_plant(const dt_registry *reg, const char *name);
+const dt_registry *dt__source_registry(const dt_source_ctx *ctx);
+const dt_registry *dt__sink_registry(const dt_sink_ctx *ctx);
+extern const dt_source_ops dt__sim_source_ops;
+extern const dt_sink_ops dt__sim_sink_ops;
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

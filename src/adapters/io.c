@@ -82,7 +82,38 @@ struct dt_registry {
     const dt_sink_ops *snk[MAX_KINDS];
     const dt_controller_ops *ctl[MAX_KINDS];
     size_t n_src, n_snk, n_ctl;
+    dt__plant plants[16];
+    size_t n_plants;
 };
+
+int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
+{
+    if (r == NULL || name == NULL || ops == NULL || ops->step == NULL || name[0] == '\0' ||
+        strlen(name) >= sizeof r->plants[0].name || ops->n_inputs > DT__PLANT_IO ||
+        ops->n_outputs > DT__PLANT_IO || ops->n_outputs == 0 ||
+        (ops->n_inputs > 0 && ops->inputs == NULL) || ops->outputs == NULL)
+        return DT_EINVAL;
+    if (ops->abi != DT_ADAPTER_ABI)
+        return DT_EABI;
+    if (dt__registry_plant(r, name) != NULL)
+        return DT_EEXIST;
+    if (r->n_plants == 16)
+        return DT_ELIMIT;
+    dt__plant *p = &r->plants[r->n_plants++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ops = ops;
+    p->self = self;
+    return DT_OK;
+}
+
+dt__plant *dt__registry_plant(const dt_registry *r, const char *name)
+{
+    for (size_t i = 0; r != NULL && name != NULL && i < r->n_plants; i++)
+        if (strcmp(r->plants[i].name, name) == 0)
+            return (dt__plant *)&r->plants[i];
+    return NULL;
+}
 
 int dt_registry_add_controller(dt_registry *r, const dt_controller_ops *ops)
 {
@@ -173,6 +204,8 @@ int dt_registry_create(const dt_allocator *alloc, dt_registry **out)
     (void)dt_registry_add_sink(r, &dt__csvlog_sink_ops);
     (void)dt_registry_add_source(r, &dt__udp_source_ops);
     (void)dt_registry_add_sink(r, &dt__udp_sink_ops);
+    (void)dt_registry_add_source(r, &dt__sim_source_ops);
+    (void)dt_registry_add_sink(r, &dt__sim_sink_ops);
     (void)dt_registry_add_controller(r, &dt__pid_ops);
     (void)dt_registry_add_controller(r, &dt__state_feedback_ops);
     (void)dt_registry_add_controller(r, &dt__callback_ops);
@@ -221,6 +254,7 @@ struct dt_sink_ctx {
 
 struct dt_io {
     int replay; /* adapters declared and mapped but never opened */
+    const dt_registry *reg;
     dt_allocator alloc;
     dt_logger log;
     const dt_model *model;
@@ -925,6 +959,7 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     io->alloc = *alloc;
     io->replay = replay;
+    io->reg = reg;
     io->log = logger ? *logger : *dt_logger_stderr();
     io->model = model;
     const char *bd = basedir ? basedir : "";
@@ -1138,3 +1173,6 @@ int dt_io_reported(const dt_io *io, dt_signal_id sig, uint64_t *seq, double *val
         *t = io->rep_t[sig];
     return DT_OK;
 }
+
+const dt_registry *dt__source_registry(const dt_source_ctx *c) { return c->io->reg; }
+const dt_registry *dt__sink_registry(const dt_sink_ctx *c) { return c->io->reg; }
