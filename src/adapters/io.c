@@ -436,29 +436,7 @@ static const char *const map_keys[] = {"native", "channel", "signal", "unit",
 static const char *const clock_keys[] = {"mode", "offset", "skew", "window",
                                          "windows", "jump", NULL};
 
-static int in_list(const char *const *list, const char *k)
-{
-    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
-        if (strcmp(list[i], k) == 0)
-            return 1;
-    return 0;
-}
 
-/* Unknown or duplicate keys in an object whose keys come from two lists. */
-static int check_keys(build *b, const cJSON *o, const char *path,
-                      const char *const *a, const char *const *extra)
-{
-    for (const cJSON *it = o->child; it != NULL; it = it->next) {
-        char p[128];
-        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
-        if (!in_list(a, it->string) && !in_list(extra, it->string))
-            return fail(b, DT_EPARSE, p, "unknown key \"%s\"", it->string);
-        for (const cJSON *jt = o->child; jt != it; jt = jt->next)
-            if (strcmp(jt->string, it->string) == 0)
-                return fail(b, DT_EPARSE, p, "duplicate key");
-    }
-    return DT_OK;
-}
 
 static int num(build *b, const cJSON *o, const char *path, const char *key,
                double *out, int *present)
@@ -526,7 +504,7 @@ static int build_maps(build *b, const cJSON *arr, const char *path, int sink,
         dt__fmt(ep, sizeof ep, "%s[%zu]", p, i);
         if (!cJSON_IsObject(e))
             return fail(b, DT_EPARSE, ep, "expected an object");
-        int rc = check_keys(b, e, ep, map_keys, NULL);
+        int rc = dt__json_check_keys(b->diag, e, ep, map_keys, NULL);
         const char *sig = NULL, *native = NULL, *unit = NULL;
         if (rc == DT_OK)
             rc = str(b, e, ep, "signal", 1, &sig);
@@ -685,7 +663,7 @@ static int source_config(build *b, const cJSON *o, const char *path,
         dt__fmt(p, sizeof p, "%s.clock", path);
         if (!cJSON_IsObject(ck))
             return fail(b, DT_EPARSE, p, "expected an object");
-        rc = check_keys(b, ck, p, clock_keys, NULL);
+        rc = dt__json_check_keys(b->diag, ck, p, clock_keys, NULL);
         if (rc == DT_OK)
             rc = str(b, ck, p, "mode", 0, &s);
         if (rc == DT_OK && s != NULL) {
@@ -793,7 +771,7 @@ static int open_sources(build *b, const cJSON *arr)
             dt__fmt(p, sizeof p, "%s.kind", path);
             return fail(b, DT_ENOTFOUND, p, "no source adapter of kind \"%s\"", kind);
         }
-        rc = check_keys(b, o, path, common_keys, ops->keys);
+        rc = dt__json_check_keys(b->diag, o, path, common_keys, ops->keys);
         if (rc != DT_OK)
             return rc;
         dt_source_ctx *c = &io->src[i];
@@ -848,7 +826,7 @@ static int open_sinks(build *b, const cJSON *arr)
             dt__fmt(p, sizeof p, "%s.kind", path);
             return fail(b, DT_ENOTFOUND, p, "no sink adapter of kind \"%s\"", kind);
         }
-        rc = check_keys(b, o, path, sink_common_keys, ops->keys);
+        rc = dt__json_check_keys(b->diag, o, path, sink_common_keys, ops->keys);
         if (rc != DT_OK)
             return rc;
         dt_sink_ctx *c = &io->snk[i];

@@ -28,22 +28,6 @@ static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", 
                                        "x0", "P0", "measurements", "gate", "history",
                                        "parameters", "bounds", NULL};
 
-static int check_keys(jctx *c, const cJSON *o, const char *path, const char *const *keys)
-{
-    for (const cJSON *it = o->child; it != NULL; it = it->next) {
-        int ok = 0;
-        for (size_t k = 0; keys[k] != NULL; k++)
-            ok |= strcmp(keys[k], it->string) == 0;
-        char p[128];
-        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
-        if (!ok)
-            return fail(c, DT_EPARSE, p, "unknown key \"%s\"", it->string);
-        for (const cJSON *jt = o->child; jt != it; jt = jt->next)
-            if (strcmp(jt->string, it->string) == 0)
-                return fail(c, DT_EPARSE, p, "duplicate key");
-    }
-    return DT_OK;
-}
 
 /* A rows x cols matrix as an array of rows; with diag_ok, a square matrix may
  * be given as its diagonal (an array of numbers). */
@@ -156,7 +140,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     const char *P = "estimator";
     if (!cJSON_IsObject(o))
         return fail(c, DT_EPARSE, P, "expected an object");
-    int rc = check_keys(c, o, P, est_keys);
+    int rc = dt__json_check_keys(c->diag, o, P, est_keys, NULL);
     if (rc != DT_OK)
         return rc;
     dt_signal_id states[DT_LA_MAX], inputs[DT_LA_MAX];
@@ -254,7 +238,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, mp, "expected an object");
             break;
         }
-        rc = check_keys(c, e, mp, meas_keys);
+        rc = dt__json_check_keys(c->diag, e, mp, meas_keys, NULL);
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
         const cJSON *jh = cJSON_GetObjectItemCaseSensitive(e, "H");
         const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "offset");
@@ -306,7 +290,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, bp, "expected an object");
             break;
         }
-        rc = check_keys(c, e, bp, bound_keys);
+        rc = dt__json_check_keys(c->diag, e, bp, bound_keys, NULL);
         const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(e, "max");
         const cJSON *jv = cJSON_GetObjectItemCaseSensitive(e, "variance");

@@ -32,6 +32,14 @@ const dt__kf_kernel_set *dt__kf_kernels_for(size_t n);
 
 #endif
 
+/* Copies the upper triangle of P into the lower. */
+KF_INLINE void kf_mirror(size_t n, double *restrict P)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            P[j * n + i] = P[i * n + j];
+}
+
 /* Pn = Ad P Ad' + Qd (upper triangle computed, mirrored); T is n x n scratch,
  * AdT = Ad'. Returns the sum of Pn's diagonal and upper triangle: not finite
  * iff some entry is not finite (NaN and infinities propagate through sums). */
@@ -64,9 +72,7 @@ KF_INLINE double kf_predict_cov(size_t n, const double *restrict Ad, const doubl
         for (size_t j = i; j < n; j++)
             chk += row[j];
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            Pn[j * n + i] = Pn[i * n + j];
+    kf_mirror(n, Pn);
     return chk;
 }
 
@@ -96,9 +102,7 @@ KF_INLINE double kf_scalar_joseph(size_t n, const double *restrict P, const doub
         for (size_t j = i; j < n; j++)
             chk += row[j];
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            Pn[j * n + i] = Pn[i * n + j];
+    kf_mirror(n, Pn);
     return chk;
 }
 

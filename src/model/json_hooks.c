@@ -1,8 +1,10 @@
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "../platform/internal.h"
 #include "model_internal.h"
 
 static _Thread_local const dt_allocator *tls_alloc;
@@ -45,3 +47,23 @@ void dt__json_begin(const dt_allocator *a)
 void dt__json_end(void) { tls_alloc = NULL; }
 
 int dt__json_oom(void) { return tls_oom; }
+
+int dt__json_check_keys(dt_diag *diag, const cJSON *obj, const char *path,
+                        const char *const *keys, const char *const *extra)
+{
+    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+        int ok = 0;
+        for (size_t k = 0; keys != NULL && keys[k] != NULL; k++)
+            ok |= strcmp(keys[k], it->string) == 0;
+        for (size_t k = 0; extra != NULL && extra[k] != NULL; k++)
+            ok |= strcmp(extra[k], it->string) == 0;
+        char p[160];
+        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
+        if (!ok)
+            return dt__diag(diag, DT_EPARSE, p, "unknown key \"%s\"", it->string);
+        for (const cJSON *jt = obj->child; jt != it; jt = jt->next)
+            if (strcmp(jt->string, it->string) == 0)
+                return dt__diag(diag, DT_EPARSE, p, "duplicate key");
+    }
+    return DT_OK;
+}

@@ -61,6 +61,13 @@ int dt__json_oom(void); /* an allocation failed since begin */
 
 void dt__model_free(dt_model *m);
 
+/* Every key of obj must be in keys or extra (NULL-terminated, either may be
+ * NULL), each once; else DT_EPARSE with "path.key: unknown key" or
+ * "path.key: duplicate key" in diag. */
+struct cJSON;
+int dt__json_check_keys(dt_diag *diag, const struct cJSON *obj, const char *path,
+                        const char *const *keys, const char *const *extra);
+
 /* Reads a whole file (at most limit bytes) through the allocator. */
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
                   size_t *len, dt_diag *diag);

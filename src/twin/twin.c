@@ -315,22 +315,6 @@ static int in_limits(const dt_signal_info *si, double v)
     return isfinite(v) && !(si->has_limits && (v < si->min || v > si->max));
 }
 
-static int check_keys(jctx *c, const cJSON *o, const char *path, const char *const *keys,
-                      const char *const *extra)
-{
-    for (const cJSON *it = o->child; it; it = it->next) {
-        int ok = 0;
-        for (size_t k = 0; keys[k]; k++)
-            ok |= strcmp(keys[k], it->string) == 0;
-        for (size_t k = 0; extra && extra[k]; k++)
-            ok |= strcmp(extra[k], it->string) == 0;
-        char p[128];
-        dt__fmt(p, sizeof p, "%s.%s", path, it->string);
-        if (!ok)
-            return fail(c, DT_EPARSE, p, "unknown key \"%s\"", it->string);
-    }
-    return DT_OK;
-}
 
 static const char *const disp_keys[] = {"safe",  "rate_limits", "interlocks", "deadline",
                                         "audit", "confirm_timeout", NULL};
@@ -344,7 +328,7 @@ static int load_dispatcher(jctx *c, const cJSON *d)
     const char *P = "dispatcher";
     if (!cJSON_IsObject(d))
         return fail(c, DT_EPARSE, P, "expected an object");
-    int rc = check_keys(c, d, P, disp_keys, NULL);
+    int rc = dt__json_check_keys(c->diag, d, P, disp_keys, NULL);
     if (rc != DT_OK)
         return rc;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "safe");
@@ -409,7 +393,7 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         dt__fmt(p, sizeof p, "dispatcher.interlocks[%zu]", k);
         if (!cJSON_IsObject(e))
             return fail(c, DT_EPARSE, p, "expected an object");
-        if ((rc = check_keys(c, e, p, ilk_keys, NULL)) != DT_OK)
+        if ((rc = dt__json_check_keys(c->diag, e, p, ilk_keys, NULL)) != DT_OK)
             return rc;
         interlock *x = &t->ilk[t->n_ilk];
         const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
@@ -475,7 +459,7 @@ static int load_controllers(jctx *c, const cJSON *arr, dt_ctrl_ctx *ctx)
             dt__fmt(q, sizeof q, "%s.kind", p);
             return fail(c, DT_ENOTFOUND, q, "no controller of kind \"%s\"", jk->valuestring);
         }
-        int rc = check_keys(c, o, p, ctl_common, ops->keys);
+        int rc = dt__json_check_keys(c->diag, o, p, ctl_common, ops->keys);
         if (rc != DT_OK)
             return rc;
         ctrl *k = &t->ctl[t->n_ctl];
@@ -507,7 +491,7 @@ static int load_sections(jctx *c, dt_ctrl_ctx *ctx)
             rc = fail(c, DT_ENOMEM, "loop", "out of memory");
         else if (!cJSON_IsObject(l))
             rc = fail(c, DT_EPARSE, "loop", "expected an object");
-        else if ((rc = check_keys(c, l, "loop", loop_keys, NULL)) == DT_OK &&
+        else if ((rc = dt__json_check_keys(c->diag, l, "loop", loop_keys, NULL)) == DT_OK &&
                  (!cJSON_IsNumber(p) || !(p->valuedouble >= 1e-6 && p->valuedouble <= 3600)))
             rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600]");
         if (rc == DT_OK)
@@ -586,6 +570,18 @@ static void init_ctx(dt_twin *t, dt_ctrl_ctx *ctx)
     ctx->errcap = sizeof t->err;
 }
 
+/* Options from the caller (checked by size) or the defaults. */
+static int options(const dt_twin_options *opt, dt_twin_options *o)
+{
+    *o = (dt_twin_options)DT_TWIN_OPTIONS_INIT;
+    if (opt != NULL) {
+        if (opt->size != sizeof *opt)
+            return DT_EABI;
+        *o = *opt;
+    }
+    return DT_OK;
+}
+
 int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, dt_twin **out,
                       dt_diag *diag)
 {
@@ -593,12 +589,9 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         memset(diag, 0, sizeof *diag);
     if (text == NULL || out == NULL)
         return DT_EINVAL;
-    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
-    if (opt != NULL) {
-        if (opt->size != sizeof *opt)
-            return DT_EABI;
-        o = *opt;
-    }
+    dt_twin_options o;
+    if (options(opt, &o) != DT_OK)
+        return DT_EABI;
     const dt_allocator *a = o.allocator ? o.allocator : dt_allocator_default();
     const dt_logger *lg = o.logger ? o.logger : dt_logger_stderr();
     dt_twin *t = dt__calloc(a, 1, sizeof *t);
@@ -698,12 +691,9 @@ int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_twin **ou
 {
     if (path == NULL || out == NULL)
         return DT_EINVAL;
-    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
-    if (opt != NULL) {
-        if (opt->size != sizeof *opt)
-            return DT_EABI;
-        o = *opt;
-    }
+    dt_twin_options o;
+    if (options(opt, &o) != DT_OK)
+        return DT_EABI;
     const dt_allocator *a = o.allocator ? o.allocator : dt_allocator_default();
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
