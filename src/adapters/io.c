@@ -416,16 +416,8 @@ typedef struct build {
     dt_diag *diag;
 } build;
 
-static int fail(build *b, int code, const char *path, const char *fmt, ...)
-    DT__PRINTF(4, 5);
-static int fail(build *b, int code, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = dt__vdiag(b->diag, code, path, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
+#define fail(b, ...) dt__diag((b)->diag, __VA_ARGS__)
 
 static const char *const common_keys[] = {"id",       "kind",    "mapping", "ring",
                                           "overflow", "clock",   "lateness",

@@ -14,15 +14,8 @@ typedef struct jctx {
     const dt_allocator *alloc;
 } jctx;
 
-static int fail(jctx *c, int code, const char *path, const char *fmt, ...) DT__PRINTF(4, 5);
-static int fail(jctx *c, int code, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = dt__vdiag(c->diag, code, path, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
+#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
 
 static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", "Q",
                                        "x0", "P0", "measurements", "gate", "history",

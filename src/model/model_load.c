@@ -24,17 +24,8 @@ typedef struct ctx {
     dt_diag *diag;
 } ctx;
 
-static int fail(ctx *c, int code, const char *path, const char *fmt, ...)
-    DT__PRINTF(4, 5);
-
-static int fail(ctx *c, int code, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = dt__vdiag(c->diag, code, path, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
+#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
 
 static const char *type_name(const cJSON *j)
 {

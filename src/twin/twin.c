@@ -289,15 +289,8 @@ typedef struct jctx {
     dt_diag *diag;
 } jctx;
 
-static int fail(jctx *c, int code, const char *path, const char *fmt, ...) DT__PRINTF(4, 5);
-static int fail(jctx *c, int code, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = dt__vdiag(c->diag, code, path, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
+#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
 
 static int find_sig(jctx *c, const char *path, const char *id, dt_role role, dt_signal_id *out)
 {
