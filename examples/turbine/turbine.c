@@ -7,7 +7,7 @@
  *   rotor          2H dw/dt  = Wf(t - Tcd) - TL - D (w - 1)
  *   governor       u = kp e + ki int e,  e = 1 - w(t - latency)
  *
- * Usage: turbine [OUTDIR]   (writes stable.csv and unstable.csv there) */
+ * Usage: turbine [OUTDIR]   (writes turbine_stable.csv and turbine_unstable.csv there) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
