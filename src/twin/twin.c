@@ -645,8 +645,9 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
         t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
         t->u = dt__calloc(a, DT_LA_MAX, sizeof *t->u);
-        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->rate || !t->safe || !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl ||
-            !t->ilk || !t->rel || !t->queue || !t->pending)
+        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->rate || !t->safe ||
+            !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl || !t->ilk || !t->rel ||
+            !t->queue || !t->pending)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
         for (size_t s = 0; rc == DT_OK && s < t->n_sig; s++) {
             t->safe[s] = NAN;

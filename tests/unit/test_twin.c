@@ -349,6 +349,18 @@ static void test_no_allocation_over_100000_cycles(void **state)
     assert_int_equal(ctr.live, 0);
 }
 
+/* Binds fd to an ephemeral loopback port; returns the port (a holds the address). */
+static int bind_loopback(int fd, struct sockaddr_in *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof *a), 0);
+    socklen_t al = sizeof *a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)a, &al), 0);
+    return ntohs(a->sin_port);
+}
+
 static void udp_doc(char *doc, size_t cap, int port)
 {
     snprintf(doc, cap,
@@ -377,14 +389,9 @@ static void test_udp_end_to_end(void **state)
     (void)state;
     int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
     assert_true(rx >= 0 && tx >= 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    getsockname(rx, (struct sockaddr *)&a, &al);
+    struct sockaddr_in a;
     char doc[2048];
-    udp_doc(doc, sizeof doc, ntohs(a.sin_port));
+    udp_doc(doc, sizeof doc, bind_loopback(rx, &a));
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.logger = dt_logger_silent();
     dt_twin *t;
@@ -455,14 +462,9 @@ static void test_udp_on_uv_driver(void **state)
     (void)state;
     int rx = socket(AF_INET, SOCK_DGRAM, 0);
     uvrun r = {socket(AF_INET, SOCK_DGRAM, 0), {0}, NULL};
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    getsockname(rx, (struct sockaddr *)&a, &al);
+    struct sockaddr_in a;
     char doc[2048];
-    udp_doc(doc, sizeof doc, ntohs(a.sin_port));
+    udp_doc(doc, sizeof doc, bind_loopback(rx, &a));
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.logger = dt_logger_silent();
     dt_twin *t;
