@@ -55,8 +55,14 @@ typedef struct dt_source_config {
     double timeout_s;        /**< silent this long -> stale, stops holding the
                                   watermark; 0: 1 s */
     size_t reorder_capacity; /**< samples held for ordering; power of two; 0: 4096 */
+    double max_hold_s;      /**< the source's samples arrive within this many seconds
+                                  of their (mapped) time, so a silent source holds the
+                                  watermark at most to now - max_hold (for slow
+                                  sources among fast ones; later samples take the late
+                                  path); 0: not declared, the source holds the watermark
+                                  until its next sample or its timeout; at most 3600 */
 } dt_source_config;
-#define DT_SOURCE_CONFIG_INIT {sizeof(dt_source_config), NULL, 0, DT_OVERFLOW_DROP_NEWEST, {DT_CLOCK_FIXED, 0, 0, 0, 0, 0}, 0, 0, 0}
+#define DT_SOURCE_CONFIG_INIT {sizeof(dt_source_config), NULL, 0, DT_OVERFLOW_DROP_NEWEST, {DT_CLOCK_FIXED, 0, 0, 0, 0, 0}, 0, 0, 0, 0}
 
 /** Per-source accounting. At any time between calls:
  *  offered  = dropped_newest + dropped_oldest + drained + pending_ring

@@ -421,7 +421,7 @@ typedef struct build {
 
 static const char *const common_keys[] = {"id",       "kind",    "mapping", "ring",
                                           "overflow", "clock",   "lateness",
-                                          "timeout",  "reorder", NULL};
+                                          "timeout",  "reorder", "max_hold", NULL};
 static const char *const sink_common_keys[] = {"id", "kind", "mapping", NULL};
 static const char *const map_keys[] = {"native", "channel", "signal", "unit",
                                        "scale",  "offset",  NULL};
@@ -643,6 +643,12 @@ static int source_config(build *b, const cJSON *o, const char *path,
     if (rc == DT_OK && has && !(sc->lateness_s >= 0 && sc->lateness_s <= 3600)) {
         dt__fmt(p, sizeof p, "%s.lateness", path);
         return fail(b, DT_EPARSE, p, "must be in 0..3600 seconds");
+    }
+    if (rc == DT_OK)
+        rc = num(b, o, path, "max_hold", &sc->max_hold_s, &has);
+    if (rc == DT_OK && has && !(sc->max_hold_s > 0 && sc->max_hold_s <= 3600)) {
+        dt__fmt(p, sizeof p, "%s.max_hold", path);
+        return fail(b, DT_EPARSE, p, "must be in (0, 3600] seconds");
     }
     if (rc == DT_OK)
         rc = num(b, o, path, "timeout", &sc->timeout_s, &has);

@@ -18,6 +18,7 @@ typedef struct source {
     reorder rb;
     dt_ring *ring;
     dt_time lateness, timeout, last_arrival, newest;
+    dt_time max_hold; /* 0: not declared */
     dt_source_stats st; /* consumer-side counters */
     char *name;
     dt_clock clock; /* large (window history); hot fields stay before it */
@@ -184,7 +185,8 @@ int dt_ingest_add_source(dt_ingest *g, const dt_source_config *cfg,
     if (cfg->name == NULL || cfg->name[0] == '\0' || !pow2(rc_cap) ||
         rc_cap > DT_RING_MAX_CAPACITY || !pow2(ro_cap) ||
         ro_cap > DT_RING_MAX_CAPACITY || !(cfg->lateness_s >= 0) ||
-        cfg->lateness_s > 3600 || !(tmo > 0 && tmo <= 86400))
+        cfg->lateness_s > 3600 || !(tmo > 0 && tmo <= 86400) ||
+        !(cfg->max_hold_s >= 0 && cfg->max_hold_s <= 3600))
         return DT_EINVAL;
     source s;
     memset(&s, 0, sizeof s);
@@ -193,6 +195,7 @@ int dt_ingest_add_source(dt_ingest *g, const dt_source_config *cfg,
         return rc;
     s.lateness = dt_time_from_sec(cfg->lateness_s);
     s.timeout = dt_time_from_sec(tmo);
+    s.max_hold = dt_time_from_sec(cfg->max_hold_s);
     s.newest = DT_TIME_MIN;
     s.st.newest = DT_TIME_MIN;
     s.name = dt__strndup(&g->alloc, cfg->name, strlen(cfg->name));
@@ -339,6 +342,11 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
             any_live = 1;
             dt_time cand = src->newest == DT_TIME_MIN ? DT_TIME_MIN
                                                       : src->newest - src->lateness;
+            /* A declared delivery bound: whatever this source still sends from
+             * before now - max_hold would be late anyway, so silence between
+             * its (slow) samples does not hold the faster sources back. */
+            if (src->max_hold > 0 && now - src->max_hold > cand)
+                cand = now - src->max_hold;
             if (cand < wm)
                 wm = cand;
         }

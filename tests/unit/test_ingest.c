@@ -182,6 +182,68 @@ static void test_watermark_orders_two_sources(void **state)
     dt_ingest_destroy(g);
 }
 
+/* A 1 Hz source declaring max_hold 0.3 s among a 10 Hz one: the fast
+ * source's samples are released 0.3 s behind now instead of waiting up to a
+ * second for the slow one, and the slow source's sample that arrives behind
+ * the watermark takes the late path (nothing dropped). */
+static void test_max_hold_slow_source(void **state)
+{
+    (void)state;
+    dt_ingest *g = make(DT_LIMITS_REJECT, NULL);
+    dt_source_id fast = add(g, "pmu", 0.0, 5.0);
+    dt_source_config sc = DT_SOURCE_CONFIG_INIT;
+    sc.name = "scada";
+    sc.timeout_s = 5.0;
+    sc.max_hold_s = 0.3;
+    dt_source_id slow;
+    assert_int_equal(dt_ingest_add_source(g, &sc, &slow), 0);
+    dt_ingest_start(g, 0);
+    dt_sample out[32];
+    size_t total = 0, late = 0;
+    for (int k = 1; k <= 10; k++) { /* fast samples at 0.1 .. 1.0 s */
+        dt_sample a = smp(SIG_A, 0.1 * k, k);
+        dt_ingest_push(g, fast, &a);
+    }
+    dt_ingest_poll(g, dt_time_from_sec(1.0));
+    size_t n = dt_ingest_release(g, out, 32);
+    /* watermark = min(1.0 - 0, max(DT_TIME_MIN, 1.0 - 0.3)) = 0.7: samples 0.1 .. 0.7 */
+    assert_int_equal(n, 7);
+    total += n;
+    dt_ingest_stats gs;
+    dt_ingest_stats_get(g, &gs);
+    assert_true(gs.watermark == dt_time_from_sec(0.7));
+    /* the slow source's reading of 0.5 s arrives at 1.05 s: behind the watermark */
+    dt_sample b = smp(SIG_B, 0.5, 100);
+    b.t_arrival = dt_time_from_sec(1.05);
+    dt_ingest_push(g, slow, &b);
+    dt_ingest_poll(g, dt_time_from_sec(1.05));
+    n = dt_ingest_release(g, out, 32);
+    for (size_t i = 0; i < n; i++)
+        late += (out[i].flags & DT_SAMPLE_LATE) != 0;
+    total += n;
+    assert_int_equal(late, 1);
+    /* without max_hold the same silent source would hold everything back */
+    dt_ingest *h = make(DT_LIMITS_REJECT, NULL);
+    dt_source_id f2 = add(h, "pmu", 0.0, 5.0);
+    add(h, "scada", 0.0, 5.0);
+    /* bounds: negative or above an hour is invalid */
+    sc.name = "bad";
+    sc.max_hold_s = -1;
+    assert_int_equal(dt_ingest_add_source(h, &sc, &slow), DT_EINVAL);
+    sc.max_hold_s = 3601;
+    assert_int_equal(dt_ingest_add_source(h, &sc, &slow), DT_EINVAL);
+    dt_ingest_start(h, 0);
+    for (int k = 1; k <= 10; k++) {
+        dt_sample a = smp(SIG_A, 0.1 * k, k);
+        dt_ingest_push(h, f2, &a);
+    }
+    dt_ingest_poll(h, dt_time_from_sec(1.0));
+    assert_int_equal(dt_ingest_release(h, out, 32), 0);
+    dt_ingest_destroy(h);
+    dt_ingest_destroy(g);
+    (void)total;
+}
+
 static void test_silent_source_goes_stale(void **state)
 {
     (void)state;
@@ -446,6 +508,7 @@ static void test_three_sources_merge(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_validation_counters),
     cmocka_unit_test(test_watermark_orders_two_sources),
+    cmocka_unit_test(test_max_hold_slow_source),
     cmocka_unit_test(test_silent_source_goes_stale),
     cmocka_unit_test(test_snapshot_hold_and_linear),
     cmocka_unit_test(test_config_errors),
