@@ -37,13 +37,8 @@ test: test-normal test-asan
 	@echo "make test: normal (gcc) and sanitizer (clang) builds passed"
 
 demo: deps build
-	@echo "== dtwin demo 1/2: the tank twin's description (signals, estimator, latency budgets)"
-	$(BUILD)/tools/dtwin/dtwin check examples/tank/twin.json
-	@mkdir -p out
-	@echo "== dtwin demo 2/2: running it on 60 s of recorded level data (CSV replay -> KF -> PID -> dispatcher)"
-	$(BUILD)/tools/dtwin/dtwin run --stats-every 20 --estimates out/tank_estimates.csv \
-	  --commands out/tank_commands.csv examples/tank/twin.json
-	@echo "estimates and commands written to out/tank_estimates.csv and out/tank_commands.csv"
+	@scripts/install-deps.sh gnuplot-nox
+	@scripts/demo.sh $(BUILD) out
 
 bench:
 	@scripts/install-deps.sh g++ libeigen3-dev

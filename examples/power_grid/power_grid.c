@@ -614,11 +614,13 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
             rs->vmin_step = fmin(rs->vmin_step, vmin);
         rs->vmin_after = vmin, rs->vmax_after = vmax;
         if (csv != NULL && k % 5 == 0) {
+            /* the filter's own estimate and variance at its data time (the
+             * belief at `now` adds Q x age, which the random walk makes wide) */
             dt_belief bv, ba;
-            dt_est_belief(est, ctl.vm_est[13], now, &bv);
+            dt_est_belief(est, ctl.vm_est[13], 0, &bv);
             dt_signal_id a14;
             dt_model_find_signal(dm, "grid.va14_est", &a14);
-            dt_est_belief(est, a14, now, &ba);
+            dt_est_belief(est, a14, 0, &ba);
             dt_twin_stats ts;
             dt_twin_stats_get(tw, &ts);
             fprintf(csv, "%.2f,%.6f,%.6f,%.6f,%.5f,%.5f,%.5f,%.5f,%.5f,%.4f,%.4f,%d\n", t,
