@@ -230,7 +230,24 @@ static void source(strbuf *b, const char *id, const char *plant, double rate, do
 
 typedef struct names_set {
     char **vm, **va, **p, **q, **pf, **qf, **vm_est, **va_est;
+    /* each sensor's outputs in order (borrowed from the arrays above) */
+    char **pmu_out, **inj_out, **flow_out;
 } names_set;
+
+static void group_outputs(names_set *n, size_t nb, size_t nl)
+{
+    n->pmu_out = calloc(2 * nb, sizeof *n->pmu_out);
+    n->inj_out = calloc(2 * nb + 1, sizeof *n->inj_out);
+    n->flow_out = calloc(2 * nl + 1, sizeof *n->flow_out);
+    if (n->pmu_out == NULL || n->inj_out == NULL || n->flow_out == NULL)
+        exit(3);
+    for (size_t i = 0; i < nb; i++)
+        n->pmu_out[i] = n->vm[i], n->inj_out[i] = n->p[i], n->inj_out[nb + i] = n->q[i];
+    for (size_t i = 0; i + 1 < nb; i++)
+        n->pmu_out[nb + i] = n->va[i];
+    for (size_t k = 0; k < nl; k++)
+        n->flow_out[k] = n->pf[k], n->flow_out[nl + k] = n->qf[k];
+}
 
 static char *describe(const grid *g, const names_set *n)
 {
@@ -260,20 +277,9 @@ static char *describe(const grid *g, const names_set *n)
     signal(&b, "vset8", "per_unit", "pu", "commanded", 0, 0);
     b.s[--b.len] = '\0'; /* trailing comma */
     sb_printf(&b, "],\"sources\":[");
-    char **pmu = calloc(ns + 1, sizeof *pmu), **inj = calloc(2 * nb + 1, sizeof *inj),
-         **flow = calloc(2 * g->nl + 1, sizeof *flow);
-    if (pmu == NULL || inj == NULL || flow == NULL)
-        exit(3);
-    for (size_t i = 0; i < nb; i++)
-        pmu[i] = n->vm[i], inj[i] = n->p[i], inj[nb + i] = n->q[i];
-    for (size_t i = 0; i + 1 < nb; i++)
-        pmu[nb + i] = n->va[i];
-    for (size_t k = 0; k < g->nl; k++)
-        flow[k] = n->pf[k], flow[g->nl + k] = n->qf[k];
-    source(&b, "pmu", "grid_pmu", 10, NOISE_PMU, 0.02, 0.005, 0, 11, pmu);
-    source(&b, "scada_inj", "grid_inj", 1, NOISE_SCADA, 0.2, 0.03, 0.05, 12, inj);
-    source(&b, "scada_flow", "grid_flow", 1, NOISE_SCADA, 0.25, 0.03, 0.05, 13, flow);
-    free(pmu), free(inj), free(flow);
+    source(&b, "pmu", "grid_pmu", 10, NOISE_PMU, 0.02, 0.005, 0, 11, n->pmu_out);
+    source(&b, "scada_inj", "grid_inj", 1, NOISE_SCADA, 0.2, 0.03, 0.05, 12, n->inj_out);
+    source(&b, "scada_flow", "grid_flow", 1, NOISE_SCADA, 0.25, 0.03, 0.05, 13, n->flow_out);
     b.s[--b.len] = '\0';
     sb_printf(&b, "],\"sinks\":[{\"id\":\"avr\",\"kind\":\"sim\",\"plant\":\"grid_pmu\","
                   "\"mapping\":[{\"native\":\"vset6\",\"signal\":\"grid.vset6\"},"
@@ -464,7 +470,7 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
                    names("q", nb, model->bus_id, SIZE_MAX),
                    names("pf", model->nl, NULL, SIZE_MAX),
                    names("qf", model->nl, NULL, SIZE_MAX),
-                   NULL, NULL};
+                   NULL, NULL, NULL, NULL, NULL};
     n.vm_est = calloc(nb + 1, sizeof *n.vm_est);
     n.va_est = calloc(nb, sizeof *n.va_est);
     for (size_t i = 0; i < nb; i++) {
@@ -476,6 +482,7 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
             n.va_est[i] = strdup(buf);
         }
     }
+    group_outputs(&n, nb, model->nl);
     char *doc = describe(model, &n);
     snprintf(path, sizeof path, "%s/power_grid_twin.json", outdir);
     FILE *f = fopen(path, "w");
@@ -494,21 +501,13 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     grid_result gr;
     grid_solve(truth, PG_MAX_ITER, PG_TOL, &gr, err, sizeof err);
     static const char *const ctl_in[] = {"vset6", "vset8"};
-    char **pmu_out = calloc(2 * nb, sizeof *pmu_out), **inj_out = calloc(2 * nb + 1, sizeof *inj_out),
-         **flow_out = calloc(2 * model->nl + 1, sizeof *flow_out);
-    for (size_t i = 0; i < nb; i++)
-        pmu_out[i] = n.vm[i], inj_out[i] = n.p[i], inj_out[nb + i] = n.q[i];
-    for (size_t i = 0; i + 1 < nb; i++)
-        pmu_out[nb + i] = n.va[i];
-    for (size_t k = 0; k < model->nl; k++)
-        flow_out[k] = n.pf[k], flow_out[model->nl + k] = n.qf[k];
     view v_pmu = {&ph, VIEW_PMU}, v_inj = {&ph, VIEW_INJ}, v_flow = {&ph, VIEW_FLOW};
-    dt_plant_ops ops_pmu = {DT_ADAPTER_ABI, 2, 2 * nb - 1, ctl_in, (const char *const *)pmu_out,
+    dt_plant_ops ops_pmu = {DT_ADAPTER_ABI, 2, 2 * nb - 1, ctl_in, (const char *const *)n.pmu_out,
                             view_step};
-    dt_plant_ops ops_inj = {DT_ADAPTER_ABI, 0, 2 * nb, NULL, (const char *const *)inj_out,
+    dt_plant_ops ops_inj = {DT_ADAPTER_ABI, 0, 2 * nb, NULL, (const char *const *)n.inj_out,
                             view_step};
     dt_plant_ops ops_flow = {DT_ADAPTER_ABI, 0, 2 * model->nl, NULL,
-                             (const char *const *)flow_out, view_step};
+                             (const char *const *)n.flow_out, view_step};
     dt_registry *reg = NULL;
     dt_twin *tw = NULL;
     dt_diag d;
@@ -642,7 +641,7 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     dt_twin_destroy(tw);
     dt_registry_destroy(reg);
     free(ms), free(scratch), free(doc), free(ph.pd0), free(ph.qd0);
-    free(pmu_out), free(inj_out), free(flow_out);
+    free(n.pmu_out), free(n.inj_out), free(n.flow_out);
     free_names(n.vm), free_names(n.va), free_names(n.p), free_names(n.q);
     free_names(n.pf), free_names(n.qf), free_names(n.vm_est);
     for (size_t i = 0; i + 1 < nb; i++)
