@@ -98,7 +98,8 @@ static void hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns)
     if (ns < 0)
         ns = 0;
     unsigned b = 0;
-    while (b + 1 < HIST_BUCKETS && ((dt_time)1 << (b + 1)) <= ns)
+    /* unsigned: 1 << 63 does not fit a signed 64-bit value (found by cppcheck) */
+    while (b + 1 < HIST_BUCKETS && ((uint64_t)1 << (b + 1)) <= (uint64_t)ns)
         b++;
     h[b]++;
     s->count++;
