@@ -203,7 +203,8 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         rc = strcmp(proc, "discrete") == 0 ? dt_kf_set_discrete(dt_est_kf(est), A, B, Q)
                                            : dt_kf_set_continuous(dt_est_kf(est), A, B, Q);
         if (rc != DT_OK)
-            rc = fail(c, rc, "estimator.Q", "must be symmetric and finite");
+            rc = rc == DT_ENOMEM ? fail(c, rc, "estimator", "out of memory")
+                                 : fail(c, rc, "estimator.Q", "must be symmetric and finite");
     }
     if (rc == DT_OK) {
         v = cJSON_GetObjectItemCaseSensitive(o, "x0");
@@ -253,10 +254,14 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             else
                 off = jo->valuedouble;
         }
-        if (rc == DT_OK && dt_est_set_measurement(est, sid, h, off) != DT_OK) {
+        if (rc == DT_OK && (rc = dt_est_set_measurement(est, sid, h, off)) != DT_OK) {
+            /* an allocation failure is not the description's fault (found by
+             * the twin-creation allocation sweep) */
             dt__fmt(kp, sizeof kp, "%s.signal", mp);
-            rc = fail(c, DT_EPARSE, kp, "signal \"%s\" is not measured or a parameter",
-                      js->valuestring);
+            rc = rc == DT_ENOMEM ? fail(c, DT_ENOMEM, kp, "out of memory")
+                                 : fail(c, DT_EPARSE, kp,
+                                        "signal \"%s\" is not measured or a parameter",
+                                        js->valuestring);
         }
     }
     /* parameters */
@@ -329,8 +334,9 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
                 if (h[i] < 0)
                     rc = fail(c, DT_EPARSE, kp, "weights must be >= 0");
         }
-        if (rc == DT_OK && dt_est_add_bound(est, jn->valuestring, &b) != DT_OK)
-            rc = fail(c, DT_ELIMIT, bp, "at most 16 bounds");
+        if (rc == DT_OK && (rc = dt_est_add_bound(est, jn->valuestring, &b)) != DT_OK)
+            rc = rc == DT_ENOMEM ? fail(c, rc, bp, "out of memory")
+                                 : fail(c, DT_ELIMIT, bp, "at most 16 bounds");
     }
     dt__free(c->alloc, m);
     if (rc != DT_OK) {

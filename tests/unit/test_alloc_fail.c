@@ -1,5 +1,6 @@
 /* Fails the Nth allocation, for every N, on every start-up path that exists
- * so far (description loading from text and from a file, saving), once and
+ * (description loading from text and from a file, saving, ingest and adapter
+ * creation, twin creation), once and
  * persistently: each run must report DT_ENOMEM, leave its output untouched
  * and leak nothing; a run without failures must then succeed. */
 #include <stdlib.h>
@@ -208,7 +209,92 @@ static void test_io_create_every_allocation(void **state)
     dt_model_destroy(m);
 }
 
+/* Twin creation from a description (model, ingest, adapters, estimator with
+ * latency budgets, controllers, dispatcher), then start and a few steps: every
+ * allocation failed once and persistently must give DT_ENOMEM with nothing
+ * leaked; after start nothing allocates. */
+static const char *const twin_docs[] = {EXAMPLE, DTT_SOURCE_DIR "/examples/turbine/twin.json"};
+
+static int gt_step(void *self, double t, double dt, const double *u, double *y)
+{
+    (void)self, (void)t, (void)dt;
+    y[0] = 1.0 + 0.01 * u[0];
+    return 0;
+}
+static const char *const gt_in[] = {"fuel"}, *const gt_out[] = {"speed"};
+static const dt_plant_ops gt_ops = {DT_ADAPTER_ABI, 1, 1, gt_in, gt_out, gt_step};
+
+static int build_twin(const char *path, const dt_allocator *a, long *calls_after_start,
+                      dtt_counter *c)
+{
+    dt_registry *reg = NULL;
+    dt_twin *t = (dt_twin *)(uintptr_t)0x1;
+    int rc = dt_registry_create(a, &reg);
+    if (rc == DT_OK)
+        rc = dt_registry_add_plant(reg, "turbine", &gt_ops, NULL);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.allocator = a;
+    o.logger = dt_logger_silent();
+    o.registry = reg;
+    if (rc == DT_OK) {
+        dt_diag dg;
+        rc = dt_twin_load_file(path, &o, &t, &dg);
+        if (rc != DT_OK && rc != DT_ENOMEM)
+            print_error("%s: %s\n", path, dg.message);
+        if (rc != DT_OK)
+            assert_true(t == (dt_twin *)(uintptr_t)0x1); /* untouched on failure */
+    }
+    if (rc == DT_OK) {
+        long before = c->calls;
+        rc = dt_twin_start(t, 0);
+        for (int k = 1; rc == DT_OK && k <= 50; k++)
+            rc = dt_twin_step(t, (dt_time)k * 10 * DT_NS_PER_MS);
+        *calls_after_start = c->calls - before;
+    }
+    if (rc == DT_OK || t != (dt_twin *)(uintptr_t)0x1)
+        dt_twin_destroy(t);
+    dt_registry_destroy(reg);
+    return rc;
+}
+
+static void test_twin_create_every_allocation(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < sizeof twin_docs / sizeof *twin_docs; d++) {
+        dtt_counter clean = {0};
+        dt_allocator a = dtt_allocator(&clean);
+        long after_start = -1;
+        assert_int_equal(build_twin(twin_docs[d], &a, &after_start, &clean), 0);
+        assert_int_equal(clean.live, 0);
+        assert_int_equal(after_start, 0); /* start and 50 steps allocate nothing */
+        long total = clean.calls;
+        assert_true(total > 50);
+        for (int persistent = 0; persistent <= 1; persistent++)
+            for (long n = 1; n <= total; n++) {
+                dtt_counter c = {0};
+                c.fail_at = n;
+                c.persistent = persistent;
+                a = dtt_allocator(&c);
+                long ignored;
+                int rc = build_twin(twin_docs[d], &a, &ignored, &c);
+                if (rc != DT_ENOMEM || c.live != 0)
+                    print_error("twin %s: failing allocation %ld of %ld (%s): %s, %ld live\n",
+                                twin_docs[d], n, total, persistent ? "persistent" : "once",
+                                dt_err_name(rc), c.live);
+                assert_int_equal(rc, DT_ENOMEM);
+                assert_int_equal(c.live, 0);
+                /* and the same build without failures succeeds */
+                c.fail_at = 0;
+                assert_int_equal(build_twin(twin_docs[d], &a, &ignored, &c), 0);
+                assert_int_equal(c.live, 0);
+            }
+        print_message("twin creation (%s): %ld allocations, each failed once and persistently\n",
+                      twin_docs[d], total);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_twin_create_every_allocation),
     cmocka_unit_test(test_io_create_every_allocation),
     cmocka_unit_test(test_load_json_every_allocation),
     cmocka_unit_test(test_load_file_every_allocation),
