@@ -3,11 +3,13 @@
 # both compilers build the code warning-free).
 BUILD      ?= build
 ASAN_BUILD ?= build/asan
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test test-normal test-asan demo bench install clean lint
+.PHONY: all build deps test test-normal test-asan test-fuzz fuzz demo bench install clean lint
 
 all: build
 
@@ -33,8 +35,26 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test: test-normal test-asan
-	@echo "make test: normal (gcc) and sanitizer (clang) builds passed"
+# libFuzzer targets (tests/fuzz): every seed and kept crash input once, then a
+# short fuzzing run of each (10 s in make test, FUZZ_SECONDS in make fuzz).
+test-fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDTWIN_FUZZ=ON \
+	  -DDTWIN_FUZZ_SECONDS=10 $(CMAKE_ARGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDTWIN_FUZZ=ON \
+	  -DDTWIN_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest -R fuzz.regress --output-on-failure
+	@cd $(FUZZ_BUILD) && for t in tests/fuzz/fuzz_*; do \
+	  n=$${t##*/fuzz_}; echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  ctest -R "fuzz.smoke.$$n\$$" -V 2>&1 | grep -E "stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|DONE|Passed|Failed" ; \
+	done
+
+test: test-normal test-asan test-fuzz
+	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"
 
 demo: deps build
 	@scripts/install-deps.sh gnuplot-nox

@@ -154,6 +154,10 @@ static int parse_iso8601(const char *s, dt_time *out)
         return DT_EPARSE;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
                    sign * (oh * 3600 + om * 60);
+    /* dt_time (int64 ns) spans 1677-09-21 .. 2262-04-11: later or earlier dates
+     * are malformed rows, not an overflow (found by fuzz_csv) */
+    if (secs > INT64_MAX / DT_NS_PER_S - 1 || secs < INT64_MIN / DT_NS_PER_S + 1)
+        return DT_ERANGE;
     *out = secs * DT_NS_PER_S + frac;
     return DT_OK;
 }
