@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test test-normal test-asan test-fuzz fuzz demo bench install clean lint
+.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck demo bench install clean lint
 
 all: build
 
@@ -52,6 +52,11 @@ fuzz: deps
 	  n=$${t##*/fuzz_}; echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  ctest -R "fuzz.smoke.$$n\$$" -V 2>&1 | grep -E "stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|DONE|Passed|Failed" ; \
 	done
+
+# valgrind memcheck over the unit tests and the examples: no error, no leak.
+memcheck: deps build
+	@scripts/install-deps.sh valgrind
+	scripts/memcheck.sh $(BUILD)
 
 test: test-normal test-asan test-fuzz
 	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"
