@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck demo bench install clean lint
+.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck coverage demo bench install clean lint
 
 all: build
 
@@ -57,6 +57,21 @@ fuzz: deps
 memcheck: deps build
 	@scripts/install-deps.sh valgrind
 	scripts/memcheck.sh $(BUILD)
+
+# Line and branch coverage of src/ by the whole test suite (gcovr).
+COV_BUILD ?= build/coverage
+coverage: deps
+	@scripts/install-deps.sh gcovr
+	cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDTWIN_COVERAGE=ON \
+	  -DDTWIN_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	@# symbols and install checks look at the binary itself, which gcov instruments
+	cd $(COV_BUILD) && ctest -j $(JOBS) -E "symbols.prefix|install.consumer" >/dev/null \
+	  || { ctest --rerun-failed --output-on-failure; exit 1; }
+	gcovr -r . --object-directory $(COV_BUILD) --filter 'src/' --txt $(COV_BUILD)/coverage.txt \
+	  --json $(COV_BUILD)/coverage.json --print-summary | grep -E '^(lines|branches):'
+	@echo "per-file report: $(COV_BUILD)/coverage.txt"
 
 test: test-normal test-asan test-fuzz
 	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"

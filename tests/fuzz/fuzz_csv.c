@@ -19,13 +19,15 @@ static const char doc_fmt[] =
     " \"limits\":{\"min\":-1e6,\"max\":1e6}},"
     "{\"id\":\"b\",\"asset\":\"p\",\"quantity\":\"temperature\",\"unit\":\"K\",\"role\":\"measured\"}],"
     "\"sources\":[{\"id\":\"c\",\"kind\":\"csv\",\"file\":\"%s\",\"time_column\":\"t\","
-    " \"ring\":64,\"mapping\":[{\"native\":\"x\",\"signal\":\"a\",\"unit\":\"mm\"},"
+    " \"ring\":64,\"reorder\":64,\"mapping\":[{\"native\":\"x\",\"signal\":\"a\",\"unit\":\"mm\"},"
     " {\"native\":\"y\",\"signal\":\"b\",\"unit\":\"degC\"}]}]}";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    snprintf(path, sizeof path, "/tmp/dtwin_fuzz_csv_%ld.csv", (long)getpid());
+    /* tmpfs when there is one: the file is rewritten for every input */
+    snprintf(path, sizeof path, "%s/dtwin_fuzz_csv_%ld.csv",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
     char doc[1024];
     snprintf(doc, sizeof doc, doc_fmt, path);
     dt_model_options o = DT_MODEL_OPTIONS_INIT;
@@ -44,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(fclose(f) == 0);
     dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
     ic.logger = dt_logger_silent();
+    ic.max_sources = 1;
     dt_ingest *ing = NULL;
     dt_registry *reg = NULL;
     dt_io *io = NULL;

@@ -436,7 +436,60 @@ static void test_large_model_lookup(void **state)
     free(doc);
 }
 
+/* UTF-8: valid 2-, 3- and 4-byte sequences load; each kind of invalid
+ * sequence is refused at its byte. */
+static void test_utf8_validation(void **state)
+{
+    (void)state;
+    static const char head[] = "{\"dtwin\":1,\"name\":\"";
+    static const char tail[] = "\",\"assets\":[{\"id\":\"p\"}],\"signals\":[]}";
+    static const struct {
+        const char *name;
+        int ok;
+    } cases[] = {
+        {"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 1}, /* é € 😀 */
+        {"\xC0\x80", 0},                                   /* overlong lead */
+        {"\xE0\x80\x80", 0},                               /* overlong 3-byte */
+        {"\xED\xA0\x80", 0},                               /* surrogate U+D800 */
+        {"\xF4\x90\x80\x80", 0},                           /* above U+10FFFF */
+        {"\xF5\x80\x80\x80", 0},                           /* invalid lead */
+        {"\x80", 0},                                       /* stray continuation */
+        {"\xC3\x28", 0},                                   /* bad continuation */
+        {"\xE2\x82", 0},                                   /* truncated (then '"') */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char doc[256];
+        snprintf(doc, sizeof doc, "%s%s%s", head, cases[i].name, tail);
+        dt_model_options o = DT_MODEL_OPTIONS_INIT;
+        o.logger = dt_logger_silent();
+        dt_model *m = NULL;
+        dt_diag d;
+        int rc = dt_model_load_json(doc, strlen(doc), &o, &m, &d);
+        if (cases[i].ok) {
+            if (rc)
+                print_error("case %zu: %s\n", i, d.message);
+            assert_int_equal(rc, 0);
+            assert_string_equal(dt_model_name(m), cases[i].name);
+            dt_model_destroy(m);
+        } else {
+            assert_int_equal(rc, DT_EPARSE);
+            char want[96];
+            snprintf(want, sizeof want, "invalid UTF-8 at line 1, column %zu (byte %zu)",
+                     sizeof head, sizeof head - 1);
+            if (strstr(d.message, want) == NULL)
+                print_error("case %zu: \"%s\", wanted \"%s\"\n", i, d.message, want);
+            assert_non_null(strstr(d.message, want));
+        }
+    }
+    /* every status code has a name and a text; unknown ones say so */
+    assert_string_equal(dt_err_name(DT_EUNSTABLE), "DT_EUNSTABLE");
+    assert_string_equal(dt_err_name(-999), "DT_UNKNOWN");
+    assert_non_null(dt_strerror(-999));
+    assert_true(strlen(dt_strerror(DT_ENOMEM)) > 0);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_utf8_validation),
     cmocka_unit_test(test_units_parse_and_convert),
     cmocka_unit_test(test_load_example),
     cmocka_unit_test(test_round_trip),
