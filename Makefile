@@ -72,6 +72,9 @@ coverage: deps
 	gcovr -r . --object-directory $(COV_BUILD) --filter 'src/' --txt $(COV_BUILD)/coverage.txt \
 	  --json $(COV_BUILD)/coverage.json --print-summary | grep -E '^(lines|branches):'
 	@echo "per-file report: $(COV_BUILD)/coverage.txt"
+	@# the dispatcher's safety checks (limits, interlocks, deadlines, latency rule): every branch
+	python3 scripts/branch_cov.py $(COV_BUILD)/coverage.json src/twin/twin.c dispatch assess \
+	  send_safe_state
 
 test: test-normal test-asan test-fuzz
 	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"
@@ -86,14 +89,13 @@ bench:
 	cmake --build $(BUILD) -j $(JOBS)
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done
 
-# Static analysis of src/ and include/ (issue 7, in progress): cppcheck is clean
-# and enforced; clang-tidy (.clang-tidy) still reports findings to triage, many of
-# them analyzer false positives across cJSON's NULL-tolerant predicates.
+# Static analysis of src/ and include/: cppcheck and clang-tidy (.clang-tidy:
+# bugprone, the clang static analyzer, unchecked results), both clean, in CI.
 lint: build
 	@scripts/install-deps.sh cppcheck clang-tidy
 	cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
 	  --quiet --std=c11 -I include -I src src include
-	@fail=0; for f in src/*/*.c; do clang-tidy -p $(BUILD) --quiet "$$f" || fail=1; done; \
+	@fail=0; for f in src/*/*.c; do clang-tidy -p $(BUILD) --quiet "$$f" 2>/dev/null || fail=1; done; \
 	  [ $$fail -eq 0 ] || { echo "lint: clang-tidy findings above"; exit 1; }
 
 install: build

@@ -301,7 +301,7 @@ static void csv_close(void *self)
 {
     csvsrc *s = self;
     if (s->f != NULL)
-        fclose(s->f);
+        (void)fclose(s->f); /* read-only: nothing to lose */
     dt__free(&s->alloc, s->line);
     dt__free(&s->alloc, s->fields);
     dt__free(&s->alloc, s->col_map);
@@ -332,11 +332,11 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         FAIL(DT_EINVAL, "time_column: expected a string");
     if ((v = dt_config_get(cfg, "time_format")) &&
         (dt_config_string(v, &tf) != DT_OK ||
-         (strcmp(tf, "auto") && strcmp(tf, "seconds") && strcmp(tf, "iso8601"))))
+         (strcmp(tf, "auto") != 0 && strcmp(tf, "seconds") != 0 && strcmp(tf, "iso8601") != 0)))
         FAIL(DT_EINVAL, "time_format: auto, seconds or iso8601");
     if ((v = dt_config_get(cfg, "pace")) &&
         (dt_config_string(v, &pace) != DT_OK ||
-         (strcmp(pace, "fast") && strcmp(pace, "realtime"))))
+         (strcmp(pace, "fast") != 0 && strcmp(pace, "realtime") != 0)))
         FAIL(DT_EINVAL, "pace: fast or realtime");
     if ((v = dt_config_get(cfg, "delimiter")) &&
         (dt_config_string(v, &dl) != DT_OK || strlen(dl) != 1 || dl[0] == '"'))
@@ -371,7 +371,7 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         csv_close(s);
         return DT_EIO;
     }
-    setvbuf(s->f, s->iobuf, _IOFBF, 65536);
+    (void)setvbuf(s->f, s->iobuf, _IOFBF, 65536); /* only a speed-up if it fails */
     int r = read_line(s);
     int n = r > 0 ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS) : -1;
     if (n <= 0) {
@@ -380,7 +380,7 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_EPARSE;
     }
     s->n_columns = n;
-    s->col_map = dt__calloc(&s->alloc, (size_t)n, sizeof *s->col_map);
+    s->col_map = dt__calloc(&s->alloc, (size_t)n, sizeof(const dt_mapping *));
     s->values = dt__calloc(&s->alloc, (size_t)n, sizeof *s->values);
     s->present = dt__calloc(&s->alloc, (size_t)n, 1);
     if (!s->col_map || !s->values || !s->present) {
@@ -478,7 +478,7 @@ static void csvlog_close(void *self)
 {
     csvlog *s = self;
     if (s->f != NULL)
-        fclose(s->f);
+        (void)fclose(s->f); /* close has no result to report; writes are checked as they flush */
     dt__free(&s->alloc, s->buf);
     s->f = NULL;
     s->buf = NULL;
@@ -523,9 +523,13 @@ static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
         return DT_EIO;
     }
     /* stdio gets its buffer from us, so writing never allocates. */
-    setvbuf(s->f, s->buf, _IOFBF, 65536);
-    if (!append || ftell(s->f) == 0)
-        fputs("time_s,kind,signal,native,value,variance,seq,deadline_s\n", s->f);
+    (void)setvbuf(s->f, s->buf, _IOFBF, 65536); /* if refused, stdio allocates its own */
+    if ((!append || ftell(s->f) == 0) &&
+        fputs("time_s,kind,signal,native,value,variance,seq,deadline_s\n", s->f) < 0) {
+        dt_sink_error(ctx, "%s: cannot write the header", s->path);
+        csvlog_close(s);
+        return DT_EIO;
+    }
     return DT_OK;
 }
 

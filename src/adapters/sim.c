@@ -115,7 +115,7 @@ static int simsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     for (size_t i = 0; i < dt_source_mapping_count(ctx); i++) {
         const dt_mapping *m = dt_source_mapping(ctx, i);
         size_t k = 0;
-        while (k < ops->n_outputs && (m->native == NULL || strcmp(ops->outputs[k], m->native)))
+        while (k < ops->n_outputs && (m->native == NULL || strcmp(ops->outputs[k], m->native) != 0))
             k++;
         if (k == ops->n_outputs) {
             dt_source_error(ctx, "mapping[%zu].native: \"%s\" is not an output of plant \"%s\"",
@@ -242,7 +242,7 @@ static int simsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
     for (size_t i = 0; i < dt_sink_mapping_count(ctx) && i < DT__PLANT_IO; i++) {
         const dt_mapping *m = dt_sink_mapping(ctx, i);
         size_t k = 0;
-        while (k < ops->n_inputs && (m->native == NULL || strcmp(ops->inputs[k], m->native)))
+        while (k < ops->n_inputs && (m->native == NULL || strcmp(ops->inputs[k], m->native) != 0))
             k++;
         if (k == ops->n_inputs) {
             dt_sink_error(ctx, "mapping[%zu].native: \"%s\" is not an input of plant \"%s\"", i,

@@ -232,9 +232,10 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_EINVAL;
     }
     double mc = 512;
+    const size_t max_records = DT_WIRE_MAX_SAMPLES; /* whole records: the division floors */
     const dt_config *v = dt_config_get(cfg, "max_count");
     if (v != NULL && (dt_config_number(v, &mc) != DT_OK || mc < 1 ||
-                      mc > DT_WIRE_MAX_SAMPLES || mc != (double)(int)mc)) {
+                      mc > (double)max_records || mc != (double)(int)mc)) {
         dt_source_error(ctx, "max_count: 1..%u records per frame", DT_WIRE_MAX_SAMPLES);
         return DT_EINVAL;
     }

@@ -279,7 +279,7 @@ static int sf_init(void *self, dt_ctrl_ctx *c, const dt_config *cfg)
     }
     for (size_t i = 0; i < s->nu; i++) {
         char what[32];
-        snprintf(what, sizeof what, "K[%zu]", i);
+        (void)snprintf(what, sizeof what, "K[%zu]", i); /* fits: 32 bytes */
         rc = num_array(c, dt_config_at(K, i), what, s->nx, s->K + i * s->nx);
         if (rc != DT_OK)
             return rc;

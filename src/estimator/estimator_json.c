@@ -15,7 +15,8 @@ typedef struct jctx {
 } jctx;
 
 /* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
+/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
+#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
 
 static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", "Q",
                                        "x0", "P0", "measurements", "gate", "history",
@@ -175,7 +176,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     const char *proc = "continuous";
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "process")) != NULL) {
         if (!cJSON_IsString(v) ||
-            (strcmp(v->valuestring, "continuous") && strcmp(v->valuestring, "discrete")))
+            (strcmp(v->valuestring, "continuous") != 0 && strcmp(v->valuestring, "discrete") != 0))
             rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete");
         else
             proc = v->valuestring;

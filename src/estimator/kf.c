@@ -72,7 +72,7 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
     kf->p = p;
     size_t pp = p ? p : 1;
     double *c = mem;
-#define TAKE(ptr, cnt) (ptr = c, c += (cnt))
+#define TAKE(ptr, cnt) ((ptr) = c, c += (cnt))
     TAKE(kf->x, n);
     TAKE(kf->P, sq(n));
     TAKE(kf->u, pp);

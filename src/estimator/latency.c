@@ -69,7 +69,8 @@ int dt_latency_budget(size_t n, const double *A, const double *Q, const double *
     if (rc != DT_OK)
         return rc;
     double lo = 0, hi = -1;
-    for (double tau = TAU_MIN; tau <= TAU_MAX; tau *= 2) {
+    double tau = TAU_MIN;
+    for (int k = 0; tau <= TAU_MAX && k < 80; k++, tau *= 2) { /* 1 ns .. 1e9 s: 60 doublings */
         grow(n, Ad, Qd, P0, P, t);
         double mtr = dt_bound_metric(n, b, P);
         if (!isfinite(mtr) || mtr > b->limit) {

@@ -25,7 +25,8 @@ typedef struct ctx {
 } ctx;
 
 /* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
+/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
+#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
 
 static const char *type_name(const cJSON *j)
 {
@@ -852,7 +853,7 @@ int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, cha
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f); /* read-only: errors were seen by ferror */
     if (rc == DT_OK && len > limit)
         rc = dt__diag(diag, DT_ELIMIT, "", "%s is larger than the %zu byte limit", path, limit);
     if (rc != DT_OK) {
@@ -876,8 +877,8 @@ int dt_model_load_file(const char *path, const dt_model_options *opt, dt_model *
         alloc = opt->allocator;
     dt_model_limits lim;
     resolve_limits(opt, &lim);
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     int rc = dt__read_file(path, alloc, lim.max_document_bytes, &buf, &len, diag);
     if (rc != DT_OK)
         return rc;

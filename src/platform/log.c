@@ -23,8 +23,8 @@ void dt_log_stderr(void *user, dt_log_level level, const char *module,
 {
     (void)user;
     /* One fprintf per line so lines from two twins do not interleave mid-line. */
-    fprintf(stderr, "dtwin[%s] %s: %s\n", dt_log_level_name(level), module,
-            message);
+    (void)fprintf(stderr, "dtwin[%s] %s: %s\n", dt_log_level_name(level), module,
+                  message); /* nowhere to report a failing stderr */
 }
 
 static const dt_logger stderr_logger = {dt_log_stderr, NULL, DT_LOG_WARN};

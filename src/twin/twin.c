@@ -291,7 +291,8 @@ typedef struct jctx {
 } jctx;
 
 /* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-#define fail(c, ...) dt__diag((c)->diag, __VA_ARGS__)
+/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
+#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
 
 static int find_sig(jctx *c, const char *path, const char *id, dt_role role, dt_signal_id *out)
 {
@@ -610,7 +611,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         ic.logger = lg;
         rc = dt_ingest_create(t->model, &ic, &t->ing);
         if (rc != DT_OK)
-            fail(&c, rc, "", "cannot create the ingest stage: %s", dt_strerror(rc));
+            (void)fail(&c, rc, "", "cannot create the ingest stage: %s", dt_strerror(rc));
     }
     if (rc == DT_OK) {
         if (o.registry != NULL) {
@@ -619,7 +620,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
             rc = dt_registry_create(a, &t->reg);
             t->own_reg = rc == DT_OK;
             if (rc != DT_OK)
-                fail(&c, rc, "", "out of memory");
+                (void)fail(&c, rc, "", "out of memory");
         }
     }
     if (rc == DT_OK)
@@ -739,9 +740,11 @@ int dt_twin_start(dt_twin *t, dt_time now)
     if (rc == DT_OK && t->est != NULL) {
         rc = dt_est_start(t->est, now);
         for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
-            double tau;
-            dt_est_latency_budget(t->est, i, &tau, NULL);
-            if (tau < t->tau_min)
+            double tau = NAN;
+            (void)dt_est_latency_budget(t->est, i, &tau, NULL);
+            if (isnan(tau))
+                rc = DT_ENUMERIC; /* fail closed: never run without a known budget */
+            else if (tau < t->tau_min)
                 t->tau_min = tau;
         }
     }
@@ -781,6 +784,29 @@ static void audit_push(dt_twin *t, const dt_command *cmd, double requested, uint
 }
 
 /* One command through the safety chain, then to the sinks. */
+/* Hands a decided command to the sinks (or, in replay, takes the recorded
+ * result); records the result for replay. */
+static int sink_apply(dt_twin *t, const dt_command *cmd)
+{
+    int rc;
+    if (t->replay) {
+        if (t->rp_sink_pos < t->rp_nsink) {
+            rc = t->rp_sink[t->rp_sink_pos++];
+        } else {
+            rc = DT_EIO;
+            t->rp_mismatch = 1;
+        }
+    } else {
+        rc = dt_io_apply(t->io, cmd);
+        if (t->rec_write != NULL) {
+            uint8_t b[5] = {REC_SINK};
+            put_u32(b + 1, (uint32_t)rc);
+            rec(t, b, sizeof b);
+        }
+    }
+    return rc;
+}
+
 static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
 {
     const dt_signal_info *si = dt_model_signal(t->model, cmd.signal);
@@ -824,22 +850,7 @@ static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
             }
         }
     }
-    int rc;
-    if (t->replay) {
-        if (t->rp_sink_pos < t->rp_nsink) {
-            rc = t->rp_sink[t->rp_sink_pos++];
-        } else {
-            rc = DT_EIO;
-            t->rp_mismatch = 1;
-        }
-    } else {
-        rc = dt_io_apply(t->io, &cmd);
-        if (t->rec_write != NULL) {
-            uint8_t b[5] = {REC_SINK};
-            put_u32(b + 1, (uint32_t)rc);
-            rec(t, b, sizeof b);
-        }
-    }
+    int rc = sink_apply(t, &cmd);
     if (rc == DT_OK || rc == DT_ENOTFOUND) {
         /* DT_ENOTFOUND: no sink maps it (a twin may command in simulation only) */
         dec |= DT_DISP_SENT;
@@ -875,12 +886,18 @@ static void send_safe_state(dt_twin *t, dt_time now)
 /* The latency rule and the interlocks, evaluated once per cycle. */
 static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
 {
+    /* cleared first: a twin without an estimator (no interlocks, no latency
+     * rule) must not see stale forced values (found by a coverage test: every
+     * command of such a twin was replaced by 0) */
+    for (size_t s = 0; s < t->n_sig; s++)
+        t->forced[s] = NAN;
     if (t->est == NULL)
         return;
     dt_time td = dt_est_data_time(t->est);
     double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
     t->st.belief_age_s = age;
-    int bad = dt_est_bounds_violated(t->est) > 0 || (!isnan(t->tau_min) && age > t->tau_min);
+    /* tau_min is INFINITY without bounds: then only a broken bound engages */
+    int bad = dt_est_bounds_violated(t->est) > 0 || age > t->tau_min;
     if (bad && !t->safe_mode) {
         t->safe_mode = 1;
         t->st.safe_entries++;
@@ -895,17 +912,18 @@ static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
             if (t->ctl[i].ops->reset != NULL)
                 t->ctl[i].ops->reset(t->ctl[i].self, ctx);
     }
-    for (size_t s = 0; s < t->n_sig; s++)
-        t->forced[s] = NAN;
     for (size_t i = 0; i < t->n_ilk; i++) {
         interlock *x = &t->ilk[i];
         dt_belief b;
-        int on = 0;
-        if (dt_est_belief(t->est, x->sig, now, &b) == DT_OK) {
-            double v = b.value;
-            on = x->op == OP_GT ? v > x->value : x->op == OP_GE ? v >= x->value
-                   : x->op == OP_LT ? v < x->value : v <= x->value;
-        }
+        b.value = NAN;
+        (void)dt_est_belief(t->est, x->sig, now, &b);
+        /* written so that an unreadable or NaN value engages the interlock
+         * (fail closed): !(v <= limit) is v > limit for every number */
+        double v = b.value;
+        int on = x->op == OP_GT   ? !(v <= x->value)
+                 : x->op == OP_GE ? !(v < x->value)
+                 : x->op == OP_LT ? !(v >= x->value)
+                                  : !(v > x->value);
         if (on && !x->active)
             dt__log(&t->log, DT_LOG_WARN, "twin", "interlock \"%s\" engaged", x->name);
         x->active = on;

@@ -280,18 +280,18 @@ static const char disp_doc[] =
     "{\"id\":\"d\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"},"
     "{\"id\":\"e\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
     "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"x\",\"signal\":\"x\"}]}],"
-    "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"capacity\":4096,\"mapping\":["
+    "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"capacity\":64,\"mapping\":["
     " {\"native\":\"a\",\"signal\":\"a\"},{\"native\":\"b\",\"signal\":\"b\"},"
     " {\"native\":\"c\",\"signal\":\"c\"},{\"native\":\"d\",\"signal\":\"d\"}]}],"
-    "\"estimator\":{\"states\":[\"x_est\"],\"A\":[[0]],\"Q\":[1e-4],\"P0\":[1e-4],\"gate\":1,"
-    " \"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
+    "\"estimator\":{\"states\":[\"x_est\"],\"inputs\":[\"c\"],\"A\":[[0]],\"B\":[[0]],"
+    " \"Q\":[1e-4],\"P0\":[1e-4],\"gate\":1,\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
     " \"bounds\":[{\"name\":\"var\",\"variance\":\"x_est\",\"max\":0.01}]},"
     "\"dispatcher\":{\"safe\":{\"a\":0,\"b\":0,\"c\":0,\"d\":0,\"e\":0},"
     " \"rate_limits\":{\"b\":1},"
     " \"interlocks\":[{\"name\":\"gt\",\"signal\":\"x_est\",\"op\":\">\",\"value\":5,\"set\":{\"c\":1}},"
-    "  {\"name\":\"ge\",\"signal\":\"x_est\",\"op\":\">=\",\"value\":5,\"set\":{\"d\":2}},"
+    "  {\"name\":\"ge\",\"signal\":\"x_est\",\"op\":\">=\",\"value\":4,\"set\":{\"d\":2}},"
     "  {\"name\":\"lt\",\"signal\":\"x_est\",\"op\":\"<\",\"value\":-5,\"set\":{\"c\":3}},"
-    "  {\"name\":\"le\",\"signal\":\"x_est\",\"op\":\"<=\",\"value\":-5,\"set\":{\"d\":4}}],"
+    "  {\"name\":\"le\",\"signal\":\"x_est\",\"op\":\"<=\",\"value\":-4,\"set\":{\"d\":4}}],"
     " \"deadline\":1},\"loop\":{\"period\":0.1}}";
 
 static void submit(dt_twin *t, const char *id, double v, dt_time now)
@@ -385,7 +385,7 @@ static void test_dispatcher_every_branch(void **state)
     /* interlocks: each operator engages at its threshold and releases */
     static const struct {
         double x, c, d;
-    } il[] = {{6, 1, 2}, {5, 0.7, 2}, {0, 0.7, 0.7}, {-6, 3, 4}, {-5, 0.7, 4}};
+    } il[] = {{6, 1, 2}, {4.5, 0.7, 2}, {0, 0.7, 0.7}, {-6, 3, 4}, {-4.5, 0.7, 4}};
     for (size_t i = 0; i < sizeof il / sizeof *il; i++) {
         CYCLE(il[i].x);          /* the estimate moves to x (gate off, precise data) */
         CYCLE(il[i].x);          /* interlocks are assessed on it */
@@ -409,6 +409,16 @@ static void test_dispatcher_every_branch(void **state)
     }
     CYCLE(0);
     CYCLE(0);
+
+    /* a full sink refuses: counted as a sink error, not as sent */
+    dt_twin_stats_get(t, &st);
+    uint64_t errors = st.sink_errors;
+    for (int k = 0; k < 70; k++)
+        submit(t, "c", 0.25, now); /* equal values: the estimator input is set once */
+    CYCLE(0);
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.sink_errors, errors + 6); /* capacity 64 */
+    (void)sent(t, "c");
 
     /* a NaN command: the safe value is sent instead */
     submit(t, "a", NAN, now);
@@ -435,7 +445,82 @@ static void test_dispatcher_every_branch(void **state)
     dt_twin_destroy(t);
 }
 
+/* A covariance bound breaks while data is fresh: an unobserved state's
+ * uncertainty grows (Q 1e-3/s from P0 1e-4 past 0.01 after 9.9 s) and the
+ * latency rule engages the safe state although the belief's age is small. */
+static void test_bound_engages_safe_state(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"bnd\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"std\":1e-3}},"
+        "{\"id\":\"x_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"y_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"x\",\"signal\":\"x\"}]}],"
+        "\"estimator\":{\"states\":[\"x_est\",\"y_est\"],\"A\":[[0,0],[0,0]],\"Q\":[1e-4,1e-3],"
+        " \"P0\":[1e-4,1e-4],\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
+        " \"bounds\":[{\"name\":\"y\",\"variance\":\"y_est\",\"max\":0.01}]},"
+        "\"dispatcher\":{\"safe\":{\"a\":0}},\"loop\":{\"period\":0.1}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(doc, sizeof doc - 1, &o, &t, NULL), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_twin_stats st;
+    int engaged_at = -1;
+    for (int k = 1; k <= 120; k++) {
+        dt_time now = (dt_time)k * 100 * DT_NS_PER_MS;
+        assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "x", now - DT_NS_PER_MS, 0), 0);
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_twin_stats_get(t, &st);
+        if (engaged_at < 0 && k > 5 && st.safe_state) {
+            engaged_at = k;
+            assert_true(st.belief_age_s < 0.2); /* fresh data: the bound did it */
+        }
+    }
+    assert_close(st.tau_max_s, 9.9, 1e-5, 0);
+    /* P_y(t) = 1e-4 + 1e-3 t at the data time: past 0.01 at 9.9 s */
+    assert_true(engaged_at >= 99 && engaged_at <= 101);
+    assert_int_equal(st.safe_entries, 1); /* data from the first cycle: only the bound */
+    assert_int_equal(st.safe_state, 1);
+    dt_twin_destroy(t);
+}
+
+/* A twin without an estimator still checks host commands (limits) and has
+ * no latency rule (nothing to be stale). */
+static void test_dispatcher_without_estimator(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"noest\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
+        " \"limits\":{\"min\":0,\"max\":1}}],"
+        "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"a\",\"signal\":\"a\"}]}],"
+        "\"dispatcher\":{\"safe\":{\"a\":0}},\"loop\":{\"period\":0.1}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, sizeof doc - 1, &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    submit(t, "a", 3, 0);
+    assert_int_equal(dt_twin_step(t, 100 * DT_NS_PER_MS), 0);
+    assert_close(sent(t, "a"), 1, 0, 0);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.safe_state, 0);
+    assert_int_equal(st.clamped, 1);
+    dt_twin_destroy(t);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_dispatcher_without_estimator),
+    cmocka_unit_test(test_bound_engages_safe_state),
     cmocka_unit_test(test_dispatcher_every_branch),
     cmocka_unit_test(test_state_feedback_law),
     cmocka_unit_test(test_pid_derivative_backcalc),
