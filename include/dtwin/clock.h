@@ -47,7 +47,15 @@ typedef struct dt_clock {
     dt_time pt_ts[DT_CLOCK_MAX_WINDOWS];
     dt_time pt_d[DT_CLOCK_MAX_WINDOWS];
     uint64_t observations, resets;
+    dt_time cand_d;      /* a forward step being confirmed: its delay ... */
+    uint32_t cand_n;     /* ... and how many consecutive observations agree */
+    uint64_t outliers;   /* impossible delays not confirmed as a step (ignored) */
 } dt_clock;
+
+/** Consecutive observations a forward clock step needs before the model
+ *  adopts it; a lone impossible timestamp (a sample from the future) is an
+ *  outlier and does not move the model. */
+#define DT_CLOCK_STEP_CONFIRM 3
 
 /** Initializes a clock model.
  *  @retval DT_EINVAL bad mode, non-finite numbers, |skew| >= 0.01, window
@@ -62,8 +70,11 @@ DT_API int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg);
  *  least disturbed by delay; a least-squares line through the last N window
  *  minima gives offset and skew. Assumes the one-way delay's minimum is about
  *  constant (it is absorbed into the offset) and that each window holds
- *  some samples with near-minimum delay. A minimum that falls below the line
- *  by more than jump_s means the source clock stepped: the fit restarts. */
+ *  some samples with near-minimum delay. Delays below the line by more than
+ *  jump_s mean the source clock stepped forward once DT_CLOCK_STEP_CONFIRM
+ *  consecutive observations agree (within jump_s) on the new delay: the fit
+ *  restarts; a lone one is an outlier (counted, ignored). A whole window of
+ *  minima more than jump_s above the line is a step back: the fit restarts. */
 DT_API void dt_clock_observe(dt_clock *clk, dt_time t_source, dt_time t_arrival);
 
 /** Maps a source time to the common time base. */

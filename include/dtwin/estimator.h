@@ -282,7 +282,16 @@ typedef struct dt_est_stats {
     double nis_mean;         /**< over all scalar updates */
     double nees_mean;        /**< over dt_est_nees calls (tests with known truth) */
     uint64_t nees_count;
+    /** Divergence monitor: an exponentially weighted mean (weight 1/32) of every
+     *  scalar innovation's NIS, gated ones included (each capped at 100). About
+     *  1 for a consistent filter (standard deviation about 0.25); above
+     *  DT_EST_DIVERGENCE_NIS the filter is flagged as diverging (its model no
+     *  longer explains the data). */
+    double nis_ewma;
+    int diverging;               /**< 1 while nis_ewma > DT_EST_DIVERGENCE_NIS */
+    uint64_t divergence_events;  /**< times the flag was raised */
 } dt_est_stats;
+#define DT_EST_DIVERGENCE_NIS 3.0
 DT_API void dt_est_stats_get(const dt_est *est, dt_est_stats *out);
 DT_API int dt_est_signal_stats_get(const dt_est *est, dt_signal_id sig, dt_est_signal_stats *out);
 /** NEES (x - x_true)' P^-1 (x - x_true) of the current estimate, accumulated

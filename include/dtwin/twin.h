@@ -105,7 +105,10 @@ typedef struct dt_twin_stats {
     uint64_t commands, sent, clamped, rate_limited, interlocked, expired, safe_stated,
         sink_errors;
     uint64_t unconfirmed;   /**< sent but not reported applied within confirm_timeout */
-    uint64_t safe_entries;  /**< times the latency rule engaged the safe state */
+    uint64_t safe_entries;  /**< times the safe state was engaged (latency rule, broken
+                                 bound, or failing sinks) */
+    uint64_t sink_fault_entries; /**< a signal reached dispatcher.sink_failures
+                                      consecutive sink failures */
     int safe_state;         /**< 1 while the safe state is engaged */
     double belief_age_s;    /**< data age at the last cycle */
     double tau_max_s;       /**< the smallest latency budget (INFINITY if none) */

@@ -279,7 +279,15 @@ static int udpsrc_poll(void *self, dt_time now)
 {
     (void)now;
     udpsrc *s = self;
-    uv_run(&s->loop, UV_RUN_NOWAIT);
+    /* libuv reads at most 32 datagrams per readiness event: turn the loop until
+     * the socket is drained, bounded so that a flood cannot stall the cycle
+     * (what is left waits for the next poll; the kernel's buffer holds it) */
+    for (int pass = 0; pass < 64; pass++) {
+        uint64_t before = s->st.datagrams + s->st.recv_errors;
+        uv_run(&s->loop, UV_RUN_NOWAIT);
+        if (s->st.datagrams + s->st.recv_errors == before)
+            break;
+    }
     return DT_OK;
 }
 

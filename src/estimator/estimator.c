@@ -61,7 +61,7 @@ struct dt_est {
     size_t n_free;
     double *u, *xb, *Pb, *work;
     dt_est_stats st;
-    double nis_sum, nees_sum;
+    double nis_sum, nees_sum, nis_ewma;
     const dt_analytics_ops *an[MAX_ANALYTICS];
     void *an_self[MAX_ANALYTICS];
     size_t n_an;
@@ -136,6 +136,7 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
         return DT_ENOMEM;
     e->alloc = *a;
     e->log = c.logger ? *c.logger : *dt_logger_stderr();
+    e->nis_ewma = e->st.nis_ewma = 1.0; /* the consistent value, before any data */
     e->model = model;
     e->n = n;
     e->p = p;
@@ -375,6 +376,17 @@ static int apply(dt_est *e, const event *ev, dt_time from, const dt_sample *s, i
         e->st.numeric_failures++;
         return rc;
     }
+    /* divergence monitor: gated innovations are the strongest evidence */
+    e->nis_ewma += ((res.nis < 100 ? res.nis : 100) - e->nis_ewma) / 32.0;
+    e->st.nis_ewma = e->nis_ewma;
+    int div = e->nis_ewma > DT_EST_DIVERGENCE_NIS;
+    if (div && !e->st.diverging) {
+        e->st.divergence_events++;
+        dt__log(&e->log, DT_LOG_WARN, "estimator",
+                "diverging: mean NIS %.1f over the recent updates (model mismatch?)",
+                e->nis_ewma);
+    }
+    e->st.diverging = div;
     if (res.gated) {
         m->st.gated++;
         e->st.gated++;

@@ -93,7 +93,25 @@ void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
      * jumped. Far above the model for a whole window means it stepped back;
      * the window minimum catches that below. */
     double pred = c->offset_ns + c->skew * (double)(ts - c->ref);
-    if ((double)d < pred - (double)c->jump_ns || ts < c->win_start - c->window_ns) {
+    if ((double)d < pred - (double)c->jump_ns) {
+        /* impossible for a steady clock: a forward step if it persists, else a
+         * wild timestamp (found by the fault catalogue: one sample from the
+         * future used to reset the model) */
+        int agrees = c->cand_n > 0 && d - c->cand_d < c->jump_ns && c->cand_d - d < c->jump_ns;
+        c->cand_n = agrees ? c->cand_n + 1 : 1;
+        c->cand_d = d;
+        if (c->cand_n < DT_CLOCK_STEP_CONFIRM) {
+            c->outliers++;
+            return;
+        }
+        c->outliers -= DT_CLOCK_STEP_CONFIRM - 1; /* they were the step after all */
+        c->cand_n = 0;
+        c->resets++;
+        restart(c, ts, d);
+        return;
+    }
+    c->cand_n = 0;
+    if (ts < c->win_start - c->window_ns) {
         c->resets++;
         restart(c, ts, d);
         return;

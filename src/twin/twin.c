@@ -59,6 +59,9 @@ struct dt_twin {
     double *rate, *safe, *last_sent, *forced;
     dt_time *last_sent_t;
     uint64_t *last_sent_seq, *counted_seq; /* actuation outcome */
+    uint32_t *fail_run;                    /* consecutive sink failures per signal */
+    uint32_t sink_failures;                /* that many engage the safe state */
+    size_t n_sink_faults;                  /* signals at or over sink_failures */
     dt_time confirm_timeout;               /* 0: not tracked */
     interlock *ilk;
     size_t n_ilk;
@@ -311,8 +314,8 @@ static int in_limits(const dt_signal_info *si, double v)
 }
 
 
-static const char *const disp_keys[] = {"safe",  "rate_limits", "interlocks", "deadline",
-                                        "audit", "confirm_timeout", NULL};
+static const char *const disp_keys[] = {"safe",  "rate_limits",     "interlocks",    "deadline",
+                                        "audit", "confirm_timeout", "sink_failures", NULL};
 static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", NULL};
 static const char *const loop_keys[] = {"period", NULL};
 static const char *const ctl_common[] = {"id", "kind", NULL};
@@ -371,6 +374,12 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.confirm_timeout", "seconds in (0, 3600]");
         t->confirm_timeout = dt_time_from_sec(num);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "sink_failures")) != NULL) {
+        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(num >= 1 && num <= 1000000 && num == floor(num)))
+            return fail(c, DT_EPARSE, "dispatcher.sink_failures", "an integer in 1..1000000");
+        t->sink_failures = (uint32_t)num;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "audit")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -537,6 +546,7 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->forced);
     dt__free(&a, t->last_sent_seq);
     dt__free(&a, t->counted_seq);
+    dt__free(&a, t->fail_run);
     dt__free(&a, t->ilk);
     dt__free(&a, t->audit);
     dt__free(&a, t->rel);
@@ -641,13 +651,14 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         t->forced = dt__calloc(a, ns, sizeof *t->forced);
         t->last_sent_seq = dt__calloc(a, ns, sizeof *t->last_sent_seq);
         t->counted_seq = dt__calloc(a, ns, sizeof *t->counted_seq);
+        t->fail_run = dt__calloc(a, ns, sizeof *t->fail_run);
         t->ctl = dt__calloc(a, MAX_CONTROLLERS, sizeof *t->ctl);
         t->ilk = dt__calloc(a, MAX_INTERLOCKS, sizeof *t->ilk);
         t->rel = dt__calloc(a, RELEASE_BATCH, sizeof *t->rel);
         t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
         t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
         t->u = dt__calloc(a, DT_LA_MAX, sizeof *t->u);
-        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->rate || !t->safe ||
+        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->fail_run || !t->rate || !t->safe ||
             !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl || !t->ilk || !t->rel ||
             !t->queue || !t->pending)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
@@ -657,6 +668,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         }
         t->period = 10 * DT_NS_PER_MS;
         t->deadline = 0;
+        t->sink_failures = 3;
     }
     if (rc == DT_OK) {
         dt_ctrl_ctx ctx;
@@ -851,6 +863,17 @@ static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
         }
     }
     int rc = sink_apply(t, &cmd);
+    /* consecutive failures per signal: a sink that keeps refusing engages the
+     * safe state (assess, next cycle); one success clears it */
+    uint32_t *run = &t->fail_run[cmd.signal];
+    if (rc == DT_OK || rc == DT_ENOTFOUND) {
+        if (*run >= t->sink_failures)
+            t->n_sink_faults--;
+        *run = 0;
+    } else if (++*run == t->sink_failures) {
+        t->n_sink_faults++;
+        t->st.sink_fault_entries++;
+    }
     if (rc == DT_OK || rc == DT_ENOTFOUND) {
         /* DT_ENOTFOUND: no sink maps it (a twin may command in simulation only) */
         dec |= DT_DISP_SENT;
@@ -891,28 +914,33 @@ static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
      * command of such a twin was replaced by 0) */
     for (size_t s = 0; s < t->n_sig; s++)
         t->forced[s] = NAN;
-    if (t->est == NULL)
-        return;
-    dt_time td = dt_est_data_time(t->est);
-    double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
-    t->st.belief_age_s = age;
+    double age = NAN;
+    size_t broken = 0;
+    if (t->est != NULL) {
+        dt_time td = dt_est_data_time(t->est);
+        age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
+        t->st.belief_age_s = age;
+        broken = dt_est_bounds_violated(t->est);
+    }
     /* tau_min is INFINITY without bounds: then only a broken bound engages */
-    int bad = dt_est_bounds_violated(t->est) > 0 || age > t->tau_min;
+    int bad = t->n_sink_faults > 0 || broken > 0 || age > t->tau_min;
     if (bad && !t->safe_mode) {
         t->safe_mode = 1;
         t->st.safe_entries++;
         dt__log(&t->log, DT_LOG_WARN, "twin",
-                "safe state: belief age %.3f s, budget %.3f s, %zu bound(s) exceeded", age,
-                t->tau_min, dt_est_bounds_violated(t->est));
+                "safe state: belief age %.3f s, budget %.3f s, %zu bound(s) exceeded, %zu "
+                "signal(s) with failing sinks",
+                age, t->tau_min, broken, t->n_sink_faults);
         send_safe_state(t, now);
     } else if (!bad && t->safe_mode) {
         t->safe_mode = 0;
-        dt__log(&t->log, DT_LOG_INFO, "twin", "fresh data: leaving the safe state");
+        dt__log(&t->log, DT_LOG_INFO, "twin", "belief fresh and sinks accepting: leaving the "
+                                              "safe state");
         for (size_t i = 0; i < t->n_ctl; i++)
             if (t->ctl[i].ops->reset != NULL)
                 t->ctl[i].ops->reset(t->ctl[i].self, ctx);
     }
-    for (size_t i = 0; i < t->n_ilk; i++) {
+    for (size_t i = 0; t->est != NULL && i < t->n_ilk; i++) {
         interlock *x = &t->ilk[i];
         dt_belief b;
         b.value = NAN;

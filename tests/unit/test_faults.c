@@ -1,0 +1,896 @@
+/* The fault catalogue (docs/reliability.md): named scenarios on a closed-loop
+ * twin built from the simulation adapters, each run with 10 seeds and each
+ * seed twice. In every run every source and sink balances its accounting, the
+ * same seed gives the same results bit for bit, and the scenario's own
+ * expectation holds.
+ *
+ * The twin: a first-order plant (dy/dt = -y + u) read by a sim sensor (100 Hz),
+ * a second sensor the test pushes through a memory source (clock estimated),
+ * and a third that arrives as UDP frames over loopback from the test (10 Hz),
+ * where the test plays the network: it corrupts, repeats, reorders, loses,
+ * delays, replays and forges frames. A KF (y_est) with a latency budget of
+ * 0.345 s, a PID to setpoint 2, and the valve's actuator as a sink the test
+ * can make fail or refuse. Every source declares max_hold 0.05 s, so a silent
+ * or stopped source never holds the others' samples back for long. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#include "dtwin/dtwin.h"
+
+#define SEEDS 10
+#define PERIOD_MS 10
+
+/* ---- the plant and the flaky actuator (the physical side) ---- */
+
+typedef struct plant {
+    double y, gain_fault; /* the sensor's gain error (1: none) */
+    double valve;         /* what the actuator last applied */
+} plant;
+static plant pl;
+
+static int plant_step(void *self, double t, double dt, const double *u, double *y)
+{
+    (void)self, (void)t, (void)u;
+    double e = exp(-dt);
+    pl.y = e * pl.y + (1 - e) * pl.valve;
+    y[0] = pl.y * pl.gain_fault;
+    return 0;
+}
+static const char *const p_in[] = {"valve"}, *const p_out[] = {"level"};
+static const dt_plant_ops plant_ops = {DT_ADAPTER_ABI, 1, 1, p_in, p_out, plant_step};
+
+enum { ACT_OK, ACT_FAIL, ACT_REFUSE };
+static int act_mode;
+static int flaky_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    (void)self, (void)ctx, (void)cfg;
+    return DT_OK;
+}
+/* The valve's actuator: applies the command to the plant, or fails, or
+ * refuses (a sink that would block must return at once: the adapter contract). */
+static int flaky_apply(void *self, const dt_command *cmd, const dt_mapping *map)
+{
+    (void)self, (void)map;
+    if (act_mode == ACT_OK)
+        pl.valve = cmd->value;
+    return act_mode == ACT_OK ? DT_OK : act_mode == ACT_FAIL ? DT_EIO : DT_EFULL;
+}
+static const dt_sink_ops flaky_ops = {DT_ADAPTER_ABI, "flaky", 0, NULL, flaky_open, flaky_apply,
+                                      NULL};
+
+/* ---- one run ---- */
+
+typedef struct run run;
+typedef struct scenario {
+    const char *name;
+    const char *sensor_keys; /* extra keys of the sim sensor source */
+    int cycles;
+    void (*inject)(run *r); /* before each step */
+    void (*check)(run *r);  /* after the run */
+} scenario;
+
+#define HOLD 64
+struct run {
+    const scenario *sc;
+    uint64_t seed, rng;
+    dt_twin *t;
+    dt_io *io;
+    size_t aux, net;
+    int sock;
+    struct sockaddr_in to;
+    uint32_t seq;
+    int k; /* cycle */
+    dt_time now;
+    /* what the test injected */
+    int prev_held;
+    uint64_t frames_sent, corrupted, repeated, swapped, dropped, delayed, inserted, masq,
+        wrong_sig, nan_in, oor_in, future_in, aux_pushed;
+    /* frames held back (delay, reorder) */
+    uint8_t held[HOLD][64];
+    size_t held_len[HOLD];
+    int held_until[HOLD], n_held;
+    uint8_t ancient[64];
+    size_t ancient_len;
+    dt_time aux_shift; /* the aux sensor's clock error (jumps) */
+    double aux_skew;
+    int aux_silent_from; /* cycle from which aux stops (0: never starts, -1: never stops) */
+    int burst;           /* overload: pushes per cycle */
+    double work[4096];   /* wall time of steps during the overload */
+    int n_work;
+    long allocs_after_start;
+    int safe_at, left_safe_at;
+    /* results */
+    uint64_t hash;
+    dt_twin_stats st;
+    dt_udp_stats us;
+    dt_source_stats src[3];
+    dt_sink_stats snk[1];
+    uint64_t sim_lost;
+    double aux_offset, aux_skew_est;
+};
+
+static long allocs;
+static void *c_malloc(void *u, size_t n)
+{
+    (void)u;
+    allocs++;
+    return malloc(n);
+}
+static void *c_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    allocs++;
+    return realloc(p, n);
+}
+static void c_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+
+static uint64_t rnd(run *r)
+{
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    return r->rng;
+}
+static double unif(run *r) { return (double)(rnd(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+static size_t frame(run *r, uint8_t *buf, uint32_t sid, uint32_t seq, uint32_t ch, double v)
+{
+    dt_wire_sample s = {ch, 0, r->now, v, 0};
+    return dt_wire_encode_samples(buf, 64, sid, seq, &s, 1);
+}
+
+static void send_raw(run *r, const uint8_t *b, size_t n)
+{
+    assert_true(sendto(r->sock, b, n, 0, (const struct sockaddr *)&r->to, sizeof r->to) ==
+                (ssize_t)n);
+    r->frames_sent++;
+}
+
+static void hold(run *r, const uint8_t *b, size_t n, int cycles)
+{
+    assert_true(r->n_held < HOLD);
+    memcpy(r->held[r->n_held], b, n);
+    r->held_len[r->n_held] = n;
+    r->held_until[r->n_held++] = r->k + cycles;
+}
+
+static void release_held(run *r)
+{
+    for (int i = 0; i < r->n_held;) {
+        if (r->held_until[i] <= r->k) {
+            send_raw(r, r->held[i], r->held_len[i]);
+            r->held[i][0] = 0;
+            r->n_held--;
+            memmove(&r->held[i], &r->held[i + 1], (size_t)(r->n_held - i) * sizeof r->held[0]);
+            memmove(&r->held_len[i], &r->held_len[i + 1], (size_t)(r->n_held - i) * sizeof(size_t));
+            memmove(&r->held_until[i], &r->held_until[i + 1], (size_t)(r->n_held - i) * sizeof(int));
+        } else {
+            i++;
+        }
+    }
+}
+
+/* The default traffic: the aux sensor every cycle, a UDP frame every 10th. */
+static void traffic(run *r, int udp_fault)
+{
+    if (r->aux_silent_from != 0 && (r->aux_silent_from < 0 || r->k < r->aux_silent_from))
+        for (int b = 0; b < (r->burst ? r->burst : 1); b++) {
+            dt_time ts = r->now - DT_NS_PER_MS + r->aux_shift +
+                         (dt_time)(r->aux_skew * (double)r->now);
+            assert_int_equal(dt_memory_source_push(r->io, r->aux, "lvl2", ts, pl.y), 0);
+            r->aux_pushed++;
+        }
+    release_held(r);
+    if (r->k % 10 != 0)
+        return;
+    uint8_t b[64];
+    size_t n = frame(r, b, 7, ++r->seq, 1, pl.y);
+    if (r->seq == 5) {
+        memcpy(r->ancient, b, n);
+        r->ancient_len = n;
+    }
+    if (!udp_fault || r->k < 100) {
+        send_raw(r, b, n);
+        return;
+    }
+    double p = unif(r);
+    switch (udp_fault) {
+    case 1: /* corruption: one random bit flipped in 20 % of frames */
+        if (p < 0.2) {
+            size_t bit = rnd(r) % (n * 8);
+            b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            r->corrupted++;
+        }
+        send_raw(r, b, n);
+        break;
+    case 2: /* repetition */
+        send_raw(r, b, n);
+        if (p < 0.2) {
+            send_raw(r, b, n);
+            r->repeated++;
+        }
+        break;
+    case 3: /* wrong order: held one frame period, so the next one overtakes it
+             * (unless that one is held too: then the first is overtaken by none) */
+        if (p < 0.2) {
+            hold(r, b, n, 11);
+            r->prev_held = 1;
+        } else {
+            send_raw(r, b, n);
+            r->swapped += (uint64_t)r->prev_held; /* this frame overtook the held one */
+            r->prev_held = 0;
+        }
+        break;
+    case 4: /* loss */
+        if (p < 0.2)
+            r->dropped++;
+        else
+            send_raw(r, b, n);
+        break;
+    case 5: /* delay: 300 ms, beyond the merge but within the history */
+        hold(r, b, n, 30);
+        r->delayed++;
+        break;
+    case 6: /* insertion: the 5th frame replayed */
+        send_raw(r, b, n);
+        if (p < 0.1) {
+            send_raw(r, r->ancient, r->ancient_len);
+            r->inserted++;
+        }
+        break;
+    case 7: /* masquerade: another sender id on the port */
+        send_raw(r, b, n);
+        if (p < 0.2) {
+            n = frame(r, b, 8, r->seq, 1, 99);
+            send_raw(r, b, n);
+            r->masq++;
+        }
+        break;
+    case 8: /* wrong address: a channel nobody mapped */
+        if (p < 0.2) {
+            n = frame(r, b, 7, r->seq, 5, pl.y);
+            r->wrong_sig++;
+        }
+        send_raw(r, b, n);
+        break;
+    }
+}
+
+static char doc[8192];
+
+static void build_doc(const run *r)
+{
+    snprintf(doc, sizeof doc,
+             "{\"dtwin\":1,\"name\":\"faults\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+             "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+             " \"noise\":{\"std\":0.01},\"period\":0.01,\"limits\":{\"min\":-10,\"max\":10}},"
+             "{\"id\":\"y2\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+             " \"noise\":{\"std\":0.02},\"limits\":{\"min\":-10,\"max\":10}},"
+             "{\"id\":\"y3\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+             " \"noise\":{\"std\":0.02}},"
+             "{\"id\":\"y_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+             "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
+             " \"limits\":{\"min\":0,\"max\":5}}],"
+             "\"sources\":[{\"id\":\"sensor\",\"kind\":\"sim\",\"plant\":\"tank\",\"rate\":100,"
+             " \"seed\":%llu,\"noise\":0.01,\"timeout\":0.5,\"max_hold\":0.05%s,"
+             " \"mapping\":[{\"native\":\"level\",\"signal\":\"y\"}]},"
+             "{\"id\":\"aux\",\"kind\":\"memory\",\"timeout\":0.5,\"max_hold\":0.05,\"ring\":4096,\"reorder\":4096,"
+             " \"clock\":{\"mode\":\"estimate\",\"window\":0.5,\"windows\":8,\"jump\":1},"
+             " \"mapping\":[{\"native\":\"lvl2\",\"signal\":\"y2\"}]},"
+             "{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":7,\"timeout\":1,\"max_hold\":0.05,"
+             " \"mapping\":[{\"channel\":1,\"signal\":\"y3\"}]}],"
+             "\"sinks\":[{\"id\":\"act\",\"kind\":\"flaky\",\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
+             "\"estimator\":{\"states\":[\"y_est\"],\"inputs\":[\"u\"],\"A\":[[-1]],\"B\":[[1]],"
+             " \"Q\":[0.2],\"P0\":[1e-4],\"history\":512,"
+             " \"measurements\":[{\"signal\":\"y\",\"H\":{\"y_est\":1}},{\"signal\":\"y2\",\"H\":{\"y_est\":1}},"
+             " {\"signal\":\"y3\",\"H\":{\"y_est\":1}}],"
+             " \"bounds\":[{\"name\":\"level\",\"variance\":\"y_est\",\"max\":0.05}]},"
+             "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"y_est\",\"output\":\"u\","
+             " \"setpoint\":2,\"kp\":2,\"ki\":2}],"
+             "\"dispatcher\":{\"safe\":{\"u\":0},\"sink_failures\":3,\"deadline\":0.05},"
+             "\"loop\":{\"period\":0.01}}",
+             (unsigned long long)r->seed, r->sc->sensor_keys ? r->sc->sensor_keys : "");
+}
+
+static int identity(const dt_source_stats *s)
+{
+    uint64_t rejected = s->rejected_nonfinite + s->rejected_bad_variance +
+                        s->rejected_unknown_signal + s->rejected_wrong_role +
+                        s->rejected_out_of_limits + s->rejected_future;
+    return s->offered == s->dropped_newest + s->dropped_oldest + s->drained + s->pending_ring &&
+           s->drained == s->accepted + rejected &&
+           s->accepted == s->dropped_reorder_full + s->released + s->late +
+                              s->dropped_too_late + s->pending_merge;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void hash_in(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ b[i]) * 1099511628211ull;
+}
+
+static void do_run(const scenario *sc, uint64_t seed, run *r)
+{
+    memset(r, 0, sizeof *r);
+    r->sc = sc;
+    r->seed = seed;
+    r->rng = 0x9E3779B97F4A7C15ull * (seed + 1);
+    r->aux_silent_from = -1;
+    r->safe_at = r->left_safe_at = -1;
+    pl.y = pl.valve = 0;
+    pl.gain_fault = 1;
+    act_mode = ACT_OK;
+    build_doc(r);
+    dt_registry *reg;
+    assert_int_equal(dt_registry_create(NULL, &reg), 0);
+    assert_int_equal(dt_registry_add_plant(reg, "tank", &plant_ops, NULL), 0);
+    assert_int_equal(dt_registry_add_sink(reg, &flaky_ops), 0);
+    dt_allocator a = {c_malloc, c_realloc, c_free, NULL};
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.allocator = &a;
+    o.registry = reg;
+    o.logger = dt_logger_silent();
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &r->t, &d);
+    if (rc)
+        print_error("%s: %s\n", sc->name, d.message);
+    assert_int_equal(rc, 0);
+    r->io = dt_twin_io(r->t);
+    assert_int_equal(dt_io_find_source(r->io, "aux", &r->aux), 0);
+    assert_int_equal(dt_io_find_source(r->io, "net", &r->net), 0);
+    dt_udp_stats us;
+    assert_int_equal(dt_udp_source_stats(r->io, r->net, &us), 0);
+    r->sock = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(r->sock >= 0);
+    r->to.sin_family = AF_INET;
+    r->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->to.sin_port = htons(us.port);
+    assert_int_equal(dt_twin_start(r->t, 0), 0);
+    long allocs0 = allocs;
+    r->hash = 1469598103934665603ull;
+    int cycles = sc->cycles ? sc->cycles : 1500;
+    for (r->k = 1; r->k <= cycles; r->k++) {
+        r->now = (dt_time)r->k * PERIOD_MS * DT_NS_PER_MS;
+        sc->inject(r);
+        double w0 = now_s();
+        assert_int_equal(dt_twin_step(r->t, r->now), 0);
+        if (r->burst && r->n_work < 4096)
+            r->work[r->n_work++] = now_s() - w0;
+        const double *x = dt_kf_state(dt_est_kf(dt_twin_estimator(r->t)));
+        dt_twin_stats_get(r->t, &r->st);
+        hash_in(&r->hash, x, sizeof *x);
+        hash_in(&r->hash, &r->st.safe_state, sizeof r->st.safe_state);
+        if (r->st.safe_state && r->safe_at < 0 && r->k > 50)
+            r->safe_at = r->k;
+        if (!r->st.safe_state && r->safe_at > 0 && r->left_safe_at < 0)
+            r->left_safe_at = r->k;
+    }
+    r->allocs_after_start = allocs - allocs0;
+    /* results, and the accounting of every source and sink */
+    dt_twin_stats_get(r->t, &r->st);
+    dt_udp_source_stats(r->io, r->net, &r->us);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(dt_ingest_source_stats(dt_twin_ingest(r->t), (dt_source_id)i, &r->src[i]), 0);
+        if (!identity(&r->src[i]))
+            print_error("%s seed %llu: source %zu does not balance\n", sc->name,
+                        (unsigned long long)seed, i);
+        assert_true(identity(&r->src[i]));
+        hash_in(&r->hash, &r->src[i], sizeof r->src[i]);
+    }
+    for (size_t i = 0; i < 1; i++) {
+        assert_int_equal(dt_io_sink_stats(r->io, i, &r->snk[i]), 0);
+        assert_true(r->snk[i].errors <= r->snk[i].applied);
+    }
+    /* every command ends exactly one way */
+    assert_true(r->st.commands == r->st.sent + r->st.expired + r->st.sink_errors);
+    /* every datagram ends exactly one way; records are accounted */
+    assert_true(r->us.datagrams == r->us.frames_ok + r->us.duplicate + r->us.frames_rejected);
+    assert_true(r->us.samples + r->us.unmapped_records + r->us.bad_records >= r->us.frames_ok);
+    assert_true(r->us.samples == r->src[2].offered);
+    assert_true(r->allocs_after_start == 0);
+    r->sim_lost = dt_io_source_events(r->io, 0, DT_EV_LOST);
+    const dt_clock *ck = dt_ingest_clock(dt_twin_ingest(r->t), (dt_source_id)r->aux);
+    r->aux_offset = dt_clock_offset_s(ck, r->now);
+    hash_in(&r->hash, &r->st.sent, sizeof r->st.sent);
+    hash_in(&r->hash, &r->us.frames_ok, sizeof r->us.frames_ok);
+    dt_twin_destroy(r->t);
+    dt_registry_destroy(reg);
+    close(r->sock);
+}
+
+static void run_scenario(const scenario *sc)
+{
+    static run a, b;
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        do_run(sc, seed, &a);
+        sc->check(&a);
+        do_run(sc, seed, &b);
+        if (a.hash != b.hash)
+            print_error("%s: seed %llu is not reproducible\n", sc->name,
+                        (unsigned long long)seed);
+        assert_true(a.hash == b.hash);
+    }
+    print_message("%s: %d seeds x 2 runs: accounting balanced, reproducible; last run: "
+                  "y %.3f, %llu samples, %llu commands, %llu safe entries\n",
+                  sc->name, SEEDS, pl.y, (unsigned long long)a.st.ingest.total.accepted,
+                  (unsigned long long)a.st.sent, (unsigned long long)a.st.safe_entries);
+}
+
+/* The loop settles at the setpoint whatever the fault (where it should). */
+static void settles(run *r)
+{
+    (void)r;
+    assert_close(pl.y, 2.0, 0, 0.1);
+}
+
+/* ---- scenarios ---- */
+
+static void inj_none(run *r) { traffic(r, 0); }
+static void chk_baseline(run *r)
+{
+    settles(r);
+    assert_int_equal(r->st.safe_entries, 1); /* start-up only: no data in the first cycle */
+    assert_int_equal(r->us.frames_rejected + r->us.lost + r->us.duplicate, 0);
+    assert_int_equal(r->us.frames_ok, r->frames_sent);
+}
+
+static void inj_corrupt(run *r) { traffic(r, 1); }
+static void chk_corrupt(run *r)
+{
+    settles(r);
+    assert_true(r->corrupted > 0);
+    /* CRC-32 catches every single-bit error (or a header check does first) */
+    assert_int_equal(r->us.frames_rejected, r->corrupted);
+}
+
+static void inj_repeat(run *r) { traffic(r, 2); }
+static void chk_repeat(run *r)
+{
+    settles(r);
+    assert_true(r->repeated > 0);
+    assert_int_equal(r->us.duplicate, r->repeated);
+    assert_int_equal(r->us.frames_ok, r->frames_sent - r->repeated);
+}
+
+static void inj_order(run *r) { traffic(r, 3); }
+static void chk_order(run *r)
+{
+    settles(r);
+    assert_true(r->swapped > 0);
+    if (r->us.reordered + 1 < r->swapped)
+        print_error("swapped %llu reordered %llu lost %llu dup %llu ok %llu sent %llu held %d\n",
+                    (unsigned long long)r->swapped, (unsigned long long)r->us.reordered,
+                    (unsigned long long)r->us.lost, (unsigned long long)r->us.duplicate,
+                    (unsigned long long)r->us.frames_ok, (unsigned long long)r->frames_sent,
+                    r->n_held);
+    /* each overtaken frame is counted once it arrives (one may still be held at the end) */
+    assert_true(r->us.reordered <= r->swapped && r->us.reordered + (uint64_t)r->n_held >= r->swapped);
+    assert_true(r->us.lost <= (uint64_t)r->n_held); /* gaps close when the late frame comes */
+}
+
+static void inj_loss(run *r) { traffic(r, 4); }
+static void chk_loss(run *r)
+{
+    settles(r);
+    assert_true(r->dropped > 0);
+    /* a loss at the very end is not yet a gap */
+    assert_true(r->us.lost == r->dropped || r->us.lost + 1 == r->dropped);
+}
+
+static void inj_delay(run *r) { traffic(r, 5); }
+static void chk_delay(run *r)
+{
+    settles(r);
+    /* 300 ms late: behind the merge, applied at their own time */
+    assert_true(r->src[2].late + r->src[2].released > 0);
+    assert_true(r->src[2].late > 0);
+    assert_int_equal(r->src[2].dropped_too_late, 0);
+}
+
+static void inj_insert(run *r) { traffic(r, 6); }
+static void chk_insert(run *r)
+{
+    settles(r);
+    assert_true(r->inserted > 0);
+    /* the replayed frame: a duplicate while within 64 frames, later accepted as
+     * reordered and its sample dropped as too old (1 s horizon) */
+    assert_int_equal(r->us.duplicate + r->us.reordered, r->inserted);
+    assert_true(r->src[2].dropped_too_late + r->us.duplicate >= r->inserted);
+}
+
+static void inj_masq(run *r) { traffic(r, 7); }
+static void chk_masq(run *r)
+{
+    settles(r);
+    assert_true(r->masq > 0);
+    assert_int_equal(r->us.wrong_source, r->masq);
+}
+
+static void inj_wrongsig(run *r) { traffic(r, 8); }
+static void chk_wrongsig(run *r)
+{
+    settles(r);
+    assert_true(r->wrong_sig > 0);
+    assert_int_equal(r->us.unmapped_records, r->wrong_sig);
+}
+
+/* sim sensor: every 3 s it loses 0.1 s, ten of its periods */
+static void chk_dropout(run *r)
+{
+    settles(r);
+    assert_true(r->sim_lost >= 40 && r->sim_lost <= 60); /* 5 bursts x 10 readings */
+    assert_int_equal(r->st.safe_entries, 1);              /* start-up only: others carry on */
+}
+
+static void inj_never(run *r)
+{
+    r->aux_silent_from = 0;
+    traffic(r, 0);
+}
+static void chk_never(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[1].offered, 0);
+    assert_true(r->src[1].stale);
+    assert_true(r->src[0].released > 1000); /* the silent source holds nothing back */
+}
+
+static void inj_stops(run *r)
+{
+    r->aux_silent_from = 500;
+    traffic(r, 0);
+}
+static void chk_stops(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[1].stale_events, 1);
+    assert_true(r->src[1].stale);
+    assert_int_equal(r->st.safe_entries, 1); /* start-up only: max_hold keeps data flowing */
+}
+
+static void jump(run *r, double s)
+{
+    if (r->k == 500)
+        r->aux_shift = (dt_time)(s * 1e9);
+    traffic(r, 0);
+}
+static void inj_jump_p5(run *r) { jump(r, 5); }
+static void inj_jump_m5(run *r) { jump(r, -5); }
+static void inj_jump_p300(run *r) { jump(r, 300); }
+static void inj_jump_m300(run *r) { jump(r, -300); }
+static void chk_jump(run *r, double s)
+{
+    settles(r);
+    /* the clock model re-estimated the offset: mapped times are "now" again */
+    assert_close(r->aux_offset, -s, 0, 0.02);
+    assert_true(r->src[1].released > 800);
+}
+static void chk_jump_p5(run *r) { chk_jump(r, 5); }
+static void chk_jump_m5(run *r) { chk_jump(r, -5); }
+static void chk_jump_p300(run *r) { chk_jump(r, 300); }
+static void chk_jump_m300(run *r) { chk_jump(r, -300); }
+
+static void inj_skew(run *r)
+{
+    r->aux_skew = 500e-6;
+    traffic(r, 0);
+}
+static void chk_skew(run *r)
+{
+    settles(r);
+    /* after 15 s at 500 ppm the raw clock is 7.5 ms ahead; mapped, it is not */
+    const double drift = 500e-6 * 15.0;
+    assert_close(r->aux_offset, -drift, 0, 0.003);
+    assert_int_equal(r->src[1].rejected_future, 0);
+}
+
+/* 2 s at 100 x the aux sensor's rate while malformed frames flood the UDP port */
+static void inj_overload(run *r)
+{
+    r->burst = r->k >= 500 && r->k < 700 ? 100 : 0;
+    traffic(r, 0);
+    if (r->burst) {
+        uint8_t junk[64];
+        for (int i = 0; i < 50; i++) {
+            for (size_t j = 0; j < sizeof junk; j++)
+                junk[j] = (uint8_t)rnd(r);
+            send_raw(r, junk, 24 + rnd(r) % 40);
+        }
+    }
+}
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static void chk_overload(run *r)
+{
+    settles(r);
+    assert_int_equal(r->st.expired, 0);      /* no deadline missed */
+    assert_true(r->us.frames_rejected >= 9000);
+    qsort(r->work, (size_t)r->n_work, sizeof *r->work, cmp_d);
+    double p99 = r->work[(r->n_work * 99) / 100];
+    /* The loop keeps its period while each cycle's work fits in it (the driver
+     * sleeps the rest): p99 of the overloaded cycles' work against the 10 ms
+     * period. (Typical: about 0.1 ms optimized, well under 1 ms with ASan.) */
+    if (r->seed == 1)
+        print_message("burst overload: p99 cycle work %.3f ms of a %d ms period\n", p99 * 1e3,
+                      PERIOD_MS);
+    assert_true(p99 <= PERIOD_MS * 1e-3);
+}
+
+static void inj_nan(run *r)
+{
+    traffic(r, 0);
+    if (unif(r) < 0.5) {
+        double v = unif(r) < 0.5 ? NAN : (unif(r) < 0.5 ? INFINITY : -INFINITY);
+        assert_int_equal(dt_memory_source_push(r->io, r->aux, "lvl2", r->now - DT_NS_PER_MS, v), 0);
+        r->nan_in++;
+    }
+}
+static void chk_nan(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[1].rejected_nonfinite, r->nan_in);
+}
+
+static void inj_oor(run *r)
+{
+    traffic(r, 0);
+    if (unif(r) < 0.2) {
+        assert_int_equal(dt_memory_source_push(r->io, r->aux, "lvl2", r->now - DT_NS_PER_MS, 50), 0);
+        r->oor_in++;
+    }
+}
+static void chk_oor(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[1].rejected_out_of_limits, r->oor_in);
+}
+
+static void inj_future(run *r)
+{
+    traffic(r, 0);
+    if (r->k > 300 && unif(r) < 0.2) {
+        assert_int_equal(dt_memory_source_push(r->io, r->aux, "lvl2", r->now + 10 * DT_NS_PER_S, pl.y), 0);
+        r->future_in++;
+    }
+}
+static void chk_future(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[1].rejected_future, r->future_in);
+}
+
+static void inj_sink_err(run *r)
+{
+    act_mode = r->k >= 500 && r->k < 800 ? ACT_FAIL : ACT_OK;
+    traffic(r, 0);
+}
+static void chk_sink_err(run *r)
+{
+    settles(r);
+    assert_true(r->snk[0].errors >= 300);
+    assert_int_equal(r->st.sink_fault_entries, 1);
+    assert_int_equal(r->st.safe_entries, 2); /* start-up, then the failing actuator */
+    /* the third failure engages the safe state at the next cycle */
+    assert_true(r->safe_at >= 503 && r->safe_at <= 504);
+    assert_true(r->left_safe_at >= 800 && r->left_safe_at <= 802);
+    assert_int_equal(r->st.cycles, 1500); /* the loop kept its rate */
+}
+
+static void inj_sink_block(run *r)
+{
+    act_mode = r->k >= 500 ? ACT_REFUSE : ACT_OK;
+    traffic(r, 0);
+}
+static void chk_sink_block(run *r)
+{
+    assert_int_equal(r->st.cycles, 1500);
+    assert_true(r->snk[0].errors >= 1000);
+    assert_int_equal(r->st.safe_state, 1); /* never released: the sink never recovers */
+    assert_true(r->safe_at >= 503 && r->safe_at <= 504);
+}
+
+static void inj_diverge(run *r)
+{
+    pl.gain_fault = r->k >= 500 ? 2.0 : 1.0; /* the sensor's gain doubles: model mismatch */
+    traffic(r, 0);
+}
+static void chk_diverge(run *r)
+{
+    assert_true(r->st.estimator.divergence_events >= 1);
+    assert_int_equal(r->st.estimator.diverging, 1);
+    assert_true(r->st.estimator.gated > 100);
+}
+
+#define SCENARIO(fn, nm, keys, inj, chk)                                                   \
+    static void fn(void **state)                                                           \
+    {                                                                                      \
+        (void)state;                                                                       \
+        static const scenario sc = {nm, keys, 0, inj, chk};                                \
+        run_scenario(&sc);                                                                 \
+    }
+
+SCENARIO(test_baseline, "baseline", NULL, inj_none, chk_baseline)
+SCENARIO(test_wire_corruption, "wire corruption", NULL, inj_corrupt, chk_corrupt)
+SCENARIO(test_wire_repetition, "wire repetition", NULL, inj_repeat, chk_repeat)
+SCENARIO(test_wire_wrong_order, "wire wrong order", NULL, inj_order, chk_order)
+SCENARIO(test_wire_loss, "wire loss", NULL, inj_loss, chk_loss)
+SCENARIO(test_wire_delay, "wire delay", NULL, inj_delay, chk_delay)
+SCENARIO(test_wire_insertion, "wire insertion", NULL, inj_insert, chk_insert)
+SCENARIO(test_wire_masquerade, "wire masquerade", NULL, inj_masq, chk_masq)
+SCENARIO(test_wire_wrong_signal, "wire wrong address", NULL, inj_wrongsig, chk_wrongsig)
+SCENARIO(test_sensor_dropout, "sensor dropout 10 periods",
+         ",\"burst_every\":3,\"burst_length\":0.1", inj_none, chk_dropout)
+SCENARIO(test_source_never_starts, "source never starts", NULL, inj_never, chk_never)
+SCENARIO(test_source_stops, "source stops for good", NULL, inj_stops, chk_stops)
+SCENARIO(test_clock_jump_plus_5s, "clock jump +5 s", NULL, inj_jump_p5, chk_jump_p5)
+SCENARIO(test_clock_jump_minus_5s, "clock jump -5 s", NULL, inj_jump_m5, chk_jump_m5)
+SCENARIO(test_clock_jump_plus_300s, "clock jump +300 s", NULL, inj_jump_p300, chk_jump_p300)
+SCENARIO(test_clock_jump_minus_300s, "clock jump -300 s", NULL, inj_jump_m300, chk_jump_m300)
+SCENARIO(test_clock_skew_500ppm, "clock skew 500 ppm", NULL, inj_skew, chk_skew)
+SCENARIO(test_burst_overload, "burst overload", NULL, inj_overload, chk_overload)
+SCENARIO(test_nan_inf_storm, "NaN/Inf storm", NULL, inj_nan, chk_nan)
+SCENARIO(test_out_of_limits, "values outside hard limits", NULL, inj_oor, chk_oor)
+SCENARIO(test_future_samples, "samples from the future", NULL, inj_future, chk_future)
+SCENARIO(test_sink_errors, "actuator sink errors", NULL, inj_sink_err, chk_sink_err)
+SCENARIO(test_sink_would_block, "actuator sink refuses (would block)", NULL, inj_sink_block,
+         chk_sink_block)
+SCENARIO(test_estimator_divergence, "estimator divergence", NULL, inj_diverge, chk_diverge)
+
+/* A non-positive-definite update leaves the belief exactly as it was: random
+ * priors, and a vector update whose R makes S indefinite. */
+static void test_nonpd_update_unchanged(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        run r = {0};
+        r.rng = 0x9E3779B97F4A7C15ull * (seed + 1);
+        dt_kf *kf;
+        assert_int_equal(dt_kf_create(3, 0, NULL, &kf), 0);
+        double x[3], P[9] = {0}, A[9] = {0}, Q[9] = {0};
+        for (int i = 0; i < 3; i++) {
+            x[i] = unif(&r) - 0.5;
+            P[i * 4] = 0.1 + unif(&r);
+            Q[i * 4] = 0.01;
+        }
+        assert_int_equal(dt_kf_set_continuous(kf, A, NULL, Q), 0);
+        assert_int_equal(dt_kf_set_state(kf, x, P), 0);
+        double x0[3], P0[9];
+        memcpy(x0, dt_kf_state(kf), sizeof x0);
+        memcpy(P0, dt_kf_cov(kf), sizeof P0);
+        double H[6] = {1, 0, 0, 0, 1, 0}, z[2] = {1, 2};
+        double c = 5 + 10 * unif(&r); /* symmetric R with |off-diagonal| >> diagonal */
+        double R[4] = {0.1, c, c, 0.1}; /* so S = H P H' + R is indefinite */
+        dt_kf_result res;
+        assert_int_equal(dt_kf_update(kf, 2, z, H, R, 0, &res), DT_ENUMERIC);
+        assert_memory_equal(dt_kf_state(kf), x0, sizeof x0);
+        assert_memory_equal(dt_kf_cov(kf), P0, sizeof P0);
+        double h[3] = {0, 0, 0}; /* innovation variance h P h' + r = 0 */
+        assert_int_equal(dt_kf_update_scalar(kf, h, 1, 0, 0, &res), DT_ENUMERIC);
+        assert_memory_equal(dt_kf_state(kf), x0, sizeof x0);
+        assert_memory_equal(dt_kf_cov(kf), P0, sizeof P0);
+        dt_kf_destroy(kf);
+    }
+}
+
+/* The latency rule in 10000 randomized trials: data stops at a random time;
+ * the dispatcher reaches the safe state within tau_max plus one loop period of
+ * the belief going stale, every time. */
+static void test_latency_rule_randomized(void **state)
+{
+    (void)state;
+    run r = {0};
+    r.rng = 12345;
+    int worst_late_ns = 0;
+    double worst_margin = 1e9;
+    for (int trial = 0; trial < 10000; trial++) {
+        /* budget from the bound: var(t) = P0 + q t  ->  tau = (max - P0) / q, drawn
+         * between 3 and 50 loop periods (data every period keeps the age below it) */
+        double q = 0.001 + unif(&r) * 0.1, period = 0.005 + unif(&r) * 0.02;
+        double max = 0.001 + q * period * (3 + 47 * unif(&r));
+        char d[2048];
+        snprintf(d, sizeof d,
+                 "{\"dtwin\":1,\"name\":\"lr\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+                 "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+                 " \"noise\":{\"std\":0.01}},"
+                 "{\"id\":\"x_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+                 "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+                 "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"timeout\":100,"
+                 " \"mapping\":[{\"native\":\"x\",\"signal\":\"x\"}]}],"
+                 "\"estimator\":{\"states\":[\"x_est\"],\"A\":[[0]],\"Q\":[%.17g],\"P0\":[0.001],"
+                 " \"gate\":1,\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
+                 " \"bounds\":[{\"name\":\"b\",\"variance\":\"x_est\",\"max\":%.17g}]},"
+                 "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":%.17g}}",
+                 q, max, period);
+        dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+        o.logger = dt_logger_silent();
+        dt_twin *t;
+        assert_int_equal(dt_twin_load_json(d, strlen(d), &o, &t, NULL), 0);
+        assert_int_equal(dt_twin_start(t, 0), 0);
+        dt_twin_stats st;
+        dt_twin_stats_get(t, &st);
+        double tau = st.tau_max_s;
+        dt_time per = (dt_time)(period * 1e9);
+        /* the data's own jitter: each sample 0..period late, so its time varies */
+        int data_cycles = 5 + (int)(rnd(&r) % 50);
+        dt_time last_data = 0, now = 0, engaged = -1;
+        for (int k = 1; k < 100000 && engaged < 0; k++) {
+            now = (dt_time)k * per;
+            if (k <= data_cycles) {
+                last_data = now - (dt_time)(unif(&r) * (double)per);
+                assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "x", last_data, 0.0), 0);
+            }
+            assert_int_equal(dt_twin_step(t, now), 0);
+            dt_twin_stats_get(t, &st);
+            if (k > data_cycles && st.safe_state)
+                engaged = now;
+            if (k <= data_cycles)
+                assert_int_equal(st.safe_state, 0);
+        }
+        /* stale at last_data + tau; engaged at the first cycle after it */
+        double late = dt_time_to_sec(engaged - last_data) - tau;
+        if (!(late > 0 && late <= period + 1e-9))
+            print_error("trial %d: tau %.6f, engaged %.6f s after the last data\n", trial, tau,
+                        dt_time_to_sec(engaged - last_data));
+        assert_true(late > 0 && late <= period + 1e-9);
+        if (period - late < worst_margin)
+            worst_margin = period - late;
+        dt_twin_destroy(t);
+    }
+    (void)worst_late_ns;
+    print_message("latency rule: 10000 trials, safe state always within tau_max + one period "
+                  "(closest: %.3g s to spare)\n",
+                  worst_margin);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_baseline),
+    cmocka_unit_test(test_wire_corruption),
+    cmocka_unit_test(test_wire_repetition),
+    cmocka_unit_test(test_wire_wrong_order),
+    cmocka_unit_test(test_wire_loss),
+    cmocka_unit_test(test_wire_delay),
+    cmocka_unit_test(test_wire_insertion),
+    cmocka_unit_test(test_wire_masquerade),
+    cmocka_unit_test(test_wire_wrong_signal),
+    cmocka_unit_test(test_sensor_dropout),
+    cmocka_unit_test(test_source_never_starts),
+    cmocka_unit_test(test_source_stops),
+    cmocka_unit_test(test_clock_jump_plus_5s),
+    cmocka_unit_test(test_clock_jump_minus_5s),
+    cmocka_unit_test(test_clock_jump_plus_300s),
+    cmocka_unit_test(test_clock_jump_minus_300s),
+    cmocka_unit_test(test_clock_skew_500ppm),
+    cmocka_unit_test(test_burst_overload),
+    cmocka_unit_test(test_nan_inf_storm),
+    cmocka_unit_test(test_out_of_limits),
+    cmocka_unit_test(test_future_samples),
+    cmocka_unit_test(test_sink_errors),
+    cmocka_unit_test(test_sink_would_block),
+    cmocka_unit_test(test_estimator_divergence),
+    cmocka_unit_test(test_nonpd_update_unchanged),
+    cmocka_unit_test(test_latency_rule_randomized),
+};
+
+DTT_MAIN(tests)
