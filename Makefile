@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck coverage demo bench install clean lint
+.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck coverage docs demo bench install clean lint
 
 all: build
 
@@ -52,6 +52,13 @@ fuzz: deps
 	  n=$${t##*/fuzz_}; echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  ctest -R "fuzz.smoke.$$n\$$" -V 2>&1 | grep -E "stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|DONE|Passed|Failed" ; \
 	done
+
+# The API reference (Doxygen, HTML in build/docs/html); any warning fails it,
+# so every public declaration stays documented.
+docs:
+	@scripts/install-deps.sh doxygen
+	doxygen docs/Doxyfile
+	@echo "API reference: build/docs/html/index.html"
 
 # valgrind memcheck over the unit tests and the examples: no error, no leak.
 memcheck: deps build

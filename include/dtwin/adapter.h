@@ -1,4 +1,5 @@
-/* dtwin: sensor and actuator adapters. */
+/** @file
+ * dtwin: sensor and actuator adapters. */
 #ifndef DTWIN_ADAPTER_H
 #define DTWIN_ADAPTER_H
 
@@ -31,21 +32,28 @@ DT_API const dt_config *dt_config_get(const dt_config *c, const char *key);
 DT_API const dt_config *dt_config_at(const dt_config *c, size_t i);
 /** Number of elements of an array or members of an object; 0 otherwise. */
 DT_API size_t dt_config_len(const dt_config *c);
-/** @retval DT_EPARSE not a string / number / boolean. @retval DT_ENOTFOUND c is NULL. */
+/** The string value (owned by the description, valid during open()).
+ *  @retval DT_EPARSE not a string. @retval DT_ENOTFOUND c is NULL. */
 DT_API int dt_config_string(const dt_config *c, const char **out);
+/** The number value (finite).
+ *  @retval DT_EPARSE not a finite number. @retval DT_ENOTFOUND c is NULL. */
 DT_API int dt_config_number(const dt_config *c, double *out);
+/** The boolean value (1 or 0).
+ *  @retval DT_EPARSE not a boolean. @retval DT_ENOTFOUND c is NULL. */
 DT_API int dt_config_bool(const dt_config *c, int *out);
 
 /** What an adapter's open() gets: its mapping, its ring, its counters. */
 typedef struct dt_source_ctx dt_source_ctx;
+/** What a sink adapter's open() gets: its mapping and its counters. */
 typedef struct dt_sink_ctx dt_sink_ctx;
 
 /** One mapping entry: native name (or channel) -> canonical signal, with the
  *  conversion value_canonical = value_native * scale + offset (the unit
  *  conversion composed with any extra scale/offset the description gives). */
 typedef struct dt_mapping {
-    dt_signal_id signal;
-    double scale, offset;
+    dt_signal_id signal; /**< the canonical signal */
+    double scale;        /**< value_canonical = value_native * scale + offset */
+    double offset;       /**< see scale */
     const char *native; /**< the native name, or NULL when given by channel */
     int64_t channel;    /**< the native channel number, or -1 */
 } dt_mapping;
@@ -61,6 +69,8 @@ typedef struct dt_source_ops {
     size_t instance_size;        /**< bytes of state per instance (may be 0) */
     const char *const *keys;     /**< adapter-specific keys it accepts, NULL-terminated
                                       (any other key is an error); may be NULL */
+    /** Reads cfg (the source's object) and prepares; 0 or a negative DT_E*
+     *  with dt_source_error explaining it. */
     int (*open)(void *self, dt_source_ctx *ctx, const dt_config *cfg);
     int (*poll)(void *self, dt_time now); /**< may be NULL */
     void (*close)(void *self);            /**< may be NULL */
@@ -70,13 +80,15 @@ typedef struct dt_source_ops {
 /** An actuator adapter. apply runs on the twin's thread, must not block, and
  *  returns 0 when the command was handed on, a negative DT_E* otherwise. */
 typedef struct dt_sink_ops {
-    uint32_t abi;
-    const char *kind;
-    size_t instance_size;
-    const char *const *keys;
+    uint32_t abi;            /**< DT_ADAPTER_ABI */
+    const char *kind;        /**< name used in the description's "kind" */
+    size_t instance_size;    /**< bytes of state per instance (may be 0) */
+    const char *const *keys; /**< adapter-specific keys, NULL-terminated; may be NULL */
+    /** Reads cfg and prepares; 0 or a negative DT_E* with dt_sink_error. */
     int (*open)(void *self, dt_sink_ctx *ctx, const dt_config *cfg);
+    /** Hands one command on (value converted by map); never blocks. */
     int (*apply)(void *self, const dt_command *cmd, const dt_mapping *map);
-    void (*close)(void *self);
+    void (*close)(void *self); /**< may be NULL */
     /* end of ABI 1 */
 } dt_sink_ops;
 
@@ -84,9 +96,11 @@ typedef struct dt_sink_ops {
 
 /** Number of mapping entries of this adapter, and entry i. */
 DT_API size_t dt_source_mapping_count(const dt_source_ctx *ctx);
+/** Mapping entry i (NULL if out of range). */
 DT_API const dt_mapping *dt_source_mapping(const dt_source_ctx *ctx, size_t i);
-/** Mapping entry by native name or channel; NULL if unmapped. */
+/** Mapping entry by native name; NULL if unmapped. */
 DT_API const dt_mapping *dt_source_map_name(const dt_source_ctx *ctx, const char *native);
+/** Mapping entry by channel number (binary search); NULL if unmapped. */
 DT_API const dt_mapping *dt_source_map_channel(const dt_source_ctx *ctx, int64_t channel);
 /** Converts a native value with a mapping and pushes it as a sample (t_source
  *  on the source clock; t_arrival 0 = stamped when drained). Producer side:
@@ -109,6 +123,7 @@ typedef enum dt_source_event {
 /** Adds delta to an event count (producer side). A negative delta corrects an
  *  earlier count, e.g. a frame counted lost that arrives late after all. */
 DT_API void dt_source_count(dt_source_ctx *ctx, dt_source_event ev, int64_t delta);
+/** The current count of an event. */
 DT_API uint64_t dt_source_event_count(const dt_source_ctx *ctx, dt_source_event ev);
 /** Sets the message that explains a failing open() (path-prefixed by the core). */
 DT_API void dt_source_error(dt_source_ctx *ctx, const char *fmt, ...)
@@ -122,39 +137,56 @@ DT_API void dt_source_log(dt_source_ctx *ctx, dt_log_level level, const char *fm
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/** The source's "id" in the description. */
 DT_API const char *dt_source_name(const dt_source_ctx *ctx);
 /** The twin's allocator: adapters allocate through it, in open() only. */
 DT_API const dt_allocator *dt_source_allocator(const dt_source_ctx *ctx);
+/** The twin's model. */
 DT_API const dt_model *dt_source_model(const dt_source_ctx *ctx);
 /** Directory of the description file ("" when loaded from text): relative
  *  paths in a configuration are resolved against it. */
 DT_API const char *dt_source_basedir(const dt_source_ctx *ctx);
 
+/** Number of mapping entries of this sink. */
 DT_API size_t dt_sink_mapping_count(const dt_sink_ctx *ctx);
+/** Mapping entry i (NULL if out of range). */
 DT_API const dt_mapping *dt_sink_mapping(const dt_sink_ctx *ctx, size_t i);
+/** Sets the message that explains a failing open() (path-prefixed by the core). */
 DT_API void dt_sink_error(dt_sink_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/** The sink's "id" in the description. */
 DT_API const char *dt_sink_name(const dt_sink_ctx *ctx);
+/** The twin's allocator: adapters allocate through it, in open() only. */
 DT_API const dt_allocator *dt_sink_allocator(const dt_sink_ctx *ctx);
+/** The twin's model. */
 DT_API const dt_model *dt_sink_model(const dt_sink_ctx *ctx);
+/** Directory for relative paths (as dt_source_basedir). */
 DT_API const char *dt_sink_basedir(const dt_sink_ctx *ctx);
 
 /* ---- registry: adapter kinds by name ---- */
 
+/** Adapter, controller and plant kinds by name (opaque). */
 typedef struct dt_registry dt_registry;
-/** A registry holding the built-in kinds ("memory", "csv", "csvlog", "udp").
- *  @param alloc NULL: default. */
+/** A registry holding the built-in kinds (sources "memory", "csv", "udp",
+ *  "sim"; sinks "memory", "csvlog", "udp", "sim"; controllers "pid",
+ *  "state_feedback", "callback"). Start-up only.
+ *  @param alloc NULL: default. @param out receives it (dt_registry_destroy;
+ *  it must outlive the twins built with it). @retval DT_ENOMEM. */
 DT_API int dt_registry_create(const dt_allocator *alloc, dt_registry **out);
+/** Frees a registry. NULL: no-op. */
 DT_API void dt_registry_destroy(dt_registry *reg);
 /** Registers a kind. The table must outlive the registry.
  *  @retval DT_EABI abi != DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
  *  @retval DT_EINVAL no kind, no open, or (sink) no apply. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_source(dt_registry *reg, const dt_source_ops *ops);
+/** Registers a sink kind; as dt_registry_add_source. */
 DT_API int dt_registry_add_sink(dt_registry *reg, const dt_sink_ops *ops);
+/** The source kind registered under `kind`, or NULL. */
 DT_API const dt_source_ops *dt_registry_source(const dt_registry *reg, const char *kind);
+/** The sink kind registered under `kind`, or NULL. */
 DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *kind);
 
 /* ---- simulated plants (the "sim" source and sink) ---- */
@@ -164,26 +196,39 @@ DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *k
  *  The twin and the plant share nothing but samples and commands. */
 typedef struct dt_plant_ops {
     uint32_t abi; /**< DT_ADAPTER_ABI */
-    size_t n_inputs, n_outputs;
+    size_t n_inputs;            /**< 0..64 */
+    size_t n_outputs;           /**< 1..64 */
     const char *const *inputs;  /**< native names of the inputs (n_inputs) */
     const char *const *outputs; /**< native names of the outputs (n_outputs) */
+    /** Integrates from t over dt seconds with inputs u; writes outputs y.
+     *  0, or a negative DT_E* (the source reports it from its poll). */
     int (*step)(void *self, double t, double dt, const double *u, double *y);
 } dt_plant_ops;
 
 /** Registers a plant instance under `name` for "sim" sources and sinks
- *  (at most 16 per registry; inputs and outputs at most 64 each).
- *  @retval DT_EABI @retval DT_EEXIST @retval DT_ELIMIT @retval DT_EINVAL */
+ *  (at most 16 per registry; inputs and outputs at most 64 each). ops and self
+ *  must outlive the twins using them; step runs on the twin's thread.
+ *  @retval DT_EABI ops->abi is not DT_ADAPTER_ABI.
+ *  @retval DT_EEXIST a plant of that name exists.
+ *  @retval DT_ELIMIT 16 plants already. @retval DT_EINVAL NULL or bad counts. */
 DT_API int dt_registry_add_plant(dt_registry *reg, const char *name, const dt_plant_ops *ops,
                                  void *self);
 
 /* ---- the adapters of one twin ---- */
 
+/** The adapters of one twin (opaque). */
+typedef struct dt_io dt_io;
 /** Instantiates the description's "sources" and "sinks" (see docs/adapters.md):
  *  adds each source to `ing` (which must not be started yet), opens every
  *  adapter. On failure everything opened is closed again and diag names the
- *  path, e.g. `sources[1].mapping[0].signal: unknown signal "x"`.
- *  @param basedir directory for relative paths; NULL or "" for the current one. */
-typedef struct dt_io dt_io;
+ *  path, e.g. `sources[1].mapping[0].signal: unknown signal "x"`. Start-up only.
+ *  @param model the model (must outlive io). @param ing the ingest stage.
+ *  @param reg the kinds (NULL: built-ins).
+ *  @param basedir directory for relative paths; NULL or "" for the current one.
+ *  @param alloc NULL: default. @param logger NULL: stderr.
+ *  @param out receives the adapters (dt_io_destroy). @param diag may be NULL.
+ *  @retval DT_EPARSE a bad section (diag). @retval DT_ENOTFOUND an unknown kind.
+ *  @retval DT_EIO an adapter could not open its file or socket. @retval DT_ENOMEM. */
 DT_API int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                         const char *basedir, const dt_allocator *alloc,
                         const dt_logger *logger, dt_io **out, dt_diag *diag);
@@ -197,24 +242,33 @@ DT_API int dt_io_poll(dt_io *io, dt_time now);
  *  of the last sink that failed. Counted per sink. */
 DT_API int dt_io_apply(dt_io *io, const dt_command *cmd);
 
+/** Number of source adapters. */
 DT_API size_t dt_io_source_count(const dt_io *io);
+/** Number of sink adapters. */
 DT_API size_t dt_io_sink_count(const dt_io *io);
-/** Index of a source/sink by its "id" in the description; DT_ENOTFOUND. */
+/** Index of a source by its "id" in the description. @retval DT_ENOTFOUND. */
 DT_API int dt_io_find_source(const dt_io *io, const char *id, size_t *index);
+/** Index of a sink by its "id" in the description. @retval DT_ENOTFOUND. */
 DT_API int dt_io_find_sink(const dt_io *io, const char *id, size_t *index);
 /** The ingest source id of source adapter i. */
 DT_API dt_source_id dt_io_source_ingest_id(const dt_io *io, size_t i);
 /** The instance state of adapter i (for built-ins with a host API). */
 DT_API void *dt_io_source_instance(dt_io *io, size_t i);
+/** The instance state of sink adapter i. */
 DT_API void *dt_io_sink_instance(dt_io *io, size_t i);
+/** The context of source adapter i (for host code emitting into it). */
 DT_API dt_source_ctx *dt_io_source_ctx(dt_io *io, size_t i);
+/** The kind of source adapter i, NULL if out of range. */
 DT_API const char *dt_io_source_kind(const dt_io *io, size_t i);
+/** The kind of sink adapter i, NULL if out of range. */
 DT_API const char *dt_io_sink_kind(const dt_io *io, size_t i);
 
+/** One sink's counters: applied = accepted + errors. */
 typedef struct dt_sink_stats {
     uint64_t applied; /**< commands handed to apply() */
     uint64_t errors;  /**< apply() returned an error */
 } dt_sink_stats;
+/** Counters of sink i. @retval DT_EINVAL out of range. */
 DT_API int dt_io_sink_stats(const dt_io *io, size_t i, dt_sink_stats *out);
 /** Adapter event counts of source i (DT_EV_*). */
 DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event ev);
@@ -223,6 +277,7 @@ DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event e
  *  applied, with the value read back (canonical unit) at time t. Called by
  *  sinks (dt_sink_report) or by the host; twin's thread. */
 DT_API int dt_io_report(dt_io *io, dt_signal_id sig, uint64_t seq, double value, dt_time t);
+/** dt_io_report() for a sink adapter that reads back what it applied. */
 DT_API int dt_sink_report(dt_sink_ctx *ctx, dt_signal_id sig, uint64_t seq, double value,
                           dt_time t);
 /** The newest report for sig: @retval DT_EEMPTY none yet. */

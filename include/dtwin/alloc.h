@@ -1,4 +1,5 @@
-/* dtwin: allocator hook. */
+/** @file
+ * dtwin: allocator hook. */
 #ifndef DTWIN_ALLOC_H
 #define DTWIN_ALLOC_H
 
@@ -15,10 +16,10 @@ extern "C" {
  *  malloc_fn may return NULL for any size: the library reports DT_ENOMEM.
  *  The functions must be callable from the twin's thread (see docs/architecture.md). */
 typedef struct dt_allocator {
-    void *(*malloc_fn)(void *user, size_t size);
-    void *(*realloc_fn)(void *user, void *ptr, size_t size);
-    void (*free_fn)(void *user, void *ptr);
-    void *user;
+    void *(*malloc_fn)(void *user, size_t size);            /**< as malloc */
+    void *(*realloc_fn)(void *user, void *ptr, size_t size); /**< as realloc */
+    void (*free_fn)(void *user, void *ptr);                 /**< as free; NULL ptr: no-op */
+    void *user;                                             /**< passed to each function */
 } dt_allocator;
 
 /** The default allocator (C malloc/realloc/free). Never NULL. */

@@ -1,4 +1,5 @@
-/* dtwin: per-source clock model (source time -> common time). */
+/** @file
+ * dtwin: per-source clock model (source time -> common time). */
 #ifndef DTWIN_CLOCK_H
 #define DTWIN_CLOCK_H
 
@@ -11,6 +12,7 @@
 extern "C" {
 #endif
 
+/** How a source's clock is mapped to the common time base. */
 typedef enum dt_clock_mode {
     DT_CLOCK_FIXED = 0,   /**< configured offset and skew */
     DT_CLOCK_ESTIMATE = 1 /**< estimated online from (t_source, t_arrival) */
@@ -19,8 +21,9 @@ typedef enum dt_clock_mode {
 /** Most lower-envelope windows a clock keeps. */
 #define DT_CLOCK_MAX_WINDOWS 64
 
+/** A source's clock configuration (the description's "clock" object). */
 typedef struct dt_clock_config {
-    dt_clock_mode mode;
+    dt_clock_mode mode; /**< fixed or estimated */
     /** FIXED: common = t_source + offset + skew * (t_source - 0).
      *  ESTIMATE: the initial guess, used until the first window closes. */
     double offset_s;
@@ -34,6 +37,8 @@ typedef struct dt_clock_config {
 /** The state of one source's clock model. Fixed size, no allocation; the
  *  fields are private (read them through the functions below). */
 typedef struct dt_clock {
+    /** @cond INTERNAL */
+    /* private: read through the functions below */
     dt_clock_mode mode;
     double offset_ns;   /* at t_source == ref */
     double skew;
@@ -50,6 +55,7 @@ typedef struct dt_clock {
     dt_time cand_d;      /* a forward step being confirmed: its delay ... */
     uint32_t cand_n;     /* ... and how many consecutive observations agree */
     uint64_t outliers;   /* impossible delays not confirmed as a step (ignored) */
+    /** @endcond */
 } dt_clock;
 
 /** Consecutive observations a forward clock step needs before the model
@@ -86,6 +92,7 @@ static inline dt_time dt_clock_map(const dt_clock *clk, dt_time t_source)
 
 /** Current offset (seconds) at source time t_source, and skew (fraction). */
 DT_API double dt_clock_offset_s(const dt_clock *clk, dt_time t_source);
+/** The estimated (or configured) skew as a fraction (100 ppm = 1e-4). */
 DT_API double dt_clock_skew(const dt_clock *clk);
 /** Non-zero once an estimate rests on at least two windows (always for FIXED). */
 DT_API int dt_clock_locked(const dt_clock *clk);

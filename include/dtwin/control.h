@@ -1,4 +1,5 @@
-/* dtwin: controllers and the command dispatcher. */
+/** @file
+ * dtwin: controllers and the command dispatcher. */
 #ifndef DTWIN_CONTROL_H
 #define DTWIN_CONTROL_H
 
@@ -22,10 +23,14 @@ typedef struct dt_ctrl_ctx dt_ctrl_ctx;
 DT_API int dt_ctrl_value(dt_ctrl_ctx *ctx, dt_signal_id sig, double *value);
 /** Emits a command for a commanded signal; the dispatcher checks it. */
 DT_API int dt_ctrl_command(dt_ctrl_ctx *ctx, dt_signal_id sig, double value);
+/** The cycle's time (common time base). */
 DT_API dt_time dt_ctrl_now(const dt_ctrl_ctx *ctx);
 /** Seconds since this controller last ran (0 on the first run). */
 DT_API double dt_ctrl_dt(const dt_ctrl_ctx *ctx);
+/** The twin's model (to resolve signal ids in init). */
 DT_API const dt_model *dt_ctrl_model(const dt_ctrl_ctx *ctx);
+/** Sets the message a failing init or compute reports (printf format); the
+ *  twin puts it in its diag, e.g. "controllers[0]: K: expected 1 rows". */
 DT_API void dt_ctrl_error(dt_ctrl_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
@@ -40,10 +45,12 @@ DT_API void dt_ctrl_error(dt_ctrl_ctx *ctx, const char *fmt, ...)
  *  safe state). */
 typedef struct dt_controller_ops {
     uint32_t abi; /**< DT_ADAPTER_ABI */
-    const char *kind;
-    size_t instance_size;
+    const char *kind;        /**< the description's "kind" */
+    size_t instance_size;    /**< bytes of state per instance, zeroed */
     const char *const *keys; /**< keys beyond id and kind, NULL-terminated */
+    /** Reads the configuration; 0 or a negative DT_E* (with dt_ctrl_error). */
     int (*init)(void *self, dt_ctrl_ctx *ctx, const dt_config *cfg);
+    /** One cycle: reads the belief, emits commands; must not block or allocate. */
     int (*compute)(void *self, dt_ctrl_ctx *ctx);
     void (*reset)(void *self, dt_ctrl_ctx *ctx); /**< may be NULL */
     /* end of ABI 1 */
@@ -53,8 +60,12 @@ typedef struct dt_controller_ops {
  *  dt_twin_set_callback(); compute as above. */
 typedef int (*dt_ctrl_fn)(void *user, dt_ctrl_ctx *ctx);
 
-/** Registers a controller kind. @retval DT_EABI @retval DT_EEXIST @retval DT_EINVAL */
+/** Registers a controller kind (ops must outlive the registry). Start-up only.
+ *  @retval DT_EABI ops->abi is not DT_ADAPTER_ABI.
+ *  @retval DT_EEXIST the kind is taken.
+ *  @retval DT_EINVAL NULL or incomplete ops. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_controller(dt_registry *reg, const dt_controller_ops *ops);
+/** The controller kind registered under `kind`, or NULL. */
 DT_API const dt_controller_ops *dt_registry_controller(const dt_registry *reg,
                                                        const char *kind);
 
@@ -64,13 +75,14 @@ DT_API const dt_controller_ops *dt_registry_controller(const dt_registry *reg,
  *  coefficients highest power first (num = {2, 1} is 2 s + 1). Proper:
  *  deg num <= deg den; degrees up to 32. */
 typedef struct dt_loop_tf {
-    const double *num;
-    size_t num_len;
-    const double *den;
-    size_t den_len;
+    const double *num; /**< numerator coefficients, highest power first */
+    size_t num_len;    /**< their count (1..33) */
+    const double *den; /**< denominator coefficients, highest power first */
+    size_t den_len;    /**< their count (1..33), >= num_len */
     double dead_time; /**< known delay already in the loop, seconds (>= 0) */
 } dt_loop_tf;
 
+/** The result of dt_delay_margin. */
 typedef struct dt_margin {
     double delay;      /**< largest added delay keeping the loop stable, s; INFINITY if |L| < 1 everywhere */
     double crossover;  /**< the gain crossover that sets it, rad/s (NAN when unbounded) */
@@ -91,7 +103,7 @@ DT_API int dt_delay_margin(const dt_loop_tf *loop, dt_margin *out);
 /** Decisions the dispatcher takes on a command (bits in dt_audit.decision). */
 #define DT_DISP_SENT 0x01u        /**< handed to at least one sink */
 #define DT_DISP_CLAMPED 0x02u     /**< limited to the signal's hard limits */
-#define DT_DISP_RATE_LIMITED 0x04u
+#define DT_DISP_RATE_LIMITED 0x04u /**< limited by the signal's rate limit */
 #define DT_DISP_INTERLOCKED 0x08u /**< replaced by an interlock's value */
 #define DT_DISP_EXPIRED 0x10u     /**< past its deadline: not sent */
 #define DT_DISP_SAFE_STATE 0x20u  /**< replaced by the safe value */

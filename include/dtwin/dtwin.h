@@ -1,4 +1,5 @@
-/* dtwin: embeddable runtime for digital twins. Umbrella header. */
+/** @file
+ * dtwin: embeddable runtime for digital twins. Umbrella header. */
 #ifndef DTWIN_DTWIN_H
 #define DTWIN_DTWIN_H
 

@@ -1,4 +1,5 @@
-/* dtwin: status codes. */
+/** @file
+ * dtwin: status codes. */
 #ifndef DTWIN_ERROR_H
 #define DTWIN_ERROR_H
 
@@ -8,8 +9,9 @@
 extern "C" {
 #endif
 
-/* One list generates the enum, dt_strerror() and dt_err_name(), so a code can
- * never exist without its text. Codes are negative and stable: append only. */
+/** One list generates the enum, dt_strerror() and dt_err_name(), so a code can
+ *  never exist without its text. Codes are negative and stable: append only.
+ *  X(name, value, text) is applied to each. */
 #define DT_ERRNO_MAP(X)                                                        \
     X(EINVAL, -1, "invalid argument")                                          \
     X(ENOMEM, -2, "out of memory")                                             \
@@ -32,18 +34,42 @@ extern "C" {
 
 /** Status codes. 0 is success; every failure is negative. */
 typedef enum dt_status {
-    DT_OK = 0,
-#define DT__ERR_ENUM(name, val, text) DT_##name = (val),
-    DT_ERRNO_MAP(DT__ERR_ENUM)
-#undef DT__ERR_ENUM
-    DT__ERR_LAST = -19
+    DT_OK = 0,               /**< success */
+    DT_EINVAL = -1,          /**< invalid argument */
+    DT_ENOMEM = -2,          /**< out of memory */
+    DT_EPARSE = -3,          /**< parse error (a description, a file, a frame) */
+    DT_ENOTFOUND = -4,       /**< not found */
+    DT_EFULL = -5,           /**< full (a ring, a queue, a buffer) */
+    DT_ESTALE = -6,          /**< stale data (older than the history) */
+    DT_ENUMERIC = -7,        /**< numeric failure (not positive definite, non-finite) */
+    DT_EIO = -8,             /**< input/output error */
+    DT_ESTATE = -9,          /**< wrong state for this call */
+    DT_EABI = -10,           /**< ABI version mismatch */
+    DT_ERANGE = -11,         /**< value out of range */
+    DT_EEXIST = -12,         /**< already exists */
+    DT_ELIMIT = -13,         /**< configured limit exceeded */
+    DT_EUNIT = -14,          /**< unknown or incompatible unit */
+    DT_EEMPTY = -15,         /**< nothing available */
+    DT_ETIMEOUT = -16,       /**< deadline missed */
+    DT_EUNSUPPORTED = -17,   /**< not supported */
+    DT_EUNSTABLE = -18,      /**< closed loop unstable */
+    DT__ERR_LAST = -19       /**< one past the last code (internal) */
 } dt_status;
+
+/** @cond INTERNAL */
+/* The enum is spelled out for the reference; this checks it against the map. */
+#define DT__ERR_CHECK(name, val, text)                                         \
+    typedef char dt__err_check_##name[(DT_##name == (val)) ? 1 : -1];
+DT_ERRNO_MAP(DT__ERR_CHECK)
+#undef DT__ERR_CHECK
+/** @endcond */
 
 /** Where and why a configuration (a description, an adapter section) was
  *  rejected. Filled by loaders; the text never lives in a global. */
 typedef struct dt_diag {
     int code;          /**< the status returned */
-    int line, column;  /**< 1-based position for syntax errors, else 0 */
+    int line;          /**< 1-based line of a syntax error, else 0 */
+    int column;        /**< 1-based column of a syntax error, else 0 */
     char path[128];    /**< JSON path, e.g. "signals[3].unit"; "" for the document */
     char message[320]; /**< full text, e.g. "signals[3].unit: unknown unit \"kVv\"" */
 } dt_diag;

@@ -1,4 +1,5 @@
-/* dtwin: Kalman estimation (KF / EKF), delayed measurements, the belief. */
+/** @file
+ * dtwin: Kalman estimation (KF / EKF), delayed measurements, the belief. */
 #ifndef DTWIN_ESTIMATOR_H
 #define DTWIN_ESTIMATOR_H
 
@@ -41,8 +42,14 @@ typedef int (*dt_kf_process_fn)(void *user, const double *x, const double *u, do
  *  gradient (n). */
 typedef int (*dt_kf_measure_fn)(void *user, const double *x, double *h, double *grad);
 
+/** Creates a filter with zero state and covariance and no process model.
+ *  @param n states (1..DT_LA_MAX). @param p inputs (0..DT_LA_MAX).
+ *  @param alloc NULL: default. @param out receives it (dt_kf_destroy).
+ *  @retval DT_EINVAL dimensions out of range. @retval DT_ENOMEM. */
 DT_API int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out);
+/** Frees a filter. NULL: no-op. */
 DT_API void dt_kf_destroy(dt_kf *kf);
+/** The number of states n. */
 DT_API size_t dt_kf_dim(const dt_kf *kf);
 
 /** Continuous-time linear process dx = (A x + B u) dt + dw, E[dw dw'] = Q dt:
@@ -60,8 +67,12 @@ DT_API int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const 
 /** Sets the state and its covariance (P symmetric positive semi-definite;
  *  checked: symmetric, non-negative diagonal, finite). */
 DT_API int dt_kf_set_state(dt_kf *kf, const double *x, const double *P);
+/** The state x (n values; owned by the filter, valid until its next call). */
 DT_API const double *dt_kf_state(const dt_kf *kf);
+/** The covariance P (n x n, row-major, symmetric; as dt_kf_state). */
 DT_API const double *dt_kf_cov(const dt_kf *kf);
+/** The input u (p values) used by the following predictions.
+ *  @retval DT_EINVAL a non-finite value. */
 DT_API int dt_kf_set_input(dt_kf *kf, const double *u);
 
 /** Predicts over dt >= 0 seconds. @retval DT_EINVAL dt < 0 or no process set.
@@ -100,11 +111,16 @@ DT_API int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, c
 DT_API int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out);
 /** The continuous model's A and Q (NULL unless dt_kf_set_continuous). */
 DT_API const double *dt_kf_model_A(const dt_kf *kf);
+/** The continuous model's Q (NULL unless dt_kf_set_continuous). */
 DT_API const double *dt_kf_model_Q(const dt_kf *kf);
 
+/** A filter's work counters. */
 typedef struct dt_kf_stats {
-    uint64_t predicts, discretizations, cache_hits;
+    uint64_t predicts;        /**< predictions with dt > 0 */
+    uint64_t discretizations; /**< Van Loan evaluations (new dt values) */
+    uint64_t cache_hits;      /**< predictions served from the dt cache */
 } dt_kf_stats;
+/** A snapshot of the counters. */
 DT_API void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out);
 
 /* ---- fleets ---- */
@@ -114,13 +130,19 @@ DT_API void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out);
  *  assets. Laid out for SIMD across filters; results equal dt_kf's to
  *  rounding (tested to 1e-12). Allocates only in dt_kf_batch_create. */
 typedef struct dt_kf_batch dt_kf_batch;
+/** Creates count filters of n states (1..DT_LA_MAX, count >= 1).
+ *  @retval DT_EINVAL out of range. @retval DT_ENOMEM. */
 DT_API int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc,
                               dt_kf_batch **out);
+/** Frees a batch. NULL: no-op. */
 DT_API void dt_kf_batch_destroy(dt_kf_batch *b);
 /** The shared discrete transition Ad and noise Qd (for example from
  *  dt_vanloan_series for the fleet's step). */
 DT_API int dt_kf_batch_set_model(dt_kf_batch *b, const double *Ad, const double *Qd);
+/** Sets filter i's state and covariance. @retval DT_EINVAL i out of range or
+ *  P not symmetric with a non-negative diagonal. */
 DT_API int dt_kf_batch_set_state(dt_kf_batch *b, size_t i, const double *x, const double *P);
+/** Copies filter i's state and covariance out. @retval DT_EINVAL i out of range. */
 DT_API int dt_kf_batch_get_state(const dt_kf_batch *b, size_t i, double *x, double *P);
 /** Predicts every filter one step, then applies m scalar measurements with
  *  shared rows H (m x n) and variances r (m): z holds count rows of m values
@@ -130,10 +152,13 @@ DT_API int dt_kf_batch_step(dt_kf_batch *b, size_t m, const double *H, const dou
 
 /* ---- latency physics ---- */
 
-/** P(tau) = e^{A tau} P0 e^{A' tau} + int_0^tau e^{A s} Q e^{A' s} ds: the
- *  covariance after tau seconds without data (Van Loan). work: DT_VANLOAN_WORK(n)
- *  + 3 n^2 doubles. */
+/** Scratch doubles dt_cov_after needs for n states. */
 #define DT_COV_AFTER_WORK(n) (DT_VANLOAN_WORK(n) + 3 * (size_t)(n) * (size_t)(n))
+/** P(tau) = e^{A tau} P0 e^{A' tau} + int_0^tau e^{A s} Q e^{A' s} ds: the
+ *  covariance after tau seconds without data (Van Loan). All matrices n x n,
+ *  row-major; work holds DT_COV_AFTER_WORK(n) doubles. Any thread.
+ *  @retval DT_EINVAL bad n, tau < 0, non-finite input.
+ *  @retval DT_ENUMERIC / DT_ERANGE the exponential failed. */
 DT_API int dt_cov_after(size_t n, const double *A, const double *Q, const double *P0,
                         double tau, double *P, double *work);
 
@@ -142,22 +167,27 @@ DT_API int dt_cov_after(size_t n, const double *A, const double *Q, const double
  *  with quadratic set, c' P c <= limit for the vector c = w. */
 typedef struct dt_bound {
     const double *w; /**< n weights (>= 0 for the diagonal form) */
-    int quadratic;
+    int quadratic;   /**< 0: sum_i w_i P_ii; 1: w' P w */
     double limit;    /**< > 0 */
 } dt_bound;
 
 /** The value sum_i w_i P_ii (or w' P w). */
 DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
 
+/** Scratch doubles dt_latency_budget needs for n states. */
+#define DT_LATENCY_WORK(n) (DT_VANLOAN_WORK(n) + 6 * (size_t)(n) * (size_t)(n))
 /** The latency budget: the largest tau such that the bound holds for every
  *  delay up to tau with no new data. Found by doubling tau (1 ns .. 1e9 s)
  *  until the bound fails, then bisecting that bracket to 1e-6 relative (when
  *  the metric is not monotone, a crossing inside the first failing bracket).
+ *  Any thread.
+ *  @param n states. @param A the process matrix. @param Q its noise density.
+ *  @param P0 the covariance at tau = 0. @param bound the accuracy bound.
  *  @param tau_max receives the budget in seconds, or INFINITY when the bound
  *         holds for every tau up to 1e9 s (stable A whose steady state meets
  *         it), or 0 when P0 already breaks it.
- *  work: DT_LATENCY_WORK(n) doubles. */
-#define DT_LATENCY_WORK(n) (DT_VANLOAN_WORK(n) + 6 * (size_t)(n) * (size_t)(n))
+ *  @param work DT_LATENCY_WORK(n) doubles.
+ *  @retval DT_EINVAL bad arguments. @retval DT_ENUMERIC the exponential failed. */
 DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
                              const dt_bound *bound, double *tau_max, double *work);
 
@@ -170,6 +200,7 @@ DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const d
  *  thread; nothing allocates after dt_est_create*. */
 typedef struct dt_est dt_est;
 
+/** Estimator options; start from DT_EST_CONFIG_INIT. */
 typedef struct dt_est_config {
     size_t size;                   /**< sizeof(dt_est_config) */
     const dt_allocator *allocator; /**< NULL: default */
@@ -177,6 +208,7 @@ typedef struct dt_est_config {
     size_t history;                /**< events kept for delayed measurements; 0: 128; at most 65536 */
     double gate_probability;       /**< chi-square gate; 0: 0.9999; 1 disables gating */
 } dt_est_config;
+/** Defaults for dt_est_config. */
 #define DT_EST_CONFIG_INIT {sizeof(dt_est_config), NULL, NULL, 0, 0}
 
 /** Creates an estimator over n state signals (role "estimated") with p inputs.
@@ -190,8 +222,12 @@ DT_API int dt_est_create(const dt_model *model, const dt_signal_id *states, size
  *  @retval DT_ENOTFOUND the description has no estimator. DT_EPARSE etc. with diag. */
 DT_API int dt_est_create_json(const dt_model *model, const dt_est_config *cfg, dt_est **out,
                               dt_diag *diag);
+/** Frees an estimator. NULL: no-op. */
 DT_API void dt_est_destroy(dt_est *est);
+/** Its filter (owned by the estimator): set the process model and initial
+ *  state through it before dt_est_start. */
 DT_API dt_kf *dt_est_kf(dt_est *est);
+/** The number of states. */
 DT_API size_t dt_est_dim(const dt_est *est);
 /** State index of an estimated signal, or -1. */
 DT_API int dt_est_state_index(const dt_est *est, dt_signal_id sig);
@@ -219,6 +255,7 @@ DT_API int dt_est_advance(dt_est *est, dt_time t);
 /** The input u (p values) holds from time t on (t >= the estimate's time). */
 DT_API int dt_est_set_input(dt_est *est, dt_time t, const double *u);
 
+/** The time of the current estimate (common time base). */
 DT_API dt_time dt_est_time(const dt_est *est);
 /** Bumped by every change of the belief (update, predict, replay, parameter write). */
 DT_API uint64_t dt_est_version(const dt_est *est);
@@ -227,17 +264,20 @@ DT_API uint64_t dt_est_version(const dt_est *est);
  *  time to t (for t >= it; earlier t gets the current estimate), with the age
  *  of the data behind it (t - time of the newest measurement applied). */
 typedef struct dt_belief {
-    double value, variance;
+    double value;       /**< the mean, in the signal's unit */
+    double variance;    /**< propagated to the query time; 0 for parameters */
     dt_time t_estimate; /**< time of the filter's estimate */
     dt_time t_data;     /**< newest measurement applied (DT_TIME_MIN if none) */
     dt_time age;        /**< t - t_data */
-    uint64_t version;
+    uint64_t version;   /**< dt_est_version() at the time of the call */
 } dt_belief;
 /** @retval DT_ENOTFOUND sig is not a state or parameter signal. */
 DT_API int dt_est_belief(dt_est *est, dt_signal_id sig, dt_time t, dt_belief *out);
 
-/** Parameter signals: value, and write-back (from analytics). */
+/** A parameter signal's value. @retval DT_ENOTFOUND not a parameter. */
 DT_API int dt_est_param(const dt_est *est, dt_signal_id sig, double *value);
+/** Writes a parameter back (analytics, twin's thread); bumps the version.
+ *  @retval DT_ENOTFOUND not a parameter. @retval DT_EINVAL not finite. */
 DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
 
 /** Runs after every applied update with read access to the estimator; may write
@@ -245,15 +285,18 @@ DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
  *  (counted). */
 typedef struct dt_analytics_ops {
     uint32_t abi; /**< DT_ADAPTER_ABI */
-    const char *name;
+    const char *name; /**< for messages */
+    /** Runs after each applied update; non-zero reports a problem (counted). */
     int (*run)(void *self, dt_est *est, const dt_sample *applied);
 } dt_analytics_ops;
-/** At most 8 analytics. @retval DT_EABI @retval DT_ELIMIT */
+/** Adds an analytics hook (before start; ops and self must outlive est).
+ *  @retval DT_EABI ops->abi is not DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already. */
 DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
 
 /** Declares an accuracy bound (before start); its budget is computed at start
  *  from the continuous model (A, Q) and the initial covariance. */
 DT_API int dt_est_add_bound(dt_est *est, const char *name, const dt_bound *bound);
+/** The number of declared bounds. */
 DT_API size_t dt_est_bound_count(const dt_est *est);
 /** tau_max in seconds (INFINITY: never reached), and the bound's name. */
 DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
@@ -261,6 +304,7 @@ DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
 
 /** Index of sig among the inputs, or -1; and the number of inputs. */
 DT_API int dt_est_input_index(const dt_est *est, dt_signal_id sig);
+/** The number of inputs p. */
 DT_API size_t dt_est_input_count(const dt_est *est);
 
 /** How many declared bounds the current covariance breaks. */
@@ -268,20 +312,27 @@ DT_API size_t dt_est_bounds_violated(const dt_est *est);
 /** Time of the newest measurement applied (DT_TIME_MIN before any). */
 DT_API dt_time dt_est_data_time(const dt_est *est);
 
+/** One measured signal's counters. */
 typedef struct dt_est_signal_stats {
-    uint64_t updates, gated, numeric_failures;
+    uint64_t updates;          /**< applied */
+    uint64_t gated;            /**< rejected by the chi-square gate */
+    uint64_t numeric_failures; /**< updates that failed (belief unchanged) */
     double nis_mean; /**< running mean of NIS (about 1 when consistent) */
 } dt_est_signal_stats;
 
+/** The estimator's counters. */
 typedef struct dt_est_stats {
-    uint64_t updates, gated, numeric_failures, unmodelled;
+    uint64_t updates;          /**< measurements applied */
+    uint64_t gated;            /**< rejected by the gate */
+    uint64_t numeric_failures; /**< updates that failed (belief unchanged) */
+    uint64_t unmodelled;       /**< samples of signals without a measurement model */
     uint64_t late_applied;   /**< delayed measurements applied at their time */
     uint64_t too_old;        /**< older than the history: dropped */
     uint64_t replayed;       /**< events re-run after delayed measurements */
-    uint64_t analytics_errors;
+    uint64_t analytics_errors; /**< analytics run() returned non-zero */
     double nis_mean;         /**< over all scalar updates */
     double nees_mean;        /**< over dt_est_nees calls (tests with known truth) */
-    uint64_t nees_count;
+    uint64_t nees_count;     /**< dt_est_nees calls */
     /** Divergence monitor: an exponentially weighted mean (weight 1/32) of every
      *  scalar innovation's NIS, gated ones included (each capped at 100). About
      *  1 for a consistent filter (standard deviation about 0.25); above
@@ -291,8 +342,11 @@ typedef struct dt_est_stats {
     int diverging;               /**< 1 while nis_ewma > DT_EST_DIVERGENCE_NIS */
     uint64_t divergence_events;  /**< times the flag was raised */
 } dt_est_stats;
+/** The weighted NIS above which the estimator is flagged as diverging. */
 #define DT_EST_DIVERGENCE_NIS 3.0
+/** A snapshot of the counters. */
 DT_API void dt_est_stats_get(const dt_est *est, dt_est_stats *out);
+/** One measured signal's counters. @retval DT_ENOTFOUND no measurement model. */
 DT_API int dt_est_signal_stats_get(const dt_est *est, dt_signal_id sig, dt_est_signal_stats *out);
 /** NEES (x - x_true)' P^-1 (x - x_true) of the current estimate, accumulated
  *  into the stats. @retval DT_ENUMERIC P not positive definite. */

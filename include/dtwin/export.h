@@ -1,4 +1,5 @@
-/* dtwin: symbol export macro. */
+/** @file
+ * dtwin: symbol export macro. */
 #ifndef DTWIN_EXPORT_H
 #define DTWIN_EXPORT_H
 

@@ -1,4 +1,5 @@
-/* dtwin: the Sense and Synchronize half of the loop. */
+/** @file
+ * dtwin: the Sense and Synchronize half of the loop. */
 #ifndef DTWIN_INGEST_H
 #define DTWIN_INGEST_H
 
@@ -24,32 +25,37 @@ extern "C" {
  *  Thread rule: each source's ring (dt_ingest_ring) may be pushed by one
  *  producer thread; every dt_ingest_* call runs on the twin's thread. */
 typedef struct dt_ingest dt_ingest;
+/** A source's index in its ingest (0-based, in the order added). */
 typedef uint32_t dt_source_id;
 
+/** What ingest does with a value outside its signal's hard limits. */
 typedef enum dt_limit_policy {
     DT_LIMITS_REJECT = 0, /**< a value outside hard limits is rejected */
     DT_LIMITS_FLAG = 1    /**< kept, with DT_SAMPLE_OUT_OF_LIMITS */
 } dt_limit_policy;
 
+/** Ingest options; start from DT_INGEST_CONFIG_INIT (0 fields: defaults). */
 typedef struct dt_ingest_config {
     size_t size;                   /**< sizeof(dt_ingest_config) */
     const dt_allocator *allocator; /**< NULL: default */
     const dt_logger *logger;       /**< NULL: stderr */
-    dt_limit_policy limits;
+    dt_limit_policy limits;        /**< reject (default) or flag */
     double future_tolerance_s;     /**< mapped t_source beyond now + this is rejected; 0: 0.05 s */
     double horizon_s;              /**< late samples older than this behind the released
                                         stream are dropped; 0: 1 s */
     double stale_factor;           /**< a signal is stale after this many nominal periods; 0: 3 */
     uint32_t max_sources;          /**< 0: 64; at most 4096 */
 } dt_ingest_config;
+/** Defaults for dt_ingest_config. */
 #define DT_INGEST_CONFIG_INIT {sizeof(dt_ingest_config), NULL, NULL, DT_LIMITS_REJECT, 0, 0, 0, 0}
 
+/** One source's configuration; start from DT_SOURCE_CONFIG_INIT. */
 typedef struct dt_source_config {
     size_t size;             /**< sizeof(dt_source_config) */
     const char *name;        /**< for messages and stats; copied; required */
     size_t ring_capacity;    /**< power of two; 0: 1024 */
-    dt_overflow overflow;
-    dt_clock_config clock;
+    dt_overflow overflow;    /**< when the ring is full */
+    dt_clock_config clock;   /**< the source clock's mapping */
     double lateness_s;       /**< how far behind its newest sample this source may
                                   still deliver in order (>= 0) */
     double timeout_s;        /**< silent this long -> stale, stops holding the
@@ -62,6 +68,7 @@ typedef struct dt_source_config {
                                   path); 0: not declared, the source holds the watermark
                                   until its next sample or its timeout; at most 3600 */
 } dt_source_config;
+/** Defaults for dt_source_config. */
 #define DT_SOURCE_CONFIG_INIT {sizeof(dt_source_config), NULL, 0, DT_OVERFLOW_DROP_NEWEST, {DT_CLOCK_FIXED, 0, 0, 0, 0, 0}, 0, 0, 0, 0}
 
 /** Per-source accounting. At any time between calls:
@@ -73,8 +80,12 @@ typedef struct dt_source_config {
  *             + pending_merge
  *  (flagged_out_of_limits counts accepted samples that carry the flag). */
 typedef struct dt_source_stats {
-    uint64_t offered, dropped_newest, dropped_oldest, drained, pending_ring;
-    uint64_t accepted;
+    uint64_t offered;                 /**< pushed into the ring (stored or not) */
+    uint64_t dropped_newest;          /**< refused by a full ring (drop_newest) */
+    uint64_t dropped_oldest;          /**< overwritten in a full ring (drop_oldest) */
+    uint64_t drained;                 /**< taken out of the ring by ingest */
+    uint64_t pending_ring;            /**< still in the ring */
+    uint64_t accepted;                /**< passed validation and clock mapping */
     uint64_t rejected_nonfinite;      /**< NaN/Inf value or variance */
     uint64_t rejected_bad_variance;   /**< negative variance */
     uint64_t rejected_unknown_signal; /**< id not in the model */
@@ -86,21 +97,27 @@ typedef struct dt_source_stats {
     uint64_t released;                /**< delivered in time order */
     uint64_t late;                    /**< delivered behind the watermark (DT_SAMPLE_LATE) */
     uint64_t dropped_too_late;        /**< behind the horizon */
-    uint64_t pending_merge;
+    uint64_t pending_merge;           /**< waiting in the reorder buffer */
     uint64_t stale_events;            /**< live -> stale transitions */
     int stale;                        /**< silent longer than its timeout */
     dt_time newest;                   /**< newest mapped time seen (DT_TIME_MIN if none) */
 } dt_source_stats;
 
+/** Counters of the whole ingest stage. */
 typedef struct dt_ingest_stats {
     dt_source_stats total; /**< sums over sources; stale = sources stale now */
     dt_time watermark;     /**< DT_TIME_MIN before any release */
     dt_time released_until;/**< time of the newest in-order sample released */
-    uint32_t sources;
+    uint32_t sources;      /**< sources added */
 } dt_ingest_stats;
 
+/** Creates the ingest stage for a model.
+ *  @param model must outlive the stage. @param cfg NULL: defaults. @param out receives it (dt_ingest_destroy).
+ *  @retval DT_EINVAL bad configuration. @retval DT_EABI cfg->size mismatch.
+ *  @retval DT_ENOMEM. */
 DT_API int dt_ingest_create(const dt_model *model, const dt_ingest_config *cfg,
                             dt_ingest **out);
+/** Frees the stage and its rings (no producer may push any more). NULL: no-op. */
 DT_API void dt_ingest_destroy(dt_ingest *ing);
 
 /** Adds a source (before dt_ingest_start). Allocates its ring and buffers.
@@ -129,14 +146,17 @@ DT_API int dt_ingest_poll(dt_ingest *ing, dt_time now);
  *  how many were written (<= max); call again while it returns max. */
 DT_API size_t dt_ingest_release(dt_ingest *ing, dt_sample *out, size_t max);
 
+/** A snapshot of the stage's counters. */
 DT_API void dt_ingest_stats_get(const dt_ingest *ing, dt_ingest_stats *out);
 /** @retval DT_ENOTFOUND no such source. */
 DT_API int dt_ingest_source_stats(const dt_ingest *ing, dt_source_id src,
                                   dt_source_stats *out);
 /** The clock model of a source (read-only), NULL for an unknown id. */
 DT_API const dt_clock *dt_ingest_clock(const dt_ingest *ing, dt_source_id src);
+/** How many sources were added. */
 DT_API uint32_t dt_ingest_source_count(const dt_ingest *ing);
 
+/** How dt_ingest_value_at interpolates between released samples. */
 typedef enum dt_interp {
     DT_INTERP_HOLD = 0,  /**< zero-order hold: the newest sample at or before t */
     DT_INTERP_LINEAR = 1 /**< between the samples around t; hold beyond the newest */
@@ -144,7 +164,7 @@ typedef enum dt_interp {
 
 /** The value of a signal at common time t, from the samples released so far. */
 typedef struct dt_signal_value {
-    double value;
+    double value;    /**< in the signal's unit */
     double variance; /**< the sample's variance, else the model's noise */
     dt_time t;       /**< time of the (newest) sample used */
     dt_time age;     /**< query time minus t (negative if t is in the future) */

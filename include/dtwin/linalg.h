@@ -1,4 +1,5 @@
-/* dtwin: small dense linear algebra. */
+/** @file
+ * dtwin: small dense linear algebra. */
 #ifndef DTWIN_LINALG_H
 #define DTWIN_LINALG_H
 

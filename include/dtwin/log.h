@@ -1,4 +1,5 @@
-/* dtwin: log hook. */
+/** @file
+ * dtwin: log hook. */
 #ifndef DTWIN_LOG_H
 #define DTWIN_LOG_H
 
@@ -8,11 +9,12 @@
 extern "C" {
 #endif
 
+/** Severity of a log message; a logger passes levels up to its max_level. */
 typedef enum dt_log_level {
-    DT_LOG_ERROR = 0,
-    DT_LOG_WARN = 1,
-    DT_LOG_INFO = 2,
-    DT_LOG_DEBUG = 3
+    DT_LOG_ERROR = 0, /**< an operation failed */
+    DT_LOG_WARN = 1,  /**< something the operator should know (safe state, stale source) */
+    DT_LOG_INFO = 2,  /**< normal events (start, end of a replay) */
+    DT_LOG_DEBUG = 3  /**< detail for developers */
 } dt_log_level;
 
 /** Receives one formatted message (no trailing newline). `module` is a short
@@ -23,9 +25,9 @@ typedef void (*dt_log_fn)(void *user, dt_log_level level, const char *module,
 /** A log sink: messages with level <= max_level reach fn. fn == NULL silences
  *  the logger entirely. */
 typedef struct dt_logger {
-    dt_log_fn fn;
-    void *user;
-    dt_log_level max_level;
+    dt_log_fn fn;           /**< receives the messages; NULL: silent */
+    void *user;             /**< passed to fn */
+    dt_log_level max_level; /**< the most verbose level passed on */
 } dt_logger;
 
 /** The default logger: writes "dtwin[level] module: message" lines to stderr,

@@ -1,4 +1,5 @@
-/* dtwin: canonical information model (assets, signals, units). */
+/** @file
+ * dtwin: canonical information model (assets, signals, units). */
 #ifndef DTWIN_MODEL_H
 #define DTWIN_MODEL_H
 
@@ -21,9 +22,12 @@ typedef struct dt_model dt_model;
 
 /** Dense integer ids. Every name is resolved once at load time. */
 typedef uint32_t dt_asset_id;
+/** A signal's dense id: its index in the description's "signals" array. */
 typedef uint32_t dt_signal_id;
+/** No asset / no signal. */
 #define DT_ID_NONE UINT32_MAX
 
+/** What a signal is to the twin. */
 typedef enum dt_role {
     DT_ROLE_MEASURED = 0,  /**< comes from a sensor */
     DT_ROLE_ESTIMATED = 1, /**< part of the estimator's state */
@@ -65,9 +69,9 @@ typedef enum dt_unit_class {
  *  of each class is SI (V, A, W, VA, var, J, Hz, rad, rad/s, K, Pa, kg, kg/s,
  *  m, m/s, m/s2, s, N, N.m, ohm, m3/s; 1 for ratios; pu for per-unit). */
 typedef struct dt_unit {
-    dt_unit_class cls;
-    double scale;
-    double offset;
+    dt_unit_class cls; /**< the quantity */
+    double scale;      /**< to the class's base unit */
+    double offset;     /**< added after scaling (degC, degF) */
 } dt_unit;
 
 /** Parses a unit symbol such as "kV", "MW", "degC", "rpm", "%", "pu".
@@ -86,7 +90,7 @@ DT_API const char *dt_unit_class_name(dt_unit_class cls);
 
 /** Read-only view of one asset. Strings are owned by the model. */
 typedef struct dt_asset_info {
-    const char *id;
+    const char *id;          /**< unique among assets */
     const char *name;        /**< never NULL; "" when absent */
     const char *kind;        /**< never NULL; "" when absent */
     const char *semantic_id; /**< NULL when absent */
@@ -95,14 +99,15 @@ typedef struct dt_asset_info {
 
 /** Read-only view of one signal. Strings are owned by the model. */
 typedef struct dt_signal_info {
-    const char *id;
-    dt_asset_id asset;
-    dt_unit_class quantity;
+    const char *id;          /**< unique among signals */
+    dt_asset_id asset;       /**< the asset it belongs to */
+    dt_unit_class quantity;  /**< the physical quantity */
     const char *unit_symbol; /**< as written in the description */
     dt_unit unit;            /**< parsed; the signal's canonical unit */
-    dt_role role;
+    dt_role role;            /**< measured, estimated, commanded or parameter */
     int has_limits;          /**< min/max valid */
-    double min, max;         /**< hard limits, in the signal's unit */
+    double min;              /**< lower hard limit, in the signal's unit */
+    double max;              /**< upper hard limit, in the signal's unit */
     dt_time period;          /**< nominal sample period; 0 when not declared */
     double noise_var;        /**< measurement noise variance; 0 when not declared */
     const char *semantic_id; /**< NULL when absent */
@@ -125,14 +130,19 @@ typedef struct dt_model_options {
     size_t size;                  /**< sizeof(dt_model_options) */
     const dt_allocator *allocator; /**< NULL: dt_allocator_default() */
     const dt_logger *logger;       /**< NULL: dt_logger_stderr() */
-    dt_model_limits limits;
+    dt_model_limits limits;        /**< 0 fields: defaults */
 } dt_model_options;
+/** Defaults for dt_model_options. */
 #define DT_MODEL_OPTIONS_INIT {sizeof(dt_model_options), NULL, NULL, {0, 0, 0, 0, 0}}
 
 
 /** Loads a description from `len` bytes of JSON text (need not be
  *  NUL-terminated). The text must be UTF-8 and hold exactly one JSON object.
+ *  Any thread; cJSON's allocations go through opt's allocator.
+ *  @param text the JSON (read only during the call).
+ *  @param len its length in bytes (a trailing NUL within len is allowed).
  *  @param opt  may be NULL (defaults).
+ *  @param out receives the model (owned by the caller: dt_model_destroy).
  *  @param diag may be NULL; on failure it says where and why.
  *  @retval 0 *out holds a new model, to be freed with dt_model_destroy().
  *  @retval DT_EPARSE malformed JSON, bad UTF-8, or a description that breaks
@@ -154,7 +164,10 @@ DT_API void dt_model_destroy(dt_model *model);
 /** Writes the description back as JSON (indented, UTF-8, NUL-terminated) into
  *  buf. Loading the result gives an equal model, and saving that again gives
  *  identical text. Sections the model does not own (for later layers) are kept.
+ *  @param model the model. @param buf the caller's buffer (may be NULL with cap 0).
+ *  @param cap its size in bytes.
  *  @param needed may be NULL; receives the byte count including the NUL.
+ *  @retval DT_ENOMEM allocation failed; buf untouched.
  *  @retval DT_EFULL buf is too small (or NULL with cap 0); *needed is set. */
 DT_API int dt_model_save_json(const dt_model *model, char *buf, size_t cap,
                               size_t *needed);
@@ -163,7 +176,9 @@ DT_API int dt_model_save_file(const dt_model *model, const char *path);
 
 /** The description's "name"; never NULL. */
 DT_API const char *dt_model_name(const dt_model *model);
+/** Number of assets (ids 0..count-1). */
 DT_API size_t dt_model_asset_count(const dt_model *model);
+/** Number of signals (ids 0..count-1). */
 DT_API size_t dt_model_signal_count(const dt_model *model);
 /** Asset by dense id; NULL if out of range. */
 DT_API const dt_asset_info *dt_model_asset(const dt_model *model, dt_asset_id id);

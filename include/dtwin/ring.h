@@ -1,4 +1,5 @@
-/* dtwin: bounded lock-free single-producer/single-consumer sample ring. */
+/** @file
+ * dtwin: bounded lock-free single-producer/single-consumer sample ring. */
 #ifndef DTWIN_RING_H
 #define DTWIN_RING_H
 
@@ -13,6 +14,8 @@
 extern "C" {
 #endif
 
+/** A ring of samples between one producer thread and the twin's thread
+ *  (opaque; dt_ring_create). */
 typedef struct dt_ring dt_ring;
 
 /** What a push into a full ring does. */
@@ -33,11 +36,15 @@ typedef struct dt_ring_stats {
 #define DT_RING_MAX_CAPACITY (1u << 24)
 
 /** Creates a ring. The only allocation it ever makes is here.
+ *  @param alloc the allocator (NULL: default).
  *  @param capacity a power of two, 2..DT_RING_MAX_CAPACITY.
+ *  @param policy what a push into a full ring does.
+ *  @param out receives the ring (owned by the caller: dt_ring_destroy).
  *  @retval DT_EINVAL capacity not a power of two or out of range, bad policy.
  *  @retval DT_ENOMEM allocation failed. */
 DT_API int dt_ring_create(const dt_allocator *alloc, size_t capacity,
                           dt_overflow policy, dt_ring **out);
+/** Frees a ring (no other thread may use it any more). NULL is a no-op. */
 DT_API void dt_ring_destroy(dt_ring *ring);
 
 /** Producer side. Never blocks, never allocates. Only one thread may push.
@@ -55,7 +62,9 @@ DT_API size_t dt_ring_drain(dt_ring *ring, dt_sample *out, size_t max);
 /** Samples currently stored (exact when called from either side while the
  *  other is idle; a bound otherwise). */
 DT_API size_t dt_ring_size(const dt_ring *ring);
+/** The capacity given at creation. */
 DT_API size_t dt_ring_capacity(const dt_ring *ring);
+/** A snapshot of the counters (from either side). */
 DT_API void dt_ring_stats_get(const dt_ring *ring, dt_ring_stats *out);
 
 #ifdef __cplusplus

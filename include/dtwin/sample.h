@@ -1,4 +1,5 @@
-/* dtwin: canonical samples and commands. */
+/** @file
+ * dtwin: canonical samples and commands. */
 #ifndef DTWIN_SAMPLE_H
 #define DTWIN_SAMPLE_H
 
@@ -41,11 +42,11 @@ typedef struct dt_sample {
 /** One command to an actuator, in the commanded signal's canonical unit. */
 typedef struct dt_command {
     uint32_t signal;     /**< dt_signal_id of a commanded signal */
-    uint32_t flags;
+    uint32_t flags;      /**< reserved, 0 */
     uint64_t seq;        /**< per-twin sequence number, from 1 */
     dt_time t_issued;    /**< common time base */
     dt_time t_deadline;  /**< not sent after this time */
-    double value;
+    double value;        /**< in the signal's canonical unit */
 } dt_command;
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* dtwin: the common time base. */
+/** @file
+ * dtwin: the common time base. */
 #ifndef DTWIN_TIME_H
 #define DTWIN_TIME_H
 
@@ -13,11 +14,11 @@ extern "C" {
  *  years, so the epoch is the host's choice (monotonic boot time, Unix time). */
 typedef int64_t dt_time;
 
-#define DT_NS_PER_S INT64_C(1000000000)
-#define DT_NS_PER_MS INT64_C(1000000)
-#define DT_NS_PER_US INT64_C(1000)
-#define DT_TIME_MAX INT64_MAX
-#define DT_TIME_MIN INT64_MIN
+#define DT_NS_PER_S INT64_C(1000000000) /**< nanoseconds per second */
+#define DT_NS_PER_MS INT64_C(1000000)   /**< nanoseconds per millisecond */
+#define DT_NS_PER_US INT64_C(1000)      /**< nanoseconds per microsecond */
+#define DT_TIME_MAX INT64_MAX           /**< the latest time ("never") */
+#define DT_TIME_MIN INT64_MIN           /**< the earliest time ("no data yet") */
 
 /** Seconds to nanoseconds, rounded to nearest; saturates at DT_TIME_MIN/MAX,
  *  NaN gives 0. Use dt_time_from_sec_checked() for values from outside. */

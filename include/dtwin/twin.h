@@ -1,4 +1,5 @@
-/* dtwin: the twin runtime, one Sense -> Synchronize -> Understand -> Act cycle
+/** @file
+ * dtwin: the twin runtime, one Sense -> Synchronize -> Understand -> Act cycle
  * per dt_twin_step(). */
 #ifndef DTWIN_TWIN_H
 #define DTWIN_TWIN_H
@@ -24,6 +25,7 @@ extern "C" {
  *  every dt_twin_* call runs on the twin's thread. */
 typedef struct dt_twin dt_twin;
 
+/** Options for building a twin; start from DT_TWIN_OPTIONS_INIT. */
 typedef struct dt_twin_options {
     size_t size;                   /**< sizeof(dt_twin_options) */
     const dt_allocator *allocator; /**< NULL: default */
@@ -32,14 +34,19 @@ typedef struct dt_twin_options {
     const char *basedir;           /**< for relative paths; NULL: the file's directory */
     int replay;                    /**< build for dt_twin_replay: no adapter is opened */
 } dt_twin_options;
+/** Defaults for dt_twin_options. */
 #define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0}
 
 /** Loads a description and builds every part of the twin (all allocation
  *  happens here). @retval DT_EPARSE etc. with diag naming the JSON path. */
 DT_API int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt,
                              dt_twin **out, dt_diag *diag);
+/** dt_twin_load_json() for a file; relative paths in it are resolved against
+ *  the file's directory unless opt->basedir says otherwise.
+ *  @retval DT_EIO unreadable file. */
 DT_API int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_twin **out,
                              dt_diag *diag);
+/** Closes every adapter (flushing sinks) and frees the twin. NULL: no-op. */
 DT_API void dt_twin_destroy(dt_twin *twin);
 
 /** Registers a host callback as controller `id` (declared in the description
@@ -51,6 +58,8 @@ DT_API int dt_twin_start(dt_twin *twin, dt_time now);
 /** One cycle at time now (non-decreasing). Never allocates.
  *  @retval DT_ESTATE not started or stopped. @retval DT_ERANGE now went back. */
 DT_API int dt_twin_step(dt_twin *twin, dt_time now);
+/** Stops stepping (later steps return DT_ESTATE); the stats stay readable.
+ *  @retval DT_ESTATE not started. */
 DT_API int dt_twin_stop(dt_twin *twin);
 /** Queues a command from the host for the next cycle's dispatcher (same checks
  *  as controller commands, including its deadline); the twin assigns its
@@ -81,29 +90,44 @@ DT_API int dt_twin_replay(dt_twin *twin, dt_record_read_fn fn, void *user,
                           void (*on_step)(void *user, dt_twin *twin, dt_time now),
                           void *step_user);
 
+/** The twin's model (owned by the twin). */
 DT_API const dt_model *dt_twin_model(const dt_twin *twin);
 /** The loop period the description gives ("loop": {"period"}), default 0.01 s. */
 DT_API double dt_twin_period_s(const dt_twin *twin);
+/** The twin's ingest stage (owned by the twin; for stats and clocks). */
 DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
+/** The twin's estimator (owned by the twin), or NULL without an "estimator"
+ *  section. Hosts may add EKF measurement callbacks before dt_twin_start. */
 DT_API dt_est *dt_twin_estimator(dt_twin *twin);
+/** The twin's adapters (owned by the twin): memory source pushes, sink reads. */
 DT_API dt_io *dt_twin_io(dt_twin *twin);
 /** Detail of the last failure of a call on this twin. */
 DT_API const char *dt_twin_errmsg(const dt_twin *twin);
 
 /** Latency histogram (log2 buckets of nanoseconds). */
 typedef struct dt_latency_stats {
-    uint64_t count;
-    dt_time p50, p99, max; /**< upper bounds of the buckets holding them; max exact */
+    uint64_t count; /**< observations */
+    dt_time p50;    /**< median: upper bound of its bucket, ns */
+    dt_time p99;    /**< 99th percentile: upper bound of its bucket, ns */
+    dt_time max;    /**< exact maximum, ns */
 } dt_latency_stats;
 
+/** Everything a twin counts (dt_twin_stats_get). */
 typedef struct dt_twin_stats {
-    uint64_t cycles;
-    dt_time last_cycle_interval, max_cycle_interval;
-    dt_ingest_stats ingest;
-    dt_est_stats estimator;
-    /* dispatcher */
-    uint64_t commands, sent, clamped, rate_limited, interlocked, expired, safe_stated,
-        sink_errors;
+    uint64_t cycles;                /**< dt_twin_step calls that ran */
+    dt_time last_cycle_interval;    /**< now - previous now, ns */
+    dt_time max_cycle_interval;     /**< the largest such interval, ns */
+    dt_ingest_stats ingest;         /**< the ingest stage */
+    dt_est_stats estimator;         /**< the estimator (zero without one) */
+    /* dispatcher: every command ends as sent, expired or sink_errors */
+    uint64_t commands;     /**< commands the dispatcher received */
+    uint64_t sent;         /**< handed to a sink (or to none mapping it) */
+    uint64_t clamped;      /**< limited to hard limits */
+    uint64_t rate_limited; /**< limited by a rate limit */
+    uint64_t interlocked;  /**< replaced by an interlock's value */
+    uint64_t expired;      /**< past their deadline: not sent */
+    uint64_t safe_stated;  /**< replaced by the safe value */
+    uint64_t sink_errors;  /**< refused by every sink */
     uint64_t unconfirmed;   /**< sent but not reported applied within confirm_timeout */
     uint64_t safe_entries;  /**< times the safe state was engaged (latency rule, broken
                                  bound, or failing sinks) */
@@ -112,9 +136,11 @@ typedef struct dt_twin_stats {
     int safe_state;         /**< 1 while the safe state is engaged */
     double belief_age_s;    /**< data age at the last cycle */
     double tau_max_s;       /**< the smallest latency budget (INFINITY if none) */
-    dt_latency_stats arrival_to_estimate, arrival_to_command;
+    dt_latency_stats arrival_to_estimate; /**< sample arrival -> applied to the estimate */
+    dt_latency_stats arrival_to_command;  /**< newest arrival -> a command sent */
 } dt_twin_stats;
 
+/** A snapshot of every counter. */
 DT_API void dt_twin_stats_get(const dt_twin *twin, dt_twin_stats *out);
 /** Desired (last sent) vs reported (dt_io_report) state of a commanded signal;
  *  confirmed when the newest sent command has been reported. */

@@ -1,4 +1,5 @@
-/* dtwin: counters of the built-in UDP source adapter. */
+/** @file
+ * dtwin: counters of the built-in UDP source adapter. */
 #ifndef DTWIN_UDP_H
 #define DTWIN_UDP_H
 
@@ -11,7 +12,9 @@
 extern "C" {
 #endif
 
-typedef struct dt_io dt_io;
+/** @cond INTERNAL */
+typedef struct dt_io dt_io; /* declared in adapter.h; repeated to keep this header light */
+/** @endcond */
 
 /** Everything a UDP source saw. Every datagram ends in exactly one of:
  *  frames_ok, duplicate, or frames_rejected (= sum of rejected[] +

@@ -1,4 +1,5 @@
-/* dtwin: drive a twin from a libuv loop. The only dtwin header that includes
+/** @file
+ * dtwin: drive a twin from a libuv loop. The only dtwin header that includes
  * uv.h; the core builds and steps without it. */
 #ifndef DTWIN_UV_H
 #define DTWIN_UV_H
@@ -11,6 +12,7 @@
 extern "C" {
 #endif
 
+/** A libuv driver of one twin (opaque; dt_uv_attach). */
 typedef struct dt_uv dt_uv;
 
 /** Starts `twin` (its time base: nanoseconds since this call, from the loop's

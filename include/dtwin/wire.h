@@ -1,4 +1,5 @@
-/* dtwin: the UDP wire format (docs/wire.md). */
+/** @file
+ * dtwin: the UDP wire format (docs/wire.md). */
 #ifndef DTWIN_WIRE_H
 #define DTWIN_WIRE_H
 
@@ -11,41 +12,56 @@
 extern "C" {
 #endif
 
-#define DT_WIRE_MAGIC 0x4E575444u /* bytes 'D' 'T' 'W' 'N' */
-#define DT_WIRE_VERSION 1u
-#define DT_WIRE_HEADER 20u
-#define DT_WIRE_TRAILER 4u
-#define DT_WIRE_SAMPLE_RECORD 32u
-#define DT_WIRE_COMMAND_RECORD 40u
+#define DT_WIRE_MAGIC 0x4E575444u  /**< the first 4 bytes: 'D' 'T' 'W' 'N' */
+#define DT_WIRE_VERSION 1u         /**< the format version this library speaks */
+#define DT_WIRE_HEADER 20u         /**< header bytes */
+#define DT_WIRE_TRAILER 4u         /**< trailer bytes (CRC-32) */
+#define DT_WIRE_SAMPLE_RECORD 32u  /**< bytes per sample record */
+#define DT_WIRE_COMMAND_RECORD 40u /**< bytes per command record */
 /** Largest UDP payload over IPv4. */
 #define DT_WIRE_MAX_DATAGRAM 65507u
+/** Most sample records in one datagram (2046). */
 #define DT_WIRE_MAX_SAMPLES ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_SAMPLE_RECORD)
+/** Most command records in one datagram (1637). */
 #define DT_WIRE_MAX_COMMANDS ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_COMMAND_RECORD)
 
-typedef enum dt_wire_type { DT_WIRE_SAMPLES = 1, DT_WIRE_COMMANDS = 2 } dt_wire_type;
+/** What a frame carries. */
+typedef enum dt_wire_type {
+    DT_WIRE_SAMPLES = 1, /**< sensor samples, to a source */
+    DT_WIRE_COMMANDS = 2 /**< actuator commands, from a sink */
+} dt_wire_type;
 
 /** Record flag bits; any other bit set makes the record malformed. */
 #define DT_WIRE_F_VARIANCE 0x1u  /**< sample: variance is valid */
 #define DT_WIRE_F_UNCERTAIN 0x2u /**< sample: doubtful quality */
-#define DT_WIRE_F_KNOWN (DT_WIRE_F_VARIANCE | DT_WIRE_F_UNCERTAIN)
+#define DT_WIRE_F_KNOWN (DT_WIRE_F_VARIANCE | DT_WIRE_F_UNCERTAIN) /**< every defined bit */
 
+/** A decoded frame header (docs/wire.md). */
 typedef struct dt_wire_header {
-    uint8_t version, type;
-    uint32_t source_id, seq;
-    uint16_t count;
+    uint8_t version;    /**< DT_WIRE_VERSION */
+    uint8_t type;       /**< dt_wire_type */
+    uint32_t source_id; /**< the sender's id (never 0) */
+    uint32_t seq;       /**< the sender's frame counter (gaps: losses) */
+    uint16_t count;     /**< records in the frame, >= 1 */
 } dt_wire_header;
 
+/** One sample record. */
 typedef struct dt_wire_sample {
-    uint32_t channel, flags;
-    int64_t t_source; /**< ns on the sender's clock */
-    double value, variance;
+    uint32_t channel;  /**< mapped to a signal by the source's mapping */
+    uint32_t flags;    /**< DT_WIRE_F_* */
+    int64_t t_source;  /**< ns on the sender's clock */
+    double value;      /**< in the mapping's native unit */
+    double variance;   /**< valid with DT_WIRE_F_VARIANCE */
 } dt_wire_sample;
 
+/** One command record. */
 typedef struct dt_wire_command {
-    uint32_t channel, flags;
-    uint64_t seq;
-    int64_t t_issued, t_deadline;
-    double value;
+    uint32_t channel;   /**< the sink mapping's channel */
+    uint32_t flags;     /**< 0 */
+    uint64_t seq;       /**< the twin's command sequence number */
+    int64_t t_issued;   /**< ns, the twin's common time base */
+    int64_t t_deadline; /**< ns: the receiver must not apply it later */
+    double value;       /**< in the mapping's native unit */
 } dt_wire_command;
 
 /** Why a datagram was rejected. */
@@ -65,6 +81,7 @@ typedef enum dt_wire_error {
     DT_WIRE__COUNT
 } dt_wire_error;
 
+/** Name of a reason ("ok", "bad_crc", ...); never NULL. */
 DT_API const char *dt_wire_error_name(dt_wire_error e);
 /** CRC-32 (IEEE 802.3, as zlib's crc32). */
 DT_API uint32_t dt_wire_crc32(const uint8_t *p, size_t n);
@@ -73,6 +90,7 @@ DT_API uint32_t dt_wire_crc32(const uint8_t *p, size_t n);
  *  the frame does not fit cap. */
 DT_API size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id,
                                      uint32_t seq, const dt_wire_sample *r, size_t n);
+/** Encodes a command frame; as dt_wire_encode_samples. */
 DT_API size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id,
                                       uint32_t seq, const dt_wire_command *r, size_t n);
 
@@ -81,6 +99,7 @@ DT_API size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_
 DT_API dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h);
 /** Record i of a frame dt_wire_decode accepted (i < h.count). */
 DT_API void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *out);
+/** Command record i of a frame dt_wire_decode accepted (i < h.count). */
 DT_API void dt_wire_command_at(const uint8_t *buf, size_t i, dt_wire_command *out);
 
 #ifdef __cplusplus
