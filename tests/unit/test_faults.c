@@ -635,7 +635,9 @@ static void chk_overload(run *r)
     if (r->seed == 1)
         print_message("burst overload: p99 cycle work %.3f ms of a %d ms period\n", p99 * 1e3,
                       PERIOD_MS);
-    assert_true(p99 <= PERIOD_MS * 1e-3);
+    /* under valgrind (make memcheck sets DTT_NO_TIMING) time means nothing */
+    if (getenv("DTT_NO_TIMING") == NULL)
+        assert_true(p99 <= PERIOD_MS * 1e-3);
 }
 
 static void inj_nan(run *r)
