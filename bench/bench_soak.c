@@ -22,25 +22,9 @@
 #include <unistd.h>
 
 #include "dtwin/dtwin.h"
+#include "alloc_counter.h"
 
-static long allocs;
-static void *c_malloc(void *u, size_t n)
-{
-    (void)u;
-    allocs++;
-    return malloc(n);
-}
-static void *c_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    allocs++;
-    return realloc(p, n);
-}
-static void c_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
+static dtt_counter allocs_seen; /* counts every allocation (alloc_counter.h) */
 
 /* dy/dt = -y + u */
 static double plant_y;
@@ -70,17 +54,6 @@ static long rss_kb(const char *key)
 }
 
 static char doc[8192];
-
-static int identity(const dt_source_stats *s)
-{
-    uint64_t rejected = s->rejected_nonfinite + s->rejected_bad_variance +
-                        s->rejected_unknown_signal + s->rejected_wrong_role +
-                        s->rejected_out_of_limits + s->rejected_future;
-    return s->offered == s->dropped_newest + s->dropped_oldest + s->drained + s->pending_ring &&
-           s->drained == s->accepted + rejected &&
-           s->accepted == s->dropped_reorder_full + s->released + s->late +
-                              s->dropped_too_late + s->pending_merge;
-}
 
 int main(int argc, char **argv)
 {
@@ -125,7 +98,7 @@ int main(int argc, char **argv)
              " \"setpoint\":1,\"kp\":1,\"ki\":0.5}],"
              "\"dispatcher\":{\"safe\":{\"u\":0,\"aux\":0},\"deadline\":0.01},\"loop\":{\"period\":0.001}}",
              DTWIN_SOURCE_DIR, ntohs(a.sin_port), logpath);
-    dt_allocator alloc = {c_malloc, c_realloc, c_free, NULL};
+    dt_allocator alloc = dtt_allocator(&allocs_seen);
     dt_registry *reg;
     dt_registry_create(NULL, &reg);
     dt_registry_add_plant(reg, "tank", &plant_ops, NULL);
@@ -153,7 +126,7 @@ int main(int argc, char **argv)
     dt_model_find_signal(dt_twin_model(t), "aux", &aux);
 
     dt_twin_start(t, 0);
-    long allocs_at_start = allocs, rss_start = 0;
+    long allocs_at_start = allocs_seen.calls, rss_start = 0;
     uint8_t frame[256];
     uint32_t seq = 0;
     double t0 = bench_now(), t_warm = t0;
@@ -194,7 +167,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < dt_io_source_count(io); i++) {
         dt_source_stats ss;
         dt_ingest_source_stats(dt_twin_ingest(t), (dt_source_id)i, &ss);
-        ok &= identity(&ss);
+        ok &= dt_source_stats_consistent(&ss);
     }
     ok &= st.commands == st.sent + st.expired + st.sink_errors;
     ok &= st.cycles == (uint64_t)cycles;
@@ -207,7 +180,7 @@ int main(int argc, char **argv)
            (unsigned long long)st.sent, (unsigned long long)us.frames_ok, rss_start, rss_end,
            hwm);
     bench_line("soak.rss_growth_kb", (double)(rss_end - rss_start), "kB");
-    bench_line("soak.allocs_after_start", (double)(allocs - allocs_at_start), "count");
+    bench_line("soak.allocs_after_start", (double)(allocs_seen.calls - allocs_at_start), "count");
     bench_line("soak.cycles_per_s", (double)(cycles - 10000) / secs, "cycles/s");
     bench_line("soak.counters_consistent", ok, "bool");
     dt_twin_destroy(t);

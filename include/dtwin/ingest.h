@@ -151,6 +151,9 @@ DT_API void dt_ingest_stats_get(const dt_ingest *ing, dt_ingest_stats *out);
 /** @retval DT_ENOTFOUND no such source. */
 DT_API int dt_ingest_source_stats(const dt_ingest *ing, dt_source_id src,
                                   dt_source_stats *out);
+/** 1 when a source's counters balance (the three identities above: nothing
+ *  offered is unaccounted for), else 0. For hosts' health checks and tests. */
+DT_API int dt_source_stats_consistent(const dt_source_stats *s);
 /** The clock model of a source (read-only), NULL for an unknown id. */
 DT_API const dt_clock *dt_ingest_clock(const dt_ingest *ing, dt_source_id src);
 /** How many sources were added. */

@@ -453,6 +453,19 @@ static void fill_stats(const source *src, dt_source_stats *o)
     o->newest = src->newest;
 }
 
+int dt_source_stats_consistent(const dt_source_stats *s)
+{
+    if (s == NULL)
+        return 0;
+    uint64_t rejected = s->rejected_nonfinite + s->rejected_bad_variance +
+                        s->rejected_unknown_signal + s->rejected_wrong_role +
+                        s->rejected_out_of_limits + s->rejected_future;
+    return s->offered == s->dropped_newest + s->dropped_oldest + s->drained + s->pending_ring &&
+           s->drained == s->accepted + rejected &&
+           s->accepted == s->dropped_reorder_full + s->released + s->late +
+                              s->dropped_too_late + s->pending_merge;
+}
+
 int dt_ingest_source_stats(const dt_ingest *g, dt_source_id id, dt_source_stats *o)
 {
     if (g == NULL || o == NULL || id >= g->n_src)

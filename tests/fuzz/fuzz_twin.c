@@ -10,6 +10,7 @@
 
 #include "dtwin/dtwin.h"
 #include "fuzz_util.h"
+#include "alloc_counter.h"
 
 static const char doc[] =
     "{\"dtwin\":1,\"name\":\"fz\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
@@ -40,24 +41,7 @@ static const char doc[] =
 static const char *const names[] = {"y", "v", "nope"};
 
 /* Counts allocations so the target can check the steady state allocates nothing. */
-static long allocs;
-static void *c_malloc(void *u, size_t n)
-{
-    (void)u;
-    allocs++;
-    return malloc(n);
-}
-static void *c_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    allocs++;
-    return realloc(p, n);
-}
-static void c_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
+static dtt_counter allocs_seen; /* counts every allocation (alloc_counter.h) */
 
 typedef struct reader {
     const uint8_t *p;
@@ -87,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
         return 0;
-    dt_allocator a = {c_malloc, c_realloc, c_free, NULL};
+    dt_allocator a = dtt_allocator(&allocs_seen);
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.allocator = &a;
     o.logger = dt_logger_silent();
@@ -99,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(dt_model_find_signal(m, "u", &u) == DT_OK);
     dt_time now = 0, skew = 0;
     FUZZ_CHECK(dt_twin_start(t, now) == DT_OK);
-    long allocs_at_start = allocs;
+    long allocs_at_start = allocs_seen.calls;
     reader r = {data, size};
     while (r.n > 0) {
         switch (take(&r, 1) % 7) {
@@ -149,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
     }
-    FUZZ_CHECK(allocs == allocs_at_start); /* nothing allocated after start */
+    FUZZ_CHECK(allocs_seen.calls == allocs_at_start); /* nothing allocated after start */
     dt_twin_stats s;
     dt_twin_stats_get(t, &s);
     FUZZ_CHECK(s.sent <= s.commands);

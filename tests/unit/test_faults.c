@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "alloc_counter.h"
 
 #include "dtwin/dtwin.h"
 
@@ -116,24 +117,7 @@ struct run {
     double aux_offset, aux_skew_est;
 };
 
-static long allocs;
-static void *c_malloc(void *u, size_t n)
-{
-    (void)u;
-    allocs++;
-    return malloc(n);
-}
-static void *c_realloc(void *u, void *p, size_t n)
-{
-    (void)u;
-    allocs++;
-    return realloc(p, n);
-}
-static void c_free(void *u, void *p)
-{
-    (void)u;
-    free(p);
-}
+static dtt_counter allocs_seen; /* counts every allocation (alloc_counter.h) */
 
 static uint64_t rnd(run *r)
 {
@@ -303,17 +287,6 @@ static void build_doc(const run *r)
              (unsigned long long)r->seed, r->sc->sensor_keys ? r->sc->sensor_keys : "");
 }
 
-static int identity(const dt_source_stats *s)
-{
-    uint64_t rejected = s->rejected_nonfinite + s->rejected_bad_variance +
-                        s->rejected_unknown_signal + s->rejected_wrong_role +
-                        s->rejected_out_of_limits + s->rejected_future;
-    return s->offered == s->dropped_newest + s->dropped_oldest + s->drained + s->pending_ring &&
-           s->drained == s->accepted + rejected &&
-           s->accepted == s->dropped_reorder_full + s->released + s->late +
-                              s->dropped_too_late + s->pending_merge;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -344,7 +317,7 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     assert_int_equal(dt_registry_add_plant(reg, "tank", &plant_ops, NULL), 0);
     assert_int_equal(dt_registry_add_sink(reg, &flaky_ops), 0);
-    dt_allocator a = {c_malloc, c_realloc, c_free, NULL};
+    dt_allocator a = dtt_allocator(&allocs_seen);
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.allocator = &a;
     o.registry = reg;
@@ -365,7 +338,7 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
     r->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     r->to.sin_port = htons(us.port);
     assert_int_equal(dt_twin_start(r->t, 0), 0);
-    long allocs0 = allocs;
+    long allocs0 = allocs_seen.calls;
     r->hash = 1469598103934665603ull;
     int cycles = sc->cycles ? sc->cycles : 1500;
     for (r->k = 1; r->k <= cycles; r->k++) {
@@ -384,16 +357,16 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
         if (!r->st.safe_state && r->safe_at > 0 && r->left_safe_at < 0)
             r->left_safe_at = r->k;
     }
-    r->allocs_after_start = allocs - allocs0;
+    r->allocs_after_start = allocs_seen.calls - allocs0;
     /* results, and the accounting of every source and sink */
     dt_twin_stats_get(r->t, &r->st);
     dt_udp_source_stats(r->io, r->net, &r->us);
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(dt_ingest_source_stats(dt_twin_ingest(r->t), (dt_source_id)i, &r->src[i]), 0);
-        if (!identity(&r->src[i]))
+        if (!dt_source_stats_consistent(&r->src[i]))
             print_error("%s seed %llu: source %zu does not balance\n", sc->name,
                         (unsigned long long)seed, i);
-        assert_true(identity(&r->src[i]));
+        assert_true(dt_source_stats_consistent(&r->src[i]));
         hash_in(&r->hash, &r->src[i], sizeof r->src[i]);
     }
     for (size_t i = 0; i < 1; i++) {

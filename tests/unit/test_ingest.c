@@ -388,6 +388,18 @@ static void check_identity(const dt_source_stats *st)
                                    st->rejected_future);
     assert_true(st->accepted == st->dropped_reorder_full + st->released + st->late +
                                     st->dropped_too_late + st->pending_merge);
+    /* the library's own check agrees, and each identity alone can fail it */
+    assert_int_equal(dt_source_stats_consistent(st), 1);
+    dt_source_stats bad = *st;
+    bad.offered++;
+    assert_int_equal(dt_source_stats_consistent(&bad), 0);
+    bad = *st;
+    bad.rejected_future++;
+    assert_int_equal(dt_source_stats_consistent(&bad), 0);
+    bad = *st;
+    bad.pending_merge++;
+    assert_int_equal(dt_source_stats_consistent(&bad), 0);
+    assert_int_equal(dt_source_stats_consistent(NULL), 0);
 }
 
 static void test_three_sources_merge(void **state)
