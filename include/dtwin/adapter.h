@@ -107,7 +107,8 @@ DT_API const dt_mapping *dt_source_map_channel(const dt_source_ctx *ctx, int64_t
  *  callable from the adapter's own thread. Returns dt_ring_push's result. */
 DT_API int dt_source_emit(dt_source_ctx *ctx, const dt_mapping *map, dt_time t_source,
                           dt_time t_arrival, double native_value);
-/** Pushes a canonical sample as is. */
+/** Pushes a canonical sample as is.
+ *  @retval 0 stored. @retval DT_EFULL the ring refused it (counted). */
 DT_API int dt_source_push(dt_source_ctx *ctx, const dt_sample *s);
 
 /** Adapter-level events, counted per source in dt_source_stats. */
@@ -182,7 +183,8 @@ DT_API void dt_registry_destroy(dt_registry *reg);
  *  @retval DT_EABI abi != DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
  *  @retval DT_EINVAL no kind, no open, or (sink) no apply. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_source(dt_registry *reg, const dt_source_ops *ops);
-/** Registers a sink kind; as dt_registry_add_source. */
+/** Registers a sink kind; as dt_registry_add_source.
+ *  @retval DT_EABI, DT_EEXIST, DT_EINVAL, DT_ELIMIT as dt_registry_add_source. */
 DT_API int dt_registry_add_sink(dt_registry *reg, const dt_sink_ops *ops);
 /** The source kind registered under `kind`, or NULL. */
 DT_API const dt_source_ops *dt_registry_source(const dt_registry *reg, const char *kind);
@@ -275,9 +277,11 @@ DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event e
 
 /** Actuation outcome: reports that command `seq` for commanded signal sig was
  *  applied, with the value read back (canonical unit) at time t. Called by
- *  sinks (dt_sink_report) or by the host; twin's thread. */
+ *  sinks (dt_sink_report) or by the host; twin's thread.
+ *  @retval DT_EINVAL not a commanded signal, seq 0, or a non-finite value. */
 DT_API int dt_io_report(dt_io *io, dt_signal_id sig, uint64_t seq, double value, dt_time t);
-/** dt_io_report() for a sink adapter that reads back what it applied. */
+/** dt_io_report() for a sink adapter that reads back what it applied.
+ *  @retval DT_EINVAL as dt_io_report. */
 DT_API int dt_sink_report(dt_sink_ctx *ctx, dt_signal_id sig, uint64_t seq, double value,
                           dt_time t);
 /** The newest report for sig: @retval DT_EEMPTY none yet. */
@@ -287,7 +291,8 @@ DT_API int dt_io_reported(const dt_io *io, dt_signal_id sig, uint64_t *seq, doub
 /* ---- built-in adapters' host APIs ---- */
 
 /** memory source: push a native value by mapping name (or a signal id if the
- *  source has no mapping: name is then the signal id). */
+ *  source has no mapping: name is then the signal id).
+ *  @retval 0 pushed. @retval DT_ENOTFOUND no mapping for the name (counted as DT_EV_UNMAPPED). @retval DT_EFULL the ring refused it (counted). @retval DT_EINVAL not a memory source. */
 DT_API int dt_memory_source_push(dt_io *io, size_t source_index, const char *native,
                                  dt_time t_source, double value);
 /** memory sink: copies up to max received commands (oldest first, values in

@@ -94,7 +94,8 @@ static inline dt_time dt_clock_map(const dt_clock *clk, dt_time t_source)
 DT_API double dt_clock_offset_s(const dt_clock *clk, dt_time t_source);
 /** The estimated (or configured) skew as a fraction (100 ppm = 1e-4). */
 DT_API double dt_clock_skew(const dt_clock *clk);
-/** Non-zero once an estimate rests on at least two windows (always for FIXED). */
+/** Non-zero once an estimate rests on at least two windows (always for FIXED).
+ *  Returns 1 for a fixed clock or an estimate with a fit, else 0. */
 DT_API int dt_clock_locked(const dt_clock *clk);
 /** How many times the estimate restarted after a clock step. */
 DT_API uint64_t dt_clock_resets(const dt_clock *clk);

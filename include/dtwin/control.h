@@ -19,9 +19,11 @@ extern "C" {
  *  way to emit commands. Valid during the call only. */
 typedef struct dt_ctrl_ctx dt_ctrl_ctx;
 
-/** Value of a state or parameter signal's belief at the cycle's time. */
+/** Value of a state or parameter signal's belief at the cycle's time.
+ *  @retval DT_ENOTFOUND not an estimated or parameter signal. @retval DT_EINVAL NULL arguments. */
 DT_API int dt_ctrl_value(dt_ctrl_ctx *ctx, dt_signal_id sig, double *value);
-/** Emits a command for a commanded signal; the dispatcher checks it. */
+/** Emits a command for a commanded signal; the dispatcher checks it.
+ *  @retval DT_EINVAL not a commanded signal. @retval DT_EFULL 256 commands this cycle. */
 DT_API int dt_ctrl_command(dt_ctrl_ctx *ctx, dt_signal_id sig, double value);
 /** The cycle's time (common time base). */
 DT_API dt_time dt_ctrl_now(const dt_ctrl_ctx *ctx);

@@ -58,14 +58,17 @@ DT_API size_t dt_kf_dim(const dt_kf *kf);
  *  @retval DT_EINVAL non-finite entries or Q not symmetric. */
 DT_API int dt_kf_set_continuous(dt_kf *kf, const double *A, const double *B, const double *Q);
 /** Discrete linear process x' = F x + G u + w, E[w w'] = Qd, applied once per
- *  predict with dt > 0 whatever dt is (for hosts that step at a fixed rate). */
+ *  predict with dt > 0 whatever dt is (for hosts that step at a fixed rate).
+ *  @retval DT_EINVAL non-finite entries or Qd not symmetric. */
 DT_API int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const double *Qd);
 /** Nonlinear process (EKF); Qc is a continuous noise density used as Qd = Qc dt
- *  (first order in dt; keep steps short against the dynamics). */
+ *  (first order in dt; keep steps short against the dynamics).
+ *  @retval DT_EINVAL NULL f, or Qc not symmetric and finite. */
 DT_API int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const double *Qc);
 
 /** Sets the state and its covariance (P symmetric positive semi-definite;
- *  checked: symmetric, non-negative diagonal, finite). */
+ *  checked: symmetric, non-negative diagonal, finite).
+ *  @retval DT_EINVAL non-finite, P not symmetric, or a negative variance; unchanged. */
 DT_API int dt_kf_set_state(dt_kf *kf, const double *x, const double *P);
 /** The state x (n values; owned by the filter, valid until its next call). */
 DT_API const double *dt_kf_state(const dt_kf *kf);
@@ -96,7 +99,8 @@ typedef struct dt_kf_result {
  *  @retval DT_ENUMERIC innovation variance not positive/finite; unchanged. */
 DT_API int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double gate,
                                dt_kf_result *res);
-/** Scalar update through a nonlinear measurement (EKF). */
+/** Scalar update through a nonlinear measurement (EKF).
+ *  @retval 0 applied or gated (res->gated). @retval DT_ENUMERIC the callback failed or the innovation variance is not positive; x and P unchanged. */
 DT_API int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z,
                                   double r, double gate, dt_kf_result *res);
 /** Vector update: z (m) = H x + v, cov(v) = R (m x m, symmetric). The gain
@@ -107,7 +111,8 @@ DT_API int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, c
                         double gate, dt_kf_result *res);
 
 /** Predicts a copy of the belief over dt >= 0 without changing the filter
- *  (for reading the belief at a later time). x_out (n) and P_out (n x n). */
+ *  (for reading the belief at a later time). x_out (n) and P_out (n x n).
+ *  @retval DT_EINVAL dt < 0 or no process. @retval DT_ENUMERIC the discretization failed. */
 DT_API int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out);
 /** The continuous model's A and Q (NULL unless dt_kf_set_continuous). */
 DT_API const double *dt_kf_model_A(const dt_kf *kf);
@@ -137,7 +142,8 @@ DT_API int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc,
 /** Frees a batch. NULL: no-op. */
 DT_API void dt_kf_batch_destroy(dt_kf_batch *b);
 /** The shared discrete transition Ad and noise Qd (for example from
- *  dt_vanloan_series for the fleet's step). */
+ *  dt_vanloan_series for the fleet's step).
+ *  @retval DT_EINVAL non-finite entries or Qd not symmetric. */
 DT_API int dt_kf_batch_set_model(dt_kf_batch *b, const double *Ad, const double *Qd);
 /** Sets filter i's state and covariance. @retval DT_EINVAL i out of range or
  *  P not symmetric with a non-negative diagonal. */
@@ -146,7 +152,8 @@ DT_API int dt_kf_batch_set_state(dt_kf_batch *b, size_t i, const double *x, cons
 DT_API int dt_kf_batch_get_state(const dt_kf_batch *b, size_t i, double *x, double *P);
 /** Predicts every filter one step, then applies m scalar measurements with
  *  shared rows H (m x n) and variances r (m): z holds count rows of m values
- *  (filter i's at z + i m). No gating in the batch path. */
+ *  (filter i's at z + i m). No gating in the batch path.
+ *  @retval DT_EINVAL m out of range, no model, or non-finite data. @retval DT_ENUMERIC an innovation variance not positive (that filter unchanged). */
 DT_API int dt_kf_batch_step(dt_kf_batch *b, size_t m, const double *H, const double *r,
                             const double *z);
 
@@ -213,7 +220,8 @@ typedef struct dt_est_config {
 
 /** Creates an estimator over n state signals (role "estimated") with p inputs.
  *  Configure the process and initial state through dt_est_kf(), measurements
- *  with dt_est_set_measurement*, then dt_est_start(). */
+ *  with dt_est_set_measurement*, then dt_est_start().
+ *  @param model must outlive the estimator. @param states the n estimated signals, in state order. @param n 1..DT_LA_MAX. @param inputs the p commanded or parameter signals (NULL when p is 0). @param p 0..DT_LA_MAX. @param cfg NULL: defaults. @param out receives it (dt_est_destroy). @retval DT_EINVAL a state that is not an estimated signal, bad sizes, history or gate. @retval DT_EABI cfg->size mismatch. @retval DT_ENOMEM. */
 DT_API int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
                          const dt_signal_id *inputs, size_t p, const dt_est_config *cfg,
                          dt_est **out);
@@ -229,13 +237,16 @@ DT_API void dt_est_destroy(dt_est *est);
 DT_API dt_kf *dt_est_kf(dt_est *est);
 /** The number of states. */
 DT_API size_t dt_est_dim(const dt_est *est);
-/** State index of an estimated signal, or -1. */
+/** State index of an estimated signal, or -1.
+ *  Returns the index, or -1 when sig is not a state. */
 DT_API int dt_est_state_index(const dt_est *est, dt_signal_id sig);
 
 /** Linear measurement of signal sig: z = h x + offset, noise from the sample's
- *  variance when it has one, else the model's noise for the signal. */
+ *  variance when it has one, else the model's noise for the signal.
+ *  Before dt_est_start. @retval DT_EINVAL sig not measured or a parameter, non-finite h or offset. @retval DT_ESTATE already started. @retval DT_ENOMEM. */
 DT_API int dt_est_set_measurement(dt_est *est, dt_signal_id sig, const double *h, double offset);
-/** Nonlinear measurement of signal sig (EKF). */
+/** Nonlinear measurement of signal sig (EKF).
+ *  Before dt_est_start; fn and user must outlive the estimator; fn runs on the twin's thread. @retval DT_EINVAL sig not measured, or fn NULL. @retval DT_ESTATE already started. */
 DT_API int dt_est_set_measurement_fn(dt_est *est, dt_signal_id sig, dt_kf_measure_fn fn,
                                      void *user);
 
@@ -250,9 +261,11 @@ DT_API int dt_est_start(dt_est *est, dt_time t0);
  *  @retval DT_ENUMERIC the update failed; the belief is unchanged (counted). */
 DT_API int dt_est_process(dt_est *est, const dt_sample *s);
 /** Predicts the estimate forward to t (no-op when t is not later). Recorded in
- *  the history, so later delayed measurements replay through it. */
+ *  the history, so later delayed measurements replay through it.
+ *  @retval DT_ESTATE not started. @retval DT_ENUMERIC the prediction failed (estimate unchanged). */
 DT_API int dt_est_advance(dt_est *est, dt_time t);
-/** The input u (p values) holds from time t on (t >= the estimate's time). */
+/** The input u (p values) holds from time t on (t >= the estimate's time).
+ *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the estimate time. */
 DT_API int dt_est_set_input(dt_est *est, dt_time t, const double *u);
 
 /** The time of the current estimate (common time base). */
@@ -294,15 +307,18 @@ typedef struct dt_analytics_ops {
 DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
 
 /** Declares an accuracy bound (before start); its budget is computed at start
- *  from the continuous model (A, Q) and the initial covariance. */
+ *  from the continuous model (A, Q) and the initial covariance.
+ *  @retval DT_EINVAL bad weights or limit. @retval DT_ESTATE started. @retval DT_ELIMIT 16 bounds. @retval DT_ENOMEM. */
 DT_API int dt_est_add_bound(dt_est *est, const char *name, const dt_bound *bound);
 /** The number of declared bounds. */
 DT_API size_t dt_est_bound_count(const dt_est *est);
-/** tau_max in seconds (INFINITY: never reached), and the bound's name. */
+/** tau_max in seconds (INFINITY: never reached), and the bound's name.
+ *  @retval DT_EINVAL i out of range. */
 DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
                                  const char **name);
 
-/** Index of sig among the inputs, or -1; and the number of inputs. */
+/** Index of sig among the inputs, or -1; and the number of inputs.
+ *  Returns the index, or -1. */
 DT_API int dt_est_input_index(const dt_est *est, dt_signal_id sig);
 /** The number of inputs p. */
 DT_API size_t dt_est_input_count(const dt_est *est);

@@ -125,14 +125,16 @@ DT_API void dt_ingest_destroy(dt_ingest *ing);
  *  @retval DT_ESTATE already started. @retval DT_ENOMEM. */
 DT_API int dt_ingest_add_source(dt_ingest *ing, const dt_source_config *cfg,
                                 dt_source_id *out);
-/** Ends configuration; `now` starts every source's timeout. */
+/** Ends configuration; `now` starts every source's timeout.
+ *  @retval DT_ESTATE already started. @retval DT_EINVAL NULL. */
 DT_API int dt_ingest_start(dt_ingest *ing, dt_time now);
 
 /** The producer handle of a source (NULL for an unknown id). Samples pushed
  *  carry t_source on the source's clock; t_arrival on the common time base,
  *  or 0 to have it stamped with `now` when drained. */
 DT_API dt_ring *dt_ingest_ring(dt_ingest *ing, dt_source_id src);
-/** Convenience: push into a source's ring (same rules). */
+/** Convenience: push into a source's ring (same rules).
+ *  @retval 0 stored. @retval DT_EFULL refused (counted). @retval DT_ENOTFOUND no such source. */
 DT_API int dt_ingest_push(dt_ingest *ing, dt_source_id src, const dt_sample *s);
 
 /** Drains every ring: validates, stamps, feeds and applies the clock model,
@@ -152,7 +154,8 @@ DT_API void dt_ingest_stats_get(const dt_ingest *ing, dt_ingest_stats *out);
 DT_API int dt_ingest_source_stats(const dt_ingest *ing, dt_source_id src,
                                   dt_source_stats *out);
 /** 1 when a source's counters balance (the three identities above: nothing
- *  offered is unaccounted for), else 0. For hosts' health checks and tests. */
+ *  offered is unaccounted for), else 0. For hosts' health checks and tests.
+ *  Returns 1 or 0 (NULL: 0). */
 DT_API int dt_source_stats_consistent(const dt_source_stats *s);
 /** The clock model of a source (read-only), NULL for an unknown id. */
 DT_API const dt_clock *dt_ingest_clock(const dt_ingest *ing, dt_source_id src);

@@ -23,27 +23,35 @@ extern "C" {
  * - dimensions outside 1..DT_LA_MAX or a NULL pointer give DT_EINVAL and leave
  *   every output untouched. */
 
-/** C (n x m) = A (n x k) * B (k x m). C must not alias A or B. */
+/** C (n x m) = A (n x k) * B (k x m). C must not alias A or B.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_mul(size_t n, size_t k, size_t m, const double *A,
                       const double *B, double *C);
-/** C (n x m) = A (n x k) * B' where B is m x k. C must not alias A or B. */
+/** C (n x m) = A (n x k) * B' where B is m x k. C must not alias A or B.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_mul_bt(size_t n, size_t k, size_t m, const double *A,
                          const double *B, double *C);
-/** C = A + B (n x m). C may alias A or B. */
+/** C = A + B (n x m). C may alias A or B.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_add(size_t n, size_t m, const double *A, const double *B,
                       double *C);
-/** C = A - B (n x m). C may alias A or B. */
+/** C = A - B (n x m). C may alias A or B.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_sub(size_t n, size_t m, const double *A, const double *B,
                       double *C);
-/** C = s * A (n x m). C may alias A. */
+/** C = s * A (n x m). C may alias A.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_scale(size_t n, size_t m, double s, const double *A,
                         double *C);
-/** C (m x n) = A' where A is n x m. C must not alias A. */
+/** C (m x n) = A' where A is n x m. C must not alias A.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_transpose(size_t n, size_t m, const double *A, double *C);
-/** A = I (n x n). */
+/** A = I (n x n).
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_identity(size_t n, double *A);
 /** A = (A + A') / 2 in place (n x n): removes the rounding asymmetry that
- *  products leave in a covariance. */
+ *  products leave in a covariance.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_symmetrize(size_t n, double *A);
 /** Induced 1-norm (largest absolute column sum) of an n x m matrix; -1 on
  *  invalid arguments. */
@@ -51,7 +59,8 @@ DT_API double dt_mat_norm1(size_t n, size_t m, const double *A);
 
 /** Scratch for dt_mat_abat: m * n doubles. */
 #define DT_ABAT_WORK(n, m) ((size_t)(m) * (size_t)(n))
-/** C (m x m) = A * B * A' with A m x n and B n x n. No aliasing. */
+/** C (m x m) = A * B * A' with A m x n and B n x n. No aliasing.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_mat_abat(size_t n, size_t m, const double *A, const double *B,
                        double *C, double *work);
 
@@ -73,7 +82,8 @@ DT_API int dt_chol_solve(size_t n, size_t m, const double *L, const double *B,
 /** Joseph-form covariance update, in place:
  *  P <- (I - K H) P (I - K H)' + K R K', then symmetrized.
  *  P n x n, K n x m, H m x n, R m x m. Valid for any gain K (not only the
- *  optimal one), which is why it keeps P positive semi-definite under rounding. */
+ *  optimal one), which is why it keeps P positive semi-definite under rounding.
+ *  @retval DT_EINVAL dimensions out of range or a NULL pointer (see above); outputs untouched. */
 DT_API int dt_joseph(size_t n, size_t m, double *P, const double *K,
                      const double *H, const double *R, double *work);
 
@@ -107,7 +117,8 @@ DT_API int dt_vanloan(size_t n, const double *A, const double *Q, double dt,
  *  Ad and for Qd (through the Lyapunov operator X -> A X + X A') with a
  *  rigorous tail bound, after scaling dt so ||A h||_1 <= 1/2, then squaring
  *  with Ad(2h) = Ad(h)^2, Qd(2h) = Qd(h) + Ad(h) Qd(h) Ad(h)'. Faster than the
- *  block exponential; the filter uses it for each new dt. Same errors. */
+ *  block exponential; the filter uses it for each new dt. Same errors.
+ *  @retval DT_EINVAL bad arguments. @retval DT_ENUMERIC / DT_ERANGE a non-finite result or a step too large. */
 DT_API int dt_vanloan_series(size_t n, const double *A, const double *Q, double dt,
                              double *Ad, double *Qd, double *work);
 

@@ -50,7 +50,8 @@ DT_API int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_tw
 DT_API void dt_twin_destroy(dt_twin *twin);
 
 /** Registers a host callback as controller `id` (declared in the description
- *  with "kind": "callback"). Before dt_twin_start. */
+ *  with "kind": "callback"). Before dt_twin_start.
+ *  @retval DT_ENOTFOUND no controller with that id. @retval DT_EINVAL it is not of kind "callback", or NULL fn. @retval DT_ESTATE started. */
 DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, void *user);
 
 /** Starts the twin at time now. @retval DT_ESTATE already started. */
@@ -143,7 +144,8 @@ typedef struct dt_twin_stats {
 /** A snapshot of every counter. */
 DT_API void dt_twin_stats_get(const dt_twin *twin, dt_twin_stats *out);
 /** Desired (last sent) vs reported (dt_io_report) state of a commanded signal;
- *  confirmed when the newest sent command has been reported. */
+ *  confirmed when the newest sent command has been reported.
+ *  @retval DT_EINVAL not a commanded signal. */
 DT_API int dt_twin_actuation(const dt_twin *twin, dt_signal_id sig, double *desired,
                              double *reported, int *confirmed);
 /** The newest audit records, oldest first; returns how many were written. */
