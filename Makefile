@@ -57,6 +57,7 @@ fuzz: deps
 # so every public declaration stays documented.
 docs:
 	@scripts/install-deps.sh doxygen
+	@mkdir -p $(BUILD)/docs
 	doxygen docs/Doxyfile
 	@echo "API reference: build/docs/html/index.html"
 
