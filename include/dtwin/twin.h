@@ -54,7 +54,11 @@ DT_API void dt_twin_destroy(dt_twin *twin);
  *  @retval DT_ENOTFOUND no controller with that id. @retval DT_EINVAL it is not of kind "callback", or NULL fn. @retval DT_ESTATE started. */
 DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, void *user);
 
-/** Starts the twin at time now. @retval DT_ESTATE already started. */
+/** Starts the twin at time now: starts ingest and the estimator, computes the
+ *  latency budgets; the safe state holds until the first data arrives.
+ *  @retval DT_ESTATE already started.
+ *  @retval DT_ENUMERIC a latency budget could not be computed (the twin
+ *          never runs without a known budget). */
 DT_API int dt_twin_start(dt_twin *twin, dt_time now);
 /** One cycle at time now (non-decreasing). Never allocates.
  *  @retval DT_ESTATE not started or stopped. @retval DT_ERANGE now went back. */

@@ -795,7 +795,6 @@ static void audit_push(dt_twin *t, const dt_command *cmd, double requested, uint
     t->audit[at] = (dt_audit){*cmd, requested, decision, status};
 }
 
-/* One command through the safety chain, then to the sinks. */
 /* Hands a decided command to the sinks (or, in replay, takes the recorded
  * result); records the result for replay. */
 static int sink_apply(dt_twin *t, const dt_command *cmd)
@@ -819,6 +818,7 @@ static int sink_apply(dt_twin *t, const dt_command *cmd)
     return rc;
 }
 
+/* One command through the safety chain, then to the sinks. */
 static void dispatch(dt_twin *t, dt_command cmd, dt_time now)
 {
     const dt_signal_info *si = dt_model_signal(t->model, cmd.signal);
