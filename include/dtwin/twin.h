@@ -55,7 +55,8 @@ DT_API void dt_twin_destroy(dt_twin *twin);
 DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, void *user);
 
 /** Starts the twin at time now: starts ingest and the estimator, computes the
- *  latency budgets; the safe state holds until the first data arrives.
+ *  latency budgets; with a budget, the latency rule holds the safe state until
+ *  the first data arrives.
  *  @retval DT_ESTATE already started.
  *  @retval DT_ENUMERIC a latency budget could not be computed (the twin
  *          never runs without a known budget). */
