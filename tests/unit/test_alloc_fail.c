@@ -157,8 +157,42 @@ static const char io_doc[] =
     "{\"id\":\"l\",\"kind\":\"csvlog\",\"file\":\"" DTT_BINARY_DIR "/alloc_fail_log.csv\","
     "\"mapping\":[{\"signal\":\"speed\"}]}]}";
 
-static int build_io(const dt_model *m, const dt_allocator *a)
+/* Fails every allocation of build(arg, allocator, counter), once and then
+ * persistently: each failing run must return DT_ENOMEM with nothing live, and
+ * the same build without failures must then succeed. Returns the number of
+ * allocations of a clean build. */
+typedef int (*build_fn)(const void *arg, const dt_allocator *a, dtt_counter *c);
+
+static long sweep_build(const char *what, build_fn build, const void *arg)
 {
+    dtt_counter clean = {0};
+    dt_allocator a = dtt_allocator(&clean);
+    assert_int_equal(build(arg, &a, &clean), 0);
+    assert_int_equal(clean.live, 0);
+    long total = clean.calls;
+    for (int persistent = 0; persistent <= 1; persistent++)
+        for (long n = 1; n <= total; n++) {
+            dtt_counter c = {0};
+            c.fail_at = n;
+            c.persistent = persistent;
+            a = dtt_allocator(&c);
+            int rc = build(arg, &a, &c);
+            if (rc != DT_ENOMEM || c.live != 0)
+                print_error("%s: failing allocation %ld of %ld (%s): %s, %ld live\n", what, n,
+                            total, persistent ? "persistent" : "once", dt_err_name(rc), c.live);
+            assert_int_equal(rc, DT_ENOMEM);
+            assert_int_equal(c.live, 0);
+            c.fail_at = 0;
+            assert_int_equal(build(arg, &a, &c), 0);
+            assert_int_equal(c.live, 0);
+        }
+    return total;
+}
+
+static int build_io(const void *arg, const dt_allocator *a, dtt_counter *c)
+{
+    const dt_model *m = arg;
+    (void)c;
     dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
     ic.allocator = a;
     ic.logger = dt_logger_silent();
@@ -185,25 +219,8 @@ static void test_io_create_every_allocation(void **state)
     o.logger = dt_logger_silent();
     dt_model *m = NULL;
     assert_int_equal(dt_model_load_json(io_doc, strlen(io_doc), &o, &m, NULL), 0);
-    dtt_counter clean = {0};
-    dt_allocator a = dtt_allocator(&clean);
-    assert_int_equal(build_io(m, &a), 0);
-    assert_int_equal(clean.live, 0);
-    long total = clean.calls;
+    long total = sweep_build("ingest + adapters", build_io, m);
     assert_true(total > 20);
-    for (int persistent = 0; persistent <= 1; persistent++)
-        for (long n = 1; n <= total; n++) {
-            dtt_counter c = {0};
-            c.fail_at = n;
-            c.persistent = persistent;
-            a = dtt_allocator(&c);
-            int rc = build_io(m, &a);
-            if (rc != DT_ENOMEM || c.live != 0)
-                print_error("io: failing allocation %ld of %ld: %s, %ld live\n", n, total,
-                            dt_err_name(rc), c.live);
-            assert_int_equal(rc, DT_ENOMEM);
-            assert_int_equal(c.live, 0);
-        }
     print_message("ingest + adapters: %ld allocations, each failed once and persistently\n",
                   total);
     dt_model_destroy(m);
@@ -224,9 +241,11 @@ static int gt_step(void *self, double t, double dt, const double *u, double *y)
 static const char *const gt_in[] = {"fuel"}, *const gt_out[] = {"speed"};
 static const dt_plant_ops gt_ops = {DT_ADAPTER_ABI, 1, 1, gt_in, gt_out, gt_step};
 
-static int build_twin(const char *path, const dt_allocator *a, long *calls_after_start,
-                      dtt_counter *c)
+static long twin_calls_after_start; /* of the last successful build_twin */
+
+static int build_twin(const void *arg, const dt_allocator *a, dtt_counter *c)
 {
+    const char *path = arg;
     dt_registry *reg = NULL;
     dt_twin *t = (dt_twin *)(uintptr_t)0x1;
     int rc = dt_registry_create(a, &reg);
@@ -249,7 +268,7 @@ static int build_twin(const char *path, const dt_allocator *a, long *calls_after
         rc = dt_twin_start(t, 0);
         for (int k = 1; rc == DT_OK && k <= 50; k++)
             rc = dt_twin_step(t, (dt_time)k * 10 * DT_NS_PER_MS);
-        *calls_after_start = c->calls - before;
+        twin_calls_after_start = c->calls - before;
     }
     if (rc == DT_OK || t != (dt_twin *)(uintptr_t)0x1)
         dt_twin_destroy(t);
@@ -261,33 +280,10 @@ static void test_twin_create_every_allocation(void **state)
 {
     (void)state;
     for (size_t d = 0; d < sizeof twin_docs / sizeof *twin_docs; d++) {
-        dtt_counter clean = {0};
-        dt_allocator a = dtt_allocator(&clean);
-        long after_start = -1;
-        assert_int_equal(build_twin(twin_docs[d], &a, &after_start, &clean), 0);
-        assert_int_equal(clean.live, 0);
-        assert_int_equal(after_start, 0); /* start and 50 steps allocate nothing */
-        long total = clean.calls;
+        twin_calls_after_start = -1;
+        long total = sweep_build(twin_docs[d], build_twin, twin_docs[d]);
         assert_true(total > 50);
-        for (int persistent = 0; persistent <= 1; persistent++)
-            for (long n = 1; n <= total; n++) {
-                dtt_counter c = {0};
-                c.fail_at = n;
-                c.persistent = persistent;
-                a = dtt_allocator(&c);
-                long ignored;
-                int rc = build_twin(twin_docs[d], &a, &ignored, &c);
-                if (rc != DT_ENOMEM || c.live != 0)
-                    print_error("twin %s: failing allocation %ld of %ld (%s): %s, %ld live\n",
-                                twin_docs[d], n, total, persistent ? "persistent" : "once",
-                                dt_err_name(rc), c.live);
-                assert_int_equal(rc, DT_ENOMEM);
-                assert_int_equal(c.live, 0);
-                /* and the same build without failures succeeds */
-                c.fail_at = 0;
-                assert_int_equal(build_twin(twin_docs[d], &a, &ignored, &c), 0);
-                assert_int_equal(c.live, 0);
-            }
+        assert_int_equal(twin_calls_after_start, 0); /* start and 50 steps allocate nothing */
         print_message("twin creation (%s): %ld allocations, each failed once and persistently\n",
                       twin_docs[d], total);
     }
