@@ -9,7 +9,6 @@ mkdir -p "$log"
 vg="valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes"
 fail=0
 total=0
-export DTT_NO_TIMING=1 # tests skip wall-clock assertions under valgrind's slowdown
 
 check() {
   name=$1; shift

@@ -103,8 +103,6 @@ struct run {
     double aux_skew;
     int aux_silent_from; /* cycle from which aux stops (0: never starts, -1: never stops) */
     int burst;           /* overload: pushes per cycle */
-    double work[4096];   /* wall time of steps during the overload */
-    int n_work;
     long allocs_after_start;
     int safe_at, left_safe_at;
     /* results */
@@ -287,13 +285,6 @@ static void build_doc(const run *r)
              (unsigned long long)r->seed, r->sc->sensor_keys ? r->sc->sensor_keys : "");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void hash_in(uint64_t *h, const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -344,10 +335,7 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
     for (r->k = 1; r->k <= cycles; r->k++) {
         r->now = (dt_time)r->k * PERIOD_MS * DT_NS_PER_MS;
         sc->inject(r);
-        double w0 = now_s();
         assert_int_equal(dt_twin_step(r->t, r->now), 0);
-        if (r->burst && r->n_work < 4096)
-            r->work[r->n_work++] = now_s() - w0;
         const double *x = dt_kf_state(dt_est_kf(dt_twin_estimator(r->t)));
         dt_twin_stats_get(r->t, &r->st);
         hash_in(&r->hash, x, sizeof *x);
@@ -590,27 +578,13 @@ static void inj_overload(run *r)
         }
     }
 }
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+/* Counts only: how long a cycle takes under the flood is a figure of make bench
+ * (bench_flood), never an assertion here (the machine is shared). */
 static void chk_overload(run *r)
 {
     settles(r);
     assert_int_equal(r->st.expired, 0);      /* no deadline missed */
     assert_true(r->us.frames_rejected >= 9000);
-    qsort(r->work, (size_t)r->n_work, sizeof *r->work, cmp_d);
-    double p99 = r->work[(r->n_work * 99) / 100];
-    /* The loop keeps its period while each cycle's work fits in it (the driver
-     * sleeps the rest): p99 of the overloaded cycles' work against the 10 ms
-     * period. (Typical: about 0.1 ms optimized, well under 1 ms with ASan.) */
-    if (r->seed == 1)
-        print_message("burst overload: p99 cycle work %.3f ms of a %d ms period\n", p99 * 1e3,
-                      PERIOD_MS);
-    /* under valgrind (make memcheck sets DTT_NO_TIMING) time means nothing */
-    if (getenv("DTT_NO_TIMING") == NULL)
-        assert_true(p99 <= PERIOD_MS * 1e-3);
 }
 
 static void inj_nan(run *r)
