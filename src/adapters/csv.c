@@ -13,10 +13,16 @@
 #define CSV_MAX_LINE_LIMIT (1 << 20)
 #define CSV_MAX_COLUMNS 1024
 #define CSV_LOGGED_ERRORS 20
+#define CSV_IOBUF 65536
+
+/* split() results besides a field count */
+#define SPLIT_QUOTING (-1)
+#define SPLIT_TOO_MANY (-2)
 
 /* Splits a line in place into at most max fields. Supports "quoted" fields
  * with "" escapes; trims spaces around unquoted fields. Returns the number of
- * fields, or -1 on a quoting error or too many fields. */
+ * fields, SPLIT_QUOTING or SPLIT_TOO_MANY. The line holds no NUL (read_line
+ * refuses those), so '\0' is its end. */
 static int split(char *line, char delim, char **f, int max)
 {
     int n = 0;
@@ -25,13 +31,13 @@ static int split(char *line, char delim, char **f, int max)
         while (*p == ' ' || *p == '\t')
             p++;
         if (n == max)
-            return -1;
+            return SPLIT_TOO_MANY;
         if (*p == '"') {
             char *w = ++p;
             f[n++] = w;
             for (;;) {
                 if (*p == '\0')
-                    return -1; /* unterminated quote */
+                    return SPLIT_QUOTING; /* unterminated quote */
                 if (*p == '"') {
                     if (p[1] == '"') {
                         *w++ = '"';
@@ -47,7 +53,7 @@ static int split(char *line, char delim, char **f, int max)
             while (*p == ' ' || *p == '\t')
                 p++;
             if (*p != delim && *p != '\0')
-                return -1; /* text after a closing quote */
+                return SPLIT_QUOTING; /* text after a closing quote */
         } else {
             f[n++] = p;
             while (*p != delim && *p != '\0')
@@ -108,7 +114,8 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* ISO-8601 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,9}][Z|+hh:mm|-hh:mm]" (no zone: UTC). */
+/* ISO-8601 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,9}][Z|+hh:mm|-hh:mm]" (no zone: UTC).
+ * DT_EPARSE for text that is no such date, DT_ERANGE for a date outside dt_time. */
 static int parse_iso8601(const char *s, dt_time *out)
 {
     int y, mo, d, h, mi, se, oh = 0, om = 0;
@@ -152,13 +159,15 @@ static int parse_iso8601(const char *s, dt_time *out)
     }
     if (*p != '\0')
         return DT_EPARSE;
+    /* Four-digit years keep secs within +-3.2e11: no overflow up to here. */
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
                    sign * (oh * 3600 + om * 60);
-    /* dt_time (int64 ns) spans 1677-09-21 .. 2262-04-11: later or earlier dates
-     * are malformed rows, not an overflow (found by fuzz_csv) */
-    if (secs > INT64_MAX / DT_NS_PER_S - 1 || secs < INT64_MIN / DT_NS_PER_S + 1)
+    /* dt_time (int64 ns) spans 1677-09-21 .. 2262-04-11: a date outside is a
+     * malformed row, not an overflow (found by fuzz_csv); checked to the ns. */
+    dt_time ns;
+    if (__builtin_mul_overflow(secs, DT_NS_PER_S, &ns) || __builtin_add_overflow(ns, frac, &ns))
         return DT_ERANGE;
-    *out = secs * DT_NS_PER_S + frac;
+    *out = ns;
     return DT_OK;
 }
 
@@ -166,13 +175,16 @@ static int parse_iso8601(const char *s, dt_time *out)
 
 typedef enum { TIME_AUTO, TIME_SECONDS, TIME_ISO } time_format;
 
+/* read_line() results */
+enum { LINE_EOF = 0, LINE_OK = 1, LINE_TOO_LONG = -1, LINE_NUL = -2 };
+
 typedef struct csvsrc {
     dt_source_ctx *ctx;
     dt_allocator alloc;
     FILE *f;
     char path[512];
-    char *line;
-    size_t max_line;
+    char *line;      /* one line's content: max_line bytes, a '\r' and a '\0' */
+    size_t max_line; /* content bytes of a line, its terminator not counted */
     char **fields;
     int n_columns, time_col;
     const dt_mapping **col_map; /* per column, NULL if not mapped */
@@ -180,11 +192,17 @@ typedef struct csvsrc {
     unsigned char *present;     /* per column: a value was given */
     char delim;
     time_format tfmt;
-    int realtime, rebase, eof, have_row, have_origin;
+    int realtime, rebase, eof, have_row, have_origin, have_last;
     size_t batch;
     uint64_t line_no, errors_logged;
-    dt_time row_t, last_row_t, origin_row, origin_now;
-    char *iobuf; /* stdio's buffer, ours so reading never allocates */
+    /* row_due: origin_now + (row_t - origin_row), the row's rebased time and
+     * realtime due time; computed checked when the row is read */
+    dt_time row_t, row_due, last_row_t, origin_row, origin_now;
+    /* Our own read-ahead: stdio's line readers cannot see NUL bytes, and
+     * stdio runs unbuffered on top of it so reading never allocates. */
+    char *iobuf;
+    size_t io_pos, io_end;
+    int io_done;
 } csvsrc;
 
 static const char *const csv_keys[] = {"file",  "time_column", "time_format", "pace",
@@ -203,47 +221,102 @@ static void bad_row(csvsrc *s, const char *why)
     s->errors_logged++;
 }
 
-/* Reads one physical line into s->line. Returns 1 with a line, 0 at EOF,
- * -1 for a line longer than max_line (consumed and counted). */
+/* Reads the next chunk of the file once the last is used up. Returns the
+ * number of bytes now unread; 0 at the end of the file or on a read error. */
+static size_t refill(csvsrc *s)
+{
+    if (s->io_pos < s->io_end)
+        return s->io_end - s->io_pos;
+    s->io_pos = s->io_end = 0;
+    if (s->io_done)
+        return 0;
+    /* fread returns short only at the end or on an error (it retries short reads) */
+    s->io_end = fread(s->iobuf, 1, CSV_IOBUF, s->f);
+    if (s->io_end < CSV_IOBUF) {
+        s->io_done = 1;
+        if (ferror(s->f))
+            dt_source_log(s->ctx, DT_LOG_ERROR, "%s: read error after line %llu: %s", s->path,
+                          (unsigned long long)s->line_no, strerror(errno));
+    }
+    return s->io_end;
+}
+
+/* Reads one physical line (to "\n", or to the end of the file: a last line
+ * without a newline is a line like the others) into s->line without its
+ * "\n" or "\r\n". Returns LINE_OK, LINE_EOF, or, for a line consumed whole
+ * and not kept, LINE_TOO_LONG (more than max_line bytes) or LINE_NUL. */
 static int read_line(csvsrc *s)
 {
-    if (fgets(s->line, (int)s->max_line, s->f) == NULL)
-        return 0;
-    s->line_no++;
-    size_t len = strlen(s->line);
-    if (len > 0 && s->line[len - 1] == '\n') {
-        s->line[--len] = '\0';
-        if (len > 0 && s->line[len - 1] == '\r')
-            s->line[--len] = '\0';
-        return 1;
+    size_t len = 0;
+    int any = 0, too_long = 0;
+    for (;;) {
+        size_t avail = refill(s);
+        if (avail == 0) {
+            if (!any)
+                return LINE_EOF;
+            break;
+        }
+        any = 1;
+        const char *p = s->iobuf + s->io_pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) : avail;
+        /* room for max_line bytes and the '\r' of a "\r\n" (len <= max_line + 1) */
+        if (!too_long && take > s->max_line + 1 - len)
+            too_long = 1;
+        if (!too_long) {
+            memcpy(s->line + len, p, take);
+            len += take;
+        }
+        s->io_pos += take + (nl != NULL);
+        if (nl != NULL)
+            break;
     }
-    if (feof(s->f))
-        return 1; /* last line without a newline */
-    int c;
-    while ((c = fgetc(s->f)) != '\n' && c != EOF)
-        ;
-    return -1;
+    s->line_no++;
+    if (too_long)
+        return LINE_TOO_LONG;
+    if (len > 0 && s->line[len - 1] == '\r')
+        len--;
+    if (len > s->max_line)
+        return LINE_TOO_LONG;
+    s->line[len] = '\0';
+    /* a NUL would end the row early in every string function below */
+    return memchr(s->line, '\0', len) != NULL ? LINE_NUL : LINE_OK;
 }
 
+/* DT_EPARSE: not a time; DT_ERANGE: a time outside dt_time. DT_TIME_MIN and
+ * DT_TIME_MAX mean "no data yet" and "never" to the core: out of range too. */
 static int parse_time(csvsrc *s, const char *txt, dt_time *t)
 {
-    double secs;
-    if (s->tfmt != TIME_ISO && parse_double(txt, &secs) == DT_OK)
-        return dt_time_from_sec_checked(secs, t);
-    if (s->tfmt != TIME_SECONDS)
-        return parse_iso8601(txt, t);
-    return DT_EPARSE;
+    int rc = DT_EPARSE;
+    if (s->tfmt != TIME_ISO) {
+        double secs;
+        rc = parse_double(txt, &secs);
+        if (rc == DT_OK)
+            rc = isnan(secs) ? DT_EPARSE : dt_time_from_sec_checked(secs, t);
+    }
+    if (rc == DT_EPARSE && s->tfmt != TIME_SECONDS)
+        rc = parse_iso8601(txt, t);
+    if (rc == DT_OK && (*t == DT_TIME_MIN || *t == DT_TIME_MAX))
+        rc = DT_ERANGE;
+    return rc;
 }
 
-/* Reads rows until one parses; leaves it in values/present/row_t. */
-static int next_row(csvsrc *s)
+/* Reads rows until one parses; leaves it in values/present/row_t/row_due.
+ * now: the poll's time, the origin if this is the first row. */
+static int next_row(csvsrc *s, dt_time now)
 {
     for (;;) {
         int r = read_line(s);
-        if (r == 0)
+        if (r == LINE_EOF)
             return 0;
-        if (r < 0) {
-            bad_row(s, "line too long");
+        if (r == LINE_TOO_LONG) {
+            char why[64];
+            dt__fmt(why, sizeof why, "line too long (more than %zu bytes)", s->max_line);
+            bad_row(s, why);
+            continue;
+        }
+        if (r == LINE_NUL) {
+            bad_row(s, "NUL byte");
             continue;
         }
         if (s->line[0] == '\0') {
@@ -251,8 +324,12 @@ static int next_row(csvsrc *s)
             continue;
         }
         int n = split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS);
-        if (n < 0) {
-            bad_row(s, "bad quoting or too many fields");
+        if (n == SPLIT_QUOTING) {
+            bad_row(s, "bad quoting");
+            continue;
+        }
+        if (n == SPLIT_TOO_MANY) {
+            bad_row(s, "more than 1024 fields");
             continue;
         }
         if (n != s->n_columns) {
@@ -261,7 +338,12 @@ static int next_row(csvsrc *s)
             bad_row(s, why);
             continue;
         }
-        if (parse_time(s, s->fields[s->time_col], &s->row_t) != DT_OK) {
+        int rc = parse_time(s, s->fields[s->time_col], &s->row_t);
+        if (rc == DT_ERANGE) {
+            bad_row(s, "time out of range (dt_time spans 1677-09-21 to 2262-04-11)");
+            continue;
+        }
+        if (rc != DT_OK) {
             bad_row(s, "unreadable time");
             continue;
         }
@@ -270,12 +352,13 @@ static int next_row(csvsrc *s)
             s->present[c] = 0;
             if (s->col_map[c] == NULL)
                 continue;
-            int rc = parse_double(s->fields[c], &s->values[c]);
+            rc = parse_double(s->fields[c], &s->values[c]);
             if (rc == DT_EEMPTY)
                 continue; /* an empty cell: no value for this signal */
             if (rc != DT_OK) {
                 char why[96];
-                dt__fmt(why, sizeof why, "column %d is not a number", c + 1);
+                dt__fmt(why, sizeof why, "column %d %s", c + 1,
+                        rc == DT_ERANGE ? "is out of range" : "is not a number");
                 bad_row(s, why);
                 ok = 0;
             }
@@ -283,8 +366,26 @@ static int next_row(csvsrc *s)
         }
         if (!ok)
             continue;
-        if (s->have_origin && s->row_t < s->last_row_t)
+        if (s->rebase || s->realtime) {
+            /* Rows hours or centuries apart make the difference or the sum
+             * overflow int64: such a row cannot be placed on the host's time. */
+            dt_time o_row = s->have_origin ? s->origin_row : s->row_t;
+            dt_time o_now = s->have_origin ? s->origin_now : now;
+            dt_time d;
+            if (__builtin_sub_overflow(s->row_t, o_row, &d) ||
+                __builtin_add_overflow(o_now, d, &s->row_due) || s->row_due == DT_TIME_MIN ||
+                s->row_due == DT_TIME_MAX) {
+                bad_row(s, s->rebase ? "time too far from the first row to rebase"
+                                     : "time too far from the first row to pace");
+                continue;
+            }
+            s->have_origin = 1;
+            s->origin_row = o_row;
+            s->origin_now = o_now;
+        }
+        if (s->have_last && s->row_t < s->last_row_t)
             dt_source_count(s->ctx, DT_EV_REORDERED, 1);
+        s->have_last = 1;
         s->last_row_t = s->row_t;
         return 1;
     }
@@ -316,6 +417,34 @@ static void csv_close(void *self)
         dt_source_error(ctx, __VA_ARGS__);                                     \
         return code;                                                           \
     } while (0)
+
+/* Reads and splits the header row; on failure says why and returns DT_EPARSE. */
+static int read_header(csvsrc *s, dt_source_ctx *ctx)
+{
+    /* A UTF-8 byte order mark (spreadsheets write one) is not part of the
+     * first column's name. */
+    if (refill(s) >= 3 && memcmp(s->iobuf, "\xEF\xBB\xBF", 3) == 0)
+        s->io_pos = 3;
+    int r = read_line(s);
+    int n = r == LINE_OK && s->line[0] != '\0'
+                ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS)
+                : 0;
+    if (r == LINE_EOF)
+        FAIL(DT_EPARSE, "%s:1: missing header row (empty file)", s->path);
+    if (r == LINE_TOO_LONG)
+        FAIL(DT_EPARSE, "%s:1: header row too long (more than %zu bytes; see max_line)",
+             s->path, s->max_line);
+    if (r == LINE_NUL)
+        FAIL(DT_EPARSE, "%s:1: header row has a NUL byte", s->path);
+    if (n == 0)
+        FAIL(DT_EPARSE, "%s:1: header row is empty", s->path);
+    if (n == SPLIT_QUOTING)
+        FAIL(DT_EPARSE, "%s:1: header row has bad quoting", s->path);
+    if (n == SPLIT_TOO_MANY)
+        FAIL(DT_EPARSE, "%s:1: header has more than %d columns", s->path, CSV_MAX_COLUMNS);
+    s->n_columns = n;
+    return DT_OK;
+}
 
 static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
 {
@@ -357,10 +486,10 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     s->realtime = pace[0] == 'r';
     s->rebase = rebase;
     s->batch = (size_t)batch;
-    s->max_line = (size_t)max_line + 2; /* room for "\r\n" */
-    s->line = dt__malloc(&s->alloc, s->max_line);
+    s->max_line = (size_t)max_line;
+    s->line = dt__malloc(&s->alloc, s->max_line + 2); /* + '\r' + '\0' */
     s->fields = dt__calloc(&s->alloc, CSV_MAX_COLUMNS, sizeof *s->fields);
-    s->iobuf = dt__malloc(&s->alloc, 65536);
+    s->iobuf = dt__malloc(&s->alloc, CSV_IOBUF);
     if (s->line == NULL || s->fields == NULL || s->iobuf == NULL) {
         csv_close(s);
         FAIL(DT_ENOMEM, "out of memory");
@@ -371,15 +500,13 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         csv_close(s);
         return DT_EIO;
     }
-    (void)setvbuf(s->f, s->iobuf, _IOFBF, 65536); /* only a speed-up if it fails */
-    int r = read_line(s);
-    int n = r > 0 ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS) : -1;
-    if (n <= 0) {
-        dt_source_error(ctx, "%s:1: missing or unreadable header row", s->path);
+    /* We buffer ourselves (iobuf); unbuffered, stdio never allocates one. */
+    (void)setvbuf(s->f, NULL, _IONBF, 0); /* if refused, stdio only buffers twice */
+    if (read_header(s, ctx) != DT_OK) {
         csv_close(s);
         return DT_EPARSE;
     }
-    s->n_columns = n;
+    int n = s->n_columns;
     s->col_map = dt__calloc(&s->alloc, (size_t)n, sizeof(const dt_mapping *));
     s->values = dt__calloc(&s->alloc, (size_t)n, sizeof *s->values);
     s->present = dt__calloc(&s->alloc, (size_t)n, 1);
@@ -425,7 +552,7 @@ static int csv_poll(void *self, dt_time now)
         return DT_OK;
     for (size_t k = 0; k < s->batch; k++) {
         if (!s->have_row) {
-            if (!next_row(s)) {
+            if (!next_row(s, now)) {
                 s->eof = 1;
                 dt_source_count(s->ctx, DT_EV_END, 1);
                 dt_source_log(s->ctx, DT_LOG_INFO, "%s: end of data after %llu lines",
@@ -433,16 +560,11 @@ static int csv_poll(void *self, dt_time now)
                 return DT_OK;
             }
             s->have_row = 1;
-            if (!s->have_origin) {
-                s->have_origin = 1;
-                s->origin_row = s->row_t;
-                s->origin_now = now;
-            }
         }
-        dt_time t_src = s->rebase ? s->origin_now + (s->row_t - s->origin_row) : s->row_t;
+        dt_time t_src = s->rebase ? s->row_due : s->row_t;
         if (s->realtime) {
-            /* Due when as much wall time has passed as data time. */
-            if (now - s->origin_now < s->row_t - s->origin_row)
+            /* Due when as much host time has passed as data time (row_due). */
+            if (now < s->row_due)
                 return DT_OK;
             emit_row(s, t_src, 0);
         } else {
