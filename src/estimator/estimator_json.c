@@ -1,5 +1,6 @@
 /* The description's "estimator" section -> a configured dt_est. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -22,6 +23,50 @@ static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", 
                                        "x0", "P0", "measurements", "gate", "history",
                                        "parameters", "bounds", NULL};
 
+/* The largest variance the description may give (Q, P0; signals' noise has the
+ * same limit in model_load.c): the update multiplies two covariance entries,
+ * and above sqrt(DBL_MAX) ~ 1.3e154 that product overflows. */
+#define VARIANCE_MAX 1e150
+/* The largest |entry| of A (per second) or of the discrete F (per step).
+ * dt_time ticks in nanoseconds, so no step is shorter than 1 ns: with entries
+ * up to 1e9/s, ||A dt||_1 <= n <= 32 on that step and e^(A dt) stays below
+ * e^32 (the latency budget starts there). A rate above one e-fold per tick
+ * describes dynamics faster than the clock; 1e300 is a typo. */
+#define RATE_MAX 1e9
+/* Positive semi-definiteness: an LDL' elimination whose pivots may be 0 but
+ * not below -PSD_TOL x the largest diagonal entry. 1e-9 is ~1e7 roundings of
+ * a double: a rank-deficient matrix written with 10 or more significant
+ * digits (G G' printed by a program, or [[1,1],[1,1]] by hand) passes, while
+ * a negative eigenvalue larger than a billionth of the largest variance
+ * cannot come from rounding and is refused. */
+#define PSD_TOL 1e-9
+
+/* A number as the document wrote it, as far as a double can tell: the shortest
+ * %g form that reads back to the same value. */
+static const char *num(double v, char *buf, size_t cap)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        dt__fmt(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+/* "got ..." for a value that is not a finite number. */
+static const char *got(const cJSON *e, char *buf, size_t cap)
+{
+    if (cJSON_IsNumber(e))
+        return num(e->valuedouble, buf, cap); /* inf: 1e999 overflowed */
+    dt__fmt(buf, cap, "%s",
+            cJSON_IsString(e)   ? "a string"
+            : cJSON_IsArray(e)  ? "an array"
+            : cJSON_IsObject(e) ? "an object"
+            : cJSON_IsBool(e)   ? "a boolean"
+            : cJSON_IsNull(e)   ? "null"
+                                : "an invalid value");
+    return buf;
+}
 
 /* A rows x cols matrix as an array of rows; with diag_ok, a square matrix may
  * be given as its diagonal (an array of numbers). */
@@ -35,8 +80,10 @@ static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t
     if (diag_ok && rows == cols && nr == rows && v->child && cJSON_IsNumber(v->child)) {
         size_t i = 0;
         for (const cJSON *e = v->child; e; e = e->next, i++) {
+            char gb[32];
             if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-                return fail(c, DT_EPARSE, path, "element %zu: expected a finite number", i);
+                return fail(c, DT_EPARSE, path, "element %zu: expected a finite number, got %s",
+                            i, got(e, gb, sizeof gb));
             out[i * cols + i] = e->valuedouble;
         }
         return DT_OK;
@@ -52,8 +99,10 @@ static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t
             return fail(c, DT_EPARSE, p, "expected %zu numbers", cols);
         size_t j = 0;
         for (const cJSON *e = r->child; e; e = e->next, j++) {
+            char gb[32];
             if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-                return fail(c, DT_EPARSE, p, "element %zu: expected a finite number", j);
+                return fail(c, DT_EPARSE, p, "element %zu: expected a finite number, got %s", j,
+                            got(e, gb, sizeof gb));
             out[i * cols + j] = e->valuedouble;
         }
     }
@@ -66,8 +115,10 @@ static int vector(jctx *c, const cJSON *v, const char *path, size_t n, double *o
         return fail(c, DT_EPARSE, path, "expected an array of %zu numbers", n);
     size_t i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char gb[32];
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-            return fail(c, DT_EPARSE, path, "element %zu: expected a finite number", i);
+            return fail(c, DT_EPARSE, path, "element %zu: expected a finite number, got %s", i,
+                        got(e, gb, sizeof gb));
         out[i] = e->valuedouble;
     }
     return DT_OK;
@@ -80,8 +131,8 @@ static int signal_list(jctx *c, const cJSON *v, const char *path, dt_role role,
         return fail(c, DT_EPARSE, path, "expected an array of signal ids");
     size_t k = (size_t)cJSON_GetArraySize(v);
     if (k > DT_LA_MAX || (role == DT_ROLE_ESTIMATED && k == 0))
-        return fail(c, DT_ELIMIT, path, "between %d and %d signals",
-                    role == DT_ROLE_ESTIMATED ? 1 : 0, DT_LA_MAX);
+        return fail(c, DT_ELIMIT, path, "between %d and %d signals, got %zu",
+                    role == DT_ROLE_ESTIMATED ? 1 : 0, DT_LA_MAX, k);
     size_t i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         char p[160];
@@ -118,9 +169,84 @@ static int weights(jctx *c, const cJSON *v, const char *path, dt_est *est, doubl
                       : -1;
         if (idx < 0)
             return fail(c, DT_EPARSE, p, "\"%s\" is not a state of the estimator", e->string);
+        char gb[32];
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-            return fail(c, DT_EPARSE, p, "expected a finite number");
+            return fail(c, DT_EPARSE, p, "expected a finite number, got %s",
+                        got(e, gb, sizeof gb));
         w[idx] = e->valuedouble;
+    }
+    return DT_OK;
+}
+
+/* A (or the discrete F): every entry within RATE_MAX. */
+static int rates(jctx *c, const double *A, size_t n, int discrete)
+{
+    for (size_t i = 0; i < n * n; i++)
+        if (fabs(A[i]) > RATE_MAX) {
+            char p[64], nb[32];
+            dt__fmt(p, sizeof p, "estimator.A[%zu]", i / n);
+            return fail(c, DT_EPARSE, p, "element %zu is %s, beyond the limit of %g %s", i % n,
+                        num(A[i], nb, sizeof nb), RATE_MAX,
+                        discrete ? "per step (F P F' would overflow)"
+                                 : "per second (the matrix exponential would overflow)");
+        }
+    return DT_OK;
+}
+
+/* A covariance (Q, P0): symmetric, diagonal in [0, VARIANCE_MAX], positive
+ * semi-definite by an LDL' elimination in S (n x n scratch) with PSD_TOL. */
+static int covariance(jctx *c, const char *path, const double *M, size_t n,
+                      const dt_signal_id *states, double *S)
+{
+    char n1[32], n2[32], n3[32];
+    double scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = M[i * n + i];
+        const char *id = dt_model_signal(c->model, states[i])->id;
+        if (d < 0)
+            return fail(c, DT_EPARSE, path,
+                        "diagonal element %zu (state \"%s\") is %s: a variance must be >= 0", i,
+                        id, num(d, n1, sizeof n1));
+        if (d > VARIANCE_MAX)
+            return fail(c, DT_EPARSE, path,
+                        "diagonal element %zu (state \"%s\") is %s, beyond the limit of %g", i,
+                        id, num(d, n1, sizeof n1), VARIANCE_MAX);
+        scale = d > scale ? d : scale;
+    }
+    /* the tolerance dt_kf_set_* applies */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double a = M[i * n + j], b = M[j * n + i];
+            if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
+                return fail(c, DT_EPARSE, path,
+                            "not symmetric (element [%zu][%zu] is %s, element [%zu][%zu] is %s)",
+                            i, j, num(a, n1, sizeof n1), j, i, num(b, n2, sizeof n2));
+        }
+    memcpy(S, M, n * n * sizeof *S);
+    const double tol = PSD_TOL * scale;
+    for (size_t k = 0; k < n; k++) {
+        double d = S[k * n + k];
+        if (d < -tol)
+            return fail(c, DT_EPARSE, path, "not positive semi-definite (pivot %zu is %s)", k + 1,
+                        num(d, n1, sizeof n1));
+        if (d <= tol) {
+            /* a zero pivot: its column must vanish too, else the 2 x 2 minor
+             * d s_jj - s_jk^2 is negative */
+            for (size_t j = k + 1; j < n; j++) {
+                double o = S[j * n + k], sj = S[j * n + j];
+                if (o * o > (d > 0 ? d : 0) * (sj > 0 ? sj : 0) + tol * scale)
+                    return fail(c, DT_EPARSE, path,
+                                "not positive semi-definite (pivot %zu is %s, yet its "
+                                "column holds %s in row %zu)",
+                                k + 1, num(d, n1, sizeof n1), num(o, n3, sizeof n3), j + 1);
+            }
+            continue;
+        }
+        for (size_t i = k + 1; i < n; i++) {
+            double l = S[i * n + k] / d;
+            for (size_t j = k + 1; j < n; j++)
+                S[i * n + j] -= l * S[k * n + j];
+        }
     }
     return DT_OK;
 }
@@ -148,18 +274,22 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     if (rc != DT_OK)
         return rc;
     dt_est_config ec = cfg ? *cfg : (dt_est_config)DT_EST_CONFIG_INIT;
-    double num;
+    double hist;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "gate")) != NULL) {
+        char gb[32];
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble <= 1))
             return fail(c, DT_EPARSE, "estimator.gate",
-                        "a probability in (0, 1] (1 disables gating)");
+                        "a probability in (0, 1] (1 disables gating), got %s",
+                        got(v, gb, sizeof gb));
         ec.gate_probability = v->valuedouble;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "history")) != NULL) {
-        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
-        if (!(num >= 1 && num <= 65536 && num == floor(num)))
-            return fail(c, DT_EPARSE, "estimator.history", "an integer in 1..65536");
-        ec.history = (size_t)num;
+        hist = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        char gb[32];
+        if (!(hist >= 1 && hist <= 65536 && hist == floor(hist)))
+            return fail(c, DT_EPARSE, "estimator.history", "an integer in 1..65536, got %s",
+                        got(v, gb, sizeof gb));
+        ec.history = (size_t)hist;
     }
     dt_est *est;
     rc = dt_est_create(c->model, states, n, inputs, p, &ec, &est);
@@ -175,9 +305,14 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
            *h = x0 + n;
     const char *proc = "continuous";
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "process")) != NULL) {
-        if (!cJSON_IsString(v) ||
-            (strcmp(v->valuestring, "continuous") != 0 && strcmp(v->valuestring, "discrete") != 0))
-            rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete");
+        char gb[32];
+        if (!cJSON_IsString(v))
+            rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete, got %s",
+                      got(v, gb, sizeof gb));
+        else if (strcmp(v->valuestring, "continuous") != 0 &&
+                 strcmp(v->valuestring, "discrete") != 0)
+            rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete, got \"%.40s\"",
+                      v->valuestring);
         else
             proc = v->valuestring;
     }
@@ -188,10 +323,16 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         rc = fail(c, DT_EPARSE, "estimator.A", "missing (required %zu x %zu matrix)", n, n);
     if (rc == DT_OK && jQ == NULL)
         rc = fail(c, DT_EPARSE, "estimator.Q", "missing (required %zu x %zu matrix)", n, n);
+    /* scratch for the semi-definiteness checks: the block has n^2 + n p spare */
+    double *W = h + n;
     if (rc == DT_OK)
         rc = matrix(c, jA, "estimator.A", n, n, 0, A);
     if (rc == DT_OK)
+        rc = rates(c, A, n, strcmp(proc, "discrete") == 0);
+    if (rc == DT_OK)
         rc = matrix(c, jQ, "estimator.Q", n, n, 1, Q);
+    if (rc == DT_OK)
+        rc = covariance(c, "estimator.Q", Q, n, states, W);
     if (rc == DT_OK && p > 0) {
         if (jB == NULL)
             rc = fail(c, DT_EPARSE, "estimator.B", "missing (required %zu x %zu matrix)", n, p);
@@ -205,7 +346,8 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
                                            : dt_kf_set_continuous(dt_est_kf(est), A, B, Q);
         if (rc != DT_OK)
             rc = rc == DT_ENOMEM ? fail(c, rc, "estimator", "out of memory")
-                                 : fail(c, rc, "estimator.Q", "must be symmetric and finite");
+                                 : fail(c, rc, "estimator", "the process model was refused: %s",
+                                        dt_strerror(rc)); /* checked above: not reached */
     }
     if (rc == DT_OK) {
         v = cJSON_GetObjectItemCaseSensitive(o, "x0");
@@ -218,9 +360,21 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         else
             rc = matrix(c, v, "estimator.P0", n, n, 1, P0);
     }
+    if (rc == DT_OK)
+        rc = covariance(c, "estimator.P0", P0, n, states, W);
+    /* the initial estimate lies within the states' hard limits */
+    for (size_t i = 0; rc == DT_OK && i < n; i++) {
+        const dt_signal_info *si = dt_model_signal(c->model, states[i]);
+        char n1[32], n2[32], n3[32];
+        if (si->has_limits && !(x0[i] >= si->min && x0[i] <= si->max))
+            rc = fail(c, DT_EPARSE, "estimator.x0",
+                      "element %zu (state \"%s\") is %s, outside its limits [%s, %s]", i, si->id,
+                      num(x0[i], n1, sizeof n1), num(si->min, n2, sizeof n2),
+                      num(si->max, n3, sizeof n3));
+    }
     if (rc == DT_OK && dt_kf_set_state(dt_est_kf(est), x0, P0) != DT_OK)
         rc = fail(c, DT_EPARSE, "estimator.P0",
-                  "must be symmetric with a non-negative diagonal");
+                  "must be symmetric with a non-negative diagonal"); /* checked above */
     /* measurements */
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "measurements");
     if (rc == DT_OK && ms != NULL && !cJSON_IsArray(ms))
@@ -243,15 +397,39 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, kp, "missing (required signal id)");
         if (rc == DT_OK && dt_model_find_signal(c->model, js->valuestring, &sid) != DT_OK)
             rc = fail(c, DT_EPARSE, kp, "unknown signal \"%s\"", js->valuestring);
+        /* A signal without noise has R = 0: after its first update the filter
+         * believes it exactly and gates nearly every later sample. Samples
+         * that carry their own variance still override the declared one. */
+        if (rc == DT_OK && c->model->signal_recs[sid].noise_kind == 0)
+            rc = fail(c, DT_EPARSE, kp,
+                      "signal \"%s\" has no noise (give the signal a noise std or variance)",
+                      js->valuestring);
+        if (rc == DT_OK && !(dt_model_signal(c->model, sid)->noise_var > 0))
+            rc = fail(c, DT_EPARSE, kp,
+                      "signal \"%s\" has zero noise (the filter would believe it exactly; "
+                      "give a noise std or variance > 0)",
+                      js->valuestring);
         dt__fmt(kp, sizeof kp, "%s.H", mp);
         if (rc == DT_OK && jh == NULL)
             rc = fail(c, DT_EPARSE, kp, "missing (required {state: coefficient})");
         if (rc == DT_OK)
             rc = weights(c, jh, kp, est, h);
         double off = 0;
+        for (size_t i = 0; rc == DT_OK; i++) {
+            if (i == n) {
+                rc = fail(c, DT_EPARSE, kp,
+                          "every coefficient is 0 (the measurement observes no state)");
+                break;
+            }
+            if (h[i] != 0)
+                break;
+        }
         if (rc == DT_OK && jo != NULL) {
+            char gb[32];
+            dt__fmt(kp, sizeof kp, "%s.offset", mp);
             if (!cJSON_IsNumber(jo) || !isfinite(jo->valuedouble))
-                rc = fail(c, DT_EPARSE, mp, "offset: expected a finite number");
+                rc = fail(c, DT_EPARSE, kp, "expected a finite number, got %s",
+                          got(jo, gb, sizeof gb));
             else
                 off = jo->valuedouble;
         }
@@ -273,8 +451,22 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         char pp[128];
         dt__fmt(pp, sizeof pp, "estimator.parameters.%s", e->string);
         dt_signal_id sid;
-        if (dt_model_find_signal(c->model, e->string, &sid) != DT_OK ||
-            !cJSON_IsNumber(e) || dt_est_set_param(est, sid, e->valuedouble) != DT_OK)
+        char gb[32], n2[32], n3[32];
+        const dt_signal_info *si = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
+                                       ? dt_model_signal(c->model, sid)
+                                       : NULL;
+        if (si == NULL)
+            rc = fail(c, DT_EPARSE, pp, "unknown signal \"%s\"", e->string);
+        else if (si->role != DT_ROLE_PARAMETER)
+            rc = fail(c, DT_EPARSE, pp, "signal \"%s\" is %s, not a parameter", e->string,
+                      dt_role_name(si->role));
+        else if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            rc = fail(c, DT_EPARSE, pp, "expected a finite number, got %s", got(e, gb, sizeof gb));
+        else if (si->has_limits && !(e->valuedouble >= si->min && e->valuedouble <= si->max))
+            rc = fail(c, DT_EPARSE, pp, "%s is outside the signal's limits [%s, %s]",
+                      num(e->valuedouble, gb, sizeof gb), num(si->min, n2, sizeof n2),
+                      num(si->max, n3, sizeof n3));
+        else if (dt_est_set_param(est, sid, e->valuedouble) != DT_OK)
             rc = fail(c, DT_EPARSE, pp, "expected a parameter signal with a finite number");
     }
     /* bounds */
@@ -296,12 +488,17 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(e, "trace");
         const cJSON *jw = cJSON_GetObjectItemCaseSensitive(e, "weights");
         const cJSON *jq = cJSON_GetObjectItemCaseSensitive(e, "quadratic");
-        if (rc == DT_OK && (!cJSON_IsString(jn) || jn->valuestring[0] == '\0'))
-            rc = fail(c, DT_EPARSE, bp, "name: required string");
+        char gb[32];
+        if (rc == DT_OK && (!cJSON_IsString(jn) || jn->valuestring[0] == '\0')) {
+            dt__fmt(kp, sizeof kp, "%s.name", bp);
+            rc = fail(c, DT_EPARSE, kp, "required, a non-empty string");
+        }
         if (rc == DT_OK && (!cJSON_IsNumber(jm) || !(jm->valuedouble > 0) ||
                             !isfinite(jm->valuedouble))) {
             dt__fmt(kp, sizeof kp, "%s.max", bp);
-            rc = fail(c, DT_EPARSE, kp, "required, a positive number");
+            rc = jm ? fail(c, DT_EPARSE, kp, "a positive finite number, got %s",
+                           got(jm, gb, sizeof gb))
+                    : fail(c, DT_EPARSE, kp, "missing (required, a positive number)");
         }
         int forms = (jv != NULL) + (jt != NULL) + (jw != NULL) + (jq != NULL);
         if (rc == DT_OK && forms != 1)
@@ -333,7 +530,14 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = weights(c, jw ? jw : jq, kp, est, h);
             for (size_t i = 0; rc == DT_OK && jw && i < n; i++)
                 if (h[i] < 0)
-                    rc = fail(c, DT_EPARSE, kp, "weights must be >= 0");
+                    rc = fail(c, DT_EPARSE, kp, "weights must be >= 0, got %s for \"%s\"",
+                              num(h[i], gb, sizeof gb),
+                              dt_model_signal(c->model, states[i])->id);
+            int any = 0;
+            for (size_t i = 0; i < n; i++)
+                any |= h[i] != 0;
+            if (rc == DT_OK && !any)
+                rc = fail(c, DT_EPARSE, kp, "every weight is 0 (the bound could never trip)");
         }
         if (rc == DT_OK && (rc = dt_est_add_bound(est, jn->valuestring, &b)) != DT_OK)
             rc = rc == DT_ENOMEM ? fail(c, rc, bp, "out of memory")

@@ -14,6 +14,11 @@
 
 #define SCHEMA_VERSION 1
 
+/* The largest variance a description may give (noise, and in the estimator Q and
+ * P0): the Kalman update multiplies two covariance entries, and above
+ * sqrt(DBL_MAX) ~ 1.3e154 that product overflows. */
+#define VARIANCE_MAX 1e150
+
 const char *const dt__model_sections[] = {
     "sources", "sinks", "estimator", "controllers", "dispatcher",
     "latency", "loop",  "analytics", NULL};
@@ -82,6 +87,18 @@ static int check_object(ctx *c, const cJSON *obj, const char *path,
         seen |= 1u << idx;
     }
     return DT_OK;
+}
+
+/* A number as the document wrote it, as far as a double can tell: the shortest
+ * %g form that reads back to the same value (1.0000000000000002, not 1). */
+static const char *num(double v, char *buf, size_t cap)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        dt__fmt(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
 }
 
 static void subpath(char *out, size_t cap, const char *path, const char *key)
@@ -515,8 +532,9 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
             goto out;
         }
         if (info->min > info->max) {
-            rc = fail(c, DT_EPARSE, p, "min (%g) > max (%g)", info->min,
-                      info->max);
+            char n1[32], n2[32];
+            rc = fail(c, DT_EPARSE, p, "min (%s) > max (%s)",
+                      num(info->min, n1, sizeof n1), num(info->max, n2, sizeof n2));
             goto out;
         }
         r->has_min = (uint8_t)has_min;
@@ -530,12 +548,20 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
         goto out;
     if (has_period) {
         subpath(p, sizeof p, path, "period");
+        char nb[32];
         if (!(r->period_s > 0.0) ||
-            dt_time_from_sec_checked(r->period_s, &info->period) != DT_OK ||
-            info->period < 1) {
+            (dt_time_from_sec_checked(r->period_s, &info->period) == DT_OK &&
+             info->period < 1)) {
             rc = fail(c, DT_EPARSE, p,
-                      "must be a positive number of seconds (>= 1 ns), got %g",
-                      r->period_s);
+                      "must be a positive number of seconds (>= 1 ns), got %s",
+                      num(r->period_s, nb, sizeof nb));
+            goto out;
+        }
+        /* dt_time counts nanoseconds in 64 bits: +-9.2e9 s. */
+        if (dt_time_from_sec_checked(r->period_s, &info->period) != DT_OK) {
+            rc = fail(c, DT_EPARSE, p,
+                      "longer than the clock's range (9.2e9 s), got %s",
+                      num(r->period_s, nb, sizeof nb));
             goto out;
         }
         r->has_period = 1;
@@ -558,10 +584,16 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
             goto out;
         }
         double v = has_std ? sd : var;
+        char pp[160], nb[32];
+        dt__fmt(pp, sizeof pp, "%s.%s", p, has_std ? "std" : "variance");
         if (v < 0.0) {
-            char pp[160];
-            dt__fmt(pp, sizeof pp, "%s.%s", p, has_std ? "std" : "variance");
-            rc = fail(c, DT_EPARSE, pp, "must be >= 0, got %g", v);
+            rc = fail(c, DT_EPARSE, pp, "must be >= 0, got %s", num(v, nb, sizeof nb));
+            goto out;
+        }
+        /* sd * sd must not overflow, and the update squares the variance */
+        if ((has_std ? v > sqrt(VARIANCE_MAX) : v > VARIANCE_MAX)) {
+            rc = fail(c, DT_EPARSE, pp, "%s is too large (the variance must be <= %g)",
+                      num(v, nb, sizeof nb), VARIANCE_MAX);
             goto out;
         }
         r->noise_kind = has_std ? 1 : 2;
@@ -588,6 +620,28 @@ static int load_signals(ctx *c, const cJSON *arr)
 
 /* ---- top level ---- */
 
+/* A number that overflows a double (1e999) would be written back into a kept
+ * section as null, and the layer reading it would then report "null" for what
+ * the author wrote as a number: refuse it here, with its path. Recursion is
+ * bounded by the nesting limit checked before parsing. */
+static int finite_numbers(ctx *c, const cJSON *it, const char *path)
+{
+    if (cJSON_IsNumber(it) && !isfinite(it->valuedouble))
+        return fail(c, DT_EPARSE, path, "number out of range (not finite)");
+    size_t i = 0;
+    for (const cJSON *e = it->child; e != NULL; e = e->next, i++) {
+        char sub[160];
+        if (cJSON_IsArray(it))
+            dt__fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        else
+            dt__fmt(sub, sizeof sub, "%s.%s", path, e->string);
+        int rc = finite_numbers(c, e, sub);
+        if (rc != DT_OK)
+            return rc;
+    }
+    return DT_OK;
+}
+
 static const char *const root_keys[] = {
     "dtwin",   "name",        "description", "assets", "signals",
     "sources", "sinks",       "estimator",   "controllers",
@@ -603,10 +657,12 @@ static int load_root(ctx *c, const cJSON *root)
     rc = get_number(c, root, "dtwin", "", 1, &version, NULL);
     if (rc != DT_OK)
         return rc;
-    if (version != SCHEMA_VERSION)
+    if (version != SCHEMA_VERSION) {
+        char nb[32];
         return fail(c, DT_EPARSE, "dtwin",
-                    "unsupported schema version %g (this library reads %d)",
-                    version, SCHEMA_VERSION);
+                    "unsupported schema version %s (this library reads %d)",
+                    num(version, nb, sizeof nb), SCHEMA_VERSION);
+    }
     rc = get_string(c, root, "name", "", 1, &m->name);
     if (rc == DT_OK)
         rc = get_string(c, root, "description", "", 0, &m->description);
@@ -650,6 +706,9 @@ static int load_root(ctx *c, const cJSON *root)
         for (int k = 0; dt__model_sections[k] != NULL; k++) {
             if (strcmp(it->string, dt__model_sections[k]) != 0)
                 continue;
+            rc = finite_numbers(c, it, it->string);
+            if (rc != DT_OK)
+                return rc;
             dt__section *sec = &m->sections[m->n_sections++];
             sec->key = dt__strndup(&m->alloc, it->string, strlen(it->string));
             char *txt = cJSON_PrintUnformatted(it);

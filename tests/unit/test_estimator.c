@@ -11,10 +11,14 @@
     "{\"dtwin\":1,\"name\":\"cart\",\"assets\":[{\"id\":\"c\"}],\"signals\":["               \
     "{\"id\":\"x\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"}," \
     "{\"id\":\"v\",\"asset\":\"c\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"estimated\"}," \
-    "{\"id\":\"gps\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.5}}," \
-    "{\"id\":\"lidar\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.1}}," \
+    "{\"id\":\"gps\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.5},\"period\":1}," \
+    "{\"id\":\"lidar\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.1},\"period\":0.1}," \
     "{\"id\":\"f\",\"asset\":\"c\",\"quantity\":\"force\",\"unit\":\"N\",\"role\":\"commanded\"}," \
-    "{\"id\":\"m\",\"asset\":\"c\",\"quantity\":\"mass\",\"unit\":\"kg\",\"role\":\"parameter\"}]"
+    "{\"id\":\"m\",\"asset\":\"c\",\"quantity\":\"mass\",\"unit\":\"kg\",\"role\":\"parameter\"}," \
+    "{\"id\":\"raw\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"}," \
+    "{\"id\":\"exact\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0}}," \
+    "{\"id\":\"lvl\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\",\"limits\":{\"min\":0,\"max\":4}}," \
+    "{\"id\":\"k\",\"asset\":\"c\",\"quantity\":\"dimensionless\",\"unit\":\"1\",\"role\":\"parameter\",\"limits\":{\"min\":0,\"max\":1}}]"
 
 static const char cart_doc[] = DOC_HEAD
     ",\"estimator\":{\"states\":[\"x\",\"v\"],\"inputs\":[\"f\"],"
@@ -24,7 +28,7 @@ static const char cart_doc[] = DOC_HEAD
     "\"bounds\":[{\"name\":\"position\",\"variance\":\"x\",\"max\":0.25},"
     "{\"name\":\"everything\",\"trace\":true,\"max\":3}]}}";
 
-enum { S_X, S_V, S_GPS, S_LIDAR, S_F, S_M };
+enum { S_X, S_V, S_GPS, S_LIDAR, S_F, S_M, S_RAW, S_EXACT, S_LVL, S_K };
 
 static dt_model *load(const char *doc)
 {
@@ -269,6 +273,8 @@ static void test_analytics_write_back(void **state)
     dt_model_destroy(m);
 }
 
+/* The budget starts from the filter's periodic steady state, not from P0
+ * (a large P0 is normal practice and must not give a budget of 0). */
 static void test_latency_budgets_at_start(void **state)
 {
     (void)state;
@@ -279,21 +285,50 @@ static void test_latency_budgets_at_start(void **state)
     const char *name;
     assert_int_equal(dt_est_latency_budget(e, 0, &tau, &name), 0);
     assert_string_equal(name, "position");
-    /* P0 = I: P00(t) = 1 + t^2 + 0.04 t^3 / 3 > 0.25 at once: already broken */
-    assert_close(tau, 0.0, 0, 0);
+    /* Reference computed independently (plain Riccati iteration of the double
+     * integrator, exact discretization, lidar every 0.1 s and gps every 1 s,
+     * worst posterior of the cycle, bisection on the closed-form P00(tau)):
+     * 2.137558355863331 s from P0 = I, which alone breaks the bound (1 > 0.25).
+     * Tolerance: the budget's bisection stops at 1e-7 relative. */
+    assert_close(tau, 2.137558355863331, 2e-7, 0);
     dt_est_destroy(e);
-    /* With a small P0 the budget is the first crossing of the bound. */
-    static const char doc[] = DOC_HEAD
-        ",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1],[0,0]],\"Q\":[0,0.04],"
-        "\"P0\":[0.01,0.01],\"bounds\":[{\"name\":\"position\",\"variance\":\"x\",\"max\":0.25}]}}";
+    /* Scalar random walk, one sensor: closed form. P+ solves
+     * P+^2 + qT P+ - qT r = 0 and the budget is (limit - P+) / q. */
+    static const char rw[] =
+        "{\"dtwin\":1,\"name\":\"rw\",\"assets\":[{\"id\":\"c\"}],\"signals\":["
+        "{\"id\":\"x\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"y\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"variance\":0.04},\"period\":0.05}],"
+        "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0.3],\"P0\":[100],"
+        "\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}],"
+        "\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":%s}]}}";
+    char doc[sizeof rw + 8];
+    snprintf(doc, sizeof doc, rw, "0.5");
     dt_model *m2 = load(doc);
     e = make(m2, 0, NULL);
     assert_int_equal(dt_est_latency_budget(e, 0, &tau, NULL), 0);
-    assert_close(0.01 + 0.01 * tau * tau + 0.04 * tau * tau * tau / 3, 0.25, 2e-6, 0);
+    double qT = 0.3 * 0.05, pp = 0.5 * (-qT + sqrt(qT * qT + 4 * qT * 0.04));
+    assert_close(tau, (0.5 - pp) / 0.3, 2e-7, 0);
     assert_int_equal(dt_est_latency_budget(e, 1, &tau, NULL), DT_ENOTFOUND);
     dt_est_destroy(e);
-    dt_model_destroy(m);
     dt_model_destroy(m2);
+    /* A bound the sensors can never meet: refused with the numbers. */
+    snprintf(doc, sizeof doc, rw, "0.01");
+    dt_model *m3 = load(doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m3, &c, &e, &d), 0);
+    assert_int_equal(dt_est_budgets(e, &d), DT_ERANGE);
+    char want[160];
+    snprintf(want, sizeof want,
+             "estimator.bounds: bound \"b\" needs variance <= 0.01; at the sensors' rates the "
+             "filter reaches %g", pp);
+    assert_string_equal(d.message, want);
+    assert_int_equal(dt_est_start(e, 0), DT_ERANGE);
+    dt_est_destroy(e);
+    dt_model_destroy(m3);
+    dt_model_destroy(m);
 }
 
 static void test_consistency_nis_nees(void **state)
@@ -366,9 +401,9 @@ static const bad_est bad_ests[] = {
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0,1]],\"Q\":[0],\"P0\":[1]}}",
      "estimator.A[0]: expected 1 numbers"},
     {",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1],[0,0]],\"Q\":[[0,1],[0,0]],\"P0\":[1,1]}}",
-     "estimator.Q: must be symmetric and finite"},
+     "estimator.Q: not symmetric (element [0][1] is 1, element [1][0] is 0)"},
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[-1]}}",
-     "estimator.P0: must be symmetric with a non-negative diagonal"},
+     "estimator.P0: diagonal element 0 (state \"x\") is -1: a variance must be >= 0"},
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"measurements\":[{\"signal\":\"gps\",\"H\":{\"v\":1}}]}}",
      "estimator.measurements[0].H.v: \"v\" is not a state of the estimator"},
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"bounds\":[{\"name\":\"b\",\"max\":1}]}}",
@@ -376,32 +411,143 @@ static const bad_est bad_ests[] = {
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"gain\":3}}",
      "estimator.gain: unknown key \"gain\""},
     {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1],\"gate\":0}}",
-     "estimator.gate: a probability in (0, 1] (1 disables gating)"},
+     "estimator.gate: a probability in (0, 1] (1 disables gating), got 0"},
 };
 
-static void test_json_errors(void **state)
+/* Numbers that parse but cannot be right: each refused at load with its path
+ * and the offending value (none of these failed before). */
+#define X1 ",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0],\"P0\":[1]"
+#define X2 ",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1],[0,0]]"
+static const bad_est bad_numbers[] = {
+    /* covariances: symmetric positive semi-definite, variances >= 0 */
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[-0.5],\"P0\":[1]}}",
+     "estimator.Q: diagonal element 0 (state \"x\") is -0.5: a variance must be >= 0"},
+    {X2 ",\"Q\":[[1,2],[2,1]],\"P0\":[1,1]}}",
+     "estimator.Q: not positive semi-definite (pivot 2 is -3)"},
+    {X2 ",\"Q\":[0,1],\"P0\":[[1,2],[2,1]]}}",
+     "estimator.P0: not positive semi-definite (pivot 2 is -3)"},
+    {X2 ",\"Q\":[0,1],\"P0\":[[0,1],[1,1]]}}",
+     "estimator.P0: not positive semi-definite (pivot 1 is 0, yet its column holds 1 in row 2)"},
+    {",\"estimator\":{\"states\":[\"x\",\"v\",\"lvl\"],\"A\":[[0,1,0],[0,0,0],[0,0,0]],"
+     "\"Q\":[0,1,0],\"P0\":[[4,2,2],[2,1,0],[2,0,1]]}}",
+     "estimator.P0: not positive semi-definite (pivot 2 is 0, yet its column holds -1 in row 3)"},
+    {X2 ",\"Q\":[0,1],\"P0\":[1e200,1]}}",
+     "estimator.P0: diagonal element 0 (state \"x\") is 1e+200, beyond the limit of 1e+150"},
+    {",\"estimator\":{\"states\":[\"x\",\"v\"],\"process\":\"discrete\",\"A\":[[1,0.1],[0,1]],"
+     "\"Q\":[[1,2],[2,1]],\"P0\":[1,1]}}",
+     "estimator.Q: not positive semi-definite (pivot 2 is -3)"},
+    /* A: a rate the 1 ns clock cannot follow, or a transition that overflows */
+    {",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1e300],[0,0]],\"Q\":[0,1],\"P0\":[1,1]}}",
+     "estimator.A[0]: element 1 is 1e+300, beyond the limit of 1e+09 per second (the matrix "
+     "exponential would overflow)"},
+    {",\"estimator\":{\"states\":[\"x\"],\"process\":\"discrete\",\"A\":[[-2e9]],\"Q\":[0],\"P0\":[1]}}",
+     "estimator.A[0]: element 0 is -2e+09, beyond the limit of 1e+09 per step (F P F' would "
+     "overflow)"},
+    {",\"estimator\":{\"states\":[\"x\"],\"A\":[[\"0\"]],\"Q\":[0],\"P0\":[1]}}",
+     "estimator.A[0]: element 0: expected a finite number, got a string"},
+    /* measurements: a noise the filter can weigh, an H that observes something */
+    {X1 ",\"measurements\":[{\"signal\":\"gps\",\"H\":{\"x\":1}},{\"signal\":\"raw\",\"H\":{\"x\":1}}]}}",
+     "estimator.measurements[1].signal: signal \"raw\" has no noise (give the signal a noise std "
+     "or variance)"},
+    {X1 ",\"measurements\":[{\"signal\":\"exact\",\"H\":{\"x\":1}}]}}",
+     "estimator.measurements[0].signal: signal \"exact\" has zero noise (the filter would believe "
+     "it exactly; give a noise std or variance > 0)"},
+    {X1 ",\"measurements\":[{\"signal\":\"gps\",\"H\":{\"x\":0}}]}}",
+     "estimator.measurements[0].H: every coefficient is 0 (the measurement observes no state)"},
+    {X1 ",\"measurements\":[{\"signal\":\"gps\",\"H\":{\"x\":1},\"offset\":\"1\"}]}}",
+     "estimator.measurements[0].offset: expected a finite number, got a string"},
+    /* the prior and the parameters within the signals' hard limits */
+    {",\"estimator\":{\"states\":[\"lvl\"],\"A\":[[0]],\"Q\":[0],\"x0\":[5],\"P0\":[1]}}",
+     "estimator.x0: element 0 (state \"lvl\") is 5, outside its limits [0, 4]"},
+    {X1 ",\"parameters\":{\"k\":1.5}}}",
+     "estimator.parameters.k: 1.5 is outside the signal's limits [0, 1]"},
+    {X1 ",\"parameters\":{\"x\":1}}}",
+     "estimator.parameters.x: signal \"x\" is estimated, not a parameter"},
+    {X1 ",\"parameters\":{\"m\":true}}}",
+     "estimator.parameters.m: expected a finite number, got a boolean"},
+    /* bounds that could never trip, and messages with their path and value */
+    {X1 ",\"bounds\":[{\"name\":\"b\",\"max\":1,\"weights\":{\"x\":0}}]}}",
+     "estimator.bounds[0].weights: every weight is 0 (the bound could never trip)"},
+    {X1 ",\"bounds\":[{\"name\":\"b\",\"max\":1,\"weights\":{\"x\":-2}}]}}",
+     "estimator.bounds[0].weights: weights must be >= 0, got -2 for \"x\""},
+    {X1 ",\"bounds\":[{\"max\":1,\"trace\":true}]}}",
+     "estimator.bounds[0].name: required, a non-empty string"},
+    {X1 ",\"bounds\":[{\"name\":\"b\",\"max\":-0.25,\"trace\":true}]}}",
+     "estimator.bounds[0].max: a positive finite number, got -0.25"},
+    {X1 ",\"history\":2.5}}", "estimator.history: an integer in 1..65536, got 2.5"},
+    {X1 ",\"process\":\"euler\"}}", "estimator.process: continuous or discrete, got \"euler\""},
+    {X1 ",\"gate\":1.5}}", "estimator.gate: a probability in (0, 1] (1 disables gating), got 1.5"},
+};
+
+static void expect_refusals(const bad_est *cases, size_t count)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof bad_ests / sizeof bad_ests[0]; i++) {
-        char doc[2048];
-        snprintf(doc, sizeof doc, "%s%s", DOC_HEAD, bad_ests[i].tail);
+    for (size_t i = 0; i < count; i++) {
+        char doc[4096];
+        snprintf(doc, sizeof doc, "%s%s", DOC_HEAD, cases[i].tail);
         dt_model *m = load(doc);
         dt_est_config c = DT_EST_CONFIG_INIT;
         c.logger = dt_logger_silent();
         dt_est *e = NULL;
         dt_diag d;
         int rc = dt_est_create_json(m, &c, &e, &d);
-        if (rc == 0 || strcmp(d.message, bad_ests[i].message) != 0)
+        if (rc == 0 || strcmp(d.message, cases[i].message) != 0)
             print_error("case %zu: %s \"%s\"\n", i, dt_err_name(rc), d.message);
-        assert_int_not_equal(rc, 0);
-        assert_string_equal(d.message, bad_ests[i].message);
+        assert_int_equal(rc, DT_EPARSE);
+        assert_string_equal(d.message, cases[i].message);
         assert_null(e);
+        dt_est_destroy(e);
         dt_model_destroy(m);
     }
+}
+
+static void test_json_errors(void **state)
+{
+    (void)state;
+    expect_refusals(bad_ests, sizeof bad_ests / sizeof bad_ests[0]);
     dt_model *m = load(DOC_HEAD "}");
     dt_est *e = NULL;
     assert_int_equal(dt_est_create_json(m, NULL, &e, NULL), DT_ENOTFOUND);
     dt_model_destroy(m);
+}
+
+static void test_json_refuses_impossible_numbers(void **state)
+{
+    (void)state;
+    expect_refusals(bad_numbers, sizeof bad_numbers / sizeof bad_numbers[0]);
+}
+
+/* Semi-definite is enough: zero process noise on a state, a perfectly known
+ * state, and rank-deficient matrices (exact, in decimals, or G G' printed by a
+ * program with 17 digits) all load. */
+static void test_json_accepts_semidefinite(void **state)
+{
+    (void)state;
+    static const char *const tails[] = {
+        X2 ",\"Q\":[0,0.04],\"P0\":[0,1]}}",
+        X2 ",\"Q\":[[1,1],[1,1]],\"P0\":[[0.1,0.3],[0.3,0.9]]}}",
+        X2 ",\"Q\":[[0,0],[0,0]],\"P0\":[[0,0],[0,0]]}}",
+        /* g = (0.1, 0.7, 0.3), P0 = g g' as Python prints it */
+        ",\"estimator\":{\"states\":[\"x\",\"v\",\"lvl\"],\"A\":[[0,1,0],[0,0,0],[0,0,0]],"
+        "\"Q\":[0,1,0],\"P0\":[[0.010000000000000002,0.06999999999999999,0.03],"
+        "[0.06999999999999999,0.48999999999999994,0.21],[0.03,0.21,0.09]]}}",
+        ",\"estimator\":{\"states\":[\"x\"],\"process\":\"discrete\",\"A\":[[1e9]],\"Q\":[0],"
+        "\"P0\":[1]}}",
+    };
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        char doc[4096];
+        snprintf(doc, sizeof doc, "%s%s", DOC_HEAD, tails[i]);
+        dt_model *m = load(doc);
+        dt_est_config c = DT_EST_CONFIG_INIT;
+        c.logger = dt_logger_silent();
+        dt_est *e = NULL;
+        dt_diag d;
+        int rc = dt_est_create_json(m, &c, &e, &d);
+        if (rc != 0)
+            print_error("case %zu: %s \"%s\"\n", i, dt_err_name(rc), d.message);
+        assert_int_equal(rc, 0);
+        dt_est_destroy(e);
+        dt_model_destroy(m);
+    }
 }
 
 /* EKF: position measured by range to a beacon at (0, 1): r = sqrt(x^2 + 1). */
@@ -450,6 +596,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_consistency_nis_nees),
     cmocka_unit_test(test_no_allocation_in_steady_state),
     cmocka_unit_test(test_json_errors),
+    cmocka_unit_test(test_json_refuses_impossible_numbers),
+    cmocka_unit_test(test_json_accepts_semidefinite),
     cmocka_unit_test(test_ekf_range_measurement),
 };
 

@@ -320,6 +320,23 @@ static const bad_case bad_cases[] = {
     /* 40 */ {"{\"dtwin\":1,,}", DT_EPARSE, "JSON syntax error at line 1, column 13"},
     /* 41 */ {HEAD A1 SIG(",\"noise\":0.1"), DT_EPARSE,
               "signals[0].noise: expected an object, got a number"},
+    /* numbers that cannot be right, each with its path and its value */
+    /* 42 */ {"{\"dtwin\":1.0000000000000002,\"name\":\"t\",\"assets\":[],\"signals\":[]}", DT_EPARSE,
+              "dtwin: unsupported schema version 1.0000000000000002 (this library reads 1)"},
+    /* 43 */ {HEAD A1 SIG(",\"noise\":{\"std\":1e100}"), DT_EPARSE,
+              "signals[0].noise.std: 1e+100 is too large (the variance must be <= 1e+150)"},
+    /* 44 */ {HEAD A1 SIG(",\"noise\":{\"variance\":1e200}"), DT_EPARSE,
+              "signals[0].noise.variance: 1e+200 is too large (the variance must be <= 1e+150)"},
+    /* 45 */ {HEAD A1 SIG(",\"period\":1e20"), DT_EPARSE,
+              "signals[0].period: longer than the clock's range (9.2e9 s), got 1e+20"},
+    /* 46 */ {HEAD A1 SIG(",\"period\":1e-10"), DT_EPARSE,
+              "signals[0].period: must be a positive number of seconds (>= 1 ns), got 1e-10"},
+    /* 47 */ {HEAD A1 SIG(",\"limits\":{\"min\":1.0000000000000002,\"max\":1}"), DT_EPARSE,
+              "signals[0].limits: min (1.0000000000000002) > max (1)"},
+    /* 48 */ {HEAD A1 "\"signals\":[],\"estimator\":{\"A\":[[0,1e999]]}}", DT_EPARSE,
+              "estimator.A[0][1]: number out of range (not finite)"},
+    /* 49 */ {HEAD A1 "\"signals\":[],\"loop\":{\"period\":-1e999}}", DT_EPARSE,
+              "loop.period: number out of range (not finite)"},
 };
 
 static void test_malformed_descriptions(void **state)
