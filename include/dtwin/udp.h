@@ -16,13 +16,16 @@ extern "C" {
 typedef struct dt_io dt_io; /* declared in adapter.h; repeated to keep this header light */
 /** @endcond */
 
-/** Everything a UDP source saw. Every datagram ends in exactly one of:
+/** Everything a UDP source saw. Every datagram read ends in exactly one of:
  *  frames_ok, duplicate, or frames_rejected (= sum of rejected[] +
- *  wrong_type + wrong_source + kernel_truncated). */
+ *  wrong_type + wrong_source + kernel_truncated + too_old + stale_epoch +
+ *  unconfirmed). The records of accepted frames (records) end in exactly
+ *  one of samples, bad_records, unmapped_records or records_dropped. Datagrams the kernel
+ *  dropped before they were read are kernel_dropped (Linux). */
 typedef struct dt_udp_stats {
     uint64_t datagrams;          /**< received (excluding socket errors) */
     uint64_t frames_ok;          /**< accepted frames */
-    uint64_t frames_rejected;    /**< malformed or foreign frames */
+    uint64_t frames_rejected;    /**< malformed, foreign or out-of-sequence frames */
     uint64_t rejected[DT_WIRE__COUNT]; /**< by dt_wire_error (and too_many vs max_count) */
     uint64_t wrong_type;         /**< a command frame sent to a source */
     uint64_t wrong_source;       /**< source_id not the configured one (masquerade) */
@@ -35,6 +38,25 @@ typedef struct dt_udp_stats {
     uint64_t samples;            /**< records pushed to the ring */
     uint64_t recv_errors;        /**< socket errors */
     uint16_t port;               /**< the bound port (useful with "port": 0) */
+    /* appended in 0.1: sequence attacks, restarts, floods (docs/wire.md) */
+    uint64_t too_old;        /**< 64 frames or more behind the newest: a replay cannot be
+                                  told from a late frame there, so refused */
+    uint64_t stale_epoch;    /**< from an earlier epoch (a previous session's frames) */
+    uint64_t unconfirmed;    /**< frames that would move the window (a jump of 64 frames or
+                                  more, a new epoch, a restart) but no following frame
+                                  confirmed them yet: refused */
+    uint64_t jumps;          /**< confirmed jumps of the window (a gap of 64 frames or more) */
+    uint64_t restarts;       /**< sender restarts recognised (new epoch, or version 1
+                                  after restart_after seconds of silence) */
+    uint64_t records;        /**< records in accepted frames */
+    uint64_t records_dropped; /**< records of accepted frames not offered because the ring
+                                   refused an earlier one (the ring counts that one) */
+    uint64_t bytes;          /**< bytes of the datagrams read */
+    uint64_t polls_limited;  /**< polls that stopped at poll_datagrams or poll_bytes (or a
+                                  full ring), leaving the rest in the kernel's buffer */
+    uint64_t kernel_dropped; /**< datagrams the kernel dropped, its buffer full, since open
+                                  (Linux SO_MEMINFO; 0 elsewhere) */
+    uint16_t epoch;          /**< the sender's current epoch (version 2 frames) */
 } dt_udp_stats;
 
 /** Counters of source i, which must be of kind "udp". @retval DT_EINVAL otherwise. */

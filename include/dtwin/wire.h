@@ -13,7 +13,10 @@ extern "C" {
 #endif
 
 #define DT_WIRE_MAGIC 0x4E575444u  /**< the first 4 bytes: 'D' 'T' 'W' 'N' */
-#define DT_WIRE_VERSION 1u         /**< the format version this library speaks */
+/** The newest format version this library speaks; it reads versions 1 and 2
+ *  (docs/wire.md). dt_wire_encode_samples/_commands write version 1, the _v2
+ *  encoders the version the header names. */
+#define DT_WIRE_VERSION 2u
 #define DT_WIRE_HEADER 20u         /**< header bytes */
 #define DT_WIRE_TRAILER 4u         /**< trailer bytes (CRC-32) */
 #define DT_WIRE_SAMPLE_RECORD 32u  /**< bytes per sample record */
@@ -38,11 +41,15 @@ typedef enum dt_wire_type {
 
 /** A decoded frame header (docs/wire.md). */
 typedef struct dt_wire_header {
-    uint8_t version;    /**< DT_WIRE_VERSION */
+    uint8_t version;    /**< 1 or 2 */
     uint8_t type;       /**< dt_wire_type */
     uint32_t source_id; /**< the sender's id (never 0) */
     uint32_t seq;       /**< the sender's frame counter (gaps: losses) */
     uint16_t count;     /**< records in the frame, >= 1 */
+    /** Version 2: the sender's boot counter, +1 at each start (mod 2^16), so a
+     *  restart is told from a replay; 0 in version 1. Appended in the struct's
+     *  tail padding: its size is unchanged. */
+    uint16_t epoch;
 } dt_wire_header;
 
 /** One sample record. */
@@ -94,9 +101,28 @@ DT_API size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_i
 DT_API size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id,
                                       uint32_t seq, const dt_wire_command *r, size_t n);
 
+/** Encodes a frame with the version, source_id, seq and (version 2) epoch of
+ *  h (h->type and h->count are ignored: the function and n give them).
+ *  Returns its length, or 0 if n is 0, above the maximum, the frame does not
+ *  fit cap, h is NULL, the version is not 1 or 2, or version 1 has an epoch. */
+DT_API size_t dt_wire_encode_samples_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                        const dt_wire_sample *r, size_t n);
+/** Encodes a command frame; as dt_wire_encode_samples_v2. */
+DT_API size_t dt_wire_encode_commands_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                         const dt_wire_command *r, size_t n);
+
 /** Checks a datagram completely (every field, length, CRC) and fills h.
- *  Returns DT_WIRE_OK or the first reason it is invalid. Never reads past len. */
+ *  Returns DT_WIRE_OK or the first reason it is invalid. Never reads past len.
+ *  Equivalent to dt_wire_decode_header followed by dt_wire_check_crc. */
 DT_API dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h);
+/** Checks every header field and the length against count, but not the CRC,
+ *  and fills h: constant time, so a receiver can refuse a frame by its type,
+ *  source_id or count before paying for the CRC over up to 64 kB.
+ *  Returns DT_WIRE_OK or the first reason it is invalid. */
+DT_API dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_header *h);
+/** The CRC check of a frame whose header dt_wire_decode_header accepted:
+ *  DT_WIRE_OK or DT_WIRE_BAD_CRC (DT_WIRE_SHORT if len < 24). */
+DT_API dt_wire_error dt_wire_check_crc(const uint8_t *buf, size_t len);
 /** Record i of a frame dt_wire_decode accepted (i < h.count). */
 DT_API void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *out);
 /** Command record i of a frame dt_wire_decode accepted (i < h.count). */

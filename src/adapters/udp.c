@@ -11,23 +11,52 @@
 #include "dtwin/udp.h"
 #include "dtwin/wire.h"
 
+#ifdef __linux__
+#include <linux/sock_diag.h> /* SK_MEMINFO_DROPS */
+#include <sys/socket.h>
+#endif
+
 #define UDP_BUF 65536
+/* Frames: the replay window (a bitmap) and the largest forward step taken on
+ * one frame's word. A bigger step would push frames the honest sender is
+ * still sending out of the window, so it waits for a second frame. */
+#define SEQ_WINDOW 64u
+#define DEF_POLL_DATAGRAMS 256u
+#define DEF_POLL_BYTES (256u * 1024u)
+#define DEF_RESTART_AFTER DT_NS_PER_S
 
 typedef struct udpsrc {
     dt_source_ctx *ctx;
     dt_allocator alloc;
     uv_loop_t loop;
     uv_udp_t udp;
-    int loop_ok, udp_ok;
+    int loop_ok, udp_ok, recv_on;
     uint8_t *buf;
     uint32_t source_id, max_count;
+    /* the work of one poll (and the host loop's turns until the next poll) */
+    uint32_t poll_datagrams, used_datagrams;
+    size_t poll_bytes, used_bytes;
+    int ring_full; /* the ring refused a sample: decode nothing more until the next poll */
+    /* sequence window: (epoch, last_seq) and the 64 frames up to it */
     int have_seq;
+    int confirmed; /* two frames agree on the window (not just the first one) */
+    uint16_t epoch;
     uint32_t last_seq;
     uint64_t seen; /* bit k: frame last_seq - k was received */
+    dt_time now, last_accept, restart_after;
+    /* the single frame that would move the window, waiting for a successor */
+    int have_cand;
+    uint8_t cand_version;
+    uint16_t cand_epoch;
+    uint32_t cand_seq;
+    int have_kdrops;
+    uint32_t kdrops0;
     dt_udp_stats st;
 } udpsrc;
 
-static const char *const udpsrc_keys[] = {"bind", "port", "source_id", "max_count", NULL};
+static const char *const udpsrc_keys[] = {"bind",          "port",       "source_id",
+                                          "max_count",     "poll_datagrams", "poll_bytes",
+                                          "restart_after", NULL};
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -43,94 +72,158 @@ static void malformed(udpsrc *s)
     dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
 }
 
-/* Sequence bookkeeping: returns 0 to accept the frame, -1 for a duplicate. */
-static int track_seq(udpsrc *s, uint32_t seq)
+/* A well-formed frame refused by the sequence rules: counted by its own
+ * counter (the caller's) and in frames_rejected, not as malformed. */
+static void refused(udpsrc *s, uint64_t *counter)
+{
+    (*counter)++;
+    s->st.frames_rejected++;
+}
+
+/* Where a frame falls against the window. */
+enum { V_ADVANCE, V_REORDERED, V_DUPLICATE, V_FAR_AHEAD, V_TOO_OLD, V_NEW_EPOCH, V_OLD_EPOCH };
+
+static int classify(const udpsrc *s, uint16_t epoch, uint32_t seq)
+{
+    if (epoch != s->epoch) /* serial-number order (RFC 1982) on 16 bits */
+        return (uint16_t)(epoch - s->epoch) < 0x8000u ? V_NEW_EPOCH : V_OLD_EPOCH;
+    uint32_t ahead = seq - s->last_seq; /* modulo 2^32 */
+    if (ahead == 0)
+        return V_DUPLICATE;
+    if (ahead < SEQ_WINDOW)
+        return V_ADVANCE;
+    if (ahead < 0x80000000u)
+        return V_FAR_AHEAD;
+    uint32_t behind = s->last_seq - seq;
+    if (behind < SEQ_WINDOW)
+        return (s->seen >> behind) & 1u ? V_DUPLICATE : V_REORDERED;
+    return V_TOO_OLD;
+}
+
+static void count_lost(udpsrc *s, uint64_t n)
+{
+    if (n > 0) {
+        s->st.lost += n;
+        dt_source_count(s->ctx, DT_EV_LOST, (int64_t)n);
+    }
+}
+
+static void accepted(udpsrc *s)
+{
+    s->confirmed = 1;
+    s->have_cand = 0; /* a candidate needs two frames in a row */
+    s->last_accept = s->now;
+}
+
+/* Sequence bookkeeping (docs/wire.md): returns 0 to accept the frame, -1 when
+ * it is refused (counted here). A single frame never moves the window by 64
+ * frames or more, nor to another epoch: that takes a second frame continuing
+ * from it, so one forged or replayed frame can neither inflate `lost` nor push
+ * the honest sender's frames out of the window. */
+static int track_seq(udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
 {
     if (!s->have_seq) {
         s->have_seq = 1;
+        s->epoch = epoch;
         s->last_seq = seq;
         s->seen = 1;
+        s->st.epoch = epoch;
+        s->last_accept = s->now;
         return 0;
     }
-    uint32_t ahead = seq - s->last_seq; /* modulo 2^32 */
-    if (ahead == 0) {
-        s->st.duplicate++;
-        dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
-        return -1;
-    }
-    if (ahead < 0x80000000u) {
-        uint32_t gap = ahead - 1;
-        if (gap > 0) {
-            s->st.lost += gap;
-            dt_source_count(s->ctx, DT_EV_LOST, (int64_t)gap);
-        }
-        s->seen = ahead >= 64 ? 1 : (s->seen << ahead) | 1;
+    int v = classify(s, epoch, seq);
+    if (v == V_ADVANCE) {
+        uint32_t ahead = seq - s->last_seq;
+        count_lost(s, ahead - 1);
+        s->seen = (s->seen << ahead) | 1;
         s->last_seq = seq;
+        accepted(s);
         return 0;
     }
-    uint32_t behind = s->last_seq - seq;
-    if (behind < 64) {
-        if (s->seen & ((uint64_t)1 << behind)) {
-            s->st.duplicate++;
-            dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
-            return -1;
-        }
-        s->seen |= (uint64_t)1 << behind;
+    if (v == V_REORDERED) {
+        s->seen |= (uint64_t)1 << (s->last_seq - seq);
         /* It was counted lost when the gap appeared. */
         if (s->st.lost > 0) {
             s->st.lost--;
             dt_source_count(s->ctx, DT_EV_LOST, -1);
         }
+        s->st.reordered++;
+        dt_source_count(s->ctx, DT_EV_REORDERED, 1);
+        accepted(s);
+        return 0;
     }
-    s->st.reordered++;
-    dt_source_count(s->ctx, DT_EV_REORDERED, 1);
-    return 0;
+    /* Refused by the window. May it move the window instead? Forward (a gap or
+     * a new epoch): always, once confirmed. Backward: only while the window
+     * rests on a single frame (which may have been forged), or for a version 1
+     * sender silent for restart_after (it has no epoch to say it restarted:
+     * docs/wire.md says what that costs). */
+    /* (in unsigned arithmetic: the host's now may be any int64) */
+    int silent = version == 1 && s->now >= s->last_accept &&
+                 (uint64_t)s->now - (uint64_t)s->last_accept >= (uint64_t)s->restart_after;
+    int movable = v == V_FAR_AHEAD || v == V_NEW_EPOCH ||
+                  ((v == V_TOO_OLD || v == V_OLD_EPOCH) && (!s->confirmed || silent)) ||
+                  (v == V_DUPLICATE && silent);
+    if (!movable) {
+        if (v == V_DUPLICATE) {
+            s->st.duplicate++;
+            dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
+        } else {
+            refused(s, v == V_TOO_OLD ? &s->st.too_old : &s->st.stale_epoch);
+        }
+        return -1;
+    }
+    uint32_t step = seq - s->cand_seq;
+    if (s->have_cand && s->cand_version == version && s->cand_epoch == epoch && step >= 1 &&
+        step < SEQ_WINDOW) {
+        /* Confirmed: the candidate and this frame agree. Frames between them
+         * are lost (until they arrive), and for a forward jump in the same
+         * epoch those before the candidate too; across a restart the sender's
+         * earlier frames are unknown, so not counted. */
+        if (v == V_FAR_AHEAD && s->confirmed) {
+            count_lost(s, (uint64_t)(s->cand_seq - s->last_seq - 1) + (step - 1));
+            s->st.jumps++;
+        } else {
+            count_lost(s, step - 1);
+            if (v == V_NEW_EPOCH || (s->confirmed && v != V_FAR_AHEAD)) {
+                s->st.restarts++;
+                dt_source_log(s->ctx, DT_LOG_INFO, "sender restarted (epoch %u, seq %u)",
+                              (unsigned)epoch, (unsigned)seq);
+            } else {
+                s->st.jumps++; /* the first frame was not the sender's */
+            }
+        }
+        s->epoch = epoch;
+        s->st.epoch = epoch;
+        s->last_seq = seq;
+        s->seen = 1u | (uint64_t)1 << step; /* the candidate too: a replay of it is a duplicate */
+        accepted(s);
+        return 0;
+    }
+    s->have_cand = 1;
+    s->cand_version = version;
+    s->cand_epoch = epoch;
+    s->cand_seq = seq;
+    refused(s, &s->st.unconfirmed);
+    return -1;
 }
 
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
-                    unsigned flags)
+/* The budget of this poll is spent (or the ring refused): stop reading; the
+ * rest waits in the kernel's buffer. Stopping also takes the socket off the
+ * private loop's epoll set, so a host loop watching its backend fd stops
+ * waking up until the next poll restarts it. */
+static void pause_recv(udpsrc *s)
 {
-    udpsrc *s = h->data;
-    if (nread == 0 && addr == NULL)
-        return; /* nothing more to read */
-    if (nread < 0) {
-        s->st.recv_errors++;
-        return;
+    if (s->recv_on) {
+        (void)uv_udp_recv_stop(&s->udp); /* cannot fail on an open handle */
+        s->recv_on = 0;
+        s->st.polls_limited++;
     }
-    s->st.datagrams++;
-    if (flags & UV_UDP_PARTIAL) {
-        s->st.kernel_truncated++;
-        malformed(s);
-        return;
-    }
-    const uint8_t *p = (const uint8_t *)b->base;
-    dt_wire_header hd;
-    dt_wire_error e = dt_wire_decode(p, (size_t)nread, &hd);
-    if (e != DT_WIRE_OK) {
-        s->st.rejected[e]++;
-        malformed(s);
-        return;
-    }
-    if (hd.type != DT_WIRE_SAMPLES) {
-        s->st.wrong_type++;
-        malformed(s);
-        return;
-    }
-    if (hd.source_id != s->source_id) {
-        /* Masquerade or misaddressed traffic: never mixed into this source. */
-        s->st.wrong_source++;
-        malformed(s);
-        return;
-    }
-    if (hd.count > s->max_count) {
-        s->st.rejected[DT_WIRE_TOO_MANY]++;
-        malformed(s);
-        return;
-    }
-    if (track_seq(s, hd.seq) != 0)
-        return;
-    s->st.frames_ok++;
-    for (size_t i = 0; i < hd.count; i++) {
+}
+
+static void decode_records(udpsrc *s, const uint8_t *p, const dt_wire_header *hd)
+{
+    s->st.records += hd->count;
+    for (size_t i = 0; i < hd->count; i++) {
         dt_wire_sample r;
         dt_wire_sample_at(p, i, &r);
         if (r.flags & ~DT_WIRE_F_KNOWN) {
@@ -154,8 +247,84 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct 
         /* Variance scales with the square of the conversion factor. */
         smp.variance = r.variance * m->scale * m->scale;
         s->st.samples++;
-        (void)dt_source_push(s->ctx, &smp);
+        if (dt_source_push(s->ctx, &smp) == DT_EFULL) {
+            /* The ring counted this one; decoding the rest would only be
+             * refused too. Counted, and no more datagrams this poll. */
+            s->st.records_dropped += hd->count - i - 1;
+            s->ring_full = 1;
+            return;
+        }
     }
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
+                    unsigned flags)
+{
+    udpsrc *s = h->data;
+    if (nread == 0 && addr == NULL)
+        return; /* nothing more to read */
+    /* an error is charged to the budget too, so that no error storm spins */
+    s->used_datagrams++;
+    if (nread < 0) {
+        s->st.recv_errors++;
+    } else {
+        s->used_bytes += (size_t)nread;
+        s->st.bytes += (uint64_t)nread;
+        s->st.datagrams++;
+        const uint8_t *p = (const uint8_t *)b->base;
+        dt_wire_header hd;
+        dt_wire_error e;
+        if (flags & UV_UDP_PARTIAL) {
+            s->st.kernel_truncated++;
+            malformed(s);
+            /* The cheap checks first (constant time), the CRC over up to 64 kB
+             * only for a frame this source would take. */
+        } else if ((e = dt_wire_decode_header(p, (size_t)nread, &hd)) != DT_WIRE_OK) {
+            s->st.rejected[e]++;
+            malformed(s);
+        } else if (hd.type != DT_WIRE_SAMPLES) {
+            s->st.wrong_type++;
+            malformed(s);
+        } else if (hd.source_id != s->source_id) {
+            /* Masquerade or misaddressed traffic: never mixed into this source. */
+            s->st.wrong_source++;
+            malformed(s);
+        } else if (hd.count > s->max_count) {
+            s->st.rejected[DT_WIRE_TOO_MANY]++;
+            malformed(s);
+        } else if ((e = dt_wire_check_crc(p, (size_t)nread)) != DT_WIRE_OK) {
+            s->st.rejected[e]++;
+            malformed(s);
+        } else if (track_seq(s, hd.version, hd.epoch, hd.seq) == 0) {
+            s->st.frames_ok++;
+            decode_records(s, p, &hd);
+        }
+    }
+    if (s->used_datagrams >= s->poll_datagrams || s->used_bytes >= s->poll_bytes ||
+        s->ring_full)
+        pause_recv(s);
+}
+
+/* Datagrams the kernel dropped on this socket, its buffer full (a flood the
+ * budget leaves queued overflows there): counted, never silent. */
+static void read_kernel_drops(udpsrc *s)
+{
+#if defined(__linux__) && defined(SO_MEMINFO)
+    uv_os_fd_t fd;
+    uint32_t mi[SK_MEMINFO_VARS];
+    socklen_t len = sizeof mi;
+    if (!s->udp_ok || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
+        len < (socklen_t)((SK_MEMINFO_DROPS + 1) * sizeof mi[0]))
+        return;
+    if (!s->have_kdrops) {
+        s->have_kdrops = 1;
+        s->kdrops0 = mi[SK_MEMINFO_DROPS];
+    }
+    s->st.kernel_dropped = (uint32_t)(mi[SK_MEMINFO_DROPS] - s->kdrops0);
+#else
+    (void)s;
+#endif
 }
 
 static int parse_endpoint(const dt_config *cfg, const char *hostkey, const char *defhost,
@@ -184,6 +353,17 @@ static int parse_endpoint(const dt_config *cfg, const char *hostkey, const char 
         return DT_EINVAL;
     }
     return DT_OK;
+}
+
+static int is_loopback(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        static const uint8_t lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        return memcmp(x, lo, sizeof lo) == 0;
+    }
+    /* 127.0.0.0/8 */
+    return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
 }
 
 static int get_id(const dt_config *cfg, uint32_t *out)
@@ -240,6 +420,30 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_EINVAL;
     }
     s->max_count = (uint32_t)mc;
+    /* Bounds of one poll's work (0: the default; there is no "unlimited": a
+     * flood must never stall the loop). */
+    double pd = 0, pb = 0, ra = 0;
+    v = dt_config_get(cfg, "poll_datagrams");
+    if (v != NULL && (dt_config_number(v, &pd) != DT_OK || pd < 0 || pd > 1e6 ||
+                      pd != (double)(int)pd)) {
+        dt_source_error(ctx, "poll_datagrams: 0 (default %u) or 1..1000000 per poll",
+                        DEF_POLL_DATAGRAMS);
+        return DT_EINVAL;
+    }
+    v = dt_config_get(cfg, "poll_bytes");
+    if (v != NULL && (dt_config_number(v, &pb) != DT_OK || pb < 0 || pb > 1073741824.0 ||
+                      pb != (double)(int64_t)pb)) {
+        dt_source_error(ctx, "poll_bytes: 0 (default %u) or 1..2^30 per poll", DEF_POLL_BYTES);
+        return DT_EINVAL;
+    }
+    v = dt_config_get(cfg, "restart_after");
+    if (v != NULL && (dt_config_number(v, &ra) != DT_OK || ra < 0 || ra > 86400)) {
+        dt_source_error(ctx, "restart_after: 0 (default 1) or seconds up to 86400");
+        return DT_EINVAL;
+    }
+    s->poll_datagrams = pd > 0 ? (uint32_t)pd : DEF_POLL_DATAGRAMS;
+    s->poll_bytes = pb > 0 ? (size_t)pb : DEF_POLL_BYTES;
+    s->restart_after = ra > 0 ? (dt_time)(ra * 1e9) : DEF_RESTART_AFTER;
     if (parse_endpoint(cfg, "bind", "127.0.0.1", 0, &addr, err, sizeof err) != DT_OK) {
         dt_source_error(ctx, "%s", err);
         return DT_EINVAL;
@@ -266,6 +470,21 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         udpsrc_close(s);
         return DT_EIO;
     }
+    s->recv_on = 1;
+    read_kernel_drops(s); /* the baseline: drops before open are not ours */
+    if (!is_loopback(&addr)) {
+        char host[64] = "?";
+        if (addr.ss_family == AF_INET6)
+            (void)uv_ip6_name((const struct sockaddr_in6 *)&addr, host, sizeof host);
+        else
+            (void)uv_ip4_name((const struct sockaddr_in *)&addr, host, sizeof host);
+        /* Frames carry a CRC, not a key: anyone who can reach the port can
+         * feed this source, and through it move the actuators. */
+        dt_source_log(ctx, DT_LOG_WARN,
+                      "bound to %s, not loopback, without authentication: any host that "
+                      "can send to this port can inject samples (docs/wire.md, security)",
+                      host);
+    }
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     if (uv_udp_getsockname(&s->udp, (struct sockaddr *)&bound, &blen) == 0)
@@ -277,15 +496,29 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
 
 static int udpsrc_poll(void *self, dt_time now)
 {
-    (void)now;
     udpsrc *s = self;
-    /* libuv reads at most 32 datagrams per readiness event: turn the loop until
-     * the socket is drained, bounded so that a flood cannot stall the cycle
-     * (what is left waits for the next poll; the kernel's buffer holds it) */
-    for (int pass = 0; pass < 64; pass++) {
-        uint64_t before = s->st.datagrams + s->st.recv_errors;
+    s->now = now;
+    read_kernel_drops(s);
+    /* A new budget each cycle: turns of a host loop between two polls
+     * (dt__udp_source_turn) spend the same one. */
+    s->used_datagrams = 0;
+    s->used_bytes = 0;
+    s->ring_full = 0;
+    if (!s->recv_on) {
+        int rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
+        if (rc != 0) {
+            s->st.recv_errors++;
+            return DT_EIO;
+        }
+        s->recv_on = 1;
+    }
+    /* libuv reads at most 32 datagrams per readiness event: turn the loop
+     * until the socket is drained or the budget stops the reading (which ends
+     * this loop: every turn that reads charges the budget) */
+    while (s->recv_on) {
+        uint64_t before = s->used_datagrams;
         uv_run(&s->loop, UV_RUN_NOWAIT);
-        if (s->st.datagrams + s->st.recv_errors == before)
+        if (s->used_datagrams == before)
             break;
     }
     return DT_OK;
@@ -297,6 +530,7 @@ const dt_source_ops dt__udp_source_ops = {
 
 int dt__udp_source_stats(void *self, dt_udp_stats *out)
 {
+    read_kernel_drops(self);
     *out = ((udpsrc *)self)->st;
     return DT_OK;
 }
@@ -380,6 +614,8 @@ int dt__udp_source_backend_fd(void *self)
 void dt__udp_source_turn(void *self)
 {
     udpsrc *s = self;
+    /* Paused: the budget of this cycle is spent; the turn still lets libuv
+     * take the socket off its epoll set. */
     if (s->loop_ok)
         uv_run(&s->loop, UV_RUN_NOWAIT);
 }

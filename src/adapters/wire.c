@@ -67,20 +67,23 @@ const char *dt_wire_error_name(dt_wire_error e)
     return (unsigned)e < DT_WIRE__COUNT ? error_names[e] : "?";
 }
 
-static size_t header(uint8_t *buf, size_t cap, uint8_t type, uint32_t src, uint32_t seq,
+static size_t header(uint8_t *buf, size_t cap, uint8_t type, const dt_wire_header *h,
                      size_t n, size_t rec, size_t max)
 {
     size_t len = DT_WIRE_HEADER + n * rec + DT_WIRE_TRAILER;
-    if (n == 0 || n > max || buf == NULL || len > cap)
+    if (n == 0 || n > max || buf == NULL || len > cap || h == NULL)
+        return 0;
+    /* version 1 has no epoch: its bytes 18..19 are reserved and must be 0 */
+    if ((h->version != 1 && h->version != 2) || (h->version == 1 && h->epoch != 0))
         return 0;
     put32(buf, DT_WIRE_MAGIC);
-    buf[4] = DT_WIRE_VERSION;
+    buf[4] = h->version;
     buf[5] = type;
     put16(buf + 6, 0);
-    put32(buf + 8, src);
-    put32(buf + 12, seq);
+    put32(buf + 8, h->source_id);
+    put32(buf + 12, h->seq);
     put16(buf + 16, (uint16_t)n);
-    put16(buf + 18, 0);
+    put16(buf + 18, h->epoch);
     return len;
 }
 
@@ -89,10 +92,10 @@ static void seal(uint8_t *buf, size_t len)
     put32(buf + len - DT_WIRE_TRAILER, dt_wire_crc32(buf, len - DT_WIRE_TRAILER));
 }
 
-size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
-                              const dt_wire_sample *r, size_t n)
+size_t dt_wire_encode_samples_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                 const dt_wire_sample *r, size_t n)
 {
-    size_t len = header(buf, cap, DT_WIRE_SAMPLES, source_id, seq, n, DT_WIRE_SAMPLE_RECORD,
+    size_t len = header(buf, cap, DT_WIRE_SAMPLES, h, n, DT_WIRE_SAMPLE_RECORD,
                         DT_WIRE_MAX_SAMPLES);
     if (len == 0)
         return 0;
@@ -108,11 +111,11 @@ size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id, uint
     return len;
 }
 
-size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
-                               const dt_wire_command *r, size_t n)
+size_t dt_wire_encode_commands_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                  const dt_wire_command *r, size_t n)
 {
-    size_t len = header(buf, cap, DT_WIRE_COMMANDS, source_id, seq, n,
-                        DT_WIRE_COMMAND_RECORD, DT_WIRE_MAX_COMMANDS);
+    size_t len = header(buf, cap, DT_WIRE_COMMANDS, h, n, DT_WIRE_COMMAND_RECORD,
+                        DT_WIRE_MAX_COMMANDS);
     if (len == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -128,13 +131,28 @@ size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id, uin
     return len;
 }
 
-dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
+/* The version-1 encoders: what receivers older than version 2 accept. */
+size_t dt_wire_encode_samples(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
+                              const dt_wire_sample *r, size_t n)
+{
+    dt_wire_header h = {1, DT_WIRE_SAMPLES, source_id, seq, 0, 0};
+    return dt_wire_encode_samples_v2(buf, cap, &h, r, n);
+}
+
+size_t dt_wire_encode_commands(uint8_t *buf, size_t cap, uint32_t source_id, uint32_t seq,
+                               const dt_wire_command *r, size_t n)
+{
+    dt_wire_header h = {1, DT_WIRE_COMMANDS, source_id, seq, 0, 0};
+    return dt_wire_encode_commands_v2(buf, cap, &h, r, n);
+}
+
+dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_header *h)
 {
     if (buf == NULL || len < DT_WIRE_HEADER + DT_WIRE_TRAILER)
         return DT_WIRE_SHORT;
     if (get32(buf) != DT_WIRE_MAGIC)
         return DT_WIRE_BAD_MAGIC;
-    if (buf[4] != DT_WIRE_VERSION)
+    if (buf[4] != 1 && buf[4] != 2)
         return DT_WIRE_BAD_VERSION;
     size_t rec, max;
     if (buf[5] == DT_WIRE_SAMPLES) {
@@ -148,8 +166,8 @@ dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
     }
     if (get16(buf + 6) != 0)
         return DT_WIRE_BAD_FLAGS;
-    if (get16(buf + 18) != 0)
-        return DT_WIRE_BAD_RESERVED;
+    if (buf[4] == 1 && get16(buf + 18) != 0)
+        return DT_WIRE_BAD_RESERVED; /* version 2 carries the epoch there */
     size_t n = get16(buf + 16);
     if (n == 0)
         return DT_WIRE_EMPTY;
@@ -160,16 +178,35 @@ dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
         return DT_WIRE_TRUNCATED;
     if (len > want)
         return DT_WIRE_TRAILING;
-    if (get32(buf + len - DT_WIRE_TRAILER) != dt_wire_crc32(buf, len - DT_WIRE_TRAILER))
-        return DT_WIRE_BAD_CRC;
     if (h != NULL) {
         h->version = buf[4];
         h->type = buf[5];
         h->source_id = get32(buf + 8);
         h->seq = get32(buf + 12);
         h->count = (uint16_t)n;
+        h->epoch = get16(buf + 18);
     }
     return DT_WIRE_OK;
+}
+
+dt_wire_error dt_wire_check_crc(const uint8_t *buf, size_t len)
+{
+    if (buf == NULL || len < DT_WIRE_HEADER + DT_WIRE_TRAILER)
+        return DT_WIRE_SHORT;
+    if (get32(buf + len - DT_WIRE_TRAILER) != dt_wire_crc32(buf, len - DT_WIRE_TRAILER))
+        return DT_WIRE_BAD_CRC;
+    return DT_WIRE_OK;
+}
+
+dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
+{
+    dt_wire_header tmp;
+    dt_wire_error e = dt_wire_decode_header(buf, len, &tmp);
+    if (e == DT_WIRE_OK)
+        e = dt_wire_check_crc(buf, len);
+    if (e == DT_WIRE_OK && h != NULL)
+        *h = tmp; /* h is filled only for a frame that is valid throughout */
+    return e;
 }
 
 void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *o)
