@@ -163,7 +163,13 @@ static int parse_iso8601(const char *s, dt_time *out)
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
                    sign * (oh * 3600 + om * 60);
     /* dt_time (int64 ns) spans 1677-09-21 .. 2262-04-11: a date outside is a
-     * malformed row, not an overflow (found by fuzz_csv); checked to the ns. */
+     * malformed row, not an overflow (found by fuzz_csv); checked to the ns.
+     * Before 1970 the fraction is borrowed from the next second, so the
+     * earliest second (1677-09-21T00:12:43) does not overflow on its way. */
+    if (secs < 0 && frac > 0) {
+        secs++;
+        frac -= DT_NS_PER_S;
+    }
     dt_time ns;
     if (__builtin_mul_overflow(secs, DT_NS_PER_S, &ns) || __builtin_add_overflow(ns, frac, &ns))
         return DT_ERANGE;

@@ -375,6 +375,418 @@ static void test_csv_missing_column_is_an_error(void **state)
     rig_close(&r);
 }
 
+/* ---- hostile CSV files ----
+ * Each file is replayed into the source's ring (read directly, so these
+ * tests check the adapter alone, whatever ingest does with the times). */
+
+#define CSVRUN_LOGS 16
+
+typedef struct csvrun {
+    int rc;                /* dt_io_create */
+    char err[320];         /* its message */
+    uint64_t malformed, reordered, end;
+    size_t n;              /* samples in the ring */
+    dt_sample s[64];
+    int n_logs;            /* warnings, each kept */
+    char logs[CSVRUN_LOGS][160];
+} csvrun;
+
+static void capture_all(void *user, dt_log_level level, const char *module, const char *msg)
+{
+    (void)module;
+    csvrun *r = user;
+    if (level == DT_LOG_WARN && r->n_logs < CSVRUN_LOGS)
+        snprintf(r->logs[r->n_logs++], sizeof r->logs[0], "%s", msg);
+}
+
+/* Writes len bytes to DTT_BINARY_DIR/name and replays them through a csv
+ * source (time column "t"; opts: more source members, each ending in a
+ * comma; mapping: the mapping array, NULL for level_mm -> level in mm),
+ * polling at now0, now0 + step, ... until the end of the data. */
+static void csv_run(csvrun *out, const char *name, const void *bytes, size_t len,
+                    const char *opts, const char *mapping, dt_time now0, dt_time step)
+{
+    memset(out, 0, sizeof *out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", DTT_BINARY_DIR, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    char doc[8192];
+    snprintf(doc, sizeof doc,
+             MODEL_HEAD ",\"sources\":[{\"id\":\"c\",\"kind\":\"csv\",\"file\":\"%s\","
+                        "\"time_column\":\"t\",\"ring\":64,%s\"mapping\":%s}]}",
+             name, opts, mapping ? mapping : "[{\"native\":\"level_mm\",\"signal\":\"level\","
+                                             "\"unit\":\"mm\"}]");
+    dt_logger lg = {capture_all, out, DT_LOG_WARN};
+    rig_logger = &lg;
+    rig r;
+    rig_open(&r, doc, NULL);
+    rig_logger = NULL;
+    out->rc = r.rc;
+    snprintf(out->err, sizeof out->err, "%s", r.rc ? r.diag.message : "");
+    if (r.rc == 0) {
+        assert_int_equal(dt_ingest_start(r.ing, now0), 0);
+        dt_time now = now0;
+        for (int k = 0; k < 1000 && dt_io_source_events(r.io, 0, DT_EV_END) == 0; k++) {
+            assert_int_equal(dt_io_poll(r.io, now), 0);
+            now = now > DT_TIME_MAX - step ? DT_TIME_MAX : now + step;
+        }
+        out->malformed = dt_io_source_events(r.io, 0, DT_EV_MALFORMED);
+        out->reordered = dt_io_source_events(r.io, 0, DT_EV_REORDERED);
+        out->end = dt_io_source_events(r.io, 0, DT_EV_END);
+        out->n = dt_ring_drain(dt_ingest_ring(r.ing, 0), out->s, 64);
+    }
+    rig_close(&r);
+}
+
+#define csv_run_text(out, name, text, opts, now0, step)                                      \
+    csv_run((out), (name), (text), sizeof(text) - 1, (opts), NULL, (now0), (step))
+
+/* The index of the first kept warning containing what, or -1. */
+static int csv_log_find(const csvrun *r, const char *what)
+{
+    for (int i = 0; i < r->n_logs; i++)
+        if (strstr(r->logs[i], what) != NULL)
+            return i;
+    return -1;
+}
+
+static void assert_logged(const csvrun *r, const char *what)
+{
+    if (csv_log_find(r, what) < 0) {
+        print_error("no warning contains \"%s\"; %d warnings:\n", what, r->n_logs);
+        for (int i = 0; i < r->n_logs; i++)
+            print_error("  %s\n", r->logs[i]);
+        fail();
+    }
+}
+
+/* Found by fuzz_csv: a row dated 1700 after rows from 2033 made the rebase
+ * arithmetic (origin_now + (row_t - origin_row)) overflow int64. */
+static void test_csv_rebase_far_apart_rows_are_malformed(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_rebase.csv",
+                 "t,level_mm\n"
+                 "2033-05-18T03:33:20Z,1\n"
+                 "2033-05-18T03:33:21Z,2\n"
+                 "1700-01-01T00:00:00Z,3\n" /* line 4: 1.05e10 s before the first row */
+                 "2033-05-18T03:33:22Z,4\n",
+                 "\"rebase\":true,", 0, DT_NS_PER_S);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 1);
+    assert_logged(&r, "hostile_rebase.csv:4: malformed row: time too far from the first row "
+                      "to rebase");
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(r.s[i].t_source == i * DT_NS_PER_S); /* rebased to the first poll */
+        assert_close(r.s[i].value, (i == 2 ? 4 : i + 1) * 1e-3, 1e-12, 0);
+    }
+    /* Far from the first poll's now: the rebased time itself leaves int64. */
+    csv_run_text(&r, "hostile_rebase_sum.csv", "t,level_mm\n0,1\n1,2\n10,3\n2,4\n",
+                 "\"rebase\":true,", DT_TIME_MAX - 5 * DT_NS_PER_S, DT_NS_PER_S);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 1);
+    assert_logged(&r, "hostile_rebase_sum.csv:4: malformed row: time too far from the first "
+                      "row to rebase");
+    assert_int_equal(r.n, 3);
+    assert_true(r.s[2].t_source == DT_TIME_MAX - 3 * DT_NS_PER_S);
+}
+
+/* Realtime pacing compared now - origin_now with row_t - origin_row: both
+ * overflow for rows ~9.4e9 s apart. */
+static void test_csv_realtime_far_apart_rows_are_malformed(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_realtime.csv",
+                 "t,level_mm\n"
+                 "-4700000000,1\n"
+                 "-4699999999,2\n"
+                 "4700000000,3\n" /* line 4: 9.4e9 s after the first row */
+                 "-4699999998,4\n",
+                 "\"pace\":\"realtime\",", 0, DT_NS_PER_S);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 1);
+    assert_logged(&r, "hostile_realtime.csv:4: malformed row: time too far from the first "
+                      "row to pace");
+    assert_int_equal(r.n, 3);
+    assert_true(r.s[2].t_source == INT64_C(-4699999998) * DT_NS_PER_S);
+    /* The host's time near the end of int64: the due time is not representable. */
+    csv_run_text(&r, "hostile_realtime_sum.csv", "t,level_mm\n0,1\n1,2\n10,3\n2,4\n",
+                 "\"pace\":\"realtime\",", DT_TIME_MAX - 5 * DT_NS_PER_S, DT_NS_PER_S);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 1);
+    assert_int_equal(r.n, 3);
+}
+
+/* Times from the file are checked to the nanosecond against dt_time;
+ * DT_TIME_MIN/MAX are the core's "no data"/"never" and are refused too. */
+static void test_csv_time_range_is_exact(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_range.csv",
+                 "t,level_mm\n"
+                 "2262-04-11T23:47:16.854775806Z,1\n" /* DT_TIME_MAX - 1 */
+                 "2262-04-11T23:47:16.854775807Z,2\n" /* DT_TIME_MAX */
+                 "2262-04-11T23:47:16.854775808Z,3\n"
+                 "2262-04-12T00:00:00Z,4\n"
+                 "1677-09-21T00:12:43.145224193Z,5\n" /* DT_TIME_MIN + 1 */
+                 "1677-09-21T00:12:43.145224192Z,6\n" /* DT_TIME_MIN */
+                 "1677-09-21T00:00:00Z,7\n"
+                 "1969-12-31T23:59:59.5Z,8\n"
+                 "-9223372036.854775808,9\n" /* DT_TIME_MIN exactly as a double */
+                 "9223372037,10\n"
+                 "1e999,11\n"
+                 "nan,12\n"
+                 "-9223372036.8,13\n",
+                 "", DT_TIME_MAX, 0);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 9);
+    assert_logged(&r, "hostile_range.csv:3: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:4: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:5: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:7: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:8: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:10: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:11: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:12: malformed row: time out of range");
+    assert_logged(&r, "hostile_range.csv:13: malformed row: unreadable time");
+    assert_int_equal(r.n, 4);
+    assert_true(r.s[0].t_source == DT_TIME_MAX - 1);
+    assert_true(r.s[1].t_source == DT_TIME_MIN + 1);
+    assert_true(r.s[2].t_source == -DT_NS_PER_S / 2);
+    assert_true(r.s[3].t_source == dt_time_from_sec(-9223372036.8));
+}
+
+/* fgets stopped at a NUL: the rest of the row was taken for an over-long
+ * line and swallowed the next row; in a last row the NUL cut it short. */
+static void test_csv_nul_byte_is_a_malformed_row(void **state)
+{
+    (void)state;
+    static const char text[] = "t,level_mm\n"
+                               "0,1\n"
+                               "0.1,2\0junk\n" /* line 3 */
+                               "0.2,3\n"
+                               "0.3,4\0"; /* line 5, no newline */
+    csvrun r;
+    csv_run(&r, "hostile_nul.csv", text, sizeof text - 1, "", NULL, DT_TIME_MAX, 0);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 2);
+    assert_logged(&r, "hostile_nul.csv:3: malformed row: NUL byte");
+    assert_logged(&r, "hostile_nul.csv:5: malformed row: NUL byte");
+    assert_int_equal(csv_log_find(&r, "too long"), -1);
+    assert_int_equal(r.n, 2);
+    assert_true(r.s[1].t_source == 200 * DT_NS_PER_MS);
+    assert_close(r.s[1].value, 3e-3, 1e-12, 0);
+}
+
+static void test_csv_bom_before_header_is_skipped(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_bom.csv", "\xEF\xBB\xBFt,level_mm\r\n0,1\r\n", "", DT_TIME_MAX,
+                 0);
+    if (r.rc)
+        print_error("%s\n", r.err);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.malformed, 0);
+    assert_int_equal(r.n, 1);
+    /* only at the start of the file: elsewhere it is data */
+    csv_run_text(&r, "hostile_bom2.csv", "t,level_mm\n\xEF\xBB\xBF" "0,1\n1,2\n", "", DT_TIME_MAX,
+                 0);
+    assert_int_equal(r.malformed, 1);
+    assert_logged(&r, "hostile_bom2.csv:2: malformed row: unreadable time");
+    assert_int_equal(r.n, 1);
+}
+
+/* max_line counts a line's content, not its "\n" or "\r\n". */
+static void test_csv_max_line_counts_content_bytes(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_maxline.csv",
+                 "t,level_mm\n"
+                 "0.00000000000,10\r\n" /* 16 bytes + CRLF */
+                 "0.10000000000,11\n"   /* 16 bytes + LF */
+                 "0.2000000000000,1\r\n" /* line 4: 17 bytes */
+                 "0.3,13\n"
+                 "0.4000000000000,1\n"   /* line 6: 17 bytes */
+                 "0.50000000000,15\r",  /* 16 bytes + CR, no LF */
+                 "\"max_line\":16,", DT_TIME_MAX, 0);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 2);
+    assert_logged(&r, "hostile_maxline.csv:4: malformed row: line too long (more than 16 bytes)");
+    assert_logged(&r, "hostile_maxline.csv:6: malformed row: line too long (more than 16 bytes)");
+    assert_int_equal(r.n, 4);
+    assert_close(r.s[0].value, 10e-3, 1e-12, 0);
+    assert_close(r.s[1].value, 11e-3, 1e-12, 0);
+    assert_close(r.s[2].value, 13e-3, 1e-12, 0);
+    assert_close(r.s[3].value, 15e-3, 1e-12, 0);
+}
+
+/* Lines longer than the read buffer: each is one malformed row, and the row
+ * after it is read from its first byte. */
+static void test_csv_overlong_line_counted_once(void **state)
+{
+    (void)state;
+    size_t cap = 400000;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t n = (size_t)snprintf(text, cap, "t,level_mm\n");
+    memset(text + n, '7', 200000); /* line 2 */
+    n += 200000;
+    n += (size_t)snprintf(text + n, cap - n, "\n1,2\n");
+    memset(text + n, '8', 100000); /* line 4, the last, no newline */
+    n += 100000;
+    csvrun r;
+    csv_run(&r, "hostile_overlong.csv", text, n, "\"max_line\":16,", NULL, DT_TIME_MAX, 0);
+    free(text);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 2);
+    assert_int_equal(r.n_logs, 2);
+    assert_logged(&r, "hostile_overlong.csv:2: malformed row: line too long");
+    assert_logged(&r, "hostile_overlong.csv:4: malformed row: line too long");
+    assert_int_equal(r.n, 1);
+    assert_true(r.s[0].t_source == DT_NS_PER_S);
+}
+
+/* A last line without a newline is replayed exactly as with one. */
+static void test_csv_last_line_without_newline(void **state)
+{
+    (void)state;
+    static const char *const last[] = {
+        "2,3", "2,3\r", "2,abc", "2,\"3", "2", "2,3\0x", "2,3,4", "2,333333333333333",
+    };
+    for (size_t i = 0; i < sizeof last / sizeof last[0]; i++) {
+        char text[128];
+        size_t len = (size_t)snprintf(text, sizeof text, "t,level_mm\n1,2\n");
+        size_t l = strlen(last[i]) + (i == 5 ? 2 : 0); /* keep "\0x" */
+        memcpy(text + len, last[i], l);
+        len += l;
+        csvrun a, b;
+        csv_run(&a, "hostile_last_a.csv", text, len, "\"max_line\":16,", NULL, DT_TIME_MAX, 0);
+        text[len] = '\n';
+        csv_run(&b, "hostile_last_b.csv", text, len + 1, "\"max_line\":16,", NULL, DT_TIME_MAX,
+                0);
+        if (a.malformed != b.malformed || a.n != b.n)
+            print_error("case %zu: without newline %llu malformed, %zu samples; with: %llu, "
+                        "%zu\n",
+                        i, (unsigned long long)a.malformed, a.n,
+                        (unsigned long long)b.malformed, b.n);
+        assert_int_equal(a.rc, 0);
+        assert_int_equal(a.end, 1);
+        assert_int_equal(a.malformed, b.malformed);
+        assert_int_equal(a.malformed, i < 2 ? 0 : 1);
+        assert_int_equal(a.n, b.n);
+        for (size_t k = 0; k < a.n; k++) {
+            assert_true(a.s[k].t_source == b.s[k].t_source);
+            assert_true(a.s[k].value == b.s[k].value);
+        }
+    }
+}
+
+static void test_csv_empty_lines_are_malformed(void **state)
+{
+    (void)state;
+    csvrun r;
+    csv_run_text(&r, "hostile_empty.csv", "t,level_mm\n\n0,1\r\n\r\n\n1,2\n\n", "", DT_TIME_MAX,
+                 0);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.malformed, 4);
+    assert_logged(&r, "hostile_empty.csv:2: malformed row: empty line");
+    assert_logged(&r, "hostile_empty.csv:7: malformed row: empty line");
+    assert_int_equal(r.n, 2);
+}
+
+/* A header that cannot be used says why; the file is not opened. */
+static void test_csv_header_errors_are_precise(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *message;
+    } cases[] = {
+        {"", 0, "hostile_hdr.csv:1: missing header row (empty file)"},
+        {"\n0,1\n", 5, "hostile_hdr.csv:1: header row is empty"},
+        {"\r\n0,1\n", 6, "hostile_hdr.csv:1: header row is empty"},
+        {"t,level\0_mm\n0,1\n", 16, "hostile_hdr.csv:1: header row has a NUL byte"},
+        {"t,\"level_mm\n0,1\n", 16, "hostile_hdr.csv:1: header row has bad quoting"},
+        {"t,level_mm,aaaaaaa\n0,1\n", 23,
+         "hostile_hdr.csv:1: header row too long (more than 16 bytes; see max_line)"},
+        {"\xEF\xBB\xBF", 3, "hostile_hdr.csv:1: missing header row (empty file)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        csvrun r;
+        csv_run(&r, "hostile_hdr.csv", cases[i].text, cases[i].len, "\"max_line\":16,", NULL,
+                DT_TIME_MAX, 0);
+        if (r.rc != DT_EPARSE || strstr(r.err, cases[i].message) == NULL)
+            print_error("case %zu: %s \"%s\"\n", i, dt_err_name(r.rc), r.err);
+        assert_int_equal(r.rc, DT_EPARSE);
+        assert_non_null(strstr(r.err, cases[i].message));
+    }
+}
+
+/* The column limit is named, not reported as an unreadable header. */
+static void test_csv_header_column_limit(void **state)
+{
+    (void)state;
+    char *text = malloc(16384);
+    assert_non_null(text);
+    size_t n = (size_t)snprintf(text, 16384, "t,level_mm");
+    for (int c = 2; c < 1024; c++)
+        n += (size_t)snprintf(text + n, 16384 - n, ",c%d", c);
+    size_t head = n; /* 1024 columns */
+    n += (size_t)snprintf(text + n, 16384 - n, "\n0,1");
+    for (int c = 2; c < 1024; c++)
+        n += (size_t)snprintf(text + n, 16384 - n, ",");
+    n += (size_t)snprintf(text + n, 16384 - n, "\n");
+    csvrun r;
+    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_MAX, 0);
+    if (r.rc)
+        print_error("%s\n", r.err);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.malformed, 0);
+    assert_int_equal(r.n, 1);
+    /* one more column */
+    memmove(text + head + 4, text + head, n - head);
+    memcpy(text + head, ",c99", 4);
+    n += 4;
+    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_MAX, 0);
+    assert_int_equal(r.rc, DT_EPARSE);
+    assert_non_null(strstr(r.err, "hostile_cols.csv:1: header has more than 1024 columns"));
+    free(text);
+}
+
+/* A header of the time column alone: rows are read and counted, nothing is
+ * emitted. */
+static void test_csv_header_with_only_the_time_column(void **state)
+{
+    (void)state;
+    csvrun r;
+    static const char text[] = "t\n0\n1\n\n2,3\nx\n3";
+    csv_run(&r, "hostile_timeonly.csv", text, sizeof text - 1, "", "[]", DT_TIME_MAX, 0);
+    if (r.rc)
+        print_error("%s\n", r.err);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 3);
+    assert_logged(&r, "hostile_timeonly.csv:5: malformed row: 2 fields, the header has 1");
+    assert_logged(&r, "hostile_timeonly.csv:6: malformed row: unreadable time");
+    assert_int_equal(r.n, 0);
+}
+
 static void test_csvlog_sink(void **state)
 {
     (void)state;
@@ -630,6 +1042,18 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_csv_replay),
     cmocka_unit_test(test_csv_iso_time_and_realtime_pace),
     cmocka_unit_test(test_csv_missing_column_is_an_error),
+    cmocka_unit_test(test_csv_rebase_far_apart_rows_are_malformed),
+    cmocka_unit_test(test_csv_realtime_far_apart_rows_are_malformed),
+    cmocka_unit_test(test_csv_time_range_is_exact),
+    cmocka_unit_test(test_csv_nul_byte_is_a_malformed_row),
+    cmocka_unit_test(test_csv_bom_before_header_is_skipped),
+    cmocka_unit_test(test_csv_max_line_counts_content_bytes),
+    cmocka_unit_test(test_csv_overlong_line_counted_once),
+    cmocka_unit_test(test_csv_last_line_without_newline),
+    cmocka_unit_test(test_csv_empty_lines_are_malformed),
+    cmocka_unit_test(test_csv_header_errors_are_precise),
+    cmocka_unit_test(test_csv_header_column_limit),
+    cmocka_unit_test(test_csv_header_with_only_the_time_column),
     cmocka_unit_test(test_csvlog_sink),
     cmocka_unit_test(test_udp_source_counts_every_kind),
     cmocka_unit_test(test_udp_sink_sends_commands),
