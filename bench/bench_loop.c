@@ -86,7 +86,7 @@ static void build_doc(int ns)
             P("%s%g", i ? "," : "", 0.1 * ((i + r) % 3));
         P("]");
     }
-    P("]}],\"dispatcher\":{\"safe\":{\"u0\":0,\"u1\":0}},\"loop\":{\"period\":0.001}}");
+    P("]}],\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u0\":0,\"u1\":0}},\"loop\":{\"period\":0.001}}");
 #undef P
 }
 
@@ -119,7 +119,7 @@ static double udp_p99_us(void)
              "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[1],\"P0\":[1],\"gate\":1,"
              "\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}]},"
              "\"controllers\":[{\"id\":\"p\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
-             "\"setpoint\":0,\"kp\":1}],\"dispatcher\":{\"safe\":{\"u\":0}},"
+             "\"setpoint\":0,\"kp\":1}],\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0}},"
              "\"loop\":{\"period\":0.001}}",
              ntohs(a.sin_port));
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
              " {\"signal\":\"net\",\"H\":{\"x_est\":1}},{\"signal\":\"csv\",\"H\":{\"x_est\":1}}]},"
              "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"x_est\",\"output\":\"u\","
              " \"setpoint\":1,\"kp\":1,\"ki\":0.5}],"
-             "\"dispatcher\":{\"safe\":{\"u\":0,\"aux\":0},\"deadline\":0.01},\"loop\":{\"period\":0.001}}",
+             "\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0,\"aux\":0},\"deadline\":0.01},\"loop\":{\"period\":0.001}}",
              DTWIN_SOURCE_DIR, ntohs(a.sin_port), logpath);
     dt_allocator alloc = dtt_allocator(&allocs_seen);
     dt_registry *reg;

@@ -193,9 +193,10 @@ static dt_twin *load_twin(const char *path, double latency, double bound, dt_reg
     return t;
 }
 
-/* The speed variance the estimator reaches after `tau` seconds without data,
- * from the description's initial covariance: used as the bound, it makes the
- * latency budget equal tau. */
+/* The speed variance the estimator reaches `tau` seconds after its last
+ * speed reading, starting from the filter's periodic steady state (the
+ * speed sensor at its period and noise, as the runtime computes it): used as
+ * the bound, it makes the latency budget equal tau. */
 static int bound_for(const char *path, double tau, double *var)
 {
     dt_registry *reg;
@@ -206,10 +207,21 @@ static int bound_for(const char *path, double tau, double *var)
     dt_registry_add_plant(reg, "turbine", &gt_ops, &p);
     dt_twin *t = load_twin(path, 0, 0, reg);
     int rc = t ? DT_OK : DT_EPARSE;
+    dt_signal_id speed;
+    if (rc == DT_OK)
+        rc = dt_model_find_signal(dt_twin_model(t), "gt1.speed", &speed);
     if (rc == DT_OK) {
+        const dt_signal_info *si = dt_model_signal(dt_twin_model(t), speed);
         dt_kf *kf = dt_est_kf(dt_twin_estimator(t));
-        double P[9], work[DT_COV_AFTER_WORK(3)];
-        rc = dt_cov_after(3, dt_kf_model_A(kf), dt_kf_model_Q(kf), dt_kf_cov(kf), tau, P, work);
+        /* the description measures the first state, the speed deviation */
+        static const double h[3] = {1, 0, 0}, w[3] = {1, 0, 0};
+        dt_periodic_meas row = {h, si->noise_var, dt_time_to_sec(si->period)};
+        dt_bound b = {w, 0, 1.0};
+        double Pw[9], P[9], metric, work[DT_PERIODIC_WORK(3)];
+        rc = dt_cov_periodic(3, dt_kf_model_A(kf), dt_kf_model_Q(kf), dt_kf_cov(kf), &row, 1, &b,
+                             Pw, &metric, work);
+        if (rc == DT_OK)
+            rc = dt_cov_after(3, dt_kf_model_A(kf), dt_kf_model_Q(kf), Pw, tau, P, work);
         *var = P[0];
     }
     dt_twin_destroy(t);

@@ -198,6 +198,47 @@ DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
 DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
                              const dt_bound *bound, double *tau_max, double *work);
 
+/** A measurement taken every period_s seconds: z = h x + noise of variance r. */
+typedef struct dt_periodic_meas {
+    const double *h; /**< n coefficients */
+    double r;        /**< noise variance >= 0 */
+    double period_s; /**< 1e-9 .. 86400 s */
+} dt_periodic_meas;
+
+/** Most measurement rows dt_cov_periodic takes. */
+#define DT_PERIODIC_MAX_ROWS 1024
+/** Most steps of the common grid in one longest period (see dt_cov_periodic). */
+#define DT_PERIODIC_MAX_STEPS 4096
+/** Scratch doubles dt_cov_periodic needs for n states. */
+#define DT_PERIODIC_WORK(n) (DT_VANLOAN_WORK(n) + 5 * (size_t)(n) * (size_t)(n))
+
+/** The covariance the filter settles to when every measurement row arrives at
+ *  its period: the Riccati recursion (prediction by Van Loan, Joseph-form
+ *  updates) run on the common grid of the periods from P0 (all rows first
+ *  at one period) until the largest posterior bound metric of one cycle of the
+ *  pattern changes by less than 1e-9 relative between cycles. A cycle is the
+ *  least common multiple of the periods when it spans at most 65536 grid
+ *  steps, else 16 longest periods. The grid step is the periods' greatest
+ *  common divisor, coarsened (periods rounded up: fewer updates, a larger
+ *  covariance) so that the longest period spans at most
+ *  DT_PERIODIC_MAX_STEPS steps. The work is bounded (about 3e8 flops): when
+ *  the recursion has not settled by then and still shrinks, the last cycle's
+ *  worst (an upper bound) is returned. Any thread.
+ *  @param worst receives the posterior covariance (right after an update) with
+ *         the largest bound metric over the last cycle: the belief the
+ *         latency budget must start from.
+ *  @param metric receives that metric.
+ *  @param work DT_PERIODIC_WORK(n) doubles.
+ *  @retval DT_EINVAL bad arguments (a period outside 1e-9..86400 s, r < 0,
+ *          non-finite h, more than DT_PERIODIC_MAX_ROWS rows).
+ *  @retval DT_EEMPTY no rows: the filter never sees data.
+ *  @retval DT_ERANGE no steady state in the bound's direction: the metric
+ *          grows without limit (an unobservable unstable or drifting mode).
+ *  @retval DT_ENUMERIC the exponential failed. */
+DT_API int dt_cov_periodic(size_t n, const double *A, const double *Q, const double *P0,
+                           const dt_periodic_meas *rows, size_t m, const dt_bound *bound,
+                           double *worst, double *metric, double *work);
+
 /* ---- the estimator: time, history, signals ---- */
 
 /** A KF over the model's estimated signals, fed with synchronized samples.
@@ -250,8 +291,22 @@ DT_API int dt_est_set_measurement(dt_est *est, dt_signal_id sig, const double *h
 DT_API int dt_est_set_measurement_fn(dt_est *est, dt_signal_id sig, dt_kf_measure_fn fn,
                                      void *user);
 
+/** Computes every bound's latency budget: the filter's periodic steady
+ *  state (dt_cov_periodic) with every measurement row at its signal's
+ *  declared period and noise (callback rows linearized at the current state),
+ *  then the time from its worst posterior until the bound breaks
+ *  (dt_latency_budget). dt_est_start calls it again, so callbacks bound after
+ *  loading count. Allocates nothing.
+ *  @param diag NULL or receives the reason, e.g. `bound "level" needs
+ *         variance <= 0.0001; at the sensors' rates the filter reaches 0.0004`.
+ *  @retval DT_EINVAL a measured signal without a period, or no continuous model.
+ *  @retval DT_ERANGE a bound the filter cannot meet at the sensors' rates
+ *          (or no measurement at all). @retval DT_ENUMERIC a measurement
+ *          callback fails at the current state. */
+DT_API int dt_est_budgets(dt_est *est, dt_diag *diag);
 /** The initial state (dt_kf_set_state) holds at t0. Computes the latency
- *  budgets. @retval DT_ESTATE already started or no process model. */
+ *  budgets (dt_est_budgets). @retval DT_ESTATE already started or no process
+ *  model. @retval DT_EINVAL / DT_ERANGE / DT_ENUMERIC as dt_est_budgets. */
 DT_API int dt_est_start(dt_est *est, dt_time t0);
 
 /** Applies one synchronized sample (t_source on the common time base).
@@ -312,7 +367,8 @@ DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *
 DT_API int dt_est_add_bound(dt_est *est, const char *name, const dt_bound *bound);
 /** The number of declared bounds. */
 DT_API size_t dt_est_bound_count(const dt_est *est);
-/** tau_max in seconds (INFINITY: never reached), and the bound's name.
+/** tau_max in seconds from the steady-state posterior (INFINITY: never
+ *  reached; NaN before dt_est_budgets or dt_est_start), and the bound's name.
  *  @retval DT_EINVAL i out of range. */
 DT_API int dt_est_latency_budget(const dt_est *est, size_t i, double *tau_max,
                                  const char **name);

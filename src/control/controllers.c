@@ -200,7 +200,10 @@ static void pid_reset(void *self, dt_ctrl_ctx *c)
     double last = dt__ctrl_last_sent(c, p->out), y;
     p->deriv = 0;
     p->primed = 0;
-    if (isfinite(last) && dt_ctrl_value(c, p->in, &y) == DT_OK)
+    /* a controller without an integral action has no state to absorb the
+     * bump: a stored offset would stay for ever (found when a P-only loop
+     * kept sending its safe value after leaving the safe state) */
+    if (p->ki > 0 && isfinite(last) && dt_ctrl_value(c, p->in, &y) == DT_OK)
         p->integ = last - p->kp * (p->sp - y); /* next output = last sent */
     else
         p->integ = 0;

@@ -33,6 +33,7 @@ typedef struct bound_rec {
     double *w;
     int quadratic;
     double limit, tau;
+    double reach; /* the bound metric of the steady-state posterior */
 } bound_rec;
 
 struct dt_est {
@@ -67,6 +68,7 @@ struct dt_est {
     size_t n_an;
     bound_rec bounds[MAX_BOUNDS];
     size_t n_bounds;
+    dt_periodic_meas *rows; /* the budget's measurement rows (n_sig, at most DT_PERIODIC_MAX_ROWS) */
 };
 
 static size_t slot_size(const dt_est *e) { return e->n + e->n * e->n + (e->p ? e->p : 1); }
@@ -99,6 +101,7 @@ void dt_est_destroy(dt_est *e)
     dt__free(&a, e->xb);
     dt__free(&a, e->Pb);
     dt__free(&a, e->work);
+    dt__free(&a, e->rows);
     dt__free(&a, e);
 }
 
@@ -166,12 +169,13 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
     e->xb = dt__calloc(a, n, sizeof *e->xb);
     e->Pb = dt__calloc(a, n * n, sizeof *e->Pb);
     e->work = dt__calloc(a, DT_LATENCY_WORK(n), sizeof *e->work);
+    e->rows = dt__calloc(a, ns ? ns : 1, sizeof *e->rows);
     size_t np = 0;
     for (size_t i = 0; i < ns; i++)
         np += dt_model_signal(model, (dt_signal_id)i)->role == DT_ROLE_PARAMETER;
     e->params = dt__calloc(a, np ? np : 1, sizeof *e->params);
     if (!e->states || !e->inputs || !e->state_of || !e->param_of || !e->meas || !e->ev ||
-        !e->pool || !e->free_slots || !e->u || !e->xb || !e->Pb || !e->work || !e->params) {
+        !e->pool || !e->free_slots || !e->u || !e->xb || !e->Pb || !e->work || !e->params || !e->rows) {
         dt_est_destroy(e);
         return DT_ENOMEM;
     }
@@ -231,6 +235,12 @@ int dt_est_set_measurement_fn(dt_est *e, dt_signal_id sig, dt_kf_measure_fn fn, 
         return DT_EINVAL;
     if (e->started)
         return DT_ESTATE;
+    /* room for the linearization the latency budget uses at start */
+    if (e->meas[sig].h == NULL) {
+        e->meas[sig].h = dt__calloc(&e->alloc, e->n, sizeof *e->meas[sig].h);
+        if (e->meas[sig].h == NULL)
+            return DT_ENOMEM;
+    }
     e->meas[sig].kind = 2;
     e->meas[sig].fn = fn;
     e->meas[sig].user = user;
@@ -289,6 +299,90 @@ static void restore(dt_est *e, uint32_t slot)
     }
 }
 
+/* What the bound limits, for messages. */
+static const char *bound_quantity(const dt_est *e, const bound_rec *r)
+{
+    if (r->quadratic)
+        return "the variance of c'x";
+    size_t nz = 0;
+    for (size_t i = 0; i < e->n; i++)
+        nz += r->w[i] != 0;
+    return nz == 1 ? "variance" : "the weighted variance sum";
+}
+
+int dt_est_budgets(dt_est *e, dt_diag *diag)
+{
+    if (diag != NULL)
+        memset(diag, 0, sizeof *diag);
+    if (e == NULL)
+        return DT_EINVAL;
+    if (e->n_bounds == 0)
+        return DT_OK;
+    const double *A = dt_kf_model_A(e->kf), *Q = dt_kf_model_Q(e->kf);
+    if (A == NULL || Q == NULL)
+        return dt__diag(diag, DT_EINVAL, "estimator.bounds",
+                        "latency budgets need the continuous model (A, Q)");
+    /* Every measurement row at its declared period, with its signal's noise:
+     * callback rows linearized at the current state. */
+    size_t m = 0;
+    for (size_t s = 0; s < e->n_sig; s++) {
+        meas *r = &e->meas[s];
+        if (r->kind == 0)
+            continue;
+        const dt_signal_info *si = dt_model_signal(e->model, (dt_signal_id)s);
+        if (si->period <= 0)
+            return dt__diag(diag, DT_EINVAL, "estimator.bounds",
+                            "measured signal \"%s\" has no period: the latency budget needs "
+                            "the rate of every measured signal", si->id);
+        if (m == DT_PERIODIC_MAX_ROWS)
+            return dt__diag(diag, DT_ELIMIT, "estimator.bounds",
+                            "more than %d measured signals", DT_PERIODIC_MAX_ROWS);
+        if (r->kind == 2) {
+            double hx;
+            int rc = r->fn(r->user, dt_kf_state(e->kf), &hx, r->h);
+            int ok = rc == DT_OK && isfinite(hx);
+            for (size_t i = 0; ok && i < e->n; i++)
+                ok = isfinite(r->h[i]);
+            if (!ok)
+                return dt__diag(diag, DT_ENUMERIC, "estimator.bounds",
+                                "the measurement function of \"%s\" fails at x0", si->id);
+        }
+        e->rows[m].h = r->h;
+        e->rows[m].r = si->noise_var;
+        e->rows[m].period_s = dt_time_to_sec(si->period);
+        m++;
+    }
+    for (size_t i = 0; i < e->n_bounds; i++) {
+        bound_rec *r = &e->bounds[i];
+        dt_bound b = {r->w, r->quadratic, r->limit};
+        double reach = NAN;
+        int rc = dt_cov_periodic(e->n, A, Q, dt_kf_cov(e->kf), e->rows, m, &b, e->Pb, &reach,
+                                 e->work);
+        if (rc == DT_EEMPTY)
+            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
+                            "bound \"%s\": no measured signal, the filter never sees data",
+                            r->name);
+        if (rc == DT_ERANGE)
+            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
+                            "bound \"%s\" needs %s <= %g; at the sensors' rates the filter "
+                            "does not settle: it grows without limit",
+                            r->name, bound_quantity(e, r), r->limit);
+        if (rc != DT_OK)
+            return dt__diag(diag, rc, "estimator.bounds", "bound \"%s\": %s", r->name,
+                            dt_strerror(rc));
+        if (reach > r->limit)
+            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
+                            "bound \"%s\" needs %s <= %g; at the sensors' rates the filter "
+                            "reaches %g", r->name, bound_quantity(e, r), r->limit, reach);
+        rc = dt_latency_budget(e->n, A, Q, e->Pb, &b, &r->tau, e->work);
+        if (rc != DT_OK)
+            return dt__diag(diag, rc, "estimator.bounds", "bound \"%s\": %s", r->name,
+                            dt_strerror(rc));
+        r->reach = reach;
+    }
+    return DT_OK;
+}
+
 int dt_est_start(dt_est *e, dt_time t0)
 {
     if (e == NULL)
@@ -298,20 +392,17 @@ int dt_est_start(dt_est *e, dt_time t0)
     /* A process model must be set: a zero-length predict tells. */
     if (dt_kf_predict(e->kf, 0.0) != DT_OK)
         return DT_ESTATE;
-    const double *A = dt_kf_model_A(e->kf), *Q = dt_kf_model_Q(e->kf);
-    for (size_t i = 0; i < e->n_bounds; i++) {
-        bound_rec *r = &e->bounds[i];
-        if (A == NULL) {
-            r->tau = NAN; /* budgets need the continuous model */
-            continue;
-        }
-        dt_bound b = {r->w, r->quadratic, r->limit};
-        int rc = dt_latency_budget(e->n, A, Q, dt_kf_cov(e->kf), &b, &r->tau, e->work);
-        if (rc != DT_OK)
-            return rc;
-        dt__log(&e->log, DT_LOG_INFO, "estimator", "latency budget \"%s\": %g s", r->name,
-                r->tau);
+    /* Budgets again: measurement callbacks may have been bound since load. */
+    int rc = dt_est_budgets(e, NULL);
+    if (rc != DT_OK) {
+        for (size_t i = 0; i < e->n_bounds; i++)
+            e->bounds[i].tau = NAN;
+        return rc;
     }
+    for (size_t i = 0; i < e->n_bounds; i++)
+        dt__log(&e->log, DT_LOG_INFO, "estimator",
+                "latency budget \"%s\": %g s (steady state %g of %g)", e->bounds[i].name,
+                e->bounds[i].tau, e->bounds[i].reach, e->bounds[i].limit);
     for (size_t s = 0; s <= e->H; s++)
         e->free_slots[s] = (uint32_t)s;
     e->n_free = e->H + 1;

@@ -106,3 +106,130 @@ int dt_latency_budget(size_t n, const double *A, const double *Q, const double *
     *tau_max = lo;
     return DT_OK;
 }
+
+/* ---- the periodic steady state the filter reaches with its sensors ---- */
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b != 0) {
+        uint64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* Scalar update of the covariance alone, Joseph form expanded:
+ * P' = (I - k h') P (I - k h')' + r k k' = P - k a' - a k' + s k k', a = P h,
+ * s = h' a + r, k = a / s; symmetric by construction. */
+static void cov_update(size_t n, double *P, const double *h, double r, double *a)
+{
+    double s = r;
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t j = 0; j < n; j++)
+            v += P[i * n + j] * h[j];
+        a[i] = v;
+        s += h[i] * v;
+    }
+    if (!(s > 0) || !isfinite(s))
+        return; /* nothing observed (h'Ph + r = 0): no information */
+    for (size_t i = 0; i < n; i++) {
+        double ki = a[i] / s;
+        for (size_t j = 0; j < n; j++) {
+            double kj = a[j] / s;
+            P[i * n + j] += -ki * a[j] - a[i] * kj + s * ki * kj;
+        }
+    }
+}
+
+int dt_cov_periodic(size_t n, const double *A, const double *Q, const double *P0,
+                    const dt_periodic_meas *rows, size_t m, const dt_bound *b, double *worst,
+                    double *metric, double *work)
+{
+    if (n < 1 || n > DT_LA_MAX || !A || !Q || !P0 || !b || !b->w || !worst || !metric ||
+        !work || (m > 0 && !rows) || m > DT_PERIODIC_MAX_ROWS)
+        return DT_EINVAL;
+    if (m == 0)
+        return DT_EEMPTY;
+    /* Periods on an integer grid: the step is their greatest common divisor,
+     * coarsened (each period rounded up: fewer updates, a larger covariance,
+     * a shorter budget) so that the longest period takes at most
+     * DT_PERIODIC_MAX_STEPS steps. */
+    uint64_t g = 0, tmax = 0;
+    for (size_t j = 0; j < m; j++) {
+        double p = rows[j].period_s;
+        if (!(p >= 1e-9 && p <= 86400) || !(rows[j].r >= 0) || !isfinite(rows[j].r) ||
+            rows[j].h == NULL)
+            return DT_EINVAL;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(rows[j].h[i]))
+                return DT_EINVAL;
+        uint64_t ns = (uint64_t)llround(p * 1e9);
+        g = gcd64(g, ns);
+        tmax = ns > tmax ? ns : tmax;
+    }
+    if (tmax / g > DT_PERIODIC_MAX_STEPS)
+        g = (tmax + DT_PERIODIC_MAX_STEPS - 1) / DT_PERIODIC_MAX_STEPS;
+    uint64_t kmax = 0, lcm = 1, every[DT_PERIODIC_MAX_ROWS];
+    for (size_t j = 0; j < m; j++) {
+        uint64_t k = ((uint64_t)llround(rows[j].period_s * 1e9) + g - 1) / g;
+        every[j] = k;
+        kmax = k > kmax ? k : kmax;
+        if (lcm <= 65536)
+            lcm = lcm / gcd64(lcm, k) * k;
+    }
+    /* One cycle of the pattern when it is short, else 16 longest periods. */
+    uint64_t win = lcm <= 65536 ? lcm : 16 * kmax;
+    size_t nn = n * n;
+    double *Ad = work, *Qd = Ad + nn, *P = Qd + nn, *t = P + nn, *a = t + nn, *vw = a + nn;
+    int rc = dt_vanloan(n, A, Q, (double)g * 1e-9, Ad, Qd, vw);
+    if (rc != DT_OK)
+        return rc;
+    memcpy(P, P0, nn * sizeof *P);
+    /* the work is bounded: about 3e8 flops at most, whatever the periods */
+    double per_step = 2.0 * (double)(n * nn) + (double)(m * nn) * 3.0;
+    uint64_t max_steps = (uint64_t)(3e8 / per_step);
+    if (max_steps < 8 * win)
+        max_steps = 8 * win;
+    double prev = -1, cur = -1;
+    for (uint64_t s = 1; s <= max_steps; s++) {
+        grow(n, Ad, Qd, P, P, t); /* grow reads P0 before writing P: t holds Ad P */
+        int updated = 0;
+        for (size_t j = 0; j < m; j++) {
+            if (s % every[j] == 0) {
+                cov_update(n, P, rows[j].h, rows[j].r, a);
+                updated = 1;
+            }
+        }
+        dt_mat_symmetrize(n, P);
+        if (updated) {
+            double v = dt_bound_metric(n, b, P);
+            if (!isfinite(v))
+                return DT_ERANGE;
+            if (v > cur) {
+                cur = v;
+                memcpy(worst, P, nn * sizeof *P);
+            }
+        }
+        if (s % win == 0) {
+            if (cur >= 0 && prev >= 0 && fabs(cur - prev) <= 1e-9 * cur) {
+                *metric = cur;
+                return DT_OK;
+            }
+            if (s + win > max_steps) {
+                /* not settled in the allowed work: still growing means no
+                 * steady state in the bound's direction; shrinking (from a
+                 * large P0) leaves an upper bound, which is on the safe side */
+                if (cur > prev * (1 + 1e-6))
+                    return DT_ERANGE;
+                *metric = cur;
+                return DT_OK;
+            }
+            prev = cur;
+            cur = -1;
+        }
+    }
+    *metric = prev;
+    return prev >= 0 ? DT_OK : DT_ERANGE;
+}

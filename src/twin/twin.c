@@ -76,7 +76,9 @@ struct dt_twin {
     double *u; /* the estimator's inputs: the values last sent */
     dt_command *queue, *pending;
     size_t n_pending;
-    double tau_min;
+    double tau_min;  /* the data-age limit: min of the budgets and max_age */
+    double max_age;  /* dispatcher.max_data_age, INFINITY when not given */
+    dt_time data_t;  /* without an estimator: the newest sample released */
     char err[256];
     /* flight recorder */
     uint64_t desc_hash;
@@ -314,8 +316,9 @@ static int in_limits(const dt_signal_info *si, double v)
 }
 
 
-static const char *const disp_keys[] = {"safe",  "rate_limits",     "interlocks",    "deadline",
-                                        "audit", "confirm_timeout", "sink_failures", NULL};
+static const char *const disp_keys[] = {"safe",          "rate_limits",  "interlocks",
+                                        "deadline",      "audit",        "confirm_timeout",
+                                        "sink_failures", "max_data_age", NULL};
 static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", NULL};
 static const char *const loop_keys[] = {"period", NULL};
 static const char *const ctl_common[] = {"id", "kind", NULL};
@@ -374,6 +377,14 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.confirm_timeout", "seconds in (0, 3600]");
         t->confirm_timeout = dt_time_from_sec(num);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(d, "max_data_age")) != NULL) {
+        if (!cJSON_IsNumber(v))
+            return fail(c, DT_EPARSE, "dispatcher.max_data_age", "expected seconds in (0, 3600]");
+        if (!(v->valuedouble > 0 && v->valuedouble <= 3600))
+            return fail(c, DT_EPARSE, "dispatcher.max_data_age",
+                        "%.17g is not in (0, 3600] seconds", v->valuedouble);
+        t->max_age = v->valuedouble;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "sink_failures")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -523,6 +534,54 @@ static int load_sections(jctx *c, dt_ctrl_ctx *ctx)
     return rc;
 }
 
+/* The latency rule is never silently off: every bound's budget from the
+ * filter's steady state, none below one loop period, and a finite data-age
+ * limit for any twin that can dispatch commands. */
+static int data_age_limit(jctx *c)
+{
+    dt_twin *t = c->t;
+    t->tau_min = t->max_age;
+    if (t->est != NULL && dt_est_bound_count(t->est) > 0) {
+        dt_diag d;
+        int rc = dt_est_budgets(t->est, &d);
+        if (rc != DT_OK) {
+            if (c->diag != NULL)
+                *c->diag = d;
+            return rc;
+        }
+        for (size_t i = 0; i < dt_est_bound_count(t->est); i++) {
+            double tau = NAN;
+            const char *name = "";
+            (void)dt_est_latency_budget(t->est, i, &tau, &name);
+            if (tau < dt_time_to_sec(t->period)) {
+                char p[64];
+                dt__fmt(p, sizeof p, "estimator.bounds[%zu]", i);
+                return fail(c, DT_ERANGE, p,
+                            "bound \"%s\": latency budget %.6g s is below one loop period "
+                            "(%.6g s): the twin could never act", name, tau,
+                            dt_time_to_sec(t->period));
+            }
+            if (tau < t->tau_min)
+                t->tau_min = tau;
+        }
+    }
+    if (t->max_age < dt_time_to_sec(t->period))
+        return fail(c, DT_ERANGE, "dispatcher.max_data_age",
+                    "%.6g s is below one loop period (%.6g s): the twin could never act",
+                    t->max_age, dt_time_to_sec(t->period));
+    for (size_t s = 0; s < t->n_sig; s++) {
+        const dt_signal_info *si = dt_model_signal(t->model, (dt_signal_id)s);
+        if (si->role == DT_ROLE_COMMANDED && !(t->tau_min < INFINITY))
+            return fail(c, DT_EPARSE,
+                        dt__model_section(t->model, "dispatcher") ? "dispatcher.max_data_age"
+                                                                   : "dispatcher",
+                        "required: the twin dispatches commands (\"%s\") and no latency "
+                        "budget limits the age of their data (give estimator.bounds a finite "
+                        "budget or dispatcher.max_data_age in seconds)", si->id);
+    }
+    return DT_OK;
+}
+
 void dt_twin_destroy(dt_twin *t)
 {
     if (t == NULL)
@@ -609,6 +668,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     for (size_t i = 0; i < len; i++)
         t->desc_hash = (t->desc_hash ^ (uint8_t)text[i]) * 1099511628211ull;
     t->tau_min = INFINITY;
+    t->max_age = INFINITY;
+    t->data_t = DT_TIME_MIN;
     t->audit_cap = 64;
     jctx c = {t, diag};
     dt_model_options mo = DT_MODEL_OPTIONS_INIT;
@@ -681,6 +742,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         if (t->deadline == 0)
             t->deadline = 2 * t->period; /* default: two cycles */
     }
+    if (rc == DT_OK)
+        rc = data_age_limit(&c);
     if (rc == DT_OK) {
         t->audit = dt__calloc(a, t->audit_cap, sizeof *t->audit);
         if (t->audit == NULL)
@@ -750,7 +813,15 @@ int dt_twin_start(dt_twin *t, dt_time now)
         return DT_ESTATE;
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
+        /* budgets again: measurement callbacks bound since load count */
+        dt_diag d;
+        rc = dt_est_budgets(t->est, &d);
+        if (rc != DT_OK) {
+            dt__fmt(t->err, sizeof t->err, "start failed: %s", d.message);
+            return rc;
+        }
         rc = dt_est_start(t->est, now);
+        t->tau_min = t->max_age;
         for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
             double tau = NAN;
             (void)dt_est_latency_budget(t->est, i, &tau, NULL);
@@ -914,15 +985,16 @@ static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
      * command of such a twin was replaced by 0) */
     for (size_t s = 0; s < t->n_sig; s++)
         t->forced[s] = NAN;
-    double age = NAN;
     size_t broken = 0;
-    if (t->est != NULL) {
-        dt_time td = dt_est_data_time(t->est);
-        age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
-        t->st.belief_age_s = age;
+    /* the age of what the twin acts on: its belief's data, or without an
+     * estimator the newest sample released (a twin that forwards commands) */
+    dt_time td = t->est != NULL ? dt_est_data_time(t->est) : t->data_t;
+    double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
+    t->st.belief_age_s = age;
+    if (t->est != NULL)
         broken = dt_est_bounds_violated(t->est);
-    }
-    /* tau_min is INFINITY without bounds: then only a broken bound engages */
+    /* tau_min is finite whenever the twin has commanded signals (checked at
+     * load); a twin without any has nothing to hold safe */
     int bad = t->n_sink_faults > 0 || broken > 0 || age > t->tau_min;
     if (bad && !t->safe_mode) {
         t->safe_mode = 1;
@@ -997,6 +1069,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     /* Understand */
     size_t n;
     while ((n = dt_ingest_release(t->ing, t->rel, RELEASE_BATCH)) > 0) {
+        for (size_t i = 0; i < n && t->est == NULL; i++)
+            if (t->rel[i].t_source > t->data_t)
+                t->data_t = t->rel[i].t_source;
         for (size_t i = 0; i < n && t->est != NULL; i++) {
             if (dt_est_process(t->est, &t->rel[i]) == DT_OK) {
                 hist_add(t->h_est, &t->st.arrival_to_estimate, now - t->rel[i].t_arrival);

@@ -30,7 +30,7 @@ static const char twin_doc[] =
     " \"bounds\":[{\"name\":\"b\",\"variance\":\"y_est\",\"max\":1}]},"
     "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"y_est\",\"output\":\"u\","
     " \"setpoint\":1,\"kp\":1,\"ki\":1}],"
-    "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":0.1}}\n";
+    "\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0}},\"loop\":{\"period\":0.1}}\n";
 static const char loop_doc[] = "{\"num\":[2],\"den\":[1,1],\"dead_time\":0.1}\n";
 
 static void put(const char *name, const char *text)

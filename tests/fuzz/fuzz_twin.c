@@ -34,7 +34,7 @@ static const char doc[] =
     " \"bounds\":[{\"name\":\"b\",\"variance\":\"y_est\",\"max\":0.5}]},"
     "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"y_est\",\"output\":\"u\","
     " \"setpoint\":1,\"kp\":2,\"ki\":1}],"
-    "\"dispatcher\":{\"safe\":{\"u\":0},\"rate_limits\":{\"u\":10},"
+    "\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0},\"rate_limits\":{\"u\":10},"
     " \"interlocks\":[{\"name\":\"hi\",\"signal\":\"y_est\",\"op\":\">\",\"value\":8,"
     "  \"set\":{\"u\":-1}}],\"confirm_timeout\":0.2},\"loop\":{\"period\":0.01}}";
 

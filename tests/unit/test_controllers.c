@@ -29,7 +29,7 @@ static const char doc_head[] =
     " {\"signal\":\"v\",\"H\":{\"v_est\":1}}],\"parameters\":{\"gain\":2}},"
     "\"controllers\":[";
 static const char doc_tail[] =
-    "],\"dispatcher\":{\"safe\":{\"u\":0,\"w\":0},\"deadline\":1},\"loop\":{\"period\":0.1}}";
+    "],\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0,\"w\":0},\"deadline\":1},\"loop\":{\"period\":0.1}}";
 
 static dt_twin *load(const char *ctl, dt_diag *d, int *rc)
 {
@@ -270,7 +270,7 @@ static void test_configuration_errors(void **state)
 static const char disp_doc[] =
     "{\"dtwin\":1,\"name\":\"disp\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
     "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
-    " \"noise\":{\"std\":1e-3}},"
+    " \"noise\":{\"std\":1e-3},\"period\":0.1},"
     "{\"id\":\"x_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
     "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
     " \"limits\":{\"min\":-1,\"max\":1}},"
@@ -286,7 +286,7 @@ static const char disp_doc[] =
     "\"estimator\":{\"states\":[\"x_est\"],\"inputs\":[\"c\"],\"A\":[[0]],\"B\":[[0]],"
     " \"Q\":[1e-4],\"P0\":[1e-4],\"gate\":1,\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
     " \"bounds\":[{\"name\":\"var\",\"variance\":\"x_est\",\"max\":0.01}]},"
-    "\"dispatcher\":{\"safe\":{\"a\":0,\"b\":0,\"c\":0,\"d\":0,\"e\":0},"
+    "\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"a\":0,\"b\":0,\"c\":0,\"d\":0,\"e\":0},"
     " \"rate_limits\":{\"b\":1},"
     " \"interlocks\":[{\"name\":\"gt\",\"signal\":\"x_est\",\"op\":\">\",\"value\":5,\"set\":{\"c\":1}},"
     "  {\"name\":\"ge\",\"signal\":\"x_est\",\"op\":\">=\",\"value\":4,\"set\":{\"d\":2}},"
@@ -445,8 +445,9 @@ static void test_dispatcher_every_branch(void **state)
     dt_twin_destroy(t);
 }
 
-/* A covariance bound breaks while data is fresh: an unobserved state's
- * uncertainty grows (Q 1e-3/s from P0 1e-4 past 0.01 after 9.9 s) and the
+/* A covariance bound breaks while data is fresh: the sensor of one state
+ * stops while the other keeps the belief young, and that state's variance
+ * grows (Q 1e-3/s from its steady-state posterior) past the bound: the
  * latency rule engages the safe state although the belief's age is small. */
 static void test_bound_engages_safe_state(void **state)
 {
@@ -454,13 +455,17 @@ static void test_bound_engages_safe_state(void **state)
     static const char doc[] =
         "{\"dtwin\":1,\"name\":\"bnd\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
         "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
-        " \"noise\":{\"std\":1e-3}},"
+        " \"noise\":{\"std\":1e-3},\"period\":0.1},"
+        "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"std\":1e-2},\"period\":0.1},"
         "{\"id\":\"x_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
         "{\"id\":\"y_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
         "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
-        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"x\",\"signal\":\"x\"}]}],"
+        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"x\",\"signal\":\"x\"},"
+        " {\"native\":\"y\",\"signal\":\"y\"}]}],"
         "\"estimator\":{\"states\":[\"x_est\",\"y_est\"],\"A\":[[0,0],[0,0]],\"Q\":[1e-4,1e-3],"
-        " \"P0\":[1e-4,1e-4],\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
+        " \"P0\":[1e-4,1e-4],\"gate\":1,\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}},"
+        " {\"signal\":\"y\",\"H\":{\"y_est\":1}}],"
         " \"bounds\":[{\"name\":\"y\",\"variance\":\"y_est\",\"max\":0.01}]},"
         "\"dispatcher\":{\"safe\":{\"a\":0}},\"loop\":{\"period\":0.1}}";
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
@@ -470,9 +475,12 @@ static void test_bound_engages_safe_state(void **state)
     assert_int_equal(dt_twin_start(t, 0), 0);
     dt_twin_stats st;
     int engaged_at = -1;
-    for (int k = 1; k <= 120; k++) {
+    for (int k = 1; k <= 140; k++) {
         dt_time now = (dt_time)k * 100 * DT_NS_PER_MS;
         assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "x", now - DT_NS_PER_MS, 0), 0);
+        if (k <= 20) /* y's sensor stops at 2 s */
+            assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "y", now - DT_NS_PER_MS, 0),
+                             0);
         assert_int_equal(dt_twin_step(t, now), 0);
         dt_twin_stats_get(t, &st);
         if (engaged_at < 0 && k > 5 && st.safe_state) {
@@ -480,25 +488,30 @@ static void test_bound_engages_safe_state(void **state)
             assert_true(st.belief_age_s < 0.2); /* fresh data: the bound did it */
         }
     }
-    assert_close(st.tau_max_s, 9.9, 1e-5, 0);
-    /* P_y(t) = 1e-4 + 1e-3 t at the data time: past 0.01 at 9.9 s */
-    assert_true(engaged_at >= 99 && engaged_at <= 101);
+    /* steady state of y: P+ solves P+^2 + qT P+ - qT r = 0 (qT = r = 1e-4);
+     * the budget is (0.01 - P+) / 1e-3 */
+    double pp = 0.5 * (-1e-4 + sqrt(1e-8 + 4e-8)), tau = (0.01 - pp) / 1e-3;
+    assert_close(st.tau_max_s, tau, 1e-6, 0);
+    /* y's last update at 1.999 s: its variance passes 0.01 at 1.999 + tau */
+    assert_int_equal(engaged_at, (int)ceil((1.999 + tau) * 10));
     assert_int_equal(st.safe_entries, 1); /* data from the first cycle: only the bound */
     assert_int_equal(st.safe_state, 1);
     dt_twin_destroy(t);
 }
 
-/* A twin without an estimator still checks host commands (limits) and has
- * no latency rule (nothing to be stale). */
+/* A twin without an estimator still checks host commands (limits), and its
+ * data-age limit applies to the newest sample it received. */
 static void test_dispatcher_without_estimator(void **state)
 {
     (void)state;
     static const char doc[] =
         "{\"dtwin\":1,\"name\":\"noest\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
         "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
-        " \"limits\":{\"min\":0,\"max\":1}}],"
+        " \"limits\":{\"min\":0,\"max\":1}},"
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"}],"
+        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"x\",\"signal\":\"x\"}]}],"
         "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"a\",\"signal\":\"a\"}]}],"
-        "\"dispatcher\":{\"safe\":{\"a\":0}},\"loop\":{\"period\":0.1}}";
+        "\"dispatcher\":{\"max_data_age\":0.5,\"safe\":{\"a\":0}},\"loop\":{\"period\":0.1}}";
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.logger = dt_logger_silent();
     dt_twin *t;
@@ -508,13 +521,27 @@ static void test_dispatcher_without_estimator(void **state)
         print_error("%s\n", d.message);
     assert_int_equal(rc, 0);
     assert_int_equal(dt_twin_start(t, 0), 0);
-    submit(t, "a", 3, 0);
+    /* no data yet: the age of what the twin acts on is unbounded, safe state */
+    submit(t, "a", 0.5, 0);
     assert_int_equal(dt_twin_step(t, 100 * DT_NS_PER_MS), 0);
-    assert_close(sent(t, "a"), 1, 0, 0);
+    assert_close(sent(t, "a"), 0, 0, 0);
     dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.safe_state, 1);
+    /* with a fresh sample the host's command passes, clamped to the limit */
+    assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "x", 150 * DT_NS_PER_MS, 0), 0);
+    submit(t, "a", 3, 0);
+    assert_int_equal(dt_twin_step(t, 200 * DT_NS_PER_MS), 0);
+    assert_close(sent(t, "a"), 1, 0, 0);
     dt_twin_stats_get(t, &st);
     assert_int_equal(st.safe_state, 0);
     assert_int_equal(st.clamped, 1);
+    /* the data ages past max_data_age (0.5 s): safe state again */
+    for (int k = 3; k <= 8; k++)
+        assert_int_equal(dt_twin_step(t, k * 100 * DT_NS_PER_MS), 0);
+    dt_twin_stats_get(t, &st);
+    assert_int_equal(st.safe_state, 1);
+    assert_close(st.belief_age_s, 0.65, 1e-12, 0);
     dt_twin_destroy(t);
 }
 

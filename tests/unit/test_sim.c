@@ -46,7 +46,7 @@ static const char twin_doc[] =
     "  \"Q\":[0.001],\"P0\":[0.01],\"measurements\":[{\"signal\":\"y\",\"H\":{\"y_est\":1}}]},"
     "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"y_est\",\"output\":\"u\","
     "  \"setpoint\":2,\"kp\":2,\"ki\":2}],"
-    "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":0.01}}";
+    "\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0}},\"loop\":{\"period\":0.01}}";
 
 typedef struct result {
     double y_end, offset_est;
