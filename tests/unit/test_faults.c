@@ -72,6 +72,7 @@ typedef struct run run;
 typedef struct scenario {
     const char *name;
     const char *sensor_keys; /* extra keys of the sim sensor source */
+    const char *net_keys;    /* extra keys of the UDP source */
     int cycles;
     void (*inject)(run *r); /* before each step */
     void (*check)(run *r);  /* after the run */
@@ -99,6 +100,14 @@ struct run {
     int held_until[HOLD], n_held;
     uint8_t ancient[64];
     size_t ancient_len;
+    /* the UDP sender: wire version 2 with this epoch when > 0, else version 1 */
+    int epoch;
+    int udp_silent_until; /* cycle: the sender is rebooting until then */
+    uint8_t recent[32][64]; /* the last frames sent, for replays */
+    uint8_t session1[32][64]; /* frames of the sender's first session */
+    uint64_t forged, replayed, restarted_at_frame, frames_to_data, flood_valid, flood_wrong;
+    dt_udp_stats prev_us; /* per-step work under the flood */
+    uint64_t max_step_datagrams, max_step_bytes, max_step_samples;
     dt_time aux_shift; /* the aux sensor's clock error (jumps) */
     double aux_skew;
     int aux_silent_from; /* cycle from which aux stops (0: never starts, -1: never stops) */
@@ -129,7 +138,9 @@ static double unif(run *r) { return (double)(rnd(r) >> 11) * (1.0 / 900719925474
 static size_t frame(run *r, uint8_t *buf, uint32_t sid, uint32_t seq, uint32_t ch, double v)
 {
     dt_wire_sample s = {ch, 0, r->now, v, 0};
-    return dt_wire_encode_samples(buf, 64, sid, seq, &s, 1);
+    dt_wire_header h = {r->epoch > 0 ? 2 : 1, DT_WIRE_SAMPLES, sid, seq, 1,
+                        (uint16_t)(r->epoch > 0 ? r->epoch : 0)};
+    return dt_wire_encode_samples_v2(buf, 64, &h, &s, 1);
 }
 
 static void send_raw(run *r, const uint8_t *b, size_t n)
@@ -174,7 +185,7 @@ static void traffic(run *r, int udp_fault)
             r->aux_pushed++;
         }
     release_held(r);
-    if (r->k % 10 != 0)
+    if (r->k % 10 != 0 || r->k < r->udp_silent_until)
         return;
     uint8_t b[64];
     size_t n = frame(r, b, 7, ++r->seq, 1, pl.y);
@@ -182,6 +193,7 @@ static void traffic(run *r, int udp_fault)
         memcpy(r->ancient, b, n);
         r->ancient_len = n;
     }
+    memcpy(r->recent[(r->k / 10) % 32], b, n); /* every frame is 56 bytes */
     if (!udp_fault || r->k < 100) {
         send_raw(r, b, n);
         return;
@@ -270,7 +282,7 @@ static void build_doc(const run *r)
              "{\"id\":\"aux\",\"kind\":\"memory\",\"timeout\":0.5,\"max_hold\":0.05,\"ring\":4096,\"reorder\":4096,"
              " \"clock\":{\"mode\":\"estimate\",\"window\":0.5,\"windows\":8,\"jump\":1},"
              " \"mapping\":[{\"native\":\"lvl2\",\"signal\":\"y2\"}]},"
-             "{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":7,\"timeout\":1,\"max_hold\":0.05,"
+             "{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":7,\"timeout\":1,\"max_hold\":0.05%s,"
              " \"mapping\":[{\"channel\":1,\"signal\":\"y3\"}]}],"
              "\"sinks\":[{\"id\":\"act\",\"kind\":\"flaky\",\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
              "\"estimator\":{\"states\":[\"y_est\"],\"inputs\":[\"u\"],\"A\":[[-1]],\"B\":[[1]],"
@@ -282,7 +294,8 @@ static void build_doc(const run *r)
              " \"setpoint\":2,\"kp\":2,\"ki\":2}],"
              "\"dispatcher\":{\"safe\":{\"u\":0},\"sink_failures\":3,\"deadline\":0.05},"
              "\"loop\":{\"period\":0.01}}",
-             (unsigned long long)r->seed, r->sc->sensor_keys ? r->sc->sensor_keys : "");
+             (unsigned long long)r->seed, r->sc->sensor_keys ? r->sc->sensor_keys : "",
+             r->sc->net_keys ? r->sc->net_keys : "");
 }
 
 static void hash_in(uint64_t *h, const void *p, size_t n)
@@ -346,6 +359,14 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
             r->left_safe_at = r->k;
     }
     r->allocs_after_start = allocs_seen.calls - allocs0;
+    /* what is still in the kernel's buffer (a budget leaves it there) is read
+     * now: then every datagram sent is accounted for */
+    for (int i = 0; i < 10000; i++) {
+        dt_udp_source_stats(r->io, r->net, &r->us);
+        if (r->us.datagrams + r->us.kernel_dropped >= r->frames_sent)
+            break;
+        assert_int_equal(dt_io_poll(r->io, r->now), 0);
+    }
     /* results, and the accounting of every source and sink */
     dt_twin_stats_get(r->t, &r->st);
     dt_udp_source_stats(r->io, r->net, &r->us);
@@ -365,6 +386,19 @@ static void do_run(const scenario *sc, uint64_t seed, run *r)
     assert_true(r->st.commands == r->st.sent + r->st.expired + r->st.sink_errors);
     /* every datagram ends exactly one way; records are accounted */
     assert_true(r->us.datagrams == r->us.frames_ok + r->us.duplicate + r->us.frames_rejected);
+    assert_true(r->us.frames_rejected ==
+                r->us.wrong_type + r->us.wrong_source + r->us.kernel_truncated + r->us.too_old +
+                    r->us.stale_epoch + r->us.unconfirmed +
+                    r->us.rejected[DT_WIRE_SHORT] + r->us.rejected[DT_WIRE_BAD_MAGIC] +
+                    r->us.rejected[DT_WIRE_BAD_VERSION] + r->us.rejected[DT_WIRE_BAD_TYPE] +
+                    r->us.rejected[DT_WIRE_BAD_FLAGS] + r->us.rejected[DT_WIRE_BAD_RESERVED] +
+                    r->us.rejected[DT_WIRE_EMPTY] + r->us.rejected[DT_WIRE_TOO_MANY] +
+                    r->us.rejected[DT_WIRE_TRUNCATED] + r->us.rejected[DT_WIRE_TRAILING] +
+                    r->us.rejected[DT_WIRE_BAD_CRC]);
+    /* ... and every datagram sent was read or dropped by the kernel, never lost silently */
+    assert_true(r->us.datagrams + r->us.kernel_dropped == r->frames_sent);
+    assert_true(r->us.records == r->us.samples + r->us.unmapped_records + r->us.bad_records +
+                                     r->us.records_dropped);
     assert_true(r->us.samples + r->us.unmapped_records + r->us.bad_records >= r->us.frames_ok);
     assert_true(r->us.samples == r->src[2].offered);
     assert_true(r->allocs_after_start == 0);
@@ -411,6 +445,7 @@ static void chk_baseline(run *r)
     settles(r);
     assert_int_equal(r->st.safe_entries, 1); /* start-up only: no data in the first cycle */
     assert_int_equal(r->us.frames_rejected + r->us.lost + r->us.duplicate, 0);
+    assert_int_equal(r->us.jumps + r->us.restarts + r->us.kernel_dropped, 0);
     assert_int_equal(r->us.frames_ok, r->frames_sent);
 }
 
@@ -472,10 +507,11 @@ static void chk_insert(run *r)
 {
     settles(r);
     assert_true(r->inserted > 0);
-    /* the replayed frame: a duplicate while within 64 frames, later accepted as
-     * reordered and its sample dropped as too old (1 s horizon) */
-    assert_int_equal(r->us.duplicate + r->us.reordered, r->inserted);
-    assert_true(r->src[2].dropped_too_late + r->us.duplicate >= r->inserted);
+    /* the replayed frame: a duplicate while within 64 frames, then refused as
+     * too old (behind the window a replay cannot be told from a late frame) */
+    assert_int_equal(r->us.duplicate + r->us.too_old, r->inserted);
+    assert_true(r->us.too_old > 0);
+    assert_int_equal(r->us.reordered, 0);
 }
 
 static void inj_masq(run *r) { traffic(r, 7); }
@@ -672,11 +708,162 @@ static void chk_diverge(run *r)
     assert_true(r->st.estimator.gated > 100);
 }
 
+/* seq jump: one forged frame 2^31 - 16 ahead (its value 99 would pull the
+ * estimate away), then 300 replays of recent frames, one per cycle */
+static void inj_seq_jump(run *r)
+{
+    traffic(r, 0);
+    if (r->k == 500) {
+        uint8_t b[64];
+        size_t n = frame(r, b, 7, r->seq + 0x7FFFFFF0u, 1, 99.0);
+        send_raw(r, b, n);
+        r->forged++;
+    } else if (r->k > 500 && r->k <= 800) {
+        send_raw(r, r->recent[rnd(r) % 32], 56);
+        r->replayed++;
+    }
+}
+static void chk_seq_jump(run *r)
+{
+    settles(r);
+    assert_int_equal(r->us.lost, 0);                          /* not inflated */
+    assert_int_equal(r->us.frames_ok, r->frames_sent - r->forged - r->replayed);
+    assert_int_equal(r->us.duplicate + r->us.too_old, r->replayed); /* still detected */
+    assert_int_equal(r->us.unconfirmed, r->forged);
+    assert_int_equal(r->us.frames_ok, r->frames_sent - r->forged - r->replayed);
+    assert_int_equal(r->us.jumps + r->us.restarts, 0);
+    assert_int_equal(r->st.safe_entries, 1); /* as the baseline: start-up only */
+}
+
+/* Records how many frames the rebooted sender sent until its data flowed. */
+static void watch_restart(run *r)
+{
+    if (r->restarted_at_frame == 0 || r->frames_to_data != 0)
+        return;
+    dt_udp_stats us;
+    dt_udp_source_stats(r->io, r->net, &us);
+    if (us.frames_ok > r->prev_us.frames_ok)
+        r->frames_to_data = r->frames_sent - r->restarted_at_frame;
+}
+
+/* sender restart, wire version 2: the sensor reboots at 5 s (0.3 s of
+ * silence) into epoch 2 and counts from seq 0 again; from 7 s an attacker
+ * replays the previous session's frames byte for byte */
+static void inj_restart_epoch(run *r)
+{
+    if (r->k == 1)
+        r->epoch = 1;
+    if (r->k == 500) {
+        r->udp_silent_until = 530;
+        r->epoch = 2;
+        r->seq = UINT32_MAX; /* the next frame is seq 0 */
+    }
+    watch_restart(r);
+    if (r->k == 530) {
+        dt_udp_source_stats(r->io, r->net, &r->prev_us);
+        r->restarted_at_frame = r->frames_sent;
+    }
+    if (r->k == 400) /* keep 32 frames of the first session for the replay */
+        memcpy(r->session1, r->recent, sizeof r->recent);
+    traffic(r, 0);
+    if (r->k >= 700 && r->k < 732) {
+        send_raw(r, r->session1[r->k - 700], 56);
+        r->replayed++;
+    }
+}
+static void chk_restart_epoch(run *r)
+{
+    settles(r);
+    /* every frame but epoch 2's first (it waits for the second), none of the replays */
+    assert_int_equal(r->us.frames_ok, r->frames_sent - 1 - r->replayed);
+    assert_int_equal(r->frames_to_data, 2); /* data again from its second frame */
+    assert_int_equal(r->us.restarts, 1);
+    assert_int_equal(r->us.epoch, 2);
+    assert_int_equal(r->us.unconfirmed, 1);
+    assert_int_equal(r->us.stale_epoch, r->replayed); /* replays refused */
+    assert_int_equal(r->us.duplicate + r->us.reordered + r->us.too_old, 0);
+}
+
+/* sender restart, wire version 1 (no epoch): the sensor reboots at 5 s, is
+ * silent 1.5 s (more than restart_after, 1 s) and counts from seq 0 again */
+static void inj_restart_v1(run *r)
+{
+    if (r->k == 500) {
+        r->udp_silent_until = 650;
+        r->seq = UINT32_MAX;
+    }
+    watch_restart(r);
+    if (r->k == 650) {
+        dt_udp_source_stats(r->io, r->net, &r->prev_us);
+        r->restarted_at_frame = r->frames_sent;
+    }
+    traffic(r, 0);
+}
+static void chk_restart_v1(run *r)
+{
+    settles(r);
+    assert_int_equal(r->us.frames_ok, r->frames_sent - 1);
+    assert_int_equal(r->us.duplicate + r->us.reordered + r->us.too_old + r->us.lost, 0);
+    assert_int_equal(r->frames_to_data, 2);
+    assert_int_equal(r->us.restarts, 1);
+    assert_int_equal(r->us.unconfirmed, 1);
+}
+
+/* flood: for 2 s, every cycle 3 valid maximum-size frames (2046 records each,
+ * continuing the sender's sequence) and 3 maximum-size frames with a wrong
+ * source id, on top of the ordinary traffic. The UDP source has poll_bytes
+ * 131072 (two such frames). */
+#define FLOOD_BYTES 131072u
+static void inj_flood(run *r)
+{
+    static uint8_t big[DT_WIRE_MAX_DATAGRAM];
+    static dt_wire_sample recs[DT_WIRE_MAX_SAMPLES];
+    /* the work of the previous step */
+    dt_udp_stats us;
+    dt_udp_source_stats(r->io, r->net, &us);
+    if (r->k > 1) {
+        uint64_t d = us.datagrams - r->prev_us.datagrams, b = us.bytes - r->prev_us.bytes,
+                 s = us.samples - r->prev_us.samples;
+        r->max_step_datagrams = d > r->max_step_datagrams ? d : r->max_step_datagrams;
+        r->max_step_bytes = b > r->max_step_bytes ? b : r->max_step_bytes;
+        r->max_step_samples = s > r->max_step_samples ? s : r->max_step_samples;
+    }
+    r->prev_us = us;
+    traffic(r, 0);
+    if (r->k < 500 || r->k >= 700)
+        return;
+    for (size_t i = 0; i < DT_WIRE_MAX_SAMPLES; i++)
+        recs[i] = (dt_wire_sample){1, 0, r->now, pl.y, 0};
+    for (int i = 0; i < 3; i++) {
+        size_t n = dt_wire_encode_samples(big, sizeof big, 7, ++r->seq, recs, DT_WIRE_MAX_SAMPLES);
+        send_raw(r, big, n);
+        r->flood_valid++;
+        n = dt_wire_encode_samples(big, sizeof big, 8, r->seq, recs, DT_WIRE_MAX_SAMPLES);
+        send_raw(r, big, n);
+        r->flood_wrong++;
+    }
+}
+static void chk_flood(run *r)
+{
+    settles(r);
+    assert_int_equal(r->st.cycles, 1500); /* the loop stepped every cycle */
+    assert_int_equal(r->st.expired, 0);
+    /* bounded work per step: the budget plus at most one datagram */
+    assert_true(r->max_step_bytes < FLOOD_BYTES + DT_WIRE_MAX_DATAGRAM);
+    assert_true(r->max_step_samples <= (FLOOD_BYTES + DT_WIRE_MAX_DATAGRAM) / DT_WIRE_SAMPLE_RECORD);
+    assert_true(r->us.polls_limited > 0);
+    /* every datagram ends counted exactly one way (do_run checks the sums) */
+    assert_true(r->us.wrong_source > 0 && r->us.wrong_source <= r->flood_wrong);
+    assert_true(r->us.frames_ok > 1500 / 10);
+    assert_int_equal(r->us.frames_rejected, r->us.wrong_source + r->us.unconfirmed);
+    assert_int_equal(r->us.duplicate + r->us.too_old + r->us.restarts, 0);
+}
+
 #define SCENARIO(fn, nm, keys, inj, chk)                                                   \
     static void fn(void **state)                                                           \
     {                                                                                      \
         (void)state;                                                                       \
-        static const scenario sc = {nm, keys, 0, inj, chk};                                \
+        static const scenario sc = {nm, keys, NULL, 0, inj, chk};                          \
         run_scenario(&sc);                                                                 \
     }
 
@@ -706,6 +893,19 @@ SCENARIO(test_sink_errors, "actuator sink errors", NULL, inj_sink_err, chk_sink_
 SCENARIO(test_sink_would_block, "actuator sink refuses (would block)", NULL, inj_sink_block,
          chk_sink_block)
 SCENARIO(test_estimator_divergence, "estimator divergence", NULL, inj_diverge, chk_diverge)
+SCENARIO(test_wire_seq_jump, "seq jump", NULL, inj_seq_jump, chk_seq_jump)
+SCENARIO(test_wire_sender_restart, "sender restart (epoch)", NULL, inj_restart_epoch,
+         chk_restart_epoch)
+SCENARIO(test_wire_sender_restart_v1, "sender restart (version 1, after silence)", NULL,
+         inj_restart_v1, chk_restart_v1)
+
+static void test_wire_flood(void **state)
+{
+    (void)state;
+    static const scenario sc = {"flood", NULL, ",\"max_count\":2046,\"poll_bytes\":131072", 0,
+                                inj_flood, chk_flood};
+    run_scenario(&sc);
+}
 
 /* A non-positive-definite update leaves the belief exactly as it was: random
  * priors, and a vector update whose R makes S indefinite. */
@@ -838,6 +1038,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sink_errors),
     cmocka_unit_test(test_sink_would_block),
     cmocka_unit_test(test_estimator_divergence),
+    cmocka_unit_test(test_wire_seq_jump),
+    cmocka_unit_test(test_wire_sender_restart),
+    cmocka_unit_test(test_wire_sender_restart_v1),
+    cmocka_unit_test(test_wire_flood),
     cmocka_unit_test(test_nonpd_update_unchanged),
     cmocka_unit_test(test_latency_rule_randomized),
 };
