@@ -132,6 +132,11 @@ static int track_seq(udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
         return 0;
     }
     int v = classify(s, epoch, seq);
+    /* A version 1 sender silent for restart_after whose frames come back at
+     * or behind the newest one has restarted (or it is a replay: version 1
+     * cannot tell, docs/wire.md). Unsigned: the host's now may be any int64. */
+    int silent = version == 1 && s->now >= s->last_accept &&
+                 (uint64_t)s->now - (uint64_t)s->last_accept >= (uint64_t)s->restart_after;
     if (v == V_ADVANCE) {
         uint32_t ahead = seq - s->last_seq;
         count_lost(s, ahead - 1);
@@ -140,7 +145,7 @@ static int track_seq(udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
         accepted(s);
         return 0;
     }
-    if (v == V_REORDERED) {
+    if (v == V_REORDERED && !silent) {
         s->seen |= (uint64_t)1 << (s->last_seq - seq);
         /* It was counted lost when the gap appeared. */
         if (s->st.lost > 0) {
@@ -154,15 +159,11 @@ static int track_seq(udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
     }
     /* Refused by the window. May it move the window instead? Forward (a gap or
      * a new epoch): always, once confirmed. Backward: only while the window
-     * rests on a single frame (which may have been forged), or for a version 1
-     * sender silent for restart_after (it has no epoch to say it restarted:
-     * docs/wire.md says what that costs). */
-    /* (in unsigned arithmetic: the host's now may be any int64) */
-    int silent = version == 1 && s->now >= s->last_accept &&
-                 (uint64_t)s->now - (uint64_t)s->last_accept >= (uint64_t)s->restart_after;
+     * rests on a single frame (which may have been forged), or for a silent
+     * version 1 sender (above). */
     int movable = v == V_FAR_AHEAD || v == V_NEW_EPOCH ||
                   ((v == V_TOO_OLD || v == V_OLD_EPOCH) && (!s->confirmed || silent)) ||
-                  (v == V_DUPLICATE && silent);
+                  ((v == V_DUPLICATE || v == V_REORDERED) && silent);
     if (!movable) {
         if (v == V_DUPLICATE) {
             s->st.duplicate++;

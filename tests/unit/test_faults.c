@@ -270,9 +270,9 @@ static void build_doc(const run *r)
              "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
              " \"noise\":{\"std\":0.01},\"period\":0.01,\"limits\":{\"min\":-10,\"max\":10}},"
              "{\"id\":\"y2\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
-             " \"noise\":{\"std\":0.02},\"limits\":{\"min\":-10,\"max\":10}},"
+             " \"noise\":{\"std\":0.02},\"period\":0.01,\"limits\":{\"min\":-10,\"max\":10}},"
              "{\"id\":\"y3\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
-             " \"noise\":{\"std\":0.02}},"
+             " \"noise\":{\"std\":0.02},\"period\":0.01},"
              "{\"id\":\"y_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
              "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
              " \"limits\":{\"min\":0,\"max\":5}}],"
@@ -962,7 +962,7 @@ static void test_latency_rule_randomized(void **state)
         snprintf(d, sizeof d,
                  "{\"dtwin\":1,\"name\":\"lr\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
                  "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
-                 " \"noise\":{\"std\":0.01}},"
+                 " \"noise\":{\"std\":0.01},\"period\":%.17g},"
                  "{\"id\":\"x_est\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
                  "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
                  "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"timeout\":100,"
@@ -971,7 +971,7 @@ static void test_latency_rule_randomized(void **state)
                  " \"gate\":1,\"measurements\":[{\"signal\":\"x\",\"H\":{\"x_est\":1}}],"
                  " \"bounds\":[{\"name\":\"b\",\"variance\":\"x_est\",\"max\":%.17g}]},"
                  "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":%.17g}}",
-                 q, max, period);
+                 period, q, max, period);
         dt_twin_options o = DT_TWIN_OPTIONS_INIT;
         o.logger = dt_logger_silent();
         dt_twin *t;
