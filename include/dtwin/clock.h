@@ -52,16 +52,22 @@ typedef struct dt_clock {
     dt_time pt_ts[DT_CLOCK_MAX_WINDOWS];
     dt_time pt_d[DT_CLOCK_MAX_WINDOWS];
     uint64_t observations, resets;
-    dt_time cand_d;      /* a forward step being confirmed: its delay ... */
-    uint32_t cand_n;     /* ... and how many consecutive observations agree */
-    uint64_t outliers;   /* impossible delays not confirmed as a step (ignored) */
+    dt_time cand_d;      /* a step being confirmed: its first delay, ... */
+    dt_time cand_ts, cand_ta, cand_ta0; /* ... the last source and arrival times, the first arrival */
+    uint32_t cand_n;     /* ... how many consecutive observations agree */
+    int cand_dir;        /* ... and its side: 1 forward (delay below), -1 back */
+    uint64_t outliers;   /* delays off the line not confirmed as a step (ignored) */
+    uint64_t skew_limited; /* fits whose slope was held at DT_CLOCK_MAX_SKEW */
     /** @endcond */
 } dt_clock;
 
-/** Consecutive observations a forward clock step needs before the model
- *  adopts it; a lone impossible timestamp (a sample from the future) is an
- *  outlier and does not move the model. */
+/** Consecutive observations a clock step (either way) needs, on top of
+ *  spanning one window of arrival time, before the model adopts it; a lone
+ *  impossible timestamp (a sample from the future, or one older than the
+ *  window) is an outlier and does not move the model. */
 #define DT_CLOCK_STEP_CONFIRM 3
+/** The largest |skew| (fraction) configured or fitted: 1 %. */
+#define DT_CLOCK_MAX_SKEW 0.01
 
 /** Initializes a clock model.
  *  @retval DT_EINVAL bad mode, non-finite numbers, |skew| >= 0.01, window
@@ -76,18 +82,34 @@ DT_API int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg);
  *  least disturbed by delay; a least-squares line through the last N window
  *  minima gives offset and skew. Assumes the one-way delay's minimum is about
  *  constant (it is absorbed into the offset) and that each window holds
- *  some samples with near-minimum delay. Delays below the line by more than
- *  jump_s mean the source clock stepped forward once DT_CLOCK_STEP_CONFIRM
- *  consecutive observations agree (within jump_s) on the new delay: the fit
- *  restarts; a lone one is an outlier (counted, ignored). A whole window of
- *  minima more than jump_s above the line is a step back: the fit restarts. */
+ *  some samples with near-minimum delay. A delay more than jump_s below the
+ *  line (the source clock stepped forward) or above it (stepped back) is a
+ *  step candidate: the fit restarts only when DT_CLOCK_STEP_CONFIRM
+ *  consecutive candidates on the same side agree (within jump_s) on the new
+ *  delay, with source times advancing, and span at least one window of
+ *  arrival time; until then each is an outlier (counted, ignored). So one
+ *  wild timestamp never moves the model, a backlog of old readings arriving
+ *  in a burst stays late data, and replayed old frames look old for at
+ *  least a window. Observations older than the current window do not touch
+ *  it. A fitted |skew| above DT_CLOCK_MAX_SKEW is held at the bound (a
+ *  crystal is never that far off; such a slope comes from data that is not
+ *  a clock). Times outside +-DT_TIME_LIMIT are ignored (outliers). */
 DT_API void dt_clock_observe(dt_clock *clk, dt_time t_source, dt_time t_arrival);
 
-/** Maps a source time to the common time base. */
+/** Maps a source time to the common time base (saturating; see the body). */
 static inline dt_time dt_clock_map(const dt_clock *clk, dt_time t_source)
 {
-    double corr = clk->offset_ns + clk->skew * (double)(t_source - clk->ref);
-    return t_source + (dt_time)corr;
+    /* No overflow for any input: a time outside +-DT_TIME_LIMIT maps to
+     * DT_TIME_MIN / DT_TIME_MAX, the correction is computed in doubles and
+     * bounded, and a result outside the limit saturates at it (ingest refuses
+     * both as a bad time). */
+    if (!dt_time_valid(t_source))
+        return t_source < 0 ? DT_TIME_MIN : DT_TIME_MAX;
+    double corr = clk->offset_ns + clk->skew * ((double)t_source - (double)clk->ref);
+    double lim = (double)DT_TIME_LIMIT;
+    corr = corr > -lim ? (corr < lim ? corr : lim) : -lim; /* NaN -> -lim */
+    dt_time r = t_source + (dt_time)corr;                  /* |r| < 2^63 */
+    return r < -DT_TIME_LIMIT ? -DT_TIME_LIMIT : r > DT_TIME_LIMIT ? DT_TIME_LIMIT : r;
 }
 
 /** Current offset (seconds) at source time t_source, and skew (fraction). */

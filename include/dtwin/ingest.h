@@ -92,6 +92,13 @@ typedef struct dt_source_stats {
     uint64_t rejected_wrong_role;     /**< not a measured or parameter signal */
     uint64_t rejected_out_of_limits;  /**< outside hard limits (policy reject) */
     uint64_t rejected_future;         /**< mapped time beyond now + tolerance */
+    uint64_t rejected_bad_time;       /**< t_source or t_arrival outside +-DT_TIME_LIMIT,
+                                           or a mapped time that saturates there */
+    uint64_t rejected_clock_step;     /**< the sample that completed a clock step (its
+                                           delay is the step's evidence, not data) */
+    uint64_t clamped_to_arrival;      /**< accepted with its mapped time cut to its
+                                           arrival (a sender clock ahead, within the
+                                           tolerance): data never looks younger than it is */
     uint64_t flagged_out_of_limits;   /**< outside hard limits (policy flag) */
     uint64_t dropped_reorder_full;    /**< reorder buffer full */
     uint64_t released;                /**< delivered in time order */

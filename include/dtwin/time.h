@@ -19,6 +19,15 @@ typedef int64_t dt_time;
 #define DT_NS_PER_US INT64_C(1000)      /**< nanoseconds per microsecond */
 #define DT_TIME_MAX INT64_MAX           /**< the latest time ("never") */
 #define DT_TIME_MIN INT64_MIN           /**< the earliest time ("no data yet") */
+/** The largest |t| accepted from outside (a sample's times, a host's `now`):
+ *  2^62 - 1 ns, about 146 years either side of the time base's zero (with a
+ *  Unix-epoch base: 1823-11 to 2116-02). The difference of two such times and
+ *  the sum of one with any configured duration fit in dt_time, so the
+ *  arithmetic after the check cannot overflow. */
+#define DT_TIME_LIMIT ((INT64_C(1) << 62) - 1)
+
+/** 1 when |t| <= DT_TIME_LIMIT: a time arithmetic may use. */
+static inline int dt_time_valid(dt_time t) { return t >= -DT_TIME_LIMIT && t <= DT_TIME_LIMIT; }
 
 /** Seconds to nanoseconds, rounded to nearest; saturates at DT_TIME_MIN/MAX,
  *  NaN gives 0. Use dt_time_from_sec_checked() for values from outside. */

@@ -220,6 +220,8 @@ int dt_ingest_start(dt_ingest *g, dt_time now)
         return DT_EINVAL;
     if (g->started)
         return DT_ESTATE;
+    if (!dt_time_valid(now))
+        return DT_ERANGE;
     for (uint32_t i = 0; i < g->n_src; i++)
         g->src[i].last_arrival = now;
     g->started = 1;
@@ -259,8 +261,12 @@ static int reorder_insert(reorder *rb, const dt_sample *s)
 static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
 {
     dt_source_stats *st = &src->st;
-    if (s->t_arrival == 0)
-        s->t_arrival = now;
+    if (s->t_arrival == 0 || s->t_arrival > now)
+        s->t_arrival = now; /* nothing arrives after the poll that drains it */
+    if (!dt_time_valid(s->t_source) || !dt_time_valid(s->t_arrival)) {
+        st->rejected_bad_time++;
+        return;
+    }
     src->last_arrival = s->t_arrival > src->last_arrival ? s->t_arrival : src->last_arrival;
     if (s->signal >= g->n_sig) {
         st->rejected_unknown_signal++;
@@ -288,11 +294,28 @@ static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
         }
         s->flags |= DT_SAMPLE_OUT_OF_LIMITS;
     }
+    uint64_t resets = src->clock.resets;
     dt_clock_observe(&src->clock, s->t_source, s->t_arrival);
+    if (src->clock.resets != resets) {
+        /* mapped with the new fit it would look as fresh as its arrival:
+         * after a replay or a backlog that is exactly the lie to refuse */
+        st->rejected_clock_step++;
+        return;
+    }
     dt_time t = dt_clock_map(&src->clock, s->t_source);
+    if (t <= -DT_TIME_LIMIT || t >= DT_TIME_LIMIT) {
+        st->rejected_bad_time++;
+        return;
+    }
     if (t > now && t - now > g->future_tol) {
         st->rejected_future++;
         return;
+    }
+    if (t > s->t_arrival) {
+        /* a sender clock ahead of ours (inside the tolerance) must not make
+         * data look younger than its arrival */
+        t = s->t_arrival;
+        st->clamped_to_arrival++;
     }
     s->t_source = t;
     s->flags |= DT_SAMPLE_MAPPED;
@@ -315,6 +338,8 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
         return DT_EINVAL;
     if (!g->started)
         return DT_ESTATE;
+    if (!dt_time_valid(now))
+        return DT_ERANGE;
     dt_time wm = DT_TIME_MAX, newest_any = DT_TIME_MIN;
     int any_live = 0;
     for (uint32_t i = 0; i < g->n_src; i++) {
@@ -459,7 +484,8 @@ int dt_source_stats_consistent(const dt_source_stats *s)
         return 0;
     uint64_t rejected = s->rejected_nonfinite + s->rejected_bad_variance +
                         s->rejected_unknown_signal + s->rejected_wrong_role +
-                        s->rejected_out_of_limits + s->rejected_future;
+                        s->rejected_out_of_limits + s->rejected_future +
+                        s->rejected_bad_time + s->rejected_clock_step;
     return s->offered == s->dropped_newest + s->dropped_oldest + s->drained + s->pending_ring &&
            s->drained == s->accepted + rejected &&
            s->accepted == s->dropped_reorder_full + s->released + s->late +
@@ -487,6 +513,7 @@ void dt_ingest_stats_get(const dt_ingest *g, dt_ingest_stats *o)
         ADD(pending_ring); ADD(accepted); ADD(rejected_nonfinite);
         ADD(rejected_bad_variance); ADD(rejected_unknown_signal);
         ADD(rejected_wrong_role); ADD(rejected_out_of_limits); ADD(rejected_future);
+        ADD(rejected_bad_time); ADD(rejected_clock_step); ADD(clamped_to_arrival);
         ADD(flagged_out_of_limits); ADD(dropped_reorder_full); ADD(released);
         ADD(late); ADD(dropped_too_late); ADD(pending_merge); ADD(stale_events);
 #undef ADD

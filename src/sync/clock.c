@@ -11,7 +11,7 @@ int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg)
     if (cfg->mode != DT_CLOCK_FIXED && cfg->mode != DT_CLOCK_ESTIMATE)
         return DT_EINVAL;
     if (!isfinite(cfg->offset_s) || fabs(cfg->offset_s) > 1e9 ||
-        !isfinite(cfg->skew) || fabs(cfg->skew) >= 0.01)
+        !isfinite(cfg->skew) || fabs(cfg->skew) >= DT_CLOCK_MAX_SKEW)
         return DT_EINVAL;
     double win = cfg->window_s == 0.0 ? 1.0 : cfg->window_s;
     uint32_t nw = cfg->windows == 0 ? 16 : cfg->windows;
@@ -58,6 +58,12 @@ static void fit(dt_clock *c)
         sxy += x * y;
     }
     double b = sxx > 0 ? sxy / sxx : 0.0;
+    /* the skew a crystal can have; a steeper line comes from data that is not
+     * a clock (a backlog squeezed into the windows): hold it at the bound */
+    if (!(fabs(b) < DT_CLOCK_MAX_SKEW)) {
+        b = b > 0 ? DT_CLOCK_MAX_SKEW : -DT_CLOCK_MAX_SKEW;
+        c->skew_limited++;
+    }
     c->skew = b;
     c->ref = base_ts + (dt_time)mt;
     c->offset_ns = (double)base_d + md;
@@ -77,10 +83,38 @@ static void restart(dt_clock *c, dt_time ts, dt_time d)
     c->ref = ts;
 }
 
+/* A delay far off the line (|d - pred| > jump) is a step only when it
+ * persists: DT_CLOCK_STEP_CONFIRM observations on the same side, their delays
+ * within jump of the first one's, spanning at least one window of arrival
+ * time. The same rule both ways: a backlog of old readings (store and
+ * forward) arrives faster than its own clock ran, so its delays fall apart
+ * or it spans no arrival time, and it stays late data; old frames replayed
+ * at their own rate are confirmed only after a whole window, during which
+ * they map to their old times and the belief ages as with no data. */
+static int step_confirmed(dt_clock *c, dt_time ts, dt_time ta, dt_time d, int dir)
+{
+    int agrees = c->cand_n > 0 && c->cand_dir == dir && d - c->cand_d < c->jump_ns &&
+                 c->cand_d - d < c->jump_ns && ts > c->cand_ts && ta >= c->cand_ta;
+    if (!agrees) {
+        c->cand_n = 0;
+        c->cand_dir = dir;
+        c->cand_d = d;
+        c->cand_ta0 = ta;
+    }
+    c->cand_n++;
+    c->cand_ts = ts;
+    c->cand_ta = ta;
+    return c->cand_n >= DT_CLOCK_STEP_CONFIRM && ta - c->cand_ta0 >= c->window_ns;
+}
+
 void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
 {
     if (c->mode != DT_CLOCK_ESTIMATE)
         return;
+    if (!dt_time_valid(ts) || !dt_time_valid(ta)) {
+        c->outliers++; /* no arithmetic on times outside the limit */
+        return;
+    }
     dt_time d = ta - ts;
     c->observations++;
     if (!c->have_ref) {
@@ -88,34 +122,26 @@ void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
         restart(c, ts, d);
         return;
     }
-    /* A delay far below the model is impossible with a steady clock (delays
-     * are non-negative): the source clock stepped forward or the offset
-     * jumped. Far above the model for a whole window means it stepped back;
-     * the window minimum catches that below. */
-    double pred = c->offset_ns + c->skew * (double)(ts - c->ref);
-    if ((double)d < pred - (double)c->jump_ns) {
-        /* impossible for a steady clock: a forward step if it persists, else a
-         * wild timestamp (found by the fault catalogue: one sample from the
-         * future used to reset the model) */
-        int agrees = c->cand_n > 0 && d - c->cand_d < c->jump_ns && c->cand_d - d < c->jump_ns;
-        c->cand_n = agrees ? c->cand_n + 1 : 1;
-        c->cand_d = d;
-        if (c->cand_n < DT_CLOCK_STEP_CONFIRM) {
+    double pred = c->offset_ns + c->skew * ((double)ts - (double)c->ref);
+    int dir = (double)d < pred - (double)c->jump_ns ? 1 : (double)d > pred + (double)c->jump_ns ? -1 : 0;
+    if (dir != 0) {
+        /* impossible for a steady clock (forward) or far later than the
+         * network ever was (backward): a step if it persists, else an
+         * outlier (found by the fault catalogue: one sample from the future,
+         * and one sample older than the window, used to reset the model) */
+        if (!step_confirmed(c, ts, ta, d, dir)) {
             c->outliers++;
             return;
         }
-        c->outliers -= DT_CLOCK_STEP_CONFIRM - 1; /* they were the step after all */
+        c->outliers -= c->cand_n - 1; /* they were the step after all */
         c->cand_n = 0;
         c->resets++;
         restart(c, ts, d);
         return;
     }
     c->cand_n = 0;
-    if (ts < c->win_start - c->window_ns) {
-        c->resets++;
-        restart(c, ts, d);
-        return;
-    }
+    if (ts < c->win_start)
+        return; /* reordered: older than the window being filled */
     if (d < c->win_min_d) {
         c->win_min_d = d;
         c->win_min_ts = ts;
@@ -126,13 +152,6 @@ void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
         }
     }
     if (ts - c->win_start >= c->window_ns) {
-        if (c->have_fit &&
-            (double)c->win_min_d > pred + (double)c->jump_ns) {
-            /* A whole window far above the line: the clock stepped back. */
-            c->resets++;
-            restart(c, ts, d);
-            return;
-        }
         c->pt_ts[c->next] = c->win_min_ts;
         c->pt_d[c->next] = c->win_min_d;
         c->next = (c->next + 1) % c->max_windows;

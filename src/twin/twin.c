@@ -811,6 +811,8 @@ int dt_twin_start(dt_twin *t, dt_time now)
         return DT_EINVAL;
     if (t->started)
         return DT_ESTATE;
+    if (!dt_time_valid(now))
+        return DT_ERANGE;
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
         /* budgets again: measurement callbacks bound since load count */
@@ -1056,7 +1058,7 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_EINVAL;
     if (!t->started || t->stopped)
         return DT_ESTATE;
-    if (now < t->now)
+    if (now < t->now || !dt_time_valid(now))
         return DT_ERANGE;
     dt_time interval = now - t->now;
     t->now = now;
