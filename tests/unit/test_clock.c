@@ -122,12 +122,135 @@ static void test_clock_step_forward_and_back(void **state)
     }
 }
 
+/* A locked estimated clock: 10 s of samples every 10 ms, 2 ms + exp(1 ms)
+ * delay, offset +3 s (source behind). Returns the source time of the last. */
+static dt_time locked(dt_clock *c)
+{
+    dt_clock_config cfg = {DT_CLOCK_ESTIMATE, 0, 0, 1.0, 8, 1.0};
+    assert_int_equal(dt_clock_init(c, &cfg), 0);
+    dt_time ts = 0;
+    for (int k = 0; k < 1000; k++) {
+        ts = (dt_time)k * 10 * DT_NS_PER_MS;
+        dt_time ta = ts + 3 * DT_NS_PER_S + 2 * DT_NS_PER_MS + (dt_time)(expo(1e-3) * 1e9);
+        dt_clock_observe(c, ts, ta);
+    }
+    assert_true(dt_clock_locked(c));
+    return ts;
+}
+
+/* One sample far older than the window used to reset the model and map to
+ * "now": it is an outlier, the model stays, and it maps to its old time. */
+static void test_old_sample_does_not_reset(void **state)
+{
+    (void)state;
+    dt_clock c;
+    dt_time ts = locked(&c);
+    dt_time now = ts + 3 * DT_NS_PER_S + 5 * DT_NS_PER_MS;
+    uint64_t resets = dt_clock_resets(&c);
+    double off = dt_clock_offset_s(&c, ts);
+    dt_clock_observe(&c, ts - 60 * DT_NS_PER_S, now); /* a frame from a minute ago */
+    assert_int_equal(dt_clock_resets(&c), resets);
+    assert_close(dt_clock_offset_s(&c, ts), off, 0, 0);
+    /* it maps to a minute before now, not to now */
+    assert_true(now - dt_clock_map(&c, ts - 60 * DT_NS_PER_S) > 59 * DT_NS_PER_S);
+    /* two more (not spanning a window of arrival time) change nothing either */
+    dt_clock_observe(&c, ts - 60 * DT_NS_PER_S + DT_NS_PER_MS, now);
+    dt_clock_observe(&c, ts - 60 * DT_NS_PER_S + 2 * DT_NS_PER_MS, now);
+    assert_int_equal(dt_clock_resets(&c), resets);
+}
+
+/* A store-and-forward upload: 5 s of old readings arrive within 50 ms, then
+ * live data resumes. Before, the windows fitted a skew of -1 and the model
+ * was broken afterwards; now the backlog is late data, the model untouched,
+ * the skew within its bound. */
+static void test_backlog_is_late_data(void **state)
+{
+    (void)state;
+    dt_clock c;
+    dt_time ts = locked(&c);
+    double off = dt_clock_offset_s(&c, ts), skew = dt_clock_skew(&c);
+    uint64_t resets = dt_clock_resets(&c);
+    dt_time t_up = ts + 5 * DT_NS_PER_S + 3 * DT_NS_PER_S; /* arrival of the upload */
+    for (int k = 1; k <= 500; k++) {
+        dt_time old = ts + (dt_time)k * 10 * DT_NS_PER_MS;
+        dt_clock_observe(&c, old, t_up + (dt_time)k * 100 * DT_NS_PER_US);
+    }
+    assert_int_equal(dt_clock_resets(&c), resets);
+    assert_true(fabs(dt_clock_skew(&c)) < DT_CLOCK_MAX_SKEW);
+    /* live again */
+    for (int k = 501; k <= 800; k++) {
+        dt_time t = ts + (dt_time)k * 10 * DT_NS_PER_MS;
+        dt_clock_observe(&c, t, t + 3 * DT_NS_PER_S + 2 * DT_NS_PER_MS);
+    }
+    assert_int_equal(dt_clock_resets(&c), resets);
+    assert_close(dt_clock_offset_s(&c, ts), off, 0, 2e-3);
+    assert_close(dt_clock_skew(&c), skew, 0, 1e-3);
+}
+
+/* A backward step is adopted only as a forward one is: 3 agreeing
+ * observations spanning a window of arrival time; the replay of old frames at
+ * their own rate looks old for that whole window. */
+static void test_backward_step_needs_a_window(void **state)
+{
+    (void)state;
+    dt_clock c;
+    dt_time ts = locked(&c);
+    uint64_t resets = dt_clock_resets(&c);
+    dt_time back = 20 * DT_NS_PER_S; /* frames from 20 s ago, replayed live */
+    dt_time ta0 = ts + 3 * DT_NS_PER_S + 12 * DT_NS_PER_MS;
+    int k = 0;
+    for (; dt_clock_resets(&c) == resets && k < 1000; k++) {
+        dt_time ta = ta0 + (dt_time)k * 10 * DT_NS_PER_MS;
+        dt_time old = ta - 3 * DT_NS_PER_S - 2 * DT_NS_PER_MS - back;
+        /* until adopted, each maps to its old time: 20 s before arrival */
+        assert_true(ta - dt_clock_map(&c, old) > back - DT_NS_PER_S);
+        dt_clock_observe(&c, old, ta);
+    }
+    /* adopted after one window (1 s) of arrival time, not after 3 samples */
+    assert_int_equal(dt_clock_resets(&c), resets + 1);
+    assert_int_equal(k, 101);
+}
+
+/* No arithmetic on times outside +-DT_TIME_LIMIT: ignored by the model,
+ * mapped to DT_TIME_MIN/MAX (fixed and estimated clocks, any offset). */
+static void test_extreme_times(void **state)
+{
+    (void)state;
+    dt_clock c;
+    dt_time ts = locked(&c);
+    uint64_t obs = c.observations;
+    static const dt_time bad[] = {INT64_MIN, INT64_MAX, -DT_TIME_LIMIT - 1, DT_TIME_LIMIT + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        dt_clock_observe(&c, bad[i], ts);
+        dt_clock_observe(&c, ts, bad[i]);
+        dt_time m = dt_clock_map(&c, bad[i]);
+        assert_true(m == (bad[i] < 0 ? DT_TIME_MIN : DT_TIME_MAX));
+    }
+    assert_true(c.observations == obs);
+    /* valid extremes both ways: observed and mapped without overflow */
+    dt_clock_observe(&c, -DT_TIME_LIMIT, DT_TIME_LIMIT);
+    dt_clock_observe(&c, DT_TIME_LIMIT, -DT_TIME_LIMIT);
+    assert_true(dt_time_valid(dt_clock_map(&c, DT_TIME_LIMIT)));
+    assert_true(dt_time_valid(dt_clock_map(&c, -DT_TIME_LIMIT)));
+    dt_clock_config fx = {DT_CLOCK_FIXED, 1e9, 0.0099, 0, 0, 0};
+    assert_int_equal(dt_clock_init(&c, &fx), 0);
+    assert_true(dt_clock_map(&c, DT_TIME_LIMIT) == DT_TIME_LIMIT);
+    fx.offset_s = -1e9;
+    fx.skew = -0.0099;
+    assert_int_equal(dt_clock_init(&c, &fx), 0);
+    assert_true(dt_clock_map(&c, -DT_TIME_LIMIT) == -DT_TIME_LIMIT);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixed_mapping),
     cmocka_unit_test(test_config_checks),
     cmocka_unit_test(test_estimate_offset_and_skew),
     cmocka_unit_test(test_estimate_heavy_jitter_and_negative_skew),
     cmocka_unit_test(test_clock_step_forward_and_back),
+    cmocka_unit_test(test_old_sample_does_not_reset),
+    cmocka_unit_test(test_backlog_is_late_data),
+    cmocka_unit_test(test_backward_step_needs_a_window),
+    cmocka_unit_test(test_extreme_times),
 };
 
 DTT_MAIN(tests)

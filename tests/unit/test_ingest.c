@@ -517,6 +517,64 @@ static void test_three_sources_merge(void **state)
     free(evs);
 }
 
+/* Times from outside at the edges of int64 (a frame's t_source, an
+ * adapter's t_arrival) with a fixed clock at its largest offset and an
+ * estimated clock: refused and counted, never arithmetic (UBSan runs this). */
+static void test_extreme_times_refused(void **state)
+{
+    (void)state;
+    dt_ingest *g = make(DT_LIMITS_REJECT, NULL);
+    dt_source_config sc = DT_SOURCE_CONFIG_INIT;
+    sc.name = "fixed";
+    sc.clock.mode = DT_CLOCK_FIXED;
+    sc.clock.offset_s = 9.99e8;
+    sc.clock.skew = 0.0099;
+    dt_source_id fx, es;
+    assert_int_equal(dt_ingest_add_source(g, &sc, &fx), 0);
+    sc.name = "estimated";
+    sc.clock = (dt_clock_config){DT_CLOCK_ESTIMATE, 0, 0, 0.1, 4, 1.0};
+    assert_int_equal(dt_ingest_add_source(g, &sc, &es), 0);
+    assert_int_equal(dt_ingest_start(g, INT64_MIN), DT_ERANGE);
+    assert_int_equal(dt_ingest_start(g, 0), 0);
+    static const dt_time bad[] = {INT64_MIN, INT64_MIN + 1, -DT_TIME_LIMIT - 1,
+                                  DT_TIME_LIMIT + 1, INT64_MAX - 1, INT64_MAX};
+    size_t n_bad = sizeof bad / sizeof *bad;
+    dt_time now = DT_NS_PER_S;
+    for (dt_source_id id = 0; id < 2; id++) {
+        for (size_t i = 0; i < n_bad; i++) {
+            dt_sample s = smp(SIG_A, 0, 1);
+            s.t_source = bad[i];
+            s.t_arrival = now;
+            assert_int_equal(dt_ingest_push(g, id, &s), 0);
+            s.t_source = 0;
+            s.t_arrival = bad[i]; /* after now: stamped now; before the limit: refused */
+            assert_int_equal(dt_ingest_push(g, id, &s), 0);
+        }
+        /* the largest valid times: accepted or refused by the future check or
+         * as saturating, never overflowing */
+        dt_sample s = smp(SIG_A, 0, 1);
+        s.t_source = DT_TIME_LIMIT;
+        assert_int_equal(dt_ingest_push(g, id, &s), 0);
+        s.t_source = -DT_TIME_LIMIT;
+        assert_int_equal(dt_ingest_push(g, id, &s), 0);
+    }
+    assert_int_equal(dt_ingest_poll(g, INT64_MAX), DT_ERANGE);
+    assert_int_equal(dt_ingest_poll(g, -DT_TIME_LIMIT - 1), DT_ERANGE);
+    assert_int_equal(dt_ingest_poll(g, now), 0);
+    dt_sample out[64];
+    while (dt_ingest_release(g, out, 64) > 0) {
+    }
+    for (dt_source_id id = 0; id < 2; id++) {
+        dt_source_stats st;
+        assert_int_equal(dt_ingest_source_stats(g, id, &st), 0);
+        /* every bad t_source, and the t_arrivals below the limit (3 of 6) */
+        assert_true(st.rejected_bad_time >= n_bad + 3);
+        assert_true(dt_source_stats_consistent(&st));
+        assert_true(st.drained == 2 * n_bad + 2);
+    }
+    dt_ingest_destroy(g);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_validation_counters),
     cmocka_unit_test(test_watermark_orders_two_sources),
@@ -525,6 +583,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_snapshot_hold_and_linear),
     cmocka_unit_test(test_config_errors),
     cmocka_unit_test(test_three_sources_merge),
+    cmocka_unit_test(test_extreme_times_refused),
 };
 
 int main(int argc, char **argv)

@@ -735,6 +735,156 @@ static void test_dispatcher_rules(void **state)
     dt_twin_destroy(t);
 }
 
+/* The latency rule with a large P0 (normal practice), a 50 ms loop and one
+ * sensor at 50 ms. `phase`: how long before each step its sample was taken
+ * (0: exactly on the step times); `ahead`: how far the sender's clock runs
+ * ahead of ours (inside the 50 ms future tolerance). Before, the budget came
+ * from P0 (0 s): the twin either sent most commands as safe values and still
+ * ended "normal", or (samples on step times, age 0) acted on a budget of 0;
+ * and a clock ahead made data look younger than it was. Now: the budget is
+ * the steady state's, the safe state holds only while P0 breaks the bound,
+ * and after the data stops it engages within tau_max + one period of the
+ * last sample's arrival. */
+static void latency_case(dt_time phase, dt_time ahead)
+{
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"lr\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"std\":0.01},\"period\":0.05},"
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\","
+        " \"limits\":{\"min\":-10,\"max\":10}}],"
+        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"timeout\":100,"
+        " \"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}],"
+        "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0.01],\"P0\":[100],\"gate\":1,"
+        " \"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}],"
+        " \"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":0.005}]},"
+        "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
+        " \"setpoint\":1,\"kp\":1}],"
+        "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":0.05}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, sizeof doc - 1, &o, &t, &d);
+    if (rc)
+        print_error("%s\n", d.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    /* steady state: P+ solves P+^2 + qT P+ - qT r = 0; tau = (max - P+) / q */
+    double qT = 0.01 * 0.05, pp = 0.5 * (-qT + sqrt(qT * qT + 4 * qT * 1e-4));
+    assert_close(st.tau_max_s, (0.005 - pp) / 0.01, 1e-6, 0);
+    const dt_time per = 50 * DT_NS_PER_MS;
+    dt_time last_arrival = 0, engaged = -1;
+    for (int k = 1; k <= 400 && engaged < 0; k++) {
+        dt_time now = (dt_time)k * per;
+        if (k <= 200) {
+            assert_int_equal(
+                dt_memory_source_push(dt_twin_io(t), 0, "y", now - phase + ahead, 1.0), 0);
+            last_arrival = now; /* stamped by the poll of this step */
+        }
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_twin_stats_get(t, &st);
+        if (k <= 200) {
+            assert_int_equal(st.safe_state, 0);
+            assert_int_equal(st.safe_stated, 0); /* every command acted on data */
+        }
+        if (k > 200 && st.safe_state)
+            engaged = now;
+    }
+    /* the first sample lands before the first decision, and P0 is forgotten
+     * by its update: the only entry is the one after the data stopped */
+    assert_int_equal(st.safe_entries, 1);
+    assert_true(st.ingest.total.clamped_to_arrival == (ahead > phase ? 200u : 0u));
+    double late = dt_time_to_sec(engaged - last_arrival) - st.tau_max_s;
+    assert_true(late > 0 && late <= 0.05 + 1e-9);
+    dt_twin_destroy(t);
+}
+
+static void test_latency_rule_large_p0_mid_period(void **state)
+{
+    (void)state;
+    latency_case(25 * DT_NS_PER_MS, 0);
+}
+
+static void test_latency_rule_large_p0_on_step_times(void **state)
+{
+    (void)state;
+    latency_case(0, 0);
+}
+
+static void test_latency_rule_sender_clock_ahead(void **state)
+{
+    (void)state;
+    latency_case(0, 40 * DT_NS_PER_MS);
+    latency_case(10 * DT_NS_PER_MS, 40 * DT_NS_PER_MS);
+}
+
+/* Refused at load: a commanding twin without a finite data-age limit, a
+ * budget below one loop period, a non-positive max_data_age, a bound on a
+ * measured signal without a period. */
+static void test_latency_rule_load_errors(void **state)
+{
+    (void)state;
+    static const char head[] =
+        "{\"dtwin\":1,\"name\":\"lr\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"std\":0.01}%s},"
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+        "\"estimator\":{\"states\":[\"x\"],\"A\":[[%s]],\"Q\":[0.01],\"P0\":[100],"
+        " \"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}]%s},"
+        "\"dispatcher\":{\"safe\":{\"u\":0}%s},\"loop\":{\"period\":%s}}";
+    static const struct {
+        const char *period, *a, *bounds, *disp, *loop, *msg;
+    } cases[] = {
+        {",\"period\":0.05", "0", "", "", "0.05",
+         "dispatcher.max_data_age: required: the twin dispatches commands (\"u\") and no "
+         "latency budget limits the age of their data (give estimator.bounds a finite budget or "
+         "dispatcher.max_data_age in seconds)"},
+        {",\"period\":0.05", "-1", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":1e6}]", "",
+         "0.05",
+         "dispatcher.max_data_age: required: the twin dispatches commands (\"u\") and no "
+         "latency budget limits the age of their data (give estimator.bounds a finite budget or "
+         "dispatcher.max_data_age in seconds)"},
+        {",\"period\":0.05", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":0.0003}]", "",
+         "0.05",
+         "estimator.bounds[0]: bound \"b\": latency budget 0.021459 s is below one loop "
+         "period (0.05 s): the twin could never act"},
+        {",\"period\":0.05", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":5e-05}]", "",
+         "0.05",
+         "estimator.bounds: bound \"b\" needs variance <= 5e-05; at the sensors' rates the "
+         "filter reaches 8.54102e-05"},
+        {"", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":1}]", "", "0.05",
+         "estimator.bounds: measured signal \"y\" has no period: the latency budget needs the "
+         "rate of every measured signal"},
+        {",\"period\":0.05", "0", "", ",\"max_data_age\":0.01", "0.05",
+         "dispatcher.max_data_age: 0.01 s is below one loop period (0.05 s): the twin could "
+         "never act"},
+        {",\"period\":0.05", "0", "", ",\"max_data_age\":0", "0.05",
+         "dispatcher.max_data_age: 0 is not in (0, 3600] seconds"},
+        {",\"period\":0.05", "0", "", ",\"max_data_age\":\"1\"", "0.05",
+         "dispatcher.max_data_age: expected seconds in (0, 3600]"},
+    };
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char doc[4096];
+        snprintf(doc, sizeof doc, head, cases[i].period, cases[i].a, cases[i].bounds,
+                 cases[i].disp, cases[i].loop);
+        dt_twin *t = NULL;
+        dt_diag d;
+        int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+        if (rc == 0 || strcmp(d.message, cases[i].msg) != 0)
+            print_error("case %zu: rc %d: %s\n", i, rc, d.message);
+        assert_int_not_equal(rc, 0);
+        assert_string_equal(d.message, cases[i].msg);
+        assert_null(t);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_closed_loop_end_to_end),
     cmocka_unit_test(test_deterministic),
@@ -745,6 +895,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_udp_on_uv_driver),
     cmocka_unit_test(test_description_errors),
     cmocka_unit_test(test_dispatcher_rules),
+    cmocka_unit_test(test_latency_rule_large_p0_mid_period),
+    cmocka_unit_test(test_latency_rule_large_p0_on_step_times),
+    cmocka_unit_test(test_latency_rule_sender_clock_ahead),
+    cmocka_unit_test(test_latency_rule_load_errors),
 };
 
 DTT_MAIN(tests)
