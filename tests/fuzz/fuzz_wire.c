@@ -1,13 +1,34 @@
-/* libFuzzer: the UDP frame decoder. A frame it accepts must be readable record
- * by record within its length, and re-encode to the same bytes. */
+/* libFuzzer: the UDP frame decoder, and the UDP source behind it. A frame the
+ * decoder accepts must be readable record by record within its length, and
+ * re-encode to the same bytes. Then the frame goes through two UDP sources
+ * over loopback (one with a fixed clock, one estimating it) and on through
+ * ingest: its raw int64 t_source values reach the time arithmetic of ingest
+ * and the clock model, its seq and epoch the sequence window. Every datagram
+ * and every record must end counted exactly one way, and the ingest
+ * accounting identity must hold.
+ *
+ * The frame is sent as a short session that visits every sequence rule: as
+ * is, again (duplicate), seq + 1, seq - 1, a jump of 2^31 - 16 and its
+ * confirmation, a replay 100 behind, then (after 2 s of silence) a new epoch
+ * twice. The host's clock starts at the first record's t_source when seq is
+ * odd (so INT64_MIN/MAX reach `now` too), else at 0, and steps 10 ms
+ * (saturating). */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "dtwin/dtwin.h"
 #include "fuzz_util.h"
 
+#define SOURCE_ID 42u
+
 static void check_frame(const uint8_t *data, size_t size);
+static void through_sources(const uint8_t *frame, size_t size);
 
 /* Each input is tried as sent and, so that mutations get past the checksum to
  * the record checks and the accept path, once more with its trailer set to
@@ -24,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 4; i++)
             fixed[size - DT_WIRE_TRAILER + (size_t)i] = (uint8_t)(crc >> (8 * i));
         check_frame(fixed, size);
+        through_sources(fixed, size);
     }
     return 0;
 }
@@ -38,7 +60,16 @@ static void check_frame(const uint8_t *data, size_t size)
     dt_wire_header h;
     dt_wire_error e = dt_wire_decode(buf, size, &h);
     FUZZ_CHECK(dt_wire_error_name(e) != NULL);
+    /* the header check is the full check without the CRC */
+    dt_wire_header hh;
+    dt_wire_error eh = dt_wire_decode_header(buf, size, &hh);
+    FUZZ_CHECK(e == eh || (eh == DT_WIRE_OK && e == DT_WIRE_BAD_CRC));
     if (e == DT_WIRE_OK) {
+        FUZZ_CHECK(h.version == hh.version && h.type == hh.type &&
+                   h.source_id == hh.source_id && h.seq == hh.seq && h.count == hh.count &&
+                   h.epoch == hh.epoch);
+        FUZZ_CHECK(h.version == 1 || h.version == 2);
+        FUZZ_CHECK(h.version == 2 || h.epoch == 0);
         size_t rec = h.type == DT_WIRE_SAMPLES ? DT_WIRE_SAMPLE_RECORD : DT_WIRE_COMMAND_RECORD;
         FUZZ_CHECK(DT_WIRE_HEADER + (size_t)h.count * rec + DT_WIRE_TRAILER <= size);
         static dt_wire_sample ss[DT_WIRE_MAX_SAMPLES];
@@ -51,10 +82,161 @@ static void check_frame(const uint8_t *data, size_t size)
                 dt_wire_command_at(buf, i, &cs[i]);
         }
         size_t n = h.type == DT_WIRE_SAMPLES
-                       ? dt_wire_encode_samples(again, sizeof again, h.source_id, h.seq, ss, h.count)
-                       : dt_wire_encode_commands(again, sizeof again, h.source_id, h.seq, cs,
-                                                 h.count);
+                       ? dt_wire_encode_samples_v2(again, sizeof again, &h, ss, h.count)
+                       : dt_wire_encode_commands_v2(again, sizeof again, &h, cs, h.count);
         FUZZ_CHECK(n == size && memcmp(again, buf, size) == 0); /* decode o encode = id */
     }
     free(buf);
+}
+
+/* ---- through the UDP sources and ingest ---- */
+
+static const char doc[] =
+    "{\"dtwin\":1,\"name\":\"fw\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+    "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"limits\":{\"min\":-1e6,\"max\":1e6}},"
+    "{\"id\":\"b\",\"asset\":\"p\",\"quantity\":\"temperature\",\"unit\":\"K\",\"role\":\"measured\"}],"
+    "\"sources\":["
+    "{\"id\":\"fx\",\"kind\":\"udp\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":64,"
+    " \"reorder\":64,\"poll_datagrams\":3,\"restart_after\":1,"
+    " \"mapping\":[{\"channel\":0,\"signal\":\"a\",\"unit\":\"mm\"},{\"channel\":1,\"signal\":\"b\","
+    "  \"unit\":\"degC\"}]},"
+    "{\"id\":\"est\",\"kind\":\"udp\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":4096,"
+    " \"reorder\":64,\"clock\":{\"mode\":\"estimate\",\"window\":0.001,\"windows\":2,\"jump\":0.001},"
+    " \"mapping\":[{\"channel\":0,\"signal\":\"a\"},{\"channel\":1,\"signal\":\"b\"}]}]}";
+
+static dt_model *model;
+static dt_registry *reg;
+static int tx = -1;
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static dt_time sat_add(dt_time a, dt_time b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    return a + b;
+}
+
+typedef struct session {
+    dt_ingest *ing;
+    dt_io *io;
+    struct sockaddr_in to[2];
+    dt_time now;
+    uint64_t sent;
+} session;
+
+static void cycle(session *s)
+{
+    dt_sample out[64];
+    /* the poll budget (3 datagrams for fx) may leave datagrams queued: a few
+     * polls read them all */
+    for (int i = 0; i < 2; i++) {
+        (void)dt_io_poll(s->io, s->now);
+        (void)dt_ingest_poll(s->ing, s->now);
+        while (dt_ingest_release(s->ing, out, 64) > 0) {
+        }
+    }
+}
+
+/* frame with seq, epoch (version 2 if epoch >= 0, else as it is), CRC fixed */
+static void send_variant(session *s, uint8_t *f, size_t n, uint32_t seq, int epoch)
+{
+    put32(f + 12, seq);
+    if (epoch >= 0) {
+        f[4] = 2;
+        f[18] = (uint8_t)epoch;
+        f[19] = (uint8_t)(epoch >> 8);
+    }
+    put32(f + n - 4, dt_wire_crc32(f, n - 4));
+    for (int i = 0; i < 2; i++)
+        if (sendto(tx, f, n, 0, (const struct sockaddr *)&s->to[i], sizeof s->to[i]) ==
+            (ssize_t)n)
+            s->sent++;
+    cycle(s);
+    s->now = sat_add(s->now, 10 * DT_NS_PER_MS);
+}
+
+static void through_sources(const uint8_t *frame, size_t size)
+{
+    if (model == NULL) {
+        dt_model_options o = DT_MODEL_OPTIONS_INIT;
+        o.logger = dt_logger_silent();
+        FUZZ_CHECK(dt_model_load_json(doc, sizeof doc - 1, &o, &model, NULL) == 0);
+        FUZZ_CHECK(dt_registry_create(NULL, &reg) == 0);
+        tx = socket(AF_INET, SOCK_DGRAM, 0);
+        FUZZ_CHECK(tx >= 0);
+    }
+    /* addressed to the sources: their id, sample type; the rest as fuzzed */
+    static uint8_t f[DT_WIRE_MAX_DATAGRAM];
+    memcpy(f, frame, size);
+    f[5] = DT_WIRE_SAMPLES;
+    put32(f + 8, SOURCE_ID);
+    dt_wire_header h;
+    put32(f + size - 4, dt_wire_crc32(f, size - 4));
+    if (dt_wire_decode(f, size, &h) != DT_WIRE_OK)
+        return; /* the decoder's refusals are covered above */
+
+    session s;
+    memset(&s, 0, sizeof s);
+    dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
+    ic.logger = dt_logger_silent();
+    FUZZ_CHECK(dt_ingest_create(model, &ic, &s.ing) == 0);
+    if (dt_io_create(model, s.ing, reg, NULL, NULL, dt_logger_silent(), &s.io, NULL) != 0) {
+        dt_ingest_destroy(s.ing); /* out of ports or memory: not the input's fault */
+        return;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        dt_udp_stats st;
+        FUZZ_CHECK(dt_udp_source_stats(s.io, i, &st) == 0);
+        s.to[i].sin_family = AF_INET;
+        s.to[i].sin_port = htons(st.port);
+        s.to[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    dt_wire_sample r0;
+    dt_wire_sample_at(f, 0, &r0);
+    s.now = (h.seq & 1) ? r0.t_source : 0;
+    (void)dt_ingest_start(s.ing, s.now);
+
+    uint32_t q = h.seq;
+    int e = h.version == 2 ? (int)h.epoch : -1;
+    send_variant(&s, f, size, q, e);               /* as is (the first frame) */
+    send_variant(&s, f, size, q, e);               /* duplicate */
+    send_variant(&s, f, size, q + 1, e);           /* advance */
+    send_variant(&s, f, size, q, e);               /* duplicate in the window */
+    send_variant(&s, f, size, q + 0x7FFFFFF0u, e); /* a jump: unconfirmed */
+    send_variant(&s, f, size, q + 0x7FFFFFF1u, e); /* confirmed */
+    send_variant(&s, f, size, q + 1, e);           /* a replay, now too old */
+    s.now = sat_add(s.now, 2 * DT_NS_PER_S);       /* silence */
+    send_variant(&s, f, size, 0, e);               /* version 1: a restart candidate */
+    send_variant(&s, f, size, 1, e);
+    int e2 = (int)((h.epoch + 1u) & 0xFFFFu);
+    send_variant(&s, f, size, 0, e2); /* a new epoch, confirmed */
+    send_variant(&s, f, size, 1, e2);
+    send_variant(&s, f, size, 2, e >= 0 ? e : 0); /* the old session: stale */
+
+    for (size_t i = 0; i < 2; i++) {
+        dt_udp_stats st;
+        FUZZ_CHECK(dt_udp_source_stats(s.io, i, &st) == 0);
+        uint64_t rej = st.wrong_type + st.wrong_source + st.kernel_truncated + st.too_old +
+                       st.stale_epoch + st.unconfirmed;
+        for (int k = 0; k < DT_WIRE__COUNT; k++)
+            rej += st.rejected[k];
+        FUZZ_CHECK(st.frames_rejected == rej);
+        FUZZ_CHECK(st.datagrams == st.frames_ok + st.duplicate + st.frames_rejected);
+        FUZZ_CHECK(st.records == st.samples + st.bad_records + st.unmapped_records +
+                                     st.records_dropped);
+        FUZZ_CHECK(st.records == st.frames_ok * h.count);
+        FUZZ_CHECK(st.frames_ok >= 2); /* the first frame and the advance, at least */
+        dt_source_stats ss;
+        FUZZ_CHECK(dt_ingest_source_stats(s.ing, dt_io_source_ingest_id(s.io, i), &ss) == 0);
+        FUZZ_CHECK(fuzz_accounted(&ss));
+        FUZZ_CHECK(ss.offered == st.samples);
+    }
+    dt_io_destroy(s.io);
+    dt_ingest_destroy(s.ing);
 }
