@@ -208,7 +208,7 @@ typedef struct csvsrc {
      * stdio runs unbuffered on top of it so reading never allocates. */
     char *iobuf;
     size_t io_pos, io_end;
-    int io_done;
+    int io_done, io_errno; /* end of file or read error; errno of the error */
 } csvsrc;
 
 static const char *const csv_keys[] = {"file",  "time_column", "time_format", "pace",
@@ -240,9 +240,11 @@ static size_t refill(csvsrc *s)
     s->io_end = fread(s->iobuf, 1, CSV_IOBUF, s->f);
     if (s->io_end < CSV_IOBUF) {
         s->io_done = 1;
-        if (ferror(s->f))
+        if (ferror(s->f)) {
+            s->io_errno = errno;
             dt_source_log(s->ctx, DT_LOG_ERROR, "%s: read error after line %llu: %s", s->path,
                           (unsigned long long)s->line_no, strerror(errno));
+        }
     }
     return s->io_end;
 }
@@ -308,7 +310,8 @@ static int parse_time(csvsrc *s, const char *txt, dt_time *t)
 }
 
 /* Reads rows until one parses; leaves it in values/present/row_t/row_due.
- * now: the poll's time, the origin if this is the first row. */
+ * now: the poll's time (|now| <= DT_TIME_LIMIT), the origin if this is the
+ * first row. */
 static int next_row(csvsrc *s, dt_time now)
 {
     for (;;) {
@@ -372,15 +375,22 @@ static int next_row(csvsrc *s, dt_time now)
         }
         if (!ok)
             continue;
+        /* A time the core would refuse (ingest's DT_TIME_LIMIT) is refused
+         * here, where the line number and the reason are known; with rebase
+         * only the rebased time counts, so a file from 1700 replays. */
+        if (!s->rebase && !dt_time_valid(s->row_t)) {
+            bad_row(s, "time out of range (beyond DT_TIME_LIMIT: 1823-11-12 to 2116-02-20 "
+                       "from 1970)");
+            continue;
+        }
         if (s->rebase || s->realtime) {
-            /* Rows hours or centuries apart make the difference or the sum
-             * overflow int64: such a row cannot be placed on the host's time. */
+            /* Rows centuries apart make the difference or the sum overflow
+             * int64: such a row cannot be placed on the host's time. */
             dt_time o_row = s->have_origin ? s->origin_row : s->row_t;
             dt_time o_now = s->have_origin ? s->origin_now : now;
             dt_time d;
             if (__builtin_sub_overflow(s->row_t, o_row, &d) ||
-                __builtin_add_overflow(o_now, d, &s->row_due) || s->row_due == DT_TIME_MIN ||
-                s->row_due == DT_TIME_MAX) {
+                __builtin_add_overflow(o_now, d, &s->row_due) || !dt_time_valid(s->row_due)) {
                 bad_row(s, s->rebase ? "time too far from the first row to rebase"
                                      : "time too far from the first row to pace");
                 continue;
@@ -424,7 +434,8 @@ static void csv_close(void *self)
         return code;                                                           \
     } while (0)
 
-/* Reads and splits the header row; on failure says why and returns DT_EPARSE. */
+/* Reads and splits the header row; on failure says why and returns DT_EPARSE
+ * (DT_EIO if the file cannot be read at all, e.g. a directory). */
 static int read_header(csvsrc *s, dt_source_ctx *ctx)
 {
     /* A UTF-8 byte order mark (spreadsheets write one) is not part of the
@@ -435,6 +446,8 @@ static int read_header(csvsrc *s, dt_source_ctx *ctx)
     int n = r == LINE_OK && s->line[0] != '\0'
                 ? split(s->line, s->delim, s->fields, CSV_MAX_COLUMNS)
                 : 0;
+    if (r == LINE_EOF && s->io_errno != 0)
+        FAIL(DT_EIO, "%s: cannot read: %s", s->path, strerror(s->io_errno));
     if (r == LINE_EOF)
         FAIL(DT_EPARSE, "%s:1: missing header row (empty file)", s->path);
     if (r == LINE_TOO_LONG)
@@ -508,9 +521,10 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     }
     /* We buffer ourselves (iobuf); unbuffered, stdio never allocates one. */
     (void)setvbuf(s->f, NULL, _IONBF, 0); /* if refused, stdio only buffers twice */
-    if (read_header(s, ctx) != DT_OK) {
+    int rc = read_header(s, ctx);
+    if (rc != DT_OK) {
         csv_close(s);
-        return DT_EPARSE;
+        return rc;
     }
     int n = s->n_columns;
     s->col_map = dt__calloc(&s->alloc, (size_t)n, sizeof(const dt_mapping *));
@@ -554,6 +568,9 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
 static int csv_poll(void *self, dt_time now)
 {
     csvsrc *s = self;
+    /* now is the origin of rebased times: the same range as ingest accepts */
+    if (!dt_time_valid(now))
+        return DT_ERANGE;
     if (s->eof)
         return DT_OK;
     for (size_t k = 0; k < s->batch; k++) {

@@ -9,7 +9,8 @@
  * flags: bit 0 rebase; bit 1 pace realtime; bit 2 clock estimate (else
  * fixed); bit 3 extreme clock settings; bits 4-5 time_format auto, seconds,
  * iso8601, auto with ';' as delimiter; bit 6 max_line 16 and batch 1.
- * The host polls at now0, now0 + step, ... (saturating). Text ends in a byte
+ * The host polls at now0, now0 + step, ... (saturating; a now outside
+ * DT_TIME_LIMIT must be refused with DT_ERANGE). Text ends in a byte
  * below 0x80, so a plain CSV (the older seeds) runs as before: fast pace, no
  * rebase, a fixed clock, now = 2^61 throughout. */
 #define _POSIX_C_SOURCE 200809L
@@ -135,11 +136,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * not even a crash leaves the file behind in /dev/shm or /tmp. */
     FUZZ_CHECK(unlink(path) == 0);
     if (rc == DT_OK) {
-        FUZZ_CHECK(dt_ingest_start(ing, now) == DT_OK);
+        /* a now outside DT_TIME_LIMIT is refused by ingest and the source */
+        if (dt_time_valid(now))
+            FUZZ_CHECK(dt_ingest_start(ing, now) == DT_OK);
+        else
+            FUZZ_CHECK(dt_ingest_start(ing, now) == DT_ERANGE &&
+                       dt_ingest_start(ing, 0) == DT_OK);
         dt_sample out[64];
         for (int k = 0; k < 4096 && dt_io_source_events(io, 0, DT_EV_END) == 0; k++) {
-            FUZZ_CHECK(dt_io_poll(io, now) == DT_OK);
-            FUZZ_CHECK(dt_ingest_poll(ing, now) == DT_OK);
+            int want = dt_time_valid(now) ? DT_OK : DT_ERANGE;
+            FUZZ_CHECK(dt_io_poll(io, now) == want);
+            FUZZ_CHECK(dt_ingest_poll(ing, now) == want);
             while (dt_ingest_release(ing, out, 64) > 0)
                 ;
             now = sat_add(now, step);

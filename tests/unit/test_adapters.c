@@ -402,7 +402,8 @@ static void capture_all(void *user, dt_log_level level, const char *module, cons
 /* Writes len bytes to DTT_BINARY_DIR/name and replays them through a csv
  * source (time column "t"; opts: more source members, each ending in a
  * comma; mapping: the mapping array, NULL for level_mm -> level in mm),
- * polling at now0, now0 + step, ... until the end of the data. */
+ * polling at now0, now0 + step, ... (step >= 0, at most DT_TIME_LIMIT) until
+ * the end of the data. */
 static void csv_run(csvrun *out, const char *name, const void *bytes, size_t len,
                     const char *opts, const char *mapping, dt_time now0, dt_time step)
 {
@@ -431,7 +432,7 @@ static void csv_run(csvrun *out, const char *name, const void *bytes, size_t len
         dt_time now = now0;
         for (int k = 0; k < 1000 && dt_io_source_events(r.io, 0, DT_EV_END) == 0; k++) {
             assert_int_equal(dt_io_poll(r.io, now), 0);
-            now = now > DT_TIME_MAX - step ? DT_TIME_MAX : now + step;
+            now = now > DT_TIME_LIMIT - step ? DT_TIME_LIMIT : now + step;
         }
         out->malformed = dt_io_source_events(r.io, 0, DT_EV_MALFORMED);
         out->reordered = dt_io_source_events(r.io, 0, DT_EV_REORDERED);
@@ -486,84 +487,161 @@ static void test_csv_rebase_far_apart_rows_are_malformed(void **state)
         assert_true(r.s[i].t_source == i * DT_NS_PER_S); /* rebased to the first poll */
         assert_close(r.s[i].value, (i == 2 ? 4 : i + 1) * 1e-3, 1e-12, 0);
     }
-    /* Far from the first poll's now: the rebased time itself leaves int64. */
-    csv_run_text(&r, "hostile_rebase_sum.csv", "t,level_mm\n0,1\n1,2\n10,3\n2,4\n",
-                 "\"rebase\":true,", DT_TIME_MAX - 5 * DT_NS_PER_S, DT_NS_PER_S);
+    /* The first poll near the end of the range: the rebased time passes
+     * DT_TIME_LIMIT (line 4) or int64 itself (line 5). */
+    csv_run_text(&r, "hostile_rebase_sum.csv",
+                 "t,level_mm\n0,1\n1,2\n10,3\n9223372036,4\n2,5\n", "\"rebase\":true,",
+                 DT_TIME_LIMIT - 5 * DT_NS_PER_S, DT_NS_PER_S);
     assert_int_equal(r.end, 1);
-    assert_int_equal(r.malformed, 1);
+    assert_int_equal(r.malformed, 2);
     assert_logged(&r, "hostile_rebase_sum.csv:4: malformed row: time too far from the first "
                       "row to rebase");
+    assert_logged(&r, "hostile_rebase_sum.csv:5: malformed row: time too far from the first "
+                      "row to rebase");
     assert_int_equal(r.n, 3);
-    assert_true(r.s[2].t_source == DT_TIME_MAX - 3 * DT_NS_PER_S);
+    assert_true(r.s[2].t_source == DT_TIME_LIMIT - 3 * DT_NS_PER_S);
 }
 
 /* Realtime pacing compared now - origin_now with row_t - origin_row: both
- * overflow for rows ~9.4e9 s apart. */
+ * overflowed for rows ~9.4e9 s apart. */
 static void test_csv_realtime_far_apart_rows_are_malformed(void **state)
 {
     (void)state;
     csvrun r;
+    /* rebased, rows may lie anywhere in dt_time: their difference overflows */
     csv_run_text(&r, "hostile_realtime.csv",
                  "t,level_mm\n"
                  "-4700000000,1\n"
                  "-4699999999,2\n"
                  "4700000000,3\n" /* line 4: 9.4e9 s after the first row */
                  "-4699999998,4\n",
-                 "\"pace\":\"realtime\",", 0, DT_NS_PER_S);
+                 "\"pace\":\"realtime\",\"rebase\":true,", 0, DT_NS_PER_S);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.end, 1);
     assert_int_equal(r.malformed, 1);
     assert_logged(&r, "hostile_realtime.csv:4: malformed row: time too far from the first "
-                      "row to pace");
+                      "row to rebase");
     assert_int_equal(r.n, 3);
-    assert_true(r.s[2].t_source == INT64_C(-4699999998) * DT_NS_PER_S);
-    /* The host's time near the end of int64: the due time is not representable. */
-    csv_run_text(&r, "hostile_realtime_sum.csv", "t,level_mm\n0,1\n1,2\n10,3\n2,4\n",
-                 "\"pace\":\"realtime\",", DT_TIME_MAX - 5 * DT_NS_PER_S, DT_NS_PER_S);
+    assert_true(r.s[2].t_source == 2 * DT_NS_PER_S);
+    /* not rebased: within DT_TIME_LIMIT, but 9.2e9 s after the first row */
+    csv_run_text(&r, "hostile_realtime2.csv",
+                 "t,level_mm\n"
+                 "-4600000000,1\n"
+                 "-4599999999,2\n"
+                 "4600000000,3\n"
+                 "-4599999998,4\n",
+                 "\"pace\":\"realtime\",", 0, DT_NS_PER_S);
     assert_int_equal(r.end, 1);
     assert_int_equal(r.malformed, 1);
+    assert_logged(&r, "hostile_realtime2.csv:4: malformed row: time too far from the first "
+                      "row to pace");
+    assert_int_equal(r.n, 3);
+    assert_true(r.s[2].t_source == INT64_C(-4599999998) * DT_NS_PER_S);
+    /* The host's time near the end of the range: the due time is not. */
+    csv_run_text(&r, "hostile_realtime_sum.csv",
+                 "t,level_mm\n0,1\n1,2\n10,3\n4611686018,4\n2,5\n", "\"pace\":\"realtime\",",
+                 DT_TIME_LIMIT - 5 * DT_NS_PER_S, DT_NS_PER_S);
+    assert_int_equal(r.end, 1);
+    assert_int_equal(r.malformed, 2);
+    assert_logged(&r, "hostile_realtime_sum.csv:5: malformed row: time too far from the "
+                      "first row to pace");
     assert_int_equal(r.n, 3);
 }
 
-/* Times from the file are checked to the nanosecond against dt_time;
- * DT_TIME_MIN/MAX are the core's "no data"/"never" and are refused too. */
+/* Times from the file are checked to the nanosecond against dt_time
+ * (DT_TIME_MIN/MAX, the core's "no data"/"never", are refused too), and the
+ * time a row is emitted at against DT_TIME_LIMIT, the range ingest takes. */
 static void test_csv_time_range_is_exact(void **state)
 {
     (void)state;
     csvrun r;
-    csv_run_text(&r, "hostile_range.csv",
+    /* rebased, any dt_time is usable: only differences count */
+    csv_run_text(&r, "hostile_range_max.csv",
                  "t,level_mm\n"
                  "2262-04-11T23:47:16.854775806Z,1\n" /* DT_TIME_MAX - 1 */
                  "2262-04-11T23:47:16.854775807Z,2\n" /* DT_TIME_MAX */
                  "2262-04-11T23:47:16.854775808Z,3\n"
                  "2262-04-12T00:00:00Z,4\n"
-                 "1677-09-21T00:12:43.145224193Z,5\n" /* DT_TIME_MIN + 1 */
-                 "1677-09-21T00:12:43.145224192Z,6\n" /* DT_TIME_MIN */
-                 "1677-09-21T00:00:00Z,7\n"
-                 "1969-12-31T23:59:59.5Z,8\n"
-                 "-9223372036.854775808,9\n" /* DT_TIME_MIN exactly as a double */
-                 "9223372037,10\n"
-                 "1e999,11\n"
-                 "nan,12\n"
-                 "-9223372036.8,13\n",
-                 "", DT_TIME_MAX, 0);
+                 "9223372037,5\n"
+                 "1e999,6\n"
+                 "nan,7\n"
+                 "2262-04-11T23:47:17.5Z,8\n"
+                 "2262-04-11T23:47:15.854775806Z,9\n",
+                 "\"rebase\":true,", 0, DT_NS_PER_S);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.end, 1);
-    assert_int_equal(r.malformed, 9);
-    assert_logged(&r, "hostile_range.csv:3: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:4: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:5: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:7: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:8: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:10: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:11: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:12: malformed row: time out of range");
-    assert_logged(&r, "hostile_range.csv:13: malformed row: unreadable time");
-    assert_int_equal(r.n, 4);
-    assert_true(r.s[0].t_source == DT_TIME_MAX - 1);
-    assert_true(r.s[1].t_source == DT_TIME_MIN + 1);
-    assert_true(r.s[2].t_source == -DT_NS_PER_S / 2);
-    assert_true(r.s[3].t_source == dt_time_from_sec(-9223372036.8));
+    assert_int_equal(r.malformed, 7);
+    for (int line = 3; line <= 7; line++) {
+        char what[96];
+        snprintf(what, sizeof what, "hostile_range_max.csv:%d: malformed row: time out of range",
+                 line);
+        assert_logged(&r, what);
+    }
+    assert_logged(&r, "hostile_range_max.csv:8: malformed row: unreadable time");
+    assert_logged(&r, "hostile_range_max.csv:9: malformed row: time out of range");
+    assert_int_equal(r.n, 2);
+    assert_true(r.s[0].t_source == 0);
+    assert_true(r.s[1].t_source == -DT_NS_PER_S);
+    csv_run_text(&r, "hostile_range_min.csv",
+                 "t,level_mm\n"
+                 "1677-09-21T00:12:43.145224193Z,1\n" /* DT_TIME_MIN + 1 */
+                 "1677-09-21T00:12:43.145224192Z,2\n" /* DT_TIME_MIN */
+                 "1677-09-21T00:00:00Z,3\n"
+                 "-9223372036.854775808,4\n" /* DT_TIME_MIN exactly as a double */
+                 "1677-09-21T00:12:44.145224193Z,5\n",
+                 "\"rebase\":true,", 0, DT_NS_PER_S);
+    assert_int_equal(r.malformed, 3);
+    assert_logged(&r, "hostile_range_min.csv:3: malformed row: time out of range");
+    assert_logged(&r, "hostile_range_min.csv:4: malformed row: time out of range");
+    assert_logged(&r, "hostile_range_min.csv:5: malformed row: time out of range");
+    assert_int_equal(r.n, 2);
+    assert_true(r.s[1].t_source == DT_NS_PER_S);
+    /* not rebased: the times themselves must be within DT_TIME_LIMIT */
+    csv_run_text(&r, "hostile_range_limit.csv",
+                 "t,level_mm\n"
+                 "1969-12-31T23:59:59.5Z,1\n"
+                 "2116-02-20T23:53:38.427387903Z,2\n" /* DT_TIME_LIMIT */
+                 "2116-02-20T23:53:38.427387904Z,3\n"
+                 "1823-11-12T00:06:21.572612097Z,4\n" /* -DT_TIME_LIMIT */
+                 "1823-11-12T00:06:21.572612096Z,5\n"
+                 "1700-01-01T00:00:00Z,6\n"
+                 "-4611686018.5,7\n",
+                 "", DT_TIME_LIMIT, 0);
+    assert_int_equal(r.malformed, 4);
+    assert_logged(&r, "hostile_range_limit.csv:4: malformed row: time out of range");
+    assert_logged(&r, "hostile_range_limit.csv:6: malformed row: time out of range");
+    assert_logged(&r, "hostile_range_limit.csv:7: malformed row: time out of range");
+    assert_logged(&r, "hostile_range_limit.csv:8: malformed row: time out of range");
+    assert_int_equal(r.n, 3);
+    assert_true(r.s[0].t_source == -DT_NS_PER_S / 2);
+    assert_true(r.s[1].t_source == DT_TIME_LIMIT);
+    assert_true(r.s[2].t_source == -DT_TIME_LIMIT);
+}
+
+/* The host's now is the origin of rebased and paced times: one outside
+ * DT_TIME_LIMIT is refused like ingest refuses it, and reads no row. */
+static void test_csv_poll_refuses_now_out_of_range(void **state)
+{
+    (void)state;
+    write_file(DTT_BINARY_DIR "/hostile_now.csv", "t,level_mm\n0,1\n1,2\n");
+    static const char doc[] = MODEL_HEAD
+        ",\"sources\":[{\"id\":\"c\",\"kind\":\"csv\",\"file\":\"hostile_now.csv\","
+        "\"time_column\":\"t\",\"rebase\":true,\"mapping\":[{\"native\":\"level_mm\","
+        "\"signal\":\"level\",\"unit\":\"mm\"}]}]}";
+    rig r;
+    rig_open(&r, doc, NULL);
+    assert_int_equal(r.rc, 0);
+    dt_ring *ring = dt_ingest_ring(r.ing, 0);
+    assert_int_equal(dt_io_poll(r.io, DT_TIME_MAX), DT_ERANGE);
+    assert_int_equal(dt_io_poll(r.io, -DT_TIME_LIMIT - 1), DT_ERANGE);
+    assert_int_equal(dt_ring_size(ring), 0);
+    assert_int_equal(dt_io_source_events(r.io, 0, DT_EV_MALFORMED), 0);
+    assert_int_equal(dt_io_poll(r.io, DT_TIME_LIMIT - DT_NS_PER_S), 0);
+    assert_int_equal(dt_ring_size(ring), 1);
+    assert_int_equal(dt_io_poll(r.io, DT_TIME_LIMIT), 0);
+    assert_int_equal(dt_ring_size(ring), 2);
+    assert_int_equal(dt_io_source_events(r.io, 0, DT_EV_END), 1);
+    rig_close(&r);
 }
 
 /* fgets stopped at a NUL: the rest of the row was taken for an over-long
@@ -577,7 +655,7 @@ static void test_csv_nul_byte_is_a_malformed_row(void **state)
                                "0.2,3\n"
                                "0.3,4\0"; /* line 5, no newline */
     csvrun r;
-    csv_run(&r, "hostile_nul.csv", text, sizeof text - 1, "", NULL, DT_TIME_MAX, 0);
+    csv_run(&r, "hostile_nul.csv", text, sizeof text - 1, "", NULL, DT_TIME_LIMIT, 0);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.end, 1);
     assert_int_equal(r.malformed, 2);
@@ -593,7 +671,7 @@ static void test_csv_bom_before_header_is_skipped(void **state)
 {
     (void)state;
     csvrun r;
-    csv_run_text(&r, "hostile_bom.csv", "\xEF\xBB\xBFt,level_mm\r\n0,1\r\n", "", DT_TIME_MAX,
+    csv_run_text(&r, "hostile_bom.csv", "\xEF\xBB\xBFt,level_mm\r\n0,1\r\n", "", DT_TIME_LIMIT,
                  0);
     if (r.rc)
         print_error("%s\n", r.err);
@@ -601,7 +679,7 @@ static void test_csv_bom_before_header_is_skipped(void **state)
     assert_int_equal(r.malformed, 0);
     assert_int_equal(r.n, 1);
     /* only at the start of the file: elsewhere it is data */
-    csv_run_text(&r, "hostile_bom2.csv", "t,level_mm\n\xEF\xBB\xBF" "0,1\n1,2\n", "", DT_TIME_MAX,
+    csv_run_text(&r, "hostile_bom2.csv", "t,level_mm\n\xEF\xBB\xBF" "0,1\n1,2\n", "", DT_TIME_LIMIT,
                  0);
     assert_int_equal(r.malformed, 1);
     assert_logged(&r, "hostile_bom2.csv:2: malformed row: unreadable time");
@@ -621,7 +699,7 @@ static void test_csv_max_line_counts_content_bytes(void **state)
                  "0.3,13\n"
                  "0.4000000000000,1\n"   /* line 6: 17 bytes */
                  "0.50000000000,15\r",  /* 16 bytes + CR, no LF */
-                 "\"max_line\":16,", DT_TIME_MAX, 0);
+                 "\"max_line\":16,", DT_TIME_LIMIT, 0);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.end, 1);
     assert_int_equal(r.malformed, 2);
@@ -649,7 +727,7 @@ static void test_csv_overlong_line_counted_once(void **state)
     memset(text + n, '8', 100000); /* line 4, the last, no newline */
     n += 100000;
     csvrun r;
-    csv_run(&r, "hostile_overlong.csv", text, n, "\"max_line\":16,", NULL, DT_TIME_MAX, 0);
+    csv_run(&r, "hostile_overlong.csv", text, n, "\"max_line\":16,", NULL, DT_TIME_LIMIT, 0);
     free(text);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.end, 1);
@@ -675,9 +753,9 @@ static void test_csv_last_line_without_newline(void **state)
         memcpy(text + len, last[i], l);
         len += l;
         csvrun a, b;
-        csv_run(&a, "hostile_last_a.csv", text, len, "\"max_line\":16,", NULL, DT_TIME_MAX, 0);
+        csv_run(&a, "hostile_last_a.csv", text, len, "\"max_line\":16,", NULL, DT_TIME_LIMIT, 0);
         text[len] = '\n';
-        csv_run(&b, "hostile_last_b.csv", text, len + 1, "\"max_line\":16,", NULL, DT_TIME_MAX,
+        csv_run(&b, "hostile_last_b.csv", text, len + 1, "\"max_line\":16,", NULL, DT_TIME_LIMIT,
                 0);
         if (a.malformed != b.malformed || a.n != b.n)
             print_error("case %zu: without newline %llu malformed, %zu samples; with: %llu, "
@@ -700,7 +778,7 @@ static void test_csv_empty_lines_are_malformed(void **state)
 {
     (void)state;
     csvrun r;
-    csv_run_text(&r, "hostile_empty.csv", "t,level_mm\n\n0,1\r\n\r\n\n1,2\n\n", "", DT_TIME_MAX,
+    csv_run_text(&r, "hostile_empty.csv", "t,level_mm\n\n0,1\r\n\r\n\n1,2\n\n", "", DT_TIME_LIMIT,
                  0);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.malformed, 4);
@@ -730,12 +808,20 @@ static void test_csv_header_errors_are_precise(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         csvrun r;
         csv_run(&r, "hostile_hdr.csv", cases[i].text, cases[i].len, "\"max_line\":16,", NULL,
-                DT_TIME_MAX, 0);
+                DT_TIME_LIMIT, 0);
         if (r.rc != DT_EPARSE || strstr(r.err, cases[i].message) == NULL)
             print_error("case %zu: %s \"%s\"\n", i, dt_err_name(r.rc), r.err);
         assert_int_equal(r.rc, DT_EPARSE);
         assert_non_null(strstr(r.err, cases[i].message));
     }
+    /* A file that opens but cannot be read (a directory) is not "empty". */
+    static const char doc[] = MODEL_HEAD
+        ",\"sources\":[{\"id\":\"c\",\"kind\":\"csv\",\"file\":\".\",\"mapping\":[]}]}";
+    rig g;
+    rig_open(&g, doc, NULL);
+    assert_int_equal(g.rc, DT_EIO);
+    assert_non_null(strstr(g.diag.message, "cannot read: Is a directory"));
+    rig_close(&g);
 }
 
 /* The column limit is named, not reported as an unreadable header. */
@@ -753,7 +839,7 @@ static void test_csv_header_column_limit(void **state)
         n += (size_t)snprintf(text + n, 16384 - n, ",");
     n += (size_t)snprintf(text + n, 16384 - n, "\n");
     csvrun r;
-    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_MAX, 0);
+    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_LIMIT, 0);
     if (r.rc)
         print_error("%s\n", r.err);
     assert_int_equal(r.rc, 0);
@@ -763,7 +849,7 @@ static void test_csv_header_column_limit(void **state)
     memmove(text + head + 4, text + head, n - head);
     memcpy(text + head, ",c99", 4);
     n += 4;
-    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_MAX, 0);
+    csv_run(&r, "hostile_cols.csv", text, n, "\"max_line\":16384,", NULL, DT_TIME_LIMIT, 0);
     assert_int_equal(r.rc, DT_EPARSE);
     assert_non_null(strstr(r.err, "hostile_cols.csv:1: header has more than 1024 columns"));
     free(text);
@@ -776,7 +862,7 @@ static void test_csv_header_with_only_the_time_column(void **state)
     (void)state;
     csvrun r;
     static const char text[] = "t\n0\n1\n\n2,3\nx\n3";
-    csv_run(&r, "hostile_timeonly.csv", text, sizeof text - 1, "", "[]", DT_TIME_MAX, 0);
+    csv_run(&r, "hostile_timeonly.csv", text, sizeof text - 1, "", "[]", DT_TIME_LIMIT, 0);
     if (r.rc)
         print_error("%s\n", r.err);
     assert_int_equal(r.rc, 0);
@@ -1045,6 +1131,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_csv_rebase_far_apart_rows_are_malformed),
     cmocka_unit_test(test_csv_realtime_far_apart_rows_are_malformed),
     cmocka_unit_test(test_csv_time_range_is_exact),
+    cmocka_unit_test(test_csv_poll_refuses_now_out_of_range),
     cmocka_unit_test(test_csv_nul_byte_is_a_malformed_row),
     cmocka_unit_test(test_csv_bom_before_header_is_skipped),
     cmocka_unit_test(test_csv_max_line_counts_content_bytes),
