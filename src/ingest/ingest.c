@@ -19,6 +19,7 @@ typedef struct source {
     dt_ring *ring;
     dt_time lateness, timeout, last_arrival, newest;
     dt_time max_hold; /* 0: not declared */
+    uint64_t fed;     /* samples a feed (flight-log replay) handed in place of the ring */
     dt_source_stats st; /* consumer-side counters */
     char *name;
     dt_clock clock; /* large (window history); hot fields stay before it */
@@ -347,6 +348,8 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
         size_t n;
         while ((n = g->feed ? g->feed(g->feed_user, i, g->scratch, DRAIN_BATCH)
                             : dt_ring_drain(src->ring, g->scratch, DRAIN_BATCH)) > 0) {
+            if (g->feed != NULL)
+                src->fed += n; /* offered and drained, for the accounting identity */
             if (g->tap != NULL)
                 g->tap(g->tap_user, i, g->scratch, n); /* the flight recorder */
             for (size_t k = 0; k < n; k++)
@@ -472,7 +475,8 @@ static void fill_stats(const source *src, dt_source_stats *o)
     o->offered = rs.offered;
     o->dropped_newest = rs.dropped_newest;
     o->dropped_oldest = rs.dropped_oldest;
-    o->drained = rs.drained;
+    o->drained = rs.drained + src->fed;
+    o->offered += src->fed;
     o->pending_ring = dt_ring_size(src->ring);
     o->pending_merge = src->rb.tail - src->rb.head;
     o->newest = src->newest;

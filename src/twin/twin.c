@@ -87,7 +87,7 @@ struct dt_twin {
     int replay;
     /* replay: this step's recorded batches and sink results */
     dt_sample *rp_s;
-    uint32_t *rp_src, *rp_len;
+    uint32_t *rp_src, *rp_len, *rp_used;
     size_t rp_nb, rp_ns, rp_pos, rp_cap_b, rp_cap_s;
     int *rp_sink;
     size_t rp_nsink, rp_sink_pos, rp_cap_sink;
@@ -271,18 +271,16 @@ int dt_twin_record(dt_twin *t, dt_record_write_fn fn, void *user)
 static size_t feed(void *user, uint32_t src, dt_sample *out, size_t max)
 {
     dt_twin *t = user;
-    for (size_t b = 0; b < t->rp_nb; b++) {
-        if (t->rp_src[b] != src || (t->rp_len[b] & 0x80000000u) || t->rp_len[b] == 0)
+    size_t off = 0;
+    for (size_t b = 0; b < t->rp_nb; off += t->rp_len[b], b++) {
+        uint32_t left = t->rp_len[b] - t->rp_used[b];
+        if (t->rp_src[b] != src || left == 0)
             continue;
-        size_t off = 0;
-        for (size_t k = 0; k < b; k++)
-            off += t->rp_len[k] & 0x7FFFFFFFu;
-        size_t n = t->rp_len[b];
-        if (n > max)
-            n = max;
-        memcpy(out, t->rp_s + off, n * sizeof *out);
-        /* mark the batch consumed (keep its length for the offsets) */
-        t->rp_len[b] |= 0x80000000u;
+        /* a batch larger than one drain is handed out over several calls
+         * (a log written by hand may hold one: nothing is dropped) */
+        size_t n = left < max ? left : max;
+        memcpy(out, t->rp_s + off + t->rp_used[b], n * sizeof *out);
+        t->rp_used[b] += (uint32_t)n;
         return n;
     }
     return 0;
@@ -615,6 +613,7 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->rp_s);
     dt__free(&a, t->rp_src);
     dt__free(&a, t->rp_len);
+    dt__free(&a, t->rp_used);
     dt__free(&a, t->rp_sink);
     dt__free(&a, t);
 }
@@ -1181,8 +1180,9 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
     t->rp_s = dt__calloc(&t->alloc, RP_SAMPLES, sizeof *t->rp_s);
     t->rp_src = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_src);
     t->rp_len = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_len);
+    t->rp_used = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_used);
     t->rp_sink = dt__calloc(&t->alloc, RP_SINKS, sizeof *t->rp_sink);
-    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_sink)
+    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink)
         return DT_ENOMEM;
     dt__ingest_set_feed(t->ing, feed, t);
     int rc = DT_OK, type = -1;
@@ -1230,7 +1230,7 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                     }
                     uint32_t src = get_u32(b), n = get_u32(b + 4);
                     if (t->rp_nb == RP_BATCHES || n > RP_SAMPLES - t->rp_ns ||
-                        n > 0x7FFFFFFFu) {
+                        n > RP_SAMPLES) {
                         dt__fmt(t->err, sizeof t->err, "replay: a step holds too many samples");
                         rc = DT_ELIMIT;
                         break;
@@ -1242,6 +1242,7 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                             dec_sample(b, &t->rp_s[t->rp_ns + i]);
                     }
                     t->rp_src[t->rp_nb] = src;
+                    t->rp_used[t->rp_nb] = 0;
                     t->rp_len[t->rp_nb++] = n;
                     t->rp_ns += n;
                 } else if (b[0] == REC_SINK) {
