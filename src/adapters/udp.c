@@ -258,6 +258,43 @@ static void decode_records(udpsrc *s, const uint8_t *p, const dt_wire_header *hd
     }
 }
 
+/* One datagram: the cheap checks first (constant time), the CRC over up to
+ * 64 kB only for a frame this source would take. */
+static void take(udpsrc *s, const uint8_t *p, size_t n, unsigned flags)
+{
+    if (flags & UV_UDP_PARTIAL) {
+        s->st.kernel_truncated++;
+        malformed(s);
+        return;
+    }
+    dt_wire_header hd;
+    dt_wire_error e = dt_wire_decode_header(p, n, &hd);
+    if (e == DT_WIRE_OK && hd.type != DT_WIRE_SAMPLES) {
+        s->st.wrong_type++;
+        malformed(s);
+        return;
+    }
+    if (e == DT_WIRE_OK && hd.source_id != s->source_id) {
+        /* Masquerade or misaddressed traffic: never mixed into this source. */
+        s->st.wrong_source++;
+        malformed(s);
+        return;
+    }
+    if (e == DT_WIRE_OK && hd.count > s->max_count)
+        e = DT_WIRE_TOO_MANY;
+    if (e == DT_WIRE_OK)
+        e = dt_wire_check_crc(p, n);
+    if (e != DT_WIRE_OK) {
+        s->st.rejected[e]++;
+        malformed(s);
+        return;
+    }
+    if (track_seq(s, hd.version, hd.epoch, hd.seq) == 0) {
+        s->st.frames_ok++;
+        decode_records(s, p, &hd);
+    }
+}
+
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
                     unsigned flags)
 {
@@ -272,34 +309,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct 
         s->used_bytes += (size_t)nread;
         s->st.bytes += (uint64_t)nread;
         s->st.datagrams++;
-        const uint8_t *p = (const uint8_t *)b->base;
-        dt_wire_header hd;
-        dt_wire_error e;
-        if (flags & UV_UDP_PARTIAL) {
-            s->st.kernel_truncated++;
-            malformed(s);
-            /* The cheap checks first (constant time), the CRC over up to 64 kB
-             * only for a frame this source would take. */
-        } else if ((e = dt_wire_decode_header(p, (size_t)nread, &hd)) != DT_WIRE_OK) {
-            s->st.rejected[e]++;
-            malformed(s);
-        } else if (hd.type != DT_WIRE_SAMPLES) {
-            s->st.wrong_type++;
-            malformed(s);
-        } else if (hd.source_id != s->source_id) {
-            /* Masquerade or misaddressed traffic: never mixed into this source. */
-            s->st.wrong_source++;
-            malformed(s);
-        } else if (hd.count > s->max_count) {
-            s->st.rejected[DT_WIRE_TOO_MANY]++;
-            malformed(s);
-        } else if ((e = dt_wire_check_crc(p, (size_t)nread)) != DT_WIRE_OK) {
-            s->st.rejected[e]++;
-            malformed(s);
-        } else if (track_seq(s, hd.version, hd.epoch, hd.seq) == 0) {
-            s->st.frames_ok++;
-            decode_records(s, p, &hd);
-        }
+        take(s, (const uint8_t *)b->base, (size_t)nread, flags);
     }
     if (s->used_datagrams >= s->poll_datagrams || s->used_bytes >= s->poll_bytes ||
         s->ring_full)
