@@ -25,6 +25,15 @@ extern "C" {
  *  every dt_twin_* call runs on the twin's thread. */
 typedef struct dt_twin dt_twin;
 
+/** A twin's memory budget when the description gives no "memory":
+ *  {"max_bytes": N}: 256 MiB. The largest consumers (rings and reorder
+ *  buffers of the sources, sink queues, the estimator's history, the audit)
+ *  are estimated from the description before anything is allocated; a twin
+ *  above its budget is refused (DT_ELIMIT) naming them. */
+#define DT_TWIN_MEMORY_DEFAULT 268435456.0
+#define DT_TWIN_MEMORY_MIN 1048576.0        /**< smallest memory.max_bytes: 1 MiB */
+#define DT_TWIN_MEMORY_MAX 1099511627776.0  /**< largest memory.max_bytes: 1 TiB */
+
 /** Options for building a twin; start from DT_TWIN_OPTIONS_INIT. */
 typedef struct dt_twin_options {
     size_t size;                   /**< sizeof(dt_twin_options) */

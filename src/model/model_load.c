@@ -21,7 +21,7 @@
 
 const char *const dt__model_sections[] = {
     "sources", "sinks", "estimator", "controllers", "dispatcher",
-    "latency", "loop",  "analytics", NULL};
+    "latency", "loop",  "analytics", "memory", NULL};
 
 typedef struct ctx {
     dt_model *m;
@@ -645,7 +645,7 @@ static int finite_numbers(ctx *c, const cJSON *it, const char *path)
 static const char *const root_keys[] = {
     "dtwin",   "name",        "description", "assets", "signals",
     "sources", "sinks",       "estimator",   "controllers",
-    "dispatcher", "latency",  "loop",        "analytics", NULL};
+    "dispatcher", "latency",  "loop",        "analytics", "memory", NULL};
 
 static int load_root(ctx *c, const cJSON *root)
 {

@@ -14,6 +14,7 @@
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/twin.h"
+#include "twin_internal.h"
 
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
@@ -675,6 +676,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     mo.allocator = a;
     mo.logger = lg;
     int rc = dt_model_load_json(text, len, &mo, &t->model, diag);
+    if (rc == DT_OK)
+        rc = dt__twin_memory_check(t->model, a, diag);
     if (rc == DT_OK) {
         dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
         ic.allocator = a;

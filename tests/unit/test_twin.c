@@ -885,6 +885,85 @@ static void test_latency_rule_load_errors(void **state)
     }
 }
 
+/* An allocator that remembers the largest request. */
+static size_t largest_request;
+static void *big_malloc(void *u, size_t n)
+{
+    (void)u;
+    largest_request = n > largest_request ? n : largest_request;
+    return malloc(n);
+}
+static void *big_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    largest_request = n > largest_request ? n : largest_request;
+    return realloc(p, n);
+}
+static void big_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+
+/* Each limit holds alone, their product may not: 64 sources with 2^24-slot
+ * rings in a description of a few kB would touch ~42 GB. Refused before any
+ * allocation, naming the largest consumers; a budget in the description
+ * moves the line. */
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    static char doc[32768];
+    size_t len = (size_t)snprintf(doc, sizeof doc,
+                                  "{\"dtwin\":1,\"name\":\"big\",%s\"assets\":[{\"id\":\"p\"}],"
+                                  "\"signals\":[{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\","
+                                  "\"unit\":\"m\",\"role\":\"measured\"}],\"sources\":[",
+                                  "");
+    for (int k = 0; k < 64; k++)
+        len += (size_t)snprintf(doc + len, sizeof doc - len,
+                                "%s{\"id\":\"s%d\",\"kind\":\"memory\",\"ring\":%d,\"reorder\":%d,"
+                                "\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}",
+                                k ? "," : "", k, k == 7 ? 16777216 : 1 << 20, 1 << 20);
+    len += (size_t)snprintf(doc + len, sizeof doc - len, "]}");
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_allocator a = {big_malloc, big_realloc, big_free, NULL};
+    o.allocator = &a;
+    largest_request = 0;
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_equal(dt_twin_load_json(doc, len, &o, &t, &d), DT_ELIMIT);
+    assert_null(t);
+    print_message("%s\n", d.message);
+    assert_string_equal(d.path, "memory");
+    assert_string_equal(d.message,
+                        "memory: the twin needs about 5720 MiB, above its budget of 256 MiB; "
+                        "largest: sources[7] (ring 16777216 + reorder 1048576) 680 MiB, "
+                        "sources[0] (ring 1048576 + reorder 1048576) 80 MiB, sources[1] (ring "
+                        "1048576 + reorder 1048576) 80 MiB");
+    assert_true(largest_request < 1 << 20); /* refused before any ring was allocated */
+    /* a budget given in the description: one source of 2^15 + 2^15 samples
+     * (2.5 MiB) fits 4 MiB, not 2 MiB */
+    static char with[sizeof doc + 64];
+    static const char small[] =
+        "{\"memory\":{\"max_bytes\":%d},\"dtwin\":1,\"name\":\"s\",\"assets\":[{\"id\":\"p\"}],"
+        "\"signals\":[{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\","
+        "\"role\":\"measured\"}],\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"ring\":32768,"
+        "\"reorder\":32768,\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}]}";
+    snprintf(with, sizeof with, small, 4 << 20);
+    assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), 0);
+    dt_twin_destroy(t);
+    snprintf(with, sizeof with, small, 2 << 20);
+    assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), DT_ELIMIT);
+    assert_string_equal(d.path, "memory.max_bytes");
+    snprintf(with, sizeof with, "{\"memory\":{\"max_bytes\":1000},%s", doc + 1);
+    assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), DT_EPARSE);
+    assert_string_equal(d.message, "memory.max_bytes: 1000 is not an integer in 1048576.."
+                                   "1099511627776 bytes (1 MiB .. 1 TiB)");
+    snprintf(with, sizeof with, "{\"memory\":{\"max\":1},%s", doc + 1);
+    assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), DT_EPARSE);
+    assert_string_equal(d.message, "memory: expected {\"max_bytes\": bytes}");
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_closed_loop_end_to_end),
     cmocka_unit_test(test_deterministic),
@@ -899,6 +978,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_latency_rule_large_p0_on_step_times),
     cmocka_unit_test(test_latency_rule_sender_clock_ahead),
     cmocka_unit_test(test_latency_rule_load_errors),
+    cmocka_unit_test(test_memory_budget),
 };
 
 DTT_MAIN(tests)

@@ -1,0 +1,148 @@
+/* The twin's memory budget: every limit of a description holds alone, but
+ * their product may not (64 sources with 2^24-slot rings touch ~42 GB). The
+ * largest consumers are estimated from the description before anything is
+ * allocated, and a twin above its budget is refused, naming them. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../model/model_internal.h"
+#include "../platform/internal.h"
+#include "dtwin/ingest.h"
+#include "dtwin/twin.h"
+#include "twin_internal.h"
+
+#define TOP 3
+
+typedef struct consumer {
+    char what[96];
+    double bytes;
+} consumer;
+
+typedef struct tally {
+    consumer top[TOP];
+    double total;
+} tally;
+
+static void add(tally *t, double bytes, const char *fmt, ...) DT__PRINTF(3, 4);
+static void add(tally *t, double bytes, const char *fmt, ...)
+{
+    t->total += bytes;
+    int at = TOP;
+    while (at > 0 && t->top[at - 1].bytes < bytes)
+        at--;
+    if (at == TOP)
+        return;
+    memmove(&t->top[at + 1], &t->top[at], (TOP - 1 - (size_t)at) * sizeof *t->top);
+    t->top[at].bytes = bytes;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->top[at].what, sizeof t->top[at].what, fmt, ap);
+    va_end(ap);
+}
+
+/* A member's number, or `def` when absent or not a usable number: the
+ * loaders that follow give the exact message for a bad value. */
+static double member(const cJSON *o, const char *key, double def, double max)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
+        return def;
+    return v->valuedouble < max ? v->valuedouble : max;
+}
+
+static void sources(tally *t, const cJSON *arr)
+{
+    size_t k = 0;
+    for (const cJSON *s = arr ? arr->child : NULL; s; s = s->next, k++) {
+        double ring = member(s, "ring", 1024, DT_RING_MAX_CAPACITY);
+        double reorder = member(s, "reorder", 4096, DT_RING_MAX_CAPACITY);
+        double line = member(s, "max_line", 0, 1 << 20); /* CSV line buffer */
+        double bytes = (ring + reorder) * sizeof(dt_sample) + sizeof(dt_clock) + 2 * line;
+        add(t, bytes, "sources[%zu] (ring %.0f + reorder %.0f)", k, ring, reorder);
+    }
+}
+
+static void sinks(tally *t, const cJSON *arr)
+{
+    size_t k = 0;
+    for (const cJSON *s = arr ? arr->child : NULL; s; s = s->next, k++) {
+        double cap = member(s, "capacity", 0, 1 << 24); /* memory sink queue */
+        add(t, cap * sizeof(dt_command) + 65536.0, "sinks[%zu] (capacity %.0f)", k, cap);
+    }
+}
+
+static void estimator(tally *t, const cJSON *e)
+{
+    if (e == NULL)
+        return;
+    double n = (double)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "states"));
+    double p = (double)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "inputs"));
+    double h = member(e, "history", 128, 65536);
+    /* a state snapshot (x, P, u) per history slot plus an event each */
+    double bytes = (h + 1) * (n + n * n + (p > 0 ? p : 1)) * sizeof(double) + h * 48;
+    add(t, bytes, "estimator (history %.0f of %.0f states)", h, n);
+}
+
+int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag)
+{
+    double max = DT_TWIN_MEMORY_DEFAULT;
+    tally t;
+    memset(&t, 0, sizeof t);
+    const char *names[] = {"memory", "sources", "sinks", "estimator", "dispatcher"};
+    cJSON *sec[5] = {NULL};
+    int rc = DT_OK;
+    dt__json_begin(a);
+    for (int i = 0; i < 5; i++) {
+        const char *text = dt__model_section(m, names[i]);
+        if (text != NULL && (sec[i] = cJSON_Parse(text)) == NULL)
+            rc = dt__diag(diag, DT_ENOMEM, names[i], "out of memory");
+    }
+    if (rc == DT_OK && sec[0] != NULL) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec[0], "max_bytes");
+        if (!cJSON_IsObject(sec[0]) || sec[0]->child == NULL || v == NULL ||
+            v != sec[0]->child || v->next != NULL)
+            rc = dt__diag(diag, DT_EPARSE, "memory", "expected {\"max_bytes\": bytes}");
+        else if (!cJSON_IsNumber(v) || !(v->valuedouble >= DT_TWIN_MEMORY_MIN &&
+                                         v->valuedouble <= DT_TWIN_MEMORY_MAX) ||
+                 v->valuedouble != floor(v->valuedouble))
+            rc = dt__diag(diag, DT_EPARSE, "memory.max_bytes",
+                          "%.17g is not an integer in %.0f..%.0f bytes (1 MiB .. 1 TiB)",
+                          cJSON_IsNumber(v) ? v->valuedouble : NAN, DT_TWIN_MEMORY_MIN,
+                          DT_TWIN_MEMORY_MAX);
+        else
+            max = v->valuedouble;
+    }
+    if (rc == DT_OK) {
+        size_t ns = dt_model_signal_count(m);
+        /* per signal: the ingest's snapshots and the dispatcher's arrays */
+        add(&t, (double)ns * (DT_SNAPSHOT_DEPTH * 40.0 + 160.0), "signals (%zu)", ns);
+        sources(&t, sec[1]);
+        sinks(&t, sec[2]);
+        estimator(&t, sec[3]);
+        double audit = sec[4] ? member(sec[4], "audit", 64, 65536) : 64;
+        add(&t, audit * sizeof(dt_audit), "dispatcher.audit (%.0f)", audit);
+        if (t.total > max) {
+            char list[3 * 140] = "";
+            size_t len = 0;
+            for (int i = 0; i < TOP && t.top[i].bytes > 0; i++) {
+                int w = snprintf(list + len, sizeof list - len, "%s%s %.0f MiB",
+                                 i ? ", " : "", t.top[i].what, t.top[i].bytes / 1048576.0);
+                if (w < 0 || (size_t)w >= sizeof list - len)
+                    break;
+                len += (size_t)w;
+            }
+            rc = dt__diag(diag, DT_ELIMIT, sec[0] ? "memory.max_bytes" : "memory",
+                          "the twin needs about %.0f MiB, above its budget of %.0f MiB; "
+                          "largest: %s", t.total / 1048576.0, max / 1048576.0, list);
+        }
+    }
+    if (rc == DT_OK && dt__json_oom())
+        rc = dt__diag(diag, DT_ENOMEM, "", "out of memory");
+    for (int i = 0; i < 5; i++)
+        cJSON_Delete(sec[i]);
+    dt__json_end();
+    return rc;
+}
