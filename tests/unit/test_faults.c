@@ -109,6 +109,8 @@ struct run {
     dt_udp_stats prev_us; /* per-step work under the flood */
     uint64_t max_step_datagrams, max_step_bytes, max_step_samples;
     dt_time aux_shift; /* the aux sensor's clock error (jumps) */
+    dt_time udp_ahead; /* the UDP sender's clock runs ahead by this much */
+    uint64_t bad_time_aux, bad_time_udp; /* extreme timestamps injected */
     double aux_skew;
     int aux_silent_from; /* cycle from which aux stops (0: never starts, -1: never stops) */
     int burst;           /* overload: pushes per cycle */
@@ -137,7 +139,7 @@ static double unif(run *r) { return (double)(rnd(r) >> 11) * (1.0 / 900719925474
 
 static size_t frame(run *r, uint8_t *buf, uint32_t sid, uint32_t seq, uint32_t ch, double v)
 {
-    dt_wire_sample s = {ch, 0, r->now, v, 0};
+    dt_wire_sample s = {ch, 0, r->now + r->udp_ahead, v, 0};
     dt_wire_header h = {r->epoch > 0 ? 2 : 1, DT_WIRE_SAMPLES, sid, seq, 1,
                         (uint16_t)(r->epoch > 0 ? r->epoch : 0)};
     return dt_wire_encode_samples_v2(buf, 64, &h, &s, 1);
@@ -859,6 +861,55 @@ static void chk_flood(run *r)
     assert_int_equal(r->us.duplicate + r->us.too_old + r->us.restarts, 0);
 }
 
+/* Timestamps at the edges of int64 from the memory sensor and in UDP frames:
+ * refused and counted (rejected_bad_time), never arithmetic; the loop goes on. */
+static const dt_time extreme_t[] = {INT64_MIN, INT64_MAX, INT64_MIN + 1, INT64_MAX - 1,
+                                    -DT_TIME_LIMIT - 1, DT_TIME_LIMIT + 1};
+static void inj_extreme(run *r)
+{
+    traffic(r, 0);
+    if (r->k <= 300)
+        return;
+    if (unif(r) < 0.2) {
+        dt_time t = extreme_t[rnd(r) % 6];
+        assert_int_equal(dt_memory_source_push(r->io, r->aux, "lvl2", t, pl.y), 0);
+        r->bad_time_aux++;
+    }
+    if (r->k % 10 == 5 && unif(r) < 0.5) {
+        dt_wire_sample smp = {1, 0, extreme_t[rnd(r) % 6], pl.y, 0};
+        dt_wire_header h = {1, DT_WIRE_SAMPLES, 7, ++r->seq, 1, 0};
+        uint8_t b[64];
+        size_t n = dt_wire_encode_samples_v2(b, sizeof b, &h, &smp, 1);
+        send_raw(r, b, n);
+        r->bad_time_udp++;
+    }
+}
+static void chk_extreme(run *r)
+{
+    settles(r);
+    assert_true(r->bad_time_aux > 100 && r->bad_time_udp > 30);
+    assert_int_equal(r->src[1].rejected_bad_time, r->bad_time_aux);
+    assert_int_equal(r->src[2].rejected_bad_time, r->bad_time_udp);
+    assert_int_equal(r->st.safe_entries, 1); /* start-up only */
+}
+
+/* The UDP sender's clock runs 40 ms ahead (inside the 50 ms future
+ * tolerance): its samples are accepted with their time cut to their arrival,
+ * never younger than they are. */
+static void inj_ahead(run *r)
+{
+    r->udp_ahead = 40 * DT_NS_PER_MS;
+    traffic(r, 0);
+}
+static void chk_ahead(run *r)
+{
+    settles(r);
+    assert_int_equal(r->src[2].rejected_future, 0);
+    assert_true(r->src[2].clamped_to_arrival == r->src[2].accepted);
+    assert_true(r->src[2].accepted >= 140);
+    assert_int_equal(r->st.safe_entries, 1);
+}
+
 #define SCENARIO(fn, nm, keys, inj, chk)                                                   \
     static void fn(void **state)                                                           \
     {                                                                                      \
@@ -894,6 +945,8 @@ SCENARIO(test_sink_would_block, "actuator sink refuses (would block)", NULL, inj
          chk_sink_block)
 SCENARIO(test_estimator_divergence, "estimator divergence", NULL, inj_diverge, chk_diverge)
 SCENARIO(test_wire_seq_jump, "seq jump", NULL, inj_seq_jump, chk_seq_jump)
+SCENARIO(test_extreme_timestamps, "extreme timestamps", NULL, inj_extreme, chk_extreme)
+SCENARIO(test_sender_clock_ahead, "sender clock ahead", NULL, inj_ahead, chk_ahead)
 SCENARIO(test_wire_sender_restart, "sender restart (epoch)", NULL, inj_restart_epoch,
          chk_restart_epoch)
 SCENARIO(test_wire_sender_restart_v1, "sender restart (version 1, after silence)", NULL,
@@ -905,6 +958,99 @@ static void test_wire_flood(void **state)
     static const scenario sc = {"flood", NULL, ",\"max_count\":2046,\"poll_bytes\":131072", 0,
                                 inj_flood, chk_flood};
     run_scenario(&sc);
+}
+
+/* A dead sensor plus old data: the sensor stops at a random cycle; then
+ * nothing comes (the reference), or its last 2 s are replayed byte for byte at
+ * their own rate, or 3 s of old readings arrive at once (store and forward),
+ * through a source with an estimated clock and one with a fixed clock. In
+ * every case the safe state engages within tau_max + one period of the last
+ * real sample's arrival, as with no data; with a fixed clock the replay never
+ * makes the belief fresh again. 10 seeds, accounting checked. */
+enum { OLD_NONE, OLD_REPLAY, OLD_BACKLOG };
+static void dead_sensor_case(uint64_t seed, int mode, int estimate)
+{
+    run r = {0};
+    r.rng = 0x9E3779B97F4A7C15ull * (seed + 1);
+    char d[2048];
+    snprintf(d, sizeof d,
+             "{\"dtwin\":1,\"name\":\"dead\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+             "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+             " \"noise\":{\"std\":0.01},\"period\":0.01},"
+             "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+             "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+             "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"timeout\":100,\"ring\":1024,"
+             " %s\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}],"
+             "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0.01],\"P0\":[1],\"gate\":1,"
+             " \"history\":512,\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}],"
+             " \"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":0.002}]},"
+             "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":0.01}}",
+             estimate ? "\"clock\":{\"mode\":\"estimate\",\"window\":0.5,\"windows\":8,\"jump\":1},"
+                      : "");
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(d, strlen(d), &o, &t, NULL), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    double tau = st.tau_max_s;
+    assert_true(tau > 0.1 && tau < 0.5); /* shorter than the clock's window */
+    /* the sender's clock: 3 s behind ours when the clock is estimated, in step
+     * when it is fixed (a fixed clock is configured to match) */
+    const dt_time per = 10 * DT_NS_PER_MS, offset = estimate ? 3 * DT_NS_PER_S : 0;
+    int dead = 300 + (int)(rnd(&r) % 200);
+    dt_time last_arrival = 0, engaged = -1;
+    int fresh_again = 0;
+    for (int k = 1; k <= dead + 300; k++) {
+        dt_time now = (dt_time)k * per;
+        dt_io *io = dt_twin_io(t);
+        if (k < dead) {
+            dt_time jitter = (dt_time)(unif(&r) * 2e6);
+            assert_int_equal(dt_memory_source_push(io, 0, "y", now - offset - jitter, 1.0), 0);
+            last_arrival = now;
+        } else if (mode == OLD_REPLAY) { /* the readings of 2 s before, one per cycle */
+            dt_time old = now - 2 * DT_NS_PER_S - offset - DT_NS_PER_MS;
+            assert_int_equal(dt_memory_source_push(io, 0, "y", old, 1.0), 0);
+        } else if (mode == OLD_BACKLOG && k == dead + 5) { /* 3 s of readings at once */
+            for (int j = 300; j > 0; j--)
+                assert_int_equal(
+                    dt_memory_source_push(io, 0, "y", (dead - j) * per - offset + per / 2, 1.0),
+                    0);
+        }
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_twin_stats_get(t, &st);
+        if (k < dead)
+            continue;
+        if (st.safe_state && engaged < 0)
+            engaged = now;
+        if (engaged >= 0 && !st.safe_state)
+            fresh_again = 1;
+    }
+    double late = dt_time_to_sec(engaged - last_arrival) - tau;
+    if (!(late > 0 && late <= 0.01 + 1e-9))
+        print_error("seed %llu mode %d estimate %d: engaged %.4f s after the last arrival, "
+                    "tau %.4f\n", (unsigned long long)seed, mode, estimate,
+                    dt_time_to_sec(engaged - last_arrival), tau);
+    assert_true(late > 0 && late <= 0.01 + 1e-9);
+    if (!estimate || mode == OLD_BACKLOG)
+        assert_false(fresh_again); /* old data never made the belief fresh */
+    dt_source_stats ss;
+    assert_int_equal(dt_ingest_source_stats(dt_twin_ingest(t), 0, &ss), 0);
+    assert_true(dt_source_stats_consistent(&ss));
+    dt_twin_destroy(t);
+}
+
+static void test_dead_sensor_old_data(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= SEEDS; seed++)
+        for (int mode = OLD_NONE; mode <= OLD_BACKLOG; mode++)
+            for (int estimate = 0; estimate <= 1; estimate++)
+                dead_sensor_case(seed, mode, estimate);
+    print_message("dead sensor + replayed or backlogged old data: %d seeds x 3 kinds x 2 "
+                  "clocks, safe state within tau_max + one period every time\n",
+                  SEEDS);
 }
 
 /* A non-positive-definite update leaves the belief exactly as it was: random
@@ -1039,6 +1185,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sink_would_block),
     cmocka_unit_test(test_estimator_divergence),
     cmocka_unit_test(test_wire_seq_jump),
+    cmocka_unit_test(test_extreme_timestamps),
+    cmocka_unit_test(test_dead_sensor_old_data),
+    cmocka_unit_test(test_sender_clock_ahead),
     cmocka_unit_test(test_wire_sender_restart),
     cmocka_unit_test(test_wire_sender_restart_v1),
     cmocka_unit_test(test_wire_flood),
