@@ -263,7 +263,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     int rc = dt__json_check_keys(c->diag, o, P, est_keys, NULL);
     if (rc != DT_OK)
         return rc;
-    dt_signal_id states[DT_LA_MAX], inputs[DT_LA_MAX];
+    dt_signal_id states[DT_LA_MAX] = {0}, inputs[DT_LA_MAX] = {0}; /* zeroed for the analyzer */
     size_t n = 0, p = 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "states");
     if (v == NULL)

@@ -169,6 +169,8 @@ int dt_cov_periodic(size_t n, const double *A, const double *Q, const double *P0
         g = gcd64(g, ns);
         tmax = ns > tmax ? ns : tmax;
     }
+    if (g == 0)
+        return DT_EINVAL; /* unreachable: m >= 1 and every period >= 1 ns */
     if (tmax / g > DT_PERIODIC_MAX_STEPS)
         g = (tmax + DT_PERIODIC_MAX_STEPS - 1) / DT_PERIODIC_MAX_STEPS;
     uint64_t kmax = 0, lcm = 1, every[DT_PERIODIC_MAX_ROWS];

@@ -39,7 +39,7 @@ static void add(tally *t, double bytes, const char *fmt, ...)
     t->top[at].bytes = bytes;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->top[at].what, sizeof t->top[at].what, fmt, ap);
+    (void)vsnprintf(t->top[at].what, sizeof t->top[at].what, fmt, ap);
     va_end(ap);
 }
 
