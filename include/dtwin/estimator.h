@@ -224,6 +224,10 @@ typedef struct dt_periodic_meas {
  *  DT_PERIODIC_MAX_STEPS steps. The work is bounded (about 3e8 flops): when
  *  the recursion has not settled by then and still shrinks, the last cycle's
  *  worst (an upper bound) is returned. Any thread.
+ *  @param n states. @param A the process matrix. @param Q its noise density.
+ *  @param P0 where the recursion starts. @param rows the measurements.
+ *  @param m how many rows. @param bound the accuracy bound whose metric picks
+ *         the worst posterior.
  *  @param worst receives the posterior covariance (right after an update) with
  *         the largest bound metric over the last cycle: the belief the
  *         latency budget must start from.
@@ -297,6 +301,7 @@ DT_API int dt_est_set_measurement_fn(dt_est *est, dt_signal_id sig, dt_kf_measur
  *  then the time from its worst posterior until the bound breaks
  *  (dt_latency_budget). dt_est_start calls it again, so callbacks bound after
  *  loading count. Allocates nothing.
+ *  @param est the estimator.
  *  @param diag NULL or receives the reason, e.g. `bound "level" needs
  *         variance <= 0.0001; at the sensors' rates the filter reaches 0.0004`.
  *  @retval DT_EINVAL a measured signal without a period, or no continuous model.
