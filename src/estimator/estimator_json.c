@@ -41,17 +41,7 @@ static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", 
  * cannot come from rounding and is refused. */
 #define PSD_TOL 1e-9
 
-/* A number as the document wrote it, as far as a double can tell: the shortest
- * %g form that reads back to the same value. */
-static const char *num(double v, char *buf, size_t cap)
-{
-    for (int prec = 6; prec <= 17; prec++) {
-        dt__fmt(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
+#define num dt__num /* the shortest exact form (platform) */
 
 /* "got ..." for a value that is not a finite number. */
 static const char *got(const cJSON *e, char *buf, size_t cap)

@@ -89,17 +89,7 @@ static int check_object(ctx *c, const cJSON *obj, const char *path,
     return DT_OK;
 }
 
-/* A number as the document wrote it, as far as a double can tell: the shortest
- * %g form that reads back to the same value (1.0000000000000002, not 1). */
-static const char *num(double v, char *buf, size_t cap)
-{
-    for (int prec = 6; prec <= 17; prec++) {
-        dt__fmt(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
+#define num dt__num /* the shortest exact form (platform) */
 
 static void subpath(char *out, size_t cap, const char *path, const char *key)
 {

@@ -61,4 +61,9 @@ int dt__vdiag(dt_diag *d, int code, const char *path, const char *fmt,
  * error: messages are for people, a cut message is better than none. */
 void dt__fmt(char *buf, size_t cap, const char *fmt, ...) DT__PRINTF(3, 4);
 
+/* A number as a document wrote it, as far as a double can tell: the shortest
+ * %g form that reads back to the same value (1.0000000000000002, not 1).
+ * Returns buf. */
+const char *dt__num(double v, char *buf, size_t cap);
+
 #endif

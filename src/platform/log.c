@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -85,4 +86,14 @@ int dt__diag(dt_diag *d, int code, const char *path, const char *fmt, ...)
     code = dt__vdiag(d, code, path, fmt, ap);
     va_end(ap);
     return code;
+}
+
+const char *dt__num(double v, char *buf, size_t cap)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        dt__fmt(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
 }
