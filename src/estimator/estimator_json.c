@@ -41,13 +41,12 @@ static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", 
  * cannot come from rounding and is refused. */
 #define PSD_TOL 1e-9
 
-#define num dt__num /* the shortest exact form (platform) */
 
 /* "got ..." for a value that is not a finite number. */
 static const char *got(const cJSON *e, char *buf, size_t cap)
 {
     if (cJSON_IsNumber(e))
-        return num(e->valuedouble, buf, cap); /* inf: 1e999 overflowed */
+        return dt__num(e->valuedouble, buf, cap); /* inf: 1e999 overflowed */
     dt__fmt(buf, cap, "%s",
             cJSON_IsString(e)   ? "a string"
             : cJSON_IsArray(e)  ? "an array"
@@ -176,7 +175,7 @@ static int rates(jctx *c, const double *A, size_t n, int discrete)
             char p[64], nb[32];
             dt__fmt(p, sizeof p, "estimator.A[%zu]", i / n);
             return fail(c, DT_EPARSE, p, "element %zu is %s, beyond the limit of %g %s", i % n,
-                        num(A[i], nb, sizeof nb), RATE_MAX,
+                        dt__num(A[i], nb, sizeof nb), RATE_MAX,
                         discrete ? "per step (F P F' would overflow)"
                                  : "per second (the matrix exponential would overflow)");
         }
@@ -196,11 +195,11 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
         if (d < 0)
             return fail(c, DT_EPARSE, path,
                         "diagonal element %zu (state \"%s\") is %s: a variance must be >= 0", i,
-                        id, num(d, n1, sizeof n1));
+                        id, dt__num(d, n1, sizeof n1));
         if (d > VARIANCE_MAX)
             return fail(c, DT_EPARSE, path,
                         "diagonal element %zu (state \"%s\") is %s, beyond the limit of %g", i,
-                        id, num(d, n1, sizeof n1), VARIANCE_MAX);
+                        id, dt__num(d, n1, sizeof n1), VARIANCE_MAX);
         scale = d > scale ? d : scale;
     }
     /* the tolerance dt_kf_set_* applies */
@@ -210,7 +209,7 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
             if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
                 return fail(c, DT_EPARSE, path,
                             "not symmetric (element [%zu][%zu] is %s, element [%zu][%zu] is %s)",
-                            i, j, num(a, n1, sizeof n1), j, i, num(b, n2, sizeof n2));
+                            i, j, dt__num(a, n1, sizeof n1), j, i, dt__num(b, n2, sizeof n2));
         }
     memcpy(S, M, n * n * sizeof *S);
     const double tol = PSD_TOL * scale;
@@ -218,7 +217,7 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
         double d = S[k * n + k];
         if (d < -tol)
             return fail(c, DT_EPARSE, path, "not positive semi-definite (pivot %zu is %s)", k + 1,
-                        num(d, n1, sizeof n1));
+                        dt__num(d, n1, sizeof n1));
         if (d <= tol) {
             /* a zero pivot: its column must vanish too, else the 2 x 2 minor
              * d s_jj - s_jk^2 is negative */
@@ -228,7 +227,7 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
                     return fail(c, DT_EPARSE, path,
                                 "not positive semi-definite (pivot %zu is %s, yet its "
                                 "column holds %s in row %zu)",
-                                k + 1, num(d, n1, sizeof n1), num(o, n3, sizeof n3), j + 1);
+                                k + 1, dt__num(d, n1, sizeof n1), dt__num(o, n3, sizeof n3), j + 1);
             }
             continue;
         }
@@ -359,8 +358,8 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         if (si->has_limits && !(x0[i] >= si->min && x0[i] <= si->max))
             rc = fail(c, DT_EPARSE, "estimator.x0",
                       "element %zu (state \"%s\") is %s, outside its limits [%s, %s]", i, si->id,
-                      num(x0[i], n1, sizeof n1), num(si->min, n2, sizeof n2),
-                      num(si->max, n3, sizeof n3));
+                      dt__num(x0[i], n1, sizeof n1), dt__num(si->min, n2, sizeof n2),
+                      dt__num(si->max, n3, sizeof n3));
     }
     if (rc == DT_OK && dt_kf_set_state(dt_est_kf(est), x0, P0) != DT_OK)
         rc = fail(c, DT_EPARSE, "estimator.P0",
@@ -454,8 +453,8 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, pp, "expected a finite number, got %s", got(e, gb, sizeof gb));
         else if (si->has_limits && !(e->valuedouble >= si->min && e->valuedouble <= si->max))
             rc = fail(c, DT_EPARSE, pp, "%s is outside the signal's limits [%s, %s]",
-                      num(e->valuedouble, gb, sizeof gb), num(si->min, n2, sizeof n2),
-                      num(si->max, n3, sizeof n3));
+                      dt__num(e->valuedouble, gb, sizeof gb), dt__num(si->min, n2, sizeof n2),
+                      dt__num(si->max, n3, sizeof n3));
         else if (dt_est_set_param(est, sid, e->valuedouble) != DT_OK)
             rc = fail(c, DT_EPARSE, pp, "expected a parameter signal with a finite number");
     }
@@ -521,7 +520,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             for (size_t i = 0; rc == DT_OK && jw && i < n; i++)
                 if (h[i] < 0)
                     rc = fail(c, DT_EPARSE, kp, "weights must be >= 0, got %s for \"%s\"",
-                              num(h[i], gb, sizeof gb),
+                              dt__num(h[i], gb, sizeof gb),
                               dt_model_signal(c->model, states[i])->id);
             int any = 0;
             for (size_t i = 0; i < n; i++)

@@ -89,7 +89,6 @@ static int check_object(ctx *c, const cJSON *obj, const char *path,
     return DT_OK;
 }
 
-#define num dt__num /* the shortest exact form (platform) */
 
 static void subpath(char *out, size_t cap, const char *path, const char *key)
 {
@@ -524,7 +523,7 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
         if (info->min > info->max) {
             char n1[32], n2[32];
             rc = fail(c, DT_EPARSE, p, "min (%s) > max (%s)",
-                      num(info->min, n1, sizeof n1), num(info->max, n2, sizeof n2));
+                      dt__num(info->min, n1, sizeof n1), dt__num(info->max, n2, sizeof n2));
             goto out;
         }
         r->has_min = (uint8_t)has_min;
@@ -544,14 +543,14 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
              info->period < 1)) {
             rc = fail(c, DT_EPARSE, p,
                       "must be a positive number of seconds (>= 1 ns), got %s",
-                      num(r->period_s, nb, sizeof nb));
+                      dt__num(r->period_s, nb, sizeof nb));
             goto out;
         }
         /* dt_time counts nanoseconds in 64 bits: +-9.2e9 s. */
         if (dt_time_from_sec_checked(r->period_s, &info->period) != DT_OK) {
             rc = fail(c, DT_EPARSE, p,
                       "longer than the clock's range (9.2e9 s), got %s",
-                      num(r->period_s, nb, sizeof nb));
+                      dt__num(r->period_s, nb, sizeof nb));
             goto out;
         }
         r->has_period = 1;
@@ -577,13 +576,13 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
         char pp[160], nb[32];
         dt__fmt(pp, sizeof pp, "%s.%s", p, has_std ? "std" : "variance");
         if (v < 0.0) {
-            rc = fail(c, DT_EPARSE, pp, "must be >= 0, got %s", num(v, nb, sizeof nb));
+            rc = fail(c, DT_EPARSE, pp, "must be >= 0, got %s", dt__num(v, nb, sizeof nb));
             goto out;
         }
         /* sd * sd must not overflow, and the update squares the variance */
         if ((has_std ? v > sqrt(VARIANCE_MAX) : v > VARIANCE_MAX)) {
             rc = fail(c, DT_EPARSE, pp, "%s is too large (the variance must be <= %g)",
-                      num(v, nb, sizeof nb), VARIANCE_MAX);
+                      dt__num(v, nb, sizeof nb), VARIANCE_MAX);
             goto out;
         }
         r->noise_kind = has_std ? 1 : 2;
@@ -651,7 +650,7 @@ static int load_root(ctx *c, const cJSON *root)
         char nb[32];
         return fail(c, DT_EPARSE, "dtwin",
                     "unsupported schema version %s (this library reads %d)",
-                    num(version, nb, sizeof nb), SCHEMA_VERSION);
+                    dt__num(version, nb, sizeof nb), SCHEMA_VERSION);
     }
     rc = get_string(c, root, "name", "", 1, &m->name);
     if (rc == DT_OK)
