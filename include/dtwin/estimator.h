@@ -211,6 +211,11 @@ typedef struct dt_periodic_meas {
 #define DT_PERIODIC_MAX_STEPS 4096
 /** Scratch doubles dt_cov_periodic needs for n states. */
 #define DT_PERIODIC_WORK(n) (DT_VANLOAN_WORK(n) + 5 * (size_t)(n) * (size_t)(n))
+/** Posteriors of one cycle dt_periodic_budget keeps apart (more are merged). */
+#define DT_PERIODIC_POSTS 32
+/** Scratch doubles dt_periodic_budget needs for n states. */
+#define DT_PERIODIC_BUDGET_WORK(n)                                                          \
+    (DT_COV_AFTER_WORK(n) + (14 + DT_PERIODIC_POSTS) * (size_t)(n) * (size_t)(n))
 
 /** The covariance the filter settles to when every measurement row arrives at
  *  its period: the Riccati recursion (prediction by Van Loan, Joseph-form
@@ -242,6 +247,40 @@ typedef struct dt_periodic_meas {
 DT_API int dt_cov_periodic(size_t n, const double *A, const double *Q, const double *P0,
                            const dt_periodic_meas *rows, size_t m, const dt_bound *bound,
                            double *worst, double *metric, double *work);
+
+/** What dt_periodic_budget found. */
+typedef struct dt_periodic_result {
+    double tau;    /**< the budget, s (INFINITY: never broken; 0: broken on schedule) */
+    double reach;  /**< the largest posterior bound metric of the cycle */
+    double peak;   /**< the largest metric at any grid point (between updates too) */
+    double gap;    /**< the longest time between two updates in the cycle, s */
+    int between;   /**< 1: a posterior breaks the bound before its next update */
+    size_t posts;  /**< posteriors kept apart (at most DT_PERIODIC_POSTS) */
+    size_t merged; /**< posteriors merged into a kept one (PSD upper bound) */
+} dt_periodic_result;
+
+/** The latency budget from the filter's periodic steady state: settles as
+ *  dt_cov_periodic, then runs one more cycle keeping every posterior (beyond
+ *  DT_PERIODIC_POSTS, each merged into the nearest kept one by a PSD upper
+ *  bound, so the result stays on the safe side) and the time to its next
+ *  update. The budget is the earliest time at which any of them, left without
+ *  data, breaks the bound: found by doubling tau (1 ns .. 1e9 s) and a scan of
+ *  [0, that end] (of 1000 time constants 1/|A|_1 when doubling finds none: a
+ *  lightly damped oscillation can cross between doubling points) at 1/20 of
+ *  the time constant within about 3e8 flops, refined by bisection to 1e-7.
+ *  The metric after tau is linear in the starting covariance, so every
+ *  posterior is checked at every point for n^2 flops. Any thread.
+ *  @param n states. @param A the process matrix. @param Q its noise density.
+ *  @param P0 where the recursion starts. @param rows the measurements.
+ *  @param m how many rows. @param bound the accuracy bound.
+ *  @param res receives the budget and what it rests on: a bound broken while
+ *         the data comes on schedule gives peak > limit (tau 0), a posterior
+ *         breaking it before its next update sets between.
+ *  @param work DT_PERIODIC_BUDGET_WORK(n) doubles.
+ *  @retval DT_EINVAL / DT_EEMPTY / DT_ERANGE / DT_ENUMERIC as dt_cov_periodic. */
+DT_API int dt_periodic_budget(size_t n, const double *A, const double *Q, const double *P0,
+                              const dt_periodic_meas *rows, size_t m, const dt_bound *bound,
+                              dt_periodic_result *res, double *work);
 
 /* ---- the estimator: time, history, signals ---- */
 
@@ -385,6 +424,11 @@ DT_API int dt_est_input_index(const dt_est *est, dt_signal_id sig);
 DT_API size_t dt_est_input_count(const dt_est *est);
 
 /** How many declared bounds the current covariance breaks. */
+/** How many bounds the belief propagated to t (after the last event) breaks;
+ *  at or before the estimator's time, its current covariance. A propagation
+ *  that fails counts every bound as broken. The twin checks this every cycle
+ *  at `now`. Allocates nothing. */
+DT_API size_t dt_est_bounds_violated_at(dt_est *est, dt_time t);
 DT_API size_t dt_est_bounds_violated(const dt_est *est);
 /** Time of the newest measurement applied (DT_TIME_MIN before any). */
 DT_API dt_time dt_est_data_time(const dt_est *est);

@@ -168,7 +168,8 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
     e->u = dt__calloc(a, p ? p : 1, sizeof *e->u);
     e->xb = dt__calloc(a, n, sizeof *e->xb);
     e->Pb = dt__calloc(a, n * n, sizeof *e->Pb);
-    e->work = dt__calloc(a, DT_LATENCY_WORK(n), sizeof *e->work);
+    /* the budget's scratch (the larger one) serves the other scratch uses too */
+    e->work = dt__calloc(a, DT_PERIODIC_BUDGET_WORK(n), sizeof *e->work);
     e->rows = dt__calloc(a, ns ? ns : 1, sizeof *e->rows);
     size_t np = 0;
     for (size_t i = 0; i < ns; i++)
@@ -355,9 +356,8 @@ int dt_est_budgets(dt_est *e, dt_diag *diag)
     for (size_t i = 0; i < e->n_bounds; i++) {
         bound_rec *r = &e->bounds[i];
         dt_bound b = {r->w, r->quadratic, r->limit};
-        double reach = NAN;
-        int rc = dt_cov_periodic(e->n, A, Q, dt_kf_cov(e->kf), e->rows, m, &b, e->Pb, &reach,
-                                 e->work);
+        dt_periodic_result pr;
+        int rc = dt_periodic_budget(e->n, A, Q, dt_kf_cov(e->kf), e->rows, m, &b, &pr, e->work);
         if (rc == DT_EEMPTY)
             return dt__diag(diag, DT_ERANGE, "estimator.bounds",
                             "bound \"%s\": no measured signal, the filter never sees data",
@@ -370,14 +370,17 @@ int dt_est_budgets(dt_est *e, dt_diag *diag)
         if (rc != DT_OK)
             return dt__diag(diag, rc, "estimator.bounds", "bound \"%s\": %s", r->name,
                             dt_strerror(rc));
-        if (reach > r->limit)
+        if (pr.peak > r->limit)
             return dt__diag(diag, DT_ERANGE, "estimator.bounds",
                             "bound \"%s\" needs %s <= %g; at the sensors' rates the filter "
-                            "reaches %g", r->name, bound_quantity(e, r), r->limit, reach);
-        rc = dt_latency_budget(e->n, A, Q, e->Pb, &b, &r->tau, e->work);
-        if (rc != DT_OK)
-            return dt__diag(diag, rc, "estimator.bounds", "bound \"%s\": %s", r->name,
-                            dt_strerror(rc));
+                            "reaches %g", r->name, bound_quantity(e, r), r->limit, pr.peak);
+        if (pr.between)
+            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
+                            "bound \"%s\" needs %s <= %g; at the sensors' rates it breaks "
+                            "%g s after a sample, before the next one arrives",
+                            r->name, bound_quantity(e, r), r->limit, pr.tau);
+        r->tau = pr.tau;
+        double reach = pr.reach;
         r->reach = reach;
     }
     return DT_OK;
@@ -704,6 +707,28 @@ int dt_est_nees(dt_est *e, const double *x_true, double *nees)
     if (nees)
         *nees = v;
     return DT_OK;
+}
+
+size_t dt_est_bounds_violated_at(dt_est *e, dt_time t)
+{
+    if (e == NULL || e->n_bounds == 0)
+        return 0;
+    const double *P = dt_kf_cov(e->kf);
+    if (t > e->t) {
+        /* the belief at t, not at the last event: between samples (a sensor
+         * slower than declared) the covariance keeps growing */
+        if (dt_kf_peek(e->kf, seconds(e->t, t), e->xb, e->Pb) != DT_OK)
+            return e->n_bounds; /* cannot tell: every bound counts as broken */
+        P = e->Pb;
+    }
+    size_t v = 0;
+    for (size_t i = 0; i < e->n_bounds; i++) {
+        dt_bound b = {e->bounds[i].w, e->bounds[i].quadratic, e->bounds[i].limit};
+        double m = dt_bound_metric(e->n, &b, P);
+        if (!(m <= b.limit))
+            v++;
+    }
+    return v;
 }
 
 size_t dt_est_bounds_violated(const dt_est *e)

@@ -115,7 +115,14 @@ void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
         c->outliers++; /* no arithmetic on times outside the limit */
         return;
     }
-    dt_time d = ta - ts;
+    dt_time d = ta - ts; /* |d| < 2^63: both times are within DT_TIME_LIMIT */
+    if (!dt_time_valid(d)) {
+        /* a delay beyond 146 years is no clock; and differences of delays,
+         * which the step rule and the fit take, must fit in dt_time (found by
+         * a red-team pass: (-L, L) then (L, -L) overflowed d - cand_d) */
+        c->outliers++;
+        return;
+    }
     c->observations++;
     if (!c->have_ref) {
         c->have_ref = 1;

@@ -59,8 +59,12 @@ static void sources(tally *t, const cJSON *arr)
     for (const cJSON *s = arr ? arr->child : NULL; s; s = s->next, k++) {
         double ring = member(s, "ring", 1024, DT_RING_MAX_CAPACITY);
         double reorder = member(s, "reorder", 4096, DT_RING_MAX_CAPACITY);
-        double line = member(s, "max_line", 0, 1 << 20); /* CSV line buffer */
-        double bytes = (ring + reorder) * sizeof(dt_sample) + sizeof(dt_clock) + 2 * line;
+        /* the adapters' own buffers, counted high for every kind: a CSV
+         * source's read buffer (64 KiB), line (max_line, default 4096) and
+         * fields (8 KiB), a UDP source's datagram buffer (64 KiB) */
+        double line = member(s, "max_line", 4096, 1 << 20);
+        double bytes = (ring + reorder) * sizeof(dt_sample) + sizeof(dt_clock) + 2 * line +
+                       2 * 65536.0 + 8192.0;
         add(t, bytes, "sources[%zu] (ring %.0f + reorder %.0f)", k, ring, reorder);
     }
 }

@@ -996,7 +996,7 @@ static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
     double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
     t->st.belief_age_s = age;
     if (t->est != NULL)
-        broken = dt_est_bounds_violated(t->est);
+        broken = dt_est_bounds_violated_at(t->est, now);
     /* tau_min is finite whenever the twin has commanded signals (checked at
      * load); a twin without any has nothing to hold safe */
     int bad = t->n_sink_faults > 0 || broken > 0 || age > t->tau_min;

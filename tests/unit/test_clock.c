@@ -227,9 +227,14 @@ static void test_extreme_times(void **state)
         assert_true(m == (bad[i] < 0 ? DT_TIME_MIN : DT_TIME_MAX));
     }
     assert_true(c.observations == obs);
-    /* valid extremes both ways: observed and mapped without overflow */
+    /* valid extremes both ways: observed and mapped without overflow; delays
+     * of +-2^63 (their differences overflowed in the step rule) are outliers */
     dt_clock_observe(&c, -DT_TIME_LIMIT, DT_TIME_LIMIT);
     dt_clock_observe(&c, DT_TIME_LIMIT, -DT_TIME_LIMIT);
+    dt_clock_observe(&c, 0, DT_TIME_LIMIT / 2);
+    dt_clock_observe(&c, DT_TIME_LIMIT, 0);
+    dt_clock_observe(&c, -DT_TIME_LIMIT, 0);
+    assert_true(c.observations == obs + 3);
     assert_true(dt_time_valid(dt_clock_map(&c, DT_TIME_LIMIT)));
     assert_true(dt_time_valid(dt_clock_map(&c, -DT_TIME_LIMIT)));
     dt_clock_config fx = {DT_CLOCK_FIXED, 1e9, 0.0099, 0, 0, 0};

@@ -286,11 +286,13 @@ static void test_latency_budgets_at_start(void **state)
     assert_int_equal(dt_est_latency_budget(e, 0, &tau, &name), 0);
     assert_string_equal(name, "position");
     /* Reference computed independently (plain Riccati iteration of the double
-     * integrator, exact discretization, lidar every 0.1 s and gps every 1 s,
-     * worst posterior of the cycle, bisection on the closed-form P00(tau)):
-     * 2.137558355863331 s from P0 = I, which alone breaks the bound (1 > 0.25).
+     * integrator, exact discretization, lidar every 0.1 s and gps every 1 s;
+     * for each of the cycle's 10 posteriors the first root of the closed-form
+     * P00(tau) = 0.25 by bisection; the earliest of them): 2.137474823913667 s,
+     * from P0 = I, which alone breaks the bound (1 > 0.25). The posterior with
+     * the largest P00 (2.137558 s) is not the one that breaks it first.
      * Tolerance: the budget's bisection stops at 1e-7 relative. */
-    assert_close(tau, 2.137558355863331, 2e-7, 0);
+    assert_close(tau, 2.137474823913667, 2e-7, 0);
     dt_est_destroy(e);
     /* Scalar random walk, one sensor: closed form. P+ solves
      * P+^2 + qT P+ - qT r = 0 and the budget is (limit - P+) / q. */
@@ -585,6 +587,53 @@ static void test_ekf_range_measurement(void **state)
     dt_model_destroy(m);
 }
 
+/* The budget starts from every posterior of the cycle, not only from the one
+ * with the largest metric: position every 1 s and velocity every 0.7 s of a
+ * double integrator; the posterior right after a position update (small
+ * position, large velocity variance) breaks the bound first. Reference
+ * (independent: plain Riccati iteration on the 0.1 s grid, the 16 posteriors
+ * of a 7 s cycle, first root of the closed-form P00(tau) = 0.5 each):
+ * 0.9327235143769789 s; the largest-P00 posterior alone gives 1.121 s. */
+static void test_budget_earliest_posterior(void **state)
+{
+    (void)state;
+    static const double A[4] = {0, 1, 0, 0}, Q[4] = {0, 0, 0, 1}, P0[4] = {1, 0, 0, 1};
+    static const double hp[2] = {1, 0}, hv[2] = {0, 1}, w[2] = {1, 0};
+    dt_periodic_meas rows[2] = {{hp, 1e-6, 1.0}, {hv, 1e-6, 0.7}};
+    dt_bound b = {w, 0, 0.5};
+    static double work[DT_PERIODIC_BUDGET_WORK(2)];
+    dt_periodic_result r;
+    assert_int_equal(dt_periodic_budget(2, A, Q, P0, rows, 2, &b, &r, work), 0);
+    assert_close(r.tau, 0.9327235143769789, 2e-7, 0);
+    assert_int_equal(r.posts, 16);
+    assert_int_equal(r.merged, 0);
+    assert_false(r.between);
+    assert_close(r.gap, 0.7, 1e-12, 0); /* the longest wait for the next update */
+}
+
+/* A lightly damped oscillator sampled at half its period (aliasing): the
+ * position variance crosses the bound between the points a doubling search
+ * visits (before, the budget came out 14.7 s). The crossing, 0.0400 s after
+ * a sample, comes before the next sample (0.1007 s): refused as breaking
+ * between samples. Reference: an independent scan at 1e-4 s from the
+ * steady-state posterior gave the first crossing at 0.0401 s. */
+static void test_budget_oscillation_between_samples(void **state)
+{
+    (void)state;
+    const double T = 0.100663296, wn = 3.14159265358979323846 / T, zeta = 0.001;
+    double A[4] = {0, 1, -wn * wn, -2 * zeta * wn}, Q[4] = {0, 0, 0, 1};
+    double pinf = 1.0 / (4 * zeta * wn * wn * wn); /* stationary position variance */
+    double P0[4] = {pinf, 0, 0, pinf * wn * wn};
+    static const double h[2] = {1, 0}, w[2] = {1, 0};
+    dt_periodic_meas row = {h, 1e-6 * pinf, T};
+    dt_bound b = {w, 0, 0.9 * pinf};
+    static double work[DT_PERIODIC_BUDGET_WORK(2)];
+    dt_periodic_result r;
+    assert_int_equal(dt_periodic_budget(2, A, Q, P0, &row, 1, &b, &r, work), 0);
+    assert_true(r.between);
+    assert_close(r.tau, 0.0401, 0, 2e-4);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -599,6 +648,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_json_refuses_impossible_numbers),
     cmocka_unit_test(test_json_accepts_semidefinite),
     cmocka_unit_test(test_ekf_range_measurement),
+    cmocka_unit_test(test_budget_earliest_posterior),
+    cmocka_unit_test(test_budget_oscillation_between_samples),
 };
 
 DTT_MAIN(tests)

@@ -851,7 +851,11 @@ static void test_latency_rule_load_errors(void **state)
          "dispatcher.max_data_age in seconds)"},
         {",\"period\":0.05", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":0.0003}]", "",
          "0.05",
-         "estimator.bounds[0]: bound \"b\": latency budget 0.021459 s is below one loop "
+         "estimator.bounds: bound \"b\" needs variance <= 0.0003; at the sensors' rates it "
+         "breaks 0.021459 s after a sample, before the next one arrives"},
+        {",\"period\":0.01", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":0.0003}]", "",
+         "0.05",
+         "estimator.bounds[0]: bound \"b\": latency budget 0.0238197 s is below one loop "
          "period (0.05 s): the twin could never act"},
         {",\"period\":0.05", "0", ",\"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":5e-05}]", "",
          "0.05",
@@ -936,7 +940,7 @@ static void test_memory_budget(void **state)
     print_message("%s\n", d.message);
     assert_string_equal(d.path, "memory");
     assert_string_equal(d.message,
-                        "memory: the twin needs about 5720 MiB, above its budget of 256 MiB; "
+                        "memory: the twin needs about 5729 MiB, above its budget of 256 MiB; "
                         "largest: sources[7] (ring 16777216 + reorder 1048576) 680 MiB, "
                         "sources[0] (ring 1048576 + reorder 1048576) 80 MiB, sources[1] (ring "
                         "1048576 + reorder 1048576) 80 MiB");
@@ -962,6 +966,74 @@ static void test_memory_budget(void **state)
     snprintf(with, sizeof with, "{\"memory\":{\"max\":1},%s", doc + 1);
     assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), DT_EPARSE);
     assert_string_equal(d.message, "memory: expected {\"max_bytes\": bytes}");
+    /* the adapters' own buffers count: 64 CSV sources of 2-slot rings need
+     * about 9 MiB (read buffers, lines, fields), not the few kB of their rings */
+    len = (size_t)snprintf(doc, sizeof doc,
+                           "{\"memory\":{\"max_bytes\":1048576},\"dtwin\":1,\"name\":\"c\","
+                           "\"assets\":[{\"id\":\"p\"}],\"signals\":[{\"id\":\"y\",\"asset\":\"p\","
+                           "\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"}],"
+                           "\"sources\":[");
+    for (int k = 0; k < 64; k++)
+        len += (size_t)snprintf(doc + len, sizeof doc - len,
+                                "%s{\"id\":\"c%d\",\"kind\":\"csv\",\"file\":\"x.csv\",\"ring\":2,"
+                                "\"reorder\":2,\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}",
+                                k ? "," : "", k);
+    len += (size_t)snprintf(doc + len, sizeof doc - len, "]}");
+    assert_int_equal(dt_twin_load_json(doc, len, &o, &t, &d), DT_ELIMIT);
+    assert_string_equal(d.path, "memory.max_bytes");
+}
+
+/* A sensor slower than its declared period (1.7 s against 0.1 s) still
+ * arrives within the budget (1.73 s), so the data never looks too old; but
+ * between its samples the belief's variance passes the bound. The bound is
+ * checked on the belief at every cycle's time, not at the last sample, so
+ * the safe state engages while the data is younger than tau_max (found by a
+ * red-team pass: 1356 cycles with commands sent on a belief beyond its bound). */
+static void test_bound_checked_at_now(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"slow\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"variance\":1},\"period\":0.1},"
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+        "\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"timeout\":100,"
+        " \"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}],"
+        "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[1],\"P0\":[1],\"gate\":1,"
+        " \"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}],"
+        " \"bounds\":[{\"name\":\"b\",\"variance\":\"x\",\"max\":2}]},"
+        "\"dispatcher\":{\"safe\":{\"u\":0}},\"loop\":{\"period\":0.01}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(doc, sizeof doc - 1, &o, &t, NULL), 0);
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    dt_twin_stats st;
+    dt_twin_stats_get(t, &st);
+    /* closed form: P+ solves P+^2 + qT P+ - qT r = 0 (qT = 0.1, r = 1) */
+    double pp = 0.5 * (-0.1 + sqrt(0.01 + 0.4));
+    assert_close(st.tau_max_s, 2.0 - pp, 1e-6, 0);
+    int young_and_safe = 0;
+    for (int k = 1; k <= 2000; k++) {
+        dt_time now = (dt_time)k * 10 * DT_NS_PER_MS;
+        if (k % 170 == 0) /* every 1.7 s */
+            assert_int_equal(dt_memory_source_push(dt_twin_io(t), 0, "y", now - DT_NS_PER_MS, 0),
+                             0);
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_twin_stats_get(t, &st);
+        if (k > 400 && st.safe_state && st.belief_age_s < st.tau_max_s)
+            young_and_safe++;
+        /* the variance at now: never acted on above the bound */
+        dt_belief b;
+        dt_signal_id x;
+        assert_int_equal(dt_model_find_signal(dt_twin_model(t), "x", &x), 0);
+        assert_int_equal(dt_est_belief(dt_twin_estimator(t), x, now, &b), 0);
+        if (k > 400 && b.variance > 2.0 + 1e-9)
+            assert_int_equal(st.safe_state, 1);
+    }
+    assert_true(young_and_safe > 100);
+    dt_twin_destroy(t);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -979,6 +1051,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_latency_rule_sender_clock_ahead),
     cmocka_unit_test(test_latency_rule_load_errors),
     cmocka_unit_test(test_memory_budget),
+    cmocka_unit_test(test_bound_checked_at_now),
 };
 
 DTT_MAIN(tests)

@@ -672,6 +672,8 @@ static int cmd_check(int argc, char **argv)
     dt_est *est = NULL;
     rc = dt_est_create_json(m, &ec, &est, &diag);
     if (rc == DT_OK)
+        rc = dt_est_budgets(est, &diag); /* the reason when a budget is refused */
+    if (rc == DT_OK)
         rc = dt_est_start(est, 0);
     if (rc != DT_OK && rc != DT_ENOTFOUND) {
         fprintf(stderr, "dtwin check: %s: %s\n", file,
