@@ -280,6 +280,27 @@ static double inner(size_t n, const double *M, const double *P)
     return v;
 }
 
+/* The crossing of the bound by P left without data, bisected on (lo, hi]
+ * (the metric is over the limit at hi) to 1e-7 relative; t: n x n, w:
+ * DT_COV_AFTER_WORK(n). */
+static int bisect(size_t n, const double *A, const double *Q, const dt_bound *b,
+                  const double *P, double lo, double hi, double *t, double *w, double *tau)
+{
+    while (hi - lo > 1e-7 * hi) {
+        double mid = 0.5 * (lo + hi);
+        int rc = dt_cov_after(n, A, Q, P, mid, t, w);
+        double mv = rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
+        if (rc != DT_OK && rc != DT_ERANGE)
+            return rc;
+        if (!isfinite(mv) || mv > b->limit)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    *tau = lo;
+    return DT_OK;
+}
+
 /* The earliest tau in [0, H] at which any kept posterior breaks the bound,
  * on a grid of about `steps` points, refined by bisection; also whether a
  * posterior breaks it before its next update (gap). -1: none in [0, H]. */
@@ -310,18 +331,11 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
             double v = inner(n, M, posts + i * nn) + q;
             if (isfinite(v) && v <= b->limit)
                 continue;
-            double lo = (double)(k - 1) * h, hi = (double)k * h;
-            while (hi - lo > 1e-7 * hi) {
-                double mid = 0.5 * (lo + hi);
-                rc = dt_cov_after(n, A, Q, posts + i * nn, mid, t, vw);
-                double mv = rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
-                if (rc != DT_OK && rc != DT_ERANGE)
-                    return rc;
-                if (!isfinite(mv) || mv > b->limit)
-                    hi = mid;
-                else
-                    lo = mid;
-            }
+            double lo;
+            rc = bisect(n, A, Q, b, posts + i * nn, (double)(k - 1) * h, (double)k * h, t, vw,
+                        &lo);
+            if (rc != DT_OK)
+                return rc;
             if (*tau < 0 || lo < *tau)
                 *tau = lo;
             if (lo < gap_after[i])
@@ -474,18 +488,11 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
     }
     /* doubling saw posterior i_hi cross at hi, the scan only reached just
      * below it (rounding): bisect the last stretch */
-    double lo = H > 0 ? H * (1 - 1.0 / 64) : 0.5 * hi;
-    while (hi - lo > 1e-7 * hi) {
-        double mid = 0.5 * (lo + hi);
-        rc = dt_cov_after(n, A, Q, posts + i_hi * nn, mid, t, vw);
-        double mv = rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
-        if (rc != DT_OK && rc != DT_ERANGE)
-            return rc;
-        if (!isfinite(mv) || mv > b->limit)
-            hi = mid;
-        else
-            lo = mid;
-    }
+    double lo;
+    rc = bisect(n, A, Q, b, posts + i_hi * nn, H > 0 ? H * (1 - 1.0 / 64) : 0.5 * hi, hi, t, vw,
+                &lo);
+    if (rc != DT_OK)
+        return rc;
     res->tau = lo;
     res->between = lo < gap_after[i_hi];
     return DT_OK;
