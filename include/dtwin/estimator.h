@@ -423,12 +423,12 @@ DT_API int dt_est_input_index(const dt_est *est, dt_signal_id sig);
 /** The number of inputs p. */
 DT_API size_t dt_est_input_count(const dt_est *est);
 
-/** How many declared bounds the current covariance breaks. */
 /** How many bounds the belief propagated to t (after the last event) breaks;
  *  at or before the estimator's time, its current covariance. A propagation
  *  that fails counts every bound as broken. The twin checks this every cycle
  *  at `now`. Allocates nothing. */
 DT_API size_t dt_est_bounds_violated_at(dt_est *est, dt_time t);
+/** How many declared bounds the current covariance (at the last event) breaks. */
 DT_API size_t dt_est_bounds_violated(const dt_est *est);
 /** Time of the newest measurement applied (DT_TIME_MIN before any). */
 DT_API dt_time dt_est_data_time(const dt_est *est);

@@ -437,7 +437,8 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
         return rc;
     double hi = -1, anorm = dt_mat_norm1(n, n, A);
     size_t i_hi = 0;
-    for (double tau = 1e-9; tau <= 1e9; tau *= 2) {
+    double tau = 1e-9;
+    for (int k = 0; k < 61; k++, tau *= 2) { /* 1 ns .. 1.15e9 s */
         weight_after(n, b, F, M, t);
         double q = dt_bound_metric(n, b, Qt);
         for (size_t i = 0; i < np && hi < 0; i++) {
@@ -471,13 +472,13 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
         double cap = fmax(1000.0, 3e8 / per);
         double want = anorm > 0 ? ceil(H * anorm * 20.0) : 64.0;
         uint64_t steps = (uint64_t)fmin(fmax(want, 64.0), cap);
-        double tau;
+        double first;
         int between;
-        rc = scan(n, A, Q, b, np, posts, gap_after, H, steps, &tau, &between, vw);
+        rc = scan(n, A, Q, b, np, posts, gap_after, H, steps, &first, &between, vw);
         if (rc != DT_OK)
             return rc;
-        if (tau >= 0) {
-            res->tau = tau;
+        if (first >= 0) {
+            res->tau = first;
             res->between = between;
             return DT_OK;
         }
