@@ -379,6 +379,12 @@ int dt_est_budgets(dt_est *e, dt_diag *diag)
                             "bound \"%s\" needs %s <= %g; at the sensors' rates it breaks "
                             "%g s after a sample, before the next one arrives",
                             r->name, bound_quantity(e, r), r->limit, pr.tau);
+        if (pr.tau < pr.gap)
+            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
+                            "bound \"%s\": its latency budget %g s is shorter than the "
+                            "sensors' longest gap (%g s): the twin would fall into the safe "
+                            "state between samples that arrive on time",
+                            r->name, pr.tau, pr.gap);
         r->tau = pr.tau;
         double reach = pr.reach;
         r->reach = reach;
