@@ -118,16 +118,25 @@ static int make_grid(size_t n, const dt_periodic_meas *rows, size_t m, grid *gr)
         return DT_EINVAL; /* unreachable: m >= 1 and every period >= 1 ns */
     if (tmax / g > DT_PERIODIC_MAX_STEPS)
         g = (tmax + DT_PERIODIC_MAX_STEPS - 1) / DT_PERIODIC_MAX_STEPS;
-    uint64_t kmax = 0, lcm = 1;
-    for (size_t j = 0; j < m; j++) {
-        uint64_t k = ((uint64_t)llround(rows[j].period_s * 1e9) + g - 1) / g;
-        gr->every[j] = k;
-        kmax = k > kmax ? k : kmax;
-        if (lcm <= 65536)
-            lcm = lcm / gcd64(lcm, k) * k;
+    /* ... and coarsened further while eight cycles of the pattern would cost
+     * more than about 3e8 flops (n = 32 with a 1 ms sensor and a 65 s cycle
+     * took half a minute: found by a red-team pass) */
+    double per_step = 2.0 * (double)(n * n * n) + 3.0 * (double)(m * n * n);
+    for (;;) {
+        uint64_t kmax = 0, lcm = 1;
+        for (size_t j = 0; j < m; j++) {
+            uint64_t k = ((uint64_t)llround(rows[j].period_s * 1e9) + g - 1) / g;
+            gr->every[j] = k;
+            kmax = k > kmax ? k : kmax;
+            if (lcm <= 65536)
+                lcm = lcm / gcd64(lcm, k) * k;
+        }
+        /* One cycle of the pattern when it is short, else 16 longest periods. */
+        gr->win = lcm <= 65536 ? lcm : 16 * kmax;
+        if (8.0 * (double)gr->win * per_step <= 3e8 || kmax <= 16)
+            break;
+        g *= 2;
     }
-    /* One cycle of the pattern when it is short, else 16 longest periods. */
-    gr->win = lcm <= 65536 ? lcm : 16 * kmax;
     gr->g = g;
     return DT_OK;
 }
@@ -162,11 +171,13 @@ static int settle(size_t n, const grid *gr, const dt_periodic_meas *rows, size_t
     /* Settled: the cycle's worst changes by less than 1e-9 from the last cycle
      * and by less than 1e-8 from HIST cycles ago (a slow linear growth, an
      * unobservable random walk, moves little per cycle but steadily: found by
-     * a red-team pass). At the work limit: grown by more than 1e-4 since the
-     * run's middle means no steady state; otherwise the last cycle (reached
-     * from above: on the safe side). */
+     * a red-team pass). At the work limit: still rising by more than 1e-4
+     * over the run's second half, and not slowing down (the second half's
+     * rise at least 1.5 times the second quarter's: growth at least linear),
+     * means no steady state; otherwise the last cycle (from above an
+     * upper bound; from below, slightly short of the limit). */
     enum { HIST = 64 };
-    double hist[HIST], prev = -1, cur = -1, mid = -1;
+    double hist[HIST], prev = -1, cur = -1, mid = -1, q1 = -1;
     uint64_t cycles = 0, n_cycles = max_steps / gr->win;
     for (uint64_t s = 1; s <= max_steps; s++) {
         if (step(n, gr, rows, m, s, Ad, Qd, P, t, a)) {
@@ -185,10 +196,12 @@ static int settle(size_t n, const grid *gr, const dt_periodic_meas *rows, size_t
         int flat = old >= 0 ? fabs(cur - old) <= 1e-8 * cur : cycles + 1 >= n_cycles / 2;
         if (cur >= 0 && prev >= 0 && fabs(cur - prev) <= 1e-9 * cur && flat)
             break;
+        if (cycles == n_cycles / 4)
+            q1 = cur;
         if (cycles == n_cycles / 2)
             mid = cur;
         if (s + gr->win > max_steps) {
-            if (mid >= 0 && cur > mid * (1 + 1e-4))
+            if (mid >= 0 && q1 >= 0 && cur > mid * (1 + 1e-4) && cur - mid >= 1.5 * (mid - q1))
                 return DT_ERANGE;
             break;
         }
@@ -298,38 +311,64 @@ static int bisect(size_t n, const double *A, const double *Q, const dt_bound *b,
 }
 
 /* The earliest tau in [0, H] at which any kept posterior breaks the bound,
- * on a grid of about `steps` points, refined by bisection; also whether a
- * posterior breaks it before its next update (gap). -1: none in [0, H]. */
+ * on a grid of `steps` points, refined by bisection; also whether one breaks
+ * it before its next update. -1: none in [0, H]. The metric needs only the
+ * rows of F_k = e^{A k h} that the bound weights: G = W^(1/2)-rows of F_k
+ * (r of them), G_k = G_{k-1} F, metric(F_k P F_k') = sum_r w_r g_r' P g_r,
+ * and metric(Qd(k h)) accumulates w_r g_r' Qd(h) g_r: r n^2 per posterior and
+ * point. w: (2 n + 2) n + DT_COV_AFTER_WORK(n) doubles. */
 static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
                 const double *posts, const double *gap_after, double H, uint64_t steps,
                 double *tau, int *between, double *w)
 {
-    size_t nn = n * n;
-    double *F = w, *Qd = F + nn, *Fk = Qd + nn, *Qk = Fk + nn, *M = Qk + nn, *t = M + nn,
+    size_t nn = n * n, r = 0;
+    double *F = w, *Qd = F + nn, *G = Qd + nn, *Gn = G + nn, *wt = Gn + nn, *t = wt + n,
            *vw = t + nn;
+    /* the weighted rows: each state with a weight, or the quadratic form's c */
+    if (b->quadratic) {
+        memcpy(G, b->w, n * sizeof *G);
+        wt[r++] = 1;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (b->w[i] != 0) {
+                memset(G + r * n, 0, n * sizeof *G);
+                G[r * n + i] = 1;
+                wt[r++] = b->w[i];
+            }
+    }
     double h = H / (double)steps;
     int rc = discretize(n, A, Q, h, F, Qd, t, vw);
     if (rc != DT_OK)
         return rc;
-    dt_mat_identity(n, Fk);
-    memset(Qk, 0, nn * sizeof *Qk);
+    double q = 0;
     *tau = -1;
     *between = 0;
     for (uint64_t k = 1; k <= steps; k++) {
-        dt_mat_mul(n, n, n, F, Fk, t); /* F_k = F F_{k-1}, Q_k = F Q_{k-1} F' + Qd */
-        memcpy(Fk, t, nn * sizeof *t);
-        predict(n, F, Qd, Qk, t);
-        weight_after(n, b, Fk, M, t);
-        double q = dt_bound_metric(n, b, Qk);
-        /* every posterior over the bound at k h is refined on ((k-1) h, k h]:
-         * the earliest crossing counts */
+        for (size_t j = 0; j < r; j++) { /* q += metric(F_{k-1} Qd F_{k-1}') */
+            dt_mat_mul(n, n, 1, Qd, G + j * n, t);
+            double v = 0;
+            for (size_t c = 0; c < n; c++)
+                v += G[j * n + c] * t[c];
+            q += wt[j] * v;
+        }
+        dt_mat_mul(r, n, n, G, F, Gn); /* G_k = G_{k-1} F */
+        memcpy(G, Gn, r * n * sizeof *G);
         for (size_t i = 0; i < np; i++) {
-            double v = inner(n, M, posts + i * nn) + q;
+            const double *P = posts + i * nn;
+            double v = q;
+            for (size_t j = 0; j < r; j++) {
+                dt_mat_mul(n, n, 1, P, G + j * n, t);
+                double x = 0;
+                for (size_t c = 0; c < n; c++)
+                    x += G[j * n + c] * t[c];
+                v += wt[j] * x;
+            }
             if (isfinite(v) && v <= b->limit)
                 continue;
+            /* over the bound at k h: refined on ((k-1) h, k h]; every such
+             * posterior, the earliest crossing counts */
             double lo;
-            rc = bisect(n, A, Q, b, posts + i * nn, (double)(k - 1) * h, (double)k * h, t, vw,
-                        &lo);
+            rc = bisect(n, A, Q, b, P, (double)(k - 1) * h, (double)k * h, t, vw, &lo);
             if (rc != DT_OK)
                 return rc;
             if (*tau < 0 || lo < *tau)
@@ -465,8 +504,12 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
      * flops. With A = 0 the metric grows monotonically: doubling is exact. */
     double H = hi > 0 ? hi : (anorm > 0 ? fmin(1e9, 1000.0 / anorm) : 0);
     if (H > 0) {
-        double per = 4.0 * (double)(n * nn) + (double)(np * nn);
-        double cap = fmax(1000.0, 3e8 / per);
+        double r = 1; /* the rows the bound weights (scan) */
+        for (size_t i = 0; !b->quadratic && i < n; i++)
+            r += b->w[i] != 0;
+        r = b->quadratic ? 1 : r - 1;
+        double per = (double)(np + 2) * r * (double)nn + r * (double)(n * nn);
+        double cap = fmax(256.0, 3e8 / per);
         double want = anorm > 0 ? ceil(H * anorm * 20.0) : 64.0;
         uint64_t steps = (uint64_t)fmin(fmax(want, 64.0), cap);
         double first;

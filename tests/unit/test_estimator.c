@@ -634,6 +634,61 @@ static void test_budget_oscillation_between_samples(void **state)
     assert_close(r.tau, 0.0401, 0, 2e-4);
 }
 
+/* Found by a second red-team pass, each against a closed form. */
+static void test_budget_hard_cases(void **state)
+{
+    (void)state;
+    static double work[DT_PERIODIC_BUDGET_WORK(2)];
+    dt_periodic_result r;
+    static const double I[4] = {1, 0, 0, 1}, h1[2] = {0, 1}, h0[2] = {1, 0}, tr[2] = {1, 1};
+    /* stiff: a = -1000/s beside a random walk measured every 1 s (the block
+     * exponential of the grid step overflowed: refused as "growing"). Trace
+     * bound 100: 1 (x0 stationary) + P+ + tau, P+ = (-1 + sqrt(1.04)) / 2. */
+    static const double As[4] = {-1000, 0, 0, 0}, Qs[4] = {2000, 0, 0, 1};
+    dt_periodic_meas rst = {h1, 0.01, 1.0};
+    dt_bound bt = {tr, 0, 100};
+    assert_int_equal(dt_periodic_budget(2, As, Qs, I, &rst, 1, &bt, &r, work), 0);
+    assert_close(r.tau, 99 - 0.5 * (-1 + sqrt(1.04)), 1e-6, 0);
+    /* an unobservable random walk (q = 1e-6) under a bound: no steady state
+     * (it crossed the bound after 23 days, and was accepted) */
+    static const double A0[4] = {0, 0, 0, 0}, Qu[4] = {1e-6, 0, 0, 1}, P0u[4] = {1e-4, 0, 0, 1};
+    dt_periodic_meas ru = {h1, 1e-2, 0.1};
+    dt_bound b0 = {h0, 0, 2};
+    assert_int_equal(dt_periodic_budget(2, A0, Qu, P0u, &ru, 1, &b0, &r, work), DT_ERANGE);
+    /* two random walks measured every 0.4 s and 0.6 s: the posterior after
+     * the 0.6 s update leaves x0 at 0.2 + (a sample's r), so the budget is
+     * 0.3 s, shorter than the 0.4 s gap between x0's samples: the twin would
+     * fall into the safe state on good data (dt_est_budgets refuses it) */
+    dt_periodic_meas rg[2] = {{h0, 1e-6, 0.4}, {h1, 1e-6, 0.6}};
+    dt_bound bg = {h0, 0, 0.5};
+    assert_int_equal(dt_periodic_budget(2, A0, I, I, rg, 2, &bg, &r, work), 0);
+    assert_close(r.tau, 0.3, 0, 2e-6);
+    assert_close(r.gap, 0.4, 1e-9, 0);
+    assert_false(r.between); /* the bound itself is never broken on schedule */
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"gap\",\"assets\":[{\"id\":\"c\"}],\"signals\":["
+        "{\"id\":\"x0\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"x1\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"z0\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"variance\":1e-6},\"period\":0.4},"
+        "{\"id\":\"z1\",\"asset\":\"c\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+        " \"noise\":{\"variance\":1e-6},\"period\":0.6}],"
+        "\"estimator\":{\"states\":[\"x0\",\"x1\"],\"A\":[[0,0],[0,0]],\"Q\":[1,1],\"P0\":[1,1],"
+        "\"measurements\":[{\"signal\":\"z0\",\"H\":{\"x0\":1}},{\"signal\":\"z1\",\"H\":{\"x1\":1}}],"
+        "\"bounds\":[{\"name\":\"b\",\"variance\":\"x0\",\"max\":0.5}]}}";
+    dt_model *m = load(doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e;
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+    assert_int_equal(dt_est_budgets(e, &d), DT_ERANGE);
+    assert_non_null(strstr(d.message, "is shorter than the sensors' longest gap (0.4 s): the twin "
+                                      "would fall into the safe state between samples"));
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -650,6 +705,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_ekf_range_measurement),
     cmocka_unit_test(test_budget_earliest_posterior),
     cmocka_unit_test(test_budget_oscillation_between_samples),
+    cmocka_unit_test(test_budget_hard_cases),
 };
 
 DTT_MAIN(tests)
