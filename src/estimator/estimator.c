@@ -69,6 +69,7 @@ struct dt_est {
     bound_rec bounds[MAX_BOUNDS];
     size_t n_bounds;
     dt_periodic_meas *rows; /* the budget's measurement rows (n_sig, at most DT_PERIODIC_MAX_ROWS) */
+    uint64_t rows_gen, budgets_gen; /* measurement/bound changes; the budgets' generation */
 };
 
 static size_t slot_size(const dt_est *e) { return e->n + e->n * e->n + (e->p ? e->p : 1); }
@@ -227,6 +228,7 @@ int dt_est_set_measurement(dt_est *e, dt_signal_id sig, const double *h, double 
     memcpy(m->h, h, e->n * sizeof *h);
     m->offset = offset;
     m->kind = 1;
+    e->rows_gen++;
     return DT_OK;
 }
 
@@ -243,6 +245,7 @@ int dt_est_set_measurement_fn(dt_est *e, dt_signal_id sig, dt_kf_measure_fn fn, 
             return DT_ENOMEM;
     }
     e->meas[sig].kind = 2;
+    e->rows_gen++;
     e->meas[sig].fn = fn;
     e->meas[sig].user = user;
     return DT_OK;
@@ -267,6 +270,7 @@ int dt_est_add_bound(dt_est *e, const char *name, const dt_bound *b)
     r->limit = b->limit;
     r->tau = NAN;
     e->n_bounds++;
+    e->rows_gen++;
     return DT_OK;
 }
 
@@ -389,6 +393,7 @@ int dt_est_budgets(dt_est *e, dt_diag *diag)
         double reach = pr.reach;
         r->reach = reach;
     }
+    e->budgets_gen = e->rows_gen + 1; /* + 1: never equal before a computation */
     return DT_OK;
 }
 
@@ -401,8 +406,9 @@ int dt_est_start(dt_est *e, dt_time t0)
     /* A process model must be set: a zero-length predict tells. */
     if (dt_kf_predict(e->kf, 0.0) != DT_OK)
         return DT_ESTATE;
-    /* Budgets again: measurement callbacks may have been bound since load. */
-    int rc = dt_est_budgets(e, NULL);
+    /* Budgets again if measurements (callbacks) or bounds changed since they
+     * were computed (at load). */
+    int rc = e->budgets_gen == e->rows_gen + 1 ? DT_OK : dt_est_budgets(e, NULL);
     if (rc != DT_OK) {
         for (size_t i = 0; i < e->n_bounds; i++)
             e->bounds[i].tau = NAN;

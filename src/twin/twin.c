@@ -817,14 +817,13 @@ int dt_twin_start(dt_twin *t, dt_time now)
         return DT_ERANGE;
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
-        /* budgets again: measurement callbacks bound since load count */
+        /* budgets again when measurement callbacks were bound since load */
+        rc = dt_est_start(t->est, now);
         dt_diag d;
-        rc = dt_est_budgets(t->est, &d);
-        if (rc != DT_OK) {
+        if ((rc == DT_ERANGE || rc == DT_EINVAL) && dt_est_budgets(t->est, &d) != DT_OK) {
             dt__fmt(t->err, sizeof t->err, "start failed: %s", d.message);
             return rc;
         }
-        rc = dt_est_start(t->est, now);
         t->tau_min = t->max_age;
         for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
             double tau = NAN;
