@@ -243,6 +243,17 @@ static void test_forged_first_frame(void **state)
 
 /* ---- sender restarts ---- */
 
+/* A sender's first session: seq 0..99 every 20 ms, the frames kept for replays. */
+static void first_session(rig *r, int epoch, uint8_t old[100][64])
+{
+    for (uint32_t q = 0; q < 100; q++) {
+        r->now += 20 * DT_NS_PER_MS;
+        frame(old[q], 42, epoch, q, 1.0, r->now);
+        send_raw(r, old[q], 56);
+        settle(r);
+    }
+}
+
 /* Version 2: a sensor reboots and starts again from seq 0 in epoch 2. Data
  * flows again at its second frame; the previous session's frames, replayed
  * byte for byte, are refused (stale_epoch), and so is a single forged frame
@@ -254,12 +265,7 @@ static void test_restart_with_epoch(void **state)
     rig_open(&r, NULL);
     assert_int_equal(r.rc, 0);
     static uint8_t old[100][64];
-    for (uint32_t q = 0; q < 100; q++) {
-        r.now += 20 * DT_NS_PER_MS;
-        frame(old[q], 42, 1, q, 1.0, r.now);
-        send_raw(&r, old[q], 56);
-        settle(&r);
-    }
+    first_session(&r, 1, old);
     r.now += 300 * DT_NS_PER_MS; /* the reboot: shorter than restart_after */
     uint64_t ok0 = stats(&r).frames_ok;
     for (uint32_t q = 0; q < 50; q++) {
@@ -299,12 +305,7 @@ static void test_restart_v1_after_silence(void **state)
     rig_open(&r, NULL);
     assert_int_equal(r.rc, 0);
     static uint8_t old[100][64];
-    for (uint32_t q = 0; q < 100; q++) {
-        r.now += 20 * DT_NS_PER_MS;
-        frame(old[q], 42, -1, q, 1.0, r.now);
-        send_raw(&r, old[q], 56);
-        settle(&r);
-    }
+    first_session(&r, -1, old);
     r.now += 2 * DT_NS_PER_S;
     uint64_t ok0 = stats(&r).frames_ok;
     for (uint32_t q = 0; q < 200; q++) {
