@@ -40,6 +40,11 @@
 /* Tolerances the self-check asserts (stated in docs/examples.md). */
 #define TOL_VM_RMS 0.003   /* pu */
 #define TOL_VA_RMS_DEG 0.2 /* degrees */
+/* After the load step the belief is wrong until the estimator re-converges;
+ * the twin may act on it only until the samples dispute it (two PMU samples:
+ * 0.2 s at 10 Hz, plus their 50 ms latency) and during the last tenths of a
+ * degree of the re-convergence (measured: 0.24 + 0.10 s). */
+#define TOL_ACTED_OFF_S 0.4
 
 /* Published MATPOWER case14 power-flow solution (runpf, default options: no
  * generator Q limits), 6 decimals: MATPOWER prints Vm to 3 and Va to 3 decimals
@@ -290,7 +295,10 @@ static char *describe(const grid *g, const names_set *n)
         sb_printf(&b, "\"grid.%s\",", n->va_est[i]);
     for (size_t i = 0; i < nb; i++)
         sb_printf(&b, "\"grid.%s\"%s", n->vm_est[i], i + 1 < nb ? "," : "");
-    sb_printf(&b, "],\"process\":\"continuous\",\"A\":[");
+    /* a load step makes every nearby PMU disagree with the belief: the
+     * estimator re-converges after three samples (0.3 s at 10 Hz) outside the
+     * gate, and the twin holds the safe state while they dispute it */
+    sb_printf(&b, "],\"recover_after\":3,\"process\":\"continuous\",\"A\":[");
     for (size_t r = 0; r < ns; r++) {
         sb_printf(&b, "%s[", r ? "," : "");
         for (size_t c = 0; c < ns; c++)
@@ -445,6 +453,7 @@ typedef struct run_stats {
     double vmin_after, vmax_after; /* true PQ-bus extremes at the end */
     double vmin_step;              /* lowest true PQ voltage after the step */
     double reconverged;            /* seconds after the step until every angle is within 0.5 deg */
+    double acted_off;              /* ... of which the twin was acting (not in the safe state) */
     int up, down, conflicts;
     dt_twin_stats ts;
 } run_stats;
@@ -607,8 +616,13 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
         }
         if (scored)
             cnt++;
-        if (t >= STEP_AT_S && worst_va > 0.5)
+        if (t >= STEP_AT_S && worst_va > 0.5) {
             rs->reconverged = t - STEP_AT_S + PERIOD_S; /* last time any angle was off by 0.5 deg */
+            dt_twin_stats now_st;
+            dt_twin_stats_get(tw, &now_st);
+            if (!now_st.safe_state)
+                rs->acted_off += PERIOD_S;
+        }
         if (t >= STEP_AT_S)
             rs->vmin_step = fmin(rs->vmin_step, vmin);
         rs->vmin_after = vmin, rs->vmax_after = vmax;
@@ -697,14 +711,16 @@ int main(int argc, char **argv)
            "pu (tol %.3f), Va RMS %.4f deg (tol %.2f); PMU noise %.3f pu / %.3f deg\n",
            SETTLE_S, RECONVERGE_S, rs.rms_vm, TOL_VM_RMS, rs.rms_va_deg, TOL_VA_RMS_DEG,
            NOISE_PMU, NOISE_PMU * 180 / PG_PI);
-    printf("  after the load step every angle is within 0.5 deg again after %.2f s; mean NIS "
-           "%.2f\n",
-           rs.reconverged, rs.ts.estimator.nis_mean);
+    printf("  after the load step every angle is within 0.5 deg again after %.2f s (tol %.1f), "
+           "the twin acting on such a belief %.2f s of it (tol %.2f); mean NIS %.2f; gate "
+           "recoveries %llu\n",
+           rs.reconverged, RECONVERGE_S, rs.acted_off, TOL_ACTED_OFF_S, rs.ts.estimator.nis_mean,
+           (unsigned long long)rs.ts.estimator.recoveries);
     printf("  voltage control: %d raise, %d lower actions, %d conflicts; lowest load-bus "
            "voltage after the step %.4f pu; at the end [%.4f, %.4f] pu\n",
            rs.up, rs.down, rs.conflicts, rs.vmin_step, rs.vmin_after, rs.vmax_after);
     int ok_est = rs.rms_vm <= TOL_VM_RMS && rs.rms_va_deg <= TOL_VA_RMS_DEG &&
-                 rs.reconverged < RECONVERGE_S;
+                 rs.reconverged < RECONVERGE_S && rs.acted_off <= TOL_ACTED_OFF_S;
     int ok_ctl = rs.vmin_after >= V_LOW && rs.vmax_after <= V_HIGH && rs.up > 0 && rs.down > 0;
     printf("self-check estimation: %s\n", ok_est ? "PASS" : "FAIL");
     printf("self-check voltage control: %s\n", ok_ctl ? "PASS" : "FAIL");

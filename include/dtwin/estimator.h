@@ -298,9 +298,18 @@ typedef struct dt_est_config {
     const dt_logger *logger;       /**< NULL: stderr */
     size_t history;                /**< events kept for delayed measurements; 0: 128; at most 65536 */
     double gate_probability;       /**< chi-square gate; 0: 0.9999; 1 disables gating */
+    /** Consecutive gated innovations of one signal before the gate's
+     *  recovery or the signal's isolation (docs/estimation.md); 0:
+     *  DT_EST_RECOVER_AFTER; at most DT_EST_RECOVER_AFTER_MAX. A config of the
+     *  older layout (size without this field) is accepted with the default. */
+    uint32_t recover_after;
 } dt_est_config;
 /** Defaults for dt_est_config. */
-#define DT_EST_CONFIG_INIT {sizeof(dt_est_config), NULL, NULL, 0, 0}
+#define DT_EST_CONFIG_INIT {sizeof(dt_est_config), NULL, NULL, 0, 0, 0}
+/** The default of dt_est_config.recover_after. */
+#define DT_EST_RECOVER_AFTER 10
+/** The largest dt_est_config.recover_after. */
+#define DT_EST_RECOVER_AFTER_MAX 1000000
 
 /** Creates an estimator over n state signals (role "estimated") with p inputs.
  *  Configure the process and initial state through dt_est_kf(), measurements
@@ -354,17 +363,31 @@ DT_API int dt_est_budgets(dt_est *est, dt_diag *diag);
 DT_API int dt_est_start(dt_est *est, dt_time t0);
 
 /** Applies one synchronized sample (t_source on the common time base).
- *  @retval 0 applied, or gated (counted per signal).
+ *  A sample outside the gate is counted; after dt_est_config.recover_after
+ *  of them in a row the estimator recovers or isolates the signal
+ *  (docs/estimation.md).
+ *  @retval 0 applied, gated, or refused because the signal is isolated
+ *          (each counted per signal).
  *  @retval DT_ENOTFOUND no measurement model for the signal (counted).
- *  @retval DT_ESTALE older than the history: dropped (counted).
- *  @retval DT_ENUMERIC the update failed; the belief is unchanged (counted). */
+ *  @retval DT_ESTALE older than the history, or before the oldest event of a
+ *          full history: dropped, the belief unchanged (counted too_old).
+ *  @retval DT_ENUMERIC the update failed; the belief is predicted to the
+ *          sample's time, not updated (counted).
+ *  @retval DT_ERANGE the prediction to the sample's time failed (an unstable
+ *          model over a long gap overflows): the belief is lost, re-initialised
+ *          to (x0, P0) at the sample's time with no data behind it (the twin's
+ *          latency rule holds the safe state until a sample is accepted); the
+ *          sample is not applied (counted belief_lost). */
 DT_API int dt_est_process(dt_est *est, const dt_sample *s);
 /** Predicts the estimate forward to t (no-op when t is not later). Recorded in
  *  the history, so later delayed measurements replay through it.
- *  @retval DT_ESTATE not started. @retval DT_ENUMERIC the prediction failed (estimate unchanged). */
+ *  @retval DT_ESTATE not started. @retval DT_ERANGE the prediction failed:
+ *  the belief is lost and re-initialised at t, as for dt_est_process. */
 DT_API int dt_est_advance(dt_est *est, dt_time t);
 /** The input u (p values) holds from time t on (t >= the estimate's time).
- *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the estimate time. */
+ *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the
+ *  estimate time (nothing changed), or the prediction to t failed (the belief
+ *  is lost and re-initialised at t with u, as for dt_est_process). */
 DT_API int dt_est_set_input(dt_est *est, dt_time t, const double *u);
 
 /** The time of the current estimate (common time base). */
@@ -389,6 +412,9 @@ DT_API int dt_est_belief(dt_est *est, dt_signal_id sig, dt_time t, dt_belief *ou
 /** A parameter signal's value. @retval DT_ENOTFOUND not a parameter. */
 DT_API int dt_est_param(const dt_est *est, dt_signal_id sig, double *value);
 /** Writes a parameter back (analytics, twin's thread); bumps the version.
+ *  After dt_est_start the write is recorded in the history at the estimator's
+ *  time (a write from an analytics hook: after the update that ran it), so a
+ *  replay after a late sample uses, at each past event, the value it had.
  *  @retval DT_ENOTFOUND not a parameter. @retval DT_EINVAL not finite. */
 DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
 
@@ -430,6 +456,16 @@ DT_API size_t dt_est_input_count(const dt_est *est);
 DT_API size_t dt_est_bounds_violated_at(dt_est *est, dt_time t);
 /** How many declared bounds the current covariance (at the last event) breaks. */
 DT_API size_t dt_est_bounds_violated(const dt_est *est);
+/** The number of signals whose last DT_EST_DISPUTE_RUN or more samples were
+ *  all gated: the data disputes the belief (a real change the model missed,
+ *  or a faulty sensor not yet isolated). The twin does not act on a disputed
+ *  belief; the gate's recovery or the sensor's isolation ends the dispute
+ *  after dt_est_config.recover_after samples (docs/estimation.md). */
+DT_API size_t dt_est_disputed(const dt_est *est);
+/** Consecutive gated samples of one signal that dispute the belief: two in a
+ *  row happen by chance with probability (1 - gate probability)^2, 1e-8 at
+ *  the default gate. */
+#define DT_EST_DISPUTE_RUN 2
 /** Time of the newest measurement applied (DT_TIME_MIN before any). */
 DT_API dt_time dt_est_data_time(const dt_est *est);
 
@@ -439,6 +475,11 @@ typedef struct dt_est_signal_stats {
     uint64_t gated;            /**< rejected by the chi-square gate */
     uint64_t numeric_failures; /**< updates that failed (belief unchanged) */
     double nis_mean; /**< running mean of NIS (about 1 when consistent) */
+    uint64_t recoveries; /**< gate recoveries this signal triggered (P inflated) */
+    uint64_t isolations; /**< times it was isolated as the faulty one of a redundant group */
+    uint64_t excluded;   /**< samples refused while isolated */
+    uint64_t readmissions; /**< times it was re-admitted after consistent samples */
+    int isolated;        /**< 1 while isolated */
 } dt_est_signal_stats;
 
 /** The estimator's counters. */
@@ -462,6 +503,14 @@ typedef struct dt_est_stats {
     double nis_ewma;
     int diverging;               /**< 1 while nis_ewma > DT_EST_DIVERGENCE_NIS */
     uint64_t divergence_events;  /**< times the flag was raised */
+    uint64_t recoveries;  /**< gate recoveries (all signals) */
+    uint64_t isolations;  /**< signals isolated as faulty (all signals) */
+    uint64_t excluded;    /**< samples of isolated signals refused */
+    /** Predictions that failed (overflow over a long gap of an unstable
+     *  model): the belief was re-initialised to (x0, P0) at the sample's time,
+     *  the history cleared and the data time reset (an infinite age until a
+     *  sample is accepted). */
+    uint64_t belief_lost;
 } dt_est_stats;
 /** The weighted NIS above which the estimator is flagged as diverging. */
 #define DT_EST_DIVERGENCE_NIS 3.0

@@ -1,81 +1,19 @@
 /* The estimator: samples in time order or late, a bounded history that lets a
  * late measurement be applied at its own time and the later events replayed. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "../platform/internal.h"
-#include "dtwin/estimator.h"
+#include "est_internal.h"
 
-#define MAX_ANALYTICS 8
-#define MAX_BOUNDS 16
-
-enum { EV_MEAS = 1, EV_PREDICT = 2, EV_INPUT = 3 };
-
-typedef struct meas {
-    int kind; /* 0 none, 1 linear, 2 callback */
-    double *h;
-    double offset;
-    dt_kf_measure_fn fn;
-    void *user;
-    dt_est_signal_stats st;
-    double nis_sum;
-} meas;
-
-typedef struct event {
-    dt_time t;
-    uint32_t type, sig;
-    double z, r;
-    uint32_t slot; /* state after the event */
-} event;
-
-typedef struct bound_rec {
-    char name[64];
-    double *w;
-    int quadratic;
-    double limit, tau;
-    double reach; /* the bound metric of the steady-state posterior */
-} bound_rec;
-
-struct dt_est {
-    dt_allocator alloc;
-    dt_logger log;
-    const dt_model *model;
-    dt_kf *kf;
-    size_t n, p, n_sig;
-    dt_signal_id *states, *inputs;
-    int *state_of;  /* per signal: state index or -1 */
-    int *param_of;  /* per signal: parameter index or -1 */
-    double *params;
-    size_t n_params;
-    meas *meas;
-    double gate;
-    int started;
-    dt_time t, t_data;
-    uint64_t version;
-    /* history: ring of events, pool of state slots (H + 1: one is the base) */
-    size_t H, count, head;
-    event *ev;
-    double *pool; /* (H + 1) x (n + n^2 + p) */
-    uint32_t base_slot;
-    dt_time base_t;
-    uint32_t *free_slots;
-    size_t n_free;
-    double *u, *xb, *Pb, *work;
-    dt_est_stats st;
-    double nis_sum, nees_sum, nis_ewma;
-    const dt_analytics_ops *an[MAX_ANALYTICS];
-    void *an_self[MAX_ANALYTICS];
-    size_t n_an;
-    bound_rec bounds[MAX_BOUNDS];
-    size_t n_bounds;
-    dt_periodic_meas *rows; /* the budget's measurement rows (n_sig, at most DT_PERIODIC_MAX_ROWS) */
-    uint64_t rows_gen, budgets_gen; /* measurement/bound changes; the budgets' generation */
-};
-
-static size_t slot_size(const dt_est *e) { return e->n + e->n * e->n + (e->p ? e->p : 1); }
+static size_t slot_size(const dt_est *e)
+{
+    return e->n + e->n * e->n + (e->p ? e->p : 1) + e->n_params;
+}
 static double *slot_x(dt_est *e, uint32_t s) { return e->pool + (size_t)s * slot_size(e); }
 static double *slot_P(dt_est *e, uint32_t s) { return slot_x(e, s) + e->n; }
 static double *slot_u(dt_est *e, uint32_t s) { return slot_P(e, s) + e->n * e->n; }
+static double *slot_params(dt_est *e, uint32_t s) { return slot_u(e, s) + (e->p ? e->p : 1); }
 static event *EV(dt_est *e, size_t i) { return &e->ev[(e->head + i) % e->H]; }
 
 void dt_est_destroy(dt_est *e)
@@ -95,6 +33,9 @@ void dt_est_destroy(dt_est *e)
     dt__free(&a, e->state_of);
     dt__free(&a, e->param_of);
     dt__free(&a, e->params);
+    dt__free(&a, e->param_dirty);
+    dt__free(&a, e->x0);
+    dt__free(&a, e->P0);
     dt__free(&a, e->ev);
     dt__free(&a, e->pool);
     dt__free(&a, e->free_slots);
@@ -106,21 +47,34 @@ void dt_est_destroy(dt_est *e)
     dt__free(&a, e);
 }
 
+int dt__est_config_read(const dt_est_config *cfg, dt_est_config *out)
+{
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    /* the layout before recover_after is accepted: the missing field keeps
+     * its default */
+    if (cfg != NULL) {
+        if (cfg->size != sizeof *cfg && cfg->size != offsetof(dt_est_config, recover_after))
+            return DT_EABI;
+        memcpy(&c, cfg, cfg->size);
+        c.size = sizeof c;
+    }
+    *out = c;
+    return DT_OK;
+}
+
 int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
                   const dt_signal_id *inputs, size_t p, const dt_est_config *cfg, dt_est **out)
 {
     if (model == NULL || states == NULL || out == NULL || n < 1 || n > DT_LA_MAX ||
         p > DT_LA_MAX || (p > 0 && inputs == NULL))
         return DT_EINVAL;
-    dt_est_config c = DT_EST_CONFIG_INIT;
-    if (cfg != NULL) {
-        if (cfg->size != sizeof *cfg)
-            return DT_EABI;
-        c = *cfg;
-    }
+    dt_est_config c;
+    if (dt__est_config_read(cfg, &c) != DT_OK)
+        return DT_EABI;
     size_t H = c.history ? c.history : 128;
     double gp = c.gate_probability != 0.0 ? c.gate_probability : 0.9999;
-    if (H > 65536 || !(gp > 0 && gp <= 1))
+    uint32_t ra = c.recover_after ? c.recover_after : DT_EST_RECOVER_AFTER;
+    if (H > 65536 || !(gp > 0 && gp <= 1) || ra > DT_EST_RECOVER_AFTER_MAX)
         return DT_EINVAL;
     size_t ns = dt_model_signal_count(model);
     for (size_t i = 0; i < n; i++) {
@@ -146,6 +100,9 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
     e->p = p;
     e->n_sig = ns;
     e->H = H;
+    e->recover_after = ra;
+    for (size_t i = 0; i < ns; i++)
+        e->n_params += dt_model_signal(model, (dt_signal_id)i)->role == DT_ROLE_PARAMETER;
     e->t_data = DT_TIME_MIN;
     e->gate = INFINITY;
     if (gp < 1 && dt_chi2_quantile(gp, 1, &e->gate) != DT_OK) {
@@ -172,23 +129,26 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
     /* the budget's scratch (the larger one) serves the other scratch uses too */
     e->work = dt__calloc(a, DT_PERIODIC_BUDGET_WORK(n), sizeof *e->work);
     e->rows = dt__calloc(a, ns ? ns : 1, sizeof *e->rows);
-    size_t np = 0;
-    for (size_t i = 0; i < ns; i++)
-        np += dt_model_signal(model, (dt_signal_id)i)->role == DT_ROLE_PARAMETER;
-    e->params = dt__calloc(a, np ? np : 1, sizeof *e->params);
+    size_t np = e->n_params ? e->n_params : 1;
+    e->params = dt__calloc(a, np, sizeof *e->params);
+    e->param_dirty = dt__calloc(a, np, 1);
+    e->x0 = dt__calloc(a, n, sizeof *e->x0);
+    e->P0 = dt__calloc(a, n * n, sizeof *e->P0);
     if (!e->states || !e->inputs || !e->state_of || !e->param_of || !e->meas || !e->ev ||
-        !e->pool || !e->free_slots || !e->u || !e->xb || !e->Pb || !e->work || !e->params || !e->rows) {
+        !e->pool || !e->free_slots || !e->u || !e->xb || !e->Pb || !e->work || !e->params ||
+        !e->rows || !e->param_dirty || !e->x0 || !e->P0) {
         dt_est_destroy(e);
         return DT_ENOMEM;
     }
     memcpy(e->states, states, n * sizeof *states);
     if (p)
         memcpy(e->inputs, inputs, p * sizeof *inputs);
-    for (size_t i = 0; i < ns; i++) {
+    for (size_t i = 0, k = 0; i < ns; i++) {
         e->state_of[i] = -1;
         e->param_of[i] = -1;
+        e->meas[i].t_ok = DT_TIME_MIN;
         if (dt_model_signal(model, (dt_signal_id)i)->role == DT_ROLE_PARAMETER)
-            e->param_of[i] = (int)e->n_params++;
+            e->param_of[i] = (int)k++;
     }
     for (size_t i = 0; i < n; i++)
         e->state_of[states[i]] = (int)i;
@@ -251,48 +211,14 @@ int dt_est_set_measurement_fn(dt_est *e, dt_signal_id sig, dt_kf_measure_fn fn, 
     return DT_OK;
 }
 
-int dt_est_add_bound(dt_est *e, const char *name, const dt_bound *b)
-{
-    if (e == NULL || name == NULL || b == NULL || b->w == NULL || !(b->limit > 0) ||
-        !isfinite(b->limit))
-        return DT_EINVAL;
-    if (e->started)
-        return DT_ESTATE;
-    if (e->n_bounds == MAX_BOUNDS)
-        return DT_ELIMIT;
-    bound_rec *r = &e->bounds[e->n_bounds];
-    r->w = dt__calloc(&e->alloc, e->n, sizeof *r->w);
-    if (r->w == NULL)
-        return DT_ENOMEM;
-    memcpy(r->w, b->w, e->n * sizeof *r->w);
-    dt__fmt(r->name, sizeof r->name, "%s", name);
-    r->quadratic = b->quadratic;
-    r->limit = b->limit;
-    r->tau = NAN;
-    e->n_bounds++;
-    e->rows_gen++;
-    return DT_OK;
-}
-
-size_t dt_est_bound_count(const dt_est *e) { return e ? e->n_bounds : 0; }
-
-int dt_est_latency_budget(const dt_est *e, size_t i, double *tau, const char **name)
-{
-    if (e == NULL || i >= e->n_bounds)
-        return DT_ENOTFOUND;
-    if (tau)
-        *tau = e->bounds[i].tau;
-    if (name)
-        *name = e->bounds[i].name;
-    return DT_OK;
-}
-
-static void snapshot(dt_est *e, uint32_t slot)
+void dt__est_snapshot(dt_est *e, uint32_t slot)
 {
     memcpy(slot_x(e, slot), dt_kf_state(e->kf), e->n * sizeof(double));
     memcpy(slot_P(e, slot), dt_kf_cov(e->kf), e->n * e->n * sizeof(double));
     if (e->p)
         memcpy(slot_u(e, slot), e->u, e->p * sizeof(double));
+    if (e->n_params)
+        memcpy(slot_params(e, slot), e->params, e->n_params * sizeof(double));
 }
 
 static void restore(dt_est *e, uint32_t slot)
@@ -302,99 +228,22 @@ static void restore(dt_est *e, uint32_t slot)
         memcpy(e->u, slot_u(e, slot), e->p * sizeof(double));
         dt_kf_set_input(e->kf, e->u);
     }
+    if (e->n_params)
+        memcpy(e->params, slot_params(e, slot), e->n_params * sizeof(double));
 }
 
-/* What the bound limits, for messages. */
-static const char *bound_quantity(const dt_est *e, const bound_rec *r)
+/* The history holds nothing: the filter's current belief at t is the base. */
+void dt__est_rebase(dt_est *e, dt_time t)
 {
-    if (r->quadratic)
-        return "the variance of c'x";
-    size_t nz = 0;
-    for (size_t i = 0; i < e->n; i++)
-        nz += r->w[i] != 0;
-    return nz == 1 ? "variance" : "the weighted variance sum";
-}
-
-int dt_est_budgets(dt_est *e, dt_diag *diag)
-{
-    if (diag != NULL)
-        memset(diag, 0, sizeof *diag);
-    if (e == NULL)
-        return DT_EINVAL;
-    if (e->n_bounds == 0)
-        return DT_OK;
-    const double *A = dt_kf_model_A(e->kf), *Q = dt_kf_model_Q(e->kf);
-    if (A == NULL || Q == NULL)
-        return dt__diag(diag, DT_EINVAL, "estimator.bounds",
-                        "latency budgets need the continuous model (A, Q)");
-    /* Every measurement row at its declared period, with its signal's noise:
-     * callback rows linearized at the current state. */
-    size_t m = 0;
-    for (size_t s = 0; s < e->n_sig; s++) {
-        meas *r = &e->meas[s];
-        if (r->kind == 0)
-            continue;
-        const dt_signal_info *si = dt_model_signal(e->model, (dt_signal_id)s);
-        if (si->period <= 0)
-            return dt__diag(diag, DT_EINVAL, "estimator.bounds",
-                            "measured signal \"%s\" has no period: the latency budget needs "
-                            "the rate of every measured signal", si->id);
-        if (m == DT_PERIODIC_MAX_ROWS)
-            return dt__diag(diag, DT_ELIMIT, "estimator.bounds",
-                            "more than %d measured signals", DT_PERIODIC_MAX_ROWS);
-        if (r->kind == 2) {
-            double hx;
-            int rc = r->fn(r->user, dt_kf_state(e->kf), &hx, r->h);
-            int ok = rc == DT_OK && isfinite(hx);
-            for (size_t i = 0; ok && i < e->n; i++)
-                ok = isfinite(r->h[i]);
-            if (!ok)
-                return dt__diag(diag, DT_ENUMERIC, "estimator.bounds",
-                                "the measurement function of \"%s\" fails at x0", si->id);
-        }
-        e->rows[m].h = r->h;
-        e->rows[m].r = si->noise_var;
-        e->rows[m].period_s = dt_time_to_sec(si->period);
-        m++;
-    }
-    for (size_t i = 0; i < e->n_bounds; i++) {
-        bound_rec *r = &e->bounds[i];
-        dt_bound b = {r->w, r->quadratic, r->limit};
-        dt_periodic_result pr;
-        int rc = dt_periodic_budget(e->n, A, Q, dt_kf_cov(e->kf), e->rows, m, &b, &pr, e->work);
-        if (rc == DT_EEMPTY)
-            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\": no measured signal, the filter never sees data",
-                            r->name);
-        if (rc == DT_ERANGE)
-            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\" needs %s <= %g; at the sensors' rates the filter "
-                            "does not settle: it grows without limit",
-                            r->name, bound_quantity(e, r), r->limit);
-        if (rc != DT_OK)
-            return dt__diag(diag, rc, "estimator.bounds", "bound \"%s\": %s", r->name,
-                            dt_strerror(rc));
-        if (pr.peak > r->limit)
-            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\" needs %s <= %g; at the sensors' rates the filter "
-                            "reaches %g", r->name, bound_quantity(e, r), r->limit, pr.peak);
-        if (pr.between)
-            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\" needs %s <= %g; at the sensors' rates it breaks "
-                            "%g s after a sample, before the next one arrives",
-                            r->name, bound_quantity(e, r), r->limit, pr.tau);
-        if (pr.tau < pr.gap)
-            return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\": its latency budget %g s is shorter than the "
-                            "sensors' longest gap (%g s): the twin would fall into the safe "
-                            "state between samples that arrive on time",
-                            r->name, pr.tau, pr.gap);
-        r->tau = pr.tau;
-        double reach = pr.reach;
-        r->reach = reach;
-    }
-    e->budgets_gen = e->rows_gen + 1; /* + 1: never equal before a computation */
-    return DT_OK;
+    for (size_t s = 0; s <= e->H; s++)
+        e->free_slots[s] = (uint32_t)s;
+    e->n_free = e->H + 1;
+    e->base_slot = e->free_slots[--e->n_free];
+    dt__est_snapshot(e, e->base_slot);
+    e->base_t = t;
+    e->t = t;
+    e->count = 0;
+    e->head = 0;
 }
 
 int dt_est_start(dt_est *e, dt_time t0)
@@ -418,21 +267,17 @@ int dt_est_start(dt_est *e, dt_time t0)
         dt__log(&e->log, DT_LOG_INFO, "estimator",
                 "latency budget \"%s\": %g s (steady state %g of %g)", e->bounds[i].name,
                 e->bounds[i].tau, e->bounds[i].reach, e->bounds[i].limit);
-    for (size_t s = 0; s <= e->H; s++)
-        e->free_slots[s] = (uint32_t)s;
-    e->n_free = e->H + 1;
-    e->base_slot = e->free_slots[--e->n_free];
-    snapshot(e, e->base_slot);
-    e->base_t = t0;
-    e->t = t0;
-    e->count = 0;
-    e->head = 0;
+    memcpy(e->x0, dt_kf_state(e->kf), e->n * sizeof *e->x0);
+    memcpy(e->P0, dt_kf_cov(e->kf), e->n * e->n * sizeof *e->P0);
+    dt__est_rebase(e, t0);
     e->started = 1;
     return DT_OK;
 }
 
 /* Appends or inserts an event at logical position pos; the oldest event
- * becomes the base when the history is full (and pos is shifted). */
+ * becomes the base when the history is full (and pos is shifted). The
+ * caller never inserts at position 0 of a full history: the new event would
+ * precede the base. */
 static event *insert_event(dt_est *e, size_t pos)
 {
     if (e->count == e->H) {
@@ -448,34 +293,42 @@ static event *insert_event(dt_est *e, size_t pos)
         *EV(e, i) = *EV(e, i - 1);
     event *ev = EV(e, pos);
     ev->slot = e->free_slots[--e->n_free];
+    ev->flags = 0;
     e->count++;
     return ev;
 }
 
 static double seconds(dt_time a, dt_time b) { return dt_time_to_sec(b - a); }
 
-/* Applies one event to the filter, which is at time `from`. */
-static int apply(dt_est *e, const event *ev, dt_time from, const dt_sample *s, int count_stats)
+static int kf_update(dt_est *e, const event *ev, double gate, dt_kf_result *res)
 {
-    int rc = dt_kf_predict(e->kf, seconds(from, ev->t));
-    if (rc != DT_OK) {
-        if (count_stats)
-            e->st.numeric_failures++;
-        return rc;
-    }
-    if (ev->type == EV_INPUT) {
-        memcpy(e->u, slot_u(e, ev->slot), e->p * sizeof *e->u);
-        return dt_kf_set_input(e->kf, e->u);
-    }
-    if (ev->type != EV_MEAS)
-        return DT_OK;
-    meas *m = &e->meas[ev->sig];
-    dt_kf_result res;
+    const meas *m = &e->meas[ev->sig];
     if (m->kind == 1)
-        rc = dt_kf_update_scalar(e->kf, m->h, ev->z - m->offset, ev->r, e->gate, &res);
-    else
-        rc = dt_kf_update_nonlinear(e->kf, m->fn, m->user, ev->z, ev->r, e->gate, &res);
-    if (!count_stats)
+        return dt_kf_update_scalar(e->kf, m->h, ev->z - m->offset, ev->r, gate, res);
+    return dt_kf_update_nonlinear(e->kf, m->fn, m->user, ev->z, ev->r, gate, res);
+}
+
+/* A measurement event on the predicted belief. live: processed in time order
+ * for the first time (counters, analytics, the gate's recovery and isolation
+ * decisions); a replay repeats the decisions recorded in ev->flags. */
+static int measure(dt_est *e, event *ev, const dt_sample *s, int live)
+{
+    meas *m = &e->meas[ev->sig];
+    if (ev->flags & EVF_EXCLUDED) {
+        if (live)
+            dt__est_excluded(e, ev);
+        return DT_OK;
+    }
+    double gate = e->gate;
+    if (ev->flags & EVF_RECOVER) {
+        double y, sv;
+        if (dt__est_innovation(e, ev->sig, ev->z, ev->r, &y, &sv) == DT_OK && y * y > gate * sv)
+            dt__est_inflate(e, ev->sig, y, sv);
+        gate = 0;
+    }
+    dt_kf_result res;
+    int rc = kf_update(e, ev, gate, &res);
+    if (!live)
         return rc;
     if (rc != DT_OK) {
         m->st.numeric_failures++;
@@ -494,10 +347,21 @@ static int apply(dt_est *e, const event *ev, dt_time from, const dt_sample *s, i
     }
     e->st.diverging = div;
     if (res.gated) {
-        m->st.gated++;
-        e->st.gated++;
-        return DT_OK;
+        if (!dt__est_after_gated(e, ev, res.innovation, res.s)) {
+            m->st.gated++;
+            e->st.gated++;
+            return DT_OK;
+        }
+        /* recovery: P was inflated along the row; applied without the gate */
+        rc = kf_update(e, ev, 0, &res);
+        if (rc != DT_OK) {
+            m->st.numeric_failures++;
+            e->st.numeric_failures++;
+            return rc;
+        }
     }
+    m->run = 0;
+    m->t_ok = ev->t;
     m->st.updates++;
     e->st.updates++;
     m->nis_sum += res.nis;
@@ -512,25 +376,65 @@ static int apply(dt_est *e, const event *ev, dt_time from, const dt_sample *s, i
     return DT_OK;
 }
 
+/* Applies one event to the filter, which is at time `from`. *lost: the
+ * prediction failed (the caller declares the belief lost). */
+static int apply(dt_est *e, event *ev, dt_time from, const dt_sample *s, int live, int *lost)
+{
+    int rc = dt_kf_predict(e->kf, seconds(from, ev->t));
+    if (rc != DT_OK) {
+        *lost = 1;
+        return rc;
+    }
+    switch (ev->type) {
+    case EV_INPUT:
+        memcpy(e->u, slot_u(e, ev->slot), e->p * sizeof *e->u);
+        return dt_kf_set_input(e->kf, e->u);
+    case EV_PARAM:
+        e->params[ev->sig] = ev->z;
+        return DT_OK;
+    case EV_MEAS:
+        return measure(e, ev, s, live);
+    default:
+        return DT_OK;
+    }
+}
+
 /* Runs event at logical position pos and replays everything after it,
  * starting from the state after pos - 1 (or the base). */
-static int run_from(dt_est *e, size_t pos, const dt_sample *s)
+static int run_from(dt_est *e, size_t pos, const dt_sample *s, int *lost)
 {
     uint32_t from_slot = pos == 0 ? e->base_slot : EV(e, pos - 1)->slot;
     dt_time from_t = pos == 0 ? e->base_t : EV(e, pos - 1)->t;
     restore(e, from_slot);
     int rc = DT_OK;
-    for (size_t i = pos; i < e->count; i++) {
+    for (size_t i = pos; i < e->count && !*lost; i++) {
         event *ev = EV(e, i);
-        int r = apply(e, ev, from_t, i == pos ? s : NULL, i == pos);
-        if (r != DT_OK && i == pos)
+        int r = apply(e, ev, from_t, i == pos ? s : NULL, i == pos, lost);
+        if (r != DT_OK && (i == pos || *lost))
             rc = r;
-        snapshot(e, ev->slot);
+        dt__est_snapshot(e, ev->slot);
         from_t = ev->t;
         if (i > pos)
             e->st.replayed++;
     }
     return rc;
+}
+
+/* Parameters written during an update (analytics) are recorded after it, at
+ * the estimator's time, so replays repeat them there. */
+static void record_params(dt_est *e)
+{
+    for (size_t i = 0; i < e->n_params; i++) {
+        if (!e->param_dirty[i])
+            continue;
+        e->param_dirty[i] = 0;
+        event *ev = insert_event(e, e->count);
+        ev->t = e->t;
+        ev->type = EV_PARAM;
+        ev->sig = (uint32_t)i;
+        ev->z = e->params[i];
+        dt__est_snapshot(e, ev->slot);
+    }
 }
 
 int dt_est_process(dt_est *e, const dt_sample *s)
@@ -547,18 +451,16 @@ int dt_est_process(dt_est *e, const dt_sample *s)
                    ? s->variance
                    : dt_model_signal(e->model, s->signal)->noise_var;
     dt_time t = s->t_source;
-    size_t pos;
-    if (t >= e->t) {
-        pos = e->count;
-    } else {
-        if (t < e->base_t) {
+    size_t pos = e->count;
+    if (t < e->t) {
+        while (pos > 0 && EV(e, pos - 1)->t > t)
+            pos--;
+        /* before the base, or before the oldest event of a full history
+         * (which this insertion would make the base): too old */
+        if (t < e->base_t || (pos == 0 && e->count == e->H)) {
             e->st.too_old++;
             return DT_ESTALE;
         }
-        pos = e->count;
-        while (pos > 0 && EV(e, pos - 1)->t > t)
-            pos--;
-        e->st.late_applied++;
     }
     event *ev = insert_event(e, pos);
     /* insert_event may have evicted the oldest: find ev's position again */
@@ -568,16 +470,24 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     ev->sig = s->signal;
     ev->z = s->value;
     ev->r = r;
-    int rc;
+    int rc, lost = 0;
+    e->in_apply = 1;
     if (at + 1 == e->count) {
         /* In order: one predict and one update from the current belief. */
-        rc = apply(e, ev, e->t, s, 1);
-        snapshot(e, ev->slot);
+        rc = apply(e, ev, e->t, s, 1, &lost);
+        dt__est_snapshot(e, ev->slot);
     } else {
-        rc = run_from(e, at, s);
+        e->st.late_applied++;
+        rc = run_from(e, at, s, &lost);
     }
-    if (EV(e, e->count - 1)->t > e->t)
-        e->t = EV(e, e->count - 1)->t;
+    e->in_apply = 0;
+    if (lost) {
+        dt__est_lose(e, t > e->t ? t : e->t, rc);
+        rc = DT_ERANGE;
+    } else if (t > e->t) {
+        e->t = t;
+    }
+    record_params(e);
     e->version++;
     return rc;
 }
@@ -593,10 +503,15 @@ int dt_est_advance(dt_est *e, dt_time t)
     event *ev = insert_event(e, e->count);
     ev->t = t;
     ev->type = EV_PREDICT;
-    int rc = apply(e, ev, e->t, NULL, 0);
-    snapshot(e, ev->slot);
-    e->t = t;
+    int lost = 0;
+    int rc = apply(e, ev, e->t, NULL, 0, &lost);
     e->version++;
+    if (lost) {
+        dt__est_lose(e, t, rc);
+        return DT_ERANGE;
+    }
+    dt__est_snapshot(e, ev->slot);
+    e->t = t;
     return rc;
 }
 
@@ -617,14 +532,19 @@ int dt_est_set_input(dt_est *e, dt_time t, const double *u)
     ev->t = t;
     ev->type = EV_INPUT;
     memcpy(slot_u(e, ev->slot), u, e->p * sizeof *u);
-    int rc = dt_kf_predict(e->kf, seconds(e->t, t));
-    if (rc == DT_OK) {
-        memcpy(e->u, u, e->p * sizeof *u);
-        rc = dt_kf_set_input(e->kf, u);
-    }
-    snapshot(e, ev->slot);
-    e->t = t;
+    int lost = 0;
+    int rc = apply(e, ev, e->t, NULL, 0, &lost);
     e->version++;
+    if (lost) {
+        /* the belief is lost at t; the input holds from there on */
+        dt__est_lose(e, t, rc);
+        memcpy(e->u, u, e->p * sizeof *u);
+        dt_kf_set_input(e->kf, u);
+        dt__est_snapshot(e, e->base_slot);
+        return DT_ERANGE;
+    }
+    dt__est_snapshot(e, ev->slot);
+    e->t = t;
     return rc;
 }
 
@@ -670,8 +590,17 @@ int dt_est_set_param(dt_est *e, dt_signal_id sig, double value)
         return DT_ENOTFOUND;
     if (!isfinite(value))
         return DT_EINVAL;
-    e->params[e->param_of[sig]] = value;
+    size_t k = (size_t)e->param_of[sig];
+    e->params[k] = value;
     e->version++;
+    /* recorded in the history like an input, so a replay after a late
+     * sample reads the value each past event saw */
+    if (e->in_apply)
+        e->param_dirty[k] = 1;
+    else if (e->started) {
+        e->param_dirty[k] = 1;
+        record_params(e);
+    }
     return DT_OK;
 }
 
@@ -687,74 +616,6 @@ int dt_est_add_analytics(dt_est *e, const dt_analytics_ops *ops, void *self)
     e->an_self[e->n_an++] = self;
     return DT_OK;
 }
-
-void dt_est_stats_get(const dt_est *e, dt_est_stats *out) { *out = e->st; }
-
-int dt_est_signal_stats_get(const dt_est *e, dt_signal_id sig, dt_est_signal_stats *out)
-{
-    if (e == NULL || out == NULL || sig >= e->n_sig)
-        return DT_ENOTFOUND;
-    *out = e->meas[sig].st;
-    return DT_OK;
-}
-
-int dt_est_nees(dt_est *e, const double *x_true, double *nees)
-{
-    if (e == NULL || x_true == NULL)
-        return DT_EINVAL;
-    size_t n = e->n;
-    const double *x = dt_kf_state(e->kf);
-    if (dt_chol(n, dt_kf_cov(e->kf), e->Pb) != DT_OK)
-        return DT_ENUMERIC;
-    for (size_t i = 0; i < n; i++)
-        e->xb[i] = x[i] - x_true[i];
-    double *w = e->work;
-    dt_chol_solve(n, 1, e->Pb, e->xb, w);
-    double v = 0;
-    for (size_t i = 0; i < n; i++)
-        v += e->xb[i] * w[i];
-    e->nees_sum += v;
-    e->st.nees_count++;
-    e->st.nees_mean = e->nees_sum / (double)e->st.nees_count;
-    if (nees)
-        *nees = v;
-    return DT_OK;
-}
-
-size_t dt_est_bounds_violated_at(dt_est *e, dt_time t)
-{
-    if (e == NULL || e->n_bounds == 0)
-        return 0;
-    const double *P = dt_kf_cov(e->kf);
-    if (t > e->t) {
-        /* the belief at t, not at the last event: between samples (a sensor
-         * slower than declared) the covariance keeps growing */
-        if (dt_kf_peek(e->kf, seconds(e->t, t), e->xb, e->Pb) != DT_OK)
-            return e->n_bounds; /* cannot tell: every bound counts as broken */
-        P = e->Pb;
-    }
-    size_t v = 0;
-    for (size_t i = 0; i < e->n_bounds; i++) {
-        dt_bound b = {e->bounds[i].w, e->bounds[i].quadratic, e->bounds[i].limit};
-        double m = dt_bound_metric(e->n, &b, P);
-        if (!(m <= b.limit))
-            v++;
-    }
-    return v;
-}
-
-size_t dt_est_bounds_violated(const dt_est *e)
-{
-    size_t v = 0;
-    for (size_t i = 0; e != NULL && i < e->n_bounds; i++) {
-        dt_bound b = {e->bounds[i].w, e->bounds[i].quadratic, e->bounds[i].limit};
-        if (dt_bound_metric(e->n, &b, dt_kf_cov(e->kf)) > b.limit)
-            v++;
-    }
-    return v;
-}
-
-dt_time dt_est_data_time(const dt_est *e) { return e ? e->t_data : DT_TIME_MIN; }
 
 int dt_est_input_index(const dt_est *e, dt_signal_id sig)
 {

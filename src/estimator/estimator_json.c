@@ -8,6 +8,7 @@
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
+#include "est_internal.h"
 
 typedef struct jctx {
     const dt_model *model;
@@ -19,9 +20,10 @@ typedef struct jctx {
 /* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
 #define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
 
-static const char *const est_keys[] = {"states", "inputs", "process", "A", "B", "Q",
-                                       "x0", "P0", "measurements", "gate", "history",
-                                       "parameters", "bounds", NULL};
+static const char *const est_keys[] = {"states",       "inputs",  "process",       "A",
+                                       "B",            "Q",       "x0",            "P0",
+                                       "measurements", "gate",    "history",       "recover_after",
+                                       "parameters",   "bounds",  NULL};
 
 /* The largest variance the description may give (Q, P0; signals' noise has the
  * same limit in model_load.c): the update multiplies two covariance entries,
@@ -262,7 +264,10 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         rc = signal_list(c, v, "estimator.inputs", DT_ROLE_COMMANDED, inputs, &p);
     if (rc != DT_OK)
         return rc;
-    dt_est_config ec = cfg ? *cfg : (dt_est_config)DT_EST_CONFIG_INIT;
+    dt_est_config ec;
+    if (dt__est_config_read(cfg, &ec) != DT_OK)
+        return fail(c, DT_EABI, P, "dt_est_config.size %zu is not a known layout",
+                    cfg->size);
     double hist;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "gate")) != NULL) {
         char gb[32];
@@ -279,6 +284,15 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             return fail(c, DT_EPARSE, "estimator.history", "an integer in 1..65536, got %s",
                         got(v, gb, sizeof gb));
         ec.history = (size_t)hist;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "recover_after")) != NULL) {
+        double ra = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        char gb[32];
+        if (!(ra >= 1 && ra <= DT_EST_RECOVER_AFTER_MAX && ra == floor(ra)))
+            return fail(c, DT_EPARSE, "estimator.recover_after",
+                        "an integer in 1..%d, got %s", DT_EST_RECOVER_AFTER_MAX,
+                        got(v, gb, sizeof gb));
+        ec.recover_after = (uint32_t)ra;
     }
     dt_est *est;
     rc = dt_est_create(c->model, states, n, inputs, p, &ec, &est);

@@ -994,18 +994,21 @@ static void assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
     dt_time td = t->est != NULL ? dt_est_data_time(t->est) : t->data_t;
     double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
     t->st.belief_age_s = age;
-    if (t->est != NULL)
+    size_t disputed = 0;
+    if (t->est != NULL) {
         broken = dt_est_bounds_violated_at(t->est, now);
+        disputed = dt_est_disputed(t->est);
+    }
     /* tau_min is finite whenever the twin has commanded signals (checked at
      * load); a twin without any has nothing to hold safe */
-    int bad = t->n_sink_faults > 0 || broken > 0 || age > t->tau_min;
+    int bad = t->n_sink_faults > 0 || broken > 0 || disputed > 0 || age > t->tau_min;
     if (bad && !t->safe_mode) {
         t->safe_mode = 1;
         t->st.safe_entries++;
         dt__log(&t->log, DT_LOG_WARN, "twin",
                 "safe state: belief age %.3f s, budget %.3f s, %zu bound(s) exceeded, %zu "
-                "signal(s) with failing sinks",
-                age, t->tau_min, broken, t->n_sink_faults);
+                "signal(s) disputing the belief, %zu signal(s) with failing sinks",
+                age, t->tau_min, broken, disputed, t->n_sink_faults);
         send_safe_state(t, now);
     } else if (!bad && t->safe_mode) {
         t->safe_mode = 0;
