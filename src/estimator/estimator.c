@@ -470,6 +470,8 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     ev->sig = s->signal;
     ev->z = s->value;
     ev->r = r;
+    if (e->meas[s->signal].st.isolated)
+        ev->flags |= EVF_EXCLUDED;
     int rc, lost = 0;
     e->in_apply = 1;
     if (at + 1 == e->count) {
