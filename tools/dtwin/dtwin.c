@@ -100,7 +100,8 @@ static void print_stats_json(const dt_twin_stats *s)
     const dt_source_stats *g = &s->ingest.total;
     printf("{\"cycles\":%llu,\"samples\":{\"offered\":%llu,\"accepted\":%llu,"
            "\"released\":%llu,\"late\":%llu,\"dropped\":%llu,\"rejected\":%llu},"
-           "\"estimator\":{\"updates\":%llu,\"gated\":%llu,\"too_old\":%llu,\"nis_mean\":%.6g},"
+           "\"estimator\":{\"updates\":%llu,\"gated\":%llu,\"too_old\":%llu,\"nis_mean\":%.6g,"
+           "\"recoveries\":%llu,\"isolations\":%llu,\"excluded\":%llu,\"belief_lost\":%llu},"
            "\"commands\":{\"total\":%llu,\"sent\":%llu,\"clamped\":%llu,"
            "\"rate_limited\":%llu,\"interlocked\":%llu,\"expired\":%llu,"
            "\"safe_stated\":%llu,\"sink_errors\":%llu},\"safe_entries\":%llu,"
@@ -112,7 +113,10 @@ static void print_stats_json(const dt_twin_stats *s)
                                 g->dropped_reorder_full),
            rejected_total(g), (unsigned long long)s->estimator.updates,
            (unsigned long long)s->estimator.gated, (unsigned long long)s->estimator.too_old,
-           s->estimator.nis_mean, (unsigned long long)s->commands, (unsigned long long)s->sent,
+           s->estimator.nis_mean, (unsigned long long)s->estimator.recoveries,
+           (unsigned long long)s->estimator.isolations, (unsigned long long)s->estimator.excluded,
+           (unsigned long long)s->estimator.belief_lost, (unsigned long long)s->commands,
+           (unsigned long long)s->sent,
            (unsigned long long)s->clamped, (unsigned long long)s->rate_limited,
            (unsigned long long)s->interlocked, (unsigned long long)s->expired,
            (unsigned long long)s->safe_stated, (unsigned long long)s->sink_errors,
