@@ -700,14 +700,22 @@ static void chk_sink_block(run *r)
 
 static void inj_diverge(run *r)
 {
-    pl.gain_fault = r->k >= 500 ? 2.0 : 1.0; /* the sensor's gain doubles: model mismatch */
+    pl.gain_fault = r->k >= 500 ? 2.0 : 1.0; /* one of three redundant sensors: its gain doubles */
     traffic(r, 0);
 }
 static void chk_diverge(run *r)
 {
+    /* the flag is raised; the two redundant sensors outvote the faulty one,
+     * which is isolated after recover_after samples outside the gate; the
+     * twin holds the safe state while the samples dispute the belief */
     assert_true(r->st.estimator.divergence_events >= 1);
-    assert_int_equal(r->st.estimator.diverging, 1);
-    assert_true(r->st.estimator.gated > 100);
+    assert_int_equal(r->st.estimator.isolations, 1);
+    assert_int_equal(r->st.estimator.recoveries, 0);
+    assert_int_equal(r->st.estimator.gated, DT_EST_RECOVER_AFTER);
+    assert_true(r->st.estimator.excluded >= 900);
+    assert_int_equal(r->st.safe_entries, 2); /* start-up, then the dispute */
+    assert_true(r->safe_at > 500 && r->safe_at <= 500 + DT_EST_RECOVER_AFTER);
+    assert_true(r->left_safe_at > r->safe_at && r->left_safe_at <= 502 + DT_EST_RECOVER_AFTER);
 }
 
 /* seq jump: one forged frame 2^31 - 16 ahead (its value 99 would pull the
