@@ -97,28 +97,45 @@ DT_API int dt_joseph(size_t n, size_t m, double *P, const double *K,
  *  @retval DT_ERANGE ||A||_1 is so large that e^A overflows any double. */
 DT_API int dt_expm(size_t n, const double *A, double *E, double *work);
 
-/** Scratch for dt_vanloan. */
+/** Scratch for dt_vanloan: 36 n^2 doubles. */
 #define DT_VANLOAN_WORK(n)                                                     \
     (4 * (size_t)(n) * (size_t)(n) + 4 * (size_t)(n) * (size_t)(n) +           \
      DT_EXPM_WORK(2 * (size_t)(n)))
 /** Van Loan's method (IEEE TAC 23(3), 1978): discretizes dx = A x dt + dw with
  *  E[dw dw'] = Q dt over a step dt >= 0 seconds, giving
- *  Ad = e^{A dt} and Qd = int_0^dt e^{A s} Q e^{A' s} ds (symmetrized),
- *  from one exponential of the 2n x 2n block [[-A, Q], [0, A']] dt.
- *  Ad and Qd must not alias A, Q or each other.
- *  @retval DT_EINVAL dt negative or not finite.
- *  @retval DT_ENUMERIC / DT_ERANGE as for dt_expm. */
+ *  Ad = e^{A dt} and Qd = int_0^dt e^{A s} Q e^{A' s} ds (symmetrized).
+ *  A badly scaled A is balanced first (Parlett and Reinsch 1969, as LAPACK's
+ *  dgebal without permutations: a diagonal similarity by powers of two, so
+ *  exact, Q transformed with it; entries of 1e12 next to 1e-12 otherwise cost
+ *  8 digits). The exponential of the 2n x 2n block [[-A, Q], [0, A']] h is
+ *  taken on a short step h = dt / 2^k with ||A h||_1 <= 1, where its e^{-A h}
+ *  block cannot overflow, then k exact doublings Qd <- Qd + Ad Qd Ad',
+ *  Ad <- Ad^2 reach dt, with Ad carried as Ad - I so a slow mode keeps its
+ *  digits. A fast stable mode over a long step is as accurate as a slow one,
+ *  and Ad, Qd are finite for any dt when A is stable. Ad and Qd must not
+ *  alias A, Q or each other.
+ *  @retval DT_EINVAL dimensions out of range, a NULL pointer, or dt negative
+ *          or not finite; outputs untouched.
+ *  @retval DT_ENUMERIC A or Q has a non-finite entry; outputs untouched.
+ *  @retval DT_ERANGE an entry of Ad or Qd overflows (a growing mode over a
+ *          long step, e.g. a = 1/s for dt > 354 s); outputs undefined. Never
+ *          DT_OK with a non-finite output. */
 DT_API int dt_vanloan(size_t n, const double *A, const double *Q, double dt,
                       double *Ad, double *Qd, double *work);
 
 /** Scratch for dt_vanloan_series: 5 n^2 doubles. */
 #define DT_VANLOAN_SERIES_WORK(n) (5 * (size_t)(n) * (size_t)(n))
-/** The same pair as dt_vanloan, computed on n x n matrices: Taylor series for
- *  Ad and for Qd (through the Lyapunov operator X -> A X + X A') with a
- *  rigorous tail bound, after scaling dt so ||A h||_1 <= 1/2, then squaring
- *  with Ad(2h) = Ad(h)^2, Qd(2h) = Qd(h) + Ad(h) Qd(h) Ad(h)'. Faster than the
- *  block exponential; the filter uses it for each new dt. Same errors.
- *  @retval DT_EINVAL bad arguments. @retval DT_ENUMERIC / DT_ERANGE a non-finite result or a step too large. */
+/** The same pair as dt_vanloan, computed on n x n matrices: A balanced as in
+ *  dt_vanloan (only a read-only check when no row and column differ by more
+ *  than a factor 16), Taylor series for Ad and for Qd (through the Lyapunov
+ *  operator X -> A X + X A') with a rigorous tail bound after scaling dt so
+ *  ||A h||_1 <= 1/2, then the same exact doublings. Faster than the block
+ *  exponential; the filter uses it for each new dt. Same aliasing rules.
+ *  @retval DT_EINVAL dimensions out of range, a NULL pointer, or dt negative
+ *          or not finite; outputs untouched.
+ *  @retval DT_ENUMERIC A or Q has a non-finite entry; outputs untouched.
+ *  @retval DT_ERANGE an entry of Ad or Qd overflows, or ||A dt||_1 > 2^999;
+ *          outputs undefined. Never DT_OK with a non-finite output. */
 DT_API int dt_vanloan_series(size_t n, const double *A, const double *Q, double dt,
                              double *Ad, double *Qd, double *work);
 

@@ -1,12 +1,24 @@
-/* Covariance growth without data, and the latency budget it implies. */
+/* Covariance growth without data, and the first time it breaks a bound: the
+ * search both latency budgets use (dt_latency_budget from one covariance,
+ * dt_periodic_budget from every posterior of the sensors' cycle).
+ *
+ * The bound's metric after tau without data is linear in the starting
+ * covariance: metric(F P F' + Qd) = <F' W F, P> + metric(Qd), F = e^{A tau}.
+ * So every starting covariance is checked at every point of a search for
+ * n^2 flops, and what the search has to get right is where to look: doubling
+ * tau finds *a* crossing (or an upper end) but an oscillating metric can
+ * cross between doubling points (poles -0.01 +- 7.8j crossed at 0.155 s while
+ * every 2^k ns probe passed), so the first crossing is searched on a grid
+ * fine against the model's fastest time scale, over [0, the doubling's
+ * crossing], or, when doubling finds none, up to a time after which no
+ * crossing can happen (the certificate below). */
 #include <math.h>
 #include <string.h>
 
 #include "dtwin/estimator.h"
 #include "dtwin/linalg.h"
-
-#define TAU_MIN 1e-9
-#define TAU_MAX 1e9
+#include "../linalg/la_internal.h"
+#include "latency_internal.h"
 
 /* P = Ad P0 Ad' + Qd, with t (n x n) scratch. */
 static void grow(size_t n, const double *Ad, const double *Qd, const double *P0, double *P,
@@ -18,18 +30,29 @@ static void grow(size_t n, const double *Ad, const double *Qd, const double *P0,
     dt_mat_symmetrize(n, P);
 }
 
+static int finite_n(size_t len, const double *v)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
 int dt_cov_after(size_t n, const double *A, const double *Q, const double *P0, double tau,
                  double *P, double *work)
 {
     if (n < 1 || n > DT_LA_MAX || !A || !Q || !P0 || !P || !work || !(tau >= 0) ||
-        !isfinite(tau))
+        !isfinite(tau) || !finite_n(n * n, A) || !finite_n(n * n, Q) || !finite_n(n * n, P0))
         return DT_EINVAL;
     double *Ad = work, *Qd = Ad + n * n, *t = Qd + n * n, *vw = t + n * n;
+    /* dt_vanloan balances, then doubles from a short step: a fast stable mode
+     * over a long tau is as fine as a slow one (the block exponential over
+     * tau itself overflowed from 1 ms for a = -1e6/s) */
     int rc = dt_vanloan(n, A, Q, tau, Ad, Qd, vw);
     if (rc != DT_OK)
         return rc;
     grow(n, Ad, Qd, P0, P, t);
-    return DT_OK;
+    return finite_n(n * n, P) ? DT_OK : DT_ERANGE;
 }
 
 double dt_bound_metric(size_t n, const dt_bound *b, const double *P)
@@ -46,63 +69,374 @@ double dt_bound_metric(size_t n, const dt_bound *b, const double *P)
     return s;
 }
 
-int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
-                      const dt_bound *b, double *tau_max, double *work)
+/* M = F' W F for the bound (W = diag(w), or w w' for the quadratic form). */
+static void weight_after(size_t n, const dt_bound *b, const double *F, double *M, double *t)
 {
-    if (n < 1 || n > DT_LA_MAX || !A || !Q || !P0 || !b || !b->w || !tau_max || !work ||
-        !(b->limit > 0) || !isfinite(b->limit))
-        return DT_EINVAL;
+    if (b->quadratic) {
+        for (size_t j = 0; j < n; j++) { /* (F' w)_j */
+            double v = 0;
+            for (size_t i = 0; i < n; i++)
+                v += F[i * n + j] * b->w[i];
+            t[j] = v;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                M[i * n + j] = t[i] * t[j];
+        return;
+    }
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(b->w[i]) || (!b->quadratic && b->w[i] < 0))
-            return DT_EINVAL;
-    size_t nn = n * n;
-    /* work: Ad Qd P t A2 Q2 (6 n^2), then Van Loan's scratch; the bisection
-     * reuses everything after P for dt_cov_after's own work. */
-    double *Ad = work, *Qd = Ad + nn, *P = Qd + nn, *t = P + nn, *A2 = t + nn, *Q2 = A2 + nn,
-           *vw = Q2 + nn;
-    if (dt_bound_metric(n, b, P0) > b->limit) {
-        *tau_max = 0;
-        return DT_OK;
-    }
-    /* Doubling: from (Ad, Qd) at tau, (Ad^2, Qd + Ad Qd Ad') is exact at 2 tau. */
-    int rc = dt_vanloan(n, A, Q, TAU_MIN, Ad, Qd, vw);
-    if (rc != DT_OK)
-        return rc;
-    double lo = 0, hi = -1;
-    double tau = TAU_MIN;
-    for (int k = 0; tau <= TAU_MAX && k < 80; k++, tau *= 2) { /* 1 ns .. 1e9 s: 60 doublings */
-        grow(n, Ad, Qd, P0, P, t);
-        double mtr = dt_bound_metric(n, b, P);
-        if (!isfinite(mtr) || mtr > b->limit) {
-            hi = tau;
-            break;
+        for (size_t j = 0; j < n; j++) {
+            double v = 0;
+            for (size_t k = 0; k < n; k++)
+                v += F[k * n + i] * b->w[k] * F[k * n + j];
+            M[i * n + j] = v;
         }
-        lo = tau;
-        dt_mat_mul(n, n, n, Ad, Ad, A2);
-        grow(n, Ad, Qd, Qd, Q2, t);
-        memcpy(Ad, A2, nn * sizeof *Ad);
-        memcpy(Qd, Q2, nn * sizeof *Qd);
-        if (!isfinite(dt_mat_norm1(n, n, Qd))) {
-            hi = 2 * tau;
-            break;
-        }
-    }
-    if (hi < 0) {
-        *tau_max = INFINITY;
-        return DT_OK;
-    }
-    /* Bisection on [lo, hi] with a fresh Van Loan at each point. */
+}
+
+static double inner(size_t n, const double *M, const double *P)
+{
+    double v = 0;
+    for (size_t i = 0; i < n * n; i++)
+        v += M[i] * P[i];
+    return v;
+}
+
+/* The crossing of the bound by P left without data, bisected on (lo, hi]
+ * (the metric is over the limit at hi) to 1e-7 relative; t: n x n, w:
+ * DT_COV_AFTER_WORK(n). A covariance that overflows breaks the bound. */
+static int bisect(size_t n, const double *A, const double *Q, const dt_bound *b,
+                  const double *P, double lo, double hi, double *t, double *w, double *tau)
+{
     while (hi - lo > 1e-7 * hi) {
         double mid = 0.5 * (lo + hi);
-        rc = dt_cov_after(n, A, Q, P0, mid, P, t);
-        double mtr = rc == DT_OK ? dt_bound_metric(n, b, P) : INFINITY;
+        int rc = dt_cov_after(n, A, Q, P, mid, t, w);
+        double mv = rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
         if (rc != DT_OK && rc != DT_ERANGE)
             return rc;
-        if (!isfinite(mtr) || mtr > b->limit)
+        if (!isfinite(mv) || mv > b->limit)
             hi = mid;
         else
             lo = mid;
     }
-    *tau_max = lo;
+    *tau = lo;
     return DT_OK;
+}
+
+/* The grid of the scan: steps h0 2^j, fine (h0) at the start where a fast
+ * mode moves, then growing with t (at most t / 64: without oscillation the
+ * metric is a sum of exponentials and polynomials, whose features at t are a
+ * fair fraction of t wide, like a hump t^d e^{-a t}), never beyond hosc
+ * (1/20 of the fastest oscillation's time scale). A stiff model (a =
+ * -1e6/s next to -1e-3/s) needs 2e3 steps to 800 s instead of 3e11. */
+typedef struct grid {
+    double h0, hosc, H;
+} grid;
+
+/* May the step h double at time t? */
+static int may_double(const grid *g, double h, double t)
+{
+    return 2 * h <= g->hosc && 128 * h <= t;
+}
+
+/* The number of steps of the grid over [0, H]. */
+static double grid_steps(const grid *g)
+{
+    double t = 0, h = g->h0, count = 0;
+    while (t < g->H && count < 1e15) {
+        while (may_double(g, h, t))
+            h *= 2;
+        /* at this step, until the next doubling or the end */
+        double until = 2 * h <= g->hosc ? fmin(128 * h, g->H) : g->H;
+        double k = fmax(1, ceil((until - t) / h));
+        count += k;
+        t += k * h;
+    }
+    return count;
+}
+
+/* The earliest tau in [0, H] at which any posterior breaks the bound, on the
+ * grid, refined by bisection; also whether one breaks it before its next
+ * update. -1: none in [0, H]. The metric needs only the rows of F_t = e^{A t}
+ * that the bound weights: G = W^(1/2)-rows of F_t (r of them), G_{t+h} = G_t
+ * F(h), metric(F_t P F_t') = sum_r w_r g_r' P g_r, and metric(Qd(t + h)) =
+ * metric(Qd(t)) + sum_r w_r g_r' Qd(h) g_r: r n^2 per posterior and step.
+ * w: 6 n^2 + n + DT_COV_AFTER_WORK(n) doubles. */
+static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
+                const double *posts, const double *gap_after, const grid *g, double *tau,
+                int *between, double *w)
+{
+    size_t nn = n * n, r = 0;
+    double *E = w, *F = E + nn, *Qd = F + nn, *G = Qd + nn, *Gn = G + nn, *t = Gn + nn,
+           *wt = t + nn, *vw = wt + n;
+    /* the weighted rows: each state with a weight, or the quadratic form's c */
+    if (b->quadratic) {
+        memcpy(G, b->w, n * sizeof *G);
+        wt[r++] = 1;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (b->w[i] != 0) {
+                memset(G + r * n, 0, n * sizeof *G);
+                G[r * n + i] = 1;
+                wt[r++] = b->w[i];
+            }
+    }
+    double h = g->h0, at = 0, q = 0;
+    int eform;
+    int rc = dt__vanloan_x(n, A, Q, h, E, Qd, &eform, vw);
+    if (rc != DT_OK)
+        return rc;
+    *tau = -1;
+    *between = 0;
+    for (int fresh = 1; at < g->H;) {
+        if (may_double(g, h, at)) { /* (E, Qd) at 2 h, exactly */
+            eform = dt__vl_double(n, E, Qd, t, Gn, eform);
+            h *= 2;
+            fresh = 1;
+            continue;
+        }
+        if (fresh) { /* F = e^{A h} */
+            memcpy(F, E, nn * sizeof *F);
+            for (size_t i = 0; eform && i < n; i++)
+                F[i * n + i] += 1;
+            if (!isfinite(dt_mat_norm1(n, n, F)) || !isfinite(dt_mat_norm1(n, n, Qd)))
+                return DT_ERANGE;
+            fresh = 0;
+        }
+        for (size_t j = 0; j < r; j++) { /* q += metric(F_t Qd(h) F_t') */
+            dt_mat_mul(n, n, 1, Qd, G + j * n, t);
+            double v = 0;
+            for (size_t c = 0; c < n; c++)
+                v += G[j * n + c] * t[c];
+            q += wt[j] * v;
+        }
+        dt_mat_mul(r, n, n, G, F, Gn); /* G_{t+h} = G_t F(h) */
+        memcpy(G, Gn, r * n * sizeof *G);
+        double lo = at;
+        at += h;
+        for (size_t i = 0; i < np; i++) {
+            const double *P = posts + i * nn;
+            double v = q;
+            for (size_t j = 0; j < r; j++) {
+                dt_mat_mul(n, n, 1, P, G + j * n, t);
+                double x = 0;
+                for (size_t c = 0; c < n; c++)
+                    x += G[j * n + c] * t[c];
+                v += wt[j] * x;
+            }
+            if (isfinite(v) && v <= b->limit)
+                continue;
+            /* over the bound at t + h: refined on (t, t + h]; every such
+             * posterior, the earliest crossing counts */
+            double first;
+            rc = bisect(n, A, Q, b, P, lo, at, t, vw, &first);
+            if (rc != DT_OK)
+                return rc;
+            if (*tau < 0 || first < *tau)
+                *tau = first;
+            if (gap_after != NULL && first < gap_after[i])
+                *between = 1;
+        }
+        if (*tau >= 0)
+            return DT_OK;
+    }
+    return DT_OK;
+}
+
+/* Largest eigenvalue of a symmetric S, bounded above by Gershgorin's discs. */
+static double eig_upper(size_t n, const double *S)
+{
+    double g = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double r = S[i * n + i];
+        for (size_t j = 0; j < n; j++)
+            if (j != i)
+                r += fabs(S[i * n + j]);
+        g = r > g ? r : g;
+    }
+    return g;
+}
+
+/* 1 + the number of doublings of 1 ns the search tries: up to 1.15e9 s. */
+#define DOUBLINGS 61
+
+/* The certificate. For t = T + s, s >= 0, and a posterior P:
+ *   metric(P(t)) = <Z(t), P> + metric(Qd(t)),  Z(t) = e^{A't} W e^{At} >= 0,
+ * so metric(P(t)) <= lambda_max(P) phi(t) + q_inf with phi(t) = tr Z(t) =
+ * metric(e^{At} e^{A't}) and q_inf = metric(Qd(infinity)). Each term of phi
+ * is |e^{A't} v|^2, whose derivative is at most 2 mu times itself, mu =
+ * max(0, lambda_max((A + A') / 2)); hence phi(T + s) <= phi(T) + 2 mu
+ * int_T^inf phi = phi(T) + 2 mu (y_inf - y(T)), y(t) = metric(int_0^t e^{Au}
+ * e^{A'u} du), the noise integral of Q = I. Where
+ *   q_inf + lambda_max(P) (phi(T) + 2 mu (y_inf - y(T))) <= limit
+ * no crossing happens after T, whatever the model's modes (oscillating,
+ * non-normal, stiff). It needs only the part of the model the bound sees to
+ * settle (q and y converge: phi vanishes by 1e9 s), not the whole model (the
+ * tank's level integrates, its inflow bound still gets one). The doubling
+ * gives phi, y and q at 2^k ns; the certificate's T is the first such point
+ * where it holds, or -1. */
+static double certify(size_t n, const double *A, const dt_bound *b, size_t np,
+                      const double *posts, const double *phi, const double *y,
+                      double q_inf, double y_inf, double phi_inf, double *S)
+{
+    if (!(phi_inf <= 1e-30 * phi[0]) || !isfinite(q_inf) || !isfinite(y_inf))
+        return -1; /* what the bound sees has not settled by 1e9 s */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            S[i * n + j] = 0.5 * (A[i * n + j] + A[j * n + i]);
+    double mu = fmax(0, eig_upper(n, S)), lam = 0;
+    for (size_t i = 0; i < np; i++)
+        lam = fmax(lam, eig_upper(n, posts + i * n * n));
+    /* q_inf and y_inf are the values at 1.15e9 s: the margin covers what
+     * they still lack, and the rounding of the doubling */
+    double room = b->limit * (1 - 1e-9) - q_inf * (1 + 1e-9);
+    double tau = 1e-9;
+    for (int k = 0; k < DOUBLINGS; k++, tau *= 2)
+        if (lam * (phi[k] + 2 * mu * fmax(0, y_inf - y[k])) <= room)
+            return tau;
+    return -1;
+}
+
+/* The model's time scales, from A balanced (exact: the similarity changes no
+ * mode): ||Ab||_1 >= every |lambda| (the fastest mode), and Bendixson's bound
+ * ||(Ab - Ab') / 2||_1 >= every |Im lambda| (the fastest oscillation; 0 for a
+ * symmetric or diagonal, e.g. stiff, A). M: n x n scratch. */
+static void time_scales(size_t n, const double *A, double *M, double *speed, double *osc)
+{
+    double d[DT_LA_MAX];
+    const double *Ab = dt__balance(n, A, M, d) ? M : A;
+    *speed = dt_mat_norm1(n, n, Ab);
+    double best = 0;
+    for (size_t j = 0; j < n; j++) {
+        double c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += fabs(Ab[i * n + j] - Ab[j * n + i]) / 2;
+        best = c > best ? c : best;
+    }
+    *osc = best;
+}
+
+int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
+                       const double *posts, const double *gap_after, double *tau,
+                       int *between, double *work)
+{
+    size_t nn = n * n;
+    double *E = work, *F = E + nn, *Qt = F + nn, *Yt = Qt + nn, *M = Yt + nn, *t = M + nn,
+           *vw = t + nn + n;
+    *tau = INFINITY;
+    *between = 0;
+    /* Doubling tau (1 ns .. 1.15e9 s, exact doubling of F = I + E and of the
+     * noise integrals of Q and of I) over every posterior: an upper end for
+     * the first crossing, and phi, y, q for the certificate. */
+    double phi[DOUBLINGS], y[DOUBLINGS], hi = -1, s = 1e-9;
+    size_t i_hi = 0;
+    int eform = 1;
+    dt_mat_identity(n, M);
+    int rc = dt__vanloan_x(n, A, M, s, E, Yt, &eform, vw);
+    if (rc == DT_OK)
+        rc = dt__vanloan_x(n, A, Q, s, E, Qt, &eform, vw);
+    if (rc == DT_ERANGE)
+        hi = s; /* a mode so fast it overflows within 1 ns */
+    else if (rc != DT_OK)
+        return rc;
+    for (int k = 0; hi < 0 && k < DOUBLINGS; k++, s *= 2) {
+        memcpy(F, E, nn * sizeof *F); /* F = e^{A s} */
+        for (size_t i = 0; eform && i < n; i++)
+            F[i * n + i] += 1;
+        weight_after(n, b, F, M, t);
+        double q = dt_bound_metric(n, b, Qt);
+        for (size_t i = 0; i < np && hi < 0; i++) {
+            double v = inner(n, M, posts + i * nn) + q;
+            if (!isfinite(v) || v > b->limit) {
+                hi = s;
+                i_hi = i;
+            }
+        }
+        phi[k] = 0; /* tr(F' W F) = metric(F F') */
+        for (size_t i = 0; i < n; i++)
+            phi[k] += M[i * n + i];
+        y[k] = dt_bound_metric(n, b, Yt);
+        eform = dt__vl_form(n, E, eform);
+        dt__vl_double_q(n, E, Qt, t, M, eform);
+        dt__vl_double_q(n, E, Yt, t, M, eform);
+        dt__vl_double_x(n, E, t, eform);
+        if (hi < 0 && !isfinite(dt_mat_norm1(n, n, Qt)))
+            hi = 2 * s;
+    }
+    /* The first crossing lies in [0, hi]. Without one, in [0, the
+     * certificate's T]; without a certificate either (what the bound sees
+     * keeps oscillating, or settles slower than 1e9 s), 1000 time constants
+     * of the fastest mode are scanned, which catches an undamped oscillation
+     * within its first periods. With A = 0 the metric is linear in tau:
+     * doubling is exact. */
+    double speed, osc, H = hi;
+    time_scales(n, A, M, &speed, &osc);
+    if (hi < 0) {
+        memcpy(F, E, nn * sizeof *F);
+        for (size_t i = 0; eform && i < n; i++)
+            F[i * n + i] += 1;
+        weight_after(n, b, F, M, t);
+        double phi_inf = 0;
+        for (size_t i = 0; i < n; i++)
+            phi_inf += M[i * n + i];
+        H = certify(n, A, b, np, posts, phi, y, dt_bound_metric(n, b, Qt),
+                    dt_bound_metric(n, b, Yt), phi_inf, t);
+        if (H < 0)
+            H = speed > 0 ? fmin(1e9, 1000.0 / speed) : 0;
+    }
+    if (H > 0) {
+        /* fine at 1/20 of the fastest time scale, within about 3e8 flops
+         * (and 1e6 steps: small models pay per call, not per flop) */
+        grid g = {speed > 0 ? 0.05 / speed : H / 64, osc > 0 ? 0.05 / osc : INFINITY, H};
+        g.h0 = fmin(g.h0, g.hosc);
+        double r = 0; /* the rows the bound weights (scan) */
+        for (size_t i = 0; !b->quadratic && i < n; i++)
+            r += b->w[i] != 0;
+        r = b->quadratic ? 1 : r;
+        double per = (double)(np + 2) * r * (double)nn;
+        double cap = fmax(256.0, fmin(1e6, 3e8 / per));
+        for (double want = grid_steps(&g); want > cap; want = grid_steps(&g)) {
+            g.h0 *= want / cap; /* coarser everywhere, in proportion */
+            g.hosc *= want / cap;
+        }
+        double first;
+        int btw;
+        rc = scan(n, A, Q, b, np, posts, gap_after, &g, &first, &btw, work);
+        if (rc != DT_OK && rc != DT_ERANGE)
+            return rc;
+        if (rc == DT_OK && first >= 0) {
+            *tau = first;
+            *between = btw;
+            return DT_OK;
+        }
+    }
+    if (hi < 0)
+        return DT_OK; /* never broken */
+    /* doubling saw posterior i_hi cross at hi, the scan only reached just
+     * below it (rounding) or could not run: bisect the last stretch */
+    double lo;
+    rc = bisect(n, A, Q, b, posts + i_hi * nn, H > 0 ? H * (1 - 1.0 / 64) : 0.5 * hi, hi, t,
+                vw, &lo);
+    if (rc != DT_OK)
+        return rc;
+    *tau = lo;
+    *between = gap_after != NULL && lo < gap_after[i_hi];
+    return DT_OK;
+}
+
+int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
+                      const dt_bound *b, double *tau_max, double *work)
+{
+    if (n < 1 || n > DT_LA_MAX || !A || !Q || !P0 || !b || !b->w || !tau_max || !work ||
+        !(b->limit > 0) || !isfinite(b->limit) || !finite_n(n * n, A) ||
+        !finite_n(n * n, Q) || !finite_n(n * n, P0) || !finite_n(n, b->w))
+        return DT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!b->quadratic && b->w[i] < 0)
+            return DT_EINVAL;
+    if (dt_bound_metric(n, b, P0) > b->limit) {
+        *tau_max = 0;
+        return DT_OK;
+    }
+    int between;
+    return dt__first_crossing(n, A, Q, b, 1, P0, NULL, tau_max, &between, work);
 }

@@ -14,6 +14,7 @@
 
 #include "dtwin/estimator.h"
 #include "dtwin/linalg.h"
+#include "latency_internal.h"
 
 #define POSTS DT_PERIODIC_POSTS
 
@@ -34,35 +35,6 @@ static void predict(size_t n, const double *Ad, const double *Qd, double *P, dou
     dt_mat_mul_bt(n, n, n, t, Ad, P);
     dt_mat_add(n, n, P, Qd, P);
     dt_mat_symmetrize(n, P);
-}
-
-/* (Ad, Qd) for dt: Van Loan on dt / 2^k with |A|_1 dt / 2^k <= 1, then k exact
- * doublings (Qd <- Ad Qd Ad' + Qd, Ad <- Ad^2). The block exponential of a
- * stiff model over a long step overflows (e^{+|a| dt} in its -A block) while
- * Ad and Qd themselves are fine (found by a red-team pass: a = -1000/s next to
- * a sensor every 1 s was refused as "grows without limit"). t: n x n, vw:
- * DT_VANLOAN_WORK(n) (>= n x n). */
-static int discretize(size_t n, const double *A, const double *Q, double dt, double *Ad,
-                      double *Qd, double *t, double *vw)
-{
-    double an = dt_mat_norm1(n, n, A) * dt;
-    int k = 0;
-    while (an > 1 && k < 64) {
-        an *= 0.5;
-        k++;
-    }
-    int rc = dt_vanloan(n, A, Q, ldexp(dt, -k), Ad, Qd, vw);
-    for (int i = 0; rc == DT_OK && i < k; i++) {
-        dt_mat_mul(n, n, n, Ad, Qd, t);
-        dt_mat_mul_bt(n, n, n, t, Ad, vw);
-        dt_mat_add(n, n, vw, Qd, Qd);
-        dt_mat_symmetrize(n, Qd);
-        dt_mat_mul(n, n, n, Ad, Ad, t);
-        memcpy(Ad, t, n * n * sizeof *t);
-        if (!isfinite(dt_mat_norm1(n, n, Qd)) || !isfinite(dt_mat_norm1(n, n, Ad)))
-            rc = DT_ERANGE;
-    }
-    return rc;
 }
 
 /* Scalar update of the covariance alone, Joseph form expanded:
@@ -231,7 +203,9 @@ int dt_cov_periodic(size_t n, const double *A, const double *Q, const double *P0
         return rc;
     size_t nn = n * n;
     double *Ad = work, *Qd = Ad + nn, *P = Qd + nn, *t = P + nn, *a = t + nn, *vw = a + nn;
-    rc = discretize(n, A, Q, (double)gr.g * 1e-9, Ad, Qd, t, vw);
+    /* dt_vanloan stays exact for a stiff model on a long grid step (its
+     * doublings: a = -1000/s next to a sensor every 1 s once failed) */
+    rc = dt_vanloan(n, A, Q, (double)gr.g * 1e-9, Ad, Qd, vw);
     if (rc != DT_OK)
         return rc;
     memcpy(P, P0, nn * sizeof *P);
@@ -257,131 +231,6 @@ static void psd_max(size_t n, double *X, const double *Y)
         X[i * n + i] += g;
 }
 
-/* M = F' W F for the bound (W = diag(w), or w w' for the quadratic form). */
-static void weight_after(size_t n, const dt_bound *b, const double *F, double *M, double *t)
-{
-    if (b->quadratic) {
-        for (size_t j = 0; j < n; j++) { /* (F' w)_j */
-            double v = 0;
-            for (size_t i = 0; i < n; i++)
-                v += F[i * n + j] * b->w[i];
-            t[j] = v;
-        }
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++)
-                M[i * n + j] = t[i] * t[j];
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double v = 0;
-            for (size_t k = 0; k < n; k++)
-                v += F[k * n + i] * b->w[k] * F[k * n + j];
-            M[i * n + j] = v;
-        }
-}
-
-static double inner(size_t n, const double *M, const double *P)
-{
-    double v = 0;
-    for (size_t i = 0; i < n * n; i++)
-        v += M[i] * P[i];
-    return v;
-}
-
-/* The crossing of the bound by P left without data, bisected on (lo, hi]
- * (the metric is over the limit at hi) to 1e-7 relative; t: n x n, w:
- * DT_COV_AFTER_WORK(n). */
-static int bisect(size_t n, const double *A, const double *Q, const dt_bound *b,
-                  const double *P, double lo, double hi, double *t, double *w, double *tau)
-{
-    while (hi - lo > 1e-7 * hi) {
-        double mid = 0.5 * (lo + hi);
-        int rc = dt_cov_after(n, A, Q, P, mid, t, w);
-        double mv = rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
-        if (rc != DT_OK && rc != DT_ERANGE)
-            return rc;
-        if (!isfinite(mv) || mv > b->limit)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    *tau = lo;
-    return DT_OK;
-}
-
-/* The earliest tau in [0, H] at which any kept posterior breaks the bound,
- * on a grid of `steps` points, refined by bisection; also whether one breaks
- * it before its next update. -1: none in [0, H]. The metric needs only the
- * rows of F_k = e^{A k h} that the bound weights: G = W^(1/2)-rows of F_k
- * (r of them), G_k = G_{k-1} F, metric(F_k P F_k') = sum_r w_r g_r' P g_r,
- * and metric(Qd(k h)) accumulates w_r g_r' Qd(h) g_r: r n^2 per posterior and
- * point. w: (2 n + 2) n + DT_COV_AFTER_WORK(n) doubles. */
-static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
-                const double *posts, const double *gap_after, double H, uint64_t steps,
-                double *tau, int *between, double *w)
-{
-    size_t nn = n * n, r = 0;
-    double *F = w, *Qd = F + nn, *G = Qd + nn, *Gn = G + nn, *wt = Gn + nn, *t = wt + n,
-           *vw = t + nn;
-    /* the weighted rows: each state with a weight, or the quadratic form's c */
-    if (b->quadratic) {
-        memcpy(G, b->w, n * sizeof *G);
-        wt[r++] = 1;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (b->w[i] != 0) {
-                memset(G + r * n, 0, n * sizeof *G);
-                G[r * n + i] = 1;
-                wt[r++] = b->w[i];
-            }
-    }
-    double h = H / (double)steps;
-    int rc = discretize(n, A, Q, h, F, Qd, t, vw);
-    if (rc != DT_OK)
-        return rc;
-    double q = 0;
-    *tau = -1;
-    *between = 0;
-    for (uint64_t k = 1; k <= steps; k++) {
-        for (size_t j = 0; j < r; j++) { /* q += metric(F_{k-1} Qd F_{k-1}') */
-            dt_mat_mul(n, n, 1, Qd, G + j * n, t);
-            double v = 0;
-            for (size_t c = 0; c < n; c++)
-                v += G[j * n + c] * t[c];
-            q += wt[j] * v;
-        }
-        dt_mat_mul(r, n, n, G, F, Gn); /* G_k = G_{k-1} F */
-        memcpy(G, Gn, r * n * sizeof *G);
-        for (size_t i = 0; i < np; i++) {
-            const double *P = posts + i * nn;
-            double v = q;
-            for (size_t j = 0; j < r; j++) {
-                dt_mat_mul(n, n, 1, P, G + j * n, t);
-                double x = 0;
-                for (size_t c = 0; c < n; c++)
-                    x += G[j * n + c] * t[c];
-                v += wt[j] * x;
-            }
-            if (isfinite(v) && v <= b->limit)
-                continue;
-            /* over the bound at k h: refined on ((k-1) h, k h]; every such
-             * posterior, the earliest crossing counts */
-            double lo;
-            rc = bisect(n, A, Q, b, P, (double)(k - 1) * h, (double)k * h, t, vw, &lo);
-            if (rc != DT_OK)
-                return rc;
-            if (*tau < 0 || lo < *tau)
-                *tau = lo;
-            if (lo < gap_after[i])
-                *between = 1;
-        }
-        if (*tau >= 0)
-            return DT_OK;
-    }
-    return DT_OK;
-}
-
 int dt_periodic_budget(size_t n, const double *A, const double *Q, const double *P0,
                        const dt_periodic_meas *rows, size_t m, const dt_bound *b,
                        dt_periodic_result *res, double *work)
@@ -396,14 +245,14 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
     int rc = make_grid(n, rows, m, &gr);
     if (rc != DT_OK)
         return rc;
-    /* work: Ad Qd P t a S V T (8 n^2), the kept posteriors (POSTS n^2), then
-     * the scan's own (6 n^2 + DT_COV_AFTER_WORK) */
+    /* work: Ad Qd P t a (5 n^2), the kept posteriors (POSTS n^2), then the
+     * search's own (DT__CROSSING_WORK) */
     size_t nn = n * n;
-    double *Ad = work, *Qd = Ad + nn, *P = Qd + nn, *t = P + nn, *a = t + nn, *S = a + nn,
-           *V = S + nn, *T = V + nn, *posts = T + nn, *vw = posts + POSTS * nn;
+    double *Ad = work, *Qd = Ad + nn, *P = Qd + nn, *t = P + nn, *a = t + nn,
+           *posts = a + nn, *vw = posts + POSTS * nn;
 
     double gap_after[POSTS];
-    rc = discretize(n, A, Q, (double)gr.g * 1e-9, Ad, Qd, t, vw);
+    rc = dt_vanloan(n, A, Q, (double)gr.g * 1e-9, Ad, Qd, vw);
     if (rc != DT_OK)
         return rc;
     memcpy(P, P0, nn * sizeof *P);
@@ -465,76 +314,6 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
         res->tau = 0;
         return DT_OK; /* broken while the data comes on time: the caller refuses */
     }
-    /* An upper end for the search: doubling tau (1 ns .. 1e9 s, exact
-     * doubling of F and Qd) over every posterior. */
-    double *F = S, *Qt = V, *M = T;
-    rc = dt_vanloan(n, A, Q, 1e-9, F, Qt, vw);
-    if (rc != DT_OK)
-        return rc;
-    double hi = -1, anorm = dt_mat_norm1(n, n, A);
-    size_t i_hi = 0;
-    double tau = 1e-9;
-    for (int k = 0; k < 61; k++, tau *= 2) { /* 1 ns .. 1.15e9 s */
-        weight_after(n, b, F, M, t);
-        double q = dt_bound_metric(n, b, Qt);
-        for (size_t i = 0; i < np && hi < 0; i++) {
-            double v = inner(n, M, posts + i * nn) + q;
-            if (!isfinite(v) || v > b->limit) {
-                hi = tau;
-                i_hi = i;
-            }
-        }
-        if (hi > 0)
-            break;
-        /* Qd(2 tau) = F Qd F' + Qd, then F(2 tau) = F^2 (M: scratch here) */
-        dt_mat_mul(n, n, n, F, Qt, t);
-        dt_mat_mul_bt(n, n, n, t, F, M);
-        dt_mat_add(n, n, M, Qt, Qt);
-        dt_mat_symmetrize(n, Qt);
-        dt_mat_mul(n, n, n, F, F, t);
-        memcpy(F, t, nn * sizeof *t);
-        if (!isfinite(dt_mat_norm1(n, n, Qt))) {
-            hi = 2 * tau;
-            break;
-        }
-    }
-    /* A fine scan of [0, hi] (or of 1000 time constants when doubling found no
-     * crossing: a lightly damped oscillation may cross between doubling
-     * points), at 1/20 of the fastest time constant 1/|A|, within about 3e8
-     * flops. With A = 0 the metric grows monotonically: doubling is exact. */
-    double H = hi > 0 ? hi : (anorm > 0 ? fmin(1e9, 1000.0 / anorm) : 0);
-    if (H > 0) {
-        double r = 1; /* the rows the bound weights (scan) */
-        for (size_t i = 0; !b->quadratic && i < n; i++)
-            r += b->w[i] != 0;
-        r = b->quadratic ? 1 : r - 1;
-        double per = (double)(np + 2) * r * (double)nn + r * (double)(n * nn);
-        double cap = fmax(256.0, 3e8 / per);
-        double want = anorm > 0 ? ceil(H * anorm * 20.0) : 64.0;
-        uint64_t steps = (uint64_t)fmin(fmax(want, 64.0), cap);
-        double first;
-        int between;
-        rc = scan(n, A, Q, b, np, posts, gap_after, H, steps, &first, &between, vw);
-        if (rc != DT_OK)
-            return rc;
-        if (first >= 0) {
-            res->tau = first;
-            res->between = between;
-            return DT_OK;
-        }
-    }
-    if (hi < 0) {
-        res->tau = INFINITY;
-        return DT_OK;
-    }
-    /* doubling saw posterior i_hi cross at hi, the scan only reached just
-     * below it (rounding): bisect the last stretch */
-    double lo;
-    rc = bisect(n, A, Q, b, posts + i_hi * nn, H > 0 ? H * (1 - 1.0 / 64) : 0.5 * hi, hi, t, vw,
-                &lo);
-    if (rc != DT_OK)
-        return rc;
-    res->tau = lo;
-    res->between = lo < gap_after[i_hi];
-    return DT_OK;
+    /* the earliest time any of them breaks the bound (latency.c) */
+    return dt__first_crossing(n, A, Q, b, np, posts, gap_after, &res->tau, &res->between, vw);
 }

@@ -92,15 +92,11 @@ static void add_diag(size_t n, double c, double *M)
         M[i * n + i] += c;
 }
 
-int dt_expm(size_t n, const double *A, double *E, double *work)
+/* The Pade approximant's parts for A / 2^squarings (r = (V - U)^-1 (V + U)),
+ * in work: U at 4 n^2, V at 5 n^2 (dt_expm's layout, DT_EXPM_WORK). */
+static int pade_uv(size_t n, const double *A, double *work, int *squarings_out)
 {
-    if (n < 1 || n > 2 * DT_LA_MAX || !A || !E || !work)
-        return DT_EINVAL;
     size_t nn = n * n;
-    for (size_t i = 0; i < nn; i++)
-        if (!isfinite(A[i]))
-            return DT_ENUMERIC;
-
     double *A2 = work, *A4 = A2 + nn, *A6 = A4 + nn, *A8 = A6 + nn;
     double *U = A8 + nn, *V = U + nn, *T = V + nn;
     double norm = dt_mat_norm1(n, n, A);
@@ -179,14 +175,30 @@ int dt_expm(size_t n, const double *A, double *E, double *work)
         add_diag(n, c[0], V);
         memcpy(U, T, nn * sizeof *U);
     }
+    *squarings_out = squarings;
+    return DT_OK;
+}
 
+int dt_expm(size_t n, const double *A, double *E, double *work)
+{
+    if (n < 1 || n > 2 * DT_LA_MAX || !A || !E || !work)
+        return DT_EINVAL;
+    size_t nn = n * n;
+    for (size_t i = 0; i < nn; i++)
+        if (!isfinite(A[i]))
+            return DT_ENUMERIC;
+    double *A2 = work, *A4 = A2 + nn, *U = A4 + 3 * nn, *V = U + nn, *T = V + nn;
+    int squarings;
+    int rc = pade_uv(n, A, work, &squarings);
+    if (rc != DT_OK)
+        return rc;
     /* (V - U) E = (V + U). */
     for (size_t i = 0; i < nn; i++) {
         double u = U[i], v = V[i];
         A2[i] = v - u;
         A4[i] = v + u;
     }
-    int rc = solve_lu(n, A2, A4, E);
+    rc = solve_lu(n, A2, A4, E);
     if (rc != DT_OK)
         return rc;
     for (int s = 0; s < squarings; s++) {
@@ -199,6 +211,120 @@ int dt_expm(size_t n, const double *A, double *E, double *work)
     return DT_OK;
 }
 
+/* E = e^A - I for ||A||_1 <= theta_13 (no squaring), as 2 (V - U)^-1 U:
+ * r(A) - I without forming r(A), so an entry of e^A near 1 keeps the digits
+ * of its distance from 1 (e^{-1e-3 h} - 1 for h = 1e-6 s would keep only 7). */
+static int expm1_short(size_t n, const double *A, double *E, double *work)
+{
+    size_t nn = n * n;
+    double *A2 = work, *A4 = A2 + nn, *U = A4 + 3 * nn, *V = U + nn;
+    int squarings;
+    int rc = pade_uv(n, A, work, &squarings);
+    if (rc != DT_OK || squarings != 0)
+        return rc != DT_OK ? rc : DT_ERANGE; /* callers keep ||A|| small */
+    for (size_t i = 0; i < nn; i++) {
+        A2[i] = V[i] - U[i];
+        A4[i] = 2 * U[i];
+    }
+    return solve_lu(n, A2, A4, E);
+}
+
+static int finite_all(size_t nn, const double *M)
+{
+    for (size_t i = 0; i < nn; i++)
+        if (!isfinite(M[i]))
+            return 0;
+    return 1;
+}
+
+/* A balanced step for Van Loan's block: ||Ab h||_1 <= 1 keeps e^{-A h} (the
+ * block's top left) within e, whatever the modes; the whole step is then
+ * reached by exact doublings, which never form e^{-A dt} (that overflowed for a
+ * fast stable mode over a long step, or underflowed for a growing one). */
+static int doublings(double norm, double dt)
+{
+    if (!(norm * dt > 1.0)) /* also zero A or dt */
+        return 0;
+    int e;
+    if (isfinite(norm * dt)) {
+        (void)frexp(norm * dt, &e); /* norm dt < 2^e */
+        return e;
+    }
+    int en, ed;
+    (void)frexp(norm, &en);
+    (void)frexp(dt, &ed);
+    return en + ed;
+}
+
+int dt__vanloan_x(size_t n, const double *A, const double *Q, double dt, double *X,
+                  double *Qd, int *eform, double *work)
+{
+    size_t N = 2 * n, nn = n * n;
+    for (size_t i = 0; i < nn; i++)
+        if (!isfinite(A[i]) || !isfinite(Q[i]))
+            return DT_ENUMERIC;
+    double *M = work, *F = M + N * N, *ew = F + N * N;
+    /* Balanced: A = D Ab D^-1 with D = diag(d) of powers of two (exact), so
+     * Ad = D Ad_b D^-1 and, with Qb = D^-1 Q D^-1, Qd = D Qd_b D. Ab lives in
+     * F until the exponential overwrites it. */
+    double d[DT_LA_MAX];
+    const double *Ab = dt__balance(n, A, F, d) ? F : A;
+    int k = doublings(dt_mat_norm1(n, n, Ab), dt);
+    double h = ldexp(dt, -k);
+    /* M = [[-Ab, Qb], [0, Ab']] h. Then e^M - I = [[., e^{-Ab h} Qd_b],
+     * [0, e^{Ab' h} - I]], so X_b = F22' and Qd_b = (I + X_b) F12 (X_b
+     * = Ad_b - I, until the doublings may switch it to Ad_b). */
+    memset(M, 0, N * N * sizeof *M);
+    double qn = 0.0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            M[i * N + j] = -Ab[i * n + j] * h;
+            M[i * N + n + j] = Q[i * n + j] / (d[i] * d[j]) * h;
+            M[(n + i) * N + n + j] = Ab[j * n + i] * h;
+            qn = fmax(qn, fabs(M[i * N + n + j]));
+        }
+    /* Qd is linear in Q: a large Q is scaled by 2^-sq to ||Q h||_1 <= 1, so
+     * the block stays within the Pade degree that needs no squaring. */
+    int sq = 0;
+    if (qn * (double)n > 1.0)
+        (void)frexp(qn * (double)n, &sq);
+    for (size_t i = 0; i < n && sq > 0; i++)
+        for (size_t j = 0; j < n; j++)
+            M[i * N + n + j] = ldexp(M[i * N + n + j], -sq);
+    int rc = expm1_short(N, M, F, ew);
+    if (rc != DT_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            X[i * n + j] = F[(n + j) * N + n + i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double v = F[i * N + n + j];
+            for (size_t p = 0; p < n; p++)
+                v += X[i * n + p] * F[p * N + n + j];
+            Qd[i * n + j] = v;
+        }
+    (void)dt_mat_symmetrize(n, Qd);
+    int ef = 1;
+    for (int s = 0; s < k; s++) {
+        ef = dt__vl_double(n, X, Qd, M, M + nn, ef);
+        if (!finite_all(nn, X) || !finite_all(nn, Qd))
+            return DT_ERANGE; /* overflowed: the rest would be NaN work */
+    }
+    *eform = ef;
+    if (Ab != A || sq != 0) {
+        int e[DT_LA_MAX];
+        for (size_t i = 0; i < n; i++)
+            e[i] = ilogb(d[i]);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                X[i * n + j] = ldexp(X[i * n + j], e[i] - e[j]);
+                Qd[i * n + j] = ldexp(Qd[i * n + j], e[i] + e[j] + sq);
+            }
+    }
+    return finite_all(nn, X) && finite_all(nn, Qd) ? DT_OK : DT_ERANGE;
+}
+
 int dt_vanloan(size_t n, const double *A, const double *Q, double dt,
                double *Ad, double *Qd, double *work)
 {
@@ -206,30 +332,9 @@ int dt_vanloan(size_t n, const double *A, const double *Q, double dt,
         return DT_EINVAL;
     if (!(dt >= 0.0) || !isfinite(dt))
         return DT_EINVAL;
-    size_t N = 2 * n;
-    double *M = work, *F = M + N * N, *ew = F + N * N;
-    /* M = [[-A, Q], [0, A']] dt. Then e^M = [[e^{-A dt}, e^{-A dt} Qd],
-     * [0, e^{A' dt}]], so Ad = F22' and Qd = Ad F12. */
-    memset(M, 0, N * N * sizeof *M);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            M[i * N + j] = -A[i * n + j] * dt;
-            M[i * N + n + j] = Q[i * n + j] * dt;
-            M[(n + i) * N + n + j] = A[j * n + i] * dt;
-        }
-    int rc = dt_expm(N, M, F, ew);
-    if (rc != DT_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            Ad[i * n + j] = F[(n + j) * N + n + i];
-    /* Qd = Ad * F12 (F12 is the top-right block, row stride N). */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double s = 0.0;
-            for (size_t k = 0; k < n; k++)
-                s += Ad[i * n + k] * F[k * N + n + j];
-            Qd[i * n + j] = s;
-        }
-    return dt_mat_symmetrize(n, Qd);
+    int eform;
+    int rc = dt__vanloan_x(n, A, Q, dt, Ad, Qd, &eform, work);
+    for (size_t i = 0; rc == DT_OK && eform && i < n; i++)
+        Ad[i * n + i] += 1.0;
+    return rc;
 }

@@ -9,37 +9,16 @@
  * ||X_{k+j}|| <= ||X_k|| (theta / (k+1))^j and ||Y_{k+j}|| <= ||Y_k|| (2 theta /
  * (k+2))^j, the tails after term k are bounded by geometric series; the
  * number of terms is fixed from these bounds before summing. Then, s times,
- * Qd <- Qd + Phi Qd Phi' and Phi <- Phi^2 (exact doubling identities). */
+ * Qd <- Qd + Phi Qd Phi' and Phi <- Phi^2 (exact doubling identities), with
+ * Phi kept as Phi - I. A badly scaled A is balanced first (exactly). */
 #include <math.h>
 #include <string.h>
 
 #include "dtwin/error.h"
 #include "dtwin/linalg.h"
+#include "la_internal.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define VL_INLINE static inline __attribute__((always_inline))
-#else
-#define VL_INLINE static inline
-#endif
-
-/* C = A B (n x n), i-k-j order: the inner loop streams rows, no reduction.
- * Instantiated with constant n (below) it keeps a row of C in registers. */
-VL_INLINE void mul(size_t n, const double *restrict A, const double *restrict B, double *restrict C)
-{
-    for (size_t i = 0; i < n; i++) {
-        double *c = C + i * n;
-        for (size_t j = 0; j < n; j++)
-            c[j] = 0;
-        for (size_t k = 0; k < n; k++) {
-            double a = A[i * n + k];
-            const double *b = B + k * n;
-            for (size_t j = 0; j < n; j++)
-                c[j] += a * b[j];
-        }
-    }
-}
-
-VL_INLINE double norm1(size_t n, const double *A)
+LA_INLINE double norm1(size_t n, const double *A)
 {
     double best = 0;
     for (size_t j = 0; j < n; j++) {
@@ -51,7 +30,7 @@ VL_INLINE double norm1(size_t n, const double *A)
     return best;
 }
 
-VL_INLINE int series(size_t n, const double *A, const double *Q, double dt, double *Ad,
+LA_INLINE int series(size_t n, const double *A, const double *Q, double dt, double *Ad,
                      double *Qd, double *work)
 {
     size_t nn = n * n;
@@ -59,7 +38,15 @@ VL_INLINE int series(size_t n, const double *A, const double *Q, double dt, doub
         if (!isfinite(A[i]) || !isfinite(Q[i]))
             return DT_ENUMERIC;
     double *Ah = work, *X = Ah + nn, *Y = X + nn, *T = Y + nn, *U = T + nn;
-    double theta = norm1(n, A) * dt;
+    /* Balanced (exactly, powers of two) when rows and columns differ in size:
+     * A = D Ab D^-1, Qb = D^-1 Q D^-1, then Ad = D Ad_b D^-1, Qd = D Qd_b D.
+     * Entries of 1e12 next to 1e-12 lose 8 digits otherwise; a balanced A
+     * costs one read-only pass here. */
+    double d[DT_LA_MAX];
+    double anorm;
+    int bal = !dt__balanced(n, A, &anorm) && dt__balance(n, A, Ah, d);
+    const double *Ab = bal ? Ah : A;
+    double theta = (bal ? norm1(n, Ab) : anorm) * dt;
     int s = 0;
     if (theta > 0.5) {
         s = (int)ceil(log2(theta / 0.5));
@@ -69,13 +56,19 @@ VL_INLINE int series(size_t n, const double *A, const double *Q, double dt, doub
     double h = ldexp(dt, -s);
     theta = ldexp(theta, -s);
     for (size_t i = 0; i < nn; i++) {
-        Ah[i] = A[i] * h;
+        Ah[i] = Ab[i] * h;
         Y[i] = Q[i] * h;
         X[i] = 0;
     }
+    if (bal) /* divisions by powers of two: exact */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                Y[i * n + j] /= d[i] * d[j];
     for (size_t i = 0; i < n; i++)
         X[i * n + i] = 1;
-    memcpy(Ad, X, nn * sizeof *Ad);
+    /* Ad holds Phi - I (la_internal.h: a slow mode keeps its digits through
+     * the doublings), until they switch it to Phi */
+    memset(Ad, 0, nn * sizeof *Ad);
     memcpy(Qd, Y, nn * sizeof *Qd);
     /* Terms needed, from the a-priori bounds ||X_k|| <= theta^k / k! and
      * ||Y_k|| <= ||Q h|| (2 theta)^k / (k+1)!: stop at the first K whose
@@ -95,32 +88,29 @@ VL_INLINE int series(size_t n, const double *A, const double *Q, double dt, doub
     for (int k = 1; k <= K; k++) {
         /* X <- X Ah / k;  Y <- (Ah Y + (Ah Y)') / (k + 1)  (Y symmetric) */
         double ik = 1.0 / k, ik1 = 1.0 / (k + 1);
-        mul(n, X, Ah, T);
+        dt__mul_sq(n, X, Ah, T);
         for (size_t i = 0; i < nn; i++) {
             X[i] = T[i] * ik;
             Ad[i] += X[i];
         }
-        mul(n, Ah, Y, T);
+        dt__mul_sq(n, Ah, Y, T);
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < n; j++) {
                 Y[i * n + j] = (T[i * n + j] + T[j * n + i]) * ik1;
                 Qd[i * n + j] += Y[i * n + j];
             }
     }
-    for (int i = 0; i < s; i++) {
-        mul(n, Ad, Qd, T);  /* Phi Qd */
-        for (size_t r = 0; r < n; r++)
-            for (size_t c = r; c < n; c++) {
-                double v = Qd[r * n + c];
-                for (size_t k = 0; k < n; k++)
-                    v += T[r * n + k] * Ad[c * n + k];
-                U[r * n + c] = v;
-                U[c * n + r] = v;
+    int eform = 1;
+    for (int i = 0; i < s; i++)
+        eform = dt__vl_double(n, Ad, Qd, T, U, eform);
+    if (bal)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                Ad[i * n + j] *= d[i] / d[j];
+                Qd[i * n + j] *= d[i] * d[j];
             }
-        memcpy(Qd, U, nn * sizeof *Qd);
-        mul(n, Ad, Ad, T);
-        memcpy(Ad, T, nn * sizeof *Ad);
-    }
+    for (size_t i = 0; eform && i < n; i++)
+        Ad[i * n + i] += 1;
     for (size_t i = 0; i < nn; i++)
         if (!isfinite(Ad[i]) || !isfinite(Qd[i]))
             return DT_ERANGE;

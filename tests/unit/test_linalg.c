@@ -1,6 +1,8 @@
 /* linalg against closed forms. Tolerances are stated at each check; "rel"
  * is relative to the expected value, "abs" is an absolute floor used where
  * the expected value is (near) zero. */
+#include <stdlib.h>
+
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -403,6 +405,220 @@ static void test_vanloan_series_against_reference(void **state)
     assert_int_equal(dt_vanloan_series(1, &a, &q, -0.5, &Ad, &Qd, w), DT_EINVAL);
 }
 
+/* ---- hard cases (issue classes 3 and 4): stiff, badly scaled, overflowing,
+ * oscillating. References: closed forms here, and the files in tests/data/ref,
+ * computed at 80 digits with mpmath from A's eigendecomposition by
+ * tests/data/ref/gen_refs.py (a route independent of the library's). ---- */
+
+enum { RN = 4, RCASES = 32 };
+typedef struct ref_case {
+    char name[48];
+    size_t n;
+    int quadratic;
+    double dt, limit, tau;
+    double A[RN * RN], Q[RN * RN], P0[RN * RN], Ad[RN * RN], Qd[RN * RN], w[RN], d[RN];
+} ref_case;
+
+/* Reads every case of tests/data/ref/<file>: "case <name> <n> [dt]", then
+ * "<key> values..." lines; returns how many. */
+static size_t read_refs(const char *file, ref_case *c)
+{
+    char path[512], line[4096];
+    snprintf(path, sizeof path, "%s/tests/data/ref/%s", DTT_SOURCE_DIR, file);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t k = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char key[16], *p = line, *end;
+        int used = 0;
+        if (line[0] == '#' || sscanf(line, "%15s %n", key, &used) != 1)
+            continue;
+        p += used;
+        if (strcmp(key, "case") == 0) {
+            assert_true(k < RCASES);
+            memset(&c[k], 0, sizeof c[k]);
+            unsigned n = 0;
+            assert_true(sscanf(p, "%47s %u %lf", c[k].name, &n, &c[k].dt) >= 2);
+            assert_true(n >= 1 && n <= RN);
+            c[k++].n = n;
+            continue;
+        }
+        assert_true(k > 0);
+        ref_case *r = &c[k - 1];
+        double *dst = strcmp(key, "A") == 0    ? r->A
+                      : strcmp(key, "Q") == 0  ? r->Q
+                      : strcmp(key, "P0") == 0 ? r->P0
+                      : strcmp(key, "Ad") == 0 ? r->Ad
+                      : strcmp(key, "Qd") == 0 ? r->Qd
+                      : strcmp(key, "w") == 0  ? r->w
+                      : strcmp(key, "d") == 0  ? r->d
+                      : strcmp(key, "limit") == 0 ? &r->limit
+                      : strcmp(key, "tau") == 0   ? &r->tau
+                                                  : NULL;
+        size_t want = dst == r->w || dst == r->d ? r->n : dst == &r->limit || dst == &r->tau ? 1 : r->n * r->n;
+        if (strcmp(key, "quadratic") == 0) {
+            r->quadratic = atoi(p);
+            continue;
+        }
+        assert_non_null(dst);
+        for (size_t i = 0; i < want; i++, p = end) {
+            dst[i] = strtod(p, &end); /* "inf" reads as INFINITY */
+            assert_true(end != p);
+        }
+    }
+    fclose(f);
+    assert_true(k > 0);
+    return k;
+}
+
+/* Van Loan on a stiff diagonal model against the closed forms, every step from
+ * 1 ms to 1e4 s: the old block exponential of [[-A, Q], [0, A']] overflowed
+ * its e^{+1e6 tau} block from 1 ms (DT_ERANGE for a stable model), and the
+ * doublings of e^{a h} = 1 - 1e-12 cost the slow mode 7 digits. */
+static void test_vanloan_stiff_closed_form(void **state)
+{
+    (void)state;
+    static double w[DT_VANLOAN_WORK(2)], cw[DT_COV_AFTER_WORK(2)];
+    const double a[][2] = {{-1e6, -1e-3}, {-1e12, -0.5}, {-10, -1e-4}};
+    const double q[2] = {1.0, 3.0}, c = 0.4; /* Q = [[1, c], [c, 3]] */
+    for (size_t m = 0; m < 3; m++)
+        for (double dt = 1e-3; dt < 2e4; dt *= 3.1) {
+            const double A[4] = {a[m][0], 0, 0, a[m][1]}, Q[4] = {q[0], c, c, q[1]};
+            const double P0[4] = {0.5, 0, 0, 2};
+            double ad[2], qd[4], P[4];
+            for (int i = 0; i < 2; i++) {
+                ad[i] = exp(a[m][i] * dt);
+                qd[3 * i] = -q[i] * expm1(2 * a[m][i] * dt) / (-2 * a[m][i]);
+            }
+            qd[1] = qd[2] = -c * expm1((a[m][0] + a[m][1]) * dt) / -(a[m][0] + a[m][1]);
+            for (int series = 0; series < 2; series++) {
+                double Ad[4], Qd[4];
+                int rc = series ? dt_vanloan_series(2, A, Q, dt, Ad, Qd, w)
+                                : dt_vanloan(2, A, Q, dt, Ad, Qd, w);
+                assert_int_equal(rc, DT_OK);
+                /* rel 1e-13 and abs 1e-15 (of ||Ad|| = 1: a mode decayed to
+                 * 1e-12 next to one that has not is accurate absolutely) */
+                assert_close(Ad[0], ad[0], 1e-13, 1e-15);
+                assert_close(Ad[3], ad[1], 1e-13, 1e-15);
+                assert_true(Ad[1] == 0 && Ad[2] == 0);
+                assert_mat_close(2, 2, Qd, qd, 1e-13, 0);
+            }
+            /* the covariance after dt: Ad P0 Ad' + Qd */
+            assert_int_equal(dt_cov_after(2, A, Q, P0, dt, P, cw), DT_OK);
+            assert_close(P[0], ad[0] * ad[0] * 0.5 + qd[0], 1e-13, 0);
+            assert_close(P[3], ad[1] * ad[1] * 2 + qd[3], 1e-13, 0);
+            assert_close(P[1], qd[1], 1e-13, 0);
+        }
+}
+
+/* A growing mode over a long step: Qd = (e^{2 dt} - 1) / 2 overflows beyond
+ * 354.9 s. The old block form returned DT_OK with an infinite covariance for
+ * dt in 360..700 s; now DT_ERANGE, never DT_OK with a non-finite output.
+ * Below, rel 1e-12: e^{2 dt} itself is conditioned 2 dt eps = 1.6e-13. */
+static void test_vanloan_overflow_is_erange(void **state)
+{
+    (void)state;
+    static double w[DT_COV_AFTER_WORK(1)];
+    const double a = 1, q = 1, p0 = 0;
+    const double dts[] = {1, 100, 300, 354};
+    for (size_t i = 0; i < 4; i++) {
+        double Ad, Qd, P;
+        assert_int_equal(dt_vanloan(1, &a, &q, dts[i], &Ad, &Qd, w), DT_OK);
+        assert_close(Ad, exp(dts[i]), 1e-12, 0);
+        assert_close(Qd, expm1(2 * dts[i]) / 2, 1e-12, 0);
+        assert_int_equal(dt_vanloan_series(1, &a, &q, dts[i], &Ad, &Qd, w), DT_OK);
+        assert_close(Qd, expm1(2 * dts[i]) / 2, 1e-12, 0);
+        assert_int_equal(dt_cov_after(1, &a, &q, &p0, dts[i], &P, w), DT_OK);
+        assert_close(P, expm1(2 * dts[i]) / 2, 1e-12, 0);
+    }
+    for (double dt = 360; dt <= 700; dt += 20) {
+        double Ad, Qd, P;
+        assert_int_equal(dt_vanloan(1, &a, &q, dt, &Ad, &Qd, w), DT_ERANGE);
+        assert_int_equal(dt_vanloan_series(1, &a, &q, dt, &Ad, &Qd, w), DT_ERANGE);
+        assert_int_equal(dt_cov_after(1, &a, &q, &p0, dt, &P, w), DT_ERANGE);
+    }
+    /* e^{A tau} alone fits (e^{360}) but the covariance does not */
+    const double big = 1;
+    double P;
+    assert_int_equal(dt_cov_after(1, &a, &q, &big, 360, &P, w), DT_ERANGE);
+    double nan_p0 = NAN;
+    assert_int_equal(dt_cov_after(1, &a, &q, &nan_p0, 1, &P, w), DT_EINVAL);
+}
+
+/* The largest error of X (n x n) against ref, in the coordinates where the
+ * model is well scaled (D = diag(d) from the data, D^-1 A D balanced): over
+ * |D^-1 (X - ref) D| for Ad (similar), |D^-1 (X - ref) D^-1| for Qd
+ * (congruent), relative to the same of ref. */
+static double scaled_err(size_t n, const double *X, const double *ref, const double *d, int ad)
+{
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double f = ad ? d[j] / d[i] : 1 / (d[i] * d[j]);
+            err = fmax(err, fabs(X[i * n + j] - ref[i * n + j]) * f);
+            scale = fmax(scale, fabs(ref[i * n + j]) * f);
+        }
+    return err == 0 ? 0 : err / scale; /* all decayed to 0 (underflow) */
+}
+
+/* Both Van Loan routines against tests/data/ref/vanloan_ref.txt: badly scaled
+ * models (entries 1e12 next to 1e-12: unbalanced, both lost 8 digits), stiff
+ * ones (coupled, next to an oscillator, -1e12/s) and a growing one. Errors in
+ * the well-scaled coordinates, relative to the largest entry, and each
+ * variance (Qd's diagonal) relative to itself: 1e-12 (the worst seen, 7e-14,
+ * is the oscillator over 780 rad, whose own conditioning is 780 eps). */
+static void test_vanloan_references(void **state)
+{
+    (void)state;
+    static ref_case c[RCASES];
+    static double w[DT_VANLOAN_WORK(RN)];
+    size_t k = read_refs("vanloan_ref.txt", c);
+    for (size_t i = 0; i < k; i++) {
+        size_t n = c[i].n;
+        const double tol = 1e-12;
+        for (int series = 0; series < 2; series++) {
+            double Ad[RN * RN], Qd[RN * RN];
+            int rc = series ? dt_vanloan_series(n, c[i].A, c[i].Q, c[i].dt, Ad, Qd, w)
+                            : dt_vanloan(n, c[i].A, c[i].Q, c[i].dt, Ad, Qd, w);
+            double ea = scaled_err(n, Ad, c[i].Ad, c[i].d, 1);
+            double eq = scaled_err(n, Qd, c[i].Qd, c[i].d, 0), ev = 0;
+            for (size_t j = 0; j < n; j++)
+                if (c[i].Qd[j * n + j] != 0)
+                    ev = fmax(ev, fabs(Qd[j * n + j] / c[i].Qd[j * n + j] - 1));
+            print_message("%-17s dt %-6g %s: Ad %.1e Qd %.1e var %.1e\n", c[i].name, c[i].dt,
+                          series ? "series" : "block ", ea, eq, ev);
+            assert_int_equal(rc, DT_OK);
+            assert_true(ea <= tol && eq <= tol && ev <= tol);
+        }
+    }
+}
+
+/* dt_latency_budget against tests/data/ref/budget_ref.txt, the first time the
+ * bound breaks: oscillators whose crossing falls between the 2^k ns probes
+ * (the issue's poles -0.01 +- 7.8j: the old search returned INFINITY against
+ * 0.156 s), a beat, an undamped one, a non-normal hump, one never crossed;
+ * stiff ones (diag(-1e6, -1e-3): the old 549.8 s against 804.7 s), the tank
+ * with a decoupled fast state, badly scaled. Tolerance 1e-6 relative (the
+ * bisection stops at 1e-7). */
+static void test_latency_budget_references(void **state)
+{
+    (void)state;
+    static ref_case c[RCASES];
+    static double w[DT_LATENCY_WORK(RN)];
+    size_t k = read_refs("budget_ref.txt", c);
+    for (size_t i = 0; i < k; i++) {
+        dt_bound b = {c[i].w, c[i].quadratic, c[i].limit};
+        double tau = -1;
+        int rc = dt_latency_budget(c[i].n, c[i].A, c[i].Q, c[i].P0, &b, &tau, w);
+        print_message("%-17s tau %.12g reference %.12g\n", c[i].name, tau, c[i].tau);
+        assert_int_equal(rc, DT_OK);
+        if (isinf(c[i].tau))
+            assert_true(isinf(tau) && tau > 0);
+        else
+            assert_close(tau, c[i].tau, 1e-6, 0);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mul_transpose_abat),
     cmocka_unit_test(test_dimension_checks),
@@ -421,6 +637,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vanloan_oscillator),
     cmocka_unit_test(test_vanloan_edge_steps),
     cmocka_unit_test(test_vanloan_series_against_reference),
+    cmocka_unit_test(test_vanloan_stiff_closed_form),
+    cmocka_unit_test(test_vanloan_overflow_is_erange),
+    cmocka_unit_test(test_vanloan_references),
+    cmocka_unit_test(test_latency_budget_references),
 };
 
 DTT_MAIN(tests)
