@@ -182,7 +182,8 @@ typedef struct dt_bound {
 DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
 
 /** Scratch doubles dt_latency_budget needs for n states. */
-#define DT_LATENCY_WORK(n) (DT_VANLOAN_WORK(n) + 6 * (size_t)(n) * (size_t)(n))
+#define DT_LATENCY_WORK(n)                                                                  \
+    (DT_COV_AFTER_WORK(n) + 6 * (size_t)(n) * (size_t)(n) + (size_t)(n))
 /** The latency budget: the largest tau such that the bound holds for every
  *  delay up to tau with no new data. Found by doubling tau (1 ns .. 1e9 s)
  *  until the bound fails, then bisecting that bracket to 1e-6 relative (when
@@ -300,7 +301,7 @@ typedef struct dt_est_config {
     double gate_probability;       /**< chi-square gate; 0: 0.9999; 1 disables gating */
     /** Consecutive gated innovations of one signal before the gate's
      *  recovery or the signal's isolation (docs/estimation.md); 0:
-     *  DT_EST_RECOVER_AFTER; at most DT_EST_RECOVER_AFTER_MAX. A config of the
+     *  DT_EST_RECOVER_AFTER; DT_EST_RECOVER_AFTER_MIN to DT_EST_RECOVER_AFTER_MAX. A config of the
      *  older layout (size without this field) is accepted with the default. */
     uint32_t recover_after;
 } dt_est_config;
@@ -308,6 +309,10 @@ typedef struct dt_est_config {
 #define DT_EST_CONFIG_INIT {sizeof(dt_est_config), NULL, NULL, 0, 0, 0}
 /** The default of dt_est_config.recover_after. */
 #define DT_EST_RECOVER_AFTER 10
+/** The smallest dt_est_config.recover_after: above DT_EST_DISPUTE_RUN, so a
+ *  belief is disputed (and the twin holds its safe state) before it is
+ *  recovered, and one outlier is never a recovery. */
+#define DT_EST_RECOVER_AFTER_MIN 3
 /** The largest dt_est_config.recover_after. */
 #define DT_EST_RECOVER_AFTER_MAX 1000000
 
@@ -412,9 +417,10 @@ DT_API int dt_est_belief(dt_est *est, dt_signal_id sig, dt_time t, dt_belief *ou
 /** A parameter signal's value. @retval DT_ENOTFOUND not a parameter. */
 DT_API int dt_est_param(const dt_est *est, dt_signal_id sig, double *value);
 /** Writes a parameter back (analytics, twin's thread); bumps the version.
- *  After dt_est_start the write is recorded in the history at the estimator's
- *  time (a write from an analytics hook: after the update that ran it), so a
- *  replay after a late sample uses, at each past event, the value it had.
+ *  After dt_est_start a change is recorded in the history at the estimator's
+ *  time (a write from an analytics hook: right after the update that ran it,
+ *  at that sample's time), so a replay after a late sample uses, at each past
+ *  event, the value it had. Writing the current value records nothing.
  *  @retval DT_ENOTFOUND not a parameter. @retval DT_EINVAL not finite. */
 DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
 
@@ -460,7 +466,9 @@ DT_API size_t dt_est_bounds_violated(const dt_est *est);
  *  all gated: the data disputes the belief (a real change the model missed,
  *  or a faulty sensor not yet isolated). The twin does not act on a disputed
  *  belief; the gate's recovery or the sensor's isolation ends the dispute
- *  after dt_est_config.recover_after samples (docs/estimation.md). */
+ *  after dt_est_config.recover_after samples (docs/estimation.md). A signal
+ *  with a period that falls silent stops disputing recover_after periods
+ *  after its last gated sample (estimator time). */
 DT_API size_t dt_est_disputed(const dt_est *est);
 /** Consecutive gated samples of one signal that dispute the belief: two in a
  *  row happen by chance with probability (1 - gate probability)^2, 1e-8 at

@@ -208,8 +208,16 @@ dt_time dt_est_data_time(const dt_est *e) { return e ? e->t_data : DT_TIME_MIN; 
 size_t dt_est_disputed(const dt_est *e)
 {
     size_t v = 0;
-    for (size_t j = 0; e != NULL && j < e->n_sig; j++)
-        v += e->meas[j].kind != 0 && !e->meas[j].st.isolated &&
-             e->meas[j].run >= DT_EST_DISPUTE_RUN;
+    for (size_t j = 0; e != NULL && j < e->n_sig; j++) {
+        const meas *m = &e->meas[j];
+        if (m->kind == 0 || m->st.isolated || m->run < DT_EST_DISPUTE_RUN)
+            continue;
+        /* a sensor that disputes and falls silent does not hold the twin for
+         * ever: its claim lapses when recover_after of its periods pass
+         * without a sample (it could have confirmed it by then) */
+        double period = dt_time_to_sec(dt_model_signal(e->model, (dt_signal_id)j)->period);
+        double since = dt_time_to_sec(e->t) - dt_time_to_sec(m->t_gated);
+        v += !(period > 0) || since <= (double)e->recover_after * period;
+    }
     return v;
 }

@@ -8,10 +8,11 @@
  * recover_after consecutive gated innovations of one signal the estimator
  * decides, in time order:
  *  - when redundant signals (linear rows parallel to this one) agree with the
- *    belief meanwhile and they are at least as many as those that disagree
- *    (this one included), this signal is the inconsistent one: it is isolated
- *    (its samples are refused, counted), and re-admitted after recover_after
- *    consecutive samples inside the gate;
+ *    belief meanwhile and contradict this one, and they outnumber those that
+ *    disagree with it (this one included; in a pair, the one partner), this
+ *    signal is the inconsistent one: it is isolated (its samples are refused,
+ *    counted), and re-admitted after recover_after consecutive samples inside
+ *    the gate;
  *  - otherwise the model, not the sensor, is wrong: the covariance is inflated
  *    along the direction this row informs until the innovation is a 1-sigma
  *    one, and the sample is applied (a reset from the measurement, as PX4's
@@ -62,6 +63,8 @@ int dt__est_innovation(dt_est *e, uint32_t sig, double z, double r, double *y, d
     return isfinite(*y) && v > 0 && isfinite(v) ? DT_OK : DT_ENUMERIC;
 }
 
+const double *dt__est_saved_P(const dt_est *e) { return e->work + 2 * e->n + e->n * e->n; }
+
 int dt__est_inflate(dt_est *e, uint32_t sig, double y, double s)
 {
     size_t n = e->n;
@@ -70,13 +73,16 @@ int dt__est_inflate(dt_est *e, uint32_t sig, double y, double s)
     if (rc != DT_OK)
         return rc;
     double beta = y * y - s;
-    if (!(beta > 0) || !isfinite(beta))
-        return DT_OK; /* already a 1-sigma innovation or less */
+    if (!isfinite(beta))
+        return DT_ERANGE; /* an innovation beyond any representable variance */
     /* P += beta v v' with h'v = 1: along P h, the direction the row informs
      * (correlated states move with it, independent ones are untouched); along
      * h itself when the row sees no uncertainty at all. */
     const double *P = dt_kf_cov(e->kf);
-    double *x = e->work, *v = x + n, *Pn = v + n;
+    double *x = e->work, *v = x + n, *Pn = v + n, *old = Pn + n * n;
+    memcpy(old, P, n * n * sizeof *old);
+    if (!(beta > 0))
+        return DT_OK; /* already a 1-sigma innovation or less */
     double hph = 0, hh = 0;
     for (size_t i = 0; i < n; i++) {
         double a = 0;
@@ -86,18 +92,22 @@ int dt__est_inflate(dt_est *e, uint32_t sig, double y, double s)
         hph += h[i] * a;
         hh += h[i] * h[i];
     }
-    double scale = hph > 1e-300 ? 1 / hph : 1 / hh;
+    int along_ph = hph > 1e-300;
     for (size_t i = 0; i < n; i++)
-        v[i] = (hph > 1e-300 ? v[i] : h[i]) * scale;
+        v[i] = along_ph ? v[i] / hph : h[i] / hh;
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
+        for (size_t j = 0; j < n; j++) {
             Pn[i * n + j] = P[i * n + j] + beta * v[i] * v[j];
+            if (!isfinite(Pn[i * n + j]))
+                return DT_ERANGE;
+        }
     memcpy(x, dt_kf_state(e->kf), n * sizeof *x);
     return dt_kf_set_state(e->kf, x, Pn);
 }
 
-/* Rows of linear measurements that measure the same combination of states. */
-static int parallel(size_t n, const double *a, const double *b)
+/* Linear rows that measure the same combination of states; *scale: b = scale
+ * a / |a| (so a sample of b reads scale times the quantity a's unit row sees). */
+static int parallel(size_t n, const double *a, const double *b, double *scale)
 {
     double ab = 0, aa = 0, bb = 0;
     for (size_t i = 0; i < n; i++) {
@@ -105,7 +115,10 @@ static int parallel(size_t n, const double *a, const double *b)
         aa += a[i] * a[i];
         bb += b[i] * b[i];
     }
-    return aa > 0 && bb > 0 && ab * ab >= (1 - 1e-12) * aa * bb;
+    if (!(aa > 0 && bb > 0 && ab * ab >= (1 - 1e-12) * aa * bb))
+        return 0;
+    *scale = ab / sqrt(aa);
+    return 1;
 }
 
 static const char *name(const dt_est *e, uint32_t sig)
@@ -118,40 +131,66 @@ int dt__est_after_gated(dt_est *e, event *ev, double y, double s)
     meas *m = &e->meas[ev->sig];
     if (m->run++ == 0)
         m->run_t0 = ev->t;
+    m->t_gated = ev->t;
     if (m->run < e->recover_after)
-        return 0;
-    m->run = 0;
-    /* redundant signals: which agreed with the belief during this run */
-    size_t agree = 0, disagree = 1;
-    for (size_t j = 0; m->kind == 1 && j < e->n_sig; j++) {
+        return GATE_KEEP;
+    /* Redundant signals (parallel rows, not isolated) that spoke during this
+     * run, up to this sample's time (a late sample is judged on what was known
+     * at its time): one agrees when its last sample was accepted by the belief
+     * and contradicts this one beyond both noises (a sensor too noisy to tell
+     * the two apart is no witness); one disagrees when it is in a gated run
+     * too. Isolation needs more agreeing than disagreeing (this one counted),
+     * or, in a pair (members that ever spoke), the one partner: the data
+     * cannot tell more. */
+    size_t agree = 0, disagree = 1, members = 1;
+    double self_scale = 0;
+    int linear = m->kind == 1 && parallel(e->n, m->h, m->h, &self_scale);
+    double v_self = linear ? (ev->z - m->offset) / self_scale : 0;
+    double var_self = linear ? ev->r / (self_scale * self_scale) : 0;
+    for (size_t j = 0; linear && j < e->n_sig; j++) {
         const meas *o = &e->meas[j];
-        if (j == ev->sig || o->kind != 1 || o->st.isolated || !parallel(e->n, m->h, o->h))
+        double sc;
+        if (j == ev->sig || o->kind != 1 || o->st.isolated || !parallel(e->n, m->h, o->h, &sc))
             continue;
-        if (o->run == 0 && o->t_ok != DT_TIME_MIN && o->t_ok >= m->run_t0)
-            agree++;
-        else if (o->run > 0)
+        members += o->t_ok != DT_TIME_MIN || o->run > 0; /* one that never spoke is no member */
+        if (o->run > 0 && o->t_gated >= m->run_t0 && o->t_gated <= ev->t) {
             disagree++;
+            continue;
+        }
+        if (o->run != 0 || o->t_ok == DT_TIME_MIN || o->t_ok < m->run_t0 || o->t_ok > ev->t)
+            continue;
+        double d = (o->z_ok - o->offset) / sc - v_self;
+        double var = o->r_ok / (sc * sc) + var_self;
+        if (d * d > e->gate * var)
+            agree++;
     }
-    if (agree > 0 && agree >= disagree) {
+    if (agree > 0 && (agree > disagree || members == 2)) {
+        m->run = 0;
         m->st.isolated = 1;
         m->st.isolations++;
         e->st.isolations++;
         dt__log(&e->log, DT_LOG_WARN, "estimator",
                 "signal \"%s\" isolated: %u consecutive samples outside the gate while %zu "
-                "redundant signal(s) agree with the model",
+                "redundant signal(s) agree with the model and contradict it",
                 name(e, ev->sig), (unsigned)e->recover_after, agree);
-        return 0;
+        return GATE_ISOLATED;
     }
-    if (dt__est_inflate(e, ev->sig, y, s) != DT_OK)
-        return 0;
+    /* the model, not the sensor: recover (the caller applies the sample);
+     * when that is impossible the run goes on and the dispute holds */
+    return dt__est_inflate(e, ev->sig, y, s) == DT_OK ? GATE_RECOVER : GATE_KEEP;
+}
+
+void dt__est_recovered(dt_est *e, event *ev, double y, double s)
+{
+    meas *m = &e->meas[ev->sig];
     ev->flags |= EVF_RECOVER;
+    m->run = 0;
     m->st.recoveries++;
     e->st.recoveries++;
     dt__log(&e->log, DT_LOG_WARN, "estimator",
             "gate recovery on \"%s\": %u consecutive samples outside the gate (innovation %g, "
             "%.1f sigma); covariance inflated to accept it",
             name(e, ev->sig), (unsigned)e->recover_after, y, fabs(y) / sqrt(s));
-    return 1;
 }
 
 void dt__est_excluded(dt_est *e, const event *ev)

@@ -28,8 +28,10 @@ typedef struct meas {
     dt_est_signal_stats st;
     double nis_sum;
     uint32_t run;   /* consecutive gated innovations; isolated: consecutive consistent ones */
-    dt_time run_t0; /* the first gated innovation of the run */
-    dt_time t_ok;   /* the last accepted update (DT_TIME_MIN: none) */
+    dt_time run_t0;  /* the first gated innovation of the run */
+    dt_time t_gated; /* the last gated innovation */
+    dt_time t_ok;    /* the last accepted update (DT_TIME_MIN: none) */
+    double z_ok, r_ok; /* its value and noise variance */
 } meas;
 
 typedef struct event {
@@ -98,13 +100,21 @@ void dt__est_rebase(dt_est *e, dt_time t);
 /* The innovation y and its variance s of a sample of signal sig against the
  * filter's current belief, without applying it. */
 int dt__est_innovation(dt_est *e, uint32_t sig, double z, double r, double *y, double *s);
+/* What dt__est_after_gated decided. */
+enum { GATE_KEEP, GATE_ISOLATED, GATE_RECOVER };
 /* Called after a gated innovation of sig processed in time order: counts the
- * run and, at recover_after, isolates the signal or recovers. Returns 1 when
- * the event must be applied again without the gate (recovery: P inflated). */
+ * run and, at recover_after, isolates the signal (GATE_ISOLATED) or inflates
+ * P for a recovery (GATE_RECOVER: the caller applies the sample without the
+ * gate and calls dt__est_recovered, or restores P from dt__est_saved_P). */
 int dt__est_after_gated(dt_est *e, event *ev, double y, double s);
 /* Inflates P along the direction the row of sig informs so that the
- * innovation y has NIS 1 (the recovery; replays repeat it). */
+ * innovation y has NIS 1, saving the old P (dt__est_saved_P). DT_ERANGE: the
+ * inflation is not representable; nothing changed. */
 int dt__est_inflate(dt_est *e, uint32_t sig, double y, double s);
+/* The covariance before the last inflation (n x n, in the scratch). */
+const double *dt__est_saved_P(const dt_est *e);
+/* A recovery's update succeeded: counts and logs it. */
+void dt__est_recovered(dt_est *e, event *ev, double y, double s);
 /* An isolated signal's sample, evaluated against the belief in time order:
  * re-admits the signal after recover_after consistent innovations. */
 void dt__est_excluded(dt_est *e, const event *ev);

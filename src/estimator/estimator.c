@@ -74,7 +74,8 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
     size_t H = c.history ? c.history : 128;
     double gp = c.gate_probability != 0.0 ? c.gate_probability : 0.9999;
     uint32_t ra = c.recover_after ? c.recover_after : DT_EST_RECOVER_AFTER;
-    if (H > 65536 || !(gp > 0 && gp <= 1) || ra > DT_EST_RECOVER_AFTER_MAX)
+    if (H > 65536 || !(gp > 0 && gp <= 1) || ra < DT_EST_RECOVER_AFTER_MIN ||
+        ra > DT_EST_RECOVER_AFTER_MAX)
         return DT_EINVAL;
     size_t ns = dt_model_signal_count(model);
     for (size_t i = 0; i < n; i++) {
@@ -221,15 +222,20 @@ void dt__est_snapshot(dt_est *e, uint32_t slot)
         memcpy(slot_params(e, slot), e->params, e->n_params * sizeof(double));
 }
 
-static void restore(dt_est *e, uint32_t slot)
+static void restore_inputs(dt_est *e, uint32_t slot)
 {
-    dt_kf_set_state(e->kf, slot_x(e, slot), slot_P(e, slot));
     if (e->p) {
         memcpy(e->u, slot_u(e, slot), e->p * sizeof(double));
         dt_kf_set_input(e->kf, e->u);
     }
     if (e->n_params)
         memcpy(e->params, slot_params(e, slot), e->n_params * sizeof(double));
+}
+
+static void restore(dt_est *e, uint32_t slot)
+{
+    dt_kf_set_state(e->kf, slot_x(e, slot), slot_P(e, slot));
+    restore_inputs(e, slot);
 }
 
 /* The history holds nothing: the filter's current belief at t is the base. */
@@ -347,7 +353,8 @@ static int measure(dt_est *e, event *ev, const dt_sample *s, int live)
     }
     e->st.diverging = div;
     if (res.gated) {
-        if (!dt__est_after_gated(e, ev, res.innovation, res.s)) {
+        double y = res.innovation, sv = res.s;
+        if (dt__est_after_gated(e, ev, y, sv) != GATE_RECOVER) {
             m->st.gated++;
             e->st.gated++;
             return DT_OK;
@@ -355,13 +362,20 @@ static int measure(dt_est *e, event *ev, const dt_sample *s, int live)
         /* recovery: P was inflated along the row; applied without the gate */
         rc = kf_update(e, ev, 0, &res);
         if (rc != DT_OK) {
+            /* not applied: P as it was, the run (and the dispute) goes on */
+            double *x = e->work;
+            memcpy(x, dt_kf_state(e->kf), e->n * sizeof *x);
+            dt_kf_set_state(e->kf, x, dt__est_saved_P(e));
             m->st.numeric_failures++;
             e->st.numeric_failures++;
             return rc;
         }
+        dt__est_recovered(e, ev, y, sv);
     }
     m->run = 0;
     m->t_ok = ev->t;
+    m->z_ok = ev->z;
+    m->r_ok = ev->r;
     m->st.updates++;
     e->st.updates++;
     m->nis_sum += res.nis;
@@ -399,42 +413,62 @@ static int apply(dt_est *e, event *ev, dt_time from, const dt_sample *s, int liv
     }
 }
 
-/* Runs event at logical position pos and replays everything after it,
- * starting from the state after pos - 1 (or the base). */
-static int run_from(dt_est *e, size_t pos, const dt_sample *s, int *lost)
+static size_t pos_of(const dt_est *e, const event *ev)
 {
-    uint32_t from_slot = pos == 0 ? e->base_slot : EV(e, pos - 1)->slot;
-    dt_time from_t = pos == 0 ? e->base_t : EV(e, pos - 1)->t;
-    restore(e, from_slot);
-    int rc = DT_OK;
-    for (size_t i = pos; i < e->count && !*lost; i++) {
-        event *ev = EV(e, i);
-        int r = apply(e, ev, from_t, i == pos ? s : NULL, i == pos, lost);
-        if (r != DT_OK && (i == pos || *lost))
-            rc = r;
-        dt__est_snapshot(e, ev->slot);
-        from_t = ev->t;
-        if (i > pos)
-            e->st.replayed++;
-    }
-    return rc;
+    return (size_t)(ev - e->ev + (ptrdiff_t)e->H - (ptrdiff_t)e->head) % e->H;
 }
 
-/* Parameters written during an update (analytics) are recorded after it, at
- * the estimator's time, so replays repeat them there. */
-static void record_params(dt_est *e)
+/* Parameters written during an update (analytics) or by the host are
+ * recorded as events at time t, at logical position *pos (right after the
+ * update that wrote them), so a replay repeats them there; *pos moves past
+ * them. The filter holds the state at t. */
+static void record_params(dt_est *e, size_t *pos, dt_time t)
 {
     for (size_t i = 0; i < e->n_params; i++) {
         if (!e->param_dirty[i])
             continue;
         e->param_dirty[i] = 0;
-        event *ev = insert_event(e, e->count);
-        ev->t = e->t;
+        event *ev = insert_event(e, *pos);
+        ev->t = t;
         ev->type = EV_PARAM;
         ev->sig = (uint32_t)i;
         ev->z = e->params[i];
         dt__est_snapshot(e, ev->slot);
+        *pos = pos_of(e, ev) + 1;
     }
+}
+
+/* Runs event at logical position pos and replays everything after it,
+ * starting from the state after pos - 1 (or the base). On a lost belief the
+ * newest input and parameters (the last event's, not yet replayed) are
+ * restored for dt__est_lose. */
+static int run_from(dt_est *e, size_t pos, const dt_sample *s, int *lost)
+{
+    uint32_t from_slot = pos == 0 ? e->base_slot : EV(e, pos - 1)->slot;
+    dt_time from_t = pos == 0 ? e->base_t : EV(e, pos - 1)->t;
+    restore(e, from_slot);
+    event *first = EV(e, pos);
+    int rc = apply(e, first, from_t, s, 1, lost);
+    if (*lost) {
+        restore_inputs(e, EV(e, e->count - 1)->slot);
+        return rc;
+    }
+    dt__est_snapshot(e, first->slot);
+    from_t = first->t;
+    size_t i = pos + 1;
+    record_params(e, &i, from_t);
+    for (; i < e->count; i++) {
+        event *ev = EV(e, i);
+        int r = apply(e, ev, from_t, NULL, 0, lost);
+        if (*lost) {
+            restore_inputs(e, EV(e, e->count - 1)->slot);
+            return r;
+        }
+        dt__est_snapshot(e, ev->slot);
+        from_t = ev->t;
+        e->st.replayed++;
+    }
+    return rc;
 }
 
 int dt_est_process(dt_est *e, const dt_sample *s)
@@ -464,7 +498,7 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     }
     event *ev = insert_event(e, pos);
     /* insert_event may have evicted the oldest: find ev's position again */
-    size_t at = (size_t)(ev - e->ev + (ptrdiff_t)e->H - (ptrdiff_t)e->head) % e->H;
+    size_t at = pos_of(e, ev);
     ev->t = t;
     ev->type = EV_MEAS;
     ev->sig = s->signal;
@@ -477,19 +511,24 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     if (at + 1 == e->count) {
         /* In order: one predict and one update from the current belief. */
         rc = apply(e, ev, e->t, s, 1, &lost);
-        dt__est_snapshot(e, ev->slot);
+        if (!lost) {
+            dt__est_snapshot(e, ev->slot);
+            size_t end = e->count;
+            record_params(e, &end, t);
+        }
     } else {
-        e->st.late_applied++;
+        if (!(ev->flags & EVF_EXCLUDED))
+            e->st.late_applied++;
         rc = run_from(e, at, s, &lost);
     }
     e->in_apply = 0;
     if (lost) {
+        memset(e->param_dirty, 0, e->n_params ? e->n_params : 1);
         dt__est_lose(e, t > e->t ? t : e->t, rc);
         rc = DT_ERANGE;
     } else if (t > e->t) {
         e->t = t;
     }
-    record_params(e);
     e->version++;
     return rc;
 }
@@ -593,15 +632,18 @@ int dt_est_set_param(dt_est *e, dt_signal_id sig, double value)
     if (!isfinite(value))
         return DT_EINVAL;
     size_t k = (size_t)e->param_of[sig];
+    if (e->params[k] == value)
+        return DT_OK; /* unchanged: no history event, the belief is the same */
     e->params[k] = value;
     e->version++;
+    if (!e->started)
+        return DT_OK;
     /* recorded in the history like an input, so a replay after a late
      * sample reads the value each past event saw */
-    if (e->in_apply)
-        e->param_dirty[k] = 1;
-    else if (e->started) {
-        e->param_dirty[k] = 1;
-        record_params(e);
+    e->param_dirty[k] = 1;
+    if (!e->in_apply) {
+        size_t end = e->count;
+        record_params(e, &end, e->t);
     }
     return DT_OK;
 }

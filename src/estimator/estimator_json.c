@@ -288,9 +288,10 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "recover_after")) != NULL) {
         double ra = cJSON_IsNumber(v) ? v->valuedouble : -1;
         char gb[32];
-        if (!(ra >= 1 && ra <= DT_EST_RECOVER_AFTER_MAX && ra == floor(ra)))
-            return fail(c, DT_EPARSE, "estimator.recover_after",
-                        "an integer in 1..%d, got %s", DT_EST_RECOVER_AFTER_MAX,
+        if (!(ra >= DT_EST_RECOVER_AFTER_MIN && ra <= DT_EST_RECOVER_AFTER_MAX &&
+              ra == floor(ra)))
+            return fail(c, DT_EPARSE, "estimator.recover_after", "an integer in %d..%d, got %s",
+                        DT_EST_RECOVER_AFTER_MIN, DT_EST_RECOVER_AFTER_MAX,
                         got(v, gb, sizeof gb));
         ec.recover_after = (uint32_t)ra;
     }

@@ -402,7 +402,7 @@ static void test_recovery_replays_like_time_order(void **state)
 static void test_recover_after_is_checked(void **state)
 {
     (void)state;
-    const char *bad[] = {"0", "1.5", "-1", "1e7", "\"3\"", "null"};
+    const char *bad[] = {"0", "1", "2", "1.5", "-1", "1e7", "\"3\"", "null"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char doc[4096];
         snprintf(doc, sizeof doc, DOC("0", "0.01", "1", ",\"recover_after\":%s"), bad[i]);
@@ -429,7 +429,322 @@ static void test_recover_after_is_checked(void **state)
     c.size = sizeof c;
     c.recover_after = DT_EST_RECOVER_AFTER_MAX + 1;
     assert_int_equal(dt_est_create(m, &st, 1, NULL, 0, &c, &e), DT_EINVAL);
+    c.recover_after = DT_EST_RECOVER_AFTER_MIN - 1; /* one outlier would be a recovery */
+    assert_int_equal(dt_est_create(m, &st, 1, NULL, 0, &c, &e), DT_EINVAL);
     dt_model_destroy(m);
+}
+
+/* ---- found by a red-team pass ---- */
+
+/* One state, three redundant sensors with the given std and period. */
+static char docbuf[8192];
+static const char *doc3(const char *Q, double sa, double pa, double sb, double pb, double sc,
+                        double pc, const char *extra)
+{
+    snprintf(docbuf, sizeof docbuf,
+             "{\"dtwin\":1,\"name\":\"rt\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+             "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+             "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":%g},\"period\":%g},"
+             "{\"id\":\"b\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":%g},\"period\":%g},"
+             "{\"id\":\"c\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":%g},\"period\":%g},"
+             "{\"id\":\"k\",\"asset\":\"p\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"parameter\"}],"
+             "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[%s],\"x0\":[0],\"P0\":[1],"
+             "\"measurements\":[{\"signal\":\"a\",\"H\":{\"x\":1}},{\"signal\":\"b\",\"H\":{\"x\":1}},"
+             "{\"signal\":\"c\",\"H\":{\"x\":1}}],\"parameters\":{\"k\":1}%s}}",
+             sa, pa, sb, pb, sc, pc, Q, extra);
+    return docbuf;
+}
+
+static int put_var(dt_est *e, uint32_t sig, double t, double v, double variance)
+{
+    dt_sample s = {sig, DT_SAMPLE_MAPPED | DT_SAMPLE_HAS_VARIANCE, dt_time_from_sec(t),
+                   dt_time_from_sec(t), v, variance};
+    return dt_est_process(e, &s);
+}
+
+static int isolated(dt_est *e, uint32_t sig)
+{
+    dt_est_signal_stats ss;
+    assert_int_equal(dt_est_signal_stats_get(e, sig, &ss), 0);
+    return ss.isolated;
+}
+
+/* A partner too noisy to tell the two apart is no witness: a precise sensor
+ * that sees a real step is not isolated because a noisy one (here its
+ * samples carry a variance of 1) stays inside its own wide gate. Before: the
+ * precise one was isolated, the belief 100 sigma off and undisputed. */
+static void test_noisy_partner_is_no_witness(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-6", 0.01, 0.05, 0.01, 0.05, 0.01, 0.05, ""));
+    dt_est *e = make(m, 128);
+    for (int k = 1; k <= 600; k++) {
+        double t = 0.05 * k, truth = t >= 10 ? 0.5 : 0;
+        (void)put(e, S_A, t, truth + 0.01 * gauss());
+        (void)put_var(e, S_B, t + 0.01, truth + gauss(), 1.0);
+    }
+    assert_int_equal(isolated(e, S_A), 0);
+    assert_close(mean(e), 0.5, 0, 0.05);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* A sensor stuck at the old value among a fast healthy one and a slow
+ * healthy one (every 5 s): before, the fast one was isolated (the slow one
+ * had no sample in its run), then the slow one, and the belief followed the
+ * stuck sensor undisputed. Now a tie is a recovery, and the stuck one is
+ * isolated once the slow one speaks during its run. */
+static void test_stuck_sensor_does_not_outvote(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-6", 0.01, 0.1, 0.01, 5, 0.01, 0.1, ""));
+    dt_est *e = make(m, 128);
+    size_t undisputed_off = 0;
+    for (int k = 1; k <= 1200; k++) {
+        double t = k * 0.1, truth = t >= 10 ? 0.5 : 0;
+        (void)put(e, S_A, t, truth + 0.01 * gauss());
+        (void)put(e, S_C, t + 0.01, 0.01 * gauss());
+        if (k % 50 == 0)
+            (void)put(e, S_B, t - 0.03, (t - 0.03 >= 10 ? 0.5 : 0) + 0.01 * gauss());
+        if (t > 40)
+            undisputed_off += dt_est_disputed(e) == 0 && fabs(mean(e) - truth) > 0.1;
+    }
+    assert_int_equal(isolated(e, S_A), 0);
+    assert_int_equal(isolated(e, S_B), 0);
+    assert_int_equal(isolated(e, S_C), 1);
+    assert_int_equal(undisputed_off, 0);
+    assert_close(mean(e), 0.5, 0, 0.02);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* The same step seen by two healthy sensors, one delivered 0.2 s late: no
+ * isolation, as in time order (before: the late one was isolated, judged on
+ * its partner's state from after its own time). */
+static void test_delivery_delay_does_not_isolate(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-6", 0.01, 0.1, 0.01, 0.1, 0.01, 0.1, ""));
+    dt_est *e = make(m, 128);
+    double pend_t[4], pend_v[4];
+    int np = 0;
+    for (int k = 1; k <= 200; k++) {
+        double ta = k * 0.1, tb = ta - 0.013;
+        (void)put(e, S_A, ta, (ta >= 9.98 ? 0.5 : 0) + 0.01 * gauss());
+        pend_t[np] = tb;
+        pend_v[np++] = (tb >= 9.98 ? 0.5 : 0) + 0.01 * gauss();
+        if (np == 3) { /* b arrives two periods late */
+            (void)put(e, S_B, pend_t[0], pend_v[0]);
+            memmove(pend_t, pend_t + 1, 2 * sizeof *pend_t);
+            memmove(pend_v, pend_v + 1, 2 * sizeof *pend_v);
+            np = 2;
+        }
+    }
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.isolations, 0);
+    assert_true(st.recoveries >= 1);
+    assert_close(mean(e), 0.5, 0, 0.02);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* A sensor whose last two samples disputed the belief and then fell silent
+ * stops disputing after recover_after of its periods (before: for ever, the
+ * twin held in the safe state). */
+static void test_silent_disputer_lapses(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-6", 0.01, 1, 0.01, 1, 0.01, 1, ""));
+    dt_est *e = make(m, 128);
+    for (int k = 1; k <= 10; k++) {
+        (void)put(e, S_A, k, 0.01 * gauss());
+        (void)put(e, S_B, k + 0.1, 0.01 * gauss());
+    }
+    (void)put(e, S_A, 11, 7.0);
+    (void)put(e, S_A, 12, -3.0);
+    assert_int_equal(dt_est_disputed(e), 1);
+    int k = 13;
+    for (; k < 12 + DT_EST_RECOVER_AFTER; k++)
+        (void)put(e, S_B, k + 0.1, 0.01 * gauss());
+    assert_int_equal(dt_est_disputed(e), 1); /* within recover_after periods */
+    for (; k < 40; k++)
+        (void)put(e, S_B, k + 0.1, 0.01 * gauss());
+    assert_int_equal(dt_est_disputed(e), 0);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* An innovation beyond any representable variance (1e200) is never a
+ * recovery: the run and the dispute go on (before: the sample was applied
+ * against the small P, x = 2e199 with P = 2e-5, undisputed). */
+static void test_unrepresentable_innovation_is_no_recovery(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-6", 0.01, 1, 0.01, 1, 0.01, 1, ""));
+    dt_est *e = make(m, 128);
+    for (int k = 1; k <= 5; k++)
+        (void)put(e, S_A, k, 0);
+    for (int k = 6; k <= 30; k++)
+        assert_int_equal(put(e, S_A, k, 1e200), 0);
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.recoveries, 0);
+    assert_int_equal(st.gated, 25);
+    assert_true(fabs(mean(e)) < 1);
+    assert_int_equal(dt_est_disputed(e), 1);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* x' = k read by the process; an analytics hook sets k = 1 on a sample of b.
+ * b's sample arrives late, then another late sample replays past it: the
+ * write must stay at b's time (before: recorded at the newest time, the
+ * second replay undid it). */
+static dt_est *an_est[2];
+static int an_proc(void *user, const double *x, const double *u, double dt, double *xn, double *F)
+{
+    (void)u;
+    double k = 0;
+    if (dt_est_param(*(dt_est **)user, S_K, &k) != DT_OK)
+        return DT_EINVAL;
+    xn[0] = x[0] + k * dt;
+    F[0] = 1;
+    return DT_OK;
+}
+static int an_run(void *self, dt_est *est, const dt_sample *s)
+{
+    (void)self;
+    if (s != NULL && s->signal == S_B)
+        return dt_est_set_param(est, S_K, 1.0);
+    return 0;
+}
+static const dt_analytics_ops an_ops = {1u, "detector", an_run};
+static dt_est *an_make(const dt_model *m, int i)
+{
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &an_est[i], &d), 0);
+    double q = 1e-4;
+    assert_int_equal(dt_kf_set_nonlinear(dt_est_kf(an_est[i]), an_proc, &an_est[i], &q), 0);
+    assert_int_equal(dt_est_set_param(an_est[i], S_K, 0.0), 0);
+    assert_int_equal(dt_est_add_analytics(an_est[i], &an_ops, NULL), 0);
+    assert_int_equal(dt_est_start(an_est[i], 0), 0);
+    return an_est[i];
+}
+#define TRUTH(t) ((t) > 4.5 ? (t) - 4.5 : 0.0)
+static void test_analytics_write_in_a_late_sample_stays_at_its_time(void **state)
+{
+    (void)state;
+    dt_model *m = load(doc3("1e-4", 0.1, 1, 0.1, 1, 0.1, 1, ""));
+    dt_est *ref = an_make(m, 0), *e = an_make(m, 1);
+    for (int k = 1; k <= 10; k++) {
+        if (k == 4)
+            (void)put_var(ref, S_A, 3.5, TRUTH(3.5), 0.01);
+        if (k == 5)
+            (void)put_var(ref, S_B, 4.5, 0.0, 1e12);
+        (void)put_var(ref, S_A, k, TRUTH(k), 0.01);
+        (void)put_var(e, S_A, k, TRUTH(k), 0.01);
+    }
+    assert_int_equal(put_var(e, S_B, 4.5, 0.0, 1e12), 0);
+    assert_int_equal(put_var(e, S_A, 3.5, TRUTH(3.5), 0.01), 0);
+    assert_close(mean(e), mean(ref), 1e-9, 1e-9);
+    assert_close(var(e), var(ref), 1e-9, 1e-12);
+    dt_est_destroy(ref);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* A belief lost during a replay keeps the newest input and parameters (the
+ * host's), not those the replay had reached (before: u = 0, k = 1 again). */
+static int lp_proc(void *user, const double *x, const double *u, double dt, double *xn, double *F)
+{
+    (void)user;
+    if (x[0] < 0)
+        return DT_ERANGE; /* a level below 0: the model refuses */
+    xn[0] = x[0] + u[0] * dt;
+    F[0] = 1;
+    return DT_OK;
+}
+static void test_lost_in_a_replay_keeps_the_newest_input(void **state)
+{
+    (void)state;
+    dt_model *m = load(
+        "{\"dtwin\":1,\"name\":\"rt\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"x\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"},"
+        "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\",\"noise\":{\"std\":0.1},\"period\":1},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"commanded\"},"
+        "{\"id\":\"k\",\"asset\":\"p\",\"quantity\":\"velocity\",\"unit\":\"m/s\",\"role\":\"parameter\"}],"
+        "\"estimator\":{\"states\":[\"x\"],\"inputs\":[\"u\"],\"A\":[[0]],\"B\":[[1]],\"Q\":[1e-4],"
+        "\"x0\":[10],\"P0\":[1],\"gate\":1,\"parameters\":{\"k\":1},"
+        "\"measurements\":[{\"signal\":\"a\",\"H\":{\"x\":1}}]}}");
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e;
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+    double q = 1e-4, u = 3, kv = 0;
+    assert_int_equal(dt_kf_set_nonlinear(dt_est_kf(e), lp_proc, NULL, &q), 0);
+    assert_int_equal(dt_est_start(e, 0), 0);
+    for (int k = 1; k <= 5; k++)
+        assert_int_equal(put(e, 1, k, 10.0), 0);
+    assert_int_equal(dt_est_set_input(e, dt_time_from_sec(5.5), &u), 0);
+    assert_int_equal(dt_est_set_param(e, 3, 7.0), 0);
+    assert_int_equal(put(e, 1, 6, 11.5), 0);
+    assert_int_equal(put_var(e, 1, 3, -50, 1e-6), DT_ERANGE); /* the replay of 4 s fails */
+    assert_int_equal(dt_est_advance(e, dt_est_time(e) + dt_time_from_sec(1)), 0);
+    assert_close(mean(e), 13, 1e-12, 0);
+    assert_int_equal(dt_est_param(e, 3, &kv), 0);
+    assert_true(kv == 7.0);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
+/* An EKF row that fails inside a recovery: the recovery does not happen, P
+ * is as before, the dispute holds (before: the dispute was cleared with no
+ * recovery, or P stayed inflated with the sample not applied). */
+static int row_calls, row_fail_at;
+static int row_fn(void *user, const double *x, double *h, double *grad)
+{
+    (void)user;
+    if (++row_calls == row_fail_at)
+        return DT_ENUMERIC;
+    *h = x[0];
+    grad[0] = 1;
+    return DT_OK;
+}
+static void test_failing_row_inside_a_recovery(void **state)
+{
+    (void)state;
+    for (int mode = 1; mode <= 2; mode++) {
+        dt_model *m = load(doc3("1e-6", 0.01, 1, 0.01, 1, 0.01, 1, ",\"recover_after\":3"));
+        dt_est_config c = DT_EST_CONFIG_INIT;
+        c.logger = dt_logger_silent();
+        dt_est *e;
+        dt_diag d;
+        assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+        assert_int_equal(dt_est_set_measurement_fn(e, S_A, row_fn, NULL), 0);
+        assert_int_equal(dt_est_start(e, 0), 0);
+        row_fail_at = 0;
+        for (int k = 1; k <= 10; k++)
+            assert_int_equal(put(e, S_A, k, 0.0), 0);
+        (void)put(e, S_A, 11, 5.0);
+        (void)put(e, S_A, 12, 5.0);
+        row_calls = 0;
+        /* third gated sample: call 1 the gated update, 2 inflate's row, 3 the update */
+        row_fail_at = mode == 1 ? 2 : 3;
+        double P12 = var(e);
+        (void)put(e, S_A, 13, 5.0);
+        assert_true(var(e) < P12 + 1e-5); /* predicted over 1 s, not inflated */
+        assert_true(fabs(mean(e)) < 0.1);
+        assert_int_equal(dt_est_disputed(e), 1);
+        dt_est_stats st;
+        dt_est_stats_get(e, &st);
+        assert_int_equal(st.recoveries, 0);
+        dt_est_destroy(e);
+        dt_model_destroy(m);
+    }
 }
 
 static const struct CMUnitTest tests[] = {
@@ -442,6 +757,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_majority_isolates_a_sensor_biased_from_the_start),
     cmocka_unit_test(test_recovery_replays_like_time_order),
     cmocka_unit_test(test_recover_after_is_checked),
+    cmocka_unit_test(test_noisy_partner_is_no_witness),
+    cmocka_unit_test(test_stuck_sensor_does_not_outvote),
+    cmocka_unit_test(test_delivery_delay_does_not_isolate),
+    cmocka_unit_test(test_silent_disputer_lapses),
+    cmocka_unit_test(test_unrepresentable_innovation_is_no_recovery),
+    cmocka_unit_test(test_analytics_write_in_a_late_sample_stays_at_its_time),
+    cmocka_unit_test(test_lost_in_a_replay_keeps_the_newest_input),
+    cmocka_unit_test(test_failing_row_inside_a_recovery),
 };
 
 DTT_MAIN(tests)
