@@ -122,6 +122,75 @@ static int bisect(size_t n, const double *A, const double *Q, const dt_bound *b,
     return DT_OK;
 }
 
+/* The metric of P left without data for tau (INFINITY when it overflows). */
+static double metric_after(size_t n, const double *A, const double *Q, const dt_bound *b,
+                           const double *P, double tau, double *t, double *w)
+{
+    int rc = dt_cov_after(n, A, Q, P, tau, t, w);
+    return rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
+}
+
+/* An upper estimate of the top of a hump sampled at x0 < x1 < x2 (y1 the
+ * highest): the vertex of the parabola through the three, plus as much again
+ * for what a parabola misses (a sampled sine's top is within 1e-3 of it at
+ * this grid); the drop to the lower neighbour (a parabola's top is at most a
+ * quarter of it above y1) if the three are not concave. */
+static double hump_top(double x0, double x1, double x2, double y0, double y1, double y2)
+{
+    double d1 = x1 - x0, d2 = x2 - x1;
+    double c = ((y2 - y1) / d2 - (y1 - y0) / d1) / (d1 + d2); /* p''/2 */
+    if (!(c < 0))
+        return y1 + (y1 - fmin(y0, y2));
+    double slope = (y1 - y0) / d1 + c * d1; /* p'(x1) */
+    return y1 - 2 * slope * slope / (4 * c);
+}
+
+/* The peak of the metric of P left without data on [a, c] (fa, fc: the
+ * metric there; a hump inside), by golden sections until it breaks the bound,
+ * or its estimated top (hump_top) stays below it, or to 1e-9 of c: a peak
+ * that grazes the bound between grid points breaks it too (sampled 20 times
+ * per radian, a sine's top is seen 1e-3 low). Its time in *at. */
+static double peak(size_t n, const double *A, const double *Q, const dt_bound *b,
+                   const double *P, double a, double c, double fa, double fc, double *t,
+                   double *w, double *at)
+{
+    const double g = 0.6180339887498949;
+    double x1 = c - g * (c - a), x2 = a + g * (c - a);
+    double f1 = metric_after(n, A, Q, b, P, x1, t, w), f2 = metric_after(n, A, Q, b, P, x2, t, w);
+    while (c - a > 1e-9 * c && f1 <= b->limit && f2 <= b->limit) {
+        double top = f1 >= f2 ? hump_top(a, x1, x2, fa, f1, f2) : hump_top(x1, x2, c, f1, f2, fc);
+        if (top <= b->limit)
+            break; /* cannot reach it */
+        if (f1 < f2) {
+            a = x1;
+            fa = f1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + g * (c - a);
+            f2 = metric_after(n, A, Q, b, P, x2, t, w);
+        } else {
+            c = x2;
+            fc = f2;
+            x2 = x1;
+            f2 = f1;
+            x1 = c - g * (c - a);
+            f1 = metric_after(n, A, Q, b, P, x1, t, w);
+        }
+    }
+    *at = f1 >= f2 ? x1 : x2;
+    return fmax(f1, f2);
+}
+
+/* The same for a hump in the first step, from the metric y0 and its slope
+ * s0 at 0 and y1 at h: the parabola through them, when its top is inside. */
+static double start_top(double h, double y0, double s0, double y1)
+{
+    double c = (y1 - y0 - s0 * h) / (h * h);
+    if (!(s0 > 0) || !(c < 0) || -s0 / (2 * c) >= h)
+        return -INFINITY; /* no top inside: the next step sees it */
+    return y0 - 2 * s0 * s0 / (4 * c);
+}
+
 /* The grid of the scan: steps h0 2^j, fine (h0) at the start where a fast
  * mode moves, then growing with t (at most t / 64: without oscillation the
  * metric is a sum of exponentials and polynomials, whose features at t are a
@@ -180,13 +249,23 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
                 wt[r++] = b->w[i];
             }
     }
-    double h = g->h0, at = 0, q = 0;
+    double h = g->h0, at = 0, before = 0, q = 0;
     int eform;
     int rc = dt__vanloan_x(n, A, Q, h, E, Qd, &eform, vw);
     if (rc != DT_OK)
         return rc;
     *tau = -1;
     *between = 0;
+    /* each posterior's metric at the last two grid points, for its humps,
+     * and its slope at 0, metric(A P + P A' + Q), for a hump in the first
+     * step */
+    double m1[DT_PERIODIC_POSTS], m2[DT_PERIODIC_POSTS], d0[DT_PERIODIC_POSTS];
+    for (size_t i = 0; i < np; i++) {
+        m1[i] = dt_bound_metric(n, b, posts + i * nn);
+        m2[i] = -INFINITY;
+        dt_mat_mul(n, n, n, A, posts + i * nn, t);
+        d0[i] = 2 * dt_bound_metric(n, b, t) + dt_bound_metric(n, b, Q);
+    }
     for (int fresh = 1; at < g->H;) {
         if (may_double(g, h, at)) { /* (E, Qd) at 2 h, exactly */
             eform = dt__vl_double(n, E, Qd, t, Gn, eform);
@@ -211,7 +290,8 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
         }
         dt_mat_mul(r, n, n, G, F, Gn); /* G_{t+h} = G_t F(h) */
         memcpy(G, Gn, r * n * sizeof *G);
-        double lo = at;
+        double lo = at, lo2 = before;
+        before = at;
         at += h;
         for (size_t i = 0; i < np; i++) {
             const double *P = posts + i * nn;
@@ -223,12 +303,29 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
                     x += G[j * n + c] * t[c];
                 v += wt[j] * x;
             }
-            if (isfinite(v) && v <= b->limit)
-                continue;
-            /* over the bound at t + h: refined on (t, t + h]; every such
-             * posterior, the earliest crossing counts */
+            double u1 = m1[i], u2 = m2[i], top = lo;
+            m2[i] = u1;
+            m1[i] = v;
+            if (isfinite(v) && v <= b->limit) {
+                /* a hump at the last grid point (or, in the first step, one
+                 * the slope at 0 points to) whose top may reach the bound:
+                 * its peak */
+                double est = !isfinite(u2)           ? start_top(at - lo, u1, d0[i], v)
+                             : u1 >= u2 && u1 >= v ? hump_top(lo2, lo, at, u2, u1, v)
+                                                   : -INFINITY;
+                double fa = isfinite(u2) ? u2 : u1;
+                if (isfinite(u2))
+                    lo = lo2;
+                if (!(est > b->limit) ||
+                    !(peak(n, A, Q, b, P, lo, at, fa, v, t, vw, &top) > b->limit))
+                    continue;
+            } else {
+                top = at;
+            }
+            /* over the bound at top: the first crossing is in (lo, top],
+             * bisected; every such posterior, the earliest counts */
             double first;
-            rc = bisect(n, A, Q, b, P, lo, at, t, vw, &first);
+            rc = bisect(n, A, Q, b, P, lo, top, t, vw, &first);
             if (rc != DT_OK)
                 return rc;
             if (*tau < 0 || first < *tau)
@@ -259,33 +356,65 @@ static double eig_upper(size_t n, const double *S)
 /* 1 + the number of doublings of 1 ns the search tries: up to 1.15e9 s. */
 #define DOUBLINGS 61
 
-/* The certificate. For t = T + s, s >= 0, and a posterior P:
- *   metric(P(t)) = <Z(t), P> + metric(Qd(t)),  Z(t) = e^{A't} W e^{At} >= 0,
- * so metric(P(t)) <= lambda_max(P) phi(t) + q_inf with phi(t) = tr Z(t) =
- * metric(e^{At} e^{A't}) and q_inf = metric(Qd(infinity)). Each term of phi
- * is |e^{A't} v|^2, whose derivative is at most 2 mu times itself, mu =
- * max(0, lambda_max((A + A') / 2)); hence phi(T + s) <= phi(T) + 2 mu
- * int_T^inf phi = phi(T) + 2 mu (y_inf - y(T)), y(t) = metric(int_0^t e^{Au}
- * e^{A'u} du), the noise integral of Q = I. Where
- *   q_inf + lambda_max(P) (phi(T) + 2 mu (y_inf - y(T))) <= limit
- * no crossing happens after T, whatever the model's modes (oscillating,
- * non-normal, stiff). It needs only the part of the model the bound sees to
- * settle (q and y converge: phi vanishes by 1e9 s), not the whole model (the
- * tank's level integrates, its inflow bound still gets one). The doubling
- * gives phi, y and q at 2^k ns; the certificate's T is the first such point
- * where it holds, or -1. */
-static double certify(size_t n, const double *A, const dt_bound *b, size_t np,
-                      const double *posts, const double *phi, const double *y,
+/* The model's time scales, in the coordinates z = D^-1 x where A is balanced
+ * (Ab = D^-1 A D, an exact similarity: no mode changes): ||Ab||_1 >= every
+ * |lambda| (the fastest mode), and Bendixson's bound ||(Ab - Ab') / 2||_1 >=
+ * every |Im lambda| (the fastest oscillation; 0 for a symmetric or diagonal,
+ * e.g. stiff, A). A companion form x'' = -w^2 x has ||A||_1 = w^2, its
+ * balanced form w. */
+typedef struct scales {
+    double d[DT_LA_MAX], speed, osc;
+} scales;
+
+static void time_scales(size_t n, const double *A, double *M, scales *sc)
+{
+    for (size_t i = 0; i < n; i++)
+        sc->d[i] = 1;
+    const double *Ab = dt__balance(n, A, M, sc->d) ? M : A;
+    sc->speed = dt_mat_norm1(n, n, Ab);
+    sc->osc = 0;
+    for (size_t j = 0; j < n; j++) {
+        double c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += fabs(Ab[i * n + j] - Ab[j * n + i]) / 2;
+        sc->osc = fmax(sc->osc, c);
+    }
+}
+
+/* The certificate. For t = T + s, s >= 0, and a posterior P, in the
+ * balanced coordinates (P_z = D^-1 P D^-1, A_z = Ab, W_z = D W D):
+ *   metric(P(t)) = <Z(t), P_z> + metric(Qd(t)),  Z(t) = e^{Ab't} W_z e^{Ab t},
+ * so metric(P(t)) <= lambda_max(P_z) phi(t) + q_inf with phi(t) = tr Z(t)
+ * and q_inf = metric(Qd(infinity)). Each term of phi is |e^{Ab't} v|^2, whose
+ * derivative is at most 2 mu times itself, mu = max(0, lambda_max((Ab +
+ * Ab') / 2)); hence phi(T + s) <= phi(T) + 2 mu int_T^inf phi = phi(T) + 2 mu
+ * (y_inf - y(T)), with y(t) = int_0^t phi = metric(the noise integral of
+ * Q = D^2). Where
+ *   q_inf + lambda_max(P_z) (phi(T) + 2 mu (y_inf - y(T))) <= limit
+ * no crossing happens after T, whatever the modes (oscillating, non-normal,
+ * stiff). It needs only what the bound sees to settle (phi vanishes by
+ * 1e9 s), not the whole model (the tank's level integrates, its inflow bound
+ * still gets one). Balanced, mu is about the fastest mode's rate (an
+ * oscillator's companion form has mu = w^2 / 2 unbalanced). The doubling
+ * gives phi, y and q at 2^k ns; T is the first such point where it holds, or
+ * -1. S: n x n scratch. */
+static double certify(size_t n, const double *A, const scales *sc, const dt_bound *b,
+                      size_t np, const double *posts, const double *phi, const double *y,
                       double q_inf, double y_inf, double phi_inf, double *S)
 {
     if (!(phi_inf <= 1e-30 * phi[0]) || !isfinite(q_inf) || !isfinite(y_inf))
         return -1; /* what the bound sees has not settled by 1e9 s */
+    const double *d = sc->d;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
-            S[i * n + j] = 0.5 * (A[i * n + j] + A[j * n + i]);
+            S[i * n + j] = 0.5 * (A[i * n + j] * d[j] / d[i] + A[j * n + i] * d[i] / d[j]);
     double mu = fmax(0, eig_upper(n, S)), lam = 0;
-    for (size_t i = 0; i < np; i++)
-        lam = fmax(lam, eig_upper(n, posts + i * n * n));
+    for (size_t k = 0; k < np; k++) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                S[i * n + j] = posts[k * n * n + i * n + j] / (d[i] * d[j]);
+        lam = fmax(lam, eig_upper(n, S));
+    }
     /* q_inf and y_inf are the values at 1.15e9 s: the margin covers what
      * they still lack, and the rounding of the doubling */
     double room = b->limit * (1 - 1e-9) - q_inf * (1 + 1e-9);
@@ -294,25 +423,6 @@ static double certify(size_t n, const double *A, const dt_bound *b, size_t np,
         if (lam * (phi[k] + 2 * mu * fmax(0, y_inf - y[k])) <= room)
             return tau;
     return -1;
-}
-
-/* The model's time scales, from A balanced (exact: the similarity changes no
- * mode): ||Ab||_1 >= every |lambda| (the fastest mode), and Bendixson's bound
- * ||(Ab - Ab') / 2||_1 >= every |Im lambda| (the fastest oscillation; 0 for a
- * symmetric or diagonal, e.g. stiff, A). M: n x n scratch. */
-static void time_scales(size_t n, const double *A, double *M, double *speed, double *osc)
-{
-    double d[DT_LA_MAX];
-    const double *Ab = dt__balance(n, A, M, d) ? M : A;
-    *speed = dt_mat_norm1(n, n, Ab);
-    double best = 0;
-    for (size_t j = 0; j < n; j++) {
-        double c = 0;
-        for (size_t i = 0; i < n; i++)
-            c += fabs(Ab[i * n + j] - Ab[j * n + i]) / 2;
-        best = c > best ? c : best;
-    }
-    *osc = best;
 }
 
 int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
@@ -324,13 +434,17 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
            *vw = t + nn + n;
     *tau = INFINITY;
     *between = 0;
-    /* Doubling tau (1 ns .. 1.15e9 s, exact doubling of F = I + E and of the
-     * noise integrals of Q and of I) over every posterior: an upper end for
-     * the first crossing, and phi, y, q for the certificate. */
-    double phi[DOUBLINGS], y[DOUBLINGS], hi = -1, s = 1e-9;
+    /* Doubling tau (1 ns .. 1.15e9 s, exact doubling of F = e^{A tau} and of
+     * the noise integrals of Q and of D^2) over every posterior: an upper end
+     * for the first crossing, and phi, y, q for the certificate. */
+    double phi[DOUBLINGS] = {0}, y[DOUBLINGS] = {0}, hi = -1, s = 1e-9;
     size_t i_hi = 0;
     int eform = 1;
-    dt_mat_identity(n, M);
+    scales sc;
+    time_scales(n, A, M, &sc);
+    memset(M, 0, nn * sizeof *M); /* D^2, the certificate's noise */
+    for (size_t i = 0; i < n; i++)
+        M[i * n + i] = sc.d[i] * sc.d[i];
     int rc = dt__vanloan_x(n, A, M, s, E, Yt, &eform, vw);
     if (rc == DT_OK)
         rc = dt__vanloan_x(n, A, Q, s, E, Qt, &eform, vw);
@@ -351,9 +465,9 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
                 i_hi = i;
             }
         }
-        phi[k] = 0; /* tr(F' W F) = metric(F F') */
+        phi[k] = 0; /* tr(D F' W F D) */
         for (size_t i = 0; i < n; i++)
-            phi[k] += M[i * n + i];
+            phi[k] += M[i * n + i] * sc.d[i] * sc.d[i];
         y[k] = dt_bound_metric(n, b, Yt);
         eform = dt__vl_form(n, E, eform);
         dt__vl_double_q(n, E, Qt, t, M, eform);
@@ -368,8 +482,7 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
      * of the fastest mode are scanned, which catches an undamped oscillation
      * within its first periods. With A = 0 the metric is linear in tau:
      * doubling is exact. */
-    double speed, osc, H = hi;
-    time_scales(n, A, M, &speed, &osc);
+    double speed = sc.speed, osc = sc.osc, H = hi;
     if (hi < 0) {
         memcpy(F, E, nn * sizeof *F);
         for (size_t i = 0; eform && i < n; i++)
@@ -377,8 +490,8 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
         weight_after(n, b, F, M, t);
         double phi_inf = 0;
         for (size_t i = 0; i < n; i++)
-            phi_inf += M[i * n + i];
-        H = certify(n, A, b, np, posts, phi, y, dt_bound_metric(n, b, Qt),
+            phi_inf += M[i * n + i] * sc.d[i] * sc.d[i];
+        H = certify(n, A, &sc, b, np, posts, phi, y, dt_bound_metric(n, b, Qt),
                     dt_bound_metric(n, b, Yt), phi_inf, t);
         if (H < 0)
             H = speed > 0 ? fmin(1e9, 1000.0 / speed) : 0;
@@ -394,8 +507,11 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
         r = b->quadratic ? 1 : r;
         double per = (double)(np + 2) * r * (double)nn;
         double cap = fmax(256.0, fmin(1e6, 3e8 / per));
-        for (double want = grid_steps(&g); want > cap; want = grid_steps(&g)) {
-            g.h0 *= want / cap; /* coarser everywhere, in proportion */
+        for (int i = 0; i < 64; i++) { /* coarser everywhere, in proportion */
+            double want = grid_steps(&g);
+            if (want <= cap)
+                break;
+            g.h0 *= want / cap;
             g.hosc *= want / cap;
         }
         double first;

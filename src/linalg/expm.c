@@ -237,7 +237,7 @@ static int finite_all(size_t nn, const double *M)
     return 1;
 }
 
-/* A balanced step for Van Loan's block: ||Ab h||_1 <= 1 keeps e^{-A h} (the
+/* A balanced step for Van Loan's block: ||Ab h|| <= 1 keeps e^{-A h} (the
  * block's top left) within e, whatever the modes; the whole step is then
  * reached by exact doublings, which never form e^{-A dt} (that overflowed for a
  * fast stable mode over a long step, or underflowed for a growing one). */
@@ -269,7 +269,16 @@ int dt__vanloan_x(size_t n, const double *A, const double *Q, double dt, double 
      * F until the exponential overwrites it. */
     double d[DT_LA_MAX];
     const double *Ab = dt__balance(n, A, F, d) ? F : A;
-    int k = doublings(dt_mat_norm1(n, n, Ab), dt);
+    /* both norms: the block's 1-norm takes A' h's columns, A h's rows; <= 2
+     * with Q's part is within the Pade degree that needs no squaring */
+    double an = dt_mat_norm1(n, n, Ab);
+    for (size_t i = 0; i < n; i++) {
+        double r = 0.0;
+        for (size_t j = 0; j < n; j++)
+            r += fabs(Ab[i * n + j]);
+        an = fmax(an, r);
+    }
+    int k = doublings(an, dt);
     double h = ldexp(dt, -k);
     /* M = [[-Ab, Qb], [0, Ab']] h. Then e^M - I = [[., e^{-Ab h} Qd_b],
      * [0, e^{Ab' h} - I]], so X_b = F22' and Qd_b = (I + X_b) F12 (X_b
@@ -284,7 +293,7 @@ int dt__vanloan_x(size_t n, const double *A, const double *Q, double dt, double 
             qn = fmax(qn, fabs(M[i * N + n + j]));
         }
     /* Qd is linear in Q: a large Q is scaled by 2^-sq to ||Q h||_1 <= 1, so
-     * the block stays within the Pade degree that needs no squaring. */
+     * its size adds no squaring (nor overflow) to the block. */
     int sq = 0;
     if (qn * (double)n > 1.0)
         (void)frexp(qn * (double)n, &sq);

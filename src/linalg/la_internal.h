@@ -59,23 +59,30 @@ LA_INLINE int dt__balanced(size_t n, const double *A, double *norm1)
  * Ab = D^-1 A D. Ab may equal A (in place) but not overlap it otherwise. */
 int dt__balance(size_t n, const double *A, double *Ab, double *d);
 
-/* C = A B (n x n), i-k-j order: the inner loop streams rows, no reduction.
- * Inlined into callers with a constant n (vanloan_series.c) it keeps a row of
- * C in registers. */
-LA_INLINE void dt__mul_sq(size_t n, const double *restrict A, const double *restrict B,
-                          double *restrict C)
+/* C (n x m) = A (n x k) B (k x m), i-p-j order: the inner loop streams a row
+ * of B and of C, no reduction. Inlined into callers with constant
+ * dimensions (vanloan_series.c) it keeps a row of C in registers. */
+LA_INLINE void dt__mul_in(size_t n, size_t k, size_t m, const double *restrict A,
+                          const double *restrict B, double *restrict C)
 {
     for (size_t i = 0; i < n; i++) {
-        double *c = C + i * n;
-        for (size_t j = 0; j < n; j++)
+        double *c = C + i * m;
+        for (size_t j = 0; j < m; j++)
             c[j] = 0;
-        for (size_t k = 0; k < n; k++) {
-            double a = A[i * n + k];
-            const double *b = B + k * n;
-            for (size_t j = 0; j < n; j++)
+        for (size_t p = 0; p < k; p++) {
+            double a = A[i * k + p];
+            const double *b = B + p * m;
+            for (size_t j = 0; j < m; j++)
                 c[j] += a * b[j];
         }
     }
+}
+
+/* C = A B, all n x n. */
+LA_INLINE void dt__mul_sq(size_t n, const double *restrict A, const double *restrict B,
+                          double *restrict C)
+{
+    dt__mul_in(n, n, n, A, B, C);
 }
 
 /* Exact doubling of Van Loan's pair: Qd <- Qd + Ad Qd Ad' (symmetric by

@@ -11,18 +11,7 @@
 void dt__mul(size_t n, size_t k, size_t m, const double *A, const double *B,
              double *C)
 {
-    /* i-p-j order: the inner loop streams a row of B and a row of C. */
-    for (size_t i = 0; i < n; i++) {
-        double *c = C + i * m;
-        for (size_t j = 0; j < m; j++)
-            c[j] = 0.0;
-        for (size_t p = 0; p < k; p++) {
-            double a = A[i * k + p];
-            const double *b = B + p * m;
-            for (size_t j = 0; j < m; j++)
-                c[j] += a * b[j];
-        }
-    }
+    dt__mul_in(n, k, m, A, B, C);
 }
 
 int dt_mat_mul(size_t n, size_t k, size_t m, const double *A, const double *B,

@@ -281,136 +281,12 @@ static void test_vanloan_edge_steps(void **state)
     assert_int_equal(dt_vanloan(2, A, Q, NAN, Ad, Qd, vl_work), DT_EINVAL);
 }
 
-/* High-precision reference: the same series in long double (64-bit mantissa),
- * scaled to ||A h|| <= 1/16, 40 terms, then squared. */
-static void ref_vanloan(size_t n, const double *A, const double *Q, double dt, long double *Ad,
-                        long double *Qd)
-{
-    long double Ah[64], X[64], Y[64], T[64], U[64];
-    long double nrm = 0;
-    for (size_t j = 0; j < n; j++) {
-        long double c = 0;
-        for (size_t i = 0; i < n; i++)
-            c += fabsl((long double)A[i * n + j]);
-        nrm = c > nrm ? c : nrm;
-    }
-    int s = 0;
-    while (nrm * dt > 1.0L / 16) {
-        nrm /= 2;
-        s++;
-    }
-    long double h = ldexpl(dt, -s);
-    for (size_t i = 0; i < n * n; i++) {
-        Ah[i] = A[i] * h;
-        Y[i] = Q[i] * h;
-        X[i] = 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        X[i * n + i] = 1;
-    memcpy(Ad, X, n * n * sizeof *Ad);
-    memcpy(Qd, Y, n * n * sizeof *Qd);
-    for (int k = 1; k < 40; k++) {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                long double a = 0, b = 0;
-                for (size_t m = 0; m < n; m++) {
-                    a += X[i * n + m] * Ah[m * n + j];
-                    b += Ah[i * n + m] * Y[m * n + j];
-                }
-                T[i * n + j] = a / k;
-                U[i * n + j] = b;
-            }
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++)
-                Y[i * n + j] = (U[i * n + j] + U[j * n + i]) / (k + 1);
-        memcpy(X, T, n * n * sizeof *X);
-        for (size_t i = 0; i < n * n; i++) {
-            Ad[i] += X[i];
-            Qd[i] += Y[i];
-        }
-    }
-    for (int r = 0; r < s; r++) {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                long double v = Qd[i * n + j];
-                for (size_t a = 0; a < n; a++)
-                    for (size_t b = 0; b < n; b++)
-                        v += Ad[i * n + a] * Qd[a * n + b] * Ad[j * n + b];
-                U[i * n + j] = v;
-                long double w = 0;
-                for (size_t a = 0; a < n; a++)
-                    w += Ad[i * n + a] * Ad[a * n + j];
-                T[i * n + j] = w;
-            }
-        memcpy(Qd, U, n * n * sizeof *Qd);
-        memcpy(Ad, T, n * n * sizeof *Ad);
-    }
-}
-
-static double max_rel(size_t n, const double *x, const long double *ref)
-{
-    long double scale = 0, err = 0;
-    for (size_t i = 0; i < n * n; i++) {
-        scale = fabsl(ref[i]) > scale ? fabsl(ref[i]) : scale;
-        long double d = fabsl((long double)x[i] - ref[i]);
-        err = d > err ? d : err;
-    }
-    return (double)(err / scale);
-}
-
-static void test_vanloan_series_against_reference(void **state)
-{
-    (void)state;
-    /* 6 x 6 coupled oscillators; steps with ||A dt||_1 from 0.01 to 8. */
-    enum { N = 6 };
-    double A[N * N] = {0}, Q[N * N] = {0};
-    for (int i = 0; i + 1 < N; i += 2) {
-        A[i * N + i + 1] = 1;
-        A[(i + 1) * N + i] = -(1.0 + 0.7 * i);
-        A[(i + 1) * N + i + 1] = -0.3;
-        if (i + 2 < N)
-            A[(i + 1) * N + i + 2] = 0.2;
-    }
-    for (int i = 0; i < N; i++)
-        Q[i * N + i] = i % 2 ? 0.5 : 0.01;
-    double nA = dt_mat_norm1(N, N, A);
-    const double targets[] = {0.01, 0.1, 0.5, 1.0, 2.5, 8.0};
-    static double w[DT_VANLOAN_SERIES_WORK(N)];
-    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
-        double dt = targets[t] / nA;
-        double Ad[N * N], Qd[N * N], Ad2[N * N], Qd2[N * N];
-        long double rA[N * N], rQ[N * N];
-        ref_vanloan(N, A, Q, dt, rA, rQ);
-        assert_int_equal(dt_vanloan_series(N, A, Q, dt, Ad, Qd, w), 0);
-        assert_int_equal(dt_vanloan(N, A, Q, dt, Ad2, Qd2, vl_work), 0);
-        double ea = max_rel(N, Ad, rA), eq = max_rel(N, Qd, rQ);
-        double ea2 = max_rel(N, Ad2, rA), eq2 = max_rel(N, Qd2, rQ);
-        print_message("||A dt|| = %-5g series: Ad %.1e Qd %.1e   block: Ad %.1e Qd %.1e\n",
-                      targets[t], ea, eq, ea2, eq2);
-        /* relative to the largest entry: 1e-13 */
-        assert_true(ea <= 1e-13 && eq <= 1e-13);
-        assert_true(ea2 <= 1e-12 && eq2 <= 1e-12);
-    }
-    /* the scalar closed forms as for dt_vanloan */
-    const double as[] = {-0.7, 0.0, 0.4, 3.0};
-    for (size_t k = 0; k < 4; k++) {
-        double a = as[k], q = 2.0, Ad, Qd;
-        assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), 0);
-        assert_close(Ad, exp(a * 0.5), 1e-13, 0);
-        assert_close(Qd, a == 0 ? q * 0.5 : q * expm1(a) / (2 * a), 1e-13, 0);
-    }
-    double a = NAN, q = 1, Ad, Qd;
-    assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), DT_ENUMERIC);
-    a = 1;
-    assert_int_equal(dt_vanloan_series(1, &a, &q, -0.5, &Ad, &Qd, w), DT_EINVAL);
-}
-
 /* ---- hard cases (issue classes 3 and 4): stiff, badly scaled, overflowing,
  * oscillating. References: closed forms here, and the files in tests/data/ref,
  * computed at 80 digits with mpmath from A's eigendecomposition by
  * tests/data/ref/gen_refs.py (a route independent of the library's). ---- */
 
-enum { RN = 4, RCASES = 32 };
+enum { RN = 6, RCASES = 40 };
 typedef struct ref_case {
     char name[48];
     size_t n;
@@ -445,30 +321,80 @@ static size_t read_refs(const char *file, ref_case *c)
         }
         assert_true(k > 0);
         ref_case *r = &c[k - 1];
-        double *dst = strcmp(key, "A") == 0    ? r->A
-                      : strcmp(key, "Q") == 0  ? r->Q
-                      : strcmp(key, "P0") == 0 ? r->P0
-                      : strcmp(key, "Ad") == 0 ? r->Ad
-                      : strcmp(key, "Qd") == 0 ? r->Qd
-                      : strcmp(key, "w") == 0  ? r->w
-                      : strcmp(key, "d") == 0  ? r->d
-                      : strcmp(key, "limit") == 0 ? &r->limit
-                      : strcmp(key, "tau") == 0   ? &r->tau
-                                                  : NULL;
-        size_t want = dst == r->w || dst == r->d ? r->n : dst == &r->limit || dst == &r->tau ? 1 : r->n * r->n;
         if (strcmp(key, "quadratic") == 0) {
             r->quadratic = atoi(p);
             continue;
         }
-        assert_non_null(dst);
-        for (size_t i = 0; i < want; i++, p = end) {
-            dst[i] = strtod(p, &end); /* "inf" reads as INFINITY */
+        /* each key: where its values go and how many (n x n, n or 1) */
+        const struct { const char *key; double *dst; size_t len; } keys[] = {
+            {"A", r->A, r->n * r->n},   {"Q", r->Q, r->n * r->n}, {"P0", r->P0, r->n * r->n},
+            {"Ad", r->Ad, r->n * r->n}, {"Qd", r->Qd, r->n * r->n}, {"w", r->w, r->n},
+            {"d", r->d, r->n},          {"limit", &r->limit, 1},  {"tau", &r->tau, 1}};
+        size_t kk = 0;
+        while (kk < sizeof keys / sizeof keys[0] && strcmp(key, keys[kk].key) != 0)
+            kk++;
+        assert_true(kk < sizeof keys / sizeof keys[0]);
+        for (size_t i = 0; i < keys[kk].len; i++, p = end) {
+            keys[kk].dst[i] = strtod(p, &end); /* "inf" reads as INFINITY */
             assert_true(end != p);
         }
     }
     fclose(f);
     assert_true(k > 0);
     return k;
+}
+
+/* The largest error of X (n x n) against ref, in the coordinates where the
+ * model is well scaled (D = diag(d) from the data, D^-1 A D balanced): over
+ * |D^-1 (X - ref) D| for Ad (similar), |D^-1 (X - ref) D^-1| for Qd
+ * (congruent), relative to the same of ref. */
+static double scaled_err(size_t n, const double *X, const double *ref, const double *d, int ad)
+{
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double f = ad ? d[j] / d[i] : 1 / (d[i] * d[j]);
+            err = fmax(err, fabs(X[i * n + j] - ref[i * n + j]) * f);
+            scale = fmax(scale, fabs(ref[i * n + j]) * f);
+        }
+    return err == 0 ? 0 : err / scale; /* all decayed to 0 (underflow) */
+}
+
+static ref_case refs[RCASES];
+
+/* The series, the filter's path, on its kind of model: 6 coupled oscillators,
+ * steps with ||A dt||_1 from 0.01 to 8 (reference: tests/data/ref, "chain6");
+ * relative to the largest entry, 1e-13. */
+static void test_vanloan_series_against_reference(void **state)
+{
+    (void)state;
+    static double w[DT_VANLOAN_SERIES_WORK(RN)];
+    size_t k = read_refs("vanloan_ref.txt", refs), seen = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (strcmp(refs[i].name, "chain6") != 0)
+            continue;
+        const ref_case *c = &refs[i];
+        double Ad[RN * RN], Qd[RN * RN];
+        assert_int_equal(dt_vanloan_series(c->n, c->A, c->Q, c->dt, Ad, Qd, w), 0);
+        double ea = scaled_err(c->n, Ad, c->Ad, c->d, 1), eq = scaled_err(c->n, Qd, c->Qd, c->d, 0);
+        print_message("||A dt|| = %-8.3g series: Ad %.1e Qd %.1e\n",
+                      c->dt * dt_mat_norm1(c->n, c->n, c->A), ea, eq);
+        assert_true(ea <= 1e-13 && eq <= 1e-13);
+        seen++;
+    }
+    assert_int_equal(seen, 6);
+    /* the scalar closed forms as for dt_vanloan */
+    const double as[] = {-0.7, 0.0, 0.4, 3.0};
+    for (size_t j = 0; j < 4; j++) {
+        double a = as[j], q = 2.0, Ad, Qd;
+        assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), 0);
+        assert_close(Ad, exp(a * 0.5), 1e-13, 0);
+        assert_close(Qd, a == 0 ? q * 0.5 : q * expm1(a) / (2 * a), 1e-13, 0);
+    }
+    double a = NAN, q = 1, Ad, Qd;
+    assert_int_equal(dt_vanloan_series(1, &a, &q, 0.5, &Ad, &Qd, w), DT_ENUMERIC);
+    a = 1;
+    assert_int_equal(dt_vanloan_series(1, &a, &q, -0.5, &Ad, &Qd, w), DT_EINVAL);
 }
 
 /* Van Loan on a stiff diagonal model against the closed forms, every step from
@@ -545,22 +471,6 @@ static void test_vanloan_overflow_is_erange(void **state)
     assert_int_equal(dt_cov_after(1, &a, &q, &nan_p0, 1, &P, w), DT_EINVAL);
 }
 
-/* The largest error of X (n x n) against ref, in the coordinates where the
- * model is well scaled (D = diag(d) from the data, D^-1 A D balanced): over
- * |D^-1 (X - ref) D| for Ad (similar), |D^-1 (X - ref) D^-1| for Qd
- * (congruent), relative to the same of ref. */
-static double scaled_err(size_t n, const double *X, const double *ref, const double *d, int ad)
-{
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double f = ad ? d[j] / d[i] : 1 / (d[i] * d[j]);
-            err = fmax(err, fabs(X[i * n + j] - ref[i * n + j]) * f);
-            scale = fmax(scale, fabs(ref[i * n + j]) * f);
-        }
-    return err == 0 ? 0 : err / scale; /* all decayed to 0 (underflow) */
-}
-
 /* Both Van Loan routines against tests/data/ref/vanloan_ref.txt: badly scaled
  * models (entries 1e12 next to 1e-12: unbalanced, both lost 8 digits), stiff
  * ones (coupled, next to an oscillator, -1e12/s) and a growing one. Errors in
@@ -570,7 +480,7 @@ static double scaled_err(size_t n, const double *X, const double *ref, const dou
 static void test_vanloan_references(void **state)
 {
     (void)state;
-    static ref_case c[RCASES];
+    ref_case *c = refs;
     static double w[DT_VANLOAN_WORK(RN)];
     size_t k = read_refs("vanloan_ref.txt", c);
     for (size_t i = 0; i < k; i++) {
@@ -603,7 +513,7 @@ static void test_vanloan_references(void **state)
 static void test_latency_budget_references(void **state)
 {
     (void)state;
-    static ref_case c[RCASES];
+    ref_case *c = refs;
     static double w[DT_LATENCY_WORK(RN)];
     size_t k = read_refs("budget_ref.txt", c);
     for (size_t i = 0; i < k; i++) {

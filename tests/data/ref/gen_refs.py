@@ -195,8 +195,31 @@ def diag(v):
     return [[v[i] if i == j else 0.0 for j in range(len(v))] for i in range(len(v))]
 
 
+def chain6():
+    """6 coupled oscillators, the filter's kind of model (test_linalg's series
+    test), with steps of ||A dt||_1 = 0.01 .. 8."""
+    n = 6
+    A = [[0.0] * n for _ in range(n)]
+    for i in range(0, n - 1, 2):
+        A[i][i + 1] = 1.0
+        A[i + 1][i] = -(1.0 + 0.7 * i)
+        A[i + 1][i + 1] = -0.3
+        if i + 2 < n:
+            A[i + 1][i + 2] = 0.2
+    Q = diag([0.5 if i % 2 else 0.01 for i in range(n)])
+    na = 0.0
+    for j in range(n):
+        c = 0.0
+        for i in range(n):
+            c += abs(A[i][j])
+        na = max(na, c)
+    return A, Q, [t / na for t in [0.01, 0.1, 0.5, 1.0, 2.5, 8.0]]
+
+
 D2, D3 = [1e6, 1e-6], [1e6, 1.0, 1e-6]
+A6, Q6, DT6 = chain6()
 VANLOAN = [
+    ("chain6", A6, Q6, [1.0] * 6, DT6),
     # name, A, Q, the scaling d that makes A well scaled (D^-1 A D), dts
     ("badly_scaled_2", scaled([[-1.0, 2.0], [-1.5, -3.0]], D2),
      scaled_q([[1.0, 0.2], [0.2, 0.5]], D2), D2, [0.7, 5.0]),
@@ -210,6 +233,17 @@ VANLOAN = [
      [1e-9, 2.0, 1e4]),
     ("growing", [[0.5, 1.0], [0.0, -2.0]], [[0.1, 0.0], [0.0, 1.0]], [1.0, 1.0], [1.0, 100.0]),
 ]
+
+def graze(A, Q, P0, w, quad, rel):
+    """A limit rel below the metric's first local maximum: crossed only within
+    a window about sqrt(rel) of the oscillation's period wide."""
+    m = Metric(mat(A), mat(Q), mat(P0), [mp.mpf(float(x)) for x in w], quad)
+    osc = max(abs(s.imag) for s, _ in m.fterms)
+    h, t = 2 * math.pi / (400 * osc), 0.0
+    while not (m.fd(t) > 0 and m.fd(t + h) <= 0):
+        t += h
+    return float(m(bisect(m.d, t, t + h, False)) * (1 - rel))
+
 
 BUDGETS = [
     # name, A, Q, P0, w, quadratic, limit
@@ -239,6 +273,10 @@ BUDGETS = [
     # a non-normal hump that comes back down below the limit
     ("hump", [[-0.5, 20.0], [0.0, -0.6]], diag([0.0, 0.01]), diag([0.01, 1.0]),
      [1.0, 0.0], 0, 150.0),
+    # the first peak grazes the limit (1e-7 above it, for 8e-5 s)
+    ("osc_graze", osc(0.01, 7.8), [[0.0, 0.0], [0.0, 0.02]], diag([0.001, 60.5]),
+     [1.0, 0.0], 0, graze(osc(0.01, 7.8), [[0.0, 0.0], [0.0, 0.02]], diag([0.001, 60.5]),
+                          [1.0, 0.0], 0, 1e-7)),
     # never crossed: the oscillator's peak stays 1 % below the limit
     ("osc_never", osc(0.01, 7.8), [[0.0, 0.0], [0.0, 0.02]], diag([0.001, 60.5]),
      [1.0, 0.0], 0, 1.005),
