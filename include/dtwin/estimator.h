@@ -162,10 +162,17 @@ DT_API int dt_kf_batch_step(dt_kf_batch *b, size_t m, const double *H, const dou
 /** Scratch doubles dt_cov_after needs for n states. */
 #define DT_COV_AFTER_WORK(n) (DT_VANLOAN_WORK(n) + 3 * (size_t)(n) * (size_t)(n))
 /** P(tau) = e^{A tau} P0 e^{A' tau} + int_0^tau e^{A s} Q e^{A' s} ds: the
- *  covariance after tau seconds without data (Van Loan). All matrices n x n,
- *  row-major; work holds DT_COV_AFTER_WORK(n) doubles. Any thread.
- *  @retval DT_EINVAL bad n, tau < 0, non-finite input.
- *  @retval DT_ENUMERIC / DT_ERANGE the exponential failed. */
+ *  covariance after tau seconds without data, from dt_vanloan (balanced, a
+ *  short step, exact doublings: a stiff stable model is exact for any tau).
+ *  All matrices n x n, row-major; work holds DT_COV_AFTER_WORK(n) doubles.
+ *  Any thread.
+ *  @retval DT_OK P holds the covariance, every entry finite.
+ *  @retval DT_EINVAL n outside 1..DT_LA_MAX, a NULL pointer, tau negative or
+ *          not finite, or a non-finite entry in A, Q or P0; P untouched.
+ *  @retval DT_ERANGE the covariance is not representable: an entry of P
+ *          overflows (only a growing mode does that; a mode whose e^{A tau}
+ *          alone overflows counts, even with P0 and Q zero along it); P
+ *          undefined. No other status: never DT_OK with a non-finite P. */
 DT_API int dt_cov_after(size_t n, const double *A, const double *Q, const double *P0,
                         double tau, double *P, double *work);
 
@@ -185,17 +192,33 @@ DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
 #define DT_LATENCY_WORK(n)                                                                  \
     (DT_COV_AFTER_WORK(n) + 6 * (size_t)(n) * (size_t)(n) + (size_t)(n))
 /** The latency budget: the largest tau such that the bound holds for every
- *  delay up to tau with no new data. Found by doubling tau (1 ns .. 1e9 s)
- *  until the bound fails, then bisecting that bracket to 1e-6 relative (when
- *  the metric is not monotone, a crossing inside the first failing bracket).
- *  Any thread.
+ *  delay up to tau with no new data, i.e. the first time P(tau)
+ *  (dt_cov_after) breaks it, not merely a time at which it is broken. An
+ *  oscillating or non-normal model can break the bound and come back, so
+ *  doubling tau (1 ns .. 1.15e9 s) only gives an upper end; [0, that end]
+ *  is scanned on a grid that starts at 1/20 of the fastest time scale
+ *  (1/||A||_1, A balanced), never exceeds 1/20 of the fastest oscillation's
+ *  (1/|Im lambda|, bounded by Bendixson's theorem) and elsewhere grows with
+ *  tau (at most tau/64), within about 3e8 flops; the first grid point over
+ *  the bound is refined by bisection to 1e-7 relative. When doubling finds
+ *  no crossing, the scan ends where a certificate proves none can follow
+ *  (what the bound sees has settled: the metric stays below
+ *  metric(P(inf)) + lambda_max(P0) times a bound on the transient), or,
+ *  without one (an undamped or integrating part the bound sees), after
+ *  1000 time constants. dt_periodic_budget runs the same search from every
+ *  posterior of the sensors' cycle. Any thread.
  *  @param n states. @param A the process matrix. @param Q its noise density.
  *  @param P0 the covariance at tau = 0. @param bound the accuracy bound.
  *  @param tau_max receives the budget in seconds, or INFINITY when the bound
- *         holds for every tau up to 1e9 s (stable A whose steady state meets
- *         it), or 0 when P0 already breaks it.
+ *         is never broken (proved by the certificate; without one, checked
+ *         by doubling to 1.15e9 s and by the scan), or 0 when P0 already
+ *         breaks it.
  *  @param work DT_LATENCY_WORK(n) doubles.
- *  @retval DT_EINVAL bad arguments. @retval DT_ENUMERIC the exponential failed. */
+ *  @retval DT_OK *tau_max set.
+ *  @retval DT_EINVAL n outside 1..DT_LA_MAX, a NULL pointer, a limit not
+ *          positive and finite, a negative weight of the diagonal form, or a
+ *          non-finite entry in A, Q, P0 or the weights; *tau_max untouched.
+ *          No other status (a covariance that overflows breaks the bound). */
 DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
                              const dt_bound *bound, double *tau_max, double *work);
 
@@ -364,7 +387,8 @@ DT_API int dt_est_set_measurement_fn(dt_est *est, dt_signal_id sig, dt_kf_measur
 DT_API int dt_est_budgets(dt_est *est, dt_diag *diag);
 /** The initial state (dt_kf_set_state) holds at t0. Computes the latency
  *  budgets (dt_est_budgets). @retval DT_ESTATE already started or no process
- *  model. @retval DT_EINVAL / DT_ERANGE / DT_ENUMERIC as dt_est_budgets. */
+ *  model. @retval DT_ERANGE t0 outside +-DT_TIME_LIMIT. @retval DT_EINVAL /
+ *  DT_ERANGE / DT_ENUMERIC as dt_est_budgets. */
 DT_API int dt_est_start(dt_est *est, dt_time t0);
 
 /** Applies one synchronized sample (t_source on the common time base).
@@ -374,6 +398,8 @@ DT_API int dt_est_start(dt_est *est, dt_time t0);
  *  @retval 0 applied, gated, or refused because the signal is isolated
  *          (each counted per signal).
  *  @retval DT_ENOTFOUND no measurement model for the signal (counted).
+ *  @retval DT_ERANGE t_source outside +-DT_TIME_LIMIT (counted bad_time), or
+ *          see below.
  *  @retval DT_ESTALE older than the history, or before the oldest event of a
  *          full history: dropped, the belief unchanged (counted too_old).
  *  @retval DT_ENUMERIC the update failed; the belief is predicted to the
@@ -386,12 +412,13 @@ DT_API int dt_est_start(dt_est *est, dt_time t0);
 DT_API int dt_est_process(dt_est *est, const dt_sample *s);
 /** Predicts the estimate forward to t (no-op when t is not later). Recorded in
  *  the history, so later delayed measurements replay through it.
- *  @retval DT_ESTATE not started. @retval DT_ERANGE the prediction failed:
- *  the belief is lost and re-initialised at t, as for dt_est_process. */
+ *  @retval DT_ESTATE not started. @retval DT_ERANGE t outside
+ *  +-DT_TIME_LIMIT (nothing changed), or the prediction failed: the belief is
+ *  lost and re-initialised at t, as for dt_est_process. */
 DT_API int dt_est_advance(dt_est *est, dt_time t);
 /** The input u (p values) holds from time t on (t >= the estimate's time).
  *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the
- *  estimate time (nothing changed), or the prediction to t failed (the belief
+ *  estimate time or outside +-DT_TIME_LIMIT (nothing changed), or the prediction to t failed (the belief
  *  is lost and re-initialised at t with u, as for dt_est_process). */
 DT_API int dt_est_set_input(dt_est *est, dt_time t, const double *u);
 
@@ -411,7 +438,8 @@ typedef struct dt_belief {
     dt_time age;        /**< t - t_data */
     uint64_t version;   /**< dt_est_version() at the time of the call */
 } dt_belief;
-/** @retval DT_ENOTFOUND sig is not a state or parameter signal. */
+/** @retval DT_ENOTFOUND sig is not a state or parameter signal.
+ *  @retval DT_ERANGE t outside +-DT_TIME_LIMIT. */
 DT_API int dt_est_belief(dt_est *est, dt_signal_id sig, dt_time t, dt_belief *out);
 
 /** A parameter signal's value. @retval DT_ENOTFOUND not a parameter. */
@@ -519,6 +547,7 @@ typedef struct dt_est_stats {
      *  the history cleared and the data time reset (an infinite age until a
      *  sample is accepted). */
     uint64_t belief_lost;
+    uint64_t bad_time; /**< samples with a time outside +-DT_TIME_LIMIT: refused */
 } dt_est_stats;
 /** The weighted NIS above which the estimator is flagged as diverging. */
 #define DT_EST_DIVERGENCE_NIS 3.0

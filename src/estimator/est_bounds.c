@@ -173,6 +173,8 @@ size_t dt_est_bounds_violated_at(dt_est *e, dt_time t)
 {
     if (e == NULL || e->n_bounds == 0)
         return 0;
+    if (!dt_time_valid(t))
+        return e->n_bounds; /* cannot tell: every bound counts as broken */
     const double *P = dt_kf_cov(e->kf);
     if (t > e->t) {
         /* the belief at t, not at the last event: between samples (a sensor

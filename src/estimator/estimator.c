@@ -258,6 +258,8 @@ int dt_est_start(dt_est *e, dt_time t0)
         return DT_EINVAL;
     if (e->started)
         return DT_ESTATE;
+    if (!dt_time_valid(t0))
+        return DT_ERANGE;
     /* A process model must be set: a zero-length predict tells. */
     if (dt_kf_predict(e->kf, 0.0) != DT_OK)
         return DT_ESTATE;
@@ -481,6 +483,11 @@ int dt_est_process(dt_est *e, const dt_sample *s)
         e->st.unmodelled++;
         return DT_ENOTFOUND;
     }
+    /* times are differenced: outside +-2^62 ns the difference could overflow */
+    if (!dt_time_valid(s->t_source)) {
+        e->st.bad_time++;
+        return DT_ERANGE;
+    }
     double r = (s->flags & DT_SAMPLE_HAS_VARIANCE)
                    ? s->variance
                    : dt_model_signal(e->model, s->signal)->noise_var;
@@ -539,6 +546,8 @@ int dt_est_advance(dt_est *e, dt_time t)
         return DT_EINVAL;
     if (!e->started)
         return DT_ESTATE;
+    if (!dt_time_valid(t))
+        return DT_ERANGE;
     if (t <= e->t)
         return DT_OK;
     event *ev = insert_event(e, e->count);
@@ -567,7 +576,7 @@ int dt_est_set_input(dt_est *e, dt_time t, const double *u)
         memcpy(e->u, u, e->p * sizeof *u);
         return dt_kf_set_input(e->kf, u);
     }
-    if (t < e->t)
+    if (t < e->t || !dt_time_valid(t))
         return DT_ERANGE;
     event *ev = insert_event(e, e->count);
     ev->t = t;
@@ -596,6 +605,8 @@ int dt_est_belief(dt_est *e, dt_signal_id sig, dt_time t, dt_belief *out)
 {
     if (e == NULL || out == NULL || sig >= e->n_sig)
         return DT_ENOTFOUND;
+    if (!dt_time_valid(t))
+        return DT_ERANGE;
     out->t_estimate = e->t;
     out->t_data = e->t_data;
     out->age = e->t_data == DT_TIME_MIN ? DT_TIME_MAX : t - e->t_data;

@@ -747,6 +747,44 @@ static void test_failing_row_inside_a_recovery(void **state)
     }
 }
 
+/* Times outside +-DT_TIME_LIMIT are refused at the estimator's door, counted,
+ * the belief unchanged (before: a sample at INT64_MAX of an unstable model
+ * declared the belief lost at that time and every later sample too old; a
+ * start at INT64_MIN + 1 overflowed the difference of times). */
+static void test_times_out_of_range_are_refused(void **state)
+{
+    (void)state;
+    dt_model *m = load(DOC("0.05", "0.01", "1", ""));
+    dt_est *e = make(m, 16);
+    assert_int_equal(put(e, S_A, 1, 0.5), 0);
+    double x = mean(e), P = var(e);
+    const dt_time bad[] = {INT64_MAX, INT64_MIN, DT_TIME_LIMIT + 1, -DT_TIME_LIMIT - 1};
+    for (size_t i = 0; i < 4; i++) {
+        dt_sample s = {S_A, DT_SAMPLE_MAPPED, bad[i], bad[i], 0.5, 0};
+        assert_int_equal(dt_est_process(e, &s), DT_ERANGE);
+        assert_int_equal(dt_est_advance(e, bad[i]), DT_ERANGE);
+        dt_belief b;
+        assert_int_equal(dt_est_belief(e, S_X, bad[i], &b), DT_ERANGE);
+        assert_int_equal(dt_est_bounds_violated_at(e, bad[i]), dt_est_bound_count(e));
+    }
+    assert_true(mean(e) == x && var(e) == P);
+    assert_true(dt_est_time(e) == dt_time_from_sec(1));
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.bad_time, 4);
+    assert_int_equal(st.belief_lost, 0);
+    assert_int_equal(put(e, S_A, 2, 0.5), 0);
+    dt_est *f = NULL;
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &f, &d), 0);
+    assert_int_equal(dt_est_start(f, INT64_MIN + 1), DT_ERANGE);
+    dt_est_destroy(f);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_failed_prediction_loses_the_belief),
     cmocka_unit_test(test_late_sample_at_the_edge_of_a_full_history),
@@ -765,6 +803,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_analytics_write_in_a_late_sample_stays_at_its_time),
     cmocka_unit_test(test_lost_in_a_replay_keeps_the_newest_input),
     cmocka_unit_test(test_failing_row_inside_a_recovery),
+    cmocka_unit_test(test_times_out_of_range_are_refused),
 };
 
 DTT_MAIN(tests)
