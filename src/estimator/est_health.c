@@ -24,6 +24,8 @@
 
 #include "est_internal.h"
 
+#define INFLATE_MAX 1e150
+
 /* The row of sig at the current state: h (n) and the predicted measurement. */
 static int row(dt_est *e, uint32_t sig, double *h, double *hx)
 {
@@ -73,8 +75,10 @@ int dt__est_inflate(dt_est *e, uint32_t sig, double y, double s)
     if (rc != DT_OK)
         return rc;
     double beta = y * y - s;
-    if (!isfinite(beta))
-        return DT_ERANGE; /* an innovation beyond any representable variance */
+    /* beyond 1e150 (the largest variance a description may give) the
+     * products of covariances in the update overflow or lose every digit */
+    if (!(beta <= INFLATE_MAX))
+        return DT_ERANGE; /* an innovation beyond any usable variance */
     /* P += beta v v' with h'v = 1: along P h, the direction the row informs
      * (correlated states move with it, independent ones are untouched); along
      * h itself when the row sees no uncertainty at all. */
