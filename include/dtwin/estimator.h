@@ -288,10 +288,10 @@ typedef struct dt_periodic_result {
  *  DT_PERIODIC_POSTS, each merged into the nearest kept one by a PSD upper
  *  bound, so the result stays on the safe side) and the time to its next
  *  update. The budget is the earliest time at which any of them, left without
- *  data, breaks the bound: found by doubling tau (1 ns .. 1e9 s) and a scan of
- *  [0, that end] (of 1000 time constants 1/|A|_1 when doubling finds none: a
- *  lightly damped oscillation can cross between doubling points) at 1/20 of
- *  the time constant within about 3e8 flops, refined by bisection to 1e-7.
+ *  data, breaks the bound: found by the search dt_latency_budget describes
+ *  (doubling tau for an upper end, then a scan of [0, that end], or up to the
+ *  certificate's time when doubling finds none, refined by bisection to
+ *  1e-7), over every kept posterior at once.
  *  The metric after tau is linear in the starting covariance, so every
  *  posterior is checked at every point for n^2 flops. Any thread.
  *  @param n states. @param A the process matrix. @param Q its noise density.
