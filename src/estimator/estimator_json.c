@@ -29,12 +29,16 @@ static const char *const est_keys[] = {"states",       "inputs",  "process",    
  * same limit in model_load.c): the update multiplies two covariance entries,
  * and above sqrt(DBL_MAX) ~ 1.3e154 that product overflows. */
 #define VARIANCE_MAX 1e150
-/* The largest |entry| of A (per second) or of the discrete F (per step).
- * dt_time ticks in nanoseconds, so no step is shorter than 1 ns: with entries
- * up to 1e9/s, ||A dt||_1 <= n <= 32 on that step and e^(A dt) stays below
- * e^32 (the latency budget starts there). A rate above one e-fold per tick
- * describes dynamics faster than the clock; 1e300 is a typo. */
-#define RATE_MAX 1e9
+/* The largest |entry| of A (per second) or of the discrete F (per step): a
+ * guard against typos (1e300), not a numerical limit. A fast stable mode
+ * (an electrical transient at -1e12/s, faster than the nanosecond clock) is
+ * exact for every step: the discretization is balanced, evaluated on a short
+ * step and doubled, so e^(-A dt) never appears. A fast unstable one
+ * overflows over a long step, which the estimator reports as a lost belief. */
+#define RATE_MAX 1e15
+/* The discrete F's entries multiply P twice per step: 1e9 keeps F P F' far
+ * from overflow for every P a description may give. */
+#define STEP_MAX 1e9
 /* Positive semi-definiteness: an LDL' elimination whose pivots may be 0 but
  * not below -PSD_TOL x the largest diagonal entry. 1e-9 is ~1e7 roundings of
  * a double: a rank-deficient matrix written with 10 or more significant
@@ -172,14 +176,15 @@ static int weights(jctx *c, const cJSON *v, const char *path, dt_est *est, doubl
 /* A (or the discrete F): every entry within RATE_MAX. */
 static int rates(jctx *c, const double *A, size_t n, int discrete)
 {
+    double max = discrete ? STEP_MAX : RATE_MAX;
     for (size_t i = 0; i < n * n; i++)
-        if (fabs(A[i]) > RATE_MAX) {
+        if (fabs(A[i]) > max) {
             char p[64], nb[32];
             dt__fmt(p, sizeof p, "estimator.A[%zu]", i / n);
             return fail(c, DT_EPARSE, p, "element %zu is %s, beyond the limit of %g %s", i % n,
-                        dt__num(A[i], nb, sizeof nb), RATE_MAX,
+                        dt__num(A[i], nb, sizeof nb), max,
                         discrete ? "per step (F P F' would overflow)"
-                                 : "per second (the matrix exponential would overflow)");
+                                 : "per second (faster than any physical process: a typo?)");
         }
     return DT_OK;
 }

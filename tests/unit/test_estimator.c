@@ -438,10 +438,10 @@ static const bad_est bad_numbers[] = {
     {",\"estimator\":{\"states\":[\"x\",\"v\"],\"process\":\"discrete\",\"A\":[[1,0.1],[0,1]],"
      "\"Q\":[[1,2],[2,1]],\"P0\":[1,1]}}",
      "estimator.Q: not positive semi-definite (pivot 2 is -3)"},
-    /* A: a rate the 1 ns clock cannot follow, or a transition that overflows */
+    /* A: a typo, or a transition that overflows */
     {",\"estimator\":{\"states\":[\"x\",\"v\"],\"A\":[[0,1e300],[0,0]],\"Q\":[0,1],\"P0\":[1,1]}}",
-     "estimator.A[0]: element 1 is 1e+300, beyond the limit of 1e+09 per second (the matrix "
-     "exponential would overflow)"},
+     "estimator.A[0]: element 1 is 1e+300, beyond the limit of 1e+15 per second (faster than "
+     "any physical process: a typo?)"},
     {",\"estimator\":{\"states\":[\"x\"],\"process\":\"discrete\",\"A\":[[-2e9]],\"Q\":[0],\"P0\":[1]}}",
      "estimator.A[0]: element 0 is -2e+09, beyond the limit of 1e+09 per step (F P F' would "
      "overflow)"},
