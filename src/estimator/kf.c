@@ -1,5 +1,6 @@
 /* Kalman filter core: discretization with a dt cache, predict, scalar and
  * vector updates. All memory is allocated in dt_kf_create. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ struct dt_kf {
     double *t1, *t2, *a, *k, *xn;
     double *HP, *S, *L, *Kt, *K, *y, *w, *Pn, *jw;
     double *AdT_fixed; /* discrete / EKF: the transpose of the transition */
+    double *dd;        /* double-double scalar update (DT__KF_DD_WORK) */
+    double *Hw, *zw, *rw, *bx, *bP; /* vector update's sequential fallback */
     double *mem;       /* the one allocation (x/xn and P/Pn swap roles) */
     dt__kf_predict_fn predict_k;
     dt__kf_joseph_fn joseph_k;
@@ -59,7 +62,8 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
                      + CACHE * (3 * sq(n) + n * (p ? p : 1)) + sq(n) + (wv > we ? wv : we) +
                      2 * sq(np) + 2 * sq(n) + 3 * n       /* M E t1 t2 a k xn */
                      + 3 * MMAX * n + 2 * sq(MMAX) + n * MMAX + 2 * MMAX + sq(n) +
-                     DT_JOSEPH_WORK(n, MMAX);
+                     DT_JOSEPH_WORK(n, MMAX) + DT__KF_DD_WORK(n) /* dd */
+                     + MMAX * n + 2 * MMAX + n + sq(n); /* Hw zw rw bx bP */
     dt_kf *kf = dt__calloc(alloc, 1, sizeof *kf);
     double *mem = kf ? dt__calloc(alloc, doubles, sizeof *mem) : NULL;
     if (mem == NULL) {
@@ -103,6 +107,12 @@ int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
     TAKE(kf->Pn, sq(n));
     TAKE(kf->jw, DT_JOSEPH_WORK(n, MMAX));
     TAKE(kf->AdT_fixed, sq(n));
+    TAKE(kf->dd, DT__KF_DD_WORK(n));
+    TAKE(kf->Hw, MMAX * n);
+    TAKE(kf->zw, MMAX);
+    TAKE(kf->rw, MMAX);
+    TAKE(kf->bx, n);
+    TAKE(kf->bP, sq(n));
 #undef TAKE
     const dt__kf_kernel_set *ks = dt__kf_kernels_for(n);
     if (ks != NULL) {
@@ -263,6 +273,30 @@ static void swap(double **a, double **b)
     *b = t;
 }
 
+/* A predicted variance is Ad_i P Ad_i' + Qd_ii >= 0 exactly when P and Qd are
+ * positive semi-definite; rounding can leave it slightly negative only when
+ * its exact value is below its rounding error. It is then 0 to the accuracy
+ * available, and so are its covariances (a zero variance with nonzero
+ * covariances is not PSD). O(n) when nothing is negative. */
+static void clear_negative_variances(size_t n, double *P)
+{
+    for (size_t i = 0; i < n; i++)
+        if (P[i * n + i] < 0)
+            for (size_t j = 0; j < n; j++)
+                P[i * n + j] = P[j * n + i] = 0;
+}
+
+/* Pn = Ad P Ad' + Qd: returns a finiteness checksum. */
+static double predict_cov(dt_kf *kf, const double *Ad, const double *AdT, const double *Qd)
+{
+    double chk = kf->predict_k != NULL
+                     ? kf->predict_k(Ad, AdT, kf->P, Qd, kf->t1, kf->Pn)
+                     : kf_predict_cov(kf->n, Ad, AdT, kf->P, Qd, kf->t1, kf->Pn);
+    if (isfinite(chk))
+        clear_negative_variances(kf->n, kf->Pn);
+    return chk;
+}
+
 /* x <- Ad x + Bd u and P <- Ad P Ad' + Qd, computed into xn/Pn and swapped in
  * only if every value is finite (so a failure leaves x and P as they were). */
 static int propagate(dt_kf *kf, const double *Ad, const double *AdT, const double *Bd,
@@ -279,22 +313,9 @@ static int propagate(dt_kf *kf, const double *Ad, const double *AdT, const doubl
         kf->xn[i] = s;
         chk += s;
     }
-    if (kf->predict_k != NULL)
-        chk += kf->predict_k(Ad, AdT, kf->P, Qd, kf->t1, kf->Pn);
-    else
-        chk += kf_predict_cov(n, Ad, AdT, kf->P, Qd, kf->t1, kf->Pn);
+    chk += predict_cov(kf, Ad, AdT, Qd);
     if (!isfinite(chk))
         return DT_ENUMERIC;
-    swap(&kf->x, &kf->xn);
-    swap(&kf->P, &kf->Pn);
-    return DT_OK;
-}
-
-static int commit(dt_kf *kf)
-{
-    size_t n = kf->n;
-    if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
-        return DT_ENUMERIC; /* x and P untouched */
     swap(&kf->x, &kf->xn);
     swap(&kf->P, &kf->Pn);
     return DT_OK;
@@ -317,16 +338,22 @@ int dt_kf_predict(dt_kf *kf, double dt)
     }
     if (kf->mode == MODE_DISC)
         return propagate(kf, kf->A, kf->AdT_fixed, kf->B, kf->Q);
+    /* EKF: the callback's x_next (in a) and Jacobian F (in t2) are checked
+     * before anything is committed, as every other input is. */
     int rc = kf->f(kf->f_user, kf->x, kf->u, dt, kf->a, kf->t2);
     if (rc != DT_OK)
-        return rc;
+        return rc < 0 ? rc : DT_ENUMERIC; /* a positive return is not a DT_E* code */
+    if (!finite_all(kf->a, n) || !finite_all(kf->t2, sq(n)))
+        return DT_ENUMERIC;
     for (size_t i = 0; i < sq(n); i++)
         kf->E[i] = kf->Q[i] * dt;
     dt_mat_transpose(n, n, kf->t2, kf->AdT_fixed);
-    rc = propagate(kf, kf->t2, kf->AdT_fixed, kf->B, kf->E);
-    if (rc == DT_OK)
-        memcpy(kf->x, kf->a, n * sizeof *kf->x); /* the callback's x_next */
-    return rc;
+    if (!isfinite(predict_cov(kf, kf->t2, kf->AdT_fixed, kf->E)))
+        return DT_ENUMERIC;
+    memcpy(kf->xn, kf->a, n * sizeof *kf->xn);
+    swap(&kf->x, &kf->xn);
+    swap(&kf->P, &kf->Pn);
+    return DT_OK;
 }
 
 /* Scalar update with row h against innovation y = z - hx, covariance by the
@@ -335,15 +362,30 @@ int dt_kf_predict(dt_kf *kf, double dt)
  * P+ = M - (M h') k' + r k k'. Expanding it instead (P - k a' - a k' + s k k')
  * cancels terms of the size of P and loses digits when the prior is much
  * wider than the measurement; in this order M's rounding error is multiplied
- * by (I - k h). O(n^2), no factorization, upper triangle mirrored. */
+ * by (I - k h), on the right only, so it can still exceed a posterior
+ * variance that is tiny against its prior (ill-conditioned priors, r << P).
+ * The result is therefore checked in O(n) (kf_trusted: every variance within
+ * [2^-27 (1 + w) P_ii, P_ii]) and, when it fails, the same update is
+ * evaluated in double-double (dt__kf_dd_*, O(n^2), ~15x the flops): accurate
+ * to the posterior's own scale, variances in [0, P_ii]. No factorization;
+ * upper triangle mirrored. */
 static int scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
                        dt_kf_result *res)
 {
     size_t n = kf->n;
-    double *a = kf->a, *k = kf->k, *g = kf->y, *P = kf->P;
-    double s = r + (kf->ph_k ? kf->ph_k(P, h, a) : kf_ph(n, P, h, a));
-    if (!(s > 0) || !isfinite(s) || !isfinite(y))
+    double *a = kf->a, *k = kf->k, *g = kf->y, *P = kf->P, *x = kf->x, *xn = kf->xn;
+    if (!isfinite(y))
         return DT_ENUMERIC;
+    double s = r + (kf->ph_k ? kf->ph_k(P, h, a) : kf_ph(n, P, h, a));
+    int exact = 0;
+    if (!(s > 0 && s <= DBL_MAX)) {
+        /* h P h' may have cancelled below -r in binary64: decide on its
+         * double-double value (non-finite stays non-finite). */
+        s = dt__kf_dd_gain(n, P, h, r, kf->dd);
+        if (!(s > 0 && s <= DBL_MAX))
+            return DT_ENUMERIC;
+        exact = 1;
+    }
     double nis = y * y / s;
     if (res != NULL) {
         res->nis = nis;
@@ -357,13 +399,32 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
         return DT_OK;
     }
     double chk = 0;
-    for (size_t i = 0; i < n; i++) {
-        k[i] = a[i] / s;
-        kf->xn[i] = kf->x[i] + k[i] * y;
-        chk += kf->xn[i];
+    if (!exact) {
+        double h1 = 0, w2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            double ah = fabs(h[i]);
+            k[i] = a[i] / s;
+            xn[i] = x[i] + k[i] * y;
+            chk += xn[i];
+            h1 += ah;
+            w2 += ah * P[i * n + i];
+        }
+        chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, g, kf->Pn)
+                            : kf_scalar_joseph(n, P, h, a, k, r, g, kf->Pn);
+        if (isfinite(chk) && kf_trusted(n, P, kf->Pn, s, DT__KF_TRUST * (s + h1 * w2))) {
+            swap(&kf->x, &kf->xn);
+            swap(&kf->P, &kf->Pn);
+            return DT_OK;
+        }
+        double sd = dt__kf_dd_gain(n, P, h, r, kf->dd);
+        if (!(sd > 0 && sd <= DBL_MAX))
+            return DT_ENUMERIC;
     }
-    chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, g, kf->Pn)
-                        : kf_scalar_joseph(n, P, h, a, k, r, g, kf->Pn);
+    chk = dt__kf_dd_update(n, P, h, r, kf->dd, k, kf->Pn);
+    for (size_t i = 0; i < n; i++) {
+        xn[i] = x[i] + k[i] * y;
+        chk += xn[i];
+    }
     if (!isfinite(chk))
         return DT_ENUMERIC; /* Pn and xn discarded: the belief is unchanged */
     swap(&kf->x, &kf->xn);
@@ -390,10 +451,59 @@ int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z
     double hx;
     int rc = hfn(user, kf->x, &hx, kf->t2);
     if (rc != DT_OK)
-        return rc;
+        return rc < 0 ? rc : DT_ENUMERIC; /* a positive return is not a DT_E* code */
     if (!isfinite(hx) || !finite_all(kf->t2, kf->n))
         return DT_ENUMERIC;
     return scalar_core(kf, kf->t2, z - hx, r, gate, res);
+}
+
+/* The vector update as m scalar ones: R = L D L' (L unit lower triangular,
+ * D >= 0), so the rows L^-1 H with data L^-1 z have independent noise of
+ * variances D and applying them one after the other is the same update in
+ * exact arithmetic. x and P are restored if any of them fails. */
+static int update_sequential(dt_kf *kf, size_t m, const double *z, const double *H,
+                             const double *R)
+{
+    size_t n = kf->n;
+    double *L = kf->L, *D = kf->rw, *Hw = kf->Hw, *zw = kf->zw;
+    for (size_t j = 0; j < m; j++) {
+        double d = R[j * m + j];
+        for (size_t q = 0; q < j; q++)
+            d -= L[j * m + q] * L[j * m + q] * D[q];
+        if (d < -4.0 * (double)m * DBL_EPSILON * R[j * m + j])
+            return DT_ENUMERIC; /* R is not positive semi-definite */
+        D[j] = d > 0 ? d : 0;
+        for (size_t i = j + 1; i < m; i++) {
+            double v = R[i * m + j];
+            for (size_t q = 0; q < j; q++)
+                v -= L[i * m + q] * L[j * m + q] * D[q];
+            L[i * m + j] = D[j] > 0 ? v / D[j] : 0;
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        zw[j] = z[j];
+        memcpy(Hw + j * n, H + j * n, n * sizeof *Hw);
+        for (size_t q = 0; q < j; q++) {
+            zw[j] -= L[j * m + q] * zw[q];
+            for (size_t i = 0; i < n; i++)
+                Hw[j * n + i] -= L[j * m + q] * Hw[q * n + i];
+        }
+    }
+    memcpy(kf->bx, kf->x, n * sizeof *kf->x);
+    memcpy(kf->bP, kf->P, sq(n) * sizeof *kf->P);
+    for (size_t j = 0; j < m; j++) {
+        const double *h = Hw + j * n;
+        double hx = 0;
+        for (size_t i = 0; i < n; i++)
+            hx += h[i] * kf->x[i];
+        int rc = scalar_core(kf, h, zw[j] - hx, D[j], 0, NULL);
+        if (rc != DT_OK) {
+            memcpy(kf->x, kf->bx, n * sizeof *kf->x);
+            memcpy(kf->P, kf->bP, sq(n) * sizeof *kf->P);
+            return rc;
+        }
+    }
+    return DT_OK;
 }
 
 int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
@@ -443,7 +553,30 @@ int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const do
     }
     memcpy(kf->Pn, kf->P, sq(n) * sizeof *kf->P);
     dt_joseph(n, m, kf->Pn, kf->K, H, R, kf->jw);
-    return commit(kf);
+    /* Kept when finite with every variance in [2^-27 (1 + w) P_ii, P_ii], the
+     * scalar update's check with w summed over the rows (its error has the
+     * same terms, row by row); otherwise the same update as m sequential
+     * scalar ones, which carry that guarantee. */
+    if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
+        return DT_ENUMERIC; /* x and P untouched */
+    double w = 0;
+    for (size_t q = 0; q < m; q++) {
+        double h1 = 0, w2 = 0;
+        for (size_t j = 0; j < n; j++) {
+            double ah = fabs(H[q * n + j]);
+            h1 += ah;
+            w2 += ah * kf->P[j * n + j];
+        }
+        w += h1 * w2 / kf->S[q * m + q];
+    }
+    for (size_t i = 0; i < n; i++) {
+        double d = kf->Pn[i * n + i], p = kf->P[i * n + i];
+        if (!(d >= DT__KF_TRUST * (1 + w) * p && d <= p))
+            return update_sequential(kf, m, z, H, R);
+    }
+    swap(&kf->x, &kf->xn);
+    swap(&kf->P, &kf->Pn);
+    return DT_OK;
 }
 
 void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out) { *out = kf->st; }

@@ -4,11 +4,13 @@
  * across filters: it vectorizes with no floating-point reduction and gives
  * the same arithmetic as one filter (dt_kf's kernels), lane by lane.
  * Compiled at -O3 (CMakeLists.txt). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
+#include "kf_kernels.h"
 
 #define LANES 8
 
@@ -19,6 +21,9 @@ struct dt_kf_batch {
     double *x;             /* blocks x n x LANES */
     double *P;             /* blocks x n x n x LANES */
     double *T, *a, *k, *g, *Pn, *y, *s; /* one block of scratch */
+    double *bx, *bP;                    /* the block before the step */
+    double *lP, *lPn, *lk, *ldd;        /* one filter's double-double update */
+    int has_model;
     double *mem;
 };
 
@@ -29,7 +34,8 @@ int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc, dt_kf_
     if (alloc == NULL)
         alloc = dt_allocator_default();
     size_t blocks = (count + LANES - 1) / LANES, nn = n * n;
-    size_t doubles = 3 * nn + blocks * (n + nn) * LANES + (2 * nn + 4 * n + 2) * LANES;
+    size_t doubles = 3 * nn + blocks * (n + nn) * LANES + (2 * nn + 4 * n + 2) * LANES +
+                     (n + nn) * LANES + 2 * nn + n + DT__KF_DD_WORK(n);
     dt_kf_batch *b = dt__calloc(alloc, 1, sizeof *b);
     double *m = b ? dt__calloc(alloc, doubles, sizeof *m) : NULL;
     if (m == NULL) {
@@ -53,6 +59,12 @@ int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc, dt_kf_
     b->g = b->k + n * LANES;
     b->y = b->g + n * LANES;
     b->s = b->y + n * LANES;
+    b->bx = b->s + LANES;
+    b->bP = b->bx + n * LANES;
+    b->lP = b->bP + nn * LANES;
+    b->lPn = b->lP + nn;
+    b->lk = b->lPn + nn;
+    b->ldd = b->lk + n;
     *out = b;
     return DT_OK;
 }
@@ -66,19 +78,39 @@ void dt_kf_batch_destroy(dt_kf_batch *b)
     dt__free(&a, b);
 }
 
+/* Symmetric to the tolerance dt_kf_set_state applies. */
+static int symmetric(size_t n, const double *M)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double a = M[i * n + j], c = M[j * n + i];
+            if (fabs(a - c) > 1e-12 * (fabs(a) + fabs(c)) + 1e-300)
+                return 0;
+        }
+    return 1;
+}
+
+static int finite_all(const double *v, size_t cnt)
+{
+    for (size_t i = 0; i < cnt; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
 int dt_kf_batch_set_model(dt_kf_batch *b, const double *Ad, const double *Qd)
 {
     if (b == NULL || Ad == NULL || Qd == NULL)
         return DT_EINVAL;
     size_t n = b->n;
-    for (size_t i = 0; i < n * n; i++)
-        if (!isfinite(Ad[i]) || !isfinite(Qd[i]))
-            return DT_EINVAL;
+    if (!finite_all(Ad, n * n) || !finite_all(Qd, n * n) || !symmetric(n, Qd))
+        return DT_EINVAL;
     memcpy(b->Ad, Ad, n * n * sizeof *Ad);
     memcpy(b->Qd, Qd, n * n * sizeof *Qd);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             b->AdT[j * n + i] = Ad[i * n + j];
+    b->has_model = 1;
     return DT_OK;
 }
 
@@ -87,11 +119,18 @@ int dt_kf_batch_set_state(dt_kf_batch *b, size_t i, const double *x, const doubl
     if (b == NULL || x == NULL || P == NULL || i >= b->count)
         return DT_EINVAL;
     size_t n = b->n, blk = i / LANES, l = i % LANES;
+    if (!finite_all(x, n) || !finite_all(P, n * n) || !symmetric(n, P))
+        return DT_EINVAL;
+    for (size_t r = 0; r < n; r++)
+        if (P[r * n + r] < 0)
+            return DT_EINVAL;
     double *bx = b->x + blk * n * LANES, *bP = b->P + blk * n * n * LANES;
     for (size_t r = 0; r < n; r++)
         bx[r * LANES + l] = x[r];
-    for (size_t r = 0; r < n * n; r++)
-        bP[r * LANES + l] = P[r];
+    for (size_t r = 0; r < n; r++) /* exactly symmetric, as the filter keeps it */
+        for (size_t c = r; c < n; c++)
+            bP[(r * n + c) * LANES + l] = bP[(c * n + r) * LANES + l] =
+                r == c ? P[r * n + c] : 0.5 * (P[r * n + c] + P[c * n + r]);
     return DT_OK;
 }
 
@@ -114,12 +153,47 @@ int dt_kf_batch_get_state(const dt_kf_batch *b, size_t i, double *x, double *P)
 #define KB_INLINE static inline
 #endif
 
-/* One block: predict, then m scalar updates (the Joseph order of dt_kf). */
-KB_INLINE void step_block(size_t n, dt_kf_batch *b, double *x, double *P, const double *z,
-                          size_t zstride, size_t lanes, size_t m, const double *H,
-                          const double *r)
+/* Variance i of lane l set to 0 with its covariances (a predicted variance
+ * that rounding made negative; see dt_kf's clear_negative_variances). */
+static void zero_lane_state(size_t n, double *P, size_t i, size_t l)
+{
+    for (size_t j = 0; j < n; j++)
+        P[(i * n + j) * LANES + l] = P[(j * n + i) * LANES + l] = 0;
+}
+
+/* Lane l of one scalar update that the binary64 result cannot be trusted
+ * with (kf_trusted): the double-double update of dt_kf, from the lane's
+ * prior in P into Pn (upper triangle) and k. Returns 0, or -1 when the
+ * innovation variance is not positive. */
+static int lane_fallback(size_t n, dt_kf_batch *b, const double *P, const double *h, double r,
+                         size_t l)
+{
+    for (size_t i = 0; i < n * n; i++)
+        b->lP[i] = P[i * LANES + l];
+    double sd = dt__kf_dd_gain(n, b->lP, h, r, b->ldd);
+    if (!(sd > 0 && sd <= DBL_MAX))
+        return -1;
+    dt__kf_dd_update(n, b->lP, h, r, b->ldd, b->lk, b->lPn);
+    for (size_t i = 0; i < n; i++) {
+        b->k[i * LANES + l] = b->lk[i];
+        for (size_t j = i; j < n; j++)
+            b->Pn[(i * n + j) * LANES + l] = b->lPn[i * n + j];
+    }
+    return 0;
+}
+
+/* One block: predict, then m scalar updates (the Joseph order of dt_kf, with
+ * its check and double-double fallback, lane by lane). Returns a mask of the
+ * lanes that failed (an innovation variance not positive, or a non-finite
+ * result); those lanes are put back as they were before the step. */
+KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, const double *z,
+                              size_t zstride, size_t lanes, size_t m, const double *H,
+                              const double *r)
 {
     double *T = b->T, *Pn = b->Pn, *a = b->a, *k = b->k, *g = b->g, *y = b->y, *s = b->s;
+    unsigned bad = 0;
+    memcpy(b->bx, x, n * LANES * sizeof *x);
+    memcpy(b->bP, P, n * n * LANES * sizeof *P);
     /* x <- Ad x */
     for (size_t i = 0; i < n; i++) {
         double acc[LANES] = {0};
@@ -157,6 +231,10 @@ KB_INLINE void step_block(size_t n, dt_kf_batch *b, double *x, double *P, const 
             memcpy(P + (i * n + j) * LANES, acc, sizeof acc);
             memcpy(P + (j * n + i) * LANES, acc, sizeof acc);
         }
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < LANES; l++)
+            if (P[(i * n + i) * LANES + l] < 0)
+                zero_lane_state(n, P, i, l);
     /* scalar updates */
     for (size_t row = 0; row < m; row++) {
         const double *h = H + row * n;
@@ -173,24 +251,26 @@ KB_INLINE void step_block(size_t n, dt_kf_batch *b, double *x, double *P, const 
             }
         }
         /* same operations, in the same order, as dt_kf for one filter */
-        double yv[LANES], hx[LANES] = {0};
+        double yv[LANES], hx[LANES] = {0}, w2[LANES] = {0}, h1 = 0;
         for (size_t l = 0; l < LANES; l++)
             s[l] = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            double ah = fabs(h[i]);
+            h1 += ah;
             for (size_t l = 0; l < LANES; l++) {
                 s[l] += h[i] * a[i * LANES + l];
                 hx[l] += h[i] * x[i * LANES + l];
+                w2[l] += ah * P[(i * n + i) * LANES + l];
             }
+        }
         for (size_t l = 0; l < LANES; l++) {
             s[l] = rr + s[l];
-            /* idle lanes of the last block see z = 0 and stay finite */
+            /* idle lanes of the last block see z = 0 (and are never reported) */
             yv[l] = (l < lanes ? z[l * zstride + row] : 0) - hx[l];
         }
         for (size_t i = 0; i < n; i++)
-            for (size_t l = 0; l < LANES; l++) {
+            for (size_t l = 0; l < LANES; l++)
                 k[i * LANES + l] = a[i * LANES + l] / s[l];
-                x[i * LANES + l] += k[i * LANES + l] * yv[l];
-            }
         /* g = sum_j (P[:, j] - k a_j) h_j */
         for (size_t i = 0; i < n * LANES; i++)
             g[i] = 0;
@@ -213,6 +293,22 @@ KB_INLINE void step_block(size_t n, dt_kf_batch *b, double *x, double *P, const 
                            rr * ki * kj;
                 }
             }
+        /* dt_kf's check (kf_trusted), lane by lane; untrusted lanes are
+         * recomputed in double-double from their prior, still in P */
+        int ok[LANES];
+        for (size_t l = 0; l < LANES; l++)
+            ok[l] = s[l] > 0 && s[l] <= DBL_MAX;
+        for (size_t i = 0; i < n; i++)
+            for (size_t l = 0; l < LANES; l++) {
+                double d = Pn[(i * n + i) * LANES + l], p = P[(i * n + i) * LANES + l];
+                ok[l] &= (d * s[l] >= DT__KF_TRUST * (s[l] + h1 * w2[l]) * p) & (d <= p);
+            }
+        for (size_t l = 0; l < LANES; l++)
+            if (!ok[l] && !(bad >> l & 1u) && lane_fallback(n, b, P, h, rr, l) != 0)
+                bad |= 1u << l;
+        for (size_t i = 0; i < n; i++)
+            for (size_t l = 0; l < LANES; l++)
+                x[i * LANES + l] += k[i * LANES + l] * yv[l];
         for (size_t i = 0; i < n; i++)
             for (size_t j = i; j < n; j++) {
                 memcpy(P + (i * n + j) * LANES, Pn + (i * n + j) * LANES,
@@ -221,25 +317,48 @@ KB_INLINE void step_block(size_t n, dt_kf_batch *b, double *x, double *P, const 
                        LANES * sizeof *P);
             }
     }
+    /* nothing non-finite is kept: sums propagate NaN and infinities */
+    double chk[LANES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t l = 0; l < LANES; l++)
+            chk[l] += x[i * LANES + l];
+        for (size_t j = i; j < n; j++)
+            for (size_t l = 0; l < LANES; l++)
+                chk[l] += P[(i * n + j) * LANES + l];
+    }
+    for (size_t l = 0; l < LANES; l++) {
+        if (!isfinite(chk[l]))
+            bad |= 1u << l;
+        if (bad >> l & 1u) {
+            for (size_t i = 0; i < n; i++)
+                x[i * LANES + l] = b->bx[i * LANES + l];
+            for (size_t i = 0; i < n * n; i++)
+                P[i * LANES + l] = b->bP[i * LANES + l];
+        }
+    }
+    return lanes < LANES ? bad & ((1u << lanes) - 1u) : bad;
 }
 
-/* Every block of the fleet, with n a constant in the instances below. */
-KB_INLINE void step_all(size_t n, dt_kf_batch *b, size_t m, const double *H, const double *r,
-                        const double *z)
+/* Every block of the fleet, with n a constant in the instances below.
+ * Returns the number of filters that failed. */
+KB_INLINE size_t step_all(size_t n, dt_kf_batch *b, size_t m, const double *H, const double *r,
+                          const double *z)
 {
+    size_t failed = 0;
     for (size_t blk = 0; blk < b->blocks; blk++) {
         size_t first = blk * LANES;
         size_t lanes = b->count - first < LANES ? b->count - first : LANES;
-        step_block(n, b, b->x + blk * n * LANES, b->P + blk * n * n * LANES, z + first * m, m,
-                   lanes, m, H, r);
+        failed += step_block(n, b, b->x + blk * n * LANES, b->P + blk * n * n * LANES,
+                             z + first * m, m, lanes, m, H, r) != 0;
     }
+    return failed;
 }
 
 #define KB_INSTANCE(N)                                                          \
-    static void step_##N(dt_kf_batch *b, size_t m, const double *H, const double *r, \
-                         const double *z)                                       \
+    static size_t step_##N(dt_kf_batch *b, size_t m, const double *H, const double *r, \
+                           const double *z)                                     \
     {                                                                           \
-        step_all(N, b, m, H, r, z);                                             \
+        return step_all(N, b, m, H, r, z);                                      \
     }
 KB_INSTANCE(4)
 KB_INSTANCE(6)
@@ -248,25 +367,30 @@ KB_INSTANCE(12)
 KB_INSTANCE(16)
 KB_INSTANCE(24)
 
-static void step_generic(dt_kf_batch *b, size_t m, const double *H, const double *r,
-                         const double *z)
+static size_t step_generic(dt_kf_batch *b, size_t m, const double *H, const double *r,
+                           const double *z)
 {
-    step_all(b->n, b, m, H, r, z);
+    return step_all(b->n, b, m, H, r, z);
 }
 
 int dt_kf_batch_step(dt_kf_batch *b, size_t m, const double *H, const double *r,
                      const double *z)
 {
-    if (b == NULL || H == NULL || r == NULL || z == NULL || m > DT_LA_MAX)
+    if (b == NULL || H == NULL || r == NULL || z == NULL || m > DT_LA_MAX || !b->has_model ||
+        !finite_all(H, m * b->n) || !finite_all(z, m * b->count))
         return DT_EINVAL;
+    for (size_t j = 0; j < m; j++)
+        if (!(r[j] >= 0) || !isfinite(r[j]))
+            return DT_EINVAL;
+    size_t failed;
     switch (b->n) {
-    case 4: step_4(b, m, H, r, z); break;
-    case 6: step_6(b, m, H, r, z); break;
-    case 8: step_8(b, m, H, r, z); break;
-    case 12: step_12(b, m, H, r, z); break;
-    case 16: step_16(b, m, H, r, z); break;
-    case 24: step_24(b, m, H, r, z); break;
-    default: step_generic(b, m, H, r, z); break;
+    case 4: failed = step_4(b, m, H, r, z); break;
+    case 6: failed = step_6(b, m, H, r, z); break;
+    case 8: failed = step_8(b, m, H, r, z); break;
+    case 12: failed = step_12(b, m, H, r, z); break;
+    case 16: failed = step_16(b, m, H, r, z); break;
+    case 24: failed = step_24(b, m, H, r, z); break;
+    default: failed = step_generic(b, m, H, r, z); break;
     }
-    return DT_OK;
+    return failed ? DT_ENUMERIC : DT_OK;
 }

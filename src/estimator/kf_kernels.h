@@ -14,22 +14,6 @@
 #define KF_INLINE static inline __attribute__((always_inline))
 #else
 #define KF_INLINE static inline
-typedef double (*dt__kf_predict_fn)(const double *Ad, const double *AdT, const double *P,
-                                    const double *Qd, double *T, double *Pn);
-typedef double (*dt__kf_joseph_fn)(const double *P, const double *h, const double *a,
-                                   const double *k, double r, double *g, double *Pn);
-typedef double (*dt__kf_ph_fn)(const double *P, const double *h, double *a);
-
-typedef struct dt__kf_kernel_set {
-    size_t n;
-    dt__kf_predict_fn predict;
-    dt__kf_joseph_fn joseph;
-    dt__kf_ph_fn ph;
-} dt__kf_kernel_set;
-
-/* The instance for n, or NULL (then the generic code runs). */
-const dt__kf_kernel_set *dt__kf_kernels_for(size_t n);
-
 #endif
 
 /* Copies the upper triangle of P into the lower. */
@@ -123,6 +107,46 @@ KF_INLINE double kf_ph(size_t n, const double *restrict P, const double *restric
         s += h[i] * a[i];
     return s;
 }
+
+/* The binary64 scalar update (kf_scalar_joseph) is kept when every posterior
+ * variance d_i lies in [DT__KF_TRUST (1 + w) P_ii, P_ii], w = (sum |h_j|)
+ * (sum P_jj |h_j|) / s. Its rounding error is below about 3 (n + 2) 2^-53
+ * (1 + w) sqrt(P_ii P_jj) when P is positive semi-definite (|P_ij| <=
+ * sqrt(P_ii P_jj) bounds each term; w bounds the cancellation in h P h'), so
+ * a kept variance is positive and each kept entry is within about
+ * 3 (n + 2) 2^-26 of sqrt(d_i d_j) of the exact posterior's. Anything else
+ * (a negative or grown variance, a reduction by more than ~1e8 / (1 + w) in
+ * one update) goes to the double-double evaluation below. */
+#define DT__KF_TRUST 0x1p-27
+
+/* Whether the binary64 update can be kept (see DT__KF_TRUST); c is
+ * DT__KF_TRUST (s + sum|h_j| sum P_jj |h_j|). O(n), no division. */
+KF_INLINE int kf_trusted(size_t n, const double *restrict P, const double *restrict Pn,
+                         double s, double c)
+{
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        double d = Pn[i * n + i], p = P[i * n + i];
+        ok &= (d * s >= c * p) & (d <= p); /* false for NaN */
+    }
+    return ok;
+}
+
+/* Scratch doubles of the double-double scalar update. */
+#define DT__KF_DD_WORK(n) (6 * (size_t)(n) + 2)
+
+/* The scalar update of kf_scalar_joseph in double-double arithmetic (about
+ * 2^-104 per operation), for the updates the binary64 one cannot be trusted
+ * with. dt__kf_dd_gain computes a = P h', s = h a + r and k = a / s into dd
+ * and returns s rounded (not > 0: the update cannot be applied).
+ * dt__kf_dd_update then writes k rounded and Pn = M - g k' + r k k' (the
+ * Joseph order above), rounded once, with 0 <= Pn_ii <= P_ii enforced: a
+ * variance above its prior (only its last bit can be) is set to the prior, a
+ * negative one (only a prior that is not positive semi-definite gives one)
+ * to 0 with its covariances. Returns a finiteness checksum as the kernels. */
+double dt__kf_dd_gain(size_t n, const double *P, const double *h, double r, double *dd);
+double dt__kf_dd_update(size_t n, const double *P, const double *h, double r, double *dd,
+                        double *k, double *Pn);
 
 typedef double (*dt__kf_predict_fn)(const double *Ad, const double *AdT, const double *P,
                                     const double *Qd, double *T, double *Pn);

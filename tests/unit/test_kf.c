@@ -294,6 +294,600 @@ static void test_batch_equals_single_filters(void **state)
     dt_kf_batch_destroy(b);
 }
 
+/* ---- non-finite callback results (tracker issue, class 2) ---- */
+
+/* An EKF process callback that can be told to write NaN or infinity into
+ * x_next or F, or to return a positive value, while reporting success. */
+typedef struct bad_f {
+    int mode; /* 0 good, 1 NaN x_next, 2 Inf x_next, 3 NaN F, 4 Inf F, 5 returns 1 */
+    int calls;
+} bad_f;
+
+static int bad_process(void *user, const double *x, const double *u, double dt, double *xn,
+                       double *F)
+{
+    (void)u;
+    bad_f *b = user;
+    b->calls++;
+    linear_f(NULL, x, NULL, dt, xn, F);
+    switch (b->mode) {
+    case 1: xn[1] = NAN; break;
+    case 2: xn[0] = INFINITY; break;
+    case 3: F[2] = NAN; break;
+    case 4: F[3] = -INFINITY; break;
+    case 5: return 1;
+    default: break;
+    }
+    return 0;
+}
+
+static void assert_bits_equal(size_t cnt, const double *a, const double *b)
+{
+    assert_memory_equal(a, b, cnt * sizeof *a);
+}
+
+static void test_ekf_nonfinite_callback_refused(void **state)
+{
+    (void)state;
+    const double Qc[4] = {0.02, 0, 0, 0.4}, x0[2] = {1, -1}, P0[4] = {0.5, 0.1, 0.1, 0.3};
+    const double h[2] = {1, 0};
+    bad_f bf = {0, 0};
+    dt_kf *kf = mk(2, 0);
+    assert_int_equal(dt_kf_set_nonlinear(kf, bad_process, &bf, Qc), 0);
+    assert_int_equal(dt_kf_set_state(kf, x0, P0), 0);
+    for (int mode = 1; mode <= 5; mode++) {
+        bf.mode = mode;
+        double xp[2], Pp[4];
+        /* the header's rule: a failed call leaves x and P unchanged */
+        int rc = dt_kf_predict(kf, 0.1);
+        assert_true(rc < 0);
+        if (mode < 5)
+            assert_int_equal(rc, DT_ENUMERIC);
+        assert_bits_equal(2, dt_kf_state(kf), x0);
+        assert_bits_equal(4, dt_kf_cov(kf), P0);
+        /* a peek goes through the same callback */
+        assert_true(dt_kf_peek(kf, 0.1, xp, Pp) < 0);
+        assert_bits_equal(2, dt_kf_state(kf), x0);
+        assert_bits_equal(4, dt_kf_cov(kf), P0);
+    }
+    /* and the filter still works: a good step, then an update */
+    bf.mode = 0;
+    assert_int_equal(dt_kf_predict(kf, 0.1), 0);
+    assert_int_equal(dt_kf_update_scalar(kf, h, 0.9, 0.2, 0, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(isfinite(dt_kf_cov(kf)[i]));
+    assert_true(isfinite(dt_kf_state(kf)[0]) && isfinite(dt_kf_state(kf)[1]));
+    dt_kf_destroy(kf);
+}
+
+/* A measurement callback returning a positive value is refused too. */
+static int positive_h(void *user, const double *x, double *hx, double *grad)
+{
+    (void)user;
+    *hx = x[0];
+    grad[0] = 1;
+    grad[1] = 0;
+    return 2;
+}
+
+static void test_ekf_measurement_positive_return_refused(void **state)
+{
+    (void)state;
+    const double x0[2] = {1, -1}, P0[4] = {0.5, 0.1, 0.1, 0.3};
+    dt_kf *kf = mk(2, 0);
+    dt_kf_set_state(kf, x0, P0);
+    assert_true(dt_kf_update_nonlinear(kf, positive_h, NULL, 1.0, 0.1, 0, NULL) < 0);
+    assert_bits_equal(2, dt_kf_state(kf), x0);
+    assert_bits_equal(4, dt_kf_cov(kf), P0);
+    dt_kf_destroy(kf);
+}
+
+static void test_batch_nonfinite_refused(void **state)
+{
+    (void)state;
+    enum { N = 4, F = 11 };
+    double Ad[N * N] = {0}, Qd[N * N] = {0}, P0[N * N] = {0}, x0[N] = {1, 2, 3, 4};
+    for (int i = 0; i < N; i++) {
+        Ad[i * N + i] = 1;
+        Qd[i * N + i] = 0.01;
+        P0[i * N + i] = 1;
+    }
+    Ad[1] = 0.1;
+    const double H[N] = {1, 0, 0.5, 0}, r1[1] = {0.1};
+    dt_kf_batch *b;
+    assert_int_equal(dt_kf_batch_create(N, F, NULL, &b), 0);
+    double z[F];
+    for (int f = 0; f < F; f++)
+        z[f] = 0.1 * f;
+    /* no model yet */
+    assert_int_equal(dt_kf_batch_step(b, 1, H, r1, z), DT_EINVAL);
+    double badQ[N * N];
+    memcpy(badQ, Qd, sizeof badQ);
+    badQ[1] = 0.5; /* not symmetric */
+    assert_int_equal(dt_kf_batch_set_model(b, Ad, badQ), DT_EINVAL);
+    assert_int_equal(dt_kf_batch_set_model(b, Ad, Qd), 0);
+    /* states: non-finite, not symmetric, a negative variance */
+    double bad[N * N];
+    memcpy(bad, P0, sizeof bad);
+    bad[5] = NAN;
+    assert_int_equal(dt_kf_batch_set_state(b, 0, x0, bad), DT_EINVAL);
+    bad[5] = -1;
+    assert_int_equal(dt_kf_batch_set_state(b, 0, x0, bad), DT_EINVAL);
+    bad[5] = 1;
+    bad[1] = 0.3;
+    assert_int_equal(dt_kf_batch_set_state(b, 0, x0, bad), DT_EINVAL);
+    double xbad[N] = {1, NAN, 0, 0};
+    assert_int_equal(dt_kf_batch_set_state(b, 0, xbad, P0), DT_EINVAL);
+    for (size_t f = 0; f < F; f++)
+        assert_int_equal(dt_kf_batch_set_state(b, f, x0, P0), 0);
+    /* non-finite data or rows, negative variance: refused, nothing stepped */
+    double xs[F][N], Ps[F][N * N];
+    for (size_t f = 0; f < F; f++)
+        dt_kf_batch_get_state(b, f, xs[f], Ps[f]);
+    z[7] = NAN;
+    assert_int_equal(dt_kf_batch_step(b, 1, H, r1, z), DT_EINVAL);
+    z[7] = 0.7;
+    const double Hn[N] = {1, INFINITY, 0, 0}, rneg[1] = {-1}, rnan[1] = {NAN};
+    assert_int_equal(dt_kf_batch_step(b, 1, Hn, r1, z), DT_EINVAL);
+    assert_int_equal(dt_kf_batch_step(b, 1, H, rneg, z), DT_EINVAL);
+    assert_int_equal(dt_kf_batch_step(b, 1, H, rnan, z), DT_EINVAL);
+    for (size_t f = 0; f < F; f++) {
+        double x[N], P[N * N];
+        dt_kf_batch_get_state(b, f, x, P);
+        assert_bits_equal(N, x, xs[f]);
+        assert_bits_equal(N * N, P, Ps[f]);
+    }
+    /* One filter whose innovation variance is 0 (no uncertainty, r = 0, a
+     * zero transition): DT_ENUMERIC, that filter unchanged, the others
+     * stepped as single filters. */
+    double Pz[N * N] = {0};
+    dt_kf_batch_set_state(b, 9, x0, Pz);
+    double Adz[N * N] = {0}, Qz[N * N] = {0}, r0[1] = {0};
+    Qz[15] = 1; /* the measured states 0 and 2 get no process noise */
+    memcpy(Adz, Ad, sizeof Adz);
+    assert_int_equal(dt_kf_batch_set_model(b, Adz, Qz), 0);
+    dt_kf *one = mk(N, 0);
+    dt_kf_set_discrete(one, Adz, NULL, Qz);
+    dt_kf_set_state(one, x0, P0);
+    assert_int_equal(dt_kf_batch_step(b, 1, H, r0, z), DT_ENUMERIC);
+    double x[N], P[N * N];
+    dt_kf_batch_get_state(b, 9, x, P);
+    assert_bits_equal(N, x, x0);
+    assert_bits_equal(N * N, P, Pz);
+    assert_int_equal(dt_kf_predict(one, 1), 0);
+    assert_int_equal(dt_kf_update_scalar(one, H, z[3], 0, 0, NULL), 0);
+    dt_kf_batch_get_state(b, 3, x, P);
+    assert_mat_close(N, 1, x, dt_kf_state(one), 1e-12, 1e-14);
+    assert_mat_close(N, N, P, dt_kf_cov(one), 1e-12, 1e-14);
+    dt_kf_destroy(one);
+    dt_kf_batch_destroy(b);
+}
+
+/* ---- ill-conditioned priors (tracker issue, class 5) ---- */
+
+/* Reference posteriors computed offline at 80 digits (tests/data/kf/). */
+#define KF_REF_NMAX 11
+typedef struct kf_ref {
+    const char *name;
+    size_t n;
+    double z, r;
+    double x[KF_REF_NMAX], P[KF_REF_NMAX * KF_REF_NMAX], h[KF_REF_NMAX];
+    double x_post[KF_REF_NMAX], P_post[KF_REF_NMAX * KF_REF_NMAX];
+} kf_ref;
+
+static const kf_ref kf_refs[] = {
+#include "../data/kf/scalar_ref.inc"
+};
+
+/* The guarantee of the scalar update: exactly symmetric, every variance in
+ * [0, prior]. */
+static void assert_posterior_shape(size_t n, const double *prior, const double *P,
+                                   const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = P[i * n + i];
+        if (!(d >= 0 && d <= prior[i * n + i])) {
+            print_error("%s: variance %zu = %.17g, prior %.17g\n", what, i, d, prior[i * n + i]);
+            fail();
+        }
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(&P[i * n + j], &P[j * n + i], sizeof *P) != 0) {
+                print_error("%s: P[%zu][%zu] != P[%zu][%zu]\n", what, i, j, j, i);
+                fail();
+            }
+    }
+}
+
+/* Every entry against a reference, relative to the reference's own scale:
+ * |P_ij - ref_ij| <= rel sqrt(ref_ii ref_jj) + abs sqrt(prior_ii prior_jj). */
+static double posterior_error(size_t n, const double *P, const double *ref, const double *prior,
+                              double rel, double abs_)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double tol = rel * sqrt(ref[i * n + i] * ref[j * n + j]) +
+                         abs_ * sqrt(prior[i * n + i] * prior[j * n + j]);
+            double e = fabs(P[i * n + j] - ref[i * n + j]);
+            worst = fmax(worst, e / tol);
+        }
+    return worst; /* <= 1: within tolerance */
+}
+
+typedef struct lin_h {
+    size_t n;
+    const double *h;
+} lin_h;
+
+static int linear_h(void *user, const double *x, double *hx, double *grad)
+{
+    const lin_h *l = user;
+    double s = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        s += l->h[i] * x[i];
+        grad[i] = l->h[i];
+    }
+    *hx = s;
+    return 0;
+}
+
+/* Tolerances: P+ to 1e-9 of the posterior's own scale sqrt(P+_ii P+_jj)
+ * (the double-double path is measured at ~1e-13, the binary64 path is kept
+ * only where its bound is ~1e-7 and measured at ~1e-12; the r = 0 case's
+ * zero entries get 2^-60 of the prior's scale); x+ to 1e-9 of |x| + |x+ - x|. */
+#define REF_REL 1e-9
+#define REF_ABS 0.0
+
+static void check_against_ref(const kf_ref *c, const double *x, const double *P,
+                              const char *path)
+{
+    size_t n = c->n;
+    char what[96];
+    snprintf(what, sizeof what, "%s (%s)", c->name, path);
+    assert_posterior_shape(n, c->P, P, what);
+    double e = posterior_error(n, P, c->P_post, c->P, REF_REL, REF_ABS);
+    if (!(e <= 1)) {
+        print_error("%s: P+ off the 80-digit reference by %.3g tolerances\n", what, e);
+        for (size_t i = 0; i < n; i++)
+            print_error("  P+[%zu][%zu] = %.17g, reference %.17g\n", i, i, P[i * n + i],
+                        c->P_post[i * n + i]);
+        fail();
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_close(x[i], c->x_post[i], 0,
+                     REF_REL * (fabs(c->x[i]) + fabs(c->x_post[i] - c->x[i])));
+}
+
+static void test_scalar_update_80_digit_references(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < sizeof kf_refs / sizeof kf_refs[0]; t++) {
+        const kf_ref *c = &kf_refs[t];
+        size_t n = c->n;
+        dt_kf *kf = mk(n, 0);
+        /* the scalar update, the path every measurement takes */
+        assert_int_equal(dt_kf_set_state(kf, c->x, c->P), 0);
+        assert_int_equal(dt_kf_update_scalar(kf, c->h, c->z, c->r, 0, NULL), 0);
+        check_against_ref(c, dt_kf_state(kf), dt_kf_cov(kf), "scalar");
+        /* the nonlinear update shares it */
+        lin_h lh = {n, c->h};
+        assert_int_equal(dt_kf_set_state(kf, c->x, c->P), 0);
+        assert_int_equal(dt_kf_update_nonlinear(kf, linear_h, &lh, c->z, c->r, 0, NULL), 0);
+        check_against_ref(c, dt_kf_state(kf), dt_kf_cov(kf), "nonlinear");
+        /* the vector update with m = 1 */
+        assert_int_equal(dt_kf_set_state(kf, c->x, c->P), 0);
+        assert_int_equal(dt_kf_update(kf, 1, &c->z, c->h, &c->r, 0, NULL), 0);
+        check_against_ref(c, dt_kf_state(kf), dt_kf_cov(kf), "vector");
+        dt_kf_destroy(kf);
+    }
+}
+
+/* splitmix64 and Box-Muller, as tests/data/kf/gen_scalar_ref.py. */
+typedef struct sweep_rng {
+    uint64_t s;
+} sweep_rng;
+
+static double rng_uniform(sweep_rng *g)
+{
+    uint64_t z = (g->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) * 0x1p-53;
+}
+
+static double rng_gauss(sweep_rng *g)
+{
+    double u = rng_uniform(g), v = rng_uniform(g);
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+#define SW_NMAX 16
+
+/* P = D Q diag(1 .. 1/cond) Q' D (Q orthonormal by Gram-Schmidt), upper
+ * triangle computed and mirrored; d: the standard deviation scales. */
+static void sweep_prior(sweep_rng *g, size_t n, double cond, const double *d, double *P)
+{
+    double Q[SW_NMAX * SW_NMAX];
+    for (size_t k = 0; k < n; k++) {
+        double *q = Q + k * n;
+        for (;;) {
+            for (size_t i = 0; i < n; i++)
+                q[i] = rng_gauss(g);
+            for (size_t l = 0; l < k; l++) {
+                double dot = 0;
+                for (size_t i = 0; i < n; i++)
+                    dot += q[i] * Q[l * n + i];
+                for (size_t i = 0; i < n; i++)
+                    q[i] -= dot * Q[l * n + i];
+            }
+            double nv = 0;
+            for (size_t i = 0; i < n; i++)
+                nv += q[i] * q[i];
+            if (nv > 1e-6) {
+                for (size_t i = 0; i < n; i++)
+                    q[i] /= sqrt(nv);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++) {
+            double c = 0;
+            for (size_t k = 0; k < n; k++)
+                c += Q[k * n + i] * pow(cond, -(double)k / (double)(n > 1 ? n - 1 : 1)) *
+                     Q[k * n + j];
+            P[i * n + j] = P[j * n + i] = c * d[i] * d[j];
+        }
+}
+
+#if defined(__SIZEOF_FLOAT128__)
+#define HAVE_F128 1
+/* An independent reference in binary128 (113-bit significand, the
+ * compiler's software arithmetic): the same Joseph order, which keeps the
+ * cancellation error multiplied by (I - k h). */
+static void posterior_f128(size_t n, const double *P, const double *h, double r, double *out)
+{
+    __float128 a[SW_NMAX], k[SW_NMAX], g[SW_NMAX], s = r;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = 0;
+        for (size_t j = 0; j < n; j++)
+            a[i] += (__float128)P[i * n + j] * h[j];
+        s += h[i] * a[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        k[i] = a[i] / s;
+    for (size_t i = 0; i < n; i++) {
+        g[i] = 0;
+        for (size_t j = 0; j < n; j++)
+            g[i] += ((__float128)P[i * n + j] - k[i] * a[j]) * h[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            out[i * n + j] =
+                (double)(((__float128)P[i * n + j] - k[i] * a[j]) - g[i] * k[j] + r * k[i] * k[j]);
+}
+#endif
+
+/* Positive semi-definite to within eps of the correlation scale: Cholesky of
+ * D^-1 P D^-1 + eps I (D = sqrt(diag P); zero variances dropped). */
+static int psd_within(size_t n, const double *P, double eps)
+{
+    double C[SW_NMAX * SW_NMAX], L[SW_NMAX * SW_NMAX];
+    size_t idx[SW_NMAX], m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (P[i * n + i] > 0)
+            idx[m++] = i;
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = 0; b < m; b++) {
+            size_t i = idx[a], j = idx[b];
+            C[a * m + b] = P[i * n + j] / sqrt(P[i * n + i] * P[j * n + j]) + (a == b ? eps : 0);
+        }
+    for (size_t a = 0; a < m; a++) /* zero variance: its covariances must be 0 */
+        for (size_t i = 0; i < n; i++)
+            if (P[i * n + i] == 0 && P[i * n + idx[a]] != 0)
+                return 0;
+    return m == 0 || dt_chol(m, C, L) == DT_OK;
+}
+
+/* The sweep of the issue: states whose standard deviations are 1e6 or 1e-6,
+ * correlation matrices of condition 1e14, r log-uniform from 1e-20 to 1e-10,
+ * random rows. Families: n = 2 with either scale per state; n = 3, 4, 5 with
+ * one state at 1e6; n = 6, 8, 11, 16 (kernels and the generic code) with an
+ * ill-conditioned pair among well-conditioned states and a row on the pair,
+ * or a row on every state. Checked after each update: the shape (symmetric,
+ * variances in [0, prior]), PSD to 1e-6 of the correlation scale, agreement
+ * with the binary128 reference to 1e-8 of the posterior's scale, the vector
+ * path agreeing with the scalar one to the same, and later updates (each
+ * state alone with r = 1e-20, then a new random row) succeeding. */
+static void test_scalar_update_illconditioned_sweep(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {2, 3, 4, 5, 6, 8, 11, 16};
+    sweep_rng g = {0x5EEDF00Dull};
+    int cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        dt_kf *kf = mk(n, 0), *kv = mk(n, 0);
+        for (int t = 0; t < 150; t++, cases++) {
+            double d[SW_NMAX], P[SW_NMAX * SW_NMAX], x[SW_NMAX], h[SW_NMAX];
+            int measured[SW_NMAX];
+            if (n <= 5) {
+                size_t big = (size_t)(rng_uniform(&g) * (double)n);
+                for (size_t i = 0; i < n; i++) {
+                    d[i] = (n == 2 ? rng_uniform(&g) < 0.5 : i == big) ? 1e6 : 1e-6;
+                    measured[i] = 1;
+                }
+                sweep_prior(&g, n, 1e14, d, P);
+            } else {
+                /* a 2 x 2 ill-conditioned pair at p, q in a well-conditioned prior */
+                double P2[4], W[SW_NMAX * SW_NMAX], dw[SW_NMAX], d2[2];
+                for (int a = 0; a < 2; a++)
+                    d2[a] = rng_uniform(&g) < 0.5 ? 1e6 : 1e-6;
+                sweep_prior(&g, 2, 1e14, d2, P2);
+                for (size_t i = 0; i + 2 < n; i++)
+                    dw[i] = 0.5 + rng_uniform(&g);
+                sweep_prior(&g, n - 2, 1e2, dw, W);
+                size_t p = (size_t)(rng_uniform(&g) * (double)n);
+                size_t q = (p + 1 + (size_t)(rng_uniform(&g) * (double)(n - 1))) % n;
+                size_t rest[SW_NMAX], nr = 0;
+                int pair_only = t % 2 == 0;
+                for (size_t i = 0; i < n; i++)
+                    if (i != p && i != q)
+                        rest[nr++] = i;
+                memset(P, 0, sizeof P);
+                size_t pq[2] = {p, q};
+                for (int a = 0; a < 2; a++) {
+                    d[pq[a]] = d2[a];
+                    measured[pq[a]] = 1;
+                    for (int b = 0; b < 2; b++)
+                        P[pq[a] * n + pq[b]] = P2[a * 2 + b];
+                }
+                for (size_t a = 0; a < nr; a++) {
+                    d[rest[a]] = dw[a];
+                    measured[rest[a]] = !pair_only;
+                    for (size_t b = 0; b < nr; b++)
+                        P[rest[a] * n + rest[b]] = W[a * (n - 2) + b];
+                }
+            }
+            for (size_t i = 0; i < n; i++) {
+                h[i] = measured[i] ? rng_gauss(&g) : 0;
+                x[i] = d[i] * rng_gauss(&g);
+            }
+            double r = pow(10, -20 + 10 * rng_uniform(&g)), z = 0;
+            for (size_t i = 0; i < n; i++)
+                z += h[i] * x[i];
+            z += sqrt(r) * rng_gauss(&g);
+            char what[64];
+            snprintf(what, sizeof what, "sweep n = %zu case %d", n, t);
+            /* the bound the binary64 path is kept under (kf_kernels.h) */
+            double tol = 3.0 * (double)(n + 2) * 0x1p-26;
+            assert_int_equal(dt_kf_set_state(kf, x, P), 0);
+            assert_int_equal(dt_kf_set_state(kv, x, P), 0);
+            assert_int_equal(dt_kf_update_scalar(kf, h, z, r, 0, NULL), 0);
+            const double *Ps = dt_kf_cov(kf);
+            assert_posterior_shape(n, P, Ps, what);
+            if (!psd_within(n, Ps, 1e-6)) {
+                print_error("%s: posterior not PSD to 1e-6\n", what);
+                fail();
+            }
+#ifdef HAVE_F128
+            double ref[SW_NMAX * SW_NMAX];
+            posterior_f128(n, P, h, r, ref);
+            double e = posterior_error(n, Ps, ref, P, tol, 0);
+            if (!(e <= 1)) {
+                print_error("%s: off the binary128 reference by %.3g tolerances\n", what, e);
+                fail();
+            }
+#endif
+            /* the vector path on the same inputs agrees */
+            assert_int_equal(dt_kf_update(kv, 1, &z, h, &r, 0, NULL), 0);
+            assert_posterior_shape(n, P, dt_kf_cov(kv), what);
+            double ev = posterior_error(n, dt_kf_cov(kv), Ps, P, 2 * tol, 0);
+            if (!(ev <= 1)) {
+                print_error("%s: vector and scalar paths differ by %.3g tolerances\n", what, ev);
+                fail();
+            }
+            /* later updates keep succeeding and keep the shape */
+            for (size_t i = 0; i < n; i++) {
+                double e1[SW_NMAX] = {0}, prior[SW_NMAX * SW_NMAX];
+                e1[i] = 1;
+                memcpy(prior, dt_kf_cov(kf), n * n * sizeof *prior);
+                assert_int_equal(dt_kf_update_scalar(kf, e1, dt_kf_state(kf)[i], 1e-20, 0, NULL),
+                                 0);
+                assert_posterior_shape(n, prior, dt_kf_cov(kf), what);
+            }
+            double prior[SW_NMAX * SW_NMAX];
+            memcpy(prior, dt_kf_cov(kf), n * n * sizeof *prior);
+            for (size_t i = 0; i < n; i++)
+                h[i] = rng_gauss(&g);
+            assert_int_equal(dt_kf_update_scalar(kf, h, 0.0, pow(10, -20 + 20 * rng_uniform(&g)),
+                                                 0, NULL),
+                             0);
+            assert_posterior_shape(n, prior, dt_kf_cov(kf), what);
+        }
+        dt_kf_destroy(kf);
+        dt_kf_destroy(kv);
+    }
+    assert_int_equal(cases, 8 * 150);
+}
+
+/* The fleet path on the sweep's priors: each filter's result is dt_kf's (the
+ * same check and fallback, lane by lane), with the same shape guarantee. An
+ * identity transition and no process noise keep each prior as set. */
+static void test_batch_illconditioned(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {2, 6};
+    enum { F = 21 };
+    sweep_rng g = {0xBA7C4ull};
+    for (size_t si = 0; si < 2; si++) {
+        size_t n = sizes[si];
+        double Ad[SW_NMAX * SW_NMAX] = {0}, Qd[SW_NMAX * SW_NMAX] = {0};
+        for (size_t i = 0; i < n; i++)
+            Ad[i * n + i] = 1;
+        dt_kf_batch *b;
+        assert_int_equal(dt_kf_batch_create(n, F, NULL, &b), 0);
+        assert_int_equal(dt_kf_batch_set_model(b, Ad, Qd), 0);
+        dt_kf *kf = mk(n, 0);
+        assert_int_equal(dt_kf_set_discrete(kf, Ad, NULL, Qd), 0);
+        for (int round = 0; round < 20; round++) {
+            static double P0[F][SW_NMAX * SW_NMAX], x0[F][SW_NMAX];
+            double h[SW_NMAX] = {0}, z[F], r = pow(10, -20 + 10 * rng_uniform(&g));
+            /* n = 6: the row is on states 1 and 4, the ill-conditioned pair */
+            for (size_t i = 0; i < n; i++)
+                h[i] = n == 2 || i == 1 || i == 4 ? rng_gauss(&g) : 0;
+            for (size_t f = 0; f < F; f++) {
+                double d[SW_NMAX], P2[4];
+                for (size_t i = 0; i < n; i++)
+                    d[i] = 0.5 + rng_uniform(&g);
+                for (int a = 0; a < 2; a++)
+                    d[n == 2 ? (size_t)a : (size_t)(1 + 3 * a)] =
+                        rng_uniform(&g) < 0.5 ? 1e6 : 1e-6;
+                if (n == 2) {
+                    sweep_prior(&g, 2, 1e14, d, P0[f]);
+                } else {
+                    sweep_prior(&g, n, 1e2, d, P0[f]);
+                    double d2[2] = {d[1], d[4]};
+                    sweep_prior(&g, 2, 1e14, d2, P2);
+                    for (size_t i = 0; i < n; i++) /* uncouple states 1 and 4 */
+                        for (size_t j = 0; j < n; j++)
+                            if ((i == 1 || i == 4) != (j == 1 || j == 4))
+                                P0[f][i * n + j] = 0;
+                    P0[f][1 * n + 1] = P2[0];
+                    P0[f][1 * n + 4] = P0[f][4 * n + 1] = P2[1];
+                    P0[f][4 * n + 4] = P2[3];
+                }
+                z[f] = 0;
+                for (size_t i = 0; i < n; i++) {
+                    x0[f][i] = d[i] * rng_gauss(&g);
+                    z[f] += h[i] * x0[f][i];
+                }
+                assert_int_equal(dt_kf_batch_set_state(b, f, x0[f], P0[f]), 0);
+            }
+            assert_int_equal(dt_kf_batch_step(b, 1, h, &r, z), 0);
+            for (size_t f = 0; f < F; f++) {
+                double x[SW_NMAX], P[SW_NMAX * SW_NMAX];
+                char what[64];
+                snprintf(what, sizeof what, "batch n = %zu round %d filter %zu", n, round, f);
+                assert_int_equal(dt_kf_batch_get_state(b, f, x, P), 0);
+                assert_posterior_shape(n, P0[f], P, what);
+                assert_int_equal(dt_kf_set_state(kf, x0[f], P0[f]), 0);
+                assert_int_equal(dt_kf_predict(kf, 1), 0);
+                assert_int_equal(dt_kf_update_scalar(kf, h, z[f], r, 0, NULL), 0);
+                double e = posterior_error(n, P, dt_kf_cov(kf), P0[f], 1e-12, 0);
+                if (!(e <= 1)) {
+                    print_error("%s: batch and dt_kf differ by %.3g x 1e-12\n", what, e);
+                    fail();
+                }
+                assert_mat_close(n, 1, x, dt_kf_state(kf), 1e-12, 0);
+            }
+        }
+        dt_kf_destroy(kf);
+        dt_kf_batch_destroy(b);
+    }
+}
+
 /* ---- latency physics ---- */
 
 static double work[DT_LATENCY_WORK(DT_LA_MAX)];
@@ -431,6 +1025,12 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_no_allocation_after_create),
     cmocka_unit_test(test_nonlinear_process_matches_linear),
     cmocka_unit_test(test_batch_equals_single_filters),
+    cmocka_unit_test(test_ekf_nonfinite_callback_refused),
+    cmocka_unit_test(test_ekf_measurement_positive_return_refused),
+    cmocka_unit_test(test_batch_nonfinite_refused),
+    cmocka_unit_test(test_scalar_update_80_digit_references),
+    cmocka_unit_test(test_scalar_update_illconditioned_sweep),
+    cmocka_unit_test(test_batch_illconditioned),
     cmocka_unit_test(test_cov_after_scalar),
     cmocka_unit_test(test_cov_after_vs_integration),
     cmocka_unit_test(test_latency_budget_closed_forms),
