@@ -409,9 +409,10 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
             h1 += ah;
             w2 += ah * P[i * n + i];
         }
-        chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, g, kf->Pn)
-                            : kf_scalar_joseph(n, P, h, a, k, r, g, kf->Pn);
-        if (isfinite(chk) && kf_trusted(n, P, kf->Pn, s, DT__KF_TRUST * (s + h1 * w2))) {
+        double thr = DT__KF_TRUST * (s + h1 * w2) / s;
+        chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, thr, g, kf->Pn)
+                            : kf_scalar_joseph(n, P, h, a, k, r, thr, g, kf->Pn);
+        if (isfinite(chk)) { /* finite and trusted */
             swap(&kf->x, &kf->xn);
             swap(&kf->P, &kf->Pn);
             return DT_OK;

@@ -6,6 +6,7 @@
  * Compiled at -O3 (CMakeLists.txt). */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../platform/internal.h"
@@ -20,9 +21,9 @@ struct dt_kf_batch {
     double *Ad, *AdT, *Qd; /* shared n x n */
     double *x;             /* blocks x n x LANES */
     double *P;             /* blocks x n x n x LANES */
-    double *T, *a, *k, *g, *Pn, *y, *s; /* one block of scratch */
-    double *bx, *bP;                    /* the block before the step */
-    double *lP, *lPn, *lk, *ldd;        /* one filter's double-double update */
+    double *T, *a, *k, *g, *y, *s; /* one block of scratch */
+    double *PA, *PB, *xs;          /* the block's P (twice: ping-pong) and x during a step */
+    double *lP, *lPn, *lk, *ldd;   /* one filter's double-double update */
     int has_model;
     double *mem;
 };
@@ -34,8 +35,8 @@ int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc, dt_kf_
     if (alloc == NULL)
         alloc = dt_allocator_default();
     size_t blocks = (count + LANES - 1) / LANES, nn = n * n;
-    size_t doubles = 3 * nn + blocks * (n + nn) * LANES + (2 * nn + 4 * n + 2) * LANES +
-                     (n + nn) * LANES + 2 * nn + n + DT__KF_DD_WORK(n);
+    size_t doubles = 3 * nn + blocks * (n + nn) * LANES + (3 * nn + 5 * n + 1) * LANES +
+                     2 * nn + n + DT__KF_DD_WORK(n);
     dt_kf_batch *b = dt__calloc(alloc, 1, sizeof *b);
     double *m = b ? dt__calloc(alloc, doubles, sizeof *m) : NULL;
     if (m == NULL) {
@@ -53,15 +54,15 @@ int dt_kf_batch_create(size_t n, size_t count, const dt_allocator *alloc, dt_kf_
     b->x = b->Qd + nn;
     b->P = b->x + blocks * n * LANES;
     b->T = b->P + blocks * nn * LANES;
-    b->Pn = b->T + nn * LANES;
-    b->a = b->Pn + nn * LANES;
+    b->PA = b->T + nn * LANES;
+    b->PB = b->PA + nn * LANES;
+    b->a = b->PB + nn * LANES;
     b->k = b->a + n * LANES;
     b->g = b->k + n * LANES;
     b->y = b->g + n * LANES;
-    b->s = b->y + n * LANES;
-    b->bx = b->s + LANES;
-    b->bP = b->bx + n * LANES;
-    b->lP = b->bP + nn * LANES;
+    b->xs = b->y + n * LANES;
+    b->s = b->xs + n * LANES;
+    b->lP = b->s + LANES;
     b->lPn = b->lP + nn;
     b->lk = b->lPn + nn;
     b->ldd = b->lk + n;
@@ -153,6 +154,14 @@ int dt_kf_batch_get_state(const dt_kf_batch *b, size_t i, double *x, double *P)
 #define KB_INLINE static inline
 #endif
 
+/* The sign bit set iff v is infinite or NaN (exponent field all ones). */
+static inline uint64_t kf_nonfinite(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7FF0000000000000u) + 0x0010000000000000u;
+}
+
 /* Variance i of lane l set to 0 with its covariances (a predicted variance
  * that rounding made negative; see dt_kf's clear_negative_variances). */
 static void zero_lane_state(size_t n, double *P, size_t i, size_t l)
@@ -162,11 +171,11 @@ static void zero_lane_state(size_t n, double *P, size_t i, size_t l)
 }
 
 /* Lane l of one scalar update that the binary64 result cannot be trusted
- * with (kf_trusted): the double-double update of dt_kf, from the lane's
- * prior in P into Pn (upper triangle) and k. Returns 0, or -1 when the
- * innovation variance is not positive. */
-static int lane_fallback(size_t n, dt_kf_batch *b, const double *P, const double *h, double r,
-                         size_t l)
+ * with (kf_trusted): the double-double update of dt_kf from the lane's prior
+ * (P, x) into Pn (upper triangle) and xn (innovation y). Returns 0, or -1
+ * when the innovation variance is not positive. */
+static int lane_fallback(size_t n, dt_kf_batch *b, const double *P, double *Pn, const double *x,
+                         double *xn, const double *h, double r, double y, size_t l)
 {
     for (size_t i = 0; i < n * n; i++)
         b->lP[i] = P[i * LANES + l];
@@ -175,26 +184,44 @@ static int lane_fallback(size_t n, dt_kf_batch *b, const double *P, const double
         return -1;
     dt__kf_dd_update(n, b->lP, h, r, b->ldd, b->lk, b->lPn);
     for (size_t i = 0; i < n; i++) {
-        b->k[i * LANES + l] = b->lk[i];
+        xn[i * LANES + l] = x[i * LANES + l] + b->lk[i] * y;
         for (size_t j = i; j < n; j++)
-            b->Pn[(i * n + j) * LANES + l] = b->lPn[i * n + j];
+            Pn[(i * n + j) * LANES + l] = b->lPn[i * n + j];
     }
     return 0;
 }
 
+/* The lanes of one scalar update whose binary64 result (Pn, xn) is not kept
+ * (neg: see step_block) are recomputed in double-double from their prior
+ * (P, x). Returns the lanes that failed (s not positive). */
+static unsigned fallback_lanes(size_t n, dt_kf_batch *b, const double *P, double *Pn,
+                               const double *x, double *xn, const double *h, double r,
+                               const double *yv, const double *neg, unsigned bad)
+{
+    const double *s = b->s;
+    unsigned failed = 0;
+    for (size_t l = 0; l < LANES; l++)
+        if (!(s[l] > 0 && s[l] <= DBL_MAX && neg[l] == 0) && !(bad >> l & 1u) &&
+            lane_fallback(n, b, P, Pn, x, xn, h, r, yv[l], l) != 0)
+            failed |= 1u << l;
+    return failed;
+}
+
 /* One block: predict, then m scalar updates (the Joseph order of dt_kf, with
- * its check and double-double fallback, lane by lane). Returns a mask of the
+ * its check and double-double fallback, lane by lane: each lane takes the
+ * path its single filter would). The step runs on scratch, ping-ponging
+ * between two copies of x (xs, y) and of P (PA, PB) so that no update copies
+ * its result back, and is copied to the block at the end except for the
  * lanes that failed (an innovation variance not positive, or a non-finite
- * result); those lanes are put back as they were before the step. */
+ * value): those keep the state they had. Returns their mask. */
 KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, const double *z,
                               size_t zstride, size_t lanes, size_t m, const double *H,
                               const double *r)
 {
-    double *T = b->T, *Pn = b->Pn, *a = b->a, *k = b->k, *g = b->g, *y = b->y, *s = b->s;
+    double *T = b->T, *a = b->a, *k = b->k, *g = b->g, *s = b->s;
+    double *cur = b->PA, *nxt = b->PB, *xs = b->xs, *xn = b->y;
     unsigned bad = 0;
-    memcpy(b->bx, x, n * LANES * sizeof *x);
-    memcpy(b->bP, P, n * n * LANES * sizeof *P);
-    /* x <- Ad x */
+    /* xs = Ad x */
     for (size_t i = 0; i < n; i++) {
         double acc[LANES] = {0};
         for (size_t j = 0; j < n; j++) {
@@ -202,10 +229,9 @@ KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, co
             for (size_t l = 0; l < LANES; l++)
                 acc[l] += c * x[j * LANES + l];
         }
-        memcpy(y + i * LANES, acc, sizeof acc);
+        memcpy(xs + i * LANES, acc, sizeof acc);
     }
-    memcpy(x, y, n * LANES * sizeof *x);
-    /* T = Ad P, then P <- T Ad' + Qd (upper triangle, mirrored) */
+    /* T = Ad P, then cur = T Ad' + Qd (upper triangle, mirrored) */
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             double acc[LANES] = {0};
@@ -228,14 +254,14 @@ KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, co
                 for (size_t l = 0; l < LANES; l++)
                     acc[l] += t[l] * c;
             }
-            memcpy(P + (i * n + j) * LANES, acc, sizeof acc);
-            memcpy(P + (j * n + i) * LANES, acc, sizeof acc);
+            memcpy(cur + (i * n + j) * LANES, acc, sizeof acc);
+            memcpy(cur + (j * n + i) * LANES, acc, sizeof acc);
         }
     for (size_t i = 0; i < n; i++)
         for (size_t l = 0; l < LANES; l++)
-            if (P[(i * n + i) * LANES + l] < 0)
-                zero_lane_state(n, P, i, l);
-    /* scalar updates */
+            if (cur[(i * n + i) * LANES + l] < 0)
+                zero_lane_state(n, cur, i, l);
+    /* scalar updates, from cur into nxt */
     for (size_t row = 0; row < m; row++) {
         const double *h = H + row * n;
         double rr = r[row];
@@ -245,7 +271,7 @@ KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, co
         for (size_t j = 0; j < n; j++) {
             double hj = h[j];
             for (size_t i = 0; i < n; i++) {
-                const double *p = P + (j * n + i) * LANES;
+                const double *p = cur + (j * n + i) * LANES;
                 for (size_t l = 0; l < LANES; l++)
                     a[i * LANES + l] += p[l] * hj;
             }
@@ -259,8 +285,8 @@ KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, co
             h1 += ah;
             for (size_t l = 0; l < LANES; l++) {
                 s[l] += h[i] * a[i * LANES + l];
-                hx[l] += h[i] * x[i * LANES + l];
-                w2[l] += ah * P[(i * n + i) * LANES + l];
+                hx[l] += h[i] * xs[i * LANES + l];
+                w2[l] += ah * cur[(i * n + i) * LANES + l];
             }
         }
         for (size_t l = 0; l < LANES; l++) {
@@ -269,73 +295,81 @@ KB_INLINE unsigned step_block(size_t n, dt_kf_batch *b, double *x, double *P, co
             yv[l] = (l < lanes ? z[l * zstride + row] : 0) - hx[l];
         }
         for (size_t i = 0; i < n; i++)
-            for (size_t l = 0; l < LANES; l++)
+            for (size_t l = 0; l < LANES; l++) {
                 k[i * LANES + l] = a[i * LANES + l] / s[l];
+                xn[i * LANES + l] = xs[i * LANES + l] + k[i * LANES + l] * yv[l];
+            }
         /* g = sum_j (P[:, j] - k a_j) h_j */
         for (size_t i = 0; i < n * LANES; i++)
             g[i] = 0;
         for (size_t j = 0; j < n; j++) {
             double hj = h[j];
             for (size_t i = 0; i < n; i++) {
-                const double *p = P + (j * n + i) * LANES;
+                const double *p = cur + (j * n + i) * LANES;
                 for (size_t l = 0; l < LANES; l++)
                     g[i * LANES + l] +=
                         (p[l] - k[i * LANES + l] * a[j * LANES + l]) * hj;
             }
         }
+        double thr[LANES], neg[LANES] = {0};
+        for (size_t l = 0; l < LANES; l++)
+            thr[l] = DT__KF_TRUST * (s[l] + h1 * w2[l]) / s[l];
         for (size_t i = 0; i < n; i++)
             for (size_t j = i; j < n; j++) {
-                const double *p = P + (i * n + j) * LANES;
-                double *o = Pn + (i * n + j) * LANES;
+                const double *p = cur + (i * n + j) * LANES;
+                double *o = nxt + (i * n + j) * LANES;
                 for (size_t l = 0; l < LANES; l++) {
                     double ki = k[i * LANES + l], kj = k[j * LANES + l];
-                    o[l] = (p[l] - ki * a[j * LANES + l]) - g[i * LANES + l] * kj +
-                           rr * ki * kj;
+                    double v = (p[l] - ki * a[j * LANES + l]) - g[i * LANES + l] * kj +
+                               rr * ki * kj;
+                    o[l] = v;
+                    /* dt_kf's check (kf_trusted) on each variance as it is
+                     * computed (j == i is resolved at compile time in the
+                     * instances): v - |v| is 2v for v < 0 and 0 otherwise,
+                     * so neg stays 0 exactly when every d - thr p and p - d
+                     * is >= 0 (and becomes NaN with them) */
+                    if (j == i) {
+                        double t = v - thr[l] * p[l], u = p[l] - v;
+                        neg[l] += (t - fabs(t)) + (u - fabs(u));
+                    }
                 }
             }
-        /* dt_kf's check (kf_trusted), lane by lane; untrusted lanes are
-         * recomputed in double-double from their prior, still in P */
-        int ok[LANES];
-        for (size_t l = 0; l < LANES; l++)
-            ok[l] = s[l] > 0 && s[l] <= DBL_MAX;
-        for (size_t i = 0; i < n; i++)
-            for (size_t l = 0; l < LANES; l++) {
-                double d = Pn[(i * n + i) * LANES + l], p = P[(i * n + i) * LANES + l];
-                ok[l] &= (d * s[l] >= DT__KF_TRUST * (s[l] + h1 * w2[l]) * p) & (d <= p);
-            }
-        for (size_t l = 0; l < LANES; l++)
-            if (!ok[l] && !(bad >> l & 1u) && lane_fallback(n, b, P, h, rr, l) != 0)
-                bad |= 1u << l;
-        for (size_t i = 0; i < n; i++)
-            for (size_t l = 0; l < LANES; l++)
-                x[i * LANES + l] += k[i * LANES + l] * yv[l];
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = i; j < n; j++) {
-                memcpy(P + (i * n + j) * LANES, Pn + (i * n + j) * LANES,
-                       LANES * sizeof *P);
-                memcpy(P + (j * n + i) * LANES, Pn + (i * n + j) * LANES,
-                       LANES * sizeof *P);
-            }
+        bad |= fallback_lanes(n, b, cur, nxt, xs, xn, h, rr, yv, neg, bad);
+        for (size_t i = 0; i < n; i++) /* mirror */
+            for (size_t j = i + 1; j < n; j++)
+                memcpy(nxt + (j * n + i) * LANES, nxt + (i * n + j) * LANES,
+                       LANES * sizeof *nxt);
+        double *t = cur;
+        cur = nxt;
+        nxt = t;
+        t = xs;
+        xs = xn;
+        xn = t;
     }
-    /* nothing non-finite is kept: sums propagate NaN and infinities */
-    double chk[LANES] = {0};
+    /* nothing non-finite is kept (integer operations: no FP add chains) */
+    uint64_t inf[LANES] = {0};
     for (size_t i = 0; i < n; i++) {
         for (size_t l = 0; l < LANES; l++)
-            chk[l] += x[i * LANES + l];
+            inf[l] |= kf_nonfinite(xs[i * LANES + l]);
         for (size_t j = i; j < n; j++)
             for (size_t l = 0; l < LANES; l++)
-                chk[l] += P[(i * n + j) * LANES + l];
+                inf[l] |= kf_nonfinite(cur[(i * n + j) * LANES + l]);
     }
-    for (size_t l = 0; l < LANES; l++) {
-        if (!isfinite(chk[l]))
+    for (size_t l = 0; l < LANES; l++)
+        if (inf[l] >> 63)
             bad |= 1u << l;
-        if (bad >> l & 1u) {
-            for (size_t i = 0; i < n; i++)
-                x[i * LANES + l] = b->bx[i * LANES + l];
-            for (size_t i = 0; i < n * n; i++)
-                P[i * LANES + l] = b->bP[i * LANES + l];
-        }
+    if (bad == 0) {
+        memcpy(x, xs, n * LANES * sizeof *x);
+        memcpy(P, cur, n * n * LANES * sizeof *P);
+        return 0;
     }
+    for (size_t l = 0; l < LANES; l++)
+        if (!(bad >> l & 1u)) {
+            for (size_t i = 0; i < n; i++)
+                x[i * LANES + l] = xs[i * LANES + l];
+            for (size_t i = 0; i < n * n; i++)
+                P[i * LANES + l] = cur[i * LANES + l];
+        }
     return lanes < LANES ? bad & ((1u << lanes) - 1u) : bad;
 }
 

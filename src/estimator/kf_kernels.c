@@ -12,9 +12,10 @@
         return kf_predict_cov(N, Ad, AdT, P, Qd, T, Pn);                       \
     }                                                                          \
     static double joseph_##N(const double *P, const double *h, const double *a,  \
-                             const double *k, double r, double *g, double *Pn) \
+                             const double *k, double r, double thr, double *g, \
+                             double *Pn)                                       \
     {                                                                          \
-        return kf_scalar_joseph(N, P, h, a, k, r, g, Pn);                      \
+        return kf_scalar_joseph(N, P, h, a, k, r, thr, g, Pn);                 \
     }                                                                          \
     static double ph_##N(const double *P, const double *h, double *a)          \
     {                                                                          \

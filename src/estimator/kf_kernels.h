@@ -8,6 +8,7 @@
 #ifndef DTWIN_SRC_KF_KERNELS_H
 #define DTWIN_SRC_KF_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -60,12 +61,40 @@ KF_INLINE double kf_predict_cov(size_t n, const double *restrict Ad, const doubl
     return chk;
 }
 
+/* The binary64 scalar update (kf_scalar_joseph) is kept when every posterior
+ * variance d_i lies in [DT__KF_TRUST (1 + w) P_ii, P_ii], w = (sum |h_j|)
+ * (sum P_jj |h_j|) / s. Its rounding error is below about 3 (n + 2) 2^-53
+ * (1 + w) sqrt(P_ii P_jj) when P is positive semi-definite (|P_ij| <=
+ * sqrt(P_ii P_jj) bounds each term; w bounds the cancellation in h P h'), so
+ * a kept variance is positive and each kept entry is within about
+ * 3 (n + 2) 2^-26 of sqrt(d_i d_j) of the exact posterior's. Anything else
+ * (a negative or grown variance, a reduction by more than ~1e8 / (1 + w) in
+ * one update) goes to the double-double evaluation below. */
+#define DT__KF_TRUST 0x1p-27
+
+/* Whether the binary64 update can be kept (see DT__KF_TRUST): every
+ * variance d within [fl(thr P_ii), P_ii], thr = DT__KF_TRUST (s + sum|h_j|
+ * sum P_jj |h_j|) / s. O(n). dt_kf_batch makes the same decision across
+ * filters as the signs of d - fl(thr P_ii) and P_ii - d (a difference of
+ * doubles is negative exactly when the first is smaller). NaN is not kept. */
+KF_INLINE int kf_trusted(size_t n, const double *restrict P, const double *restrict Pn,
+                         double thr)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = Pn[i * n + i], p = P[i * n + i];
+        if (!(d >= thr * p && d <= p))
+            return 0;
+    }
+    return 1;
+}
+
 /* Scalar update core (see kf.c for the Joseph order): given a = P h', s and
  * k = a / s, writes Pn = (P - k a') - g k' + r k k' with g = (P - k a') h',
- * upper triangle mirrored. Returns a finiteness checksum as above. */
+ * upper triangle mirrored. Returns a finiteness checksum as above, or NaN
+ * when the result is not to be trusted (kf_trusted with thr). */
 KF_INLINE double kf_scalar_joseph(size_t n, const double *restrict P, const double *restrict h,
                                   const double *restrict a, const double *restrict k, double r,
-                                  double *restrict g, double *restrict Pn)
+                                  double thr, double *restrict g, double *restrict Pn)
 {
     /* g = sum_j (P[:, j] - k a_j) h_j, with P[:, j] = P[j, :] (symmetric). */
     for (size_t i = 0; i < n; i++)
@@ -87,7 +116,7 @@ KF_INLINE double kf_scalar_joseph(size_t n, const double *restrict P, const doub
             chk += row[j];
     }
     kf_mirror(n, Pn);
-    return chk;
+    return kf_trusted(n, P, Pn, thr) ? chk : NAN;
 }
 
 /* a = P h' (P symmetric: accumulate rows), returns h a. */
@@ -106,30 +135,6 @@ KF_INLINE double kf_ph(size_t n, const double *restrict P, const double *restric
     for (size_t i = 0; i < n; i++)
         s += h[i] * a[i];
     return s;
-}
-
-/* The binary64 scalar update (kf_scalar_joseph) is kept when every posterior
- * variance d_i lies in [DT__KF_TRUST (1 + w) P_ii, P_ii], w = (sum |h_j|)
- * (sum P_jj |h_j|) / s. Its rounding error is below about 3 (n + 2) 2^-53
- * (1 + w) sqrt(P_ii P_jj) when P is positive semi-definite (|P_ij| <=
- * sqrt(P_ii P_jj) bounds each term; w bounds the cancellation in h P h'), so
- * a kept variance is positive and each kept entry is within about
- * 3 (n + 2) 2^-26 of sqrt(d_i d_j) of the exact posterior's. Anything else
- * (a negative or grown variance, a reduction by more than ~1e8 / (1 + w) in
- * one update) goes to the double-double evaluation below. */
-#define DT__KF_TRUST 0x1p-27
-
-/* Whether the binary64 update can be kept (see DT__KF_TRUST); c is
- * DT__KF_TRUST (s + sum|h_j| sum P_jj |h_j|). O(n), no division. */
-KF_INLINE int kf_trusted(size_t n, const double *restrict P, const double *restrict Pn,
-                         double s, double c)
-{
-    int ok = 1;
-    for (size_t i = 0; i < n; i++) {
-        double d = Pn[i * n + i], p = P[i * n + i];
-        ok &= (d * s >= c * p) & (d <= p); /* false for NaN */
-    }
-    return ok;
 }
 
 /* Scratch doubles of the double-double scalar update. */
@@ -151,7 +156,8 @@ double dt__kf_dd_update(size_t n, const double *P, const double *h, double r, do
 typedef double (*dt__kf_predict_fn)(const double *Ad, const double *AdT, const double *P,
                                     const double *Qd, double *T, double *Pn);
 typedef double (*dt__kf_joseph_fn)(const double *P, const double *h, const double *a,
-                                   const double *k, double r, double *g, double *Pn);
+                                   const double *k, double r, double thr, double *g,
+                                   double *Pn);
 typedef double (*dt__kf_ph_fn)(const double *P, const double *h, double *a);
 
 typedef struct dt__kf_kernel_set {
