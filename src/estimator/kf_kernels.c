@@ -57,7 +57,6 @@ const dt__kf_kernel_set *dt__kf_kernels_for(size_t n)
  * two-product are exact (Knuth; Dekker), so each operation below is accurate
  * to about 2^-104 relative to its operands; this file is built without
  * -ffast-math, which would reassociate them away. */
-#include <math.h>
 
 typedef struct kf_dd {
     double hi, lo;

@@ -147,8 +147,9 @@ KF_INLINE double kf_ph(size_t n, const double *restrict P, const double *restric
  * dt__kf_dd_update then writes k rounded and Pn = M - g k' + r k k' (the
  * Joseph order above), rounded once, with 0 <= Pn_ii <= P_ii enforced: a
  * variance above its prior (only its last bit can be) is set to the prior, a
- * negative one (only a prior that is not positive semi-definite gives one)
- * to 0 with its covariances. Returns a finiteness checksum as the kernels. */
+ * negative one (a prior that is not positive semi-definite, or an exact 0
+ * rounded below it) to 0 with its covariances. Returns a finiteness checksum
+ * as the kernels. */
 double dt__kf_dd_gain(size_t n, const double *P, const double *h, double r, double *dd);
 double dt__kf_dd_update(size_t n, const double *P, const double *h, double r, double *dd,
                         double *k, double *Pn);
