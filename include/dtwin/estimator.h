@@ -67,7 +67,8 @@ DT_API int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const
 DT_API int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const double *Qc);
 
 /** Sets the state and its covariance (P symmetric positive semi-definite;
- *  checked: symmetric, non-negative diagonal, finite).
+ *  checked: symmetric, non-negative diagonal, finite; the updates' accuracy
+ *  guarantees below assume a PSD P, which is not checked).
  *  @retval DT_EINVAL non-finite, P not symmetric, or a negative variance; unchanged. */
 DT_API int dt_kf_set_state(dt_kf *kf, const double *x, const double *P);
 /** The state x (n values; owned by the filter, valid until its next call). */
@@ -78,8 +79,15 @@ DT_API const double *dt_kf_cov(const dt_kf *kf);
  *  @retval DT_EINVAL a non-finite value. */
 DT_API int dt_kf_set_input(dt_kf *kf, const double *u);
 
-/** Predicts over dt >= 0 seconds. @retval DT_EINVAL dt < 0 or no process set.
- *  @retval DT_ENUMERIC / DT_ERANGE the discretization failed. */
+/** Predicts over dt >= 0 seconds. The EKF callback's x_next and F are
+ *  checked before anything is committed. A predicted variance that rounding
+ *  leaves negative (its exact value is then below its rounding error) is set
+ *  to 0 with its covariances. @retval DT_EINVAL dt < 0 or no process set.
+ *  @retval DT_ENUMERIC / DT_ERANGE the discretization failed, the prediction
+ *          is not finite, or the EKF callback wrote a non-finite x_next or F
+ *          or returned a positive value.
+ *  @retval <0 the EKF callback's own negative code. Failures leave x and P
+ *          unchanged. */
 DT_API int dt_kf_predict(dt_kf *kf, double dt);
 
 /** Result of an update, for gating and consistency statistics. */
@@ -92,27 +100,59 @@ typedef struct dt_kf_result {
 
 /** Scalar update with measurement row h (n): z = h x + v, var(v) = r >= 0.
  *  Joseph form, evaluated as M = (I - k h) P, then M (I - k h)' + r k k'
- *  (O(n^2), no factorization; accurate even when the prior is far wider
- *  than the measurement).
+ *  (O(n^2), no factorization).
+ *
+ *  Guarantee, for any finite P: on success P is exactly symmetric and every
+ *  variance satisfies 0 <= P+_ii <= P_ii. If P is positive semi-definite,
+ *  every entry of P+ is also the exact posterior P - (P h')(P h')' / s of
+ *  (P, h, r) to about 3 (n + 2) 2^-26 of sqrt(P+_ii P+_jj) (its own scale):
+ *  the binary64 result is kept only when each variance is at least 2^-27
+ *  (1 + w) of its prior, w = sum|h_j| sum P_jj |h_j| / s (the cancellation
+ *  in h P h'); otherwise (a variance falling by more than ~1e8 / (1 + w) in
+ *  one update, e.g. r tiny against an ill-conditioned P) the update is
+ *  evaluated in double-double, O(n^2) at ~15x the flops, to about
+ *  2^-104 (1 + w) of the prior's scale sqrt(P_ii P_jj). So P+ is positive
+ *  semi-definite unless the exact posterior's correlation matrix is within
+ *  those errors of singular. An update of one state (h = e_i) with r > 0
+ *  always succeeds (short of overflow).
+ *  Limits: P is stored in binary64, so a direction whose posterior variance
+ *  is below ~2^-53 of the prior's scale along it is not represented; a
+ *  later update along that direction with r below that level can find
+ *  h P h' + r <= 0 and return DT_ENUMERIC. With a P that is not PSD (not
+ *  checked), a variance that would come out negative is set to 0 with its
+ *  covariances.
  *  gate: reject when NIS exceeds it (0: no gate).
  *  @retval 0 applied or gated (see res->gated).
- *  @retval DT_ENUMERIC innovation variance not positive/finite; unchanged. */
+ *  @retval DT_ENUMERIC innovation variance not positive (in double-double
+ *          when binary64 cancels) or not finite, or a non-finite result;
+ *          unchanged. */
 DT_API int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double gate,
                                dt_kf_result *res);
-/** Scalar update through a nonlinear measurement (EKF).
- *  @retval 0 applied or gated (res->gated). @retval DT_ENUMERIC the callback failed or the innovation variance is not positive; x and P unchanged. */
+/** Scalar update through a nonlinear measurement (EKF): the row is the
+ *  callback's gradient, with dt_kf_update_scalar's guarantees.
+ *  @retval 0 applied or gated (res->gated). @retval DT_ENUMERIC the callback
+ *  wrote a non-finite h(x) or gradient or returned a positive value, or as
+ *  dt_kf_update_scalar. @retval <0 the callback's own negative code. x and P
+ *  unchanged on failure. */
 DT_API int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z,
                                   double r, double gate, dt_kf_result *res);
 /** Vector update: z (m) = H x + v, cov(v) = R (m x m, symmetric). The gain
  *  comes from a Cholesky factorization of S = H P H' + R (no inverse); the
- *  covariance update is the Joseph form.
- *  @retval DT_ENUMERIC S is not positive definite; x and P unchanged. */
+ *  covariance update is the Joseph form, kept when every variance is within
+ *  [2^-27 (1 + w) P_ii, P_ii] (w of dt_kf_update_scalar summed over the
+ *  rows); otherwise the same update is applied as m scalar ones on the rows
+ *  decorrelated by R = L D L', with dt_kf_update_scalar's guarantees.
+ *  @retval DT_ENUMERIC S is not positive definite, R is not positive
+ *          semi-definite when the scalar path is needed, or a scalar step
+ *          failed; x and P unchanged. */
 DT_API int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
                         double gate, dt_kf_result *res);
 
 /** Predicts a copy of the belief over dt >= 0 without changing the filter
- *  (for reading the belief at a later time). x_out (n) and P_out (n x n).
- *  @retval DT_EINVAL dt < 0 or no process. @retval DT_ENUMERIC the discretization failed. */
+ *  (for reading the belief at a later time). x_out (n) and P_out (n x n),
+ *  as dt_kf_predict would leave them (finite, variances >= 0).
+ *  @retval DT_EINVAL dt < 0 or no process. @retval DT_ENUMERIC and the other
+ *  failures of dt_kf_predict; the filter unchanged in every case. */
 DT_API int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out);
 /** The continuous model's A and Q (NULL unless dt_kf_set_continuous). */
 DT_API const double *dt_kf_model_A(const dt_kf *kf);
@@ -145,15 +185,21 @@ DT_API void dt_kf_batch_destroy(dt_kf_batch *b);
  *  dt_vanloan_series for the fleet's step).
  *  @retval DT_EINVAL non-finite entries or Qd not symmetric. */
 DT_API int dt_kf_batch_set_model(dt_kf_batch *b, const double *Ad, const double *Qd);
-/** Sets filter i's state and covariance. @retval DT_EINVAL i out of range or
- *  P not symmetric with a non-negative diagonal. */
+/** Sets filter i's state and covariance. @retval DT_EINVAL i out of range, a
+ *  non-finite value, or P not symmetric with a non-negative diagonal. */
 DT_API int dt_kf_batch_set_state(dt_kf_batch *b, size_t i, const double *x, const double *P);
 /** Copies filter i's state and covariance out. @retval DT_EINVAL i out of range. */
 DT_API int dt_kf_batch_get_state(const dt_kf_batch *b, size_t i, double *x, double *P);
 /** Predicts every filter one step, then applies m scalar measurements with
  *  shared rows H (m x n) and variances r (m): z holds count rows of m values
- *  (filter i's at z + i m). No gating in the batch path.
- *  @retval DT_EINVAL m out of range, no model, or non-finite data. @retval DT_ENUMERIC an innovation variance not positive (that filter unchanged). */
+ *  (filter i's at z + i m). No gating in the batch path. Each filter gets
+ *  dt_kf's predict and scalar updates (the same check and double-double
+ *  fallback), so dt_kf_update_scalar's guarantees.
+ *  @retval DT_EINVAL m out of range, no model, non-finite H, z or r, or a
+ *          negative r; nothing stepped.
+ *  @retval DT_ENUMERIC an innovation variance not positive or a non-finite
+ *          result in some filter: that filter keeps its state from before
+ *          the step, the others are stepped. */
 DT_API int dt_kf_batch_step(dt_kf_batch *b, size_t m, const double *H, const double *r,
                             const double *z);
 
@@ -199,14 +245,19 @@ DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
  *  is scanned on a grid that starts at 1/20 of the fastest time scale
  *  (1/||A||_1, A balanced), never exceeds 1/20 of the fastest oscillation's
  *  (1/|Im lambda|, bounded by Bendixson's theorem) and elsewhere grows with
- *  tau (at most tau/64), within about 3e8 flops; the first grid point over
- *  the bound is refined by bisection to 1e-7 relative. When doubling finds
- *  no crossing, the scan ends where a certificate proves none can follow
- *  (what the bound sees has settled: the metric stays below
- *  metric(P(inf)) + lambda_max(P0) times a bound on the transient), or,
- *  without one (an undamped or integrating part the bound sees), after
- *  1000 time constants. dt_periodic_budget runs the same search from every
- *  posterior of the sensors' cycle. Any thread.
+ *  tau (at most tau/64); a hump between grid points that may reach the bound
+ *  is refined by golden sections; the first grid point over the bound is
+ *  refined by bisection to 1e-7 relative. When doubling finds no crossing,
+ *  the scan ends where a certificate proves none can follow (what the bound
+ *  sees has settled: the metric stays below metric(P(inf)) + lambda_max(P0)
+ *  times a bound on the transient; or the balanced A cannot grow anything:
+ *  the metric stays below lambda_max(P0) tr(W) + metric(Qd(1.15e9 s))), or,
+ *  without one, at 1.15e9 s. The work is limited (about 3e8 flops and 1e6
+ *  grid steps, about 3e8 flops of refinement): where a limit is reached, the
+ *  budget is the time verified so far, a lower bound of the first crossing,
+ *  never a coarser grid that could alias an oscillation.
+ *  dt_periodic_budget runs the same search from every posterior of the
+ *  sensors' cycle. Any thread.
  *  @param n states. @param A the process matrix. @param Q its noise density.
  *  @param P0 the covariance at tau = 0. @param bound the accuracy bound.
  *  @param tau_max receives the budget in seconds, or INFINITY when the bound
@@ -216,8 +267,9 @@ DT_API double dt_bound_metric(size_t n, const dt_bound *b, const double *P);
  *  @param work DT_LATENCY_WORK(n) doubles.
  *  @retval DT_OK *tau_max set.
  *  @retval DT_EINVAL n outside 1..DT_LA_MAX, a NULL pointer, a limit not
- *          positive and finite, a negative weight of the diagonal form, or a
- *          non-finite entry in A, Q, P0 or the weights; *tau_max untouched.
+ *          positive and finite, a negative weight of the diagonal form, a
+ *          non-finite entry in A, Q, P0 or the weights, or a Q that is not
+ *          symmetric positive semi-definite; *tau_max untouched.
  *          No other status (a covariance that overflows breaks the bound). */
 DT_API int dt_latency_budget(size_t n, const double *A, const double *Q, const double *P0,
                              const dt_bound *bound, double *tau_max, double *work);
@@ -281,6 +333,8 @@ typedef struct dt_periodic_result {
     int between;   /**< 1: a posterior breaks the bound before its next update */
     size_t posts;  /**< posteriors kept apart (at most DT_PERIODIC_POSTS) */
     size_t merged; /**< posteriors merged into a kept one (PSD upper bound) */
+    int limited;   /**< 1: the search reached its work limit; tau is the time it
+                        verified, a lower bound of the first crossing */
 } dt_periodic_result;
 
 /** The latency budget from the filter's periodic steady state: settles as

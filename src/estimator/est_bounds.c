@@ -123,10 +123,19 @@ int dt_est_budgets(dt_est *e, dt_diag *diag)
                             r->name, bound_quantity(e, r), r->limit, pr.tau);
         if (pr.tau < pr.gap)
             return dt__diag(diag, DT_ERANGE, "estimator.bounds",
-                            "bound \"%s\": its latency budget %g s is shorter than the "
+                            "bound \"%s\": its latency budget %g s%s is shorter than the "
                             "sensors' longest gap (%g s): the twin would fall into the safe "
                             "state between samples that arrive on time",
-                            r->name, pr.tau, pr.gap);
+                            r->name, pr.tau,
+                            pr.limited ? " (verified so far: the search reached its work "
+                                         "limit)"
+                                       : "",
+                            pr.gap);
+        if (pr.limited)
+            dt__log(&e->log, DT_LOG_WARN, "estimator",
+                    "latency budget \"%s\": %g s is a lower bound: the search reached its "
+                    "work limit before a crossing or a proof of none (an oscillation too fast "
+                    "to follow that far)", r->name, pr.tau);
         r->tau = pr.tau;
         double reach = pr.reach;
         r->reach = reach;

@@ -55,6 +55,44 @@ int dt_cov_after(size_t n, const double *A, const double *Q, const double *P0, d
     return finite_n(n * n, P) ? DT_OK : DT_ERANGE;
 }
 
+int dt__psd(size_t n, const double *M, double *S)
+{
+    double scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(M[i * n + i] >= 0))
+            return 0;
+        scale = fmax(scale, M[i * n + i]);
+        for (size_t j = i + 1; j < n; j++) {
+            double a = M[i * n + j], c = M[j * n + i];
+            if (fabs(a - c) > 1e-12 * (fabs(a) + fabs(c)) + 1e-300)
+                return 0;
+        }
+    }
+    /* LDL' elimination: pivots may be 0 (a rank-deficient Q) but not below
+     * -1e-9 of the largest variance, and a zero pivot's column must vanish */
+    const double tol = 1e-9 * scale;
+    memcpy(S, M, n * n * sizeof *S);
+    for (size_t k = 0; k < n; k++) {
+        double d = S[k * n + k];
+        if (d < -tol)
+            return 0;
+        if (d <= tol) {
+            for (size_t j = k + 1; j < n; j++) {
+                double o = S[j * n + k], sj = S[j * n + j];
+                if (o * o > fmax(d, 0) * fmax(sj, 0) + tol * scale)
+                    return 0;
+            }
+            continue;
+        }
+        for (size_t i = k + 1; i < n; i++) {
+            double l = S[i * n + k] / d;
+            for (size_t j = k + 1; j < n; j++)
+                S[i * n + j] -= l * S[k * n + j];
+        }
+    }
+    return 1;
+}
+
 double dt_bound_metric(size_t n, const dt_bound *b, const double *P)
 {
     double s = 0;
@@ -130,6 +168,16 @@ static double metric_after(size_t n, const double *A, const double *Q, const dt_
     return rc == DT_OK ? dt_bound_metric(n, b, t) : INFINITY;
 }
 
+/* The search's work limits: grid steps, and evaluations of dt_cov_after in
+ * the refinement of humps (a hump that grazes the bound every half period
+ * cost 85 000 evaluations, 48 s at n = 32: found by a red-team pass). When
+ * one is reached the search stops on the safe side: the budget is the time
+ * it has verified, flagged as limited. */
+typedef struct effort {
+    double steps_left, evals_left;
+    int limited;
+} effort;
+
 /* An upper estimate of the top of a hump sampled at x0 < x1 < x2 (y1 the
  * highest): the vertex of the parabola through the three, plus as much again
  * for what a parabola misses (a sampled sine's top is within 1e-3 of it at
@@ -152,15 +200,22 @@ static double hump_top(double x0, double x1, double x2, double y0, double y1, do
  * per radian, a sine's top is seen 1e-3 low). Its time in *at. */
 static double peak(size_t n, const double *A, const double *Q, const dt_bound *b,
                    const double *P, double a, double c, double fa, double fc, double *t,
-                   double *w, double *at)
+                   double *w, double *at, effort *ef)
 {
     const double g = 0.6180339887498949;
     double x1 = c - g * (c - a), x2 = a + g * (c - a);
     double f1 = metric_after(n, A, Q, b, P, x1, t, w), f2 = metric_after(n, A, Q, b, P, x2, t, w);
+    ef->evals_left -= 2;
     while (c - a > 1e-9 * c && f1 <= b->limit && f2 <= b->limit) {
         double top = f1 >= f2 ? hump_top(a, x1, x2, fa, f1, f2) : hump_top(x1, x2, c, f1, f2, fc);
         if (top <= b->limit)
             break; /* cannot reach it */
+        if (ef->evals_left <= 0) {
+            ef->limited = 1; /* undecided: taken as broken from a on */
+            *at = a;
+            return INFINITY;
+        }
+        ef->evals_left -= 1;
         if (f1 < f2) {
             a = x1;
             fa = f1;
@@ -207,22 +262,6 @@ static int may_double(const grid *g, double h, double t)
     return 2 * h <= g->hosc && 128 * h <= t;
 }
 
-/* The number of steps of the grid over [0, H]. */
-static double grid_steps(const grid *g)
-{
-    double t = 0, h = g->h0, count = 0;
-    while (t < g->H && count < 1e15) {
-        while (may_double(g, h, t))
-            h *= 2;
-        /* at this step, until the next doubling or the end */
-        double until = 2 * h <= g->hosc ? fmin(128 * h, g->H) : g->H;
-        double k = fmax(1, ceil((until - t) / h));
-        count += k;
-        t += k * h;
-    }
-    return count;
-}
-
 /* The earliest tau in [0, H] at which any posterior breaks the bound, on the
  * grid, refined by bisection; also whether one breaks it before its next
  * update. -1: none in [0, H]. The metric needs only the rows of F_t = e^{A t}
@@ -232,7 +271,7 @@ static double grid_steps(const grid *g)
  * w: 6 n^2 + n + DT_COV_AFTER_WORK(n) doubles. */
 static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
                 const double *posts, const double *gap_after, const grid *g, double *tau,
-                int *between, double *w)
+                int *between, effort *ef, double *w)
 {
     size_t nn = n * n, r = 0;
     double *E = w, *F = E + nn, *Qd = F + nn, *G = Qd + nn, *Gn = G + nn, *t = Gn + nn,
@@ -291,6 +330,13 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
         dt_mat_mul(r, n, n, G, F, Gn); /* G_{t+h} = G_t F(h) */
         memcpy(G, Gn, r * n * sizeof *G);
         double lo = at, lo2 = before;
+        if (--ef->steps_left < 0) {
+            /* verified up to here and no further: the budget, on the safe
+             * side (a grid coarser than the oscillation would alias it) */
+            ef->limited = 1;
+            *tau = at;
+            return DT_OK;
+        }
         before = at;
         at += h;
         for (size_t i = 0; i < np; i++) {
@@ -317,17 +363,20 @@ static int scan(size_t n, const double *A, const double *Q, const dt_bound *b, s
                 if (isfinite(u2))
                     lo = lo2;
                 if (!(est > b->limit) ||
-                    !(peak(n, A, Q, b, P, lo, at, fa, v, t, vw, &top) > b->limit))
+                    !(peak(n, A, Q, b, P, lo, at, fa, v, t, vw, &top, ef) > b->limit))
                     continue;
             } else {
                 top = at;
             }
             /* over the bound at top: the first crossing is in (lo, top],
-             * bisected; every such posterior, the earliest counts */
-            double first;
-            rc = bisect(n, A, Q, b, P, lo, top, t, vw, &first);
-            if (rc != DT_OK)
-                return rc;
+             * bisected; every such posterior, the earliest counts (a hump
+             * left undecided by the work limit counts from lo) */
+            double first = lo;
+            if (top > lo) {
+                rc = bisect(n, A, Q, b, P, lo, top, t, vw, &first);
+                if (rc != DT_OK)
+                    return rc;
+            }
             if (*tau < 0 || first < *tau)
                 *tau = first;
             if (gap_after != NULL && first < gap_after[i])
@@ -425,15 +474,42 @@ static double certify(size_t n, const double *A, const scales *sc, const dt_boun
     return -1;
 }
 
+/* A second certificate, for what never settles (an undamped oscillation):
+ * when the balanced A's symmetric part is negative semi-definite, |e^{Ab t}|
+ * <= 1 for every t, so metric(P(t)) <= lambda_max(P_z) tr(W_z) + q(t), and
+ * q(t) <= q(1.15e9 s) for a PSD Q: below the limit there, never broken (to
+ * 1.15e9 s, like the doubling). S: n x n scratch. */
+static int contractive(size_t n, const double *A, const scales *sc, const dt_bound *b,
+                       size_t np, const double *posts, double q_end, double *S)
+{
+    const double *d = sc->d;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            S[i * n + j] = 0.5 * (A[i * n + j] * d[j] / d[i] + A[j * n + i] * d[i] / d[j]);
+    if (!(eig_upper(n, S) <= 0))
+        return 0;
+    double lam = 0, trw = 0;
+    for (size_t k = 0; k < np; k++) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                S[i * n + j] = posts[k * n * n + i * n + j] / (d[i] * d[j]);
+        lam = fmax(lam, eig_upper(n, S));
+    }
+    for (size_t i = 0; i < n; i++)
+        trw += b->quadratic ? b->w[i] * b->w[i] * d[i] * d[i] : b->w[i] * d[i] * d[i];
+    return lam * trw + q_end * (1 + 1e-9) <= b->limit * (1 - 1e-9);
+}
+
 int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_bound *b, size_t np,
                        const double *posts, const double *gap_after, double *tau,
-                       int *between, double *work)
+                       int *between, int *limited, double *work)
 {
     size_t nn = n * n;
     double *E = work, *F = E + nn, *Qt = F + nn, *Yt = Qt + nn, *M = Yt + nn, *t = M + nn,
            *vw = t + nn + n;
     *tau = INFINITY;
     *between = 0;
+    *limited = 0;
     /* Doubling tau (1 ns .. 1.15e9 s, exact doubling of F = e^{A tau} and of
      * the noise integrals of Q and of D^2) over every posterior: an upper end
      * for the first crossing, and phi, y, q for the certificate. */
@@ -493,12 +569,25 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
             phi_inf += M[i * n + i] * sc.d[i] * sc.d[i];
         H = certify(n, A, &sc, b, np, posts, phi, y, dt_bound_metric(n, b, Qt),
                     dt_bound_metric(n, b, Yt), phi_inf, t);
-        if (H < 0)
-            H = speed > 0 ? fmin(1e9, 1000.0 / speed) : 0;
+        /* without one: never broken when the model cannot grow what the
+         * bound sees; else the whole range the doubling covered is scanned
+         * (an undamped oscillation next to a fast stable state crossed at
+         * 4.5 s after the 1 s that 1000 time constants of the fast state
+         * covered: found by a red-team pass) */
+        if (H < 0 && speed > 0)
+            H = contractive(n, A, &sc, b, np, posts, dt_bound_metric(n, b, Qt), t)
+                    ? 0
+                    : ldexp(1e-9, DOUBLINGS - 1);
+        else if (H < 0)
+            H = 0;
     }
     if (H > 0) {
-        /* fine at 1/20 of the fastest time scale, within about 3e8 flops
-         * (and 1e6 steps: small models pay per call, not per flop) */
+        /* fine at 1/20 of the fastest time scale and never coarser than
+         * 1/20 of the fastest oscillation (a coarser grid aliases it: a work
+         * limit that coarsened it reported 998 s for a first crossing at
+         * 153 s), within about 3e8 flops and 1e6 steps; the grid grows with
+         * tau where nothing oscillates. Where the steps run out, the budget
+         * is the time verified. */
         grid g = {speed > 0 ? 0.05 / speed : H / 64, osc > 0 ? 0.05 / osc : INFINITY, H};
         g.h0 = fmin(g.h0, g.hosc);
         double r = 0; /* the rows the bound weights (scan) */
@@ -506,19 +595,14 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
             r += b->w[i] != 0;
         r = b->quadratic ? 1 : r;
         double per = (double)(np + 2) * r * (double)nn;
-        double cap = fmax(256.0, fmin(1e6, 3e8 / per));
-        for (int i = 0; i < 64; i++) { /* coarser everywhere, in proportion */
-            double want = grid_steps(&g);
-            if (want <= cap)
-                break;
-            g.h0 *= want / cap;
-            g.hosc *= want / cap;
-        }
+        effort ef = {fmax(256.0, fmin(1e6, 3e8 / per)),
+                     fmin(1e4, fmax(64.0, 3e8 / (60.0 * (double)(n * nn)))), 0};
         double first;
         int btw;
-        rc = scan(n, A, Q, b, np, posts, gap_after, &g, &first, &btw, work);
+        rc = scan(n, A, Q, b, np, posts, gap_after, &g, &first, &btw, &ef, work);
         if (rc != DT_OK && rc != DT_ERANGE)
             return rc;
+        *limited = ef.limited;
         if (rc == DT_OK && first >= 0) {
             *tau = first;
             *between = btw;
@@ -553,6 +637,8 @@ int dt_latency_budget(size_t n, const double *A, const double *Q, const double *
         *tau_max = 0;
         return DT_OK;
     }
-    int between;
-    return dt__first_crossing(n, A, Q, b, 1, P0, NULL, tau_max, &between, work);
+    if (!dt__psd(n, Q, work))
+        return DT_EINVAL;
+    int between, limited;
+    return dt__first_crossing(n, A, Q, b, 1, P0, NULL, tau_max, &between, &limited, work);
 }

@@ -241,6 +241,8 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
     memset(res, 0, sizeof *res);
     if (m == 0)
         return DT_EEMPTY;
+    if (!dt__psd(n, Q, work))
+        return DT_EINVAL; /* the search's certificates need a PSD Q */
     grid gr;
     int rc = make_grid(n, rows, m, &gr);
     if (rc != DT_OK)
@@ -315,5 +317,6 @@ int dt_periodic_budget(size_t n, const double *A, const double *Q, const double 
         return DT_OK; /* broken while the data comes on time: the caller refuses */
     }
     /* the earliest time any of them breaks the bound (latency.c) */
-    return dt__first_crossing(n, A, Q, b, np, posts, gap_after, &res->tau, &res->between, vw);
+    return dt__first_crossing(n, A, Q, b, np, posts, gap_after, &res->tau, &res->between,
+                              &res->limited, vw);
 }

@@ -47,6 +47,9 @@ LA_INLINE int series(size_t n, const double *A, const double *Q, double dt, doub
     int bal = !dt__balanced(n, A, &anorm) && dt__balance(n, A, Ah, d);
     const double *Ab = bal ? Ah : A;
     double theta = (bal ? norm1(n, Ab) : anorm) * dt;
+    if (!(theta <= 1e300))
+        return DT_ERANGE; /* |A dt| overflows: no step count to reach it (a
+                             red-team pass found UB in the log2 below) */
     int s = 0;
     if (theta > 0.5) {
         s = (int)ceil(log2(theta / 0.5));

@@ -1,6 +1,7 @@
 /* linalg against closed forms. Tolerances are stated at each check; "rel"
  * is relative to the expected value, "abs" is an absolute floor used where
  * the expected value is (near) zero. */
+#include <float.h>
 #include <stdlib.h>
 
 #include "test_util.h"
@@ -529,6 +530,122 @@ static void test_latency_budget_references(void **state)
     }
 }
 
+/* ---- the budget search, second red-team pass ---- */
+
+/* A random walk next to a lightly damped oscillator at 17143.57 rad/s:
+ * metric(t) = t + 990 e^{-2 s t} sin^2(w t), limit 1000, first crossing
+ * 153.3466 s (mpmath). A work limit that coarsened the grid to exactly
+ * 6 pi / w sampled every hump at sin = 0 and reported 998 s. Now the grid
+ * never gets coarser than the oscillation: where the steps run out the
+ * budget is the time verified, and the covariance stays under the bound up
+ * to it (checked at every top of the oscillation). */
+static void test_budget_never_aliases_an_oscillation(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    const double w = 17143.57114553835, s = 5.1e-4;
+    double A[N * N] = {0}, Q[N * N] = {0}, P0[N * N] = {0}, wt[N] = {1, 1, 0}, P[N * N];
+    A[4] = A[8] = -s;
+    A[5] = w;
+    A[7] = -w;
+    Q[0] = 1;
+    P0[8] = 990;
+    static double work[DT_LATENCY_WORK(N)];
+    dt_bound b = {wt, 0, 1000.0};
+    double tau = -1;
+    assert_int_equal(dt_latency_budget(N, A, Q, P0, &b, &tau, work), 0);
+    assert_true(tau > 0 && tau <= 153.3466);
+    const double pi = 3.14159265358979323846;
+    for (int k = 0; (k + 0.5) * pi / w <= tau; k++) {
+        assert_int_equal(dt_cov_after(N, A, Q, P0, (k + 0.5) * pi / w, P, work), 0);
+        assert_true(dt_bound_metric(N, &b, P) <= 1000.0);
+    }
+}
+
+/* An undamped oscillator the bound sees (no settling: no certificate) next
+ * to a decoupled fast stable state: var(x0) = sin^2(0.30121 t) crosses 0.95
+ * at asin(sqrt(0.95)) / 0.30121 = 4.466262 s. With the fast state the search
+ * covered 1000 of its time constants (1 s) and returned INFINITY. */
+static void test_budget_undamped_oscillation_next_to_a_fast_state(void **state)
+{
+    (void)state;
+    const double w = 0.30121, ref = asin(sqrt(0.95)) / w;
+    static double work[DT_LATENCY_WORK(3)];
+    for (int fast = 0; fast < 2; fast++) {
+        double A[9] = {0, w, 0, -w, 0, 0, 0, 0, fast ? -1000.0 : 0.0}, Q[9] = {0},
+               P0[9] = {0, 0, 0, 0, 1, 0, 0, 0, 0}, wt[3] = {1, 0, 0};
+        dt_bound b = {wt, 0, 0.95};
+        double tau = -1;
+        assert_int_equal(dt_latency_budget(3, A, Q, P0, &b, &tau, work), 0);
+        assert_close(tau, ref, 1e-6, 0);
+        /* an amplitude below the bound: never broken, proved (the model
+         * cannot grow anything) */
+        b.limit = 1.05;
+        assert_int_equal(dt_latency_budget(3, A, Q, P0, &b, &tau, work), 0);
+        assert_true(isinf(tau));
+    }
+}
+
+/* A variance that touches the same top every half period, 1e-6 under the
+ * limit: every hump needed refining (48 s at n = 32). The refinement has a
+ * work limit now; the budget is then the time verified, under the bound. */
+static void test_budget_refinement_is_bounded(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    const double s = 1e-4, qinf = 1 / (2 * s);
+    static double A[N * N], Q[N * N], P0[N * N], P[N * N], wt[N], work[DT_LATENCY_WORK(N)];
+    A[1] = 1;
+    A[N] = -1;
+    A[0] = A[N + 1] = -s;
+    Q[0] = Q[N + 1] = 1;
+    for (int i = 2; i < N; i++) {
+        A[i * N + i] = -0.5;
+        if (i + 1 < N)
+            A[i * N + i + 1] = 0.1;
+    }
+    P0[N + 1] = qinf;
+    wt[0] = 1;
+    dt_bound b = {wt, 0, qinf * (1 + 1e-6)};
+    double tau = -1;
+    assert_int_equal(dt_latency_budget(N, A, Q, P0, &b, &tau, work), 0);
+    assert_true(tau > 0);
+    if (isfinite(tau)) {
+        assert_int_equal(dt_cov_after(N, A, Q, P0, tau, P, work), 0);
+        assert_true(dt_bound_metric(N, &b, P) <= b.limit);
+    }
+}
+
+/* ||A dt|| beyond any double: DT_ERANGE, never DT_OK with Ad = I, Qd = 0
+ * (the step count's log2 of infinity was undefined behaviour). */
+static void test_vanloan_series_norm_overflow(void **state)
+{
+    (void)state;
+    double A[4] = {-1e300, 0, 0, -1}, Q[4] = {1, 0, 0, 1}, Ad[4], Qd[4];
+    static double work[DT_VANLOAN_WORK(2) + 64];
+    assert_int_equal(dt_vanloan_series(2, A, Q, 1e9, Ad, Qd, work), DT_ERANGE);
+    double B[4] = {-1, 0, 0, -1};
+    assert_int_equal(dt_vanloan_series(2, B, Q, DBL_MAX, Ad, Qd, work), DT_ERANGE);
+}
+
+/* The certificates assume Q positive semi-definite: an indefinite Q is
+ * refused (it gave INFINITY where the bound breaks at 0.565 s). */
+static void test_budget_refuses_an_indefinite_q(void **state)
+{
+    (void)state;
+    double A[4] = {-0.01, 1, -1, -0.01}, Q[4] = {1, 0, 0, -1}, P0[4] = {0}, wt[2] = {1, 0};
+    static double work[DT_LATENCY_WORK(2)];
+    dt_bound b = {wt, 0, 0.45};
+    double tau = -1;
+    assert_int_equal(dt_latency_budget(2, A, Q, P0, &b, &tau, work), DT_EINVAL);
+    assert_true(tau == -1);
+    double Qa[4] = {1, 0.5, 0.4, 1}; /* not symmetric */
+    assert_int_equal(dt_latency_budget(2, A, Qa, P0, &b, &tau, work), DT_EINVAL);
+    double Qr[4] = {1, 1, 1, 1}; /* rank 1: fine */
+    assert_int_equal(dt_latency_budget(2, A, Qr, P0, &b, &tau, work), DT_OK);
+}
+
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mul_transpose_abat),
     cmocka_unit_test(test_dimension_checks),
@@ -551,6 +668,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vanloan_overflow_is_erange),
     cmocka_unit_test(test_vanloan_references),
     cmocka_unit_test(test_latency_budget_references),
+    cmocka_unit_test(test_budget_never_aliases_an_oscillation),
+    cmocka_unit_test(test_budget_undamped_oscillation_next_to_a_fast_state),
+    cmocka_unit_test(test_budget_refinement_is_bounded),
+    cmocka_unit_test(test_vanloan_series_norm_overflow),
+    cmocka_unit_test(test_budget_refuses_an_indefinite_q),
 };
 
 DTT_MAIN(tests)
