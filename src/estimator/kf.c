@@ -370,15 +370,14 @@ int dt_kf_predict(dt_kf *kf, double dt)
  * to the posterior's own scale, variances in [0, P_ii]. No factorization;
  * upper triangle mirrored. */
 static int scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
-                       dt_kf_result *res)
+                       dt_kf_result *res, int exact)
 {
     size_t n = kf->n;
     double *a = kf->a, *k = kf->k, *g = kf->y, *P = kf->P, *x = kf->x, *xn = kf->xn;
     if (!isfinite(y))
         return DT_ENUMERIC;
     double s = r + (kf->ph_k ? kf->ph_k(P, h, a) : kf_ph(n, P, h, a));
-    int exact = 0;
-    if (!(s > 0 && s <= DBL_MAX)) {
+    if (exact || !(s > 0 && s <= DBL_MAX)) {
         /* h P h' may have cancelled below -r in binary64: decide on its
          * double-double value (non-finite stays non-finite). */
         s = dt__kf_dd_gain(n, P, h, r, kf->dd);
@@ -441,7 +440,7 @@ int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double g
     double hx = 0;
     for (size_t i = 0; i < kf->n; i++)
         hx += h[i] * kf->x[i];
-    return scalar_core(kf, h, z - hx, r, gate, res);
+    return scalar_core(kf, h, z - hx, r, gate, res, 0);
 }
 
 int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z, double r,
@@ -455,15 +454,18 @@ int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z
         return rc < 0 ? rc : DT_ENUMERIC; /* a positive return is not a DT_E* code */
     if (!isfinite(hx) || !finite_all(kf->t2, kf->n))
         return DT_ENUMERIC;
-    return scalar_core(kf, kf->t2, z - hx, r, gate, res);
+    return scalar_core(kf, kf->t2, z - hx, r, gate, res, 0);
 }
 
 /* The vector update as m scalar ones: R = L D L' (L unit lower triangular,
  * D >= 0), so the rows L^-1 H with data L^-1 z have independent noise of
  * variances D and applying them one after the other is the same update in
- * exact arithmetic. x and P are restored if any of them fails. */
+ * exact arithmetic, with NIS the sum of theirs. Each is evaluated in
+ * double-double (this path serves the cases binary64 could not). x and P
+ * are restored if any fails or the gate (> 0) rejects the sum; res (or
+ * NULL) receives the statistics. */
 static int update_sequential(dt_kf *kf, size_t m, const double *z, const double *H,
-                             const double *R)
+                             const double *R, double gate, dt_kf_result *res)
 {
     size_t n = kf->n;
     double *L = kf->L, *D = kf->rw, *Hw = kf->Hw, *zw = kf->zw;
@@ -478,6 +480,10 @@ static int update_sequential(dt_kf *kf, size_t m, const double *z, const double 
             double v = R[i * m + j];
             for (size_t q = 0; q < j; q++)
                 v -= L[i * m + q] * L[j * m + q] * D[q];
+            /* a zero pivot of a PSD R has a zero column below it */
+            if (D[j] == 0 &&
+                fabs(v) > 4.0 * (double)m * DBL_EPSILON * sqrt(R[i * m + i] * R[j * m + j]))
+                return DT_ENUMERIC;
             L[i * m + j] = D[j] > 0 ? v / D[j] : 0;
         }
     }
@@ -492,19 +498,28 @@ static int update_sequential(dt_kf *kf, size_t m, const double *z, const double 
     }
     memcpy(kf->bx, kf->x, n * sizeof *kf->x);
     memcpy(kf->bP, kf->P, sq(n) * sizeof *kf->P);
-    for (size_t j = 0; j < m; j++) {
+    dt_kf_result one = {0, 0, 0, 0}, sum = {0, 0, 0, 0};
+    int rc = DT_OK;
+    for (size_t j = 0; j < m && rc == DT_OK; j++) {
         const double *h = Hw + j * n;
         double hx = 0;
         for (size_t i = 0; i < n; i++)
             hx += h[i] * kf->x[i];
-        int rc = scalar_core(kf, h, zw[j] - hx, D[j], 0, NULL);
-        if (rc != DT_OK) {
-            memcpy(kf->x, kf->bx, n * sizeof *kf->x);
-            memcpy(kf->P, kf->bP, sq(n) * sizeof *kf->P);
-            return rc;
-        }
+        rc = scalar_core(kf, h, zw[j] - hx, D[j], 0, &one, 1);
+        sum.nis += one.nis;
     }
-    return DT_OK;
+    if (m == 1) {
+        sum.innovation = one.innovation;
+        sum.s = one.s;
+    }
+    sum.gated = rc == DT_OK && gate > 0 && sum.nis > gate;
+    if (rc != DT_OK || sum.gated) {
+        memcpy(kf->x, kf->bx, n * sizeof *kf->x);
+        memcpy(kf->P, kf->bP, sq(n) * sizeof *kf->P);
+    }
+    if (res != NULL && rc == DT_OK)
+        *res = sum;
+    return rc;
 }
 
 int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
@@ -519,8 +534,8 @@ int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const do
     for (size_t i = 0; i < m * m; i++)
         kf->S[i] += R[i];
     dt_mat_symmetrize(m, kf->S);
-    if (dt_chol(m, kf->S, kf->L) != DT_OK)
-        return DT_ENUMERIC;
+    if (dt_chol(m, kf->S, kf->L) != DT_OK) /* S not PD in binary64: no factor of S needed */
+        return update_sequential(kf, m, z, H, R, gate, res);
     for (size_t i = 0; i < m; i++) {
         double hx = 0;
         for (size_t j = 0; j < n; j++)
@@ -573,7 +588,7 @@ int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const do
     for (size_t i = 0; i < n; i++) {
         double d = kf->Pn[i * n + i], p = kf->P[i * n + i];
         if (!(d >= DT__KF_TRUST * (1 + w) * p && d <= p))
-            return update_sequential(kf, m, z, H, R);
+            return update_sequential(kf, m, z, H, R, 0, NULL); /* gated and res: as above */
     }
     swap(&kf->x, &kf->xn);
     swap(&kf->P, &kf->Pn);
