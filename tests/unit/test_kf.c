@@ -886,8 +886,10 @@ static void test_vector_update_illconditioned(void **state)
         const kf_vref *c = &kf_vrefs[t];
         size_t n = c->n;
         dt_kf *kf = mk(n, 0);
+        dt_kf_result res;
         assert_int_equal(dt_kf_set_state(kf, c->x, c->P), 0);
-        assert_int_equal(dt_kf_update(kf, 2, c->z, c->H, c->R, 0, NULL), 0);
+        assert_int_equal(dt_kf_update(kf, 2, c->z, c->H, c->R, 0, &res), 0);
+        assert_true(!res.gated && res.nis >= 0 && isfinite(res.nis));
         assert_posterior_shape(n, c->P, dt_kf_cov(kf), c->name);
         double e = posterior_error(n, dt_kf_cov(kf), c->P_post, c->P, REF_REL, 0);
         if (!(e <= 1)) {
@@ -897,6 +899,15 @@ static void test_vector_update_illconditioned(void **state)
         for (size_t i = 0; i < n; i++)
             assert_close(dt_kf_state(kf)[i], c->x_post[i], 0,
                          REF_REL * fabs(c->x[i]) + REF_X_SD * sqrt(c->P_post[i * n + i]));
+        /* a gate below that NIS rejects, whichever path computed it */
+        if (res.nis > 0) {
+            double nis = res.nis;
+            assert_int_equal(dt_kf_set_state(kf, c->x, c->P), 0);
+            assert_int_equal(dt_kf_update(kf, 2, c->z, c->H, c->R, nis / 2, &res), 0);
+            assert_true(res.gated);
+            assert_close(res.nis, nis, 1e-9, 0);
+            assert_memory_equal(dt_kf_cov(kf), c->P, n * n * sizeof *c->P);
+        }
         dt_kf_destroy(kf);
     }
     sweep_rng g = {0xC0FFEEull};
