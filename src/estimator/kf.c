@@ -366,9 +366,10 @@ int dt_kf_predict(dt_kf *kf, double dt)
  * variance that is tiny against its prior (ill-conditioned priors, r << P).
  * The result is therefore checked in O(n) (kf_trusted: every variance within
  * [2^-27 (1 + w) P_ii, P_ii]) and, when it fails, the same update is
- * evaluated in double-double (dt__kf_dd_*, O(n^2), ~15x the flops): accurate
- * to the posterior's own scale, variances in [0, P_ii]. No factorization;
- * upper triangle mirrored. */
+ * evaluated in double-double (dt__kf_dd_*, O(n^2), ~15x the flops; errors
+ * about 2^-104 (1 + w) of the prior's scale), variances in [0, P_ii]. No
+ * factorization; upper triangle mirrored. exact: go to double-double
+ * directly (the vector update's sequential form). */
 static int scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
                        dt_kf_result *res, int exact)
 {
@@ -572,7 +573,7 @@ int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const do
     /* Kept when finite with every variance in [2^-27 (1 + w) P_ii, P_ii], the
      * scalar update's check with w summed over the rows (its error has the
      * same terms, row by row); otherwise the same update as m sequential
-     * scalar ones, which carry that guarantee. */
+     * scalar ones, which keep the variances in [0, P_ii]. */
     if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
         return DT_ENUMERIC; /* x and P untouched */
     double w = 0;
