@@ -140,11 +140,14 @@ DT_API int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, d
  *  comes from a Cholesky factorization of S = H P H' + R (no inverse); the
  *  covariance update is the Joseph form, kept when every variance is within
  *  [2^-27 (1 + w) P_ii, P_ii] (w of dt_kf_update_scalar summed over the
- *  rows); otherwise the same update is applied as m scalar ones on the rows
- *  decorrelated by R = L D L', with dt_kf_update_scalar's guarantees.
- *  @retval DT_ENUMERIC S is not positive definite, R is not positive
- *          semi-definite when the scalar path is needed, or a scalar step
- *          failed; x and P unchanged. */
+ *  rows). Otherwise, or when S is not positive definite in binary64, the
+ *  same update is applied as m scalar ones in double-double on the rows
+ *  decorrelated by R = L D L' (NIS: the sum of theirs): the shape guarantee
+ *  of dt_kf_update_scalar (symmetric, 0 <= P+_ii <= P_ii), each step
+ *  accurate to its own posterior, the intermediate ones rounded to binary64.
+ *  @retval DT_ENUMERIC R is not positive semi-definite (when the scalar
+ *          form is needed), or an innovation variance is not positive;
+ *          x and P unchanged. */
 DT_API int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
                         double gate, dt_kf_result *res);
 
@@ -452,13 +455,12 @@ DT_API int dt_est_start(dt_est *est, dt_time t0);
  *  @retval 0 applied, gated, or refused because the signal is isolated
  *          (each counted per signal).
  *  @retval DT_ENOTFOUND no measurement model for the signal (counted).
- *  @retval DT_ERANGE t_source outside +-DT_TIME_LIMIT (counted bad_time), or
- *          see below.
  *  @retval DT_ESTALE older than the history, or before the oldest event of a
  *          full history: dropped, the belief unchanged (counted too_old).
  *  @retval DT_ENUMERIC the update failed; the belief is predicted to the
  *          sample's time, not updated (counted).
- *  @retval DT_ERANGE the prediction to the sample's time failed (an unstable
+ *  @retval DT_ERANGE t_source outside +-DT_TIME_LIMIT (refused, counted
+ *          bad_time), or the prediction to the sample's time failed (an unstable
  *          model over a long gap overflows): the belief is lost, re-initialised
  *          to (x0, P0) at the sample's time with no data behind it (the twin's
  *          latency rule holds the safe state until a sample is accepted); the
