@@ -86,6 +86,22 @@ struct dt_registry {
     size_t n_plants;
 };
 
+/* "csv, memory, udp": the kinds registered for a role, for a message that
+ * names what an unknown kind could have been. */
+static const char *kinds(const dt_registry *r, int sink, char *buf, size_t cap)
+{
+    size_t n = sink ? r->n_snk : r->n_src, at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < cap; i++) {
+        const char *k = sink ? r->snk[i]->kind : r->src[i]->kind;
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", k);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    return n ? buf : "none";
+}
+
 int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
 {
     if (r == NULL || name == NULL || ops == NULL || ops->step == NULL || name[0] == '\0' ||
@@ -768,7 +784,11 @@ static int open_sources(build *b, const cJSON *arr)
         const dt_source_ops *ops = dt_registry_source(b->reg, kind);
         if (ops == NULL) {
             dt__fmt(p, sizeof p, "%s.kind", path);
-            return fail(b, DT_ENOTFOUND, p, "no source adapter of kind \"%s\"", kind);
+            char kb[160];
+            return fail(b, DT_ENOTFOUND, p,
+                        "no source adapter of kind \"%s\" (registered: %s; a host program "
+                        "registers its own with dt_registry_add_source)",
+                        kind, kinds(b->reg, 0, kb, sizeof kb));
         }
         rc = dt__json_check_keys(b->diag, o, path, common_keys, ops->keys);
         if (rc != DT_OK)
@@ -823,7 +843,11 @@ static int open_sinks(build *b, const cJSON *arr)
         const dt_sink_ops *ops = dt_registry_sink(b->reg, kind);
         if (ops == NULL) {
             dt__fmt(p, sizeof p, "%s.kind", path);
-            return fail(b, DT_ENOTFOUND, p, "no sink adapter of kind \"%s\"", kind);
+            char kb[160];
+            return fail(b, DT_ENOTFOUND, p,
+                        "no sink adapter of kind \"%s\" (registered: %s; a host program "
+                        "registers its own with dt_registry_add_sink)",
+                        kind, kinds(b->reg, 1, kb, sizeof kb));
         }
         rc = dt__json_check_keys(b->diag, o, path, sink_common_keys, ops->keys);
         if (rc != DT_OK)
