@@ -44,6 +44,10 @@ struct dt_model {
 /* Top-level sections the model keeps for later layers. */
 extern const char *const dt__model_sections[];
 
+/* The known unit nearest to an unknown one ("kw" -> "kW", "C" -> "degC"),
+ * preferring the wanted quantity, written into buf; NULL when none is near. */
+const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, size_t cap);
+
 /* Text checks. Return 0 or the byte offset + 1 of the first offence. */
 size_t dt__utf8_check(const char *s, size_t len);
 /* Largest nesting depth of [ and { outside strings; *unclosed (may be NULL)

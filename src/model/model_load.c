@@ -477,7 +477,14 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
 
     subpath(p, sizeof p, path, "unit");
     if (dt_unit_parse(r->unit, &info->unit) != DT_OK) {
-        rc = fail(c, DT_EUNIT, p, "unknown unit %s", q(r->unit, qb, sizeof qb));
+        char sb[32];
+        const char *near = dt__unit_suggest(r->unit, info->quantity, sb, sizeof sb);
+        if (near != NULL)
+            rc = fail(c, DT_EUNIT, p, "unknown unit %s (did you mean \"%s\"?)",
+                      q(r->unit, qb, sizeof qb), near);
+        else
+            rc = fail(c, DT_EUNIT, p, "unknown unit %s (docs/model.md lists the units)",
+                      q(r->unit, qb, sizeof qb));
         goto out;
     }
     /* Any quantity may be expressed per-unit; otherwise the unit's class must

@@ -1,8 +1,11 @@
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dtwin/error.h"
 #include "dtwin/model.h"
+#include "model_internal.h"
 
 typedef struct unit_def {
     const char *symbol;
@@ -151,4 +154,82 @@ int dt_unit_conversion(const dt_unit *from, const dt_unit *to, double *scale,
     *scale = from->scale / to->scale;
     *offset = (from->offset - to->offset) / to->scale;
     return DT_OK;
+}
+
+/* Edit distance (insert, delete, substitute, adjacent swap) between short
+ * strings, case-sensitive; symbols of 23 bytes or more count as far. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 23 || lb > 23)
+        return 99;
+    size_t d[24][24];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t c = a[i - 1] != b[j - 1];
+            size_t v = d[i - 1][j - 1] + c;
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+static int same_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+/* Scores a candidate: a case-only difference is best, then the edit
+ * distance, a unit of the wanted quantity winning ties. */
+static void consider(const char *given, const char *cand, dt_unit_class cls,
+                     dt_unit_class want, char *best, size_t cap, size_t *score)
+{
+    size_t sc = same_nocase(given, cand) ? 0 : 2 * distance(given, cand);
+    if (sc > 0 && cls != want)
+        sc++;
+    if (sc < *score) {
+        *score = sc;
+        snprintf(best, cap, "%s", cand);
+    }
+}
+
+const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, size_t cap)
+{
+    /* spellings from other conventions */
+    static const struct { const char *from, *to; } alias[] = {
+        {"C", "degC"}, {"\xC2\xB0" "C", "degC"}, {"celsius", "degC"}, {"F", "degF"},
+        {"\xC2\xB0" "F", "degF"}, {"kelvin", "K"}, {"sec", "s"}, {"Nm", "N.m"},
+        {"m^3/h", "m3/h"}, {"m^3/s", "m3/s"}, {"m/s^2", "m/s2"}, {"l/s", "L/s"},
+    };
+    if (given == NULL || cap == 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (same_nocase(given, alias[i].from)) {
+            snprintf(buf, cap, "%s", alias[i].to);
+            return buf;
+        }
+    size_t score = (size_t)-1;
+    char cand[32];
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        consider(given, units[i].symbol, units[i].cls, want, buf, cap, &score);
+        for (size_t k = 0; units[i].prefixable && k < sizeof prefixes / sizeof prefixes[0]; k++) {
+            snprintf(cand, sizeof cand, "%s%s", prefixes[k].symbol, units[i].symbol);
+            consider(given, cand, units[i].cls, want, buf, cap, &score);
+        }
+    }
+    /* two edits at most (and less than the symbol itself): beyond, a guess */
+    return score <= 4 && score < 2 * strlen(given) ? buf : NULL;
 }

@@ -283,7 +283,7 @@ static const bad_case bad_cases[] = {
     /* 20 */ {HEAD "\"assets\":[{\"id\":\"a\",\"semanticId\":\"not an id\"}],\"signals\":[]}",
               DT_EPARSE, "assets[0].semanticId: \"not an id\" is neither an IRI (scheme:...) nor an IRDI (e.g. 0173-1#02-AAO677#002)"},
     /* 21 */ {HEAD A1 "\"signals\":[" GOOD_SIG ",{\"id\":\"v\",\"asset\":\"a\",\"quantity\":\"voltage\",\"unit\":\"kVv\",\"role\":\"measured\"}]}",
-              DT_EUNIT, "signals[1].unit: unknown unit \"kVv\""},
+              DT_EUNIT, "signals[1].unit: unknown unit \"kVv\" (did you mean \"kV\"?)"},
     /* 22 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"voltage\",\"unit\":\"A\",\"role\":\"measured\"}]}",
               DT_EUNIT, "signals[0].unit: unit \"A\" measures current, not voltage (dimensionally incompatible)"},
     /* 23 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"voltige\",\"unit\":\"V\",\"role\":\"measured\"}]}",
@@ -337,6 +337,12 @@ static const bad_case bad_cases[] = {
               "estimator.A[0][1]: number out of range (not finite)"},
     /* 49 */ {HEAD A1 "\"signals\":[],\"loop\":{\"period\":-1e999}}", DT_EPARSE,
               "loop.period: number out of range (not finite)"},
+    /* 50 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"temperature\",\"unit\":\"C\",\"role\":\"measured\"}]}",
+              DT_EUNIT, "signals[0].unit: unknown unit \"C\" (did you mean \"degC\"?)"},
+    /* 51 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"active_power\",\"unit\":\"kw\",\"role\":\"measured\"}]}",
+              DT_EUNIT, "signals[0].unit: unknown unit \"kw\" (did you mean \"kW\"?)"},
+    /* 52 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"furlong\",\"role\":\"measured\"}]}",
+              DT_EUNIT, "signals[0].unit: unknown unit \"furlong\" (docs/model.md lists the units)"},
 };
 
 static void test_malformed_descriptions(void **state)
