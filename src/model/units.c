@@ -202,7 +202,7 @@ static void consider(const char *given, const char *cand, dt_unit_class cls,
         sc++;
     if (sc < *score) {
         *score = sc;
-        snprintf(best, cap, "%s", cand);
+        (void)snprintf(best, cap, "%s", cand);
     }
 }
 
@@ -218,7 +218,7 @@ const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, s
         return NULL;
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (same_nocase(given, alias[i].from)) {
-            snprintf(buf, cap, "%s", alias[i].to);
+            (void)snprintf(buf, cap, "%s", alias[i].to);
             return buf;
         }
     size_t score = (size_t)-1;
@@ -226,7 +226,7 @@ const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, s
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         consider(given, units[i].symbol, units[i].cls, want, buf, cap, &score);
         for (size_t k = 0; units[i].prefixable && k < sizeof prefixes / sizeof prefixes[0]; k++) {
-            snprintf(cand, sizeof cand, "%s%s", prefixes[k].symbol, units[i].symbol);
+            (void)snprintf(cand, sizeof cand, "%s%s", prefixes[k].symbol, units[i].symbol);
             consider(given, cand, units[i].cls, want, buf, cap, &score);
         }
     }
