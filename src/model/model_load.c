@@ -741,6 +741,38 @@ static void resolve_limits(const dt_model_options *opt, dt_model_limits *lim)
         lim->max_signals = DT_ID_NONE - 1;
 }
 
+/* What a JSON syntax error most likely is, from the text at the error:
+ * the mistakes people make writing JSON by hand. */
+static const char *syntax_hint(const char *text, size_t len, size_t off)
+{
+    size_t i = off;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    if (i >= len)
+        return "";
+    const char *t = text + i;
+    size_t rest = len - i;
+    if ((rest >= 3 && (strncmp(t, "NaN", 3) == 0 || strncmp(t, "nan", 3) == 0)) ||
+        (rest >= 3 && (strncmp(t, "Inf", 3) == 0 || strncmp(t, "inf", 3) == 0)) ||
+        (rest >= 4 && (strncmp(t, "-Inf", 4) == 0 || strncmp(t, "-inf", 4) == 0)))
+        return ": NaN and Infinity are not JSON numbers (write a number, or leave the key "
+               "out)";
+    if ((rest >= 2 && t[0] == '/' && (t[1] == '/' || t[1] == '*')) ||
+        (i > 0 && text[i - 1] == '/' && (t[0] == '/' || t[0] == '*')))
+        return ": comments are not JSON (put notes in a \"description\" string)";
+    if (t[0] == '\'')
+        return ": strings take double quotes";
+    if (t[0] == '}' || t[0] == ']') {
+        size_t j = i;
+        while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t' || text[j - 1] == '\n' ||
+                         text[j - 1] == '\r'))
+            j--;
+        if (j > 0 && text[j - 1] == ',')
+            return ": a trailing comma before this bracket";
+    }
+    return "";
+}
+
 int dt_model_load_json(const char *text, size_t len,
                        const dt_model_options *opt, dt_model **out,
                        dt_diag *diag)
@@ -827,12 +859,14 @@ int dt_model_load_json(const char *text, size_t len,
                 diag->line = line;
                 diag->column = col;
             }
-            rc = fail(&c, DT_EPARSE, "",
-                      truncated
-                          ? "JSON syntax error: unexpected end of input "
-                            "(truncated?) at line %d, column %d"
-                          : "JSON syntax error at line %d, column %d",
-                      line, col);
+            if (truncated)
+                rc = fail(&c, DT_EPARSE, "",
+                          "JSON syntax error: unexpected end of input (truncated?) at line "
+                          "%d, column %d",
+                          line, col);
+            else
+                rc = fail(&c, DT_EPARSE, "", "JSON syntax error at line %d, column %d%s", line,
+                          col, syntax_hint(text, len, off));
         }
     } else {
         size_t off = (size_t)(end - text);

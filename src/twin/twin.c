@@ -314,6 +314,20 @@ static int in_limits(const dt_signal_info *si, double v)
     return isfinite(v) && !(si->has_limits && (v < si->min || v > si->max));
 }
 
+/* A value the dispatcher may send (a safe value, an interlock's forced
+ * value): a number within the signal's limits; the message names both. */
+static int within_limits(jctx *c, const char *path, const dt_signal_info *si, const cJSON *v)
+{
+    if (!cJSON_IsNumber(v))
+        return fail(c, DT_EPARSE, path, "expected a number within the signal's limits");
+    if (in_limits(si, v->valuedouble))
+        return DT_OK;
+    char a[32], lo[32], hi[32];
+    return fail(c, DT_EPARSE, path, "%s is outside the signal's limits [%s, %s] %s",
+                dt__num(v->valuedouble, a, sizeof a), dt__num(si->min, lo, sizeof lo),
+                dt__num(si->max, hi, sizeof hi), si->unit_symbol);
+}
+
 
 static const char *const disp_keys[] = {"safe",          "rate_limits",  "interlocks",
                                         "deadline",      "audit",        "confirm_timeout",
@@ -341,8 +355,8 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         dt_signal_id s;
         if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
             return rc;
-        if (!cJSON_IsNumber(e) || !in_limits(dt_model_signal(t->model, s), e->valuedouble))
-            return fail(c, DT_EPARSE, p, "expected a number within the signal's limits");
+        if ((rc = within_limits(c, p, dt_model_signal(t->model, s), e)) != DT_OK)
+            return rc;
         t->safe[s] = e->valuedouble;
     }
     for (size_t s = 0; s < t->n_sig; s++)
@@ -440,8 +454,8 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             dt_signal_id s;
             if ((rc = find_sig(c, q, f->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
-            if (!cJSON_IsNumber(f) || !in_limits(dt_model_signal(t->model, s), f->valuedouble))
-                return fail(c, DT_EPARSE, q, "expected a number within the signal's limits");
+            if ((rc = within_limits(c, q, dt_model_signal(t->model, s), f)) != DT_OK)
+                return rc;
             x->set_sig[x->n_set] = s;
             x->set_val[x->n_set++] = f->valuedouble;
         }

@@ -317,7 +317,8 @@ static const bad_case bad_cases[] = {
     /* 38 */ {HEAD A1 "\"signals\":[]} trailing", DT_EPARSE,
               "unexpected text after the JSON document at line 1, column 59"},
     /* 39 */ {HEAD A1 "\"signals\":[],\"sensors\":[]}", DT_EPARSE, "sensors: unknown key \"sensors\""},
-    /* 40 */ {"{\"dtwin\":1,,}", DT_EPARSE, "JSON syntax error at line 1, column 13"},
+    /* 40 */ {"{\"dtwin\":1,,}", DT_EPARSE,
+              "JSON syntax error at line 1, column 13: a trailing comma before this bracket"},
     /* 41 */ {HEAD A1 SIG(",\"noise\":0.1"), DT_EPARSE,
               "signals[0].noise: expected an object, got a number"},
     /* numbers that cannot be right, each with its path and its value */
@@ -343,6 +344,14 @@ static const bad_case bad_cases[] = {
               DT_EUNIT, "signals[0].unit: unknown unit \"kw\" (did you mean \"kW\"?)"},
     /* 52 */ {HEAD A1 "\"signals\":[{\"id\":\"s\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"furlong\",\"role\":\"measured\"}]}",
               DT_EUNIT, "signals[0].unit: unknown unit \"furlong\" (docs/model.md lists the units)"},
+    /* 53 */ {"{\"dtwin\":1,\"x\":NaN}", DT_EPARSE,
+              "JSON syntax error at line 1, column 16: NaN and Infinity are not JSON numbers (write a "
+              "number, or leave the key out)"},
+    /* 54 */ {"{\"dtwin\":1, // v1\n}", DT_EPARSE,
+              "JSON syntax error at line 1, column 14: comments are not JSON (put notes in a "
+              "\"description\" string)"},
+    /* 55 */ {"{\"dtwin\":1,\"name\":'a'}", DT_EPARSE,
+              "JSON syntax error at line 1, column 19: strings take double quotes"},
 };
 
 static void test_malformed_descriptions(void **state)

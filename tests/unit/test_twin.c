@@ -577,7 +577,7 @@ static const bad_twin bad_twins[] = {
     {"\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0},", "\"dispatcher\":{\"safe\":{},",
      "dispatcher.safe: missing the safe value of \"u\""},
     {"\"safe\":{\"u\":0}", "\"safe\":{\"u\":9}",
-     "dispatcher.safe.u: expected a number within the signal's limits"},
+     "dispatcher.safe.u: 9 is outside the signal's limits [0, 4] m/s"},
     {"\"kind\":\"pid\"", "\"kind\":\"lqr\"", "controllers[0].kind: no controller of kind \"lqr\""},
     {"\"output\":\"u\"", "\"output\":\"y\"",
      "controllers[0]: output: signal \"y\" is measured, expected commanded"},
