@@ -715,6 +715,19 @@ static int cmd_check(int argc, char **argv)
                 diag.message[0] ? diag.message : dt_strerror(rc));
         return rc == DT_EIO ? EXIT_IO : EXIT_INVALID;
     }
+    /* Legal but suspicious: a budget that leaves little room for late data. */
+    dt_est *te = dt_twin_estimator(tw);
+    double period = dt_twin_period_s(tw);
+    for (size_t i = 0; te != NULL && i < dt_est_bound_count(te); i++) {
+        double tau;
+        const char *name;
+        if (dt_est_latency_budget(te, i, &tau, &name) == DT_OK && tau < 10 * period)
+            fprintf(stderr,
+                    "dtwin check: %s: warning: latency budget \"%s\" (%.6g s) is shorter than "
+                    "10 loop periods (%.6g s each): a few late samples put the twin in its "
+                    "safe state\n",
+                    file, name, tau, period);
+    }
     dt_twin_destroy(tw);
     if (!quiet)
         printf("\nok\n");
