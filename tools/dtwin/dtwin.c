@@ -388,7 +388,17 @@ static int cmd_run(int argc, char **argv)
         dt_twin_destroy(t);
         return rrc != EXIT_OK ? rrc : orc;
     }
-    dt_twin_start(t, 0);
+    rc = dt_twin_start(t, 0);
+    if (rc != DT_OK) {
+        /* not at the first step as "wrong state for this call" */
+        fprintf(stderr, "dtwin run: %s: the twin did not start: %s%s%s\n", file, dt_strerror(rc),
+                dt_twin_errmsg(t)[0] ? ": " : "", dt_twin_errmsg(t));
+        outputs_close(&out);
+        if (frec != NULL)
+            (void)fclose(frec);
+        dt_twin_destroy(t);
+        return EXIT_RUNTIME;
+    }
     double next_stats = every;
     dt_time now = 0;
     int exit_code = EXIT_OK;
