@@ -284,7 +284,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *file = NULL, *est_file = NULL, *cmd_file = NULL, *rec_file = NULL;
     double duration = 0, every = 0;
-    int json = 0, quiet = 0, realtime = 0;
+    int json = 0, quiet = 0, realtime = 0, pace_given = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -316,10 +316,14 @@ static int cmd_run(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;
-        } else if (strcmp(a, "--fast") == 0) {
-            realtime = 0;
-        } else if (strcmp(a, "--realtime") == 0) {
-            realtime = 1;
+        } else if (strcmp(a, "--fast") == 0 || strcmp(a, "--realtime") == 0) {
+            int rt = strcmp(a, "--realtime") == 0;
+            if (pace_given && rt != realtime) {
+                fprintf(stderr, "dtwin run: --fast and --realtime exclude each other\n");
+                return EXIT_USAGE;
+            }
+            realtime = rt;
+            pace_given = 1;
         } else if (a[0] == '-') {
             fprintf(stderr, "dtwin run: unknown option '%s'\n", a);
             run_usage(stderr);
@@ -400,13 +404,14 @@ static int cmd_run(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     double next_stats = every;
-    dt_time now = 0;
+    dt_time now = 0, last = 0; /* last: the time of the last step that ran */
     int exit_code = EXIT_OK;
     for (uint64_t k = 1;; k++) {
         now = (dt_time)((double)k * period * 1e9 + 0.5);
         double tsec = dt_time_to_sec(now);
         if (duration > 0 && tsec > duration + 1e-12)
             break;
+        last = now;
         rc = dt_twin_step(t, now);
         if (rc != DT_OK && rc != DT_ENOTFOUND) {
             fprintf(stderr, "dtwin run: step at %.3f s failed: %s%s%s\n", tsec, dt_strerror(rc),
@@ -436,7 +441,7 @@ static int cmd_run(int argc, char **argv)
     if (json)
         print_stats_json(&st);
     else if (!quiet)
-        print_stats_human(&st, dt_time_to_sec(now));
+        print_stats_human(&st, dt_time_to_sec(last));
     int orc = outputs_close(&out);
     if (frec != NULL && fclose(frec) != 0)
         orc = EXIT_IO;
