@@ -7,6 +7,7 @@
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
 #include "dtwin/linalg.h"
+#include "../linalg/la_internal.h"
 #include "kf_kernels.h"
 
 #define CACHE 8
@@ -143,17 +144,6 @@ static int finite_all(const double *v, size_t cnt)
     return 1;
 }
 
-static int symmetric(size_t n, const double *M)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            double a = M[i * n + j], b = M[j * n + i];
-            if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
-                return 0;
-        }
-    return 1;
-}
-
 static void invalidate(dt_kf *kf)
 {
     for (int i = 0; i < CACHE; i++)
@@ -165,7 +155,7 @@ int dt_kf_set_continuous(dt_kf *kf, const double *A, const double *B, const doub
     if (kf == NULL || A == NULL || Q == NULL || (kf->p > 0 && B == NULL))
         return DT_EINVAL;
     size_t n = kf->n;
-    if (!finite_all(A, sq(n)) || !finite_all(Q, sq(n)) || !symmetric(n, Q) ||
+    if (!finite_all(A, sq(n)) || !finite_all(Q, sq(n)) || !dt__symmetric(n, Q) ||
         (kf->p && !finite_all(B, n * kf->p)))
         return DT_EINVAL;
     memcpy(kf->A, A, sq(n) * sizeof *A);
@@ -190,7 +180,7 @@ int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const double
 int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const double *Qc)
 {
     if (kf == NULL || f == NULL || Qc == NULL || !finite_all(Qc, sq(kf->n)) ||
-        !symmetric(kf->n, Qc))
+        !dt__symmetric(kf->n, Qc))
         return DT_EINVAL;
     memcpy(kf->Q, Qc, sq(kf->n) * sizeof *Qc);
     kf->f = f;
@@ -204,7 +194,7 @@ int dt_kf_set_state(dt_kf *kf, const double *x, const double *P)
     if (kf == NULL || x == NULL || P == NULL)
         return DT_EINVAL;
     size_t n = kf->n;
-    if (!finite_all(x, n) || !finite_all(P, sq(n)) || !symmetric(n, P))
+    if (!finite_all(x, n) || !finite_all(P, sq(n)) || !dt__symmetric(n, P))
         return DT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (P[i * n + i] < 0)

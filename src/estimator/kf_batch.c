@@ -11,6 +11,7 @@
 
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
+#include "../linalg/la_internal.h"
 #include "kf_kernels.h"
 
 #define LANES 8
@@ -79,18 +80,6 @@ void dt_kf_batch_destroy(dt_kf_batch *b)
     dt__free(&a, b);
 }
 
-/* Symmetric to the tolerance dt_kf_set_state applies. */
-static int symmetric(size_t n, const double *M)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            double a = M[i * n + j], c = M[j * n + i];
-            if (fabs(a - c) > 1e-12 * (fabs(a) + fabs(c)) + 1e-300)
-                return 0;
-        }
-    return 1;
-}
-
 static int finite_all(const double *v, size_t cnt)
 {
     for (size_t i = 0; i < cnt; i++)
@@ -104,7 +93,7 @@ int dt_kf_batch_set_model(dt_kf_batch *b, const double *Ad, const double *Qd)
     if (b == NULL || Ad == NULL || Qd == NULL)
         return DT_EINVAL;
     size_t n = b->n;
-    if (!finite_all(Ad, n * n) || !finite_all(Qd, n * n) || !symmetric(n, Qd))
+    if (!finite_all(Ad, n * n) || !finite_all(Qd, n * n) || !dt__symmetric(n, Qd))
         return DT_EINVAL;
     memcpy(b->Ad, Ad, n * n * sizeof *Ad);
     memcpy(b->Qd, Qd, n * n * sizeof *Qd);
@@ -120,7 +109,7 @@ int dt_kf_batch_set_state(dt_kf_batch *b, size_t i, const double *x, const doubl
     if (b == NULL || x == NULL || P == NULL || i >= b->count)
         return DT_EINVAL;
     size_t n = b->n, blk = i / LANES, l = i % LANES;
-    if (!finite_all(x, n) || !finite_all(P, n * n) || !symmetric(n, P))
+    if (!finite_all(x, n) || !finite_all(P, n * n) || !dt__symmetric(n, P))
         return DT_EINVAL;
     for (size_t r = 0; r < n; r++)
         if (P[r * n + r] < 0)

@@ -59,6 +59,10 @@ LA_INLINE int dt__balanced(size_t n, const double *A, double *norm1)
  * Ab = D^-1 A D. Ab may equal A (in place) but not overlap it otherwise. */
 int dt__balance(size_t n, const double *A, double *Ab, double *d);
 
+/* 1 when M (n x n) is symmetric to the tolerance every covariance entry
+ * point applies: |m_ij - m_ji| <= 1e-12 (|m_ij| + |m_ji|). */
+int dt__symmetric(size_t n, const double *M);
+
 /* C (n x m) = A (n x k) B (k x m), i-p-j order: the inner loop streams a row
  * of B and of C, no reduction. Inlined into callers with constant
  * dimensions (vanloan_series.c) it keeps a row of C in registers. */

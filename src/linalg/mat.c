@@ -231,3 +231,14 @@ int dt__balance(size_t n, const double *A, double *Ab, double *d)
     }
     return any;
 }
+
+int dt__symmetric(size_t n, const double *M)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double a = M[i * n + j], b = M[j * n + i];
+            if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
+                return 0;
+        }
+    return 1;
+}
