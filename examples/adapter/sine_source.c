@@ -44,7 +44,12 @@ static int sine_poll(void *self, dt_time now) /* twin thread; never blocks */
 }
 
 static const dt_source_ops sine_ops = {
-    DT_ADAPTER_ABI, "sine", sizeof(sine), sine_keys, sine_open, sine_poll, NULL,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "sine",
+    .instance_size = sizeof(sine),
+    .keys = sine_keys,
+    .open = sine_open,
+    .poll = sine_poll,
 };
 
 int main(int argc, char **argv)

@@ -17,10 +17,23 @@
 extern "C" {
 #endif
 
-/** Version of the adapter tables below. A table whose abi differs is refused
- *  at registration with DT_EABI. Tables only grow by appending members; a new
- *  member bumps this number. */
-#define DT_ADAPTER_ABI 1u
+/** Version of the adapter, controller, plant and analytics tables. Tables
+ *  only grow by appending members, and a new member bumps this number. A
+ *  table declares the version it was written against: the library accepts
+ *  every version from DT_ADAPTER_ABI_MIN to its own, and treats the members a
+ *  declared version does not have as absent (NULL). A table declaring a newer
+ *  version than the library's is refused with DT_EABI (it may rely on
+ *  members this library would never call). Version 2 added the optional
+ *  validate, counters and progress members. */
+#define DT_ADAPTER_ABI 2u
+/** The oldest table version still accepted. */
+#define DT_ADAPTER_ABI_MIN 1u
+
+/** One named counter of an adapter (for reports, e.g. `dtwin run --json`). */
+typedef struct dt_counter {
+    const char *name; /**< static, a snake_case identifier */
+    uint64_t value;   /**< the count */
+} dt_counter;
 
 /** A read-only view of one JSON value of the description (an adapter's own
  *  object and what is inside it). Valid during open() only. */
@@ -75,6 +88,19 @@ typedef struct dt_source_ops {
     int (*poll)(void *self, dt_time now); /**< may be NULL */
     void (*close)(void *self);            /**< may be NULL */
     /* end of ABI 1 */
+    /** Checks cfg as open() would, without acquiring anything that lasts (it
+     *  may read a file's header; it binds no socket): called instead of open
+     *  when a twin is loaded to be checked (dt_twin_options.validate, `dtwin
+     *  check`). 0 or a negative DT_E* with dt_source_error. NULL: nothing
+     *  to validate beyond the keys. */
+    int (*validate)(dt_source_ctx *ctx, const dt_config *cfg);
+    /** Writes up to max of the adapter's own counters into out and returns how
+     *  many it has (twin's thread). NULL: none. */
+    size_t (*counters)(const void *self, dt_counter *out, size_t max);
+    /** The share of a finite data set read so far, 0..1; negative when not
+     *  known (twin's thread). NULL: not known. */
+    double (*progress)(const void *self);
+    /* end of ABI 2 */
 } dt_source_ops;
 
 /** An actuator adapter. apply runs on the twin's thread, must not block, and
@@ -90,6 +116,11 @@ typedef struct dt_sink_ops {
     int (*apply)(void *self, const dt_command *cmd, const dt_mapping *map);
     void (*close)(void *self); /**< may be NULL */
     /* end of ABI 1 */
+    /** As dt_source_ops.validate, with dt_sink_error. NULL: nothing to validate. */
+    int (*validate)(dt_sink_ctx *ctx, const dt_config *cfg);
+    /** As dt_source_ops.counters. NULL: none. */
+    size_t (*counters)(const void *self, dt_counter *out, size_t max);
+    /* end of ABI 2 */
 } dt_sink_ops;
 
 /* ---- inside an adapter ---- */
@@ -179,8 +210,9 @@ typedef struct dt_registry dt_registry;
 DT_API int dt_registry_create(const dt_allocator *alloc, dt_registry **out);
 /** Frees a registry. NULL: no-op. */
 DT_API void dt_registry_destroy(dt_registry *reg);
-/** Registers a kind. The table must outlive the registry.
- *  @retval DT_EABI abi != DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
+/** Registers a kind. The registry keeps a copy of the table (members beyond
+ *  its declared abi read as NULL).
+ *  @retval DT_EABI abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
  *  @retval DT_EINVAL no kind, no open, or (sink) no apply. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_source(dt_registry *reg, const dt_source_ops *ops);
 /** Registers a sink kind; as dt_registry_add_source.
@@ -210,7 +242,7 @@ typedef struct dt_plant_ops {
 /** Registers a plant instance under `name` for "sim" sources and sinks
  *  (at most 16 per registry; inputs and outputs at most 64 each). ops and self
  *  must outlive the twins using them; step runs on the twin's thread.
- *  @retval DT_EABI ops->abi is not DT_ADAPTER_ABI.
+ *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI.
  *  @retval DT_EEXIST a plant of that name exists.
  *  @retval DT_ELIMIT 16 plants already. @retval DT_EINVAL NULL or bad counts. */
 DT_API int dt_registry_add_plant(dt_registry *reg, const char *name, const dt_plant_ops *ops,
@@ -274,6 +306,17 @@ typedef struct dt_sink_stats {
 DT_API int dt_io_sink_stats(const dt_io *io, size_t i, dt_sink_stats *out);
 /** Adapter event counts of source i (DT_EV_*). */
 DT_API uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event ev);
+/** The "id" of source i in the description, NULL if out of range. */
+DT_API const char *dt_io_source_id(const dt_io *io, size_t i);
+/** The "id" of sink i in the description, NULL if out of range. */
+DT_API const char *dt_io_sink_id(const dt_io *io, size_t i);
+/** Source i's own counters (its counters member): writes up to max, returns
+ *  how many it has; 0 for an adapter without them, or one not opened. */
+DT_API size_t dt_io_source_counters(const dt_io *io, size_t i, dt_counter *out, size_t max);
+/** Sink i's own counters, as dt_io_source_counters. */
+DT_API size_t dt_io_sink_counters(const dt_io *io, size_t i, dt_counter *out, size_t max);
+/** The share of its data source i has read, 0..1; negative when not known. */
+DT_API double dt_io_source_progress(const dt_io *io, size_t i);
 
 /** Actuation outcome: reports that command `seq` for commanded signal sig was
  *  applied, with the value read back (canonical unit) at time t. Called by

@@ -518,7 +518,7 @@ typedef struct dt_analytics_ops {
     int (*run)(void *self, dt_est *est, const dt_sample *applied);
 } dt_analytics_ops;
 /** Adds an analytics hook (before start; ops and self must outlive est).
- *  @retval DT_EABI ops->abi is not DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already. */
+ *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already. */
 DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
 
 /** Declares an accuracy bound (before start); its budget is computed at start

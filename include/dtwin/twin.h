@@ -42,9 +42,15 @@ typedef struct dt_twin_options {
     dt_registry *registry;         /**< adapter and controller kinds; NULL: built-ins */
     const char *basedir;           /**< for relative paths; NULL: the file's directory */
     int replay;                    /**< build for dt_twin_replay: no adapter is opened */
+    /** With replay: also run each adapter's validate slot (the files it would
+     *  read, the addresses it would bind), so that loading finds what opening
+     *  the adapters would refuse (`dtwin check`). Such a twin is for checking
+     *  only: dt_twin_replay refuses it. Added after the first release: a
+     *  caller built with the older, shorter options passes the older size. */
+    int validate;
 } dt_twin_options;
 /** Defaults for dt_twin_options. */
-#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0}
+#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0, 0}
 
 /** Loads a description and builds every part of the twin (all allocation
  *  happens here). @retval DT_EPARSE etc. with diag naming the JSON path. */
@@ -153,6 +159,9 @@ typedef struct dt_twin_stats {
     double tau_max_s;       /**< the smallest latency budget (INFINITY if none) */
     dt_latency_stats arrival_to_estimate; /**< sample arrival -> applied to the estimate */
     dt_latency_stats arrival_to_command;  /**< newest arrival -> a command sent */
+    dt_time safe_time; /**< twin time spent in the safe state, ns: each interval
+                            between two steps counts when the step that began it
+                            left the twin in the safe state */
 } dt_twin_stats;
 
 /** A snapshot of every counter. */

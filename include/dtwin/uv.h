@@ -33,6 +33,11 @@ DT_API dt_time dt_uv_now(const dt_uv *d);
 /** The first error a step returned (0 if none), and whether a signal stopped it.
  *  Returns the first error (0 if none); *signaled (may be NULL) is 1 after SIGINT/SIGTERM. */
 DT_API int dt_uv_status(const dt_uv *d, int *signaled);
+/** Runs fn(user, twin, now) after every step (on the loop's thread; fn NULL:
+ *  none): the host reads what the step produced (estimates, commands, stats)
+ *  and may call dt_uv_stop from it. */
+DT_API void dt_uv_on_step(dt_uv *d, void (*fn)(void *user, dt_twin *twin, dt_time now),
+                          void *user);
 /** Stops stepping and stops the loop (for hosts' own stop conditions). */
 DT_API void dt_uv_stop(dt_uv *d);
 

@@ -23,11 +23,14 @@ int dt__udp_source_backend_fd(void *self);
 void dt__udp_source_turn(void *self);
 int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var);
 
-/* dt_io_create; with replay, adapters are declared and mapped (so sources get
- * their ingest ids) but never opened, polled or applied. */
+/* dt_io_create in a mode: open the adapters; or declare and map them (so
+ * sources get their ingest ids) without ever opening, polling or applying
+ * (replay); or that and run each one's validate slot (a twin built to be
+ * checked). */
+enum { DT__IO_OPEN = 0, DT__IO_REPLAY = 1, DT__IO_VALIDATE = 2 };
 int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
-                  int replay, dt_io **out, dt_diag *diag);
+                  int mode, dt_io **out, dt_diag *diag);
 
 /* A registered plant and its run-time state, shared by its sim source (which
  * integrates it) and sim sink (which sets its inputs). */

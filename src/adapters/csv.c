@@ -1,10 +1,12 @@
-/* CSV replay source ("csv") and CSV log sink ("csvlog"). */
+/* CSV replay source ("csv"). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../platform/internal.h"
 #include "adapters_internal.h"
@@ -209,6 +211,7 @@ typedef struct csvsrc {
     char *iobuf;
     size_t io_pos, io_end;
     int io_done, io_errno; /* end of file or read error; errno of the error */
+    uint64_t io_read, size; /* bytes read into iobuf so far; the file's size (0: unknown) */
 } csvsrc;
 
 static const char *const csv_keys[] = {"file",  "time_column", "time_format", "pace",
@@ -238,6 +241,7 @@ static size_t refill(csvsrc *s)
         return 0;
     /* fread returns short only at the end or on an error (it retries short reads) */
     s->io_end = fread(s->iobuf, 1, CSV_IOBUF, s->f);
+    s->io_read += s->io_end;
     if (s->io_end < CSV_IOBUF) {
         s->io_done = 1;
         if (ferror(s->f)) {
@@ -434,6 +438,21 @@ static void csv_close(void *self)
         return code;                                                           \
     } while (0)
 
+/* The header's column names, comma-separated, cut with "..." to fit. */
+static void header_list(const csvsrc *s, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < s->n_columns; c++) {
+        size_t need = strlen(s->fields[c]) + 2;
+        if (at + need + 4 > cap) {
+            (void)snprintf(buf + at, cap - at, "%s...", c ? ", " : "");
+            return;
+        }
+        at += (size_t)snprintf(buf + at, cap - at, "%s%s", c ? ", " : "", s->fields[c]);
+    }
+}
+
 /* Reads and splits the header row; on failure says why and returns DT_EPARSE
  * (DT_EIO if the file cannot be read at all, e.g. a directory). */
 static int read_header(csvsrc *s, dt_source_ctx *ctx)
@@ -521,6 +540,9 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     }
     /* We buffer ourselves (iobuf); unbuffered, stdio never allocates one. */
     (void)setvbuf(s->f, NULL, _IONBF, 0); /* if refused, stdio only buffers twice */
+    struct stat sb;
+    if (fstat(fileno(s->f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
+        s->size = (uint64_t)sb.st_size; /* for progress; a pipe's length is not known */
     int rc = read_header(s, ctx);
     if (rc != DT_OK) {
         csv_close(s);
@@ -541,9 +563,11 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         else
             s->col_map[c] = dt_source_map_name(ctx, s->fields[c]);
     }
+    char cols[192];
+    header_list(s, cols, sizeof cols);
     if (s->time_col < 0) {
-        dt_source_error(ctx, "time_column: \"%s\" is not in the header of %s", tcol,
-                        s->path);
+        dt_source_error(ctx, "time_column: \"%s\" is not in the header of %s (its columns: %s)",
+                        tcol, s->path, cols);
         csv_close(s);
         return DT_EPARSE;
     }
@@ -556,8 +580,9 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         if (!found) {
             char what[64];
             dt__fmt(what, sizeof what, "mapping[%zu]", k);
-            dt_source_error(ctx, "%s.native: column \"%s\" is not in the header of %s", what,
-                            m->native ? m->native : "?", s->path);
+            dt_source_error(ctx, "%s.native: column \"%s\" is not in the header of %s (its "
+                                 "columns: %s)",
+                            what, m->native ? m->native : "?", s->path, cols);
             csv_close(s);
             return DT_EPARSE;
         }
@@ -602,114 +627,39 @@ static int csv_poll(void *self, dt_time now)
     return DT_OK;
 }
 
+/* What open checks (the file, its header, the mapping's columns), on an
+ * instance that is closed again at once. */
+static int csv_validate(dt_source_ctx *ctx, const dt_config *cfg)
+{
+    csvsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
+    if (s == NULL)
+        FAIL(DT_ENOMEM, "out of memory");
+    int rc = csv_open(s, ctx, cfg);
+    csv_close(s);
+    dt__free(dt_source_allocator(ctx), s);
+    return rc;
+}
+
+/* The share of the file's bytes consumed. */
+static double csv_progress(const void *self)
+{
+    const csvsrc *s = self;
+    if (s->eof)
+        return 1;
+    if (s->size == 0)
+        return -1;
+    double done = (double)(s->io_read - (s->io_end - s->io_pos)) / (double)s->size;
+    return done < 1 ? done : 1;
+}
+
 const dt_source_ops dt__csv_source_ops = {
-    DT_ADAPTER_ABI, "csv", sizeof(csvsrc), csv_keys, csv_open, csv_poll, csv_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "csv",
+    .instance_size = sizeof(csvsrc),
+    .keys = csv_keys,
+    .open = csv_open,
+    .poll = csv_poll,
+    .close = csv_close,
+    .validate = csv_validate,
+    .progress = csv_progress,
 };
-
-/* ---- log sink ---- */
-
-typedef struct csvlog {
-    dt_allocator alloc;
-    FILE *f;
-    char *buf;
-    char path[512];
-    uint64_t rows, flush_every;
-    const dt_model *model;
-} csvlog;
-
-static const char *const csvlog_keys[] = {"file", "append", "flush_every", NULL};
-
-static void csvlog_close(void *self)
-{
-    csvlog *s = self;
-    if (s->f != NULL)
-        (void)fclose(s->f); /* close has no result to report; writes are checked as they flush */
-    dt__free(&s->alloc, s->buf);
-    s->f = NULL;
-    s->buf = NULL;
-}
-
-static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
-{
-    csvlog *s = self;
-    s->alloc = *dt_sink_allocator(ctx);
-    s->model = dt_sink_model(ctx);
-    const char *file;
-    int append = 0;
-    double fe = 64;
-    if (dt_config_string(dt_config_get(cfg, "file"), &file) != DT_OK) {
-        dt_sink_error(ctx, "file: missing (required string)");
-        return DT_EINVAL;
-    }
-    const dt_config *v;
-    if ((v = dt_config_get(cfg, "append")) && dt_config_bool(v, &append) != DT_OK) {
-        dt_sink_error(ctx, "append: expected true or false");
-        return DT_EINVAL;
-    }
-    if ((v = dt_config_get(cfg, "flush_every")) &&
-        (dt_config_number(v, &fe) != DT_OK || fe < 1 || fe > 1e9)) {
-        dt_sink_error(ctx, "flush_every: 1..1e9 rows");
-        return DT_EINVAL;
-    }
-    s->flush_every = (uint64_t)fe;
-    if (dt__resolve_path(dt_sink_basedir(ctx), file, s->path, sizeof s->path) != DT_OK) {
-        dt_sink_error(ctx, "file: path too long");
-        return DT_ELIMIT;
-    }
-    s->buf = dt__malloc(&s->alloc, 65536);
-    if (s->buf == NULL) {
-        dt_sink_error(ctx, "out of memory");
-        return DT_ENOMEM;
-    }
-    s->f = fopen(s->path, append ? "ab" : "wb");
-    if (s->f == NULL) {
-        dt_sink_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
-        csvlog_close(s);
-        return DT_EIO;
-    }
-    /* stdio gets its buffer from us, so writing never allocates. */
-    (void)setvbuf(s->f, s->buf, _IOFBF, 65536); /* if refused, stdio allocates its own */
-    if ((!append || ftell(s->f) == 0) &&
-        fputs("time_s,kind,signal,native,value,variance,seq,deadline_s\n", s->f) < 0) {
-        dt_sink_error(ctx, "%s: cannot write the header", s->path);
-        csvlog_close(s);
-        return DT_EIO;
-    }
-    return DT_OK;
-}
-
-static int csvlog_row_done(csvlog *s)
-{
-    if (++s->rows % s->flush_every == 0 && fflush(s->f) != 0)
-        return DT_EIO;
-    return ferror(s->f) ? DT_EIO : DT_OK;
-}
-
-static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map)
-{
-    csvlog *s = self;
-    const dt_signal_info *si = dt_model_signal(s->model, cmd->signal);
-    if (fprintf(s->f, "%.9f,command,%s,%s,%.17g,,%llu,%.9f\n", dt_time_to_sec(cmd->t_issued),
-                si->id, map->native ? map->native : si->id,
-                cmd->value * map->scale + map->offset, (unsigned long long)cmd->seq,
-                dt_time_to_sec(cmd->t_deadline)) < 0)
-        return DT_EIO;
-    return csvlog_row_done(s);
-}
-
-const dt_sink_ops dt__csvlog_sink_ops = {
-    DT_ADAPTER_ABI, "csvlog", sizeof(csvlog), csvlog_keys, csvlog_open, csvlog_apply,
-    csvlog_close,
-};
-
-int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var)
-{
-    csvlog *s = self;
-    const dt_signal_info *si = dt_model_signal(s->model, sig);
-    if (si == NULL)
-        return DT_ENOTFOUND;
-    if (fprintf(s->f, "%.9f,estimate,%s,,%.17g,%.17g,,\n", dt_time_to_sec(t), si->id, mean,
-                var) < 0)
-        return DT_EIO;
-    return csvlog_row_done(s);
-}

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -78,7 +79,10 @@ int dt_config_bool(const dt_config *c, int *out)
 
 struct dt_registry {
     dt_allocator alloc;
-    const dt_source_ops *src[MAX_KINDS];
+    /* copies of the tables, members beyond a table's declared abi zeroed */
+    dt_source_ops src_tab[MAX_KINDS];
+    dt_sink_ops snk_tab[MAX_KINDS];
+    const dt_source_ops *src[MAX_KINDS]; /* -> src_tab */
     const dt_sink_ops *snk[MAX_KINDS];
     const dt_controller_ops *ctl[MAX_KINDS];
     size_t n_src, n_snk, n_ctl;
@@ -109,7 +113,7 @@ int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *
         ops->n_outputs > DT__PLANT_IO || ops->n_outputs == 0 ||
         (ops->n_inputs > 0 && ops->inputs == NULL) || ops->outputs == NULL)
         return DT_EINVAL;
-    if (ops->abi != DT_ADAPTER_ABI)
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
     if (dt__registry_plant(r, name) != NULL)
         return DT_EEXIST;
@@ -135,7 +139,7 @@ int dt_registry_add_controller(dt_registry *r, const dt_controller_ops *ops)
 {
     if (r == NULL || ops == NULL)
         return DT_EINVAL;
-    if (ops->abi != DT_ADAPTER_ABI)
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
     if (ops->kind == NULL || ops->kind[0] == '\0' || ops->init == NULL || ops->compute == NULL)
         return DT_EINVAL;
@@ -155,11 +159,22 @@ const dt_controller_ops *dt_registry_controller(const dt_registry *r, const char
     return NULL;
 }
 
+/* Bytes of a table of a declared version: the members it has. */
+static size_t source_ops_size(uint32_t abi)
+{
+    return abi >= 2 ? sizeof(dt_source_ops) : offsetof(dt_source_ops, validate);
+}
+
+static size_t sink_ops_size(uint32_t abi)
+{
+    return abi >= 2 ? sizeof(dt_sink_ops) : offsetof(dt_sink_ops, validate);
+}
+
 int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
 {
     if (r == NULL || ops == NULL)
         return DT_EINVAL;
-    if (ops->abi != DT_ADAPTER_ABI)
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
     if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL)
         return DT_EINVAL;
@@ -167,7 +182,10 @@ int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
         return DT_EEXIST;
     if (r->n_src == MAX_KINDS)
         return DT_ELIMIT;
-    r->src[r->n_src++] = ops;
+    dt_source_ops *copy = &r->src_tab[r->n_src];
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, ops, source_ops_size(ops->abi));
+    r->src[r->n_src++] = copy;
     return DT_OK;
 }
 
@@ -175,7 +193,7 @@ int dt_registry_add_sink(dt_registry *r, const dt_sink_ops *ops)
 {
     if (r == NULL || ops == NULL)
         return DT_EINVAL;
-    if (ops->abi != DT_ADAPTER_ABI)
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
     if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL ||
         ops->apply == NULL)
@@ -184,7 +202,10 @@ int dt_registry_add_sink(dt_registry *r, const dt_sink_ops *ops)
         return DT_EEXIST;
     if (r->n_snk == MAX_KINDS)
         return DT_ELIMIT;
-    r->snk[r->n_snk++] = ops;
+    dt_sink_ops *copy = &r->snk_tab[r->n_snk];
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, ops, sink_ops_size(ops->abi));
+    r->snk[r->n_snk++] = copy;
     return DT_OK;
 }
 
@@ -269,7 +290,7 @@ struct dt_sink_ctx {
 };
 
 struct dt_io {
-    int replay; /* adapters declared and mapped but never opened */
+    int mode; /* DT__IO_*: open the adapters, or only declare (and validate) them */
     const dt_registry *reg;
     dt_allocator alloc;
     dt_logger log;
@@ -816,10 +837,12 @@ static int open_sources(build *b, const cJSON *arr)
         if (c->self == NULL)
             return fail(b, DT_ENOMEM, path, "out of memory");
         io->err[0] = '\0';
-        rc = io->replay ? DT_OK : ops->open(c->self, c, C(o));
+        rc = io->mode == DT__IO_OPEN ? ops->open(c->self, c, C(o))
+             : io->mode == DT__IO_VALIDATE && ops->validate != NULL ? ops->validate(c, C(o))
+                                                                     : DT_OK;
         if (rc != DT_OK)
             return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
-        c->opened = !io->replay;
+        c->opened = io->mode == DT__IO_OPEN;
     }
     return DT_OK;
 }
@@ -866,10 +889,12 @@ static int open_sinks(build *b, const cJSON *arr)
         if (c->self == NULL)
             return fail(b, DT_ENOMEM, path, "out of memory");
         io->err[0] = '\0';
-        rc = io->replay ? DT_OK : ops->open(c->self, c, C(o));
+        rc = io->mode == DT__IO_OPEN ? ops->open(c->self, c, C(o))
+             : io->mode == DT__IO_VALIDATE && ops->validate != NULL ? ops->validate(c, C(o))
+                                                                     : DT_OK;
         if (rc != DT_OK)
             return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
-        c->opened = !io->replay;
+        c->opened = io->mode == DT__IO_OPEN;
     }
     return DT_OK;
 }
@@ -942,12 +967,12 @@ int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                  const char *basedir, const dt_allocator *alloc,
                  const dt_logger *logger, dt_io **out, dt_diag *diag)
 {
-    return dt__io_create(model, ing, reg, basedir, alloc, logger, 0, out, diag);
+    return dt__io_create(model, ing, reg, basedir, alloc, logger, DT__IO_OPEN, out, diag);
 }
 
 int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
-                  int replay, dt_io **out, dt_diag *diag)
+                  int mode, dt_io **out, dt_diag *diag)
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
@@ -959,7 +984,7 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
     if (io == NULL)
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     io->alloc = *alloc;
-    io->replay = replay;
+    io->mode = mode;
     io->reg = reg;
     io->log = logger ? *logger : *dt_logger_stderr();
     io->model = model;
@@ -1109,19 +1134,51 @@ uint64_t dt_io_source_events(const dt_io *io, size_t i, dt_source_event ev)
     return dt_source_event_count(&io->src[i], ev);
 }
 
+const char *dt_io_source_id(const dt_io *io, size_t i)
+{
+    return io && i < io->n_src ? io->src[i].id : NULL;
+}
+
+const char *dt_io_sink_id(const dt_io *io, size_t i)
+{
+    return io && i < io->n_snk ? io->snk[i].id : NULL;
+}
+
+size_t dt_io_source_counters(const dt_io *io, size_t i, dt_counter *out, size_t max)
+{
+    if (io == NULL || i >= io->n_src || !io->src[i].opened || io->src[i].ops->counters == NULL)
+        return 0;
+    return io->src[i].ops->counters(io->src[i].self, out, out ? max : 0);
+}
+
+size_t dt_io_sink_counters(const dt_io *io, size_t i, dt_counter *out, size_t max)
+{
+    if (io == NULL || i >= io->n_snk || !io->snk[i].opened || io->snk[i].ops->counters == NULL)
+        return 0;
+    return io->snk[i].ops->counters(io->snk[i].self, out, out ? max : 0);
+}
+
+double dt_io_source_progress(const dt_io *io, size_t i)
+{
+    if (io == NULL || i >= io->n_src || !io->src[i].opened || io->src[i].ops->progress == NULL)
+        return -1;
+    double p = io->src[i].ops->progress(io->src[i].self);
+    return p >= 0 && p <= 1 ? p : -1; /* an adapter's NaN or 7 means: not known */
+}
+
 int dt_memory_source_push(dt_io *io, size_t i, const char *native, dt_time t_source,
                           double value)
 {
     if (io == NULL || i >= io->n_src || native == NULL)
         return DT_EINVAL;
-    if (io->src[i].ops != &dt__memory_source_ops)
+    if (io->src[i].ops->open != dt__memory_source_ops.open)
         return DT_EINVAL;
     return dt__memory_source_push(io->src[i].self, &io->src[i], native, t_source, value);
 }
 
 size_t dt_memory_sink_read(dt_io *io, size_t i, dt_command *out, size_t max)
 {
-    if (io == NULL || i >= io->n_snk || out == NULL || io->snk[i].ops != &dt__memory_sink_ops)
+    if (io == NULL || i >= io->n_snk || out == NULL || io->snk[i].ops->open != dt__memory_sink_ops.open)
         return 0;
     return dt__memory_sink_read(io->snk[i].self, out, max);
 }
@@ -1129,14 +1186,14 @@ size_t dt_memory_sink_read(dt_io *io, size_t i, dt_command *out, size_t max)
 int dt_csvlog_estimate(dt_io *io, size_t i, dt_time t, dt_signal_id sig, double mean,
                        double variance)
 {
-    if (io == NULL || i >= io->n_snk || io->snk[i].ops != &dt__csvlog_sink_ops)
+    if (io == NULL || i >= io->n_snk || io->snk[i].ops->open != dt__csvlog_sink_ops.open)
         return DT_EINVAL;
     return dt__csvlog_estimate(io->snk[i].self, t, sig, mean, variance);
 }
 
 int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
 {
-    if (io == NULL || out == NULL || i >= io->n_src || io->src[i].ops != &dt__udp_source_ops)
+    if (io == NULL || out == NULL || i >= io->n_src || io->src[i].ops->open != dt__udp_source_ops.open)
         return DT_EINVAL;
     return dt__udp_source_stats(io->src[i].self, out);
 }

@@ -36,7 +36,10 @@ int dt__memory_source_push(void *self, dt_source_ctx *ctx, const char *native,
 }
 
 const dt_source_ops dt__memory_source_ops = {
-    DT_ADAPTER_ABI, "memory", sizeof(memsrc), NULL, memsrc_open, NULL, NULL,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "memory",
+    .instance_size = sizeof(memsrc),
+    .open = memsrc_open,
 };
 
 /* ---- sink ---- */
@@ -102,6 +105,11 @@ static void memsink_close(void *self)
 }
 
 const dt_sink_ops dt__memory_sink_ops = {
-    DT_ADAPTER_ABI, "memory", sizeof(memsink), memsink_keys,
-    memsink_open,   memsink_apply, memsink_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "memory",
+    .instance_size = sizeof(memsink),
+    .keys = memsink_keys,
+    .open = memsink_open,
+    .apply = memsink_apply,
+    .close = memsink_close,
 };

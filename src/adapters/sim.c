@@ -210,8 +210,29 @@ static int simsrc_poll(void *self, dt_time now)
     return DT_OK;
 }
 
+/* What open checks (the plant, its outputs, the numbers), on an instance
+ * closed again at once: the plant is left as it was. */
+static int simsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
+{
+    simsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
+    if (s == NULL)
+        return DT_ENOMEM;
+    int rc = simsrc_open(s, ctx, cfg);
+    if (rc == DT_OK)
+        simsrc_close(s);
+    dt__free(dt_source_allocator(ctx), s);
+    return rc;
+}
+
 const dt_source_ops dt__sim_source_ops = {
-    DT_ADAPTER_ABI, "sim", sizeof(simsrc), simsrc_keys, simsrc_open, simsrc_poll, simsrc_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "sim",
+    .instance_size = sizeof(simsrc),
+    .keys = simsrc_keys,
+    .open = simsrc_open,
+    .poll = simsrc_poll,
+    .close = simsrc_close,
+    .validate = simsrc_validate,
 };
 
 /* ---- sink: commands become plant inputs ---- */
@@ -266,6 +287,20 @@ static int simsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     return DT_OK;
 }
 
+/* open has no effect outside its instance: validating is opening a copy. */
+static int simsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    simsink s;
+    memset(&s, 0, sizeof s);
+    return simsink_open(&s, ctx, cfg);
+}
+
 const dt_sink_ops dt__sim_sink_ops = {
-    DT_ADAPTER_ABI, "sim", sizeof(simsink), simsink_keys, simsink_open, simsink_apply, NULL,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "sim",
+    .instance_size = sizeof(simsink),
+    .keys = simsink_keys,
+    .open = simsink_open,
+    .apply = simsink_apply,
+    .validate = simsink_validate,
 };

@@ -409,14 +409,12 @@ static void udpsrc_close(void *self)
     s->buf = NULL;
 }
 
-static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+/* The configuration, checked, and the address to bind. */
+static int udpsrc_config(udpsrc *s, dt_source_ctx *ctx, const dt_config *cfg,
+                         struct sockaddr_storage *addr)
 {
-    udpsrc *s = self;
-    s->ctx = ctx;
-    s->alloc = *dt_source_allocator(ctx);
     char err[160];
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
+    memset(addr, 0, sizeof *addr);
     if (get_id(cfg, &s->source_id) != DT_OK) {
         /* A zero id would accept any sender's frames: it is not "off". */
         dt_source_error(ctx, "source_id: required, an integer in 1..4294967295");
@@ -455,10 +453,34 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     s->poll_datagrams = pd > 0 ? (uint32_t)pd : DEF_POLL_DATAGRAMS;
     s->poll_bytes = pb > 0 ? (size_t)pb : DEF_POLL_BYTES;
     s->restart_after = ra > 0 ? (dt_time)(ra * 1e9) : DEF_RESTART_AFTER;
-    if (parse_endpoint(cfg, "bind", "127.0.0.1", 0, &addr, err, sizeof err) != DT_OK) {
+    if (parse_endpoint(cfg, "bind", "127.0.0.1", 0, addr, err, sizeof err) != DT_OK) {
         dt_source_error(ctx, "%s", err);
         return DT_EINVAL;
     }
+    return DT_OK;
+}
+
+/* What open checks, without creating the socket. */
+static int udpsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
+{
+    udpsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
+    if (s == NULL)
+        return DT_ENOMEM;
+    struct sockaddr_storage addr;
+    int rc = udpsrc_config(s, ctx, cfg, &addr);
+    dt__free(dt_source_allocator(ctx), s);
+    return rc;
+}
+
+static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    udpsrc *s = self;
+    s->ctx = ctx;
+    s->alloc = *dt_source_allocator(ctx);
+    struct sockaddr_storage addr;
+    int rc0 = udpsrc_config(s, ctx, cfg, &addr);
+    if (rc0 != DT_OK)
+        return rc0;
     s->buf = dt__malloc(&s->alloc, UDP_BUF);
     if (s->buf == NULL) {
         dt_source_error(ctx, "out of memory");
@@ -535,16 +557,70 @@ static int udpsrc_poll(void *self, dt_time now)
     return DT_OK;
 }
 
-const dt_source_ops dt__udp_source_ops = {
-    DT_ADAPTER_ABI, "udp", sizeof(udpsrc), udpsrc_keys, udpsrc_open, udpsrc_poll, udpsrc_close,
-};
-
 int dt__udp_source_stats(void *self, dt_udp_stats *out)
 {
     read_kernel_drops(self);
     *out = ((udpsrc *)self)->st;
     return DT_OK;
 }
+
+/* dt_udp_stats by name, each rejection reason on its own. */
+static size_t udpsrc_counters(const void *self, dt_counter *out, size_t max)
+{
+    const dt_udp_stats *t = &((const udpsrc *)self)->st;
+    const dt_counter c[] = {
+        {"datagrams", t->datagrams},
+        {"frames_ok", t->frames_ok},
+        {"frames_rejected", t->frames_rejected},
+        {"short", t->rejected[DT_WIRE_SHORT]},
+        {"bad_magic", t->rejected[DT_WIRE_BAD_MAGIC]},
+        {"bad_version", t->rejected[DT_WIRE_BAD_VERSION]},
+        {"bad_type", t->rejected[DT_WIRE_BAD_TYPE]},
+        {"bad_flags", t->rejected[DT_WIRE_BAD_FLAGS]},
+        {"bad_reserved", t->rejected[DT_WIRE_BAD_RESERVED]},
+        {"empty", t->rejected[DT_WIRE_EMPTY]},
+        {"too_many", t->rejected[DT_WIRE_TOO_MANY]},
+        {"truncated", t->rejected[DT_WIRE_TRUNCATED]},
+        {"trailing", t->rejected[DT_WIRE_TRAILING]},
+        {"bad_crc", t->rejected[DT_WIRE_BAD_CRC]},
+        {"wrong_type", t->wrong_type},
+        {"wrong_source", t->wrong_source},
+        {"kernel_truncated", t->kernel_truncated},
+        {"kernel_dropped", t->kernel_dropped},
+        {"lost", t->lost},
+        {"duplicate", t->duplicate},
+        {"reordered", t->reordered},
+        {"too_old", t->too_old},
+        {"stale_epoch", t->stale_epoch},
+        {"unconfirmed", t->unconfirmed},
+        {"jumps", t->jumps},
+        {"restarts", t->restarts},
+        {"bad_records", t->bad_records},
+        {"unmapped_records", t->unmapped_records},
+        {"records", t->records},
+        {"records_dropped", t->records_dropped},
+        {"samples", t->samples},
+        {"recv_errors", t->recv_errors},
+        {"polls_limited", t->polls_limited},
+        {"bytes", t->bytes},
+    };
+    size_t n = sizeof c / sizeof c[0];
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = c[i];
+    return n;
+}
+
+const dt_source_ops dt__udp_source_ops = {
+    .abi = DT_ADAPTER_ABI,
+    .kind = "udp",
+    .instance_size = sizeof(udpsrc),
+    .keys = udpsrc_keys,
+    .open = udpsrc_open,
+    .poll = udpsrc_poll,
+    .close = udpsrc_close,
+    .validate = udpsrc_validate,
+    .counters = udpsrc_counters,
+};
 
 /* ---- sink ---- */
 
@@ -555,6 +631,7 @@ typedef struct udpsink {
     int loop_ok, udp_ok;
     struct sockaddr_storage dest;
     uint32_t source_id, seq;
+    uint64_t sent, would_block, send_errors;
     uint8_t frame[DT_WIRE_HEADER + DT_WIRE_COMMAND_RECORD + DT_WIRE_TRAILER];
 } udpsink;
 
@@ -566,9 +643,8 @@ static void udpsink_close(void *self)
     close_uv(&s->loop, &s->loop_ok, &s->udp, &s->udp_ok);
 }
 
-static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+static int udpsink_config(udpsink *s, dt_sink_ctx *ctx, const dt_config *cfg)
 {
-    udpsink *s = self;
     char err[160];
     if (get_id(cfg, &s->source_id) != DT_OK) {
         dt_sink_error(ctx, "source_id: required, an integer in 1..4294967295");
@@ -583,6 +659,22 @@ static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
             dt_sink_error(ctx, "mapping[%zu]: a udp sink maps signals to channels", i);
             return DT_EINVAL;
         }
+    return DT_OK;
+}
+
+static int udpsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    udpsink s;
+    memset(&s, 0, sizeof s);
+    return udpsink_config(&s, ctx, cfg);
+}
+
+static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    udpsink *s = self;
+    int rc0 = udpsink_config(s, ctx, cfg);
+    if (rc0 != DT_OK)
+        return rc0;
     int rc = uv_loop_init(&s->loop);
     if (rc == 0) {
         s->loop_ok = 1;
@@ -606,14 +698,42 @@ static int udpsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     uv_buf_t b = uv_buf_init((char *)s->frame, (unsigned)len);
     int rc = uv_udp_try_send(&s->udp, &b, 1, (const struct sockaddr *)&s->dest);
     s->seq++;
-    if (rc == UV_EAGAIN)
+    if (rc == UV_EAGAIN) {
+        s->would_block++;
         return DT_EFULL;
-    return rc < 0 ? DT_EIO : DT_OK;
+    }
+    if (rc < 0) {
+        s->send_errors++;
+        return DT_EIO;
+    }
+    s->sent++;
+    return DT_OK;
+}
+
+static size_t udpsink_counters(const void *self, dt_counter *out, size_t max)
+{
+    const udpsink *s = self;
+    const dt_counter c[] = {
+        {"datagrams_sent", s->sent},
+        {"would_block", s->would_block},
+        {"send_errors", s->send_errors},
+    };
+    size_t n = sizeof c / sizeof c[0];
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = c[i];
+    return n;
 }
 
 const dt_sink_ops dt__udp_sink_ops = {
-    DT_ADAPTER_ABI, "udp", sizeof(udpsink), udpsink_keys, udpsink_open, udpsink_apply,
-    udpsink_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "udp",
+    .instance_size = sizeof(udpsink),
+    .keys = udpsink_keys,
+    .open = udpsink_open,
+    .apply = udpsink_apply,
+    .close = udpsink_close,
+    .validate = udpsink_validate,
+    .counters = udpsink_counters,
 };
 
 int dt__udp_source_backend_fd(void *self)

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "dtwin/adapter.h" /* DT_ADAPTER_ABI for the analytics tables */
 #include "est_internal.h"
 
 static size_t slot_size(const dt_est *e)
@@ -663,7 +664,7 @@ int dt_est_add_analytics(dt_est *e, const dt_analytics_ops *ops, void *self)
 {
     if (e == NULL || ops == NULL || ops->run == NULL)
         return DT_EINVAL;
-    if (ops->abi != 1u)
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
     if (e->n_an == MAX_ANALYTICS)
         return DT_ELIMIT;

@@ -258,6 +258,16 @@ static int reorder_insert(reorder *rb, const dt_sample *s)
     return DT_OK;
 }
 
+/* Counts a sample lost at ingest, and says so at the 1st, 2nd, 4th, 8th...:
+ * never silent, never a flood (and nothing is formatted for the others). */
+static void lose(dt_ingest *g, const source *src, uint64_t *counter, const char *why)
+{
+    uint64_t n = ++*counter;
+    if ((n & (n - 1)) == 0)
+        dt__log(&g->log, DT_LOG_WARN, "ingest", "source %s: %llu sample%s %s", src->name,
+                (unsigned long long)n, n == 1 ? "" : "s", why);
+}
+
 /* Validates and queues one drained sample. */
 static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
 {
@@ -265,32 +275,32 @@ static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
     if (s->t_arrival == 0 || s->t_arrival > now)
         s->t_arrival = now; /* nothing arrives after the poll that drains it */
     if (!dt_time_valid(s->t_source) || !dt_time_valid(s->t_arrival)) {
-        st->rejected_bad_time++;
+        lose(g, src, &st->rejected_bad_time, "refused: time out of range");
         return;
     }
     src->last_arrival = s->t_arrival > src->last_arrival ? s->t_arrival : src->last_arrival;
     if (s->signal >= g->n_sig) {
-        st->rejected_unknown_signal++;
+        lose(g, src, &st->rejected_unknown_signal, "refused: unknown signal");
         return;
     }
     const sig_info *si = &g->sig[s->signal];
     if (!si->accept) {
-        st->rejected_wrong_role++;
+        lose(g, src, &st->rejected_wrong_role, "refused: not a measured or parameter signal");
         return;
     }
     int has_var = (s->flags & DT_SAMPLE_HAS_VARIANCE) != 0;
     if (!isfinite(s->value) || (has_var && !isfinite(s->variance))) {
-        st->rejected_nonfinite++;
+        lose(g, src, &st->rejected_nonfinite, "refused: value or variance not finite");
         return;
     }
     if (has_var && s->variance < 0) {
-        st->rejected_bad_variance++;
+        lose(g, src, &st->rejected_bad_variance, "refused: negative variance");
         return;
     }
     s->flags &= ~(uint32_t)(DT_SAMPLE_OUT_OF_LIMITS | DT_SAMPLE_LATE);
     if (si->has_limits && (s->value < si->min || s->value > si->max)) {
         if (g->limits == DT_LIMITS_REJECT) {
-            st->rejected_out_of_limits++;
+            lose(g, src, &st->rejected_out_of_limits, "refused: outside the hard limits");
             return;
         }
         s->flags |= DT_SAMPLE_OUT_OF_LIMITS;
@@ -300,16 +310,16 @@ static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
     if (src->clock.resets != resets) {
         /* mapped with the new fit it would look as fresh as its arrival:
          * after a replay or a backlog that is exactly the lie to refuse */
-        st->rejected_clock_step++;
+        lose(g, src, &st->rejected_clock_step, "refused: completing a clock step");
         return;
     }
     dt_time t = dt_clock_map(&src->clock, s->t_source);
     if (t <= -DT_TIME_LIMIT || t >= DT_TIME_LIMIT) {
-        st->rejected_bad_time++;
+        lose(g, src, &st->rejected_bad_time, "refused: time out of range");
         return;
     }
     if (t > now && t - now > g->future_tol) {
-        st->rejected_future++;
+        lose(g, src, &st->rejected_future, "refused: in the future (check the sender's clock and the source's clock mode)");
         return;
     }
     if (t > s->t_arrival) {
@@ -324,7 +334,7 @@ static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
     if (s->flags & DT_SAMPLE_OUT_OF_LIMITS)
         st->flagged_out_of_limits++;
     if (reorder_insert(&src->rb, s) != DT_OK) {
-        st->dropped_reorder_full++;
+        lose(g, src, &st->dropped_reorder_full, "dropped: reorder buffer full");
         return;
     }
     if (t < g->head_t[src - g->src])
@@ -449,7 +459,8 @@ size_t dt_ingest_release(dt_ingest *g, dt_sample *out, size_t max)
         head_t[bi] = rb->head != rb->tail ? rb->buf[rb->head & rb->mask].t_source : DT_TIME_MAX;
         if (g->any_released && s->t_source < g->released_until) {
             if (g->released_until - s->t_source > g->horizon) {
-                best->st.dropped_too_late++;
+                lose(g, best, &best->st.dropped_too_late,
+                     "dropped: too late (older than the horizon behind the newest released)");
                 continue; /* out[k] is overwritten next */
             }
             s->flags |= DT_SAMPLE_LATE;

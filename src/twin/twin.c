@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -86,6 +87,7 @@ struct dt_twin {
     dt_record_write_fn rec_write;
     void *rec_user;
     int replay;
+    int check_only; /* built to validate adapters: never replayed */
     /* replay: this step's recorded batches and sink results */
     dt_sample *rp_s;
     uint32_t *rp_src, *rp_len, *rp_used;
@@ -653,9 +655,12 @@ static int options(const dt_twin_options *opt, dt_twin_options *o)
 {
     *o = (dt_twin_options)DT_TWIN_OPTIONS_INIT;
     if (opt != NULL) {
-        if (opt->size != sizeof *opt)
+        /* the layout before `validate` was added is still accepted */
+        size_t older = offsetof(dt_twin_options, validate);
+        if (opt->size != sizeof *opt && opt->size != older)
             return DT_EABI;
-        *o = *opt;
+        memcpy(o, opt, opt->size);
+        o->size = sizeof *o;
     }
     return DT_OK;
 }
@@ -678,6 +683,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     t->alloc = *a;
     t->log = *lg;
     t->replay = o.replay != 0;
+    t->check_only = o.replay && o.validate;
     t->desc_hash = 1469598103934665603ull; /* FNV-1a of the description text */
     for (size_t i = 0; i < len; i++)
         t->desc_hash = (t->desc_hash ^ (uint8_t)text[i]) * 1099511628211ull;
@@ -711,7 +717,11 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         }
     }
     if (rc == DT_OK)
-        rc = dt__io_create(t->model, t->ing, t->reg, o.basedir, a, lg, t->replay, &t->io, diag);
+        rc = dt__io_create(t->model, t->ing, t->reg, o.basedir, a, lg,
+                           t->check_only ? DT__IO_VALIDATE
+                           : t->replay   ? DT__IO_REPLAY
+                                         : DT__IO_OPEN,
+                           &t->io, diag);
     if (rc == DT_OK && dt__model_section(t->model, "estimator") != NULL) {
         dt_est_config ec = DT_EST_CONFIG_INIT;
         ec.allocator = a;
@@ -1080,6 +1090,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_ERANGE;
     dt_time interval = now - t->now;
     t->now = now;
+    if (t->safe_mode) /* the commands since the last step were the safe state's */
+        t->st.safe_time += interval;
     if (t->rec_write != NULL)
         rec_time(t, REC_STEP, now);
     /* Sense */
@@ -1185,7 +1197,7 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
 {
     if (t == NULL || fn == NULL)
         return DT_EINVAL;
-    if (!t->replay || t->started)
+    if (!t->replay || t->check_only || t->started)
         return DT_ESTATE;
     uint8_t h[24];
     if (fn(user, h, sizeof h) != DT_OK || memcmp(h, rec_magic, 8) != 0 || get_u32(h + 8) != 1) {

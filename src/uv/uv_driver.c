@@ -24,6 +24,8 @@ struct dt_uv {
     uv_poll_t polls[MAX_EMBEDDED];
     void *poll_self[MAX_EMBEDDED];
     size_t n_polls;
+    void (*on_step)(void *user, dt_twin *twin, dt_time now);
+    void *step_user;
 };
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -45,6 +47,16 @@ static void on_tick(uv_timer_t *h)
     int rc = dt_twin_step(d->twin, now);
     if (rc != DT_OK && d->status == DT_OK)
         d->status = rc;
+    if (d->on_step != NULL)
+        d->on_step(d->step_user, d->twin, now);
+}
+
+void dt_uv_on_step(dt_uv *d, void (*fn)(void *user, dt_twin *twin, dt_time now), void *user)
+{
+    if (d == NULL)
+        return;
+    d->on_step = fn;
+    d->step_user = user;
 }
 
 void dt_uv_stop(dt_uv *d)

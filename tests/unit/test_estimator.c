@@ -256,7 +256,7 @@ static void test_analytics_write_back(void **state)
     dt_est *e = make(m, 0, NULL);
     detector d = {0, S_M};
     static const dt_analytics_ops ops = {1, "fault", detect};
-    static const dt_analytics_ops future = {2, "x", detect};
+    static const dt_analytics_ops future = {DT_ADAPTER_ABI + 1, "x", detect};
     assert_int_equal(dt_est_add_analytics(e, &future, &d), DT_EABI);
     assert_int_equal(dt_est_add_analytics(e, &ops, &d), 0);
     uint64_t v0 = dt_est_version(e);

@@ -63,8 +63,8 @@ static int flaky_apply(void *self, const dt_command *cmd, const dt_mapping *map)
         pl.valve = cmd->value;
     return act_mode == ACT_OK ? DT_OK : act_mode == ACT_FAIL ? DT_EIO : DT_EFULL;
 }
-static const dt_sink_ops flaky_ops = {DT_ADAPTER_ABI, "flaky", 0, NULL, flaky_open, flaky_apply,
-                                      NULL};
+static const dt_sink_ops flaky_ops = {
+    .abi = DT_ADAPTER_ABI, .kind = "flaky", .open = flaky_open, .apply = flaky_apply};
 
 /* ---- one run ---- */
 

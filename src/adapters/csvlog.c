@@ -1,0 +1,163 @@
+/* CSV log sink ("csvlog"): commands, and estimates written by the host. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../platform/internal.h"
+#include "adapters_internal.h"
+
+typedef struct csvlog {
+    dt_allocator alloc;
+    FILE *f;
+    char *buf;
+    char path[512];
+    uint64_t rows, flush_every;
+    const dt_model *model;
+} csvlog;
+
+static const char *const csvlog_keys[] = {"file", "append", "flush_every", NULL};
+
+static void csvlog_close(void *self)
+{
+    csvlog *s = self;
+    if (s->f != NULL)
+        (void)fclose(s->f); /* close has no result to report; writes are checked as they flush */
+    dt__free(&s->alloc, s->buf);
+    s->f = NULL;
+    s->buf = NULL;
+}
+
+/* The configuration: path resolved, numbers checked. */
+static int csvlog_config(csvlog *s, dt_sink_ctx *ctx, const dt_config *cfg, int *append)
+{
+    const char *file;
+    double fe = 64;
+    *append = 0;
+    if (dt_config_string(dt_config_get(cfg, "file"), &file) != DT_OK) {
+        dt_sink_error(ctx, "file: missing (required string)");
+        return DT_EINVAL;
+    }
+    const dt_config *v;
+    if ((v = dt_config_get(cfg, "append")) && dt_config_bool(v, append) != DT_OK) {
+        dt_sink_error(ctx, "append: expected true or false");
+        return DT_EINVAL;
+    }
+    if ((v = dt_config_get(cfg, "flush_every")) &&
+        (dt_config_number(v, &fe) != DT_OK || fe < 1 || fe > 1e9)) {
+        dt_sink_error(ctx, "flush_every: 1..1e9 rows");
+        return DT_EINVAL;
+    }
+    s->flush_every = (uint64_t)fe;
+    if (dt__resolve_path(dt_sink_basedir(ctx), file, s->path, sizeof s->path) != DT_OK) {
+        dt_sink_error(ctx, "file: path too long");
+        return DT_ELIMIT;
+    }
+    return DT_OK;
+}
+
+/* The file could be written: it is writable, or its directory is (checked
+ * without creating or truncating anything). */
+static int csvlog_validate(dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    csvlog s;
+    memset(&s, 0, sizeof s);
+    int append, rc = csvlog_config(&s, ctx, cfg, &append);
+    if (rc != DT_OK)
+        return rc;
+    if (access(s.path, F_OK) == 0) {
+        if (access(s.path, W_OK) != 0) {
+            dt_sink_error(ctx, "file: cannot write %s: %s", s.path, strerror(errno));
+            return DT_EIO;
+        }
+        return DT_OK;
+    }
+    char dir[sizeof s.path];
+    memcpy(dir, s.path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        (void)snprintf(dir, sizeof dir, ".");
+    if (access(dir, W_OK) != 0) {
+        dt_sink_error(ctx, "file: cannot create %s: directory %s: %s", s.path, dir,
+                      strerror(errno));
+        return DT_EIO;
+    }
+    return DT_OK;
+}
+
+static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    csvlog *s = self;
+    s->alloc = *dt_sink_allocator(ctx);
+    s->model = dt_sink_model(ctx);
+    int append, rc = csvlog_config(s, ctx, cfg, &append);
+    if (rc != DT_OK)
+        return rc;
+    s->buf = dt__malloc(&s->alloc, 65536);
+    if (s->buf == NULL) {
+        dt_sink_error(ctx, "out of memory");
+        return DT_ENOMEM;
+    }
+    s->f = fopen(s->path, append ? "ab" : "wb");
+    if (s->f == NULL) {
+        dt_sink_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
+        csvlog_close(s);
+        return DT_EIO;
+    }
+    /* stdio gets its buffer from us, so writing never allocates. */
+    (void)setvbuf(s->f, s->buf, _IOFBF, 65536); /* if refused, stdio allocates its own */
+    if ((!append || ftell(s->f) == 0) &&
+        fputs("time_s,kind,signal,native,value,variance,seq,deadline_s\n", s->f) < 0) {
+        dt_sink_error(ctx, "%s: cannot write the header", s->path);
+        csvlog_close(s);
+        return DT_EIO;
+    }
+    return DT_OK;
+}
+
+static int csvlog_row_done(csvlog *s)
+{
+    if (++s->rows % s->flush_every == 0 && fflush(s->f) != 0)
+        return DT_EIO;
+    return ferror(s->f) ? DT_EIO : DT_OK;
+}
+
+static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map)
+{
+    csvlog *s = self;
+    const dt_signal_info *si = dt_model_signal(s->model, cmd->signal);
+    if (fprintf(s->f, "%.9f,command,%s,%s,%.17g,,%llu,%.9f\n", dt_time_to_sec(cmd->t_issued),
+                si->id, map->native ? map->native : si->id,
+                cmd->value * map->scale + map->offset, (unsigned long long)cmd->seq,
+                dt_time_to_sec(cmd->t_deadline)) < 0)
+        return DT_EIO;
+    return csvlog_row_done(s);
+}
+
+const dt_sink_ops dt__csvlog_sink_ops = {
+    .abi = DT_ADAPTER_ABI,
+    .kind = "csvlog",
+    .instance_size = sizeof(csvlog),
+    .keys = csvlog_keys,
+    .open = csvlog_open,
+    .apply = csvlog_apply,
+    .close = csvlog_close,
+    .validate = csvlog_validate,
+};
+
+int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var)
+{
+    csvlog *s = self;
+    const dt_signal_info *si = dt_model_signal(s->model, sig);
+    if (si == NULL)
+        return DT_ENOTFOUND;
+    if (fprintf(s->f, "%.9f,estimate,%s,,%.17g,%.17g,,\n", dt_time_to_sec(t), si->id, mean,
+                var) < 0)
+        return DT_EIO;
+    return csvlog_row_done(s);
+}

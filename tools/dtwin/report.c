@@ -1,0 +1,465 @@
+/* dtwin: what a run reports (the summary, its JSON form, the stats line)
+ * and the library's messages on stderr. */
+#include <math.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- the logger: every warning reaches stderr, each kind a few times ---- */
+
+#define LOG_KINDS 64
+#define LOG_SHOWN 5 /* messages of one kind printed before holding back */
+
+static struct {
+    const char *prog;
+    dt_logger logger;
+    uint64_t total;
+    struct {
+        char key[56]; /* module and message with digits removed */
+        uint64_t count;
+    } kind[LOG_KINDS];
+    size_t n;
+    uint64_t other; /* messages of kinds beyond LOG_KINDS, all printed */
+} lg;
+
+/* Messages differ in their numbers only ("belief age 0.312 s"): the kind is
+ * the text without digits, signs and points. */
+static void log_key(const char *module, const char *msg, char *key, size_t cap)
+{
+    size_t at = 0;
+    for (const char *p = module; *p && at + 1 < cap; p++)
+        key[at++] = *p;
+    for (const char *p = msg; *p && at + 1 < cap; p++)
+        if (!strchr("0123456789.-+e", *p))
+            key[at++] = *p;
+    key[at] = '\0';
+}
+
+static void cli_log(void *user, dt_log_level level, const char *module, const char *msg)
+{
+    (void)user;
+    if (level <= DT_LOG_WARN)
+        lg.total++;
+    char key[sizeof lg.kind[0].key];
+    log_key(module, msg, key, sizeof key);
+    size_t i = 0;
+    while (i < lg.n && strcmp(lg.kind[i].key, key) != 0)
+        i++;
+    if (i == lg.n && lg.n < LOG_KINDS)
+        memcpy(lg.kind[lg.n++].key, key, sizeof key);
+    if (i < lg.n && ++lg.kind[i].count > LOG_SHOWN)
+        return;
+    fprintf(stderr, "%s: %s: %s: %s%s\n", lg.prog, dt_log_level_name(level), module, msg,
+            i < lg.n && lg.kind[i].count == LOG_SHOWN ? " (further messages like this one "
+                                                        "are counted, not shown)"
+                                                      : "");
+}
+
+const dt_logger *cli_logger(const char *prog, int verbose)
+{
+    memset(&lg, 0, sizeof lg);
+    lg.prog = prog;
+    lg.logger.fn = cli_log;
+    lg.logger.max_level = verbose ? DT_LOG_INFO : DT_LOG_WARN;
+    return &lg.logger;
+}
+
+uint64_t cli_logger_finish(void)
+{
+    for (size_t i = 0; i < lg.n; i++)
+        if (lg.kind[i].count > LOG_SHOWN)
+            fprintf(stderr, "%s: %llu more messages like the one above ending \"...%.40s\" "
+                            "were not shown\n",
+                    lg.prog, (unsigned long long)(lg.kind[i].count - LOG_SHOWN),
+                    lg.kind[i].key + (strlen(lg.kind[i].key) > 40 ? strlen(lg.kind[i].key) - 40
+                                                                  : 0));
+    return lg.total;
+}
+
+/* ---- counting the data ---- */
+
+typedef struct tally {
+    uint64_t offered, applied, gated, unmodelled, too_old, excluded, failed, est_bad_time,
+        refused, dropped, pending, delivered, adapter_lost, unaccounted;
+} tally;
+
+static uint64_t refused_of(const dt_source_stats *g)
+{
+    return g->rejected_nonfinite + g->rejected_bad_variance + g->rejected_unknown_signal +
+           g->rejected_wrong_role + g->rejected_out_of_limits + g->rejected_future +
+           g->rejected_bad_time + g->rejected_clock_step;
+}
+
+static uint64_t dropped_of(const dt_source_stats *g)
+{
+    return g->dropped_newest + g->dropped_oldest + g->dropped_reorder_full + g->dropped_too_late;
+}
+
+/* Where every offered sample ended: offered = refused + dropped + pending +
+ * delivered, and (with an estimator) delivered = applied + gated + ... */
+static void count(dt_twin *t, const dt_twin_stats *s, tally *c)
+{
+    const dt_source_stats *g = &s->ingest.total;
+    const dt_est_stats *e = &s->estimator;
+    memset(c, 0, sizeof *c);
+    c->offered = g->offered;
+    c->refused = refused_of(g);
+    c->dropped = dropped_of(g);
+    c->pending = g->pending_ring + g->pending_merge;
+    c->delivered = g->released + g->late;
+    c->applied = e->updates;
+    c->gated = e->gated;
+    c->unmodelled = e->unmodelled;
+    c->too_old = e->too_old;
+    c->excluded = e->excluded;
+    c->failed = e->numeric_failures;
+    c->est_bad_time = e->bad_time;
+    dt_io *io = dt_twin_io(t);
+    /* what an adapter could not turn into samples (reordered ones it did) */
+    for (size_t i = 0; i < dt_io_source_count(io); i++)
+        c->adapter_lost += dt_io_source_events(io, i, DT_EV_MALFORMED) +
+                           dt_io_source_events(io, i, DT_EV_LOST) +
+                           dt_io_source_events(io, i, DT_EV_DUPLICATE) +
+                           dt_io_source_events(io, i, DT_EV_UNMAPPED);
+    uint64_t parts = c->refused + c->dropped + c->pending +
+                     (dt_twin_estimator(t) != NULL
+                          ? c->applied + c->gated + c->unmodelled + c->too_old + c->excluded +
+                                c->failed + c->est_bad_time
+                          : c->delivered);
+    c->unaccounted = c->offered > parts ? c->offered - parts : 0;
+}
+
+uint64_t cli_data_lost(dt_twin *t)
+{
+    dt_twin_stats s;
+    dt_twin_stats_get(t, &s);
+    tally c;
+    count(t, &s, &c);
+    return c.adapter_lost + c.refused + c.dropped + c.gated + c.too_old + c.excluded + c.failed +
+           c.est_bad_time + c.unaccounted;
+}
+
+double cli_safe_share(dt_twin *t, double t_end_s)
+{
+    dt_twin_stats s;
+    dt_twin_stats_get(t, &s);
+    double safe = dt_time_to_sec(s.safe_time);
+    return t_end_s > 0 ? (safe < t_end_s ? safe / t_end_s : 1.0) : (s.safe_state ? 1.0 : 0.0);
+}
+
+/* ---- text ---- */
+
+/* ", N what" when N is not zero; *first tracks the list's separator. */
+static void part(FILE *f, int *first, uint64_t n, const char *what)
+{
+    if (n == 0)
+        return;
+    fprintf(f, "%s%llu %s", *first ? "" : ", ", (unsigned long long)n, what);
+    *first = 0;
+}
+
+static void print_reasons(FILE *f, const dt_source_stats *g, const tally *c)
+{
+    int first = 1;
+    if (c->refused) {
+        fprintf(f, "  refused at ingest: ");
+        part(f, &first, g->rejected_nonfinite, "not finite");
+        part(f, &first, g->rejected_bad_variance, "negative variance");
+        part(f, &first, g->rejected_unknown_signal, "unknown signal");
+        part(f, &first, g->rejected_wrong_role, "not a measured or parameter signal");
+        part(f, &first, g->rejected_out_of_limits, "outside the hard limits");
+        part(f, &first, g->rejected_future, "in the future");
+        part(f, &first, g->rejected_bad_time, "time out of range");
+        part(f, &first, g->rejected_clock_step, "completing a clock step");
+        fprintf(f, "\n");
+    }
+    if (c->dropped) {
+        first = 1;
+        fprintf(f, "  dropped: ");
+        part(f, &first, g->dropped_newest, "ring full (newest refused)");
+        part(f, &first, g->dropped_oldest, "ring full (oldest overwritten)");
+        part(f, &first, g->dropped_reorder_full, "reorder buffer full");
+        part(f, &first, g->dropped_too_late, "too late (behind the horizon)");
+        fprintf(f, "\n");
+    }
+    if (g->late || g->clamped_to_arrival || g->flagged_out_of_limits) {
+        first = 1;
+        fprintf(f, "  delayed or altered: ");
+        part(f, &first, g->late, "released late (behind the watermark)");
+        part(f, &first, g->clamped_to_arrival, "time cut to arrival (sender clock ahead)");
+        part(f, &first, g->flagged_out_of_limits, "flagged outside the hard limits");
+        fprintf(f, "\n");
+    }
+}
+
+static void print_adapters(FILE *f, dt_io *io)
+{
+    static const char *const what[] = {"malformed", "lost", "duplicate", "reordered",
+                                       "unmapped"};
+    for (size_t i = 0; i < dt_io_source_count(io); i++) {
+        uint64_t ev[5], any = 0;
+        for (int k = 0; k < 5; k++)
+            any += ev[k] = dt_io_source_events(io, i, (dt_source_event)k);
+        if (!any)
+            continue;
+        int first = 1;
+        fprintf(f, "  source \"%s\" (%s): ", dt_io_source_id(io, i), dt_io_source_kind(io, i));
+        for (int k = 0; k < 5; k++)
+            part(f, &first, ev[k], what[k]);
+        fprintf(f, " before ingest\n");
+    }
+    for (size_t i = 0; i < dt_io_sink_count(io); i++) {
+        dt_sink_stats ss;
+        if (dt_io_sink_stats(io, i, &ss) == DT_OK && ss.errors)
+            fprintf(f, "  sink \"%s\" (%s): %llu of %llu commands refused\n", dt_io_sink_id(io, i),
+                    dt_io_sink_kind(io, i), (unsigned long long)ss.errors,
+                    (unsigned long long)ss.applied);
+    }
+}
+
+void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
+{
+    dt_twin_stats s;
+    dt_twin_stats_get(t, &s);
+    tally c;
+    count(t, &s, &c);
+    fprintf(f, "t = %.10g s: %llu cycles\n", r->t_end_s, (unsigned long long)s.cycles);
+    fprintf(f, "samples: %llu offered = ", (unsigned long long)c.offered);
+    int first = 1;
+    if (dt_twin_estimator(t) != NULL) {
+        fprintf(f, "%llu applied", (unsigned long long)c.applied);
+        first = 0;
+        part(f, &first, c.gated, "gated");
+        part(f, &first, c.unmodelled, "without a measurement model");
+        part(f, &first, c.too_old, "older than the history");
+        part(f, &first, c.excluded, "from isolated sensors");
+        part(f, &first, c.failed, "failed updates");
+        part(f, &first, c.est_bad_time, "time out of range");
+    } else {
+        fprintf(f, "%llu delivered (no estimator)", (unsigned long long)c.delivered);
+        first = 0;
+    }
+    part(f, &first, c.refused, "refused");
+    part(f, &first, c.dropped, "dropped");
+    part(f, &first, c.pending, "pending");
+    part(f, &first, c.unaccounted, "unaccounted");
+    fprintf(f, "\n");
+    print_reasons(f, &s.ingest.total, &c);
+    print_adapters(f, dt_twin_io(t));
+    fprintf(f, "commands: %llu decided = %llu sent + %llu expired + %llu refused by every sink",
+            (unsigned long long)s.commands, (unsigned long long)s.sent,
+            (unsigned long long)s.expired, (unsigned long long)s.sink_errors);
+    first = 1;
+    if (s.clamped || s.rate_limited || s.interlocked || s.safe_stated || s.unconfirmed) {
+        fprintf(f, "; of the sent: ");
+        part(f, &first, s.clamped, "clamped");
+        part(f, &first, s.rate_limited, "rate-limited");
+        part(f, &first, s.interlocked, "interlocked");
+        part(f, &first, s.safe_stated, "safe values");
+        part(f, &first, s.unconfirmed, "unconfirmed");
+    }
+    fprintf(f, "\n");
+    if (r->rows_lost)
+        fprintf(f, "  %llu command rows not written: the audit ring (dispatcher.audit) held "
+                   "fewer than a step decided\n",
+                (unsigned long long)r->rows_lost);
+    double safe = dt_time_to_sec(s.safe_time);
+    fprintf(f, "safe state: %llu %s, %.10g s of %.10g s (%.4g %%)%s\n",
+            (unsigned long long)s.safe_entries, s.safe_entries == 1 ? "entry" : "entries", safe,
+            r->t_end_s,
+            100 * cli_safe_share(t, r->t_end_s), s.safe_state ? ", engaged at the end" : "");
+    if (isinf(s.tau_max_s))
+        fprintf(f, "latency budget: none");
+    else
+        fprintf(f, "latency budget: %.10g s", s.tau_max_s);
+    if (isinf(s.belief_age_s))
+        fprintf(f, "; belief age at the end: no data\n");
+    else
+        fprintf(f, "; belief age at the end: %.10g s\n", s.belief_age_s);
+    if (dt_twin_estimator(t) != NULL && s.estimator.updates)
+        fprintf(f, "estimator: mean NIS %.4g (about 1 when consistent)%s\n", s.estimator.nis_mean,
+                s.estimator.diverging ? ", DIVERGING" : "");
+    if (r->log_messages)
+        fprintf(f, "%llu warnings or errors logged (stderr)\n",
+                (unsigned long long)r->log_messages);
+}
+
+void cli_print_line(FILE *f, dt_twin *t, double t_s)
+{
+    dt_twin_stats s;
+    dt_twin_stats_get(t, &s);
+    tally c;
+    count(t, &s, &c);
+    fprintf(f, "t = %.10g s: %llu cycles, %llu samples (%llu applied, %llu lost or refused), "
+               "%llu commands sent, %s\n",
+            t_s, (unsigned long long)s.cycles, (unsigned long long)c.offered,
+            (unsigned long long)(dt_twin_estimator(t) ? c.applied : c.delivered),
+            (unsigned long long)cli_data_lost(t), (unsigned long long)s.sent,
+            s.safe_state ? "SAFE STATE" : "normal");
+}
+
+/* ---- JSON: every figure at full precision, null where there is none ---- */
+
+static void jnum(FILE *f, const char *key, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "\"%s\":%.17g", key, v);
+    else
+        fprintf(f, "\"%s\":null", key);
+}
+
+static void ju(FILE *f, const char *key, uint64_t v)
+{
+    fprintf(f, "\"%s\":%llu", key, (unsigned long long)v);
+}
+
+/* A JSON string of s: the ids come from the description (quotes, controls). */
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* An adapter's own counters (its counters slot), as a JSON object. */
+static void json_counters(FILE *f, const dt_counter *c, size_t n)
+{
+    fprintf(f, ",\"counters\":{");
+    for (size_t k = 0; k < n; k++) {
+        fputs(k ? "," : "", f);
+        ju(f, c[k].name, c[k].value);
+    }
+    fputc('}', f);
+}
+
+#define MAX_COUNTERS 64
+
+static void json_adapters(FILE *f, dt_io *io)
+{
+    dt_counter ctr[MAX_COUNTERS];
+    static const char *const ev_name[] = {"malformed", "lost", "duplicate", "reordered",
+                                          "unmapped", "ended"};
+    fprintf(f, "\"sources\":[");
+    for (size_t i = 0; i < dt_io_source_count(io); i++) {
+        fprintf(f, "%s{\"id\":", i ? "," : "");
+        jstr(f, dt_io_source_id(io, i));
+        fprintf(f, ",\"kind\":");
+        jstr(f, dt_io_source_kind(io, i));
+        for (int k = 0; k < DT_EV__COUNT; k++) {
+            fputc(',', f);
+            ju(f, ev_name[k], dt_io_source_events(io, i, (dt_source_event)k));
+        }
+        size_t n = dt_io_source_counters(io, i, ctr, MAX_COUNTERS);
+        json_counters(f, ctr, n < MAX_COUNTERS ? n : MAX_COUNTERS);
+        fputc('}', f);
+    }
+    fprintf(f, "],\"sinks\":[");
+    for (size_t i = 0; i < dt_io_sink_count(io); i++) {
+        dt_sink_stats ss = {0, 0};
+        (void)dt_io_sink_stats(io, i, &ss);
+        fprintf(f, "%s{\"id\":", i ? "," : "");
+        jstr(f, dt_io_sink_id(io, i));
+        fprintf(f, ",\"kind\":");
+        jstr(f, dt_io_sink_kind(io, i));
+        fputc(',', f);
+        ju(f, "applied", ss.applied);
+        fputc(',', f);
+        ju(f, "errors", ss.errors);
+        size_t n = dt_io_sink_counters(io, i, ctr, MAX_COUNTERS);
+        json_counters(f, ctr, n < MAX_COUNTERS ? n : MAX_COUNTERS);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
+{
+    dt_twin_stats s;
+    dt_twin_stats_get(t, &s);
+    tally c;
+    count(t, &s, &c);
+    const dt_source_stats *g = &s.ingest.total;
+    const dt_est_stats *e = &s.estimator;
+    fprintf(f, "{\"cycles\":%llu,", (unsigned long long)s.cycles);
+    jnum(f, "t_end_s", r->t_end_s);
+    fprintf(f, ",\"samples\":{");
+#define U(k, v) (ju(f, k, v), fputc(',', f))
+    U("offered", c.offered);
+    U("accepted", g->accepted);
+    U("delivered", c.delivered);
+    U("released", g->released);
+    U("late", g->late);
+    U("applied", c.applied);
+    U("gated", c.gated);
+    U("unmodelled", c.unmodelled);
+    U("too_old", c.too_old);
+    U("excluded", c.excluded);
+    U("failed", c.failed);
+    U("bad_time", c.est_bad_time);
+    U("clamped_to_arrival", g->clamped_to_arrival);
+    U("flagged_out_of_limits", g->flagged_out_of_limits);
+    U("pending", c.pending);
+    U("unaccounted", c.unaccounted);
+    U("lost_or_refused", cli_data_lost(t));
+    fprintf(f, "\"rejected\":{");
+    U("total", c.refused);
+    U("nonfinite", g->rejected_nonfinite);
+    U("bad_variance", g->rejected_bad_variance);
+    U("unknown_signal", g->rejected_unknown_signal);
+    U("wrong_role", g->rejected_wrong_role);
+    U("out_of_limits", g->rejected_out_of_limits);
+    U("future", g->rejected_future);
+    U("bad_time", g->rejected_bad_time);
+    ju(f, "clock_step", g->rejected_clock_step);
+    fprintf(f, "},\"dropped\":{");
+    U("total", c.dropped);
+    U("ring_full_newest", g->dropped_newest);
+    U("ring_full_oldest", g->dropped_oldest);
+    U("reorder_full", g->dropped_reorder_full);
+    ju(f, "too_late", g->dropped_too_late);
+    fprintf(f, "}},\"adapters\":{");
+    json_adapters(f, dt_twin_io(t));
+    fprintf(f, "},\"estimator\":{");
+    U("updates", e->updates);
+    U("gated", e->gated);
+    U("too_old", e->too_old);
+    U("late_applied", e->late_applied);
+    U("recoveries", e->recoveries);
+    U("isolations", e->isolations);
+    U("excluded", e->excluded);
+    U("belief_lost", e->belief_lost);
+    U("divergence_events", e->divergence_events);
+    jnum(f, "nis_mean", e->updates ? e->nis_mean : NAN);
+    fprintf(f, ",\"diverging\":%s},\"commands\":{", e->diverging ? "true" : "false");
+    U("total", s.commands);
+    U("sent", s.sent);
+    U("clamped", s.clamped);
+    U("rate_limited", s.rate_limited);
+    U("interlocked", s.interlocked);
+    U("expired", s.expired);
+    U("safe_stated", s.safe_stated);
+    U("sink_errors", s.sink_errors);
+    U("unconfirmed", s.unconfirmed);
+    ju(f, "rows_lost", r->rows_lost);
+    fprintf(f, "},\"safe_entries\":%llu,\"safe_state\":%s,", (unsigned long long)s.safe_entries,
+            s.safe_state ? "true" : "false");
+    jnum(f, "safe_time_s", dt_time_to_sec(s.safe_time));
+    fputc(',', f);
+    jnum(f, "safe_share", cli_safe_share(t, r->t_end_s));
+    fputc(',', f);
+    jnum(f, "belief_age_s", s.belief_age_s);
+    fputc(',', f);
+    jnum(f, "tau_max_s", s.tau_max_s);
+    fputc(',', f);
+    ju(f, "log_messages", r->log_messages);
+#undef U
+    fprintf(f, "}\n");
+}
