@@ -554,6 +554,16 @@ DT_API size_t dt_est_bounds_violated(const dt_est *est);
  *  with a period that falls silent stops disputing recover_after periods
  *  after its last gated sample (estimator time). */
 DT_API size_t dt_est_disputed(const dt_est *est);
+/** The values of a first measurement of sig that the gate admits, from the
+ *  initial belief (x0, P0) and the signal's noise variance R:
+ *  h'x0 + offset +- sqrt(g (h'P0 h + R)), g the gate's chi-square threshold
+ *  (+-infinity with the gate off). A first reading outside is gated (and
+ *  counts towards recovery): `dtwin check` warns when a signal's hard limits
+ *  reach beyond it. Start-up time; the prediction to the first sample's time
+ *  only widens the window.
+ *  @retval DT_ENOTFOUND sig has no linear measurement model.
+ *  @retval DT_ERANGE the window is not finite numbers. @retval DT_EINVAL NULL. */
+DT_API int dt_est_first_window(const dt_est *est, dt_signal_id sig, double *lo, double *hi);
 /** Consecutive gated samples of one signal that dispute the belief: two in a
  *  row happen by chance with probability (1 - gate probability)^2, 1e-8 at
  *  the default gate. */

@@ -149,8 +149,8 @@ void dt_est_stats_get(const dt_est *e, dt_est_stats *out) { *out = e->st; }
 
 int dt_est_signal_stats_get(const dt_est *e, dt_signal_id sig, dt_est_signal_stats *out)
 {
-    if (e == NULL || out == NULL || sig >= e->n_sig)
-        return DT_ENOTFOUND;
+    if (e == NULL || out == NULL || sig >= e->n_sig || e->meas[sig].kind == 0)
+        return DT_ENOTFOUND; /* as documented: only signals with a measurement model */
     *out = e->meas[sig].st;
     return DT_OK;
 }
@@ -231,4 +231,29 @@ size_t dt_est_disputed(const dt_est *e)
         v += !(period > 0) || since <= (double)e->recover_after * period;
     }
     return v;
+}
+
+int dt_est_first_window(const dt_est *e, dt_signal_id sig, double *lo, double *hi)
+{
+    if (e == NULL || lo == NULL || hi == NULL)
+        return DT_EINVAL;
+    if (sig >= e->n_sig || e->meas[sig].kind != 1)
+        return DT_ENOTFOUND;
+    const meas *m = &e->meas[sig];
+    /* the initial belief: the filter's own until start keeps a copy */
+    const double *x0 = e->started ? e->x0 : dt_kf_state(e->kf);
+    const double *P0 = e->started ? e->P0 : dt_kf_cov(e->kf);
+    double mean = m->offset, s = dt_model_signal(e->model, sig)->noise_var;
+    for (size_t i = 0; i < e->n; i++) {
+        mean += m->h[i] * x0[i];
+        for (size_t j = 0; j < e->n; j++)
+            s += m->h[i] * P0[i * e->n + j] * m->h[j];
+    }
+    /* the gate admits y^2 <= gate * s; an infinite gate (off) admits anything */
+    double half = sqrt(e->gate * s);
+    if (!isfinite(mean) || isnan(half))
+        return DT_ERANGE;
+    *lo = mean - half;
+    *hi = mean + half;
+    return DT_OK;
 }

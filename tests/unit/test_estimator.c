@@ -689,6 +689,40 @@ static void test_budget_hard_cases(void **state)
     dt_model_destroy(m);
 }
 
+/* The first readings the gate admits: h'x0 +- z sqrt(h'P0h + R), z the
+ * 0.99995 normal quantile (3.89059188641312, Python's statistics.NormalDist),
+ * from the initial belief before and after start and after updates. */
+static void test_first_window(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e = NULL;
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+    double lo, hi;
+    assert_int_equal(dt_est_first_window(e, S_GPS, &lo, &hi), 0); /* R = 0.25, P0 = 1 */
+    assert_close(hi, 4.349813965364438, 1e-9, 0);
+    assert_close(lo, -4.349813965364438, 1e-9, 0);
+    assert_int_equal(dt_est_start(e, 0), 0);
+    dt_sample s = meas(S_LIDAR, 0.1, 0.3);
+    assert_int_equal(dt_est_process(e, &s), 0);
+    assert_int_equal(dt_est_first_window(e, S_LIDAR, &lo, &hi), 0); /* R = 0.01 */
+    assert_close(hi, 3.9099964550993946, 1e-9, 0);
+    assert_int_equal(dt_est_first_window(e, S_RAW, &lo, &hi), DT_ENOTFOUND);
+    assert_int_equal(dt_est_first_window(e, S_GPS, NULL, &hi), DT_EINVAL);
+    dt_est_signal_stats ss;
+    assert_int_equal(dt_est_signal_stats_get(e, S_RAW, &ss), DT_ENOTFOUND);
+    dt_est_destroy(e);
+    c.gate_probability = 1; /* the gate off admits anything */
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+    assert_int_equal(dt_est_first_window(e, S_GPS, &lo, &hi), 0);
+    assert_true(isinf(hi) && hi > 0 && isinf(lo) && lo < 0);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -696,6 +730,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_sensors_fuse_by_variance),
     cmocka_unit_test(test_belief_propagates_with_age),
     cmocka_unit_test(test_analytics_write_back),
+    cmocka_unit_test(test_first_window),
     cmocka_unit_test(test_latency_budgets_at_start),
     cmocka_unit_test(test_consistency_nis_nees),
     cmocka_unit_test(test_no_allocation_in_steady_state),

@@ -104,6 +104,88 @@ static int cmd_margin(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Whether a controller of the description reads signal id: a PID's input, a
+ * state feedback's states, or anything for a host callback (unknown). */
+static int controller_reads(const cJSON *doc, const char *id)
+{
+    const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(doc, "controllers"), *c;
+    cJSON_ArrayForEach(c, ctl)
+    {
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(c, "input"), *st;
+        if (cJSON_IsString(kind) && strcmp(kind->valuestring, "callback") == 0)
+            return 1;
+        if (cJSON_IsString(in) && strcmp(in->valuestring, id) == 0)
+            return 1;
+        cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(c, "states"))
+        {
+            if (cJSON_IsString(st) && strcmp(st->valuestring, id) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static cJSON *read_json(const char *file)
+{
+    FILE *f = fopen(file, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap + 1);
+    size_t got;
+    while (text != NULL && (got = fread(text + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            char *more = realloc(text, 2 * cap + 1);
+            if (more == NULL)
+                break;
+            text = more;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    cJSON *doc = NULL;
+    if (text != NULL) {
+        text[len] = '\0';
+        doc = cJSON_Parse(text);
+    }
+    free(text);
+    return doc;
+}
+
+/* Legal but suspicious measurements: a first reading the gate would refuse
+ * although the signal's limits allow it (x0 and P0 claim more than is
+ * known), and a measured signal that nothing reads. */
+static void warn_measurements(const char *file, dt_twin *tw)
+{
+    const dt_model *m = dt_twin_model(tw);
+    dt_est *te = dt_twin_estimator(tw);
+    cJSON *doc = read_json(file);
+    for (dt_signal_id s = 0; s < dt_model_signal_count(m); s++) {
+        const dt_signal_info *si = dt_model_signal(m, s);
+        if (si->role != DT_ROLE_MEASURED)
+            continue;
+        double lo, hi;
+        if (te != NULL && si->has_limits && dt_est_first_window(te, s, &lo, &hi) == DT_OK &&
+            (si->min < lo || si->max > hi))
+            fprintf(stderr,
+                    "dtwin check: %s: warning: a first sample of \"%s\" outside [%.10g, %.10g] "
+                    "%s is gated (x0, P0 and its noise admit no more), while its limits allow "
+                    "[%.10g, %.10g]: if the start is not known that well, widen P0\n",
+                    file, si->id, lo, hi, si->unit_symbol, si->min, si->max);
+        dt_est_signal_stats ss;
+        int modelled = te != NULL && dt_est_signal_stats_get(te, s, &ss) == DT_OK;
+        if (!modelled && !(doc != NULL && controller_reads(doc, si->id)))
+            fprintf(stderr,
+                    "dtwin check: %s: warning: measured signal \"%s\" is read by no "
+                    "estimator measurement and no controller: its samples would be counted, "
+                    "and used by nothing\n",
+                    file, si->id);
+    }
+    cJSON_Delete(doc);
+}
+
 static void print_limits(const dt_signal_info *s)
 {
     if (!s->has_limits) {
@@ -247,6 +329,7 @@ static int cmd_check(int argc, char **argv)
                     "safe state\n",
                     file, name, tau, period);
     }
+    warn_measurements(file, tw);
     dt_twin_destroy(tw);
     if (!quiet)
         printf("\nok\n");
