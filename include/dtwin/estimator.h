@@ -598,10 +598,11 @@ typedef struct dt_est_stats {
     double nees_mean;        /**< over dt_est_nees calls (tests with known truth) */
     uint64_t nees_count;     /**< dt_est_nees calls */
     /** Divergence monitor: an exponentially weighted mean (weight 1/32) of every
-     *  scalar innovation's NIS, gated ones included (each capped at 100). About
-     *  1 for a consistent filter (standard deviation about 0.25); above
-     *  DT_EST_DIVERGENCE_NIS the filter is flagged as diverging (its model no
-     *  longer explains the data). */
+     *  scalar innovation's NIS, gated ones included (each capped at 32, so that
+     *  one outlier moves it by at most 1 and a single one never raises the
+     *  flag). About 1 for a consistent filter (standard deviation about 0.25);
+     *  above DT_EST_DIVERGENCE_NIS the filter is flagged as diverging (its model
+     *  no longer explains the data). */
     double nis_ewma;
     int diverging;               /**< 1 while nis_ewma > DT_EST_DIVERGENCE_NIS */
     uint64_t divergence_events;  /**< times the flag was raised */

@@ -307,6 +307,8 @@ static event *insert_event(dt_est *e, size_t pos)
     return ev;
 }
 
+#define NIS_CAP 32.0
+
 static double seconds(dt_time a, dt_time b) { return dt_time_to_sec(b - a); }
 
 static int kf_update(dt_est *e, const event *ev, double gate, dt_kf_result *res)
@@ -344,8 +346,11 @@ static int measure(dt_est *e, event *ev, const dt_sample *s, int live)
         e->st.numeric_failures++;
         return rc;
     }
-    /* divergence monitor: gated innovations are the strongest evidence */
-    e->nis_ewma += ((res.nis < 100 ? res.nis : 100) - e->nis_ewma) / 32.0;
+    /* divergence monitor: gated innovations are the strongest evidence, but
+     * one outlier is not divergence: capped at the mean's length (32), one
+     * innovation moves the mean by at most 1, so from a consistent filter
+     * (about 1) it takes three gross ones in a row to pass 3 */
+    e->nis_ewma += ((res.nis < NIS_CAP ? res.nis : NIS_CAP) - e->nis_ewma) / NIS_CAP;
     e->st.nis_ewma = e->nis_ewma;
     int div = e->nis_ewma > DT_EST_DIVERGENCE_NIS;
     if (div && !e->st.diverging) {

@@ -723,6 +723,41 @@ static void test_first_window(void **state)
     dt_model_destroy(m);
 }
 
+/* The divergence monitor: one gross outlier moves its mean by at most 1 (the
+ * cap, 32, over the weight's 32), so it never raises the flag alone; a run of
+ * them does. */
+static void test_one_outlier_is_not_divergence(void **state)
+{
+    (void)state;
+    dt_model *m = load(cart_doc);
+    dt_est *e = make(m, 0, NULL);
+    double t = 0;
+    for (int k = 0; k < 100; k++) {
+        dt_sample s = meas(S_LIDAR, t += 0.1, 0.0);
+        assert_int_equal(dt_est_process(e, &s), 0);
+    }
+    dt_est_stats st;
+    dt_est_stats_get(e, &st);
+    double before = st.nis_ewma;
+    assert_true(before < 1.0);
+    dt_sample out = meas(S_LIDAR, t += 0.1, 1000.0);
+    assert_int_equal(dt_est_process(e, &out), 0);
+    dt_est_stats_get(e, &st);
+    assert_int_equal(st.gated, 1);
+    assert_close(st.nis_ewma, before + (32 - before) / 32, 1e-12, 0);
+    assert_false(st.diverging);
+    assert_int_equal(st.divergence_events, 0);
+    for (int k = 0; k < 5; k++) {
+        dt_sample s = meas(S_LIDAR, t += 0.1, 1000.0);
+        assert_int_equal(dt_est_process(e, &s), 0);
+    }
+    dt_est_stats_get(e, &st);
+    assert_true(st.diverging);
+    assert_int_equal(st.divergence_events, 1);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -731,6 +766,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_belief_propagates_with_age),
     cmocka_unit_test(test_analytics_write_back),
     cmocka_unit_test(test_first_window),
+    cmocka_unit_test(test_one_outlier_is_not_divergence),
     cmocka_unit_test(test_latency_budgets_at_start),
     cmocka_unit_test(test_consistency_nis_nees),
     cmocka_unit_test(test_no_allocation_in_steady_state),
