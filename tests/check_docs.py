@@ -28,17 +28,21 @@ import tempfile
 DOC_FILES = ["README.md", "CHANGELOG.md", "CONTRIBUTING.md"]
 
 # References users do not have. A tracker number is "issue 4", "issues #4",
-# "ticket 9", "PR 12", "pull request 3", or "#12" on its own (not inside a
-# word or an identifier such as the semantic id "0173-1#02-AAB713#005", and
-# not a colour such as "#1f77b4").
+# "ticket 9", "PR 12", "pull request 3" anywhere, or "#12" on its own in prose
+# and comments: not inside a word or an identifier (the semantic id
+# "0173-1#02-AAB713#005"), a quoted string (a colour "#969696", an expected
+# output "command #1"), an inline code span or a fenced code block (program
+# output).
 FORBIDDEN = [
     (re.compile(r"\.\./shared\b"), 'refers to "../shared"'),
     (re.compile(r"/work/"), 'refers to "/work/"'),
     (re.compile(r"\b(?:issues?|tickets?|pull requests?)\s*#?\d+\b", re.IGNORECASE),
      "refers to a tracker number"),
     (re.compile(r"\bPRs?\s*#?\d+\b"), "refers to a tracker number"),
-    (re.compile(r"(?<![\w#&/])#\d+(?![\w-])"), "refers to a tracker number"),
 ]
+BARE_NUMBER = re.compile(r"(?<![\w#&/])#\d+(?![\w-])")
+QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+CODE_SPAN = re.compile(r"(`+).*?\1")
 
 FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^`]*)$")
 
@@ -107,12 +111,20 @@ def check_json_block(path, line, info, body, dtwin, failures, tmpdir):
                         % (path, line, r.returncode, msg))
 
 
-def check_references(path, text, failures):
+def check_references(path, text, failures, code_lines=()):
+    """code_lines: line numbers inside fenced code blocks (Markdown)."""
+    md = path.endswith(".md")
     for n, ln in enumerate(text.split("\n"), 1):
         for rx, why in FORBIDDEN:
             m = rx.search(ln)
             if m:
                 failures.append("%s:%d: %s: %s" % (path, n, why, m.group(0)))
+        if n in code_lines:
+            continue
+        prose = QUOTED.sub("", CODE_SPAN.sub("", ln) if md else ln)
+        m = BARE_NUMBER.search(prose)
+        if m:
+            failures.append("%s:%d: refers to a tracker number: %s" % (path, n, m.group(0)))
 
 
 def doc_paths(root):
@@ -148,9 +160,11 @@ def check(root, dtwin):
             text = read_text(root, rel)
             if text is None:
                 continue
+            code = set()
             for line, info, body in fenced_blocks(text):
                 check_json_block(rel, line, info, body, dtwin, failures, tmpdir)
-            check_references(rel, text, failures)
+                code.update(range(line, line + body.count("\n") + 1))
+            check_references(rel, text, failures, code)
     for rel in example_paths(root):
         text = read_text(root, rel)
         if text is not None:
@@ -169,7 +183,9 @@ def self_test(dtwin):
         "```json fragment", '"loop": { "period": 0.1 },', '"x": 1', "```",
         "```json", twin_ok, "```",
         "```c", "#include <x.h>", "```json", "not json inside a C block", "```",
-        "Semantic id 0173-1#02-AAB713#005, colour #1f77b4, C# 7, a #define.", ""])
+        "Semantic id 0173-1#02-AAB713#005, colour #1f77b4, C# 7, a #define.",
+        "```", "relay: command #1 heater.power = 2.000 kW", "```",
+        'Prints `command #2`; plots in "#969696".', ""])
     bad = "\n".join([
         "# Bad", "```json", '{ "a": 1, // comment', "}", "```",
         "```json", '"loop": { "period": 0.1 }', "```",
@@ -186,6 +202,7 @@ def self_test(dtwin):
         ("docs/bad.md", 16, "tracker number: PR 7"),
         ("docs/bad.md", 16, "tracker number: #12"),
         ("examples/x/notes.txt", 2, "tracker number: Issue 9"),
+        ("examples/x/CMakeLists.txt", 3, "tracker number: #7"),
     ]
     if dtwin is not None:
         want.append(("docs/bad.md", 13, "fails dtwin check"))
@@ -195,6 +212,9 @@ def self_test(dtwin):
         for name, text in (("docs/good.md", good), ("docs/bad.md", bad),
                            ("README.md", "# Readme\n"),
                            ("examples/x/notes.txt", "ok\nsee Issue 9\n"),
+                           ("examples/x/CMakeLists.txt",
+                            'add_test(NAME t COMMAND expect "^command #1 sent$")\n'
+                            'plot "a" lc rgb "#969696"\n/* see #7 */\n'),
                            ("examples/x/data.bin", None)):
             mode = "wb" if text is None else "w"
             with open(os.path.join(root, name), mode) as f:
