@@ -8,7 +8,9 @@
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
+#include "../linalg/la_internal.h"
 #include "est_internal.h"
+#include "latency_internal.h"
 
 typedef struct jctx {
     const dt_model *model;
@@ -20,10 +22,10 @@ typedef struct jctx {
 /* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
 #define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
 
-static const char *const est_keys[] = {"states",       "inputs",  "process",       "A",
-                                       "B",            "Q",       "x0",            "P0",
-                                       "measurements", "gate",    "history",       "recover_after",
-                                       "parameters",   "bounds",  NULL};
+static const char *const est_keys[] = {"states",        "inputs",     "process", "A",  "B",
+                                       "Q",             "G",          "Qc",      "x0", "P0",
+                                       "measurements",  "gate",       "history",
+                                       "recover_after", "parameters", "bounds",  NULL};
 
 /* The largest variance the description may give (Q, P0; signals' noise has the
  * same limit in model_load.c): the update multiplies two covariance entries,
@@ -64,7 +66,8 @@ static const char *got(const cJSON *e, char *buf, size_t cap)
 }
 
 /* A rows x cols matrix as an array of rows; with diag_ok, a square matrix may
- * be given as its diagonal (an array of numbers). */
+ * be given as its diagonal (an array of numbers: taken as one when its first
+ * element is not a row, so that [null] is "element 0: ... got null"). */
 static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t cols,
                   int diag_ok, double *out)
 {
@@ -72,7 +75,7 @@ static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t
         return fail(c, DT_EPARSE, path, "expected an array");
     size_t nr = (size_t)cJSON_GetArraySize(v);
     memset(out, 0, rows * cols * sizeof *out);
-    if (diag_ok && rows == cols && nr == rows && v->child && cJSON_IsNumber(v->child)) {
+    if (diag_ok && rows == cols && nr == rows && v->child && !cJSON_IsArray(v->child)) {
         size_t i = 0;
         for (const cJSON *e = v->child; e; e = e->next, i++) {
             char gb[32];
@@ -189,42 +192,66 @@ static int rates(jctx *c, const double *A, size_t n, int discrete)
     return DT_OK;
 }
 
-/* A covariance (Q, P0): symmetric, diagonal in [0, VARIANCE_MAX], positive
- * semi-definite by an LDL' elimination in S (n x n scratch) with PSD_TOL. */
-static int covariance(jctx *c, const char *path, const double *M, size_t n,
+/* One index of a covariance for messages: ` (state "x")` for the states'
+ * covariances (Q, P0), nothing for Qc (its indices are noise inputs). */
+static const char *index_name(jctx *c, const dt_signal_id *states, size_t i, char *buf,
+                              size_t cap)
+{
+    if (states == NULL)
+        return "";
+    dt__fmt(buf, cap, " (state \"%s\")", dt_model_signal(c->model, states[i])->id);
+    return buf;
+}
+
+/* A covariance (Q, P0, Qc, and Q = G Qc G'): diagonal in [0, VARIANCE_MAX],
+ * then symmetric and positive semi-definite by the library's own tests
+ * (dt__symmetric, dt__psd with PSD_TOL), the ones the filter and the latency
+ * budgets apply, so what loads here is never refused later. When a test
+ * fails, the message says where: the pair that breaks symmetry, or the pivot
+ * of dt__psd's LDL' elimination that fails (replayed here for the message).
+ * what: "" or a prefix naming a computed matrix ("G Qc G' "). states: names
+ * the indices (NULL: plain indices). S: n x n scratch. */
+static int covariance(jctx *c, const char *path, const char *what, const double *M, size_t n,
                       const dt_signal_id *states, double *S)
 {
-    char n1[32], n2[32], n3[32];
+    char n1[32], n2[32], n3[32], lb[320];
     double scale = 0;
     for (size_t i = 0; i < n; i++) {
         double d = M[i * n + i];
-        const char *id = dt_model_signal(c->model, states[i])->id;
         if (d < 0)
             return fail(c, DT_EPARSE, path,
-                        "diagonal element %zu (state \"%s\") is %s: a variance must be >= 0", i,
-                        id, dt__num(d, n1, sizeof n1));
+                        "%sdiagonal element %zu%s is %s: a variance must be >= 0", what, i,
+                        index_name(c, states, i, lb, sizeof lb), dt__num(d, n1, sizeof n1));
         if (d > VARIANCE_MAX)
             return fail(c, DT_EPARSE, path,
-                        "diagonal element %zu (state \"%s\") is %s, beyond the limit of %g", i,
-                        id, dt__num(d, n1, sizeof n1), VARIANCE_MAX);
+                        "%sdiagonal element %zu%s is %s, beyond the limit of %g", what, i,
+                        index_name(c, states, i, lb, sizeof lb), dt__num(d, n1, sizeof n1),
+                        VARIANCE_MAX);
         scale = d > scale ? d : scale;
     }
-    /* the tolerance dt_kf_set_* applies */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            double a = M[i * n + j], b = M[j * n + i];
-            if (fabs(a - b) > 1e-12 * (fabs(a) + fabs(b)) + 1e-300)
-                return fail(c, DT_EPARSE, path,
-                            "not symmetric (element [%zu][%zu] is %s, element [%zu][%zu] is %s)",
-                            i, j, dt__num(a, n1, sizeof n1), j, i, dt__num(b, n2, sizeof n2));
-        }
+    if (!dt__symmetric(n, M)) {
+        /* the first pair that fails the same test */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++) {
+                double a = M[i * n + j], b = M[j * n + i], pair[4] = {0, a, b, 0};
+                if (!dt__symmetric(2, pair))
+                    return fail(c, DT_EPARSE, path,
+                                "%snot symmetric (element [%zu][%zu] is %s, element [%zu][%zu] "
+                                "is %s)",
+                                what, i, j, dt__num(a, n1, sizeof n1), j, i,
+                                dt__num(b, n2, sizeof n2));
+            }
+    }
+    if (dt__psd(n, M, S))
+        return DT_OK;
+    /* refused: replay dt__psd's elimination to name the failing pivot */
     memcpy(S, M, n * n * sizeof *S);
     const double tol = PSD_TOL * scale;
     for (size_t k = 0; k < n; k++) {
         double d = S[k * n + k];
         if (d < -tol)
-            return fail(c, DT_EPARSE, path, "not positive semi-definite (pivot %zu is %s)", k + 1,
-                        dt__num(d, n1, sizeof n1));
+            return fail(c, DT_EPARSE, path, "%snot positive semi-definite (pivot %zu is %s)", what,
+                        k + 1, dt__num(d, n1, sizeof n1));
         if (d <= tol) {
             /* a zero pivot: its column must vanish too, else the 2 x 2 minor
              * d s_jj - s_jk^2 is negative */
@@ -232,9 +259,10 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
                 double o = S[j * n + k], sj = S[j * n + j];
                 if (o * o > (d > 0 ? d : 0) * (sj > 0 ? sj : 0) + tol * scale)
                     return fail(c, DT_EPARSE, path,
-                                "not positive semi-definite (pivot %zu is %s, yet its "
+                                "%snot positive semi-definite (pivot %zu is %s, yet its "
                                 "column holds %s in row %zu)",
-                                k + 1, dt__num(d, n1, sizeof n1), dt__num(o, n3, sizeof n3), j + 1);
+                                what, k + 1, dt__num(d, n1, sizeof n1),
+                                dt__num(o, n3, sizeof n3), j + 1);
             }
             continue;
         }
@@ -244,7 +272,142 @@ static int covariance(jctx *c, const char *path, const double *M, size_t n,
                 S[i * n + j] -= l * S[k * n + j];
         }
     }
-    return DT_OK;
+    return fail(c, DT_EPARSE, path, "%snot positive semi-definite", what); /* not reached */
+}
+
+/* ---- Q = G Qc G' ----
+ * Evaluated in double-double: a two-product (fma) and two-sum are exact, so
+ * every entry is within about (2 g + 2) 2^-104 of sum_kl |G_ik Qc_kl G_jl|
+ * of the exact value: the nearest double to it, unless the entry cancels to
+ * below about 2^-45 of that sum. A plain double evaluation of G = [0.1, 0.3],
+ * Qc = [[9, -3], [-3, 1]] (rank one: the exact result is 2^-110 = 7.7e-34)
+ * gives -5.6e-18, a negative variance. Only the upper triangle is computed
+ * and mirrored: the result is exactly symmetric. */
+typedef struct ddv {
+    double hi, lo;
+} ddv;
+
+static ddv two_sum(double a, double b) /* exact: hi + lo == a + b */
+{
+    double s = a + b, v = s - a;
+    ddv r = {s, (a - (s - v)) + (b - v)};
+    return r;
+}
+
+/* x + (phi + plo), |plo| <= ulp(phi): the error is about 2^-106 of the
+ * larger operand. */
+static ddv dd_sum(ddv x, double phi, double plo)
+{
+    ddv s = two_sum(x.hi, phi);
+    return two_sum(s.hi, s.lo + x.lo + plo);
+}
+
+/* T (n x g in double-double: 2 n g) = G S, then Q_ij = sum_l T_il G_jl for
+ * i <= j, mirrored; B_ij = sum_kl |G_ik S_kl| |G_jl|, the scale of the
+ * rounding error, with Ta (n x g) = |G| |S| as scratch. S: the symmetric
+ * part of Qc (g x g). */
+static void gqg(size_t n, size_t g, const double *G, const double *S, double *T, double *Ta,
+                double *Q, double *B)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < g; l++) {
+            ddv t = {0, 0};
+            double a = 0;
+            for (size_t k = 0; k < g; k++) {
+                double p = G[i * g + k] * S[k * g + l];
+                t = dd_sum(t, p, fma(G[i * g + k], S[k * g + l], -p));
+                a += fabs(p);
+            }
+            T[2 * (i * g + l)] = t.hi;
+            T[2 * (i * g + l) + 1] = t.lo;
+            Ta[i * g + l] = a;
+        }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++) {
+            ddv q = {0, 0};
+            double b = 0;
+            for (size_t l = 0; l < g; l++) {
+                double th = T[2 * (i * g + l)], tl = T[2 * (i * g + l) + 1], gj = G[j * g + l];
+                double p = th * gj;
+                q = dd_sum(q, p, fma(th, gj, -p) + tl * gj);
+                b += Ta[i * g + l] * fabs(gj);
+            }
+            Q[i * n + j] = Q[j * n + i] = q.hi + q.lo;
+            B[i * n + j] = B[j * n + i] = b;
+        }
+}
+
+/* G (n x g) and Qc (g x g, or its diagonal) -> Q = G Qc G' (n x n). */
+static int noise_input(jctx *c, const cJSON *jG, const cJSON *jQc, size_t n,
+                       const dt_signal_id *states, double *Q)
+{
+    char gb[32];
+    if (!cJSON_IsArray(jG))
+        return fail(c, DT_EPARSE, "estimator.G",
+                    "expected %zu rows (one per state) of g numbers (one per noise input), got %s",
+                    n, got(jG, gb, sizeof gb));
+    if ((size_t)cJSON_GetArraySize(jG) != n)
+        return fail(c, DT_EPARSE, "estimator.G",
+                    "expected %zu rows (one per state) of g numbers (one per noise input), got "
+                    "%d row%s",
+                    n, cJSON_GetArraySize(jG), cJSON_GetArraySize(jG) == 1 ? "" : "s");
+    if (!cJSON_IsArray(jG->child))
+        return fail(c, DT_EPARSE, "estimator.G[0]",
+                    "expected an array of g numbers (one per noise input), got %s",
+                    got(jG->child, gb, sizeof gb));
+    size_t g = (size_t)cJSON_GetArraySize(jG->child);
+    if (g < 1 || g > DT_LA_MAX)
+        return fail(c, DT_ELIMIT, "estimator.G[0]",
+                    "between 1 and %d noise inputs (columns), got %zu", DT_LA_MAX, g);
+    if (!cJSON_IsArray(jQc))
+        return fail(c, DT_EPARSE, "estimator.Qc",
+                    "expected %zu x %zu (G has %zu column%s) or its diagonal, got %s", g, g, g,
+                    g == 1 ? "" : "s", got(jQc, gb, sizeof gb));
+    if ((size_t)cJSON_GetArraySize(jQc) != g)
+        return fail(c, DT_EPARSE, "estimator.Qc",
+                    "expected %zu x %zu (G has %zu column%s) or its diagonal of %zu, got %d "
+                    "elements",
+                    g, g, g, g == 1 ? "" : "s", g, cJSON_GetArraySize(jQc));
+    /* G, Qc, its symmetric part, T (double-double), B and the scratch of
+     * the checks */
+    double *m = dt__calloc(c->alloc, 4 * n * g + 3 * g * g + 2 * n * n, sizeof *m);
+    if (m == NULL)
+        return fail(c, DT_ENOMEM, "estimator", "out of memory");
+    double *G = m, *Qc = G + n * g, *S = Qc + g * g, *W = S + g * g, *T = W + g * g,
+           *Ta = T + 2 * n * g, *B = Ta + n * g, *W2 = B + n * n;
+    int rc = matrix(c, jG, "estimator.G", n, g, 0, G);
+    if (rc == DT_OK)
+        rc = matrix(c, jQc, "estimator.Qc", g, g, 1, Qc);
+    if (rc == DT_OK)
+        rc = covariance(c, "estimator.Qc", "", Qc, g, NULL, W);
+    if (rc == DT_OK) {
+        /* the symmetric part (x' Qc x sees only it): Qc itself when it is
+         * exactly symmetric, as a diagonal or a hand-written one is */
+        for (size_t k = 0; k < g; k++)
+            for (size_t l = 0; l < g; l++)
+                S[k * g + l] = Qc[k * g + l] / 2 + Qc[l * g + k] / 2;
+        gqg(n, g, G, S, T, Ta, Q, B);
+        for (size_t i = 0; rc == DT_OK && i < n; i++)
+            for (size_t j = i; rc == DT_OK && j < n; j++) {
+                char lb[320];
+                if (!isfinite(Q[i * n + j]) || !isfinite(B[i * n + j]))
+                    rc = fail(c, DT_EPARSE, "estimator.G",
+                              "G Qc G' overflows at element [%zu][%zu]%s (entries of G or Qc too "
+                              "large)",
+                              i, j, index_name(c, i == j ? states : NULL, i, lb, sizeof lb));
+            }
+        /* a variance that is negative only by rounding (the exact value
+         * cancels to within the evaluation's error bound) is 0 */
+        for (size_t i = 0; rc == DT_OK && i < n; i++)
+            if (Q[i * n + i] < 0 && -Q[i * n + i] <= 0x1p-90 * B[i * n + i])
+                Q[i * n + i] = 0;
+        /* then what a given Q must be; Qc's tolerance for semi-definite
+         * (PSD_TOL) can leave a direction G keeps slightly negative */
+        if (rc == DT_OK)
+            rc = covariance(c, "estimator.G", "G Qc G' ", Q, n, states, W2);
+    }
+    dt__free(c->alloc, m);
+    return rc;
 }
 
 static const char *const meas_keys[] = {"signal", "H", "offset", NULL};
@@ -327,21 +490,36 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     }
     const cJSON *jA = cJSON_GetObjectItemCaseSensitive(o, "A");
     const cJSON *jQ = cJSON_GetObjectItemCaseSensitive(o, "Q");
+    const cJSON *jG = cJSON_GetObjectItemCaseSensitive(o, "G");
+    const cJSON *jQc = cJSON_GetObjectItemCaseSensitive(o, "Qc");
     const cJSON *jB = cJSON_GetObjectItemCaseSensitive(o, "B");
     if (rc == DT_OK && jA == NULL)
         rc = fail(c, DT_EPARSE, "estimator.A", "missing (required %zu x %zu matrix)", n, n);
-    if (rc == DT_OK && jQ == NULL)
-        rc = fail(c, DT_EPARSE, "estimator.Q", "missing (required %zu x %zu matrix)", n, n);
+    /* the process noise: Q, or G and Qc for Q = G Qc G' */
+    if (rc == DT_OK && jQ != NULL && (jG != NULL || jQc != NULL))
+        rc = fail(c, DT_EPARSE, jG != NULL ? "estimator.G" : "estimator.Qc",
+                  "given with Q: give Q, or G and Qc (Q = G Qc G'), not both");
+    if (rc == DT_OK && jQ == NULL && jG == NULL && jQc == NULL)
+        rc = fail(c, DT_EPARSE, "estimator.Q",
+                  "missing (required %zu x %zu matrix, or G and Qc for Q = G Qc G')", n, n);
+    if (rc == DT_OK && jG != NULL && jQc == NULL)
+        rc = fail(c, DT_EPARSE, "estimator.Qc",
+                  "missing (required with G: g x g matrix or its diagonal, Q = G Qc G')");
+    if (rc == DT_OK && jQc != NULL && jG == NULL)
+        rc = fail(c, DT_EPARSE, "estimator.G",
+                  "missing (required with Qc: %zu x g matrix, Q = G Qc G')", n);
     /* scratch for the semi-definiteness checks: the block has n^2 + n p spare */
     double *W = h + n;
     if (rc == DT_OK)
         rc = matrix(c, jA, "estimator.A", n, n, 0, A);
     if (rc == DT_OK)
         rc = rates(c, A, n, strcmp(proc, "discrete") == 0);
-    if (rc == DT_OK)
+    if (rc == DT_OK && jQ != NULL)
         rc = matrix(c, jQ, "estimator.Q", n, n, 1, Q);
-    if (rc == DT_OK)
-        rc = covariance(c, "estimator.Q", Q, n, states, W);
+    if (rc == DT_OK && jQ != NULL)
+        rc = covariance(c, "estimator.Q", "", Q, n, states, W);
+    if (rc == DT_OK && jQ == NULL)
+        rc = noise_input(c, jG, jQc, n, states, Q);
     if (rc == DT_OK && p > 0) {
         if (jB == NULL)
             rc = fail(c, DT_EPARSE, "estimator.B", "missing (required %zu x %zu matrix)", n, p);
@@ -370,7 +548,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = matrix(c, v, "estimator.P0", n, n, 1, P0);
     }
     if (rc == DT_OK)
-        rc = covariance(c, "estimator.P0", P0, n, states, W);
+        rc = covariance(c, "estimator.P0", "", P0, n, states, W);
     /* the initial estimate lies within the states' hard limits */
     for (size_t i = 0; rc == DT_OK && i < n; i++) {
         const dt_signal_info *si = dt_model_signal(c->model, states[i]);
