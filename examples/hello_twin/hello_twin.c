@@ -11,7 +11,7 @@
 
 static int fail(dt_twin *tw, const char *what, int rc)
 {
-    fprintf(stderr, "hello_twin: %s: %s (%s)\n", what, dt_strerror(rc), dt_twin_errmsg(tw));
+    (void)fprintf(stderr, "hello_twin: %s: %s (%s)\n", what, dt_strerror(rc), dt_twin_errmsg(tw));
     dt_twin_destroy(tw);
     return 1;
 }
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     const char *path = argc > 1 + fast ? argv[1 + fast] : "examples/hello_twin/twin.json";
     dt_twin *tw = NULL;
     dt_diag diag;
-    if ((rc = dt_twin_load_file(path, NULL, &tw, &diag)) != DT_OK)
+    if (dt_twin_load_file(path, NULL, &tw, &diag) != DT_OK)
         return fprintf(stderr, "%s: %s\n", path, diag.message), 1; /* names the JSON path */
     dt_signal_id temp = 0, heater = 0;
     size_t src = 0, relay = 0;

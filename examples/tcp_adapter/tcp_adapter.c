@@ -6,6 +6,7 @@
  *
  *   tcp_adapter [--seconds S] twin.json */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
         a = 3;
     }
     if (a != argc - 1) {
-        fprintf(stderr, "usage: tcp_adapter [--seconds S] twin.json\n");
+        (void)fprintf(stderr, "usage: tcp_adapter [--seconds S] twin.json\n");
         return 2;
     }
     struct sigaction sa;
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
     dt_twin_options opt = DT_TWIN_OPTIONS_INIT;
     opt.registry = reg; /* must outlive the twin */
     if (dt_twin_load_file(argv[a], &opt, &tw, &diag) != DT_OK) {
-        fprintf(stderr, "%s: %s\n", argv[a], diag.message); /* e.g. sources[0]: port: ... */
+        (void)fprintf(stderr, "%s: %s\n", argv[a], diag.message); /* e.g. sources[0]: port: ... */
         dt_registry_destroy(reg);
         return 2;
     }
@@ -67,8 +68,9 @@ int main(int argc, char **argv)
     size_t src = 0, snk = 0;
     if (dt_model_find_signal(dt_twin_model(tw), "boiler.temp_est", &temp) != DT_OK ||
         dt_model_find_signal(dt_twin_model(tw), "burner.power", &burner) != DT_OK ||
-        dt_io_find_source(io, "plc", &src) != DT_OK || dt_io_find_sink(io, "burner", &snk) != DT_OK) {
-        fprintf(stderr, "tcp_adapter: the description lacks boiler.temp_est, burner.power, "
+        dt_io_find_source(io, "plc", &src) != DT_OK ||
+        dt_io_find_sink(io, "burner", &snk) != DT_OK) {
+        (void)fprintf(stderr, "tcp_adapter: the description lacks boiler.temp_est, burner.power, "
                         "source \"plc\" or sink \"burner\"\n");
         dt_twin_destroy(tw);
         dt_registry_destroy(reg);
@@ -97,7 +99,7 @@ int main(int argc, char **argv)
         }
     }
     if (rc != DT_OK) {
-        fprintf(stderr, "tcp_adapter: %s (%s)\n", dt_strerror(rc), dt_twin_errmsg(tw));
+        (void)fprintf(stderr, "tcp_adapter: %s (%s)\n", dt_strerror(rc), dt_twin_errmsg(tw));
     } else {
         /* One last cycle takes what the reader pushed before the signal. */
         now = dt_time_monotonic();
@@ -134,8 +136,11 @@ int main(int argc, char **argv)
            "safe-state entries %llu, unconfirmed %llu\n",
            U(st.commands), U(st.sent), U(st.clamped), U(st.sink_errors), U(st.safe_entries),
            U(st.unconfirmed));
-    printf("burner.power: desired %.3f kW, reported %.3f kW, %s\n", desired, reported,
-           confirmed ? "confirmed" : "not confirmed");
+    if (isnan(reported)) /* the device has not answered yet */
+        printf("burner.power: desired %.3f kW, no read-back\n", desired);
+    else
+        printf("burner.power: desired %.3f kW, reported %.3f kW, %s\n", desired, reported,
+               confirmed ? "confirmed" : "not confirmed");
     dt_twin_stop(tw);
     dt_twin_destroy(tw); /* closes the adapters: wakes and joins their threads */
     dt_registry_destroy(reg);

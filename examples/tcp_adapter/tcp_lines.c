@@ -50,13 +50,13 @@ static int number(const dt_config *cfg, const char *key, double lo, double hi, i
         return DT_OK;
     if (dt_config_number(c, &x) != DT_OK) {
         if (dt_config_string(c, &text) == DT_OK)
-            snprintf(msg, cap, "%s: \"%s\" is not a number", key, text);
+            (void)snprintf(msg, cap, "%s: \"%s\" is not a number", key, text);
         else
-            snprintf(msg, cap, "%s: expected a number", key);
+            (void)snprintf(msg, cap, "%s: expected a number", key);
         return DT_EINVAL;
     }
     if (!(x >= lo && x <= hi) || (integral && x != floor(x))) {
-        snprintf(msg, cap, "%s: %.17g is not %s in [%g, %g]", key, x,
+        (void)snprintf(msg, cap, "%s: %.17g is not %s in [%g, %g]", key, x,
                  integral ? "an integer" : "a number", lo, hi);
         return DT_EINVAL;
     }
@@ -65,7 +65,8 @@ static int number(const dt_config *cfg, const char *key, double lo, double hi, i
 }
 
 static const char *const source_keys[] = {"host", "port", "io_timeout", "retry", "max_line", NULL};
-static const char *const sink_keys[] = {"host", "port", "io_timeout", "retry", "queue", "hold", NULL};
+static const char *const sink_keys[] = {"host",  "port", "io_timeout", "retry",
+                                        "queue", "hold", NULL};
 
 /* "host" (a numeric IPv4 or IPv6 address: name lookups block, and belong to
  * the host program), "port", "io_timeout", "retry". */
@@ -76,11 +77,11 @@ static int read_endpoint(const dt_config *cfg, endpoint *ep, char *msg, size_t c
     ep->io_timeout = 1.0;
     ep->retry = 0.5;
     if (dt_config_string(dt_config_get(cfg, "host"), &host) != DT_OK) {
-        snprintf(msg, cap, "host: required, a numeric IPv4 or IPv6 address");
+        (void)snprintf(msg, cap, "host: required, a numeric IPv4 or IPv6 address");
         return DT_EINVAL;
     }
     if (dt_config_get(cfg, "port") == NULL) {
-        snprintf(msg, cap, "port: required, an integer in [1, 65535]");
+        (void)snprintf(msg, cap, "port: required, an integer in [1, 65535]");
         return DT_EINVAL;
     }
     int rc = number(cfg, "port", 1, 65535, 1, &port, msg, cap);
@@ -102,7 +103,7 @@ static int read_endpoint(const dt_config *cfg, endpoint *ep, char *msg, size_t c
         v6->sin6_port = htons((uint16_t)port);
         ep->addr_len = sizeof *v6;
     } else {
-        snprintf(msg, cap, "host: \"%s\" is not a numeric IPv4 or IPv6 address", host);
+        (void)snprintf(msg, cap, "host: \"%s\" is not a numeric IPv4 or IPv6 address", host);
         return DT_EINVAL;
     }
     return DT_OK;
@@ -126,17 +127,21 @@ static void wake(worker *w)
     (void)r;
 }
 
+static void drain(worker *w)
+{
+    char b[64];
+    while (read(w->wake[0], b, sizeof b) > 0) {
+    }
+}
+
 /* Waits until fd is readable (fd < 0: only the pipe), the worker is woken, or
- * `seconds` pass. Returns 1 when fd is readable. */
+ * `seconds` pass (0: only looks). Returns 1 when fd is readable. */
 static int wait_for(worker *w, int fd, double seconds)
 {
     struct pollfd p[2] = {{w->wake[0], POLLIN, 0}, {fd, POLLIN, 0}};
     int k = poll(p, fd >= 0 ? 2 : 1, ms(seconds));
-    if (k > 0 && (p[0].revents & POLLIN)) {
-        char b[64];
-        while (read(w->wake[0], b, sizeof b) > 0) {
-        }
-    }
+    if (k > 0 && (p[0].revents & POLLIN))
+        drain(w);
     return k > 0 && fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 
@@ -174,22 +179,35 @@ static void worker_stop(worker *w)
 
 /* ---- the blocking client: connect, read a line ---- */
 
-/* Connects within io_timeout; returns the socket or -1. */
+/* Connects within io_timeout; returns the socket or -1. Only close() cuts
+ * the wait short (apply() waking the sender does not). */
 static int dial(worker *w, const endpoint *ep)
 {
+    dt_time deadline = dt_time_monotonic() + dt_time_from_sec(ep->io_timeout);
     int fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int err = 0;
+    socklen_t len = sizeof err;
     if (fd < 0)
         return -1;
     if (connect(fd, (const struct sockaddr *)&ep->addr, ep->addr_len) != 0) {
-        struct pollfd p[2] = {{fd, POLLOUT, 0}, {w->wake[0], POLLIN, 0}};
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (errno != EINPROGRESS || poll(p, 2, ms(ep->io_timeout)) < 1 ||
-            !(p[0].revents & POLLOUT) ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            close(fd);
-            return -1;
+        if (errno != EINPROGRESS)
+            err = errno;
+        while (err == 0) {
+            struct pollfd p[2] = {{fd, POLLOUT, 0}, {w->wake[0], POLLIN, 0}};
+            dt_time left = deadline - dt_time_monotonic();
+            if (left <= 0 || atomic_load(&w->stop) || poll(p, 2, ms(dt_time_to_sec(left))) < 0)
+                err = ETIMEDOUT;
+            else if (p[0].revents != 0)
+                break;
+            else if (p[1].revents & POLLIN)
+                drain(w);
         }
+        if (err == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0))
+            err = err ? err : errno;
+    }
+    if (err != 0) {
+        close(fd);
+        return -1;
     }
     int one = 1;
     struct timeval tv = {(time_t)ep->io_timeout,
@@ -251,10 +269,13 @@ static int read_line(reader *r, worker *w, double seconds)
                 r->overflow = 1;
         }
         dt_time left = deadline - dt_time_monotonic();
-        if (left <= 0 || atomic_load(&w->stop))
+        if (atomic_load(&w->stop))
             return LR_TIMEOUT;
-        if (!wait_for(w, r->fd, dt_time_to_sec(left)))
-            continue; /* woken or timed out: the loop checks the deadline and stop */
+        if (!wait_for(w, r->fd, left > 0 ? dt_time_to_sec(left) : 0)) {
+            if (left <= 0)
+                return LR_TIMEOUT;
+            continue; /* woken (a new command, or close): wait on */
+        }
         ssize_t got = recv(r->fd, r->in, sizeof r->in, 0);
         if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
             return LR_CLOSED;
@@ -301,8 +322,8 @@ static void refuse(tcp_src *s, dt_source_event ev, const char *why)
 }
 
 /* "<name> <value> <time>": checked, converted by the mapping, pushed.
- * Returns NULL when the sample went into the ring, else why not (*ev: the
- * event it counts as). */
+ * Returns why the line is refused (*ev: the event it counts as), or NULL when
+ * it was pushed (or refused by a full ring, counted as ring_full). */
 static const char *take_line(tcp_src *s, dt_source_event *ev)
 {
     char *line = s->rd.line, *save = NULL, *end = NULL;
@@ -402,7 +423,7 @@ static int source_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         rc = number(cfg, "max_line", 16, 1048576, 1, &max_line, msg, sizeof msg);
     for (size_t i = 0; rc == DT_OK && i < dt_source_mapping_count(ctx); i++)
         if (dt_source_mapping(ctx, i)->native == NULL) {
-            snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
+            (void)snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
             rc = DT_EINVAL;
         }
     if (rc != DT_OK) {
@@ -584,12 +605,14 @@ static void *sink_main(void *arg)
         if (q_peek(&s->out, &it)) {
             if (send_one(s, fd, &it) == 0)
                 continue;
-        } else if (!wait_for(&s->w, fd, 1.0)) {
-            continue; /* woken by apply() or close(), or idle */
         } else {
-            /* readable while idle: the peer closed, or sent what nobody asked */
-            char b[256];
-            if (recv(fd, b, sizeof b, 0) > 0) {
+            if (s->rd.at == s->rd.len && !wait_for(&s->w, fd, 1.0))
+                continue; /* woken by apply() or close(), or idle */
+            /* readable while idle: the peer closed, or said what nobody asked */
+            int r = read_line(&s->rd, &s->w, 0);
+            if (r == LR_TIMEOUT)
+                continue;
+            if (r != LR_CLOSED) {
                 add(&s->bad_replies);
                 continue;
             }
@@ -630,12 +653,12 @@ static int sink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
     if (rc == DT_OK)
         rc = number(cfg, "hold", 0.001, 3600, 0, &hold, msg, sizeof msg);
     if (rc == DT_OK && ((size_t)cap & ((size_t)cap - 1)) != 0) {
-        snprintf(msg, sizeof msg, "queue: %.17g is not a power of two", cap);
+        (void)snprintf(msg, sizeof msg, "queue: %.17g is not a power of two", cap);
         rc = DT_EINVAL;
     }
     for (size_t i = 0; rc == DT_OK && i < dt_sink_mapping_count(ctx); i++)
         if (dt_sink_mapping(ctx, i)->native == NULL) {
-            snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
+            (void)snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
             rc = DT_EINVAL;
         }
     if (rc != DT_OK) {

@@ -194,7 +194,8 @@ def check_exchange(prog, twin):
         p *= 1 - k
     if abs(float(m.group(1)) - x) > 2e-6:
         fail("estimate %s degC, computed %.6f" % (m.group(1), x))
-    print("estimate: %s degC printed, %.6f computed from the %d readings sent" % (m.group(1), x, len(sent)))
+    print("estimate: %s degC printed, %.6f computed from the %d readings sent"
+          % (m.group(1), x, len(sent)))
     expect_line(text, r"^sink burner: queued 4, sent 4, acked 4, refused 0, expired 0, "
                       r"bad replies 0, reports 4$")
     expect_line(text, r"^dispatcher: commands 4, sent 4, clamped 1, sink errors 0, "
@@ -204,7 +205,8 @@ def check_exchange(prog, twin):
     # setpoints (600 kW clamped to the 500 kW limit), in sequence order.
     values = [v for _, v, _, _ in got]
     seqs = [s for _, _, s, _ in got]
-    if [n for n, _, _, _ in got] != ["burner_W"] * 4 or values != [0.0, 123456.0, 500000.0, 432109.0]:
+    names = [n for n, _, _, _ in got]
+    if names != ["burner_W"] * 4 or values != [0.0, 123456.0, 500000.0, 432109.0]:
         fail("the burner received %s" % got)
     if seqs != sorted(seqs) or len(set(seqs)) != 4:
         fail("sequence numbers out of order: %s" % seqs)
@@ -226,7 +228,8 @@ def check_config_errors(prog, twin):
          "sinks[0]: queue: 48 is not a power of two"),
         (lambda d: d["sinks"][0].update(hold=0),
          "sinks[0]: hold: 0 is not a number in [0.001, 3600]"),
-        (lambda d: d["sinks"][0]["mapping"][0].update(channel=3) or d["sinks"][0]["mapping"][0].pop("native"),
+        (lambda d: d["sinks"][0]["mapping"][0].update(channel=3, native=None)
+         or d["sinks"][0]["mapping"][0].pop("native"),
          "sinks[0]: mapping[0]: map a native name, not a channel"),
     ]
     for edit, want in cases:
