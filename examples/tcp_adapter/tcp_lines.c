@@ -411,25 +411,42 @@ static void source_close(void *self)
     s->rd.line = NULL;
 }
 
-static int source_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+/* The configuration, checked: open's first half, and all of validate. */
+static int source_config(dt_source_ctx *ctx, const dt_config *cfg, endpoint *ep,
+                         double *max_line)
 {
-    tcp_src *s = self;
     char msg[200];
-    double max_line = 256;
-    s->ctx = ctx;
-    s->w.wake[0] = s->w.wake[1] = -1;
-    int rc = read_endpoint(cfg, &s->ep, msg, sizeof msg);
+    *max_line = 256;
+    int rc = read_endpoint(cfg, ep, msg, sizeof msg);
     if (rc == DT_OK)
-        rc = number(cfg, "max_line", 16, 1048576, 1, &max_line, msg, sizeof msg);
+        rc = number(cfg, "max_line", 16, 1048576, 1, max_line, msg, sizeof msg);
     for (size_t i = 0; rc == DT_OK && i < dt_source_mapping_count(ctx); i++)
         if (dt_source_mapping(ctx, i)->native == NULL) {
             (void)snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
             rc = DT_EINVAL;
         }
-    if (rc != DT_OK) {
+    if (rc != DT_OK)
         dt_source_error(ctx, "%s", msg);
+    return rc;
+}
+
+/* `dtwin check` and dt_twin_options.validate: no thread, no socket. */
+static int source_validate(dt_source_ctx *ctx, const dt_config *cfg)
+{
+    endpoint ep;
+    double max_line;
+    return source_config(ctx, cfg, &ep, &max_line);
+}
+
+static int source_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    tcp_src *s = self;
+    double max_line;
+    s->ctx = ctx;
+    s->w.wake[0] = s->w.wake[1] = -1;
+    int rc = source_config(ctx, cfg, &s->ep, &max_line);
+    if (rc != DT_OK)
         return rc;
-    }
     s->alloc = dt_source_allocator(ctx);
     s->rd.max = (size_t)max_line;
     s->rd.line = s->alloc->malloc_fn(s->alloc->user, s->rd.max + 2);
@@ -459,8 +476,14 @@ static int source_poll(void *self, dt_time now)
 }
 
 const dt_source_ops tcp_lines_source_ops = {
-    DT_ADAPTER_ABI, "tcp_lines", sizeof(tcp_src), source_keys,
-    source_open,    source_poll, source_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "tcp_lines",
+    .instance_size = sizeof(tcp_src),
+    .keys = source_keys,
+    .open = source_open,
+    .poll = source_poll,
+    .close = source_close,
+    .validate = source_validate,
 };
 
 int tcp_lines_source_stats_get(dt_io *io, size_t i, tcp_lines_source_stats *out)
@@ -640,20 +663,19 @@ static void sink_close(void *self)
     s->out.slot = s->back.slot = NULL;
 }
 
-static int sink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+static int sink_config(dt_sink_ctx *ctx, const dt_config *cfg, endpoint *ep, double *cap,
+                       double *hold)
 {
-    tcp_sink *s = self;
     char msg[200];
-    double cap = 64, hold = 0.5;
-    s->ctx = ctx;
-    s->w.wake[0] = s->w.wake[1] = -1;
-    int rc = read_endpoint(cfg, &s->ep, msg, sizeof msg);
+    *cap = 64;
+    *hold = 0.5;
+    int rc = read_endpoint(cfg, ep, msg, sizeof msg);
     if (rc == DT_OK)
-        rc = number(cfg, "queue", 1, 65536, 1, &cap, msg, sizeof msg);
+        rc = number(cfg, "queue", 1, 65536, 1, cap, msg, sizeof msg);
     if (rc == DT_OK)
-        rc = number(cfg, "hold", 0.001, 3600, 0, &hold, msg, sizeof msg);
-    if (rc == DT_OK && ((size_t)cap & ((size_t)cap - 1)) != 0) {
-        (void)snprintf(msg, sizeof msg, "queue: %.17g is not a power of two", cap);
+        rc = number(cfg, "hold", 0.001, 3600, 0, hold, msg, sizeof msg);
+    if (rc == DT_OK && ((size_t)*cap & ((size_t)*cap - 1)) != 0) {
+        (void)snprintf(msg, sizeof msg, "queue: %.17g is not a power of two", *cap);
         rc = DT_EINVAL;
     }
     for (size_t i = 0; rc == DT_OK && i < dt_sink_mapping_count(ctx); i++)
@@ -661,10 +683,27 @@ static int sink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
             (void)snprintf(msg, sizeof msg, "mapping[%zu]: map a native name, not a channel", i);
             rc = DT_EINVAL;
         }
-    if (rc != DT_OK) {
+    if (rc != DT_OK)
         dt_sink_error(ctx, "%s", msg);
+    return rc;
+}
+
+static int sink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    endpoint ep;
+    double cap, hold;
+    return sink_config(ctx, cfg, &ep, &cap, &hold);
+}
+
+static int sink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    tcp_sink *s = self;
+    double cap, hold;
+    s->ctx = ctx;
+    s->w.wake[0] = s->w.wake[1] = -1;
+    int rc = sink_config(ctx, cfg, &s->ep, &cap, &hold);
+    if (rc != DT_OK)
         return rc;
-    }
     s->alloc = dt_sink_allocator(ctx);
     s->hold = dt_time_from_sec(hold);
     s->out.cap = s->back.cap = (size_t)cap;
@@ -703,8 +742,14 @@ static int sink_apply(void *self, const dt_command *cmd, const dt_mapping *map)
 }
 
 const dt_sink_ops tcp_lines_sink_ops = {
-    DT_ADAPTER_ABI, "tcp_lines", sizeof(tcp_sink), sink_keys,
-    sink_open,      sink_apply,  sink_close,
+    .abi = DT_ADAPTER_ABI,
+    .kind = "tcp_lines",
+    .instance_size = sizeof(tcp_sink),
+    .keys = sink_keys,
+    .open = sink_open,
+    .apply = sink_apply,
+    .close = sink_close,
+    .validate = sink_validate,
 };
 
 static tcp_sink *sink_at(dt_io *io, size_t i)
