@@ -48,10 +48,40 @@ def fail(msg):
     print("FAIL " + msg)
 
 
+def refs(node, where="#"):
+    """(where, $ref) for every $ref of the schema."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                yield where, v
+            else:
+                yield from refs(v, where + "/" + k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from refs(v, "%s/%d" % (where, i))
+
+
+def resolve(schema, ref):
+    node = schema
+    for part in filter(None, ref.lstrip("#").split("/")):
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
 def load_schema(root):
     with open(os.path.join(root, SCHEMA), encoding="utf-8") as f:
         schema = json.load(f)
     Draft202012Validator.check_schema(schema)
+    # check_schema does not follow references: a dangling one would only show up as
+    # a traceback in the middle of a validation
+    for where, ref in refs(schema):
+        try:
+            if not ref.startswith("#"):
+                raise LookupError
+            resolve(schema, ref)
+        except (LookupError, ValueError, IndexError):
+            sys.exit("validate.py: %s: %s at %s leads nowhere" % (SCHEMA, ref, where))
     return schema
 
 
@@ -245,19 +275,22 @@ def c_keys(text, name):
 
 
 def schema_props(schema, ref):
-    node = schema
-    for part in filter(None, ref.lstrip("#").split("/")):
-        node = node[part]
-    return set(node.get("properties", {}))
+    return set(resolve(schema, ref).get("properties", {}))
 
 
 def schema_kinds(schema, role):
-    """kind -> the keys the kind adds to the common ones."""
+    """kind -> the keys the kind adds to the common ones. A kind's schema lists the
+    common keys as `true` (validated by the common schema, allowed here)."""
     common = schema_props(schema, "#/$defs/%sCommon" % role)
     out = {}
     for rule in schema["$defs"][role]["allOf"]:
         kind = rule["if"]["properties"]["kind"]["const"]
-        out[kind] = schema_props(schema, rule["then"]["$ref"]) - common
+        props = resolve(schema, rule["then"]["$ref"])["properties"]
+        allowed = {k for k, v in props.items() if v is True} | (set(props) & common)
+        if allowed != common:
+            fail("%s kind %s: the schema lets through %s of the common keys %s" %
+                 (role, kind, sorted(allowed), sorted(common)))
+        out[kind] = set(props) - allowed
     return out
 
 
