@@ -8,7 +8,7 @@ usage: validate.py shipped ROOT
 
 shipped  the schema is a valid draft 2020-12 schema, and every twin description the
          project ships (examples, tests/data/good, the fuzz corpora, the ```json blocks
-         of docs/*.md that are whole descriptions) validates.
+         of docs/*.md that are descriptions or sections of one) validates.
 broken   every case of tests/schema/broken.json fails with the expected error and with
          nothing else: its "fix" makes it valid again. With --dtwin, the loader refuses
          each case too (`dtwin check`, or `dtwin run` for what only an adapter checks
@@ -111,8 +111,9 @@ def shipped_files(root):
     return sorted(set(files))
 
 
-def doc_blocks(root):
-    """(label, document) for every ```json block of docs/*.md that is a description."""
+def doc_blocks(root, sections):
+    """(label, document, whole) for every ```json block of docs/*.md that is a
+    description (whole) or an object of some of its sections (a part)."""
     out = []
     for md in sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
         with open(md, encoding="utf-8") as f:
@@ -121,15 +122,25 @@ def doc_blocks(root):
             try:
                 doc = json.loads(m.group(1))
             except ValueError:
-                continue  # fragments and snippets: not whole descriptions
+                continue  # snippets that are not JSON documents: not ours to judge
+            if not isinstance(doc, dict) or not doc:
+                continue
+            label = "%s:%d" % (os.path.relpath(md, root), text.count("\n", 0, m.start()) + 1)
             if is_description(doc):
-                line = text.count("\n", 0, m.start()) + 1
-                out.append(("%s:%d" % (os.path.relpath(md, root), line), doc))
+                out.append((label, doc, True))
+            elif set(doc) <= sections:
+                out.append((label, doc, False))
     return out
 
 
 def cmd_shipped(root):
-    v = validator(load_schema(root))
+    schema = load_schema(root)
+    v = validator(schema)
+    # a part of a description (some of its sections, as the docs show them) is held to
+    # the same rules, less the keys a whole description requires
+    part = dict(schema, required=[])
+    part.pop("dependentRequired", None)
+    vp = validator(part)
     print("ok   %s is a valid draft 2020-12 schema" % SCHEMA)
     n = 0
     items = []
@@ -140,10 +151,11 @@ def cmd_shipped(root):
         except ValueError:
             continue
         if is_description(doc):
-            items.append((os.path.relpath(path, root), doc))
-    items += doc_blocks(root)
-    for label, doc in items:
-        errs = sorted(v.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+            items.append((os.path.relpath(path, root), doc, True))
+    items += doc_blocks(root, set(schema["properties"]) - {"dtwin"})
+    for label, doc, whole in items:
+        errs = sorted((v if whole else vp).iter_errors(doc),
+                      key=lambda e: list(map(str, e.absolute_path)))
         if errs:
             for e in errs:
                 fail("%s: %s" % (label, describe(e)))
@@ -152,7 +164,7 @@ def cmd_shipped(root):
         n += 1
     # the glob must find the examples, or this test proves nothing
     for must in ["examples/tank/twin.json", "examples/turbine/twin.json"]:
-        if must not in [label for label, _ in items]:
+        if must not in [item[0] for item in items]:
             fail("%s was not found among the shipped descriptions" % must)
     print("%d descriptions checked" % n)
 
