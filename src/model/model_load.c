@@ -641,7 +641,8 @@ static int finite_numbers(ctx *c, const cJSON *it, const char *path)
 static const char *const root_keys[] = {
     "dtwin",   "name",        "description", "assets", "signals",
     "sources", "sinks",       "estimator",   "controllers",
-    "dispatcher", "latency",  "loop",        "analytics", "memory", NULL};
+    "dispatcher", "latency",  "loop",        "analytics", "memory",
+    "$schema",    NULL};
 
 static int load_root(ctx *c, const cJSON *root)
 {
@@ -664,6 +665,11 @@ static int load_root(ctx *c, const cJSON *root)
         rc = get_string(c, root, "description", "", 0, &m->description);
     if (rc != DT_OK)
         return rc;
+    /* "$schema" points an editor at docs/schema/dtwin.schema.json; the
+     * loader only checks that it is a string (and does not save it back). */
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "$schema");
+    if (sv != NULL && !cJSON_IsString(sv))
+        return fail(c, DT_EPARSE, "$schema", "expected a string, got %s", type_name(sv));
 
     const cJSON *assets, *signals;
     rc = get_array(c, root, "assets", c->lim->max_assets, &assets, &m->n_assets);

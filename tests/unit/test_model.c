@@ -230,6 +230,25 @@ static void test_round_trip_keeps_sections(void **state)
     dt_model_destroy(m2);
 }
 
+/* "$schema" (where an editor finds the JSON Schema) is accepted and ignored:
+ * the model is the same as without it, and saving does not write it. */
+static void test_schema_key_ignored(void **state)
+{
+    (void)state;
+    const char *with =
+        "{\"$schema\":\"../docs/schema/dtwin.schema.json\",\"dtwin\":1,\"name\":\"s\","
+        "\"assets\":[{\"id\":\"a\"}],\"signals\":[]}";
+    const char *without = "{\"dtwin\":1,\"name\":\"s\",\"assets\":[{\"id\":\"a\"}],\"signals\":[]}";
+    dt_model *m1 = load_ok(with), *m2 = load_ok(without);
+    char *t1 = save_alloc(m1), *t2 = save_alloc(m2);
+    assert_string_equal(t1, t2);
+    assert_null(strstr(t1, "$schema"));
+    free(t1);
+    free(t2);
+    dt_model_destroy(m1);
+    dt_model_destroy(m2);
+}
+
 /* ---- malformed descriptions: each must fail with its own message ---- */
 
 #define HEAD "{\"dtwin\":1,\"name\":\"t\","
@@ -352,6 +371,8 @@ static const bad_case bad_cases[] = {
               "\"description\" string)"},
     /* 55 */ {"{\"dtwin\":1,\"name\":'a'}", DT_EPARSE,
               "JSON syntax error at line 1, column 19: strings take double quotes"},
+    /* 56 */ {HEAD A1 "\"signals\":[],\"$schema\":1}", DT_EPARSE,
+              "$schema: expected a string, got a number"},
 };
 
 static void test_malformed_descriptions(void **state)
@@ -526,6 +547,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_load_example),
     cmocka_unit_test(test_round_trip),
     cmocka_unit_test(test_round_trip_keeps_sections),
+    cmocka_unit_test(test_schema_key_ignored),
     cmocka_unit_test(test_malformed_descriptions),
     cmocka_unit_test(test_paths_and_positions),
     cmocka_unit_test(test_limits_are_enforced),
