@@ -54,16 +54,31 @@ typedef struct memsink {
 
 static const char *const memsink_keys[] = {"capacity", NULL};
 
-static int memsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+static int memsink_capacity(dt_sink_ctx *ctx, const dt_config *cfg, double *cap)
 {
-    memsink *s = self;
-    double cap = 256;
+    *cap = 256;
     const dt_config *c = dt_config_get(cfg, "capacity");
-    if (c != NULL && (dt_config_number(c, &cap) != DT_OK || cap < 1 ||
-                      cap > MEMSINK_MAX || cap != (double)(size_t)cap)) {
+    if (c != NULL && (dt_config_number(c, cap) != DT_OK || *cap < 1 || *cap > MEMSINK_MAX ||
+                      *cap != (double)(size_t)*cap)) {
         dt_sink_error(ctx, "capacity: must be an integer in 1..%d", MEMSINK_MAX);
         return DT_EINVAL;
     }
+    return DT_OK;
+}
+
+static int memsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    double cap;
+    return memsink_capacity(ctx, cfg, &cap);
+}
+
+static int memsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
+{
+    memsink *s = self;
+    double cap;
+    int rc = memsink_capacity(ctx, cfg, &cap);
+    if (rc != DT_OK)
+        return rc;
     s->alloc = *dt_sink_allocator(ctx);
     s->cap = (size_t)cap;
     s->buf = dt__calloc(&s->alloc, s->cap, sizeof *s->buf);
@@ -112,4 +127,5 @@ const dt_sink_ops dt__memory_sink_ops = {
     .open = memsink_open,
     .apply = memsink_apply,
     .close = memsink_close,
+    .validate = memsink_validate,
 };

@@ -417,6 +417,11 @@ static int load_dispatcher(jctx *c, const cJSON *d)
     if (il != NULL && (!cJSON_IsArray(il) || cJSON_GetArraySize(il) > MAX_INTERLOCKS))
         return fail(c, DT_EPARSE, "dispatcher.interlocks", "an array of at most %d",
                     MAX_INTERLOCKS);
+    /* an interlock reads the belief: without an estimator it would never fire */
+    if (il != NULL && cJSON_GetArraySize(il) > 0 && t->est == NULL)
+        return fail(c, DT_EPARSE, "dispatcher.interlocks",
+                    "interlocks read the estimator's belief; this twin has no estimator, so "
+                    "they could never engage");
     size_t k = 0;
     for (const cJSON *e = il ? il->child : NULL; e; e = e->next, k++) {
         char p[96], q[160];

@@ -611,6 +611,28 @@ static void test_description_errors(void **state)
     }
 }
 
+/* An interlock reads the belief: a twin without an estimator would load it
+ * and never evaluate it (a safety rule silently off), so it is refused. */
+static void test_interlock_needs_estimator(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"fwd\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+        "{\"id\":\"s\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"},"
+        "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"commanded\"}],"
+        "\"dispatcher\":{\"safe\":{\"u\":0},\"interlocks\":[{\"name\":\"high\",\"signal\":\"s\","
+        "\"op\":\">\",\"value\":1,\"set\":{\"u\":0}}]},\"loop\":{\"period\":0.1}}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), DT_EPARSE);
+    assert_string_equal(d.message, "dispatcher.interlocks: interlocks read the estimator's "
+                                   "belief; this twin has no estimator, so they could never "
+                                   "engage");
+    assert_null(t);
+}
+
 /* A step with one fresh sample of "m" (source 0) just before it: the
  * dispatcher tests need data younger than the data-age limit. */
 static int step_fresh(dt_twin *t, dt_time now)
@@ -1045,6 +1067,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_callback_controller),
     cmocka_unit_test(test_udp_on_uv_driver),
     cmocka_unit_test(test_description_errors),
+    cmocka_unit_test(test_interlock_needs_estimator),
     cmocka_unit_test(test_dispatcher_rules),
     cmocka_unit_test(test_latency_rule_large_p0_mid_period),
     cmocka_unit_test(test_latency_rule_large_p0_on_step_times),
