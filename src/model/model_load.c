@@ -644,6 +644,41 @@ static const char *const root_keys[] = {
     "dispatcher", "latency",  "loop",        "analytics", "memory",
     "$schema",    NULL};
 
+/* Turns every number of a tree into raw text that reads back to the same
+ * double: cJSON prints with 15 digits whenever that reads back within a few
+ * ulps, so 0.005000000000000001 would reach the layer reading the section
+ * as 0.005. 0 or -1 (out of memory, the tree then partly converted). */
+static int exact_numbers(cJSON *node)
+{
+    for (cJSON *it = node->child; it != NULL; it = it->next) {
+        if (cJSON_IsNumber(it)) {
+            char buf[32];
+            dt__num(it->valuedouble, buf, sizeof buf);
+            size_t len = strlen(buf) + 1;
+            char *raw = cJSON_malloc(len);
+            if (raw == NULL)
+                return -1;
+            memcpy(raw, buf, len);
+            it->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
+            it->valuestring = raw;
+        } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && exact_numbers(it) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A section's text, every number exact; NULL when out of memory. */
+static char *print_exact(const cJSON *section)
+{
+    cJSON *copy = cJSON_Duplicate(section, 1);
+    char *txt = NULL;
+    if (copy != NULL && exact_numbers(copy) == 0)
+        txt = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return txt;
+}
+
 static int load_root(ctx *c, const cJSON *root)
 {
     dt_model *m = c->m;
@@ -713,7 +748,7 @@ static int load_root(ctx *c, const cJSON *root)
                 return rc;
             dt__section *sec = &m->sections[m->n_sections++];
             sec->key = dt__strndup(&m->alloc, it->string, strlen(it->string));
-            char *txt = cJSON_PrintUnformatted(it);
+            char *txt = print_exact(it);
             if (txt != NULL) {
                 sec->json = dt__strndup(&m->alloc, txt, strlen(txt));
                 cJSON_free(txt);

@@ -758,6 +758,30 @@ static void test_one_outlier_is_not_divergence(void **state)
     dt_model_destroy(m);
 }
 
+/* A section reaches the estimator as text: every number must survive it
+ * exactly (cJSON's printer keeps 15 digits when they read back within a few
+ * ulps: 1 + 2^-52 arrived as 1, 0.005000000000000001 as 0.005). */
+static void test_numbers_reach_the_estimator_exactly(void **state)
+{
+    (void)state;
+    char doc[sizeof cart_doc + 64];
+    const char *at = strstr(cart_doc, "\"x0\":[0,0]");
+    assert_non_null(at);
+    (void)snprintf(doc, sizeof doc, "%.*s\"x0\":[1.0000000000000002,0.005000000000000001]%s",
+                   (int)(at - cart_doc), cart_doc, at + strlen("\"x0\":[0,0]"));
+    dt_model *m = load(doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e = NULL;
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), 0);
+    const double *x = dt_kf_state(dt_est_kf(e));
+    assert_true(x[0] == 1.0000000000000002);
+    assert_true(x[1] == 0.005000000000000001);
+    dt_est_destroy(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -766,6 +790,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_belief_propagates_with_age),
     cmocka_unit_test(test_analytics_write_back),
     cmocka_unit_test(test_first_window),
+    cmocka_unit_test(test_numbers_reach_the_estimator_exactly),
     cmocka_unit_test(test_one_outlier_is_not_divergence),
     cmocka_unit_test(test_latency_budgets_at_start),
     cmocka_unit_test(test_consistency_nis_nees),
