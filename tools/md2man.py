@@ -347,8 +347,10 @@ class Converter:
     def paragraph(self, i):
         first = self.lines[i].strip()
         i, parts = self._continuation(i + 1, bool(self.lists))
-        self.paragraph_break()
-        self.emit(text_line(inline(" ".join([first] + parts))))
+        text = text_line(inline(" ".join([first] + parts)))
+        if text:  # an HTML block (<details>, <br>) leaves nothing to print
+            self.paragraph_break()
+            self.emit(text)
         return i
 
     def list_item(self, i, m):
