@@ -49,7 +49,7 @@ class WireError(Exception):
 
     def __init__(self, reason, detail=""):
         super().__init__(reason + (": " + detail if detail else ""))
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 def crc32(data):
@@ -322,14 +322,15 @@ class Receiver:
 
     def reject(self, reason, out, detail):
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
-        out.event("rejected", "rejected: %s %s" % (reason, detail), reason=reason, detail=detail)
+        out.event("rejected", "rejected: %s%s" % (reason, " (%s)" % detail if detail else ""),
+                  reason=reason, detail=detail)
 
     def take(self, data, addr, arrival_ns, out):
         self.datagrams += 1
         try:
             h, recs = decode(data)
         except WireError as e:
-            self.reject(e.reason, out, str(e))
+            self.reject(e.reason, out, e.detail)
             return
         if h["type"] != T_COMMANDS:
             self.reject("wrong_type", out, "type %d" % h["type"])
