@@ -99,11 +99,10 @@ def encode_commands(source_id, seq, records, version=1, epoch=0):
     return bytes(out)
 
 
-def decode(data):
-    """Checks a datagram in the order of the page and returns (header, records).
-
-    header: dict version, type, source_id, seq, count, epoch. records: tuples
-    as for the encoders. Raises WireError with the page's reason name."""
+def decode_header(data):
+    """Checks 2 to 11 of the page, in its order (every header field and the
+    length against count, not the CRC): returns the header as a dict version,
+    type, source_id, seq, count, epoch. Raises WireError(reason)."""
     n = len(data)
     if n < HEADER.size + TRAILER.size:
         raise WireError("short", "%d bytes" % n)
@@ -131,13 +130,28 @@ def decode(data):
         raise WireError("truncated", "%d bytes, %d records need %d" % (n, count, want))
     if n > want:
         raise WireError("trailing", "%d bytes, %d records need %d" % (n, count, want))
-    (crc,) = TRAILER.unpack_from(data, n - TRAILER.size)
-    if crc != crc32(data[: n - TRAILER.size]):
-        raise WireError("bad_crc", "0x%08X" % crc)
-    header = {"version": version, "type": typ, "source_id": source_id, "seq": seq,
-              "count": count, "epoch": epoch}
-    records = [rec.unpack_from(data, HEADER.size + i * rec.size) for i in range(count)]
-    return header, records
+    return {"version": version, "type": typ, "source_id": source_id, "seq": seq,
+            "count": count, "epoch": epoch}
+
+
+def check_crc(data):
+    """The CRC check, last (it reads the whole frame). Raises WireError."""
+    (crc,) = TRAILER.unpack_from(data, len(data) - TRAILER.size)
+    if crc != crc32(data[: len(data) - TRAILER.size]):
+        raise WireError("bad_crc", "stored 0x%08X" % crc)
+
+
+def records_of(data, header):
+    rec = SAMPLE if header["type"] == T_SAMPLES else COMMAND
+    return [rec.unpack_from(data, HEADER.size + i * rec.size) for i in range(header["count"])]
+
+
+def decode(data):
+    """A whole frame checked (header, length, CRC): returns (header, records),
+    records as tuples in the encoders' order. Raises WireError(reason)."""
+    header = decode_header(data)
+    check_crc(data)
+    return header, records_of(data, header)
 
 
 # ---- command line ----
@@ -172,9 +186,12 @@ def time_spec(text):
     if text in ("unix", "monotonic"):
         return text
     try:
-        return int(text)
+        v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("expected unix, monotonic or integer nanoseconds")
+    if not I64_MIN <= v <= I64_MAX:
+        raise argparse.ArgumentTypeError("nanoseconds must fit an int64")
+    return v
 
 
 def bounded_int(lo, hi):
@@ -232,16 +249,17 @@ class Sender:
         self.frames = 0
         self.records = 0
         self.errors = 0
+        has_epoch = args.state is not None or args.epoch is not None
+        self.version = args.version
+        if self.version is None:  # auto: version 2 when there is an epoch to send
+            self.version = 2 if has_epoch else 1
+        if self.version == 1 and has_epoch:
+            raise SystemExit("wire_client: version 1 frames carry no epoch (drop --epoch/--state)")
         self.epoch = 0
         if args.state is not None:
             self.epoch = next_epoch(args.state)
         elif args.epoch is not None:
             self.epoch = args.epoch
-        self.version = args.version
-        if self.version is None:  # auto: version 2 when there is an epoch to send
-            self.version = 2 if (args.state is not None or args.epoch is not None) else 1
-        if self.version == 1 and (args.state is not None or args.epoch is not None):
-            raise SystemExit("wire_client: version 1 frames carry no epoch (drop --epoch/--state)")
         self.seq = args.seq
         self.first_seq = args.seq
 
@@ -327,17 +345,18 @@ class Receiver:
 
     def take(self, data, addr, arrival_ns, out):
         self.datagrams += 1
+        # the page's order: header and length, type, source_id, then the CRC
         try:
-            h, recs = decode(data)
+            h = decode_header(data)
+            if h["type"] != T_COMMANDS:
+                raise WireError("wrong_type", "type %d" % h["type"])
+            if self.expect_id is not None and h["source_id"] != self.expect_id:
+                raise WireError("wrong_source", "source_id %d" % h["source_id"])
+            check_crc(data)
         except WireError as e:
             self.reject(e.reason, out, e.detail)
             return
-        if h["type"] != T_COMMANDS:
-            self.reject("wrong_type", out, "type %d" % h["type"])
-            return
-        if self.expect_id is not None and h["source_id"] != self.expect_id:
-            self.reject("wrong_source", out, "source_id %d" % h["source_id"])
-            return
+        recs = records_of(data, h)
         if any(r[1] != 0 for r in recs):
             self.reject("bad_records", out, "command flags must be 0")
             return
@@ -592,6 +611,9 @@ def main(argv=None):
     out = Out(args.json, args.quiet)
     try:
         return main_loop(args, out)
+    except ValueError as e:  # e.g. explicit stamps run past int64
+        print("wire_client: %s" % e, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
