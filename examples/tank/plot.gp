@@ -33,5 +33,5 @@ set xlabel "time (s)"
 set ylabel "pump speed (rpm)"
 plot out."/tank_commands.csv" every ::1 \
          using 1:(strcol(3) eq "pump.speed_cmd" ? $4 : 1/0) with steps lw 1.5 lc rgb "#d94801" \
-         title "pump speed command (sent)"
+         title "pump speed command (dispatched)"
 unset multiplot
