@@ -5,7 +5,8 @@
 # error an example logged, and where the outputs are; everything else goes to
 # log files, shown in full when a step fails.
 # usage: scripts/demo.sh [BUILD_DIR [OUT_DIR]]   (default build, out)
-# JOBS: parallel build jobs (default: the number of CPUs).
+# JOBS: parallel build jobs (default: the number of CPUs); CMAKE_ARGS: extra
+# arguments when the build directory is configured here.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 build=${1:-build}
@@ -27,6 +28,7 @@ step() {
 }
 
 step "installing the dependencies" "$logs/deps.log" scripts/install-deps.sh gnuplot-nox
+# shellcheck disable=SC2086 # CMAKE_ARGS: several arguments, as the Makefile passes them
 [ -f "$build/CMakeCache.txt" ] ||
   step "configuring the build" "$logs/configure.log" \
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-}
@@ -56,7 +58,7 @@ run() {
 }
 
 section "1/3 power grid: IEEE 14-bus, Newton-Raphson power flow, 27-state EKF twin, voltage control"
-run power_grid '^self-check|^  divergence monitor|^  after the load step|^    ' \
+run power_grid '^self-check|^  divergence monitor|^  after the load step \(|^    ' \
   "$build/examples/power_grid" examples/power_grid/case14.json "$out"
 
 section "2/3 gas turbine: delay margin, the simulated loop around it, and the twin's safe state"
@@ -83,8 +85,11 @@ else
   fail=1
 fi
 for kind in png csv; do
-  files=$(cd "$out" && ls -- *."$kind" 2>/dev/null)
-  printf '  %-6s %s\n' "$kind" "$(echo ${files:-"(none)"})"
+  files=""
+  for f in "$out"/*."$kind"; do
+    [ -e "$f" ] && files="$files ${f##*/}"
+  done
+  printf '  %-6s %s\n' "$kind" "${files# }"
 done
 printf '  %-6s %s\n' logs "$logs/ (the build, the dependencies, each example's full output)"
 
