@@ -41,9 +41,10 @@
 #define TOL_VM_RMS 0.003   /* pu */
 #define TOL_VA_RMS_DEG 0.2 /* degrees */
 /* After the load step the belief is wrong until the estimator re-converges;
- * the twin may act on it only until the samples dispute it (two PMU samples:
- * 0.2 s at 10 Hz, plus their 50 ms latency) and during the last tenths of a
- * degree of the re-convergence (measured: 0.24 + 0.10 s). */
+ * the twin may act on it only before the first sample of the step reaches it
+ * (one PMU period and their delivery at most) and during the last tenths of a
+ * degree of the re-convergence, within the belief's 2 sigma (measured: 0.04 +
+ * 0.04 s). */
 #define TOL_ACTED_OFF_S 0.4
 
 /* Published MATPOWER case14 power-flow solution (runpf, default options: no
@@ -68,6 +69,7 @@ typedef struct phys {
     double t;          /* solved up to this time */
     double *pd0, *qd0; /* base loads */
     double vset[2];    /* condenser setpoints as last commanded */
+    double stepped_at; /* when the load step reached the grid (INFINITY: not yet) */
     int failed;
     char err[256];
 } phys;
@@ -90,6 +92,8 @@ static void phys_advance(phys *ph, double t)
     while (!ph->failed && ph->t + 0.5 * PERIOD_S <= t) {
         ph->t += PERIOD_S;
         loads_at(ph, ph->t);
+        if (ph->t >= STEP_AT_S && isinf(ph->stepped_at))
+            ph->stepped_at = ph->t;
         for (int j = 0; j < 2; j++)
             ph->g->vm[CTL_BUS[j]] = ph->vset[j];
         grid_result r;
@@ -196,6 +200,7 @@ static const double NOISE_PMU = 0.002;  /* pu and rad (about 0.11 degree) */
 static const double NOISE_SCADA = 0.01; /* pu on 100 MVA: 1 MW / 1 MVAr */
 static const double Q_VA = 1e-2, Q_VM = 1e-4; /* random-walk densities, per second */
 static const double P0_VA = 1e-4, P0_VM = 2.5e-5;
+static const double AVR_TAU_S = 0.005; /* the model's AVR; the simulated one is instant */
 static const double BOUND_VM = 1e-4; /* the voltage estimate's variance must stay below (0.01 pu)^2 */
 
 static void signal(strbuf *b, const char *id, const char *q, const char *unit, const char *role,
@@ -211,10 +216,14 @@ static void signal(strbuf *b, const char *id, const char *q, const char *unit, c
     sb_printf(b, "},");
 }
 
-/* The slow SCADA sources declare max_hold: they may hold the merge at most
- * 50 ms behind now, so the PMUs' 10 Hz stream is not held back by their 1 s,
- * 200 ms-late readings; those arrive behind the merge and go to the
- * estimator's delayed path (applied at their own time, later events replayed). */
+/* Every source declares max_hold, the time within which the PMUs' samples
+ * arrive (latency + 3 jitter, 35 ms). Without it a source holds the merge
+ * until its own next sample: each PMU sample would wait 100 ms for the next
+ * one (the twin then learned of the load step 0.14 s after it, not 0.04 s),
+ * and the SCADA sources would hold everything for up to a second. Their 1 Hz,
+ * 200 ms-late readings arrive behind the merge and go to the estimator's
+ * delayed path (applied at their own time, later events replayed). */
+#define MAX_HOLD_S 0.035
 static void source(strbuf *b, const char *id, const char *plant, double rate, double noise,
                    double latency, double jitter, double max_hold, unsigned seed,
                    char **outputs)
@@ -254,6 +263,15 @@ static void group_outputs(names_set *n, size_t nb, size_t nl)
         n->flow_out[k] = n->pf[k], n->flow_out[nl + k] = n->qf[k];
 }
 
+/* The input (0: vset6, 1: vset8) state r follows, or -1. */
+static int avr_input(const grid *g, size_t r)
+{
+    for (int j = 0; j < 2; j++)
+        if (r == g->nb - 1 + CTL_BUS[j])
+            return j;
+    return -1;
+}
+
 static char *describe(const grid *g, const names_set *n)
 {
     strbuf b = {0};
@@ -282,14 +300,18 @@ static char *describe(const grid *g, const names_set *n)
     signal(&b, "vset8", "per_unit", "pu", "commanded", 0, 0);
     b.s[--b.len] = '\0'; /* trailing comma */
     sb_printf(&b, "],\"sources\":[");
-    source(&b, "pmu", "grid_pmu", 10, NOISE_PMU, 0.02, 0.005, 0, 11, n->pmu_out);
-    source(&b, "scada_inj", "grid_inj", 1, NOISE_SCADA, 0.2, 0.03, 0.05, 12, n->inj_out);
-    source(&b, "scada_flow", "grid_flow", 1, NOISE_SCADA, 0.25, 0.03, 0.05, 13, n->flow_out);
+    source(&b, "pmu", "grid_pmu", 10, NOISE_PMU, 0.02, 0.005, MAX_HOLD_S, 11, n->pmu_out);
+    source(&b, "scada_inj", "grid_inj", 1, NOISE_SCADA, 0.2, 0.03, MAX_HOLD_S, 12, n->inj_out);
+    source(&b, "scada_flow", "grid_flow", 1, NOISE_SCADA, 0.25, 0.03, MAX_HOLD_S, 13,
+           n->flow_out);
     b.s[--b.len] = '\0';
     sb_printf(&b, "],\"sinks\":[{\"id\":\"avr\",\"kind\":\"sim\",\"plant\":\"grid_pmu\","
                   "\"mapping\":[{\"native\":\"vset6\",\"signal\":\"grid.vset6\"},"
                   "{\"native\":\"vset8\",\"signal\":\"grid.vset8\"}]}],");
-    /* estimator: random walk over [va2..va14, vm1..vm14] */
+    /* estimator: random walk over [va2..va14, vm1..vm14], except at the
+     * condenser buses: their AVRs hold the voltage at the setpoint the twin
+     * commands, so there the state follows its input (the dispatcher hands
+     * every command sent to the estimator) within AVR_TAU_S */
     sb_printf(&b, "\"estimator\":{\"states\":[");
     for (size_t i = 0; i + 1 < nb; i++)
         sb_printf(&b, "\"grid.%s\",", n->va_est[i]);
@@ -298,13 +320,19 @@ static char *describe(const grid *g, const names_set *n)
     /* a load step makes every nearby PMU disagree with the belief: the
      * estimator re-converges after three samples (0.3 s at 10 Hz) outside the
      * gate, and the twin holds the safe state while they dispute it */
-    sb_printf(&b, "],\"recover_after\":3,\"process\":\"continuous\",\"A\":[");
+    sb_printf(&b, "],\"inputs\":[\"grid.vset6\",\"grid.vset8\"],\"recover_after\":3,"
+                  "\"process\":\"continuous\",\"A\":[");
     for (size_t r = 0; r < ns; r++) {
         sb_printf(&b, "%s[", r ? "," : "");
         for (size_t c = 0; c < ns; c++)
-            sb_printf(&b, "%s0", c ? "," : "");
+            sb_printf(&b, "%s%g", c ? "," : "",
+                      c == r && avr_input(g, r) >= 0 ? -1 / AVR_TAU_S : 0);
         sb_printf(&b, "]");
     }
+    sb_printf(&b, "],\"B\":[");
+    for (size_t r = 0; r < ns; r++)
+        sb_printf(&b, "%s[%g,%g]", r ? "," : "", avr_input(g, r) == 0 ? 1 / AVR_TAU_S : 0,
+                  avr_input(g, r) == 1 ? 1 / AVR_TAU_S : 0);
     sb_printf(&b, "],\"Q\":[");
     for (size_t r = 0; r < ns; r++)
         sb_printf(&b, "%s%g", r ? "," : "", r + 1 < nb ? Q_VA : Q_VM);
@@ -446,6 +474,62 @@ static int check_case14(const char *path)
     return ok;
 }
 
+/* ---- self-check 4: an honest belief after the load step ----
+ *
+ * In every cycle from the load step to the end of the run, the truth at bus 14
+ * lies within +-2 sigma of the belief the twin acts on (dt_est_belief at now:
+ * what the controller reads), or the twin holds the safe state. The one
+ * exception is the time before any sample taken after the step has reached
+ * the twin (nothing can know of the step then); it is measured, and must not
+ * exceed the PMU period plus their delivery bound plus one loop period. */
+#define TOL_BLIND_S (0.1 + MAX_HOLD_S + PERIOD_S)
+#define MAX_SPANS 8
+
+typedef struct honesty {
+    double stepped_at; /* the load step reached the grid */
+    double seen_at;    /* the first sample taken since reached the twin */
+    double out_blind, out_safe, out_acting; /* seconds outside the band: blind, safe, acting */
+    double worst_z, worst_t, worst_truth, worst_est, worst_2sd; /* worst cycle */
+    int worst_what;                                             /* 0 blind, 1 safe, 2 acting */
+    double acting_z, acting_t;   /* bus 14 while acting, after the twin could know */
+    double all_z, all_t;         /* every state, the same cycles (for information) */
+    double safe_on[MAX_SPANS], safe_off[MAX_SPANS];
+    int n_spans, spans_lost, was_safe;
+} honesty;
+
+static void honesty_init(honesty *h)
+{
+    memset(h, 0, sizeof *h);
+    h->stepped_at = h->seen_at = INFINITY;
+}
+
+/* One cycle at time t: the truth and the belief (value, variance) at bus 14;
+ * blind: the grid has stepped and no sample taken since has reached the twin. */
+static void honesty_cycle(honesty *h, double t, int safe, int blind, double truth, double value,
+                          double variance)
+{
+    if (safe && !h->was_safe) {
+        if (h->n_spans < MAX_SPANS)
+            h->safe_on[h->n_spans] = t, h->safe_off[h->n_spans++] = INFINITY;
+        else
+            h->spans_lost++;
+    } else if (!safe && h->was_safe && h->n_spans > 0 && isinf(h->safe_off[h->n_spans - 1])) {
+        h->safe_off[h->n_spans - 1] = t;
+    }
+    h->was_safe = safe;
+    double sd = sqrt(variance), z = fabs(value - truth) / sd;
+    int what = blind ? 0 : safe ? 1 : 2;
+    if (!(z <= 2)) {
+        *(what == 0 ? &h->out_blind : what == 1 ? &h->out_safe : &h->out_acting) += PERIOD_S;
+        if (!(z <= h->worst_z)) {
+            h->worst_z = z, h->worst_t = t, h->worst_truth = truth, h->worst_est = value;
+            h->worst_2sd = 2 * sd, h->worst_what = what;
+        }
+    }
+    if (what == 2 && !(z <= h->acting_z))
+        h->acting_z = z, h->acting_t = t;
+}
+
 /* ---- the run ---- */
 
 typedef struct run_stats {
@@ -455,6 +539,11 @@ typedef struct run_stats {
     double reconverged;            /* seconds after the step until every angle is within 0.5 deg */
     double acted_off;              /* ... of which the twin was acting (not in the safe state) */
     int up, down, conflicts;
+    /* the estimator's divergence monitor: first raised, last cleared, and its
+     * NIS average outside the RECONVERGE_S after the step */
+    double div_on, div_off, ewma_lo, ewma_hi;
+    honesty hon;
+    char all_state[16]; /* the state of honesty.all_z */
     dt_twin_stats ts;
 } run_stats;
 
@@ -501,7 +590,8 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     }
 
     /* the physical grid and its three sensor views */
-    phys ph = {truth, 0, calloc(nb, sizeof(double)), calloc(nb, sizeof(double)), {0, 0}, 0, ""};
+    phys ph = {truth, 0, calloc(nb, sizeof(double)), calloc(nb, sizeof(double)), {0, 0}, INFINITY,
+               0, ""};
     for (size_t i = 0; i < nb; i++)
         ph.pd0[i] = truth->pd[i], ph.qd0[i] = truth->qd[i];
     for (int j = 0; j < 2; j++)
@@ -568,6 +658,10 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
         rc = dt_model_find_signal(dm, "grid.vset8", &ctl.cmd[1]);
     if (rc == DT_OK)
         rc = dt_twin_set_callback(tw, "volt_ctl", volt_ctl_run, &ctl);
+    /* the condensers hold their scheduled setpoints until the twin commands */
+    double u0[2] = {model->vset[CTL_BUS[0]], model->vset[CTL_BUS[1]]};
+    if (rc == DT_OK)
+        rc = dt_est_set_input(est, 0, u0);
     if (rc == DT_OK)
         rc = dt_twin_start(tw, 0);
     if (rc == DT_OK && dt_est_latency_budget(est, 0, &rs->tau_max, NULL) != DT_OK)
@@ -577,10 +671,24 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     FILE *csv = rc == DT_OK ? fopen(path, "w") : NULL;
     if (csv != NULL)
         fprintf(csv, "time_s,vm14_true,vm14_est,vm14_2sigma,va14_true_deg,va14_est_deg,"
-                     "va14_2sigma_deg,vmin_true,vmax_true,vset6_cmd,vset8_cmd,safe\n");
+                     "va14_2sigma_deg,vmin_true,vmax_true,vset6_pu,vset8_pu,safe,blind\n");
     double se_vm = 0, se_va = 0;
     long cnt = 0;
     rs->vmin_step = INFINITY;
+    honesty *hon = &rs->hon;
+    honesty_init(hon);
+    rs->div_on = rs->div_off = NAN;
+    rs->ewma_lo = INFINITY, rs->ewma_hi = 0;
+    int was_div = 0;
+    size_t ns = 2 * nb - 1;
+    dt_signal_id state_sig[2 * 14 - 1], va14_est = 0;
+    for (size_t r = 0; rc == DT_OK && r < ns; r++) {
+        char id[48];
+        snprintf(id, sizeof id, "grid.%s", r < nb - 1 ? n.va_est[r] : n.vm_est[r - (nb - 1)]);
+        rc = dt_model_find_signal(dm, id, &state_sig[r]);
+    }
+    if (rc == DT_OK)
+        rc = dt_model_find_signal(dm, "grid.va14_est", &va14_est);
     int steps = (int)(RUN_S / PERIOD_S + 0.5);
     for (int k = 1; rc == DT_OK && k <= steps; k++) {
         dt_time now = (dt_time)k * (dt_time)(PERIOD_S * 1e9);
@@ -626,22 +734,57 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
         if (t >= STEP_AT_S)
             rs->vmin_step = fmin(rs->vmin_step, vmin);
         rs->vmin_after = vmin, rs->vmax_after = vmax;
-        if (csv != NULL && k % 5 == 0) {
-            /* the filter's own estimate and variance at its data time (the
-             * belief at `now` adds Q x age, which the random walk makes wide) */
-            dt_belief bv, ba;
-            dt_est_belief(est, ctl.vm_est[13], 0, &bv);
-            dt_signal_id a14;
-            dt_model_find_signal(dm, "grid.va14_est", &a14);
-            dt_est_belief(est, a14, 0, &ba);
-            dt_twin_stats ts;
-            dt_twin_stats_get(tw, &ts);
-            fprintf(csv, "%.2f,%.6f,%.6f,%.6f,%.5f,%.5f,%.5f,%.5f,%.5f,%.4f,%.4f,%d\n", t,
+        /* the belief the twin acted on in this cycle: at now, its variance
+         * grown by Q over the data's age */
+        dt_belief bv, ba;
+        dt_twin_stats ts;
+        dt_twin_stats_get(tw, &ts);
+        if (dt_est_belief(est, ctl.vm_est[13], now, &bv) != DT_OK ||
+            dt_est_belief(est, va14_est, now, &ba) != DT_OK) {
+            rc = DT_ENUMERIC;
+            break;
+        }
+        if (ts.estimator.diverging && !was_div && isnan(rs->div_on))
+            rs->div_on = t;
+        if (!ts.estimator.diverging && was_div)
+            rs->div_off = t;
+        was_div = ts.estimator.diverging;
+        if (t >= SETTLE_S && !(t >= STEP_AT_S && t < STEP_AT_S + RECONVERGE_S)) {
+            rs->ewma_lo = fmin(rs->ewma_lo, ts.estimator.nis_ewma);
+            rs->ewma_hi = fmax(rs->ewma_hi, ts.estimator.nis_ewma);
+        }
+        /* the twin has been handed a sample stamped at or after the step */
+        int stepped = isfinite(ph.stepped_at) && t >= ph.stepped_at;
+        int seen = stepped && ts.ingest.released_until != DT_TIME_MIN &&
+                   (double)ts.ingest.released_until / DT_NS_PER_S >= ph.stepped_at - 1e-9;
+        if (t >= STEP_AT_S) {
+            hon->stepped_at = ph.stepped_at;
+            if (seen && isinf(hon->seen_at))
+                hon->seen_at = t;
+            honesty_cycle(hon, t, ts.safe_state, stepped && !seen, truth->vm[13], bv.value,
+                          bv.variance);
+            /* the same for every state (reported, not asserted: 27 states
+             * at 2 sigma leave the band by chance now and then) */
+            for (size_t r = 0; !(stepped && !seen) && !ts.safe_state && r < ns; r++) {
+                dt_belief b;
+                size_t bus = r < nb - 1 ? (r < truth->ref ? r : r + 1) : r - (nb - 1);
+                double tv = r < nb - 1 ? truth->va[bus] - truth->va[truth->ref] : truth->vm[bus];
+                if (dt_est_belief(est, state_sig[r], now, &b) != DT_OK)
+                    continue;
+                double z = fabs(b.value - tv) / sqrt(b.variance);
+                if (!(z <= hon->all_z)) {
+                    hon->all_z = z, hon->all_t = t;
+                    snprintf(rs->all_state, sizeof rs->all_state, "%s%d", r < nb - 1 ? "va" : "vm",
+                             truth->bus_id[bus]);
+                }
+            }
+        }
+        if (csv != NULL)
+            fprintf(csv, "%.2f,%.6f,%.6f,%.6f,%.5f,%.5f,%.5f,%.5f,%.5f,%.4f,%.4f,%d,%d\n", t,
                     truth->vm[13], bv.value, 2 * sqrt(bv.variance),
                     (truth->va[13] - truth->va[truth->ref]) * 180 / PG_PI,
                     ba.value * 180 / PG_PI, 2 * sqrt(ba.variance) * 180 / PG_PI, vmin, vmax,
-                    ph.vset[0], ph.vset[1], ts.safe_state);
-        }
+                    ph.vset[0], ph.vset[1], ts.safe_state, stepped && !seen);
     }
     if (csv != NULL)
         fclose(csv);
@@ -665,6 +808,40 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     grid_free(truth);
     (void)nm;
     return rc == DT_OK ? 0 : -1;
+}
+
+/* Prints self-check 4's figures; returns whether it passed. */
+static int print_honesty(const run_stats *rs)
+{
+    const honesty *h = &rs->hon;
+    static const char *const what[] = {"before any sample showed the step", "in the safe state",
+                                       "acting on it"};
+    double blind = h->seen_at - h->stepped_at;
+    printf("  after the load step (the grid steps at %.2f s, the first sample taken since reaches "
+           "the twin at %.2f s: %.2f s blind, tol %.3f):\n",
+           h->stepped_at, h->seen_at, blind, TOL_BLIND_S);
+    printf("    bus 14 |V| outside the belief's +-2 sigma for %.2f s: %.2f s %s, %.2f s %s, "
+           "%.2f s %s\n",
+           h->out_blind + h->out_safe + h->out_acting, h->out_blind, what[0], h->out_safe,
+           what[1], h->out_acting, what[2]);
+    if (h->worst_z > 0)
+        printf("    worst cycle %.2f s: truth %.4f pu, belief %.4f +- %.4f pu (%.1f sigma), %s\n",
+               h->worst_t, h->worst_truth, h->worst_est, h->worst_2sd, h->worst_z,
+               what[h->worst_what]);
+    printf("    while acting: bus 14 at most %.2f sigma off (%.2f s); over all 27 states at most "
+           "%.2f sigma (%s, %.2f s)\n",
+           h->acting_z, h->acting_t, h->all_z, rs->all_state, h->all_t);
+    printf("    safe state after the step:");
+    for (int i = 0; i < h->n_spans; i++) {
+        if (isinf(h->safe_off[i]))
+            printf(" %.2f s to the end", h->safe_on[i]);
+        else
+            printf(" %.2f-%.2f s", h->safe_on[i], h->safe_off[i]);
+        printf(i + 1 < h->n_spans ? "," : "");
+    }
+    printf(h->n_spans == 0 ? " never engaged\n" : h->spans_lost ? " and %d more\n" : "\n",
+           h->spans_lost);
+    return isfinite(blind) && blind <= TOL_BLIND_S + 1e-9 && h->out_acting == 0;
 }
 
 static void usage(FILE *to)
@@ -716,13 +893,29 @@ int main(int argc, char **argv)
            "recoveries %llu\n",
            rs.reconverged, RECONVERGE_S, rs.acted_off, TOL_ACTED_OFF_S, rs.ts.estimator.nis_mean,
            (unsigned long long)rs.ts.estimator.recoveries);
+    /* the monitor counts gated innovations too: the step's raise it (docs/examples.md) */
+    if (isnan(rs.div_on))
+        printf("  divergence monitor: never raised; ");
+    else if (isnan(rs.div_off) || rs.ts.estimator.diverging)
+        printf("  divergence monitor: raised %llu time(s), first at %.2f s, still at the end; ",
+               (unsigned long long)rs.ts.estimator.divergence_events, rs.div_on);
+    else
+        printf("  divergence monitor: raised %llu time(s), first at %.2f s, last cleared at "
+               "%.2f s; ",
+               (unsigned long long)rs.ts.estimator.divergence_events, rs.div_on, rs.div_off);
+    printf("its NIS average stays in [%.2f, %.2f] (limit %.0f) from %.0f s on, except the %.0f s "
+           "after the step\n",
+           rs.ewma_lo, rs.ewma_hi, DT_EST_DIVERGENCE_NIS, SETTLE_S, RECONVERGE_S);
     printf("  voltage control: %d raise, %d lower actions, %d conflicts; lowest load-bus "
            "voltage after the step %.4f pu; at the end [%.4f, %.4f] pu\n",
            rs.up, rs.down, rs.conflicts, rs.vmin_step, rs.vmin_after, rs.vmax_after);
     int ok_est = rs.rms_vm <= TOL_VM_RMS && rs.rms_va_deg <= TOL_VA_RMS_DEG &&
-                 rs.reconverged < RECONVERGE_S && rs.acted_off <= TOL_ACTED_OFF_S;
+                 rs.reconverged < RECONVERGE_S && rs.acted_off <= TOL_ACTED_OFF_S &&
+                 rs.ewma_hi <= DT_EST_DIVERGENCE_NIS && !rs.ts.estimator.diverging;
     int ok_ctl = rs.vmin_after >= V_LOW && rs.vmax_after <= V_HIGH && rs.up > 0 && rs.down > 0;
+    int ok_hon = print_honesty(&rs);
     printf("self-check estimation: %s\n", ok_est ? "PASS" : "FAIL");
     printf("self-check voltage control: %s\n", ok_ctl ? "PASS" : "FAIL");
-    return ok_pf && ok_est && ok_ctl ? 0 : 1;
+    printf("self-check honest belief after the step: %s\n", ok_hon ? "PASS" : "FAIL");
+    return ok_pf && ok_est && ok_ctl && ok_hon ? 0 : 1;
 }

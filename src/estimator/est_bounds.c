@@ -216,19 +216,44 @@ size_t dt_est_bounds_violated(const dt_est *e)
 dt_time dt_est_data_time(const dt_est *e) { return e ? e->t_data : DT_TIME_MIN; }
 
 
+/* A signal's gated run still speaks: a sensor that disputes and falls silent
+ * does not hold the twin for ever: its claim lapses when recover_after of its
+ * periods pass without a sample (it could have confirmed it by then). */
+static int gated_now(const dt_est *e, size_t j)
+{
+    const meas *m = &e->meas[j];
+    if (m->kind == 0 || m->st.isolated || m->run == 0)
+        return 0;
+    double period = dt_time_to_sec(dt_model_signal(e->model, (dt_signal_id)j)->period);
+    double since = dt_time_to_sec(e->t) - dt_time_to_sec(m->t_gated);
+    return !(period > 0) || since <= (double)e->recover_after * period;
+}
+
 size_t dt_est_disputed(const dt_est *e)
 {
     size_t v = 0;
     for (size_t j = 0; e != NULL && j < e->n_sig; j++) {
-        const meas *m = &e->meas[j];
-        if (m->kind == 0 || m->st.isolated || m->run < DT_EST_DISPUTE_RUN)
+        if (!gated_now(e, j))
             continue;
-        /* a sensor that disputes and falls silent does not hold the twin for
-         * ever: its claim lapses when recover_after of its periods pass
-         * without a sample (it could have confirmed it by then) */
-        double period = dt_time_to_sec(dt_model_signal(e->model, (dt_signal_id)j)->period);
-        double since = dt_time_to_sec(e->t) - dt_time_to_sec(m->t_gated);
-        v += !(period > 0) || since <= (double)e->recover_after * period;
+        const meas *m = &e->meas[j];
+        if (m->run >= DT_EST_DISPUTE_RUN) {
+            v++;
+            continue;
+        }
+        /* One gated sample is an outlier until the next one confirms it,
+         * unless other signals were gated at the same instant: independent
+         * noises put two given signals outside the gate together as rarely as
+         * one signal twice in a row. A load step seen by every PMU channel of
+         * one sample disputes the belief from that sample on, a sampling
+         * period earlier. Such a claim is about the belief at that instant:
+         * once the filter has applied a newer sample (a delayed reading gated
+         * against a belief that has since moved on), only runs count. */
+        if (e->t_data > m->t_gated)
+            continue;
+        size_t together = 1;
+        for (size_t k = 0; k < e->n_sig && together < DT_EST_DISPUTE_RUN; k++)
+            together += k != j && e->meas[k].t_gated == m->t_gated && gated_now(e, k);
+        v += together >= DT_EST_DISPUTE_RUN;
     }
     return v;
 }
