@@ -87,9 +87,9 @@ coverage: deps
 test: test-normal test-asan test-fuzz
 	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"
 
-demo: deps build
-	@scripts/install-deps.sh gnuplot-nox
-	@scripts/demo.sh $(BUILD) out
+# Quiet: dependencies and the build go to out/logs/ (shown in full on failure).
+demo:
+	@JOBS=$(JOBS) CMAKE_ARGS="$(CMAKE_ARGS)" scripts/demo.sh $(BUILD) out
 
 bench:
 	@scripts/install-deps.sh g++ libeigen3-dev

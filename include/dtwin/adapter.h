@@ -150,6 +150,8 @@ typedef enum dt_source_event {
     DT_EV_REORDERED,     /**< a record older than one already seen */
     DT_EV_UNMAPPED,      /**< a native value with no mapping entry */
     DT_EV_END,           /**< a replay source reached the end of its data (once) */
+    DT_EV_REFUSED,       /**< a well-formed record refused by the adapter's own rules
+                              (e.g. a UDP frame outside the sequence window) */
     DT_EV__COUNT
 } dt_source_event;
 /** Adds delta to an event count (producer side). A negative delta corrects an

@@ -78,6 +78,7 @@ static void refused(udpsrc *s, uint64_t *counter)
 {
     (*counter)++;
     s->st.frames_rejected++;
+    dt_source_count(s->ctx, DT_EV_REFUSED, 1); /* its samples never reach the twin */
 }
 
 /* Where a frame falls against the window. */

@@ -186,15 +186,23 @@ def main():
     smp = st["samples"]
     sent = [s["records_sent"] for s in sessions]
     if clock == "fixed":
-        if smp["accepted"] != 0 or smp["rejected"] == 0:
+        rej = smp["rejected"]
+        if smp["accepted"] != 0 or rej["future"] == 0 or rej["future"] != rej["total"]:
             fail("with a fixed clock, Unix-time samples should all be rejected (future): %s" % smp)
-        print("ok: %d Unix-time samples rejected by a fixed clock, %d command datagrams verified"
-              % (smp["rejected"], s1["commands"]))
+        print("ok: %d Unix-time samples rejected by a fixed clock as in the future, "
+              "%d command datagrams verified" % (rej["future"], s1["commands"]))
         return 0
     if smp["accepted"] == 0 or st["estimator"]["updates"] == 0:
         fail("no sample reached the estimator: %s" % smp)
-    if smp["rejected"] != 0:
-        fail("%d samples rejected (the future check among them): %s" % (smp["rejected"], smp))
+    if smp["rejected"]["total"] != 0:
+        fail("%d samples rejected (%d in the future): %s"
+             % (smp["rejected"]["total"], smp["rejected"]["future"], smp))
+    # the restart's first frame waits for a second one to confirm it: refused
+    src = st["adapters"]["sources"][0]
+    udp = src["counters"]
+    if (udp["frames_ok"] == 0 or udp["frames_rejected"] != 1 or udp["unconfirmed"] != 1 or
+            udp["restarts"] != 1 or src["refused"] != 1):
+        fail("the UDP source's counters: %s %s" % (src, udp))
     # Every frame of session 1 was sent while the twin ran (after its first
     # command), so more accepted than session 1 sent means session 2 got in;
     # the first frame after a restart is unconfirmed, never accepted.

@@ -120,7 +120,8 @@ static void count(dt_twin *t, const dt_twin_stats *s, tally *c)
         c->adapter_lost += dt_io_source_events(io, i, DT_EV_MALFORMED) +
                            dt_io_source_events(io, i, DT_EV_LOST) +
                            dt_io_source_events(io, i, DT_EV_DUPLICATE) +
-                           dt_io_source_events(io, i, DT_EV_UNMAPPED);
+                           dt_io_source_events(io, i, DT_EV_UNMAPPED) +
+                           dt_io_source_events(io, i, DT_EV_REFUSED);
     uint64_t parts = c->refused + c->dropped + c->pending +
                      (dt_twin_estimator(t) != NULL
                           ? c->applied + c->gated + c->unmodelled + c->too_old + c->excluded +
@@ -194,17 +195,20 @@ static void print_reasons(FILE *f, const dt_source_stats *g, const tally *c)
 
 static void print_adapters(FILE *f, dt_io *io)
 {
-    static const char *const what[] = {"malformed", "lost", "duplicate", "reordered",
-                                       "unmapped"};
+    static const dt_source_event kinds[] = {DT_EV_MALFORMED, DT_EV_LOST,     DT_EV_DUPLICATE,
+                                            DT_EV_REORDERED, DT_EV_UNMAPPED, DT_EV_REFUSED};
+    static const char *const what[] = {"malformed", "lost",     "duplicate",
+                                       "reordered", "unmapped", "refused"};
+    enum { N = sizeof kinds / sizeof kinds[0] };
     for (size_t i = 0; i < dt_io_source_count(io); i++) {
-        uint64_t ev[5], any = 0;
-        for (int k = 0; k < 5; k++)
-            any += ev[k] = dt_io_source_events(io, i, (dt_source_event)k);
+        uint64_t ev[N], any = 0;
+        for (int k = 0; k < N; k++)
+            any += ev[k] = dt_io_source_events(io, i, kinds[k]);
         if (!any)
             continue;
         int first = 1;
         fprintf(f, "  source \"%s\" (%s): ", dt_io_source_id(io, i), dt_io_source_kind(io, i));
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < N; k++)
             part(f, &first, ev[k], what[k]);
         fprintf(f, " before ingest\n");
     }
@@ -345,8 +349,8 @@ static void json_counters(FILE *f, const dt_counter *c, size_t n)
 static void json_adapters(FILE *f, dt_io *io)
 {
     dt_counter ctr[MAX_COUNTERS];
-    static const char *const ev_name[] = {"malformed", "lost", "duplicate", "reordered",
-                                          "unmapped", "ended"};
+    static const char *const ev_name[DT_EV__COUNT] = {
+        "malformed", "lost", "duplicate", "reordered", "unmapped", "ended", "refused"};
     fprintf(f, "\"sources\":[");
     for (size_t i = 0; i < dt_io_source_count(io); i++) {
         fprintf(f, "%s{\"id\":", i ? "," : "");
