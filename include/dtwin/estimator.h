@@ -547,8 +547,10 @@ DT_API size_t dt_est_bounds_violated_at(dt_est *est, dt_time t);
 /** How many declared bounds the current covariance (at the last event) breaks. */
 DT_API size_t dt_est_bounds_violated(const dt_est *est);
 /** The number of signals whose last DT_EST_DISPUTE_RUN or more samples were
- *  all gated: the data disputes the belief (a real change the model missed,
- *  or a faulty sensor not yet isolated). The twin does not act on a disputed
+ *  all gated, or that were gated together with another signal at the same
+ *  sample time while no newer sample has been applied: the data disputes the
+ *  belief (a real change the model missed, or a faulty sensor not yet
+ *  isolated). The twin does not act on a disputed
  *  belief; the gate's recovery or the sensor's isolation ends the dispute
  *  after dt_est_config.recover_after samples (docs/estimation.md). A signal
  *  with a period that falls silent stops disputing recover_after periods
