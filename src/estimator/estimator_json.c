@@ -584,6 +584,14 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, kp, "missing (required signal id)");
         if (rc == DT_OK && dt_model_find_signal(c->model, js->valuestring, &sid) != DT_OK)
             rc = fail(c, DT_EPARSE, kp, "unknown signal \"%s\"", js->valuestring);
+        /* a second row for a signal would silently replace the first */
+        for (const cJSON *f = ms->child; rc == DT_OK && f != e; f = f->next) {
+            const cJSON *fs = cJSON_GetObjectItemCaseSensitive(f, "signal");
+            if (cJSON_IsString(fs) && strcmp(fs->valuestring, js->valuestring) == 0)
+                rc = fail(c, DT_EPARSE, kp,
+                          "signal \"%s\" already has a measurement row (one per signal)",
+                          js->valuestring);
+        }
         /* A signal without noise has R = 0: after its first update the filter
          * believes it exactly and gates nearly every later sample. Samples
          * that carry their own variance still override the declared one. */

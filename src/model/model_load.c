@@ -638,6 +638,58 @@ static int finite_numbers(ctx *c, const cJSON *it, const char *path)
     return DT_OK;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* cJSON keeps every member of an object, and a reader takes the first or
+ * walks them all: a key given twice (two safe values for "u") would be read
+ * one way or the other, silently. Refused, with its path. Sorted, so a
+ * hostile object of many members costs n log n. */
+static int unique_keys(ctx *c, const cJSON *it, const char *path)
+{
+    size_t n = 0;
+    for (const cJSON *e = it->child; e != NULL; e = e->next)
+        n++;
+    if (cJSON_IsObject(it) && n > 1) {
+        const char **keys = dt__malloc(&c->m->alloc, n * sizeof *keys);
+        if (keys == NULL)
+            return fail(c, DT_ENOMEM, path, "out of memory");
+        size_t k = 0;
+        for (const cJSON *e = it->child; e != NULL; e = e->next)
+            keys[k++] = e->string;
+        qsort(keys, n, sizeof *keys, cmp_key);
+        const char *dup = NULL;
+        for (k = 1; k < n && dup == NULL; k++)
+            if (strcmp(keys[k - 1], keys[k]) == 0)
+                dup = keys[k];
+        int rc = DT_OK;
+        if (dup != NULL) {
+            char sub[160];
+            dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", dup);
+            rc = fail(c, DT_EPARSE, sub, "duplicate key");
+        }
+        dt__free(&c->m->alloc, keys);
+        if (rc != DT_OK)
+            return rc;
+    }
+    size_t i = 0;
+    for (const cJSON *e = it->child; e != NULL; e = e->next, i++) {
+        if (!cJSON_IsArray(e) && !cJSON_IsObject(e))
+            continue;
+        char sub[160];
+        if (cJSON_IsArray(it))
+            dt__fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        else
+            dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", e->string);
+        int rc = unique_keys(c, e, sub);
+        if (rc != DT_OK)
+            return rc;
+    }
+    return DT_OK;
+}
+
 static const char *const root_keys[] = {
     "dtwin",   "name",        "description", "assets", "signals",
     "sources", "sinks",       "estimator",   "controllers",
@@ -926,7 +978,9 @@ int dt_model_load_json(const char *text, size_t len,
                       "column %d",
                       line, col);
         } else {
-            rc = load_root(&c, root);
+            rc = unique_keys(&c, root, "");
+            if (rc == DT_OK)
+                rc = load_root(&c, root);
         }
         cJSON_Delete(root);
     }

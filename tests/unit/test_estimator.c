@@ -782,6 +782,27 @@ static void test_numbers_reach_the_estimator_exactly(void **state)
     dt_model_destroy(m);
 }
 
+/* Two rows for one signal: the second would silently replace the first. */
+static void test_second_measurement_row_refused(void **state)
+{
+    (void)state;
+    char doc[sizeof cart_doc];
+    const char *at = strstr(cart_doc, "{\"signal\":\"lidar\"");
+    assert_non_null(at);
+    (void)snprintf(doc, sizeof doc, "%.*s{\"signal\":\"gps\"%s", (int)(at - cart_doc), cart_doc,
+                   at + strlen("{\"signal\":\"lidar\""));
+    dt_model *m = load(doc);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e = NULL;
+    dt_diag d;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &d), DT_EPARSE);
+    assert_string_equal(d.message, "estimator.measurements[1].signal: signal \"gps\" already has "
+                                   "a measurement row (one per signal)");
+    assert_null(e);
+    dt_model_destroy(m);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shuffled_arrival_equals_in_order),
     cmocka_unit_test(test_older_than_history_is_dropped),
@@ -791,6 +812,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_analytics_write_back),
     cmocka_unit_test(test_first_window),
     cmocka_unit_test(test_numbers_reach_the_estimator_exactly),
+    cmocka_unit_test(test_second_measurement_row_refused),
     cmocka_unit_test(test_one_outlier_is_not_divergence),
     cmocka_unit_test(test_latency_budgets_at_start),
     cmocka_unit_test(test_consistency_nis_nees),

@@ -373,6 +373,13 @@ static const bad_case bad_cases[] = {
               "JSON syntax error at line 1, column 19: strings take double quotes"},
     /* 56 */ {HEAD A1 "\"signals\":[],\"$schema\":1}", DT_EPARSE,
               "$schema: expected a string, got a number"},
+    /* 57: a key given twice is read one way or the other by the layer that reads it */
+    {HEAD A1 "\"signals\":[],\"dispatcher\":{\"safe\":{\"u\":0,\"v\":1,\"u\":4}}}", DT_EPARSE,
+     "dispatcher.safe.u: duplicate key"},
+    /* 58 */ {HEAD A1 "\"signals\":[],\"name\":\"again\"}", DT_EPARSE,
+              "name: duplicate key"},
+    /* 59 */ {HEAD A1 "\"signals\":[{\"id\":\"x\",\"asset\":\"a\",\"id\":\"y\"}]}", DT_EPARSE,
+              "signals[0].id: duplicate key"},
 };
 
 static void test_malformed_descriptions(void **state)
