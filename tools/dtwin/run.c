@@ -120,12 +120,13 @@ static void after_step(void *user, dt_twin *t, dt_time now)
     double w = wall_s();
     if (r->tty && w >= r->next_progress) {
         r->next_progress = w + 0.2;
-        double f = progress(t, tsec, r->duration);
-        if (f > 0 && f < 1)
-            printf("\r\033[K  t = %.1f s, %.0f %%, about %.0f s left", tsec, 100 * f,
-                   (w - r->wall0) * (1 - f) / f);
-        else
-            printf("\r\033[K  t = %.1f s", tsec);
+        double f = progress(t, tsec, r->duration), spent = w - r->wall0;
+        printf("\r\033[K  t = %.1f s", tsec);
+        if (f >= 0)
+            printf(", %.0f %%", 100 * f);
+        /* the rate is known after a second; before, an estimate would be noise */
+        if (f > 0 && f < 1 && spent >= 1)
+            printf(", about %.0f s left", spent * (1 - f) / f);
         fflush(stdout);
     }
     if (r->done && r->drv != NULL)
