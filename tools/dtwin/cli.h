@@ -21,6 +21,8 @@ enum {
 /* The library's messages on stderr, warnings and errors (info too with
  * verbose), each kind of message shown at most a few times. */
 const dt_logger *cli_logger(const char *prog, int verbose);
+/* A progress line is drawn on the terminal (stdout): messages clear it first. */
+void cli_logger_progress(int on);
 /* Prints how many messages were held back, per kind; returns the number of
  * warnings and errors logged. */
 uint64_t cli_logger_finish(void);

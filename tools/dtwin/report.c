@@ -20,6 +20,7 @@ static struct {
     } kind[LOG_KINDS];
     size_t n;
     uint64_t other; /* messages of kinds beyond LOG_KINDS, all printed */
+    int progress;   /* a progress line is on the terminal: clear it first */
 } lg;
 
 /* Messages differ in their numbers only ("belief age 0.312 s"): the kind is
@@ -49,6 +50,10 @@ static void cli_log(void *user, dt_log_level level, const char *module, const ch
         memcpy(lg.kind[lg.n++].key, key, sizeof key);
     if (i < lg.n && ++lg.kind[i].count > LOG_SHOWN)
         return;
+    if (lg.progress) {
+        fputs("\r\033[K", stdout);
+        fflush(stdout);
+    }
     fprintf(stderr, "%s: %s: %s: %s%s\n", lg.prog, dt_log_level_name(level), module, msg,
             i < lg.n && lg.kind[i].count == LOG_SHOWN ? " (further messages like this one "
                                                         "are counted, not shown)"
@@ -63,6 +68,8 @@ const dt_logger *cli_logger(const char *prog, int verbose)
     lg.logger.max_level = verbose ? DT_LOG_INFO : DT_LOG_WARN;
     return &lg.logger;
 }
+
+void cli_logger_progress(int on) { lg.progress = on; }
 
 uint64_t cli_logger_finish(void)
 {

@@ -331,6 +331,7 @@ int cli_run(int argc, char **argv)
     r.quiet = o.quiet;
     r.json = o.json;
     r.tty = isatty(STDOUT_FILENO) && !o.quiet && !o.json;
+    cli_logger_progress(r.tty);
     r.wall0 = wall_s();
     FILE *frec = NULL;
     rc = cli_outputs_open(&r.out, t, o.est, o.cov, o.cmd);
