@@ -50,10 +50,15 @@ add_test(NAME redteam.run_belief_lost_accounted
           -- $<TARGET_FILE:dtwin_cli> run --json ${RT_DATA}/belief_lost.json)
 
 # dtwin check never hangs: a CSV "file" that is a device without a newline
-# (the header is refused once it is longer than max_line) ...
+# is opened without reading (a device's or a pipe's first line belongs to the
+# run) ...
 add_test(NAME redteam.check_csv_dev_zero
+  COMMAND ${RT_EXPECT} 0 "^checked$"
+          -- sh -c "timeout 60 $<TARGET_FILE:dtwin_cli> check -q '${RT_DATA}/dev_zero.json' && echo checked")
+# ... and dtwin run refuses its header once it is longer than max_line.
+add_test(NAME redteam.run_csv_dev_zero
   COMMAND ${RT_EXPECT} 1 "sources\\[0\\]: /dev/zero:1: header row too long"
-          -- timeout 60 $<TARGET_FILE:dtwin_cli> check -q ${RT_DATA}/dev_zero.json)
+          -- timeout 60 $<TARGET_FILE:dtwin_cli> run -q ${RT_DATA}/dev_zero.json)
 # ... or a named pipe nobody writes to (checking it must neither block nor
 # consume the data the run will read).
 set(DTWIN_RT_FIFO ${RT_WORK}/fifo.csv)
