@@ -695,6 +695,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     t->tau_min = INFINITY;
     t->max_age = INFINITY;
     t->data_t = DT_TIME_MIN;
+    t->st.belief_age_s = INFINITY; /* before the first cycle no data is behind it */
     t->audit_cap = 64;
     jctx c = {t, diag};
     dt_model_options mo = DT_MODEL_OPTIONS_INIT;
