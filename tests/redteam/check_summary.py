@@ -6,7 +6,8 @@ reader of the summary relies on:
     + pending, and unaccounted is 0;
   - commands: decided = sent + expired + refused by every sink;
   - the text summary's parts add up too, and what it lists "of the sent" is
-    at most the number sent;
+    at most the number sent (in JSON: what was altered on its way to the sinks
+    is at most what reached them);
   - no sanitizer report, no crash.
 usage: check_summary.py DTWIN DESCRIPTION [run options...]"""
 import json
@@ -45,9 +46,13 @@ def main():
     c = j["commands"]
     if c["total"] != c["sent"] + c["expired"] + c["sink_errors"]:
         errors.append(f"json: commands {c['total']} != sent + expired + sink_errors")
-    for k in ("clamped", "rate_limited", "interlocked", "safe_stated", "unconfirmed"):
-        if c[k] > c["sent"]:
-            errors.append(f"json: {c[k]} {k} but only {c['sent']} sent")
+    # altered on their way to the sinks (sent or refused there); confirmed if sent
+    for k in ("clamped", "rate_limited", "interlocked", "safe_stated"):
+        if c[k] > c["sent"] + c["sink_errors"]:
+            errors.append(f"json: {c[k]} {k} but only {c['sent'] + c['sink_errors']} "
+                          "handed to the sinks")
+    if c["unconfirmed"] > c["sent"]:
+        errors.append(f"json: {c['unconfirmed']} unconfirmed but only {c['sent']} sent")
     if pt.returncode != pj.returncode:
         errors.append(f"exit codes differ: text {pt.returncode}, json {pj.returncode}")
     m = re.search(r"^samples: (\d+) offered = (.*)$", pt.stdout, re.M)
