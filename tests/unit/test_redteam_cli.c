@@ -226,6 +226,49 @@ static void test_section_numbers_exact(void **state)
     dt_model_destroy(m);
 }
 
+static int plant_step(void *self, double t, double dt, const double *u, double *y)
+{
+    (void)self, (void)t, (void)dt, (void)u;
+    y[0] = 1.0;
+    return 0;
+}
+
+/* FINDING: one sim source per plant is refused when the twin opens its
+ * adapters, but a check lets two through: each validate opens and closes a
+ * temporary instance, and the close marks the plant free again. */
+static void test_check_refuses_two_sim_sources_on_one_plant(void **state)
+{
+    (void)state;
+    dt_registry *reg;
+    assert_int_equal(dt_registry_create(NULL, &reg), 0);
+    static const char *const outs[] = {"y"};
+    static const dt_plant_ops plant = {DT_ADAPTER_ABI, 0, 1, NULL, outs, plant_step};
+    assert_int_equal(dt_registry_add_plant(reg, "p", &plant, NULL), 0);
+    const char *doc =
+        "{\"dtwin\":1,\"name\":\"rt\",\"assets\":[{\"id\":\"a\"}],\"signals\":[{\"id\":\"y\","
+        "\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\"}],"
+        "\"sources\":[{\"id\":\"s1\",\"kind\":\"sim\",\"plant\":\"p\",\"rate\":10,"
+        "\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]},"
+        "{\"id\":\"s2\",\"kind\":\"sim\",\"plant\":\"p\",\"rate\":10,"
+        "\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}]}";
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.registry = reg;
+    o.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag d;
+    /* the run refuses it */
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), DT_EINVAL);
+    assert_non_null(strstr(d.message, "already driven by another sim source"));
+    /* so must the check */
+    o.replay = 1;
+    o.validate = 1;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc == DT_OK)
+        dt_twin_destroy(t);
+    assert_int_equal(rc, DT_EINVAL);
+    dt_registry_destroy(reg);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_abi1_table_in_short_memory),
     cmocka_unit_test(test_abi_extremes_refused),
@@ -233,6 +276,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_analytics_after_start_refused),
     cmocka_unit_test(test_belief_lost_sample_counted),
     cmocka_unit_test(test_section_numbers_exact),
+    cmocka_unit_test(test_check_refuses_two_sim_sources_on_one_plant),
 };
 
 DTT_MAIN(tests)
