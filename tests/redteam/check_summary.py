@@ -6,8 +6,8 @@ reader of the summary relies on:
     + pending, and unaccounted is 0;
   - commands: decided = sent + expired + refused by every sink;
   - the text summary's parts add up too, and what it lists "of the sent" is
-    at most the number sent (in JSON: what was altered on its way to the sinks
-    is at most what reached them);
+    at most the number sent (what was altered on its way to the sinks, at
+    most what reached them);
   - no sanitizer report, no crash.
 usage: check_summary.py DTWIN DESCRIPTION [run options...]"""
 import json
@@ -65,16 +65,20 @@ def main():
         if "unaccounted" in m.group(2):
             errors.append(f"text: {m.group(0)!r}")
     m = re.search(r"^commands: (\d+) decided = (\d+) sent \+ (\d+) expired \+ (\d+) refused"
-                  r" by every sink(?:; of the sent: (.*))?$", pt.stdout, re.M)
+                  r" by every sink(.*)$", pt.stdout, re.M)
     if not m:
         errors.append("text: no commands line")
     else:
         d, sent, exp, ref = (int(m.group(i)) for i in range(1, 5))
         if d != sent + exp + ref:
             errors.append(f"text: {m.group(0)!r} does not add up")
-        for n, what in re.findall(r"(\d+) ([a-z -]+)", m.group(5) or ""):
-            if int(n) > sent:
-                errors.append(f"text: {m.group(0)!r}: {n} {what.strip()} of {sent} sent")
+        # "; of the sent: ..." (at most the sent), "; of the sent and refused: ..."
+        for whom, parts in re.findall(r"; of the (sent and refused|sent): ([^;]*)", m.group(5)):
+            bound = sent + ref if whom != "sent" else sent
+            for n, what in re.findall(r"(\d+) ([a-z -]+)", parts):
+                if int(n) > bound:
+                    errors.append(f"text: {m.group(0)!r}: {n} {what.strip()} of {bound} "
+                                  f"{whom}")
     if errors:
         print(pt.stdout)
         print(pt.stderr, file=sys.stderr)
