@@ -81,6 +81,10 @@ add_test(NAME redteam.check_dup_safe
   COMMAND ${RT_EXPECT} 1 "dispatcher\\.safe\\.a\\.cmd: duplicate key"
           -- $<TARGET_FILE:dtwin_cli> check -q ${RT_DATA}/dup_safe.json)
 
+add_test(NAME redteam.check_dup_h
+  COMMAND ${RT_EXPECT} 1 "estimator\\.measurements\\[0\\]\\.H\\.a\\.est: duplicate key"
+          -- sh -c "sed 's|\"a.est\": 1$|\"a.est\": 1, \"a.est\": 5|' '${RT_DATA}/plain.json' > '${RT_WORK}/dup_h.json' && grep -q '\"a.est\": 5' '${RT_WORK}/dup_h.json' && $<TARGET_FILE:dtwin_cli> check -q '${RT_WORK}/dup_h.json'")
+
 # A csvlog sink that cannot write its last rows says so.
 add_test(NAME redteam.run_csvlog_full
   COMMAND ${RT_EXPECT} 0 "/dev/full"
