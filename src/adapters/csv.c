@@ -1,6 +1,7 @@
 /* CSV replay source ("csv"). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,7 @@ typedef struct csvsrc {
     char delim;
     time_format tfmt;
     int realtime, rebase, eof, have_row, have_origin, have_last;
+    int checking; /* opened by validate: never block, read only a regular file */
     size_t batch;
     uint64_t line_no, errors_logged;
     /* row_due: origin_now + (row_t - origin_row), the row's rebased time and
@@ -275,6 +277,13 @@ static int read_line(csvsrc *s)
         /* room for max_line bytes and the '\r' of a "\r\n" (len <= max_line + 1) */
         if (!too_long && take > s->max_line + 1 - len)
             too_long = 1;
+        /* A data row too long is consumed whole to read on from the next; a
+         * header too long is refused, so nothing more is read (a device such
+         * as /dev/zero has no next line: reading on would never end). */
+        if (too_long && s->line_no == 0) {
+            s->line_no++;
+            return LINE_TOO_LONG;
+        }
         if (!too_long) {
             memcpy(s->line + len, p, take);
             len += take;
@@ -532,7 +541,30 @@ static int csv_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         csv_close(s);
         FAIL(DT_ENOMEM, "out of memory");
     }
-    s->f = fopen(s->path, "rb");
+    if (s->checking) {
+        /* A check opens without blocking (a named pipe nobody writes to yet)
+         * and reads the header of a regular file only: a pipe's or a
+         * device's first line belongs to the run, which would not see it. */
+        int fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            dt_source_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
+            if (fd >= 0)
+                (void)close(fd);
+            csv_close(s);
+            return DT_EIO;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            (void)close(fd);
+            csv_close(s);
+            return DT_OK;
+        }
+        s->f = fdopen(fd, "rb");
+        if (s->f == NULL)
+            (void)close(fd);
+    } else {
+        s->f = fopen(s->path, "rb");
+    }
     if (s->f == NULL) {
         dt_source_error(ctx, "file: cannot open %s: %s", s->path, strerror(errno));
         csv_close(s);
@@ -634,6 +666,7 @@ static int csv_validate(dt_source_ctx *ctx, const dt_config *cfg)
     csvsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
     if (s == NULL)
         FAIL(DT_ENOMEM, "out of memory");
+    s->checking = 1;
     int rc = csv_open(s, ctx, cfg);
     csv_close(s);
     dt__free(dt_source_allocator(ctx), s);

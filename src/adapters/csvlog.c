@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../platform/internal.h"
@@ -66,6 +67,12 @@ static int csvlog_validate(dt_sink_ctx *ctx, const dt_config *cfg)
     int append, rc = csvlog_config(&s, ctx, cfg, &append);
     if (rc != DT_OK)
         return rc;
+    struct stat st;
+    if (stat(s.path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* writable, and still no file to open (access() says yes to it) */
+        dt_sink_error(ctx, "file: cannot write %s: %s", s.path, strerror(EISDIR));
+        return DT_EIO;
+    }
     if (access(s.path, F_OK) == 0) {
         if (access(s.path, W_OK) != 0) {
             dt_sink_error(ctx, "file: cannot write %s: %s", s.path, strerror(errno));

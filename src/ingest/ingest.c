@@ -20,6 +20,7 @@ typedef struct source {
     dt_time lateness, timeout, last_arrival, newest;
     dt_time max_hold; /* 0: not declared */
     uint64_t fed;     /* samples a feed (flight-log replay) handed in place of the ring */
+    uint64_t ring_said[2]; /* ring overflows (newest refused, oldest overwritten) logged */
     dt_source_stats st; /* consumer-side counters */
     char *name;
     dt_clock clock; /* large (window history); hot fields stay before it */
@@ -268,6 +269,26 @@ static void lose(dt_ingest *g, const source *src, uint64_t *counter, const char 
                 (unsigned long long)n, n == 1 ? "" : "s", why);
 }
 
+/* Ring overflows are counted by the producer (the ring): said here, at the
+ * poll that sees a count pass a power of two, as lose() says the others. */
+static void ring_losses(dt_ingest *g, source *src)
+{
+    static const char *const why[2] = {"dropped: ring full (newest refused)",
+                                       "dropped: ring full (oldest overwritten)"};
+    dt_ring_stats rs;
+    dt_ring_stats_get(src->ring, &rs);
+    const uint64_t now[2] = {rs.dropped_newest, rs.dropped_oldest};
+    for (int k = 0; k < 2; k++) {
+        uint64_t n = now[k], pow2 = n;
+        while (pow2 & (pow2 - 1))
+            pow2 &= pow2 - 1; /* the largest power of two <= n */
+        if (pow2 > src->ring_said[k]) /* a power of two in (said, n] */
+            dt__log(&g->log, DT_LOG_WARN, "ingest", "source %s: %llu sample%s %s", src->name,
+                    (unsigned long long)n, n == 1 ? "" : "s", why[k]);
+        src->ring_said[k] = n; /* the ring's counts only grow */
+    }
+}
+
 /* Validates and queues one drained sample. */
 static void accept_one(dt_ingest *g, source *src, dt_sample *s, dt_time now)
 {
@@ -367,6 +388,7 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
             if (n < DRAIN_BATCH)
                 break;
         }
+        ring_losses(g, src);
         int stale = now - src->last_arrival > src->timeout;
         if (stale && !src->st.stale) {
             src->st.stale_events++;

@@ -1,4 +1,5 @@
 /* dtwin: --estimates, --covariance and --commands files. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 
 struct cli_outputs {
     FILE *fe, *fp, *fc;
+    const char *names[3]; /* of fe, fp, fc: for the message when one fails */
     const dt_model *m;
     dt_est *est;
     size_t n;
@@ -46,7 +48,7 @@ static FILE *open_out(const char *name)
 {
     FILE *f = name ? fopen(name, "w") : NULL;
     if (name != NULL && f == NULL)
-        fprintf(stderr, "dtwin: cannot write %s\n", name);
+        fprintf(stderr, "dtwin: cannot write %s: %s\n", name, strerror(errno));
     return f;
 }
 
@@ -65,6 +67,9 @@ int cli_outputs_open(cli_outputs **out, dt_twin *t, const char *est_file, const 
                         "description has none\n");
         return EXIT_USAGE;
     }
+    o->names[0] = est_file;
+    o->names[1] = cov_file;
+    o->names[2] = cmd_file;
     o->fe = open_out(est_file);
     o->fp = open_out(cov_file);
     o->fc = open_out(cmd_file);
@@ -135,12 +140,18 @@ int cli_outputs_close(cli_outputs *o)
         return EXIT_OK;
     int bad = 0;
     FILE *f[3] = {o->fe, o->fp, o->fc};
-    for (int i = 0; i < 3; i++)
-        if (f[i] != NULL)
-            bad |= ferror(f[i]) != 0 || fclose(f[i]) != 0;
+    for (int i = 0; i < 3; i++) {
+        if (f[i] == NULL)
+            continue;
+        errno = 0;
+        int failed = ferror(f[i]) != 0;
+        failed |= fclose(f[i]) != 0;
+        if (failed)
+            fprintf(stderr, "dtwin: writing %s failed%s%s\n", o->names[i], errno ? ": " : "",
+                    errno ? strerror(errno) : "");
+        bad |= failed;
+    }
     free(o->au);
     free(o);
-    if (bad)
-        fprintf(stderr, "dtwin: writing an output file failed\n");
     return bad ? EXIT_IO : EXIT_OK;
 }

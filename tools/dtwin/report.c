@@ -1,6 +1,7 @@
 /* dtwin: what a run reports (the summary, its JSON form, the stats line)
  * and the library's messages on stderr. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -15,7 +16,8 @@ static struct {
     dt_logger logger;
     uint64_t total;
     struct {
-        char key[56]; /* module and message with digits removed */
+        uint64_t key;   /* hash of the module and the whole message without its numbers */
+        char first[160]; /* the first message of the kind (its start), said at the end */
         uint64_t count;
     } kind[LOG_KINDS];
     size_t n;
@@ -23,17 +25,41 @@ static struct {
     int progress;   /* a progress line is on the terminal: clear it first */
 } lg;
 
-/* Messages differ in their numbers only ("belief age 0.312 s"): the kind is
- * the text without digits, signs and points. */
-static void log_key(const char *module, const char *msg, char *key, size_t cap)
+static int id_char(char c)
 {
-    size_t at = 0;
-    for (const char *p = module; *p && at + 1 < cap; p++)
-        key[at++] = *p;
-    for (const char *p = msg; *p && at + 1 < cap; p++)
-        if (!strchr("0123456789.-+e", *p))
-            key[at++] = *p;
-    key[at] = '\0';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.';
+}
+
+static int digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Messages differ in their numbers only ("belief age 0.312 s"): the kind is
+ * the whole text without its numbers (a number starts a word: "tank2" is a
+ * name, not a number), hashed (FNV-1a) so that a long id does not cut off
+ * what tells two messages apart. */
+static uint64_t log_key(const char *module, const char *msg)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = module; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+    for (const char *p = msg; *p;) {
+        int starts = (p == msg || !id_char(p[-1])) &&
+                     (digit(*p) || ((*p == '-' || *p == '+' || *p == '.') && digit(p[1])));
+        if (starts) {
+            p += !digit(*p);
+            while (digit(*p) || *p == '.')
+                p++;
+            if ((*p == 'e' || *p == 'E') &&
+                (digit(p[1]) || ((p[1] == '-' || p[1] == '+') && digit(p[2]))))
+                for (p += 2; digit(*p); p++)
+                    ;
+            h = (h ^ '#') * 1099511628211ull;
+            continue;
+        }
+        h = (h ^ (unsigned char)*p++) * 1099511628211ull;
+    }
+    return h;
 }
 
 static void cli_log(void *user, dt_log_level level, const char *module, const char *msg)
@@ -41,13 +67,15 @@ static void cli_log(void *user, dt_log_level level, const char *module, const ch
     (void)user;
     if (level <= DT_LOG_WARN)
         lg.total++;
-    char key[sizeof lg.kind[0].key];
-    log_key(module, msg, key, sizeof key);
+    uint64_t key = log_key(module, msg);
     size_t i = 0;
-    while (i < lg.n && strcmp(lg.kind[i].key, key) != 0)
+    while (i < lg.n && lg.kind[i].key != key)
         i++;
-    if (i == lg.n && lg.n < LOG_KINDS)
-        memcpy(lg.kind[lg.n++].key, key, sizeof key);
+    if (i == lg.n && lg.n < LOG_KINDS) {
+        lg.kind[i].key = key;
+        (void)snprintf(lg.kind[i].first, sizeof lg.kind[i].first, "%s: %s", module, msg);
+        lg.n++;
+    }
     if (i < lg.n && ++lg.kind[i].count > LOG_SHOWN)
         return;
     if (lg.progress) {
@@ -74,12 +102,13 @@ void cli_logger_progress(int on) { lg.progress = on; }
 uint64_t cli_logger_finish(void)
 {
     for (size_t i = 0; i < lg.n; i++)
-        if (lg.kind[i].count > LOG_SHOWN)
-            fprintf(stderr, "%s: %llu more messages like the one above ending \"...%.40s\" "
-                            "were not shown\n",
-                    lg.prog, (unsigned long long)(lg.kind[i].count - LOG_SHOWN),
-                    lg.kind[i].key + (strlen(lg.kind[i].key) > 40 ? strlen(lg.kind[i].key) - 40
-                                                                  : 0));
+        if (lg.kind[i].count > LOG_SHOWN) {
+            size_t len = strlen(lg.kind[i].first);
+            uint64_t more = lg.kind[i].count - LOG_SHOWN;
+            fprintf(stderr, "%s: %llu more message%s like \"%s%s\" %s not shown\n", lg.prog,
+                    (unsigned long long)more, more == 1 ? "" : "s", lg.kind[i].first,
+                    len + 1 == sizeof lg.kind[i].first ? "..." : "", more == 1 ? "was" : "were");
+        }
     return lg.total;
 }
 
