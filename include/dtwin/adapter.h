@@ -191,6 +191,12 @@ DT_API void dt_sink_error(dt_sink_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/** Logs through the twin's logger (as dt_source_log). */
+DT_API void dt_sink_log(dt_sink_ctx *ctx, dt_log_level level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /** The sink's "id" in the description. */
 DT_API const char *dt_sink_name(const dt_sink_ctx *ctx);
 /** The twin's allocator: adapters allocate through it, in open() only. */

@@ -518,7 +518,8 @@ typedef struct dt_analytics_ops {
     int (*run)(void *self, dt_est *est, const dt_sample *applied);
 } dt_analytics_ops;
 /** Adds an analytics hook (before start; ops and self must outlive est).
- *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already. */
+ *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already.
+ *  @retval DT_ESTATE the estimator has started. @retval DT_EINVAL NULL. */
 DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
 
 /** Declares an accuracy bound (before start); its budget is computed at start
@@ -577,7 +578,9 @@ DT_API dt_time dt_est_data_time(const dt_est *est);
 typedef struct dt_est_signal_stats {
     uint64_t updates;          /**< applied */
     uint64_t gated;            /**< rejected by the chi-square gate */
-    uint64_t numeric_failures; /**< updates that failed (belief unchanged) */
+    uint64_t numeric_failures; /**< samples not applied for a numeric failure: an update
+                                    that failed (belief unchanged), or the sample whose
+                                    prediction failed and lost the belief */
     double nis_mean; /**< running mean of NIS (about 1 when consistent) */
     uint64_t recoveries; /**< gate recoveries this signal triggered (P inflated) */
     uint64_t isolations; /**< times it was isolated as the faulty one of a redundant group */
@@ -590,7 +593,9 @@ typedef struct dt_est_signal_stats {
 typedef struct dt_est_stats {
     uint64_t updates;          /**< measurements applied */
     uint64_t gated;            /**< rejected by the gate */
-    uint64_t numeric_failures; /**< updates that failed (belief unchanged) */
+    uint64_t numeric_failures; /**< samples not applied for a numeric failure: an update
+                                    that failed (belief unchanged), or the sample whose
+                                    prediction failed and lost the belief */
     uint64_t unmodelled;       /**< samples of signals without a measurement model */
     uint64_t late_applied;   /**< delayed measurements applied at their time */
     uint64_t too_old;        /**< older than the history: dropped */

@@ -45,6 +45,10 @@ typedef struct dt__plant {
 } dt__plant;
 
 dt__plant *dt__registry_plant(const dt_registry *reg, const char *name);
+/* Claims `what` for this source among the adapters of one twin, for a
+ * validate slot (it keeps no instance): DT_EEXIST when another source of
+ * the twin claimed it already. */
+int dt__source_claim(dt_source_ctx *ctx, const void *what);
 const dt_registry *dt__source_registry(const dt_source_ctx *ctx);
 const dt_registry *dt__sink_registry(const dt_sink_ctx *ctx);
 extern const dt_source_ops dt__sim_source_ops;

@@ -11,10 +11,11 @@
 
 typedef struct csvlog {
     dt_allocator alloc;
+    dt_sink_ctx *ctx;
     FILE *f;
     char *buf;
     char path[512];
-    uint64_t rows, flush_every;
+    uint64_t rows, flush_every, flushed, write_errors;
     const dt_model *model;
 } csvlog;
 
@@ -23,11 +24,28 @@ static const char *const csvlog_keys[] = {"file", "append", "flush_every", NULL}
 static void csvlog_close(void *self)
 {
     csvlog *s = self;
+    /* the rows still in the buffer are written here: a failure is said */
+    if (s->f != NULL && (fflush(s->f) != 0 || ferror(s->f)) && s->ctx != NULL)
+        dt_sink_log(s->ctx, DT_LOG_ERROR,
+                    "%s: writing failed at close: %s (%llu of %llu rows may be lost)", s->path,
+                    strerror(errno), (unsigned long long)(s->rows - s->flushed),
+                    (unsigned long long)s->rows);
     if (s->f != NULL)
-        (void)fclose(s->f); /* close has no result to report; writes are checked as they flush */
+        (void)fclose(s->f); /* flushed above: nothing left for close to report */
     dt__free(&s->alloc, s->buf);
     s->f = NULL;
     s->buf = NULL;
+}
+
+static size_t csvlog_counters(const void *self, dt_counter *out, size_t max)
+{
+    const csvlog *s = self;
+    const dt_counter c[] = {{"rows", s->rows}, {"rows_flushed", s->flushed},
+                            {"write_errors", s->write_errors}};
+    size_t n = sizeof c / sizeof c[0];
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = c[i];
+    return n;
 }
 
 /* The configuration: path resolved, numbers checked. */
@@ -101,6 +119,7 @@ static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
 {
     csvlog *s = self;
     s->alloc = *dt_sink_allocator(ctx);
+    s->ctx = ctx;
     s->model = dt_sink_model(ctx);
     int append, rc = csvlog_config(s, ctx, cfg, &append);
     if (rc != DT_OK)
@@ -129,9 +148,18 @@ static int csvlog_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
 
 static int csvlog_row_done(csvlog *s)
 {
-    if (++s->rows % s->flush_every == 0 && fflush(s->f) != 0)
+    if (++s->rows % s->flush_every == 0) {
+        if (fflush(s->f) != 0) {
+            s->write_errors++;
+            return DT_EIO;
+        }
+        s->flushed = s->rows;
+    }
+    if (ferror(s->f)) {
+        s->write_errors++;
         return DT_EIO;
-    return ferror(s->f) ? DT_EIO : DT_OK;
+    }
+    return DT_OK;
 }
 
 static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map)
@@ -141,8 +169,10 @@ static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map
     if (fprintf(s->f, "%.9f,command,%s,%s,%.17g,,%llu,%.9f\n", dt_time_to_sec(cmd->t_issued),
                 si->id, map->native ? map->native : si->id,
                 cmd->value * map->scale + map->offset, (unsigned long long)cmd->seq,
-                dt_time_to_sec(cmd->t_deadline)) < 0)
+                dt_time_to_sec(cmd->t_deadline)) < 0) {
+        s->write_errors++;
         return DT_EIO;
+    }
     return csvlog_row_done(s);
 }
 
@@ -155,6 +185,7 @@ const dt_sink_ops dt__csvlog_sink_ops = {
     .apply = csvlog_apply,
     .close = csvlog_close,
     .validate = csvlog_validate,
+    .counters = csvlog_counters,
 };
 
 int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var)
@@ -164,7 +195,9 @@ int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, do
     if (si == NULL)
         return DT_ENOTFOUND;
     if (fprintf(s->f, "%.9f,estimate,%s,,%.17g,%.17g,,\n", dt_time_to_sec(t), si->id, mean,
-                var) < 0)
+                var) < 0) {
+        s->write_errors++;
         return DT_EIO;
+    }
     return csvlog_row_done(s);
 }

@@ -301,6 +301,10 @@ struct dt_io {
     size_t n_src, n_snk;
     /* open() error text, copied into the caller's diag */
     char err[256];
+    /* what validating adapters claimed exclusively (a plant driven by one
+     * sim source): validate keeps no instance, so the io remembers for it */
+    const void *claimed[16];
+    size_t n_claimed;
     /* signal -> sinks that map it: per-signal list in one array */
     /* actuation outcome, per signal */
     uint64_t *rep_seq;
@@ -408,6 +412,33 @@ void dt_source_log(dt_source_ctx *c, dt_log_level level, const char *fmt, ...)
     va_end(ap);
     dt__fmt(full, sizeof full, "%s: %s", c->id, msg);
     lg->fn(lg->user, level, c->ops->kind, full);
+}
+
+void dt_sink_log(dt_sink_ctx *c, dt_log_level level, const char *fmt, ...)
+{
+    const dt_logger *lg = &c->io->log;
+    if (lg->fn == NULL || level > lg->max_level)
+        return;
+    char msg[400], full[512];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    dt__fmt(full, sizeof full, "%s: %s", c->id, msg);
+    lg->fn(lg->user, level, c->ops->kind, full);
+}
+
+int dt__source_claim(dt_source_ctx *c, const void *what)
+{
+    dt_io *io = c->io;
+    for (size_t i = 0; i < io->n_claimed; i++)
+        if (io->claimed[i] == what)
+            return DT_EEXIST;
+    if (io->n_claimed == sizeof io->claimed / sizeof io->claimed[0])
+        return DT_ELIMIT;
+    io->claimed[io->n_claimed++] = what;
+    return DT_OK;
 }
 
 const char *dt_source_name(const dt_source_ctx *c) { return c->id; }

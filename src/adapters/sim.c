@@ -218,8 +218,15 @@ static int simsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
     if (s == NULL)
         return DT_ENOMEM;
     int rc = simsrc_open(s, ctx, cfg);
-    if (rc == DT_OK)
+    if (rc == DT_OK) {
+        /* open claims the plant in the registry; validating, the twin does */
+        if (dt__source_claim(ctx, s->plant) != DT_OK) {
+            dt_source_error(ctx, "plant: \"%s\" is already driven by another sim source",
+                            s->plant->name);
+            rc = DT_EINVAL;
+        }
         simsrc_close(s);
+    }
     dt__free(dt_source_allocator(ctx), s);
     return rc;
 }

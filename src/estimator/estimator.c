@@ -520,6 +520,8 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     if (e->meas[s->signal].st.isolated)
         ev->flags |= EVF_EXCLUDED;
     int rc, lost = 0;
+    /* a sample whose own prediction fails reaches none of the counts below */
+    uint64_t counted = e->st.updates + e->st.gated + e->st.excluded + e->st.numeric_failures;
     e->in_apply = 1;
     if (at + 1 == e->count) {
         /* In order: one predict and one update from the current belief. */
@@ -536,6 +538,10 @@ int dt_est_process(dt_est *e, const dt_sample *s)
     }
     e->in_apply = 0;
     if (lost) {
+        if (e->st.updates + e->st.gated + e->st.excluded + e->st.numeric_failures == counted) {
+            e->meas[s->signal].st.numeric_failures++;
+            e->st.numeric_failures++;
+        }
         memset(e->param_dirty, 0, e->n_params ? e->n_params : 1);
         dt__est_lose(e, t > e->t ? t : e->t, rc);
         rc = DT_ERANGE;
@@ -671,6 +677,8 @@ int dt_est_add_analytics(dt_est *e, const dt_analytics_ops *ops, void *self)
         return DT_EINVAL;
     if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
         return DT_EABI;
+    if (e->started)
+        return DT_ESTATE; /* a hook added mid-run would miss the updates before it */
     if (e->n_an == MAX_ANALYTICS)
         return DT_ELIMIT;
     e->an[e->n_an] = ops;

@@ -161,8 +161,6 @@ static int weights(jctx *c, const cJSON *v, const char *path, dt_est *est, doubl
     for (const cJSON *e = v->child; e; e = e->next) {
         char p[160];
         dt__fmt(p, sizeof p, "%s.%s", path, e->string);
-        if (dt__json_unique(c->diag, v, e, p) != DT_OK)
-            return DT_EPARSE;
         dt_signal_id sid;
         int idx = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
                       ? dt_est_state_index(est, sid)
@@ -652,9 +650,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         const dt_signal_info *si = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
                                        ? dt_model_signal(c->model, sid)
                                        : NULL;
-        if (dt__json_unique(c->diag, pr, e, pp) != DT_OK)
-            rc = DT_EPARSE;
-        else if (si == NULL)
+        if (si == NULL)
             rc = fail(c, DT_EPARSE, pp, "unknown signal \"%s\"", e->string);
         else if (si->role != DT_ROLE_PARAMETER)
             rc = fail(c, DT_EPARSE, pp, "signal \"%s\" is %s, not a parameter", e->string,

@@ -67,11 +67,3 @@ int dt__json_check_keys(dt_diag *diag, const cJSON *obj, const char *path,
     }
     return DT_OK;
 }
-
-int dt__json_unique(dt_diag *diag, const cJSON *obj, const cJSON *it, const char *path)
-{
-    for (const cJSON *jt = obj->child; jt != NULL && jt != it; jt = jt->next)
-        if (strcmp(jt->string, it->string) == 0)
-            return dt__diag(diag, DT_EPARSE, path, "duplicate key");
-    return DT_OK;
-}

@@ -72,11 +72,6 @@ struct cJSON;
 int dt__json_check_keys(dt_diag *diag, const struct cJSON *obj, const char *path,
                         const char *const *keys, const char *const *extra);
 
-/* A member `it` of obj whose name an earlier member has: "path: duplicate
- * key" in diag (maps keyed by signal ids, where the key table cannot). */
-int dt__json_unique(dt_diag *diag, const struct cJSON *obj, const struct cJSON *it,
-                    const char *path);
-
 /* Reads a whole file (at most limit bytes) through the allocator. */
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
                   size_t *len, dt_diag *diag);

@@ -355,8 +355,6 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         char p[160];
         dt__fmt(p, sizeof p, "dispatcher.safe.%s", e->string);
         dt_signal_id s;
-        if ((rc = dt__json_unique(c->diag, v, e, p)) != DT_OK)
-            return rc;
         if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
             return rc;
         if ((rc = within_limits(c, p, dt_model_signal(t->model, s), e)) != DT_OK)
@@ -375,8 +373,6 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             char p[160];
             dt__fmt(p, sizeof p, "dispatcher.rate_limits.%s", e->string);
             dt_signal_id s;
-            if ((rc = dt__json_unique(c->diag, v, e, p)) != DT_OK)
-                return rc;
             if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
             if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || !isfinite(e->valuedouble))
@@ -463,8 +459,6 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             if (x->n_set == MAX_FORCED)
                 return fail(c, DT_ELIMIT, q, "at most %d forced signals", MAX_FORCED);
             dt_signal_id s;
-            if ((rc = dt__json_unique(c->diag, jset, f, q)) != DT_OK)
-                return rc;
             if ((rc = find_sig(c, q, f->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
             if ((rc = within_limits(c, q, dt_model_signal(t->model, s), f)) != DT_OK)

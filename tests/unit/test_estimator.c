@@ -253,12 +253,17 @@ static void test_analytics_write_back(void **state)
 {
     (void)state;
     dt_model *m = load(cart_doc);
-    dt_est *e = make(m, 0, NULL);
+    dt_est_config c = DT_EST_CONFIG_INIT;
+    c.logger = dt_logger_silent();
+    dt_est *e = NULL;
+    dt_diag dg;
+    assert_int_equal(dt_est_create_json(m, &c, &e, &dg), 0);
     detector d = {0, S_M};
     static const dt_analytics_ops ops = {1, "fault", detect};
     static const dt_analytics_ops future = {DT_ADAPTER_ABI + 1, "x", detect};
     assert_int_equal(dt_est_add_analytics(e, &future, &d), DT_EABI);
     assert_int_equal(dt_est_add_analytics(e, &ops, &d), 0);
+    assert_int_equal(dt_est_start(e, 0), 0);
     uint64_t v0 = dt_est_version(e);
     for (int k = 1; k <= 3; k++) {
         dt_sample s = meas(S_LIDAR, 0.1 * k, 0.0);

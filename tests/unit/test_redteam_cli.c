@@ -147,8 +147,8 @@ static void test_analytics_ninth_hook_refused(void **state)
     dt_model_destroy(m);
 }
 
-/* FINDING: dt_est_add_analytics documents "before start" but takes a hook on
- * a running estimator (every other configuration call returns DT_ESTATE). */
+/* A hook added to a running estimator would miss the updates before it: as
+ * every other configuration call, refused after start (DT_ESTATE). */
 static void test_analytics_after_start_refused(void **state)
 {
     (void)state;
@@ -162,11 +162,10 @@ static void test_analytics_after_start_refused(void **state)
     dt_model_destroy(m);
 }
 
-/* FINDING: a sample whose prediction fails (an unstable model over a long
- * gap) loses the belief and is counted nowhere: the estimator's parts
- * (applied, gated, unmodelled, too old, excluded, failed, bad time) no longer
- * add up to the samples it was given, and dtwin run shows it as
- * "unaccounted". */
+/* A sample whose prediction fails (an unstable model over a long gap) loses
+ * the belief; it is counted as a numeric failure, so the estimator's parts
+ * (applied, gated, unmodelled, too old, excluded, failed, bad time) add up to
+ * the samples it was given (it was counted nowhere: "unaccounted"). */
 static void test_belief_lost_sample_counted(void **state)
 {
     (void)state;
@@ -233,9 +232,9 @@ static int plant_step(void *self, double t, double dt, const double *u, double *
     return 0;
 }
 
-/* FINDING: one sim source per plant is refused when the twin opens its
- * adapters, but a check lets two through: each validate opens and closes a
- * temporary instance, and the close marks the plant free again. */
+/* One sim source per plant: refused when the twin opens its adapters, and
+ * by a check too (validate keeps no instance, so the twin's adapters
+ * remember the claim; a check let two through). */
 static void test_check_refuses_two_sim_sources_on_one_plant(void **state)
 {
     (void)state;

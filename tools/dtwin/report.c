@@ -289,15 +289,17 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     fprintf(f, "commands: %llu decided = %llu sent + %llu expired + %llu refused by every sink",
             (unsigned long long)s.commands, (unsigned long long)s.sent,
             (unsigned long long)s.expired, (unsigned long long)s.sink_errors);
+    /* the dispatcher alters a command before a sink takes or refuses it */
     first = 1;
-    if (s.clamped || s.rate_limited || s.interlocked || s.safe_stated || s.unconfirmed) {
-        fprintf(f, "; of the sent: ");
+    if (s.clamped || s.rate_limited || s.interlocked || s.safe_stated) {
+        fprintf(f, "; of the sent and refused: ");
         part(f, &first, s.clamped, "clamped");
         part(f, &first, s.rate_limited, "rate-limited");
         part(f, &first, s.interlocked, "interlocked");
         part(f, &first, s.safe_stated, "safe values");
-        part(f, &first, s.unconfirmed, "unconfirmed");
     }
+    if (s.unconfirmed)
+        fprintf(f, "; of the sent: %llu unconfirmed", (unsigned long long)s.unconfirmed);
     fprintf(f, "\n");
     if (r->rows_lost)
         fprintf(f, "  %llu command rows not written: the audit ring (dispatcher.audit) held "
