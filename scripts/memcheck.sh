@@ -36,6 +36,11 @@ check power_grid "$build/examples/power_grid" examples/power_grid/case14.json "$
 check power_grid_solve30 "$build/examples/power_grid" --solve examples/power_grid/case30.json
 check turbine "$build/examples/turbine" examples/turbine/twin.json "$out"
 check tank "$build/tools/dtwin/dtwin" run --quiet --estimates "$out/tank_e.csv" examples/tank/twin.json
+# every loss path of the summary, the JSON and all three output files
+check dirty "$build/tools/dtwin/dtwin" run --json --estimates "$out/dirty_e.csv" \
+  --covariance "$out/dirty_p.csv" --commands "$out/dirty_c.csv" tests/data/cli/dirty.json
+check check_tank "$build/tools/dtwin/dtwin" check examples/tank/twin.json
+check hello_twin "$build/examples/hello_twin/hello_twin" --fast examples/hello_twin/twin.json
 
 echo "memcheck: $((total - fail)) of $total programs clean (no errors, no leaks)"
 [ "$fail" -eq 0 ]
