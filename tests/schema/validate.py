@@ -241,6 +241,15 @@ def cmd_broken(root, dtwin, workdir):
                 fail("%s: an error besides the expected one: %s" % (rel, describe(e)))
                 ok = False
         fixed = patch(doc, c["fix"])
+        # the fixed copy is checked from the work directory: a file the original
+        # names relative to itself is made absolute (the build tree's depth varies)
+        here = os.path.dirname(os.path.join(root, rel))
+        for part in ("sources", "sinks"):
+            for a in fixed.get(part, []) if isinstance(fixed, dict) else []:
+                f = a.get("file") if isinstance(a, dict) else None
+                if isinstance(f, str) and not os.path.isabs(f) and \
+                        os.path.exists(os.path.join(here, f)):
+                    a["file"] = os.path.normpath(os.path.join(here, f))
         for e in v.iter_errors(fixed):
             fail("%s: still invalid once fixed: %s" % (rel, describe(e)))
             ok = False
