@@ -37,7 +37,7 @@ static int plant_step(void *self, double t, double dt, const double *u, double *
     return 0;
 }
 static const char *const p_in[] = {"valve"}, *const p_out[] = {"level"};
-static const dt_plant_ops plant_ops = {DT_ADAPTER_ABI, 1, 1, p_in, p_out, plant_step};
+static const dt_plant_ops plant_ops = {DT_PLANT_ABI, 1, 1, p_in, p_out, plant_step};
 
 static long rss_kb(const char *key)
 {

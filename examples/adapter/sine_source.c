@@ -44,7 +44,7 @@ static int sine_poll(void *self, dt_time now) /* twin thread; never blocks */
 }
 
 static const dt_source_ops sine_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SOURCE_ABI,
     .kind = "sine",
     .instance_size = sizeof(sine),
     .keys = sine_keys,

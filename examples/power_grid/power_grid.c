@@ -601,11 +601,11 @@ static int run_twin(const char *case_path, const char *outdir, run_stats *rs)
     grid_solve(truth, PG_MAX_ITER, PG_TOL, &gr, err, sizeof err);
     static const char *const ctl_in[] = {"vset6", "vset8"};
     view v_pmu = {&ph, VIEW_PMU}, v_inj = {&ph, VIEW_INJ}, v_flow = {&ph, VIEW_FLOW};
-    dt_plant_ops ops_pmu = {DT_ADAPTER_ABI, 2, 2 * nb - 1, ctl_in, (const char *const *)n.pmu_out,
+    dt_plant_ops ops_pmu = {DT_PLANT_ABI, 2, 2 * nb - 1, ctl_in, (const char *const *)n.pmu_out,
                             view_step};
-    dt_plant_ops ops_inj = {DT_ADAPTER_ABI, 0, 2 * nb, NULL, (const char *const *)n.inj_out,
+    dt_plant_ops ops_inj = {DT_PLANT_ABI, 0, 2 * nb, NULL, (const char *const *)n.inj_out,
                             view_step};
-    dt_plant_ops ops_flow = {DT_ADAPTER_ABI, 0, 2 * model->nl, NULL,
+    dt_plant_ops ops_flow = {DT_PLANT_ABI, 0, 2 * model->nl, NULL,
                              (const char *const *)n.flow_out, view_step};
     dt_registry *reg = NULL;
     dt_twin *tw = NULL;

@@ -476,7 +476,7 @@ static int source_poll(void *self, dt_time now)
 }
 
 const dt_source_ops tcp_lines_source_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SOURCE_ABI,
     .kind = "tcp_lines",
     .instance_size = sizeof(tcp_src),
     .keys = source_keys,
@@ -742,7 +742,7 @@ static int sink_apply(void *self, const dt_command *cmd, const dt_mapping *map)
 }
 
 const dt_sink_ops tcp_lines_sink_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SINK_ABI,
     .kind = "tcp_lines",
     .instance_size = sizeof(tcp_sink),
     .keys = sink_keys,

@@ -127,7 +127,7 @@ static int gt_step(void *self, double t, double dt, const double *u, double *y)
     return 0;
 }
 
-static const dt_plant_ops gt_ops = {DT_ADAPTER_ABI, 1, 1, gt_in, gt_out, gt_step};
+static const dt_plant_ops gt_ops = {DT_PLANT_ABI, 1, 1, gt_in, gt_out, gt_step};
 
 typedef struct twin_out {
     double tau_max, final_error, load_err, speed_min, speed_max;

@@ -17,17 +17,42 @@
 extern "C" {
 #endif
 
-/** Version of the adapter, controller, plant and analytics tables. Tables
- *  only grow by appending members, and a new member bumps this number. A
- *  table declares the version it was written against: the library accepts
- *  every version from DT_ADAPTER_ABI_MIN to its own, and treats the members a
- *  declared version does not have as absent (NULL). A table declaring a newer
- *  version than the library's is refused with DT_EABI (it may rely on
- *  members this library would never call). Version 2 added the optional
- *  validate, counters and progress members. */
-#define DT_ADAPTER_ABI 2u
-/** The oldest table version still accepted. */
+/** Versions of the plug-in tables, one number per kind of table. Tables
+ *  only grow by appending members, and a new member bumps its kind's number.
+ *  A table declares in `abi` the version it was written against: the
+ *  library accepts every version from DT_ADAPTER_ABI_MIN to its own and
+ *  treats the members a declared version does not have as absent (NULL). A
+ *  table declaring a newer version than the library's is refused with
+ *  DT_EABI (it may rely on members this library would never call).
+ *  Sources: 2 added validate, counters and progress; 3 the loop hooks. The
+ *  analytics tables' number, DT_ANALYTICS_ABI, is in estimator.h. */
+#define DT_SOURCE_ABI 3u
+/** The version of dt_sink_ops: 2 added validate and counters; 3 poll and the
+ *  loop hooks. */
+#define DT_SINK_ABI 3u
+/** The version of dt_controller_ops. */
+#define DT_CONTROLLER_ABI 1u
+/** The version of dt_plant_ops. */
+#define DT_PLANT_ABI 1u
+/** The first version of every table, which every kind still accepts. Tables
+ *  written before the per-kind numbers declare it. */
+#define DT_ADAPTER_ABI 1u
+/** The oldest table version still accepted, for every kind. */
 #define DT_ADAPTER_ABI_MIN 1u
+
+/** A file descriptor an adapter wants watched by the host's loop (version 3
+ *  of the tables): `events` are DT_WATCH_READ and/or DT_WATCH_WRITE. `gen`
+ *  changes when the adapter replaces the descriptor's object (a reconnect
+ *  that gets the same number back), so that a loop registers it afresh. */
+typedef struct dt_watch {
+    int fd;          /**< the descriptor */
+    unsigned events; /**< DT_WATCH_READ | DT_WATCH_WRITE */
+    uint32_t gen;    /**< changes when fd names a new object */
+} dt_watch;
+/** Call ready() when the descriptor is readable. */
+#define DT_WATCH_READ 1u
+/** Call ready() when the descriptor is writable. */
+#define DT_WATCH_WRITE 2u
 
 /** One named counter of an adapter (for reports, e.g. `dtwin run --json`). */
 typedef struct dt_counter {
@@ -77,7 +102,7 @@ typedef struct dt_mapping {
  *  pushes what is available (an adapter with its own producer thread pushes
  *  from there instead, and its poll may be NULL). */
 typedef struct dt_source_ops {
-    uint32_t abi;                /**< DT_ADAPTER_ABI */
+    uint32_t abi;                /**< DT_SOURCE_ABI: the version written against */
     const char *kind;            /**< name used in the description's "kind" */
     size_t instance_size;        /**< bytes of state per instance (may be 0) */
     const char *const *keys;     /**< adapter-specific keys it accepts, NULL-terminated
@@ -100,13 +125,28 @@ typedef struct dt_source_ops {
     /** The share of a finite data set read so far, 0..1; negative when not
      *  known (twin's thread). NULL: not known. */
     double (*progress)(const void *self);
-    /* end of ABI 2 */
+    /* end of version 2 */
+    /** Loop hooks, all optional and all on the twin's thread. With a host loop
+     *  attached (the libuv driver, or a host's own through dt_io_watches), the
+     *  adapter is called when its descriptors are ready and when it asked to
+     *  be woken, between steps; poll still runs every cycle, so an adapter
+     *  works without any loop. watches: writes up to max descriptors it
+     *  wants watched now, returns how many it has (asked again after every
+     *  call into the adapter). */
+    size_t (*watches)(const void *self, dt_watch *out, size_t max);
+    /** A watched descriptor is ready (events: what is). now: the twin's time. */
+    void (*ready)(void *self, int fd, unsigned events, dt_time now);
+    /** When it next wants wake() (twin time); DT_TIME_MAX: no wish. */
+    dt_time (*wake_at)(const void *self);
+    /** The time asked by wake_at has come. */
+    void (*wake)(void *self, dt_time now);
+    /* end of version 3 */
 } dt_source_ops;
 
 /** An actuator adapter. apply runs on the twin's thread, must not block, and
  *  returns 0 when the command was handed on, a negative DT_E* otherwise. */
 typedef struct dt_sink_ops {
-    uint32_t abi;            /**< DT_ADAPTER_ABI */
+    uint32_t abi;            /**< DT_SINK_ABI: the version written against */
     const char *kind;        /**< name used in the description's "kind" */
     size_t instance_size;    /**< bytes of state per instance (may be 0) */
     const char *const *keys; /**< adapter-specific keys, NULL-terminated; may be NULL */
@@ -120,7 +160,20 @@ typedef struct dt_sink_ops {
     int (*validate)(dt_sink_ctx *ctx, const dt_config *cfg);
     /** As dt_source_ops.counters. NULL: none. */
     size_t (*counters)(const void *self, dt_counter *out, size_t max);
-    /* end of ABI 2 */
+    /* end of version 2 */
+    /** Runs every cycle before the commands of the cycle (twin's thread):
+     *  an asynchronous sink reports what was applied (dt_sink_report). NULL:
+     *  none. */
+    int (*poll)(void *self, dt_time now);
+    /** Loop hooks, as dt_source_ops. */
+    size_t (*watches)(const void *self, dt_watch *out, size_t max);
+    /** As dt_source_ops.ready. */
+    void (*ready)(void *self, int fd, unsigned events, dt_time now);
+    /** As dt_source_ops.wake_at. */
+    dt_time (*wake_at)(const void *self);
+    /** As dt_source_ops.wake. */
+    void (*wake)(void *self, dt_time now);
+    /* end of version 3 */
 } dt_sink_ops;
 
 /* ---- inside an adapter ---- */
@@ -218,18 +271,36 @@ typedef struct dt_registry dt_registry;
 DT_API int dt_registry_create(const dt_allocator *alloc, dt_registry **out);
 /** Frees a registry. NULL: no-op. */
 DT_API void dt_registry_destroy(dt_registry *reg);
-/** Registers a kind. The registry keeps a copy of the table (members beyond
- *  its declared abi read as NULL).
- *  @retval DT_EABI abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_EEXIST kind taken.
+/** Registers a source kind. The registry keeps a copy of the table (members
+ *  beyond its declared abi read as NULL).
+ *  @retval DT_EABI abi outside DT_ADAPTER_ABI_MIN..DT_SOURCE_ABI. @retval DT_EEXIST kind taken.
  *  @retval DT_EINVAL no kind, no open, or (sink) no apply. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_source(dt_registry *reg, const dt_source_ops *ops);
-/** Registers a sink kind; as dt_registry_add_source.
+/** Registers a sink kind; as dt_registry_add_source (versions up to DT_SINK_ABI).
  *  @retval DT_EABI, DT_EEXIST, DT_EINVAL, DT_ELIMIT as dt_registry_add_source. */
 DT_API int dt_registry_add_sink(dt_registry *reg, const dt_sink_ops *ops);
+/** Registers a source kind with a context shared by all its instances (one
+ *  broker connection for many sources, one plant simulator, a parent twin);
+ *  instances read it with dt_source_kind_ctx. kind_ctx (may be NULL) must
+ *  outlive the registry; the twin's thread uses it.
+ *  @retval DT_EABI, DT_EEXIST, DT_EINVAL, DT_ELIMIT as dt_registry_add_source. */
+DT_API int dt_registry_add_source_kind(dt_registry *reg, const dt_source_ops *ops,
+                                       void *kind_ctx);
+/** Registers a sink kind with a shared context; as dt_registry_add_source_kind.
+ *  @retval DT_EABI, DT_EEXIST, DT_EINVAL, DT_ELIMIT as dt_registry_add_source. */
+DT_API int dt_registry_add_sink_kind(dt_registry *reg, const dt_sink_ops *ops, void *kind_ctx);
 /** The source kind registered under `kind`, or NULL. */
 DT_API const dt_source_ops *dt_registry_source(const dt_registry *reg, const char *kind);
 /** The sink kind registered under `kind`, or NULL. */
 DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *kind);
+/** The context a source kind was registered with (NULL: none, or no such kind). */
+DT_API void *dt_registry_source_ctx(const dt_registry *reg, const char *kind);
+/** The context a sink kind was registered with (NULL: none, or no such kind). */
+DT_API void *dt_registry_sink_ctx(const dt_registry *reg, const char *kind);
+/** Inside an adapter: its kind's shared context (dt_registry_add_source_kind). */
+DT_API void *dt_source_kind_ctx(const dt_source_ctx *ctx);
+/** Inside a sink adapter: its kind's shared context. */
+DT_API void *dt_sink_kind_ctx(const dt_sink_ctx *ctx);
 
 /* ---- simulated plants (the "sim" source and sink) ---- */
 
@@ -237,7 +308,7 @@ DT_API const dt_sink_ops *dt_registry_sink(const dt_registry *reg, const char *k
  *  inputs u held constant and writes its outputs y (at the end of the step).
  *  The twin and the plant share nothing but samples and commands. */
 typedef struct dt_plant_ops {
-    uint32_t abi; /**< DT_ADAPTER_ABI */
+    uint32_t abi; /**< DT_PLANT_ABI */
     size_t n_inputs;            /**< 0..64 */
     size_t n_outputs;           /**< 1..64 */
     const char *const *inputs;  /**< native names of the inputs (n_inputs) */
@@ -249,8 +320,10 @@ typedef struct dt_plant_ops {
 
 /** Registers a plant instance under `name` for "sim" sources and sinks
  *  (at most 16 per registry; inputs and outputs at most 64 each). ops and self
- *  must outlive the twins using them; step runs on the twin's thread.
- *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI.
+ *  must outlive the twins using them; step runs on the twin's thread. The
+ *  plants are the "sim" kind's shared context.
+ *  @retval DT_ENOTFOUND the registry has no "sim" kind (built without it).
+ *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_PLANT_ABI.
  *  @retval DT_EEXIST a plant of that name exists.
  *  @retval DT_ELIMIT 16 plants already. @retval DT_EINVAL NULL or bad counts. */
 DT_API int dt_registry_add_plant(dt_registry *reg, const char *name, const dt_plant_ops *ops,
@@ -276,9 +349,31 @@ DT_API int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry
                         const dt_logger *logger, dt_io **out, dt_diag *diag);
 /** Closes every adapter. */
 DT_API void dt_io_destroy(dt_io *io);
-/** Polls every source adapter that has a poll (twin's thread). Returns the
- *  first error a poll reported (all are polled regardless). */
+/** Polls every source, then every sink, that has a poll (twin's thread).
+ *  Returns the first error a poll reported (all are polled regardless). */
 DT_API int dt_io_poll(dt_io *io, dt_time now);
+/** One descriptor the adapters of a twin want watched: the adapter is a
+ *  source index, or a sink index with DT_IO_SINK set. */
+typedef struct dt_io_watch {
+    int fd;           /**< the descriptor */
+    unsigned events;  /**< DT_WATCH_READ | DT_WATCH_WRITE */
+    uint32_t gen;     /**< changes when fd names a new object: register it afresh */
+    uint32_t adapter; /**< source index, or sink index | DT_IO_SINK */
+} dt_io_watch;
+/** Marks a sink in dt_io_watch.adapter. */
+#define DT_IO_SINK 0x80000000u
+/** For a host loop: the descriptors every opened adapter wants watched now
+ *  (writes up to max, returns how many there are). Ask again after each
+ *  dt_io_ready, dt_io_wake and step: adapters change them (a reconnect). */
+DT_API size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max);
+/** For a host loop: a watched descriptor of `adapter` is ready (twin's thread,
+ *  between steps; now: the twin's time). Unknown adapters are ignored. */
+DT_API void dt_io_ready(dt_io *io, uint32_t adapter, int fd, unsigned events, dt_time now);
+/** For a host loop: the earliest time an adapter asked to be woken
+ *  (DT_TIME_MAX: none). */
+DT_API dt_time dt_io_wake_at(const dt_io *io);
+/** For a host loop: wakes every adapter whose time has come. */
+DT_API void dt_io_wake(dt_io *io, dt_time now);
 /** Hands a command to every sink that maps its signal. Returns 0 if at least
  *  one sink took it, DT_ENOTFOUND if no sink maps the signal, else the error
  *  of the last sink that failed. Counted per sink. */

@@ -46,7 +46,7 @@ DT_API void dt_ctrl_error(dt_ctrl_ctx *ctx, const char *fmt, ...)
  *  to the initial state without a bump (called when the dispatcher leaves the
  *  safe state). */
 typedef struct dt_controller_ops {
-    uint32_t abi; /**< DT_ADAPTER_ABI */
+    uint32_t abi; /**< DT_CONTROLLER_ABI */
     const char *kind;        /**< the description's "kind" */
     size_t instance_size;    /**< bytes of state per instance, zeroed */
     const char *const *keys; /**< keys beyond id and kind, NULL-terminated */
@@ -63,7 +63,7 @@ typedef struct dt_controller_ops {
 typedef int (*dt_ctrl_fn)(void *user, dt_ctrl_ctx *ctx);
 
 /** Registers a controller kind (ops must outlive the registry). Start-up only.
- *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI.
+ *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_CONTROLLER_ABI.
  *  @retval DT_EEXIST the kind is taken.
  *  @retval DT_EINVAL NULL or incomplete ops. @retval DT_ELIMIT 64 kinds. */
 DT_API int dt_registry_add_controller(dt_registry *reg, const dt_controller_ops *ops);

@@ -508,17 +508,20 @@ DT_API int dt_est_param(const dt_est *est, dt_signal_id sig, double *value);
  *  @retval DT_ENOTFOUND not a parameter. @retval DT_EINVAL not finite. */
 DT_API int dt_est_set_param(dt_est *est, dt_signal_id sig, double value);
 
+/** The version of dt_analytics_ops (tables declaring 1..DT_ANALYTICS_ABI are
+ *  accepted; see DT_SOURCE_ABI in adapter.h for the rule). */
+#define DT_ANALYTICS_ABI 1u
 /** Runs after every applied update with read access to the estimator; may write
  *  parameters back (dt_est_set_param). Return non-zero to report a problem
  *  (counted). */
 typedef struct dt_analytics_ops {
-    uint32_t abi; /**< DT_ADAPTER_ABI */
+    uint32_t abi; /**< DT_ANALYTICS_ABI */
     const char *name; /**< for messages */
     /** Runs after each applied update; non-zero reports a problem (counted). */
     int (*run)(void *self, dt_est *est, const dt_sample *applied);
 } dt_analytics_ops;
 /** Adds an analytics hook (before start; ops and self must outlive est).
- *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_ADAPTER_ABI. @retval DT_ELIMIT 8 already.
+ *  @retval DT_EABI ops->abi outside 1..DT_ANALYTICS_ABI. @retval DT_ELIMIT 8 already.
  *  @retval DT_ESTATE the estimator has started. @retval DT_EINVAL NULL. */
 DT_API int dt_est_add_analytics(dt_est *est, const dt_analytics_ops *ops, void *self);
 

@@ -686,7 +686,7 @@ static double csv_progress(const void *self)
 }
 
 const dt_source_ops dt__csv_source_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SOURCE_ABI,
     .kind = "csv",
     .instance_size = sizeof(csvsrc),
     .keys = csv_keys,

@@ -177,7 +177,7 @@ static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map
 }
 
 const dt_sink_ops dt__csvlog_sink_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SINK_ABI,
     .kind = "csvlog",
     .instance_size = sizeof(csvlog),
     .keys = csvlog_keys,
@@ -188,9 +188,13 @@ const dt_sink_ops dt__csvlog_sink_ops = {
     .counters = csvlog_counters,
 };
 
-int dt__csvlog_estimate(void *self, dt_time t, dt_signal_id sig, double mean, double var)
+int dt_csvlog_estimate(dt_io *io, size_t i, dt_time t, dt_signal_id sig, double mean,
+                       double var)
 {
-    csvlog *s = self;
+    const dt_sink_ops *ops = dt__io_sink_ops(io, i);
+    if (ops == NULL || ops->open != csvlog_open)
+        return DT_EINVAL;
+    csvlog *s = dt_io_sink_instance(io, i);
     const dt_signal_info *si = dt_model_signal(s->model, sig);
     if (si == NULL)
         return DT_ENOTFOUND;

@@ -16,10 +16,13 @@ static int memsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     return DT_OK;
 }
 
-int dt__memory_source_push(void *self, dt_source_ctx *ctx, const char *native,
-                           dt_time t_source, double value)
+int dt_memory_source_push(dt_io *io, size_t i, const char *native, dt_time t_source,
+                          double value)
 {
-    (void)self;
+    const dt_source_ops *ops = dt__io_source_ops(io, i);
+    if (ops == NULL || native == NULL || ops->open != memsrc_open)
+        return DT_EINVAL;
+    dt_source_ctx *ctx = dt_io_source_ctx(io, i);
     const dt_mapping *m = dt_source_map_name(ctx, native);
     if (m != NULL)
         return dt_source_emit(ctx, m, t_source, 0, value);
@@ -36,7 +39,7 @@ int dt__memory_source_push(void *self, dt_source_ctx *ctx, const char *native,
 }
 
 const dt_source_ops dt__memory_source_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SOURCE_ABI,
     .kind = "memory",
     .instance_size = sizeof(memsrc),
     .open = memsrc_open,
@@ -101,9 +104,12 @@ static int memsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     return DT_OK;
 }
 
-size_t dt__memory_sink_read(void *self, dt_command *out, size_t max)
+size_t dt_memory_sink_read(dt_io *io, size_t i, dt_command *out, size_t max)
 {
-    memsink *s = self;
+    const dt_sink_ops *ops = dt__io_sink_ops(io, i);
+    if (ops == NULL || out == NULL || ops->open != memsink_open)
+        return 0;
+    memsink *s = dt_io_sink_instance(io, i);
     size_t n = 0;
     while (n < max && s->count > 0) {
         out[n++] = s->buf[s->head];
@@ -120,7 +126,7 @@ static void memsink_close(void *self)
 }
 
 const dt_sink_ops dt__memory_sink_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SINK_ABI,
     .kind = "memory",
     .instance_size = sizeof(memsink),
     .keys = memsink_keys,

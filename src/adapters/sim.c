@@ -3,12 +3,64 @@
  * offset and skew, dropouts and dropout bursts), from a fixed seed. The sink
  * sets the plant's inputs. Twin and plant share only samples and commands. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../platform/internal.h"
 #include "adapters_internal.h"
 
 #define FLIGHT 4096 /* samples in flight (delayed) at most */
+#define DT__PLANT_IO 64
+#define MAX_PLANTS 16
+
+/* A registered plant and its run-time state, shared by its sim source (which
+ * integrates it) and sim sink (which sets its inputs). */
+typedef struct dt__plant {
+    char name[64];
+    const dt_plant_ops *ops;
+    void *self;
+    double u[DT__PLANT_IO], y[DT__PLANT_IO];
+    double t;    /* seconds, plant time */
+    int stepped; /* a sim source drives it */
+} dt__plant;
+
+/* The plants of a registry: the "sim" kinds' shared context. */
+typedef struct plantset {
+    dt__plant p[MAX_PLANTS];
+    size_t n;
+} plantset;
+
+static dt__plant *find_plant(plantset *ps, const char *name)
+{
+    for (size_t i = 0; ps != NULL && name != NULL && i < ps->n; i++)
+        if (strcmp(ps->p[i].name, name) == 0)
+            return &ps->p[i];
+    return NULL;
+}
+
+int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
+{
+    if (r == NULL || name == NULL || ops == NULL || ops->step == NULL || name[0] == '\0' ||
+        strlen(name) >= sizeof ((dt__plant *)0)->name || ops->n_inputs > DT__PLANT_IO ||
+        ops->n_outputs > DT__PLANT_IO || ops->n_outputs == 0 ||
+        (ops->n_inputs > 0 && ops->inputs == NULL) || ops->outputs == NULL)
+        return DT_EINVAL;
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_PLANT_ABI)
+        return DT_EABI;
+    plantset *ps = dt_registry_source_ctx(r, "sim");
+    if (ps == NULL)
+        return DT_ENOTFOUND;
+    if (find_plant(ps, name) != NULL)
+        return DT_EEXIST;
+    if (ps->n == MAX_PLANTS)
+        return DT_ELIMIT;
+    dt__plant *p = &ps->p[ps->n++];
+    memset(p, 0, sizeof *p);
+    (void)snprintf(p->name, sizeof p->name, "%s", name);
+    p->ops = ops;
+    p->self = self;
+    return DT_OK;
+}
 
 typedef struct inflight {
     dt_time arrive;
@@ -79,7 +131,7 @@ static int simsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         dt_source_error(ctx, "plant: required name of a registered plant");
         return DT_EINVAL;
     }
-    s->plant = dt__registry_plant(dt__source_registry(ctx), name);
+    s->plant = find_plant(dt_source_kind_ctx(ctx), name);
     if (s->plant == NULL) {
         dt_source_error(ctx, "plant: no plant \"%s\" is registered (dt_registry_add_plant)",
                         name);
@@ -231,8 +283,8 @@ static int simsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
     return rc;
 }
 
-const dt_source_ops dt__sim_source_ops = {
-    .abi = DT_ADAPTER_ABI,
+static const dt_source_ops sim_source_ops = {
+    .abi = DT_SOURCE_ABI,
     .kind = "sim",
     .instance_size = sizeof(simsrc),
     .keys = simsrc_keys,
@@ -261,7 +313,7 @@ static int simsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
         dt_sink_error(ctx, "plant: required name of a registered plant");
         return DT_EINVAL;
     }
-    s->plant = dt__registry_plant(dt__sink_registry(ctx), name);
+    s->plant = find_plant(dt_sink_kind_ctx(ctx), name);
     if (s->plant == NULL) {
         dt_sink_error(ctx, "plant: no plant \"%s\" is registered (dt_registry_add_plant)", name);
         return DT_ENOTFOUND;
@@ -302,8 +354,8 @@ static int simsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
     return simsink_open(&s, ctx, cfg);
 }
 
-const dt_sink_ops dt__sim_sink_ops = {
-    .abi = DT_ADAPTER_ABI,
+static const dt_sink_ops sim_sink_ops = {
+    .abi = DT_SINK_ABI,
     .kind = "sim",
     .instance_size = sizeof(simsink),
     .keys = simsink_keys,
@@ -311,3 +363,22 @@ const dt_sink_ops dt__sim_sink_ops = {
     .apply = simsink_apply,
     .validate = simsink_validate,
 };
+
+int dt__sim_register(dt_registry *r); /* called by builtins.c */
+
+static void free_plants(void *arg, const dt_allocator *alloc) { dt__free(alloc, arg); }
+
+/* Registers the "sim" kinds with a plant set the registry owns. */
+int dt__sim_register(dt_registry *r)
+{
+    plantset *ps = dt__calloc(dt__registry_allocator(r), 1, sizeof *ps);
+    if (ps == NULL)
+        return DT_ENOMEM;
+    int rc = dt__registry_on_destroy(r, free_plants, ps);
+    if (rc != DT_OK) {
+        free_plants(ps, dt__registry_allocator(r));
+        return rc;
+    }
+    rc = dt_registry_add_source_kind(r, &sim_source_ops, ps);
+    return rc == DT_OK ? dt_registry_add_sink_kind(r, &sim_sink_ops, ps) : rc;
+}

@@ -558,10 +558,14 @@ static int udpsrc_poll(void *self, dt_time now)
     return DT_OK;
 }
 
-int dt__udp_source_stats(void *self, dt_udp_stats *out)
+int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
 {
-    read_kernel_drops(self);
-    *out = ((udpsrc *)self)->st;
+    const dt_source_ops *ops = dt__io_source_ops(io, i);
+    if (ops == NULL || out == NULL || ops->open != udpsrc_open)
+        return DT_EINVAL;
+    udpsrc *s = dt_io_source_instance((dt_io *)io, i);
+    read_kernel_drops(s);
+    *out = s->st;
     return DT_OK;
 }
 
@@ -612,7 +616,7 @@ static size_t udpsrc_counters(const void *self, dt_counter *out, size_t max)
 }
 
 const dt_source_ops dt__udp_source_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SOURCE_ABI,
     .kind = "udp",
     .instance_size = sizeof(udpsrc),
     .keys = udpsrc_keys,
@@ -726,7 +730,7 @@ static size_t udpsink_counters(const void *self, dt_counter *out, size_t max)
 }
 
 const dt_sink_ops dt__udp_sink_ops = {
-    .abi = DT_ADAPTER_ABI,
+    .abi = DT_SINK_ABI,
     .kind = "udp",
     .instance_size = sizeof(udpsink),
     .keys = udpsink_keys,

@@ -209,7 +209,7 @@ static void pid_reset(void *self, dt_ctrl_ctx *c)
         p->integ = 0;
 }
 
-const dt_controller_ops dt__pid_ops = {DT_ADAPTER_ABI, "pid", sizeof(pid), pid_keys,
+const dt_controller_ops dt__pid_ops = {DT_CONTROLLER_ABI, "pid", sizeof(pid), pid_keys,
                                        pid_init,       pid_compute, pid_reset};
 
 /* ---- state feedback: u = u_ref - K (x - x_ref) ---- */
@@ -320,7 +320,7 @@ static int sf_compute(void *self, dt_ctrl_ctx *c)
 }
 
 const dt_controller_ops dt__state_feedback_ops = {
-    DT_ADAPTER_ABI, "state_feedback", sizeof(sfb), sf_keys, sf_init, sf_compute, NULL};
+    DT_CONTROLLER_ABI, "state_feedback", sizeof(sfb), sf_keys, sf_init, sf_compute, NULL};
 
 /* ---- host callback ---- */
 
@@ -340,6 +340,6 @@ static int cb_compute(void *self, dt_ctrl_ctx *c)
     return cb->fn(cb->user, c);
 }
 
-const dt_controller_ops dt__callback_ops = {DT_ADAPTER_ABI, "callback",
+const dt_controller_ops dt__callback_ops = {DT_CONTROLLER_ABI, "callback",
                                             sizeof(dt__callback_ctrl), NULL,
                                             cb_init,        cb_compute, NULL};

@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "dtwin/adapter.h" /* DT_ADAPTER_ABI for the analytics tables */
 #include "est_internal.h"
 
 static size_t slot_size(const dt_est *e)
@@ -675,7 +674,7 @@ int dt_est_add_analytics(dt_est *e, const dt_analytics_ops *ops, void *self)
 {
     if (e == NULL || ops == NULL || ops->run == NULL)
         return DT_EINVAL;
-    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
+    if (ops->abi < 1 || ops->abi > DT_ANALYTICS_ABI)
         return DT_EABI;
     if (e->started)
         return DT_ESTATE; /* a hook added mid-run would miss the updates before it */

@@ -332,7 +332,9 @@ def cmd_keys(root):
     schema = load_schema(root)
     model = read(root, "src/model/model_load.c")
     twin = read(root, "src/twin/twin.c")
-    io = read(root, "src/adapters/io.c")
+    io = read(root, "src/adapters/host.c")
+    # the built-in kinds are registered in builtins.c (sim's in sim.c, with its plants)
+    registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")
     est = read(root, "src/estimator/estimator_json.c")
     tables = [
         (model, "root_keys", "#", None),
@@ -370,22 +372,23 @@ def cmd_keys(root):
     for path in files:
         text = read(root, os.path.relpath(path, root))
         for role, var, kind, keys in re.findall(
-                r"const dt_(source|sink|controller)_ops (\w+)\s*=\s*\{\s*DT_ADAPTER_ABI,\s*"
+                r"const dt_(source|sink|controller)_ops (\w+)\s*=\s*\{\s*DT_\w+_ABI,\s*"
                 r"\"([^\"]+)\",\s*[^,]+,\s*(\w+)", text):
             ops[var] = (role, kind, keys)
             texts[var] = text
         # tables written with designated initializers (.kind = "csv", .keys = csv_keys)
         for role, var, body in re.findall(
-                r"const dt_(source|sink|controller)_ops (\w+)\s*=\s*\{(\s*\.abi.*?)\};", text,
+                r"(?:static )?const dt_(source|sink|controller)_ops (\w+)\s*=\s*\{(\s*\.abi.*?)\};", text,
                 re.S):
             kind = re.search(r"\.kind\s*=\s*\"([^\"]+)\"", body)
             keys = re.search(r"\.keys\s*=\s*(\w+)", body)
             if kind:
                 ops[var] = (role, kind.group(1), keys.group(1) if keys else "NULL")
                 texts[var] = text
-    registered = re.findall(r"dt_registry_add_(source|sink|controller)\(r,\s*&(\w+)\)", io)
+    registered = re.findall(r"dt_registry_add_(source|sink|controller)(?:_kind)?\(r,\s*&(\w+)",
+                            registrations)
     if not registered:
-        fail("src/adapters/io.c: dt_registry_create registers nothing (parse failed?)")
+        fail("src/adapters/builtins.c: dt_registry_create registers nothing (parse failed?)")
     for role in ("source", "sink", "controller"):
         c_kinds = {}
         for r, var in registered:

@@ -134,8 +134,8 @@ static void test_versions_outside_the_range_refused(void **state)
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     dt_source_ops zero = {.abi = 0, .kind = "zero", .open = k_open};
-    dt_source_ops newer = {.abi = DT_ADAPTER_ABI + 1, .kind = "newer", .open = k_open};
-    dt_sink_ops sink_newer = {.abi = DT_ADAPTER_ABI + 1, .kind = "newer"};
+    dt_source_ops newer = {.abi = DT_SOURCE_ABI + 1, .kind = "newer", .open = k_open};
+    dt_sink_ops sink_newer = {.abi = DT_SINK_ABI + 1, .kind = "newer"};
     assert_int_equal(dt_registry_add_source(reg, &zero), DT_EABI);
     assert_int_equal(dt_registry_add_source(reg, &newer), DT_EABI);
     assert_int_equal(dt_registry_add_sink(reg, &sink_newer), DT_EABI);
@@ -150,7 +150,7 @@ static void test_validate_only_when_checking(void **state)
     (void)state;
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
-    dt_source_ops k = {.abi = DT_ADAPTER_ABI, .kind = "k", .keys = k_keys, .open = k_open,
+    dt_source_ops k = {.abi = DT_SOURCE_ABI, .kind = "k", .keys = k_keys, .open = k_open,
                        .close = k_close, .validate = k_validate};
     assert_int_equal(dt_registry_add_source(reg, &k), 0);
     const char *bad = DOC("{\"id\":\"s\",\"kind\":\"k\",\"gain\":-2}");
@@ -208,7 +208,7 @@ static void test_counters_and_progress(void **state)
     (void)state;
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
-    dt_source_ops k = {.abi = DT_ADAPTER_ABI, .kind = "k", .keys = k_keys, .open = k_open,
+    dt_source_ops k = {.abi = DT_SOURCE_ABI, .kind = "k", .keys = k_keys, .open = k_open,
                        .counters = k_counters, .progress = k_progress};
     assert_int_equal(dt_registry_add_source(reg, &k), 0);
     int rc;

@@ -95,16 +95,16 @@ static void test_registry_checks_abi(void **state)
     assert_non_null(dt_registry_source(reg, "memory"));
     assert_non_null(dt_registry_sink(reg, "csvlog"));
     assert_null(dt_registry_source(reg, "mqtt"));
-    dt_source_ops future = {.abi = DT_ADAPTER_ABI + 1, .kind = "future", .open = nop_open};
+    dt_source_ops future = {.abi = DT_SOURCE_ABI + 1, .kind = "future", .open = nop_open};
     assert_int_equal(dt_registry_add_source(reg, &future), DT_EABI);
-    dt_source_ops dup = {.abi = DT_ADAPTER_ABI, .kind = "csv", .open = nop_open};
+    dt_source_ops dup = {.abi = DT_SOURCE_ABI, .kind = "csv", .open = nop_open};
     assert_int_equal(dt_registry_add_source(reg, &dup), DT_EEXIST);
-    dt_source_ops noopen = {.abi = DT_ADAPTER_ABI, .kind = "x"};
+    dt_source_ops noopen = {.abi = DT_SOURCE_ABI, .kind = "x"};
     assert_int_equal(dt_registry_add_source(reg, &noopen), DT_EINVAL);
-    dt_source_ops fine = {.abi = DT_ADAPTER_ABI, .kind = "fine", .open = nop_open};
+    dt_source_ops fine = {.abi = DT_SOURCE_ABI, .kind = "fine", .open = nop_open};
     assert_int_equal(dt_registry_add_source(reg, &fine), 0);
     assert_true(dt_registry_source(reg, "fine")->open == nop_open); /* a copy */
-    dt_sink_ops noapply = {.abi = DT_ADAPTER_ABI, .kind = "y"};
+    dt_sink_ops noapply = {.abi = DT_SINK_ABI, .kind = "y"};
     assert_int_equal(dt_registry_add_sink(reg, &noapply), DT_EINVAL);
     dt_registry_destroy(reg);
 }

@@ -239,7 +239,7 @@ static int gt_step(void *self, double t, double dt, const double *u, double *y)
     return 0;
 }
 static const char *const gt_in[] = {"fuel"}, *const gt_out[] = {"speed"};
-static const dt_plant_ops gt_ops = {DT_ADAPTER_ABI, 1, 1, gt_in, gt_out, gt_step};
+static const dt_plant_ops gt_ops = {DT_PLANT_ABI, 1, 1, gt_in, gt_out, gt_step};
 
 static long twin_calls_after_start; /* of the last successful build_twin */
 

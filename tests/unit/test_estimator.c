@@ -260,7 +260,7 @@ static void test_analytics_write_back(void **state)
     assert_int_equal(dt_est_create_json(m, &c, &e, &dg), 0);
     detector d = {0, S_M};
     static const dt_analytics_ops ops = {1, "fault", detect};
-    static const dt_analytics_ops future = {DT_ADAPTER_ABI + 1, "x", detect};
+    static const dt_analytics_ops future = {DT_ANALYTICS_ABI + 1, "x", detect};
     assert_int_equal(dt_est_add_analytics(e, &future, &d), DT_EABI);
     assert_int_equal(dt_est_add_analytics(e, &ops, &d), 0);
     assert_int_equal(dt_est_start(e, 0), 0);

@@ -45,7 +45,7 @@ static int plant_step(void *self, double t, double dt, const double *u, double *
     return 0;
 }
 static const char *const p_in[] = {"valve"}, *const p_out[] = {"level"};
-static const dt_plant_ops plant_ops = {DT_ADAPTER_ABI, 1, 1, p_in, p_out, plant_step};
+static const dt_plant_ops plant_ops = {DT_PLANT_ABI, 1, 1, p_in, p_out, plant_step};
 
 enum { ACT_OK, ACT_FAIL, ACT_REFUSE };
 static int act_mode;
@@ -64,7 +64,7 @@ static int flaky_apply(void *self, const dt_command *cmd, const dt_mapping *map)
     return act_mode == ACT_OK ? DT_OK : act_mode == ACT_FAIL ? DT_EIO : DT_EFULL;
 }
 static const dt_sink_ops flaky_ops = {
-    .abi = DT_ADAPTER_ABI, .kind = "flaky", .open = flaky_open, .apply = flaky_apply};
+    .abi = DT_SINK_ABI, .kind = "flaky", .open = flaky_open, .apply = flaky_apply};
 
 /* ---- one run ---- */
 

@@ -85,7 +85,7 @@ static void test_abi_extremes_refused(void **state)
     (void)state;
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
-    const uint32_t bad[] = {0, DT_ADAPTER_ABI + 1, UINT32_MAX};
+    const uint32_t bad[] = {0, DT_SOURCE_ABI + 1, UINT32_MAX} /* DT_SINK_ABI is the same */;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dt_source_ops s = {.abi = bad[i], .kind = "x", .open = k_open};
         dt_sink_ops k = {.abi = bad[i], .kind = "x", .open = k_sink_open, .apply = k_apply};
@@ -132,7 +132,7 @@ static void test_analytics_ninth_hook_refused(void **state)
     (void)state;
     dt_model *m;
     dt_est *e = make_est(EST_DOC("0", ""), &m);
-    static const dt_analytics_ops ops = {DT_ADAPTER_ABI, "count", an_run};
+    static const dt_analytics_ops ops = {DT_ANALYTICS_ABI, "count", an_run};
     int runs[9] = {0};
     for (int i = 0; i < 8; i++)
         assert_int_equal(dt_est_add_analytics(e, &ops, &runs[i]), 0);
@@ -154,7 +154,7 @@ static void test_analytics_after_start_refused(void **state)
     (void)state;
     dt_model *m;
     dt_est *e = make_est(EST_DOC("0", ""), &m);
-    static const dt_analytics_ops ops = {DT_ADAPTER_ABI, "count", an_run};
+    static const dt_analytics_ops ops = {DT_ANALYTICS_ABI, "count", an_run};
     int runs = 0;
     assert_int_equal(dt_est_start(e, 0), 0);
     assert_int_equal(dt_est_add_analytics(e, &ops, &runs), DT_ESTATE);
@@ -241,7 +241,7 @@ static void test_check_refuses_two_sim_sources_on_one_plant(void **state)
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     static const char *const outs[] = {"y"};
-    static const dt_plant_ops plant = {DT_ADAPTER_ABI, 0, 1, NULL, outs, plant_step};
+    static const dt_plant_ops plant = {DT_PLANT_ABI, 0, 1, NULL, outs, plant_step};
     assert_int_equal(dt_registry_add_plant(reg, "p", &plant, NULL), 0);
     const char *doc =
         "{\"dtwin\":1,\"name\":\"rt\",\"assets\":[{\"id\":\"a\"}],\"signals\":[{\"id\":\"y\","

@@ -26,7 +26,7 @@ static int fo_step(void *self, double t, double dt, const double *u, double *y)
     return 0;
 }
 
-static const dt_plant_ops fo_ops = {DT_ADAPTER_ABI, 1, 2, fo_in, fo_out, fo_step};
+static const dt_plant_ops fo_ops = {DT_PLANT_ABI, 1, 2, fo_in, fo_out, fo_step};
 
 static const char twin_doc[] =
     "{\"dtwin\":1,\"name\":\"sim\",\"assets\":[{\"id\":\"p\"}],\"signals\":["

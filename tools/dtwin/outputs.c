@@ -42,7 +42,7 @@ static int on_update(void *self, dt_est *est, const dt_sample *applied)
     return 0;
 }
 
-static const dt_analytics_ops writer_ops = {DT_ADAPTER_ABI, "dtwin estimates", on_update};
+static const dt_analytics_ops writer_ops = {DT_ANALYTICS_ABI, "dtwin estimates", on_update};
 
 static FILE *open_out(const char *name)
 {

@@ -1,5 +1,6 @@
-/* Adapter host: config views, registry, instantiation of the description's
- * "sources" and "sinks", mapping resolution, command routing. */
+/* The adapter host: instantiation of the description's "sources" and
+ * "sinks" from the registry's kinds, mapping resolution, command routing,
+ * actuation reports, the loop hooks' aggregation. It names no adapter. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -11,252 +12,9 @@
 
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
-#include "../control/control_internal.h"
 #include "adapters_internal.h"
 
-/* ---- config views: a dt_config is a cJSON node ---- */
-
-static const cJSON *J(const dt_config *c) { return (const cJSON *)(const void *)c; }
 static const dt_config *C(const cJSON *j) { return (const dt_config *)(const void *)j; }
-
-const dt_config *dt_config_get(const dt_config *c, const char *key)
-{
-    if (c == NULL || key == NULL || !cJSON_IsObject(J(c)))
-        return NULL;
-    return C(cJSON_GetObjectItemCaseSensitive(J(c), key));
-}
-
-const dt_config *dt_config_at(const dt_config *c, size_t i)
-{
-    if (c == NULL || !cJSON_IsArray(J(c)) || i > (size_t)INT32_MAX)
-        return NULL;
-    return C(cJSON_GetArrayItem(J(c), (int)i));
-}
-
-size_t dt_config_len(const dt_config *c)
-{
-    if (c == NULL || !(cJSON_IsArray(J(c)) || cJSON_IsObject(J(c))))
-        return 0;
-    size_t n = 0;
-    for (const cJSON *it = J(c)->child; it != NULL; it = it->next)
-        n++;
-    return n;
-}
-
-int dt_config_string(const dt_config *c, const char **out)
-{
-    if (c == NULL || out == NULL)
-        return DT_ENOTFOUND;
-    if (!cJSON_IsString(J(c)))
-        return DT_EPARSE;
-    *out = J(c)->valuestring;
-    return DT_OK;
-}
-
-int dt_config_number(const dt_config *c, double *out)
-{
-    if (c == NULL || out == NULL)
-        return DT_ENOTFOUND;
-    if (!cJSON_IsNumber(J(c)) || !isfinite(J(c)->valuedouble))
-        return DT_EPARSE;
-    *out = J(c)->valuedouble;
-    return DT_OK;
-}
-
-int dt_config_bool(const dt_config *c, int *out)
-{
-    if (c == NULL || out == NULL)
-        return DT_ENOTFOUND;
-    if (!cJSON_IsBool(J(c)))
-        return DT_EPARSE;
-    *out = cJSON_IsTrue(J(c));
-    return DT_OK;
-}
-
-/* ---- registry ---- */
-
-#define MAX_KINDS 64
-
-struct dt_registry {
-    dt_allocator alloc;
-    /* copies of the tables, members beyond a table's declared abi zeroed */
-    dt_source_ops src_tab[MAX_KINDS];
-    dt_sink_ops snk_tab[MAX_KINDS];
-    const dt_source_ops *src[MAX_KINDS]; /* -> src_tab */
-    const dt_sink_ops *snk[MAX_KINDS];
-    const dt_controller_ops *ctl[MAX_KINDS];
-    size_t n_src, n_snk, n_ctl;
-    dt__plant plants[16];
-    size_t n_plants;
-};
-
-/* "csv, memory, udp": the kinds registered for a role, for a message that
- * names what an unknown kind could have been. */
-static const char *kinds(const dt_registry *r, int sink, char *buf, size_t cap)
-{
-    size_t n = sink ? r->n_snk : r->n_src, at = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && at < cap; i++) {
-        const char *k = sink ? r->snk[i]->kind : r->src[i]->kind;
-        int w = snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", k);
-        if (w < 0)
-            break;
-        at += (size_t)w;
-    }
-    return n ? buf : "none";
-}
-
-int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
-{
-    if (r == NULL || name == NULL || ops == NULL || ops->step == NULL || name[0] == '\0' ||
-        strlen(name) >= sizeof r->plants[0].name || ops->n_inputs > DT__PLANT_IO ||
-        ops->n_outputs > DT__PLANT_IO || ops->n_outputs == 0 ||
-        (ops->n_inputs > 0 && ops->inputs == NULL) || ops->outputs == NULL)
-        return DT_EINVAL;
-    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
-        return DT_EABI;
-    if (dt__registry_plant(r, name) != NULL)
-        return DT_EEXIST;
-    if (r->n_plants == 16)
-        return DT_ELIMIT;
-    dt__plant *p = &r->plants[r->n_plants++];
-    memset(p, 0, sizeof *p);
-    (void)snprintf(p->name, sizeof p->name, "%s", name);
-    p->ops = ops;
-    p->self = self;
-    return DT_OK;
-}
-
-dt__plant *dt__registry_plant(const dt_registry *r, const char *name)
-{
-    for (size_t i = 0; r != NULL && name != NULL && i < r->n_plants; i++)
-        if (strcmp(r->plants[i].name, name) == 0)
-            return (dt__plant *)&r->plants[i];
-    return NULL;
-}
-
-int dt_registry_add_controller(dt_registry *r, const dt_controller_ops *ops)
-{
-    if (r == NULL || ops == NULL)
-        return DT_EINVAL;
-    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
-        return DT_EABI;
-    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->init == NULL || ops->compute == NULL)
-        return DT_EINVAL;
-    if (dt_registry_controller(r, ops->kind) != NULL)
-        return DT_EEXIST;
-    if (r->n_ctl == MAX_KINDS)
-        return DT_ELIMIT;
-    r->ctl[r->n_ctl++] = ops;
-    return DT_OK;
-}
-
-const dt_controller_ops *dt_registry_controller(const dt_registry *r, const char *kind)
-{
-    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_ctl; i++)
-        if (strcmp(r->ctl[i]->kind, kind) == 0)
-            return r->ctl[i];
-    return NULL;
-}
-
-/* Bytes of a table of a declared version: the members it has. */
-static size_t source_ops_size(uint32_t abi)
-{
-    return abi >= 2 ? sizeof(dt_source_ops) : offsetof(dt_source_ops, validate);
-}
-
-static size_t sink_ops_size(uint32_t abi)
-{
-    return abi >= 2 ? sizeof(dt_sink_ops) : offsetof(dt_sink_ops, validate);
-}
-
-int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
-{
-    if (r == NULL || ops == NULL)
-        return DT_EINVAL;
-    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
-        return DT_EABI;
-    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL)
-        return DT_EINVAL;
-    if (dt_registry_source(r, ops->kind) != NULL)
-        return DT_EEXIST;
-    if (r->n_src == MAX_KINDS)
-        return DT_ELIMIT;
-    dt_source_ops *copy = &r->src_tab[r->n_src];
-    memset(copy, 0, sizeof *copy);
-    memcpy(copy, ops, source_ops_size(ops->abi));
-    r->src[r->n_src++] = copy;
-    return DT_OK;
-}
-
-int dt_registry_add_sink(dt_registry *r, const dt_sink_ops *ops)
-{
-    if (r == NULL || ops == NULL)
-        return DT_EINVAL;
-    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_ADAPTER_ABI)
-        return DT_EABI;
-    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL ||
-        ops->apply == NULL)
-        return DT_EINVAL;
-    if (dt_registry_sink(r, ops->kind) != NULL)
-        return DT_EEXIST;
-    if (r->n_snk == MAX_KINDS)
-        return DT_ELIMIT;
-    dt_sink_ops *copy = &r->snk_tab[r->n_snk];
-    memset(copy, 0, sizeof *copy);
-    memcpy(copy, ops, sink_ops_size(ops->abi));
-    r->snk[r->n_snk++] = copy;
-    return DT_OK;
-}
-
-const dt_source_ops *dt_registry_source(const dt_registry *r, const char *kind)
-{
-    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_src; i++)
-        if (strcmp(r->src[i]->kind, kind) == 0)
-            return r->src[i];
-    return NULL;
-}
-
-const dt_sink_ops *dt_registry_sink(const dt_registry *r, const char *kind)
-{
-    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_snk; i++)
-        if (strcmp(r->snk[i]->kind, kind) == 0)
-            return r->snk[i];
-    return NULL;
-}
-
-int dt_registry_create(const dt_allocator *alloc, dt_registry **out)
-{
-    if (out == NULL)
-        return DT_EINVAL;
-    if (alloc == NULL)
-        alloc = dt_allocator_default();
-    dt_registry *r = dt__calloc(alloc, 1, sizeof *r);
-    if (r == NULL)
-        return DT_ENOMEM;
-    r->alloc = *alloc;
-    (void)dt_registry_add_source(r, &dt__memory_source_ops);
-    (void)dt_registry_add_sink(r, &dt__memory_sink_ops);
-    (void)dt_registry_add_source(r, &dt__csv_source_ops);
-    (void)dt_registry_add_sink(r, &dt__csvlog_sink_ops);
-    (void)dt_registry_add_source(r, &dt__udp_source_ops);
-    (void)dt_registry_add_sink(r, &dt__udp_sink_ops);
-    (void)dt_registry_add_source(r, &dt__sim_source_ops);
-    (void)dt_registry_add_sink(r, &dt__sim_sink_ops);
-    (void)dt_registry_add_controller(r, &dt__pid_ops);
-    (void)dt_registry_add_controller(r, &dt__state_feedback_ops);
-    (void)dt_registry_add_controller(r, &dt__callback_ops);
-    *out = r;
-    return DT_OK;
-}
-
-void dt_registry_destroy(dt_registry *r)
-{
-    if (r != NULL) {
-        dt_allocator a = r->alloc;
-        dt__free(&a, r);
-    }
-}
 
 /* ---- contexts ---- */
 
@@ -271,6 +29,7 @@ struct dt_source_ctx {
     dt_io *io;
     char *id;
     const dt_source_ops *ops;
+    void *kind_ctx; /* shared by the kind's instances (dt_registry_add_source_kind) */
     void *self;
     int opened;
     dt_source_id ing_id;
@@ -283,6 +42,7 @@ struct dt_sink_ctx {
     dt_io *io;
     char *id;
     const dt_sink_ops *ops;
+    void *kind_ctx;
     void *self;
     int opened;
     mapset maps;
@@ -840,7 +600,7 @@ static int open_sources(build *b, const cJSON *arr)
             return fail(b, DT_ENOTFOUND, p,
                         "no source adapter of kind \"%s\" (registered: %s; a host program "
                         "registers its own with dt_registry_add_source)",
-                        kind, kinds(b->reg, 0, kb, sizeof kb));
+                        kind, dt__registry_kinds(b->reg, 0, kb, sizeof kb));
         }
         rc = dt__json_check_keys(b->diag, o, path, common_keys, ops->keys);
         if (rc != DT_OK)
@@ -848,6 +608,7 @@ static int open_sources(build *b, const cJSON *arr)
         dt_source_ctx *c = &io->src[i];
         c->io = io;
         c->ops = ops;
+        c->kind_ctx = dt_registry_source_ctx(b->reg, kind);
         c->id = dt__strndup(&io->alloc, id, strlen(id));
         io->n_src = i + 1;
         if (c->id == NULL)
@@ -901,7 +662,7 @@ static int open_sinks(build *b, const cJSON *arr)
             return fail(b, DT_ENOTFOUND, p,
                         "no sink adapter of kind \"%s\" (registered: %s; a host program "
                         "registers its own with dt_registry_add_sink)",
-                        kind, kinds(b->reg, 1, kb, sizeof kb));
+                        kind, dt__registry_kinds(b->reg, 1, kb, sizeof kb));
         }
         rc = dt__json_check_keys(b->diag, o, path, sink_common_keys, ops->keys);
         if (rc != DT_OK)
@@ -909,6 +670,7 @@ static int open_sinks(build *b, const cJSON *arr)
         dt_sink_ctx *c = &io->snk[i];
         c->io = io;
         c->ops = ops;
+        c->kind_ctx = dt_registry_sink_ctx(b->reg, kind);
         c->id = dt__strndup(&io->alloc, id, strlen(id));
         io->n_snk = i + 1;
         if (c->id == NULL)
@@ -1069,7 +831,97 @@ int dt_io_poll(dt_io *io, dt_time now)
         if (rc != DT_OK && first == DT_OK)
             first = rc;
     }
+    for (size_t i = 0; i < io->n_snk; i++) {
+        dt_sink_ctx *c = &io->snk[i];
+        if (c->ops->poll == NULL || !c->opened)
+            continue;
+        int rc = c->ops->poll(c->self, now);
+        if (rc != DT_OK && first == DT_OK)
+            first = rc;
+    }
     return first;
+}
+
+/* ---- loop hooks: what a host loop watches, and calls back ---- */
+
+#define WATCH_MAX 8 /* descriptors one adapter may ask for */
+
+size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max)
+{
+    size_t n = 0;
+    if (io == NULL)
+        return 0;
+    for (size_t k = 0; k < io->n_src + io->n_snk; k++) {
+        int sink = k >= io->n_src;
+        size_t i = sink ? k - io->n_src : k;
+        const void *self = sink ? io->snk[i].self : io->src[i].self;
+        int opened = sink ? io->snk[i].opened : io->src[i].opened;
+        size_t (*fn)(const void *, dt_watch *, size_t) =
+            sink ? io->snk[i].ops->watches : io->src[i].ops->watches;
+        if (fn == NULL || !opened)
+            continue;
+        dt_watch w[WATCH_MAX];
+        size_t got = fn(self, w, WATCH_MAX);
+        for (size_t j = 0; j < got && j < WATCH_MAX; j++) {
+            /* an adapter's nonsense (a negative fd, no event) is not a watch */
+            if (w[j].fd < 0 || (w[j].events & (DT_WATCH_READ | DT_WATCH_WRITE)) == 0)
+                continue;
+            if (n < max && out != NULL)
+                out[n] = (dt_io_watch){w[j].fd, w[j].events & (DT_WATCH_READ | DT_WATCH_WRITE),
+                                       w[j].gen, (uint32_t)i | (sink ? DT_IO_SINK : 0)};
+            n++;
+        }
+    }
+    return n;
+}
+
+void dt_io_ready(dt_io *io, uint32_t adapter, int fd, unsigned events, dt_time now)
+{
+    if (io == NULL)
+        return;
+    size_t i = adapter & ~DT_IO_SINK;
+    if (adapter & DT_IO_SINK) {
+        if (i < io->n_snk && io->snk[i].opened && io->snk[i].ops->ready != NULL)
+            io->snk[i].ops->ready(io->snk[i].self, fd, events, now);
+    } else if (i < io->n_src && io->src[i].opened && io->src[i].ops->ready != NULL) {
+        io->src[i].ops->ready(io->src[i].self, fd, events, now);
+    }
+}
+
+/* The adapter k (sources first, then sinks): its wake_at, or DT_TIME_MAX. */
+static dt_time wake_at(const dt_io *io, size_t k)
+{
+    int sink = k >= io->n_src;
+    size_t i = sink ? k - io->n_src : k;
+    dt_time (*fn)(const void *) = sink ? io->snk[i].ops->wake_at : io->src[i].ops->wake_at;
+    int opened = sink ? io->snk[i].opened : io->src[i].opened;
+    if (fn == NULL || !opened)
+        return DT_TIME_MAX;
+    return fn(sink ? io->snk[i].self : io->src[i].self);
+}
+
+dt_time dt_io_wake_at(const dt_io *io)
+{
+    dt_time t = DT_TIME_MAX;
+    for (size_t k = 0; io != NULL && k < io->n_src + io->n_snk; k++) {
+        dt_time w = wake_at(io, k);
+        if (w < t)
+            t = w;
+    }
+    return t;
+}
+
+void dt_io_wake(dt_io *io, dt_time now)
+{
+    for (size_t k = 0; io != NULL && k < io->n_src + io->n_snk; k++) {
+        if (wake_at(io, k) > now)
+            continue;
+        int sink = k >= io->n_src;
+        size_t i = sink ? k - io->n_src : k;
+        void (*fn)(void *, dt_time) = sink ? io->snk[i].ops->wake : io->src[i].ops->wake;
+        if (fn != NULL)
+            fn(sink ? io->snk[i].self : io->src[i].self, now);
+    }
 }
 
 int dt_io_apply(dt_io *io, const dt_command *cmd)
@@ -1197,37 +1049,18 @@ double dt_io_source_progress(const dt_io *io, size_t i)
     return p >= 0 && p <= 1 ? p : -1; /* an adapter's NaN or 7 means: not known */
 }
 
-int dt_memory_source_push(dt_io *io, size_t i, const char *native, dt_time t_source,
-                          double value)
+const dt_source_ops *dt__io_source_ops(const dt_io *io, size_t i)
 {
-    if (io == NULL || i >= io->n_src || native == NULL)
-        return DT_EINVAL;
-    if (io->src[i].ops->open != dt__memory_source_ops.open)
-        return DT_EINVAL;
-    return dt__memory_source_push(io->src[i].self, &io->src[i], native, t_source, value);
+    return io && i < io->n_src ? io->src[i].ops : NULL;
 }
 
-size_t dt_memory_sink_read(dt_io *io, size_t i, dt_command *out, size_t max)
+const dt_sink_ops *dt__io_sink_ops(const dt_io *io, size_t i)
 {
-    if (io == NULL || i >= io->n_snk || out == NULL || io->snk[i].ops->open != dt__memory_sink_ops.open)
-        return 0;
-    return dt__memory_sink_read(io->snk[i].self, out, max);
+    return io && i < io->n_snk ? io->snk[i].ops : NULL;
 }
 
-int dt_csvlog_estimate(dt_io *io, size_t i, dt_time t, dt_signal_id sig, double mean,
-                       double variance)
-{
-    if (io == NULL || i >= io->n_snk || io->snk[i].ops->open != dt__csvlog_sink_ops.open)
-        return DT_EINVAL;
-    return dt__csvlog_estimate(io->snk[i].self, t, sig, mean, variance);
-}
-
-int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
-{
-    if (io == NULL || out == NULL || i >= io->n_src || io->src[i].ops->open != dt__udp_source_ops.open)
-        return DT_EINVAL;
-    return dt__udp_source_stats(io->src[i].self, out);
-}
+void *dt_source_kind_ctx(const dt_source_ctx *c) { return c ? c->kind_ctx : NULL; }
+void *dt_sink_kind_ctx(const dt_sink_ctx *c) { return c ? c->kind_ctx : NULL; }
 
 int dt_io_report(dt_io *io, dt_signal_id sig, uint64_t seq, double value, dt_time t)
 {
@@ -1263,5 +1096,4 @@ int dt_io_reported(const dt_io *io, dt_signal_id sig, uint64_t *seq, double *val
     return DT_OK;
 }
 
-const dt_registry *dt__source_registry(const dt_source_ctx *c) { return c->io->reg; }
-const dt_registry *dt__sink_registry(const dt_sink_ctx *c) { return c->io->reg; }
+

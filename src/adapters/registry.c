@@ -1,0 +1,205 @@
+/* The registry: source, sink and controller kinds by name, each with the
+ * context its instances share. It names no adapter: the built-in kinds are
+ * registered by builtins.c. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../control/control_internal.h"
+#include "../platform/internal.h"
+#include "adapters_internal.h"
+
+#define MAX_KINDS 64
+#define MAX_CLEANUPS 8
+
+struct dt_registry {
+    dt_allocator alloc;
+    /* copies of the tables, members beyond a table's declared abi zeroed */
+    dt_source_ops src[MAX_KINDS];
+    dt_sink_ops snk[MAX_KINDS];
+    void *src_ctx[MAX_KINDS], *snk_ctx[MAX_KINDS];
+    const dt_controller_ops *ctl[MAX_KINDS];
+    size_t n_src, n_snk, n_ctl;
+    struct {
+        void (*fn)(void *arg, const dt_allocator *alloc);
+        void *arg;
+    } cleanup[MAX_CLEANUPS];
+    size_t n_cleanup;
+};
+
+/* Bytes of a table of a declared version: the members it has. */
+static size_t source_ops_size(uint32_t abi)
+{
+    return abi >= 3   ? sizeof(dt_source_ops)
+           : abi == 2 ? offsetof(dt_source_ops, watches)
+                      : offsetof(dt_source_ops, validate);
+}
+
+static size_t sink_ops_size(uint32_t abi)
+{
+    return abi >= 3   ? sizeof(dt_sink_ops)
+           : abi == 2 ? offsetof(dt_sink_ops, poll)
+                      : offsetof(dt_sink_ops, validate);
+}
+
+static int find(const dt_registry *r, int sink, const char *kind)
+{
+    size_t n = sink ? r->n_snk : r->n_src;
+    for (size_t i = 0; kind != NULL && i < n; i++)
+        if (strcmp(sink ? r->snk[i].kind : r->src[i].kind, kind) == 0)
+            return (int)i;
+    return -1;
+}
+
+int dt_registry_add_source_kind(dt_registry *r, const dt_source_ops *ops, void *kind_ctx)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_SOURCE_ABI)
+        return DT_EABI;
+    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL)
+        return DT_EINVAL;
+    if (find(r, 0, ops->kind) >= 0)
+        return DT_EEXIST;
+    if (r->n_src == MAX_KINDS)
+        return DT_ELIMIT;
+    dt_source_ops *copy = &r->src[r->n_src];
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, ops, source_ops_size(ops->abi));
+    r->src_ctx[r->n_src++] = kind_ctx;
+    return DT_OK;
+}
+
+int dt_registry_add_sink_kind(dt_registry *r, const dt_sink_ops *ops, void *kind_ctx)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_SINK_ABI)
+        return DT_EABI;
+    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->open == NULL || ops->apply == NULL)
+        return DT_EINVAL;
+    if (find(r, 1, ops->kind) >= 0)
+        return DT_EEXIST;
+    if (r->n_snk == MAX_KINDS)
+        return DT_ELIMIT;
+    dt_sink_ops *copy = &r->snk[r->n_snk];
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, ops, sink_ops_size(ops->abi));
+    r->snk_ctx[r->n_snk++] = kind_ctx;
+    return DT_OK;
+}
+
+int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
+{
+    return dt_registry_add_source_kind(r, ops, NULL);
+}
+
+int dt_registry_add_sink(dt_registry *r, const dt_sink_ops *ops)
+{
+    return dt_registry_add_sink_kind(r, ops, NULL);
+}
+
+const dt_source_ops *dt_registry_source(const dt_registry *r, const char *kind)
+{
+    int i = r ? find(r, 0, kind) : -1;
+    return i >= 0 ? &r->src[i] : NULL;
+}
+
+const dt_sink_ops *dt_registry_sink(const dt_registry *r, const char *kind)
+{
+    int i = r ? find(r, 1, kind) : -1;
+    return i >= 0 ? &r->snk[i] : NULL;
+}
+
+void *dt_registry_source_ctx(const dt_registry *r, const char *kind)
+{
+    int i = r ? find(r, 0, kind) : -1;
+    return i >= 0 ? r->src_ctx[i] : NULL;
+}
+
+void *dt_registry_sink_ctx(const dt_registry *r, const char *kind)
+{
+    int i = r ? find(r, 1, kind) : -1;
+    return i >= 0 ? r->snk_ctx[i] : NULL;
+}
+
+/* "csv, memory, udp": the kinds registered for a role, for a message that
+ * names what an unknown kind could have been. */
+const char *dt__registry_kinds(const dt_registry *r, int sink, char *buf, size_t cap)
+{
+    size_t n = sink ? r->n_snk : r->n_src, at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < cap; i++) {
+        const char *k = sink ? r->snk[i].kind : r->src[i].kind;
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", k);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    return n ? buf : "none";
+}
+
+int dt_registry_add_controller(dt_registry *r, const dt_controller_ops *ops)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_CONTROLLER_ABI)
+        return DT_EABI;
+    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->init == NULL || ops->compute == NULL)
+        return DT_EINVAL;
+    if (dt_registry_controller(r, ops->kind) != NULL)
+        return DT_EEXIST;
+    if (r->n_ctl == MAX_KINDS)
+        return DT_ELIMIT;
+    r->ctl[r->n_ctl++] = ops;
+    return DT_OK;
+}
+
+const dt_controller_ops *dt_registry_controller(const dt_registry *r, const char *kind)
+{
+    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_ctl; i++)
+        if (strcmp(r->ctl[i]->kind, kind) == 0)
+            return r->ctl[i];
+    return NULL;
+}
+
+int dt__registry_on_destroy(dt_registry *r, void (*fn)(void *arg, const dt_allocator *alloc),
+                            void *arg)
+{
+    if (r->n_cleanup == MAX_CLEANUPS)
+        return DT_ELIMIT;
+    r->cleanup[r->n_cleanup].fn = fn;
+    r->cleanup[r->n_cleanup++].arg = arg;
+    return DT_OK;
+}
+
+const dt_allocator *dt__registry_allocator(const dt_registry *r) { return &r->alloc; }
+
+int dt_registry_create(const dt_allocator *alloc, dt_registry **out)
+{
+    if (out == NULL)
+        return DT_EINVAL;
+    if (alloc == NULL)
+        alloc = dt_allocator_default();
+    dt_registry *r = dt__calloc(alloc, 1, sizeof *r);
+    if (r == NULL)
+        return DT_ENOMEM;
+    r->alloc = *alloc;
+    int rc = dt__register_builtins(r);
+    if (rc != DT_OK) {
+        dt_registry_destroy(r);
+        return rc;
+    }
+    *out = r;
+    return DT_OK;
+}
+
+void dt_registry_destroy(dt_registry *r)
+{
+    if (r == NULL)
+        return;
+    dt_allocator a = r->alloc;
+    for (size_t i = r->n_cleanup; i-- > 0;)
+        r->cleanup[i].fn(r->cleanup[i].arg, &a);
+    dt__free(&a, r);
+}
