@@ -1,37 +1,182 @@
-/* libuv driver: a timer steps the twin; signals stop it cleanly. */
+/* libuv driver: a timer steps the twin; the adapters' loop hooks (watched
+ * descriptors, wake times) are embedded in the loop without naming a kind;
+ * signals stop it cleanly. */
 #define _DEFAULT_SOURCE /* uv.h needs the POSIX types under -std=c11 */
 #include <signal.h>
-
 #include <string.h>
 
-#include "../adapters/adapters_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/uv.h"
 
-#define MAX_EMBEDDED 64
+#define MAX_WATCH 64
+#define MAX_SHARING 8 /* adapters watching one descriptor (a shared connection) */
+
+/* One watched descriptor (libuv allows one poll handle per descriptor), and
+ * the adapters that want it. A handle being closed stays out of use until
+ * its close callback: libuv owns its memory until then. */
+enum { SLOT_FREE, SLOT_ACTIVE, SLOT_CLOSING };
+typedef struct slot {
+    uv_poll_t h;
+    int state;
+    int fd;
+    uint32_t gen;
+    unsigned events; /* the union of the adapters' */
+    size_t n;
+    uint32_t adapter[MAX_SHARING];
+    unsigned wants[MAX_SHARING];
+    struct dt_uv *d;
+} slot;
 
 struct dt_uv {
     dt_allocator alloc;
-    int closing; /* handles still closing; freed when it reaches 0 */
+    int closing; /* handles still closing after detach; freed when it reaches 0 */
     dt_twin *twin;
+    dt_io *io;
     uv_loop_t *loop;
-    uv_timer_t timer;
+    uv_timer_t timer, waker;
     uv_signal_t sigint, sigterm;
-    int signals, stopped, signaled, status;
+    int signals, stopped, signaled, status, detached;
     uint64_t origin;
     dt_time now;
-    /* UDP sources' private loops, embedded: watched through their backend fd */
-    uv_poll_t polls[MAX_EMBEDDED];
-    void *poll_self[MAX_EMBEDDED];
-    size_t n_polls;
+    slot slots[MAX_WATCH];
+    uint64_t watch_overflow; /* descriptors beyond MAX_WATCH: polled each cycle only */
     void (*on_step)(void *user, dt_twin *twin, dt_time now);
     void *step_user;
 };
 
-static void on_readable(uv_poll_t *h, int status, int events)
+/* The twin's time now, never before the last step. */
+static dt_time twin_now(dt_uv *d)
 {
-    (void)status, (void)events;
-    dt__udp_source_turn(h->data); /* receive now: samples reach the ring at once */
+    dt_time now = (dt_time)(uv_hrtime() - d->origin); /* ns since attach */
+    return now < d->now ? d->now : now;
+}
+
+static void sync_hooks(dt_uv *d);
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    slot *s = h->data;
+    dt_uv *d = s->d;
+    if (d->stopped || s->state != SLOT_ACTIVE)
+        return;
+    /* an error (a closed peer, a bad descriptor) is reported as readiness:
+     * the adapter's own read finds out what it is */
+    unsigned ev = status < 0 ? s->events
+                             : (unsigned)((events & UV_READABLE ? DT_WATCH_READ : 0) |
+                                          (events & UV_WRITABLE ? DT_WATCH_WRITE : 0));
+    /* a copy: an adapter's call may change what is watched */
+    size_t n = s->n;
+    uint32_t adapter[MAX_SHARING];
+    unsigned wants[MAX_SHARING];
+    int fd = s->fd;
+    memcpy(adapter, s->adapter, sizeof adapter);
+    memcpy(wants, s->wants, sizeof wants);
+    for (size_t i = 0; i < n && !d->stopped; i++)
+        if (wants[i] & ev)
+            dt_io_ready(d->io, adapter[i], fd, wants[i] & ev, twin_now(d));
+    sync_hooks(d);
+}
+
+static void on_slot_closed(uv_handle_t *h)
+{
+    slot *s = h->data;
+    dt_uv *d = s->d;
+    s->state = SLOT_FREE;
+    if (d->detached && --d->closing == 0) {
+        dt_allocator a = d->alloc;
+        dt__free(&a, d);
+    }
+}
+
+static void close_slot(slot *s)
+{
+    uv_poll_stop(&s->h);
+    s->state = SLOT_CLOSING;
+    uv_close((uv_handle_t *)&s->h, on_slot_closed);
+}
+
+static int libuv_events(unsigned ev)
+{
+    return (ev & DT_WATCH_READ ? UV_READABLE : 0) | (ev & DT_WATCH_WRITE ? UV_WRITABLE : 0);
+}
+
+static void on_wake(uv_timer_t *h)
+{
+    dt_uv *d = h->data;
+    if (d->stopped)
+        return;
+    dt_io_wake(d->io, twin_now(d));
+    sync_hooks(d);
+}
+
+/* Makes the loop watch what the adapters want now: the same descriptor
+ * (and object: gen) keeps its handle, a changed one gets a fresh one. */
+static void sync_hooks(dt_uv *d)
+{
+    dt_io_watch want[MAX_WATCH];
+    size_t n = dt_io_watches(d->io, want, MAX_WATCH);
+    if (n > MAX_WATCH) {
+        d->watch_overflow += n - MAX_WATCH;
+        n = MAX_WATCH;
+    }
+    for (size_t i = 0; i < MAX_WATCH; i++)
+        if (d->slots[i].state == SLOT_ACTIVE)
+            d->slots[i].n = 0; /* refilled from `want` below */
+    for (size_t j = 0; j < n; j++) {
+        slot *s = NULL, *free_slot = NULL;
+        for (size_t i = 0; i < MAX_WATCH && s == NULL; i++) {
+            slot *c = &d->slots[i];
+            if (c->state == SLOT_ACTIVE && c->fd == want[j].fd && c->gen == want[j].gen)
+                s = c;
+            else if (c->state == SLOT_FREE && free_slot == NULL)
+                free_slot = c;
+        }
+        if (s == NULL) {
+            /* no handle (all in use or closing) or libuv refuses the
+             * descriptor: the adapter is still polled once per cycle */
+            if (free_slot == NULL || uv_poll_init(d->loop, &free_slot->h, want[j].fd) != 0) {
+                d->watch_overflow++;
+                continue;
+            }
+            s = free_slot;
+            s->state = SLOT_ACTIVE;
+            s->fd = want[j].fd;
+            s->gen = want[j].gen;
+            s->events = 0;
+            s->n = 0;
+            s->d = d;
+            s->h.data = s;
+        }
+        if (s->n == MAX_SHARING) {
+            d->watch_overflow++;
+            continue;
+        }
+        s->adapter[s->n] = want[j].adapter;
+        s->wants[s->n++] = want[j].events;
+    }
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *s = &d->slots[i];
+        if (s->state != SLOT_ACTIVE)
+            continue;
+        if (s->n == 0) {
+            close_slot(s); /* nobody wants it now (a closed connection) */
+            continue;
+        }
+        unsigned ev = 0;
+        for (size_t k = 0; k < s->n; k++)
+            ev |= s->wants[k];
+        if (ev != s->events) {
+            s->events = ev;
+            uv_poll_start(&s->h, libuv_events(ev), on_poll);
+        }
+    }
+    dt_time at = dt_io_wake_at(d->io), now = twin_now(d);
+    if (at == DT_TIME_MAX) {
+        uv_timer_stop(&d->waker);
+    } else {
+        uint64_t ms = at <= now ? 0 : (uint64_t)((at - now + 999999) / 1000000);
+        uv_timer_start(&d->waker, on_wake, ms, 0);
+    }
 }
 
 static void on_tick(uv_timer_t *h)
@@ -39,16 +184,14 @@ static void on_tick(uv_timer_t *h)
     dt_uv *d = h->data;
     if (d->stopped)
         return;
-    /* uv_hrtime: monotonic ns; the twin's time starts at attach. */
-    dt_time now = (dt_time)(uv_hrtime() - d->origin);
-    if (now < d->now)
-        now = d->now;
-    d->now = now;
-    int rc = dt_twin_step(d->twin, now);
+    d->now = twin_now(d);
+    int rc = dt_twin_step(d->twin, d->now);
     if (rc != DT_OK && d->status == DT_OK)
         d->status = rc;
     if (d->on_step != NULL)
-        d->on_step(d->step_user, d->twin, now);
+        d->on_step(d->step_user, d->twin, d->now);
+    if (!d->stopped)
+        sync_hooks(d);
 }
 
 void dt_uv_on_step(dt_uv *d, void (*fn)(void *user, dt_twin *twin, dt_time now), void *user)
@@ -65,6 +208,7 @@ void dt_uv_stop(dt_uv *d)
         return;
     d->stopped = 1;
     uv_timer_stop(&d->timer);
+    uv_timer_stop(&d->waker);
     dt_twin_stop(d->twin);
     uv_stop(d->loop);
 }
@@ -92,6 +236,7 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
         return DT_ENOMEM;
     d->alloc = *a;
     d->twin = twin;
+    d->io = dt_twin_io(twin);
     d->loop = loop;
     d->origin = uv_hrtime();
     int rc = dt_twin_start(twin, 0);
@@ -99,11 +244,11 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
         dt__free(a, d);
         return rc;
     }
-    if (uv_timer_init(loop, &d->timer) != 0) {
-        dt__free(a, d);
+    if (uv_timer_init(loop, &d->timer) != 0 || uv_timer_init(loop, &d->waker) != 0) {
+        dt__free(a, d); /* uv_timer_init allocates nothing and cannot fail on Linux */
         return DT_EIO;
     }
-    d->timer.data = d;
+    d->timer.data = d->waker.data = d;
     if (handle_signals) {
         d->signals = 1;
         uv_signal_init(loop, &d->sigint);
@@ -112,19 +257,7 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
         uv_signal_start(&d->sigint, on_signal, SIGINT);
         uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     }
-    dt_io *io = dt_twin_io(twin);
-    for (size_t i = 0; i < dt_io_source_count(io) && d->n_polls < MAX_EMBEDDED; i++) {
-        if (strcmp(dt_io_source_kind(io, i), "udp") != 0)
-            continue;
-        void *self = dt_io_source_instance(io, i);
-        int fd = dt__udp_source_backend_fd(self);
-        uv_poll_t *w = &d->polls[d->n_polls];
-        if (fd < 0 || uv_poll_init(loop, w, fd) != 0)
-            continue; /* stays polled once per cycle by dt_io_poll */
-        w->data = self;
-        d->poll_self[d->n_polls++] = self;
-        uv_poll_start(w, UV_READABLE, on_readable);
-    }
+    sync_hooks(d);
     uv_timer_start(&d->timer, on_tick, ms, ms);
     *out = d;
     return DT_OK;
@@ -146,12 +279,15 @@ void dt_uv_detach(dt_uv *d)
     if (d == NULL)
         return;
     d->stopped = 1;
+    d->detached = 1;
     uv_timer_stop(&d->timer);
-    d->closing = (d->signals ? 3 : 1) + (int)d->n_polls;
-    for (size_t i = 0; i < d->n_polls; i++) {
-        uv_poll_stop(&d->polls[i]);
-        d->polls[i].data = d;
-        uv_close((uv_handle_t *)&d->polls[i], on_closed);
+    uv_timer_stop(&d->waker);
+    d->closing = (d->signals ? 4 : 2);
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        if (d->slots[i].state == SLOT_ACTIVE)
+            close_slot(&d->slots[i]);
+        if (d->slots[i].state == SLOT_CLOSING)
+            d->closing++;
     }
     if (d->signals) {
         uv_signal_stop(&d->sigint);
@@ -160,6 +296,7 @@ void dt_uv_detach(dt_uv *d)
         uv_close((uv_handle_t *)&d->sigterm, on_closed);
     }
     uv_close((uv_handle_t *)&d->timer, on_closed);
+    uv_close((uv_handle_t *)&d->waker, on_closed);
 }
 
 dt_time dt_uv_now(const dt_uv *d) { return d ? d->now : 0; }
