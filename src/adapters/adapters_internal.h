@@ -38,10 +38,4 @@ const dt_allocator *dt__registry_allocator(const dt_registry *reg);
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 
-/* The UDP source's private loop, for embedding in a host loop: its backend
- * fd (readable when it has work) and one non-blocking turn. (To be replaced
- * by the loop hooks.) */
-int dt__udp_source_backend_fd(void *self);
-void dt__udp_source_turn(void *self);
-
 #endif

@@ -1,10 +1,19 @@
-/* UDP source and sink on libuv. Each instance runs a private uv loop that
- * poll()/apply() turn without blocking (UV_RUN_NOWAIT), so the core needs no
- * event loop; the receive buffer is allocated once at open. */
-#define _DEFAULT_SOURCE /* uv.h needs the POSIX types under -std=c11 */
+/* UDP source and sink on plain non-blocking POSIX sockets: poll() reads what
+ * the socket holds and apply() sends without ever blocking, so the core needs
+ * no event loop. A host loop may watch the source's socket through the loop
+ * hooks (watches/ready) to receive datagrams when they arrive rather than once
+ * per cycle. The receive buffer is allocated once at open. */
+#define _DEFAULT_SOURCE /* sockets, inet_pton, if_nametoindex under -std=c11 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <string.h>
-
-#include <uv.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "../platform/internal.h"
 #include "adapters_internal.h"
@@ -13,9 +22,10 @@
 
 #ifdef __linux__
 #include <linux/sock_diag.h> /* SK_MEMINFO_DROPS */
-#include <sys/socket.h>
 #endif
 
+/* Larger than any UDP payload over IPv4 (65507): only an IPv6 jumbogram can be
+ * cut, which the kernel reports (MSG_TRUNC) and the source counts. */
 #define UDP_BUF 65536
 /* Frames: the replay window (a bitmap) and the largest forward step taken on
  * one frame's word. A bigger step would push frames the honest sender is
@@ -28,12 +38,11 @@
 typedef struct udpsrc {
     dt_source_ctx *ctx;
     dt_allocator alloc;
-    uv_loop_t loop;
-    uv_udp_t udp;
-    int loop_ok, udp_ok, recv_on;
+    int fd, have_fd; /* the bound socket (non-blocking) */
+    int paused;      /* the budget of this cycle is spent: read nothing until the next poll */
     uint8_t *buf;
     uint32_t source_id, max_count;
-    /* the work of one poll (and the host loop's turns until the next poll) */
+    /* the work of one poll (and of the host loop's ready calls until the next poll) */
     uint32_t poll_datagrams, used_datagrams;
     size_t poll_bytes, used_bytes;
     int ring_full; /* the ring refused a sample: decode nothing more until the next poll */
@@ -57,14 +66,6 @@ typedef struct udpsrc {
 static const char *const udpsrc_keys[] = {"bind",          "port",       "source_id",
                                           "max_count",     "poll_datagrams", "poll_bytes",
                                           "restart_after", NULL};
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-    (void)suggested;
-    udpsrc *s = h->data;
-    b->base = (char *)s->buf;
-    b->len = UDP_BUF;
-}
 
 static void malformed(udpsrc *s)
 {
@@ -210,14 +211,13 @@ static int track_seq(udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
 }
 
 /* The budget of this poll is spent (or the ring refused): stop reading; the
- * rest waits in the kernel's buffer. Stopping also takes the socket off the
- * private loop's epoll set, so a host loop watching its backend fd stops
- * waking up until the next poll restarts it. */
+ * rest waits in the kernel's buffer. A paused source also stops asking a host
+ * loop to watch its socket (watches), so a level-triggered loop does not wake
+ * up for data it will not read until the next poll. */
 static void pause_recv(udpsrc *s)
 {
-    if (s->recv_on) {
-        (void)uv_udp_recv_stop(&s->udp); /* cannot fail on an open handle */
-        s->recv_on = 0;
+    if (!s->paused) {
+        s->paused = 1;
         s->st.polls_limited++;
     }
 }
@@ -261,9 +261,9 @@ static void decode_records(udpsrc *s, const uint8_t *p, const dt_wire_header *hd
 
 /* One datagram: the cheap checks first (constant time), the CRC over up to
  * 64 kB only for a frame this source would take. */
-static void take(udpsrc *s, const uint8_t *p, size_t n, unsigned flags)
+static void take(udpsrc *s, const uint8_t *p, size_t n, int cut)
 {
-    if (flags & UV_UDP_PARTIAL) {
+    if (cut) {
         s->st.kernel_truncated++;
         malformed(s);
         return;
@@ -296,25 +296,36 @@ static void take(udpsrc *s, const uint8_t *p, size_t n, unsigned flags)
     }
 }
 
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
-                    unsigned flags)
+/* Reads datagrams until the socket is empty or this cycle's budget is spent
+ * (which pauses the source until the next poll). Every read, an error too,
+ * is charged to the budget, so that no error storm spins. */
+static void drain(udpsrc *s)
 {
-    udpsrc *s = h->data;
-    if (nread == 0 && addr == NULL)
-        return; /* nothing more to read */
-    /* an error is charged to the budget too, so that no error storm spins */
-    s->used_datagrams++;
-    if (nread < 0) {
-        s->st.recv_errors++;
-    } else {
-        s->used_bytes += (size_t)nread;
-        s->st.bytes += (uint64_t)nread;
-        s->st.datagrams++;
-        take(s, (const uint8_t *)b->base, (size_t)nread, flags);
+    while (s->have_fd && !s->paused) {
+        struct iovec iov = {s->buf, UDP_BUF};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        ssize_t n;
+        do
+            n = recvmsg(s->fd, &mh, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* nothing more to read */
+        s->used_datagrams++;
+        if (n < 0) {
+            s->st.recv_errors++;
+        } else {
+            s->used_bytes += (size_t)n;
+            s->st.bytes += (uint64_t)n;
+            s->st.datagrams++;
+            take(s, s->buf, (size_t)n, (mh.msg_flags & MSG_TRUNC) != 0);
+        }
+        if (s->used_datagrams >= s->poll_datagrams || s->used_bytes >= s->poll_bytes ||
+            s->ring_full)
+            pause_recv(s);
     }
-    if (s->used_datagrams >= s->poll_datagrams || s->used_bytes >= s->poll_bytes ||
-        s->ring_full)
-        pause_recv(s);
 }
 
 /* Datagrams the kernel dropped on this socket, its buffer full (a flood the
@@ -322,11 +333,9 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct 
 static void read_kernel_drops(udpsrc *s)
 {
 #if defined(__linux__) && defined(SO_MEMINFO)
-    uv_os_fd_t fd;
     uint32_t mi[SK_MEMINFO_VARS];
     socklen_t len = sizeof mi;
-    if (!s->udp_ok || uv_fileno((uv_handle_t *)&s->udp, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
+    if (!s->have_fd || getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
         len < (socklen_t)((SK_MEMINFO_DROPS + 1) * sizeof mi[0]))
         return;
     if (!s->have_kdrops) {
@@ -336,6 +345,60 @@ static void read_kernel_drops(udpsrc *s)
     s->st.kernel_dropped = (uint32_t)(mi[SK_MEMINFO_DROPS] - s->kdrops0);
 #else
     (void)s;
+#endif
+}
+
+/* A numeric IPv4 or IPv6 address (with an optional %zone for a link-local
+ * IPv6 one) and a port; -1 when host is not one. */
+static int parse_ip(const char *host, int port, struct sockaddr_storage *addr)
+{
+    memset(addr, 0, sizeof *addr);
+    if (strchr(host, ':') == NULL) {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+    char ip[INET6_ADDRSTRLEN];
+    const char *zone = strchr(host, '%');
+    size_t len = zone != NULL ? (size_t)(zone - host) : strlen(host);
+    if (len >= sizeof ip)
+        return -1;
+    memcpy(ip, host, len);
+    ip[len] = '\0';
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    if (zone != NULL)
+        a6->sin6_scope_id = if_nametoindex(zone + 1); /* 0: an unknown interface */
+    return inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1 ? 0 : -1;
+}
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                    : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+/* A non-blocking datagram socket of the address's family, closed on exec;
+ * -1 with errno. */
+static int udp_socket(int family)
+{
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(family, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 #endif
 }
 
@@ -357,10 +420,7 @@ static int parse_endpoint(const dt_config *cfg, const char *hostkey, const char 
         dt__fmt(err, errcap, "port: %s", port_required ? "required, 1..65535" : "0..65535");
         return DT_EINVAL;
     }
-    int rc = strchr(host, ':') != NULL
-                 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr)
-                 : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)addr);
-    if (rc != 0) {
+    if (parse_ip(host, (int)port, addr) != 0) {
         dt__fmt(err, errcap, "%s: \"%s\" is not an IP address", hostkey, host);
         return DT_EINVAL;
     }
@@ -388,24 +448,19 @@ static int get_id(const dt_config *cfg, uint32_t *out)
     return DT_OK;
 }
 
-/* Closes the socket, lets the loop finish the close, closes the loop. */
-static void close_uv(uv_loop_t *loop, int *loop_ok, uv_udp_t *udp, int *udp_ok)
+static void close_fd(int *fd, int *have_fd)
 {
-    if (*udp_ok) {
-        uv_close((uv_handle_t *)udp, NULL);
-        *udp_ok = 0;
-    }
-    if (*loop_ok) {
-        uv_run(loop, UV_RUN_DEFAULT);
-        uv_loop_close(loop);
-        *loop_ok = 0;
+    if (*have_fd) {
+        (void)close(*fd); /* a datagram socket has nothing left to flush */
+        *have_fd = 0;
+        *fd = -1;
     }
 }
 
 static void udpsrc_close(void *self)
 {
     udpsrc *s = self;
-    close_uv(&s->loop, &s->loop_ok, &s->udp, &s->udp_ok);
+    close_fd(&s->fd, &s->have_fd);
     dt__free(&s->alloc, s->buf);
     s->buf = NULL;
 }
@@ -487,31 +542,22 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         dt_source_error(ctx, "out of memory");
         return DT_ENOMEM;
     }
-    int rc = uv_loop_init(&s->loop);
-    if (rc == 0) {
-        s->loop_ok = 1;
-        rc = uv_udp_init(&s->loop, &s->udp);
-    }
-    if (rc == 0) {
-        s->udp_ok = 1;
-        s->udp.data = s;
-        rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&addr, 0);
-    }
-    if (rc == 0)
-        rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
-    if (rc != 0) {
-        dt_source_error(ctx, "cannot listen: %s", uv_strerror(rc));
+    s->fd = udp_socket(addr.ss_family);
+    s->have_fd = s->fd >= 0;
+    if (!s->have_fd || bind(s->fd, (const struct sockaddr *)&addr, addr_len(&addr)) != 0) {
+        dt_source_error(ctx, "cannot listen: %s", strerror(errno));
         udpsrc_close(s);
         return DT_EIO;
     }
-    s->recv_on = 1;
     read_kernel_drops(s); /* the baseline: drops before open are not ours */
     if (!is_loopback(&addr)) {
         char host[64] = "?";
         if (addr.ss_family == AF_INET6)
-            (void)uv_ip6_name((const struct sockaddr_in6 *)&addr, host, sizeof host);
+            (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addr)->sin6_addr, host,
+                            sizeof host);
         else
-            (void)uv_ip4_name((const struct sockaddr_in *)&addr, host, sizeof host);
+            (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)&addr)->sin_addr, host,
+                            sizeof host);
         /* Frames carry a CRC, not a key: anyone who can reach the port can
          * feed this source, and through it move the actuators. */
         dt_source_log(ctx, DT_LOG_WARN,
@@ -520,8 +566,8 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
                       host);
     }
     struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (uv_udp_getsockname(&s->udp, (struct sockaddr *)&bound, &blen) == 0)
+    socklen_t blen = sizeof bound;
+    if (getsockname(s->fd, (struct sockaddr *)&bound, &blen) == 0)
         s->st.port = ntohs(bound.ss_family == AF_INET6
                                ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                : ((struct sockaddr_in *)&bound)->sin_port);
@@ -533,29 +579,39 @@ static int udpsrc_poll(void *self, dt_time now)
     udpsrc *s = self;
     s->now = now;
     read_kernel_drops(s);
-    /* A new budget each cycle: turns of a host loop between two polls
-     * (dt__udp_source_turn) spend the same one. */
+    /* A new budget each cycle: a host loop's ready calls between two polls
+     * spend the same one. */
     s->used_datagrams = 0;
     s->used_bytes = 0;
     s->ring_full = 0;
-    if (!s->recv_on) {
-        int rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
-        if (rc != 0) {
-            s->st.recv_errors++;
-            return DT_EIO;
-        }
-        s->recv_on = 1;
-    }
-    /* libuv reads at most 32 datagrams per readiness event: turn the loop
-     * until the socket is drained or the budget stops the reading (which ends
-     * this loop: every turn that reads charges the budget) */
-    while (s->recv_on) {
-        uint64_t before = s->used_datagrams;
-        uv_run(&s->loop, UV_RUN_NOWAIT);
-        if (s->used_datagrams == before)
-            break;
-    }
+    s->paused = 0;
+    drain(s);
     return DT_OK;
+}
+
+/* Loop hooks: the socket, watched for reading while this cycle's budget
+ * lasts (a paused source asks for nothing until the next poll). One socket
+ * for the life of the instance, so one generation. */
+static size_t udpsrc_watches(const void *self, dt_watch *out, size_t max)
+{
+    const udpsrc *s = self;
+    if (!s->have_fd || s->paused)
+        return 0;
+    if (max > 0)
+        out[0] = (dt_watch){s->fd, DT_WATCH_READ, 1};
+    return 1;
+}
+
+/* The socket is readable: receive now, so samples reach the ring at once,
+ * within what is left of this cycle's budget. */
+static void udpsrc_ready(void *self, int fd, unsigned events, dt_time now)
+{
+    udpsrc *s = self;
+    if (!s->have_fd || fd != s->fd || !(events & DT_WATCH_READ))
+        return;
+    if (now > s->now)
+        s->now = now; /* the sequence rules' silence is measured on it */
+    drain(s);
 }
 
 int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
@@ -625,15 +681,14 @@ const dt_source_ops dt__udp_source_ops = {
     .close = udpsrc_close,
     .validate = udpsrc_validate,
     .counters = udpsrc_counters,
+    .watches = udpsrc_watches,
+    .ready = udpsrc_ready,
 };
 
 /* ---- sink ---- */
 
 typedef struct udpsink {
-    dt_allocator alloc;
-    uv_loop_t loop;
-    uv_udp_t udp;
-    int loop_ok, udp_ok;
+    int fd, have_fd; /* non-blocking, unbound: the kernel picks a port at the first send */
     struct sockaddr_storage dest;
     uint32_t source_id, seq;
     uint64_t sent, would_block, send_errors;
@@ -645,7 +700,7 @@ static const char *const udpsink_keys[] = {"host", "port", "source_id", NULL};
 static void udpsink_close(void *self)
 {
     udpsink *s = self;
-    close_uv(&s->loop, &s->loop_ok, &s->udp, &s->udp_ok);
+    close_fd(&s->fd, &s->have_fd);
 }
 
 static int udpsink_config(udpsink *s, dt_sink_ctx *ctx, const dt_config *cfg)
@@ -680,17 +735,12 @@ static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
     int rc0 = udpsink_config(s, ctx, cfg);
     if (rc0 != DT_OK)
         return rc0;
-    int rc = uv_loop_init(&s->loop);
-    if (rc == 0) {
-        s->loop_ok = 1;
-        rc = uv_udp_init(&s->loop, &s->udp);
-    }
-    if (rc != 0) {
-        dt_sink_error(ctx, "cannot create a socket: %s", uv_strerror(rc));
-        udpsink_close(s);
+    s->fd = udp_socket(s->dest.ss_family);
+    if (s->fd < 0) {
+        dt_sink_error(ctx, "cannot create a socket: %s", strerror(errno));
         return DT_EIO;
     }
-    s->udp_ok = 1;
+    s->have_fd = 1;
     return DT_OK;
 }
 
@@ -700,10 +750,14 @@ static int udpsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     dt_wire_command r = {(uint32_t)map->channel, 0, cmd->seq, cmd->t_issued, cmd->t_deadline,
                          cmd->value * map->scale + map->offset};
     size_t len = dt_wire_encode_commands(s->frame, sizeof s->frame, s->source_id, s->seq, &r, 1);
-    uv_buf_t b = uv_buf_init((char *)s->frame, (unsigned)len);
-    int rc = uv_udp_try_send(&s->udp, &b, 1, (const struct sockaddr *)&s->dest);
+    ssize_t rc;
+    do
+        rc = sendto(s->fd, s->frame, len, 0, (const struct sockaddr *)&s->dest,
+                    addr_len(&s->dest));
+    while (rc < 0 && errno == EINTR);
     s->seq++;
-    if (rc == UV_EAGAIN) {
+    /* the socket's send buffer (or the interface queue) is full: never wait */
+    if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
         s->would_block++;
         return DT_EFULL;
     }
@@ -740,18 +794,3 @@ const dt_sink_ops dt__udp_sink_ops = {
     .validate = udpsink_validate,
     .counters = udpsink_counters,
 };
-
-int dt__udp_source_backend_fd(void *self)
-{
-    udpsrc *s = self;
-    return s->loop_ok ? uv_backend_fd(&s->loop) : -1;
-}
-
-void dt__udp_source_turn(void *self)
-{
-    udpsrc *s = self;
-    /* Paused: the budget of this cycle is spent; the turn still lets libuv
-     * take the socket off its epoll set. */
-    if (s->loop_ok)
-        uv_run(&s->loop, UV_RUN_NOWAIT);
-}
