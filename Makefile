@@ -4,12 +4,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build/asan
 FUZZ_BUILD ?= build/fuzz
+CORE_BUILD ?= build/core
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test test-normal test-asan test-fuzz fuzz memcheck coverage docs demo bench install clean lint
+.PHONY: all build deps test test-normal test-asan test-fuzz test-core fuzz memcheck coverage docs demo bench install clean lint
 
 all: build
 
@@ -34,6 +35,20 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# The core alone, as on a machine without libuv (-DDTWIN_WITH_UV=OFF: no
+# driver, no `dtwin run --realtime`): it builds, every test that needs no
+# libuv passes, and no compile or link line of it names libuv.
+NO_UV = libuv|-luv([^a-z_]|$$)|/uv\.h|src/uv/
+test-core: deps
+	cmake -S . -B $(CORE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDTWIN_WITH_UV=OFF \
+	  -DDTWIN_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(CORE_BUILD) -j $(JOBS)
+	@if grep -nE '$(NO_UV)' $(CORE_BUILD)/compile_commands.json; then \
+	  echo "test-core: a compile line of the core build names uv"; exit 1; fi
+	@if find $(CORE_BUILD) -name link.txt | xargs grep -lE '$(NO_UV)'; then \
+	  echo "test-core: a link line of the core build names uv"; exit 1; fi
+	cd $(CORE_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (tests/fuzz): every seed and kept crash input once, then a
 # short fuzzing run of each (10 s in make test, FUZZ_SECONDS in make fuzz).
@@ -84,8 +99,8 @@ coverage: deps
 	python3 scripts/branch_cov.py $(COV_BUILD)/coverage.json src/twin/twin.c dispatch assess \
 	  send_safe_state
 
-test: test-normal test-asan test-fuzz
-	@echo "make test: normal (gcc), sanitizer (clang) and fuzz-smoke builds passed"
+test: test-normal test-asan test-fuzz test-core
+	@echo "make test: normal (gcc), sanitizer (clang), fuzz-smoke and core-only builds passed"
 
 # Quiet: dependencies and the build go to out/logs/ (shown in full on failure).
 demo:

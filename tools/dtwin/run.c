@@ -7,7 +7,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+/* --realtime needs the libuv driver (dtwin_uv): built with it when the build
+ * has it (DTWIN_WITH_UV), else the option says it is not available. */
+#ifdef DTWIN_CLI_REALTIME
 #include "dtwin/uv.h"
+#define REALTIME_HELP                                                                         \
+    "  --realtime           step on a libuv timer at the loop period, on wall-clock\n"       \
+    "                       time (live UDP sources; SIGINT/SIGTERM stop cleanly)\n"
+#else
+#define REALTIME_HELP                                                                         \
+    "  --realtime           not available: this dtwin was built without libuv\n"
+#endif
 
 static void run_usage(FILE *f)
 {
@@ -18,8 +28,7 @@ static void run_usage(FILE *f)
           "\n"
           "  --duration S         stop after S seconds of twin time\n"
           "  --fast               step as fast as possible (the default)\n"
-          "  --realtime           step on a libuv timer at the loop period, on wall-clock\n"
-          "                       time (live UDP sources; SIGINT/SIGTERM stop cleanly)\n"
+          REALTIME_HELP
           "  --stats-every S      print a stats line every S seconds of twin time\n"
           "  --json               print the final figures as JSON\n"
           "  --estimates F.csv    write every posterior (time, mean and variance per state)\n"
@@ -91,7 +100,9 @@ static double progress(dt_twin *t, double tsec, double duration)
 
 typedef struct run_state {
     dt_twin *twin;
+#ifdef DTWIN_CLI_REALTIME
     dt_uv *drv; /* --realtime */
+#endif
     cli_outputs *out;
     double duration, every, next_stats, t_end, wall0, next_progress;
     int quiet, json, tty, done;
@@ -129,9 +140,13 @@ static void after_step(void *user, dt_twin *t, dt_time now)
             printf(", about %.0f s left", spent * (1 - f) / f);
         fflush(stdout);
     }
+#ifdef DTWIN_CLI_REALTIME
     if (r->done && r->drv != NULL)
         dt_uv_stop(r->drv);
+#endif
 }
+
+#ifdef DTWIN_CLI_REALTIME
 
 /* --realtime: the twin on a libuv loop until the duration, the end of the
  * replay, or SIGINT/SIGTERM. */
@@ -162,6 +177,13 @@ static int run_realtime(run_state *r)
     }
     return EXIT_OK;
 }
+#else
+static int run_realtime(run_state *r)
+{
+    (void)r;
+    return EXIT_USAGE; /* refused by parse_run */
+}
+#endif
 
 /* --fast: steps at k periods of data time until the duration or the end. */
 static int run_fast(run_state *r, const char *file)
@@ -265,6 +287,13 @@ static int parse_run(int argc, char **argv, run_opts *o)
         if (rc != EXIT_OK)
             return rc;
     }
+#ifndef DTWIN_CLI_REALTIME
+    if (o->realtime) {
+        fprintf(stderr, "dtwin run: --realtime is not available: this dtwin was built without "
+                        "libuv (DTWIN_WITH_UV=OFF); --fast steps on data time\n");
+        return EXIT_USAGE;
+    }
+#endif
     if (o->file == NULL) {
         run_usage(stderr);
         return EXIT_USAGE;
