@@ -122,6 +122,10 @@ DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
 DT_API dt_est *dt_twin_estimator(dt_twin *twin);
 /** The twin's adapters (owned by the twin): memory source pushes, sink reads. */
 DT_API dt_io *dt_twin_io(dt_twin *twin);
+/** The allocator the twin was created with (dt_twin_options.allocator, or the
+ *  default): for host code that allocates on the twin's behalf, such as a
+ *  loop driver. NULL twin: the default allocator. */
+DT_API const dt_allocator *dt_twin_allocator(const dt_twin *twin);
 /** Detail of the last failure of a call on this twin. */
 DT_API const char *dt_twin_errmsg(const dt_twin *twin);
 

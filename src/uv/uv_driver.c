@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <string.h>
 
-#include "../platform/internal.h"
 #include "dtwin/uv.h"
 
 #define MAX_WATCH 64
@@ -84,7 +83,7 @@ static void on_slot_closed(uv_handle_t *h)
     s->state = SLOT_FREE;
     if (d->detached && --d->closing == 0) {
         dt_allocator a = d->alloc;
-        dt__free(&a, d);
+        a.free_fn(a.user, d);
     }
 }
 
@@ -230,10 +229,12 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
     uint64_t ms = (uint64_t)(p * 1e3 + 0.5);
     if (ms == 0)
         ms = 1; /* libuv timers have millisecond resolution */
-    const dt_allocator *a = dt__twin_allocator(twin);
-    dt_uv *d = dt__calloc(a, 1, sizeof *d);
+    /* only the public API: the driver is its own library (dtwin_uv) */
+    const dt_allocator *a = dt_twin_allocator(twin);
+    dt_uv *d = a->malloc_fn(a->user, sizeof *d);
     if (d == NULL)
         return DT_ENOMEM;
+    memset(d, 0, sizeof *d);
     d->alloc = *a;
     d->twin = twin;
     d->io = dt_twin_io(twin);
@@ -241,11 +242,11 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
     d->origin = uv_hrtime();
     int rc = dt_twin_start(twin, 0);
     if (rc != DT_OK) {
-        dt__free(a, d);
+        a->free_fn(a->user, d);
         return rc;
     }
     if (uv_timer_init(loop, &d->timer) != 0 || uv_timer_init(loop, &d->waker) != 0) {
-        dt__free(a, d); /* uv_timer_init allocates nothing and cannot fail on Linux */
+        a->free_fn(a->user, d); /* uv_timer_init allocates nothing and cannot fail on Linux */
         return DT_EIO;
     }
     d->timer.data = d->waker.data = d;
@@ -270,7 +271,7 @@ static void on_closed(uv_handle_t *h)
     /* libuv may run close callbacks in any order: free after the last one */
     if (--d->closing == 0) {
         dt_allocator a = d->alloc;
-        dt__free(&a, d);
+        a.free_fn(a.user, d);
     }
 }
 
