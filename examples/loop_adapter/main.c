@@ -1,5 +1,5 @@
 /* The "unix_lines" adapter (unix_lines.c) under two loops: the libuv driver
- * (--uv) and a plain poll(2) loop written here (--poll). Two sources share
+ * (--uv, when built with it) and a plain poll(2) loop written here (--poll). Two sources share
  * one socket (the kind's context); datagrams are read when the loop says the
  * socket is readable, between the twin's steps. Checks itself by counts. */
 #define _POSIX_C_SOURCE 200809L
@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef LOOP_ADAPTER_UV
 #include "dtwin/uv.h"
+#endif
 #include "unix_lines.h"
 
 #define SENT 20     /* mapped datagrams, alternating between the two sources */
@@ -22,7 +24,9 @@ typedef struct run {
     unix_lines_conn *conn;
     int tx, sent, steps;
     struct sockaddr_un to;
+#ifdef LOOP_ADAPTER_UV
     dt_uv *drv;
+#endif
 } run;
 
 static const char *const lines[] = {"a 1.5", "b 2.5", "garbage", "nobody 1"};
@@ -51,6 +55,7 @@ static int done(run *r)
            dt_io_source_events(io, 0, DT_EV_UNMAPPED) == 1;
 }
 
+#ifdef LOOP_ADAPTER_UV
 static void after_step(void *user, dt_twin *t, dt_time now)
 {
     (void)t, (void)now;
@@ -73,6 +78,8 @@ static int with_uv(run *r)
     uv_loop_close(&loop);
     return 0;
 }
+
+#endif
 
 static dt_time mono(void)
 {
@@ -121,6 +128,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: loop_adapter --uv|--poll twin.json\n");
         return 2;
     }
+#ifndef LOOP_ADAPTER_UV
+    if (strcmp(argv[1], "--uv") == 0) {
+        fprintf(stderr, "loop_adapter: built without the libuv driver\n");
+        return 2;
+    }
+#endif
     unix_lines_conn conn = {.fd = -1};
     (void)snprintf(conn.path, sizeof conn.path, "/tmp/dtwin-unix-lines-%ld.sock", (long)getpid());
     dt_registry *reg;
@@ -136,7 +149,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[2], d.message);
         return 1;
     }
+#ifdef LOOP_ADAPTER_UV
     int rc = strcmp(argv[1], "--uv") == 0 ? with_uv(&r) : with_poll(&r);
+#else
+    int rc = with_poll(&r);
+#endif
     dt_io *io = dt_twin_io(r.twin);
     printf("%s: %llu samples to 2 sources over one socket, %llu malformed, %llu unmapped\n",
            argv[1] + 2, (unsigned long long)offered(r.twin),

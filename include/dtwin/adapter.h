@@ -343,7 +343,8 @@ typedef struct dt_io dt_io;
  *  @param alloc NULL: default. @param logger NULL: stderr.
  *  @param out receives the adapters (dt_io_destroy). @param diag may be NULL.
  *  @retval DT_EPARSE a bad section (diag). @retval DT_ENOTFOUND an unknown kind.
- *  @retval DT_EIO an adapter could not open its file or socket. @retval DT_ENOMEM. */
+ *  @retval DT_EIO an adapter could not open its file or socket. @retval DT_ENOMEM.
+ *  @retval DT_EINVAL model, ing or out NULL. */
 DT_API int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                         const char *basedir, const dt_allocator *alloc,
                         const dt_logger *logger, dt_io **out, dt_diag *diag);

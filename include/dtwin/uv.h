@@ -17,9 +17,10 @@ typedef struct dt_uv dt_uv;
 
 /** Starts `twin` (its time base: nanoseconds since this call, from the loop's
  *  monotonic clock) and steps it from a repeating timer every period_s
- *  (0: the description's loop period). Runs on the loop's thread. The UDP
- *  sources' own loops are embedded in `loop` (watched through their backend
- *  fd), so datagrams are received when they arrive, not only once per cycle.
+ *  (0: the description's loop period). Runs on the loop's thread. Every
+ *  adapter's loop hooks are embedded in `loop` (the descriptors it watches,
+ *  its wake times: dt_io_watches), so data is received when it arrives, not
+ *  only once per cycle.
  *  With handle_signals, SIGINT and SIGTERM stop the twin and the loop cleanly
  *  (the host then reads the stats and destroys the twin, which flushes sinks).
  *  @retval DT_ESTATE twin already started. @retval DT_EIO a libuv call failed. */

@@ -52,6 +52,7 @@ struct dt_sink_ctx {
 struct dt_io {
     int mode; /* DT__IO_*: open the adapters, or only declare (and validate) them */
     const dt_registry *reg;
+    dt_registry *own_reg; /* created for a NULL registry: the built-ins */
     dt_allocator alloc;
     dt_logger log;
     const dt_model *model;
@@ -753,6 +754,7 @@ void dt_io_destroy(dt_io *io)
     dt__free(&a, io->route_start);
     dt__free(&a, io->route);
     dt__free(&a, io->basedir);
+    dt_registry_destroy(io->own_reg); /* after the adapters: their kinds' contexts */
     dt__free(&a, io);
 }
 
@@ -769,8 +771,8 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
-    if (model == NULL || ing == NULL || reg == NULL || out == NULL)
-        return DT_EINVAL;
+    if (model == NULL || ing == NULL || out == NULL)
+        return dt__diag(diag, DT_EINVAL, "", "no model, ingest stage or result pointer");
     if (alloc == NULL)
         alloc = dt_allocator_default();
     dt_io *io = dt__calloc(alloc, 1, sizeof *io);
@@ -778,6 +780,13 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     io->alloc = *alloc;
     io->mode = mode;
+    if (reg == NULL) { /* the built-in kinds, in a registry of our own */
+        if (dt_registry_create(alloc, &io->own_reg) != DT_OK) {
+            dt__free(alloc, io);
+            return dt__diag(diag, DT_ENOMEM, "", "out of memory");
+        }
+        reg = io->own_reg;
+    }
     io->reg = reg;
     io->log = logger ? *logger : *dt_logger_stderr();
     io->model = model;

@@ -275,6 +275,30 @@ static void test_builtin_counters_and_progress(void **state)
     dt_twin_destroy(t);
 }
 
+/* dt_io_create with no registry uses the built-in kinds (its own registry,
+ * freed with it). */
+static void test_io_without_registry_uses_builtins(void **state)
+{
+    (void)state;
+    const char *doc = DOC("{\"id\":\"m\",\"kind\":\"memory\"}");
+    dt_model_options mo = DT_MODEL_OPTIONS_INIT;
+    mo.logger = dt_logger_silent();
+    dt_model *m = NULL;
+    dt_diag d;
+    assert_int_equal(dt_model_load_json(doc, strlen(doc), &mo, &m, &d), 0);
+    dt_ingest *ing = NULL;
+    assert_int_equal(dt_ingest_create(m, NULL, &ing), 0);
+    dt_io *io = NULL;
+    assert_int_equal(dt_io_create(m, ing, NULL, NULL, NULL, dt_logger_silent(), &io, &d), 0);
+    assert_string_equal(dt_io_source_kind(io, 0), "memory");
+    assert_int_equal(dt_memory_source_push(io, 0, "y", 0, 1.5), 0);
+    dt_io_destroy(io);
+    assert_int_equal(dt_io_create(NULL, ing, NULL, NULL, NULL, NULL, &io, &d), DT_EINVAL);
+    assert_true(d.message[0] != '\0');
+    dt_ingest_destroy(ing);
+    dt_model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_older_options_accepted),
         cmocka_unit_test(test_counters_and_progress),
         cmocka_unit_test(test_builtin_counters_and_progress),
+        cmocka_unit_test(test_io_without_registry_uses_builtins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
