@@ -60,8 +60,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (d->stopped || s->state != SLOT_ACTIVE)
         return;
     /* an error (a closed peer, a bad descriptor) is reported as readiness:
-     * the adapter's own read finds out what it is */
-    unsigned ev = status < 0 ? s->events
+     * the adapter's own read finds out what it is. libuv has stopped the
+     * handle (POLLERR): events 0 makes sync_hooks start it again if the
+     * adapters still want the descriptor. */
+    unsigned wanted = s->events;
+    if (status < 0)
+        s->events = 0;
+    unsigned ev = status < 0 ? wanted
                              : (unsigned)((events & UV_READABLE ? DT_WATCH_READ : 0) |
                                           (events & UV_WRITABLE ? DT_WATCH_WRITE : 0));
     /* a copy: an adapter's call may change what is watched */
@@ -74,7 +79,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     for (size_t i = 0; i < n && !d->stopped; i++)
         if (wants[i] & ev)
             dt_io_ready(d->io, adapter[i], fd, wants[i] & ev, twin_now(d));
-    sync_hooks(d);
+    if (!d->stopped) /* an adapter's call may have stopped or detached it */
+        sync_hooks(d);
 }
 
 static void on_slot_closed(uv_handle_t *h)
@@ -106,11 +112,34 @@ static void on_wake(uv_timer_t *h)
     if (d->stopped)
         return;
     dt_io_wake(d->io, twin_now(d));
-    sync_hooks(d);
+    if (!d->stopped)
+        sync_hooks(d);
+}
+
+/* Adds want to slot s (a descriptor shared by several adapters). */
+static void slot_add(dt_uv *d, slot *s, const dt_io_watch *want)
+{
+    if (s->n == MAX_SHARING) {
+        d->watch_overflow++;
+        return;
+    }
+    s->adapter[s->n] = want->adapter;
+    s->wants[s->n++] = want->events;
+}
+
+static slot *find_slot(dt_uv *d, int fd, uint32_t gen)
+{
+    for (size_t i = 0; i < MAX_WATCH; i++)
+        if (d->slots[i].state == SLOT_ACTIVE && d->slots[i].fd == fd && d->slots[i].gen == gen)
+            return &d->slots[i];
+    return NULL;
 }
 
 /* Makes the loop watch what the adapters want now: the same descriptor
- * (and object: gen) keeps its handle, a changed one gets a fresh one. */
+ * (and object: gen) keeps its handle, a changed one gets a fresh one. The
+ * handles nobody wants any more are closed before the fresh ones are made:
+ * libuv allows one handle per descriptor, and a reconnect often gets the
+ * same number back with a new gen. */
 static void sync_hooks(dt_uv *d)
 {
     dt_io_watch want[MAX_WATCH];
@@ -122,46 +151,47 @@ static void sync_hooks(dt_uv *d)
     for (size_t i = 0; i < MAX_WATCH; i++)
         if (d->slots[i].state == SLOT_ACTIVE)
             d->slots[i].n = 0; /* refilled from `want` below */
+    size_t fresh[MAX_WATCH], n_fresh = 0;
     for (size_t j = 0; j < n; j++) {
-        slot *s = NULL, *free_slot = NULL;
+        slot *s = find_slot(d, want[j].fd, want[j].gen);
+        if (s != NULL)
+            slot_add(d, s, &want[j]);
+        else
+            fresh[n_fresh++] = j;
+    }
+    for (size_t i = 0; i < MAX_WATCH; i++)
+        if (d->slots[i].state == SLOT_ACTIVE && d->slots[i].n == 0)
+            close_slot(&d->slots[i]); /* nobody wants it now (a closed connection) */
+    for (size_t f = 0; f < n_fresh; f++) {
+        const dt_io_watch *w = &want[fresh[f]];
+        slot *s = find_slot(d, w->fd, w->gen); /* made for an earlier adapter */
         for (size_t i = 0; i < MAX_WATCH && s == NULL; i++) {
             slot *c = &d->slots[i];
-            if (c->state == SLOT_ACTIVE && c->fd == want[j].fd && c->gen == want[j].gen)
-                s = c;
-            else if (c->state == SLOT_FREE && free_slot == NULL)
-                free_slot = c;
-        }
-        if (s == NULL) {
+            if (c->state != SLOT_FREE)
+                continue;
             /* no handle (all in use or closing) or libuv refuses the
              * descriptor: the adapter is still polled once per cycle */
-            if (free_slot == NULL || uv_poll_init(d->loop, &free_slot->h, want[j].fd) != 0) {
-                d->watch_overflow++;
-                continue;
-            }
-            s = free_slot;
+            if (uv_poll_init(d->loop, &c->h, w->fd) != 0)
+                break;
+            s = c;
             s->state = SLOT_ACTIVE;
-            s->fd = want[j].fd;
-            s->gen = want[j].gen;
+            s->fd = w->fd;
+            s->gen = w->gen;
             s->events = 0;
             s->n = 0;
             s->d = d;
             s->h.data = s;
         }
-        if (s->n == MAX_SHARING) {
+        if (s == NULL) {
             d->watch_overflow++;
             continue;
         }
-        s->adapter[s->n] = want[j].adapter;
-        s->wants[s->n++] = want[j].events;
+        slot_add(d, s, w);
     }
     for (size_t i = 0; i < MAX_WATCH; i++) {
         slot *s = &d->slots[i];
         if (s->state != SLOT_ACTIVE)
             continue;
-        if (s->n == 0) {
-            close_slot(s); /* nobody wants it now (a closed connection) */
-            continue;
-        }
         unsigned ev = 0;
         for (size_t k = 0; k < s->n; k++)
             ev |= s->wants[k];
@@ -174,7 +204,10 @@ static void sync_hooks(dt_uv *d)
     if (at == DT_TIME_MAX) {
         uv_timer_stop(&d->waker);
     } else {
-        uint64_t ms = at <= now ? 0 : (uint64_t)((at - now + 999999) / 1000000);
+        /* in unsigned arithmetic: at - now overflows dt_time for a wish
+         * near DT_TIME_MAX */
+        uint64_t ahead = at <= now ? 0 : (uint64_t)at - (uint64_t)now;
+        uint64_t ms = ahead / 1000000 + (ahead % 1000000 != 0);
         uv_timer_start(&d->waker, on_wake, ms, 0);
     }
 }
