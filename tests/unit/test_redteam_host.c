@@ -40,6 +40,7 @@ static size_t g_said[HK_MAX]; /* what its watches() returns; 0: g_nw */
 static int g_ready[HK_MAX], g_wake[HK_MAX], g_poll[HK_MAX], g_apply[HK_MAX];
 static dt_time g_wake_at[HK_MAX];
 static int g_unopened_calls; /* a hook or apply reached an instance never opened */
+static long g_wake_at_calls;  /* beyond 100000 every wish is withdrawn (a hang's way out) */
 static int g_src_n, g_snk_n;
 static int g_order[64], g_n_order; /* 1: a sink poll, 2: an apply, in call order */
 static int g_poll_rc;
@@ -58,6 +59,7 @@ static void reset(void)
     for (int i = 0; i < HK_MAX; i++)
         g_wake_at[i] = DT_TIME_MAX;
     g_unopened_calls = g_src_n = g_snk_n = g_n_order = g_poll_rc = 0;
+    g_wake_at_calls = 0;
     g_on_ready = NULL;
     g_on_wake = NULL;
 }
@@ -112,6 +114,8 @@ static dt_time hk_wake_at(const void *self)
         g_unopened_calls++;
         return DT_TIME_MAX;
     }
+    if (++g_wake_at_calls > 100000)
+        return DT_TIME_MAX;
     return g_wake_at[h->idx];
 }
 
@@ -179,6 +183,15 @@ static const dt_source_ops hk_nowish_ops = {
     .wake = hk_wake,
 };
 
+/* a wish and no wake: nothing ever satisfies it */
+static const dt_source_ops hk_wishonly_ops = {
+    .abi = DT_SOURCE_ABI,
+    .kind = "hk_wishonly",
+    .instance_size = sizeof(hk),
+    .open = hk_open,
+    .wake_at = hk_wake_at,
+};
+
 static const dt_sink_ops hs_ops = {
     .abi = DT_SINK_ABI,
     .kind = "hs",
@@ -210,6 +223,7 @@ static dt_registry *mkreg(void)
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     assert_int_equal(dt_registry_add_source(reg, &hk_ops), 0);
     assert_int_equal(dt_registry_add_source(reg, &hk_nowish_ops), 0);
+    assert_int_equal(dt_registry_add_source(reg, &hk_wishonly_ops), 0);
     assert_int_equal(dt_registry_add_sink(reg, &hs_ops), 0);
     return reg;
 }
@@ -926,6 +940,50 @@ static void test_uv_reconnect_same_number_rewatched(void **state)
     close(sv[0]), close(sv[1]);
 }
 
+/* One adapter's connection dies and another's is made between two syncs of
+ * the driver (both in one step's polls, say): the new socket gets the freed
+ * number, and each adapter, following the contract, names its own first
+ * object with its own gen 0. */
+static int ready1_once(void) { return g_ready[1] >= 1; }
+static void on_ready_handover(int idx, int fd, unsigned events)
+{
+    (void)events;
+    drain_fd(fd);
+    if (idx == 0 && g_ready[0] == 1) {
+        g_nw[0] = 0; /* adapter 0 closes its connection... */
+        int np[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, np), 0);
+        assert_int_equal(dup2(np[0], sv[0]), sv[0]); /* ...adapter 1's gets its number */
+        close(np[0]);
+        close(sv[1]);
+        sv[1] = np[1];
+        g_w[1][0] = (dt_watch){sv[0], DT_WATCH_READ, 0};
+        g_nw[1] = 1;
+        assert_true(send(sv[1], "2", 1, 0) == 1);
+    }
+}
+
+/* FINDING: the driver keys a handle by (descriptor, gen) only, but gen is
+ * each adapter's own count: a descriptor number freed by one adapter and
+ * reused by another with the same gen is taken for the old object, the
+ * handle kept though the kernel dropped the closed object from its set.
+ * The second adapter's descriptor is never watched. */
+static void test_uv_number_reused_by_another_adapter(void **state)
+{
+    (void)state;
+    reset();
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+    g_w[0][0] = (dt_watch){sv[0], DT_WATCH_READ, 0};
+    g_nw[0] = 1;
+    g_on_ready = on_ready_handover;
+    uvh h;
+    uv_begin(&h, DOC(SRC("a", "hk") "," SRC("b", "hk"), ""), 0);
+    assert_true(send(sv[1], "1", 1, 0) == 1);
+    assert_true(spin(&h, 50, ready1_once));
+    uv_end(&h);
+    close(sv[0]), close(sv[1]);
+}
+
 /* A connected UDP socket whose peer is gone: the ICMP "port unreachable"
  * sets a socket error (POLLERR). */
 static int udp_a;
@@ -1076,8 +1134,8 @@ static void test_uv_wake_near_time_max(void **state)
     uv_end(&h);
 }
 
-/* Held: a wish in the past (DT_TIME_MIN, 0) is woken at once, once per
- * wish. */
+/* Held: a wish in the past (DT_TIME_MIN, 0, -1) is woken (within the
+ * timer's millisecond), once per wish. */
 static int woken(void) { return g_wake[0] >= 1; }
 static void on_wake_satisfied(int idx) { g_wake_at[idx] = DT_TIME_MAX; }
 static void test_uv_wake_in_the_past(void **state)
@@ -1090,10 +1148,40 @@ static void test_uv_wake_in_the_past(void **state)
         g_on_wake = on_wake_satisfied;
         uvh h;
         uv_begin(&h, DOC(SRC("a", "hk"), ""), 0);
-        assert_true(spin(&h, 20, woken));
+        /* ONCE: waits for the wake timer (the hour's tick is far) */
+        for (int turn = 0; turn < 20 && !woken(); turn++)
+            (void)uv_run(&h.loop, UV_RUN_ONCE);
+        assert_true(woken());
         (void)spin(&h, 5, NULL);
         assert_int_equal(g_wake[0], 1);
         uv_end(&h);
+    }
+}
+
+/* FINDING (hang): a wish that stays due after wake() (an adapter whose wake
+ * could not do its work, e.g. a keep-alive that met EAGAIN, or a table with
+ * wake_at and no wake) re-arms the driver's wake timer at 0 ms from inside
+ * its own callback; libuv 1.44 runs such a timer again in the same timer
+ * phase, forever: no step, no I/O, no signal is served again. The test's
+ * adapter withdraws its wish after 100000 calls so the turn ends; a loop
+ * turn must call it a handful of times at most. */
+static void test_uv_wish_that_stays_due(void **state)
+{
+    (void)state;
+    const char *kinds[] = {"hk", "hk_wishonly"};
+    for (int k = 0; k < 2; k++) {
+        reset();
+        g_wake_at[0] = 0; /* due now, and wake() does not change it */
+        uvh h;
+        uv_begin(&h, k == 0 ? DOC(SRC("a", "hk"), "") : DOC(SRC("a", "hk_wishonly"), ""), 0);
+        (void)kinds;
+        (void)uv_run(&h.loop, UV_RUN_NOWAIT);
+        long calls = g_wake_at_calls;
+        g_wake_at[0] = DT_TIME_MAX;
+        uv_end(&h);
+        if (calls > 100)
+            print_error("%s: %ld wake_at calls in one loop turn\n", kinds[k], calls);
+        assert_true(calls <= 100);
     }
 }
 
@@ -1275,12 +1363,14 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sim_two_twins_one_registry),
         cmocka_unit_test(test_uv_gen_change_rewatched_at_once),
         cmocka_unit_test(test_uv_reconnect_same_number_rewatched),
+        cmocka_unit_test(test_uv_number_reused_by_another_adapter),
         cmocka_unit_test(test_uv_poll_error_keeps_watching),
         cmocka_unit_test(test_uv_shared_fd_both_ready),
         cmocka_unit_test(test_uv_unwanted_fd_unwatched),
         cmocka_unit_test(test_uv_more_than_64_descriptors),
         cmocka_unit_test(test_uv_wake_near_time_max),
         cmocka_unit_test(test_uv_wake_in_the_past),
+        cmocka_unit_test(test_uv_wish_that_stays_due),
         cmocka_unit_test(test_uv_sigint_stops),
         cmocka_unit_test(test_uv_detach_inside_ready),
         cmocka_unit_test(test_example_empty_datagram_counted),
