@@ -24,6 +24,11 @@ typedef struct slot {
     size_t n;
     uint32_t adapter[MAX_SHARING];
     unsigned wants[MAX_SHARING];
+    /* the adapters of the last sync: one of them naming (fd, gen) again
+     * vouches that it is the same object (gen is each adapter's own count,
+     * and a number another adapter freed may come back to a new one) */
+    size_t n_prev;
+    uint32_t prev[MAX_SHARING];
     struct dt_uv *d;
 } slot;
 
@@ -127,11 +132,20 @@ static void slot_add(dt_uv *d, slot *s, const dt_io_watch *want)
     s->wants[s->n++] = want->events;
 }
 
-static slot *find_slot(dt_uv *d, int fd, uint32_t gen)
+/* The handle of (fd, gen); with by != NULL only one that adapter *by had
+ * at the last sync. */
+static slot *find_slot(dt_uv *d, int fd, uint32_t gen, const uint32_t *by)
 {
-    for (size_t i = 0; i < MAX_WATCH; i++)
-        if (d->slots[i].state == SLOT_ACTIVE && d->slots[i].fd == fd && d->slots[i].gen == gen)
-            return &d->slots[i];
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *s = &d->slots[i];
+        if (s->state != SLOT_ACTIVE || s->fd != fd || s->gen != gen)
+            continue;
+        for (size_t k = 0; by != NULL && k < s->n_prev; k++)
+            if (s->prev[k] == *by)
+                return s;
+        if (by == NULL)
+            return s;
+    }
     return NULL;
 }
 
@@ -148,12 +162,17 @@ static void sync_hooks(dt_uv *d)
         d->watch_overflow += n - MAX_WATCH;
         n = MAX_WATCH;
     }
-    for (size_t i = 0; i < MAX_WATCH; i++)
-        if (d->slots[i].state == SLOT_ACTIVE)
-            d->slots[i].n = 0; /* refilled from `want` below */
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *s = &d->slots[i];
+        if (s->state != SLOT_ACTIVE)
+            continue;
+        memcpy(s->prev, s->adapter, sizeof s->prev);
+        s->n_prev = s->n;
+        s->n = 0; /* refilled from `want` below */
+    }
     size_t fresh[MAX_WATCH], n_fresh = 0;
     for (size_t j = 0; j < n; j++) {
-        slot *s = find_slot(d, want[j].fd, want[j].gen);
+        slot *s = find_slot(d, want[j].fd, want[j].gen, &want[j].adapter);
         if (s != NULL)
             slot_add(d, s, &want[j]);
         else
@@ -164,7 +183,8 @@ static void sync_hooks(dt_uv *d)
             close_slot(&d->slots[i]); /* nobody wants it now (a closed connection) */
     for (size_t f = 0; f < n_fresh; f++) {
         const dt_io_watch *w = &want[fresh[f]];
-        slot *s = find_slot(d, w->fd, w->gen); /* made for an earlier adapter */
+        /* one kept or made for another adapter naming it too (shared) */
+        slot *s = find_slot(d, w->fd, w->gen, NULL);
         for (size_t i = 0; i < MAX_WATCH && s == NULL; i++) {
             slot *c = &d->slots[i];
             if (c->state != SLOT_FREE)
@@ -178,7 +198,7 @@ static void sync_hooks(dt_uv *d)
             s->fd = w->fd;
             s->gen = w->gen;
             s->events = 0;
-            s->n = 0;
+            s->n = s->n_prev = 0;
             s->d = d;
             s->h.data = s;
         }
@@ -205,10 +225,13 @@ static void sync_hooks(dt_uv *d)
         uv_timer_stop(&d->waker);
     } else {
         /* in unsigned arithmetic: at - now overflows dt_time for a wish
-         * near DT_TIME_MAX */
+         * near DT_TIME_MAX. At least 1 ms: a wish wake() did not satisfy
+         * is due again at once, and libuv runs a timer re-armed at 0 ms from
+         * its own callback again in the same turn, for ever (no step, no
+         * I/O, no signal); 1 ms lets the loop turn. */
         uint64_t ahead = at <= now ? 0 : (uint64_t)at - (uint64_t)now;
         uint64_t ms = ahead / 1000000 + (ahead % 1000000 != 0);
-        uv_timer_start(&d->waker, on_wake, ms, 0);
+        uv_timer_start(&d->waker, on_wake, ms > 0 ? ms : 1, 0);
     }
 }
 
