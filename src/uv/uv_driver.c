@@ -149,6 +149,29 @@ static slot *find_slot(dt_uv *d, int fd, uint32_t gen, const uint32_t *by)
     return NULL;
 }
 
+/* A fresh handle for w in a free slot; NULL when there is none (all in use
+ * or closing) or libuv refuses the descriptor: the adapter is then still
+ * polled once per cycle. */
+static slot *new_slot(dt_uv *d, const dt_io_watch *w)
+{
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *c = &d->slots[i];
+        if (c->state != SLOT_FREE)
+            continue;
+        if (uv_poll_init(d->loop, &c->h, w->fd) != 0)
+            return NULL;
+        c->state = SLOT_ACTIVE;
+        c->fd = w->fd;
+        c->gen = w->gen;
+        c->events = 0;
+        c->n = c->n_prev = 0;
+        c->d = d;
+        c->h.data = c;
+        return c;
+    }
+    return NULL;
+}
+
 /* Makes the loop watch what the adapters want now: the same descriptor
  * (and object: gen) keeps its handle, a changed one gets a fresh one. The
  * handles nobody wants any more are closed before the fresh ones are made:
@@ -185,23 +208,8 @@ static void sync_hooks(dt_uv *d)
         const dt_io_watch *w = &want[fresh[f]];
         /* one kept or made for another adapter naming it too (shared) */
         slot *s = find_slot(d, w->fd, w->gen, NULL);
-        for (size_t i = 0; i < MAX_WATCH && s == NULL; i++) {
-            slot *c = &d->slots[i];
-            if (c->state != SLOT_FREE)
-                continue;
-            /* no handle (all in use or closing) or libuv refuses the
-             * descriptor: the adapter is still polled once per cycle */
-            if (uv_poll_init(d->loop, &c->h, w->fd) != 0)
-                break;
-            s = c;
-            s->state = SLOT_ACTIVE;
-            s->fd = w->fd;
-            s->gen = w->gen;
-            s->events = 0;
-            s->n = s->n_prev = 0;
-            s->d = d;
-            s->h.data = s;
-        }
+        if (s == NULL)
+            s = new_slot(d, w);
         if (s == NULL) {
             d->watch_overflow++;
             continue;
