@@ -63,7 +63,7 @@ static void drain(unix_lines_conn *c, dt_time now, uint64_t *counter)
 {
     char buf[256];
     ssize_t got;
-    while (c->fd >= 0 && (got = recv(c->fd, buf, sizeof buf - 1, 0)) > 0) {
+    while (c->fd >= 0 && (got = recv(c->fd, buf, sizeof buf - 1, 0)) >= 0) { /* 0: empty */
         buf[got] = '\0';
         char name[64], *end;
         int at = 0;
@@ -73,8 +73,8 @@ static void drain(unix_lines_conn *c, dt_time now, uint64_t *counter)
         int ok = at > 0 && end != buf + at, taken = 0;
         for (size_t i = 0; ok && i < c->n && !taken; i++) {
             const dt_mapping *m = dt_source_map_name(c->who[i], name);
-            if (m != NULL)
-                taken = dt_source_emit(c->who[i], m, now, now, v) >= 0;
+            if (m != NULL) /* taken; a full ring counts what it refuses itself */
+                taken = (dt_source_emit(c->who[i], m, now, now, v), 1);
         }
         if (!taken) /* counted on the first instance: nothing disappears silently */
             dt_source_count(c->who[0], ok ? DT_EV_UNMAPPED : DT_EV_MALFORMED, 1);

@@ -853,7 +853,9 @@ int dt_io_poll(dt_io *io, dt_time now)
 
 /* ---- loop hooks: what a host loop watches, and calls back ---- */
 
-#define WATCH_MAX 8 /* descriptors one adapter may ask for */
+/* Descriptors one adapter may ask for: as many as the libuv driver has poll
+ * handles; an adapter naming more is still served by its poll. */
+#define WATCH_MAX 64
 
 size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max)
 {
@@ -869,7 +871,11 @@ size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max)
             sink ? io->snk[i].ops->watches : io->src[i].ops->watches;
         if (fn == NULL || !opened)
             continue;
+        /* An entry the adapter did not write, whatever count it returns,
+         * reads as no watch (fd -1), never as this stack's garbage. */
         dt_watch w[WATCH_MAX];
+        for (size_t j = 0; j < WATCH_MAX; j++)
+            w[j] = (dt_watch){-1, 0, 0};
         size_t got = fn(self, w, WATCH_MAX);
         for (size_t j = 0; j < got && j < WATCH_MAX; j++) {
             /* an adapter's nonsense (a negative fd, no event) is not a watch */
@@ -923,7 +929,10 @@ dt_time dt_io_wake_at(const dt_io *io)
 void dt_io_wake(dt_io *io, dt_time now)
 {
     for (size_t k = 0; io != NULL && k < io->n_src + io->n_snk; k++) {
-        if (wake_at(io, k) > now)
+        /* DT_TIME_MAX is no wish (and what an adapter never opened, or
+         * without wake_at, says): never due, even at now == DT_TIME_MAX */
+        dt_time at = wake_at(io, k);
+        if (at == DT_TIME_MAX || at > now)
             continue;
         int sink = k >= io->n_src;
         size_t i = sink ? k - io->n_src : k;
@@ -946,6 +955,11 @@ int dt_io_apply(dt_io *io, const dt_command *cmd)
     for (size_t r = a; r < e; r++) {
         dt_sink_ctx *c = &io->snk[io->route[2 * r]];
         const dt_mapping *m = &c->maps.m[io->route[2 * r + 1]];
+        if (!c->opened) { /* a replay or check twin's: never handed anything */
+            if (last == DT_OK)
+                last = DT_ESTATE;
+            continue;
+        }
         c->st.applied++;
         int rc = c->ops->apply(c->self, cmd, m);
         if (rc == DT_OK) {

@@ -38,6 +38,8 @@ static dt__plant *find_plant(plantset *ps, const char *name)
     return NULL;
 }
 
+static int simsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg);
+
 int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
 {
     if (r == NULL || name == NULL || ops == NULL || ops->step == NULL || name[0] == '\0' ||
@@ -47,8 +49,11 @@ int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *
         return DT_EINVAL;
     if (ops->abi < DT_ADAPTER_ABI_MIN || ops->abi > DT_PLANT_ABI)
         return DT_EABI;
+    /* the context of this file's "sim" kind only: a host's own kind of that
+     * name (a build without the built-in) has a context of its own type */
+    const dt_source_ops *sim = dt_registry_source(r, "sim");
     plantset *ps = dt_registry_source_ctx(r, "sim");
-    if (ps == NULL)
+    if (sim == NULL || sim->open != simsrc_open || ps == NULL)
         return DT_ENOTFOUND;
     if (find_plant(ps, name) != NULL)
         return DT_EEXIST;
@@ -181,6 +186,12 @@ static int simsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         dt_source_error(ctx, "out of memory");
         return DT_ENOMEM;
     }
+    /* A plant is at rest when a twin takes it: the inputs and outputs a
+     * destroyed twin of the same registry left are not this twin's (the
+     * host resets its own state, ops' self; it cannot reset these). */
+    memset(s->plant->u, 0, sizeof s->plant->u);
+    memset(s->plant->y, 0, sizeof s->plant->y);
+    s->plant->t = 0;
     s->plant->stepped = 1;
     return DT_OK;
 }

@@ -23,6 +23,11 @@ typedef struct slot {
     size_t n;
     uint32_t adapter[MAX_SHARING];
     unsigned wants[MAX_SHARING];
+    /* the adapters of the last sync: one of them naming (fd, gen) again
+     * vouches that it is the same object (gen is each adapter's own count,
+     * and a number another adapter freed may come back to a new one) */
+    size_t n_prev;
+    uint32_t prev[MAX_SHARING];
     struct dt_uv *d;
 } slot;
 
@@ -59,8 +64,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (d->stopped || s->state != SLOT_ACTIVE)
         return;
     /* an error (a closed peer, a bad descriptor) is reported as readiness:
-     * the adapter's own read finds out what it is */
-    unsigned ev = status < 0 ? s->events
+     * the adapter's own read finds out what it is. libuv has stopped the
+     * handle (POLLERR): events 0 makes sync_hooks start it again if the
+     * adapters still want the descriptor. */
+    unsigned wanted = s->events;
+    if (status < 0)
+        s->events = 0;
+    unsigned ev = status < 0 ? wanted
                              : (unsigned)((events & UV_READABLE ? DT_WATCH_READ : 0) |
                                           (events & UV_WRITABLE ? DT_WATCH_WRITE : 0));
     /* a copy: an adapter's call may change what is watched */
@@ -73,7 +83,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     for (size_t i = 0; i < n && !d->stopped; i++)
         if (wants[i] & ev)
             dt_io_ready(d->io, adapter[i], fd, wants[i] & ev, twin_now(d));
-    sync_hooks(d);
+    if (!d->stopped) /* an adapter's call may have stopped or detached it */
+        sync_hooks(d);
 }
 
 static void on_slot_closed(uv_handle_t *h)
@@ -105,11 +116,66 @@ static void on_wake(uv_timer_t *h)
     if (d->stopped)
         return;
     dt_io_wake(d->io, twin_now(d));
-    sync_hooks(d);
+    if (!d->stopped)
+        sync_hooks(d);
+}
+
+/* Adds want to slot s (a descriptor shared by several adapters). */
+static void slot_add(dt_uv *d, slot *s, const dt_io_watch *want)
+{
+    if (s->n == MAX_SHARING) {
+        d->watch_overflow++;
+        return;
+    }
+    s->adapter[s->n] = want->adapter;
+    s->wants[s->n++] = want->events;
+}
+
+/* The handle of (fd, gen); with by != NULL only one that adapter *by had
+ * at the last sync. */
+static slot *find_slot(dt_uv *d, int fd, uint32_t gen, const uint32_t *by)
+{
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *s = &d->slots[i];
+        if (s->state != SLOT_ACTIVE || s->fd != fd || s->gen != gen)
+            continue;
+        for (size_t k = 0; by != NULL && k < s->n_prev; k++)
+            if (s->prev[k] == *by)
+                return s;
+        if (by == NULL)
+            return s;
+    }
+    return NULL;
+}
+
+/* A fresh handle for w in a free slot; NULL when there is none (all in use
+ * or closing) or libuv refuses the descriptor: the adapter is then still
+ * polled once per cycle. */
+static slot *new_slot(dt_uv *d, const dt_io_watch *w)
+{
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *c = &d->slots[i];
+        if (c->state != SLOT_FREE)
+            continue;
+        if (uv_poll_init(d->loop, &c->h, w->fd) != 0)
+            return NULL;
+        c->state = SLOT_ACTIVE;
+        c->fd = w->fd;
+        c->gen = w->gen;
+        c->events = 0;
+        c->n = c->n_prev = 0;
+        c->d = d;
+        c->h.data = c;
+        return c;
+    }
+    return NULL;
 }
 
 /* Makes the loop watch what the adapters want now: the same descriptor
- * (and object: gen) keeps its handle, a changed one gets a fresh one. */
+ * (and object: gen) keeps its handle, a changed one gets a fresh one. The
+ * handles nobody wants any more are closed before the fresh ones are made:
+ * libuv allows one handle per descriptor, and a reconnect often gets the
+ * same number back with a new gen. */
 static void sync_hooks(dt_uv *d)
 {
     dt_io_watch want[MAX_WATCH];
@@ -118,49 +184,41 @@ static void sync_hooks(dt_uv *d)
         d->watch_overflow += n - MAX_WATCH;
         n = MAX_WATCH;
     }
-    for (size_t i = 0; i < MAX_WATCH; i++)
-        if (d->slots[i].state == SLOT_ACTIVE)
-            d->slots[i].n = 0; /* refilled from `want` below */
+    for (size_t i = 0; i < MAX_WATCH; i++) {
+        slot *s = &d->slots[i];
+        if (s->state != SLOT_ACTIVE)
+            continue;
+        memcpy(s->prev, s->adapter, sizeof s->prev);
+        s->n_prev = s->n;
+        s->n = 0; /* refilled from `want` below */
+    }
+    size_t fresh[MAX_WATCH], n_fresh = 0;
     for (size_t j = 0; j < n; j++) {
-        slot *s = NULL, *free_slot = NULL;
-        for (size_t i = 0; i < MAX_WATCH && s == NULL; i++) {
-            slot *c = &d->slots[i];
-            if (c->state == SLOT_ACTIVE && c->fd == want[j].fd && c->gen == want[j].gen)
-                s = c;
-            else if (c->state == SLOT_FREE && free_slot == NULL)
-                free_slot = c;
-        }
+        slot *s = find_slot(d, want[j].fd, want[j].gen, &want[j].adapter);
+        if (s != NULL)
+            slot_add(d, s, &want[j]);
+        else
+            fresh[n_fresh++] = j;
+    }
+    for (size_t i = 0; i < MAX_WATCH; i++)
+        if (d->slots[i].state == SLOT_ACTIVE && d->slots[i].n == 0)
+            close_slot(&d->slots[i]); /* nobody wants it now (a closed connection) */
+    for (size_t f = 0; f < n_fresh; f++) {
+        const dt_io_watch *w = &want[fresh[f]];
+        /* one kept or made for another adapter naming it too (shared) */
+        slot *s = find_slot(d, w->fd, w->gen, NULL);
+        if (s == NULL)
+            s = new_slot(d, w);
         if (s == NULL) {
-            /* no handle (all in use or closing) or libuv refuses the
-             * descriptor: the adapter is still polled once per cycle */
-            if (free_slot == NULL || uv_poll_init(d->loop, &free_slot->h, want[j].fd) != 0) {
-                d->watch_overflow++;
-                continue;
-            }
-            s = free_slot;
-            s->state = SLOT_ACTIVE;
-            s->fd = want[j].fd;
-            s->gen = want[j].gen;
-            s->events = 0;
-            s->n = 0;
-            s->d = d;
-            s->h.data = s;
-        }
-        if (s->n == MAX_SHARING) {
             d->watch_overflow++;
             continue;
         }
-        s->adapter[s->n] = want[j].adapter;
-        s->wants[s->n++] = want[j].events;
+        slot_add(d, s, w);
     }
     for (size_t i = 0; i < MAX_WATCH; i++) {
         slot *s = &d->slots[i];
         if (s->state != SLOT_ACTIVE)
             continue;
-        if (s->n == 0) {
-            close_slot(s); /* nobody wants it now (a closed connection) */
-            continue;
-        }
         unsigned ev = 0;
         for (size_t k = 0; k < s->n; k++)
             ev |= s->wants[k];
@@ -173,8 +231,14 @@ static void sync_hooks(dt_uv *d)
     if (at == DT_TIME_MAX) {
         uv_timer_stop(&d->waker);
     } else {
-        uint64_t ms = at <= now ? 0 : (uint64_t)((at - now + 999999) / 1000000);
-        uv_timer_start(&d->waker, on_wake, ms, 0);
+        /* in unsigned arithmetic: at - now overflows dt_time for a wish
+         * near DT_TIME_MAX. At least 1 ms: a wish wake() did not satisfy
+         * is due again at once, and libuv runs a timer re-armed at 0 ms from
+         * its own callback again in the same turn, for ever (no step, no
+         * I/O, no signal); 1 ms lets the loop turn. */
+        uint64_t ahead = at <= now ? 0 : (uint64_t)at - (uint64_t)now;
+        uint64_t ms = ahead / 1000000 + (ahead % 1000000 != 0);
+        uv_timer_start(&d->waker, on_wake, ms > 0 ? ms : 1, 0);
     }
 }
 
