@@ -321,7 +321,9 @@ typedef struct dt_plant_ops {
 /** Registers a plant instance under `name` for "sim" sources and sinks
  *  (at most 16 per registry; inputs and outputs at most 64 each). ops and self
  *  must outlive the twins using them; step runs on the twin's thread. The
- *  plants are the "sim" kind's shared context.
+ *  plants are the "sim" kind's shared context. A plant is at rest (inputs,
+ *  outputs and time 0) when a sim source takes it, so a twin never starts
+ *  from what an earlier twin of the registry left.
  *  @retval DT_ENOTFOUND the registry has no "sim" kind (built without it).
  *  @retval DT_EABI ops->abi outside DT_ADAPTER_ABI_MIN..DT_PLANT_ABI.
  *  @retval DT_EEXIST a plant of that name exists.
@@ -376,8 +378,9 @@ DT_API dt_time dt_io_wake_at(const dt_io *io);
 /** For a host loop: wakes every adapter whose time has come. */
 DT_API void dt_io_wake(dt_io *io, dt_time now);
 /** Hands a command to every sink that maps its signal. Returns 0 if at least
- *  one sink took it, DT_ENOTFOUND if no sink maps the signal, else the error
- *  of the last sink that failed. Counted per sink. */
+ *  one sink took it, DT_ENOTFOUND if no sink maps the signal, DT_ESTATE if
+ *  none of those was opened (a replay or check twin's), else the error of the
+ *  last sink that failed. Counted per sink. */
 DT_API int dt_io_apply(dt_io *io, const dt_command *cmd);
 
 /** Number of source adapters. */

@@ -3,6 +3,7 @@
  * registry and the drivers know none of them. */
 #include "../control/control_internal.h"
 #include "adapters_internal.h"
+#include "dtwin/udp.h"
 
 #ifdef DTWIN_ADAPTER_MEMORY
 extern const dt_source_ops dt__memory_source_ops;
@@ -18,6 +19,45 @@ extern const dt_sink_ops dt__udp_sink_ops;
 #endif
 #ifdef DTWIN_ADAPTER_SIM
 int dt__sim_register(dt_registry *reg);
+#endif
+
+/* A kind left out of the build keeps its host API, which answers as for an
+ * instance of another kind: the exported symbols do not depend on options. */
+#ifndef DTWIN_ADAPTER_MEMORY
+int dt_memory_source_push(dt_io *io, size_t i, const char *native, dt_time t_source,
+                          double value)
+{
+    (void)io, (void)i, (void)native, (void)t_source, (void)value;
+    return DT_EINVAL; /* no source is a memory source */
+}
+
+size_t dt_memory_sink_read(dt_io *io, size_t i, dt_command *out, size_t max)
+{
+    (void)io, (void)i, (void)out, (void)max;
+    return 0;
+}
+#endif
+#ifndef DTWIN_ADAPTER_CSV
+int dt_csvlog_estimate(dt_io *io, size_t i, dt_time t, dt_signal_id sig, double mean,
+                       double variance)
+{
+    (void)io, (void)i, (void)t, (void)sig, (void)mean, (void)variance;
+    return DT_EINVAL;
+}
+#endif
+#ifndef DTWIN_ADAPTER_UDP
+int dt_udp_source_stats(const dt_io *io, size_t i, dt_udp_stats *out)
+{
+    (void)io, (void)i, (void)out;
+    return DT_EINVAL;
+}
+#endif
+#ifndef DTWIN_ADAPTER_SIM
+int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *ops, void *self)
+{
+    (void)r, (void)name, (void)ops, (void)self;
+    return DT_ENOTFOUND; /* no sim kind to drive a plant */
+}
 #endif
 
 int dt__register_builtins(dt_registry *r)
