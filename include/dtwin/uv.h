@@ -31,6 +31,10 @@ DT_API int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int han
 DT_API void dt_uv_detach(dt_uv *d);
 /** Twin time of the last step (ns since attach). */
 DT_API dt_time dt_uv_now(const dt_uv *d);
+/** How many descriptors the adapters named at the last step or callback
+ *  that the driver could not watch (more than 64 in all, or more than 8
+ *  adapters on one): those adapters are served by their poll each cycle only. */
+DT_API size_t dt_uv_unwatched(const dt_uv *d);
 /** The first error a step returned (0 if none), and whether a signal stopped it.
  *  Returns the first error (0 if none); *signaled (may be NULL) is 1 after SIGINT/SIGTERM. */
 DT_API int dt_uv_status(const dt_uv *d, int *signaled);

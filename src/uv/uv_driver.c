@@ -43,7 +43,7 @@ struct dt_uv {
     uint64_t origin;
     dt_time now;
     slot slots[MAX_WATCH];
-    uint64_t watch_overflow; /* descriptors beyond MAX_WATCH: polled each cycle only */
+    size_t unwatched; /* named at the last sync but not watched: polled each cycle only */
     void (*on_step)(void *user, dt_twin *twin, dt_time now);
     void *step_user;
 };
@@ -124,7 +124,7 @@ static void on_wake(uv_timer_t *h)
 static void slot_add(dt_uv *d, slot *s, const dt_io_watch *want)
 {
     if (s->n == MAX_SHARING) {
-        d->watch_overflow++;
+        d->unwatched++;
         return;
     }
     s->adapter[s->n] = want->adapter;
@@ -180,8 +180,9 @@ static void sync_hooks(dt_uv *d)
 {
     dt_io_watch want[MAX_WATCH];
     size_t n = dt_io_watches(d->io, want, MAX_WATCH);
+    d->unwatched = 0;
     if (n > MAX_WATCH) {
-        d->watch_overflow += n - MAX_WATCH;
+        d->unwatched = n - MAX_WATCH;
         n = MAX_WATCH;
     }
     for (size_t i = 0; i < MAX_WATCH; i++) {
@@ -210,7 +211,7 @@ static void sync_hooks(dt_uv *d)
         if (s == NULL)
             s = new_slot(d, w);
         if (s == NULL) {
-            d->watch_overflow++;
+            d->unwatched++;
             continue;
         }
         slot_add(d, s, w);
@@ -365,6 +366,8 @@ void dt_uv_detach(dt_uv *d)
 }
 
 dt_time dt_uv_now(const dt_uv *d) { return d ? d->now : 0; }
+
+size_t dt_uv_unwatched(const dt_uv *d) { return d ? d->unwatched : 0; }
 
 int dt_uv_status(const dt_uv *d, int *signaled)
 {

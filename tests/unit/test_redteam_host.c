@@ -1116,8 +1116,10 @@ static void test_uv_more_than_64_descriptors(void **state)
     for (int k = 0; k < 8; k++)
         assert_true(g_ready[k] > 0);
     assert_int_equal(g_ready[8], 0);
+    assert_int_equal(dt_uv_unwatched(h.drv), 8); /* the ninth adapter's: said, not silent */
     g_nw[0] = 0;
     assert_true(spin(&h, 20, ninth_ready));
+    assert_int_equal(dt_uv_unwatched(h.drv), 0);
     uv_end(&h);
     for (int i = 0; i < 72; i++)
         close(pairs[i][0]), close(pairs[i][1]);
