@@ -331,7 +331,7 @@ def compare(where, c_set, s_set, section=None):
 def cmd_keys(root):
     schema = load_schema(root)
     model = read(root, "src/model/model_load.c")
-    twin = read(root, "src/twin/twin.c")
+    twin = read(root, "src/twin/twin_load.c")  # the twin sections' keys
     io = read(root, "src/adapters/host.c")
     # the built-in kinds are registered in builtins.c (sim's in sim.c, with its plants)
     registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")

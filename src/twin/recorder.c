@@ -1,0 +1,346 @@
+/* The flight recorder (every input the core consumes, in a binary log) and
+ * bit-identical replay of a log on a twin built from the same description. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "../adapters/adapters_internal.h"
+#include "../platform/internal.h"
+#include "twin_internal.h"
+
+/* ---- flight recorder ----
+ * Log: "DTWREC01", u32 version (1), u32 0, u64 FNV-1a hash of the description
+ * text; then records, each a type byte and little-endian fields:
+ *   1 START  i64 now            2 STEP   i64 now
+ *   3 SAMPLES u32 source, u32 n, n x (u32 signal, u32 flags, i64 t_source,
+ *             i64 t_arrival, f64 value, f64 variance)   (as drained)
+ *   4 SUBMIT  u32 signal, u32 flags, u64 seq, i64 issued, i64 deadline, f64 value
+ *   5 SINK    i32 result of one dispatch */
+static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+static double bitsd(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+void dt__twin_rec(dt_twin *t, const uint8_t *b, size_t n)
+{
+    if (t->rec_write != NULL && t->rec_write(t->rec_user, b, n) != DT_OK) {
+        t->rec_write = NULL; /* stop recording; the twin keeps running */
+        dt__fmt(t->err, sizeof t->err, "flight recorder: write failed, recording stopped");
+        dt__log(&t->log, DT_LOG_ERROR, "twin", "%s", t->err);
+    }
+}
+
+void dt__twin_rec_time(dt_twin *t, int type, dt_time now)
+{
+    uint8_t b[9] = {(uint8_t)type};
+    put_u64(b + 1, (uint64_t)now);
+    dt__twin_rec(t, b, sizeof b);
+}
+
+static void enc_sample(uint8_t *p, const dt_sample *s)
+{
+    put_u32(p, s->signal);
+    put_u32(p + 4, s->flags);
+    put_u64(p + 8, (uint64_t)s->t_source);
+    put_u64(p + 16, (uint64_t)s->t_arrival);
+    put_u64(p + 24, dbits(s->value));
+    put_u64(p + 32, dbits(s->variance));
+}
+
+static void dec_sample(const uint8_t *p, dt_sample *s)
+{
+    s->signal = get_u32(p);
+    s->flags = get_u32(p + 4);
+    s->t_source = (dt_time)get_u64(p + 8);
+    s->t_arrival = (dt_time)get_u64(p + 16);
+    s->value = bitsd(get_u64(p + 24));
+    s->variance = bitsd(get_u64(p + 32));
+}
+
+static void enc_command(uint8_t *p, const dt_command *c)
+{
+    put_u32(p, c->signal);
+    put_u32(p + 4, c->flags);
+    put_u64(p + 8, c->seq);
+    put_u64(p + 16, (uint64_t)c->t_issued);
+    put_u64(p + 24, (uint64_t)c->t_deadline);
+    put_u64(p + 32, dbits(c->value));
+}
+
+static void dec_command(const uint8_t *p, dt_command *c)
+{
+    c->signal = get_u32(p);
+    c->flags = get_u32(p + 4);
+    c->seq = get_u64(p + 8);
+    c->t_issued = (dt_time)get_u64(p + 16);
+    c->t_deadline = (dt_time)get_u64(p + 24);
+    c->value = bitsd(get_u64(p + 32));
+}
+
+/* ingest tap: one SAMPLES record per drained batch */
+static void tap(void *user, uint32_t src, const dt_sample *s, size_t n)
+{
+    dt_twin *t = user;
+    if (t->rec_write == NULL)
+        return;
+    uint8_t b[9 + 40 * 16];
+    b[0] = REC_SAMPLES;
+    put_u32(b + 1, src);
+    put_u32(b + 5, (uint32_t)n);
+    size_t len = 9;
+    for (size_t i = 0; i < n; i++) {
+        if (len + 40 > sizeof b) {
+            dt__twin_rec(t, b, len);
+            len = 0;
+        }
+        enc_sample(b + len, &s[i]);
+        len += 40;
+    }
+    dt__twin_rec(t, b, len);
+}
+
+int dt_twin_record(dt_twin *t, dt_record_write_fn fn, void *user)
+{
+    if (t == NULL || fn == NULL)
+        return DT_EINVAL;
+    if (t->started || t->replay)
+        return DT_ESTATE;
+    uint8_t h[24];
+    memcpy(h, rec_magic, 8);
+    put_u32(h + 8, 1);
+    put_u32(h + 12, 0);
+    put_u64(h + 16, t->desc_hash);
+    if (fn(user, h, sizeof h) != DT_OK)
+        return DT_EIO;
+    t->rec_write = fn;
+    t->rec_user = user;
+    dt__ingest_set_tap(t->ing, tap, t);
+    return DT_OK;
+}
+
+/* replay feed: this step's batches for source src, in recorded order */
+static size_t feed(void *user, uint32_t src, dt_sample *out, size_t max)
+{
+    dt_twin *t = user;
+    size_t off = 0;
+    for (size_t b = 0; b < t->rp_nb; off += t->rp_len[b], b++) {
+        uint32_t left = t->rp_len[b] - t->rp_used[b];
+        if (t->rp_src[b] != src || left == 0)
+            continue;
+        /* a batch larger than one drain is handed out over several calls
+         * (a log written by hand may hold one: nothing is dropped) */
+        size_t n = left < max ? left : max;
+        memcpy(out, t->rp_s + off + t->rp_used[b], n * sizeof *out);
+        t->rp_used[b] += (uint32_t)n;
+        return n;
+    }
+    return 0;
+}
+
+
+/* Hands a decided command to the sinks (or, in replay, takes the recorded
+ * result); records the result for replay. */
+int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd)
+{
+    int rc;
+    if (t->replay) {
+        if (t->rp_sink_pos < t->rp_nsink) {
+            rc = t->rp_sink[t->rp_sink_pos++];
+        } else {
+            rc = DT_EIO;
+            t->rp_mismatch = 1;
+        }
+    } else {
+        rc = dt_io_apply(t->io, cmd);
+        if (t->rec_write != NULL) {
+            uint8_t b[5] = {REC_SINK};
+            put_u32(b + 1, (uint32_t)rc);
+            dt__twin_rec(t, b, sizeof b);
+        }
+    }
+    return rc;
+}
+
+void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd)
+{
+    uint8_t b[41] = {REC_SUBMIT};
+    enc_command(b + 1, cmd);
+    dt__twin_rec(t, b, sizeof b);
+}
+
+/* ---- replay ---- */
+
+#define RP_SAMPLES 65536
+#define RP_BATCHES 4096
+#define RP_SINKS 4096
+
+int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
+                   void (*on_step)(void *user, dt_twin *twin, dt_time now), void *step_user)
+{
+    if (t == NULL || fn == NULL)
+        return DT_EINVAL;
+    if (!t->replay || t->check_only || t->started)
+        return DT_ESTATE;
+    uint8_t h[24];
+    if (fn(user, h, sizeof h) != DT_OK || memcmp(h, rec_magic, 8) != 0 || get_u32(h + 8) != 1) {
+        dt__fmt(t->err, sizeof t->err, "not a dtwin flight log (version 1)");
+        return DT_EPARSE;
+    }
+    if (get_u64(h + 16) != t->desc_hash) {
+        dt__fmt(t->err, sizeof t->err, "the log was recorded with another description");
+        return DT_EABI;
+    }
+    t->rp_s = dt__calloc(&t->alloc, RP_SAMPLES, sizeof *t->rp_s);
+    t->rp_src = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_src);
+    t->rp_len = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_len);
+    t->rp_used = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_used);
+    t->rp_sink = dt__calloc(&t->alloc, RP_SINKS, sizeof *t->rp_sink);
+    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink)
+        return DT_ENOMEM;
+    dt__ingest_set_feed(t->ing, feed, t);
+    int rc = DT_OK, type = -1;
+    uint8_t b[64];
+    for (;;) {
+        if (type < 0) {
+            int r = fn(user, b, 1);
+            if (r == DT_EEMPTY)
+                break;
+            if (r != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            type = b[0];
+        }
+        if (type == REC_START || type == REC_STEP) {
+            if (fn(user, b, 8) != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            dt_time now = (dt_time)get_u64(b);
+            if (type == REC_START) {
+                type = -1;
+                if ((rc = dt_twin_start(t, now)) != DT_OK)
+                    break;
+                continue;
+            }
+            /* gather this step's samples and sink results */
+            t->rp_nb = t->rp_ns = 0;
+            t->rp_nsink = t->rp_sink_pos = 0;
+            for (;;) {
+                int r = fn(user, b, 1);
+                if (r == DT_EEMPTY) {
+                    type = -2; /* end after this step */
+                    break;
+                }
+                if (r != DT_OK) {
+                    rc = DT_EPARSE;
+                    break;
+                }
+                if (b[0] == REC_SAMPLES) {
+                    if (fn(user, b, 8) != DT_OK) {
+                        rc = DT_EPARSE;
+                        break;
+                    }
+                    uint32_t src = get_u32(b), n = get_u32(b + 4);
+                    if (t->rp_nb == RP_BATCHES || n > RP_SAMPLES - t->rp_ns ||
+                        n > RP_SAMPLES) {
+                        dt__fmt(t->err, sizeof t->err, "replay: a step holds too many samples");
+                        rc = DT_ELIMIT;
+                        break;
+                    }
+                    for (uint32_t i = 0; i < n && rc == DT_OK; i++) {
+                        if (fn(user, b, 40) != DT_OK)
+                            rc = DT_EPARSE;
+                        else
+                            dec_sample(b, &t->rp_s[t->rp_ns + i]);
+                    }
+                    t->rp_src[t->rp_nb] = src;
+                    t->rp_used[t->rp_nb] = 0;
+                    t->rp_len[t->rp_nb++] = n;
+                    t->rp_ns += n;
+                } else if (b[0] == REC_SINK) {
+                    if (fn(user, b, 4) != DT_OK || t->rp_nsink == RP_SINKS) {
+                        rc = DT_EPARSE;
+                        break;
+                    }
+                    t->rp_sink[t->rp_nsink++] = (int)(int32_t)get_u32(b);
+                } else {
+                    type = b[0];
+                    break;
+                }
+                if (rc != DT_OK)
+                    break;
+            }
+            if (rc != DT_OK)
+                break;
+            int srk = dt_twin_step(t, now);
+            if (srk != DT_OK && srk != DT_ENOTFOUND) {
+                rc = srk;
+                break;
+            }
+            if (t->rp_mismatch || t->rp_sink_pos != t->rp_nsink) {
+                dt__fmt(t->err, sizeof t->err, "replay diverged from the log at %.9f s",
+                        dt_time_to_sec(now));
+                rc = DT_EPARSE;
+                break;
+            }
+            if (on_step != NULL)
+                on_step(step_user, t, now);
+            if (type == -2)
+                break;
+            continue;
+        }
+        if (type == REC_SUBMIT) {
+            type = -1;
+            if (fn(user, b, 40) != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            dt_command c;
+            dec_command(b, &c);
+            if ((rc = dt_twin_submit(t, &c)) != DT_OK)
+                break;
+            continue;
+        }
+        dt__fmt(t->err, sizeof t->err, "replay: unknown record type %d", type);
+        rc = DT_EPARSE;
+        break;
+    }
+    dt__ingest_set_feed(t->ing, NULL, NULL);
+    return rc;
+}
+
