@@ -35,6 +35,10 @@ int dt__registry_on_destroy(dt_registry *reg, void (*fn)(void *arg, const dt_all
                             void *arg);
 const dt_allocator *dt__registry_allocator(const dt_registry *reg);
 
+/* A counters slot's answer: copies up to max of the n counters c into out
+ * and returns n (how many the adapter has). */
+size_t dt__counters_copy(dt_counter *out, size_t max, const dt_counter *c, size_t n);
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

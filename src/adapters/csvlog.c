@@ -42,10 +42,7 @@ static size_t csvlog_counters(const void *self, dt_counter *out, size_t max)
     const csvlog *s = self;
     const dt_counter c[] = {{"rows", s->rows}, {"rows_flushed", s->flushed},
                             {"write_errors", s->write_errors}};
-    size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; i < n && i < max; i++)
-        out[i] = c[i];
-    return n;
+    return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
 }
 
 /* The configuration: path resolved, numbers checked. */

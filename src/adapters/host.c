@@ -226,6 +226,13 @@ const char *dt_sink_name(const dt_sink_ctx *c) { return c->id; }
 const dt_model *dt_sink_model(const dt_sink_ctx *c) { return c->io->model; }
 const char *dt_sink_basedir(const dt_sink_ctx *c) { return c->io->basedir; }
 
+size_t dt__counters_copy(dt_counter *out, size_t max, const dt_counter *c, size_t n)
+{
+    for (size_t i = 0; out != NULL && i < n && i < max; i++)
+        out[i] = c[i];
+    return n;
+}
+
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap)
 {
     int n;

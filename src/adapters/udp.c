@@ -665,10 +665,7 @@ static size_t udpsrc_counters(const void *self, dt_counter *out, size_t max)
         {"polls_limited", t->polls_limited},
         {"bytes", t->bytes},
     };
-    size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; i < n && i < max; i++)
-        out[i] = c[i];
-    return n;
+    return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
 }
 
 const dt_source_ops dt__udp_source_ops = {
@@ -777,10 +774,7 @@ static size_t udpsink_counters(const void *self, dt_counter *out, size_t max)
         {"would_block", s->would_block},
         {"send_errors", s->send_errors},
     };
-    size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; i < n && i < max; i++)
-        out[i] = c[i];
-    return n;
+    return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
 }
 
 const dt_sink_ops dt__udp_sink_ops = {
