@@ -142,7 +142,7 @@ int main(int argc, char **argv)
                 frames_sent++;
         }
         if (k % 1000 == 0) { /* the host commands aux once a second: UDP and CSV-log sinks */
-            dt_command c = {aux, 0, 0, now, now + 10 * DT_NS_PER_MS, 0.5};
+            dt_command c = {.signal = aux, .seq = 0, .t_issued = now, .t_deadline = now + 10 * DT_NS_PER_MS, .value = 0.5};
             dt_twin_submit(t, &c);
         }
         dt_twin_step(t, now);

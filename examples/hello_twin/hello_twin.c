@@ -49,7 +49,7 @@ int main(int argc, char **argv)
         if (k <= 3) /* a reading taken now, in the source's native name and unit */
             dt_memory_source_push(io, src, "T1", now, readings[k - 1]);
         if (k == 5) { /* 2500 W, above the signal's limit: the dispatcher clamps it */
-            dt_command cmd = {heater, 0, 0, now, now + period, 2500.0};
+            dt_command cmd = {.signal = heater, .seq = 0, .t_issued = now, .t_deadline = now + period, .value = 2500.0};
             dt_twin_submit(tw, &cmd);
         }
         if ((rc = dt_twin_step(tw, now)) != DT_OK)

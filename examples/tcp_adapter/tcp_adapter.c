@@ -94,7 +94,7 @@ int main(int argc, char **argv)
         dt_twin_stats_get(tw, &st);
         dt_twin_actuation(tw, burner, NULL, NULL, &confirmed);
         if (next_sp < 3 && !st.safe_state && confirmed) {
-            dt_command cmd = {burner, 0, 0, now, now + 10 * period, setpoints[next_sp++]};
+            dt_command cmd = {.signal = burner, .seq = 0, .t_issued = now, .t_deadline = now + 10 * period, .value = setpoints[next_sp++]};
             dt_twin_submit(tw, &cmd);
         }
     }

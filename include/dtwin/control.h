@@ -110,13 +110,25 @@ DT_API int dt_delay_margin(const dt_loop_tf *loop, dt_margin *out);
 #define DT_DISP_EXPIRED 0x10u     /**< past its deadline: not sent */
 #define DT_DISP_SAFE_STATE 0x20u  /**< replaced by the safe value */
 #define DT_DISP_SINK_ERROR 0x40u  /**< every sink refused it */
+#define DT_DISP_REFUSED 0x80u     /**< the verify hook refused it: not sent */
+
+/** The dispatcher's verify hook (dt_twin_set_verify): runs first, before any
+ *  rule, for every command entering the dispatcher from a controller, the host
+ *  or a remote twin (not for the dispatcher's own safe-state commands). Returns
+ *  0 to admit the command, writing the authority it grants (kept in the
+ *  command's `authority`; the rules do not read it yet), or a negative DT_E*
+ *  to refuse it: the command is counted `refused`, audited with
+ *  DT_DISP_REFUSED and that status, and reaches no sink. Runs on the twin's
+ *  thread inside dt_twin_step; must not block. */
+typedef int (*dt_verify_fn)(void *user, const dt_command *cmd, dt_time now,
+                            uint16_t *authority);
 
 /** One dispatched command, as sent (or not), for the audit ring. */
 typedef struct dt_audit {
     dt_command cmd;     /**< value as decided */
     double requested;   /**< value the controller asked for */
     uint32_t decision;  /**< DT_DISP_* */
-    int sink_status;    /**< dt_io_apply's result */
+    int sink_status;    /**< dt_io_apply's result; with DT_DISP_REFUSED the verify hook's */
 } dt_audit;
 
 #ifdef __cplusplus

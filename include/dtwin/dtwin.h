@@ -9,6 +9,7 @@
 #include "dtwin/control.h"
 #include "dtwin/error.h"
 #include "dtwin/estimator.h"
+#include "dtwin/event.h"
 #include "dtwin/export.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"

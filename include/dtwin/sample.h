@@ -39,10 +39,24 @@ typedef struct dt_sample {
 /** the source marks the value as of doubtful quality (kept, not rejected). */
 #define DT_SAMPLE_UNCERTAIN (1u << 4)
 
-/** One command to an actuator, in the commanded signal's canonical unit. */
+/** Who issued a command (dt_command.origin): a kind in the top 4 bits and,
+ *  for controllers and remote twins, an index in the low 12 bits. The twin
+ *  sets it; what a host writes there is overwritten. */
+#define DT_ORIGIN_HOST 0x0000u        /**< dt_twin_submit */
+#define DT_ORIGIN_CONTROLLER 0x1000u  /**< | the controller's index in the description */
+#define DT_ORIGIN_DISPATCHER 0x2000u  /**< the dispatcher's own safe-state commands */
+#define DT_ORIGIN_REMOTE 0x3000u      /**< | a remote twin's index (a bus binding) */
+#define DT_ORIGIN_KIND(origin) ((unsigned)(origin) & 0xF000u)  /**< DT_ORIGIN_HOST, ... */
+#define DT_ORIGIN_INDEX(origin) ((unsigned)(origin) & 0x0FFFu) /**< which controller / twin */
+
+/** One command to an actuator, in the commanded signal's canonical unit.
+ *  Name the members when you initialize one ({.signal = s, .value = v, ...}):
+ *  the layout is stable, but positional initializers hide mistakes. */
 typedef struct dt_command {
     uint32_t signal;     /**< dt_signal_id of a commanded signal */
-    uint32_t flags;      /**< reserved, 0 */
+    uint16_t origin;     /**< DT_ORIGIN_*: who issued it (set by the twin) */
+    uint16_t authority;  /**< what the dispatcher's verify hook granted; 0: nothing
+                              verified (no hook, or a command the hook does not rank) */
     uint64_t seq;        /**< per-twin sequence number, from 1 */
     dt_time t_issued;    /**< common time base */
     dt_time t_deadline;  /**< not sent after this time */

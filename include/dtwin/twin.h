@@ -10,6 +10,7 @@
 #include "dtwin/adapter.h"
 #include "dtwin/control.h"
 #include "dtwin/estimator.h"
+#include "dtwin/event.h"
 #include "dtwin/export.h"
 #include "dtwin/ingest.h"
 #include "dtwin/model.h"
@@ -87,6 +88,33 @@ DT_API int dt_twin_stop(dt_twin *twin);
  *  sequence number. @retval DT_EFULL 256 queued. */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
 
+/* ---- observers and the verify hook ---- */
+
+/** The most observers plus queues a twin takes. */
+#define DT_TWIN_OBSERVERS_MAX 8
+/** The largest event queue, in events. */
+#define DT_EVENT_QUEUE_MAX 1048576u
+
+/** Registers a callback observer (the struct is copied). Before
+ *  dt_twin_start.
+ *  @retval DT_EINVAL NULL, no callback, an empty or unknown mask, or counters
+ *  wanted every 0 steps. @retval DT_EABI obs->size is not sizeof(dt_observer).
+ *  @retval DT_ESTATE started. @retval DT_ELIMIT DT_TWIN_OBSERVERS_MAX already.
+ *  @retval DT_EUNSUPPORTED belief events on a twin without an estimator. */
+DT_API int dt_twin_observe(dt_twin *twin, const dt_observer *obs);
+/** Creates a bounded event queue of `capacity` events (rounded up to a power
+ *  of two, at most DT_EVENT_QUEUE_MAX) for the kinds in `mask` (counter
+ *  snapshots every `counters_every` steps), owned by the twin and freed with
+ *  it. Belief events in a queue carry no x and P (see dt_event_belief). Before
+ *  dt_twin_start; the only allocation is here. Errors as dt_twin_observe, and
+ *  @retval DT_EINVAL capacity 0 or above the maximum. @retval DT_ENOMEM. */
+DT_API int dt_twin_event_queue(dt_twin *twin, size_t capacity, uint32_t mask,
+                               uint32_t counters_every, dt_event_queue **out);
+
+/** Sets the dispatcher's verify hook (see dt_verify_fn); NULL removes it.
+ *  Before dt_twin_start. @retval DT_ESTATE started. */
+DT_API int dt_twin_set_verify(dt_twin *twin, dt_verify_fn fn, void *user);
+
 /* ---- flight recorder ---- */
 
 /** Writes len bytes; returns 0, or a negative DT_E* (recording then stops). */
@@ -144,7 +172,7 @@ typedef struct dt_twin_stats {
     dt_time max_cycle_interval;     /**< the largest such interval, ns */
     dt_ingest_stats ingest;         /**< the ingest stage */
     dt_est_stats estimator;         /**< the estimator (zero without one) */
-    /* dispatcher: every command ends as sent, expired or sink_errors */
+    /* dispatcher: every command ends as sent, expired, refused or sink_errors */
     uint64_t commands;     /**< commands the dispatcher received */
     uint64_t sent;         /**< handed to a sink (or to none mapping it) */
     uint64_t clamped;      /**< limited to hard limits */
@@ -166,6 +194,8 @@ typedef struct dt_twin_stats {
     dt_time safe_time; /**< twin time spent in the safe state, ns: each interval
                             between two steps counts when the step that began it
                             left the twin in the safe state */
+    uint64_t refused;     /**< commands the verify hook refused (not sent) */
+    uint64_t events_lost; /**< events the twin's queues could not take (full) */
 } dt_twin_stats;
 
 /** A snapshot of every counter. */

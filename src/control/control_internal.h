@@ -15,6 +15,7 @@ struct dt_ctrl_ctx {
     size_t n_queue, cap;
     uint64_t *seq;
     dt_time deadline;   /* relative deadline of emitted commands */
+    uint16_t origin;    /* DT_ORIGIN_CONTROLLER | the running controller's index */
     const double *last_sent; /* per signal: last value sent (NAN if none) */
     char *err;
     size_t errcap;

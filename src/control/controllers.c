@@ -31,7 +31,8 @@ int dt_ctrl_command(dt_ctrl_ctx *c, dt_signal_id sig, double value)
         return DT_EFULL;
     dt_command *cmd = &c->queue[c->n_queue++];
     cmd->signal = sig;
-    cmd->flags = 0;
+    cmd->origin = c->origin;
+    cmd->authority = 0;
     cmd->seq = ++*c->seq;
     cmd->t_issued = c->now;
     cmd->t_deadline = c->now + c->deadline;

@@ -17,8 +17,12 @@
  *   1 START  i64 now            2 STEP   i64 now
  *   3 SAMPLES u32 source, u32 n, n x (u32 signal, u32 flags, i64 t_source,
  *             i64 t_arrival, f64 value, f64 variance)   (as drained)
- *   4 SUBMIT  u32 signal, u32 flags, u64 seq, i64 issued, i64 deadline, f64 value
- *   5 SINK    i32 result of one dispatch */
+ *   4 SUBMIT  u32 signal, u16 origin, u16 authority (as the host gave them: the
+ *             twin sets both), u64 seq, i64 issued, i64 deadline, f64 value
+ *   5 SINK    i32 result of one dispatch that reached the sinks (written from
+ *             the dispatcher's command event)
+ * Logs written when the two u16 were one reserved u32 flags (always 0 from a
+ * well-behaved host) read the same. */
 static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
 
 static void put_u64(uint8_t *p, uint64_t v)
@@ -94,7 +98,7 @@ static void dec_sample(const uint8_t *p, dt_sample *s)
 static void enc_command(uint8_t *p, const dt_command *c)
 {
     put_u32(p, c->signal);
-    put_u32(p + 4, c->flags);
+    put_u32(p + 4, (uint32_t)c->origin | (uint32_t)c->authority << 16);
     put_u64(p + 8, c->seq);
     put_u64(p + 16, (uint64_t)c->t_issued);
     put_u64(p + 24, (uint64_t)c->t_deadline);
@@ -104,7 +108,8 @@ static void enc_command(uint8_t *p, const dt_command *c)
 static void dec_command(const uint8_t *p, dt_command *c)
 {
     c->signal = get_u32(p);
-    c->flags = get_u32(p + 4);
+    c->origin = (uint16_t)(get_u32(p + 4) & 0xFFFFu);
+    c->authority = (uint16_t)(get_u32(p + 4) >> 16);
     c->seq = get_u64(p + 8);
     c->t_issued = (dt_time)get_u64(p + 16);
     c->t_deadline = (dt_time)get_u64(p + 24);
@@ -149,6 +154,7 @@ int dt_twin_record(dt_twin *t, dt_record_write_fn fn, void *user)
     t->rec_write = fn;
     t->rec_user = user;
     dt__ingest_set_tap(t->ing, tap, t);
+    dt__twin_disp_env(t); /* the dispatcher now reports its decisions */
     return DT_OK;
 }
 
@@ -173,7 +179,7 @@ static size_t feed(void *user, uint32_t src, dt_sample *out, size_t max)
 
 
 /* Hands a decided command to the sinks (or, in replay, takes the recorded
- * result); records the result for replay. */
+ * result). */
 int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd)
 {
     int rc;
@@ -185,14 +191,21 @@ int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd)
             t->rp_mismatch = 1;
         }
     } else {
-        rc = dt_io_apply(t->io, cmd);
-        if (t->rec_write != NULL) {
-            uint8_t b[5] = {REC_SINK};
-            put_u32(b + 1, (uint32_t)rc);
-            dt__twin_rec(t, b, sizeof b);
-        }
+        rc = dt_io_apply(t->io, cmd); /* recorded from the command's event */
     }
     return rc;
+}
+
+/* The recorder is an observer of the dispatcher: each decision that reached
+ * the sinks leaves its result in the log, for replay to hand back. */
+void dt__twin_rec_event(dt_twin *t, const dt_event *ev)
+{
+    if (ev->kind != DT_EVENT_COMMAND ||
+        !(ev->u.command.decision & (DT_DISP_SENT | DT_DISP_SINK_ERROR)))
+        return;
+    uint8_t b[5] = {REC_SINK};
+    put_u32(b + 1, (uint32_t)ev->u.command.sink_status);
+    dt__twin_rec(t, b, sizeof b);
 }
 
 void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd)

@@ -49,9 +49,9 @@ void dt__twin_init_ctx(dt_twin *t, dt_ctrl_ctx *ctx)
     ctx->now = t->now;
     ctx->queue = t->queue;
     ctx->cap = QUEUE_CAP;
-    ctx->seq = &t->seq;
-    ctx->deadline = t->deadline;
-    ctx->last_sent = t->last_sent;
+    ctx->seq = &t->disp.seq;
+    ctx->deadline = t->disp.deadline;
+    ctx->last_sent = t->disp.last_sent;
     ctx->err = t->err;
     ctx->errcap = sizeof t->err;
 }
@@ -92,14 +92,14 @@ int dt_twin_start(dt_twin *t, dt_time now)
             dt__fmt(t->err, sizeof t->err, "start failed: %s", d.message);
             return rc;
         }
-        t->tau_min = t->max_age;
+        t->disp.tau_min = t->disp.max_age;
         for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
             double tau = NAN;
             (void)dt_est_latency_budget(t->est, i, &tau, NULL);
             if (isnan(tau))
                 rc = DT_ENUMERIC; /* fail closed: never run without a known budget */
-            else if (tau < t->tau_min)
-                t->tau_min = tau;
+            else if (tau < t->disp.tau_min)
+                t->disp.tau_min = tau;
         }
     }
     if (rc != DT_OK) {
@@ -131,8 +131,11 @@ int dt_twin_submit(dt_twin *t, const dt_command *cmd)
         return DT_EINVAL;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;
-    t->pending[t->n_pending] = *cmd;
-    t->pending[t->n_pending++].seq = ++t->seq; /* the twin numbers every command */
+    dt_command *c = &t->pending[t->n_pending++];
+    *c = *cmd;
+    c->seq = ++t->disp.seq; /* the twin numbers every command */
+    c->origin = DT_ORIGIN_HOST;
+    c->authority = 0;
     if (t->rec_write != NULL)
         dt__twin_rec_submit(t, cmd);
     return DT_OK;
@@ -148,7 +151,7 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_ERANGE;
     dt_time interval = now - t->now;
     t->now = now;
-    if (t->safe_mode) /* the commands since the last step were the safe state's */
+    if (t->disp.safe_mode) /* the commands since the last step were the safe state's */
         t->st.safe_time += interval;
     if (t->rec_write != NULL)
         dt__twin_rec_time(t, REC_STEP, now);
@@ -173,28 +176,19 @@ int dt_twin_step(dt_twin *t, dt_time now)
             break;
     }
     /* Actuation outcome: commands not confirmed in time, counted once each. */
-    if (t->confirm_timeout > 0)
-        for (size_t s = 0; s < t->n_sig; s++) {
-            uint64_t sent = t->last_sent_seq[s], rep = 0;
-            if (sent == 0 || sent == t->counted_seq[s] || now - t->last_sent_t[s] <= t->confirm_timeout)
-                continue;
-            dt_io_reported(t->io, (dt_signal_id)s, &rep, NULL, NULL);
-            if (rep < sent) {
-                t->st.unconfirmed++;
-                t->counted_seq[s] = sent;
-            }
-        }
+    dt__disp_confirm(&t->disp, now);
     /* Act */
+    dt__twin_assess(t, now);
+    for (size_t i = 0; i < t->n_pending; i++)
+        dt__disp_command(&t->disp, t->pending[i], now);
+    t->n_pending = 0;
     dt_ctrl_ctx ctx;
     dt__twin_init_ctx(t, &ctx);
-    dt__twin_assess(t, now, &ctx);
-    for (size_t i = 0; i < t->n_pending; i++)
-        dt__twin_dispatch(t, t->pending[i], now);
-    t->n_pending = 0;
     for (size_t i = 0; i < t->n_ctl; i++) {
         ctrl *k = &t->ctl[i];
         ctx.dt = k->ran ? dt_time_to_sec(now - k->last_run) : 0;
         ctx.n_queue = 0;
+        ctx.origin = (uint16_t)(DT_ORIGIN_CONTROLLER | i);
         t->err[0] = '\0';
         int crc = k->ops->compute(k->self, &ctx);
         if (crc != DT_OK && rc == DT_OK)
@@ -202,23 +196,39 @@ int dt_twin_step(dt_twin *t, dt_time now)
         k->last_run = now;
         k->ran = 1;
         for (size_t q = 0; q < ctx.n_queue; q++)
-            dt__twin_dispatch(t, ctx.queue[q], now);
+            dt__disp_command(&t->disp, ctx.queue[q], now);
     }
     t->st.cycles++;
     t->st.last_cycle_interval = interval;
     if (interval > t->st.max_cycle_interval)
         t->st.max_cycle_interval = interval;
+    if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_COUNTERS))
+        dt__twin_emit_counters(t, now);
     return rc;
 }
 
 void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
 {
     *out = t->st;
+    const dt__disp_stats *d = &t->disp.st;
+    out->commands = d->commands;
+    out->sent = d->sent;
+    out->clamped = d->clamped;
+    out->rate_limited = d->rate_limited;
+    out->interlocked = d->interlocked;
+    out->expired = d->expired;
+    out->safe_stated = d->safe_stated;
+    out->sink_errors = d->sink_errors;
+    out->refused = d->refused;
+    out->unconfirmed = d->unconfirmed;
+    out->safe_entries = d->safe_entries;
+    out->sink_fault_entries = d->sink_fault_entries;
+    out->events_lost = t->events_lost;
     dt_ingest_stats_get(t->ing, &out->ingest);
     if (t->est != NULL)
         dt_est_stats_get(t->est, &out->estimator);
-    out->safe_state = t->safe_mode;
-    out->tau_max_s = t->tau_min;
+    out->safe_state = t->disp.safe_mode;
+    out->tau_max_s = t->disp.tau_min;
     out->arrival_to_estimate.p50 = hist_q(t->h_est, t->st.arrival_to_estimate.count, 0.5);
     out->arrival_to_estimate.p99 = hist_q(t->h_est, t->st.arrival_to_estimate.count, 0.99);
     out->arrival_to_command.p50 = hist_q(t->h_cmd, t->st.arrival_to_command.count, 0.5);
@@ -227,11 +237,18 @@ void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
 
 size_t dt_twin_audit(const dt_twin *t, dt_audit *out, size_t max)
 {
-    size_t n = t->audit_n < max ? t->audit_n : max;
-    size_t skip = t->audit_n - n;
-    for (size_t i = 0; i < n; i++)
-        out[i] = t->audit[(t->audit_head + skip + i) % t->audit_cap];
-    return n;
+    return dt__disp_audit(&t->disp, out, max);
+}
+
+int dt_twin_set_verify(dt_twin *t, dt_verify_fn fn, void *user)
+{
+    if (t == NULL)
+        return DT_EINVAL;
+    if (t->started)
+        return DT_ESTATE;
+    t->disp.verify = fn;
+    t->disp.verify_user = user;
+    return DT_OK;
 }
 
 const dt_model *dt_twin_model(const dt_twin *t) { return t ? t->model : NULL; }
@@ -258,10 +275,10 @@ int dt_twin_actuation(const dt_twin *t, dt_signal_id sig, double *desired, doubl
     double v = NAN;
     dt_io_reported(t->io, sig, &rep, &v, NULL);
     if (desired)
-        *desired = t->last_sent[sig];
+        *desired = t->disp.last_sent[sig];
     if (reported)
         *reported = v;
     if (confirmed)
-        *confirmed = t->last_sent_seq[sig] != 0 && rep >= t->last_sent_seq[sig];
+        *confirmed = t->disp.last_sent_seq[sig] != 0 && rep >= t->disp.last_sent_seq[sig];
     return DT_OK;
 }

@@ -12,6 +12,7 @@
 #include "dtwin/model.h"
 #include "dtwin/twin.h"
 #include "../control/control_internal.h"
+#include "../control/dispatcher.h"
 
 /* The description's memory estimate against its budget ("memory.max_bytes",
  * default DT_TWIN_MEMORY_DEFAULT), before anything is allocated; DT_ELIMIT
@@ -21,11 +22,7 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
 #define MAX_CONTROLLERS 64
-#define MAX_INTERLOCKS 64
-#define MAX_FORCED 8
 #define HIST_BUCKETS 64
-
-enum { OP_GT, OP_GE, OP_LT, OP_LE };
 
 typedef struct ctrl {
     char *id;
@@ -35,16 +32,12 @@ typedef struct ctrl {
     int ran;
 } ctrl;
 
-typedef struct interlock {
-    char name[64];
-    dt_signal_id sig;
-    int op;
-    double value;
-    size_t n_set;
-    dt_signal_id set_sig[MAX_FORCED];
-    double set_val[MAX_FORCED];
-    int active;
-} interlock;
+/* An observer: a host callback, or a queue the twin fills. */
+typedef struct observer {
+    dt_observer o;
+    dt_event_queue *q; /* NULL: o.on_event */
+    uint64_t seq;      /* events offered to it */
+} observer;
 
 struct dt_twin {
     dt_allocator alloc;
@@ -57,30 +50,21 @@ struct dt_twin {
     dt_est *est;
     ctrl *ctl;
     size_t n_ctl;
-    /* dispatcher, per signal */
     size_t n_sig;
-    double *rate, *safe, *last_sent, *forced;
-    dt_time *last_sent_t;
-    uint64_t *last_sent_seq, *counted_seq; /* actuation outcome */
-    uint32_t *fail_run;                    /* consecutive sink failures per signal */
-    uint32_t sink_failures;                /* that many engage the safe state */
-    size_t n_sink_faults;                  /* signals at or over sink_failures */
-    dt_time confirm_timeout;               /* 0: not tracked */
-    interlock *ilk;
-    size_t n_ilk;
-    dt_time deadline, period;
-    dt_audit *audit;
-    size_t audit_cap, audit_n, audit_head;
+    dt_time period;
+    dt__disp disp; /* the dispatcher: its rules, state and audit */
+    observer obs[DT_TWIN_OBSERVERS_MAX];
+    size_t n_obs;
+    uint32_t obs_mask; /* the union of the observers' masks */
+    int belief_hook;   /* the estimator reports updates to the observers */
+    uint64_t events_lost;
     /* runtime */
-    int started, stopped, safe_mode;
+    int started, stopped;
     dt_time now, last_arrival_applied;
-    uint64_t seq;
     dt_sample *rel;
     double *u; /* the estimator's inputs: the values last sent */
     dt_command *queue, *pending;
     size_t n_pending;
-    double tau_min;  /* the data-age limit: min of the budgets and max_age */
-    double max_age;  /* dispatcher.max_data_age, INFINITY when not given */
     dt_time data_t;  /* without an estimator: the newest sample released */
     char err[256];
     /* flight recorder */
@@ -107,14 +91,20 @@ enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);
 void dt__twin_init_ctx(dt_twin *t, dt_ctrl_ctx *ctx);
-/* dispatch.c: one command through the safety chain to the sinks; the
- * latency rule and the interlocks, once per cycle */
-void dt__twin_dispatch(dt_twin *t, dt_command cmd, dt_time now);
-void dt__twin_assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx);
+/* dispatch.c: the twin's side of the dispatcher (sinks, estimator input,
+ * belief, reset); the latency rule's inputs, once per cycle */
+void dt__twin_disp_env(dt_twin *t);
+void dt__twin_assess(dt_twin *t, dt_time now);
+/* events.c: hands an event to every observer that wants it (and to the
+ * recorder); counter snapshots at the end of a step */
+void dt__twin_emit(dt_twin *t, dt_event *ev);
+void dt__twin_emit_counters(dt_twin *t, dt_time now);
+void dt__twin_events_free(dt_twin *t);
 /* recorder.c */
 void dt__twin_rec(dt_twin *t, const uint8_t *b, size_t n);
 void dt__twin_rec_time(dt_twin *t, int type, dt_time now);
 void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd);
+void dt__twin_rec_event(dt_twin *t, const dt_event *ev);
 int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd);
 
 #endif

@@ -85,11 +85,11 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             return rc;
         if ((rc = within_limits(c, p, dt_model_signal(t->model, s), e)) != DT_OK)
             return rc;
-        t->safe[s] = e->valuedouble;
+        t->disp.safe[s] = e->valuedouble;
     }
     for (size_t s = 0; s < t->n_sig; s++)
         if (dt_model_signal(t->model, (dt_signal_id)s)->role == DT_ROLE_COMMANDED &&
-            isnan(t->safe[s]))
+            isnan(t->disp.safe[s]))
             return fail(c, DT_EPARSE, "dispatcher.safe", "missing the safe value of \"%s\"",
                         dt_model_signal(t->model, (dt_signal_id)s)->id);
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "rate_limits")) != NULL) {
@@ -103,7 +103,7 @@ static int load_dispatcher(jctx *c, const cJSON *d)
                 return rc;
             if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || !isfinite(e->valuedouble))
                 return fail(c, DT_EPARSE, p, "a positive rate in units per second");
-            t->rate[s] = e->valuedouble;
+            t->disp.rate[s] = e->valuedouble;
         }
     }
     double num;
@@ -111,13 +111,13 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.deadline", "seconds in (0, 3600]");
-        t->deadline = dt_time_from_sec(num);
+        t->disp.deadline = dt_time_from_sec(num);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "confirm_timeout")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.confirm_timeout", "seconds in (0, 3600]");
-        t->confirm_timeout = dt_time_from_sec(num);
+        t->disp.confirm_timeout = dt_time_from_sec(num);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "max_data_age")) != NULL) {
         if (!cJSON_IsNumber(v))
@@ -125,24 +125,24 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         if (!(v->valuedouble > 0 && v->valuedouble <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.max_data_age",
                         "%.17g is not in (0, 3600] seconds", v->valuedouble);
-        t->max_age = v->valuedouble;
+        t->disp.max_age = v->valuedouble;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "sink_failures")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (!(num >= 1 && num <= 1000000 && num == floor(num)))
             return fail(c, DT_EPARSE, "dispatcher.sink_failures", "an integer in 1..1000000");
-        t->sink_failures = (uint32_t)num;
+        t->disp.sink_failures = (uint32_t)num;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(d, "audit")) != NULL) {
         num = cJSON_IsNumber(v) ? v->valuedouble : -1;
         if (!(num >= 1 && num <= 65536 && num == floor(num)))
             return fail(c, DT_EPARSE, "dispatcher.audit", "an integer in 1..65536");
-        t->audit_cap = (size_t)num;
+        t->disp.audit_cap = (size_t)num;
     }
     const cJSON *il = cJSON_GetObjectItemCaseSensitive(d, "interlocks");
-    if (il != NULL && (!cJSON_IsArray(il) || cJSON_GetArraySize(il) > MAX_INTERLOCKS))
+    if (il != NULL && (!cJSON_IsArray(il) || cJSON_GetArraySize(il) > DT__DISP_MAX_INTERLOCKS))
         return fail(c, DT_EPARSE, "dispatcher.interlocks", "an array of at most %d",
-                    MAX_INTERLOCKS);
+                    DT__DISP_MAX_INTERLOCKS);
     /* an interlock reads the belief: without an estimator it would never fire */
     if (il != NULL && cJSON_GetArraySize(il) > 0 && t->est == NULL)
         return fail(c, DT_EPARSE, "dispatcher.interlocks",
@@ -156,7 +156,7 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             return fail(c, DT_EPARSE, p, "expected an object");
         if ((rc = dt__json_check_keys(c->diag, e, p, ilk_keys, NULL)) != DT_OK)
             return rc;
-        interlock *x = &t->ilk[t->n_ilk];
+        dt__interlock *x = &t->disp.ilk[t->disp.n_ilk];
         const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
         const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "op");
@@ -182,8 +182,8 @@ static int load_dispatcher(jctx *c, const cJSON *d)
         x->value = jv->valuedouble;
         for (const cJSON *f = jset->child; f; f = f->next) {
             dt__fmt(q, sizeof q, "%s.set.%s", p, f->string);
-            if (x->n_set == MAX_FORCED)
-                return fail(c, DT_ELIMIT, q, "at most %d forced signals", MAX_FORCED);
+            if (x->n_set == DT__DISP_MAX_FORCED)
+                return fail(c, DT_ELIMIT, q, "at most %d forced signals", DT__DISP_MAX_FORCED);
             dt_signal_id s;
             if ((rc = find_sig(c, q, f->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
@@ -192,7 +192,7 @@ static int load_dispatcher(jctx *c, const cJSON *d)
             x->set_sig[x->n_set] = s;
             x->set_val[x->n_set++] = f->valuedouble;
         }
-        t->n_ilk++;
+        t->disp.n_ilk++;
     }
     return DT_OK;
 }
@@ -286,7 +286,7 @@ static int load_sections(jctx *c, dt_ctrl_ctx *ctx)
 static int data_age_limit(jctx *c)
 {
     dt_twin *t = c->t;
-    t->tau_min = t->max_age;
+    t->disp.tau_min = t->disp.max_age;
     if (t->est != NULL && dt_est_bound_count(t->est) > 0) {
         dt_diag d;
         int rc = dt_est_budgets(t->est, &d);
@@ -307,17 +307,17 @@ static int data_age_limit(jctx *c)
                             "(%.6g s): the twin could never act", name, tau,
                             dt_time_to_sec(t->period));
             }
-            if (tau < t->tau_min)
-                t->tau_min = tau;
+            if (tau < t->disp.tau_min)
+                t->disp.tau_min = tau;
         }
     }
-    if (t->max_age < dt_time_to_sec(t->period))
+    if (t->disp.max_age < dt_time_to_sec(t->period))
         return fail(c, DT_ERANGE, "dispatcher.max_data_age",
                     "%.6g s is below one loop period (%.6g s): the twin could never act",
-                    t->max_age, dt_time_to_sec(t->period));
+                    t->disp.max_age, dt_time_to_sec(t->period));
     for (size_t s = 0; s < t->n_sig; s++) {
         const dt_signal_info *si = dt_model_signal(t->model, (dt_signal_id)s);
-        if (si->role == DT_ROLE_COMMANDED && !(t->tau_min < INFINITY))
+        if (si->role == DT_ROLE_COMMANDED && !(t->disp.tau_min < INFINITY))
             return fail(c, DT_EPARSE,
                         dt__model_section(t->model, "dispatcher") ? "dispatcher.max_data_age"
                                                                    : "dispatcher",
@@ -344,16 +344,8 @@ void dt_twin_destroy(dt_twin *t)
         dt_registry_destroy(t->reg);
     dt_model_destroy(t->model);
     dt__free(&a, t->ctl);
-    dt__free(&a, t->rate);
-    dt__free(&a, t->safe);
-    dt__free(&a, t->last_sent);
-    dt__free(&a, t->last_sent_t);
-    dt__free(&a, t->forced);
-    dt__free(&a, t->last_sent_seq);
-    dt__free(&a, t->counted_seq);
-    dt__free(&a, t->fail_run);
-    dt__free(&a, t->ilk);
-    dt__free(&a, t->audit);
+    dt__disp_free(&t->disp, &a);
+    dt__twin_events_free(t);
     dt__free(&a, t->rel);
     dt__free(&a, t->u);
     dt__free(&a, t->queue);
@@ -402,11 +394,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     t->desc_hash = 1469598103934665603ull; /* FNV-1a of the description text */
     for (size_t i = 0; i < len; i++)
         t->desc_hash = (t->desc_hash ^ (uint8_t)text[i]) * 1099511628211ull;
-    t->tau_min = INFINITY;
-    t->max_age = INFINITY;
     t->data_t = DT_TIME_MIN;
     t->st.belief_age_s = INFINITY; /* before the first cycle no data is behind it */
-    t->audit_cap = 64;
     jctx c = {t, diag};
     dt_model_options mo = DT_MODEL_OPTIONS_INIT;
     mo.allocator = a;
@@ -446,32 +435,16 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     }
     if (rc == DT_OK) {
         t->n_sig = dt_model_signal_count(t->model);
-        size_t ns = t->n_sig ? t->n_sig : 1;
-        t->rate = dt__calloc(a, ns, sizeof *t->rate);
-        t->safe = dt__calloc(a, ns, sizeof *t->safe);
-        t->last_sent = dt__calloc(a, ns, sizeof *t->last_sent);
-        t->last_sent_t = dt__calloc(a, ns, sizeof *t->last_sent_t);
-        t->forced = dt__calloc(a, ns, sizeof *t->forced);
-        t->last_sent_seq = dt__calloc(a, ns, sizeof *t->last_sent_seq);
-        t->counted_seq = dt__calloc(a, ns, sizeof *t->counted_seq);
-        t->fail_run = dt__calloc(a, ns, sizeof *t->fail_run);
         t->ctl = dt__calloc(a, MAX_CONTROLLERS, sizeof *t->ctl);
-        t->ilk = dt__calloc(a, MAX_INTERLOCKS, sizeof *t->ilk);
         t->rel = dt__calloc(a, RELEASE_BATCH, sizeof *t->rel);
         t->queue = dt__calloc(a, QUEUE_CAP, sizeof *t->queue);
         t->pending = dt__calloc(a, QUEUE_CAP, sizeof *t->pending);
         t->u = dt__calloc(a, DT_LA_MAX, sizeof *t->u);
-        if (!t->u || !t->last_sent_seq || !t->counted_seq || !t->fail_run || !t->rate || !t->safe ||
-            !t->last_sent || !t->last_sent_t || !t->forced || !t->ctl || !t->ilk || !t->rel ||
-            !t->queue || !t->pending)
+        if (dt__disp_init(&t->disp, t->model, a, &t->log) != DT_OK || !t->u || !t->ctl ||
+            !t->rel || !t->queue || !t->pending)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
-        for (size_t s = 0; rc == DT_OK && s < t->n_sig; s++) {
-            t->safe[s] = NAN;
-            t->last_sent[s] = NAN;
-        }
+        dt__twin_disp_env(t);
         t->period = 10 * DT_NS_PER_MS;
-        t->deadline = 0;
-        t->sink_failures = 3;
     }
     if (rc == DT_OK) {
         dt_ctrl_ctx ctx;
@@ -481,14 +454,13 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         if (rc == DT_OK && dt__json_oom())
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
         dt__json_end();
-        if (t->deadline == 0)
-            t->deadline = 2 * t->period; /* default: two cycles */
+        if (t->disp.deadline == 0)
+            t->disp.deadline = 2 * t->period; /* default: two cycles */
     }
     if (rc == DT_OK)
         rc = data_age_limit(&c);
     if (rc == DT_OK) {
-        t->audit = dt__calloc(a, t->audit_cap, sizeof *t->audit);
-        if (t->audit == NULL)
+        if (dt__disp_ready(&t->disp, a) != DT_OK)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
     }
     if (rc != DT_OK) {

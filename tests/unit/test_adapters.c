@@ -150,7 +150,7 @@ static void test_memory_source_and_sink(void **state)
     /* Sink: rad/s -> rpm; capacity 2, then DT_EFULL counted. */
     dt_signal_id spd;
     assert_int_equal(dt_model_find_signal(r.model, "speed", &spd), 0);
-    dt_command cmd = {spd, 0, 1, 100, 200, 10.0 * 3.14159265358979323846};
+    dt_command cmd = {.signal = spd, .seq = 1, .t_issued = 100, .t_deadline = 200, .value = 10.0 * 3.14159265358979323846};
     assert_int_equal(dt_io_apply(r.io, &cmd), 0);
     cmd.seq = 2;
     assert_int_equal(dt_io_apply(r.io, &cmd), 0);
@@ -886,7 +886,7 @@ static void test_csvlog_sink(void **state)
     dt_signal_id spd, lvl;
     dt_model_find_signal(r.model, "speed", &spd);
     dt_model_find_signal(r.model, "level", &lvl);
-    dt_command cmd = {spd, 0, 7, DT_NS_PER_S, 2 * DT_NS_PER_S, 2 * 3.14159265358979323846};
+    dt_command cmd = {.signal = spd, .seq = 7, .t_issued = DT_NS_PER_S, .t_deadline = 2 * DT_NS_PER_S, .value = 2 * 3.14159265358979323846};
     assert_int_equal(dt_io_apply(r.io, &cmd), 0);
     assert_int_equal(dt_csvlog_estimate(r.io, 0, DT_NS_PER_S / 2, lvl, 1.5, 0.25), 0);
     assert_int_equal(dt_csvlog_estimate(r.io, 7, 0, lvl, 1.5, 0.25), DT_EINVAL);
@@ -1085,7 +1085,7 @@ static void test_udp_sink_sends_commands(void **state)
     assert_int_equal(r.rc, 0);
     dt_signal_id spd;
     dt_model_find_signal(r.model, "speed", &spd);
-    dt_command cmd = {spd, 0, 9, 11, 22, 3.14159265358979323846};
+    dt_command cmd = {.signal = spd, .seq = 9, .t_issued = 11, .t_deadline = 22, .value = 3.14159265358979323846};
     assert_int_equal(dt_io_apply(r.io, &cmd), 0);
     uint8_t buf[256];
     ssize_t n = recv(rx, buf, sizeof buf, 0);

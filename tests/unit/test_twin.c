@@ -277,7 +277,7 @@ static void test_record_and_replay(void **state)
         if (k == 700) { /* a host command, recorded too */
             dt_signal_id us;
             dt_model_find_signal(dt_twin_model(t), "u", &us);
-            dt_command c = {us, 0, 0, now, now + DT_NS_PER_S, 3.0};
+            dt_command c = {.signal = us, .seq = 0, .t_issued = now, .t_deadline = now + DT_NS_PER_S, .value = 3.0};
             assert_int_equal(dt_twin_submit(t, &c), 0);
         }
         assert_int_equal(dt_twin_step(t, now), 0);
@@ -564,7 +564,7 @@ static void test_dispatcher_rules(void **state)
     dt_signal_id u;
     dt_model_find_signal(dt_twin_model(t), "u", &u);
     /* s = 2 > 1.5: the interlock forces -0.5 whatever is asked */
-    dt_command c = {u, 0, 1, 0, DT_NS_PER_S, 0.9};
+    dt_command c = {.signal = u, .seq = 1, .t_issued = 0, .t_deadline = DT_NS_PER_S, .value = 0.9};
     dt_twin_submit(t, &c);
     step_fresh(t, 10 * DT_NS_PER_MS);
     dt_audit a[4];
@@ -624,7 +624,7 @@ static void test_dispatcher_rules(void **state)
         print_error("%s\n", d.message);
     assert_int_equal(rc, 0);
     dt_twin_start(t, 0);
-    c = (dt_command){u, 0, 0, 0, DT_NS_PER_S, -0.5};
+    c = (dt_command){.signal = u, .seq = 0, .t_issued = 0, .t_deadline = DT_NS_PER_S, .value = -0.5};
     dt_twin_submit(t, &c);
     step_fresh(t, 10 * DT_NS_PER_MS);
     dt_audit last;
