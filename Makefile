@@ -96,8 +96,8 @@ coverage: deps
 	  --json $(COV_BUILD)/coverage.json --print-summary | grep -E '^(lines|branches):'
 	@echo "per-file report: $(COV_BUILD)/coverage.txt"
 	@# the dispatcher's safety checks (limits, interlocks, deadlines, latency rule): every branch
-	python3 scripts/branch_cov.py $(COV_BUILD)/coverage.json src/twin/dispatch.c \
-	  dt__twin_dispatch dt__twin_assess send_safe_state
+	python3 scripts/branch_cov.py $(COV_BUILD)/coverage.json src/control/dispatcher.c \
+	  dt__disp_command dt__disp_assess send_safe_state
 
 test: test-normal test-asan test-fuzz test-core
 	@echo "make test: normal (gcc), sanitizer (clang), fuzz-smoke and core-only builds passed"

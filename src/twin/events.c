@@ -187,9 +187,10 @@ int dt_twin_observe(dt_twin *t, const dt_observer *obs)
 int dt_twin_event_queue(dt_twin *t, size_t capacity, uint32_t mask, uint32_t counters_every,
                         dt_event_queue **out)
 {
+    if (out != NULL)
+        *out = NULL;
     if (t == NULL || out == NULL || capacity == 0 || capacity > DT_EVENT_QUEUE_MAX)
         return DT_EINVAL;
-    *out = NULL;
     size_t cap = 1;
     while (cap < capacity)
         cap <<= 1;

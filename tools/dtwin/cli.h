@@ -31,19 +31,13 @@ uint64_t cli_logger_finish(void);
 typedef struct cli_outputs cli_outputs;
 int cli_outputs_open(cli_outputs **out, dt_twin *t, const char *est_file, const char *cov_file,
                      const char *cmd_file);
-/* After each step: the commands it decided (estimates are written as they
- * are computed). */
-void cli_outputs_step(void *outputs, dt_twin *t, dt_time now);
 /* Closes the files; EXIT_IO if a write failed. */
 int cli_outputs_close(cli_outputs *o);
-/* Command rows the audit ring no longer held when they were to be written. */
-uint64_t cli_outputs_lost(const cli_outputs *o);
 
 /* The run's figures. */
 typedef struct cli_summary {
     double t_end_s;           /* twin time of the last step */
     uint64_t log_messages;    /* warnings and errors logged */
-    uint64_t rows_lost;       /* --commands rows lost */
 } cli_summary;
 void cli_print_text(FILE *f, dt_twin *t, const cli_summary *s);
 void cli_print_json(FILE *f, dt_twin *t, const cli_summary *s);

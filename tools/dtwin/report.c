@@ -289,6 +289,8 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     fprintf(f, "commands: %llu decided = %llu sent + %llu expired + %llu refused by every sink",
             (unsigned long long)s.commands, (unsigned long long)s.sent,
             (unsigned long long)s.expired, (unsigned long long)s.sink_errors);
+    if (s.refused)
+        fprintf(f, " + %llu refused by the verify hook", (unsigned long long)s.refused);
     /* the dispatcher alters a command before a sink takes or refuses it */
     first = 1;
     if (s.clamped || s.rate_limited || s.interlocked || s.safe_stated) {
@@ -301,10 +303,9 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     if (s.unconfirmed)
         fprintf(f, "; of the sent: %llu unconfirmed", (unsigned long long)s.unconfirmed);
     fprintf(f, "\n");
-    if (r->rows_lost)
-        fprintf(f, "  %llu command rows not written: the audit ring (dispatcher.audit) held "
-                   "fewer than a step decided\n",
-                (unsigned long long)r->rows_lost);
+    if (s.events_lost)
+        fprintf(f, "  %llu events lost: an event queue was full\n",
+                (unsigned long long)s.events_lost);
     double safe = dt_time_to_sec(s.safe_time);
     fprintf(f, "safe state: %llu %s, %.10g s of %.10g s (%.4g %%)%s\n",
             (unsigned long long)s.safe_entries, s.safe_entries == 1 ? "entry" : "entries", safe,
@@ -490,7 +491,8 @@ void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
     U("safe_stated", s.safe_stated);
     U("sink_errors", s.sink_errors);
     U("unconfirmed", s.unconfirmed);
-    ju(f, "rows_lost", r->rows_lost);
+    U("refused", s.refused);
+    ju(f, "events_lost", s.events_lost);
     fprintf(f, "},\"safe_entries\":%llu,\"safe_state\":%s,", (unsigned long long)s.safe_entries,
             s.safe_state ? "true" : "false");
     jnum(f, "safe_time_s", dt_time_to_sec(s.safe_time));

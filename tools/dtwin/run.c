@@ -114,7 +114,6 @@ static void after_step(void *user, dt_twin *t, dt_time now)
     run_state *r = user;
     double tsec = dt_time_to_sec(now);
     r->t_end = tsec;
-    cli_outputs_step(r->out, t, now);
     double period = dt_twin_period_s(t);
     r->done = (r->duration > 0 && tsec + period > r->duration + 1e-12) ||
               (r->duration == 0 && replay_done(t));
@@ -304,7 +303,7 @@ static int parse_run(int argc, char **argv, run_opts *o)
 /* The summary, and --strict's verdict. */
 static int finish(dt_twin *t, const run_opts *o, run_state *r, int code)
 {
-    cli_summary s = {r->t_end, cli_logger_finish(), cli_outputs_lost(r->out)};
+    cli_summary s = {r->t_end, cli_logger_finish()};
     if (r->tty)
         printf("\r\033[K");
     if (o->json)
@@ -398,8 +397,8 @@ static void replay_usage(FILE *f)
 static void replay_step(void *user, dt_twin *t, dt_time now)
 {
     run_state *r = user;
+    (void)t;
     r->t_end = dt_time_to_sec(now);
-    cli_outputs_step(r->out, t, now);
 }
 
 int cli_replay(int argc, char **argv)
