@@ -33,7 +33,7 @@ int dt__csv_parse_iso8601(const char *s, dt_time *out);
 
 typedef enum { TIME_AUTO, TIME_SECONDS, TIME_ISO } time_format;
 
-/* read_line() results */
+/* dt__csv_read_line() results */
 enum { LINE_EOF = 0, LINE_OK = 1, LINE_TOO_LONG = -1, LINE_NUL = -2 };
 
 typedef struct csvsrc {

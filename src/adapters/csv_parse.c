@@ -7,8 +7,8 @@
 
 /* Splits a line in place into at most max fields. Supports "quoted" fields
  * with "" escapes; trims spaces around unquoted fields. Returns the number of
- * fields, DT__CSV_SPLIT_QUOTING or DT__CSV_SPLIT_TOO_MANY. The line holds no NUL (read_line
- * refuses those), so '\0' is its end. */
+ * fields, DT__CSV_SPLIT_QUOTING or DT__CSV_SPLIT_TOO_MANY. The line holds no
+ * NUL (dt__csv_read_line refuses those), so '\0' is its end. */
 int dt__csv_split(char *line, char delim, char **f, int max)
 {
     int n = 0;
