@@ -5,8 +5,8 @@
 #include "dtwin/alloc.h"
 #include "dtwin/twin.h"
 
-/* The allocator a twin was created with; t is never NULL (the public
- * dt_twin_allocator also answers for NULL). */
+/* The allocator a twin was created with; t is never NULL. No file calls it:
+ * the uv driver uses the public dt_twin_allocator, which also answers NULL. */
 const dt_allocator *dt__twin_allocator(const dt_twin *t);
 
 #endif
