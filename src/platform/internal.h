@@ -9,7 +9,6 @@
 #include "dtwin/alloc.h"
 #include "dtwin/error.h"
 #include "dtwin/log.h"
-#include "dtwin/sample.h"
 
 /* Internal symbols that cross files are prefixed dt__ and are never exported
  * from the shared library (hidden visibility). */
@@ -27,23 +26,6 @@ char *dt__strndup(const dt_allocator *a, const char *s, size_t len);
 #else
 #define DT__PRINTF(fmt, args)
 #endif
-
-/* The allocator a twin was created with (for the uv driver). */
-struct dt_twin;
-const dt_allocator *dt__twin_allocator(const struct dt_twin *t);
-
-/* Called with every batch drained from a source ring, before validation. */
-struct dt_ingest;
-void dt__ingest_set_tap(struct dt_ingest *g,
-                        void (*fn)(void *user, uint32_t src, const struct dt_sample *s,
-                                   size_t n),
-                        void *user);
-
-/* Replay: poll takes samples from fn instead of the rings. */
-void dt__ingest_set_feed(struct dt_ingest *g,
-                         size_t (*fn)(void *user, uint32_t src, struct dt_sample *out,
-                                      size_t max),
-                         void *user);
 
 /* Formats into a stack buffer (no allocation) and calls the logger if the
  * level passes. `lg` may be NULL (silent). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../ingest/ingest_internal.h"
 #include "../platform/internal.h"
 #include "twin_internal.h"
 

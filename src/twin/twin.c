@@ -10,6 +10,7 @@
 
 #include "../adapters/adapters_internal.h"
 #include "../platform/internal.h"
+#include "twin_host.h"
 #include "twin_internal.h"
 
 /* ---- latency histograms: log2 buckets of ns ---- */

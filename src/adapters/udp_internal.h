@@ -1,0 +1,78 @@
+/* UDP adapter internals shared by its files: the source's state, sequence window, sockets. */
+#ifndef DTWIN_SRC_ADAPTERS_UDP_INTERNAL_H
+#define DTWIN_SRC_ADAPTERS_UDP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dtwin/adapter.h"
+#include "dtwin/udp.h"
+
+/* Frames: the replay window (a bitmap) and the largest forward step taken on
+ * one frame's word. A bigger step would push frames the honest sender is
+ * still sending out of the window, so it waits for a second frame. */
+#define DT__UDP_SEQ_WINDOW 64u
+
+typedef struct dt__udpsrc {
+    dt_source_ctx *ctx;
+    dt_allocator alloc;
+    int fd, have_fd; /* the bound socket (non-blocking) */
+    int paused;      /* the budget of this cycle is spent: read nothing until the next poll */
+    uint8_t *buf;
+    uint32_t source_id, max_count;
+    /* the work of one poll (and of the host loop's ready calls until the next poll) */
+    uint32_t poll_datagrams, used_datagrams;
+    size_t poll_bytes, used_bytes;
+    int ring_full; /* the ring refused a sample: decode nothing more until the next poll */
+    /* sequence window: (epoch, last_seq) and the 64 frames up to it */
+    int have_seq;
+    int confirmed; /* two frames agree on the window (not just the first one) */
+    uint16_t epoch;
+    uint32_t last_seq;
+    uint64_t seen; /* bit k: frame last_seq - k was received */
+    dt_time now, last_accept, restart_after;
+    /* the single frame that would move the window, waiting for a successor */
+    int have_cand;
+    uint8_t cand_version;
+    uint16_t cand_epoch;
+    uint32_t cand_seq;
+    int have_kdrops;
+    uint32_t kdrops0;
+    dt_udp_stats st;
+} dt__udpsrc;
+
+/* ---- udp_seq.c: the sequence window ---- */
+
+/* Sequence bookkeeping of a well-formed frame (docs/wire.md): 0 to accept it,
+ * -1 when it is refused (counted in s->st and on the source's events). */
+int dt__udp_track_seq(dt__udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq);
+
+/* ---- udp_net.c: addresses and sockets ---- */
+
+/* Reads hostkey (default defhost) and "port" from cfg into addr; on failure
+ * writes the reason ("key: ...") into err and returns DT_EINVAL. */
+int dt__udp_parse_endpoint(const dt_config *cfg, const char *hostkey, const char *defhost,
+                           int port_required, struct sockaddr_storage *addr, char *err,
+                           size_t errcap);
+/* The length of the sockaddr of a's family. */
+socklen_t dt__udp_addr_len(const struct sockaddr_storage *a);
+/* 1 for a loopback address (127.0.0.0/8, ::1). */
+int dt__udp_is_loopback(const struct sockaddr_storage *a);
+/* The address as text (without the port) into buf; buf untouched if it
+ * cannot be written. */
+void dt__udp_addr_text(const struct sockaddr_storage *a, char *buf, size_t cap);
+/* The port a socket is bound to into *port; -1 (and *port untouched) if it
+ * cannot be read. */
+int dt__udp_bound_port(int fd, uint16_t *port);
+/* A non-blocking datagram socket of the family, closed on exec; -1 with errno. */
+int dt__udp_socket(int family);
+/* "source_id": an integer in 1..2^32-1, or DT_EINVAL. */
+int dt__udp_get_id(const dt_config *cfg, uint32_t *out);
+/* Closes *fd if *have_fd, and marks it closed. */
+void dt__udp_close_fd(int *fd, int *have_fd);
+/* Datagrams the kernel dropped on the source's socket since open, into
+ * s->st.kernel_dropped (where the platform tells). */
+void dt__udp_read_kernel_drops(dt__udpsrc *s);
+
+#endif
