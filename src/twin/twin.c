@@ -10,7 +10,6 @@
 
 #include "../adapters/adapters_internal.h"
 #include "../platform/internal.h"
-#include "twin_host.h"
 #include "twin_internal.h"
 
 /* ---- latency histograms: log2 buckets of ns ---- */
@@ -260,7 +259,6 @@ const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
 
 double dt_twin_period_s(const dt_twin *t) { return t ? dt_time_to_sec(t->period) : 0; }
 
-const dt_allocator *dt__twin_allocator(const dt_twin *t) { return &t->alloc; }
 const dt_allocator *dt_twin_allocator(const dt_twin *t)
 {
     return t ? &t->alloc : dt_allocator_default();
