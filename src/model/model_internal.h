@@ -22,7 +22,7 @@ typedef struct dt__signal_rec {
 
 typedef struct dt__section {
     char *key;
-    char *json; /* compact JSON text of the section, kept verbatim */
+    char *json; /* compact JSON text of the section, numbers exact */
 } dt__section;
 
 struct dt_model {
@@ -39,45 +39,31 @@ struct dt_model {
     uint32_t *asset_sorted;  /* ids sorted by string, for lookup at start-up */
     uint32_t *signal_sorted;
     dt__section *sections;
+    const struct dt__desc *desc; /* during a twin's build only */
 };
-
-/* Top-level sections the model keeps for later layers. */
-extern const char *const dt__model_sections[];
 
 /* The known unit nearest to an unknown one ("kw" -> "kW", "C" -> "degC"),
  * preferring the wanted quantity, written into buf; NULL when none is near. */
 const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, size_t cap);
 
-/* Text checks. Return 0 or the byte offset + 1 of the first offence. */
-size_t dt__utf8_check(const char *s, size_t len);
-/* Largest nesting depth of [ and { outside strings; *unclosed (may be NULL)
- * says whether the text ends inside a string or an open bracket. */
-size_t dt__json_depth(const char *s, size_t len, int *unclosed);
-/* 1-based line and column of byte offset `off`. */
-void dt__line_col(const char *s, size_t off, int *line, int *col);
-
-/* cJSON allocates through process-wide hooks; dtwin installs hooks once that
- * forward to the allocator of the dtwin call in progress on this thread (and
- * to malloc/free otherwise). Bracket every cJSON use with begin/end. */
-void dt__json_begin(const dt_allocator *a);
-void dt__json_end(void);
-int dt__json_oom(void); /* an allocation failed since begin */
-
 void dt__model_free(dt_model *m);
 
-/* Every key of obj must be in keys or extra (NULL-terminated, either may be
- * NULL), each once; else DT_EPARSE with "path.key: unknown key" or
- * "path.key: duplicate key" in diag. */
-struct cJSON;
-int dt__json_check_keys(dt_diag *diag, const struct cJSON *obj, const char *path,
-                        const char *const *keys, const char *const *extra);
+/* dt_model_load_json, and for a twin's build: with keep, the parsed
+ * description stays attached to the model (*keep) so each layer reads the
+ * tree parsed once; the build then calls dt__model_detach and frees it. */
+struct dt__desc;
+int dt__model_load(const char *text, size_t len, const dt_model_options *opt, dt_model **out,
+                   struct dt__desc **keep, dt_diag *diag);
+void dt__model_detach(dt_model *m);
+/* The attached description, or NULL (a model loaded on its own). */
+const struct dt__desc *dt__model_desc(const dt_model *m);
+/* The kept sections, as exact compact JSON text, in document order. */
+size_t dt__model_section_count(const dt_model *m);
+const char *dt__model_section_at(const dt_model *m, size_t i, const char **key);
 
 /* Reads a whole file (at most limit bytes) through the allocator. */
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
                   size_t *len, dt_diag *diag);
-
-/* Compact JSON text of a kept top-level section ("sources", ...), or NULL. */
-const char *dt__model_section(const dt_model *m, const char *key);
 
 /* Binary search of an id among sorted dense ids; DT_ENOTFOUND if absent. */
 typedef const char *(*dt__key_fn)(const dt_model *m, uint32_t i);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
+#include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "dtwin/error.h"
 #include "model_internal.h"
@@ -19,36 +19,14 @@
  * sqrt(DBL_MAX) ~ 1.3e154 that product overflows. */
 #define VARIANCE_MAX 1e150
 
-const char *const dt__model_sections[] = {
-    "sources", "sinks", "estimator", "controllers", "dispatcher",
-    "latency", "loop",  "analytics", "memory", NULL};
-
 typedef struct ctx {
     dt_model *m;
     const dt_model_limits *lim;
     dt_diag *diag;
+    const dt__desc *desc;
 } ctx;
 
-/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
-#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
-
-static const char *type_name(const cJSON *j)
-{
-    if (cJSON_IsObject(j))
-        return "an object";
-    if (cJSON_IsArray(j))
-        return "an array";
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNull(j))
-        return "null";
-    return "an invalid value";
-}
+#define fail dt__fail
 
 /* Quotes a string for a message, cut to keep messages readable. */
 static const char *q(const char *s, char *buf, size_t cap)
@@ -60,28 +38,31 @@ static const char *q(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/* Checks that obj is an object whose keys are all in `allowed`, each at most
- * once. At most 32 allowed keys (a bit each). */
-static int check_object(ctx *c, const cJSON *obj, const char *path,
-                        const char *const *allowed)
+/* Checks that obj is an object whose keys are all in `allowed` (or, with
+ * sections, a section a layer registered), each at most once. At most 32
+ * allowed keys (a bit each). */
+static int check_object(ctx *c, const dt_config *obj, const char *path,
+                        const char *const *allowed, int sections)
 {
-    if (!cJSON_IsObject(obj))
+    if (!dt__cfg_is_object(obj))
         return fail(c, DT_EPARSE, path, "expected an object, got %s",
-                    type_name(obj));
+                    dt__cfg_type_name(obj));
     uint32_t seen = 0;
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+    for (const dt_config *it = dt__cfg_child(obj); it != NULL; it = dt__cfg_next(it)) {
         int idx = -1;
         for (int k = 0; allowed[k] != NULL; k++)
-            if (strcmp(allowed[k], it->string) == 0) {
+            if (strcmp(allowed[k], dt__cfg_key(it)) == 0) {
                 idx = k;
                 break;
             }
         char sub[128], qb[64];
         dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "",
-                it->string);
+                dt__cfg_key(it));
+        if (idx < 0 && sections && dt__desc_is_section(dt__cfg_key(it)))
+            continue; /* a layer's (duplicates were refused by the parser) */
         if (idx < 0)
             return fail(c, DT_EPARSE, sub, "unknown key %s",
-                        q(it->string, qb, sizeof qb));
+                        q(dt__cfg_key(it), qb, sizeof qb));
         if (seen & (1u << idx))
             return fail(c, DT_EPARSE, sub, "duplicate key");
         seen |= 1u << idx;
@@ -97,37 +78,37 @@ static void subpath(char *out, size_t cap, const char *path, const char *key)
 
 /* Reads an optional (or required) string member into a fresh copy.
  * *out stays NULL when absent and optional. */
-static int get_string(ctx *c, const cJSON *obj, const char *key,
+static int get_string(ctx *c, const dt_config *obj, const char *key,
                       const char *path, int required, char **out)
 {
     char p[128];
     subpath(p, sizeof p, path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const dt_config *v = dt_config_get(obj, key);
     if (v == NULL) {
         if (required)
             return fail(c, DT_EPARSE, p, "missing (required string)");
         return DT_OK;
     }
-    if (!cJSON_IsString(v))
+    if (!dt__cfg_is_string(v))
         return fail(c, DT_EPARSE, p, "expected a string, got %s",
-                    type_name(v));
-    size_t len = strlen(v->valuestring);
+                    dt__cfg_type_name(v));
+    size_t len = strlen(dt__cfg_str(v));
     if (len > c->lim->max_string_bytes)
         return fail(c, DT_ELIMIT, p, "longer than %zu bytes",
                     c->lim->max_string_bytes);
-    *out = dt__strndup(&c->m->alloc, v->valuestring, len);
+    *out = dt__strndup(&c->m->alloc, dt__cfg_str(v), len);
     if (*out == NULL)
         return fail(c, DT_ENOMEM, p, "out of memory");
     return DT_OK;
 }
 
-static int get_number(ctx *c, const cJSON *obj, const char *key,
+static int get_number(ctx *c, const dt_config *obj, const char *key,
                       const char *path, int required, double *out,
                       int *present)
 {
     char p[128];
     subpath(p, sizeof p, path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const dt_config *v = dt_config_get(obj, key);
     if (present)
         *present = v != NULL;
     if (v == NULL) {
@@ -135,12 +116,12 @@ static int get_number(ctx *c, const cJSON *obj, const char *key,
             return fail(c, DT_EPARSE, p, "missing (required number)");
         return DT_OK;
     }
-    if (!cJSON_IsNumber(v))
+    if (!dt__cfg_is_number(v))
         return fail(c, DT_EPARSE, p, "expected a number, got %s",
-                    type_name(v));
-    if (!isfinite(v->valuedouble))
+                    dt__cfg_type_name(v));
+    if (!isfinite(dt__cfg_num(v)))
         return fail(c, DT_EPARSE, p, "number out of range (not finite)");
-    *out = v->valuedouble;
+    *out = dt__cfg_num(v);
     return DT_OK;
 }
 
@@ -161,7 +142,7 @@ static int valid_id(const char *s)
     return 1;
 }
 
-static int get_id(ctx *c, const cJSON *obj, const char *key, const char *path,
+static int get_id(ctx *c, const dt_config *obj, const char *key, const char *path,
                   char **out)
 {
     int rc = get_string(c, obj, key, path, 1, out);
@@ -214,7 +195,7 @@ static int valid_semantic_id(const char *s)
     return hashes >= 1 && s[0] != '#' && s[strlen(s) - 1] != '#';
 }
 
-static int get_semantic_id(ctx *c, const cJSON *obj, const char *path,
+static int get_semantic_id(ctx *c, const dt_config *obj, const char *path,
                            char **out)
 {
     int rc = get_string(c, obj, "semanticId", path, 0, out);
@@ -231,17 +212,17 @@ static int get_semantic_id(ctx *c, const cJSON *obj, const char *path,
     return DT_OK;
 }
 
-static int get_array(ctx *c, const cJSON *root, const char *key, size_t limit,
-                     const cJSON **out, size_t *count)
+static int get_array(ctx *c, const dt_config *root, const char *key, size_t limit,
+                     const dt_config **out, size_t *count)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    const dt_config *v = dt_config_get(root, key);
     if (v == NULL)
         return fail(c, DT_EPARSE, key, "missing (required array)");
-    if (!cJSON_IsArray(v))
+    if (!dt__cfg_is_array(v))
         return fail(c, DT_EPARSE, key, "expected an array, got %s",
-                    type_name(v));
+                    dt__cfg_type_name(v));
     size_t n = 0;
-    for (const cJSON *it = v->child; it != NULL; it = it->next)
+    for (const dt_config *it = dt__cfg_child(v); it != NULL; it = dt__cfg_next(it))
         if (++n > limit)
             return fail(c, DT_ELIMIT, key, "more than %zu entries", limit);
     *out = v;
@@ -341,15 +322,15 @@ int dt__lookup(const dt_model *m, const uint32_t *sorted, size_t n,
 static const char *const asset_keys[] = {"id",         "name",   "kind",
                                          "semanticId", "parent", NULL};
 
-static int load_assets(ctx *c, const cJSON *arr)
+static int load_assets(ctx *c, const dt_config *arr)
 {
     dt_model *m = c->m;
     size_t i = 0;
-    for (const cJSON *a = arr->child; a != NULL; a = a->next, i++) {
+    for (const dt_config *a = dt__cfg_child(arr); a != NULL; a = dt__cfg_next(a), i++) {
         char path[64];
         dt__fmt(path, sizeof path, "assets[%zu]", i);
         dt__asset_rec *r = &m->asset_recs[i];
-        int rc = check_object(c, a, path, asset_keys);
+        int rc = check_object(c, a, path, asset_keys, 0);
         if (rc == DT_OK)
             rc = get_id(c, a, "id", path, &r->id);
         if (rc == DT_OK)
@@ -426,7 +407,7 @@ const char *dt_role_name(dt_role role)
     return role_names[role];
 }
 
-static int load_signal(ctx *c, const cJSON *s, size_t i)
+static int load_signal(ctx *c, const dt_config *s, size_t i)
 {
     dt_model *m = c->m;
     char path[64], p[128], qb[64];
@@ -435,7 +416,7 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
     dt_signal_info *info = &m->signals[i];
     char *quantity = NULL, *role = NULL;
 
-    int rc = check_object(c, s, path, signal_keys);
+    int rc = check_object(c, s, path, signal_keys, 0);
     if (rc == DT_OK)
         rc = get_id(c, s, "id", path, &r->id);
     if (rc == DT_OK)
@@ -512,11 +493,11 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
 
     info->min = -INFINITY;
     info->max = INFINITY;
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(s, "limits");
+    const dt_config *lim = dt_config_get(s, "limits");
     if (lim != NULL) {
         subpath(p, sizeof p, path, "limits");
         int has_min = 0, has_max = 0;
-        rc = check_object(c, lim, p, limit_keys);
+        rc = check_object(c, lim, p, limit_keys, 0);
         if (rc == DT_OK)
             rc = get_number(c, lim, "min", p, 0, &info->min, &has_min);
         if (rc == DT_OK)
@@ -563,12 +544,12 @@ static int load_signal(ctx *c, const cJSON *s, size_t i)
         r->has_period = 1;
     }
 
-    const cJSON *noise = cJSON_GetObjectItemCaseSensitive(s, "noise");
+    const dt_config *noise = dt_config_get(s, "noise");
     if (noise != NULL) {
         subpath(p, sizeof p, path, "noise");
         int has_std = 0, has_var = 0;
         double sd = 0.0, var = 0.0;
-        rc = check_object(c, noise, p, noise_keys);
+        rc = check_object(c, noise, p, noise_keys, 0);
         if (rc == DT_OK)
             rc = get_number(c, noise, "std", p, 0, &sd, &has_std);
         if (rc == DT_OK)
@@ -602,10 +583,10 @@ out:
     return rc;
 }
 
-static int load_signals(ctx *c, const cJSON *arr)
+static int load_signals(ctx *c, const dt_config *arr)
 {
     size_t i = 0;
-    for (const cJSON *s = arr->child; s != NULL; s = s->next, i++) {
+    for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
         int rc = load_signal(c, s, i);
         if (rc != DT_OK)
             return rc;
@@ -616,125 +597,15 @@ static int load_signals(ctx *c, const cJSON *arr)
 
 /* ---- top level ---- */
 
-/* A number that overflows a double (1e999) would be written back into a kept
- * section as null, and the layer reading it would then report "null" for what
- * the author wrote as a number: refuse it here, with its path. Recursion is
- * bounded by the nesting limit checked before parsing. */
-static int finite_numbers(ctx *c, const cJSON *it, const char *path)
-{
-    if (cJSON_IsNumber(it) && !isfinite(it->valuedouble))
-        return fail(c, DT_EPARSE, path, "number out of range (not finite)");
-    size_t i = 0;
-    for (const cJSON *e = it->child; e != NULL; e = e->next, i++) {
-        char sub[160];
-        if (cJSON_IsArray(it))
-            dt__fmt(sub, sizeof sub, "%s[%zu]", path, i);
-        else
-            dt__fmt(sub, sizeof sub, "%s.%s", path, e->string);
-        int rc = finite_numbers(c, e, sub);
-        if (rc != DT_OK)
-            return rc;
-    }
-    return DT_OK;
-}
+/* The model's own keys; the rest of the top level is the sections the
+ * layers registered (src/desc/desc.h). */
+static const char *const root_keys[] = {"dtwin",   "name",    "description", "assets",
+                                        "signals", "$schema", NULL};
 
-static int cmp_key(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* cJSON keeps every member of an object, and a reader takes the first or
- * walks them all: a key given twice (two safe values for "u") would be read
- * one way or the other, silently. Refused, with its path. Sorted, so a
- * hostile object of many members costs n log n. */
-static int unique_keys(ctx *c, const cJSON *it, const char *path)
-{
-    size_t n = 0;
-    for (const cJSON *e = it->child; e != NULL; e = e->next)
-        n++;
-    if (cJSON_IsObject(it) && n > 1) {
-        const char **keys = dt__malloc(&c->m->alloc, n * sizeof *keys);
-        if (keys == NULL)
-            return fail(c, DT_ENOMEM, path, "out of memory");
-        size_t k = 0;
-        for (const cJSON *e = it->child; e != NULL; e = e->next)
-            keys[k++] = e->string;
-        qsort(keys, n, sizeof *keys, cmp_key);
-        const char *dup = NULL;
-        for (k = 1; k < n && dup == NULL; k++)
-            if (strcmp(keys[k - 1], keys[k]) == 0)
-                dup = keys[k];
-        int rc = DT_OK;
-        if (dup != NULL) {
-            char sub[160];
-            dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", dup);
-            rc = fail(c, DT_EPARSE, sub, "duplicate key");
-        }
-        dt__free(&c->m->alloc, keys);
-        if (rc != DT_OK)
-            return rc;
-    }
-    size_t i = 0;
-    for (const cJSON *e = it->child; e != NULL; e = e->next, i++) {
-        if (!cJSON_IsArray(e) && !cJSON_IsObject(e))
-            continue;
-        char sub[160];
-        if (cJSON_IsArray(it))
-            dt__fmt(sub, sizeof sub, "%s[%zu]", path, i);
-        else
-            dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", e->string);
-        int rc = unique_keys(c, e, sub);
-        if (rc != DT_OK)
-            return rc;
-    }
-    return DT_OK;
-}
-
-static const char *const root_keys[] = {
-    "dtwin",   "name",        "description", "assets", "signals",
-    "sources", "sinks",       "estimator",   "controllers",
-    "dispatcher", "latency",  "loop",        "analytics", "memory",
-    "$schema",    NULL};
-
-/* Turns every number of a tree into raw text that reads back to the same
- * double: cJSON prints with 15 digits whenever that reads back within a few
- * ulps, so 0.005000000000000001 would reach the layer reading the section
- * as 0.005. 0 or -1 (out of memory, the tree then partly converted). */
-static int exact_numbers(cJSON *node)
-{
-    for (cJSON *it = node->child; it != NULL; it = it->next) {
-        if (cJSON_IsNumber(it)) {
-            char buf[32];
-            dt__num(it->valuedouble, buf, sizeof buf);
-            size_t len = strlen(buf) + 1;
-            char *raw = cJSON_malloc(len);
-            if (raw == NULL)
-                return -1;
-            memcpy(raw, buf, len);
-            it->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
-            it->valuestring = raw;
-        } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && exact_numbers(it) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* A section's text, every number exact; NULL when out of memory. */
-static char *print_exact(const cJSON *section)
-{
-    cJSON *copy = cJSON_Duplicate(section, 1);
-    char *txt = NULL;
-    if (copy != NULL && exact_numbers(copy) == 0)
-        txt = cJSON_PrintUnformatted(copy);
-    cJSON_Delete(copy);
-    return txt;
-}
-
-static int load_root(ctx *c, const cJSON *root)
+static int load_root(ctx *c, const dt_config *root)
 {
     dt_model *m = c->m;
-    int rc = check_object(c, root, "", root_keys);
+    int rc = check_object(c, root, "", root_keys, 1);
     if (rc != DT_OK)
         return rc;
     double version = 0;
@@ -754,11 +625,11 @@ static int load_root(ctx *c, const cJSON *root)
         return rc;
     /* "$schema" points an editor at docs/schema/dtwin.schema.json; the
      * loader only checks that it is a string (and does not save it back). */
-    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "$schema");
-    if (sv != NULL && !cJSON_IsString(sv))
-        return fail(c, DT_EPARSE, "$schema", "expected a string, got %s", type_name(sv));
+    const dt_config *sv = dt_config_get(root, "$schema");
+    if (sv != NULL && !dt__cfg_is_string(sv))
+        return fail(c, DT_EPARSE, "$schema", "expected a string, got %s", dt__cfg_type_name(sv));
 
-    const cJSON *assets, *signals;
+    const dt_config *assets, *signals;
     rc = get_array(c, root, "assets", c->lim->max_assets, &assets, &m->n_assets);
     if (rc == DT_OK)
         rc = get_array(c, root, "signals", c->lim->max_signals, &signals,
@@ -780,34 +651,29 @@ static int load_root(ctx *c, const cJSON *root)
     if (rc != DT_OK)
         return rc;
 
-    /* Sections for later layers: kept verbatim, in document order. */
+    /* Sections for later layers (the names they registered): kept as exact
+     * text, in document order. */
     size_t ns = 0;
-    for (const cJSON *it = root->child; it != NULL; it = it->next)
-        for (int k = 0; dt__model_sections[k] != NULL; k++)
-            if (strcmp(it->string, dt__model_sections[k]) == 0)
-                ns++;
+    for (const dt_config *it = dt__cfg_child(root); it != NULL; it = dt__cfg_next(it))
+        ns += (size_t)dt__desc_is_section(dt__cfg_key(it));
     if (ns == 0)
         return DT_OK;
     m->sections = dt__calloc(&m->alloc, ns, sizeof *m->sections);
     if (m->sections == NULL)
         return fail(c, DT_ENOMEM, "", "out of memory");
-    for (const cJSON *it = root->child; it != NULL; it = it->next)
-        for (int k = 0; dt__model_sections[k] != NULL; k++) {
-            if (strcmp(it->string, dt__model_sections[k]) != 0)
-                continue;
-            rc = finite_numbers(c, it, it->string);
-            if (rc != DT_OK)
-                return rc;
-            dt__section *sec = &m->sections[m->n_sections++];
-            sec->key = dt__strndup(&m->alloc, it->string, strlen(it->string));
-            char *txt = print_exact(it);
-            if (txt != NULL) {
-                sec->json = dt__strndup(&m->alloc, txt, strlen(txt));
-                cJSON_free(txt);
-            }
-            if (sec->key == NULL || sec->json == NULL)
-                return fail(c, DT_ENOMEM, it->string, "out of memory");
-        }
+    for (const dt_config *it = dt__cfg_child(root); it != NULL; it = dt__cfg_next(it)) {
+        const char *key = dt__cfg_key(it);
+        if (!dt__desc_is_section(key))
+            continue;
+        dt__section *sec = &m->sections[m->n_sections];
+        rc = dt__desc_keep(c->desc, it, &m->alloc, &sec->json, c->diag);
+        if (rc != DT_OK)
+            return rc;
+        m->n_sections++;
+        sec->key = dt__strndup(&m->alloc, key, strlen(key));
+        if (sec->key == NULL)
+            return fail(c, DT_ENOMEM, key, "out of memory");
+    }
     return DT_OK;
 }
 
@@ -834,41 +700,8 @@ static void resolve_limits(const dt_model_options *opt, dt_model_limits *lim)
         lim->max_signals = DT_ID_NONE - 1;
 }
 
-/* What a JSON syntax error most likely is, from the text at the error:
- * the mistakes people make writing JSON by hand. */
-static const char *syntax_hint(const char *text, size_t len, size_t off)
-{
-    size_t i = off;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
-        i++;
-    if (i >= len)
-        return "";
-    const char *t = text + i;
-    size_t rest = len - i;
-    if ((rest >= 3 && (strncmp(t, "NaN", 3) == 0 || strncmp(t, "nan", 3) == 0)) ||
-        (rest >= 3 && (strncmp(t, "Inf", 3) == 0 || strncmp(t, "inf", 3) == 0)) ||
-        (rest >= 4 && (strncmp(t, "-Inf", 4) == 0 || strncmp(t, "-inf", 4) == 0)))
-        return ": NaN and Infinity are not JSON numbers (write a number, or leave the key "
-               "out)";
-    if ((rest >= 2 && t[0] == '/' && (t[1] == '/' || t[1] == '*')) ||
-        (i > 0 && text[i - 1] == '/' && (t[0] == '/' || t[0] == '*')))
-        return ": comments are not JSON (put notes in a \"description\" string)";
-    if (t[0] == '\'')
-        return ": strings take double quotes";
-    if (t[0] == '}' || t[0] == ']') {
-        size_t j = i;
-        while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t' || text[j - 1] == '\n' ||
-                         text[j - 1] == '\r'))
-            j--;
-        if (j > 0 && text[j - 1] == ',')
-            return ": a trailing comma before this bracket";
-    }
-    return "";
-}
-
-int dt_model_load_json(const char *text, size_t len,
-                       const dt_model_options *opt, dt_model **out,
-                       dt_diag *diag)
+int dt__model_load(const char *text, size_t len, const dt_model_options *opt, dt_model **out,
+                   dt__desc **keep, dt_diag *diag)
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
@@ -893,113 +726,41 @@ int dt_model_load_json(const char *text, size_t len,
     dt_model_limits lim;
     resolve_limits(opt, &lim);
 
-    dt_model tmp_model = {0};
-    ctx c = {&tmp_model, &lim, diag};
-    if (len == 0)
-        return fail(&c, DT_EPARSE, "", "empty document");
-    if (len > lim.max_document_bytes)
-        return fail(&c, DT_ELIMIT, "", "document of %zu bytes exceeds the %zu byte limit",
-                    len, lim.max_document_bytes);
-    const char *nul = memchr(text, '\0', len);
-    if (nul != NULL) {
-        /* A trailing NUL (C string length counted with its terminator) is fine. */
-        if ((size_t)(nul - text) != len - 1)
-            goto nul_error;
-        len--;
-    }
-    size_t bad = dt__utf8_check(text, len);
-    if (bad != 0) {
-        int line, col;
-        dt__line_col(text, bad - 1, &line, &col);
-        if (diag) {
-            diag->line = line;
-            diag->column = col;
-        }
-        return fail(&c, DT_EPARSE, "", "invalid UTF-8 at line %d, column %d (byte %zu)",
-                    line, col, bad - 1);
-    }
-    int unclosed = 0;
-    if (dt__json_depth(text, len, &unclosed) > lim.max_depth)
-        return fail(&c, DT_ELIMIT, "", "JSON nesting deeper than %zu levels",
-                    lim.max_depth);
-
+    dt__desc *desc = NULL;
+    int rc = dt__desc_parse(text, len, &lim, alloc, &desc, diag);
+    if (rc != DT_OK)
+        return rc;
     dt_model *m = dt__calloc(alloc, 1, sizeof *m);
-    if (m == NULL)
-        return fail(&c, DT_ENOMEM, "", "out of memory");
+    if (m == NULL) {
+        dt__desc_free(desc);
+        return dt__diag(diag, DT_ENOMEM, "", "out of memory");
+    }
     m->alloc = *alloc;
     m->logger = *logger;
     m->limits = lim;
-    c.m = m;
-
-    dt__json_begin(alloc);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    int rc;
-    if (root == NULL) {
-        if (dt__json_oom()) {
-            rc = fail(&c, DT_ENOMEM, "", "out of memory while parsing JSON");
-        } else {
-            size_t off = end != NULL && end >= text ? (size_t)(end - text) : 0;
-            /* cJSON reports errors at the end as offset len - 1; call it
-             * truncation (and point past the end) only when brackets or a
-             * string are still open. */
-            int truncated = unclosed && off + 1 >= len;
-            if (off > len || truncated)
-                off = len;
-            int line, col;
-            dt__line_col(text, off, &line, &col);
-            if (diag) {
-                diag->line = line;
-                diag->column = col;
-            }
-            if (truncated)
-                rc = fail(&c, DT_EPARSE, "",
-                          "JSON syntax error: unexpected end of input (truncated?) at line "
-                          "%d, column %d",
-                          line, col);
-            else
-                rc = fail(&c, DT_EPARSE, "", "JSON syntax error at line %d, column %d%s", line,
-                          col, syntax_hint(text, len, off));
-        }
-    } else {
-        size_t off = (size_t)(end - text);
-        while (off < len && (text[off] == ' ' || text[off] == '\t' ||
-                             text[off] == '\n' || text[off] == '\r'))
-            off++;
-        if (off < len) {
-            int line, col;
-            dt__line_col(text, off, &line, &col);
-            if (diag) {
-                diag->line = line;
-                diag->column = col;
-            }
-            rc = fail(&c, DT_EPARSE, "",
-                      "unexpected text after the JSON document at line %d, "
-                      "column %d",
-                      line, col);
-        } else {
-            rc = unique_keys(&c, root, "");
-            if (rc == DT_OK)
-                rc = load_root(&c, root);
-        }
-        cJSON_Delete(root);
-    }
-    if (rc == DT_OK && dt__json_oom())
-        rc = fail(&c, DT_ENOMEM, "", "out of memory while reading JSON");
-    dt__json_end();
+    ctx c = {m, &lim, diag, desc};
+    rc = load_root(&c, dt__desc_root(desc));
     if (rc != DT_OK) {
+        dt__desc_free(desc);
         dt__model_free(m);
         return rc;
     }
-    dt__log(&m->logger, DT_LOG_INFO, "model",
-            "loaded \"%s\": %zu assets, %zu signals", m->name, m->n_assets,
-            m->n_signals);
+    dt__log(&m->logger, DT_LOG_INFO, "model", "loaded \"%s\": %zu assets, %zu signals", m->name,
+            m->n_assets, m->n_signals);
+    if (keep != NULL) {
+        m->desc = desc; /* the caller's build reads the tree, then detaches it */
+        *keep = desc;
+    } else {
+        dt__desc_free(desc);
+    }
     *out = m;
     return DT_OK;
+}
 
-nul_error:
-    return fail(&c, DT_EPARSE, "", "document contains a NUL byte at offset %zu",
-                (size_t)(nul - text));
+int dt_model_load_json(const char *text, size_t len, const dt_model_options *opt,
+                       dt_model **out, dt_diag *diag)
+{
+    return dt__model_load(text, len, opt, out, NULL, diag);
 }
 
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
