@@ -23,21 +23,10 @@ static const char *const clock_keys[] = {"mode", "offset", "skew", "window",
 
 
 
-static int num(build *b, const dt_config *o, const char *path, const char *key,
-               double *out, int *present)
+static int num(build *b, const dt_config *o, const char *path, const char *key, double *out,
+               int *present)
 {
-    const dt_config *v = dt_config_get(o, key);
-    if (present)
-        *present = v != NULL;
-    if (v == NULL)
-        return DT_OK;
-    if (!dt__cfg_is_number(v) || !isfinite(dt__cfg_num(v))) {
-        char p[128];
-        dt__fmt(p, sizeof p, "%s.%s", path, key);
-        return fail(b, DT_EPARSE, p, "expected a finite number");
-    }
-    *out = dt__cfg_num(v);
-    return DT_OK;
+    return dt__cfg_opt_number(b->diag, o, path, key, out, present);
 }
 
 static int str(build *b, const dt_config *o, const char *path, const char *key,

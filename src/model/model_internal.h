@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtwin/adapter.h"
 #include "dtwin/model.h"
 
 /* Private, per-asset strings as written (for saving) and the public view. */
@@ -64,6 +65,36 @@ const char *dt__model_section_at(const dt_model *m, size_t i, const char **key);
 /* Reads a whole file (at most limit bytes) through the allocator. */
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
                   size_t *len, dt_diag *diag);
+
+/* A model being read from its description (model_load.c, model_read.c). */
+typedef struct dt__mctx {
+    dt_model *m;
+    const dt_model_limits *lim;
+    dt_diag *diag;
+    const struct dt__desc *desc;
+} dt__mctx;
+
+/* model_read.c: the model's typed readers. Each reports a path-precise
+ * error in c->diag and returns its code. */
+/* Quotes a string for a message, cut at 40 bytes. */
+const char *dt__mq(const char *s, char *buf, size_t cap);
+void dt__m_subpath(char *out, size_t cap, const char *path, const char *key);
+/* obj is an object whose keys are in allowed (or, with sections, a section
+ * a layer registered), each once. */
+int dt__m_object(dt__mctx *c, const dt_config *obj, const char *path,
+                 const char *const *allowed, int sections);
+/* A string member copied into *out (NULL when absent and optional). */
+int dt__m_string(dt__mctx *c, const dt_config *obj, const char *key, const char *path,
+                 int required, char **out);
+int dt__m_number(dt__mctx *c, const dt_config *obj, const char *key, const char *path,
+                 int required, double *out, int *present);
+int dt__m_id(dt__mctx *c, const dt_config *obj, const char *key, const char *path, char **out);
+int dt__m_semantic_id(dt__mctx *c, const dt_config *obj, const char *path, char **out);
+int dt__m_array(dt__mctx *c, const dt_config *root, const char *key, size_t limit,
+                const dt_config **out, size_t *count);
+/* Sorts ids into *out and refuses a duplicate, naming both places. */
+int dt__m_index(dt__mctx *c, const char *what, size_t n,
+                const char *(*key)(const dt_model *, uint32_t), uint32_t **out);
 
 /* Binary search of an id among sorted dense ids; DT_ENOTFOUND if absent. */
 typedef const char *(*dt__key_fn)(const dt_model *m, uint32_t i);

@@ -1,11 +1,12 @@
-/* Twin description: JSON -> dt_model, with path-precise validation. */
+/* Twin description: JSON -> dt_model (assets, signals, the top level and the
+ * kept sections), with path-precise validation; model_read.c has the
+ * readers and the id index. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 #include "../desc/desc.h"
 #include "../platform/internal.h"
@@ -19,310 +20,15 @@
  * sqrt(DBL_MAX) ~ 1.3e154 that product overflows. */
 #define VARIANCE_MAX 1e150
 
-typedef struct ctx {
-    dt_model *m;
-    const dt_model_limits *lim;
-    dt_diag *diag;
-    const dt__desc *desc;
-} ctx;
-
 #define fail dt__fail
-
-/* Quotes a string for a message, cut to keep messages readable. */
-static const char *q(const char *s, char *buf, size_t cap)
-{
-    if (strlen(s) > 40)
-        dt__fmt(buf, cap, "\"%.40s...\"", s);
-    else
-        dt__fmt(buf, cap, "\"%s\"", s);
-    return buf;
-}
-
-/* Checks that obj is an object whose keys are all in `allowed` (or, with
- * sections, a section a layer registered), each at most once. At most 32
- * allowed keys (a bit each). */
-static int check_object(ctx *c, const dt_config *obj, const char *path,
-                        const char *const *allowed, int sections)
-{
-    if (!dt__cfg_is_object(obj))
-        return fail(c, DT_EPARSE, path, "expected an object, got %s",
-                    dt__cfg_type_name(obj));
-    uint32_t seen = 0;
-    for (const dt_config *it = dt__cfg_child(obj); it != NULL; it = dt__cfg_next(it)) {
-        int idx = -1;
-        for (int k = 0; allowed[k] != NULL; k++)
-            if (strcmp(allowed[k], dt__cfg_key(it)) == 0) {
-                idx = k;
-                break;
-            }
-        char sub[128], qb[64];
-        dt__fmt(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "",
-                dt__cfg_key(it));
-        if (idx < 0 && sections && dt__desc_is_section(dt__cfg_key(it)))
-            continue; /* a layer's (duplicates were refused by the parser) */
-        if (idx < 0)
-            return fail(c, DT_EPARSE, sub, "unknown key %s",
-                        q(dt__cfg_key(it), qb, sizeof qb));
-        if (seen & (1u << idx))
-            return fail(c, DT_EPARSE, sub, "duplicate key");
-        seen |= 1u << idx;
-    }
-    return DT_OK;
-}
-
-
-static void subpath(char *out, size_t cap, const char *path, const char *key)
-{
-    dt__fmt(out, cap, "%s%s%s", path, path[0] ? "." : "", key);
-}
-
-/* Reads an optional (or required) string member into a fresh copy.
- * *out stays NULL when absent and optional. */
-static int get_string(ctx *c, const dt_config *obj, const char *key,
-                      const char *path, int required, char **out)
-{
-    char p[128];
-    subpath(p, sizeof p, path, key);
-    const dt_config *v = dt_config_get(obj, key);
-    if (v == NULL) {
-        if (required)
-            return fail(c, DT_EPARSE, p, "missing (required string)");
-        return DT_OK;
-    }
-    if (!dt__cfg_is_string(v))
-        return fail(c, DT_EPARSE, p, "expected a string, got %s",
-                    dt__cfg_type_name(v));
-    size_t len = strlen(dt__cfg_str(v));
-    if (len > c->lim->max_string_bytes)
-        return fail(c, DT_ELIMIT, p, "longer than %zu bytes",
-                    c->lim->max_string_bytes);
-    *out = dt__strndup(&c->m->alloc, dt__cfg_str(v), len);
-    if (*out == NULL)
-        return fail(c, DT_ENOMEM, p, "out of memory");
-    return DT_OK;
-}
-
-static int get_number(ctx *c, const dt_config *obj, const char *key,
-                      const char *path, int required, double *out,
-                      int *present)
-{
-    char p[128];
-    subpath(p, sizeof p, path, key);
-    const dt_config *v = dt_config_get(obj, key);
-    if (present)
-        *present = v != NULL;
-    if (v == NULL) {
-        if (required)
-            return fail(c, DT_EPARSE, p, "missing (required number)");
-        return DT_OK;
-    }
-    if (!dt__cfg_is_number(v))
-        return fail(c, DT_EPARSE, p, "expected a number, got %s",
-                    dt__cfg_type_name(v));
-    if (!isfinite(dt__cfg_num(v)))
-        return fail(c, DT_EPARSE, p, "number out of range (not finite)");
-    *out = dt__cfg_num(v);
-    return DT_OK;
-}
-
-/* Ids: a letter or '_' first, then letters, digits, '_', '.', ':', '-'. Kept
- * small so ids can appear unquoted in paths, CSV headers and expressions. */
-static int valid_id(const char *s)
-{
-    char ch = s[0];
-    if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_'))
-        return 0;
-    for (const char *p = s + 1; *p; p++) {
-        ch = *p;
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
-              ch == ':' || ch == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-static int get_id(ctx *c, const dt_config *obj, const char *key, const char *path,
-                  char **out)
-{
-    int rc = get_string(c, obj, key, path, 1, out);
-    if (rc != DT_OK)
-        return rc;
-    if (!valid_id(*out)) {
-        char p[128], qb[64];
-        subpath(p, sizeof p, path, key);
-        return fail(c, DT_EPARSE, p,
-                    "invalid id %s (letters, digits, '_', '.', ':', '-'; "
-                    "starting with a letter or '_')",
-                    q(*out, qb, sizeof qb));
-    }
-    return DT_OK;
-}
-
-/* A semantic id is an IRI (scheme ":" rest, e.g. "https://..." or "urn:...")
- * or an IRDI (ISO 29002-5, e.g. "0173-1#02-AAO677#002"): printable ASCII, no
- * spaces. The check catches slips, it is not a full RFC 3987 parser. */
-static int valid_semantic_id(const char *s)
-{
-    if (s[0] == '\0')
-        return 0;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7F)
-            return 0;
-    const char *colon = strchr(s, ':');
-    if (colon != NULL && colon != s && colon[1] != '\0') {
-        for (const char *p = s; p < colon; p++) {
-            char ch = *p;
-            int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (p != s && ((ch >= '0' && ch <= '9') || ch == '+' ||
-                                 ch == '.' || ch == '-'));
-            if (!ok)
-                return 0;
-        }
-        return 1;
-    }
-    /* IRDI: digits and letters with '#' separators and '-' inside parts. */
-    int hashes = 0;
-    for (const char *p = s; *p; p++) {
-        char ch = *p;
-        if (ch == '#')
-            hashes++;
-        else if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') ||
-                   (ch >= 'a' && ch <= 'z') || ch == '-' || ch == '_' ||
-                   ch == '/' || ch == '.'))
-            return 0;
-    }
-    return hashes >= 1 && s[0] != '#' && s[strlen(s) - 1] != '#';
-}
-
-static int get_semantic_id(ctx *c, const dt_config *obj, const char *path,
-                           char **out)
-{
-    int rc = get_string(c, obj, "semanticId", path, 0, out);
-    if (rc != DT_OK || *out == NULL)
-        return rc;
-    if (!valid_semantic_id(*out)) {
-        char p[128], qb[64];
-        subpath(p, sizeof p, path, "semanticId");
-        return fail(c, DT_EPARSE, p,
-                    "%s is neither an IRI (scheme:...) nor an IRDI "
-                    "(e.g. 0173-1#02-AAO677#002)",
-                    q(*out, qb, sizeof qb));
-    }
-    return DT_OK;
-}
-
-static int get_array(ctx *c, const dt_config *root, const char *key, size_t limit,
-                     const dt_config **out, size_t *count)
-{
-    const dt_config *v = dt_config_get(root, key);
-    if (v == NULL)
-        return fail(c, DT_EPARSE, key, "missing (required array)");
-    if (!dt__cfg_is_array(v))
-        return fail(c, DT_EPARSE, key, "expected an array, got %s",
-                    dt__cfg_type_name(v));
-    size_t n = 0;
-    for (const dt_config *it = dt__cfg_child(v); it != NULL; it = dt__cfg_next(it))
-        if (++n > limit)
-            return fail(c, DT_ELIMIT, key, "more than %zu entries", limit);
-    *out = v;
-    *count = n;
-    return DT_OK;
-}
-
-/* ---- sorting ids for lookup and duplicate detection ---- */
-
-const char *dt__asset_key(const dt_model *m, uint32_t i)
-{
-    return m->asset_recs[i].id;
-}
-const char *dt__signal_key(const dt_model *m, uint32_t i)
-{
-    return m->signal_recs[i].id;
-}
-
-/* Bottom-up merge sort of an index array: O(n log n) for 65536 signals, stable,
- * and needs only one scratch index. */
-static void merge_sort(const dt_model *m,
-                       const char *(*key)(const dt_model *, uint32_t),
-                       uint32_t *a, uint32_t *tmp, size_t n)
-{
-    for (size_t width = 1; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n;
-            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                /* <= keeps equal ids in input order, so the duplicate we
-                 * report is the later one. */
-                if (strcmp(key(m, a[i]), key(m, a[j])) <= 0)
-                    tmp[k++] = a[i++];
-                else
-                    tmp[k++] = a[j++];
-            }
-            while (i < mid)
-                tmp[k++] = a[i++];
-            while (j < hi)
-                tmp[k++] = a[j++];
-        }
-        memcpy(a, tmp, n * sizeof *a);
-    }
-}
-
-static int build_index(ctx *c, const char *what, size_t n,
-                       const char *(*key)(const dt_model *, uint32_t),
-                       uint32_t **out)
-{
-    dt_model *m = c->m;
-    uint32_t *idx = dt__calloc(&m->alloc, n, sizeof *idx);
-    uint32_t *tmp = dt__calloc(&m->alloc, n, sizeof *tmp);
-    if (idx == NULL || tmp == NULL) {
-        dt__free(&m->alloc, idx);
-        dt__free(&m->alloc, tmp);
-        return fail(c, DT_ENOMEM, what, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++)
-        idx[i] = (uint32_t)i;
-    merge_sort(m, key, idx, tmp, n);
-    dt__free(&m->alloc, tmp);
-    *out = idx;
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(key(m, idx[i - 1]), key(m, idx[i])) == 0) {
-            char p[128], qb[64];
-            uint32_t first = idx[i - 1] < idx[i] ? idx[i - 1] : idx[i];
-            uint32_t second = idx[i - 1] < idx[i] ? idx[i] : idx[i - 1];
-            dt__fmt(p, sizeof p, "%s[%u].id", what, second);
-            return fail(c, DT_EPARSE, p, "duplicate id %s (first at %s[%u])",
-                        q(key(m, second), qb, sizeof qb), what, first);
-        }
-    return DT_OK;
-}
-
-int dt__lookup(const dt_model *m, const uint32_t *sorted, size_t n,
-               dt__key_fn key, const char *id, uint32_t *out)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(key(m, sorted[mid]), id);
-        if (cmp == 0) {
-            *out = sorted[mid];
-            return DT_OK;
-        }
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return DT_ENOTFOUND;
-}
+#define q dt__mq
 
 /* ---- assets ---- */
 
 static const char *const asset_keys[] = {"id",         "name",   "kind",
                                          "semanticId", "parent", NULL};
 
-static int load_assets(ctx *c, const dt_config *arr)
+static int load_assets(dt__mctx *c, const dt_config *arr)
 {
     dt_model *m = c->m;
     size_t i = 0;
@@ -330,17 +36,17 @@ static int load_assets(ctx *c, const dt_config *arr)
         char path[64];
         dt__fmt(path, sizeof path, "assets[%zu]", i);
         dt__asset_rec *r = &m->asset_recs[i];
-        int rc = check_object(c, a, path, asset_keys, 0);
+        int rc = dt__m_object(c, a, path, asset_keys, 0);
         if (rc == DT_OK)
-            rc = get_id(c, a, "id", path, &r->id);
+            rc = dt__m_id(c, a, "id", path, &r->id);
         if (rc == DT_OK)
-            rc = get_string(c, a, "name", path, 0, &r->name);
+            rc = dt__m_string(c, a, "name", path, 0, &r->name);
         if (rc == DT_OK)
-            rc = get_string(c, a, "kind", path, 0, &r->kind);
+            rc = dt__m_string(c, a, "kind", path, 0, &r->kind);
         if (rc == DT_OK)
-            rc = get_semantic_id(c, a, path, &r->semantic_id);
+            rc = dt__m_semantic_id(c, a, path, &r->semantic_id);
         if (rc == DT_OK)
-            rc = get_string(c, a, "parent", path, 0, &r->parent_id);
+            rc = dt__m_string(c, a, "parent", path, 0, &r->parent_id);
         if (rc != DT_OK)
             return rc;
         dt_asset_info *info = &m->assets[i];
@@ -350,7 +56,7 @@ static int load_assets(ctx *c, const dt_config *arr)
         info->semantic_id = r->semantic_id;
         info->parent = DT_ID_NONE;
     }
-    int rc = build_index(c, "assets", m->n_assets, dt__asset_key, &m->asset_sorted);
+    int rc = dt__m_index(c, "assets", m->n_assets, dt__asset_key, &m->asset_sorted);
     if (rc != DT_OK)
         return rc;
     for (i = 0; i < m->n_assets; i++) {
@@ -362,7 +68,7 @@ static int load_assets(ctx *c, const dt_config *arr)
         uint32_t p;
         if (dt__lookup(m, m->asset_sorted, m->n_assets, dt__asset_key, pid, &p) != DT_OK)
             return fail(c, DT_EPARSE, path, "unknown asset %s",
-                        q(pid, qb, sizeof qb));
+                        dt__mq(pid, qb, sizeof qb));
         m->assets[i].parent = p;
     }
     /* A parent chain longer than n must revisit an asset: a cycle. The depth
@@ -378,7 +84,7 @@ static int load_assets(ctx *c, const dt_config *arr)
             if (cur == i)
                 return fail(c, DT_EPARSE, path,
                             "parent cycle: %s is its own ancestor",
-                            q(m->asset_recs[i].id, qb, sizeof qb));
+                            dt__mq(m->asset_recs[i].id, qb, sizeof qb));
             if (steps > c->lim->max_depth || steps > m->n_assets)
                 return fail(c, DT_ELIMIT, path,
                             "asset tree deeper than %zu levels (or a cycle "
@@ -407,7 +113,7 @@ const char *dt_role_name(dt_role role)
     return role_names[role];
 }
 
-static int load_signal(ctx *c, const dt_config *s, size_t i)
+static int load_signal(dt__mctx *c, const dt_config *s, size_t i)
 {
     dt_model *m = c->m;
     char path[64], p[128], qb[64];
@@ -416,19 +122,19 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
     dt_signal_info *info = &m->signals[i];
     char *quantity = NULL, *role = NULL;
 
-    int rc = check_object(c, s, path, signal_keys, 0);
+    int rc = dt__m_object(c, s, path, signal_keys, 0);
     if (rc == DT_OK)
-        rc = get_id(c, s, "id", path, &r->id);
+        rc = dt__m_id(c, s, "id", path, &r->id);
     if (rc == DT_OK)
-        rc = get_string(c, s, "asset", path, 1, &r->asset_id);
+        rc = dt__m_string(c, s, "asset", path, 1, &r->asset_id);
     if (rc == DT_OK)
-        rc = get_string(c, s, "quantity", path, 1, &quantity);
+        rc = dt__m_string(c, s, "quantity", path, 1, &quantity);
     if (rc == DT_OK)
-        rc = get_string(c, s, "unit", path, 1, &r->unit);
+        rc = dt__m_string(c, s, "unit", path, 1, &r->unit);
     if (rc == DT_OK)
-        rc = get_string(c, s, "role", path, 1, &role);
+        rc = dt__m_string(c, s, "role", path, 1, &role);
     if (rc == DT_OK)
-        rc = get_semantic_id(c, s, path, &r->semantic_id);
+        rc = dt__m_semantic_id(c, s, path, &r->semantic_id);
     if (rc != DT_OK)
         goto out;
 
@@ -438,9 +144,9 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
 
     if (dt__lookup(m, m->asset_sorted, m->n_assets, dt__asset_key, r->asset_id,
                &info->asset) != DT_OK) {
-        subpath(p, sizeof p, path, "asset");
+        dt__m_subpath(p, sizeof p, path, "asset");
         rc = fail(c, DT_EPARSE, p, "unknown asset %s",
-                  q(r->asset_id, qb, sizeof qb));
+                  dt__mq(r->asset_id, qb, sizeof qb));
         goto out;
     }
 
@@ -449,23 +155,23 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
         if (strcmp(dt_unit_class_name((dt_unit_class)k), quantity) == 0)
             qi = k;
     if (qi < 0) {
-        subpath(p, sizeof p, path, "quantity");
+        dt__m_subpath(p, sizeof p, path, "quantity");
         rc = fail(c, DT_EPARSE, p, "unknown quantity %s (see docs/model.md)",
-                  q(quantity, qb, sizeof qb));
+                  dt__mq(quantity, qb, sizeof qb));
         goto out;
     }
     info->quantity = (dt_unit_class)qi;
 
-    subpath(p, sizeof p, path, "unit");
+    dt__m_subpath(p, sizeof p, path, "unit");
     if (dt_unit_parse(r->unit, &info->unit) != DT_OK) {
         char sb[32];
         const char *near = dt__unit_suggest(r->unit, info->quantity, sb, sizeof sb);
         if (near != NULL)
             rc = fail(c, DT_EUNIT, p, "unknown unit %s (did you mean \"%s\"?)",
-                      q(r->unit, qb, sizeof qb), near);
+                      dt__mq(r->unit, qb, sizeof qb), near);
         else
             rc = fail(c, DT_EUNIT, p, "unknown unit %s (docs/model.md lists the units)",
-                      q(r->unit, qb, sizeof qb));
+                      dt__mq(r->unit, qb, sizeof qb));
         goto out;
     }
     /* Any quantity may be expressed per-unit; otherwise the unit's class must
@@ -473,7 +179,7 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
     if (info->unit.cls != info->quantity && info->unit.cls != DT_UC_PER_UNIT) {
         rc = fail(c, DT_EUNIT, p,
                   "unit %s measures %s, not %s (dimensionally incompatible)",
-                  q(r->unit, qb, sizeof qb), dt_unit_class_name(info->unit.cls),
+                  dt__mq(r->unit, qb, sizeof qb), dt_unit_class_name(info->unit.cls),
                   quantity);
         goto out;
     }
@@ -483,10 +189,10 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
         if (strcmp(role_names[k], role) == 0)
             ri = k;
     if (ri < 0) {
-        subpath(p, sizeof p, path, "role");
+        dt__m_subpath(p, sizeof p, path, "role");
         rc = fail(c, DT_EPARSE, p,
                   "unknown role %s (measured, estimated, commanded, parameter)",
-                  q(role, qb, sizeof qb));
+                  dt__mq(role, qb, sizeof qb));
         goto out;
     }
     info->role = (dt_role)ri;
@@ -495,13 +201,13 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
     info->max = INFINITY;
     const dt_config *lim = dt_config_get(s, "limits");
     if (lim != NULL) {
-        subpath(p, sizeof p, path, "limits");
+        dt__m_subpath(p, sizeof p, path, "limits");
         int has_min = 0, has_max = 0;
-        rc = check_object(c, lim, p, limit_keys, 0);
+        rc = dt__m_object(c, lim, p, limit_keys, 0);
         if (rc == DT_OK)
-            rc = get_number(c, lim, "min", p, 0, &info->min, &has_min);
+            rc = dt__m_number(c, lim, "min", p, 0, &info->min, &has_min);
         if (rc == DT_OK)
-            rc = get_number(c, lim, "max", p, 0, &info->max, &has_max);
+            rc = dt__m_number(c, lim, "max", p, 0, &info->max, &has_max);
         if (rc != DT_OK)
             goto out;
         if (!has_min && !has_max) {
@@ -520,11 +226,11 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
     }
 
     int has_period = 0;
-    rc = get_number(c, s, "period", path, 0, &r->period_s, &has_period);
+    rc = dt__m_number(c, s, "period", path, 0, &r->period_s, &has_period);
     if (rc != DT_OK)
         goto out;
     if (has_period) {
-        subpath(p, sizeof p, path, "period");
+        dt__m_subpath(p, sizeof p, path, "period");
         char nb[32];
         if (!(r->period_s > 0.0) ||
             (dt_time_from_sec_checked(r->period_s, &info->period) == DT_OK &&
@@ -546,14 +252,14 @@ static int load_signal(ctx *c, const dt_config *s, size_t i)
 
     const dt_config *noise = dt_config_get(s, "noise");
     if (noise != NULL) {
-        subpath(p, sizeof p, path, "noise");
+        dt__m_subpath(p, sizeof p, path, "noise");
         int has_std = 0, has_var = 0;
         double sd = 0.0, var = 0.0;
-        rc = check_object(c, noise, p, noise_keys, 0);
+        rc = dt__m_object(c, noise, p, noise_keys, 0);
         if (rc == DT_OK)
-            rc = get_number(c, noise, "std", p, 0, &sd, &has_std);
+            rc = dt__m_number(c, noise, "std", p, 0, &sd, &has_std);
         if (rc == DT_OK)
-            rc = get_number(c, noise, "variance", p, 0, &var, &has_var);
+            rc = dt__m_number(c, noise, "variance", p, 0, &var, &has_var);
         if (rc != DT_OK)
             goto out;
         if (has_std == has_var) {
@@ -583,7 +289,7 @@ out:
     return rc;
 }
 
-static int load_signals(ctx *c, const dt_config *arr)
+static int load_signals(dt__mctx *c, const dt_config *arr)
 {
     size_t i = 0;
     for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
@@ -591,7 +297,7 @@ static int load_signals(ctx *c, const dt_config *arr)
         if (rc != DT_OK)
             return rc;
     }
-    return build_index(c, "signals", c->m->n_signals, dt__signal_key,
+    return dt__m_index(c, "signals", c->m->n_signals, dt__signal_key,
                        &c->m->signal_sorted);
 }
 
@@ -602,14 +308,14 @@ static int load_signals(ctx *c, const dt_config *arr)
 static const char *const root_keys[] = {"dtwin",   "name",    "description", "assets",
                                         "signals", "$schema", NULL};
 
-static int load_root(ctx *c, const dt_config *root)
+static int load_root(dt__mctx *c, const dt_config *root)
 {
     dt_model *m = c->m;
-    int rc = check_object(c, root, "", root_keys, 1);
+    int rc = dt__m_object(c, root, "", root_keys, 1);
     if (rc != DT_OK)
         return rc;
     double version = 0;
-    rc = get_number(c, root, "dtwin", "", 1, &version, NULL);
+    rc = dt__m_number(c, root, "dtwin", "", 1, &version, NULL);
     if (rc != DT_OK)
         return rc;
     if (version != SCHEMA_VERSION) {
@@ -618,9 +324,9 @@ static int load_root(ctx *c, const dt_config *root)
                     "unsupported schema version %s (this library reads %d)",
                     dt__num(version, nb, sizeof nb), SCHEMA_VERSION);
     }
-    rc = get_string(c, root, "name", "", 1, &m->name);
+    rc = dt__m_string(c, root, "name", "", 1, &m->name);
     if (rc == DT_OK)
-        rc = get_string(c, root, "description", "", 0, &m->description);
+        rc = dt__m_string(c, root, "description", "", 0, &m->description);
     if (rc != DT_OK)
         return rc;
     /* "$schema" points an editor at docs/schema/dtwin.schema.json; the
@@ -630,9 +336,9 @@ static int load_root(ctx *c, const dt_config *root)
         return fail(c, DT_EPARSE, "$schema", "expected a string, got %s", dt__cfg_type_name(sv));
 
     const dt_config *assets, *signals;
-    rc = get_array(c, root, "assets", c->lim->max_assets, &assets, &m->n_assets);
+    rc = dt__m_array(c, root, "assets", c->lim->max_assets, &assets, &m->n_assets);
     if (rc == DT_OK)
-        rc = get_array(c, root, "signals", c->lim->max_signals, &signals,
+        rc = dt__m_array(c, root, "signals", c->lim->max_signals, &signals,
                        &m->n_signals);
     if (rc != DT_OK)
         return rc;
@@ -738,7 +444,7 @@ int dt__model_load(const char *text, size_t len, const dt_model_options *opt, dt
     m->alloc = *alloc;
     m->logger = *logger;
     m->limits = lim;
-    ctx c = {m, &lim, diag, desc};
+    dt__mctx c = {m, &lim, diag, desc};
     rc = load_root(&c, dt__desc_root(desc));
     if (rc != DT_OK) {
         dt__desc_free(desc);
