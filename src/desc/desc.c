@@ -246,29 +246,11 @@ static int finite_numbers(ctx *c, const cJSON *it, const char *path)
     return DT_OK;
 }
 
-/* Turns every number of a tree into raw text that reads back to the same
- * double: cJSON prints with 15 digits whenever that reads back within a few
- * ulps, so 0.005000000000000001 would reach the layer reading the section
- * as 0.005. 0 or -1 (out of memory, the tree then partly converted). */
-static int exact_numbers(cJSON *node)
-{
-    for (cJSON *it = node->child; it != NULL; it = it->next) {
-        if (cJSON_IsNumber(it)) {
-            char buf[32];
-            dt__num(it->valuedouble, buf, sizeof buf);
-            size_t len = strlen(buf) + 1;
-            char *raw = cJSON_malloc(len);
-            if (raw == NULL)
-                return -1;
-            memcpy(raw, buf, len);
-            it->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
-            it->valuestring = raw;
-        } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && exact_numbers(it) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
+/* Kept sections: every number as the shortest text that reads back to the
+ * same double. cJSON prints with 15 digits whenever that reads back within a
+ * few ulps, so 0.005000000000000001 would reach the layer reading the
+ * section as 0.005. */
+static void print_shortest(double v, char *buf, size_t cap) { (void)dt__num(v, buf, cap); }
 
 int dt__desc_keep(const dt__desc *d, const dt_config *member, const dt_allocator *alloc,
                   char **out, dt_diag *diag)
@@ -282,7 +264,7 @@ int dt__desc_keep(const dt__desc *d, const dt_config *member, const dt_allocator
     dt__json_enter(&s, &d->alloc);
     cJSON *copy = cJSON_Duplicate(sec, 1);
     char *txt = NULL;
-    if (copy != NULL && exact_numbers(copy) == 0)
+    if (copy != NULL && dt__desc_raw_numbers(copy, print_shortest) == 0)
         txt = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
     *out = txt != NULL ? dt__strndup(alloc, txt, strlen(txt)) : NULL;

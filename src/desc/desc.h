@@ -140,12 +140,19 @@ dt__jw *dt__jw_add_object(dt__jw *parent, const char *key); /* key NULL: array e
 dt__jw *dt__jw_add_array(dt__jw *parent, const char *key);
 int dt__jw_add_string(dt__jw *obj, const char *key, const char *val); /* val NULL: nothing */
 int dt__jw_add_number(dt__jw *obj, const char *key, double val);
-/* Adds the JSON text of a kept section under key. */
+/* Adds the JSON text of a kept section under key, its numbers printed as
+ * cJSON prints them wherever that reads back exactly, else with 17 digits. */
 int dt__jw_add_text(dt__jw *obj, const char *key, const char *json);
 /* Prints the root (indented) into memory of the scope's allocator; frees
  * the tree. NULL when out of memory. */
 char *dt__jw_finish(dt__jw *root);
 void dt__jw_free(dt__jw *root);
+
+/* Inside the module (desc.c, desc_write.c): turns every number below node
+ * into raw text from print (freed by cJSON_Delete); 0, or -1 when out of
+ * memory (the tree then partly converted). */
+struct cJSON;
+int dt__desc_raw_numbers(struct cJSON *node, void (*print)(double v, char *buf, size_t cap));
 
 /* ---- cJSON's allocations (json_hooks.c) ---- */
 
