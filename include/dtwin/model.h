@@ -210,7 +210,9 @@ DT_API const char *dt_role_name(dt_role role);
  *    reinstalls its routing, and every cJSON allocation made outside a dtwin
  *    call goes to malloc_fn/free_fn.
  *
- *  Call it while no thread uses cJSON (the rule of cJSON_InitHooks itself).
+ *  A program that installs its hooks and then loads dtwin (dlopen) calls
+ *  this right after loading it. Call it while no thread uses cJSON (the rule
+ *  of cJSON_InitHooks itself).
  *  @param malloc_fn the host's allocation, or NULL for malloc.
  *  @param free_fn the host's release, or NULL for free.
  *  @retval DT_OK the routing is installed.

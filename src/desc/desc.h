@@ -104,7 +104,7 @@ typedef struct dt__section_def {
 } dt__section_def;
 
 /* The layers' tables, each ended by {NULL, NULL}: adding a section touches
- * only its layer's table (and its reader). desc_sections.c lists the
+ * only its layer's table (and its reader). desc.c lists the
  * tables, so the model knows every section's name without naming one. */
 extern const dt__section_def dt__io_sections[];   /* src/adapters/host_config.c */
 extern const dt__section_def dt__est_sections[];  /* src/estimator/estimator_json.c */
