@@ -1,6 +1,7 @@
 #!/bin/sh
 # The adapter host names no adapter: the objects of the host, the registry,
-# the config views and the libuv driver reference no built-in kind's symbol;
+# the description module (its config views) and the libuv driver reference no
+# built-in kind's symbol;
 # builtins.c, the one place that registers them, does (so the pattern is
 # known to match).
 # usage: check_host_symbols.sh OBJECT...
@@ -12,7 +13,8 @@ seen_builtins=0
 objects=$(printf '%s\n' "$@" | tr ';' '\n')
 for o in $objects; do
   case "$o" in
-    */host.c.o|*/registry.c.o|*/config.c.o|*/uv_driver.c.o)
+    */host.c.o|*/host_ctx.c.o|*/host_config.c.o|*/registry.c.o|*/config.c.o|*/desc.c.o|\
+    */uv_driver.c.o)
       bad=$(nm -u "$o" | grep -E "$pattern")
       if [ -n "$bad" ]; then
         echo "FAIL ${o##*/} references built-in adapters:"; echo "$bad"; status=1

@@ -195,6 +195,31 @@ DT_API int dt_model_find_signal(const dt_model *model, const char *id,
 /** Name of a role ("measured", ...). */
 DT_API const char *dt_role_name(dt_role role);
 
+/** Hands the host's cJSON allocation functions to dtwin.
+ *
+ *  dtwin parses descriptions with cJSON, whose allocation hooks
+ *  (cJSON_InitHooks) are one setting for the whole process. The rule:
+ *  - dtwin installs its routing once, when the library is loaded (before
+ *    main); it routes the cJSON allocations of a dtwin call to that call's
+ *    dt_allocator, and every other cJSON allocation to malloc/free.
+ *  - dtwin never calls cJSON_InitHooks again, except from this function. A
+ *    host's own cJSON_InitHooks, made later, is never replaced: dtwin then
+ *    works on (no cJSON memory outlives one dtwin call), but its parse trees
+ *    go through the host's hooks instead of the twin's dt_allocator.
+ *  - To keep both, call this function instead of cJSON_InitHooks: dtwin
+ *    reinstalls its routing, and every cJSON allocation made outside a dtwin
+ *    call goes to malloc_fn/free_fn.
+ *
+ *  A program that installs its hooks and then loads dtwin (dlopen) calls
+ *  this right after loading it. Call it while no thread uses cJSON (the rule
+ *  of cJSON_InitHooks itself).
+ *  @param malloc_fn the host's allocation, or NULL for malloc.
+ *  @param free_fn the host's release, or NULL for free.
+ *  @retval DT_OK the routing is installed.
+ *  @retval DT_EINVAL one of the two is NULL and the other is not; nothing
+ *          changed. */
+DT_API int dt_json_set_hooks(void *(*malloc_fn)(size_t size), void (*free_fn)(void *ptr));
+
 #ifdef __cplusplus
 }
 #endif

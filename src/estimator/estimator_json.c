@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
+#include "../desc/desc.h"
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/estimator.h"
@@ -16,11 +16,11 @@ typedef struct jctx {
     const dt_model *model;
     dt_diag *diag;
     const dt_allocator *alloc;
+    const dt_est_config *cfg;
+    dt_est *est; /* what the reader built */
 } jctx;
 
-/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
-#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
+#define fail dt__fail
 
 static const char *const est_keys[] = {"states",        "inputs",     "process", "A",  "B",
                                        "Q",             "G",          "Qc",      "x0", "P0",
@@ -51,38 +51,36 @@ static const char *const est_keys[] = {"states",        "inputs",     "process",
 
 
 /* "got ..." for a value that is not a finite number. */
-static const char *got(const cJSON *e, char *buf, size_t cap)
+static const char *got(const dt_config *e, char *buf, size_t cap)
 {
-    if (cJSON_IsNumber(e))
-        return dt__num(e->valuedouble, buf, cap); /* inf: 1e999 overflowed */
+    if (dt__cfg_is_number(e))
+        return dt__num(dt__cfg_num(e), buf, cap); /* inf: 1e999 overflowed */
     dt__fmt(buf, cap, "%s",
-            cJSON_IsString(e)   ? "a string"
-            : cJSON_IsArray(e)  ? "an array"
-            : cJSON_IsObject(e) ? "an object"
-            : cJSON_IsBool(e)   ? "a boolean"
-            : cJSON_IsNull(e)   ? "null"
-                                : "an invalid value");
+            dt__cfg_is_string(e)   ? "a string"
+            : dt__cfg_is_array(e)  ? "an array"
+            : dt__cfg_is_object(e) ? "an object"
+                                   : dt__cfg_type_name(e));
     return buf;
 }
 
 /* A rows x cols matrix as an array of rows; with diag_ok, a square matrix may
  * be given as its diagonal (an array of numbers: taken as one when its first
  * element is not a row, so that [null] is "element 0: ... got null"). */
-static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t cols,
+static int matrix(jctx *c, const dt_config *v, const char *path, size_t rows, size_t cols,
                   int diag_ok, double *out)
 {
-    if (!cJSON_IsArray(v))
+    if (!dt__cfg_is_array(v))
         return fail(c, DT_EPARSE, path, "expected an array");
-    size_t nr = (size_t)cJSON_GetArraySize(v);
+    size_t nr = (size_t)dt__cfg_count(v);
     memset(out, 0, rows * cols * sizeof *out);
-    if (diag_ok && rows == cols && nr == rows && v->child && !cJSON_IsArray(v->child)) {
+    if (diag_ok && rows == cols && nr == rows && dt__cfg_child(v) && !dt__cfg_is_array(dt__cfg_child(v))) {
         size_t i = 0;
-        for (const cJSON *e = v->child; e; e = e->next, i++) {
+        for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e), i++) {
             char gb[32];
-            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            if (!dt__cfg_is_number(e) || !isfinite(dt__cfg_num(e)))
                 return fail(c, DT_EPARSE, path, "element %zu: expected a finite number, got %s",
                             i, got(e, gb, sizeof gb));
-            out[i * cols + i] = e->valuedouble;
+            out[i * cols + i] = dt__cfg_num(e);
         }
         return DT_OK;
     }
@@ -90,88 +88,88 @@ static int matrix(jctx *c, const cJSON *v, const char *path, size_t rows, size_t
         return fail(c, DT_EPARSE, path, "expected %zu rows of %zu numbers%s, got %zu rows",
                     rows, cols, diag_ok ? " (or the diagonal)" : "", nr);
     size_t i = 0;
-    for (const cJSON *r = v->child; r; r = r->next, i++) {
+    for (const dt_config *r = dt__cfg_child(v); r; r = dt__cfg_next(r), i++) {
         char p[160];
         dt__fmt(p, sizeof p, "%s[%zu]", path, i);
-        if (!cJSON_IsArray(r) || (size_t)cJSON_GetArraySize(r) != cols)
+        if (!dt__cfg_is_array(r) || (size_t)dt__cfg_count(r) != cols)
             return fail(c, DT_EPARSE, p, "expected %zu numbers", cols);
         size_t j = 0;
-        for (const cJSON *e = r->child; e; e = e->next, j++) {
+        for (const dt_config *e = dt__cfg_child(r); e; e = dt__cfg_next(e), j++) {
             char gb[32];
-            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            if (!dt__cfg_is_number(e) || !isfinite(dt__cfg_num(e)))
                 return fail(c, DT_EPARSE, p, "element %zu: expected a finite number, got %s", j,
                             got(e, gb, sizeof gb));
-            out[i * cols + j] = e->valuedouble;
+            out[i * cols + j] = dt__cfg_num(e);
         }
     }
     return DT_OK;
 }
 
-static int vector(jctx *c, const cJSON *v, const char *path, size_t n, double *out)
+static int vector(jctx *c, const dt_config *v, const char *path, size_t n, double *out)
 {
-    if (!cJSON_IsArray(v) || (size_t)cJSON_GetArraySize(v) != n)
+    if (!dt__cfg_is_array(v) || (size_t)dt__cfg_count(v) != n)
         return fail(c, DT_EPARSE, path, "expected an array of %zu numbers", n);
     size_t i = 0;
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
+    for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e), i++) {
         char gb[32];
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+        if (!dt__cfg_is_number(e) || !isfinite(dt__cfg_num(e)))
             return fail(c, DT_EPARSE, path, "element %zu: expected a finite number, got %s", i,
                         got(e, gb, sizeof gb));
-        out[i] = e->valuedouble;
+        out[i] = dt__cfg_num(e);
     }
     return DT_OK;
 }
 
-static int signal_list(jctx *c, const cJSON *v, const char *path, dt_role role,
+static int signal_list(jctx *c, const dt_config *v, const char *path, dt_role role,
                        dt_signal_id *out, size_t *n)
 {
-    if (!cJSON_IsArray(v))
+    if (!dt__cfg_is_array(v))
         return fail(c, DT_EPARSE, path, "expected an array of signal ids");
-    size_t k = (size_t)cJSON_GetArraySize(v);
+    size_t k = (size_t)dt__cfg_count(v);
     if (k > DT_LA_MAX || (role == DT_ROLE_ESTIMATED && k == 0))
         return fail(c, DT_ELIMIT, path, "between %d and %d signals, got %zu",
                     role == DT_ROLE_ESTIMATED ? 1 : 0, DT_LA_MAX, k);
     size_t i = 0;
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
+    for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e), i++) {
         char p[160];
         dt__fmt(p, sizeof p, "%s[%zu]", path, i);
-        if (!cJSON_IsString(e))
+        if (!dt__cfg_is_string(e))
             return fail(c, DT_EPARSE, p, "expected a signal id");
-        if (dt_model_find_signal(c->model, e->valuestring, &out[i]) != DT_OK)
-            return fail(c, DT_EPARSE, p, "unknown signal \"%s\"", e->valuestring);
+        if (dt_model_find_signal(c->model, dt__cfg_str(e), &out[i]) != DT_OK)
+            return fail(c, DT_EPARSE, p, "unknown signal \"%s\"", dt__cfg_str(e));
         const dt_signal_info *si = dt_model_signal(c->model, out[i]);
         if (role == DT_ROLE_ESTIMATED && si->role != DT_ROLE_ESTIMATED)
             return fail(c, DT_EPARSE, p, "signal \"%s\" is %s, not estimated",
-                        e->valuestring, dt_role_name(si->role));
+                        dt__cfg_str(e), dt_role_name(si->role));
         for (size_t j = 0; j < i; j++)
             if (out[j] == out[i])
-                return fail(c, DT_EPARSE, p, "signal \"%s\" listed twice", e->valuestring);
+                return fail(c, DT_EPARSE, p, "signal \"%s\" listed twice", dt__cfg_str(e));
     }
     *n = k;
     return DT_OK;
 }
 
 /* {"state id": weight, ...} -> n weights. */
-static int weights(jctx *c, const cJSON *v, const char *path, dt_est *est, double *w)
+static int weights(jctx *c, const dt_config *v, const char *path, dt_est *est, double *w)
 {
     size_t n = dt_est_dim(est);
     memset(w, 0, n * sizeof *w);
-    if (!cJSON_IsObject(v) || v->child == NULL)
+    if (!dt__cfg_is_object(v) || dt__cfg_child(v) == NULL)
         return fail(c, DT_EPARSE, path, "expected an object of state: weight");
-    for (const cJSON *e = v->child; e; e = e->next) {
+    for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e)) {
         char p[160];
-        dt__fmt(p, sizeof p, "%s.%s", path, e->string);
+        dt__fmt(p, sizeof p, "%s.%s", path, dt__cfg_key(e));
         dt_signal_id sid;
-        int idx = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
+        int idx = dt_model_find_signal(c->model, dt__cfg_key(e), &sid) == DT_OK
                       ? dt_est_state_index(est, sid)
                       : -1;
         if (idx < 0)
-            return fail(c, DT_EPARSE, p, "\"%s\" is not a state of the estimator", e->string);
+            return fail(c, DT_EPARSE, p, "\"%s\" is not a state of the estimator", dt__cfg_key(e));
         char gb[32];
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+        if (!dt__cfg_is_number(e) || !isfinite(dt__cfg_num(e)))
             return fail(c, DT_EPARSE, p, "expected a finite number, got %s",
                         got(e, gb, sizeof gb));
-        w[idx] = e->valuedouble;
+        w[idx] = dt__cfg_num(e);
     }
     return DT_OK;
 }
@@ -338,36 +336,36 @@ static void gqg(size_t n, size_t g, const double *G, const double *S, double *T,
 }
 
 /* G (n x g) and Qc (g x g, or its diagonal) -> Q = G Qc G' (n x n). */
-static int noise_input(jctx *c, const cJSON *jG, const cJSON *jQc, size_t n,
+static int noise_input(jctx *c, const dt_config *jG, const dt_config *jQc, size_t n,
                        const dt_signal_id *states, double *Q)
 {
     char gb[32];
-    if (!cJSON_IsArray(jG))
+    if (!dt__cfg_is_array(jG))
         return fail(c, DT_EPARSE, "estimator.G",
                     "expected %zu rows (one per state) of g numbers (one per noise input), got %s",
                     n, got(jG, gb, sizeof gb));
-    if ((size_t)cJSON_GetArraySize(jG) != n)
+    if ((size_t)dt__cfg_count(jG) != n)
         return fail(c, DT_EPARSE, "estimator.G",
                     "expected %zu rows (one per state) of g numbers (one per noise input), got "
                     "%d row%s",
-                    n, cJSON_GetArraySize(jG), cJSON_GetArraySize(jG) == 1 ? "" : "s");
-    if (!cJSON_IsArray(jG->child))
+                    n, dt__cfg_count(jG), dt__cfg_count(jG) == 1 ? "" : "s");
+    if (!dt__cfg_is_array(dt__cfg_child(jG)))
         return fail(c, DT_EPARSE, "estimator.G[0]",
                     "expected an array of g numbers (one per noise input), got %s",
-                    got(jG->child, gb, sizeof gb));
-    size_t g = (size_t)cJSON_GetArraySize(jG->child);
+                    got(dt__cfg_child(jG), gb, sizeof gb));
+    size_t g = (size_t)dt__cfg_count(dt__cfg_child(jG));
     if (g < 1 || g > DT_LA_MAX)
         return fail(c, DT_ELIMIT, "estimator.G[0]",
                     "between 1 and %d noise inputs (columns), got %zu", DT_LA_MAX, g);
-    if (!cJSON_IsArray(jQc))
+    if (!dt__cfg_is_array(jQc))
         return fail(c, DT_EPARSE, "estimator.Qc",
                     "expected %zu x %zu (G has %zu column%s) or its diagonal, got %s", g, g, g,
                     g == 1 ? "" : "s", got(jQc, gb, sizeof gb));
-    if ((size_t)cJSON_GetArraySize(jQc) != g)
+    if ((size_t)dt__cfg_count(jQc) != g)
         return fail(c, DT_EPARSE, "estimator.Qc",
                     "expected %zu x %zu (G has %zu column%s) or its diagonal of %zu, got %d "
                     "elements",
-                    g, g, g, g == 1 ? "" : "s", g, cJSON_GetArraySize(jQc));
+                    g, g, g, g == 1 ? "" : "s", g, dt__cfg_count(jQc));
     /* G, Qc, its symmetric part, T (double-double), B and the scratch of
      * the checks */
     double *m = dt__calloc(c->alloc, 4 * n * g + 3 * g * g + 2 * n * n, sizeof *m);
@@ -414,21 +412,23 @@ static const char *const meas_keys[] = {"signal", "H", "offset", NULL};
 static const char *const bound_keys[] = {"name",     "max",       "variance", "trace",
                                          "weights",  "quadratic", NULL};
 
-static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out)
+static int build(jctx *c, const dt_config *o, const dt_est_config *cfg, dt_est **out)
 {
     const char *P = "estimator";
-    if (!cJSON_IsObject(o))
+    if (o == NULL)
+        return fail(c, DT_ENOTFOUND, P, "the description has no estimator");
+    if (!dt__cfg_is_object(o))
         return fail(c, DT_EPARSE, P, "expected an object");
-    int rc = dt__json_check_keys(c->diag, o, P, est_keys, NULL);
+    int rc = dt__cfg_check_keys(c->diag, o, P, est_keys, NULL);
     if (rc != DT_OK)
         return rc;
     dt_signal_id states[DT_LA_MAX] = {0}, inputs[DT_LA_MAX] = {0}; /* zeroed for the analyzer */
     size_t n = 0, p = 0;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "states");
+    const dt_config *v = dt_config_get(o, "states");
     if (v == NULL)
         return fail(c, DT_EPARSE, "estimator.states", "missing (required array)");
     rc = signal_list(c, v, "estimator.states", DT_ROLE_ESTIMATED, states, &n);
-    if (rc == DT_OK && (v = cJSON_GetObjectItemCaseSensitive(o, "inputs")) != NULL)
+    if (rc == DT_OK && (v = dt_config_get(o, "inputs")) != NULL)
         rc = signal_list(c, v, "estimator.inputs", DT_ROLE_COMMANDED, inputs, &p);
     if (rc != DT_OK)
         return rc;
@@ -437,24 +437,24 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         return fail(c, DT_EABI, P, "dt_est_config.size %zu is not a known layout",
                     cfg->size);
     double hist;
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "gate")) != NULL) {
+    if ((v = dt_config_get(o, "gate")) != NULL) {
         char gb[32];
-        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble <= 1))
+        if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) > 0 && dt__cfg_num(v) <= 1))
             return fail(c, DT_EPARSE, "estimator.gate",
                         "a probability in (0, 1] (1 disables gating), got %s",
                         got(v, gb, sizeof gb));
-        ec.gate_probability = v->valuedouble;
+        ec.gate_probability = dt__cfg_num(v);
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "history")) != NULL) {
-        hist = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(o, "history")) != NULL) {
+        hist = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         char gb[32];
         if (!(hist >= 1 && hist <= 65536 && hist == floor(hist)))
             return fail(c, DT_EPARSE, "estimator.history", "an integer in 1..65536, got %s",
                         got(v, gb, sizeof gb));
         ec.history = (size_t)hist;
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "recover_after")) != NULL) {
-        double ra = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(o, "recover_after")) != NULL) {
+        double ra = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         char gb[32];
         if (!(ra >= DT_EST_RECOVER_AFTER_MIN && ra <= DT_EST_RECOVER_AFTER_MAX &&
               ra == floor(ra)))
@@ -476,23 +476,23 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     double *A = m, *Q = A + n * n, *P0 = Q + n * n, *B = P0 + n * n, *x0 = B + n * (p ? p : 1),
            *h = x0 + n;
     const char *proc = "continuous";
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "process")) != NULL) {
+    if ((v = dt_config_get(o, "process")) != NULL) {
         char gb[32];
-        if (!cJSON_IsString(v))
+        if (!dt__cfg_is_string(v))
             rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete, got %s",
                       got(v, gb, sizeof gb));
-        else if (strcmp(v->valuestring, "continuous") != 0 &&
-                 strcmp(v->valuestring, "discrete") != 0)
+        else if (strcmp(dt__cfg_str(v), "continuous") != 0 &&
+                 strcmp(dt__cfg_str(v), "discrete") != 0)
             rc = fail(c, DT_EPARSE, "estimator.process", "continuous or discrete, got \"%.40s\"",
-                      v->valuestring);
+                      dt__cfg_str(v));
         else
-            proc = v->valuestring;
+            proc = dt__cfg_str(v);
     }
-    const cJSON *jA = cJSON_GetObjectItemCaseSensitive(o, "A");
-    const cJSON *jQ = cJSON_GetObjectItemCaseSensitive(o, "Q");
-    const cJSON *jG = cJSON_GetObjectItemCaseSensitive(o, "G");
-    const cJSON *jQc = cJSON_GetObjectItemCaseSensitive(o, "Qc");
-    const cJSON *jB = cJSON_GetObjectItemCaseSensitive(o, "B");
+    const dt_config *jA = dt_config_get(o, "A");
+    const dt_config *jQ = dt_config_get(o, "Q");
+    const dt_config *jG = dt_config_get(o, "G");
+    const dt_config *jQc = dt_config_get(o, "Qc");
+    const dt_config *jB = dt_config_get(o, "B");
     if (rc == DT_OK && jA == NULL)
         rc = fail(c, DT_EPARSE, "estimator.A", "missing (required %zu x %zu matrix)", n, n);
     /* the process noise: Q, or G and Qc for Q = G Qc G' */
@@ -537,11 +537,11 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
                                         dt_strerror(rc)); /* checked above: not reached */
     }
     if (rc == DT_OK) {
-        v = cJSON_GetObjectItemCaseSensitive(o, "x0");
+        v = dt_config_get(o, "x0");
         rc = v ? vector(c, v, "estimator.x0", n, x0) : DT_OK;
     }
     if (rc == DT_OK) {
-        v = cJSON_GetObjectItemCaseSensitive(o, "P0");
+        v = dt_config_get(o, "P0");
         if (v == NULL)
             rc = fail(c, DT_EPARSE, "estimator.P0", "missing (required covariance)");
         else
@@ -563,34 +563,34 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         rc = fail(c, DT_EPARSE, "estimator.P0",
                   "must be symmetric with a non-negative diagonal"); /* checked above */
     /* measurements */
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "measurements");
-    if (rc == DT_OK && ms != NULL && !cJSON_IsArray(ms))
+    const dt_config *ms = dt_config_get(o, "measurements");
+    if (rc == DT_OK && ms != NULL && !dt__cfg_is_array(ms))
         rc = fail(c, DT_EPARSE, "estimator.measurements", "expected an array");
     size_t k = 0;
-    for (const cJSON *e = ms ? ms->child : NULL; rc == DT_OK && e; e = e->next, k++) {
+    for (const dt_config *e = ms ? dt__cfg_child(ms) : NULL; rc == DT_OK && e; e = dt__cfg_next(e), k++) {
         char mp[96], kp[128];
         dt__fmt(mp, sizeof mp, "estimator.measurements[%zu]", k);
-        if (!cJSON_IsObject(e)) {
+        if (!dt__cfg_is_object(e)) {
             rc = fail(c, DT_EPARSE, mp, "expected an object");
             break;
         }
-        rc = dt__json_check_keys(c->diag, e, mp, meas_keys, NULL);
-        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
-        const cJSON *jh = cJSON_GetObjectItemCaseSensitive(e, "H");
-        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        rc = dt__cfg_check_keys(c->diag, e, mp, meas_keys, NULL);
+        const dt_config *js = dt_config_get(e, "signal");
+        const dt_config *jh = dt_config_get(e, "H");
+        const dt_config *jo = dt_config_get(e, "offset");
         dt_signal_id sid = 0;
         dt__fmt(kp, sizeof kp, "%s.signal", mp);
-        if (rc == DT_OK && !cJSON_IsString(js))
+        if (rc == DT_OK && !dt__cfg_is_string(js))
             rc = fail(c, DT_EPARSE, kp, "missing (required signal id)");
-        if (rc == DT_OK && dt_model_find_signal(c->model, js->valuestring, &sid) != DT_OK)
-            rc = fail(c, DT_EPARSE, kp, "unknown signal \"%s\"", js->valuestring);
+        if (rc == DT_OK && dt_model_find_signal(c->model, dt__cfg_str(js), &sid) != DT_OK)
+            rc = fail(c, DT_EPARSE, kp, "unknown signal \"%s\"", dt__cfg_str(js));
         /* a second row for a signal would silently replace the first */
-        for (const cJSON *f = ms->child; rc == DT_OK && f != e; f = f->next) {
-            const cJSON *fs = cJSON_GetObjectItemCaseSensitive(f, "signal");
-            if (cJSON_IsString(fs) && strcmp(fs->valuestring, js->valuestring) == 0)
+        for (const dt_config *f = dt__cfg_child(ms); rc == DT_OK && f != e; f = dt__cfg_next(f)) {
+            const dt_config *fs = dt_config_get(f, "signal");
+            if (dt__cfg_is_string(fs) && strcmp(dt__cfg_str(fs), dt__cfg_str(js)) == 0)
                 rc = fail(c, DT_EPARSE, kp,
                           "signal \"%s\" already has a measurement row (one per signal)",
-                          js->valuestring);
+                          dt__cfg_str(js));
         }
         /* A signal without noise has R = 0: after its first update the filter
          * believes it exactly and gates nearly every later sample. Samples
@@ -598,12 +598,12 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         if (rc == DT_OK && c->model->signal_recs[sid].noise_kind == 0)
             rc = fail(c, DT_EPARSE, kp,
                       "signal \"%s\" has no noise (give the signal a noise std or variance)",
-                      js->valuestring);
+                      dt__cfg_str(js));
         if (rc == DT_OK && !(dt_model_signal(c->model, sid)->noise_var > 0))
             rc = fail(c, DT_EPARSE, kp,
                       "signal \"%s\" has zero noise (the filter would believe it exactly; "
                       "give a noise std or variance > 0)",
-                      js->valuestring);
+                      dt__cfg_str(js));
         dt__fmt(kp, sizeof kp, "%s.H", mp);
         if (rc == DT_OK && jh == NULL)
             rc = fail(c, DT_EPARSE, kp, "missing (required {state: coefficient})");
@@ -622,11 +622,11 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
         if (rc == DT_OK && jo != NULL) {
             char gb[32];
             dt__fmt(kp, sizeof kp, "%s.offset", mp);
-            if (!cJSON_IsNumber(jo) || !isfinite(jo->valuedouble))
+            if (!dt__cfg_is_number(jo) || !isfinite(dt__cfg_num(jo)))
                 rc = fail(c, DT_EPARSE, kp, "expected a finite number, got %s",
                           got(jo, gb, sizeof gb));
             else
-                off = jo->valuedouble;
+                off = dt__cfg_num(jo);
         }
         if (rc == DT_OK && (rc = dt_est_set_measurement(est, sid, h, off)) != DT_OK) {
             /* an allocation failure is not the description's fault (found by
@@ -635,61 +635,61 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = rc == DT_ENOMEM ? fail(c, DT_ENOMEM, kp, "out of memory")
                                  : fail(c, DT_EPARSE, kp,
                                         "signal \"%s\" is not measured or a parameter",
-                                        js->valuestring);
+                                        dt__cfg_str(js));
         }
     }
     /* parameters */
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "parameters");
-    if (rc == DT_OK && pr != NULL && !cJSON_IsObject(pr))
+    const dt_config *pr = dt_config_get(o, "parameters");
+    if (rc == DT_OK && pr != NULL && !dt__cfg_is_object(pr))
         rc = fail(c, DT_EPARSE, "estimator.parameters", "expected an object");
-    for (const cJSON *e = pr ? pr->child : NULL; rc == DT_OK && e; e = e->next) {
+    for (const dt_config *e = pr ? dt__cfg_child(pr) : NULL; rc == DT_OK && e; e = dt__cfg_next(e)) {
         char pp[128];
-        dt__fmt(pp, sizeof pp, "estimator.parameters.%s", e->string);
+        dt__fmt(pp, sizeof pp, "estimator.parameters.%s", dt__cfg_key(e));
         dt_signal_id sid;
         char gb[32], n2[32], n3[32];
-        const dt_signal_info *si = dt_model_find_signal(c->model, e->string, &sid) == DT_OK
+        const dt_signal_info *si = dt_model_find_signal(c->model, dt__cfg_key(e), &sid) == DT_OK
                                        ? dt_model_signal(c->model, sid)
                                        : NULL;
         if (si == NULL)
-            rc = fail(c, DT_EPARSE, pp, "unknown signal \"%s\"", e->string);
+            rc = fail(c, DT_EPARSE, pp, "unknown signal \"%s\"", dt__cfg_key(e));
         else if (si->role != DT_ROLE_PARAMETER)
-            rc = fail(c, DT_EPARSE, pp, "signal \"%s\" is %s, not a parameter", e->string,
+            rc = fail(c, DT_EPARSE, pp, "signal \"%s\" is %s, not a parameter", dt__cfg_key(e),
                       dt_role_name(si->role));
-        else if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+        else if (!dt__cfg_is_number(e) || !isfinite(dt__cfg_num(e)))
             rc = fail(c, DT_EPARSE, pp, "expected a finite number, got %s", got(e, gb, sizeof gb));
-        else if (si->has_limits && !(e->valuedouble >= si->min && e->valuedouble <= si->max))
+        else if (si->has_limits && !(dt__cfg_num(e) >= si->min && dt__cfg_num(e) <= si->max))
             rc = fail(c, DT_EPARSE, pp, "%s is outside the signal's limits [%s, %s]",
-                      dt__num(e->valuedouble, gb, sizeof gb), dt__num(si->min, n2, sizeof n2),
+                      dt__num(dt__cfg_num(e), gb, sizeof gb), dt__num(si->min, n2, sizeof n2),
                       dt__num(si->max, n3, sizeof n3));
-        else if (dt_est_set_param(est, sid, e->valuedouble) != DT_OK)
+        else if (dt_est_set_param(est, sid, dt__cfg_num(e)) != DT_OK)
             rc = fail(c, DT_EPARSE, pp, "expected a parameter signal with a finite number");
     }
     /* bounds */
-    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(o, "bounds");
-    if (rc == DT_OK && bs != NULL && !cJSON_IsArray(bs))
+    const dt_config *bs = dt_config_get(o, "bounds");
+    if (rc == DT_OK && bs != NULL && !dt__cfg_is_array(bs))
         rc = fail(c, DT_EPARSE, "estimator.bounds", "expected an array");
     k = 0;
-    for (const cJSON *e = bs ? bs->child : NULL; rc == DT_OK && e; e = e->next, k++) {
+    for (const dt_config *e = bs ? dt__cfg_child(bs) : NULL; rc == DT_OK && e; e = dt__cfg_next(e), k++) {
         char bp[96], kp[128];
         dt__fmt(bp, sizeof bp, "estimator.bounds[%zu]", k);
-        if (!cJSON_IsObject(e)) {
+        if (!dt__cfg_is_object(e)) {
             rc = fail(c, DT_EPARSE, bp, "expected an object");
             break;
         }
-        rc = dt__json_check_keys(c->diag, e, bp, bound_keys, NULL);
-        const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
-        const cJSON *jm = cJSON_GetObjectItemCaseSensitive(e, "max");
-        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(e, "variance");
-        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(e, "trace");
-        const cJSON *jw = cJSON_GetObjectItemCaseSensitive(e, "weights");
-        const cJSON *jq = cJSON_GetObjectItemCaseSensitive(e, "quadratic");
+        rc = dt__cfg_check_keys(c->diag, e, bp, bound_keys, NULL);
+        const dt_config *jn = dt_config_get(e, "name");
+        const dt_config *jm = dt_config_get(e, "max");
+        const dt_config *jv = dt_config_get(e, "variance");
+        const dt_config *jt = dt_config_get(e, "trace");
+        const dt_config *jw = dt_config_get(e, "weights");
+        const dt_config *jq = dt_config_get(e, "quadratic");
         char gb[32];
-        if (rc == DT_OK && (!cJSON_IsString(jn) || jn->valuestring[0] == '\0')) {
+        if (rc == DT_OK && (!dt__cfg_is_string(jn) || dt__cfg_str(jn)[0] == '\0')) {
             dt__fmt(kp, sizeof kp, "%s.name", bp);
             rc = fail(c, DT_EPARSE, kp, "required, a non-empty string");
         }
-        if (rc == DT_OK && (!cJSON_IsNumber(jm) || !(jm->valuedouble > 0) ||
-                            !isfinite(jm->valuedouble))) {
+        if (rc == DT_OK && (!dt__cfg_is_number(jm) || !(dt__cfg_num(jm) > 0) ||
+                            !isfinite(dt__cfg_num(jm)))) {
             dt__fmt(kp, sizeof kp, "%s.max", bp);
             rc = jm ? fail(c, DT_EPARSE, kp, "a positive finite number, got %s",
                            got(jm, gb, sizeof gb))
@@ -700,12 +700,12 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             rc = fail(c, DT_EPARSE, bp, "give exactly one of variance, trace, weights, quadratic");
         if (rc != DT_OK)
             break;
-        dt_bound b = {h, jq != NULL, jm->valuedouble};
+        dt_bound b = {h, jq != NULL, dt__cfg_num(jm)};
         memset(h, 0, n * sizeof *h);
         if (jv != NULL) {
             dt_signal_id sid;
-            int idx = cJSON_IsString(jv) &&
-                              dt_model_find_signal(c->model, jv->valuestring, &sid) == DT_OK
+            int idx = dt__cfg_is_string(jv) &&
+                              dt_model_find_signal(c->model, dt__cfg_str(jv), &sid) == DT_OK
                           ? dt_est_state_index(est, sid)
                           : -1;
             dt__fmt(kp, sizeof kp, "%s.variance", bp);
@@ -714,7 +714,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             else
                 h[idx] = 1;
         } else if (jt != NULL) {
-            if (!cJSON_IsTrue(jt)) {
+            if (!dt__cfg_is_true(jt)) {
                 dt__fmt(kp, sizeof kp, "%s.trace", bp);
                 rc = fail(c, DT_EPARSE, kp, "expected true");
             }
@@ -734,7 +734,7 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
             if (rc == DT_OK && !any)
                 rc = fail(c, DT_EPARSE, kp, "every weight is 0 (the bound could never trip)");
         }
-        if (rc == DT_OK && (rc = dt_est_add_bound(est, jn->valuestring, &b)) != DT_OK)
+        if (rc == DT_OK && (rc = dt_est_add_bound(est, dt__cfg_str(jn), &b)) != DT_OK)
             rc = rc == DT_ENOMEM ? fail(c, rc, bp, "out of memory")
                                  : fail(c, DT_ELIMIT, bp, "at most 16 bounds");
     }
@@ -756,24 +756,25 @@ int dt_est_create_json(const dt_model *model, const dt_est_config *cfg, dt_est *
         return DT_EINVAL;
     if (cfg != NULL && cfg->size != sizeof *cfg)
         return DT_EABI;
-    const char *text = dt__model_section(model, "estimator");
-    if (text == NULL)
-        return dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator");
     const dt_allocator *a =
         cfg != NULL && cfg->allocator != NULL ? cfg->allocator : dt_allocator_default();
-    jctx c = {model, diag, a};
-    dt__json_begin(a);
-    cJSON *root = cJSON_Parse(text);
-    dt_est *est = NULL;
-    int rc = root ? build(&c, root, cfg, &est)
-                  : dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
-    cJSON_Delete(root);
-    if (rc == DT_OK && dt__json_oom()) {
-        dt_est_destroy(est);
-        rc = dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
-    }
-    dt__json_end();
+    jctx c = {model, diag, a, cfg, NULL};
+    dt__desc_use u;
+    int rc = dt__desc_begin(model, a, &u, diag);
     if (rc == DT_OK)
-        *out = est;
+        rc = dt__desc_read(&u, dt__est_sections, &c, diag);
+    dt__desc_done(&u);
+    if (rc == DT_OK)
+        *out = c.est;
     return rc;
 }
+
+static int read_estimator(void *layer, const dt_config *section, dt_diag *diag)
+{
+    jctx *c = layer;
+    (void)diag; /* c->diag */
+    return build(c, section, c->cfg, &c->est);
+}
+
+/* The sections the estimator reads. */
+const dt__section_def dt__est_sections[] = {{"estimator", read_estimator}, {NULL, NULL}};

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "model_internal.h"
 
@@ -86,77 +85,68 @@ int dt_model_find_signal(const dt_model *m, const char *id, dt_signal_id *out)
                       out);
 }
 
-const char *dt__model_section(const dt_model *m, const char *key)
+size_t dt__model_section_count(const dt_model *m) { return m != NULL ? m->n_sections : 0; }
+
+const char *dt__model_section_at(const dt_model *m, size_t i, const char **key)
 {
-    for (size_t i = 0; m != NULL && i < m->n_sections; i++)
-        if (strcmp(m->sections[i].key, key) == 0)
-            return m->sections[i].json;
-    return NULL;
+    *key = m->sections[i].key;
+    return m->sections[i].json;
+}
+
+const struct dt__desc *dt__model_desc(const dt_model *m) { return m != NULL ? m->desc : NULL; }
+
+void dt__model_detach(dt_model *m)
+{
+    if (m != NULL)
+        m->desc = NULL;
 }
 
 /* ---- saving ---- */
 
-static int add_str(cJSON *obj, const char *key, const char *val)
+static dt__jw *build(const dt_model *m)
 {
-    return val == NULL || cJSON_AddStringToObject(obj, key, val) != NULL;
-}
-
-static int add_num(cJSON *obj, const char *key, double val)
-{
-    return cJSON_AddNumberToObject(obj, key, val) != NULL;
-}
-
-static cJSON *build(const dt_model *m)
-{
-    cJSON *root = cJSON_CreateObject();
-    int ok = root != NULL && add_num(root, "dtwin", 1) &&
-             add_str(root, "name", m->name) &&
-             add_str(root, "description", m->description);
-    cJSON *assets = ok ? cJSON_AddArrayToObject(root, "assets") : NULL;
+    dt__jw *root = dt__jw_root();
+    int ok = dt__jw_add_number(root, "dtwin", 1) && dt__jw_add_string(root, "name", m->name) &&
+             dt__jw_add_string(root, "description", m->description);
+    dt__jw *assets = ok ? dt__jw_add_array(root, "assets") : NULL;
     ok = ok && assets != NULL;
     for (size_t i = 0; ok && i < m->n_assets; i++) {
         const dt__asset_rec *r = &m->asset_recs[i];
-        cJSON *a = cJSON_CreateObject();
-        /* Once added, the tree owns the item; cJSON_Delete(root) frees all. */
-        ok = a != NULL && cJSON_AddItemToArray(assets, a) && add_str(a, "id", r->id) &&
-             add_str(a, "name", r->name) && add_str(a, "kind", r->kind) &&
-             add_str(a, "semanticId", r->semantic_id) &&
-             add_str(a, "parent", r->parent_id);
+        /* Once added, the tree owns the item; freeing the root frees all. */
+        dt__jw *a = dt__jw_add_object(assets, NULL);
+        ok = dt__jw_add_string(a, "id", r->id) && dt__jw_add_string(a, "name", r->name) &&
+             dt__jw_add_string(a, "kind", r->kind) &&
+             dt__jw_add_string(a, "semanticId", r->semantic_id) &&
+             dt__jw_add_string(a, "parent", r->parent_id);
     }
-    cJSON *signals = ok ? cJSON_AddArrayToObject(root, "signals") : NULL;
+    dt__jw *signals = ok ? dt__jw_add_array(root, "signals") : NULL;
     ok = ok && signals != NULL;
     for (size_t i = 0; ok && i < m->n_signals; i++) {
         const dt__signal_rec *r = &m->signal_recs[i];
         const dt_signal_info *s = &m->signals[i];
-        cJSON *o = cJSON_CreateObject();
-        ok = o != NULL && cJSON_AddItemToArray(signals, o) &&
-             add_str(o, "id", r->id) && add_str(o, "asset", r->asset_id) &&
-             add_str(o, "quantity", dt_unit_class_name(s->quantity)) &&
-             add_str(o, "unit", r->unit) &&
-             add_str(o, "role", dt_role_name(s->role));
+        dt__jw *o = dt__jw_add_object(signals, NULL);
+        ok = dt__jw_add_string(o, "id", r->id) && dt__jw_add_string(o, "asset", r->asset_id) &&
+             dt__jw_add_string(o, "quantity", dt_unit_class_name(s->quantity)) &&
+             dt__jw_add_string(o, "unit", r->unit) &&
+             dt__jw_add_string(o, "role", dt_role_name(s->role));
         if (ok && (r->has_min || r->has_max)) {
-            cJSON *l = cJSON_AddObjectToObject(o, "limits");
-            ok = l != NULL && (!r->has_min || add_num(l, "min", s->min)) &&
-                 (!r->has_max || add_num(l, "max", s->max));
+            dt__jw *l = dt__jw_add_object(o, "limits");
+            ok = l != NULL && (!r->has_min || dt__jw_add_number(l, "min", s->min)) &&
+                 (!r->has_max || dt__jw_add_number(l, "max", s->max));
         }
         if (ok && r->has_period)
-            ok = add_num(o, "period", r->period_s);
+            ok = dt__jw_add_number(o, "period", r->period_s);
         if (ok && r->noise_kind != 0) {
-            cJSON *nz = cJSON_AddObjectToObject(o, "noise");
-            ok = nz != NULL && add_num(nz, r->noise_kind == 1 ? "std" : "variance",
-                                       r->noise_value);
+            dt__jw *nz = dt__jw_add_object(o, "noise");
+            ok = dt__jw_add_number(nz, r->noise_kind == 1 ? "std" : "variance", r->noise_value);
         }
         if (ok)
-            ok = add_str(o, "semanticId", r->semantic_id);
+            ok = dt__jw_add_string(o, "semanticId", r->semantic_id);
     }
-    for (size_t i = 0; ok && i < m->n_sections; i++) {
-        cJSON *sec = cJSON_Parse(m->sections[i].json);
-        ok = sec != NULL && cJSON_AddItemToObject(root, m->sections[i].key, sec);
-        if (sec != NULL && !ok)
-            cJSON_Delete(sec);
-    }
+    for (size_t i = 0; ok && i < m->n_sections; i++)
+        ok = dt__jw_add_text(root, m->sections[i].key, m->sections[i].json);
     if (!ok) {
-        cJSON_Delete(root);
+        dt__jw_free(root);
         return NULL;
     }
     return root;
@@ -165,11 +155,11 @@ static cJSON *build(const dt_model *m)
 /* Prints the model; the text is owned by the model's allocator. */
 static int render(const dt_model *m, char **text)
 {
-    dt__json_begin(&m->alloc);
-    cJSON *root = build(m);
-    *text = root != NULL ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    dt__json_end();
+    dt__json_scope s;
+    dt__json_enter(&s, &m->alloc);
+    dt__jw *root = build(m);
+    *text = root != NULL ? dt__jw_finish(root) : NULL;
+    dt__json_leave(&s);
     return *text != NULL ? DT_OK : DT_ENOMEM;
 }
 

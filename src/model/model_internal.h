@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtwin/adapter.h"
 #include "dtwin/model.h"
 
 /* Private, per-asset strings as written (for saving) and the public view. */
@@ -22,7 +23,7 @@ typedef struct dt__signal_rec {
 
 typedef struct dt__section {
     char *key;
-    char *json; /* compact JSON text of the section, kept verbatim */
+    char *json; /* compact JSON text of the section, numbers exact */
 } dt__section;
 
 struct dt_model {
@@ -39,45 +40,61 @@ struct dt_model {
     uint32_t *asset_sorted;  /* ids sorted by string, for lookup at start-up */
     uint32_t *signal_sorted;
     dt__section *sections;
+    const struct dt__desc *desc; /* during a twin's build only */
 };
-
-/* Top-level sections the model keeps for later layers. */
-extern const char *const dt__model_sections[];
 
 /* The known unit nearest to an unknown one ("kw" -> "kW", "C" -> "degC"),
  * preferring the wanted quantity, written into buf; NULL when none is near. */
 const char *dt__unit_suggest(const char *given, dt_unit_class want, char *buf, size_t cap);
 
-/* Text checks. Return 0 or the byte offset + 1 of the first offence. */
-size_t dt__utf8_check(const char *s, size_t len);
-/* Largest nesting depth of [ and { outside strings; *unclosed (may be NULL)
- * says whether the text ends inside a string or an open bracket. */
-size_t dt__json_depth(const char *s, size_t len, int *unclosed);
-/* 1-based line and column of byte offset `off`. */
-void dt__line_col(const char *s, size_t off, int *line, int *col);
-
-/* cJSON allocates through process-wide hooks; dtwin installs hooks once that
- * forward to the allocator of the dtwin call in progress on this thread (and
- * to malloc/free otherwise). Bracket every cJSON use with begin/end. */
-void dt__json_begin(const dt_allocator *a);
-void dt__json_end(void);
-int dt__json_oom(void); /* an allocation failed since begin */
-
 void dt__model_free(dt_model *m);
 
-/* Every key of obj must be in keys or extra (NULL-terminated, either may be
- * NULL), each once; else DT_EPARSE with "path.key: unknown key" or
- * "path.key: duplicate key" in diag. */
-struct cJSON;
-int dt__json_check_keys(dt_diag *diag, const struct cJSON *obj, const char *path,
-                        const char *const *keys, const char *const *extra);
+/* dt_model_load_json, and for a twin's build: with keep, the parsed
+ * description stays attached to the model (*keep) so each layer reads the
+ * tree parsed once; the build then calls dt__model_detach and frees it. */
+struct dt__desc;
+int dt__model_load(const char *text, size_t len, const dt_model_options *opt, dt_model **out,
+                   struct dt__desc **keep, dt_diag *diag);
+void dt__model_detach(dt_model *m);
+/* The attached description, or NULL (a model loaded on its own). */
+const struct dt__desc *dt__model_desc(const dt_model *m);
+/* The kept sections, as exact compact JSON text, in document order. */
+size_t dt__model_section_count(const dt_model *m);
+const char *dt__model_section_at(const dt_model *m, size_t i, const char **key);
 
 /* Reads a whole file (at most limit bytes) through the allocator. */
 int dt__read_file(const char *path, const dt_allocator *alloc, size_t limit, char **out,
                   size_t *len, dt_diag *diag);
 
-/* Compact JSON text of a kept top-level section ("sources", ...), or NULL. */
-const char *dt__model_section(const dt_model *m, const char *key);
+/* A model being read from its description (model_load.c, model_read.c). */
+typedef struct dt__mctx {
+    dt_model *m;
+    const dt_model_limits *lim;
+    dt_diag *diag;
+    const struct dt__desc *desc;
+} dt__mctx;
+
+/* model_read.c: the model's typed readers. Each reports a path-precise
+ * error in c->diag and returns its code. */
+/* Quotes a string for a message, cut at 40 bytes. */
+const char *dt__mq(const char *s, char *buf, size_t cap);
+void dt__m_subpath(char *out, size_t cap, const char *path, const char *key);
+/* obj is an object whose keys are in allowed (or, with sections, a section
+ * a layer registered), each once. */
+int dt__m_object(dt__mctx *c, const dt_config *obj, const char *path,
+                 const char *const *allowed, int sections);
+/* A string member copied into *out (NULL when absent and optional). */
+int dt__m_string(dt__mctx *c, const dt_config *obj, const char *key, const char *path,
+                 int required, char **out);
+int dt__m_number(dt__mctx *c, const dt_config *obj, const char *key, const char *path,
+                 int required, double *out, int *present);
+int dt__m_id(dt__mctx *c, const dt_config *obj, const char *key, const char *path, char **out);
+int dt__m_semantic_id(dt__mctx *c, const dt_config *obj, const char *path, char **out);
+int dt__m_array(dt__mctx *c, const dt_config *root, const char *key, size_t limit,
+                const dt_config **out, size_t *count);
+/* Sorts ids into *out and refuses a duplicate, naming both places. */
+int dt__m_index(dt__mctx *c, const char *what, size_t n,
+                const char *(*key)(const dt_model *, uint32_t), uint32_t **out);
 
 /* Binary search of an id among sorted dense ids; DT_ENOTFOUND if absent. */
 typedef const char *(*dt__key_fn)(const dt_model *m, uint32_t i);

@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
-#include "../model/model_internal.h"
+#include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "dtwin/ingest.h"
 #include "dtwin/twin.h"
@@ -45,18 +44,18 @@ static void add(tally *t, double bytes, const char *fmt, ...)
 
 /* A member's number, or `def` when absent or not a usable number: the
  * loaders that follow give the exact message for a bad value. */
-static double member(const cJSON *o, const char *key, double def, double max)
+static double member(const dt_config *o, const char *key, double def, double max)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
+    const dt_config *v = dt_config_get(o, key);
+    if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) >= 0))
         return def;
-    return v->valuedouble < max ? v->valuedouble : max;
+    return dt__cfg_num(v) < max ? dt__cfg_num(v) : max;
 }
 
-static void sources(tally *t, const cJSON *arr)
+static void sources(tally *t, const dt_config *arr)
 {
     size_t k = 0;
-    for (const cJSON *s = arr ? arr->child : NULL; s; s = s->next, k++) {
+    for (const dt_config *s = arr ? dt__cfg_child(arr) : NULL; s; s = dt__cfg_next(s), k++) {
         double ring = member(s, "ring", 1024, DT_RING_MAX_CAPACITY);
         double reorder = member(s, "reorder", 4096, DT_RING_MAX_CAPACITY);
         /* the adapters' own buffers, counted high for every kind: a CSV
@@ -69,21 +68,21 @@ static void sources(tally *t, const cJSON *arr)
     }
 }
 
-static void sinks(tally *t, const cJSON *arr)
+static void sinks(tally *t, const dt_config *arr)
 {
     size_t k = 0;
-    for (const cJSON *s = arr ? arr->child : NULL; s; s = s->next, k++) {
+    for (const dt_config *s = arr ? dt__cfg_child(arr) : NULL; s; s = dt__cfg_next(s), k++) {
         double cap = member(s, "capacity", 0, 1 << 24); /* memory sink queue */
         add(t, cap * sizeof(dt_command) + 65536.0, "sinks[%zu] (capacity %.0f)", k, cap);
     }
 }
 
-static void estimator(tally *t, const cJSON *e)
+static void estimator(tally *t, const dt_config *e)
 {
     if (e == NULL)
         return;
-    double n = (double)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "states"));
-    double p = (double)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "inputs"));
+    double n = (double)dt__cfg_count(dt_config_get(e, "states"));
+    double p = (double)dt__cfg_count(dt_config_get(e, "inputs"));
     double h = member(e, "history", 128, 65536);
     /* a state snapshot (x, P, u) per history slot plus an event each */
     double bytes = (h + 1) * (n + n * n + (p > 0 ? p : 1)) * sizeof(double) + h * 48;
@@ -95,29 +94,27 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
     double max = DT_TWIN_MEMORY_DEFAULT;
     tally t;
     memset(&t, 0, sizeof t);
+    /* the sections that cost memory, whichever layer reads them */
     const char *names[] = {"memory", "sources", "sinks", "estimator", "dispatcher"};
-    cJSON *sec[5] = {NULL};
-    int rc = DT_OK;
-    dt__json_begin(a);
-    for (int i = 0; i < 5; i++) {
-        const char *text = dt__model_section(m, names[i]);
-        if (text != NULL && (sec[i] = cJSON_Parse(text)) == NULL)
-            rc = dt__diag(diag, DT_ENOMEM, names[i], "out of memory");
-    }
+    const dt_config *sec[5] = {NULL};
+    dt__desc_use u;
+    int rc = dt__desc_begin(m, a, &u, diag);
+    for (int i = 0; rc == DT_OK && i < 5; i++)
+        sec[i] = dt__desc_get(&u, names[i]);
     if (rc == DT_OK && sec[0] != NULL) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec[0], "max_bytes");
-        if (!cJSON_IsObject(sec[0]) || sec[0]->child == NULL || v == NULL ||
-            v != sec[0]->child || v->next != NULL)
+        const dt_config *v = dt_config_get(sec[0], "max_bytes");
+        if (!dt__cfg_is_object(sec[0]) || v == NULL || v != dt__cfg_child(sec[0]) ||
+            dt__cfg_next(v) != NULL)
             rc = dt__diag(diag, DT_EPARSE, "memory", "expected {\"max_bytes\": bytes}");
-        else if (!cJSON_IsNumber(v) || !(v->valuedouble >= DT_TWIN_MEMORY_MIN &&
-                                         v->valuedouble <= DT_TWIN_MEMORY_MAX) ||
-                 v->valuedouble != floor(v->valuedouble))
+        else if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) >= DT_TWIN_MEMORY_MIN &&
+                                         dt__cfg_num(v) <= DT_TWIN_MEMORY_MAX) ||
+                 dt__cfg_num(v) != floor(dt__cfg_num(v)))
             rc = dt__diag(diag, DT_EPARSE, "memory.max_bytes",
                           "%.17g is not an integer in %.0f..%.0f bytes (1 MiB .. 1 TiB)",
-                          cJSON_IsNumber(v) ? v->valuedouble : NAN, DT_TWIN_MEMORY_MIN,
+                          dt__cfg_is_number(v) ? dt__cfg_num(v) : NAN, DT_TWIN_MEMORY_MIN,
                           DT_TWIN_MEMORY_MAX);
         else
-            max = v->valuedouble;
+            max = dt__cfg_num(v);
     }
     if (rc == DT_OK) {
         size_t ns = dt_model_signal_count(m);
@@ -143,10 +140,6 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
                           "largest: %s", t.total / 1048576.0, max / 1048576.0, list);
         }
     }
-    if (rc == DT_OK && dt__json_oom())
-        rc = dt__diag(diag, DT_ENOMEM, "", "out of memory");
-    for (int i = 0; i < 5; i++)
-        cJSON_Delete(sec[i]);
-    dt__json_end();
+    dt__desc_done(&u);
     return rc;
 }

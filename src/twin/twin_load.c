@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../desc/desc.h"
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "twin_internal.h"
@@ -20,11 +20,11 @@
 typedef struct jctx {
     dt_twin *t;
     dt_diag *diag;
+    dt__desc_use *u;  /* the description's sections */
+    dt_ctrl_ctx *ctx; /* what the controllers get */
 } jctx;
 
-/* Every loader error carries its JSON path; dt__diag formats it (printf-checked). */
-/* The code is repeated as the value so static analysis sees a failure is never DT_OK. */
-#define fail(c, code, ...) (dt__diag((c)->diag, (code), __VA_ARGS__), (code))
+#define fail dt__fail
 
 static int find_sig(jctx *c, const char *path, const char *id, dt_role role, dt_signal_id *out)
 {
@@ -44,15 +44,15 @@ static int in_limits(const dt_signal_info *si, double v)
 
 /* A value the dispatcher may send (a safe value, an interlock's forced
  * value): a number within the signal's limits; the message names both. */
-static int within_limits(jctx *c, const char *path, const dt_signal_info *si, const cJSON *v)
+static int within_limits(jctx *c, const char *path, const dt_signal_info *si, const dt_config *v)
 {
-    if (!cJSON_IsNumber(v))
+    if (!dt__cfg_is_number(v))
         return fail(c, DT_EPARSE, path, "expected a number within the signal's limits");
-    if (in_limits(si, v->valuedouble))
+    if (in_limits(si, dt__cfg_num(v)))
         return DT_OK;
     char a[32], lo[32], hi[32];
     return fail(c, DT_EPARSE, path, "%s is outside the signal's limits [%s, %s] %s",
-                dt__num(v->valuedouble, a, sizeof a), dt__num(si->min, lo, sizeof lo),
+                dt__num(dt__cfg_num(v), a, sizeof a), dt__num(si->min, lo, sizeof lo),
                 dt__num(si->max, hi, sizeof hi), si->unit_symbol);
 }
 
@@ -64,221 +64,227 @@ static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", N
 static const char *const loop_keys[] = {"period", NULL};
 static const char *const ctl_common[] = {"id", "kind", NULL};
 
-static int load_dispatcher(jctx *c, const cJSON *d)
+static int load_dispatcher(jctx *c, const dt_config *d)
 {
     dt_twin *t = c->t;
     const char *P = "dispatcher";
-    if (!cJSON_IsObject(d))
+    if (!dt__cfg_is_object(d))
         return fail(c, DT_EPARSE, P, "expected an object");
-    int rc = dt__json_check_keys(c->diag, d, P, disp_keys, NULL);
+    int rc = dt__cfg_check_keys(c->diag, d, P, disp_keys, NULL);
     if (rc != DT_OK)
         return rc;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "safe");
-    if (!cJSON_IsObject(v))
+    const dt_config *v = dt_config_get(d, "safe");
+    if (!dt__cfg_is_object(v))
         return fail(c, DT_EPARSE, "dispatcher.safe",
                     "required: the safe value of every commanded signal");
-    for (const cJSON *e = v->child; e; e = e->next) {
+    for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e)) {
         char p[160];
-        dt__fmt(p, sizeof p, "dispatcher.safe.%s", e->string);
+        dt__fmt(p, sizeof p, "dispatcher.safe.%s", dt__cfg_key(e));
         dt_signal_id s;
-        if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+        if ((rc = find_sig(c, p, dt__cfg_key(e), DT_ROLE_COMMANDED, &s)) != DT_OK)
             return rc;
         if ((rc = within_limits(c, p, dt_model_signal(t->model, s), e)) != DT_OK)
             return rc;
-        t->disp.safe[s] = e->valuedouble;
+        t->disp.safe[s] = dt__cfg_num(e);
     }
     for (size_t s = 0; s < t->n_sig; s++)
         if (dt_model_signal(t->model, (dt_signal_id)s)->role == DT_ROLE_COMMANDED &&
             isnan(t->disp.safe[s]))
             return fail(c, DT_EPARSE, "dispatcher.safe", "missing the safe value of \"%s\"",
                         dt_model_signal(t->model, (dt_signal_id)s)->id);
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "rate_limits")) != NULL) {
-        if (!cJSON_IsObject(v))
+    if ((v = dt_config_get(d, "rate_limits")) != NULL) {
+        if (!dt__cfg_is_object(v))
             return fail(c, DT_EPARSE, "dispatcher.rate_limits", "expected an object");
-        for (const cJSON *e = v->child; e; e = e->next) {
+        for (const dt_config *e = dt__cfg_child(v); e; e = dt__cfg_next(e)) {
             char p[160];
-            dt__fmt(p, sizeof p, "dispatcher.rate_limits.%s", e->string);
+            dt__fmt(p, sizeof p, "dispatcher.rate_limits.%s", dt__cfg_key(e));
             dt_signal_id s;
-            if ((rc = find_sig(c, p, e->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+            if ((rc = find_sig(c, p, dt__cfg_key(e), DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
-            if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || !isfinite(e->valuedouble))
+            if (!dt__cfg_is_number(e) || !(dt__cfg_num(e) > 0) || !isfinite(dt__cfg_num(e)))
                 return fail(c, DT_EPARSE, p, "a positive rate in units per second");
-            t->disp.rate[s] = e->valuedouble;
+            t->disp.rate[s] = dt__cfg_num(e);
         }
     }
     double num;
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "deadline")) != NULL) {
-        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(d, "deadline")) != NULL) {
+        num = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.deadline", "seconds in (0, 3600]");
         t->disp.deadline = dt_time_from_sec(num);
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "confirm_timeout")) != NULL) {
-        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(d, "confirm_timeout")) != NULL) {
+        num = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         if (!(num > 0 && num <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.confirm_timeout", "seconds in (0, 3600]");
         t->disp.confirm_timeout = dt_time_from_sec(num);
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "max_data_age")) != NULL) {
-        if (!cJSON_IsNumber(v))
+    if ((v = dt_config_get(d, "max_data_age")) != NULL) {
+        if (!dt__cfg_is_number(v))
             return fail(c, DT_EPARSE, "dispatcher.max_data_age", "expected seconds in (0, 3600]");
-        if (!(v->valuedouble > 0 && v->valuedouble <= 3600))
+        if (!(dt__cfg_num(v) > 0 && dt__cfg_num(v) <= 3600))
             return fail(c, DT_EPARSE, "dispatcher.max_data_age",
-                        "%.17g is not in (0, 3600] seconds", v->valuedouble);
-        t->disp.max_age = v->valuedouble;
+                        "%.17g is not in (0, 3600] seconds", dt__cfg_num(v));
+        t->disp.max_age = dt__cfg_num(v);
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "sink_failures")) != NULL) {
-        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(d, "sink_failures")) != NULL) {
+        num = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         if (!(num >= 1 && num <= 1000000 && num == floor(num)))
             return fail(c, DT_EPARSE, "dispatcher.sink_failures", "an integer in 1..1000000");
         t->disp.sink_failures = (uint32_t)num;
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(d, "audit")) != NULL) {
-        num = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if ((v = dt_config_get(d, "audit")) != NULL) {
+        num = dt__cfg_is_number(v) ? dt__cfg_num(v) : -1;
         if (!(num >= 1 && num <= 65536 && num == floor(num)))
             return fail(c, DT_EPARSE, "dispatcher.audit", "an integer in 1..65536");
         t->disp.audit_cap = (size_t)num;
     }
-    const cJSON *il = cJSON_GetObjectItemCaseSensitive(d, "interlocks");
-    if (il != NULL && (!cJSON_IsArray(il) || cJSON_GetArraySize(il) > DT__DISP_MAX_INTERLOCKS))
+    const dt_config *il = dt_config_get(d, "interlocks");
+    if (il != NULL && (!dt__cfg_is_array(il) || dt__cfg_count(il) > DT__DISP_MAX_INTERLOCKS))
         return fail(c, DT_EPARSE, "dispatcher.interlocks", "an array of at most %d",
                     DT__DISP_MAX_INTERLOCKS);
     /* an interlock reads the belief: without an estimator it would never fire */
-    if (il != NULL && cJSON_GetArraySize(il) > 0 && t->est == NULL)
+    if (il != NULL && dt__cfg_count(il) > 0 && t->est == NULL)
         return fail(c, DT_EPARSE, "dispatcher.interlocks",
                     "interlocks read the estimator's belief; this twin has no estimator, so "
                     "they could never engage");
     size_t k = 0;
-    for (const cJSON *e = il ? il->child : NULL; e; e = e->next, k++) {
+    for (const dt_config *e = il ? dt__cfg_child(il) : NULL; e; e = dt__cfg_next(e), k++) {
         char p[96], q[160];
         dt__fmt(p, sizeof p, "dispatcher.interlocks[%zu]", k);
-        if (!cJSON_IsObject(e))
+        if (!dt__cfg_is_object(e))
             return fail(c, DT_EPARSE, p, "expected an object");
-        if ((rc = dt__json_check_keys(c->diag, e, p, ilk_keys, NULL)) != DT_OK)
+        if ((rc = dt__cfg_check_keys(c->diag, e, p, ilk_keys, NULL)) != DT_OK)
             return rc;
         dt__interlock *x = &t->disp.ilk[t->disp.n_ilk];
-        const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
-        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "signal");
-        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "op");
-        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(e, "value");
-        const cJSON *jset = cJSON_GetObjectItemCaseSensitive(e, "set");
-        if (!cJSON_IsString(jn) || !cJSON_IsString(js) || !cJSON_IsString(jo) ||
-            !cJSON_IsNumber(jv) || !cJSON_IsObject(jset) || jset->child == NULL)
+        const dt_config *jn = dt_config_get(e, "name");
+        const dt_config *js = dt_config_get(e, "signal");
+        const dt_config *jo = dt_config_get(e, "op");
+        const dt_config *jv = dt_config_get(e, "value");
+        const dt_config *jset = dt_config_get(e, "set");
+        if (!dt__cfg_is_string(jn) || !dt__cfg_is_string(js) || !dt__cfg_is_string(jo) ||
+            !dt__cfg_is_number(jv) || !dt__cfg_is_object(jset) || dt__cfg_child(jset) == NULL)
             return fail(c, DT_EPARSE, p,
                         "needs name, signal, op (> >= < <=), value and set {signal: value}");
-        dt__fmt(x->name, sizeof x->name, "%s", jn->valuestring);
+        dt__fmt(x->name, sizeof x->name, "%s", dt__cfg_str(jn));
         dt__fmt(q, sizeof q, "%s.signal", p);
-        if ((rc = find_sig(c, q, js->valuestring, DT_ROLE_ESTIMATED, &x->sig)) != DT_OK)
+        if ((rc = find_sig(c, q, dt__cfg_str(js), DT_ROLE_ESTIMATED, &x->sig)) != DT_OK)
             return rc;
         static const char *const ops[] = {">", ">=", "<", "<="};
         x->op = -1;
         for (int o = 0; o < 4; o++)
-            if (strcmp(jo->valuestring, ops[o]) == 0)
+            if (strcmp(dt__cfg_str(jo), ops[o]) == 0)
                 x->op = o;
         if (x->op < 0) {
             dt__fmt(q, sizeof q, "%s.op", p);
-            return fail(c, DT_EPARSE, q, "\"%s\" is not one of > >= < <=", jo->valuestring);
+            return fail(c, DT_EPARSE, q, "\"%s\" is not one of > >= < <=", dt__cfg_str(jo));
         }
-        x->value = jv->valuedouble;
-        for (const cJSON *f = jset->child; f; f = f->next) {
-            dt__fmt(q, sizeof q, "%s.set.%s", p, f->string);
+        x->value = dt__cfg_num(jv);
+        for (const dt_config *f = dt__cfg_child(jset); f; f = dt__cfg_next(f)) {
+            dt__fmt(q, sizeof q, "%s.set.%s", p, dt__cfg_key(f));
             if (x->n_set == DT__DISP_MAX_FORCED)
                 return fail(c, DT_ELIMIT, q, "at most %d forced signals", DT__DISP_MAX_FORCED);
             dt_signal_id s;
-            if ((rc = find_sig(c, q, f->string, DT_ROLE_COMMANDED, &s)) != DT_OK)
+            if ((rc = find_sig(c, q, dt__cfg_key(f), DT_ROLE_COMMANDED, &s)) != DT_OK)
                 return rc;
             if ((rc = within_limits(c, q, dt_model_signal(t->model, s), f)) != DT_OK)
                 return rc;
             x->set_sig[x->n_set] = s;
-            x->set_val[x->n_set++] = f->valuedouble;
+            x->set_val[x->n_set++] = dt__cfg_num(f);
         }
         t->disp.n_ilk++;
     }
     return DT_OK;
 }
 
-static int load_controllers(jctx *c, const cJSON *arr, dt_ctrl_ctx *ctx)
+static int load_controllers(jctx *c, const dt_config *arr, dt_ctrl_ctx *ctx)
 {
     dt_twin *t = c->t;
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > MAX_CONTROLLERS)
+    if (!dt__cfg_is_array(arr) || dt__cfg_count(arr) > MAX_CONTROLLERS)
         return fail(c, DT_EPARSE, "controllers", "an array of at most %d", MAX_CONTROLLERS);
     size_t i = 0;
-    for (const cJSON *o = arr->child; o; o = o->next, i++) {
+    for (const dt_config *o = dt__cfg_child(arr); o; o = dt__cfg_next(o), i++) {
         char p[64], q[96];
         dt__fmt(p, sizeof p, "controllers[%zu]", i);
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(o, "id");
-        const cJSON *jk = cJSON_GetObjectItemCaseSensitive(o, "kind");
-        if (!cJSON_IsObject(o) || !cJSON_IsString(jid) || !cJSON_IsString(jk))
+        const dt_config *jid = dt_config_get(o, "id");
+        const dt_config *jk = dt_config_get(o, "kind");
+        if (!dt__cfg_is_object(o) || !dt__cfg_is_string(jid) || !dt__cfg_is_string(jk))
             return fail(c, DT_EPARSE, p, "an object with id and kind");
         for (size_t k = 0; k < t->n_ctl; k++)
-            if (strcmp(t->ctl[k].id, jid->valuestring) == 0) {
+            if (strcmp(t->ctl[k].id, dt__cfg_str(jid)) == 0) {
                 dt__fmt(q, sizeof q, "%s.id", p);
-                return fail(c, DT_EPARSE, q, "duplicate controller id \"%s\"", jid->valuestring);
+                return fail(c, DT_EPARSE, q, "duplicate controller id \"%s\"", dt__cfg_str(jid));
             }
-        const dt_controller_ops *ops = dt_registry_controller(t->reg, jk->valuestring);
+        const dt_controller_ops *ops = dt_registry_controller(t->reg, dt__cfg_str(jk));
         if (ops == NULL) {
             dt__fmt(q, sizeof q, "%s.kind", p);
-            return fail(c, DT_ENOTFOUND, q, "no controller of kind \"%s\"", jk->valuestring);
+            return fail(c, DT_ENOTFOUND, q, "no controller of kind \"%s\"", dt__cfg_str(jk));
         }
-        int rc = dt__json_check_keys(c->diag, o, p, ctl_common, ops->keys);
+        int rc = dt__cfg_check_keys(c->diag, o, p, ctl_common, ops->keys);
         if (rc != DT_OK)
             return rc;
         ctrl *k = &t->ctl[t->n_ctl];
         k->ops = ops;
-        k->id = dt__strndup(&t->alloc, jid->valuestring, strlen(jid->valuestring));
+        k->id = dt__strndup(&t->alloc, dt__cfg_str(jid), strlen(dt__cfg_str(jid)));
         k->self = dt__calloc(&t->alloc, 1, ops->instance_size ? ops->instance_size : 1);
         t->n_ctl++;
         if (k->id == NULL || k->self == NULL)
             return fail(c, DT_ENOMEM, p, "out of memory");
         t->err[0] = '\0';
-        rc = ops->init(k->self, ctx, (const dt_config *)(const void *)o);
+        rc = ops->init(k->self, ctx, o);
         if (rc != DT_OK)
             return fail(c, rc, p, "%s", t->err[0] ? t->err : dt_strerror(rc));
     }
     return DT_OK;
 }
 
-static int load_sections(jctx *c, dt_ctrl_ctx *ctx)
+static int read_loop(void *layer, const dt_config *l, dt_diag *diag)
 {
-    dt_twin *t = c->t;
-    const char *ltext = dt__model_section(t->model, "loop");
-    const char *dtext = dt__model_section(t->model, "dispatcher");
-    const char *ctext = dt__model_section(t->model, "controllers");
+    jctx *c = layer;
+    (void)diag; /* c->diag */
+    if (l == NULL)
+        return DT_OK;
+    const dt_config *p = dt_config_get(l, "period");
     int rc = DT_OK;
-    if (ltext != NULL) {
-        cJSON *l = cJSON_Parse(ltext);
-        const cJSON *p = l ? cJSON_GetObjectItemCaseSensitive(l, "period") : NULL;
-        if (l == NULL)
-            rc = fail(c, DT_ENOMEM, "loop", "out of memory");
-        else if (!cJSON_IsObject(l))
-            rc = fail(c, DT_EPARSE, "loop", "expected an object");
-        else if ((rc = dt__json_check_keys(c->diag, l, "loop", loop_keys, NULL)) == DT_OK &&
-                 (!cJSON_IsNumber(p) || !(p->valuedouble >= 1e-6 && p->valuedouble <= 3600)))
-            rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600]");
-        if (rc == DT_OK)
-            t->period = dt_time_from_sec(p->valuedouble);
-        cJSON_Delete(l);
-    }
-    if (rc == DT_OK && ctext != NULL && dtext == NULL)
-        rc = fail(c, DT_EPARSE, "dispatcher",
-                  "required with controllers (at least the safe state)");
-    if (rc == DT_OK && dtext != NULL) {
-        cJSON *d = cJSON_Parse(dtext);
-        rc = d ? load_dispatcher(c, d) : fail(c, DT_ENOMEM, "dispatcher", "out of memory");
-        cJSON_Delete(d);
-    }
-    if (rc == DT_OK && ctext != NULL) {
-        if (t->est == NULL)
-            rc = fail(c, DT_EPARSE, "controllers", "controllers act on an estimator's belief: "
-                                                   "declare one");
-        cJSON *a = rc == DT_OK ? cJSON_Parse(ctext) : NULL;
-        if (rc == DT_OK)
-            rc = a ? load_controllers(c, a, ctx)
-                   : fail(c, DT_ENOMEM, "controllers", "out of memory");
-        cJSON_Delete(a);
-    }
+    if (!dt__cfg_is_object(l))
+        rc = fail(c, DT_EPARSE, "loop", "expected an object");
+    else if ((rc = dt__cfg_check_keys(c->diag, l, "loop", loop_keys, NULL)) == DT_OK &&
+             (!dt__cfg_is_number(p) || !(dt__cfg_num(p) >= 1e-6 && dt__cfg_num(p) <= 3600)))
+        rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600]");
+    if (rc == DT_OK)
+        c->t->period = dt_time_from_sec(dt__cfg_num(p));
     return rc;
 }
+
+static int read_dispatcher(void *layer, const dt_config *d, dt_diag *diag)
+{
+    jctx *c = layer;
+    (void)diag;
+    if (d == NULL && dt__desc_get(c->u, "controllers") != NULL)
+        return fail(c, DT_EPARSE, "dispatcher",
+                    "required with controllers (at least the safe state)");
+    return d != NULL ? load_dispatcher(c, d) : DT_OK;
+}
+
+static int read_controllers(void *layer, const dt_config *a, dt_diag *diag)
+{
+    jctx *c = layer;
+    (void)diag;
+    if (a == NULL)
+        return DT_OK;
+    if (c->t->est == NULL)
+        return fail(c, DT_EPARSE, "controllers",
+                    "controllers act on an estimator's belief: declare one");
+    return load_controllers(c, a, c->ctx);
+}
+
+/* The sections the twin reads, in this order ("memory" before anything is
+ * allocated, by budget.c; "latency" and "analytics" are kept for tools and
+ * saved back, not read). */
+const dt__section_def dt__twin_sections[] = {
+    {"memory", NULL},   {"loop", read_loop}, {"dispatcher", read_dispatcher},
+    {"controllers", read_controllers}, {"latency", NULL},    {"analytics", NULL},
+    {NULL, NULL}};
 
 /* The latency rule is never silently off: every bound's budget from the
  * filter's steady state, none below one loop period, and a finite data-age
@@ -319,7 +325,7 @@ static int data_age_limit(jctx *c)
         const dt_signal_info *si = dt_model_signal(t->model, (dt_signal_id)s);
         if (si->role == DT_ROLE_COMMANDED && !(t->disp.tau_min < INFINITY))
             return fail(c, DT_EPARSE,
-                        dt__model_section(t->model, "dispatcher") ? "dispatcher.max_data_age"
+                        dt__desc_get(c->u, "dispatcher") ? "dispatcher.max_data_age"
                                                                    : "dispatcher",
                         "required: the twin dispatches commands (\"%s\") and no latency "
                         "budget limits the age of their data (give estimator.bounds a finite "
@@ -396,11 +402,15 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         t->desc_hash = (t->desc_hash ^ (uint8_t)text[i]) * 1099511628211ull;
     t->data_t = DT_TIME_MIN;
     t->st.belief_age_s = INFINITY; /* before the first cycle no data is behind it */
-    jctx c = {t, diag};
+    dt__desc_use u = {NULL, NULL};
+    jctx c = {t, diag, &u, NULL};
     dt_model_options mo = DT_MODEL_OPTIONS_INIT;
     mo.allocator = a;
     mo.logger = lg;
-    int rc = dt_model_load_json(text, len, &mo, &t->model, diag);
+    /* parsed once: every layer reads this tree, attached to the model until
+     * the build ends */
+    dt__desc *desc = NULL;
+    int rc = dt__model_load(text, len, &mo, &t->model, &desc, diag);
     if (rc == DT_OK)
         rc = dt__twin_memory_check(t->model, a, diag);
     if (rc == DT_OK) {
@@ -427,7 +437,9 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
                            : t->replay   ? DT__IO_REPLAY
                                          : DT__IO_OPEN,
                            &t->io, diag);
-    if (rc == DT_OK && dt__model_section(t->model, "estimator") != NULL) {
+    if (rc == DT_OK)
+        rc = dt__desc_begin(t->model, a, &u, diag);
+    if (rc == DT_OK && dt__desc_get(&u, "estimator") != NULL) {
         dt_est_config ec = DT_EST_CONFIG_INIT;
         ec.allocator = a;
         ec.logger = lg;
@@ -449,11 +461,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     if (rc == DT_OK) {
         dt_ctrl_ctx ctx;
         dt__twin_init_ctx(t, &ctx);
-        dt__json_begin(a);
-        rc = load_sections(&c, &ctx);
-        if (rc == DT_OK && dt__json_oom())
-            rc = fail(&c, DT_ENOMEM, "", "out of memory");
-        dt__json_end();
+        c.ctx = &ctx;
+        rc = dt__desc_read(&u, dt__twin_sections, &c, diag);
         if (t->disp.deadline == 0)
             t->disp.deadline = 2 * t->period; /* default: two cycles */
     }
@@ -463,6 +472,9 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         if (dt__disp_ready(&t->disp, a) != DT_OK)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
     }
+    dt__desc_done(&u);
+    dt__model_detach(t->model);
+    dt__desc_free(desc);
     if (rc != DT_OK) {
         dt_twin_destroy(t);
         return rc;

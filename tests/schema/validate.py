@@ -332,12 +332,11 @@ def cmd_keys(root):
     schema = load_schema(root)
     model = read(root, "src/model/model_load.c")
     twin = read(root, "src/twin/twin_load.c")  # the twin sections' keys
-    io = read(root, "src/adapters/host.c")
+    io = read(root, "src/adapters/host_config.c")
     # the built-in kinds are registered in builtins.c (sim's in sim.c, with its plants)
     registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")
     est = read(root, "src/estimator/estimator_json.c")
     tables = [
-        (model, "root_keys", "#", None),
         (model, "asset_keys", "#/$defs/asset", None),
         (model, "signal_keys", "#/$defs/signal", None),
         (model, "limit_keys", "#/$defs/signal/properties/limits", None),
@@ -359,10 +358,23 @@ def cmd_keys(root):
     budget = read(root, "src/twin/budget.c")
     compare("memory (src/twin/budget.c)", set(re.findall(r'"(max_bytes)"', budget)),
             schema_props(schema, "#/$defs/memory"))
-    # sections the model keeps: every one is a top-level key of the schema
-    m = re.search(r"dt__model_sections\[\]\s*=\s*\{(.*?)\};", model, re.S)
-    sections = set(re.findall(r'"([^"]+)"', m.group(1)))
-    compare("dt__model_sections (#)", sections, schema_props(schema, "#") & sections)
+    # the top level: the model's own keys and the sections the layers register
+    # (each layer's dt__section_def table; the union is what the loader accepts)
+    sections = set()
+    for path in sorted(glob.glob(os.path.join(root, "src/*/*.c"))):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for body in re.findall(r"const dt__section_def dt__\w+_sections\[\]\s*=\s*\{(.*?)\};",
+                               text, re.S):
+            names = re.findall(r'\{\s*"([^"]+)"', body)
+            dup = sections & set(names)
+            if dup:
+                fail("sections registered twice: %s" % sorted(dup))
+            sections |= set(names)
+    if not sections:
+        fail("no dt__section_def table found under src/")
+    compare("root_keys + registered sections (#)", c_keys(model, "root_keys") | sections,
+            schema_props(schema, "#"))
 
     # adapter and controller kinds: the ops tables and what dt_registry_create registers
     files = sorted(glob.glob(os.path.join(root, "src/adapters/*.c")) +

@@ -230,6 +230,26 @@ static void test_round_trip_keeps_sections(void **state)
     dt_model_destroy(m2);
 }
 
+/* A kept section is saved with its numbers exact: as cJSON prints them where
+ * that reads back to the same double, else with 17 digits (cJSON's 15 read
+ * back within a few ulps), and -0 keeps its sign. */
+static void test_save_sections_exact(void **state)
+{
+    (void)state;
+    const char *doc = "{\"dtwin\":1,\"name\":\"s\",\"assets\":[],\"signals\":[],"
+                      "\"analytics\":{\"a\":[0.005000000000000001,-0.0,20,0.1,1e300]}}";
+    dt_model *m = load_ok(doc);
+    char *t = save_alloc(m);
+    assert_non_null(strstr(t, "[0.005000000000000001, -0, 20, 0.1, 1e+300]"));
+    dt_model *m2 = load_ok(t);
+    char *t2 = save_alloc(m2);
+    assert_string_equal(t, t2);
+    free(t);
+    free(t2);
+    dt_model_destroy(m);
+    dt_model_destroy(m2);
+}
+
 /* "$schema" (where an editor finds the JSON Schema) is accepted and ignored:
  * the model is the same as without it, and saving does not write it. */
 static void test_schema_key_ignored(void **state)
@@ -554,6 +574,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_load_example),
     cmocka_unit_test(test_round_trip),
     cmocka_unit_test(test_round_trip_keeps_sections),
+    cmocka_unit_test(test_save_sections_exact),
     cmocka_unit_test(test_schema_key_ignored),
     cmocka_unit_test(test_malformed_descriptions),
     cmocka_unit_test(test_paths_and_positions),

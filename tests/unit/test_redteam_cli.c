@@ -206,7 +206,10 @@ static void test_section_numbers_exact(void **state)
     dt_model *m;
     dt_diag d;
     assert_int_equal(dt_model_load_json(doc, strlen(doc), &mo, &m, &d), 0);
-    const char *txt = dt__model_section(m, "analytics");
+    assert_int_equal(dt__model_section_count(m), 1);
+    const char *key = NULL;
+    const char *txt = dt__model_section_at(m, 0, &key);
+    assert_string_equal(key, "analytics");
     assert_non_null(txt);
     const double want[] = {-0.0,    4.9406564584124654e-324, 2.2250738585072014e-308,
                            1e308,   1.7976931348623157e308,  1.0000000000000002,

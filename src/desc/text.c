@@ -1,4 +1,5 @@
-#include "model_internal.h"
+/* Checks of the raw text of a description, before cJSON sees it. */
+#include "desc.h"
 
 size_t dt__utf8_check(const char *str, size_t len)
 {

@@ -1,0 +1,106 @@
+/* Writing a description back (the model's save): a small builder over cJSON,
+ * so the model need not know it. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../platform/internal.h"
+#include "desc.h"
+
+static cJSON *J(dt__jw *w) { return (cJSON *)(void *)w; }
+static dt__jw *W(cJSON *j) { return (dt__jw *)(void *)j; }
+
+dt__jw *dt__jw_root(void) { return W(cJSON_CreateObject()); }
+
+/* Adds item to parent (under key, or as an element); frees it on failure. */
+static dt__jw *add(dt__jw *parent, const char *key, cJSON *item)
+{
+    int ok = item != NULL && parent != NULL &&
+             (key != NULL ? cJSON_AddItemToObject(J(parent), key, item)
+                          : cJSON_AddItemToArray(J(parent), item));
+    if (!ok) {
+        cJSON_Delete(item);
+        return NULL;
+    }
+    return W(item);
+}
+
+dt__jw *dt__jw_add_object(dt__jw *parent, const char *key)
+{
+    return parent != NULL ? add(parent, key, cJSON_CreateObject()) : NULL;
+}
+
+dt__jw *dt__jw_add_array(dt__jw *parent, const char *key)
+{
+    return parent != NULL ? add(parent, key, cJSON_CreateArray()) : NULL;
+}
+
+int dt__jw_add_string(dt__jw *obj, const char *key, const char *val)
+{
+    if (val == NULL)
+        return obj != NULL;
+    return obj != NULL && add(obj, key, cJSON_CreateString(val)) != NULL;
+}
+
+int dt__jw_add_number(dt__jw *obj, const char *key, double val)
+{
+    return obj != NULL && add(obj, key, cJSON_CreateNumber(val)) != NULL;
+}
+
+/* A number as cJSON prints it ("%d" for an int, else 15 digits, else 17),
+ * except where that would not read back to the same double: cJSON keeps 15
+ * digits when they read back within a few ulps, and prints -0 as 0. */
+static void print_exact(double v, char *buf, size_t cap)
+{
+    if (v == floor(v) && v >= INT_MIN && v <= INT_MAX && !(v == 0 && signbit(v))) {
+        (void)snprintf(buf, cap, "%d", (int)v);
+        return;
+    }
+    (void)snprintf(buf, cap, "%1.15g", v);
+    if (strtod(buf, NULL) != v)
+        (void)snprintf(buf, cap, "%1.17g", v);
+}
+
+int dt__desc_raw_numbers(cJSON *node, void (*print)(double v, char *buf, size_t cap))
+{
+    for (cJSON *it = node->child; it != NULL; it = it->next) {
+        if (cJSON_IsNumber(it)) {
+            char buf[32];
+            print(it->valuedouble, buf, sizeof buf);
+            size_t len = strlen(buf) + 1;
+            char *raw = cJSON_malloc(len);
+            if (raw == NULL)
+                return -1;
+            memcpy(raw, buf, len);
+            it->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
+            it->valuestring = raw;
+        } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) &&
+                   dt__desc_raw_numbers(it, print) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int dt__jw_add_text(dt__jw *obj, const char *key, const char *json)
+{
+    cJSON *sec = obj != NULL ? cJSON_Parse(json) : NULL;
+    if (sec != NULL && dt__desc_raw_numbers(sec, print_exact) != 0) {
+        cJSON_Delete(sec);
+        sec = NULL;
+    }
+    return sec != NULL && add(obj, key, sec) != NULL;
+}
+
+char *dt__jw_finish(dt__jw *root)
+{
+    char *txt = root != NULL ? cJSON_Print(J(root)) : NULL;
+    cJSON_Delete(J(root));
+    return txt;
+}
+
+void dt__jw_free(dt__jw *root) { cJSON_Delete(J(root)); }
