@@ -89,8 +89,13 @@ void dt__disp_command(dt__disp *d, dt_command cmd, dt_time now)
      * the dispatcher's own safe-state commands are not submitted to it */
     cmd.authority = 0;
     if (d->verify != NULL && DT_ORIGIN_KIND(cmd.origin) != DT_ORIGIN_DISPATCHER) {
+        /* the hook judges a copy: one that casts away const and rewrites it
+         * changes neither what the rules check nor the signal they index
+         * (found by a red-team test: a later deadline sent an expired
+         * command, a signal outside the model wrote past the arrays) */
+        dt_command view = cmd;
         uint16_t auth = 0;
-        int vrc = d->verify(d->verify_user, &cmd, now, &auth);
+        int vrc = d->verify(d->verify_user, &view, now, &auth);
         if (vrc != DT_OK) {
             d->st.refused++;
             decided(d, &cmd, requested, DT_DISP_REFUSED, vrc < 0 ? vrc : DT_EINVAL, now);
