@@ -118,8 +118,11 @@ DT_API int dt_delay_margin(const dt_loop_tf *loop, dt_margin *out);
  *  0 to admit the command, writing the authority it grants (kept in the
  *  command's `authority`; the rules do not read it yet), or a negative DT_E*
  *  to refuse it: the command is counted `refused`, audited with
- *  DT_DISP_REFUSED and that status, and reaches no sink. Runs on the twin's
- *  thread inside dt_twin_step; must not block. */
+ *  DT_DISP_REFUSED and that status, and reaches no sink. It judges a copy of
+ *  the command: nothing it writes there changes what the dispatcher sends.
+ *  Runs on the twin's thread inside dt_twin_step; must not block, and may
+ *  call back into the twin only through its read-only getters (dt_twin_step
+ *  and dt_twin_submit return DT_ESTATE from there). */
 typedef int (*dt_verify_fn)(void *user, const dt_command *cmd, dt_time now,
                             uint16_t *authority);
 

@@ -78,14 +78,16 @@ DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, vo
  *          never runs without a known budget). */
 DT_API int dt_twin_start(dt_twin *twin, dt_time now);
 /** One cycle at time now (non-decreasing). Never allocates.
- *  @retval DT_ESTATE not started or stopped. @retval DT_ERANGE now went back. */
+ *  @retval DT_ESTATE not started or stopped, or called from inside a step (an
+ *  observer, the verify hook, a controller). @retval DT_ERANGE now went back. */
 DT_API int dt_twin_step(dt_twin *twin, dt_time now);
 /** Stops stepping (later steps return DT_ESTATE); the stats stay readable.
  *  @retval DT_ESTATE not started. */
 DT_API int dt_twin_stop(dt_twin *twin);
 /** Queues a command from the host for the next cycle's dispatcher (same checks
  *  as controller commands, including its deadline); the twin assigns its
- *  sequence number. @retval DT_EFULL 256 queued. */
+ *  sequence number. @retval DT_EFULL 256 queued. @retval DT_ESTATE called from
+ *  inside a step (an observer, the verify hook, a controller). */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
 
 /* ---- observers and the verify hook ---- */
@@ -99,7 +101,8 @@ DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
  *  dt_twin_start.
  *  @retval DT_EINVAL NULL, no callback, an empty or unknown mask, or counters
  *  wanted every 0 steps. @retval DT_EABI obs->size is not sizeof(dt_observer).
- *  @retval DT_ESTATE started. @retval DT_ELIMIT DT_TWIN_OBSERVERS_MAX already.
+ *  @retval DT_ESTATE started. @retval DT_ELIMIT DT_TWIN_OBSERVERS_MAX already, or
+ *  (belief events) the estimator's analytics slots are all taken.
  *  @retval DT_EUNSUPPORTED belief events on a twin without an estimator. */
 DT_API int dt_twin_observe(dt_twin *twin, const dt_observer *obs);
 /** Creates a bounded event queue of `capacity` events (rounded up to a power
@@ -107,7 +110,9 @@ DT_API int dt_twin_observe(dt_twin *twin, const dt_observer *obs);
  *  snapshots every `counters_every` steps), owned by the twin and freed with
  *  it. Belief events in a queue carry no x and P (see dt_event_belief). Before
  *  dt_twin_start; the only allocation is here. Errors as dt_twin_observe, and
- *  @retval DT_EINVAL capacity 0 or above the maximum. @retval DT_ENOMEM. */
+ *  @retval DT_EINVAL capacity 0 or above the maximum. @retval DT_ENOMEM.
+ *  @retval DT_ELIMIT the queue would take the twin above its memory budget
+ *  (memory.max_bytes; the queues count with the rings and buffers). */
 DT_API int dt_twin_event_queue(dt_twin *twin, size_t capacity, uint32_t mask,
                                uint32_t counters_every, dt_event_queue **out);
 

@@ -89,7 +89,8 @@ static void estimator(tally *t, const dt_config *e)
     add(t, bytes, "estimator (history %.0f of %.0f states)", h, n);
 }
 
-int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag)
+int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag,
+                          double *need, double *budget)
 {
     double max = DT_TWIN_MEMORY_DEFAULT;
     tally t;
@@ -141,5 +142,7 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
         }
     }
     dt__desc_done(&u);
+    *need = t.total;
+    *budget = max;
     return rc;
 }

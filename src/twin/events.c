@@ -205,6 +205,16 @@ int dt_twin_event_queue(dt_twin *t, size_t capacity, uint32_t mask, uint32_t cou
         return DT_ESTATE;
     if (t->n_obs == DT_TWIN_OBSERVERS_MAX)
         return DT_ELIMIT;
+    /* a queue counts against the twin's memory budget like its rings */
+    double bytes = (double)cap * sizeof(dt_event) + sizeof(dt_event_queue);
+    if (t->mem_need + bytes > t->mem_budget) {
+        dt__fmt(t->err, sizeof t->err,
+                "an event queue of %zu events (%.0f MiB) would take the twin to about %.0f "
+                "MiB, above its budget of %.0f MiB (memory.max_bytes)",
+                cap, bytes / 1048576.0, (t->mem_need + bytes) / 1048576.0,
+                t->mem_budget / 1048576.0);
+        return DT_ELIMIT;
+    }
     dt_event_queue *q = dt__calloc(&t->alloc, 1, sizeof *q);
     dt_event *slot = dt__calloc(&t->alloc, cap, sizeof *slot);
     if (q == NULL || slot == NULL) {
@@ -223,6 +233,7 @@ int dt_twin_event_queue(dt_twin *t, size_t capacity, uint32_t mask, uint32_t cou
         dt__free(&t->alloc, q);
         return rc;
     }
+    t->mem_need += bytes;
     *out = q;
     return DT_OK;
 }

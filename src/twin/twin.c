@@ -129,6 +129,8 @@ int dt_twin_submit(dt_twin *t, const dt_command *cmd)
     if (t == NULL || cmd == NULL || cmd->signal >= t->n_sig ||
         dt_model_signal(t->model, cmd->signal)->role != DT_ROLE_COMMANDED)
         return DT_EINVAL;
+    if (t->in_step) /* from an observer, the verify hook or a controller */
+        return DT_ESTATE;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;
     dt_command *c = &t->pending[t->n_pending++];
@@ -147,8 +149,11 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_EINVAL;
     if (!t->started || t->stopped)
         return DT_ESTATE;
+    if (t->in_step) /* re-entered from an observer, the hook or a controller */
+        return DT_ESTATE;
     if (now < t->now || !dt_time_valid(now))
         return DT_ERANGE;
+    t->in_step = 1;
     dt_time interval = now - t->now;
     t->now = now;
     if (t->disp.safe_mode) /* the commands since the last step were the safe state's */
@@ -204,6 +209,7 @@ int dt_twin_step(dt_twin *t, dt_time now)
         t->st.max_cycle_interval = interval;
     if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_COUNTERS))
         dt__twin_emit_counters(t, now);
+    t->in_step = 0;
     return rc;
 }
 

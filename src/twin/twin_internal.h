@@ -17,7 +17,8 @@
 /* The description's memory estimate against its budget ("memory.max_bytes",
  * default DT_TWIN_MEMORY_DEFAULT), before anything is allocated; DT_ELIMIT
  * names the largest consumers. */
-int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag);
+int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag,
+                          double *need, double *budget);
 
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
@@ -58,8 +59,10 @@ struct dt_twin {
     uint32_t obs_mask; /* the union of the observers' masks */
     int belief_hook;   /* the estimator reports updates to the observers */
     uint64_t events_lost;
+    double mem_need, mem_budget; /* the estimate at load (+ event queues), the budget */
     /* runtime */
     int started, stopped;
+    int in_step; /* inside dt_twin_step: a nested step or submit is refused */
     dt_time now, last_arrival_applied;
     dt_sample *rel;
     double *u; /* the estimator's inputs: the values last sent */

@@ -412,7 +412,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     dt__desc *desc = NULL;
     int rc = dt__model_load(text, len, &mo, &t->model, &desc, diag);
     if (rc == DT_OK)
-        rc = dt__twin_memory_check(t->model, a, diag);
+        rc = dt__twin_memory_check(t->model, a, diag, &t->mem_need, &t->mem_budget);
     if (rc == DT_OK) {
         dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
         ic.allocator = a;

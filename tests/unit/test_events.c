@@ -505,6 +505,40 @@ static void test_observer_arguments(void **state)
     dt_twin_destroy(t);
 }
 
+/* Queues count against the twin's memory budget: with 4 MiB, queues of
+ * 4096 events (557 kB each) are accepted until the budget is reached, and
+ * the refused one allocates nothing. */
+static void test_queue_counts_against_budget(void **state)
+{
+    (void)state;
+    char doc[sizeof twin_doc + 64];
+    snprintf(doc, sizeof doc, "{\"memory\":{\"max_bytes\":4194304},%s", twin_doc + 1);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dtt_counter ctr;
+    memset(&ctr, 0, sizeof ctr);
+    dt_allocator a = dtt_allocator(&ctr);
+    o.allocator = &a;
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), 0);
+    dt_event_queue *q = NULL;
+    int made = 0, rc;
+    while ((rc = dt_twin_event_queue(t, 4096, DT_EVENT_ALL, 1, &q)) == 0)
+        made++;
+    assert_int_equal(rc, DT_ELIMIT);
+    assert_null(q);
+    assert_true(made >= 1 && made < 7);
+    assert_non_null(strstr(dt_twin_errmsg(t), "above its budget of 4 MiB (memory.max_bytes)"));
+    long live = ctr.live;
+    assert_int_equal(dt_twin_event_queue(t, 4096, DT_EVENT_ALL, 1, &q), DT_ELIMIT);
+    assert_int_equal(ctr.live, live);
+    /* a small one still fits */
+    assert_int_equal(dt_twin_event_queue(t, 16, DT_EVENT_ALL, 1, &q), 0);
+    dt_twin_destroy(t);
+    assert_int_equal(ctr.live, 0);
+}
+
 /* Observers and queues cost nothing on the heap once the twin runs. */
 static void test_no_allocation_in_steps(void **state)
 {
@@ -611,6 +645,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_positive_refuses),
         cmocka_unit_test(test_verify_refuses_all_safe_state_still_sent),
         cmocka_unit_test(test_observer_arguments),
+        cmocka_unit_test(test_queue_counts_against_budget),
         cmocka_unit_test(test_no_allocation_in_steps),
         cmocka_unit_test(test_queue_reader_thread),
 };

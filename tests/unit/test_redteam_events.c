@@ -576,14 +576,13 @@ static void test_replay_without_the_hook_diverges(void **state)
     free(log.p);
 }
 
-#ifdef DTT_REENTRY_GUARD
 /* ---- calls back into the twin from inside a step ----
- * Compiled in with -DDTT_REENTRY_GUARD: they fail until dt_twin_step and
- * dt_twin_submit refuse, with DT_ESTATE, a call made from inside a step (an
- * observer, the verify hook, a controller). Today a nested step from an
- * observer dispatches the host's commands a second time (the actuator gets
- * them twice) and runs the controllers twice at one instant; a submit from
- * an observer of a recorded run makes the log unreplayable. */
+ * dt_twin_step and dt_twin_submit refuse, with DT_ESTATE, a call made from
+ * inside a step (an observer, the verify hook, a controller). Before, a
+ * nested step from an observer dispatched the host's commands a second time
+ * (the actuator got them twice) and ran the controllers twice at one
+ * instant; a submit from an observer of a recorded run made the log
+ * unreplayable. */
 
 typedef struct reenter {
     dt_twin *t;
@@ -689,7 +688,6 @@ static void test_submit_from_observer_replays(void **state)
     dt_twin_destroy(t);
     free(log.p);
 }
-#endif
 
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_hook_cannot_rewrite_command),
@@ -699,13 +697,9 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_listener_and_replay),
         cmocka_unit_test(test_replay_without_the_hook_diverges),
         cmocka_unit_test(test_observer_cannot_rewrite_event),
-#ifdef DTT_REENTRY_GUARD
-/* not through the name ctest reads: registered only once enabled */
-#define DTT_OFF_BY_DEFAULT cmocka_unit_test
-        DTT_OFF_BY_DEFAULT(test_observer_reentry_refused),
-        DTT_OFF_BY_DEFAULT(test_verify_hook_reentry_refused),
-        DTT_OFF_BY_DEFAULT(test_submit_from_observer_replays),
-#endif
+        cmocka_unit_test(test_observer_reentry_refused),
+        cmocka_unit_test(test_verify_hook_reentry_refused),
+        cmocka_unit_test(test_submit_from_observer_replays),
 };
 
 DTT_MAIN(tests)
