@@ -10,6 +10,7 @@
 #include "dtwin/error.h"
 #include "dtwin/estimator.h"
 #include "dtwin/export.h"
+#include "dtwin/filter.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"

@@ -25,7 +25,7 @@ typedef struct jctx {
 static const char *const est_keys[] = {"states",        "inputs",     "process", "A",  "B",
                                        "Q",             "G",          "Qc",      "x0", "P0",
                                        "measurements",  "gate",       "history",
-                                       "recover_after", "parameters", "bounds",  NULL};
+                                       "recover_after", "parameters", "bounds",  "kind", NULL};
 
 /* The largest variance the description may give (Q, P0; signals' noise has the
  * same limit in model_load.c): the update multiplies two covariance entries,

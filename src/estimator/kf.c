@@ -625,3 +625,13 @@ const double *dt_kf_model_Q(const dt_kf *kf)
 {
     return kf && kf->mode == MODE_CONT ? kf->Q : NULL;
 }
+
+int dt__kf_matrices(const dt_kf *kf, const double **A, const double **B, size_t *p)
+{
+    if (kf == NULL || (kf->mode != MODE_CONT && kf->mode != MODE_DISC))
+        return -1;
+    *A = kf->A;
+    *B = kf->B;
+    *p = kf->p;
+    return kf->mode == MODE_DISC;
+}

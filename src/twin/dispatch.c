@@ -87,11 +87,10 @@ void dt__twin_dispatch(dt_twin *t, dt_command cmd, dt_time now)
         t->last_sent_t[cmd.signal] = now;
         t->last_sent_seq[cmd.signal] = cmd.seq;
         /* What the actuator was told is the estimator's input from now on. */
-        int ui = t->est ? dt_est_input_index(t->est, cmd.signal) : -1;
+        int ui = t->est ? t->est->ops.input_index(t->est->self, cmd.signal) : -1;
         if (ui >= 0 && t->u[ui] != cmd.value) {
             t->u[ui] = cmd.value;
-            (void)dt_est_set_input(t->est, now > dt_est_time(t->est) ? now : dt_est_time(t->est),
-                                   t->u);
+            (void)t->est->ops.set_input(t->est->self, now, t->u);
         }
         if (t->last_arrival_applied != DT_TIME_MIN)
             dt__twin_hist_add(t->h_cmd, &t->st.arrival_to_command, now - t->last_arrival_applied);
@@ -122,13 +121,13 @@ void dt__twin_assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
     size_t broken = 0;
     /* the age of what the twin acts on: its belief's data, or without an
      * estimator the newest sample released (a twin that forwards commands) */
-    dt_time td = t->est != NULL ? dt_est_data_time(t->est) : t->data_t;
+    dt_time td = t->est != NULL ? t->est->ops.data_time(t->est->self) : t->data_t;
     double age = td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td);
     t->st.belief_age_s = age;
     size_t disputed = 0;
     if (t->est != NULL) {
-        broken = dt_est_bounds_violated_at(t->est, now);
-        disputed = dt_est_disputed(t->est);
+        broken = t->est->ops.bounds_violated_at(t->est->self, now);
+        disputed = t->est->ops.disputed(t->est->self);
     }
     /* tau_min is finite whenever the twin has commanded signals (checked at
      * load); a twin without any has nothing to hold safe */
@@ -153,7 +152,7 @@ void dt__twin_assess(dt_twin *t, dt_time now, dt_ctrl_ctx *ctx)
         interlock *x = &t->ilk[i];
         dt_belief b;
         b.value = NAN;
-        (void)dt_est_belief(t->est, x->sig, now, &b);
+        (void)t->est->ops.belief(t->est->self, x->sig, now, &b);
         /* written so that an unreadable or NaN value engages the interlock
          * (fail closed): !(v <= limit) is v > limit for every number */
         double v = b.value;

@@ -54,7 +54,7 @@ struct dt_twin {
     dt_registry *reg;
     int own_reg;
     dt_io *io;
-    dt_est *est;
+    dt__filter *est; /* the estimator, through its kind's dt_filter_ops; NULL: none */
     ctrl *ctl;
     size_t n_ctl;
     /* dispatcher, per signal */
