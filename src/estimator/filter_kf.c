@@ -142,7 +142,10 @@ static size_t kf_violated(void *self, dt_time t)
     return dt_est_bounds_violated_at(((kf_filter *)self)->est, t);
 }
 
-static size_t kf_disputed(const void *self) { return dt_est_disputed(((const kf_filter *)self)->est); }
+static size_t kf_disputed(const void *self)
+{
+    return dt_est_disputed(((const kf_filter *)self)->est);
+}
 
 const dt_filter_ops dt__kf_filter_ops = {
     .abi = DT_FILTER_ABI,
