@@ -419,6 +419,13 @@ static int build(jctx *c, const cJSON *o, const dt_est_config *cfg, dt_est **out
     const char *P = "estimator";
     if (!cJSON_IsObject(o))
         return fail(c, DT_EPARSE, P, "expected an object");
+    /* another filter kind's section (include/dtwin/filter.h) is not for this loader */
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    if (kind != NULL && !(cJSON_IsString(kind) && strcmp(kind->valuestring, "kf") == 0))
+        return fail(c, DT_EPARSE, "estimator.kind",
+                    "\"%.64s\" is not the built-in Kalman filter \"kf\" (another kind is "
+                    "loaded by a twin whose registry has it)",
+                    cJSON_IsString(kind) ? kind->valuestring : "(not a string)");
     int rc = dt__json_check_keys(c->diag, o, P, est_keys, NULL);
     if (rc != DT_OK)
         return rc;

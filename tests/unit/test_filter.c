@@ -365,6 +365,22 @@ static void test_filter_init_error(void **state)
     load_fails(doc, "estimator.alpha", words);
 }
 
+/* dt_est_create_json builds only the Kalman filter: another kind's section is
+ * refused by its kind, not by the keys it does not know */
+static void test_est_json_other_kind(void **state)
+{
+    (void)state;
+    dt_model *m;
+    dt_diag d;
+    assert_int_equal(dt_model_load_json(ab_doc, strlen(ab_doc), NULL, &m, &d), DT_OK);
+    dt_est *est = NULL;
+    assert_int_equal(dt_est_create_json(m, NULL, &est, &d), DT_EPARSE);
+    assert_null(est);
+    assert_string_equal(d.path, "estimator.kind");
+    assert_non_null(strstr(d.message, "\"alpha_beta\" is not the built-in Kalman filter"));
+    dt_model_destroy(m);
+}
+
 static void test_registry_filter_checks(void **state)
 {
     (void)state;
@@ -634,6 +650,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_alpha_beta_needs_max_data_age),
         cmocka_unit_test(test_unknown_filter_kind),
         cmocka_unit_test(test_filter_init_error),
+        cmocka_unit_test(test_est_json_other_kind),
         cmocka_unit_test(test_registry_filter_checks),
         cmocka_unit_test(test_mpc_over_kf_belief),
         cmocka_unit_test(test_ctrl_accessor_checks),
