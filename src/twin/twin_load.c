@@ -289,6 +289,7 @@ static int data_age_limit(jctx *c)
     t->tau_min = t->max_age;
     if (t->est != NULL && t->est->ops.budget_count(t->est->self) > 0) {
         dt_diag d;
+        memset(&d, 0, sizeof d);
         int rc = t->est->ops.budgets(t->est->self, &d);
         if (rc != DT_OK) {
             if (c->diag != NULL)
