@@ -22,6 +22,30 @@ typedef struct dt_ctrl_ctx dt_ctrl_ctx;
 /** Value of a state or parameter signal's belief at the cycle's time.
  *  @retval DT_ENOTFOUND not an estimated or parameter signal. @retval DT_EINVAL NULL arguments. */
 DT_API int dt_ctrl_value(dt_ctrl_ctx *ctx, dt_signal_id sig, double *value);
+/** The signals of the belief vector, in its order: writes up to cap ids
+ *  (ids may be NULL to ask for the count) and returns n; 0 when the twin's
+ *  filter has no belief vector (or no estimator). */
+DT_API size_t dt_ctrl_state_signals(const dt_ctrl_ctx *ctx, dt_signal_id *ids, size_t cap);
+/** The commanded signals the model takes as inputs, in u's order (the
+ *  columns of B): writes up to cap ids and returns p (ids may be NULL). */
+DT_API size_t dt_ctrl_input_signals(const dt_ctrl_ctx *ctx, dt_signal_id *ids, size_t cap);
+/** The belief vector x (n values) and its covariance P (n x n, row-major;
+ *  NULL: not wanted) at the cycle's time, in dt_ctrl_state_signals' order.
+ *  Allocates nothing (the "kf" filter propagates through its own scratch).
+ *  @retval DT_EINVAL NULL ctx or x, no estimator, or n is not the filter's
+ *          state dimension. @retval DT_EUNSUPPORTED the filter exposes no
+ *          belief vector. @retval DT_ENUMERIC / DT_ERANGE the propagation to
+ *          the cycle's time failed (x, P undefined). */
+DT_API int dt_ctrl_belief(dt_ctrl_ctx *ctx, double *x, double *P, size_t n);
+/** The filter's linear model: A (n x n) and B (n x p, NULL when p = 0),
+ *  row-major, in the orders of dt_ctrl_state_signals and
+ *  dt_ctrl_input_signals; *discrete = 0 for dx/dt = A x + B u (continuous,
+ *  per second), 1 for x' = A x + B u once per step (a "discrete" process).
+ *  @retval DT_EINVAL NULL arguments, no estimator, or n / p not the model's.
+ *  @retval DT_EUNSUPPORTED the filter has no linear model (a nonlinear
+ *          process, or a filter kind without the matrices slot). */
+DT_API int dt_ctrl_model_matrices(const dt_ctrl_ctx *ctx, double *A, double *B, size_t n,
+                                  size_t p, int *discrete);
 /** Emits a command for a commanded signal; the dispatcher checks it.
  *  @retval DT_EINVAL not a commanded signal. @retval DT_EFULL 256 commands this cycle. */
 DT_API int dt_ctrl_command(dt_ctrl_ctx *ctx, dt_signal_id sig, double value);

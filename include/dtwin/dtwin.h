@@ -11,6 +11,7 @@
 #include "dtwin/estimator.h"
 #include "dtwin/event.h"
 #include "dtwin/export.h"
+#include "dtwin/filter.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"

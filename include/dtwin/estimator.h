@@ -404,8 +404,12 @@ DT_API int dt_est_create(const dt_model *model, const dt_signal_id *states, size
                          const dt_signal_id *inputs, size_t p, const dt_est_config *cfg,
                          dt_est **out);
 /** Creates the estimator the description's "estimator" section declares
- *  (docs/estimation.md), so a linear twin needs no C code.
- *  @retval DT_ENOTFOUND the description has no estimator. DT_EPARSE etc. with diag. */
+ *  (docs/estimation.md), so a linear twin needs no C code. The section's
+ *  optional "kind" must be "kf" here: another filter kind (filter.h) is
+ *  built by a twin whose registry has it.
+ *  @retval DT_ENOTFOUND the description has no estimator.
+ *  @retval DT_EPARSE with diag, e.g. `estimator.kind: "alpha_beta" is not the
+ *          built-in Kalman filter "kf" ...`; the other refusals likewise. */
 DT_API int dt_est_create_json(const dt_model *model, const dt_est_config *cfg, dt_est **out,
                               dt_diag *diag);
 /** Frees an estimator. NULL: no-op. */

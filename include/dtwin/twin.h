@@ -150,8 +150,10 @@ DT_API const dt_model *dt_twin_model(const dt_twin *twin);
 DT_API double dt_twin_period_s(const dt_twin *twin);
 /** The twin's ingest stage (owned by the twin; for stats and clocks). */
 DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
-/** The twin's estimator (owned by the twin), or NULL without an "estimator"
- *  section. Hosts may add EKF measurement callbacks before dt_twin_start. */
+/** The twin's Kalman estimator (owned by the twin) when its "estimator"
+ *  section is of the built-in kind "kf" (the default); NULL without an
+ *  "estimator" section or for another filter kind (include/dtwin/filter.h).
+ *  Hosts may add EKF measurement callbacks before dt_twin_start. */
 DT_API dt_est *dt_twin_estimator(dt_twin *twin);
 /** The twin's adapters (owned by the twin): memory source pushes, sink reads. */
 DT_API dt_io *dt_twin_io(dt_twin *twin);

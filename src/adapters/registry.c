@@ -1,16 +1,18 @@
-/* The registry: source, sink and controller kinds by name, each with the
- * context its instances share. It names no adapter: the built-in kinds are
- * registered by builtins.c. */
+/* The registry: source, sink, controller and filter kinds by name, each
+ * adapter kind with the context its instances share. It names no adapter: the
+ * built-in kinds are registered by builtins.c (the built-in filter "kf" here). */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../control/control_internal.h"
+#include "../estimator/filter_internal.h"
 #include "../platform/internal.h"
 #include "adapters_internal.h"
 
 #define MAX_KINDS 64
 #define MAX_CLEANUPS 8
+#define MAX_FILTERS 16
 
 struct dt_registry {
     dt_allocator alloc;
@@ -20,6 +22,9 @@ struct dt_registry {
     void *src_ctx[MAX_KINDS], *snk_ctx[MAX_KINDS];
     const dt_controller_ops *ctl[MAX_KINDS];
     size_t n_src, n_snk, n_ctl;
+    /* filter kinds: copies, optional slots filled with their defaults */
+    dt_filter_ops flt[MAX_FILTERS];
+    size_t n_flt;
     struct {
         void (*fn)(void *arg, const dt_allocator *alloc);
         void *arg;
@@ -163,6 +168,50 @@ const dt_controller_ops *dt_registry_controller(const dt_registry *r, const char
     return NULL;
 }
 
+int dt_registry_add_filter(dt_registry *r, const dt_filter_ops *ops)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi < 1 || ops->abi > DT_FILTER_ABI)
+        return DT_EABI;
+    /* ABI 1 is the first version: a later one appends slots, and this copy
+     * then takes offsetof(its first slot) bytes of an older table */
+    if (ops->kind == NULL || ops->kind[0] == '\0' || ops->instance_size == 0 ||
+        ops->init == NULL || ops->predict == NULL || ops->update == NULL ||
+        ops->belief == NULL || ops->data_time == NULL ||
+        (ops->budget_count != NULL && ops->budget == NULL))
+        return DT_EINVAL;
+    if (dt_registry_filter(r, ops->kind) != NULL)
+        return DT_EEXIST;
+    if (r->n_flt == MAX_FILTERS)
+        return DT_ELIMIT;
+    dt_filter_ops *copy = &r->flt[r->n_flt++];
+    *copy = *ops;
+    dt__filter_defaults(copy);
+    return DT_OK;
+}
+
+const dt_filter_ops *dt_registry_filter(const dt_registry *r, const char *kind)
+{
+    for (size_t i = 0; r != NULL && kind != NULL && i < r->n_flt; i++)
+        if (strcmp(r->flt[i].kind, kind) == 0)
+            return &r->flt[i];
+    return NULL;
+}
+
+const char *dt__registry_filter_kinds(const dt_registry *r, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_flt && at < cap; i++) {
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", r->flt[i].kind);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    return r->n_flt ? buf : "none";
+}
+
 int dt__registry_on_destroy(dt_registry *r, void (*fn)(void *arg, const dt_allocator *alloc),
                             void *arg)
 {
@@ -186,6 +235,8 @@ int dt_registry_create(const dt_allocator *alloc, dt_registry **out)
         return DT_ENOMEM;
     r->alloc = *alloc;
     int rc = dt__register_builtins(r);
+    if (rc == DT_OK)
+        rc = dt_registry_add_filter(r, &dt__kf_filter_ops);
     if (rc != DT_OK) {
         dt_registry_destroy(r);
         return rc;

@@ -4,10 +4,11 @@
 
 #include "dtwin/control.h"
 #include "dtwin/estimator.h"
+#include "../estimator/filter_internal.h"
 
 struct dt_ctrl_ctx {
     const dt_model *model;
-    dt_est *est;        /* may be NULL (no estimator) */
+    dt__filter *est;    /* the estimator's filter; may be NULL (no estimator) */
     dt_time now;
     double dt;          /* seconds since this controller's previous run */
     /* emitted commands this cycle */

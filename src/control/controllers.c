@@ -14,7 +14,7 @@ int dt_ctrl_value(dt_ctrl_ctx *c, dt_signal_id sig, double *value)
     if (c == NULL || value == NULL || c->est == NULL)
         return DT_EINVAL;
     dt_belief b;
-    int rc = dt_est_belief(c->est, sig, c->now, &b);
+    int rc = c->est->ops.belief(c->est->self, sig, c->now, &b);
     if (rc == DT_OK)
         *value = b.value;
     return rc;

@@ -1,6 +1,7 @@
-/* The estimator's state, shared by its modules: estimator.c (time, history,
- * replay), est_health.c (gate recovery, fault isolation, lost beliefs) and
- * est_bounds.c (latency budgets, bound checks, counters). */
+/* The estimator's state, shared by its modules: est_create.c (creation,
+ * set-up), estimator.c (time, history, replay), est_health.c (gate recovery,
+ * fault isolation, lost beliefs) and est_bounds.c (latency budgets, bound
+ * checks, counters). */
 #ifndef DT_EST_INTERNAL_H
 #define DT_EST_INTERNAL_H
 
@@ -90,7 +91,13 @@ struct dt_est {
     uint64_t rows_gen, budgets_gen; /* measurement/bound changes; the budgets' generation */
 };
 
-/* estimator.c */
+/* Doubles per history slot: x, P, u (at least 1), parameters. */
+static inline size_t dt__est_slot_size(const dt_est *e)
+{
+    return e->n + e->n * e->n + (e->p ? e->p : 1) + e->n_params;
+}
+
+/* est_create.c */
 /* Reads a caller's config (either known layout) into out. @retval DT_EABI. */
 int dt__est_config_read(const dt_est_config *cfg, dt_est_config *out);
 /* The history holds nothing: the filter's current belief at t is the base. */

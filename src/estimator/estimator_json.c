@@ -25,7 +25,7 @@ typedef struct jctx {
 static const char *const est_keys[] = {"states",        "inputs",     "process", "A",  "B",
                                        "Q",             "G",          "Qc",      "x0", "P0",
                                        "measurements",  "gate",       "history",
-                                       "recover_after", "parameters", "bounds",  NULL};
+                                       "recover_after", "parameters", "bounds",  "kind", NULL};
 
 /* The largest variance the description may give (Q, P0; signals' noise has the
  * same limit in model_load.c): the update multiplies two covariance entries,
@@ -419,6 +419,14 @@ static int build(jctx *c, const dt_config *o, const dt_est_config *cfg, dt_est *
         return fail(c, DT_ENOTFOUND, P, "the description has no estimator");
     if (!dt__cfg_is_object(o))
         return fail(c, DT_EPARSE, P, "expected an object");
+    /* another filter kind's section (include/dtwin/filter.h) is not for this loader */
+    const dt_config *kind = dt_config_get(o, "kind");
+    const char *kv = NULL;
+    if (kind != NULL && !(dt_config_string(kind, &kv) == DT_OK && strcmp(kv, "kf") == 0))
+        return fail(c, DT_EPARSE, "estimator.kind",
+                    "\"%.64s\" is not the built-in Kalman filter \"kf\" (another kind is "
+                    "loaded by a twin whose registry has it)",
+                    kv != NULL ? kv : "(not a string)");
     int rc = dt__cfg_check_keys(c->diag, o, P, est_keys, NULL);
     if (rc != DT_OK)
         return rc;

@@ -1,5 +1,6 @@
-/* Kalman filter core: discretization with a dt cache, predict, scalar and
- * vector updates. All memory is allocated in dt_kf_create. */
+/* Kalman filter core: discretization with a dt cache, predict, scalar
+ * updates, peek. All memory is allocated in dt_kf_create; the vector update
+ * is in kf_update.c. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -10,45 +11,8 @@
 #include "../linalg/la_internal.h"
 #include "kf_kernels.h"
 
-#define CACHE 8
-#define MMAX DT_LA_MAX
+#include "kf_internal.h"
 
-enum { MODE_NONE, MODE_CONT, MODE_DISC, MODE_NONLIN };
-
-typedef struct disc {
-    double dt;
-    int valid;
-    double *Ad, *AdT, *Bd, *Qd;
-} disc;
-
-
-
-struct dt_kf {
-    dt_allocator alloc;
-    size_t n, p;
-    int mode;
-    double *x, *P, *u;
-    double *A, *B, *Q;     /* continuous model, or F, G, Qd for discrete */
-    dt_kf_process_fn f;
-    void *f_user;
-    disc cache[CACHE];
-    unsigned cache_next;
-    /* scratch */
-    double *work;          /* Van Loan / expm */
-    double *M, *E;         /* (n+p)^2 blocks for Bd */
-    double *t1, *t2, *a, *k, *xn;
-    double *HP, *S, *L, *Kt, *K, *y, *w, *Pn, *jw;
-    double *AdT_fixed; /* discrete / EKF: the transpose of the transition */
-    double *dd;        /* double-double scalar update (DT__KF_DD_WORK) */
-    double *Hw, *zw, *rw, *bx, *bP; /* vector update's sequential fallback */
-    double *mem;       /* the one allocation (x/xn and P/Pn swap roles) */
-    dt__kf_predict_fn predict_k;
-    dt__kf_joseph_fn joseph_k;
-    dt__kf_ph_fn ph_k;
-    dt_kf_stats st;
-};
-
-static size_t sq(size_t v) { return v * v; }
 
 int dt_kf_create(size_t n, size_t p, const dt_allocator *alloc, dt_kf **out)
 {
@@ -136,14 +100,6 @@ void dt_kf_destroy(dt_kf *kf)
 
 size_t dt_kf_dim(const dt_kf *kf) { return kf ? kf->n : 0; }
 
-static int finite_all(const double *v, size_t cnt)
-{
-    for (size_t i = 0; i < cnt; i++)
-        if (!isfinite(v[i]))
-            return 0;
-    return 1;
-}
-
 static void invalidate(dt_kf *kf)
 {
     for (int i = 0; i < CACHE; i++)
@@ -155,8 +111,8 @@ int dt_kf_set_continuous(dt_kf *kf, const double *A, const double *B, const doub
     if (kf == NULL || A == NULL || Q == NULL || (kf->p > 0 && B == NULL))
         return DT_EINVAL;
     size_t n = kf->n;
-    if (!finite_all(A, sq(n)) || !finite_all(Q, sq(n)) || !dt__symmetric(n, Q) ||
-        (kf->p && !finite_all(B, n * kf->p)))
+    if (!dt__kf_finite_all(A, sq(n)) || !dt__kf_finite_all(Q, sq(n)) || !dt__symmetric(n, Q) ||
+        (kf->p && !dt__kf_finite_all(B, n * kf->p)))
         return DT_EINVAL;
     memcpy(kf->A, A, sq(n) * sizeof *A);
     memcpy(kf->Q, Q, sq(n) * sizeof *Q);
@@ -179,7 +135,7 @@ int dt_kf_set_discrete(dt_kf *kf, const double *F, const double *G, const double
 
 int dt_kf_set_nonlinear(dt_kf *kf, dt_kf_process_fn f, void *user, const double *Qc)
 {
-    if (kf == NULL || f == NULL || Qc == NULL || !finite_all(Qc, sq(kf->n)) ||
+    if (kf == NULL || f == NULL || Qc == NULL || !dt__kf_finite_all(Qc, sq(kf->n)) ||
         !dt__symmetric(kf->n, Qc))
         return DT_EINVAL;
     memcpy(kf->Q, Qc, sq(kf->n) * sizeof *Qc);
@@ -194,7 +150,7 @@ int dt_kf_set_state(dt_kf *kf, const double *x, const double *P)
     if (kf == NULL || x == NULL || P == NULL)
         return DT_EINVAL;
     size_t n = kf->n;
-    if (!finite_all(x, n) || !finite_all(P, sq(n)) || !dt__symmetric(n, P))
+    if (!dt__kf_finite_all(x, n) || !dt__kf_finite_all(P, sq(n)) || !dt__symmetric(n, P))
         return DT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (P[i * n + i] < 0)
@@ -210,7 +166,7 @@ const double *dt_kf_cov(const dt_kf *kf) { return kf ? kf->P : NULL; }
 
 int dt_kf_set_input(dt_kf *kf, const double *u)
 {
-    if (kf == NULL || (kf->p > 0 && u == NULL) || (kf->p && !finite_all(u, kf->p)))
+    if (kf == NULL || (kf->p > 0 && u == NULL) || (kf->p && !dt__kf_finite_all(u, kf->p)))
         return DT_EINVAL;
     if (kf->p)
         memcpy(kf->u, u, kf->p * sizeof *u);
@@ -256,13 +212,6 @@ static int discretize(dt_kf *kf, double dt, const disc **out)
     return DT_OK;
 }
 
-static void swap(double **a, double **b)
-{
-    double *t = *a;
-    *a = *b;
-    *b = t;
-}
-
 /* A predicted variance is Ad_i P Ad_i' + Qd_ii >= 0 exactly when P and Qd are
  * positive semi-definite; rounding can leave it slightly negative only when
  * its exact value is below its rounding error. It is then 0 to the accuracy
@@ -306,8 +255,8 @@ static int propagate(dt_kf *kf, const double *Ad, const double *AdT, const doubl
     chk += predict_cov(kf, Ad, AdT, Qd);
     if (!isfinite(chk))
         return DT_ENUMERIC;
-    swap(&kf->x, &kf->xn);
-    swap(&kf->P, &kf->Pn);
+    dt__kf_swap(&kf->x, &kf->xn);
+    dt__kf_swap(&kf->P, &kf->Pn);
     return DT_OK;
 }
 
@@ -333,7 +282,7 @@ int dt_kf_predict(dt_kf *kf, double dt)
     int rc = kf->f(kf->f_user, kf->x, kf->u, dt, kf->a, kf->t2);
     if (rc != DT_OK)
         return rc < 0 ? rc : DT_ENUMERIC; /* a positive return is not a DT_E* code */
-    if (!finite_all(kf->a, n) || !finite_all(kf->t2, sq(n)))
+    if (!dt__kf_finite_all(kf->a, n) || !dt__kf_finite_all(kf->t2, sq(n)))
         return DT_ENUMERIC;
     for (size_t i = 0; i < sq(n); i++)
         kf->E[i] = kf->Q[i] * dt;
@@ -341,8 +290,8 @@ int dt_kf_predict(dt_kf *kf, double dt)
     if (!isfinite(predict_cov(kf, kf->t2, kf->AdT_fixed, kf->E)))
         return DT_ENUMERIC;
     memcpy(kf->xn, kf->a, n * sizeof *kf->xn);
-    swap(&kf->x, &kf->xn);
-    swap(&kf->P, &kf->Pn);
+    dt__kf_swap(&kf->x, &kf->xn);
+    dt__kf_swap(&kf->P, &kf->Pn);
     return DT_OK;
 }
 
@@ -403,8 +352,8 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
         chk += kf->joseph_k ? kf->joseph_k(P, h, a, k, r, thr, g, kf->Pn)
                             : kf_scalar_joseph(n, P, h, a, k, r, thr, g, kf->Pn);
         if (isfinite(chk)) { /* finite and trusted */
-            swap(&kf->x, &kf->xn);
-            swap(&kf->P, &kf->Pn);
+            dt__kf_swap(&kf->x, &kf->xn);
+            dt__kf_swap(&kf->P, &kf->Pn);
             return DT_OK;
         }
         double sd = dt__kf_dd_gain(n, P, h, r, kf->dd);
@@ -418,9 +367,17 @@ static int scalar_core(dt_kf *kf, const double *h, double y, double r, double ga
     }
     if (!isfinite(chk))
         return DT_ENUMERIC; /* Pn and xn discarded: the belief is unchanged */
-    swap(&kf->x, &kf->xn);
-    swap(&kf->P, &kf->Pn);
+    dt__kf_swap(&kf->x, &kf->xn);
+    dt__kf_swap(&kf->P, &kf->Pn);
     return DT_OK;
+}
+
+/* kf_update.c's sequential form calls the same core (kept static here so the
+ * scalar update's code is what it was) */
+int dt__kf_scalar_core(dt_kf *kf, const double *h, double y, double r, double gate,
+                       dt_kf_result *res, int exact)
+{
+    return scalar_core(kf, h, y, r, gate, res, exact);
 }
 
 int dt_kf_update_scalar(dt_kf *kf, const double *h, double z, double r, double gate,
@@ -443,147 +400,9 @@ int dt_kf_update_nonlinear(dt_kf *kf, dt_kf_measure_fn hfn, void *user, double z
     int rc = hfn(user, kf->x, &hx, kf->t2);
     if (rc != DT_OK)
         return rc < 0 ? rc : DT_ENUMERIC; /* a positive return is not a DT_E* code */
-    if (!isfinite(hx) || !finite_all(kf->t2, kf->n))
+    if (!isfinite(hx) || !dt__kf_finite_all(kf->t2, kf->n))
         return DT_ENUMERIC;
     return scalar_core(kf, kf->t2, z - hx, r, gate, res, 0);
-}
-
-/* The vector update as m scalar ones: R = L D L' (L unit lower triangular,
- * D >= 0), so the rows L^-1 H with data L^-1 z have independent noise of
- * variances D and applying them one after the other is the same update in
- * exact arithmetic, with NIS the sum of theirs. Each is evaluated in
- * double-double (this path serves the cases binary64 could not). x and P
- * are restored if any fails or the gate (> 0) rejects the sum; res (or
- * NULL) receives the statistics. */
-static int update_sequential(dt_kf *kf, size_t m, const double *z, const double *H,
-                             const double *R, double gate, dt_kf_result *res)
-{
-    size_t n = kf->n;
-    double *L = kf->L, *D = kf->rw, *Hw = kf->Hw, *zw = kf->zw;
-    for (size_t j = 0; j < m; j++) {
-        double d = R[j * m + j];
-        for (size_t q = 0; q < j; q++)
-            d -= L[j * m + q] * L[j * m + q] * D[q];
-        if (d < -4.0 * (double)m * DBL_EPSILON * R[j * m + j])
-            return DT_ENUMERIC; /* R is not positive semi-definite */
-        D[j] = d > 0 ? d : 0;
-        for (size_t i = j + 1; i < m; i++) {
-            double v = R[i * m + j];
-            for (size_t q = 0; q < j; q++)
-                v -= L[i * m + q] * L[j * m + q] * D[q];
-            /* a zero pivot of a PSD R has a zero column below it */
-            if (D[j] == 0 &&
-                fabs(v) > 4.0 * (double)m * DBL_EPSILON * sqrt(R[i * m + i] * R[j * m + j]))
-                return DT_ENUMERIC;
-            L[i * m + j] = D[j] > 0 ? v / D[j] : 0;
-        }
-    }
-    for (size_t j = 0; j < m; j++) {
-        zw[j] = z[j];
-        memcpy(Hw + j * n, H + j * n, n * sizeof *Hw);
-        for (size_t q = 0; q < j; q++) {
-            zw[j] -= L[j * m + q] * zw[q];
-            for (size_t i = 0; i < n; i++)
-                Hw[j * n + i] -= L[j * m + q] * Hw[q * n + i];
-        }
-    }
-    memcpy(kf->bx, kf->x, n * sizeof *kf->x);
-    memcpy(kf->bP, kf->P, sq(n) * sizeof *kf->P);
-    dt_kf_result one = {0, 0, 0, 0}, sum = {0, 0, 0, 0};
-    int rc = DT_OK;
-    for (size_t j = 0; j < m && rc == DT_OK; j++) {
-        const double *h = Hw + j * n;
-        double hx = 0;
-        for (size_t i = 0; i < n; i++)
-            hx += h[i] * kf->x[i];
-        rc = scalar_core(kf, h, zw[j] - hx, D[j], 0, &one, 1);
-        sum.nis += one.nis;
-    }
-    if (m == 1) {
-        sum.innovation = one.innovation;
-        sum.s = one.s;
-    }
-    sum.gated = rc == DT_OK && gate > 0 && sum.nis > gate;
-    if (rc != DT_OK || sum.gated) {
-        memcpy(kf->x, kf->bx, n * sizeof *kf->x);
-        memcpy(kf->P, kf->bP, sq(n) * sizeof *kf->P);
-    }
-    if (res != NULL && rc == DT_OK)
-        *res = sum;
-    return rc;
-}
-
-int dt_kf_update(dt_kf *kf, size_t m, const double *z, const double *H, const double *R,
-                 double gate, dt_kf_result *res)
-{
-    if (kf == NULL || z == NULL || H == NULL || R == NULL || m < 1 || m > MMAX || gate < 0 ||
-        !finite_all(z, m) || !finite_all(H, m * kf->n) || !finite_all(R, m * m))
-        return DT_EINVAL;
-    size_t n = kf->n;
-    dt_mat_mul(m, n, n, H, kf->P, kf->HP);    /* H P      (m x n) */
-    dt_mat_mul_bt(m, n, m, kf->HP, H, kf->S); /* H P H'   (m x m) */
-    for (size_t i = 0; i < m * m; i++)
-        kf->S[i] += R[i];
-    dt_mat_symmetrize(m, kf->S);
-    if (dt_chol(m, kf->S, kf->L) != DT_OK) /* S not PD in binary64: no factor of S needed */
-        return update_sequential(kf, m, z, H, R, gate, res);
-    for (size_t i = 0; i < m; i++) {
-        double hx = 0;
-        for (size_t j = 0; j < n; j++)
-            hx += H[i * n + j] * kf->x[j];
-        kf->y[i] = z[i] - hx;
-    }
-    dt_chol_solve(m, 1, kf->L, kf->y, kf->w);
-    double nis = 0;
-    for (size_t i = 0; i < m; i++)
-        nis += kf->y[i] * kf->w[i];
-    if (res != NULL) {
-        res->nis = nis;
-        res->innovation = m == 1 ? kf->y[0] : 0;
-        res->s = m == 1 ? kf->S[0] : 0;
-        res->gated = 0;
-    }
-    if (gate > 0 && nis > gate) {
-        if (res != NULL)
-            res->gated = 1;
-        return DT_OK;
-    }
-    /* K' = S^-1 (H P), solved with the factor: no explicit inverse. */
-    if (dt_chol_solve(m, n, kf->L, kf->HP, kf->Kt) != DT_OK)
-        return DT_ENUMERIC;
-    dt_mat_transpose(m, n, kf->Kt, kf->K);
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (size_t j = 0; j < m; j++)
-            s += kf->K[i * m + j] * kf->y[j];
-        kf->xn[i] = kf->x[i] + s;
-    }
-    memcpy(kf->Pn, kf->P, sq(n) * sizeof *kf->P);
-    dt_joseph(n, m, kf->Pn, kf->K, H, R, kf->jw);
-    /* Kept when finite with every variance in [2^-27 (1 + w) P_ii, P_ii], the
-     * scalar update's check with w summed over the rows (its error has the
-     * same terms, row by row); otherwise the same update as m sequential
-     * scalar ones, which keep the variances in [0, P_ii]. */
-    if (!finite_all(kf->xn, n) || !finite_all(kf->Pn, sq(n)))
-        return DT_ENUMERIC; /* x and P untouched */
-    double w = 0;
-    for (size_t q = 0; q < m; q++) {
-        double h1 = 0, w2 = 0;
-        for (size_t j = 0; j < n; j++) {
-            double ah = fabs(H[q * n + j]);
-            h1 += ah;
-            w2 += ah * kf->P[j * n + j];
-        }
-        w += h1 * w2 / kf->S[q * m + q];
-    }
-    for (size_t i = 0; i < n; i++) {
-        double d = kf->Pn[i * n + i], p = kf->P[i * n + i];
-        if (!(d >= DT__KF_TRUST * (1 + w) * p && d <= p))
-            return update_sequential(kf, m, z, H, R, 0, NULL); /* gated and res: as above */
-    }
-    swap(&kf->x, &kf->xn);
-    swap(&kf->P, &kf->Pn);
-    return DT_OK;
 }
 
 void dt_kf_stats_get(const dt_kf *kf, dt_kf_stats *out) { *out = kf->st; }
@@ -624,4 +443,14 @@ const double *dt_kf_model_A(const dt_kf *kf)
 const double *dt_kf_model_Q(const dt_kf *kf)
 {
     return kf && kf->mode == MODE_CONT ? kf->Q : NULL;
+}
+
+int dt__kf_matrices(const dt_kf *kf, const double **A, const double **B, size_t *p)
+{
+    if (kf == NULL || (kf->mode != MODE_CONT && kf->mode != MODE_DISC))
+        return -1;
+    *A = kf->A;
+    *B = kf->B;
+    *p = kf->p;
+    return kf->mode == MODE_DISC;
 }

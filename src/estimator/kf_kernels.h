@@ -171,4 +171,9 @@ typedef struct dt__kf_kernel_set {
 /* The instance for n, or NULL (then the generic code runs). */
 const dt__kf_kernel_set *dt__kf_kernels_for(size_t n);
 
+/* kf.c: the linear model's A and B (n x n, n x p; F and G when discrete):
+ * 0 continuous, 1 discrete, -1 none (no model yet, or nonlinear). */
+struct dt_kf;
+int dt__kf_matrices(const struct dt_kf *kf, const double **A, const double **B, size_t *p);
+
 #endif

@@ -1,5 +1,5 @@
 /* The first-crossing search shared by dt_latency_budget and
- * dt_periodic_budget (latency.c). */
+ * dt_periodic_budget (latency.c), and what it stands on (cov_after.c). */
 #ifndef DTWIN_SRC_LATENCY_INTERNAL_H
 #define DTWIN_SRC_LATENCY_INTERNAL_H
 
@@ -23,7 +23,10 @@ int dt__first_crossing(size_t n, const double *A, const double *Q, const dt_boun
                        const double *posts, const double *gap_after, double *tau,
                        int *between, int *limited, double *work);
 
-/* 1 when M (n x n) is symmetric and positive semi-definite (LDL' with
+/* cov_after.c: 1 when all len values are finite. */
+int dt__finite_n(size_t len, const double *v);
+
+/* cov_after.c: 1 when M (n x n) is symmetric and positive semi-definite (LDL' with
  * pivots down to -1e-9 of the largest diagonal entry); S: n x n scratch. */
 int dt__psd(size_t n, const double *M, double *S);
 

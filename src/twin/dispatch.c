@@ -18,11 +18,10 @@ static int env_send(void *user, const dt_command *cmd)
 static void env_sent(void *user, const dt_command *cmd, dt_time now)
 {
     dt_twin *t = user;
-    int ui = t->est ? dt_est_input_index(t->est, cmd->signal) : -1;
+    int ui = t->est ? t->est->ops.input_index(t->est->self, cmd->signal) : -1;
     if (ui >= 0 && t->u[ui] != cmd->value) {
         t->u[ui] = cmd->value;
-        (void)dt_est_set_input(t->est, now > dt_est_time(t->est) ? now : dt_est_time(t->est),
-                               t->u);
+        (void)t->est->ops.set_input(t->est->self, now, t->u);
     }
     if (t->last_arrival_applied != DT_TIME_MIN)
         dt__twin_hist_add(t->h_cmd, &t->st.arrival_to_command, now - t->last_arrival_applied);
@@ -33,7 +32,7 @@ static double env_belief(void *user, dt_signal_id sig, dt_time now)
     dt_twin *t = user;
     dt_belief b;
     b.value = NAN;
-    (void)dt_est_belief(t->est, sig, now, &b);
+    (void)t->est->ops.belief(t->est->self, sig, now, &b);
     return b.value;
 }
 
@@ -76,12 +75,12 @@ void dt__twin_disp_env(dt_twin *t)
  * forwards commands), exceeded bounds, disputed signals. */
 void dt__twin_assess(dt_twin *t, dt_time now)
 {
-    dt_time td = t->est != NULL ? dt_est_data_time(t->est) : t->data_t;
+    dt_time td = t->est != NULL ? t->est->ops.data_time(t->est->self) : t->data_t;
     dt__disp_health h = {td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td), 0, 0};
     t->st.belief_age_s = h.age_s;
     if (t->est != NULL) {
-        h.bounds = dt_est_bounds_violated_at(t->est, now);
-        h.disputed = dt_est_disputed(t->est);
+        h.bounds = t->est->ops.bounds_violated_at(t->est->self, now);
+        h.disputed = t->est->ops.disputed(t->est->self);
     }
     dt__disp_assess(&t->disp, now, &h);
 }

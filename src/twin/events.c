@@ -107,6 +107,21 @@ static int on_update(void *self, dt_est *est, const dt_sample *applied)
 
 static const dt_analytics_ops belief_ops = {DT_ANALYTICS_ABI, "twin events", on_update};
 
+void dt__twin_belief_event(dt_twin *t, const dt_sample *applied)
+{
+    dt_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DT_EVENT_BELIEF;
+    ev.t = t->now;
+    double *x = t->bx, *P = t->bx + t->bn;
+    t->belief_version++;
+    if (t->est->ops.state(t->est->self, applied->t_source, x, P) != DT_OK)
+        x = P = NULL; /* the event still says an update was applied */
+    ev.u.belief = (dt_event_belief){applied->t_source, t->belief_version, applied->signal,
+                                    (uint32_t)t->bn, applied->value, x, P};
+    dt__twin_emit(t, &ev);
+}
+
 void dt__twin_emit_counters(dt_twin *t, dt_time now)
 {
     dt_twin_stats st;
@@ -156,15 +171,27 @@ static int add_observer(dt_twin *t, const dt_observer *obs, dt_event_queue *q)
         return DT_ESTATE;
     if (t->n_obs == DT_TWIN_OBSERVERS_MAX)
         return DT_ELIMIT;
-    if (obs->mask & DT_EVENT_BIT(DT_EVENT_BELIEF)) {
+    if ((obs->mask & DT_EVENT_BIT(DT_EVENT_BELIEF)) && !t->belief_hook) {
         if (t->est == NULL)
             return DT_EUNSUPPORTED;
-        if (!t->belief_hook) {
-            int rc = dt_est_add_analytics(t->est, &belief_ops, t);
-            if (rc != DT_OK)
-                return rc;
-            t->belief_hook = 1;
+        dt_est *kf = dt__filter_kf(t->est);
+        int rc = DT_OK;
+        if (kf != NULL) {
+            /* the Kalman estimator reports each posterior at its own time */
+            rc = dt_est_add_analytics(kf, &belief_ops, t);
+        } else {
+            /* another kind: its state slot read after each applied update */
+            size_t n = t->est->ops.states(t->est->self, NULL, 0);
+            if (n == 0 || n > DT_LA_MAX)
+                return DT_EUNSUPPORTED;
+            t->bx = dt__calloc(&t->alloc, n + n * n, sizeof *t->bx);
+            if (t->bx == NULL)
+                return DT_ENOMEM;
+            t->bn = n;
         }
+        if (rc != DT_OK)
+            return rc;
+        t->belief_hook = 1;
     }
     observer *o = &t->obs[t->n_obs++];
     o->o = *obs;
@@ -240,6 +267,8 @@ int dt_twin_event_queue(dt_twin *t, size_t capacity, uint32_t mask, uint32_t cou
 
 void dt__twin_events_free(dt_twin *t)
 {
+    dt__free(&t->alloc, t->bx);
+    t->bx = NULL;
     for (size_t i = 0; i < t->n_obs; i++)
         if (t->obs[i].q != NULL) {
             dt__free(&t->alloc, t->obs[i].q->slot);

@@ -86,16 +86,17 @@ int dt_twin_start(dt_twin *t, dt_time now)
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
         /* budgets again when measurement callbacks were bound since load */
-        rc = dt_est_start(t->est, now);
         dt_diag d;
-        if ((rc == DT_ERANGE || rc == DT_EINVAL) && dt_est_budgets(t->est, &d) != DT_OK) {
+        memset(&d, 0, sizeof d);
+        rc = t->est->ops.start(t->est->self, now, &d);
+        if (rc != DT_OK && d.message[0] != '\0') {
             dt__fmt(t->err, sizeof t->err, "start failed: %s", d.message);
             return rc;
         }
         t->disp.tau_min = t->disp.max_age;
-        for (size_t i = 0; rc == DT_OK && i < dt_est_bound_count(t->est); i++) {
+        for (size_t i = 0; rc == DT_OK && i < t->est->ops.budget_count(t->est->self); i++) {
             double tau = NAN;
-            (void)dt_est_latency_budget(t->est, i, &tau, NULL);
+            (void)t->est->ops.budget(t->est->self, i, &tau, NULL);
             if (isnan(tau))
                 rc = DT_ENUMERIC; /* fail closed: never run without a known budget */
             else if (tau < t->disp.tau_min)
@@ -171,7 +172,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
             if (t->rel[i].t_source > t->data_t)
                 t->data_t = t->rel[i].t_source;
         for (size_t i = 0; i < n && t->est != NULL; i++) {
-            if (dt_est_process(t->est, &t->rel[i]) == DT_OK) {
+            if (t->est->ops.update(t->est->self, &t->rel[i]) == DT_OK) {
+                if (t->bx != NULL && (t->obs_mask & DT_EVENT_BIT(DT_EVENT_BELIEF)))
+                    dt__twin_belief_event(t, &t->rel[i]);
                 dt__twin_hist_add(t->h_est, &t->st.arrival_to_estimate, now - t->rel[i].t_arrival);
                 if (t->rel[i].t_arrival > t->last_arrival_applied)
                     t->last_arrival_applied = t->rel[i].t_arrival;
@@ -232,7 +235,7 @@ void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
     out->events_lost = t->events_lost;
     dt_ingest_stats_get(t->ing, &out->ingest);
     if (t->est != NULL)
-        dt_est_stats_get(t->est, &out->estimator);
+        t->est->ops.stats(t->est->self, &out->estimator);
     out->safe_state = t->disp.safe_mode;
     out->tau_max_s = t->disp.tau_min;
     out->arrival_to_estimate.p50 = hist_q(t->h_est, t->st.arrival_to_estimate.count, 0.5);
@@ -259,7 +262,7 @@ int dt_twin_set_verify(dt_twin *t, dt_verify_fn fn, void *user)
 
 const dt_model *dt_twin_model(const dt_twin *t) { return t ? t->model : NULL; }
 dt_ingest *dt_twin_ingest(dt_twin *t) { return t ? t->ing : NULL; }
-dt_est *dt_twin_estimator(dt_twin *t) { return t ? t->est : NULL; }
+dt_est *dt_twin_estimator(dt_twin *t) { return t ? dt__filter_kf(t->est) : NULL; }
 dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
 const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
 

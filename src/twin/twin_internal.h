@@ -48,7 +48,7 @@ struct dt_twin {
     dt_registry *reg;
     int own_reg;
     dt_io *io;
-    dt_est *est;
+    dt__filter *est; /* the estimator, through its kind's dt_filter_ops; NULL: none */
     ctrl *ctl;
     size_t n_ctl;
     size_t n_sig;
@@ -58,6 +58,9 @@ struct dt_twin {
     size_t n_obs;
     uint32_t obs_mask; /* the union of the observers' masks */
     int belief_hook;   /* the estimator reports updates to the observers */
+    double *bx;        /* another filter kind's state and covariance for them */
+    size_t bn;
+    uint64_t belief_version; /* updates reported from bx */
     uint64_t events_lost;
     double mem_need, mem_budget; /* the estimate at load (+ event queues), the budget */
     /* runtime */
@@ -102,6 +105,8 @@ void dt__twin_assess(dt_twin *t, dt_time now);
  * recorder); counter snapshots at the end of a step */
 void dt__twin_emit(dt_twin *t, dt_event *ev);
 void dt__twin_emit_counters(dt_twin *t, dt_time now);
+/* after an update a filter kind other than "kf" applied */
+void dt__twin_belief_event(dt_twin *t, const dt_sample *applied);
 void dt__twin_events_free(dt_twin *t);
 /* recorder.c */
 void dt__twin_rec(dt_twin *t, const uint8_t *b, size_t n);

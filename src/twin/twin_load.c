@@ -293,18 +293,19 @@ static int data_age_limit(jctx *c)
 {
     dt_twin *t = c->t;
     t->disp.tau_min = t->disp.max_age;
-    if (t->est != NULL && dt_est_bound_count(t->est) > 0) {
+    if (t->est != NULL && t->est->ops.budget_count(t->est->self) > 0) {
         dt_diag d;
-        int rc = dt_est_budgets(t->est, &d);
+        memset(&d, 0, sizeof d);
+        int rc = t->est->ops.budgets(t->est->self, &d);
         if (rc != DT_OK) {
             if (c->diag != NULL)
                 *c->diag = d;
             return rc;
         }
-        for (size_t i = 0; i < dt_est_bound_count(t->est); i++) {
+        for (size_t i = 0; i < t->est->ops.budget_count(t->est->self); i++) {
             double tau = NAN;
             const char *name = "";
-            (void)dt_est_latency_budget(t->est, i, &tau, &name);
+            (void)t->est->ops.budget(t->est->self, i, &tau, &name);
             if (tau < dt_time_to_sec(t->period)) {
                 char p[64];
                 dt__fmt(p, sizeof p, "estimator.bounds[%zu]", i);
@@ -344,7 +345,7 @@ void dt_twin_destroy(dt_twin *t)
         dt__free(&a, t->ctl[i].self);
     }
     dt_io_destroy(t->io);
-    dt_est_destroy(t->est);
+    dt__filter_destroy(t->est);
     dt_ingest_destroy(t->ing);
     if (t->own_reg)
         dt_registry_destroy(t->reg);
@@ -439,12 +440,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
                            &t->io, diag);
     if (rc == DT_OK)
         rc = dt__desc_begin(t->model, a, &u, diag);
-    if (rc == DT_OK && dt__desc_get(&u, "estimator") != NULL) {
-        dt_est_config ec = DT_EST_CONFIG_INIT;
-        ec.allocator = a;
-        ec.logger = lg;
-        rc = dt_est_create_json(t->model, &ec, &t->est, diag);
-    }
+    if (rc == DT_OK && dt__desc_get(&u, "estimator") != NULL)
+        rc = dt__filter_create(t->reg, t->model, a, lg, &t->est, diag);
     if (rc == DT_OK) {
         t->n_sig = dt_model_signal_count(t->model);
         t->ctl = dt__calloc(a, MAX_CONTROLLERS, sizeof *t->ctl);

@@ -1,0 +1,188 @@
+/* The filter interface's core side: the defaults of the optional slots and
+ * the twin's filter, created from the description's "estimator" section by
+ * its "kind". */
+#include <math.h>
+#include <string.h>
+
+#include "../desc/desc.h"
+#include "../platform/internal.h"
+#include "filter_internal.h"
+
+/* ---- defaults of the optional slots ---- */
+
+static void def_deinit(void *self) { (void)self; }
+static int def_start(void *self, dt_time t0, dt_diag *diag)
+{
+    (void)self, (void)t0, (void)diag;
+    return DT_OK;
+}
+static size_t def_ids(const void *self, dt_signal_id *ids, size_t cap)
+{
+    (void)self, (void)ids, (void)cap;
+    return 0;
+}
+static int def_state(void *self, dt_time t, double *x, double *P)
+{
+    (void)self, (void)t, (void)x, (void)P;
+    return DT_EUNSUPPORTED;
+}
+static int def_input_index(const void *self, dt_signal_id sig)
+{
+    (void)self, (void)sig;
+    return -1;
+}
+static int def_set_input(void *self, dt_time now, const double *u)
+{
+    (void)self, (void)now, (void)u;
+    return DT_EUNSUPPORTED;
+}
+static int def_matrices(const void *self, double *A, double *B, int *discrete)
+{
+    (void)self, (void)A, (void)B, (void)discrete;
+    return DT_EUNSUPPORTED;
+}
+static void def_stats(const void *self, dt_est_stats *out)
+{
+    (void)self;
+    memset(out, 0, sizeof *out);
+}
+static int def_budgets(void *self, dt_diag *diag)
+{
+    (void)self, (void)diag;
+    return DT_OK;
+}
+static size_t def_count(const void *self)
+{
+    (void)self;
+    return 0;
+}
+static int def_budget(const void *self, size_t i, double *tau_max, const char **name)
+{
+    (void)self, (void)i, (void)tau_max, (void)name;
+    return DT_EINVAL;
+}
+static size_t def_violated(void *self, dt_time t)
+{
+    (void)self, (void)t;
+    return 0;
+}
+
+void dt__filter_defaults(dt_filter_ops *o)
+{
+    if (o->deinit == NULL)
+        o->deinit = def_deinit;
+    if (o->start == NULL)
+        o->start = def_start;
+    if (o->states == NULL)
+        o->states = def_ids;
+    if (o->state == NULL)
+        o->state = def_state;
+    if (o->inputs == NULL)
+        o->inputs = def_ids;
+    if (o->input_index == NULL)
+        o->input_index = def_input_index;
+    if (o->set_input == NULL)
+        o->set_input = def_set_input;
+    if (o->matrices == NULL)
+        o->matrices = def_matrices;
+    if (o->stats == NULL)
+        o->stats = def_stats;
+    if (o->budgets == NULL)
+        o->budgets = def_budgets;
+    if (o->budget_count == NULL)
+        o->budget_count = def_count;
+    if (o->budget == NULL)
+        o->budget = def_budget;
+    if (o->bounds_violated_at == NULL)
+        o->bounds_violated_at = def_violated;
+    if (o->disputed == NULL)
+        o->disputed = def_count;
+}
+
+/* ---- the twin's filter ---- */
+
+void dt__filter_destroy(dt__filter *f)
+{
+    if (f == NULL)
+        return;
+    if (f->inited)
+        f->ops.deinit(f->self);
+    dt_allocator a = f->alloc;
+    dt__free(&a, f->self);
+    dt__free(&a, f);
+}
+
+dt_est *dt__filter_kf(const dt__filter *f)
+{
+    /* the registry copies tables: the kind is known by its init */
+    if (f == NULL || f->ops.init != dt__kf_filter_ops.init)
+        return NULL;
+    return *(dt_est *const *)f->self;
+}
+
+/* Reads "estimator.kind" into kind (default "kf"). */
+static int read_kind(const dt_config *sec, char *kind, size_t cap, dt_diag *diag)
+{
+    const dt_config *k = dt_config_get(sec, "kind");
+    const char *v = NULL;
+    if (k == NULL) {
+        dt__fmt(kind, cap, "kf");
+        return DT_OK;
+    }
+    if (dt_config_string(k, &v) != DT_OK || v[0] == '\0' || strlen(v) >= cap)
+        return dt__diag(diag, DT_EPARSE, "estimator.kind",
+                        "expected the name of a filter kind (a string, e.g. \"kf\")");
+    dt__fmt(kind, cap, "%s", v);
+    return DT_OK;
+}
+
+int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_allocator *a,
+                      const dt_logger *lg, dt__filter **out, dt_diag *diag)
+{
+    /* the description's tree (the twin's build holds it; a model loaded on
+     * its own is parsed once here), alive while init reads its view */
+    dt__desc_use u;
+    int rc = dt__desc_begin(model, a, &u, diag);
+    if (rc != DT_OK)
+        return rc;
+    const dt_config *sec = dt__desc_get(&u, "estimator");
+    char kind[64];
+    const dt_filter_ops *ops = NULL;
+    dt__filter *f = NULL;
+    if (sec == NULL)
+        rc = dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator");
+    else
+        rc = read_kind(sec, kind, sizeof kind, diag);
+    if (rc == DT_OK && (ops = dt_registry_filter(reg, kind)) == NULL) {
+        char kinds[256];
+        rc = dt__diag(diag, DT_EPARSE, "estimator.kind",
+                      "unknown filter kind \"%s\" (registered: %s)", kind,
+                      dt__registry_filter_kinds(reg, kinds, sizeof kinds));
+    }
+    if (rc == DT_OK && (f = dt__calloc(a, 1, sizeof *f)) != NULL) {
+        f->ops = *ops;
+        f->alloc = *a;
+        f->self = dt__calloc(a, 1, ops->instance_size);
+    }
+    if (rc == DT_OK && (f == NULL || f->self == NULL))
+        rc = dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
+    if (rc == DT_OK) {
+        dt_filter_env env = {model, a, lg};
+        if (diag != NULL)
+            memset(diag, 0, sizeof *diag);
+        rc = f->ops.init(f->self, &env, sec, diag);
+        f->inited = 1;
+        if (rc == DT_OK && diag != NULL)
+            memset(diag, 0, sizeof *diag);
+        if (rc != DT_OK && diag != NULL && diag->message[0] == '\0')
+            (void)dt__diag(diag, rc, "estimator", "filter kind \"%s\" refused the section: %s",
+                           kind, dt_strerror(rc));
+    }
+    dt__desc_done(&u);
+    if (rc != DT_OK) {
+        dt__filter_destroy(f);
+        return rc;
+    }
+    *out = f;
+    return DT_OK;
+}
