@@ -228,6 +228,27 @@ static int p_compute(void *user, dt_ctrl_ctx *ctx)
     return dt_ctrl_command(ctx, c->u, -2.0 * x[0]);
 }
 
+/* Belief events of a filter kind other than "kf": from its state slot. */
+typedef struct ab_seen {
+    uint64_t beliefs, enters, version;
+    double x;
+    int null_state;
+} ab_seen;
+
+static void ab_on_event(void *user, const dt_event *ev)
+{
+    ab_seen *s = user;
+    if (ev->kind == DT_EVENT_SAFE_ENTER)
+        s->enters++;
+    if (ev->kind != DT_EVENT_BELIEF)
+        return;
+    s->beliefs++;
+    s->version = ev->u.belief.version;
+    s->null_state += ev->u.belief.x == NULL || ev->u.belief.P == NULL || ev->u.belief.n != 1;
+    if (ev->u.belief.x != NULL)
+        s->x = ev->u.belief.x[0];
+}
+
 static dt_registry *ab_registry(void)
 {
     dt_registry *reg;
@@ -258,6 +279,12 @@ static void test_alpha_beta_twin(void **state)
     assert_int_equal(dt_model_find_signal(dt_twin_model(t), "x", &c.x), DT_OK);
     assert_int_equal(dt_model_find_signal(dt_twin_model(t), "u", &c.u), DT_OK);
     assert_int_equal(dt_twin_set_callback(t, "host", p_compute, &c), DT_OK);
+    ab_seen seen = {0};
+    dt_observer obs = DT_OBSERVER_INIT;
+    obs.mask = DT_EVENT_BIT(DT_EVENT_BELIEF) | DT_EVENT_BIT(DT_EVENT_SAFE_ENTER);
+    obs.on_event = ab_on_event;
+    obs.user = &seen;
+    assert_int_equal(dt_twin_observe(t, &obs), DT_OK);
     assert_int_equal(dt_twin_start(t, 0), DT_OK);
     long live = cnt.live, calls = cnt.calls;
     dt_io *io = dt_twin_io(t);
@@ -286,7 +313,12 @@ static void test_alpha_beta_twin(void **state)
         assert_close(c.value_seen, x, 1e-12, 1e-15);
         assert_close(c.P_seen, 0.01, 0, 0);
         assert_close(cmd[0].value, -2.0 * x, 1e-12, 1e-15);
+        /* the observer saw this update's belief, at the sample's time */
+        assert_int_equal(seen.beliefs, (uint64_t)k);
+        assert_int_equal(seen.version, (uint64_t)k);
+        assert_close(seen.x, x, 1e-12, 1e-15);
     }
+    assert_int_equal(seen.null_state, 0);
     assert_int_equal(c.calls, 100);
     assert_int_equal(c.matrices_rc, DT_EUNSUPPORTED); /* the filter has no matrices */
     assert_close(x, 0.5, 0.01, 0);                    /* it tracks the ramp */
@@ -313,6 +345,8 @@ static void test_alpha_beta_twin(void **state)
     }
     /* age 0.06 s > 0.05 s at k = 106 (the newest data is from k = 100) */
     assert_int_equal(safe_at, 106);
+    assert_int_equal(seen.enters, 1);
+    assert_int_equal(seen.beliefs, 100);
     assert_int_equal(cnt.live, live); /* the steady state allocates nothing */
     assert_int_equal(cnt.calls, calls);
     dt_twin_destroy(t);
