@@ -189,6 +189,18 @@ int dt__desc_parse(const char *text, size_t len, const dt_model_limits *lim,
         return dt__fail(&c, DT_EPARSE, "", "invalid UTF-8 at line %d, column %d (byte %zu)",
                         line, col, bad - 1);
     }
+    /* cJSON decodes \u0000 into the C string, which then ends there: the key
+     * "loop\u0000x" would be the section "loop", the id "s\u0000t" the id
+     * "s", while other JSON readers see what was written. */
+    bad = dt__json_nul_escape(text, len);
+    if (bad != 0) {
+        int line, col;
+        at(diag, text, bad - 1, &line, &col);
+        return dt__fail(&c, DT_EPARSE, "",
+                        "a string holds \\u0000 (NUL, which dtwin's strings cannot hold) at "
+                        "line %d, column %d",
+                        line, col);
+    }
     int unclosed = 0;
     if (dt__json_depth(text, len, &unclosed) > lim->max_depth)
         return dt__fail(&c, DT_ELIMIT, "", "JSON nesting deeper than %zu levels",
