@@ -197,8 +197,8 @@ int dt__desc_parse(const char *text, size_t len, const dt_model_limits *lim,
         int line, col;
         at(diag, text, bad - 1, &line, &col);
         return dt__fail(&c, DT_EPARSE, "",
-                        "a string holds \\u0000 (NUL, which dtwin's strings cannot hold) at "
-                        "line %d, column %d",
+                        "\\u0000 in a string at line %d, column %d: dtwin's strings cannot "
+                        "hold a NUL character",
                         line, col);
     }
     int unclosed = 0;
