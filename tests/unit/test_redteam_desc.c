@@ -14,6 +14,7 @@
 #include "test_util.h"
 
 #include "alloc_counter.h"
+#include "desc/desc.h" /* dt__utf8_check */
 #include "dtwin/dtwin.h"
 
 /* ---- descriptions ---- */
@@ -376,6 +377,29 @@ static void test_long_keys_and_nesting(void **state)
     }
 }
 
+/* A long key or value quoted in a message is cut at a character's start:
+ * the message stays UTF-8 (it was cut inside the 20th "é"). */
+static void test_quoted_names_cut_as_utf8(void **state)
+{
+    (void)state;
+    char key[128] = "a";
+    for (int i = 0; i < 30; i++)
+        strcat(key, "\xc3\xa9");
+    char text[512];
+    sprintf(text, "{\"dtwin\":1,\"name\":\"x\",\"assets\":[],\"signals\":[],\"%s\":1}", key);
+    dt_diag d;
+    dt_model *m = load_model(text, NULL, DT_EPARSE, &d);
+    assert_null(m);
+    assert_int_equal(dt__utf8_check(d.message, strlen(d.message)), 0);
+    assert_non_null(strstr(d.message, "unknown key \"a\xc3\xa9"));
+    assert_non_null(strstr(d.message, "\xc3\xa9...\""));
+    sprintf(text, "{\"dtwin\":1,\"name\":\"x\",\"assets\":[{\"id\":\"p\"},"
+                  "{\"id\":\"c\",\"parent\":\"%s\"}],\"signals\":[]}", key);
+    m = load_model(text, NULL, DT_EPARSE, &d);
+    assert_int_equal(dt__utf8_check(d.message, strlen(d.message)), 0);
+    assert_non_null(strstr(d.message, "unknown asset \"a"));
+}
+
 /* ---- exact numbers through save and load ---- */
 
 /* The model's own numbers (limits, period, noise) read back to the same
@@ -727,6 +751,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lookalike_top_level_keys),
     cmocka_unit_test(test_nul_escape_refused),
     cmocka_unit_test(test_long_keys_and_nesting),
+    cmocka_unit_test(test_quoted_names_cut_as_utf8),
     cmocka_unit_test(test_model_numbers_exact_on_save),
     cmocka_unit_test(test_number_section_exact_on_save),
     cmocka_unit_test(test_numbers_out_of_range),
