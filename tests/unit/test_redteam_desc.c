@@ -123,6 +123,15 @@ static void test_model_alone_then_layers(void **state)
     dt_ingest_destroy(ing);
     assert_int_equal(ic.live, 0);
 
+    /* the saved description builds the same twin */
+    char *out = save(m);
+    dt_twin *t = NULL;
+    rc = load_twin(out, NULL, &t, &d);
+    if (rc != 0)
+        fail_msg("the saved description does not load as a twin: %s\n%s", d.message, out);
+    dt_twin_destroy(t);
+    free(out);
+
     assert_int_equal(mc.live, model_live); /* the model's allocator saw none of it */
     dt_model_destroy(m);
     assert_int_equal(mc.live, 0);
@@ -689,6 +698,7 @@ typedef struct worker {
     long live;
     int rc;
     char msg[sizeof(((dt_diag *)0)->message)];
+    const dt_model *shared; /* a model loaded alone, read by every thread */
 } worker;
 
 static void *load_twins(void *arg)
@@ -718,6 +728,13 @@ static void *load_twins(void *arg)
         free(out);
         dt_model_destroy(m);
         dt_twin_destroy(t);
+        dt_est_config ec = DT_EST_CONFIG_INIT;
+        ec.allocator = &a;
+        ec.logger = dt_logger_silent();
+        dt_est *est = NULL;
+        if (w->rc == 0)
+            w->rc = dt_est_create_json(w->shared, &ec, &est, &d);
+        dt_est_destroy(est);
         w->calls += c.calls;
         w->live += c.live;
     }
@@ -734,6 +751,8 @@ static void test_threads_load_while_host_uses_cjson(void **state)
     assert_int_equal(dt_json_set_hooks(host_malloc, host_free), 0);
     atomic_store(&host_allocs, 0);
     atomic_store(&host_frees, 0);
+    dt_diag d;
+    dt_model *shared = load_model(twin_ok, NULL, DT_OK, &d);
     enum { N = 3 };
     worker w[N];
     pthread_t th[N];
@@ -741,6 +760,7 @@ static void test_threads_load_while_host_uses_cjson(void **state)
         memset(&w[i], 0, sizeof w[i]);
         w[i].id = i;
         w[i].loops = 20;
+        w[i].shared = shared;
         assert_int_equal(pthread_create(&th[i], NULL, load_twins, &w[i]), 0);
     }
     long host_parses = 0;
@@ -765,6 +785,7 @@ static void test_threads_load_while_host_uses_cjson(void **state)
     assert_int_equal(atomic_load(&host_allocs), per * host_parses);
     assert_int_equal(atomic_load(&host_allocs), atomic_load(&host_frees));
     assert_int_equal(dt_json_set_hooks(NULL, NULL), 0);
+    dt_model_destroy(shared);
 }
 
 /* cJSON failing inside a twin's load (the twin's allocator runs out while
