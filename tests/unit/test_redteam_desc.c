@@ -485,6 +485,64 @@ static void test_quoted_names_cut_as_utf8(void **state)
     assert_non_null(strstr(d.message, "unknown asset \"a"));
 }
 
+/* The adapter host's refusals name the value found, not only the rule. */
+static void test_host_messages_name_the_value(void **state)
+{
+    (void)state;
+#define S(x) HEAD ",\"sources\":" x DISP_OK "}"
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {S("{}"), "sources: expected an array, got an object"},
+        {S("[5]"), "sources[0]: expected an object, got a number"},
+        {S("[{\"id\":7,\"kind\":\"memory\"}]"),
+         "sources[0].id: expected a non-empty string of at most 256 bytes, got a number"},
+        {S("[{\"id\":\"\",\"kind\":\"memory\"}]"),
+         "sources[0].id: expected a non-empty string of at most 256 bytes, got 0 bytes"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"ring\":-0.0}]"),
+         "sources[0].ring: must be a power of two in 2..16777216, got -0"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"reorder\":3}]"),
+         "sources[0].reorder: must be a power of two in 2..16777216, got 3"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":5e-324}]"), NULL},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":0}]"),
+         "sources[0].timeout: must be in (0, 86400] seconds, got 0"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"lateness\":-1e-300}]"),
+         "sources[0].lateness: must be in 0..3600 seconds, got -1e-300"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"max_hold\":3600.0000000000005}]"),
+         "sources[0].max_hold: must be in (0, 3600] seconds, got 3600.0000000000005"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"clock\":[]}]"),
+         "sources[0].clock: expected an object, got an array"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"clock\":{\"windows\":2.5}}]"),
+         "sources[0].clock: windows must be an integer in 2..64, got 2.5"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":{}}]"),
+         "sources[0].mapping: expected an array, got an object"},
+        {S("[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":[null]}]"),
+         "sources[0].mapping[0]: expected an object, got null"},
+        {S("[{\"id\":\"m\",\"kind\":\"udp\",\"source_id\":1,\"port\":0,"
+           "\"mapping\":[{\"channel\":-0.5,\"signal\":\"lvl\"}]}]"),
+         "sources[0].mapping[0].channel: must be an integer in 0..4294967295, got -0.5"},
+    };
+#undef S
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        dt_diag d;
+        dt_twin *t = NULL;
+        dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+        o.logger = dt_logger_silent();
+        o.validate = 1;
+        o.replay = 1;
+        int rc = dt_twin_load_json(cases[i].text, strlen(cases[i].text), &o, &t, &d);
+        if (cases[i].msg == NULL) {
+            if (rc != DT_OK)
+                fail_msg("case %zu: %s", i, d.message);
+            dt_twin_destroy(t);
+            continue;
+        }
+        if (rc != DT_EPARSE || strcmp(d.message, cases[i].msg) != 0)
+            fail_msg("case %zu: %s \"%s\", expected \"%s\"", i, dt_err_name(rc), d.message,
+                     cases[i].msg);
+    }
+}
+
 /* ---- exact numbers through save and load ---- */
 
 /* The model's own numbers (limits, period, noise) read back to the same
@@ -850,6 +908,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_nul_escape_refused),
     cmocka_unit_test(test_long_keys_and_nesting),
     cmocka_unit_test(test_quoted_names_cut_as_utf8),
+    cmocka_unit_test(test_host_messages_name_the_value),
     cmocka_unit_test(test_model_numbers_exact_on_save),
     cmocka_unit_test(test_number_section_exact_on_save),
     cmocka_unit_test(test_numbers_out_of_range),
