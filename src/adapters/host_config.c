@@ -41,8 +41,13 @@ static int str(build *b, const dt_config *o, const char *path, const char *key,
         *out = NULL;
         return DT_OK;
     }
-    if (!dt__cfg_is_string(v) || dt__cfg_str(v)[0] == '\0' || strlen(dt__cfg_str(v)) > 256)
-        return fail(b, DT_EPARSE, p, "expected a non-empty string of at most 256 bytes");
+    if (!dt__cfg_is_string(v))
+        return fail(b, DT_EPARSE, p, "expected a non-empty string of at most 256 bytes, got %s",
+                    dt__cfg_type_name(v));
+    if (dt__cfg_str(v)[0] == '\0' || strlen(dt__cfg_str(v)) > 256)
+        return fail(b, DT_EPARSE, p,
+                    "expected a non-empty string of at most 256 bytes, got %zu bytes",
+                    strlen(dt__cfg_str(v)));
     *out = dt__cfg_str(v);
     return DT_OK;
 }
@@ -64,7 +69,7 @@ static int build_maps(build *b, const dt_config *arr, const char *path, int sink
     if (arr == NULL)
         return DT_OK;
     if (!dt__cfg_is_array(arr))
-        return fail(b, DT_EPARSE, p, "expected an array");
+        return fail(b, DT_EPARSE, p, "expected an array, got %s", dt__cfg_type_name(arr));
     size_t n = (size_t)dt__cfg_count(arr);
     if (n > 65536)
         return fail(b, DT_ELIMIT, p, "more than 65536 entries");
@@ -74,10 +79,10 @@ static int build_maps(build *b, const dt_config *arr, const char *path, int sink
         return fail(b, DT_ENOMEM, p, "out of memory");
     size_t i = 0;
     for (const dt_config *e = dt__cfg_child(arr); e != NULL; e = dt__cfg_next(e), i++) {
-        char ep[128], kp[160];
+        char ep[128], kp[160], nb[32];
         dt__fmt(ep, sizeof ep, "%s[%zu]", p, i);
         if (!dt__cfg_is_object(e))
-            return fail(b, DT_EPARSE, ep, "expected an object");
+            return fail(b, DT_EPARSE, ep, "expected an object, got %s", dt__cfg_type_name(e));
         int rc = dt__cfg_check_keys(b->diag, e, ep, map_keys, NULL);
         const char *sig = NULL, *native = NULL, *unit = NULL;
         if (rc == DT_OK)
@@ -111,7 +116,8 @@ static int build_maps(build *b, const dt_config *arr, const char *path, int sink
             return fail(b, DT_EPARSE, ep, "give native or channel, not both");
         if (has_chan && (chan < 0 || chan > 4294967295.0 || chan != floor(chan))) {
             dt__fmt(kp, sizeof kp, "%s.channel", ep);
-            return fail(b, DT_EPARSE, kp, "must be an integer in 0..4294967295");
+            return fail(b, DT_EPARSE, kp, "must be an integer in 0..4294967295, got %s",
+                        dt__num(chan, nb, sizeof nb));
         }
         if (scale == 0.0) {
             dt__fmt(kp, sizeof kp, "%s.scale", ep);
@@ -187,13 +193,13 @@ static int source_config(build *b, const dt_config *o, const char *path,
     int has = 0;
     const char *s = NULL;
     int rc = num(b, o, path, "ring", &v, &has);
-    char p[128];
+    char p[128], nb[32];
     if (rc == DT_OK && has) {
         if (v < 2 || v > DT_RING_MAX_CAPACITY || v != floor(v) ||
             ((size_t)v & ((size_t)v - 1)) != 0) {
             dt__fmt(p, sizeof p, "%s.ring", path);
-            return fail(b, DT_EPARSE, p, "must be a power of two in 2..%u",
-                        DT_RING_MAX_CAPACITY);
+            return fail(b, DT_EPARSE, p, "must be a power of two in 2..%u, got %s",
+                        DT_RING_MAX_CAPACITY, dt__num(v, nb, sizeof nb));
         }
         sc->ring_capacity = (size_t)v;
     }
@@ -203,8 +209,8 @@ static int source_config(build *b, const dt_config *o, const char *path,
         if (v < 2 || v > DT_RING_MAX_CAPACITY || v != floor(v) ||
             ((size_t)v & ((size_t)v - 1)) != 0) {
             dt__fmt(p, sizeof p, "%s.reorder", path);
-            return fail(b, DT_EPARSE, p, "must be a power of two in 2..%u",
-                        DT_RING_MAX_CAPACITY);
+            return fail(b, DT_EPARSE, p, "must be a power of two in 2..%u, got %s",
+                        DT_RING_MAX_CAPACITY, dt__num(v, nb, sizeof nb));
         }
         sc->reorder_capacity = (size_t)v;
     }
@@ -224,25 +230,28 @@ static int source_config(build *b, const dt_config *o, const char *path,
         rc = num(b, o, path, "lateness", &sc->lateness_s, &has);
     if (rc == DT_OK && has && !(sc->lateness_s >= 0 && sc->lateness_s <= 3600)) {
         dt__fmt(p, sizeof p, "%s.lateness", path);
-        return fail(b, DT_EPARSE, p, "must be in 0..3600 seconds");
+        return fail(b, DT_EPARSE, p, "must be in 0..3600 seconds, got %s",
+                    dt__num(sc->lateness_s, nb, sizeof nb));
     }
     if (rc == DT_OK)
         rc = num(b, o, path, "max_hold", &sc->max_hold_s, &has);
     if (rc == DT_OK && has && !(sc->max_hold_s > 0 && sc->max_hold_s <= 3600)) {
         dt__fmt(p, sizeof p, "%s.max_hold", path);
-        return fail(b, DT_EPARSE, p, "must be in (0, 3600] seconds");
+        return fail(b, DT_EPARSE, p, "must be in (0, 3600] seconds, got %s",
+                    dt__num(sc->max_hold_s, nb, sizeof nb));
     }
     if (rc == DT_OK)
         rc = num(b, o, path, "timeout", &sc->timeout_s, &has);
     if (rc == DT_OK && has && !(sc->timeout_s > 0 && sc->timeout_s <= 86400)) {
         dt__fmt(p, sizeof p, "%s.timeout", path);
-        return fail(b, DT_EPARSE, p, "must be in (0, 86400] seconds");
+        return fail(b, DT_EPARSE, p, "must be in (0, 86400] seconds, got %s",
+                    dt__num(sc->timeout_s, nb, sizeof nb));
     }
     const dt_config *ck = dt_config_get(o, "clock");
     if (rc == DT_OK && ck != NULL) {
         dt__fmt(p, sizeof p, "%s.clock", path);
         if (!dt__cfg_is_object(ck))
-            return fail(b, DT_EPARSE, p, "expected an object");
+            return fail(b, DT_EPARSE, p, "expected an object, got %s", dt__cfg_type_name(ck));
         rc = dt__cfg_check_keys(b->diag, ck, p, clock_keys, NULL);
         if (rc == DT_OK)
             rc = str(b, ck, p, "mode", 0, &s);
@@ -267,8 +276,8 @@ static int source_config(build *b, const dt_config *o, const char *path,
             rc = num(b, ck, p, "windows", &w, &has);
         if (rc == DT_OK && has) {
             if (w < 2 || w > DT_CLOCK_MAX_WINDOWS || w != floor(w))
-                return fail(b, DT_EPARSE, p, "windows must be an integer in 2..%d",
-                            DT_CLOCK_MAX_WINDOWS);
+                return fail(b, DT_EPARSE, p, "windows must be an integer in 2..%d, got %s",
+                            DT_CLOCK_MAX_WINDOWS, dt__num(w, nb, sizeof nb));
             sc->clock.windows = (uint32_t)w;
         }
         if (rc == DT_OK) {
@@ -301,7 +310,7 @@ static int entry_head(build *b, const dt_config *o, const char *path, const char
                       const char **kind)
 {
     if (!dt__cfg_is_object(o))
-        return fail(b, DT_EPARSE, path, "expected an object");
+        return fail(b, DT_EPARSE, path, "expected an object, got %s", dt__cfg_type_name(o));
     int rc = str(b, o, path, "id", 1, id);
     if (rc == DT_OK)
         rc = str(b, o, path, "kind", 1, kind);
@@ -322,7 +331,7 @@ static int entry_head(build *b, const dt_config *o, const char *path, const char
 static int entry_array(build *b, const dt_config *arr, const char *what, size_t size, void **out)
 {
     if (!dt__cfg_is_array(arr))
-        return fail(b, DT_EPARSE, what, "expected an array");
+        return fail(b, DT_EPARSE, what, "expected an array, got %s", dt__cfg_type_name(arr));
     size_t n = (size_t)dt__cfg_count(arr);
     if (n > 4096)
         return fail(b, DT_ELIMIT, what, "more than 4096 entries");

@@ -2,6 +2,7 @@
  * duplicate keys, exact section texts, and the layers' sections. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,18 @@ int dt__desc_parse(const char *text, size_t len, const dt_model_limits *lim,
         return dt__fail(&c, DT_EPARSE, "", "invalid UTF-8 at line %d, column %d (byte %zu)",
                         line, col, bad - 1);
     }
+    /* cJSON decodes \u0000 into the C string, which then ends there: the key
+     * "loop\u0000x" would be the section "loop", the id "s\u0000t" the id
+     * "s", while other JSON readers see what was written. */
+    bad = dt__json_nul_escape(text, len);
+    if (bad != 0) {
+        int line, col;
+        at(diag, text, bad - 1, &line, &col);
+        return dt__fail(&c, DT_EPARSE, "",
+                        "\\u0000 in a string at line %d, column %d: dtwin's strings cannot "
+                        "hold a NUL character",
+                        line, col);
+    }
     int unclosed = 0;
     if (dt__json_depth(text, len, &unclosed) > lim->max_depth)
         return dt__fail(&c, DT_ELIMIT, "", "JSON nesting deeper than %zu levels",
@@ -252,21 +265,37 @@ static int finite_numbers(ctx *c, const cJSON *it, const char *path)
  * section as 0.005. */
 static void print_shortest(double v, char *buf, size_t cap) { (void)dt__num(v, buf, cap); }
 
+/* Undoes dt__desc_raw_numbers on the parsed tree, which holds no raw item
+ * of its own (valuedouble was left as it was). */
+static void numbers_again(cJSON *node)
+{
+    if (cJSON_IsRaw(node)) {
+        cJSON_free(node->valuestring);
+        node->valuestring = NULL;
+        node->type = cJSON_Number;
+        return;
+    }
+    for (cJSON *it = node->child; it != NULL; it = it->next)
+        numbers_again(it);
+}
+
 int dt__desc_keep(const dt__desc *d, const dt_config *member, const dt_allocator *alloc,
                   char **out, dt_diag *diag)
 {
     ctx c = {alloc, diag};
-    const cJSON *sec = J(member);
+    /* Printed in place and put back before returning: a copy of the section
+     * would double the peak memory of a load (a copy of 8 million numbers is
+     * 600 MiB more). */
+    cJSON *sec = (cJSON *)(uintptr_t)J(member);
     int rc = finite_numbers(&c, sec, sec->string);
     if (rc != DT_OK)
         return rc;
     dt__json_scope s;
     dt__json_enter(&s, &d->alloc);
-    cJSON *copy = cJSON_Duplicate(sec, 1);
     char *txt = NULL;
-    if (copy != NULL && dt__desc_raw_numbers(copy, print_shortest) == 0)
-        txt = cJSON_PrintUnformatted(copy);
-    cJSON_Delete(copy);
+    if (dt__desc_raw_numbers(sec, print_shortest) == 0)
+        txt = cJSON_PrintUnformatted(sec);
+    numbers_again(sec);
     *out = txt != NULL ? dt__strndup(alloc, txt, strlen(txt)) : NULL;
     cJSON_free(txt);
     dt__json_leave(&s);

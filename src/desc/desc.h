@@ -72,9 +72,9 @@ int dt__cfg_opt_number(dt_diag *diag, const dt_config *obj, const char *path, co
 typedef struct dt__desc dt__desc;
 
 /* Parses and checks a whole description: size, NUL bytes, UTF-8, nesting,
- * syntax (with a hint for the usual slips), trailing text, duplicate keys
- * anywhere, and numbers out of a double's range inside the sections. The
- * messages name line and column or the JSON path. */
+ * \u0000 in a string, syntax (with a hint for the usual slips), trailing
+ * text, duplicate keys anywhere, and numbers out of a double's range inside
+ * the sections. The messages name line and column or the JSON path. */
 int dt__desc_parse(const char *text, size_t len, const dt_model_limits *lim,
                    const dt_allocator *alloc, dt__desc **out, dt_diag *diag);
 void dt__desc_free(dt__desc *d);
@@ -90,6 +90,9 @@ size_t dt__utf8_check(const char *s, size_t len);
 /* Largest nesting depth of [ and { outside strings; *unclosed (may be NULL)
  * says whether the text ends inside a string or an open bracket. */
 size_t dt__json_depth(const char *s, size_t len, int *unclosed);
+/* Where a string holds the escape \u0000 (a NUL, which a C string cannot
+ * hold: "loop\u0000x" would read as "loop"). */
+size_t dt__json_nul_escape(const char *s, size_t len);
 /* 1-based line and column of byte offset `off`. */
 void dt__line_col(const char *s, size_t off, int *line, int *col);
 
@@ -139,17 +142,18 @@ dt__jw *dt__jw_root(void);
 dt__jw *dt__jw_add_object(dt__jw *parent, const char *key); /* key NULL: array element */
 dt__jw *dt__jw_add_array(dt__jw *parent, const char *key);
 int dt__jw_add_string(dt__jw *obj, const char *key, const char *val); /* val NULL: nothing */
+/* A finite number, and every number of dt__jw_add_text: printed as cJSON
+ * prints them wherever that reads back exactly, else with 17 digits. */
 int dt__jw_add_number(dt__jw *obj, const char *key, double val);
-/* Adds the JSON text of a kept section under key, its numbers printed as
- * cJSON prints them wherever that reads back exactly, else with 17 digits. */
+/* Adds the JSON text of a kept section under key. */
 int dt__jw_add_text(dt__jw *obj, const char *key, const char *json);
 /* Prints the root (indented) into memory of the scope's allocator; frees
  * the tree. NULL when out of memory. */
 char *dt__jw_finish(dt__jw *root);
 void dt__jw_free(dt__jw *root);
 
-/* Inside the module (desc.c, desc_write.c): turns every number below node
- * into raw text from print (freed by cJSON_Delete); 0, or -1 when out of
+/* Inside the module (desc.c, desc_write.c): turns node, when a number, or
+ * every number below it into raw text from print (freed by cJSON_Delete); 0, or -1 when out of
  * memory (the tree then partly converted). */
 struct cJSON;
 int dt__desc_raw_numbers(struct cJSON *node, void (*print)(double v, char *buf, size_t cap));

@@ -46,14 +46,11 @@ int dt__jw_add_string(dt__jw *obj, const char *key, const char *val)
     return obj != NULL && add(obj, key, cJSON_CreateString(val)) != NULL;
 }
 
-int dt__jw_add_number(dt__jw *obj, const char *key, double val)
-{
-    return obj != NULL && add(obj, key, cJSON_CreateNumber(val)) != NULL;
-}
-
 /* A number as cJSON prints it ("%d" for an int, else 15 digits, else 17),
  * except where that would not read back to the same double: cJSON keeps 15
- * digits when they read back within a few ulps, and prints -0 as 0. */
+ * digits when they read back within a few ulps (0.005000000000000001 became
+ * 0.005), or even overflow (DBL_MAX became 1.79769313486232e+308, which
+ * reads back as infinity), and prints -0 as 0. */
 static void print_exact(double v, char *buf, size_t cap)
 {
     if (v == floor(v) && v >= INT_MIN && v <= INT_MAX && !(v == 0 && signbit(v))) {
@@ -65,24 +62,33 @@ static void print_exact(double v, char *buf, size_t cap)
         (void)snprintf(buf, cap, "%1.17g", v);
 }
 
+/* The model's own numbers too (limits, period, noise): cJSON's printer would
+ * round them as above. v is finite. */
+int dt__jw_add_number(dt__jw *obj, const char *key, double val)
+{
+    char buf[32];
+    print_exact(val, buf, sizeof buf);
+    return obj != NULL && add(obj, key, cJSON_CreateRaw(buf)) != NULL;
+}
+
 int dt__desc_raw_numbers(cJSON *node, void (*print)(double v, char *buf, size_t cap))
 {
-    for (cJSON *it = node->child; it != NULL; it = it->next) {
-        if (cJSON_IsNumber(it)) {
-            char buf[32];
-            print(it->valuedouble, buf, sizeof buf);
-            size_t len = strlen(buf) + 1;
-            char *raw = cJSON_malloc(len);
-            if (raw == NULL)
-                return -1;
-            memcpy(raw, buf, len);
-            it->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
-            it->valuestring = raw;
-        } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) &&
-                   dt__desc_raw_numbers(it, print) != 0) {
+    if (cJSON_IsNumber(node)) {
+        /* a section may itself be a number ("latency": 0.005000000000000001) */
+        char buf[32];
+        print(node->valuedouble, buf, sizeof buf);
+        size_t len = strlen(buf) + 1;
+        char *raw = cJSON_malloc(len);
+        if (raw == NULL)
             return -1;
-        }
+        memcpy(raw, buf, len);
+        node->type = cJSON_Raw; /* cJSON_Delete frees valuestring with its hooks */
+        node->valuestring = raw;
+        return 0;
     }
+    for (cJSON *it = node->child; it != NULL; it = it->next)
+        if (dt__desc_raw_numbers(it, print) != 0)
+            return -1;
     return 0;
 }
 

@@ -1,4 +1,6 @@
 /* Checks of the raw text of a description, before cJSON sees it. */
+#include <string.h>
+
 #include "desc.h"
 
 size_t dt__utf8_check(const char *str, size_t len)
@@ -64,6 +66,26 @@ size_t dt__json_depth(const char *s, size_t len, int *unclosed)
     if (unclosed != NULL)
         *unclosed = depth > 0 || in_str;
     return best;
+}
+
+size_t dt__json_nul_escape(const char *s, size_t len)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') {
+                if (len - i > 5 && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+                    return i + 1;
+                i++;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        }
+    }
+    return 0;
 }
 
 void dt__line_col(const char *s, size_t off, int *line, int *col)

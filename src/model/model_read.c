@@ -12,13 +12,18 @@
 #define fail dt__fail
 #define q dt__mq
 
-/* Quotes a string for a message, cut to keep messages readable. */
+/* Quotes a string for a message, cut to keep messages readable: at a
+ * character's start, so the message stays UTF-8. */
 const char *dt__mq(const char *s, char *buf, size_t cap)
 {
-    if (strlen(s) > 40)
-        dt__fmt(buf, cap, "\"%.40s...\"", s);
-    else
+    if (strlen(s) > 40) {
+        int cut = 40;
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--;
+        dt__fmt(buf, cap, "\"%.*s...\"", cut, s);
+    } else {
         dt__fmt(buf, cap, "\"%s\"", s);
+    }
     return buf;
 }
 

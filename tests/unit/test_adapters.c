@@ -200,7 +200,7 @@ static const bad_io bad_ios[] = {
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"a\",\"signal\":\"level\"},{\"native\":\"a\",\"signal\":\"temp\"}]}]}",
      DT_EPARSE, "sources[0].mapping[1]: native name \"a\" mapped twice"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"ring\":1000}]}", DT_EPARSE,
-     "sources[0].ring: must be a power of two in 2..16777216"},
+     "sources[0].ring: must be a power of two in 2..16777216, got 1000"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"overflow\":\"drop_all\"}]}", DT_EPARSE,
      "sources[0].overflow: \"drop_all\" is not drop_newest or drop_oldest"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"clock\":{\"mode\":\"guess\"}}]}", DT_EPARSE,
