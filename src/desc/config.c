@@ -97,6 +97,13 @@ const char *dt__cfg_type_name(const dt_config *c)
     return names[dt__cfg_type_of(c)];
 }
 
+const char *dt__cfg_got(const dt_config *c, char *buf, size_t cap)
+{
+    if (cJSON_IsNumber(J(c)))
+        return dt__num(J(c)->valuedouble, buf, cap);
+    return dt__cfg_type_name(c);
+}
+
 int dt__cfg_is_object(const dt_config *c) { return cJSON_IsObject(J(c)); }
 int dt__cfg_is_array(const dt_config *c) { return cJSON_IsArray(J(c)); }
 int dt__cfg_is_string(const dt_config *c) { return cJSON_IsString(J(c)); }

@@ -40,6 +40,9 @@ typedef enum dt__cfg_type {
 dt__cfg_type dt__cfg_type_of(const dt_config *c);
 /* "an object", "a number", ... for a message; "nothing" for NULL. */
 const char *dt__cfg_type_name(const dt_config *c);
+/* What a message says was found: a number as written (exact), else its type
+ * ("a string", "nothing" for a missing key). */
+const char *dt__cfg_got(const dt_config *c, char *buf, size_t cap);
 int dt__cfg_is_object(const dt_config *c);
 int dt__cfg_is_array(const dt_config *c);
 int dt__cfg_is_string(const dt_config *c);

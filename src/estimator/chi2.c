@@ -1,4 +1,6 @@
 /* Chi-square quantiles for innovation gating. */
+#define _DEFAULT_SOURCE /* lgamma_r: lgamma writes the global signgam, a data race
+                           when twins load on several threads at once */
 #include <float.h>
 #include <math.h>
 
@@ -15,7 +17,8 @@ static void gamma_pq(double a, double x, double *P, double *Q)
         *Q = 1;
         return;
     }
-    double lg = lgamma(a);
+    int sign;
+    double lg = lgamma_r(a, &sign);
     if (x < a + 1) {
         double ap = a, sum = 1.0 / a, del = sum;
         for (int i = 0; i < 1000; i++) {
@@ -80,7 +83,8 @@ int dt_chi2_quantile(double p, unsigned k, double *out)
         if (hi > 1e7)
             return DT_ERANGE;
     }
-    double a = 0.5 * k, lnorm = -a * log(2.0) - lgamma(a);
+    int sign;
+    double a = 0.5 * k, lnorm = -a * log(2.0) - lgamma_r(a, &sign);
     double x = 0.5 * (lo + hi);
     for (int it = 0; it < 200; it++) {
         double f = excess(x, k, p);

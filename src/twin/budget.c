@@ -8,6 +8,7 @@
 
 
 #include "../desc/desc.h"
+#include "../model/model_internal.h"
 #include "../platform/internal.h"
 #include "dtwin/ingest.h"
 #include "dtwin/twin.h"
@@ -47,9 +48,11 @@ static void add(tally *t, double bytes, const char *fmt, ...)
 static double member(const dt_config *o, const char *key, double def, double max)
 {
     const dt_config *v = dt_config_get(o, key);
-    if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) >= 0))
+    /* a value out of range is its reader's to refuse, with its own message:
+     * here it counts as the default */
+    if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) >= 0) || dt__cfg_num(v) > max)
         return def;
-    return dt__cfg_num(v) < max ? dt__cfg_num(v) : max;
+    return dt__cfg_num(v);
 }
 
 static void sources(tally *t, const dt_config *arr)
@@ -103,10 +106,13 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
     for (int i = 0; rc == DT_OK && i < 5; i++)
         sec[i] = dt__desc_get(&u, names[i]);
     if (rc == DT_OK && sec[0] != NULL) {
+        char gb[40];
         const dt_config *v = dt_config_get(sec[0], "max_bytes");
         if (!dt__cfg_is_object(sec[0]) || v == NULL || v != dt__cfg_child(sec[0]) ||
             dt__cfg_next(v) != NULL)
-            rc = dt__diag(diag, DT_EPARSE, "memory", "expected {\"max_bytes\": bytes}");
+            rc = dt__diag(diag, DT_EPARSE, "memory", "expected {\"max_bytes\": bytes}, got %s",
+                          dt__cfg_is_object(sec[0]) ? "other keys"
+                                                    : dt__cfg_got(sec[0], gb, sizeof gb));
         else if (!dt__cfg_is_number(v) || !(dt__cfg_num(v) >= DT_TWIN_MEMORY_MIN &&
                                          dt__cfg_num(v) <= DT_TWIN_MEMORY_MAX) ||
                  dt__cfg_num(v) != floor(dt__cfg_num(v)))
@@ -124,6 +130,14 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
         sources(&t, sec[1]);
         sinks(&t, sec[2]);
         estimator(&t, sec[3]);
+        /* the description's sections, kept as text for saving */
+        double kept = 0;
+        for (size_t i = 0; i < dt__model_section_count(m); i++) {
+            const char *key;
+            const char *text = dt__model_section_at(m, i, &key);
+            kept += text != NULL ? (double)strlen(text) + 1 : 0;
+        }
+        add(&t, kept, "the description's sections (%.0f bytes)", kept);
         double audit = sec[4] ? member(sec[4], "audit", 64, 65536) : 64;
         add(&t, audit * sizeof(dt_audit), "dispatcher.audit (%.0f)", audit);
         if (t.total > max) {

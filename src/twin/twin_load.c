@@ -249,8 +249,11 @@ static int read_loop(void *layer, const dt_config *l, dt_diag *diag)
     if (!dt__cfg_is_object(l))
         rc = fail(c, DT_EPARSE, "loop", "expected an object");
     else if ((rc = dt__cfg_check_keys(c->diag, l, "loop", loop_keys, NULL)) == DT_OK &&
-             (!dt__cfg_is_number(p) || !(dt__cfg_num(p) >= 1e-6 && dt__cfg_num(p) <= 3600)))
-        rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600]");
+             (!dt__cfg_is_number(p) || !(dt__cfg_num(p) >= 1e-6 && dt__cfg_num(p) <= 3600))) {
+        char gb[40];
+        rc = fail(c, DT_EPARSE, "loop.period", "required, seconds in [1e-6, 3600], got %s",
+                  dt__cfg_got(p, gb, sizeof gb));
+    }
     if (rc == DT_OK)
         c->t->period = dt_time_from_sec(dt__cfg_num(p));
     return rc;

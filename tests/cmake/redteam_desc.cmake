@@ -23,5 +23,5 @@ if(NOT DTWIN_SANITIZE AND NOT DTWIN_COVERAGE)
   add_test(NAME tsan.redteam_desc COMMAND test_redteam_desc_tsan
     test_threads_load_while_host_uses_cjson)
   set_tests_properties(tsan.redteam_desc PROPERTIES ENVIRONMENT
-    "TSAN_OPTIONS=halt_on_error=1:suppressions=${CMAKE_CURRENT_SOURCE_DIR}/unit/test_redteam_desc.tsan")
+    "TSAN_OPTIONS=halt_on_error=1")
 endif()

@@ -476,7 +476,7 @@ static const bad_twin bad_twins[] = {
     {"\"rate_limits\":{\"u\":2}", "\"rate_limits\":{\"u\":0}",
      "dispatcher.rate_limits.u: a positive rate in units per second"},
     {"\"loop\":{\"period\":0.01}", "\"loop\":{\"period\":0}",
-     "loop.period: required, seconds in [1e-6, 3600]"},
+     "loop.period: required, seconds in [1e-6, 3600], got 0"},
 };
 
 static void test_description_errors(void **state)
@@ -878,7 +878,7 @@ static void test_memory_budget(void **state)
                                    "1099511627776 bytes (1 MiB .. 1 TiB)");
     snprintf(with, sizeof with, "{\"memory\":{\"max\":1},%s", doc + 1);
     assert_int_equal(dt_twin_load_json(with, strlen(with), &o, &t, &d), DT_EPARSE);
-    assert_string_equal(d.message, "memory: expected {\"max_bytes\": bytes}");
+    assert_string_equal(d.message, "memory: expected {\"max_bytes\": bytes}, got other keys");
     /* the adapters' own buffers count: 64 CSV sources of 2-slot rings need
      * about 9 MiB (read buffers, lines, fields), not the few kB of their rings */
     len = (size_t)snprintf(doc, sizeof doc,
