@@ -72,11 +72,20 @@ void dt__twin_disp_env(dt_twin *t)
 
 /* The latency rule's inputs: the age of what the twin acts on (its belief's
  * data, or without an estimator the newest sample released: a twin that
- * forwards commands), exceeded bounds, disputed signals. */
+ * forwards commands), exceeded bounds, disputed signals. The filter's data
+ * time is its word, so it is held to what the twin can check: never later
+ * than the newest sample the twin released to it (DT_TIME_MAX would be fresh
+ * for ever), and a time outside the valid range is no data (now minus
+ * INT64_MIN + 1 would overflow into a fresh age). */
 void dt__twin_assess(dt_twin *t, dt_time now)
 {
-    dt_time td = t->est != NULL ? t->est->ops.data_time(t->est->self) : t->data_t;
-    dt__disp_health h = {td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td), 0, 0};
+    dt_time td = t->data_t;
+    if (t->est != NULL) {
+        dt_time f = t->est->ops.data_time(t->est->self);
+        if (f < td)
+            td = f;
+    }
+    dt__disp_health h = {!dt_time_valid(td) ? INFINITY : dt_time_to_sec(now - td), 0, 0};
     t->st.belief_age_s = h.age_s;
     if (t->est != NULL) {
         h.bounds = t->est->ops.bounds_violated_at(t->est->self, now);

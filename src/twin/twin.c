@@ -168,7 +168,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     /* Understand */
     size_t n;
     while ((n = dt_ingest_release(t->ing, t->rel, RELEASE_BATCH)) > 0) {
-        for (size_t i = 0; i < n && t->est == NULL; i++)
+        /* the newest sample released: with an estimator, the latest data time
+         * its filter can truthfully claim (dt__twin_assess) */
+        for (size_t i = 0; i < n; i++)
             if (t->rel[i].t_source > t->data_t)
                 t->data_t = t->rel[i].t_source;
         for (size_t i = 0; i < n && t->est != NULL; i++) {
