@@ -28,6 +28,10 @@ extern "C" {
  *  accepted; see DT_SOURCE_ABI in adapter.h for the rule). */
 #define DT_FILTER_ABI 1u
 
+/** The most latency budgets a filter kind may declare (budget_count): a
+ *  twin refuses to start with more. */
+#define DT_FILTER_BUDGETS_MAX 64
+
 /** What a filter's init gets besides its configuration. Valid during init
  *  only, except model, which outlives the instance. */
 typedef struct dt_filter_env {
