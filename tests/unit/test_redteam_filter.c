@@ -17,7 +17,6 @@
 #include "alloc_counter.h"
 #include "dtwin/dtwin.h"
 
-
 /* ---- the filter under the test's control ---- */
 
 typedef struct ev_knobs {
