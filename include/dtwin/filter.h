@@ -28,6 +28,10 @@ extern "C" {
  *  accepted; see DT_SOURCE_ABI in adapter.h for the rule). */
 #define DT_FILTER_ABI 1u
 
+/** The most latency budgets a filter kind may declare (budget_count): a
+ *  twin refuses to start with more. */
+#define DT_FILTER_BUDGETS_MAX 64
+
 /** What a filter's init gets besides its configuration. Valid during init
  *  only, except model, which outlives the instance. */
 typedef struct dt_filter_env {
@@ -62,7 +66,9 @@ typedef struct dt_filter_ops {
     /** The initial belief holds at t0 (the twin's start). Optional (default:
      *  DT_OK). A negative DT_E* fails the twin's start; diag may explain. */
     int (*start)(void *self, dt_time t0, dt_diag *diag);
-    /** Predicts the belief forward to t (no-op when t is not later). Required. */
+    /** Predicts the belief forward to t (no-op when t is not later). Required,
+     *  but the twin's cycle does not call it: update, belief and state
+     *  predict to their own times. */
     int (*predict)(void *self, dt_time t);
     /** Applies one released sample (t_source on the common time base; the
      *  filter predicts to it itself, and may take a delayed one). DT_OK when
@@ -71,10 +77,13 @@ typedef struct dt_filter_ops {
      *  gated, too old). Required. */
     int (*update)(void *self, const dt_sample *s);
     /** One signal's belief at time t (value, variance, t_data, age).
-     *  DT_ENOTFOUND: not a signal this filter estimates. Required. */
+     *  DT_ENOTFOUND: not a signal this filter estimates. An interlock reads
+     *  a value returned with any error, or NaN, as engaged. Required. */
     int (*belief)(void *self, dt_signal_id sig, dt_time t, dt_belief *out);
     /** The time of the newest data behind the belief (DT_TIME_MIN before
-     *  any): the twin's latency rule measures the belief's age from it.
+     *  any): the twin's latency rule measures the belief's age from it,
+     *  holding it to the newest sample the twin released (a later time is
+     *  not believed) and reading a time outside dt_time_valid as no data.
      *  Required. */
     dt_time (*data_time)(const void *self);
     /** The state's signals in the belief vector's order: writes up to cap
@@ -85,9 +94,11 @@ typedef struct dt_filter_ops {
      *  DT_EUNSUPPORTED). */
     int (*state)(void *self, dt_time t, double *x, double *P);
     /** The commanded signals the model takes as inputs, in u's order: writes
-     *  up to cap ids, returns p. Optional (default: 0). */
+     *  up to cap ids, returns p (at most DT_LA_MAX: loading refuses more).
+     *  Optional (default: 0). */
     size_t (*inputs)(const void *self, dt_signal_id *ids, size_t cap);
-    /** The index of sig among the inputs, or -1. Optional (default: -1). */
+    /** The index of sig among the inputs, or -1. Optional (default: -1).
+     *  An index at or past inputs()' count is ignored. */
     int (*input_index)(const void *self, dt_signal_id sig);
     /** The values last sent for the inputs (p values, in inputs() order),
      *  holding from now on: the dispatcher calls it when a sent value
@@ -100,14 +111,19 @@ typedef struct dt_filter_ops {
     /** Counters for dt_twin_stats (fill what applies; zeroed first).
      *  Optional (default: all zero). */
     void (*stats)(const void *self, dt_est_stats *out);
-    /** Computes the latency budgets (at load and after start). Optional:
-     *  NULL together with budget_count and budget means no budget. A
-     *  negative DT_E* with diag refuses the description / the start. */
+    /** Computes the latency budgets, at load (a kind whose budgets change
+     *  when it starts recomputes them in its start slot: the twin reads
+     *  budget_count and budget again after start). Optional: NULL together
+     *  with budget_count and budget means no budget. A negative DT_E* with
+     *  diag refuses the description. */
     int (*budgets)(void *self, dt_diag *diag);
-    /** The number of budgets. Optional (default: 0). */
+    /** The number of budgets (at most DT_FILTER_BUDGETS_MAX). Optional
+     *  (default: 0). */
     size_t (*budget_count)(const void *self);
     /** Budget i in seconds (NaN: unknown, which fails the start closed) and
-     *  its name. Optional (with budget_count). */
+     *  its name. At load and after start each must be at least one loop
+     *  period, and a twin that dispatches commands needs a finite one (or
+     *  dispatcher.max_data_age). Optional (with budget_count). */
     int (*budget)(const void *self, size_t i, double *tau_max, const char **name);
     /** How many accuracy bounds the belief propagated to t breaks (the twin
      *  holds its safe state while any is). Optional (default: 0). */
@@ -118,8 +134,10 @@ typedef struct dt_filter_ops {
     /* end of ABI 1 */
 } dt_filter_ops;
 
-/** Registers a filter kind (ops is copied; members beyond its declared abi
- *  read as the defaults). Start-up only. The built-in "kf" is registered by
+/** Registers a filter kind (ops is copied, but not the kind string it
+ *  points to, which must outlive the registry; members beyond its declared
+ *  abi read as the defaults). Start-up only; twins built before keep their
+ *  own copy. The built-in "kf" is registered by
  *  dt_registry_create.
  *  @retval DT_EABI ops->abi outside 1..DT_FILTER_ABI.
  *  @retval DT_EEXIST the kind is taken.

@@ -2,6 +2,7 @@
  * covariance at the cycle's time, the state's and inputs' signals, and the
  * model's matrices, each through the estimator's filter slot (so an MPC or
  * LQR controller is written against the public API, whatever the filter). */
+#include <math.h>
 #include <stddef.h>
 
 #include "control_internal.h"
@@ -29,7 +30,18 @@ int dt_ctrl_belief(dt_ctrl_ctx *c, double *x, double *P, size_t n)
         return DT_EUNSUPPORTED;
     if (n != have)
         return DT_EINVAL;
-    return c->est->ops.state(c->est->self, c->now, x, P);
+    int rc = c->est->ops.state(c->est->self, c->now, x, P);
+    if (rc != DT_OK)
+        return rc;
+    /* the filter's word: a NaN or infinite belief is a failed one (a
+     * controller clamping with fmin / fmax would turn NaN into a limit) */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return DT_ENUMERIC;
+    for (size_t i = 0; P != NULL && i < n * n; i++)
+        if (!isfinite(P[i]))
+            return DT_ENUMERIC;
+    return DT_OK;
 }
 
 int dt_ctrl_model_matrices(const dt_ctrl_ctx *c, double *A, double *B, size_t n, size_t p,

@@ -120,19 +120,35 @@ dt_est *dt__filter_kf(const dt__filter *f)
     return *(dt_est *const *)f->self;
 }
 
-/* Reads "estimator.kind" into kind (default "kf"). */
-static int read_kind(const dt_config *sec, char *kind, size_t cap, dt_diag *diag)
+/* Reads "estimator.kind" (default "kf"): *kind points into the description,
+ * valid while its use lasts. Every refusal names the value. */
+static int read_kind(const dt_config *sec, const char **kind, dt_diag *diag)
 {
     const dt_config *k = dt_config_get(sec, "kind");
-    const char *v = NULL;
     if (k == NULL) {
-        dt__fmt(kind, cap, "kf");
+        *kind = "kf";
         return DT_OK;
     }
-    if (dt_config_string(k, &v) != DT_OK || v[0] == '\0' || strlen(v) >= cap)
+    if (dt_config_string(k, kind) != DT_OK)
         return dt__diag(diag, DT_EPARSE, "estimator.kind",
-                        "expected the name of a filter kind (a string, e.g. \"kf\")");
-    dt__fmt(kind, cap, "%s", v);
+                        "expected the name of a filter kind (a string, e.g. \"kf\"), got %s",
+                        dt__cfg_type_name(k));
+    if ((*kind)[0] == '\0')
+        return dt__diag(diag, DT_EPARSE, "estimator.kind",
+                        "empty: expected the name of a filter kind (e.g. \"kf\")");
+    return DT_OK;
+}
+
+/* After init: the counts the twin sizes its own buffers by. set_input hands
+ * the filter u, which the twin keeps for DT_LA_MAX inputs. */
+static int check_counts(const dt__filter *f, const char *kind, dt_diag *diag)
+{
+    size_t p = f->ops.inputs(f->self, NULL, 0);
+    if (p > DT_LA_MAX)
+        return dt__diag(diag, DT_ELIMIT, "estimator",
+                        "filter kind \"%.64s\" declares %zu inputs, more than the %d a twin "
+                        "keeps",
+                        kind, p, DT_LA_MAX);
     return DT_OK;
 }
 
@@ -146,17 +162,23 @@ int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_al
     if (rc != DT_OK)
         return rc;
     const dt_config *sec = dt__desc_get(&u, "estimator");
-    char kind[64];
+    const char *kind = NULL;
     const dt_filter_ops *ops = NULL;
     dt__filter *f = NULL;
     if (sec == NULL)
         rc = dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator");
     else
-        rc = read_kind(sec, kind, sizeof kind, diag);
+        rc = read_kind(sec, &kind, diag);
     if (rc == DT_OK && (ops = dt_registry_filter(reg, kind)) == NULL) {
         char kinds[256];
+        /* a long value is cut in the message (at a UTF-8 character's start),
+         * not refused as something else */
+        size_t len = strlen(kind), cut = len > 64 ? 64 : len;
+        while (cut > 0 && cut < len && ((unsigned char)kind[cut] & 0xC0) == 0x80)
+            cut--;
         rc = dt__diag(diag, DT_EPARSE, "estimator.kind",
-                      "unknown filter kind \"%s\" (registered: %s)", kind,
+                      "unknown filter kind \"%.*s%s\" (registered: %s)", (int)cut, kind,
+                      cut < len ? "..." : "",
                       dt__registry_filter_kinds(reg, kinds, sizeof kinds));
     }
     if (rc == DT_OK && (f = dt__calloc(a, 1, sizeof *f)) != NULL) {
@@ -175,8 +197,10 @@ int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_al
         if (rc == DT_OK && diag != NULL)
             memset(diag, 0, sizeof *diag);
         if (rc != DT_OK && diag != NULL && diag->message[0] == '\0')
-            (void)dt__diag(diag, rc, "estimator", "filter kind \"%s\" refused the section: %s",
+            (void)dt__diag(diag, rc, "estimator", "filter kind \"%.64s\" refused the section: %s",
                            kind, dt_strerror(rc));
+        if (rc == DT_OK)
+            rc = check_counts(f, kind, diag);
     }
     dt__desc_done(&u);
     if (rc != DT_OK) {

@@ -14,12 +14,15 @@ static int env_send(void *user, const dt_command *cmd)
     return dt__twin_sink_apply(user, cmd);
 }
 
-/* What the actuator was told is the estimator's input from now on. */
+/* What the actuator was told is the estimator's input from now on. The
+ * index is the filter's word and indexes u: one past its inputs (or past the
+ * DT_LA_MAX values u holds) is neither written nor handed to set_input. */
 static void env_sent(void *user, const dt_command *cmd, dt_time now)
 {
     dt_twin *t = user;
     int ui = t->est ? t->est->ops.input_index(t->est->self, cmd->signal) : -1;
-    if (ui >= 0 && t->u[ui] != cmd->value) {
+    size_t p = ui >= 0 ? t->est->ops.inputs(t->est->self, NULL, 0) : 0;
+    if (ui >= 0 && (size_t)ui < p && p <= DT_LA_MAX && t->u[ui] != cmd->value) {
         t->u[ui] = cmd->value;
         (void)t->est->ops.set_input(t->est->self, now, t->u);
     }
@@ -27,12 +30,15 @@ static void env_sent(void *user, const dt_command *cmd, dt_time now)
         dt__twin_hist_add(t->h_cmd, &t->st.arrival_to_command, now - t->last_arrival_applied);
 }
 
+/* NaN (an interlock engages) unless the filter says the value is good: a
+ * value written next to an error is not one to act on. */
 static double env_belief(void *user, dt_signal_id sig, dt_time now)
 {
     dt_twin *t = user;
     dt_belief b;
     b.value = NAN;
-    (void)t->est->ops.belief(t->est->self, sig, now, &b);
+    if (t->est->ops.belief(t->est->self, sig, now, &b) != DT_OK)
+        return NAN;
     return b.value;
 }
 
@@ -72,11 +78,20 @@ void dt__twin_disp_env(dt_twin *t)
 
 /* The latency rule's inputs: the age of what the twin acts on (its belief's
  * data, or without an estimator the newest sample released: a twin that
- * forwards commands), exceeded bounds, disputed signals. */
+ * forwards commands), exceeded bounds, disputed signals. The filter's data
+ * time is its word, so it is held to what the twin can check: never later
+ * than the newest sample the twin released to it (DT_TIME_MAX would be fresh
+ * for ever), and a time outside the valid range is no data (now minus
+ * INT64_MIN + 1 would overflow into a fresh age). */
 void dt__twin_assess(dt_twin *t, dt_time now)
 {
-    dt_time td = t->est != NULL ? t->est->ops.data_time(t->est->self) : t->data_t;
-    dt__disp_health h = {td == DT_TIME_MIN ? INFINITY : dt_time_to_sec(now - td), 0, 0};
+    dt_time td = t->data_t;
+    if (t->est != NULL) {
+        dt_time f = t->est->ops.data_time(t->est->self);
+        if (f < td)
+            td = f;
+    }
+    dt__disp_health h = {!dt_time_valid(td) ? INFINITY : dt_time_to_sec(now - td), 0, 0};
     t->st.belief_age_s = h.age_s;
     if (t->est != NULL) {
         h.bounds = t->est->ops.bounds_violated_at(t->est->self, now);

@@ -75,6 +75,51 @@ int dt_twin_set_callback(dt_twin *t, const char *id, dt_ctrl_fn fn, void *user)
     return DT_ENOTFOUND;
 }
 
+/* The filter's budgets as they are after its start, under the rules loading
+ * applied to them (they may have changed since: measurement callbacks bound,
+ * or a host kind that computes them in start): each known (NaN fails closed)
+ * and at least one loop period, at most DT_FILTER_BUDGETS_MAX of them, and
+ * still a finite data-age limit for a twin that dispatches commands. A
+ * refusal other than DT_ENUMERIC explains itself in t->err. */
+static int start_budgets(dt_twin *t)
+{
+    t->disp.tau_min = t->disp.max_age;
+    size_t nb = t->est->ops.budget_count(t->est->self);
+    if (nb > DT_FILTER_BUDGETS_MAX) {
+        dt__fmt(t->err, sizeof t->err,
+                "start failed: the filter declares %zu latency budgets, more than %d", nb,
+                DT_FILTER_BUDGETS_MAX);
+        return DT_ELIMIT;
+    }
+    double period = dt_time_to_sec(t->period);
+    for (size_t i = 0; i < nb; i++) {
+        double tau = NAN;
+        const char *name = NULL;
+        (void)t->est->ops.budget(t->est->self, i, &tau, &name);
+        if (isnan(tau))
+            return DT_ENUMERIC; /* fail closed: never run without a known budget */
+        if (tau < period) {
+            dt__fmt(t->err, sizeof t->err,
+                    "start failed: bound \"%.64s\": latency budget %.6g s is below one loop "
+                    "period (%.6g s): the twin could never act",
+                    name ? name : "", tau, period);
+            return DT_ERANGE;
+        }
+        if (tau < t->disp.tau_min)
+            t->disp.tau_min = tau;
+    }
+    for (size_t s = 0; s < t->n_sig && !(t->disp.tau_min < INFINITY); s++)
+        if (dt_model_signal(t->model, (dt_signal_id)s)->role == DT_ROLE_COMMANDED) {
+            dt__fmt(t->err, sizeof t->err,
+                    "start failed: the twin dispatches commands (\"%.64s\") and no latency "
+                    "budget limits the age of their data any more (the filter's budgets are "
+                    "infinite or gone since loading; give dispatcher.max_data_age)",
+                    dt_model_signal(t->model, (dt_signal_id)s)->id);
+            return DT_ERANGE;
+        }
+    return DT_OK;
+}
+
 int dt_twin_start(dt_twin *t, dt_time now)
 {
     if (t == NULL)
@@ -93,15 +138,8 @@ int dt_twin_start(dt_twin *t, dt_time now)
             dt__fmt(t->err, sizeof t->err, "start failed: %s", d.message);
             return rc;
         }
-        t->disp.tau_min = t->disp.max_age;
-        for (size_t i = 0; rc == DT_OK && i < t->est->ops.budget_count(t->est->self); i++) {
-            double tau = NAN;
-            (void)t->est->ops.budget(t->est->self, i, &tau, NULL);
-            if (isnan(tau))
-                rc = DT_ENUMERIC; /* fail closed: never run without a known budget */
-            else if (tau < t->disp.tau_min)
-                t->disp.tau_min = tau;
-        }
+        if (rc == DT_OK && (rc = start_budgets(t)) != DT_OK && rc != DT_ENUMERIC)
+            return rc; /* explained in t->err */
     }
     if (rc != DT_OK) {
         dt__fmt(t->err, sizeof t->err, "start failed: %s", dt_strerror(rc));
@@ -168,7 +206,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     /* Understand */
     size_t n;
     while ((n = dt_ingest_release(t->ing, t->rel, RELEASE_BATCH)) > 0) {
-        for (size_t i = 0; i < n && t->est == NULL; i++)
+        /* the newest sample released: with an estimator, the latest data time
+         * its filter can truthfully claim (dt__twin_assess) */
+        for (size_t i = 0; i < n; i++)
             if (t->rel[i].t_source > t->data_t)
                 t->data_t = t->rel[i].t_source;
         for (size_t i = 0; i < n && t->est != NULL; i++) {
