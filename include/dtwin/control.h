@@ -20,7 +20,8 @@ extern "C" {
 typedef struct dt_ctrl_ctx dt_ctrl_ctx;
 
 /** Value of a state or parameter signal's belief at the cycle's time.
- *  @retval DT_ENOTFOUND not an estimated or parameter signal. @retval DT_EINVAL NULL arguments. */
+ *  @retval DT_ENOTFOUND not an estimated or parameter signal. @retval DT_EINVAL NULL arguments.
+ *  @retval DT_ENUMERIC the filter gave no finite value (value untouched). */
 DT_API int dt_ctrl_value(dt_ctrl_ctx *ctx, dt_signal_id sig, double *value);
 /** The signals of the belief vector, in its order: writes up to cap ids
  *  (ids may be NULL to ask for the count) and returns n; 0 when the twin's

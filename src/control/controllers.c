@@ -14,7 +14,10 @@ int dt_ctrl_value(dt_ctrl_ctx *c, dt_signal_id sig, double *value)
     if (c == NULL || value == NULL || c->est == NULL)
         return DT_EINVAL;
     dt_belief b;
+    b.value = NAN; /* a filter that says DT_OK and writes nothing gives no value */
     int rc = c->est->ops.belief(c->est->self, sig, c->now, &b);
+    if (rc == DT_OK && !isfinite(b.value))
+        rc = DT_ENUMERIC; /* never a NaN a controller could clamp into a limit */
     if (rc == DT_OK)
         *value = b.value;
     return rc;

@@ -130,12 +130,14 @@ static int read_kind(const dt_config *sec, const char **kind, dt_diag *diag)
         return DT_OK;
     }
     if (dt_config_string(k, kind) != DT_OK)
-        return dt__diag(diag, DT_EPARSE, "estimator.kind",
-                        "expected the name of a filter kind (a string, e.g. \"kf\"), got %s",
-                        dt__cfg_type_name(k));
+        return (dt__diag(diag, DT_EPARSE, "estimator.kind",
+                         "expected the name of a filter kind (a string, e.g. \"kf\"), got %s",
+                         dt__cfg_type_name(k)),
+                DT_EPARSE);
     if ((*kind)[0] == '\0')
-        return dt__diag(diag, DT_EPARSE, "estimator.kind",
-                        "empty: expected the name of a filter kind (e.g. \"kf\")");
+        return (dt__diag(diag, DT_EPARSE, "estimator.kind",
+                         "empty: expected the name of a filter kind (e.g. \"kf\")"),
+                DT_EPARSE);
     return DT_OK;
 }
 
@@ -166,7 +168,8 @@ int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_al
     const dt_filter_ops *ops = NULL;
     dt__filter *f = NULL;
     if (sec == NULL)
-        rc = dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator");
+        rc = (dt__diag(diag, DT_ENOTFOUND, "estimator", "the description has no estimator"),
+              DT_ENOTFOUND); /* the code as the value: the analyzer sees rc != DT_OK */
     else
         rc = read_kind(sec, &kind, diag);
     if (rc == DT_OK && (ops = dt_registry_filter(reg, kind)) == NULL) {
@@ -176,10 +179,11 @@ int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_al
         size_t len = strlen(kind), cut = len > 64 ? 64 : len;
         while (cut > 0 && cut < len && ((unsigned char)kind[cut] & 0xC0) == 0x80)
             cut--;
-        rc = dt__diag(diag, DT_EPARSE, "estimator.kind",
-                      "unknown filter kind \"%.*s%s\" (registered: %s)", (int)cut, kind,
-                      cut < len ? "..." : "",
-                      dt__registry_filter_kinds(reg, kinds, sizeof kinds));
+        rc = (dt__diag(diag, DT_EPARSE, "estimator.kind",
+                       "unknown filter kind \"%.*s%s\" (registered: %s)", (int)cut, kind,
+                       cut < len ? "..." : "",
+                       dt__registry_filter_kinds(reg, kinds, sizeof kinds)),
+              DT_EPARSE);
     }
     if (rc == DT_OK && (f = dt__calloc(a, 1, sizeof *f)) != NULL) {
         f->ops = *ops;
@@ -187,7 +191,7 @@ int dt__filter_create(const dt_registry *reg, const dt_model *model, const dt_al
         f->self = dt__calloc(a, 1, ops->instance_size);
     }
     if (rc == DT_OK && (f == NULL || f->self == NULL))
-        rc = dt__diag(diag, DT_ENOMEM, "estimator", "out of memory");
+        rc = (dt__diag(diag, DT_ENOMEM, "estimator", "out of memory"), DT_ENOMEM);
     if (rc == DT_OK) {
         dt_filter_env env = {model, a, lg};
         if (diag != NULL)

@@ -115,7 +115,10 @@ void dt__twin_belief_event(dt_twin *t, const dt_sample *applied)
     ev.t = t->now;
     double *x = t->bx, *P = t->bx + t->bn;
     t->belief_version++;
-    if (t->est->ops.state(t->est->self, applied->t_source, x, P) != DT_OK)
+    /* the buffer holds the states the kind declared when the observer came:
+     * a kind whose count changed since is not asked to write into it */
+    if (t->est->ops.states(t->est->self, NULL, 0) != t->bn ||
+        t->est->ops.state(t->est->self, applied->t_source, x, P) != DT_OK)
         x = P = NULL; /* the event still says an update was applied */
     ev.u.belief = (dt_event_belief){applied->t_source, t->belief_version, applied->signal,
                                     (uint32_t)t->bn, applied->value, x, P};

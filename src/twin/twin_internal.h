@@ -71,7 +71,8 @@ struct dt_twin {
     double *u; /* the estimator's inputs: the values last sent */
     dt_command *queue, *pending;
     size_t n_pending;
-    dt_time data_t;  /* without an estimator: the newest sample released */
+    dt_time data_t;  /* the newest sample released: the belief's age without an
+                        estimator, a cap on a filter's data time with one */
     char err[256];
     /* flight recorder */
     uint64_t desc_hash;

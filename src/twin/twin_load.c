@@ -296,7 +296,12 @@ static int data_age_limit(jctx *c)
 {
     dt_twin *t = c->t;
     t->disp.tau_min = t->disp.max_age;
-    if (t->est != NULL && t->est->ops.budget_count(t->est->self) > 0) {
+    size_t nb = t->est != NULL ? t->est->ops.budget_count(t->est->self) : 0;
+    if (nb > DT_FILTER_BUDGETS_MAX)
+        return fail(c, DT_ELIMIT, "estimator",
+                    "the filter declares %zu latency budgets, more than %d", nb,
+                    DT_FILTER_BUDGETS_MAX);
+    if (nb > 0) {
         dt_diag d;
         memset(&d, 0, sizeof d);
         int rc = t->est->ops.budgets(t->est->self, &d);
@@ -305,7 +310,7 @@ static int data_age_limit(jctx *c)
                 *c->diag = d;
             return rc;
         }
-        for (size_t i = 0; i < t->est->ops.budget_count(t->est->self); i++) {
+        for (size_t i = 0; i < nb; i++) {
             double tau = NAN;
             const char *name = "";
             (void)t->est->ops.budget(t->est->self, i, &tau, &name);

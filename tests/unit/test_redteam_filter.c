@@ -602,14 +602,10 @@ static void test_budget_count_huge_at_start(void **state)
     rig_down(&r);
 }
 
-/* The same at load: not the files of this pass (twin_load.c); the report
- * proposes the check. */
+/* The same at load. */
 static void test_budget_count_huge_at_load(void **state)
 {
     (void)state;
-#ifndef DTT_RED3_LOAD_CHECK
-    skip();
-#endif
     knobs_reset();
     K.count_load = SIZE_MAX;
     ev_rig r;
@@ -881,9 +877,6 @@ static void test_steady_state_allocation_free(void **state)
 static void test_states_grow_after_observe(void **state)
 {
     (void)state;
-#ifndef DTT_RED3_EVENTS_CHECK
-    skip();
-#endif
     knobs_reset();
     ev_rig r;
     dt_diag d;
