@@ -141,8 +141,9 @@ DT_API int dt_delay_margin(const dt_loop_tf *loop, dt_margin *out);
  *  rule, for every command entering the dispatcher from a controller, the host
  *  or a remote twin (not for the dispatcher's own safe-state commands). Returns
  *  0 to admit the command, writing the authority it grants (kept in the
- *  command's `authority`; the rules do not read it yet), or a negative DT_E*
- *  to refuse it: the command is counted `refused`, audited with
+ *  command's `authority`; the rules do not read it yet); any other value
+ *  refuses it (return a negative DT_E*: a positive value is recorded as
+ *  DT_EINVAL): the command is counted `refused`, audited with
  *  DT_DISP_REFUSED and that status, and reaches no sink. It judges a copy of
  *  the command: nothing it writes there changes what the dispatcher sends.
  *  Runs on the twin's thread inside dt_twin_step; must not block, and may

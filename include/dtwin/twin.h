@@ -75,7 +75,11 @@ DT_API int dt_twin_set_callback(dt_twin *twin, const char *id, dt_ctrl_fn fn, vo
  *  the first data arrives.
  *  @retval DT_ESTATE already started.
  *  @retval DT_ENUMERIC a latency budget could not be computed (the twin
- *          never runs without a known budget). */
+ *          never runs without a known budget).
+ *  @retval DT_ERANGE now is outside DT_TIME_LIMIT, or a budget the filter
+ *          gives at start is below one loop period or not finite where the
+ *          twin commands. @retval DT_ELIMIT the filter declares more than
+ *          DT_FILTER_BUDGETS_MAX budgets. Other codes: the estimator's start. */
 DT_API int dt_twin_start(dt_twin *twin, dt_time now);
 /** One cycle at time now (non-decreasing). Never allocates.
  *  @retval DT_ESTATE not started or stopped, or called from inside a step (an
@@ -102,7 +106,8 @@ DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
  *  @retval DT_EINVAL NULL, no callback, an empty or unknown mask, or counters
  *  wanted every 0 steps. @retval DT_EABI obs->size is not sizeof(dt_observer).
  *  @retval DT_ESTATE started. @retval DT_ELIMIT DT_TWIN_OBSERVERS_MAX already, or
- *  (belief events) the estimator's analytics slots are all taken.
+ *  (belief events, Kalman filter) the estimator's analytics slots are all taken.
+ *  @retval DT_ENOMEM (belief events, another filter kind) its state buffer.
  *  @retval DT_EUNSUPPORTED belief events on a twin without an estimator. */
 DT_API int dt_twin_observe(dt_twin *twin, const dt_observer *obs);
 /** Creates a bounded event queue of `capacity` events (rounded up to a power

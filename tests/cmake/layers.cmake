@@ -1,10 +1,7 @@
 # The dependency rules of docs/architecture.md ("Dependency rules"), checked
 # on the sources and on the built objects (tests/check_layers.py, python3 and
 # nm): one test per rule, layers.rules.<rule>, and the checker's self-test on
-# a planted tree. model_no_section holds once the description's upper
-# sections are named by their owners rather than by src/model/, and
-# file_size once every file of src/ is at most 650 lines: until then they
-# fail, naming the file and the offending name.
+# a planted tree. A failure names the file and the offending name.
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_Interpreter_FOUND)
   set(dtwin_layer_objects $<TARGET_OBJECTS:dtwin_objects>)
