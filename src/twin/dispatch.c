@@ -52,11 +52,7 @@ static void env_reset(void *user)
             t->ctl[i].ops->reset(t->ctl[i].self, &ctx);
 }
 
-static void env_event(void *user, const dt_event *ev)
-{
-    dt_event copy = *ev;
-    dt__twin_emit(user, &copy);
-}
+static void env_event(void *user, const dt_event *ev) { dt__twin_emit(user, ev); }
 
 static uint64_t env_reported(void *user, dt_signal_id sig)
 {

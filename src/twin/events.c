@@ -77,7 +77,7 @@ static void offer(dt_twin *t, observer *o, const dt_event *ev)
         t->events_lost++;
 }
 
-void dt__twin_emit(dt_twin *t, dt_event *ev)
+void dt__twin_emit(dt_twin *t, const dt_event *ev)
 {
     if (t->rec_write != NULL)
         dt__twin_rec_event(t, ev);

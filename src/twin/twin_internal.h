@@ -104,7 +104,7 @@ void dt__twin_disp_env(dt_twin *t);
 void dt__twin_assess(dt_twin *t, dt_time now);
 /* events.c: hands an event to every observer that wants it (and to the
  * recorder); counter snapshots at the end of a step */
-void dt__twin_emit(dt_twin *t, dt_event *ev);
+void dt__twin_emit(dt_twin *t, const dt_event *ev);
 void dt__twin_emit_counters(dt_twin *t, dt_time now);
 /* after an update a filter kind other than "kf" applied */
 void dt__twin_belief_event(dt_twin *t, const dt_sample *applied);
