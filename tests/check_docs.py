@@ -11,6 +11,9 @@
 3. Neither those files nor anything under examples/ refers to the
    developers' own machines or trackers: no "../shared", no "/work/", no
    tracker numbers ("issue 4", "#12").
+4. A link to a heading of the same Markdown page names the page
+   ([x](page.md#anchor), not [x](#anchor)): the API reference (Doxygen,
+   make docs) cannot resolve the short form.
 
 Usage: check_docs.py --root SOURCE_DIR [--dtwin PATH_TO_dtwin]
        check_docs.py --self-test [--dtwin PATH_TO_dtwin]
@@ -43,6 +46,7 @@ FORBIDDEN = [
 BARE_NUMBER = re.compile(r"(?<![\w#&/])#\d+(?![\w-])")
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 CODE_SPAN = re.compile(r"(`+).*?\1")
+SELF_LINK = re.compile(r"\]\(#[^)\s]+\)")
 
 FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^`]*)$")
 
@@ -121,6 +125,11 @@ def check_references(path, text, failures, code_lines=()):
                 failures.append("%s:%d: %s: %s" % (path, n, why, m.group(0)))
         if n in code_lines:
             continue
+        if md:
+            m = SELF_LINK.search(CODE_SPAN.sub("", ln))
+            if m:
+                failures.append("%s:%d: a link within the page must name it (%s.md#...): %s"
+                                % (path, n, os.path.basename(path)[:-3], m.group(0)))
         prose = QUOTED.sub("", CODE_SPAN.sub("", ln) if md else ln)
         m = BARE_NUMBER.search(prose)
         if m:
@@ -191,7 +200,8 @@ def self_test(dtwin):
         "```json", '"loop": { "period": 0.1 }', "```",
         "```json fragment", '{ "x": 1 }', "```",
         "```json", twin_bad, "```",
-        "See ../shared/STYLE.md and /work/main, fixed in issue 4 and #12 (PR 7).", ""])
+        "See ../shared/STYLE.md and /work/main, fixed in issue 4 and #12 (PR 7).",
+        "See [below](#a-heading).", ""])
     want = [
         ("docs/bad.md", 3, "json block is not valid JSON"),
         ("docs/bad.md", 7, "mark the block"),
@@ -201,6 +211,7 @@ def self_test(dtwin):
         ("docs/bad.md", 16, "tracker number: issue 4"),
         ("docs/bad.md", 16, "tracker number: PR 7"),
         ("docs/bad.md", 16, "tracker number: #12"),
+        ("docs/bad.md", 17, "a link within the page must name it (bad.md#...)"),
         ("examples/x/notes.txt", 2, "tracker number: Issue 9"),
         ("examples/x/CMakeLists.txt", 3, "tracker number: #7"),
     ]
