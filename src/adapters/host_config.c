@@ -339,6 +339,43 @@ static int entry_array(build *b, const dt_config *arr, const char *what, size_t 
     return *out != NULL ? DT_OK : fail(b, DT_ENOMEM, what, "out of memory");
 }
 
+/* The registered kind of an entry ("sources" when sink is 0, else "sinks"),
+ * and the entry's keys checked against the core's and the kind's own; an
+ * unknown kind's message lists what a description may name. */
+static int entry_kind(build *b, const dt_config *o, const char *path, int sink, const char *kind,
+                      const void **ops)
+{
+    const dt_source_ops *so = sink ? NULL : dt_registry_source(b->reg, kind);
+    const dt_sink_ops *ko = sink ? dt_registry_sink(b->reg, kind) : NULL;
+    *ops = sink ? (const void *)ko : (const void *)so;
+    if (*ops == NULL) {
+        char p[128], kb[160];
+        dt__fmt(p, sizeof p, "%s.kind", path);
+        return fail(b, DT_ENOTFOUND, p,
+                    "no %s adapter of kind \"%s\" (registered: %s; a host program "
+                    "registers its own with dt_registry_add_%s)",
+                    sink ? "sink" : "source", kind,
+                    dt__registry_kinds(b->reg, sink, kb, sizeof kb), sink ? "sink" : "source");
+    }
+    return dt__cfg_check_keys(b->diag, o, path, sink ? sink_common_keys : common_keys,
+                              sink ? ko->keys : so->keys);
+}
+
+/* An instance's zeroed state (at least one byte). */
+static int entry_self(build *b, const char *path, size_t size, void **self)
+{
+    *self = dt__calloc(&b->io->alloc, 1, size ? size : 1);
+    return *self != NULL ? DT_OK : fail(b, DT_ENOMEM, path, "out of memory");
+}
+
+/* What open (or validate) said, with the adapter's own message. */
+static int entry_opened(build *b, const char *path, int rc)
+{
+    if (rc == DT_OK)
+        return DT_OK;
+    return fail(b, rc, path, "%s", b->io->err[0] ? b->io->err : dt_strerror(rc));
+}
+
 static int open_sources(build *b, const dt_config *arr)
 {
     dt_io *io = b->io;
@@ -349,24 +386,16 @@ static int open_sources(build *b, const dt_config *arr)
     io->src = arrp;
     size_t i = 0;
     for (const dt_config *o = dt__cfg_child(arr); o != NULL; o = dt__cfg_next(o), i++) {
-        char path[64], p[128];
+        char path[64];
         dt__fmt(path, sizeof path, "sources[%zu]", i);
         const char *id = NULL, *kind = NULL;
+        const void *kops = NULL;
         int rc = entry_head(b, o, path, "source", i, src_id, &id, &kind);
+        if (rc == DT_OK)
+            rc = entry_kind(b, o, path, 0, kind, &kops);
         if (rc != DT_OK)
             return rc;
-        const dt_source_ops *ops = dt_registry_source(b->reg, kind);
-        if (ops == NULL) {
-            dt__fmt(p, sizeof p, "%s.kind", path);
-            char kb[160];
-            return fail(b, DT_ENOTFOUND, p,
-                        "no source adapter of kind \"%s\" (registered: %s; a host program "
-                        "registers its own with dt_registry_add_source)",
-                        kind, dt__registry_kinds(b->reg, 0, kb, sizeof kb));
-        }
-        rc = dt__cfg_check_keys(b->diag, o, path, common_keys, ops->keys);
-        if (rc != DT_OK)
-            return rc;
+        const dt_source_ops *ops = kops;
         dt_source_ctx *c = &io->src[i];
         c->io = io;
         c->ops = ops;
@@ -387,15 +416,14 @@ static int open_sources(build *b, const dt_config *arr)
         if (rc != DT_OK)
             return fail(b, rc, path, "cannot add the source: %s", dt_strerror(rc));
         c->ring = dt_ingest_ring(b->ing, c->ing_id);
-        c->self = dt__calloc(&io->alloc, 1, ops->instance_size ? ops->instance_size : 1);
-        if (c->self == NULL)
-            return fail(b, DT_ENOMEM, path, "out of memory");
+        if ((rc = entry_self(b, path, ops->instance_size, &c->self)) != DT_OK)
+            return rc;
         io->err[0] = '\0';
         rc = io->mode == DT__IO_OPEN ? ops->open(c->self, c, o)
              : io->mode == DT__IO_VALIDATE && ops->validate != NULL ? ops->validate(c, o)
                                                                      : DT_OK;
-        if (rc != DT_OK)
-            return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
+        if ((rc = entry_opened(b, path, rc)) != DT_OK)
+            return rc;
         c->opened = io->mode == DT__IO_OPEN;
     }
     return DT_OK;
@@ -411,24 +439,16 @@ static int open_sinks(build *b, const dt_config *arr)
     io->snk = arrp;
     size_t i = 0;
     for (const dt_config *o = dt__cfg_child(arr); o != NULL; o = dt__cfg_next(o), i++) {
-        char path[64], p[128];
+        char path[64];
         dt__fmt(path, sizeof path, "sinks[%zu]", i);
         const char *id = NULL, *kind = NULL;
+        const void *kops = NULL;
         int rc = entry_head(b, o, path, "sink", i, snk_id, &id, &kind);
+        if (rc == DT_OK)
+            rc = entry_kind(b, o, path, 1, kind, &kops);
         if (rc != DT_OK)
             return rc;
-        const dt_sink_ops *ops = dt_registry_sink(b->reg, kind);
-        if (ops == NULL) {
-            dt__fmt(p, sizeof p, "%s.kind", path);
-            char kb[160];
-            return fail(b, DT_ENOTFOUND, p,
-                        "no sink adapter of kind \"%s\" (registered: %s; a host program "
-                        "registers its own with dt_registry_add_sink)",
-                        kind, dt__registry_kinds(b->reg, 1, kb, sizeof kb));
-        }
-        rc = dt__cfg_check_keys(b->diag, o, path, sink_common_keys, ops->keys);
-        if (rc != DT_OK)
-            return rc;
+        const dt_sink_ops *ops = kops;
         dt_sink_ctx *c = &io->snk[i];
         c->io = io;
         c->ops = ops;
@@ -440,15 +460,14 @@ static int open_sinks(build *b, const dt_config *arr)
         rc = build_maps(b, dt_config_get(o, "mapping"), path, 1, &c->maps);
         if (rc != DT_OK)
             return rc;
-        c->self = dt__calloc(&io->alloc, 1, ops->instance_size ? ops->instance_size : 1);
-        if (c->self == NULL)
-            return fail(b, DT_ENOMEM, path, "out of memory");
+        if ((rc = entry_self(b, path, ops->instance_size, &c->self)) != DT_OK)
+            return rc;
         io->err[0] = '\0';
         rc = io->mode == DT__IO_OPEN ? ops->open(c->self, c, o)
              : io->mode == DT__IO_VALIDATE && ops->validate != NULL ? ops->validate(c, o)
                                                                      : DT_OK;
-        if (rc != DT_OK)
-            return fail(b, rc, path, "%s", io->err[0] ? io->err : dt_strerror(rc));
+        if ((rc = entry_opened(b, path, rc)) != DT_OK)
+            return rc;
         c->opened = io->mode == DT__IO_OPEN;
     }
     return DT_OK;
