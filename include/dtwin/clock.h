@@ -79,8 +79,10 @@ DT_API int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg);
  *
  *  Method: the delay d = t_arrival - t_source is the clock offset plus a
  *  non-negative network delay. Within each window the smallest d is the one
- *  least disturbed by delay; a least-squares line through the last N window
- *  minima gives offset and skew. Assumes the one-way delay's minimum is about
+ *  least disturbed by delay; the line under the last N window minima that
+ *  touches their lower convex hull at their mean time gives offset and skew
+ *  (no minimum lies below it, so a step in the minimum delay is not read as
+ *  a skew); a delay under the line by less than jump_s lowers it at once. Assumes the one-way delay's minimum is about
  *  constant (it is absorbed into the offset) and that each window holds
  *  some samples with near-minimum delay. A delay more than jump_s below the
  *  line (the source clock stepped forward) or above it (stepped back) is a

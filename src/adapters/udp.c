@@ -71,7 +71,10 @@ static void decode_records(udpsrc *s, const uint8_t *p, const dt_wire_header *hd
         smp.flags = ((r.flags & DT_WIRE_F_VARIANCE) ? DT_SAMPLE_HAS_VARIANCE : 0u) |
                     ((r.flags & DT_WIRE_F_UNCERTAIN) ? DT_SAMPLE_UNCERTAIN : 0u);
         smp.t_source = r.t_source;
-        smp.t_arrival = 0; /* stamped with the cycle's now when drained */
+        /* when it was received (a host loop's ready call) or drained (a
+         * poll): stamped at the cycle instead, the smallest delay a clock
+         * estimate sees moved with the sender's phase against the cycle */
+        smp.t_arrival = s->now;
         smp.value = r.value * m->scale + m->offset;
         /* Variance scales with the square of the conversion factor. */
         smp.variance = r.variance * m->scale * m->scale;

@@ -30,43 +30,62 @@ int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg)
     return DT_OK;
 }
 
-/* Least-squares line d = a + b (ts - ref) through the stored window minima. */
+/* The line d = a + b (ts - ref) under every stored window minimum that
+ * touches the lower convex hull at the minima's mean time: it minimises the
+ * summed distance to the minima with none below it (the linear program of
+ * one-way-delay skew estimation). Delays are offset plus non-negative network
+ * delay plus, for hosts that stamp arrivals on their cycle, up to a period of
+ * quantization; a least-squares line read a step in that (a sender restarting
+ * with another phase) as a skew and, extrapolated, mapped samples tens of ms
+ * past their arrival. A line under the minima cannot rise above them faster
+ * than the skew bound allows. */
 static void fit(dt_clock *c)
 {
     uint32_t n = c->n_windows;
-    if (n == 0)
-        return;
-    if (n == 1) {
-        c->offset_ns = (double)c->pt_d[0] + c->skew * 0.0;
-        c->ref = c->pt_ts[0];
-        return;
+    uint32_t first = n < c->max_windows ? 0 : c->next; /* oldest point */
+    dt_time base_ts = c->pt_ts[first], base_d = c->pt_d[first];
+    double x[DT_CLOCK_MAX_WINDOWS], y[DT_CLOCK_MAX_WINDOWS];
+    uint32_t h[DT_CLOCK_MAX_WINDOWS], nh = 0;
+    double mx = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = (first + k) % c->max_windows;
+        x[k] = (double)(c->pt_ts[i] - base_ts); /* times increase with k */
+        y[k] = (double)(c->pt_d[i] - base_d);
+        mx += x[k];
+        /* monotone chain, lower hull; of points at one time the lower stays */
+        if (nh > 0 && x[h[nh - 1]] == x[k]) {
+            if (y[k] >= y[h[nh - 1]])
+                continue;
+            nh--;
+        }
+        while (nh >= 2) {
+            uint32_t p = h[nh - 2], q = h[nh - 1];
+            if ((x[q] - x[p]) * (y[k] - y[p]) - (y[q] - y[p]) * (x[k] - x[p]) > 0)
+                break;
+            nh--;
+        }
+        h[nh++] = k;
     }
-    /* Centre on the mean time for conditioning. */
-    double mt = 0, md = 0;
-    dt_time base_ts = c->pt_ts[0], base_d = c->pt_d[0];
-    for (uint32_t i = 0; i < n; i++) {
-        mt += (double)(c->pt_ts[i] - base_ts);
-        md += (double)(c->pt_d[i] - base_d);
+    mx /= n;
+    double b = 0.0;
+    for (uint32_t j = 0; j + 1 < nh; j++) {
+        if (x[h[j + 1]] >= mx) {
+            b = (y[h[j + 1]] - y[h[j]]) / (x[h[j + 1]] - x[h[j]]);
+            break;
+        }
     }
-    mt /= n;
-    md /= n;
-    double sxx = 0, sxy = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        double x = (double)(c->pt_ts[i] - base_ts) - mt;
-        double y = (double)(c->pt_d[i] - base_d) - md;
-        sxx += x * x;
-        sxy += x * y;
-    }
-    double b = sxx > 0 ? sxy / sxx : 0.0;
     /* the skew a crystal can have; a steeper line comes from data that is not
      * a clock (a backlog squeezed into the windows): hold it at the bound */
     if (!(fabs(b) < DT_CLOCK_MAX_SKEW)) {
         b = b > 0 ? DT_CLOCK_MAX_SKEW : -DT_CLOCK_MAX_SKEW;
         c->skew_limited++;
     }
+    double a = y[0] - b * x[0];
+    for (uint32_t k = 1; k < n; k++)
+        a = y[k] - b * x[k] < a ? y[k] - b * x[k] : a;
     c->skew = b;
-    c->ref = base_ts + (dt_time)mt;
-    c->offset_ns = (double)base_d + md;
+    c->ref = base_ts + (dt_time)mx;
+    c->offset_ns = (double)base_d + a + b * (double)(dt_time)mx;
     c->have_fit = 1;
 }
 
@@ -157,6 +176,14 @@ void dt_clock_observe(dt_clock *c, dt_time ts, dt_time ta)
             c->offset_ns = (double)d;
             c->ref = ts;
         }
+    }
+    if (c->have_fit && (double)d < pred) {
+        /* A delay under the line (by less than a step) shows the line too
+         * high: lowered to it at once, not only when the window closes, so
+         * a path that got faster, after the line rose with a slower one, maps
+         * no sample past its arrival. The window's minimum keeps it in the
+         * next fit. */
+        c->offset_ns += (double)d - pred;
     }
     if (ts - c->win_start >= c->window_ns) {
         c->pt_ts[c->next] = c->win_min_ts;

@@ -211,6 +211,46 @@ static void test_backward_step_needs_a_window(void **state)
     assert_int_equal(k, 101);
 }
 
+/* The line lies under every window minimum it was fitted to, whatever steps
+ * the smallest delay takes: here a sender whose path gains 47 ms at 3 s (a
+ * restart onto another route, or a receiver stamping late for a while) and
+ * loses it again at 7.5 s, on Unix time. A least-squares line through the
+ * minima ran above half of them and read the step as a skew; extrapolated,
+ * it mapped samples more than 50 ms past their arrival, where the ingest's
+ * default future tolerance refuses them (seen as a flaky live test, whose
+ * arrivals were also stamped on a 100 ms cycle). */
+static void test_line_under_the_minima_across_delay_steps(void **state)
+{
+    (void)state;
+    const dt_time ms = DT_NS_PER_MS, period = 50 * ms;
+    const dt_time unix0 = INT64_C(1764633600) * DT_NS_PER_S; /* the sender's clock */
+    dt_time worst_ahead = INT64_MIN;
+    double worst_over = -1e300;
+    for (dt_time ph = 0; ph < period; ph += 5 * ms) {
+        dt_clock c;
+        dt_clock_config cfg = {DT_CLOCK_ESTIMATE, 0, 0, 0, 0, 0};
+        assert_int_equal(dt_clock_init(&c, &cfg), 0);
+        for (dt_time tc = 200 * ms + ph; tc < 12 * DT_NS_PER_S; tc += period) {
+            dt_time path = tc >= 3 * DT_NS_PER_S && tc < 7500 * ms ? 47 * ms : 0;
+            dt_time ta = tc + path + 200 * DT_NS_PER_US + (dt_time)(expo(1e-3) * 1e9);
+            dt_time ts = unix0 + tc;
+            dt_clock_observe(&c, ts, ta);
+            dt_time m = dt_clock_map(&c, ts);
+            worst_ahead = m - ta > worst_ahead ? m - ta : worst_ahead;
+            for (uint32_t i = 0; i < c.n_windows && dt_clock_locked(&c); i++) {
+                double over = dt_clock_offset_s(&c, c.pt_ts[i]) * 1e9 - (double)c.pt_d[i];
+                worst_over = over > worst_over ? over : worst_over;
+            }
+        }
+        assert_int_equal(dt_clock_resets(&c), 0);
+    }
+    print_message("delay steps of 47 ms: worst mapped - arrival %.1f ms, line above a "
+                  "window minimum by at most %.0f ns\n",
+                  (double)worst_ahead / 1e6, worst_over);
+    assert_true(worst_over < 1e3); /* rounding of ~2e18 ns offsets in doubles */
+    assert_true(worst_ahead < 50 * ms);
+}
+
 /* No arithmetic on times outside +-DT_TIME_LIMIT: ignored by the model,
  * mapped to DT_TIME_MIN/MAX (fixed and estimated clocks, any offset). */
 static void test_extreme_times(void **state)
@@ -256,6 +296,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_backlog_is_late_data),
     cmocka_unit_test(test_backward_step_needs_a_window),
     cmocka_unit_test(test_extreme_times),
+    cmocka_unit_test(test_line_under_the_minima_across_delay_steps),
 };
 
 DTT_MAIN(tests)

@@ -142,12 +142,25 @@ static void test_ready_delivers_at_once(void **state)
         assert_int_equal(dt_ring_drain(ring(&r), out, 4), 2);
         assert_close(out[0].value, 1.0 * (k + 1), 1e-12, 0);
         assert_close(out[1].value, 1.0 * (k + 1) + 0.01, 1e-12, 0);
+        /* stamped when received, not at the next step: a clock estimate on
+         * arrivals quantized to the cycle saw the smallest delay move with
+         * the sender's phase */
+        assert_true(out[0].t_arrival == (dt_time)(k + 1) * DT_NS_PER_MS);
+        assert_true(out[1].t_arrival == (dt_time)(k + 1) * DT_NS_PER_MS);
         /* the same socket, the same object: the loop keeps its registration */
         dt_io_watch again = the_watch(&r);
         assert_int_equal(again.fd, w.fd);
         assert_int_equal(again.gen, w.gen);
     }
     assert_int_equal(stats(&r).polls_limited, 0);
+    /* drained by a poll instead: stamped with the poll's now */
+    send_frame(&r, 1, 5.0);
+    struct pollfd p = {w.fd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_int_equal(dt_io_poll(r.io, 7 * DT_NS_PER_MS), 0);
+    dt_sample out[2];
+    assert_int_equal(dt_ring_drain(ring(&r), out, 2), 1);
+    assert_true(out[0].t_arrival == 7 * DT_NS_PER_MS);
     rig_close(&r);
 }
 
