@@ -352,19 +352,24 @@ DT_API int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry
                         const dt_logger *logger, dt_io **out, dt_diag *diag);
 /** Closes every adapter. */
 DT_API void dt_io_destroy(dt_io *io);
-/** Polls every source, then every sink, that has a poll (twin's thread).
+/** Polls every link (the bus connection), then every source, then every
+ *  sink, that has a poll (twin's thread).
  *  Returns the first error a poll reported (all are polled regardless). */
 DT_API int dt_io_poll(dt_io *io, dt_time now);
 /** One descriptor the adapters of a twin want watched: the adapter is a
- *  source index, or a sink index with DT_IO_SINK set. */
+ *  source index, a sink index with DT_IO_SINK set, or a link (a connection
+ *  the twin's adapters share, such as its MQTT broker's) with DT_IO_LINK. */
 typedef struct dt_io_watch {
     int fd;           /**< the descriptor */
     unsigned events;  /**< DT_WATCH_READ | DT_WATCH_WRITE */
     uint32_t gen;     /**< changes when fd names a new object: register it afresh */
-    uint32_t adapter; /**< source index, or sink index | DT_IO_SINK */
+    uint32_t adapter; /**< source index, sink index | DT_IO_SINK, link | DT_IO_LINK */
 } dt_io_watch;
 /** Marks a sink in dt_io_watch.adapter. */
 #define DT_IO_SINK 0x80000000u
+/** Marks a link (a shared connection, such as the MQTT bus) in
+ *  dt_io_watch.adapter. */
+#define DT_IO_LINK 0x40000000u
 /** For a host loop: the descriptors every opened adapter wants watched now
  *  (writes up to max, returns how many there are). Ask again after each
  *  dt_io_ready, dt_io_wake and step: adapters change them (a reconnect). */

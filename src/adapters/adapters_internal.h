@@ -39,6 +39,36 @@ const dt_allocator *dt__registry_allocator(const dt_registry *reg);
  * and returns n (how many the adapter has). */
 size_t dt__counters_copy(dt_counter *out, size_t max, const dt_counter *c, size_t n);
 
+/* A link: a connection the io holds for its adapters and the twin (the MQTT
+ * bus), shared by every source and sink that uses it. It is driven by the
+ * same loop hooks as the adapters (its watches are reported with
+ * DT_IO_LINK | index), polled before the sources, closed after the sinks. */
+typedef struct dt__io_link_ops {
+    int (*poll)(void *self, dt_time now);
+    size_t (*watches)(const void *self, dt_watch *out, size_t max);
+    void (*ready)(void *self, int fd, unsigned events, dt_time now);
+    dt_time (*wake_at)(const void *self);
+    void (*wake)(void *self, dt_time now);
+    void (*destroy)(void *self); /* frees self */
+} dt__io_link_ops;
+/* Most links per io. */
+#define DT__IO_LINKS 4
+/* Adds a link named `name` (a string that outlives the io); the io owns self
+ * from now on (destroy), also on failure. @retval DT_ELIMIT @retval DT_EEXIST */
+int dt__io_add_link(dt_io *io, const char *name, const dt__io_link_ops *ops, void *self);
+/* The link named `name`, or NULL. */
+void *dt__io_link(const dt_io *io, const char *name);
+/* The io's mode (DT__IO_*), its allocator, logger and directory: for a link
+ * built while the io reads the description. */
+int dt__io_mode(const dt_io *io);
+const dt_allocator *dt__io_allocator(const dt_io *io);
+const dt_logger *dt__io_logger(const dt_io *io);
+const char *dt__io_basedir(const dt_io *io);
+const dt_model *dt__io_model(const dt_io *io);
+/* The io of an adapter's context. */
+dt_io *dt__source_io(const dt_source_ctx *ctx);
+dt_io *dt__sink_io(const dt_sink_ctx *ctx);
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

@@ -64,6 +64,9 @@ void dt_io_destroy(dt_io *io)
         dt__free(&a, c->id);
         dt__io_free_maps(&a, &c->maps);
     }
+    /* after the adapters, which may hold subscriptions on them */
+    for (size_t i = io->n_link; i-- > 0;)
+        io->link[i].ops->destroy(io->link[i].self);
     dt__free(&a, io->src);
     dt__free(&a, io->snk);
     dt__free(&a, io->rep_seq);
@@ -136,6 +139,11 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
 int dt_io_poll(dt_io *io, dt_time now)
 {
     int first = DT_OK;
+    for (size_t i = 0; i < io->n_link; i++) {
+        int rc = io->link[i].ops->poll(io->link[i].self, now);
+        if (rc != DT_OK && first == DT_OK)
+            first = rc;
+    }
     for (size_t i = 0; i < io->n_src; i++) {
         dt_source_ctx *c = &io->src[i];
         if (c->ops->poll == NULL || !c->opened)
@@ -161,18 +169,50 @@ int dt_io_poll(dt_io *io, dt_time now)
  * handles; an adapter naming more is still served by its poll. */
 #define WATCH_MAX 64
 
+/* Adapter k of the loop hooks' order: sources, sinks, then links. */
+typedef struct hook {
+    void *self;
+    size_t (*watches)(const void *, dt_watch *, size_t);
+    void (*ready)(void *, int, unsigned, dt_time);
+    dt_time (*wake_at)(const void *);
+    void (*wake)(void *, dt_time);
+    uint32_t tag; /* index | DT_IO_SINK / DT_IO_LINK */
+} hook;
+
+static int hook_at(const dt_io *io, size_t k, hook *h)
+{
+    if (k < io->n_src) {
+        const dt_source_ctx *c = &io->src[k];
+        *h = (hook){c->self, c->ops->watches, c->ops->ready, c->ops->wake_at, c->ops->wake,
+                    (uint32_t)k};
+        return c->opened;
+    }
+    k -= io->n_src;
+    if (k < io->n_snk) {
+        const dt_sink_ctx *c = &io->snk[k];
+        *h = (hook){c->self, c->ops->watches, c->ops->ready, c->ops->wake_at, c->ops->wake,
+                    (uint32_t)k | DT_IO_SINK};
+        return c->opened;
+    }
+    k -= io->n_snk;
+    const dt__io_link_ops *o = io->link[k].ops;
+    *h = (hook){io->link[k].self, o->watches, o->ready, o->wake_at, o->wake,
+                (uint32_t)k | DT_IO_LINK};
+    return 1;
+}
+
+static size_t hook_count(const dt_io *io) { return io->n_src + io->n_snk + io->n_link; }
+
 size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max)
 {
     size_t n = 0;
     if (io == NULL)
         return 0;
-    for (size_t k = 0; k < io->n_src + io->n_snk; k++) {
-        int sink = k >= io->n_src;
-        size_t i = sink ? k - io->n_src : k;
-        const void *self = sink ? io->snk[i].self : io->src[i].self;
-        int opened = sink ? io->snk[i].opened : io->src[i].opened;
-        size_t (*fn)(const void *, dt_watch *, size_t) =
-            sink ? io->snk[i].ops->watches : io->src[i].ops->watches;
+    for (size_t k = 0; k < hook_count(io); k++) {
+        hook h;
+        int opened = hook_at(io, k, &h);
+        size_t (*fn)(const void *, dt_watch *, size_t) = h.watches;
+        const void *self = h.self;
         if (fn == NULL || !opened)
             continue;
         /* An entry the adapter did not write, whatever count it returns,
@@ -187,7 +227,7 @@ size_t dt_io_watches(const dt_io *io, dt_io_watch *out, size_t max)
                 continue;
             if (n < max && out != NULL)
                 out[n] = (dt_io_watch){w[j].fd, w[j].events & (DT_WATCH_READ | DT_WATCH_WRITE),
-                                       w[j].gen, (uint32_t)i | (sink ? DT_IO_SINK : 0)};
+                                       w[j].gen, h.tag};
             n++;
         }
     }
@@ -198,8 +238,13 @@ void dt_io_ready(dt_io *io, uint32_t adapter, int fd, unsigned events, dt_time n
 {
     if (io == NULL)
         return;
-    size_t i = adapter & ~DT_IO_SINK;
-    if (adapter & DT_IO_SINK) {
+    size_t i = adapter & ~(DT_IO_SINK | DT_IO_LINK);
+    if ((adapter & DT_IO_SINK) && (adapter & DT_IO_LINK))
+        return;
+    if (adapter & DT_IO_LINK) {
+        if (i < io->n_link && io->link[i].ops->ready != NULL)
+            io->link[i].ops->ready(io->link[i].self, fd, events, now);
+    } else if (adapter & DT_IO_SINK) {
         if (i < io->n_snk && io->snk[i].opened && io->snk[i].ops->ready != NULL)
             io->snk[i].ops->ready(io->snk[i].self, fd, events, now);
     } else if (i < io->n_src && io->src[i].opened && io->src[i].ops->ready != NULL) {
@@ -207,22 +252,21 @@ void dt_io_ready(dt_io *io, uint32_t adapter, int fd, unsigned events, dt_time n
     }
 }
 
-/* The adapter k (sources first, then sinks): its wake_at, or DT_TIME_MAX. */
+/* The adapter k (sources first, then sinks, then links): its wake_at, or
+ * DT_TIME_MAX. */
 static dt_time wake_at(const dt_io *io, size_t k)
 {
-    int sink = k >= io->n_src;
-    size_t i = sink ? k - io->n_src : k;
-    dt_time (*fn)(const void *) = sink ? io->snk[i].ops->wake_at : io->src[i].ops->wake_at;
-    int opened = sink ? io->snk[i].opened : io->src[i].opened;
-    if (fn == NULL || !opened)
+    hook h;
+    int opened = hook_at(io, k, &h);
+    if (h.wake_at == NULL || !opened)
         return DT_TIME_MAX;
-    return fn(sink ? io->snk[i].self : io->src[i].self);
+    return h.wake_at(h.self);
 }
 
 dt_time dt_io_wake_at(const dt_io *io)
 {
     dt_time t = DT_TIME_MAX;
-    for (size_t k = 0; io != NULL && k < io->n_src + io->n_snk; k++) {
+    for (size_t k = 0; io != NULL && k < hook_count(io); k++) {
         dt_time w = wake_at(io, k);
         if (w < t)
             t = w;
@@ -232,19 +276,48 @@ dt_time dt_io_wake_at(const dt_io *io)
 
 void dt_io_wake(dt_io *io, dt_time now)
 {
-    for (size_t k = 0; io != NULL && k < io->n_src + io->n_snk; k++) {
+    for (size_t k = 0; io != NULL && k < hook_count(io); k++) {
         /* DT_TIME_MAX is no wish (and what an adapter never opened, or
          * without wake_at, says): never due, even at now == DT_TIME_MAX */
         dt_time at = wake_at(io, k);
         if (at == DT_TIME_MAX || at > now)
             continue;
-        int sink = k >= io->n_src;
-        size_t i = sink ? k - io->n_src : k;
-        void (*fn)(void *, dt_time) = sink ? io->snk[i].ops->wake : io->src[i].ops->wake;
-        if (fn != NULL)
-            fn(sink ? io->snk[i].self : io->src[i].self, now);
+        hook h;
+        (void)hook_at(io, k, &h);
+        if (h.wake != NULL)
+            h.wake(h.self, now);
     }
 }
+
+int dt__io_add_link(dt_io *io, const char *name, const dt__io_link_ops *ops, void *self)
+{
+    if (dt__io_link(io, name) != NULL || io->n_link == DT__IO_LINKS) {
+        int rc = io->n_link == DT__IO_LINKS ? DT_ELIMIT : DT_EEXIST;
+        ops->destroy(self);
+        return rc;
+    }
+    io->link[io->n_link].name = name;
+    io->link[io->n_link].ops = ops;
+    io->link[io->n_link].self = self;
+    io->n_link++;
+    return DT_OK;
+}
+
+void *dt__io_link(const dt_io *io, const char *name)
+{
+    for (size_t i = 0; io != NULL && i < io->n_link; i++)
+        if (strcmp(io->link[i].name, name) == 0)
+            return io->link[i].self;
+    return NULL;
+}
+
+int dt__io_mode(const dt_io *io) { return io->mode; }
+const dt_allocator *dt__io_allocator(const dt_io *io) { return &io->alloc; }
+const dt_logger *dt__io_logger(const dt_io *io) { return &io->log; }
+const char *dt__io_basedir(const dt_io *io) { return io->basedir; }
+const dt_model *dt__io_model(const dt_io *io) { return io->model; }
+dt_io *dt__source_io(const dt_source_ctx *ctx) { return ctx->io; }
+dt_io *dt__sink_io(const dt_sink_ctx *ctx) { return ctx->io; }
 
 int dt_io_apply(dt_io *io, const dt_command *cmd)
 {

@@ -8,6 +8,7 @@
 
 #include "../desc/desc.h"
 #include "../platform/internal.h"
+#include "../bus/bus.h"
 #include "host_internal.h"
 
 #define fail dt__fail
@@ -485,9 +486,17 @@ static int read_sinks(void *layer, const dt_config *arr, dt_diag *diag)
     return arr != NULL ? open_sinks(layer, arr) : DT_OK;
 }
 
-/* The sections the adapter host reads, in this order. */
+static int read_bus(void *layer, const dt_config *sec, dt_diag *diag)
+{
+    (void)diag;
+    build *b = layer;
+    return dt__bus_read(b->io, sec, b->diag);
+}
+
+/* The sections the adapter host reads, in this order: the bus first, whose
+ * connection the sources and sinks share. */
 const dt__section_def dt__io_sections[] = {
-    {"sources", read_sources}, {"sinks", read_sinks}, {NULL, NULL}};
+    {"bus", read_bus}, {"sources", read_sources}, {"sinks", read_sinks}, {NULL, NULL}};
 
 int dt__io_read(build *b)
 {

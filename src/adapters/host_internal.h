@@ -69,6 +69,13 @@ struct dt_io {
     dt_time *rep_t;
     size_t *route_start; /* n_signals + 1 */
     size_t *route;       /* (sink index, mapping index) pairs */
+    /* links (the bus): read before the adapters that use them */
+    struct {
+        const char *name;
+        const dt__io_link_ops *ops;
+        void *self;
+    } link[DT__IO_LINKS];
+    size_t n_link;
 };
 
 /* A build of an io from the description: what its readers share. */

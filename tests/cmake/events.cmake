@@ -25,6 +25,10 @@ if(NOT DTWIN_SANITIZE AND NOT DTWIN_COVERAGE)
   # which clang-tidy (make lint) reads for the library's own flags
   set_target_properties(test_events_tsan PROPERTIES EXPORT_COMPILE_COMMANDS OFF)
   target_link_options(test_events_tsan PRIVATE -fsanitize=thread)
+  if(DTWIN_WITH_MQTT)
+    target_link_libraries(test_events_tsan PRIVATE PkgConfig::MOSQUITTO)
+    target_compile_definitions(test_events_tsan PRIVATE DTWIN_WITH_MQTT)
+  endif()
   target_link_libraries(test_events_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON
     Threads::Threads m)
   add_test(NAME tsan.events COMMAND test_events_tsan test_queue_reader_thread)

@@ -21,6 +21,10 @@ if(NOT DTWIN_SANITIZE AND NOT DTWIN_COVERAGE)
   # which clang-tidy (make lint) reads for the library's own flags
   set_target_properties(test_redteam_desc_tsan PROPERTIES EXPORT_COMPILE_COMMANDS OFF)
   target_link_options(test_redteam_desc_tsan PRIVATE -fsanitize=thread)
+  if(DTWIN_WITH_MQTT)
+    target_link_libraries(test_redteam_desc_tsan PRIVATE PkgConfig::MOSQUITTO)
+    target_compile_definitions(test_redteam_desc_tsan PRIVATE DTWIN_WITH_MQTT)
+  endif()
   target_link_libraries(test_redteam_desc_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON
     Threads::Threads m)
   add_test(NAME tsan.redteam_desc COMMAND test_redteam_desc_tsan

@@ -336,7 +336,12 @@ def cmd_keys(root):
     # the built-in kinds are registered in builtins.c (sim's in sim.c, with its plants)
     registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")
     est = read(root, "src/estimator/estimator_json.c")
+    bus = read(root, "src/bus/bus_config.c")
     tables = [
+        (bus, "bus_keys", "#/$defs/bus", None),
+        (bus, "broker_keys", "#/$defs/busBroker", None),
+        (bus, "tls_keys", "#/$defs/busTls", None),
+        (bus, "reconnect_keys", "#/$defs/busReconnect", None),
         (model, "asset_keys", "#/$defs/asset", None),
         (model, "signal_keys", "#/$defs/signal", None),
         (model, "limit_keys", "#/$defs/signal/properties/limits", None),

@@ -1,0 +1,278 @@
+/* The description's "bus" section: the twin's broker connection. Read by the
+ * adapter host before its sources and sinks, which share the connection;
+ * checked fully when the twin is only validated (`dtwin check`: files
+ * readable, settings in range), connected only when the twin runs. */
+#define _DEFAULT_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../adapters/adapters_internal.h"
+#include "../desc/desc.h"
+#include "../platform/internal.h"
+#include "bus.h"
+#include "mqtt.h"
+
+static const char *const bus_keys[] = {"broker", "reconnect", NULL};
+static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
+                                          "tls",      "username",      "password_file", NULL};
+static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
+static const char *const reconnect_keys[] = {"min", "max", NULL};
+
+static int loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+static int ip_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* A string member: required or optional, at most cap - 1 bytes, printable. */
+static int str_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+                      int required, char *out, size_t cap)
+{
+    const dt_config *v = dt_config_get(obj, key);
+    out[0] = '\0';
+    if (v == NULL) {
+        if (required)
+            return dt__diag(diag, DT_EPARSE, path, "%s: required, a string", key);
+        return DT_OK;
+    }
+    const char *s = dt__cfg_str(v);
+    char got[64];
+    if (s == NULL)
+        return dt__diag(diag, DT_EPARSE, path, "%s: expected a string, got %s", key,
+                        dt__cfg_got(v, got, sizeof got));
+    size_t n = strlen(s);
+    if (n == 0 || n >= cap)
+        return dt__diag(diag, DT_EPARSE, path, "%s: 1..%zu bytes, got %zu", key, cap - 1, n);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f)
+            return dt__diag(diag, DT_EPARSE, path,
+                            "%s: \"%s\" holds a space or control character (byte %zu)", key, s,
+                            i);
+    memcpy(out, s, n + 1);
+    return DT_OK;
+}
+
+/* An optional number in [lo, hi] (integer when asked), def when absent. */
+static int num_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+                      double lo, double hi, int integer, double def, double *out)
+{
+    int present = 0;
+    double v = def;
+    int rc = dt__cfg_opt_number(diag, obj, path, key, &v, &present);
+    if (rc != DT_OK)
+        return rc;
+    if (present && (!(v >= lo && v <= hi) || (integer && v != (double)(int64_t)v)))
+        return dt__diag(diag, DT_EPARSE, path, "%s: %s %g..%g, got %.17g", key,
+                        integer ? "an integer in" : "a number in", lo, hi, v);
+    *out = v;
+    return DT_OK;
+}
+
+/* A readable file named by member `key`, resolved against basedir. */
+static int file_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+                       int required, const char *basedir, char *out, size_t cap)
+{
+    char rel[512];
+    int rc = str_member(diag, obj, path, key, required, rel, sizeof rel);
+    if (rc != DT_OK || rel[0] == '\0') {
+        out[0] = '\0';
+        return rc;
+    }
+    if (dt__resolve_path(basedir, rel, out, cap) != DT_OK)
+        return dt__diag(diag, DT_EPARSE, path, "%s: the path \"%s\" is too long", key, rel);
+    FILE *f = fopen(out, "rb");
+    if (f == NULL)
+        return dt__diag(diag, DT_EIO, path, "%s: cannot read \"%s\": %s", key, out,
+                        strerror(errno));
+    fclose(f);
+    return DT_OK;
+}
+
+static int read_password(dt_diag *diag, const char *path, const char *file, char *out,
+                         size_t cap)
+{
+    FILE *f = fopen(file, "rb");
+    if (f == NULL)
+        return dt__diag(diag, DT_EIO, path, "password_file: cannot read \"%s\": %s", file,
+                        strerror(errno));
+    size_t n = fread(out, 1, cap, f);
+    fclose(f);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        n--;
+    if (n == 0 || n >= cap)
+        return dt__diag(diag, DT_EPARSE, path,
+                        "password_file: \"%s\" must hold one line of 1..%zu bytes", file,
+                        cap - 1);
+    out[n] = '\0';
+    if (memchr(out, '\0', n) != NULL || memchr(out, '\n', n) != NULL)
+        return dt__diag(diag, DT_EPARSE, path,
+                        "password_file: \"%s\" must hold one line without NUL bytes", file);
+    return DT_OK;
+}
+
+static int read_tls(dt_diag *diag, const dt_config *broker, const char *basedir,
+                    dt__mqtt_config *c)
+{
+    const dt_config *t = dt_config_get(broker, "tls");
+    const char *s = dt__cfg_str(t);
+    if (t == NULL)
+        return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
+                        "required: an object with \"ca\" (and \"cert\" and \"key\" for a "
+                        "client certificate), or \"none\" for plain TCP to a loopback broker");
+    if (s != NULL) {
+        if (strcmp(s, "none") != 0)
+            return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
+                            "expected an object or \"none\", got \"%s\"", s);
+        if (!loopback(c->host))
+            return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
+                            "\"none\" is for a loopback broker only; %s is not one: give "
+                            "\"tls\": {\"ca\": ..., \"cert\": ..., \"key\": ...}",
+                            c->host);
+        c->tls = 0;
+        return DT_OK;
+    }
+    char got[64];
+    if (!dt__cfg_is_object(t))
+        return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
+                        "expected an object or \"none\", got %s", dt__cfg_got(t, got, sizeof got));
+    int rc = dt__cfg_check_keys(diag, t, "bus.broker.tls", tls_keys, NULL);
+    if (rc == DT_OK)
+        rc = file_member(diag, t, "bus.broker.tls", "ca", 1, basedir, c->ca, sizeof c->ca);
+    if (rc == DT_OK)
+        rc = file_member(diag, t, "bus.broker.tls", "cert", 0, basedir, c->cert, sizeof c->cert);
+    if (rc == DT_OK)
+        rc = file_member(diag, t, "bus.broker.tls", "key", 0, basedir, c->key, sizeof c->key);
+    if (rc == DT_OK && (c->cert[0] == '\0') != (c->key[0] == '\0'))
+        rc = dt__diag(diag, DT_EPARSE, "bus.broker.tls",
+                      "\"cert\" and \"key\" go together (a client certificate and its key)");
+    c->tls = 1;
+    return rc;
+}
+
+static int read_broker(dt_diag *diag, const dt_config *b, const char *basedir,
+                       const char *twin_name, dt__mqtt_config *c)
+{
+    const char *path = "bus.broker";
+    char got[64];
+    if (!dt__cfg_is_object(b))
+        return dt__diag(diag, DT_EPARSE, path, "expected an object, got %s",
+                        dt__cfg_got(b, got, sizeof got));
+    int rc = dt__cfg_check_keys(diag, b, path, broker_keys, NULL);
+    if (rc == DT_OK)
+        rc = str_member(diag, b, path, "host", 1, c->host, sizeof c->host);
+    if (rc != DT_OK)
+        return rc;
+    const dt_config *t = dt_config_get(b, "tls");
+    int tls = t != NULL && dt__cfg_str(t) == NULL;
+    double port = tls ? 8883 : 1883, keep = 10;
+    rc = num_member(diag, b, path, "port", 1, 65535, 1, port, &port);
+    if (rc == DT_OK)
+        rc = num_member(diag, b, path, "keepalive", 5, 3600, 1, keep, &keep);
+    if (rc == DT_OK)
+        rc = str_member(diag, b, path, "client_id", 0, c->client_id, sizeof c->client_id);
+    if (rc == DT_OK)
+        rc = str_member(diag, b, path, "username", 0, c->username, sizeof c->username);
+    if (rc == DT_OK)
+        rc = read_tls(diag, b, basedir, c);
+    char pwfile[512];
+    if (rc == DT_OK)
+        rc = file_member(diag, b, path, "password_file", 0, basedir, pwfile, sizeof pwfile);
+    if (rc != DT_OK)
+        return rc;
+    if (pwfile[0] != '\0') {
+        if (c->username[0] == '\0')
+            return dt__diag(diag, DT_EPARSE, path,
+                            "password_file: needs \"username\" (the password is its)");
+        rc = read_password(diag, "bus.broker", pwfile, c->password, sizeof c->password);
+        if (rc != DT_OK)
+            return rc;
+    }
+    c->port = (int)port;
+    c->keepalive_s = (int)keep;
+    if (c->client_id[0] == '\0')
+        snprintf(c->client_id, sizeof c->client_id, "dt-%.100s", twin_name);
+    return DT_OK;
+}
+
+#ifdef DTWIN_WITH_MQTT
+static void link_destroy(void *self) { dt__mqtt_destroy(self); }
+
+static const dt__io_link_ops mqtt_link = {dt__mqtt_poll, dt__mqtt_watches, dt__mqtt_ready,
+                                          dt__mqtt_wake_at, dt__mqtt_wake, link_destroy};
+#endif
+
+int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
+{
+    if (sec == NULL)
+        return DT_OK;
+    char got[64];
+    if (!dt__cfg_is_object(sec))
+        return dt__diag(diag, DT_EPARSE, "bus", "expected an object, got %s",
+                        dt__cfg_got(sec, got, sizeof got));
+    int rc = dt__cfg_check_keys(diag, sec, "bus", bus_keys, NULL);
+    if (rc != DT_OK)
+        return rc;
+    const dt_config *b = dt_config_get(sec, "broker");
+    if (b == NULL)
+        return dt__diag(diag, DT_EPARSE, "bus", "broker: required, an object");
+    dt__mqtt_config c;
+    memset(&c, 0, sizeof c);
+    const char *name = dt_model_name(dt__io_model(io));
+    rc = read_broker(diag, b, dt__io_basedir(io), name ? name : "twin", &c);
+    double lo = 0.1, hi = 5;
+    const dt_config *r = dt_config_get(sec, "reconnect");
+    if (rc == DT_OK && r != NULL) {
+        if (!dt__cfg_is_object(r))
+            return dt__diag(diag, DT_EPARSE, "bus.reconnect", "expected an object, got %s",
+                            dt__cfg_got(r, got, sizeof got));
+        rc = dt__cfg_check_keys(diag, r, "bus.reconnect", reconnect_keys, NULL);
+        if (rc == DT_OK)
+            rc = num_member(diag, r, "bus.reconnect", "min", 0.01, 300, 0, lo, &lo);
+        if (rc == DT_OK)
+            rc = num_member(diag, r, "bus.reconnect", "max", 0.01, 300, 0, hi, &hi);
+        if (rc == DT_OK && lo > hi)
+            rc = dt__diag(diag, DT_EPARSE, "bus.reconnect",
+                          "min (%g s) is above max (%g s)", lo, hi);
+    }
+    if (rc != DT_OK)
+        return rc;
+    c.reconnect_min = dt_time_from_sec(lo);
+    c.reconnect_max = dt_time_from_sec(hi);
+    if (!ip_literal(c.host))
+        dt__log(dt__io_logger(io), DT_LOG_WARN, "bus",
+                "bus.broker.host: \"%s\" is a name: libmosquitto resolves it at every "
+                "connect with a blocking lookup, which stalls the twin's loop while it lasts "
+                "(give an IP address)",
+                c.host);
+#ifndef DTWIN_WITH_MQTT
+    return dt__diag(diag, DT_EUNSUPPORTED, "bus",
+                    "this dtwin was built without the MQTT bus (DTWIN_WITH_MQTT=OFF)");
+#else
+    if (dt__io_mode(io) != DT__IO_OPEN)
+        return DT_OK; /* checked, never connected (a check or a replay) */
+    dt__mqtt *m = NULL;
+    char err[200];
+    rc = dt__mqtt_create(dt__io_allocator(io), dt__io_logger(io), c.client_id, &c, &m, err,
+                         sizeof err);
+    memset(c.password, 0, sizeof c.password);
+    if (rc != DT_OK)
+        return dt__diag(diag, rc, "bus.broker", "%s", err);
+    rc = dt__io_add_link(io, DT__BUS_MQTT, &mqtt_link, m);
+    if (rc != DT_OK)
+        return dt__diag(diag, rc, "bus", "cannot add the connection: %s", dt_strerror(rc));
+    return DT_OK;
+#endif
+}
