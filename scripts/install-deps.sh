@@ -5,7 +5,7 @@
 set -eu
 
 pkgs="cmake make gcc clang pkg-config libcjson-dev libuv1-dev libcmocka-dev
-libclang-rt-14-dev binutils python3 python3-jsonschema mosquitto libmosquitto-dev $*"
+libclang-rt-14-dev binutils python3 python3-jsonschema mosquitto libmosquitto-dev openssl $*"
 
 missing=""
 for p in $pkgs; do
