@@ -105,7 +105,7 @@ static int psd_packed(size_t n, unsigned char *T)
             return 0;
         scale = fmax(scale, d);
     }
-    if (!(scale <= 1.7976931348623157e308))
+    if (!isfinite(scale)) /* defensive: both callers pass finite values */
         return 0;
     if (scale == 0) { /* every variance 0: only the zero matrix */
         for (size_t k = 0; k < m; k++)
@@ -124,7 +124,7 @@ static int psd_packed(size_t n, unsigned char *T)
     const double tol = 1e-9 * top;
     for (size_t k = 0; k < n; k++) {
         double d = tget(T, upper(n, k, k));
-        if (!(d >= -tol))
+        if (!(d >= -tol)) /* the check after each update has refused it already */
             return 0;
         if (d <= tol) {
             for (size_t j = k + 1; j < n; j++) {
