@@ -139,29 +139,33 @@ DT_API const char *dt_buswire_error_name(dt_buswire_error e);
  *  need), in constant time; fills h (may be NULL) only when it passes.
  *  After DT_BUSWIRE_OK every record index below h->count lies inside buf.
  *  Never reads past len.
- *  @retval DT_BUSWIRE_OK, or the first message reason, in the order of the
- *          dt_buswire_error list (docs/wire.md). */
+ *  @return DT_BUSWIRE_OK, or the first message reason it finds, in the order
+ *          of docs/wire.md ("What a reader checks"). */
 DT_API dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len,
                                                  dt_buswire_header *h);
 
-/** The record checks a decoder applies and an encoder requires.
- *  @retval DT_BUSWIRE_OK, DT_BUSWIRE_BAD_FLAGS, DT_BUSWIRE_BAD_TIME,
- *          DT_BUSWIRE_NOT_FINITE or DT_BUSWIRE_BAD_VARIANCE (first failing, in
- *          this order); DT_BUSWIRE_BAD_ARG for a NULL r. */
+/** The sample record checks a decoder applies and an encoder requires.
+ *  @return DT_BUSWIRE_OK, or the first failing of DT_BUSWIRE_BAD_FLAGS,
+ *          DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE, DT_BUSWIRE_BAD_VARIANCE;
+ *          DT_BUSWIRE_BAD_ARG for a NULL r. */
 DT_API dt_buswire_error dt_buswire_sample_check(const dt_buswire_sample *r);
-/** @retval DT_BUSWIRE_OK, DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_DEADLINE_BEFORE_ISSUED
- *          or DT_BUSWIRE_NOT_FINITE; DT_BUSWIRE_BAD_ARG for a NULL r. */
+/** The command record checks (the decoder checks the reserved bytes first).
+ *  @return DT_BUSWIRE_OK, or the first failing of DT_BUSWIRE_BAD_TIME,
+ *          DT_BUSWIRE_DEADLINE_BEFORE_ISSUED, DT_BUSWIRE_NOT_FINITE;
+ *          DT_BUSWIRE_BAD_ARG for a NULL r. */
 DT_API dt_buswire_error dt_buswire_command_check(const dt_buswire_command *r);
-/** @retval DT_BUSWIRE_OK, DT_BUSWIRE_BAD_FLAGS, DT_BUSWIRE_BAD_STATUS or
- *          DT_BUSWIRE_BAD_TIME; DT_BUSWIRE_BAD_ARG for a NULL r. */
+/** The ack record checks.
+ *  @return DT_BUSWIRE_OK, or the first failing of DT_BUSWIRE_BAD_FLAGS,
+ *          DT_BUSWIRE_BAD_STATUS, DT_BUSWIRE_BAD_TIME; DT_BUSWIRE_BAD_ARG for
+ *          a NULL r. */
 DT_API dt_buswire_error dt_buswire_ack_check(const dt_buswire_ack *r);
 /** The belief checks: n states, mean (n) finite, P (n x n, row-major) finite,
  *  exactly symmetric (the message carries only its upper triangle) and positive
  *  semi-definite (docs/wire.md states the test). work:
  *  DT_BUSWIRE_BELIEF_WORK(n) doubles of scratch.
- *  @retval DT_BUSWIRE_OK, DT_BUSWIRE_BAD_STATES, DT_BUSWIRE_BAD_TIME,
- *          DT_BUSWIRE_NOT_FINITE or DT_BUSWIRE_NOT_PSD (in this order);
- *          DT_BUSWIRE_BAD_ARG for a NULL pointer. */
+ *  @return DT_BUSWIRE_OK, or the first failing of DT_BUSWIRE_BAD_STATES,
+ *          DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE, DT_BUSWIRE_NOT_PSD (a
+ *          non-symmetric P too); DT_BUSWIRE_BAD_ARG for a NULL pointer. */
 DT_API dt_buswire_error dt_buswire_belief_check(dt_time t_valid, size_t n, const double *mean,
                                                 const double *P, double *work);
 
@@ -195,12 +199,12 @@ DT_API size_t dt_buswire_encode_belief(uint8_t *buf, size_t cap, const dt_buswir
  *  header first (as dt_buswire_decode_header, constant time), so it is safe on
  *  any input. out is filled whenever record i lies in the message, also when
  *  the record check fails (its fields as sent, for a log line).
- *  @retval DT_BUSWIRE_OK the record is valid.
- *  @retval a record reason (as dt_buswire_sample_check): skip this record,
- *          the others may be valid.
- *  @retval a message reason: the message is invalid (drop all of it).
- *  @retval DT_BUSWIRE_BAD_TYPE the message holds another type.
- *  @retval DT_BUSWIRE_BAD_ARG out is NULL, or i >= count. */
+ *  @return DT_BUSWIRE_OK when the record is valid; a record reason (as
+ *          dt_buswire_sample_check) when it is not: skip this record, the
+ *          others may be valid; a message reason of dt_buswire_decode_header
+ *          when the message is invalid: drop all of it; DT_BUSWIRE_BAD_TYPE
+ *          when the message holds another type; DT_BUSWIRE_BAD_ARG when out
+ *          is NULL or i >= count. */
 DT_API dt_buswire_error dt_buswire_sample_at(const uint8_t *buf, size_t len, size_t i,
                                              dt_buswire_sample *out);
 /** Command record i; as dt_buswire_sample_at. A record whose reserved bytes
@@ -215,13 +219,12 @@ DT_API dt_buswire_error dt_buswire_ack_at(const uint8_t *buf, size_t len, size_t
  *  row-major with row stride n. Allocates nothing: P's storage is the PSD
  *  test's scratch, so mean and P are unspecified after a failure; h, t_valid
  *  and n (each may be NULL) are set only on success.
- *  @retval DT_BUSWIRE_OK every check passed.
- *  @retval a message reason of dt_buswire_decode_header.
- *  @retval DT_BUSWIRE_BAD_TYPE the message is not a belief.
- *  @retval DT_BUSWIRE_CAPACITY the belief has more than max_n states.
- *  @retval DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE, DT_BUSWIRE_NOT_PSD
- *          (in this order) the belief's values.
- *  @retval DT_BUSWIRE_BAD_ARG mean or P is NULL. */
+ *  @return DT_BUSWIRE_OK when every check passed; else the first failing of:
+ *          a message reason of dt_buswire_decode_header; DT_BUSWIRE_BAD_TYPE
+ *          (not a belief); DT_BUSWIRE_BAD_ARG (mean or P NULL);
+ *          DT_BUSWIRE_CAPACITY (more than max_n states); then the belief's
+ *          values: DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE,
+ *          DT_BUSWIRE_NOT_PSD. */
 DT_API dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len,
                                                  dt_buswire_header *h, dt_time *t_valid,
                                                  size_t *n, double *mean, double *P,
