@@ -44,6 +44,10 @@ extern "C" {
 #define DT_BUSWIRE_BELIEF_BYTES(n)                                                         \
     (DT_BUSWIRE_HEADER + DT_BUSWIRE_BELIEF_FIXED + 8u * (size_t)(n) +                    \
      8u * DT_BUSWIRE_COV_ENTRIES(n))
+/** The largest variance (a sample's, a belief's diagonal), the limit of a
+ *  description's variances (docs/model.md): the product of two covariance
+ *  entries, and a sum of 64 such products, stay finite for a reader. */
+#define DT_BUSWIRE_VARIANCE_MAX 1e150
 /** Scratch of dt_buswire_belief_check, in doubles. */
 #define DT_BUSWIRE_BELIEF_WORK(n) DT_BUSWIRE_COV_ENTRIES(n)
 
@@ -80,7 +84,7 @@ typedef struct dt_buswire_sample {
     uint32_t flags;   /**< DT_BUSWIRE_F_* */
     int64_t t_source; /**< ns on the publisher's time base, |t| <= DT_TIME_LIMIT */
     double value;     /**< finite */
-    double variance;  /**< finite, >= 0 (0 when DT_BUSWIRE_F_VARIANCE is clear) */
+    double variance;  /**< 0 .. DT_BUSWIRE_VARIANCE_MAX (0 when DT_BUSWIRE_F_VARIANCE is clear) */
 } dt_buswire_sample;
 
 /** One command record (the topic names the signal). */
@@ -119,7 +123,7 @@ typedef enum dt_buswire_error {
     /* a record (samples, commands, acks: that record is skipped) or a belief's values */
     DT_BUSWIRE_BAD_FLAGS,    /**< unknown sample flag or ack decision bits */
     DT_BUSWIRE_NOT_FINITE,   /**< a value, variance, mean or covariance NaN or infinite */
-    DT_BUSWIRE_BAD_VARIANCE, /**< a negative variance */
+    DT_BUSWIRE_BAD_VARIANCE, /**< a variance (a belief's diagonal too) below 0 or above DT_BUSWIRE_VARIANCE_MAX */
     DT_BUSWIRE_BAD_TIME,     /**< a time outside +-DT_TIME_LIMIT */
     DT_BUSWIRE_DEADLINE_BEFORE_ISSUED, /**< a command's t_deadline < t_issued */
     DT_BUSWIRE_BAD_STATUS,   /**< an ack's status above 0 */
@@ -160,12 +164,14 @@ DT_API dt_buswire_error dt_buswire_command_check(const dt_buswire_command *r);
  *          a NULL r. */
 DT_API dt_buswire_error dt_buswire_ack_check(const dt_buswire_ack *r);
 /** The belief checks: n states, mean (n) finite, P (n x n, row-major) finite,
- *  exactly symmetric (the message carries only its upper triangle) and positive
- *  semi-definite (docs/wire.md states the test). work:
+ *  variances in 0 .. DT_BUSWIRE_VARIANCE_MAX, exactly symmetric (the message
+ *  carries only its upper triangle) and positive semi-definite (docs/wire.md
+ *  states the test). work:
  *  DT_BUSWIRE_BELIEF_WORK(n) doubles of scratch.
  *  @return DT_BUSWIRE_OK, or the first failing of DT_BUSWIRE_BAD_STATES,
- *          DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE, DT_BUSWIRE_NOT_PSD (a
- *          non-symmetric P too); DT_BUSWIRE_BAD_ARG for a NULL pointer. */
+ *          DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE, DT_BUSWIRE_BAD_VARIANCE,
+ *          DT_BUSWIRE_NOT_PSD (a non-symmetric P too); DT_BUSWIRE_BAD_ARG for
+ *          a NULL pointer. */
 DT_API dt_buswire_error dt_buswire_belief_check(dt_time t_valid, size_t n, const double *mean,
                                                 const double *P, double *work);
 
@@ -224,7 +230,7 @@ DT_API dt_buswire_error dt_buswire_ack_at(const uint8_t *buf, size_t len, size_t
  *          (not a belief); DT_BUSWIRE_BAD_ARG (mean or P NULL);
  *          DT_BUSWIRE_CAPACITY (more than max_n states); then the belief's
  *          values: DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_NOT_FINITE,
- *          DT_BUSWIRE_NOT_PSD. */
+ *          DT_BUSWIRE_BAD_VARIANCE, DT_BUSWIRE_NOT_PSD. */
 DT_API dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len,
                                                  dt_buswire_header *h, dt_time *t_valid,
                                                  size_t *n, double *mean, double *P,

@@ -157,6 +157,8 @@ static int finite_n(size_t n, const double *v)
     return 1;
 }
 
+static int variance_ok(double v) { return v >= 0 && v <= DT_BUSWIRE_VARIANCE_MAX; }
+
 dt_buswire_error dt_buswire_sample_check(const dt_buswire_sample *r)
 {
     if (r == NULL)
@@ -167,7 +169,7 @@ dt_buswire_error dt_buswire_sample_check(const dt_buswire_sample *r)
         return DT_BUSWIRE_BAD_TIME;
     if (!isfinite(r->value) || !isfinite(r->variance))
         return DT_BUSWIRE_NOT_FINITE;
-    if (r->variance < 0)
+    if (!variance_ok(r->variance))
         return DT_BUSWIRE_BAD_VARIANCE;
     return DT_BUSWIRE_OK;
 }
@@ -198,8 +200,8 @@ dt_buswire_error dt_buswire_ack_check(const dt_buswire_ack *r)
     return DT_BUSWIRE_OK;
 }
 
-/* The belief's value checks up to the PSD test, on the caller's P: finite and
- * exactly symmetric. */
+/* The belief's value checks up to the PSD test, on the caller's P: finite,
+ * variances in range, exactly symmetric. */
 static dt_buswire_error belief_values(dt_time t_valid, size_t n, const double *mean,
                                       const double *P)
 {
@@ -209,6 +211,9 @@ static dt_buswire_error belief_values(dt_time t_valid, size_t n, const double *m
         return DT_BUSWIRE_BAD_TIME;
     if (!finite_n(n, mean) || !finite_n(n * n, P))
         return DT_BUSWIRE_NOT_FINITE;
+    for (size_t i = 0; i < n; i++)
+        if (!variance_ok(P[i * n + i]))
+            return DT_BUSWIRE_BAD_VARIANCE;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (P[i * n + j] != P[j * n + i])
@@ -507,6 +512,9 @@ dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len, dt_bus
         if (!isfinite(P[k]))
             return DT_BUSWIRE_NOT_FINITE;
     }
+    for (size_t i = 0; i < nn; i++)
+        if (!variance_ok(P[upper(nn, i, i)]))
+            return DT_BUSWIRE_BAD_VARIANCE;
     if (!psd_packed(nn, (unsigned char *)P))
         return DT_BUSWIRE_NOT_PSD;
     /* accepted: the full matrix, from the message again */

@@ -10,14 +10,14 @@
  * Invariants: a message the decoder accepts re-encodes to the same bytes; a
  * record's reason is the check function's on the record decoded; a belief's
  * reason is dt_buswire_belief_check's on the matrix read independently here;
- * an accepted covariance is exactly symmetric, finite, with non-negative
- * variances and no entry above twice the largest; the encoders refuse exactly
- * what the checks refuse, and what they write decodes to what they were given
- * (bit for bit); an exactly positive semi-definite matrix (L L' of small
+ * an accepted covariance is exactly symmetric, finite, with variances in
+ * 0 .. 1e150 and no entry above twice the largest; the encoders refuse
+ * exactly what the checks refuse, and what they write decodes to what they
+ * were given (bit for bit); an exactly positive semi-definite matrix (L L' of small
  * integers) is accepted. Then the reader's arithmetic: ages and deadline
  * slack against a `now` within the time limit, with overflow checked (none
- * may happen); the trace (never NaN); a Cholesky of P scaled by its largest
- * variance, whose entries must stay finite. */
+ * may happen); the trace, a row of P P and a Cholesky factor of P, which must
+ * stay finite. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,12 +81,13 @@ static int is_record_reason(dt_buswire_error e)
            e == DT_BUSWIRE_BAD_STATUS || e == DT_BUSWIRE_BAD_RESERVED;
 }
 
-/* what a reader computes with an accepted belief */
+/* what a reader computes with an accepted belief, unscaled: nothing may
+ * overflow (variances <= 1e150, entries <= twice the largest variance) */
 static void belief_arithmetic(size_t n, const double *C)
 {
     double top = 0, trace = 0;
     for (size_t i = 0; i < n; i++) {
-        FUZZ_CHECK(C[i * n + i] >= 0);
+        FUZZ_CHECK(C[i * n + i] >= 0 && C[i * n + i] <= DT_BUSWIRE_VARIANCE_MAX);
         top = fmax(top, C[i * n + i]);
         trace += C[i * n + i];
         for (size_t j = 0; j < n; j++) {
@@ -94,20 +95,23 @@ static void belief_arithmetic(size_t n, const double *C)
             FUZZ_CHECK(bits(C[i * n + j]) == bits(C[j * n + i])); /* exactly symmetric */
         }
     }
-    FUZZ_CHECK(!isnan(trace) && trace >= top); /* may be +inf: 64 variances near DBL_MAX */
-    if (top == 0)
-        return;
+    FUZZ_CHECK(isfinite(trace) && trace >= top);
     for (size_t i = 0; i < n * n; i++)
         FUZZ_CHECK(fabs(C[i]) <= 2 * top);
-    /* semi-definite Cholesky of C / top: a pivot at or under 1e-9 is 0 */
+    /* a row of C C, as a Kalman update multiplies two covariance entries */
+    double row = 0;
+    for (size_t k = 0; k < n; k++)
+        row += C[k] * C[k * n];
+    FUZZ_CHECK(isfinite(row));
+    /* semi-definite Cholesky: a pivot at or under 1e-9 of the largest variance is 0 */
     for (size_t k = 0; k < n; k++) {
-        double d = C[k * n + k] / top;
+        double d = C[k * n + k];
         for (size_t j = 0; j < k; j++)
             d -= L[k * n + j] * L[k * n + j];
-        double lkk = d > 1e-9 ? sqrt(d) : 0;
+        double lkk = d > 1e-9 * top ? sqrt(d) : 0;
         L[k * n + k] = lkk;
         for (size_t i = k + 1; i < n; i++) {
-            double s = C[i * n + k] / top;
+            double s = C[i * n + k];
             for (size_t j = 0; j < k; j++)
                 s -= L[i * n + j] * L[k * n + j];
             L[i * n + k] = lkk > 0 ? s / lkk : 0;
@@ -196,7 +200,8 @@ static void check_belief(const uint8_t *b, size_t len, const dt_buswire_header *
         FUZZ_CHECK(dt_buswire_decode_belief(b, len, NULL, NULL, NULL, mean, P, nn - 1) ==
                    DT_BUSWIRE_CAPACITY);
     if (e != DT_BUSWIRE_OK) {
-        FUZZ_CHECK(e == DT_BUSWIRE_BAD_TIME || e == DT_BUSWIRE_NOT_FINITE || e == DT_BUSWIRE_NOT_PSD);
+        FUZZ_CHECK(e == DT_BUSWIRE_BAD_TIME || e == DT_BUSWIRE_NOT_FINITE ||
+                   e == DT_BUSWIRE_BAD_VARIANCE || e == DT_BUSWIRE_NOT_PSD);
         return;
     }
     FUZZ_CHECK(n == nn && t == t2 && hb.seq == h->seq);

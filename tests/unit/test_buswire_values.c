@@ -96,12 +96,16 @@ static void test_sample_records(void **state)
         r.flags = 0; /* checked with or without bit 0 */
         sample_case(r, DT_BUSWIRE_NOT_FINITE);
     }
-    const double negative[] = {-1, -DBL_MIN, -4.9406564584124654e-324, -DBL_MAX};
-    for (int i = 0; i < 4; i++) {
+    /* below 0, or above 1e150 (a product of two would overflow) */
+    const double bad_var[] = {-1, -DBL_MIN, -4.9406564584124654e-324, -DBL_MAX, DBL_MAX,
+                              nextafter(DT_BUSWIRE_VARIANCE_MAX, INFINITY)};
+    for (int i = 0; i < 6; i++) {
         r = ok;
-        r.variance = negative[i];
+        r.variance = bad_var[i];
         sample_case(r, DT_BUSWIRE_BAD_VARIANCE);
     }
+    r.variance = DT_BUSWIRE_VARIANCE_MAX;
+    sample_case(r, DT_BUSWIRE_OK);
     /* -0.0, denormals and the largest doubles are values like any other */
     const double fine[] = {-0.0, 4.9406564584124654e-324, -4.9406564584124654e-324, DBL_MAX, -DBL_MAX};
     for (int i = 0; i < 5; i++) {
@@ -415,10 +419,13 @@ static void cov2_at(int line, double a, double b, double c, double d, dt_buswire
 static void test_belief_covariance(void **state)
 {
     (void)state;
-    const double tiny = 4.9406564584124654e-324;
+    const double tiny = 4.9406564584124654e-324, vmax = DT_BUSWIRE_VARIANCE_MAX;
     cov2(1, 2, 2, 1, DT_BUSWIRE_NOT_PSD);               /* symmetric, indefinite */
-    cov2(1, 0, 0, -1, DT_BUSWIRE_NOT_PSD);              /* a negative variance */
-    cov2(-tiny, 0, 0, 1, DT_BUSWIRE_NOT_PSD);
+    cov2(1, 0, 0, -1, DT_BUSWIRE_BAD_VARIANCE);         /* a negative variance */
+    cov2(-tiny, 0, 0, 1, DT_BUSWIRE_BAD_VARIANCE);
+    cov2(-1, 5, 5, 1, DT_BUSWIRE_BAD_VARIANCE);         /* before the PSD test */
+    cov2(vmax, 0, 0, 1, DT_BUSWIRE_OK);
+    cov2(1, 0, 0, nextafter(vmax, INFINITY), DT_BUSWIRE_BAD_VARIANCE);
     cov2(2, 1, 0.5, 2, DT_BUSWIRE_NOT_PSD);             /* not symmetric */
     cov2(2, 1, nextafter(1, 2), 2, DT_BUSWIRE_NOT_PSD); /* by one ulp: exact symmetry required */
     cov2(1, 1, 1, 1, DT_BUSWIRE_OK);                    /* singular: semi-definite */
@@ -429,20 +436,24 @@ static void test_belief_covariance(void **state)
     cov2(1, -0.0, -0.0, 1, DT_BUSWIRE_OK);
     cov2(0, 0, 0, 1, DT_BUSWIRE_OK);
     cov2(0, 0.1, 0.1, 1, DT_BUSWIRE_NOT_PSD); /* a zero variance with a covariance */
-    /* the tolerance is relative to the largest variance (as the estimator's
-     * test): what is indefinite by less than 1e-9 of it passes */
+    /* the tolerance is relative to the largest variance (as for a twin
+     * description's covariances): what is indefinite by less than 1e-9 of it
+     * passes */
     cov2(0, 1e-300, 1e-300, 1, DT_BUSWIRE_OK);
     cov2(0, 3e-5, 3e-5, 1, DT_BUSWIRE_OK);
     cov2(0, 4e-5, 4e-5, 1, DT_BUSWIRE_NOT_PSD);
-    cov2(DBL_MAX, 1, 1, tiny, DT_BUSWIRE_OK);
+    cov2(vmax, 1, 1, tiny, DT_BUSWIRE_OK); /* det < 0, by 1e-150 of vmax^2 */
     cov2(0, tiny, tiny, 0, DT_BUSWIRE_NOT_PSD);
     cov2(tiny, 0, 0, tiny, DT_BUSWIRE_OK);              /* denormals */
     cov2(DBL_MIN, DBL_MIN / 2, DBL_MIN / 2, DBL_MIN, DT_BUSWIRE_OK);
     cov2(tiny, 1, 1, tiny, DT_BUSWIRE_NOT_PSD);
-    cov2(DBL_MAX, DBL_MAX / 2, DBL_MAX / 2, DBL_MAX, DT_BUSWIRE_OK); /* no overflow */
-    cov2(DBL_MAX, DBL_MAX, DBL_MAX, DBL_MAX, DT_BUSWIRE_OK);
-    cov2(DBL_MAX, -DBL_MAX, -DBL_MAX, DBL_MAX, DT_BUSWIRE_OK);
-    cov2(1, DBL_MAX, DBL_MAX, 1, DT_BUSWIRE_NOT_PSD);
+    cov2(vmax, vmax / 2, vmax / 2, vmax, DT_BUSWIRE_OK);
+    cov2(vmax, vmax, vmax, vmax, DT_BUSWIRE_OK);
+    cov2(vmax, -vmax, -vmax, vmax, DT_BUSWIRE_OK);
+    cov2(DBL_MAX, 0, 0, DBL_MAX, DT_BUSWIRE_BAD_VARIANCE);
+    cov2(1, DBL_MAX, DBL_MAX, 1, DT_BUSWIRE_NOT_PSD); /* no overflow on the way */
+    cov2(tiny, DBL_MAX, DBL_MAX, tiny, DT_BUSWIRE_NOT_PSD);
+    cov2(vmax, 2 * vmax, 2 * vmax, vmax, DT_BUSWIRE_NOT_PSD);
     /* every 2 x 2 minor positive, the whole indefinite */
     const double C[9] = {1, 0.9, -0.9, 0.9, 1, 0.9, -0.9, 0.9, 1};
     belief_case(0, 3, mean0, C, DT_BUSWIRE_NOT_PSD);
