@@ -65,6 +65,10 @@ const dt_allocator *dt__io_allocator(const dt_io *io);
 const dt_logger *dt__io_logger(const dt_io *io);
 const char *dt__io_basedir(const dt_io *io);
 const dt_model *dt__io_model(const dt_io *io);
+/* Whether the description declared the bus (set by its reader in every
+ * mode: a checked or replayed twin has the section but no connection). */
+void dt__io_declare_bus(dt_io *io);
+int dt__io_bus_declared(const dt_io *io);
 /* The io of an adapter's context. */
 dt_io *dt__source_io(const dt_source_ctx *ctx);
 dt_io *dt__sink_io(const dt_sink_ctx *ctx);

@@ -316,6 +316,8 @@ const dt_allocator *dt__io_allocator(const dt_io *io) { return &io->alloc; }
 const dt_logger *dt__io_logger(const dt_io *io) { return &io->log; }
 const char *dt__io_basedir(const dt_io *io) { return io->basedir; }
 const dt_model *dt__io_model(const dt_io *io) { return io->model; }
+void dt__io_declare_bus(dt_io *io) { io->bus_declared = 1; }
+int dt__io_bus_declared(const dt_io *io) { return io->bus_declared; }
 dt_io *dt__source_io(const dt_source_ctx *ctx) { return ctx->io; }
 dt_io *dt__sink_io(const dt_sink_ctx *ctx) { return ctx->io; }
 

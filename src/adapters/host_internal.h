@@ -76,6 +76,7 @@ struct dt_io {
         void *self;
     } link[DT__IO_LINKS];
     size_t n_link;
+    int bus_declared; /* the description has a bus section (any mode) */
 };
 
 /* A build of an io from the description: what its readers share. */

@@ -14,4 +14,11 @@
  * io's link DT__BUS_MQTT (connected at the first poll). */
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag);
 
+struct dt__mqtt;
+/* The twin's broker connection, for the mqtt sources and sinks: NULL when
+ * the description has no bus section, or the twin is only checked or
+ * replayed (dt__io_bus_declared tells those apart). Valid for the io's
+ * life; the adapters are closed before it. */
+struct dt__mqtt *dt__bus_mqtt(const dt_io *io);
+
 #endif

@@ -249,6 +249,7 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     }
     if (rc != DT_OK)
         return rc;
+    dt__io_declare_bus(io);
     c.reconnect_min = dt_time_from_sec(lo);
     c.reconnect_max = dt_time_from_sec(hi);
     if (!ip_literal(c.host))
@@ -276,3 +277,5 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     return DT_OK;
 #endif
 }
+
+struct dt__mqtt *dt__bus_mqtt(const dt_io *io) { return dt__io_link(io, DT__BUS_MQTT); }
