@@ -20,6 +20,9 @@ extern const dt_sink_ops dt__udp_sink_ops;
 #ifdef DTWIN_ADAPTER_SIM
 int dt__sim_register(dt_registry *reg);
 #endif
+#ifdef DTWIN_WITH_MQTT
+extern const dt_source_ops dt__twin_source_ops;
+#endif
 
 /* A kind left out of the build keeps its host API, which answers as for an
  * instance of another kind: the exported symbols do not depend on options. */
@@ -63,6 +66,10 @@ int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *
 int dt__register_builtins(dt_registry *r)
 {
     int rc = DT_OK;
+#ifdef DTWIN_WITH_MQTT
+    if (rc == DT_OK)
+        rc = dt_registry_add_source(r, &dt__twin_source_ops);
+#endif
 #ifdef DTWIN_ADAPTER_MEMORY
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__memory_source_ops);

@@ -5,6 +5,7 @@
 
 #include "dtwin/adapter.h"
 #include "dtwin/error.h"
+#include "../adapters/adapters_internal.h"
 
 /* The link name of the MQTT connection in an io. */
 #define DT__BUS_MQTT "mqtt"
@@ -15,10 +16,23 @@
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag);
 
 struct dt__mqtt;
+struct dt__bus;
+struct dt_twin;
+/* The link's table (bus.c). */
+extern const dt__io_link_ops dt__bus_link_ops;
+/* Once the twin is built: resolves the belief groups against its
+ * estimator, builds the contract, observes the twin's beliefs. */
+int dt__bus_attach_io(dt_io *io, struct dt_twin *twin, dt_diag *diag);
+int dt__bus_attach(struct dt__bus *b, struct dt_twin *twin, dt_diag *diag);
+int dt__bus_start(struct dt__bus *b);
+void dt__bus_destroy(struct dt__bus *b);
+size_t dt__bus_counters(const struct dt__bus *b, dt_counter *out, size_t max);
 /* The twin's broker connection, for the mqtt sources and sinks: NULL when
  * the description has no bus section, or the twin is only checked or
  * replayed (dt__io_bus_declared tells those apart). Valid for the io's
  * life; the adapters are closed before it. */
 struct dt__mqtt *dt__bus_mqtt(const dt_io *io);
+/* The twin's realm on the bus ("" without a bus section). */
+const char *dt__bus_realm(const dt_io *io);
 
 #endif

@@ -12,9 +12,11 @@
 #include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "bus.h"
+#include "bus_internal.h"
 #include "mqtt.h"
 
-static const char *const bus_keys[] = {"broker", "reconnect", NULL};
+static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin", "beliefs", NULL};
+static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
 static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
                                           "tls",      "username",      "password_file", NULL};
 static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
@@ -207,12 +209,102 @@ static int read_broker(dt_diag *diag, const dt_config *b, const char *basedir,
     return DT_OK;
 }
 
-#ifdef DTWIN_WITH_MQTT
-static void link_destroy(void *self) { dt__mqtt_destroy(self); }
+static int read_identity(dt_diag *diag, const dt_config *sec, const char *name, dt__bus *b)
+{
+    int rc = str_member(diag, sec, "bus", "realm", 1, b->realm, sizeof b->realm);
+    if (rc == DT_OK)
+        rc = str_member(diag, sec, "bus", "twin", 0, b->twin, sizeof b->twin);
+    if (rc != DT_OK)
+        return rc;
+    if (b->twin[0] == '\0') {
+        if (strlen(name) >= sizeof b->twin || !dt__bus_name_ok(name))
+            return dt__diag(diag, DT_EPARSE, "bus",
+                            "twin: required here: the description's name \"%s\" is no topic "
+                            "level (1..64 of A-Z a-z 0-9 _ -)",
+                            name);
+        memcpy(b->twin, name, strlen(name) + 1);
+    }
+    if (!dt__bus_name_ok(b->realm))
+        return dt__diag(diag, DT_EPARSE, "bus", "realm: \"%s\": 1..64 of A-Z a-z 0-9 _ -",
+                        b->realm);
+    if (!dt__bus_name_ok(b->twin))
+        return dt__diag(diag, DT_EPARSE, "bus", "twin: \"%s\": 1..64 of A-Z a-z 0-9 _ -",
+                        b->twin);
+    return DT_OK;
+}
 
-static const dt__io_link_ops mqtt_link = {dt__mqtt_poll, dt__mqtt_watches, dt__mqtt_ready,
-                                          dt__mqtt_wake_at, dt__mqtt_wake, link_destroy};
-#endif
+static int read_group(dt_diag *diag, const dt_config *o, const char *path, dt__bus *b,
+                      dt__bus_group *g)
+{
+    char got[64];
+    if (!dt__cfg_is_object(o))
+        return dt__diag(diag, DT_EPARSE, path, "expected an object, got %s",
+                        dt__cfg_got(o, got, sizeof got));
+    int rc = dt__cfg_check_keys(diag, o, path, group_keys, NULL);
+    if (rc == DT_OK)
+        rc = str_member(diag, o, path, "group", 1, g->name, sizeof g->name);
+    if (rc != DT_OK)
+        return rc;
+    if (!dt__bus_name_ok(g->name))
+        return dt__diag(diag, DT_EPARSE, path, "group: \"%s\": 1..64 of A-Z a-z 0-9 _ -",
+                        g->name);
+    for (size_t k = 0; k < b->n_groups; k++)
+        if (strcmp(b->group[k].name, g->name) == 0)
+            return dt__diag(diag, DT_EPARSE, path, "group: \"%s\" twice", g->name);
+    double every = 0.1;
+    rc = num_member(diag, o, path, "every", 0, 3600, 0, every, &every);
+    if (rc != DT_OK)
+        return rc;
+    g->every = dt_time_from_sec(every);
+    const dt_config *ind = dt_config_get(o, "independent");
+    if (ind != NULL && dt_config_bool(ind, &g->independent) != DT_OK)
+        return dt__diag(diag, DT_EPARSE, path, "independent: expected true or false, got %s",
+                        dt__cfg_got(ind, got, sizeof got));
+    const dt_config *st = dt_config_get(o, "states");
+    if (!dt__cfg_is_array(st) || dt__cfg_count(st) < 1 ||
+        dt__cfg_count(st) > (int)DT_BUSWIRE_MAX_STATES)
+        return dt__diag(diag, DT_EPARSE, path,
+                        "states: required, an array of 1..%u estimated signals, got %s",
+                        DT_BUSWIRE_MAX_STATES, dt__cfg_got(st, got, sizeof got));
+    size_t i = 0;
+    for (const dt_config *s = dt__cfg_child(st); s != NULL; s = dt__cfg_next(s), i++) {
+        const char *id = dt__cfg_str(s);
+        dt_signal_id sig;
+        if (id == NULL || dt_model_find_signal(b->model, id, &sig) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, path, "states[%zu]: unknown signal %s", i,
+                            id ? id : dt__cfg_got(s, got, sizeof got));
+        if (dt_model_signal(b->model, sig)->role != DT_ROLE_ESTIMATED)
+            return dt__diag(diag, DT_EPARSE, path, "states[%zu]: %s is not an estimated signal",
+                            i, id);
+        for (size_t j = 0; j < i; j++)
+            if (g->sig[j] == sig)
+                return dt__diag(diag, DT_EPARSE, path, "states[%zu]: %s twice", i, id);
+        g->sig[i] = sig;
+    }
+    g->n = i;
+    return DT_OK;
+}
+
+static int read_groups(dt_diag *diag, const dt_config *sec, dt__bus *b)
+{
+    const dt_config *arr = dt_config_get(sec, "beliefs");
+    char got[64];
+    if (arr == NULL)
+        return DT_OK;
+    if (!dt__cfg_is_array(arr) || dt__cfg_count(arr) > DT__BUS_GROUPS)
+        return dt__diag(diag, DT_EPARSE, "bus.beliefs", "expected an array of at most %d "
+                        "groups, got %s", DT__BUS_GROUPS, dt__cfg_got(arr, got, sizeof got));
+    size_t k = 0;
+    for (const dt_config *o = dt__cfg_child(arr); o != NULL; o = dt__cfg_next(o), k++) {
+        char path[64];
+        snprintf(path, sizeof path, "bus.beliefs[%zu]", k);
+        int rc = read_group(diag, o, path, b, &b->group[k]);
+        if (rc != DT_OK)
+            return rc;
+        b->n_groups = k + 1;
+    }
+    return DT_OK;
+}
 
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
 {
@@ -262,20 +354,61 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     return dt__diag(diag, DT_EUNSUPPORTED, "bus",
                     "this dtwin was built without the MQTT bus (DTWIN_WITH_MQTT=OFF)");
 #else
-    if (dt__io_mode(io) != DT__IO_OPEN)
-        return DT_OK; /* checked, never connected (a check or a replay) */
-    dt__mqtt *m = NULL;
-    char err[200];
-    rc = dt__mqtt_create(dt__io_allocator(io), dt__io_logger(io), c.client_id, &c, &m, err,
-                         sizeof err);
+    const dt_allocator *a = dt__io_allocator(io);
+    dt__bus *bus = dt__calloc(a, 1, sizeof *bus);
+    if (bus == NULL)
+        return dt__diag(diag, DT_ENOMEM, "bus", "out of memory");
+    bus->alloc = *a;
+    bus->log = *dt__io_logger(io);
+    bus->model = dt__io_model(io);
+    rc = read_identity(diag, sec, name ? name : "twin", bus);
+    if (rc == DT_OK)
+        rc = read_groups(diag, sec, bus);
+    if (rc == DT_OK && dt__io_mode(io) == DT__IO_OPEN) {
+        /* a check or a replay never connects */
+        char err[200];
+        rc = dt__mqtt_create(a, dt__io_logger(io), c.client_id, &c, &bus->mq, err, sizeof err);
+        if (rc != DT_OK)
+            (void)dt__diag(diag, rc, "bus.broker", "%s", err);
+    }
     memset(c.password, 0, sizeof c.password);
-    if (rc != DT_OK)
-        return dt__diag(diag, rc, "bus.broker", "%s", err);
-    rc = dt__io_add_link(io, DT__BUS_MQTT, &mqtt_link, m);
+    if (rc == DT_OK && bus->mq != NULL && (rc = dt__bus_start(bus)) != DT_OK)
+        (void)dt__diag(diag, rc, "bus", "cannot start: %s", dt_strerror(rc));
+    if (rc != DT_OK) {
+        dt__bus_destroy(bus);
+        return rc;
+    }
+    rc = dt__io_add_link(io, DT__BUS_MQTT, &dt__bus_link_ops, bus);
     if (rc != DT_OK)
         return dt__diag(diag, rc, "bus", "cannot add the connection: %s", dt_strerror(rc));
     return DT_OK;
 #endif
 }
 
-struct dt__mqtt *dt__bus_mqtt(const dt_io *io) { return dt__io_link(io, DT__BUS_MQTT); }
+int dt__bus_attach_io(dt_io *io, dt_twin *twin, dt_diag *diag)
+{
+#ifdef DTWIN_WITH_MQTT
+    dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? dt__bus_attach(b, twin, diag) : DT_OK;
+#else
+    (void)io, (void)twin, (void)diag;
+    return DT_OK;
+#endif
+}
+
+struct dt__mqtt *dt__bus_mqtt(const dt_io *io)
+{
+    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? b->mq : NULL;
+}
+
+const char *dt__bus_realm(const dt_io *io)
+{
+#ifdef DTWIN_WITH_MQTT
+    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? b->realm : "";
+#else
+    (void)io;
+    return "";
+#endif
+}

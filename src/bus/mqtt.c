@@ -69,6 +69,8 @@ struct dt__mqtt {
         void *user;
     } on_state[STATE_FNS];
     size_t n_on_state;
+    void (*before_connect)(void *user);
+    void *before_user;
     struct {
         int mid;
         dt__mqtt_puback_fn fn;
@@ -317,6 +319,12 @@ int dt__mqtt_subscribe(dt__mqtt *m, const char *filter, int qos, dt__mqtt_messag
     return DT_OK;
 }
 
+void dt__mqtt_before_connect(dt__mqtt *m, void (*fn)(void *user), void *user)
+{
+    m->before_connect = fn;
+    m->before_user = user;
+}
+
 int dt__mqtt_on_state(dt__mqtt *m, dt__mqtt_state_fn fn, void *user)
 {
     if (m->n_on_state == STATE_FNS)
@@ -371,6 +379,8 @@ static void attempt(dt__mqtt *m)
 {
     /* an attempt lasts at most one keepalive: a broker that accepts TCP and
      * never answers does not hold the connection in CONNECTING */
+    if (m->before_connect != NULL)
+        m->before_connect(m->before_user);
     int rc = mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
     int fd = mosquitto_socket(m->mosq);
     if (rc != MOSQ_ERR_SUCCESS || fd < 0) {

@@ -67,6 +67,9 @@ int dt__mqtt_set_will(dt__mqtt *m, const char *topic, const void *payload, size_
  * connect). fn gets each matching message. @retval DT_ELIMIT 64 already. */
 int dt__mqtt_subscribe(dt__mqtt *m, const char *filter, int qos, dt__mqtt_message_fn fn,
                        void *user);
+/* Called just before every connect attempt (to set the will for the new
+ * epoch); one. */
+void dt__mqtt_before_connect(dt__mqtt *m, void (*fn)(void *user), void *user);
 /* Called on every connect and loss. At most 8. */
 int dt__mqtt_on_state(dt__mqtt *m, dt__mqtt_state_fn fn, void *user);
 /* Publishes now (written at once when the socket takes it). QoS 1 answers

@@ -10,6 +10,7 @@
 
 
 #include "../adapters/adapters_internal.h"
+#include "../bus/bus.h"
 #include "../desc/desc.h"
 #include "../model/model_internal.h"
 #include "../platform/internal.h"
@@ -477,6 +478,8 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         if (dt__disp_ready(&t->disp, a) != DT_OK)
             rc = fail(&c, DT_ENOMEM, "", "out of memory");
     }
+    if (rc == DT_OK)
+        rc = dt__bus_attach_io(t->io, t, diag);
     dt__desc_done(&u);
     dt__model_detach(t->model);
     dt__desc_free(desc);

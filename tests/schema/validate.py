@@ -342,6 +342,7 @@ def cmd_keys(root):
         (bus, "broker_keys", "#/$defs/busBroker", None),
         (bus, "tls_keys", "#/$defs/busTls", None),
         (bus, "reconnect_keys", "#/$defs/busReconnect", None),
+        (bus, "group_keys", "#/$defs/busBelief", None),
         (model, "asset_keys", "#/$defs/asset", None),
         (model, "signal_keys", "#/$defs/signal", None),
         (model, "limit_keys", "#/$defs/signal/properties/limits", None),
@@ -383,6 +384,7 @@ def cmd_keys(root):
 
     # adapter and controller kinds: the ops tables and what dt_registry_create registers
     files = sorted(glob.glob(os.path.join(root, "src/adapters/*.c")) +
+                   glob.glob(os.path.join(root, "src/bus/*.c")) +
                    [os.path.join(root, "src/control/controllers.c")])
     ops = {}
     texts = {}

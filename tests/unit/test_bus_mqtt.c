@@ -84,7 +84,7 @@ static int rig_try(rig *r, const char *bus, int mode)
     int rc = dt__io_create(r->model, r->ing, NULL, DTT_BINARY_DIR, NULL, &lg, mode, &r->io,
                            &r->diag);
     if (rc == DT_OK)
-        r->m = dt__io_link(r->io, DT__BUS_MQTT);
+        r->m = dt__bus_mqtt(r->io);
     return rc;
 }
 
@@ -92,8 +92,8 @@ static void rig_open(rig *r, int port)
 {
     char bus[512];
     snprintf(bus, sizeof bus,
-             "{\"broker\":{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\",\"keepalive\":5},"
-             "\"reconnect\":{\"min\":0.02,\"max\":0.2}}",
+             "{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\","
+             "\"keepalive\":5},\"reconnect\":{\"min\":0.02,\"max\":0.2}}",
              port);
     int rc = rig_try(r, bus, DT__IO_OPEN);
     if (rc != DT_OK)
@@ -286,6 +286,7 @@ static void test_messages_both_ways_through_the_hooks(void **state)
     assert_memory_equal(r.payload, bin, 3);
 
     int mid = -1;
+    uint64_t published = dt__mqtt_stats_get(r.m)->published; /* the twin's $state too */
     assert_int_equal(
         dt__mqtt_publish(r.m, "dt/v1/t/out/y", "42.5", 4, 1, 0, on_ack, &r, &mid), DT_OK);
     assert_true(mid > 0);
@@ -295,7 +296,7 @@ static void test_messages_both_ways_through_the_hooks(void **state)
     assert_true(r.last_reason == 0 || r.last_reason == MQTT_RC_NO_MATCHING_SUBSCRIBERS);
     const dt__mqtt_stats *st = dt__mqtt_stats_get(r.m);
     assert_int_equal(st->received, 1);
-    assert_int_equal(st->published, 1);
+    assert_int_equal(st->published, published + 1);
     assert_int_equal(st->denied + st->puback_failed + st->not_connected, 0);
     peer_close(&p);
     rig_close(&r);
@@ -362,7 +363,10 @@ static void test_acl_refusal_counted_and_logged(void **state)
     (void)state;
     dtt_broker b;
     memset(&b, 0, sizeof b);
-    assert_int_equal(dtt_broker_start(&b, "topic readwrite dt/v1/t/mine/#\n"), 0);
+    /* its own subtree (where the twin's $state goes) and one other */
+    assert_int_equal(
+        dtt_broker_start(&b, "topic readwrite dt/v1/t/bus-test/#\ntopic readwrite dt/v1/t/mine/#\n"),
+        0);
     rig r;
     rig_open(&r, b.port);
     const dt__mqtt_stats *st = dt__mqtt_stats_get(r.m);
@@ -406,37 +410,53 @@ static void test_section_refusals(void **state)
     (void)state;
     expect_refused("[]", "bus: expected an object, got an array");
     expect_refused("{}", "bus: broker: required");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},\"x\":1}",
+    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"}}",
+                   "bus: realm: required, a string");
+    expect_refused("{\"realm\":\"a/b\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"}}",
+                   "bus: realm: \"a/b\": 1..64 of A-Z a-z 0-9 _ -");
+    expect_refused("{\"realm\":\"r\",\"twin\":\"+\",\"broker\":{\"host\":\"127.0.0.1\","
+                   "\"tls\":\"none\"}}",
+                   "bus: twin: \"+\": 1..64");
+    expect_refused("{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+                   "\"beliefs\":[{\"group\":\"g\",\"states\":[\"level\"]}]}",
+                   "bus.beliefs[0]: states[0]: level is not an estimated signal");
+    expect_refused("{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+                   "\"beliefs\":[{\"group\":\"g\",\"states\":[\"nope\"]}]}",
+                   "bus.beliefs[0]: states[0]: unknown signal nope");
+    expect_refused("{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+                   "\"beliefs\":[{\"group\":\"g\",\"states\":[]}]}",
+                   "states: required, an array of 1..64 estimated signals");
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},\"x\":1}",
                    "bus.x: unknown key");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\"}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\"}}",
                    "bus.broker.tls: required: an object with \"ca\"");
-    expect_refused("{\"broker\":{\"host\":\"10.1.2.3\",\"tls\":\"none\"}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"10.1.2.3\",\"tls\":\"none\"}}",
                    "\"none\" is for a loopback broker only; 10.1.2.3 is not one");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"off\"}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"off\"}}",
                    "bus.broker.tls: expected an object or \"none\", got \"off\"");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":0}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":0}}",
                    "bus.broker: port: an integer in 1..65535, got 0");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":1883.5}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":1883.5}}",
                    "got 1883.5");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"keepalive\":1}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"keepalive\":1}}",
                    "keepalive: an integer in 5..3600, got 1");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":1e300}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\",\"port\":1e300}}",
                    "port");
-    expect_refused("{\"broker\":{\"host\":\"\",\"tls\":\"none\"}}", "host: 1..255 bytes");
-    expect_refused("{\"broker\":{\"host\":\"a b\",\"tls\":\"none\"}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"\",\"tls\":\"none\"}}", "host: 1..255 bytes");
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"a b\",\"tls\":\"none\"}}",
                    "holds a space or control character");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\","
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\","
                    "\"password_file\":\"" DTT_SOURCE_DIR "/README.md\"}}",
                    "password_file: needs \"username\"");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":{\"ca\":\"/nonexistent/ca.crt\"}}}",
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":{\"ca\":\"/nonexistent/ca.crt\"}}}",
                    "bus.broker.tls: ca: cannot read \"/nonexistent/ca.crt\"");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":{\"ca\":\"" DTT_SOURCE_DIR
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":{\"ca\":\"" DTT_SOURCE_DIR
                    "/README.md\",\"cert\":\"" DTT_SOURCE_DIR "/README.md\"}}}",
                    "\"cert\" and \"key\" go together");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
                    "\"reconnect\":{\"min\":2,\"max\":1}}",
                    "bus.reconnect: min (2 s) is above max (1 s)");
-    expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+    expect_refused("{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
                    "\"reconnect\":{\"min\":0}}",
                    "bus.reconnect: min: a number in 0.01..300, got 0");
 }
@@ -449,15 +469,16 @@ static void test_validate_never_connects(void **state)
     rig r;
     int port = dtt_free_tcp_port();
     char bus[256];
-    snprintf(bus, sizeof bus, "{\"broker\":{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\"}}",
+    snprintf(bus, sizeof bus, "{\"realm\":\"t\",\"broker\":{\"host\":\"127.0.0.1\",\"port\":%d,\"tls\":\"none\"}}",
              port);
     assert_int_equal(rig_try(&r, bus, DT__IO_VALIDATE), DT_OK);
     assert_null(r.m);
+    assert_true(dt__io_bus_declared(r.io));
     assert_int_equal(dt_io_watches(r.io, NULL, 0), 0);
     rig_close(&r);
     /* a host name is accepted with a warning: libmosquitto resolves it in
      * every connect, blocking the loop */
-    assert_int_equal(rig_try(&r, "{\"broker\":{\"host\":\"broker.invalid\",\"tls\":{\"ca\":\""
+    assert_int_equal(rig_try(&r, "{\"realm\":\"t\",\"broker\":{\"host\":\"broker.invalid\",\"tls\":{\"ca\":\""
                                  DTT_SOURCE_DIR "/README.md\"}}}",
                              DT__IO_VALIDATE),
                      DT_OK);

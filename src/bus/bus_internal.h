@@ -1,0 +1,68 @@
+/* The bus layer's state (not installed): a twin's identity on the bus, its
+ * connection, what it publishes. Shared by bus_config.c (reading the
+ * section), bus.c (state, will, epoch, contract, rebirth, beliefs) and
+ * bus_contract.c (the contract's JSON). */
+#ifndef DTWIN_SRC_BUS_INTERNAL_H
+#define DTWIN_SRC_BUS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dtwin/buswire.h"
+#include "dtwin/model.h"
+#include "dtwin/twin.h"
+#include "mqtt.h"
+
+#define DT__BUS_NAME_MAX 64 /* realm, twin and group names: [A-Za-z0-9_-] */
+#define DT__BUS_GROUPS 8
+#define DT__BUS_TOPIC_MAX 256
+
+typedef struct dt__bus_group {
+    char name[DT__BUS_NAME_MAX + 1];
+    size_t n;
+    dt_signal_id sig[DT_BUSWIRE_MAX_STATES]; /* estimated signals, in order */
+    int idx[DT_BUSWIRE_MAX_STATES];          /* their estimator state index (attach) */
+    dt_time every;                           /* at most one belief per this (twin time) */
+    dt_time next;
+    int independent;
+    uint64_t seq;
+    char topic[DT__BUS_TOPIC_MAX];
+} dt__bus_group;
+
+/* What the bus counts (dt__bus_counters names them "bus.*"). */
+typedef struct dt__bus_stats {
+    uint64_t beliefs_published;
+    uint64_t beliefs_unsent;  /* the connection was down or refused the publish */
+    uint64_t rebirths;        /* ctl/rebirth requests served */
+    uint64_t state_published; /* $state and $contract publications */
+} dt__bus_stats;
+
+typedef struct dt__bus {
+    dt_allocator alloc;
+    dt_logger log;
+    dt__mqtt *mq; /* NULL when checked or replayed: nothing is published */
+    char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1];
+    char prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/ */
+    uint32_t epoch;                  /* of the connection being made or up */
+    uint32_t contract_version;
+    char *contract; /* its JSON (with the version) */
+    size_t contract_len;
+    dt__bus_group group[DT__BUS_GROUPS];
+    size_t n_groups;
+    const dt_model *model;
+    dt_twin *owner; /* attached */
+    uint8_t *buf;  /* one encoded belief */
+    size_t buf_cap;
+    double *xs, *Ps; /* a group's mean and covariance */
+    dt_time last_rebirth;
+    dt__bus_stats st;
+} dt__bus;
+
+/* The topic of a twin's member: prefix + rest ("$state", "b/level"). */
+int dt__bus_topic(char *out, size_t cap, const char *realm, const char *twin, const char *rest);
+/* Whether s is a valid realm, twin or group name. */
+int dt__bus_name_ok(const char *s);
+/* bus_contract.c: the contract's JSON for the attached twin (est gives A, Q
+ * of each group); sets b->contract, _len and _version. */
+int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag);
+
+#endif

@@ -1,0 +1,339 @@
+/* The "twin" source: another twin's published belief group (b/{group}) read
+ * through the bus, each mapped state's mean a sample with its variance. The
+ * rules (docs/bus.md): the publisher's $contract must be known and agree
+ * with the mapping (states there, units equal, never converted silently); a
+ * message of another contract version is dropped, counted, and a rebirth
+ * asked for; an epoch below the newest seen is stale (a late last will
+ * included); sequence gaps are counted as lost, repeats dropped; a lost or
+ * stopped publisher is counted and its silence ages the reader's belief as
+ * any silent source does. Times are on the publisher's time base: the
+ * source needs a "clock" (estimate, unless both share one). */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "../desc/bus_json.h"
+#include "../platform/internal.h"
+#include "bus.h"
+#include "bus_internal.h"
+
+static const char *const twinsrc_keys[] = {"twin", "realm", "belief", NULL};
+
+typedef struct twinsrc_stats {
+    uint64_t messages, states_emitted, stale_epoch, stale_state, duplicate, lost,
+        unknown_contract, contract_refused, bad_message, rebirth_requests, peer_lost,
+        peer_stopped, ring_full;
+} twinsrc_stats;
+
+typedef struct twinsrc {
+    dt_source_ctx *ctx;
+    dt__mqtt *mq;
+    dt_allocator alloc;
+    char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1], group[DT__BUS_NAME_MAX + 1];
+    char rebirth_topic[DT__BUS_TOPIC_MAX];
+    uint32_t epoch; /* the newest epoch seen (state or message) */
+    uint32_t contract; /* the version the mapping was checked against; 0 none */
+    int contract_ok;
+    int have_seq;
+    uint64_t last_seq;
+    dt_time last_rebirth;
+    int peer_state; /* 0 unknown, 1 ready, 2 lost, 3 stopped */
+    size_t n;                                /* states in the group */
+    int where[DT__BUS_PEER_STATES];          /* mapping i -> state index in the group */
+    double mean[DT_BUSWIRE_MAX_STATES], P[DT_BUSWIRE_MAX_STATES * DT_BUSWIRE_MAX_STATES];
+    dt__bus_peer_contract pc;
+    twinsrc_stats st;
+} twinsrc;
+
+static int name_member(dt_source_ctx *ctx, const dt_config *cfg, const char *key, int required,
+                       const char *def, char *out)
+{
+    const dt_config *v = dt_config_get(cfg, key);
+    const char *s = NULL;
+    if (v == NULL && !required && def != NULL)
+        s = def;
+    else if (v == NULL || dt_config_string(v, &s) != DT_OK || s == NULL) {
+        dt_source_error(ctx, "%s: required, a name (1..64 of A-Z a-z 0-9 _ -)", key);
+        return DT_EINVAL;
+    }
+    if (!dt__bus_name_ok(s)) {
+        dt_source_error(ctx, "%s: \"%s\" is no name (1..64 of A-Z a-z 0-9 _ -)", key, s);
+        return DT_EINVAL;
+    }
+    memcpy(out, s, strlen(s) + 1);
+    return DT_OK;
+}
+
+static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const char *own_realm)
+{
+    int rc = name_member(ctx, cfg, "twin", 1, NULL, s->twin);
+    if (rc == DT_OK)
+        rc = name_member(ctx, cfg, "realm", 0, own_realm ? own_realm : "", s->realm);
+    if (rc == DT_OK)
+        rc = name_member(ctx, cfg, "belief", 1, NULL, s->group);
+    if (rc != DT_OK)
+        return rc;
+    if (dt_config_get(cfg, "clock") == NULL) {
+        /* the publisher's time base is its own: never assume it is ours */
+        dt_source_error(ctx, "clock: required for a twin source: {\"mode\": \"estimate\"} (the "
+                             "publisher's times are on its own time base), or a fixed clock "
+                             "when both twins share one");
+        return DT_EINVAL;
+    }
+    for (size_t i = 0; i < dt_source_mapping_count(ctx); i++)
+        if (dt_source_mapping(ctx, i)->native == NULL) {
+            dt_source_error(ctx, "mapping[%zu]: \"native\" names the publisher's state "
+                                 "(its signal id in the contract)", i);
+            return DT_EINVAL;
+        }
+    return DT_OK;
+}
+
+/* The contract against the mapping: every mapped state in the group, with
+ * the unit the mapping converts from. */
+static void check_contract(twinsrc *s)
+{
+    s->contract_ok = s->pc.has_group;
+    if (!s->contract_ok) {
+        dt_source_error(s->ctx, "%s/%s: its contract (version %u) has no belief group \"%s\"",
+                        s->realm, s->twin, (unsigned)s->pc.version, s->group);
+        return;
+    }
+    s->n = s->pc.n;
+    const dt_model *model = dt_source_model(s->ctx);
+    for (size_t i = 0; i < dt_source_mapping_count(s->ctx) && s->contract_ok; i++) {
+        const dt_mapping *m = dt_source_mapping(s->ctx, i);
+        s->where[i] = -1;
+        for (size_t k = 0; k < s->pc.n; k++)
+            if (strcmp(s->pc.state[k].signal, m->native) == 0)
+                s->where[i] = (int)k;
+        if (s->where[i] < 0) {
+            dt_source_error(s->ctx, "%s/%s: group \"%s\" of contract %u has no state %s",
+                            s->realm, s->twin, s->group, (unsigned)s->pc.version, m->native);
+            s->contract_ok = 0;
+            break;
+        }
+        dt_unit from;
+        double a = 0, b = 0;
+        const dt_signal_info *si = dt_model_signal(model, m->signal);
+        if (dt_unit_parse(s->pc.state[s->where[i]].unit, &from) != DT_OK ||
+            dt_unit_conversion(&from, &si->unit, &a, &b) != DT_OK || a != m->scale ||
+            b != m->offset) {
+            dt_source_error(s->ctx,
+                            "%s/%s: %s is in \"%s\" by its contract, which the mapping to %s "
+                            "does not convert from (give that unit in the mapping)",
+                            s->realm, s->twin, m->native, s->pc.state[s->where[i]].unit, si->id);
+            s->contract_ok = 0;
+        }
+    }
+    if (!s->contract_ok)
+        s->st.contract_refused++;
+}
+
+static void ask_rebirth(twinsrc *s, dt_time now)
+{
+    if (s->st.rebirth_requests > 0 && now - s->last_rebirth < DT_NS_PER_S)
+        return;
+    s->last_rebirth = now;
+    if (dt__mqtt_publish(s->mq, s->rebirth_topic, "1", 1, 0, 0, NULL, NULL, NULL) == DT_OK)
+        s->st.rebirth_requests++;
+}
+
+static void on_state(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
+{
+    (void)topic, (void)now;
+    twinsrc *s = user;
+    dt__bus_peer_state ps;
+    if (dt__bus_state_parse((const char *)p, len, &s->alloc, &ps) != DT_OK) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    if (ps.epoch < s->epoch) {
+        s->st.stale_state++; /* a last will of an older connection, or a late retained copy */
+        return;
+    }
+    if (ps.epoch > s->epoch) {
+        s->epoch = ps.epoch;
+        s->have_seq = 0;
+    }
+    int was = s->peer_state;
+    s->peer_state = strcmp(ps.state, "ready") == 0 ? 1 : strcmp(ps.state, "lost") == 0 ? 2
+                    : strcmp(ps.state, "stopped") == 0 ? 3
+                                                       : 0;
+    if (s->peer_state == 2 && was != 2) {
+        s->st.peer_lost++;
+        dt_source_log(s->ctx, DT_LOG_WARN, "%s/%s: lost (epoch %u): its beliefs age from now",
+                      s->realm, s->twin, (unsigned)ps.epoch);
+    }
+    if (s->peer_state == 3 && was != 3)
+        s->st.peer_stopped++;
+}
+
+static void on_contract(void *user, const char *topic, const uint8_t *p, size_t len,
+                        dt_time now)
+{
+    (void)topic, (void)now;
+    twinsrc *s = user;
+    if (dt__bus_contract_parse((const char *)p, len, &s->alloc, s->group, &s->pc) != DT_OK) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    if (s->pc.version == s->contract)
+        return;
+    s->contract = s->pc.version;
+    check_contract(s);
+}
+
+static void on_belief(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
+{
+    (void)topic;
+    twinsrc *s = user;
+    s->st.messages++;
+    dt_buswire_header h;
+    dt_time tv = 0;
+    size_t n = 0;
+    dt_buswire_error e =
+        dt_buswire_decode_belief(p, len, &h, &tv, &n, s->mean, s->P, DT_BUSWIRE_MAX_STATES);
+    if (e != DT_BUSWIRE_OK) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    if (h.epoch < s->epoch) {
+        s->st.stale_epoch++; /* from a connection the publisher has replaced */
+        return;
+    }
+    if (h.contract != s->contract || !s->contract_ok) {
+        s->st.unknown_contract++;
+        if (h.contract != s->contract)
+            ask_rebirth(s, now);
+        return;
+    }
+    if (h.epoch > s->epoch) {
+        s->epoch = h.epoch;
+        s->have_seq = 0;
+    }
+    if (s->have_seq && h.seq <= s->last_seq) {
+        s->st.duplicate++;
+        dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
+        return;
+    }
+    if (s->have_seq && h.seq > s->last_seq + 1) {
+        s->st.lost += h.seq - s->last_seq - 1;
+        dt_source_count(s->ctx, DT_EV_LOST, (int64_t)(h.seq - s->last_seq - 1));
+    }
+    s->have_seq = 1;
+    s->last_seq = h.seq;
+    if (n != s->n) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    for (size_t i = 0; i < dt_source_mapping_count(s->ctx); i++) {
+        const dt_mapping *m = dt_source_mapping(s->ctx, i);
+        size_t k = (size_t)s->where[i];
+        dt_sample smp;
+        memset(&smp, 0, sizeof smp);
+        smp.signal = m->signal;
+        smp.flags = DT_SAMPLE_HAS_VARIANCE;
+        smp.t_source = tv;
+        smp.t_arrival = now;
+        smp.value = s->mean[k] * m->scale + m->offset;
+        smp.variance = s->P[k * n + k] * m->scale * m->scale;
+        if (dt_source_push(s->ctx, &smp) != DT_OK) {
+            s->st.ring_full++;
+            return;
+        }
+        s->st.states_emitted++;
+    }
+}
+
+static int subscribe(twinsrc *s, const char *rest, dt__mqtt_message_fn fn, int qos)
+{
+    char topic[DT__BUS_TOPIC_MAX];
+    int rc = dt__bus_topic(topic, sizeof topic, s->realm, s->twin, rest);
+    return rc == DT_OK ? dt__mqtt_subscribe(s->mq, topic, qos, fn, s) : rc;
+}
+
+static int open_common(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    dt_io *io = dt__source_io(ctx);
+    if (!dt__io_bus_declared(io)) {
+        dt_source_error(ctx, "kind \"twin\" reads through the bus: the description needs a "
+                             "\"bus\" section");
+        return DT_EINVAL;
+    }
+    return config(s, ctx, cfg, dt__bus_realm(io));
+}
+
+static int twinsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
+{
+    twinsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
+    if (s == NULL)
+        return DT_ENOMEM;
+    int rc = open_common(s, ctx, cfg);
+    dt__free(dt_source_allocator(ctx), s);
+    return rc;
+}
+
+static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    twinsrc *s = self;
+    s->ctx = ctx;
+    s->alloc = *dt_source_allocator(ctx);
+    int rc = open_common(s, ctx, cfg);
+    if (rc != DT_OK)
+        return rc;
+    s->mq = dt__bus_mqtt(dt__source_io(ctx));
+    if (s->mq == NULL) {
+        dt_source_error(ctx, "the bus has no connection");
+        return DT_ESTATE;
+    }
+    char rest[DT__BUS_TOPIC_MAX];
+    snprintf(rest, sizeof rest, "b/%s", s->group);
+    rc = dt__bus_topic(s->rebirth_topic, sizeof s->rebirth_topic, s->realm, s->twin,
+                       "ctl/rebirth");
+    if (rc == DT_OK)
+        rc = subscribe(s, "$state", on_state, 1);
+    if (rc == DT_OK)
+        rc = subscribe(s, "$contract", on_contract, 1);
+    if (rc == DT_OK)
+        rc = subscribe(s, rest, on_belief, 0);
+    if (rc != DT_OK)
+        dt_source_error(ctx, "cannot subscribe to %s/%s: %s", s->realm, s->twin,
+                        dt_strerror(rc));
+    return rc;
+}
+
+static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
+{
+    const twinsrc_stats *t = &((const twinsrc *)self)->st;
+    const dt_counter c[] = {
+        {"messages", t->messages},
+        {"states_emitted", t->states_emitted},
+        {"stale_epoch", t->stale_epoch},
+        {"stale_state", t->stale_state},
+        {"duplicate", t->duplicate},
+        {"lost", t->lost},
+        {"unknown_contract", t->unknown_contract},
+        {"contract_refused", t->contract_refused},
+        {"bad_message", t->bad_message},
+        {"rebirth_requests", t->rebirth_requests},
+        {"peer_lost", t->peer_lost},
+        {"peer_stopped", t->peer_stopped},
+        {"ring_full", t->ring_full},
+    };
+    return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
+}
+
+const dt_source_ops dt__twin_source_ops = {
+    .abi = DT_SOURCE_ABI,
+    .kind = "twin",
+    .instance_size = sizeof(twinsrc),
+    .keys = twinsrc_keys,
+    .open = twinsrc_open,
+    .validate = twinsrc_validate,
+    .counters = twinsrc_counters,
+};

@@ -1,0 +1,39 @@
+/* Reading another twin's $state and $contract (JSON) for the bus layer (not
+ * installed); the description module owns cJSON, so the parsing is here. */
+#ifndef DTWIN_SRC_DESC_BUS_JSON_H
+#define DTWIN_SRC_DESC_BUS_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtwin/alloc.h"
+
+#define DT__BUS_PEER_STATES 64
+
+/* A $state message: {"state": "...", "epoch": N, "contract": V}. */
+typedef struct dt__bus_peer_state {
+    char state[16]; /* ready, lost, stopped ... */
+    uint32_t epoch, contract;
+} dt__bus_peer_state;
+
+typedef struct dt__bus_peer_state_info {
+    char signal[257];
+    char unit[64];
+} dt__bus_peer_state_info;
+
+/* What a reader needs of a $contract: its version and one group's states. */
+typedef struct dt__bus_peer_contract {
+    uint32_t version;
+    int has_group; /* the group was in it */
+    size_t n;
+    dt__bus_peer_state_info state[DT__BUS_PEER_STATES];
+} dt__bus_peer_contract;
+
+/* DT_OK, or DT_EPARSE for anything that is not exactly such a message
+ * (bytes of length n: a NUL inside, too deep, wrong types, out of range). */
+int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a,
+                        dt__bus_peer_state *out);
+int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,
+                           dt__bus_peer_contract *out);
+
+#endif

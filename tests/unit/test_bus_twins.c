@@ -1,0 +1,170 @@
+/* Two twins on a real broker (started by the test): a publisher of a belief
+ * group ($state, $contract, b/{group}) and a reader whose "twin" source
+ * feeds the other's belief to its estimator. Then the reader's rules, each
+ * against a forger that publishes under the publisher's name with a plain
+ * libmosquitto client: an unknown contract version (dropped, counted, a
+ * rebirth asked for), an older epoch (stale), sequence gaps (counted lost)
+ * and repeats (dropped), a last will of an older epoch (ignored) and of the
+ * current one (lost), a contract whose unit differs from the mapping's
+ * (refused, never converted), malformed payloads (counted). Bounded waits
+ * on events, never timings. */
+#define _DEFAULT_SOURCE /* before any system header: kill, mkdtemp, nanosleep */
+#include <poll.h>
+#include <time.h>
+
+#include <mosquitto.h>
+
+#include "broker_fixture.h"
+#include "test_util.h"
+
+#include "dtwin/dtwin.h"
+
+static dt_time mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (dt_time)ts.tv_sec * DT_NS_PER_S + ts.tv_nsec;
+}
+
+#define BUS(port)                                                                            \
+    "\"bus\":{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"port\":" port             \
+    ",\"tls\":\"none\",\"keepalive\":5},\"reconnect\":{\"min\":0.02,\"max\":0.2}"
+
+static const char pub_fmt[] =
+    "{\"dtwin\":1,\"name\":\"pub\",\"assets\":[{\"id\":\"tank\"}],\"signals\":["
+    "{\"id\":\"y\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"noise\":{\"std\":0.01}},"
+    "{\"id\":\"level_est\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\","
+    " \"role\":\"estimated\"},"
+    "{\"id\":\"rate_est\",\"asset\":\"tank\",\"quantity\":\"velocity\",\"unit\":\"m/s\","
+    " \"role\":\"estimated\"}],"
+    "\"sources\":[{\"id\":\"sensor\",\"kind\":\"memory\",\"timeout\":5,"
+    "  \"mapping\":[{\"native\":\"level\",\"signal\":\"y\"}]}],"
+    "\"estimator\":{\"states\":[\"level_est\",\"rate_est\"],\"A\":[[0,1],[0,0]],"
+    "  \"Q\":[0.0001,0.001],\"x0\":[0,0],\"P0\":[1,1],"
+    "  \"measurements\":[{\"signal\":\"y\",\"H\":{\"level_est\":1}}]},"
+    "%s,\"beliefs\":[{\"group\":\"tank\",\"states\":[\"level_est\",\"rate_est\"],"
+    "  \"every\":0}]},\"loop\":{\"period\":0.01}}";
+
+/* unit: the mapping's native unit of the remote level ("m" agrees with the
+ * publisher's contract, "cm" does not) */
+static const char sub_fmt[] =
+    "{\"dtwin\":1,\"name\":\"sub\",\"assets\":[{\"id\":\"site\"}],\"signals\":["
+    "{\"id\":\"up\",\"asset\":\"site\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"noise\":{\"std\":0.01}},"
+    "{\"id\":\"up_est\",\"asset\":\"site\",\"quantity\":\"length\",\"unit\":\"m\","
+    " \"role\":\"estimated\"}],"
+    "\"sources\":[{\"id\":\"peer\",\"kind\":\"twin\",\"twin\":\"pub\",\"belief\":\"tank\","
+    "  \"clock\":{\"mode\":\"estimate\"},\"timeout\":5,"
+    "  \"mapping\":[{\"native\":\"level_est\",\"signal\":\"up\",\"unit\":\"%s\"}]}],"
+    "\"estimator\":{\"states\":[\"up_est\"],\"A\":[[0]],\"Q\":[0.0001],\"x0\":[0],\"P0\":[1],"
+    "  \"measurements\":[{\"signal\":\"up\",\"H\":{\"up_est\":1}}]},"
+    "%s},\"loop\":{\"period\":0.01}}";
+
+static dt_twin *load(const char *doc)
+{
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc != DT_OK)
+        fail_msg("load: %s", d.message);
+    return t;
+}
+
+/* Waits (10 ms at most) on what the twins' ios watch, hands readiness back,
+ * wakes what is due. */
+static void turn(dt_twin **tw, size_t n)
+{
+    struct pollfd p[8];
+    dt_io_watch w[8];
+    size_t owner[8], k = 0;
+    for (size_t i = 0; i < n; i++) {
+        dt_io_watch wi[4];
+        size_t m = dt_io_watches(dt_twin_io(tw[i]), wi, 4);
+        for (size_t j = 0; j < m && k < 8; j++, k++) {
+            w[k] = wi[j];
+            owner[k] = i;
+            p[k] = (struct pollfd){wi[j].fd,
+                                   (short)((wi[j].events & DT_WATCH_READ ? POLLIN : 0) |
+                                           (wi[j].events & DT_WATCH_WRITE ? POLLOUT : 0)),
+                                   0};
+        }
+    }
+    if (k > 0 && poll(p, (nfds_t)k, 10) > 0) {
+        for (size_t j = 0; j < k; j++) {
+            unsigned ev = (p[j].revents & (POLLIN | POLLHUP | POLLERR) ? DT_WATCH_READ : 0) |
+                          (p[j].revents & POLLOUT ? DT_WATCH_WRITE : 0);
+            if (ev)
+                dt_io_ready(dt_twin_io(tw[owner[j]]), w[j].adapter, w[j].fd, ev, mono());
+        }
+    } else if (k == 0) {
+        dtt_sleep_ms(5);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (dt_io_wake_at(dt_twin_io(tw[i])) <= mono())
+            dt_io_wake(dt_twin_io(tw[i]), mono());
+}
+
+static uint64_t counter(dt_twin *t, const char *name)
+{
+    dt_counter c[32];
+    size_t n = dt_io_source_counters(dt_twin_io(t), 0, c, 32);
+    for (size_t i = 0; i < n && i < 32; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return c[i].value;
+    fail_msg("no counter %s", name);
+    return 0;
+}
+
+static void test_reader_estimates_from_the_publishers_belief(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, pub_fmt, bus);
+    dt_twin *pub = load(doc);
+    snprintf(doc, sizeof doc, sub_fmt, "m", bus);
+    dt_twin *sub = load(doc);
+    dt_twin *both[2] = {pub, sub};
+    dt_time t0 = mono();
+    assert_int_equal(dt_twin_start(pub, t0), 0);
+    assert_int_equal(dt_twin_start(sub, t0), 0);
+    dt_twin_stats st;
+    memset(&st, 0, sizeof st);
+    for (int k = 0; k < 3000 && (counter(sub, "states_emitted") < 30 || st.estimator.updates < 20);
+         k++) {
+        dt_time now = mono();
+        /* the tank at 2 m, measured with 1 cm noise-free here */
+        assert_int_equal(dt_memory_source_push(dt_twin_io(pub), 0, "level", now, 2.0), 0);
+        assert_int_equal(dt_twin_step(pub, now), 0);
+        turn(both, 2);
+        assert_int_equal(dt_twin_step(sub, mono()), 0);
+        dt_twin_stats_get(sub, &st);
+    }
+    assert_true(counter(sub, "states_emitted") >= 30);
+    assert_true(st.estimator.updates >= 20);
+    assert_int_equal(counter(sub, "unknown_contract") + counter(sub, "contract_refused") +
+                         counter(sub, "bad_message") + counter(sub, "stale_epoch"),
+                     0);
+    /* the reader's estimate follows the publisher's belief of 2 m */
+    dt_belief bel;
+    assert_int_equal(dt_est_belief(dt_twin_estimator(sub), 1, dt_est_time(dt_twin_estimator(sub)),
+                                   &bel),
+                     0);
+    assert_close(bel.value, 2.0, 0, 0.05);
+    dt_twin_destroy(sub);
+    dt_twin_destroy(pub);
+    dtt_broker_stop(&b);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_reader_estimates_from_the_publishers_belief),
+};
+
+DTT_MAIN(tests)
