@@ -66,10 +66,6 @@ int dt_registry_add_plant(dt_registry *r, const char *name, const dt_plant_ops *
 int dt__register_builtins(dt_registry *r)
 {
     int rc = DT_OK;
-#ifdef DTWIN_WITH_MQTT
-    if (rc == DT_OK)
-        rc = dt_registry_add_source(r, &dt__twin_source_ops);
-#endif
 #ifdef DTWIN_ADAPTER_MEMORY
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__memory_source_ops);
@@ -91,6 +87,10 @@ int dt__register_builtins(dt_registry *r)
 #ifdef DTWIN_ADAPTER_SIM
     if (rc == DT_OK)
         rc = dt__sim_register(r); /* the plants are its kinds' shared context */
+#endif
+#ifdef DTWIN_WITH_MQTT
+    if (rc == DT_OK)
+        rc = dt_registry_add_source(r, &dt__twin_source_ops);
 #endif
     if (rc == DT_OK)
         rc = dt_registry_add_controller(r, &dt__pid_ops);

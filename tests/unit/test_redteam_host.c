@@ -350,12 +350,12 @@ static void test_reg_64_kinds(void **state)
     dt_registry *reg = NULL;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     size_t builtin_src = 0, builtin_snk = 0;
-    const char *b[] = {"memory", "csv", "udp", "sim"};
-    const char *bs[] = {"memory", "csvlog", "udp", "sim"};
-    for (int i = 0; i < 4; i++) {
+    const char *b[] = {"memory", "csv", "udp", "sim", "twin", "mqtt"};
+    const char *bs[] = {"memory", "csvlog", "udp", "sim", "mqtt"};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
         builtin_src += dt_registry_source(reg, b[i]) != NULL;
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         builtin_snk += dt_registry_sink(reg, bs[i]) != NULL;
-    }
     size_t added[2] = {0, 0};
     for (int role = 0; role < 2; role++) {
         for (int i = 0; i < 100; i++) {
