@@ -1,0 +1,619 @@
+/* Payload text arithmetic: reasons, paths, numbers, times (no JSON here: see
+ * payload_json.c; templates: payload_tpl.c). Every conversion is exact or
+ * correctly rounded, bounded in the bytes it reads, and free of overflow:
+ * magnitudes are checked in digits before any multiplication. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtwin/time.h"
+
+#include "../platform/internal.h"
+#include "payload.h"
+
+/* ---- reasons ---- */
+
+const char *dt__payload_reason_name(int reason)
+{
+    static const char *const names[] = {
+#define DT__PAYLOAD_NAME(id, name, text) name,
+        DT__PAYLOAD_REASONS(DT__PAYLOAD_NAME)
+#undef DT__PAYLOAD_NAME
+    };
+    if (reason < 0 || reason >= DT__PAYLOAD_NREASONS)
+        return "unknown";
+    return names[reason];
+}
+
+const char *dt__payload_reason_text(int reason)
+{
+    static const char *const texts[] = {
+#define DT__PAYLOAD_TEXT(id, name, text) text,
+        DT__PAYLOAD_REASONS(DT__PAYLOAD_TEXT)
+#undef DT__PAYLOAD_TEXT
+    };
+    if (reason < 0 || reason >= DT__PAYLOAD_NREASONS)
+        return "unknown reason";
+    return texts[reason];
+}
+
+int dt__payload_format_parse(const char *name, dt__payload_format *out)
+{
+    if (name != NULL && strcmp(name, "number") == 0)
+        *out = DT__PAYLOAD_FMT_NUMBER;
+    else if (name != NULL && strcmp(name, "json") == 0)
+        *out = DT__PAYLOAD_FMT_JSON;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *const enc_names[] = {"s", "ms", "us", "ns", "rfc3339"};
+
+int dt__payload_time_enc_parse(const char *name, dt__payload_time_enc *out)
+{
+    for (size_t i = 0; name != NULL && i < sizeof enc_names / sizeof enc_names[0]; i++) {
+        if (strcmp(name, enc_names[i]) == 0) {
+            *out = (dt__payload_time_enc)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *dt__payload_time_enc_name(dt__payload_time_enc enc)
+{
+    if ((unsigned)enc >= sizeof enc_names / sizeof enc_names[0])
+        return "unknown";
+    return enc_names[enc];
+}
+
+/* ---- paths ---- */
+
+static int is_key_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+static int path_fail(char *err, size_t errn, const char *spec, size_t at, const char *what)
+{
+    if (err != NULL && errn > 0)
+        dt__fmt(err, errn, "path \"%.*s\": at character %zu: %s", DT__PAYLOAD_PATH_TEXT, spec,
+                at + 1, what);
+    return -1;
+}
+
+int dt__payload_path_compile(const char *spec, dt__payload_path *out, char *err, size_t errn)
+{
+    if (spec == NULL || spec[0] == '\0')
+        return path_fail(err, errn, "", 0, "empty (write a key such as \"value\")");
+    size_t len = strlen(spec);
+    if (len >= DT__PAYLOAD_PATH_TEXT)
+        return path_fail(err, errn, spec, DT__PAYLOAD_PATH_TEXT - 1,
+                         "longer than 127 bytes");
+    memset(out, 0, sizeof *out);
+    size_t i = 0, k = 0; /* k: bytes used in out->keys */
+    while (i < len) {
+        if (out->n == DT__PAYLOAD_PATH_DEPTH)
+            return path_fail(err, errn, spec, i, "more than 8 steps");
+        dt__payload_step *st = &out->step[out->n];
+        int dotted = 0;
+        if (out->n > 0) {
+            if (spec[i] == '.') {
+                dotted = 1;
+                i++;
+            } else if (spec[i] != '[') {
+                return path_fail(err, errn, spec, i, "expected '.' or '[' after a step");
+            }
+        }
+        if (dotted || spec[i] != '[') {
+            /* a plain key: the first step, or after '.' */
+            size_t s = i;
+            while (i < len && is_key_char(spec[i]))
+                i++;
+            if (i == s)
+                return path_fail(err, errn, spec, i,
+                                 dotted ? "a key after '.' (letters, digits, '_', '-')"
+                                        : "a key (letters, digits, '_', '-'), [index] or "
+                                          "[\"key\"]");
+            st->key_off = (uint16_t)k;
+            st->key_len = (uint8_t)(i - s);
+            memcpy(out->keys + k, spec + s, i - s);
+            k += i - s;
+        } else if (spec[i] == '[' && i + 1 < len && spec[i + 1] == '"') {
+            i += 2;
+            st->key_off = (uint16_t)k;
+            size_t s = k;
+            for (;;) {
+                if (i >= len)
+                    return path_fail(err, errn, spec, i, "unclosed quoted key (missing '\"]')");
+                char c = spec[i];
+                if (c == '"')
+                    break;
+                if ((unsigned char)c < 0x20 || c == 0x7f)
+                    return path_fail(err, errn, spec, i, "a control character in a quoted key");
+                if (c == '\\') {
+                    if (i + 1 >= len || (spec[i + 1] != '"' && spec[i + 1] != '\\'))
+                        return path_fail(err, errn, spec, i,
+                                         "only \\\" and \\\\ escapes in a quoted key");
+                    c = spec[++i];
+                }
+                out->keys[k++] = c;
+                i++;
+            }
+            if (i + 1 >= len || spec[i + 1] != ']')
+                return path_fail(err, errn, spec, i + 1, "expected ']' after a quoted key");
+            i += 2;
+            st->key_len = (uint8_t)(k - s);
+        } else if (spec[i] == '[') {
+            i++;
+            size_t s = i;
+            uint32_t v = 0;
+            while (i < len && spec[i] >= '0' && spec[i] <= '9') {
+                if (i - s == 9)
+                    return path_fail(err, errn, spec, i, "an index over 999999999");
+                v = v * 10 + (uint32_t)(spec[i] - '0');
+                i++;
+            }
+            if (i == s)
+                return path_fail(err, errn, spec, i,
+                                 "an index (digits) or a quoted key [\"...\"] after '['");
+            if (spec[s] == '0' && i - s > 1)
+                return path_fail(err, errn, spec, s, "an index with a leading zero");
+            if (i >= len || spec[i] != ']')
+                return path_fail(err, errn, spec, i, "expected ']' after an index");
+            i++;
+            st->is_index = 1;
+            st->index = v;
+        }
+        out->n++;
+    }
+    return 0;
+}
+
+/* ---- numbers ---- */
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* A decimal number's parts: significant digits (leading zeros dropped),
+ * the power of ten of the last one, and the sign. */
+typedef struct decimal {
+    char dig[DT__PAYLOAD_NUM_MAX];
+    int nd;
+    long exp10; /* value = dig * 10^exp10 */
+    int neg;
+} decimal;
+
+/* An exponent's magnitude is kept to this: beyond it, 64 digits cannot bring
+ * the value back into a double's or an int64's range. */
+#define EXP_CAP 100000L
+
+/* Splits [+-]digits[.digits][(e|E)[+-]digits] (at least one mantissa digit)
+ * of exactly len bytes (len <= DT__PAYLOAD_NUM_MAX). 0, or -1 if not that. */
+static int split_decimal(const char *p, size_t len, decimal *d)
+{
+    size_t i = 0;
+    int seen = 0;
+    long frac = 0;
+    d->nd = 0;
+    d->neg = 0;
+    if (i < len && (p[i] == '+' || p[i] == '-'))
+        d->neg = p[i++] == '-';
+    for (; i < len && is_digit(p[i]); i++) {
+        seen = 1;
+        if (d->nd > 0 || p[i] != '0')
+            d->dig[d->nd++] = p[i];
+    }
+    if (i < len && p[i] == '.') {
+        for (i++; i < len && is_digit(p[i]); i++) {
+            seen = 1;
+            frac++;
+            if (d->nd > 0 || p[i] != '0')
+                d->dig[d->nd++] = p[i];
+        }
+    }
+    if (!seen)
+        return -1;
+    long e = 0;
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        int eneg = 0;
+        i++;
+        if (i < len && (p[i] == '+' || p[i] == '-'))
+            eneg = p[i++] == '-';
+        if (i >= len || !is_digit(p[i]))
+            return -1;
+        for (; i < len && is_digit(p[i]); i++)
+            if (e < EXP_CAP)
+                e = e * 10 + (p[i] - '0');
+        if (eneg)
+            e = -e;
+    }
+    if (i != len)
+        return -1;
+    d->exp10 = e - frac;
+    return 0;
+}
+
+/* Case-insensitive: the text after an optional sign is nan, inf or infinity. */
+static int is_nonfinite_word(const char *p, size_t len)
+{
+    if (len > 0 && (p[0] == '+' || p[0] == '-')) {
+        p++;
+        len--;
+    }
+    static const char *const words[] = {"nan", "inf", "infinity"};
+    for (size_t w = 0; w < 3; w++) {
+        size_t wl = strlen(words[w]);
+        if (len != wl)
+            continue;
+        size_t i = 0;
+        while (i < wl && (p[i] | 0x20) == words[w][i])
+            i++;
+        if (i == wl)
+            return 1;
+    }
+    return 0;
+}
+
+static size_t put_long(char *buf, long v)
+{
+    char tmp[24];
+    size_t n = 0, o = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n > 0)
+        buf[o++] = tmp[--n];
+    return o;
+}
+
+/* d's value as a double, through strtod on "DIGITSeEXP": digits and an
+ * exponent read the same in every locale, and glibc's strtod rounds
+ * correctly. */
+static double decimal_value(const decimal *d)
+{
+    if (d->nd == 0)
+        return d->neg ? -0.0 : 0.0;
+    char buf[DT__PAYLOAD_NUM_MAX + 32];
+    memcpy(buf, d->dig, (size_t)d->nd);
+    size_t o = (size_t)d->nd;
+    buf[o++] = 'e';
+    o += put_long(buf + o, d->exp10);
+    buf[o] = '\0';
+    double v = strtod(buf, NULL);
+    return d->neg ? -v : v;
+}
+
+static int number_text(const char *p, size_t len, double *out)
+{
+    if (len > DT__PAYLOAD_NUM_MAX)
+        return DT__PAYLOAD_TOO_LONG;
+    decimal d;
+    if (split_decimal(p, len, &d) != 0)
+        return is_nonfinite_word(p, len) ? DT__PAYLOAD_NOT_FINITE : DT__PAYLOAD_NOT_NUMBER;
+    double v = decimal_value(&d);
+    if (!isfinite(v))
+        return DT__PAYLOAD_NOT_FINITE;
+    *out = v;
+    return DT__PAYLOAD_OK;
+}
+
+int dt__payload_number(const char *s, size_t n, double *out)
+{
+    size_t a = 0, b = n;
+    while (a < b && is_space(s[a]))
+        a++;
+    while (b > a && is_space(s[b - 1]))
+        b--;
+    if (a == b)
+        return DT__PAYLOAD_EMPTY;
+    return number_text(s + a, b - a, out);
+}
+
+/* ---- times ---- */
+
+/* |value| must stay within this many ns */
+#define TIME_LIMIT_U ((uint64_t)DT_TIME_LIMIT)
+
+/* The magnitude of dig * 10^k (k may be negative: rounded to nearest, ties
+ * away from zero), or -1 when it has more than 19 integer digits. */
+static int scaled(const char *dig, int nd, long k, uint64_t *out)
+{
+    if (nd == 0) {
+        *out = 0;
+        return 0;
+    }
+    long keep = nd + k; /* integer digits of the result */
+    if (keep > 19)
+        return -1;
+    uint64_t v = 0;
+    if (k >= 0) {
+        for (int i = 0; i < nd; i++)
+            v = v * 10 + (uint64_t)(dig[i] - '0');
+        for (long i = 0; i < k; i++)
+            v *= 10;
+    } else {
+        for (long i = 0; i < keep; i++)
+            v = v * 10 + (uint64_t)(dig[i] - '0');
+        /* the first dropped digit decides; none below 10^-1 rounds up */
+        if (keep >= 0 && dig[keep] >= '5')
+            v++;
+    }
+    *out = v;
+    return 0;
+}
+
+int dt__payload_time_number(const char *s, size_t n, dt__payload_time_enc enc, int64_t *ns)
+{
+    static const long unit_pow[] = {9, 6, 3, 0};
+    if (n > DT__PAYLOAD_NUM_MAX || (unsigned)enc > DT__PAYLOAD_TIME_NS)
+        return DT__PAYLOAD_BAD_TIME;
+    decimal d;
+    if (split_decimal(s, n, &d) != 0)
+        return DT__PAYLOAD_BAD_TIME;
+    uint64_t mag;
+    if (scaled(d.dig, d.nd, d.exp10 + unit_pow[enc], &mag) != 0 || mag > TIME_LIMIT_U)
+        return DT__PAYLOAD_TIME_RANGE;
+    *ns = d.neg ? -(int64_t)mag : (int64_t)mag;
+    return DT__PAYLOAD_OK;
+}
+
+int64_t dt__payload_days_from_civil(int64_t y, int m, int d)
+{
+    /* H. Hinnant's algorithm: years start in March, so the leap day is the
+     * last of its year; eras of 400 years (146097 days) repeat exactly. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                   /* 0..399 */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+/* Inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int fixed_digits(const char *s, size_t n, size_t at, int count, int *out)
+{
+    int v = 0;
+    if (at + (size_t)count > n)
+        return -1;
+    for (int i = 0; i < count; i++) {
+        if (!is_digit(s[at + (size_t)i]))
+            return -1;
+        v = v * 10 + (s[at + (size_t)i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int dt__payload_rfc3339(const char *s, size_t n, int64_t *ns)
+{
+    int y, mo, d, h, mi, se;
+    /* YYYY-MM-DDTHH:MM:SS, fixed positions */
+    if (fixed_digits(s, n, 0, 4, &y) || n < 20 || s[4] != '-' ||
+        fixed_digits(s, n, 5, 2, &mo) || s[7] != '-' || fixed_digits(s, n, 8, 2, &d) ||
+        (s[10] != 'T' && s[10] != 't') || fixed_digits(s, n, 11, 2, &h) || s[13] != ':' ||
+        fixed_digits(s, n, 14, 2, &mi) || s[16] != ':' || fixed_digits(s, n, 17, 2, &se))
+        return DT__PAYLOAD_BAD_TIME;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || se > 59)
+        return DT__PAYLOAD_BAD_TIME; /* se == 60: a leap second, which Unix time has not */
+    size_t i = 19;
+    uint64_t frac = 0;
+    if (i < n && s[i] == '.') {
+        char dig[10];
+        int nd = 0;
+        size_t s0 = ++i;
+        for (; i < n && is_digit(s[i]); i++)
+            if (nd < 10)
+                dig[nd++] = s[i];
+        if (i == s0)
+            return DT__PAYLOAD_BAD_TIME;
+        while (nd < 10)
+            dig[nd++] = '0';
+        /* 9 digits kept, the 10th rounds: half a ns and more goes to the
+         * later ns */
+        (void)scaled(dig, 10, -1, &frac); /* <= 1e9: the carry is one second */
+    }
+    int64_t off = 0;
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int oh, om;
+        int sign = s[i] == '+' ? 1 : -1;
+        if (fixed_digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
+            fixed_digits(s, n, i + 4, 2, &om) || oh > 23 || om > 59)
+            return DT__PAYLOAD_BAD_TIME;
+        off = sign * (oh * 3600 + om * 60);
+        i += 6;
+    } else {
+        return DT__PAYLOAD_BAD_TIME; /* RFC 3339 requires the offset */
+    }
+    if (i != n)
+        return DT__PAYLOAD_BAD_TIME;
+    /* four-digit years: |secs| < 3.2e11, no overflow up to here */
+    int64_t secs = dt__payload_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    const int64_t max_s = DT_TIME_LIMIT / DT_NS_PER_S + 1;
+    if (secs > max_s || secs < -max_s - 1)
+        return DT__PAYLOAD_TIME_RANGE; /* beyond the limit whatever the fraction */
+    int64_t t = secs * DT_NS_PER_S + (int64_t)frac;
+    if (t > DT_TIME_LIMIT || t < -DT_TIME_LIMIT)
+        return DT__PAYLOAD_TIME_RANGE;
+    *ns = t;
+    return DT__PAYLOAD_OK;
+}
+
+/* ---- rendering numbers and times ---- */
+
+static size_t put_u64(char *buf, uint64_t u, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0 || n < width);
+    size_t o = 0;
+    while (n > 0)
+        buf[o++] = tmp[--n];
+    return o;
+}
+
+size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t)
+{
+    if (cap < 31)
+        return 0;
+    /* floor division: -1 ns is 1969-12-31T23:59:59.999999999Z */
+    int64_t secs = t / DT_NS_PER_S, frac = t % DT_NS_PER_S;
+    if (frac < 0) {
+        secs--;
+        frac += DT_NS_PER_S;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        days--;
+        sod += 86400;
+    }
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d); /* int64 ns: years 1677..2262 */
+    size_t o = put_u64(buf, (uint64_t)y, 4);
+    buf[o++] = '-';
+    o += put_u64(buf + o, (uint64_t)m, 2);
+    buf[o++] = '-';
+    o += put_u64(buf + o, (uint64_t)d, 2);
+    buf[o++] = 'T';
+    o += put_u64(buf + o, (uint64_t)(sod / 3600), 2);
+    buf[o++] = ':';
+    o += put_u64(buf + o, (uint64_t)(sod / 60 % 60), 2);
+    buf[o++] = ':';
+    o += put_u64(buf + o, (uint64_t)(sod % 60), 2);
+    buf[o++] = '.';
+    o += put_u64(buf + o, (uint64_t)frac, 9);
+    buf[o++] = 'Z';
+    buf[o] = '\0';
+    return o;
+}
+
+size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t)
+{
+    if (cap < DT__PAYLOAD_RENDER_NUM)
+        return 0;
+    uint64_t u = t < 0 ? 0 - (uint64_t)t : (uint64_t)t; /* INT64_MIN too */
+    size_t o = 0;
+    if (t < 0)
+        buf[o++] = '-';
+    o += put_u64(buf + o, u / (uint64_t)DT_NS_PER_S, 1);
+    uint64_t frac = u % (uint64_t)DT_NS_PER_S;
+    if (frac != 0) {
+        buf[o++] = '.';
+        o += put_u64(buf + o, frac, 9);
+        while (buf[o - 1] == '0')
+            o--;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* v's digits with p significant (p 15..17) and the power of ten of the first,
+ * read out of "%.*e" whatever the locale's decimal point: digits, then
+ * anything up to the 'e', then the exponent. */
+static int e_digits(double v, int p, char *dig, int *x10)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
+    if (n <= 0 || (size_t)n >= sizeof tmp)
+        return -1;
+    int nd = 0, i = 0;
+    for (; tmp[i] != '\0' && tmp[i] != 'e' && tmp[i] != 'E'; i++)
+        if (is_digit(tmp[i]) && nd < p)
+            dig[nd++] = tmp[i];
+    if (nd != p || tmp[i] == '\0')
+        return -1;
+    i++;
+    int neg = tmp[i] == '-';
+    if (tmp[i] == '-' || tmp[i] == '+')
+        i++;
+    int x = 0;
+    for (; is_digit(tmp[i]); i++)
+        x = x * 10 + (tmp[i] - '0');
+    *x10 = neg ? -x : x;
+    return 0;
+}
+
+size_t dt__payload_fmt_number(char *buf, size_t cap, double v)
+{
+    if (!isfinite(v) || cap < DT__PAYLOAD_RENDER_NUM)
+        return 0;
+    char dig[17];
+    int p, x = 0;
+    for (p = 15; p <= 17; p++) {
+        if (e_digits(v, p, dig, &x) != 0)
+            return 0;
+        decimal d = {.nd = p, .exp10 = x - (p - 1), .neg = 0};
+        memcpy(d.dig, dig, (size_t)p);
+        if (decimal_value(&d) == fabs(v))
+            break;
+    }
+    if (p > 17)
+        p = 17; /* 17 digits always read back (IEEE 754 binary64) */
+    int nd = p;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    size_t o = 0;
+    if (signbit(v))
+        buf[o++] = '-';
+    if (x < -4 || x >= p) { /* %g's choice of the exponent form */
+        buf[o++] = dig[0];
+        if (nd > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, dig + 1, (size_t)nd - 1);
+            o += (size_t)nd - 1;
+        }
+        buf[o++] = 'e';
+        buf[o++] = x < 0 ? '-' : '+';
+        o += put_u64(buf + o, (uint64_t)(x < 0 ? -x : x), 2);
+    } else if (x >= 0) {
+        for (int i = 0; i <= x; i++)
+            buf[o++] = i < nd ? dig[i] : '0';
+        if (nd > x + 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, dig + x + 1, (size_t)(nd - x - 1));
+            o += (size_t)(nd - x - 1);
+        }
+    } else {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            buf[o++] = '0';
+        memcpy(buf + o, dig, (size_t)nd);
+        o += (size_t)nd;
+    }
+    buf[o] = '\0';
+    return o;
+}
