@@ -1,9 +1,8 @@
-/* Payload text arithmetic: reasons, paths, numbers, times (no JSON here: see
- * payload_json.c; templates: payload_tpl.c). Every conversion is exact or
+/* Reading payload text: reasons, paths, numbers, times (the JSON scanner is
+ * payload_json.c; numbers and times written, and templates, payload_tpl.c). Every conversion is exact or
  * correctly rounded, bounded in the bytes it reads, and free of overflow:
  * magnitudes are checked in digits before any multiplication. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,8 +380,7 @@ int64_t dt__payload_days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* Inverse of days_from_civil. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void dt__payload_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -466,154 +464,4 @@ int dt__payload_rfc3339(const char *s, size_t n, int64_t *ns)
         return DT__PAYLOAD_TIME_RANGE;
     *ns = t;
     return DT__PAYLOAD_OK;
-}
-
-/* ---- rendering numbers and times ---- */
-
-static size_t put_u64(char *buf, uint64_t u, int width)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0 || n < width);
-    size_t o = 0;
-    while (n > 0)
-        buf[o++] = tmp[--n];
-    return o;
-}
-
-size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t)
-{
-    if (cap < 31)
-        return 0;
-    /* floor division: -1 ns is 1969-12-31T23:59:59.999999999Z */
-    int64_t secs = t / DT_NS_PER_S, frac = t % DT_NS_PER_S;
-    if (frac < 0) {
-        secs--;
-        frac += DT_NS_PER_S;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        days--;
-        sod += 86400;
-    }
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d); /* int64 ns: years 1677..2262 */
-    size_t o = put_u64(buf, (uint64_t)y, 4);
-    buf[o++] = '-';
-    o += put_u64(buf + o, (uint64_t)m, 2);
-    buf[o++] = '-';
-    o += put_u64(buf + o, (uint64_t)d, 2);
-    buf[o++] = 'T';
-    o += put_u64(buf + o, (uint64_t)(sod / 3600), 2);
-    buf[o++] = ':';
-    o += put_u64(buf + o, (uint64_t)(sod / 60 % 60), 2);
-    buf[o++] = ':';
-    o += put_u64(buf + o, (uint64_t)(sod % 60), 2);
-    buf[o++] = '.';
-    o += put_u64(buf + o, (uint64_t)frac, 9);
-    buf[o++] = 'Z';
-    buf[o] = '\0';
-    return o;
-}
-
-size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t)
-{
-    if (cap < DT__PAYLOAD_RENDER_NUM)
-        return 0;
-    uint64_t u = t < 0 ? 0 - (uint64_t)t : (uint64_t)t; /* INT64_MIN too */
-    size_t o = 0;
-    if (t < 0)
-        buf[o++] = '-';
-    o += put_u64(buf + o, u / (uint64_t)DT_NS_PER_S, 1);
-    uint64_t frac = u % (uint64_t)DT_NS_PER_S;
-    if (frac != 0) {
-        buf[o++] = '.';
-        o += put_u64(buf + o, frac, 9);
-        while (buf[o - 1] == '0')
-            o--;
-    }
-    buf[o] = '\0';
-    return o;
-}
-
-/* v's digits with p significant (p 15..17) and the power of ten of the first,
- * read out of "%.*e" whatever the locale's decimal point: digits, then
- * anything up to the 'e', then the exponent. */
-static int e_digits(double v, int p, char *dig, int *x10)
-{
-    char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
-    if (n <= 0 || (size_t)n >= sizeof tmp)
-        return -1;
-    int nd = 0, i = 0;
-    for (; tmp[i] != '\0' && tmp[i] != 'e' && tmp[i] != 'E'; i++)
-        if (is_digit(tmp[i]) && nd < p)
-            dig[nd++] = tmp[i];
-    if (nd != p || tmp[i] == '\0')
-        return -1;
-    i++;
-    int neg = tmp[i] == '-';
-    if (tmp[i] == '-' || tmp[i] == '+')
-        i++;
-    int x = 0;
-    for (; is_digit(tmp[i]); i++)
-        x = x * 10 + (tmp[i] - '0');
-    *x10 = neg ? -x : x;
-    return 0;
-}
-
-size_t dt__payload_fmt_number(char *buf, size_t cap, double v)
-{
-    if (!isfinite(v) || cap < DT__PAYLOAD_RENDER_NUM)
-        return 0;
-    char dig[17];
-    int p, x = 0;
-    for (p = 15; p <= 17; p++) {
-        if (e_digits(v, p, dig, &x) != 0)
-            return 0;
-        decimal d = {.nd = p, .exp10 = x - (p - 1), .neg = 0};
-        memcpy(d.dig, dig, (size_t)p);
-        if (decimal_value(&d) == fabs(v))
-            break;
-    }
-    if (p > 17)
-        p = 17; /* 17 digits always read back (IEEE 754 binary64) */
-    int nd = p;
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    size_t o = 0;
-    if (signbit(v))
-        buf[o++] = '-';
-    if (x < -4 || x >= p) { /* %g's choice of the exponent form */
-        buf[o++] = dig[0];
-        if (nd > 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, dig + 1, (size_t)nd - 1);
-            o += (size_t)nd - 1;
-        }
-        buf[o++] = 'e';
-        buf[o++] = x < 0 ? '-' : '+';
-        o += put_u64(buf + o, (uint64_t)(x < 0 ? -x : x), 2);
-    } else if (x >= 0) {
-        for (int i = 0; i <= x; i++)
-            buf[o++] = i < nd ? dig[i] : '0';
-        if (nd > x + 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, dig + x + 1, (size_t)(nd - x - 1));
-            o += (size_t)(nd - x - 1);
-        }
-    } else {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = 0; i < -x - 1; i++)
-            buf[o++] = '0';
-        memcpy(buf + o, dig, (size_t)nd);
-        o += (size_t)nd;
-    }
-    buf[o] = '\0';
-    return o;
 }

@@ -130,7 +130,7 @@ typedef struct dt__payload_value {
 int dt__payload_read(const dt__payload_spec *spec, const char *buf, size_t n,
                      dt__payload_value *out);
 
-/* ---- the text arithmetic inside (payload.c), exposed for the tests ---- */
+/* ---- the text arithmetic inside (payload.c, payload_tpl.c), for the tests ---- */
 
 /* Number text of n bytes (leading/trailing ASCII whitespace allowed) to a
  * finite double, correctly rounded. Accepts [+-]digits[.digits][(e|E)[+-]digits]
@@ -150,6 +150,8 @@ int dt__payload_time_number(const char *s, size_t n, dt__payload_time_enc enc, i
 int dt__payload_rfc3339(const char *s, size_t n, int64_t *ns);
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12, d 1..31). */
 int64_t dt__payload_days_from_civil(int64_t y, int m, int d);
+/* Its inverse: the date of day z since 1970-01-01. */
+void dt__payload_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 /* Writes t as YYYY-MM-DDTHH:MM:SS.fffffffffZ (30 bytes + NUL; any int64);
  * returns the length, 0 when cap < 31. */
 size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t);

@@ -1,11 +1,185 @@
-/* Command payloads: a template compiled once from the description's text,
- * then rendered for every command into the caller's buffer (no allocation,
- * no locale). */
+/* Command payloads: numbers and times as text, and a template compiled once
+ * from the description's text, then rendered for every command into the
+ * caller's buffer (no allocation, no locale). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "dtwin/time.h"
 
 #include "../platform/internal.h"
 #include "payload.h"
+
+/* ---- numbers and times as text ---- */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* u in decimal, at least width digits (zeros in front). */
+static size_t put_u64(char *buf, uint64_t u, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0 || n < width);
+    size_t o = 0;
+    while (n > 0)
+        buf[o++] = tmp[--n];
+    return o;
+}
+
+size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t)
+{
+    if (cap < 31)
+        return 0;
+    /* floor division: -1 ns is 1969-12-31T23:59:59.999999999Z */
+    int64_t secs = t / DT_NS_PER_S, frac = t % DT_NS_PER_S;
+    if (frac < 0) {
+        secs--;
+        frac += DT_NS_PER_S;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        days--;
+        sod += 86400;
+    }
+    int64_t y;
+    int m, d;
+    dt__payload_civil_from_days(days, &y, &m, &d); /* int64 ns: years 1677..2262 */
+    size_t o = put_u64(buf, (uint64_t)y, 4);
+    buf[o++] = '-';
+    o += put_u64(buf + o, (uint64_t)m, 2);
+    buf[o++] = '-';
+    o += put_u64(buf + o, (uint64_t)d, 2);
+    buf[o++] = 'T';
+    o += put_u64(buf + o, (uint64_t)(sod / 3600), 2);
+    buf[o++] = ':';
+    o += put_u64(buf + o, (uint64_t)(sod / 60 % 60), 2);
+    buf[o++] = ':';
+    o += put_u64(buf + o, (uint64_t)(sod % 60), 2);
+    buf[o++] = '.';
+    o += put_u64(buf + o, (uint64_t)frac, 9);
+    buf[o++] = 'Z';
+    buf[o] = '\0';
+    return o;
+}
+
+size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t)
+{
+    if (cap < DT__PAYLOAD_RENDER_NUM)
+        return 0;
+    uint64_t u = t < 0 ? 0 - (uint64_t)t : (uint64_t)t; /* INT64_MIN too */
+    size_t o = 0;
+    if (t < 0)
+        buf[o++] = '-';
+    o += put_u64(buf + o, u / (uint64_t)DT_NS_PER_S, 1);
+    uint64_t frac = u % (uint64_t)DT_NS_PER_S;
+    if (frac != 0) {
+        buf[o++] = '.';
+        o += put_u64(buf + o, frac, 9);
+        while (buf[o - 1] == '0')
+            o--;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* v's digits with p significant (p 15..17) and the power of ten of the first,
+ * read out of "%.*e" whatever the locale's decimal point: digits, then
+ * anything up to the 'e', then the exponent. */
+static int e_digits(double v, int p, char *dig, int *x10)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
+    if (n <= 0 || (size_t)n >= sizeof tmp)
+        return -1;
+    int nd = 0, i = 0;
+    for (; tmp[i] != '\0' && tmp[i] != 'e' && tmp[i] != 'E'; i++)
+        if (is_digit(tmp[i]) && nd < p)
+            dig[nd++] = tmp[i];
+    if (nd != p || tmp[i] == '\0')
+        return -1;
+    i++;
+    int neg = tmp[i] == '-';
+    if (tmp[i] == '-' || tmp[i] == '+')
+        i++;
+    int x = 0;
+    for (; is_digit(tmp[i]); i++)
+        x = x * 10 + (tmp[i] - '0');
+    *x10 = neg ? -x : x;
+    return 0;
+}
+
+size_t dt__payload_fmt_number(char *buf, size_t cap, double v)
+{
+    if (!isfinite(v) || cap < DT__PAYLOAD_RENDER_NUM)
+        return 0;
+    char dig[17];
+    int p, x = 0;
+    for (p = 15; p <= 17; p++) {
+        if (e_digits(v, p, dig, &x) != 0)
+            return 0;
+        /* reads back? (as digits and an exponent, like any number read) */
+        char t[48];
+        memcpy(t, dig, (size_t)p);
+        size_t tn = (size_t)p;
+        t[tn++] = 'e';
+        int e = x - (p - 1);
+        if (e < 0)
+            t[tn++] = '-';
+        tn += put_u64(t + tn, (uint64_t)(e < 0 ? -e : e), 1);
+        double back;
+        if (dt__payload_number(t, tn, &back) == DT__PAYLOAD_OK && back == fabs(v))
+            break;
+    }
+    if (p > 17)
+        p = 17; /* 17 digits always read back (IEEE 754 binary64) */
+    int nd = p;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    size_t o = 0;
+    if (signbit(v))
+        buf[o++] = '-';
+    if (x < -4 || x >= p) { /* %g's choice of the exponent form */
+        buf[o++] = dig[0];
+        if (nd > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, dig + 1, (size_t)nd - 1);
+            o += (size_t)nd - 1;
+        }
+        buf[o++] = 'e';
+        buf[o++] = x < 0 ? '-' : '+';
+        o += put_u64(buf + o, (uint64_t)(x < 0 ? -x : x), 2);
+    } else if (x >= 0) {
+        for (int i = 0; i <= x; i++)
+            buf[o++] = i < nd ? dig[i] : '0';
+        if (nd > x + 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, dig + x + 1, (size_t)(nd - x - 1));
+            o += (size_t)(nd - x - 1);
+        }
+    } else {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            buf[o++] = '0';
+        memcpy(buf + o, dig, (size_t)nd);
+        o += (size_t)nd;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+static size_t fmt_i64(char *buf, int64_t v)
+{
+    size_t o = 0;
+    if (v < 0)
+        buf[o++] = '-';
+    return o + put_u64(buf + o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 1); /* INT64_MIN too */
+}
+
+/* ---- commands ---- */
 
 static const struct {
     const char *name;
@@ -39,7 +213,10 @@ static int tpl_fail(char *err, size_t errn, const char *text, size_t at, const c
     return -1;
 }
 
-static int is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
 
 /* Appends one literal byte, extending the last text part. */
 static int add_text(dt__payload_template *tpl, size_t *o, char c)
@@ -128,35 +305,6 @@ int dt__payload_template_compile(const char *text, dt__payload_template *tpl, ch
     return 0;
 }
 
-static size_t fmt_i64(char *buf, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0, o = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        buf[o++] = '-';
-    while (n > 0)
-        buf[o++] = tmp[--n];
-    return o;
-}
-
-static size_t fmt_u64(char *buf, uint64_t u)
-{
-    char tmp[24];
-    size_t n = 0, o = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    while (n > 0)
-        buf[o++] = tmp[--n];
-    return o;
-}
-
 size_t dt__payload_render(char *out, size_t cap, const dt__payload_template *tpl, double value,
                           int64_t t_ns, uint64_t seq)
 {
@@ -195,7 +343,7 @@ size_t dt__payload_render(char *out, size_t cap, const dt__payload_template *tpl
             n = dt__payload_fmt_rfc3339(num, sizeof num, t_ns);
             break;
         case DT__TPL_SEQ:
-            n = fmt_u64(num, seq);
+            n = put_u64(num, seq, 1);
             break;
         default:
             return 0;
