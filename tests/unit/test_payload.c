@@ -666,7 +666,7 @@ static void number_format(void **state)
     /* against printf in the C locale: the smallest of %.15g, %.16g, %.17g
      * that reads back; and it reads back through the payload reader */
     uint64_t x = 0x9E3779B97F4A7C15u;
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 60000; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -916,13 +916,8 @@ static void json_depth_and_size(void **state)
         for (int i = 0; i < depth - 1; i++)
             doc[o++] = ']';
         doc[o] = '\0';
-        char path[300] = "";
-        size_t p = 0;
-        for (int i = 0; i < depth - 1 && i < 7; i++)
-            p += (size_t)sprintf(path + p, "[0]");
         dt__payload_spec sp;
-        spec_json(&sp, depth - 1 <= 7 ? "[0][0][0][0][0][0][0]" : path, NULL,
-                  DT__PAYLOAD_TIME_S);
+        spec_json(&sp, "[0][0][0][0][0][0][0]", NULL, DT__PAYLOAD_TIME_S);
         dt__payload_value out;
         int r = read_s(&sp, doc, &out);
         if (depth <= 64)
@@ -964,8 +959,6 @@ static void json_depth_and_size(void **state)
     assert_true(out.value == 5);
     big[max] = ' ';
     assert_reason(read_n(&sp, big, max + 1, &out), DT__PAYLOAD_TOO_LONG);
-    /* a huge flat object and a deep wrong-key chain are linear, not quadratic
-     * (no assertion on time: the test finishes) */
     free(big);
 }
 
@@ -1302,7 +1295,7 @@ static void render_read_roundtrip(void **state)
     dt__payload_template num;
     assert_int_equal(dt__payload_template_compile(NULL, &num, err, sizeof err), 0);
     uint64_t x = 0x243F6A8885A308D3u;
-    for (int i = 0; i < 50000; i++) {
+    for (int i = 0; i < 20000; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
