@@ -146,7 +146,7 @@ int dt__payload_time_number(const char *s, size_t n, dt__payload_time_enc enc, i
  * checked (month, day of month with leap years, hour, minute, second 00-59:
  * a leap second :60 is refused), 'T'/'t' and 'Z'/'z', offsets +-hh:mm up to
  * 23:59, any number of fraction digits (beyond 9: rounded to the nearest ns,
- * ties away from zero). DT__PAYLOAD_OK, BAD_TIME or TIME_RANGE. */
+ * half a ns up, to the later time). DT__PAYLOAD_OK, BAD_TIME or TIME_RANGE. */
 int dt__payload_rfc3339(const char *s, size_t n, int64_t *ns);
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12, d 1..31). */
 int64_t dt__payload_days_from_civil(int64_t y, int m, int d);
