@@ -1,14 +1,14 @@
-/* Reading payload text: reasons, paths, numbers, times (the JSON scanner is
- * payload_json.c; numbers and times written, and templates, payload_tpl.c). Every conversion is exact or
+/* Reading payload text: reasons, paths, numbers, times (JSON documents are
+ * payload_json.c; times written, and templates, payload_tpl.c; the number
+ * text itself is src/platform/numtext.c). Every conversion is exact or
  * correctly rounded, bounded in the bytes it reads, and free of overflow:
  * magnitudes are checked in digits before any multiplication. */
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dtwin/time.h"
 
 #include "../platform/internal.h"
+#include "../platform/numtext.h"
 #include "payload.h"
 
 /* ---- reasons ---- */
@@ -181,133 +181,6 @@ static int is_space(char c)
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* A decimal number's parts: significant digits (leading zeros dropped),
- * the power of ten of the last one, and the sign. */
-typedef struct decimal {
-    char dig[DT__PAYLOAD_NUM_MAX];
-    int nd;
-    long exp10; /* value = dig * 10^exp10 */
-    int neg;
-} decimal;
-
-/* An exponent's magnitude is kept to this: beyond it, 64 digits cannot bring
- * the value back into a double's or an int64's range. */
-#define EXP_CAP 100000L
-
-/* Splits [+-]digits[.digits][(e|E)[+-]digits] (at least one mantissa digit)
- * of exactly len bytes (len <= DT__PAYLOAD_NUM_MAX). 0, or -1 if not that. */
-static int split_decimal(const char *p, size_t len, decimal *d)
-{
-    size_t i = 0;
-    int seen = 0;
-    long frac = 0;
-    d->nd = 0;
-    d->neg = 0;
-    if (i < len && (p[i] == '+' || p[i] == '-'))
-        d->neg = p[i++] == '-';
-    for (; i < len && is_digit(p[i]); i++) {
-        seen = 1;
-        if (d->nd > 0 || p[i] != '0')
-            d->dig[d->nd++] = p[i];
-    }
-    if (i < len && p[i] == '.') {
-        for (i++; i < len && is_digit(p[i]); i++) {
-            seen = 1;
-            frac++;
-            if (d->nd > 0 || p[i] != '0')
-                d->dig[d->nd++] = p[i];
-        }
-    }
-    if (!seen)
-        return -1;
-    long e = 0;
-    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
-        int eneg = 0;
-        i++;
-        if (i < len && (p[i] == '+' || p[i] == '-'))
-            eneg = p[i++] == '-';
-        if (i >= len || !is_digit(p[i]))
-            return -1;
-        for (; i < len && is_digit(p[i]); i++)
-            if (e < EXP_CAP)
-                e = e * 10 + (p[i] - '0');
-        if (eneg)
-            e = -e;
-    }
-    if (i != len)
-        return -1;
-    d->exp10 = e - frac;
-    return 0;
-}
-
-/* Case-insensitive: the text after an optional sign is nan, inf or infinity. */
-static int is_nonfinite_word(const char *p, size_t len)
-{
-    if (len > 0 && (p[0] == '+' || p[0] == '-')) {
-        p++;
-        len--;
-    }
-    static const char *const words[] = {"nan", "inf", "infinity"};
-    for (size_t w = 0; w < 3; w++) {
-        size_t wl = strlen(words[w]);
-        if (len != wl)
-            continue;
-        size_t i = 0;
-        while (i < wl && (p[i] | 0x20) == words[w][i])
-            i++;
-        if (i == wl)
-            return 1;
-    }
-    return 0;
-}
-
-static size_t put_long(char *buf, long v)
-{
-    char tmp[24];
-    size_t n = 0, o = 0;
-    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        buf[o++] = '-';
-    while (n > 0)
-        buf[o++] = tmp[--n];
-    return o;
-}
-
-/* d's value as a double, through strtod on "DIGITSeEXP": digits and an
- * exponent read the same in every locale, and glibc's strtod rounds
- * correctly. */
-static double decimal_value(const decimal *d)
-{
-    if (d->nd == 0)
-        return d->neg ? -0.0 : 0.0;
-    char buf[DT__PAYLOAD_NUM_MAX + 32];
-    memcpy(buf, d->dig, (size_t)d->nd);
-    size_t o = (size_t)d->nd;
-    buf[o++] = 'e';
-    o += put_long(buf + o, d->exp10);
-    buf[o] = '\0';
-    double v = strtod(buf, NULL);
-    return d->neg ? -v : v;
-}
-
-static int number_text(const char *p, size_t len, double *out)
-{
-    if (len > DT__PAYLOAD_NUM_MAX)
-        return DT__PAYLOAD_TOO_LONG;
-    decimal d;
-    if (split_decimal(p, len, &d) != 0)
-        return is_nonfinite_word(p, len) ? DT__PAYLOAD_NOT_FINITE : DT__PAYLOAD_NOT_NUMBER;
-    double v = decimal_value(&d);
-    if (!isfinite(v))
-        return DT__PAYLOAD_NOT_FINITE;
-    *out = v;
-    return DT__PAYLOAD_OK;
-}
-
 int dt__payload_number(const char *s, size_t n, double *out)
 {
     size_t a = 0, b = n;
@@ -317,7 +190,19 @@ int dt__payload_number(const char *s, size_t n, double *out)
         b--;
     if (a == b)
         return DT__PAYLOAD_EMPTY;
-    return number_text(s + a, b - a, out);
+    if (b - a > DT__PAYLOAD_NUM_MAX)
+        return DT__PAYLOAD_TOO_LONG;
+    double v;
+    switch (dt__num_parse(s + a, b - a, &v)) {
+    case DT__NUM_OK:
+        *out = v;
+        return DT__PAYLOAD_OK;
+    case DT__NUM_NONFINITE:
+    case DT__NUM_OVERFLOW:
+        return DT__PAYLOAD_NOT_FINITE;
+    default:
+        return DT__PAYLOAD_NOT_NUMBER;
+    }
 }
 
 /* ---- times ---- */
@@ -358,8 +243,8 @@ int dt__payload_time_number(const char *s, size_t n, dt__payload_time_enc enc, i
     static const long unit_pow[] = {9, 6, 3, 0};
     if (n > DT__PAYLOAD_NUM_MAX || (unsigned)enc > DT__PAYLOAD_TIME_NS)
         return DT__PAYLOAD_BAD_TIME;
-    decimal d;
-    if (split_decimal(s, n, &d) != 0)
+    dt__decimal d;
+    if (dt__num_split(s, n, &d) != 0)
         return DT__PAYLOAD_BAD_TIME;
     uint64_t mag;
     if (scaled(d.dig, d.nd, d.exp10 + unit_pow[enc], &mag) != 0 || mag > TIME_LIMIT_U)

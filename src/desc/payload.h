@@ -1,22 +1,27 @@
 /* MQTT device payloads (internal, not installed): a message's bytes to a
- * sample (value, optional time) and a command to a message's bytes. Pure
- * functions for the mqtt source and sink adapters: no I/O, no clock, no
- * global state, and no heap allocation anywhere (the JSON reader is a
- * bounded scanner of its own, not cJSON: a payload parse allocates nothing).
+ * sample (value, optional time) and a command to a message's bytes. Functions
+ * for the mqtt source and sink adapters: no I/O, no clock, no global state of
+ * their own.
  *
- * A payload is bytes, not a C string: every reader takes (buf, n), never
- * reads buf[n], and treats a NUL byte as any other byte.
+ * Allocation: a JSON payload is parsed by cJSON (payload_json.c), which
+ * allocates while it parses (15 times for a typical 6-value payload),
+ * through the allocator given here; so does checking a template once when it
+ * is compiled. A `number` payload, paths, and rendering a command allocate
+ * nothing.
  *
- * Locale: nothing here depends on LC_NUMERIC. Number text is checked by hand
- * and handed to strtod only as digits and an exponent ("12345e-2"), with no
- * decimal point, the one character a locale changes; numbers are rendered
- * from %e output by picking its digits and exponent out, whatever the
- * locale's decimal point is. */
+ * A payload is bytes, not a C string: every reader takes (buf, n) and never
+ * reads buf[n]; a JSON payload holding a NUL byte is refused.
+ *
+ * Locale: nothing here depends on LC_NUMERIC. Number text is read and
+ * written by src/platform/numtext.c, which does not; cJSON swaps the '.' of
+ * a JSON number for the locale's decimal point itself before its strtod. */
 #ifndef DTWIN_SRC_PAYLOAD_H
 #define DTWIN_SRC_PAYLOAD_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dtwin/alloc.h"
 
 /* ---- why a payload was refused ---- */
 
@@ -25,7 +30,7 @@
 #define DT__PAYLOAD_REASONS(X)                                                                 \
     X(OK, "ok", "accepted")                                                                    \
     X(EMPTY, "empty", "the payload is empty or only whitespace")                              \
-    X(TOO_LONG, "too_long", "a number's text is over 64 bytes, or the JSON over 65536 bytes") \
+    X(TOO_LONG, "too_long", "a number payload over 64 bytes, or a JSON one over 65536")       \
     X(NOT_NUMBER, "not_number", "the payload is not a decimal number")                        \
     X(NOT_FINITE, "not_finite", "the number is nan, inf, or overflows a double")              \
     X(BAD_JSON, "bad_json", "the payload is not one valid JSON document")                     \
@@ -33,7 +38,8 @@
     X(VALUE_NOT_NUMBER, "value_not_number", "the value at the path is not a number")          \
     X(NO_TIME, "no_time", "the time's path is not in the document")                           \
     X(BAD_TIME, "bad_time", "the time is not of its encoding")                                \
-    X(TIME_RANGE, "time_range", "the time is beyond +-DT_TIME_LIMIT ns")
+    X(TIME_RANGE, "time_range", "the time is beyond +-DT_TIME_LIMIT ns")                      \
+    X(NO_MEMORY, "no_memory", "out of memory while parsing the JSON")
 
 typedef enum dt__payload_reason {
 #define DT__PAYLOAD_ENUM(id, name, text) DT__PAYLOAD_##id,
@@ -126,20 +132,23 @@ typedef struct dt__payload_value {
 
 /* Reads a payload of n bytes (buf may be NULL when n is 0). Returns
  * DT__PAYLOAD_OK with *out set, or the reason it was refused with *out
- * unchanged. Never reads past n, never allocates. */
+ * unchanged. Never reads past n. A JSON payload allocates while cJSON parses
+ * it, through alloc (NULL: dt_allocator_default()), and frees it all before
+ * returning; DT__PAYLOAD_NO_MEMORY when an allocation failed. */
 int dt__payload_read(const dt__payload_spec *spec, const char *buf, size_t n,
-                     dt__payload_value *out);
+                     const dt_allocator *alloc, dt__payload_value *out);
 
 /* ---- the text arithmetic inside (payload.c, payload_tpl.c), for the tests ---- */
 
 /* Number text of n bytes (leading/trailing ASCII whitespace allowed) to a
- * finite double, correctly rounded. Accepts [+-]digits[.digits][(e|E)[+-]digits]
- * (also "5." and ".5"); refuses hex, nan, inf and anything else.
+ * finite double, correctly rounded (dt__num_parse, with the 64-byte limit).
+ * Accepts [+-]digits[.digits][(e|E)[+-]digits] (also "5." and ".5");
+ * refuses hex, nan, inf and anything else.
  * DT__PAYLOAD_OK, EMPTY, TOO_LONG, NOT_NUMBER or NOT_FINITE. */
 int dt__payload_number(const char *s, size_t n, double *out);
-/* A JSON number's text (the strict grammar; the JSON scanner checked it) in
- * the unit of enc (s, ms, us, ns) to ns, exactly, rounded to the nearest ns
- * with ties away from zero. DT__PAYLOAD_OK, BAD_TIME (text over
+/* A decimal number's text (dt__num_split's grammar) in the unit of enc (s,
+ * ms, us, ns) to ns, exactly, rounded to the nearest ns with ties away from
+ * zero. DT__PAYLOAD_OK, BAD_TIME (not that grammar, or text over
  * DT__PAYLOAD_NUM_MAX bytes) or TIME_RANGE (beyond +-DT_TIME_LIMIT). */
 int dt__payload_time_number(const char *s, size_t n, dt__payload_time_enc enc, int64_t *ns);
 /* RFC 3339 date-time text of n bytes to ns since the Unix epoch: fields
@@ -155,18 +164,17 @@ void dt__payload_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 /* Writes t as YYYY-MM-DDTHH:MM:SS.fffffffffZ (30 bytes + NUL; any int64);
  * returns the length, 0 when cap < 31. */
 size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t);
-/* Writes a finite v as the shortest text (15 to 17 significant digits) that
- * reads back to exactly v, in %g's form ("21.5", "1e+300", "-0"); returns the
- * length, 0 when v is not finite or cap < DT__PAYLOAD_RENDER_NUM. */
-size_t dt__payload_fmt_number(char *buf, size_t cap, double v);
 /* Writes t ns as exact decimal seconds ("1764633601.5", "-0.000000001",
  * "12"); returns the length, 0 when cap < DT__PAYLOAD_RENDER_NUM. */
 size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t);
 
-/* The JSON scanner (payload_json.c): 0 when buf[0..n) is one valid JSON
- * document (RFC 8259; nesting at most DT__PAYLOAD_JSON_DEPTH), else the byte
- * offset + 1 where it stops being one. */
-size_t dt__payload_json_check(const char *buf, size_t n);
+/* Whether buf[0..n) is one JSON document as the reader takes one: cJSON
+ * accepts it, whitespace at most after it, no NUL byte, no \u0000 escape,
+ * nesting at most DT__PAYLOAD_JSON_DEPTH, at most DT__PAYLOAD_JSON_MAX bytes.
+ * DT__PAYLOAD_OK, EMPTY, TOO_LONG, BAD_JSON or NO_MEMORY (cJSON allocates
+ * through alloc, NULL: the default); *at (may be NULL) the 1-based offset of
+ * the fault, 0 when it has no one place (too deep, too long). */
+int dt__payload_json_check(const char *buf, size_t n, const dt_allocator *alloc, size_t *at);
 
 /* ---- rendering a command ---- */
 
@@ -194,10 +202,12 @@ typedef struct dt__payload_template {
 /* Compiles text, or the bare number when text is NULL. Placeholders {value},
  * {t_ns}, {t_s}, {t_rfc3339}, {seq}; {{ and }} stand for { and }; anything
  * else in braces, and a lone } , is refused. The text rendered with sample
- * values (positive, negative, huge) must be valid JSON. Returns 0, or -1
- * with err naming the template and the character. */
-int dt__payload_template_compile(const char *text, dt__payload_template *tpl, char *err,
-                                 size_t errn);
+ * values (positive, negative, huge) must be one JSON document each time, as
+ * dt__payload_json_check takes one (cJSON allocates through alloc, NULL: the
+ * default). Returns 0, or -1 with err naming the template and the character
+ * (or saying it ran out of memory). */
+int dt__payload_template_compile(const char *text, const dt_allocator *alloc,
+                                 dt__payload_template *tpl, char *err, size_t errn);
 
 /* Writes the command into out (a NUL after it) and returns its length, or 0
  * when value is not finite or it does not fit in cap (NUL included).

@@ -2,17 +2,18 @@
  * from the description's text, then rendered for every command into the
  * caller's buffer (no allocation, no locale). */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "dtwin/time.h"
 
 #include "../platform/internal.h"
+#include "../platform/numtext.h"
 #include "payload.h"
 
 /* ---- numbers and times as text ---- */
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+/* a value is written by dt__num_format into a buffer of this size */
+_Static_assert(DT__PAYLOAD_RENDER_NUM >= DT__NUM_TEXT, "a rendered number's buffer");
 
 /* u in decimal, at least width digits (zeros in front). */
 static size_t put_u64(char *buf, uint64_t u, int width)
@@ -69,104 +70,11 @@ size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t)
 {
     if (cap < DT__PAYLOAD_RENDER_NUM)
         return 0;
-    uint64_t u = t < 0 ? 0 - (uint64_t)t : (uint64_t)t; /* INT64_MIN too */
-    size_t o = 0;
-    if (t < 0)
-        buf[o++] = '-';
-    o += put_u64(buf + o, u / (uint64_t)DT_NS_PER_S, 1);
-    uint64_t frac = u % (uint64_t)DT_NS_PER_S;
-    if (frac != 0) {
-        buf[o++] = '.';
-        o += put_u64(buf + o, frac, 9);
-        while (buf[o - 1] == '0')
-            o--;
-    }
-    buf[o] = '\0';
-    return o;
-}
-
-/* v's digits with p significant (p 15..17) and the power of ten of the first,
- * read out of "%.*e" whatever the locale's decimal point: digits, then
- * anything up to the 'e', then the exponent. */
-static int e_digits(double v, int p, char *dig, int *x10)
-{
-    char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
-    if (n <= 0 || (size_t)n >= sizeof tmp)
-        return -1;
-    int nd = 0, i = 0;
-    for (; tmp[i] != '\0' && tmp[i] != 'e' && tmp[i] != 'E'; i++)
-        if (is_digit(tmp[i]) && nd < p)
-            dig[nd++] = tmp[i];
-    if (nd != p || tmp[i] == '\0')
-        return -1;
-    i++;
-    int neg = tmp[i] == '-';
-    if (tmp[i] == '-' || tmp[i] == '+')
-        i++;
-    int x = 0;
-    for (; is_digit(tmp[i]); i++)
-        x = x * 10 + (tmp[i] - '0');
-    *x10 = neg ? -x : x;
-    return 0;
-}
-
-size_t dt__payload_fmt_number(char *buf, size_t cap, double v)
-{
-    if (!isfinite(v) || cap < DT__PAYLOAD_RENDER_NUM)
-        return 0;
-    char dig[17];
-    int p, x = 0;
-    for (p = 15; p <= 17; p++) {
-        if (e_digits(v, p, dig, &x) != 0)
-            return 0;
-        /* reads back? (as digits and an exponent, like any number read) */
-        char t[48];
-        memcpy(t, dig, (size_t)p);
-        size_t tn = (size_t)p;
-        t[tn++] = 'e';
-        int e = x - (p - 1);
-        if (e < 0)
-            t[tn++] = '-';
-        tn += put_u64(t + tn, (uint64_t)(e < 0 ? -e : e), 1);
-        double back;
-        if (dt__payload_number(t, tn, &back) == DT__PAYLOAD_OK && back == fabs(v))
-            break;
-    }
-    if (p > 17)
-        p = 17; /* 17 digits always read back (IEEE 754 binary64) */
-    int nd = p;
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    size_t o = 0;
-    if (signbit(v))
-        buf[o++] = '-';
-    if (x < -4 || x >= p) { /* %g's choice of the exponent form */
-        buf[o++] = dig[0];
-        if (nd > 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, dig + 1, (size_t)nd - 1);
-            o += (size_t)nd - 1;
-        }
-        buf[o++] = 'e';
-        buf[o++] = x < 0 ? '-' : '+';
-        o += put_u64(buf + o, (uint64_t)(x < 0 ? -x : x), 2);
-    } else if (x >= 0) {
-        for (int i = 0; i <= x; i++)
-            buf[o++] = i < nd ? dig[i] : '0';
-        if (nd > x + 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, dig + x + 1, (size_t)(nd - x - 1));
-            o += (size_t)(nd - x - 1);
-        }
-    } else {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = 0; i < -x - 1; i++)
-            buf[o++] = '0';
-        memcpy(buf + o, dig, (size_t)nd);
-        o += (size_t)nd;
-    }
+    size_t o = dt__num_format_ns(buf, cap, t); /* 9 decimals, exact */
+    while (buf[o - 1] == '0')
+        o--;
+    if (buf[o - 1] == '.')
+        o--;
     buf[o] = '\0';
     return o;
 }
@@ -235,8 +143,8 @@ static int add_text(dt__payload_template *tpl, size_t *o, char c)
     return 0;
 }
 
-int dt__payload_template_compile(const char *text, dt__payload_template *tpl, char *err,
-                                 size_t errn)
+int dt__payload_template_compile(const char *text, const dt_allocator *alloc,
+                                 dt__payload_template *tpl, char *err, size_t errn)
 {
     memset(tpl, 0, sizeof *tpl);
     if (text == NULL)
@@ -286,21 +194,32 @@ int dt__payload_template_compile(const char *text, dt__payload_template *tpl, ch
         tpl->part[tpl->nparts++] = (dt__payload_tpl_part){placeholders[k].kind, 0, 0};
         i = e + 1;
     }
-    /* every rendered sample must be one JSON document */
+    /* every rendered sample must be one JSON document, as the payload
+     * reader takes one (cJSON, the same checks around it) */
     char buf[DT__PAYLOAD_TPL_TEXT + DT__PAYLOAD_TPL_PARTS * DT__PAYLOAD_RENDER_NUM];
     for (size_t j = 0; j < sizeof samples / sizeof samples[0]; j++) {
         size_t n = dt__payload_render(buf, sizeof buf, tpl, samples[j].value, samples[j].t_ns,
                                       samples[j].seq);
-        size_t bad = n == 0 ? 1 : dt__payload_json_check(buf, n);
-        if (bad != 0) {
-            char what[400];
-            dt__fmt(what, sizeof what,
-                    "not valid JSON once rendered: %.200s (wrong at its character %zu; "
-                    "a string placeholder such as {t_rfc3339} needs quotes around it)",
-                    buf, bad);
-            memset(tpl, 0, sizeof *tpl);
-            return tpl_fail(err, errn, text, 0, what);
-        }
+        size_t at = 0;
+        int r = n == 0 ? DT__PAYLOAD_TOO_LONG : dt__payload_json_check(buf, n, alloc, &at);
+        if (r == DT__PAYLOAD_OK)
+            continue;
+        memset(tpl, 0, sizeof *tpl);
+        if (r == DT__PAYLOAD_NO_MEMORY)
+            return tpl_fail(err, errn, text, 0, "out of memory while checking it as JSON");
+        char where[48];
+        if (at != 0)
+            dt__fmt(where, sizeof where, "wrong at its character %zu", at);
+        else
+            dt__fmt(where, sizeof where, "%s",
+                    r == DT__PAYLOAD_BAD_JSON ? "nested deeper than 64 levels"
+                                              : dt__payload_reason_text(r));
+        char what[400];
+        dt__fmt(what, sizeof what,
+                "not valid JSON once rendered: %.200s (%s; a string placeholder such as "
+                "{t_rfc3339} needs quotes around it)",
+                n == 0 ? "" : buf, where);
+        return tpl_fail(err, errn, text, 0, what);
     }
     return 0;
 }
@@ -312,7 +231,7 @@ size_t dt__payload_render(char *out, size_t cap, const dt__payload_template *tpl
         return 0;
     char num[DT__PAYLOAD_RENDER_NUM];
     if (tpl->nparts == 0) {
-        size_t n = dt__payload_fmt_number(num, sizeof num, value);
+        size_t n = dt__num_format(num, sizeof num, value);
         if (n == 0 || n >= cap)
             return 0;
         memcpy(out, num, n + 1);
@@ -331,7 +250,7 @@ size_t dt__payload_render(char *out, size_t cap, const dt__payload_template *tpl
             n = part->len;
             break;
         case DT__TPL_VALUE:
-            n = dt__payload_fmt_number(num, sizeof num, value);
+            n = dt__num_format(num, sizeof num, value);
             break;
         case DT__TPL_T_NS:
             n = fmt_i64(num, t_ns);

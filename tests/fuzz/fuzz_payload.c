@@ -14,14 +14,18 @@
  * numeric time encodings, RFC 3339, the JSON check), and:
  *   - an accepted value is finite, an accepted time within DT_TIME_LIMIT;
  *   - an accepted value and time rendered through a template and read back
- *     (time as ns, s and RFC 3339) give the same double, bit for bit, and the
- *     same ns; the bare number reads back as the same double;
+ *     give the same double, bit for bit, and the same ns from RFC 3339; from
+ *     a JSON number (ns and s) the ns within the double's spacing there;
+ *     the bare number reads back as the same double;
  *   - a time read as RFC 3339 is written and read back to the same ns;
- *   - where both the scanner and cJSON accept the document, the path finds
- *     the same value in both (cJSON is laxer: leading zeros, lone surrogates;
- *     and refuses numbers over 63 characters). */
+ *   - number text that src/platform/numtext.c accepts, strtod (C locale)
+ *     reads to the same double; the first 8 bytes as a double are written
+ *     as printf's shortest of %.15g..%.17g would, and read back exactly;
+ *   - where the reader takes the document, cJSON's getters chained along the
+ *     path find the value the reader found (or nothing when it found none). */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +34,7 @@
 #include "desc/payload.h"
 #include "dtwin/time.h"
 #include "fuzz_util.h"
+#include "platform/numtext.h"
 
 static const char *const paths[8] = {
     "v", "data.temp", "a[0]", "[0]", "readings[1].v", "[\"k.x\"]", "a.b[0][1]", "t",
@@ -50,8 +55,8 @@ static void setup(void)
     char err[256];
     FUZZ_CHECK(dt__payload_template_compile(
                    "{{\"v\":{value},\"n\":{t_ns},\"s\":{t_s},\"r\":\"{t_rfc3339}\",\"q\":{seq}}}",
-                   &rt_tpl, err, sizeof err) == 0);
-    FUZZ_CHECK(dt__payload_template_compile(NULL, &bare_tpl, err, sizeof err) == 0);
+                   NULL, &rt_tpl, err, sizeof err) == 0);
+    FUZZ_CHECK(dt__payload_template_compile(NULL, NULL, &bare_tpl, err, sizeof err) == 0);
     dt__payload_spec *specs[] = {&rt_ns, &rt_s, &rt_rfc};
     const char *tp[] = {"n", "s", "r"};
     const dt__payload_time_enc enc[] = {DT__PAYLOAD_TIME_NS, DT__PAYLOAD_TIME_S,
@@ -68,6 +73,17 @@ static void setup(void)
     ready = 1;
 }
 
+/* How far a time written as a JSON number of unit_ns ns per unit can come
+ * back off: cJSON keeps a double, so up to twice its spacing in that binade
+ * (the double may be in the next), plus the rounding to ns. */
+static int64_t double_time_bound(int64_t t, double unit_ns)
+{
+    double a = fabs((double)t / unit_ns);
+    if (a == 0)
+        return 1;
+    return (int64_t)ceil(2 * ldexp(1.0, ilogb(a) - 52) * unit_ns) + 1;
+}
+
 /* value and time through the templates and back */
 static void roundtrip(double v, int64_t t)
 {
@@ -75,16 +91,18 @@ static void roundtrip(double v, int64_t t)
     size_t n = dt__payload_render(out, sizeof out, &rt_tpl, v, t, 7);
     FUZZ_CHECK(n > 0);
     const dt__payload_spec *specs[] = {&rt_ns, &rt_s, &rt_rfc};
+    const double unit[] = {1.0, 1e9, 0};
     for (int i = 0; i < 3; i++) {
         dt__payload_value back;
-        FUZZ_CHECK(dt__payload_read(specs[i], out, n, &back) == DT__PAYLOAD_OK);
+        FUZZ_CHECK(dt__payload_read(specs[i], out, n, NULL, &back) == DT__PAYLOAD_OK);
         FUZZ_CHECK(memcmp(&back.value, &v, sizeof v) == 0);
-        FUZZ_CHECK(back.t_ns == t);
+        int64_t off = back.t_ns > t ? back.t_ns - t : t - back.t_ns;
+        FUZZ_CHECK(off <= (unit[i] == 0 ? 0 : double_time_bound(t, unit[i])));
     }
     n = dt__payload_render(out, sizeof out, &bare_tpl, v, 0, 0);
     FUZZ_CHECK(n > 0);
     dt__payload_value back;
-    FUZZ_CHECK(dt__payload_read(&bare_spec, out, n, &back) == DT__PAYLOAD_OK);
+    FUZZ_CHECK(dt__payload_read(&bare_spec, out, n, NULL, &back) == DT__PAYLOAD_OK);
     FUZZ_CHECK(memcmp(&back.value, &v, sizeof v) == 0);
 }
 
@@ -104,9 +122,56 @@ static const cJSON *cjson_at(const cJSON *node, const dt__payload_path *p)
     return node;
 }
 
+/* numtext against the C library in the C locale (the fuzzer never sets
+ * another) */
+static void number_text(const char *buf, size_t n)
+{
+    double d;
+    int r = dt__num_parse(buf, n, &d);
+    if (r == DT__NUM_OK || r == DT__NUM_OVERFLOW) {
+        char *z = malloc(n + 1);
+        FUZZ_CHECK(z != NULL);
+        memcpy(z, buf, n);
+        z[n] = '\0';
+        size_t a = 0, b = n;
+        while (a < b && strchr(" \t\n\r\v\f", z[a]) != NULL)
+            a++;
+        while (b > a && strchr(" \t\n\r\v\f", z[b - 1]) != NULL)
+            b--;
+        z[b] = '\0';
+        char *end;
+        double ref = strtod(z + a, &end);
+        FUZZ_CHECK(end == z + b);
+        if (r == DT__NUM_OK)
+            FUZZ_CHECK(memcmp(&d, &ref, sizeof d) == 0);
+        else
+            FUZZ_CHECK(isinf(ref));
+        free(z);
+    }
+    if (n < sizeof d)
+        return;
+    memcpy(&d, buf, sizeof d);
+    char text[DT__NUM_TEXT], ref[64];
+    size_t len = dt__num_format(text, sizeof text, d);
+    if (!isfinite(d)) {
+        FUZZ_CHECK(len == 0);
+        return;
+    }
+    for (int p = 15; p <= 17; p++) {
+        snprintf(ref, sizeof ref, "%.*g", p, d);
+        if (strtod(ref, NULL) == d)
+            break;
+    }
+    FUZZ_CHECK(len == strlen(text) && strcmp(text, ref) == 0);
+    double back;
+    FUZZ_CHECK(dt__num_parse(text, len, &back) == DT__NUM_OK);
+    FUZZ_CHECK(memcmp(&back, &d, sizeof d) == 0);
+}
+
 static void raw_arithmetic(const char *buf, size_t n)
 {
     double d;
+    number_text(buf, n);
     if (dt__payload_number(buf, n, &d) == DT__PAYLOAD_OK)
         FUZZ_CHECK(isfinite(d));
     for (int e = DT__PAYLOAD_TIME_S; e <= DT__PAYLOAD_TIME_NS; e++) {
@@ -143,7 +208,7 @@ static void template_mode(const uint8_t *p, size_t n)
     text[len] = '\0';
     dt__payload_template tpl;
     char err[512];
-    if (dt__payload_template_compile(text, &tpl, err, sizeof err) != 0) {
+    if (dt__payload_template_compile(text, NULL, &tpl, err, sizeof err) != 0) {
         FUZZ_CHECK(strncmp(err, "template \"", 10) == 0);
         return;
     }
@@ -159,7 +224,7 @@ static void template_mode(const uint8_t *p, size_t n)
         size_t r = dt__payload_render(out, sizeof out, &tpl, values[i], times[i % 5],
                                       seqs[i % 3]);
         FUZZ_CHECK(r > 0 && r < sizeof out && out[r] == '\0');
-        FUZZ_CHECK(dt__payload_json_check(out, r) == 0);
+        FUZZ_CHECK(dt__payload_json_check(out, r, NULL, NULL) == DT__PAYLOAD_OK);
         /* one byte short: nothing */
         FUZZ_CHECK(dt__payload_render(out, r, &tpl, values[i], times[i % 5], seqs[i % 3]) == 0);
     }
@@ -196,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     dt__payload_value out = {.value = 123.0, .has_time = 5, .t_ns = 77};
-    int r = dt__payload_read(&spec, buf, n, &out);
+    int r = dt__payload_read(&spec, buf, n, NULL, &out);
     FUZZ_CHECK(r >= 0 && r < DT__PAYLOAD_NREASONS);
     if (r == DT__PAYLOAD_OK) {
         FUZZ_CHECK(isfinite(out.value));
@@ -208,18 +273,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     raw_arithmetic(buf, n);
 
-    if (mode > 0 && n <= DT__PAYLOAD_JSON_MAX && dt__payload_json_check(buf, n) == 0) {
+    int checked = mode > 0 ? dt__payload_json_check(buf, n, NULL, NULL) : -1;
+    /* the check says what the reader's parse says */
+    if (checked > DT__PAYLOAD_OK)
+        FUZZ_CHECK(r == checked);
+    else if (checked == DT__PAYLOAD_OK)
+        FUZZ_CHECK(r != DT__PAYLOAD_EMPTY && r != DT__PAYLOAD_TOO_LONG && r != DT__PAYLOAD_BAD_JSON);
+    if (checked == DT__PAYLOAD_OK) {
         cJSON *root = cJSON_ParseWithLength(buf, n);
-        if (root != NULL) {
-            const cJSON *node = cjson_at(root, &spec.value);
-            if (node == NULL)
-                FUZZ_CHECK(r == DT__PAYLOAD_NO_VALUE);
-            else if (r == DT__PAYLOAD_OK && cJSON_IsNumber(node))
-                FUZZ_CHECK(memcmp(&node->valuedouble, &out.value, sizeof out.value) == 0);
-            else if (cJSON_IsNumber(node) && isfinite(node->valuedouble))
-                FUZZ_CHECK(r != DT__PAYLOAD_NO_VALUE && r != DT__PAYLOAD_VALUE_NOT_NUMBER);
-            cJSON_Delete(root);
-        }
+        FUZZ_CHECK(root != NULL);
+        const cJSON *node = cjson_at(root, &spec.value);
+        if (node == NULL)
+            FUZZ_CHECK(r == DT__PAYLOAD_NO_VALUE);
+        else if (r == DT__PAYLOAD_OK && cJSON_IsNumber(node))
+            FUZZ_CHECK(memcmp(&node->valuedouble, &out.value, sizeof out.value) == 0);
+        else if (cJSON_IsNumber(node) && isfinite(node->valuedouble))
+            FUZZ_CHECK(r != DT__PAYLOAD_NO_VALUE && r != DT__PAYLOAD_VALUE_NOT_NUMBER);
+        cJSON_Delete(root);
     }
     free(buf);
     return 0;
