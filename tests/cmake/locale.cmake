@@ -1,7 +1,7 @@
 # Text that a machine reads, in a locale with a decimal comma: numbers read
 # and written by src/platform/numtext.c (test_numtext), a description saved
-# and loaded, a CSV replayed, numbers in messages (test_locale), and
-# `dtwin run --json` with LC_ALL set. The locale, de_DE.UTF-8, is made by
+# and loaded, a CSV replayed, csvlog's rows, numbers in messages
+# (test_locale), and `dtwin run --json` with LC_ALL set. The locale, de_DE.UTF-8, is made by
 # localedef into the build directory once (locale.setup) and found through
 # LOCPATH; the tests skip themselves where localedef or the locale's source
 # is missing. test_payload and test_payload_json use it too (payload.cmake).
@@ -18,7 +18,7 @@ endif()
 set_tests_properties(test_numtext.comma_locale PROPERTIES
   FIXTURES_REQUIRED comma_locale ENVIRONMENT "LOCPATH=${DTWIN_TEST_LOCPATH}")
 set_tests_properties(test_locale.description_saved test_locale.message_numbers
-  test_locale.csv_replayed PROPERTIES
+  test_locale.csv_replayed test_locale.csvlog_rows PROPERTIES
   FIXTURES_REQUIRED comma_locale ENVIRONMENT "LOCPATH=${DTWIN_TEST_LOCPATH}")
 # The command-line tool never calls setlocale, so LC_ALL leaves it in the C
 # locale: this keeps it so (a setlocale(LC_ALL, "") added for messages would

@@ -223,10 +223,25 @@ static void csv_replayed(void **state)
     }
 }
 
+/* csvlog wrote "1,500000001" into a comma-separated row (printf). */
+static void csvlog_rows(void **state)
+{
+    (void)state;
+    replay c, comma;
+    dtt_c_locale();
+    run_io(&c);
+    dtt_comma_locale();
+    run_io(&comma);
+    dtt_c_locale();
+    assert_string_equal(comma.log, c.log);
+    assert_non_null(strstr(c.log, "\n1.500000001,estimate,level,,0.30000000000000004,0.001,,\n"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(description_saved),
     cmocka_unit_test(message_numbers),
     cmocka_unit_test(csv_replayed),
+    cmocka_unit_test(csvlog_rows),
 };
 
 DTT_MAIN(tests)
