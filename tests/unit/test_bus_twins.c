@@ -163,8 +163,163 @@ static void test_reader_estimates_from_the_publishers_belief(void **state)
     dtt_broker_stop(&b);
 }
 
+
+/* ---- the reader's rules, against a forger ---- */
+
+typedef struct forger {
+    struct mosquitto *m;
+    int connected, rebirths;
+} forger;
+
+static void forger_connect_cb(struct mosquitto *m, void *o, int rc)
+{
+    (void)m;
+    ((forger *)o)->connected = rc == 0;
+}
+static void forger_msg_cb(struct mosquitto *m, void *o, const struct mosquitto_message *msg)
+{
+    (void)m, (void)msg;
+    ((forger *)o)->rebirths++;
+}
+
+static void forge(forger *f, const char *rest, const void *p, size_t n, int retain)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, "dt/v1/r/pub/%s", rest);
+    assert_int_equal(mosquitto_publish(f->m, NULL, topic, (int)n, p, 1, retain), 0);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(f->m, 0, 1);
+}
+
+static void forge_text(forger *f, const char *rest, const char *text, int retain)
+{
+    forge(f, rest, text, strlen(text), retain);
+}
+
+static void forge_belief(forger *f, uint32_t epoch, uint32_t contract, uint64_t seq)
+{
+    uint8_t buf[256];
+    dt_buswire_header h = {DT_BUSWIRE_VERSION, DT_BUSWIRE_BELIEF, 1, epoch, contract, seq};
+    const double x[2] = {1.5, 0.0}, P[4] = {0.01, 0, 0, 0.001};
+    size_t n = dt_buswire_encode_belief(buf, sizeof buf, &h, mono(), 2, x, P);
+    assert_true(n > 0);
+    forge(f, "b/tank", buf, n, 0);
+}
+
+static const char contract7[] =
+    "{\"dtwin_contract\":1,\"realm\":\"r\",\"twin\":\"pub\",\"version\":7,\"beliefs\":[{"
+    "\"group\":\"tank\",\"independent\":false,\"states\":[{\"signal\":\"level_est\","
+    "\"quantity\":\"length\",\"unit\":\"m\"},{\"signal\":\"rate_est\",\"quantity\":\"velocity\","
+    "\"unit\":\"m/s\"}],\"A\":[[0,1],[0,0]],\"Q\":[[0.0001,0],[0,0.001]]}]}";
+
+/* Turns the reader (and the forger) until the reader's counter reaches want. */
+static int reader_until(dt_twin *sub, forger *f, const char *name, uint64_t want)
+{
+    dt_twin *one[1] = {sub};
+    for (int i = 0; i < 3000 && counter(sub, name) < want; i++) {
+        turn(one, 1);
+        mosquitto_loop(f->m, 0, 1);
+        assert_int_equal(dt_twin_step(sub, mono()), 0);
+    }
+    return counter(sub, name) >= want;
+}
+
+static void test_reader_rules_against_a_forger(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    forger f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(mosquitto_lib_init(), 0);
+    f.m = mosquitto_new(NULL, true, &f);
+    mosquitto_connect_callback_set(f.m, forger_connect_cb);
+    mosquitto_message_callback_set(f.m, forger_msg_cb);
+    assert_int_equal(mosquitto_connect(f.m, "127.0.0.1", b.port, 30), 0);
+    for (int i = 0; i < 3000 && !f.connected; i++)
+        mosquitto_loop(f.m, 10, 1);
+    assert_true(f.connected);
+    assert_int_equal(mosquitto_subscribe(f.m, NULL, "dt/v1/r/pub/ctl/rebirth", 0), 0);
+    /* the publisher's retained announcement, as a real one leaves it */
+    forge_text(&f, "$contract", contract7, 1);
+    forge_text(&f, "$state", "{\"state\":\"ready\",\"epoch\":100,\"contract\":7}", 1);
+
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, sub_fmt, "m", bus);
+    dt_twin *sub = load(doc);
+    assert_int_equal(dt_twin_start(sub, mono()), 0);
+    dt_twin *one[1] = {sub};
+    for (int i = 0; i < 100; i++) /* connected, subscribed, the retained ones read */
+        turn(one, 1);
+
+    /* in order: taken */
+    uint64_t seq = 1;
+    for (int i = 0; i < 3000 && counter(sub, "states_emitted") < 1; i++) {
+        forge_belief(&f, 100, 7, seq++);
+        assert_true(reader_until(sub, &f, "messages", seq - 1));
+    }
+    assert_int_equal(counter(sub, "states_emitted"), seq - 1);
+    uint64_t emitted = counter(sub, "states_emitted"), msgs = counter(sub, "messages");
+    /* a gap of 3: counted lost, the message taken */
+    seq += 3;
+    forge_belief(&f, 100, 7, seq);
+    assert_true(reader_until(sub, &f, "states_emitted", emitted + 1));
+    assert_int_equal(counter(sub, "lost"), 3);
+    /* the same seq again: a repeat, dropped */
+    forge_belief(&f, 100, 7, seq);
+    assert_true(reader_until(sub, &f, "duplicate", 1));
+    /* a contract version the reader does not know: dropped, counted, a
+     * rebirth asked of the publisher */
+    forge_belief(&f, 100, 8, seq + 1);
+    assert_true(reader_until(sub, &f, "unknown_contract", 1));
+    assert_true(reader_until(sub, &f, "rebirth_requests", 1));
+    for (int i = 0; i < 3000 && f.rebirths == 0; i++)
+        mosquitto_loop(f.m, 1, 1);
+    assert_true(f.rebirths >= 1);
+    /* an older epoch (a connection the publisher replaced): stale */
+    forge_belief(&f, 99, 7, seq + 2);
+    assert_true(reader_until(sub, &f, "stale_epoch", 1));
+    /* a last will of an older connection: ignored; of this one: lost */
+    forge_text(&f, "$state", "{\"state\":\"lost\",\"epoch\":99,\"contract\":7}", 1);
+    assert_true(reader_until(sub, &f, "stale_state", 1));
+    assert_int_equal(counter(sub, "peer_lost"), 0);
+    forge_text(&f, "$state", "{\"state\":\"lost\",\"epoch\":100,\"contract\":7}", 1);
+    assert_true(reader_until(sub, &f, "peer_lost", 1));
+    /* garbage, and JSON that is not a state */
+    forge(&f, "b/tank", "\x44\x54\x57\x42garbage", 11, 0);
+    assert_true(reader_until(sub, &f, "bad_message", 1));
+    forge_text(&f, "$state", "{\"state\":1,\"epoch\":-1}", 0);
+    assert_true(reader_until(sub, &f, "bad_message", 2));
+    /* a new contract whose level is in cm: refused, never converted; its
+     * messages are dropped (no rebirth: the version is known) */
+    char cm[sizeof contract7 + 8];
+    snprintf(cm, sizeof cm, "%s", contract7);
+    char *u = strstr(cm, "\"unit\":\"m\"");
+    assert_non_null(u);
+    memmove(u + 9, u + 8, strlen(u + 8) + 1);
+    memcpy(u + 8, "cm", 2);
+    char *v = strstr(cm, "\"version\":7");
+    v[10] = '9';
+    forge_text(&f, "$contract", cm, 1);
+    assert_true(reader_until(sub, &f, "contract_refused", 1));
+    uint64_t before = counter(sub, "unknown_contract");
+    forge_belief(&f, 101, 9, 1);
+    assert_true(reader_until(sub, &f, "unknown_contract", before + 1));
+    /* nothing of all that reached the estimator but the good messages */
+    assert_int_equal(counter(sub, "states_emitted"), emitted + 1);
+    (void)msgs;
+    dt_twin_destroy(sub);
+    mosquitto_destroy(f.m);
+    mosquitto_lib_cleanup();
+    dtt_broker_stop(&b);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reader_estimates_from_the_publishers_belief),
+    cmocka_unit_test(test_reader_rules_against_a_forger),
 };
 
 DTT_MAIN(tests)
