@@ -388,6 +388,15 @@ DT_API void dt_io_wake(dt_io *io, dt_time now);
  *  last sink that failed. Counted per sink. */
 DT_API int dt_io_apply(dt_io *io, const dt_command *cmd);
 
+/** Number of links: connections the twin's adapters share (the MQTT bus:
+ *  one, named "mqtt", when the description has a bus section). */
+DT_API size_t dt_io_link_count(const dt_io *io);
+/** Name of link i (NULL out of range). */
+DT_API const char *dt_io_link_name(const dt_io *io, size_t i);
+/** Link i's counters (as dt_io_source_counters: writes up to max, returns
+ *  how many it has; 0 out of range). For the bus: "mqtt.*" (the connection)
+ *  and "bus.*" (what the twin published). */
+DT_API size_t dt_io_link_counters(const dt_io *io, size_t i, dt_counter *out, size_t max);
 /** Number of source adapters. */
 DT_API size_t dt_io_source_count(const dt_io *io);
 /** Number of sink adapters. */

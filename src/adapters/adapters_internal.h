@@ -50,6 +50,7 @@ typedef struct dt__io_link_ops {
     dt_time (*wake_at)(const void *self);
     void (*wake)(void *self, dt_time now);
     void (*destroy)(void *self); /* frees self */
+    size_t (*counters)(const void *self, dt_counter *out, size_t max); /* may be NULL */
 } dt__io_link_ops;
 /* Most links per io. */
 #define DT__IO_LINKS 4

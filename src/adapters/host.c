@@ -311,6 +311,20 @@ void *dt__io_link(const dt_io *io, const char *name)
     return NULL;
 }
 
+size_t dt_io_link_count(const dt_io *io) { return io ? io->n_link : 0; }
+
+const char *dt_io_link_name(const dt_io *io, size_t i)
+{
+    return io != NULL && i < io->n_link ? io->link[i].name : NULL;
+}
+
+size_t dt_io_link_counters(const dt_io *io, size_t i, dt_counter *out, size_t max)
+{
+    if (io == NULL || i >= io->n_link || io->link[i].ops->counters == NULL)
+        return 0;
+    return io->link[i].ops->counters(io->link[i].self, out, out != NULL ? max : 0);
+}
+
 int dt__io_mode(const dt_io *io) { return io->mode; }
 const dt_allocator *dt__io_allocator(const dt_io *io) { return &io->alloc; }
 const dt_logger *dt__io_logger(const dt_io *io) { return &io->log; }

@@ -270,6 +270,13 @@ static void link_wake(void *self, dt_time now)
         dt__mqtt_wake(b->mq, now);
 }
 static void link_destroy(void *self) { dt__bus_destroy(self); }
+static size_t link_counters(const void *self, dt_counter *out, size_t max)
+{
+    const dt__bus *b = self;
+    size_t n = b->mq != NULL ? dt__mqtt_counters(b->mq, out, max) : 0;
+    size_t at = n < max ? n : max;
+    return n + dt__bus_counters(b, out != NULL ? out + at : NULL, max - at);
+}
 
-const dt__io_link_ops dt__bus_link_ops = {link_poll,    link_watches, link_ready,
-                                          link_wake_at, link_wake,    link_destroy};
+const dt__io_link_ops dt__bus_link_ops = {link_poll,    link_watches, link_ready, link_wake_at,
+                                          link_wake,    link_destroy, link_counters};

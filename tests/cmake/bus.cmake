@@ -15,8 +15,26 @@ if(DTWIN_WITH_MQTT)
           ENVIRONMENT "PATH=${dtt_mosq_dir}:$ENV{PATH}" TIMEOUT 120)
       endif()
     endforeach()
+    # Two twins in two processes (examples/bus), the broker killed and
+    # restarted, the publisher killed and frozen (tests/bus/run_two_twins.py).
+    find_package(Python3 COMPONENTS Interpreter)
+    if(Python3_Interpreter_FOUND AND DTWIN_WITH_UV)
+      add_test(NAME bus.two_twins
+        COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/bus/run_two_twins.py
+                $<TARGET_FILE:dtwin_cli> ${DTT_MOSQUITTO_BIN} ${PROJECT_SOURCE_DIR}/examples
+                ${CMAKE_CURRENT_BINARY_DIR}/bus-two-twins)
+      set_tests_properties(bus.two_twins PROPERTIES TIMEOUT 600)
+    endif()
   else()
     message(WARNING "mosquitto not found: the bus tests are not registered "
                     "(scripts/install-deps.sh installs it)")
   endif()
 endif()
+# The worked example's descriptions are valid as they stand (dtwin check
+# never connects).
+add_test(NAME bus.examples_check
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/expect.sh 0 "^ok$"
+          -- $<TARGET_FILE:dtwin_cli> check ${PROJECT_SOURCE_DIR}/examples/bus/tank.json)
+add_test(NAME bus.examples_check_site
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/expect.sh 0 "^ok$"
+          -- $<TARGET_FILE:dtwin_cli> check ${PROJECT_SOURCE_DIR}/examples/bus/site.json)

@@ -248,6 +248,18 @@ static void print_adapters(FILE *f, dt_io *io)
             part(f, &first, ev[k], what[k]);
         fprintf(f, " before ingest\n");
     }
+    for (size_t i = 0; i < dt_io_link_count(io); i++) {
+        dt_counter c[64];
+        size_t n = dt_io_link_counters(io, i, c, 64);
+        fprintf(f, "  link \"%s\":", dt_io_link_name(io, i));
+        int any = 0;
+        for (size_t k = 0; k < n && k < 64; k++)
+            if (c[k].value != 0) {
+                fprintf(f, "%s %s %llu", any ? "," : "", c[k].name, (unsigned long long)c[k].value);
+                any = 1;
+            }
+        fprintf(f, "%s\n", any ? "" : " nothing yet");
+    }
     for (size_t i = 0; i < dt_io_sink_count(io); i++) {
         dt_sink_stats ss;
         if (dt_io_sink_stats(io, i, &ss) == DT_OK && ss.errors)
@@ -417,6 +429,14 @@ static void json_adapters(FILE *f, dt_io *io)
         fputc(',', f);
         ju(f, "errors", ss.errors);
         size_t n = dt_io_sink_counters(io, i, ctr, MAX_COUNTERS);
+        json_counters(f, ctr, n < MAX_COUNTERS ? n : MAX_COUNTERS);
+        fputc('}', f);
+    }
+    fprintf(f, "],\"links\":[");
+    for (size_t i = 0; i < dt_io_link_count(io); i++) {
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        jstr(f, dt_io_link_name(io, i));
+        size_t n = dt_io_link_counters(io, i, ctr, MAX_COUNTERS);
         json_counters(f, ctr, n < MAX_COUNTERS ? n : MAX_COUNTERS);
         fputc('}', f);
     }
