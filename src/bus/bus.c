@@ -234,7 +234,7 @@ size_t dt__bus_counters(const dt__bus *b, dt_counter *out, size_t max)
         {"bus.state_published", b->st.state_published},
     };
     size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; i < n && i < max; i++)
+    for (size_t i = 0; out != NULL && i < n && i < max; i++)
         out[i] = c[i];
     return n;
 }

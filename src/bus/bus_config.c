@@ -99,7 +99,7 @@ static int file_member(dt_diag *diag, const dt_config *obj, const char *path, co
     if (f == NULL)
         return dt__diag(diag, DT_EIO, path, "%s: cannot read \"%s\": %s", key, out,
                         strerror(errno));
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     return DT_OK;
 }
 
@@ -111,7 +111,7 @@ static int read_password(dt_diag *diag, const char *path, const char *file, char
         return dt__diag(diag, DT_EIO, path, "password_file: cannot read \"%s\": %s", file,
                         strerror(errno));
     size_t n = fread(out, 1, cap, f);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
         n--;
     if (n == 0 || n >= cap)
@@ -205,7 +205,7 @@ static int read_broker(dt_diag *diag, const dt_config *b, const char *basedir,
     c->port = (int)port;
     c->keepalive_s = (int)keep;
     if (c->client_id[0] == '\0')
-        snprintf(c->client_id, sizeof c->client_id, "dt-%.100s", twin_name);
+        (void)snprintf(c->client_id, sizeof c->client_id, "dt-%.100s", twin_name);
     return DT_OK;
 }
 
@@ -297,7 +297,7 @@ static int read_groups(dt_diag *diag, const dt_config *sec, dt__bus *b)
     size_t k = 0;
     for (const dt_config *o = dt__cfg_child(arr); o != NULL; o = dt__cfg_next(o), k++) {
         char path[64];
-        snprintf(path, sizeof path, "bus.beliefs[%zu]", k);
+        (void)snprintf(path, sizeof path, "bus.beliefs[%zu]", k);
         int rc = read_group(diag, o, path, b, &b->group[k]);
         if (rc != DT_OK)
             return rc;

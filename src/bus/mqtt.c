@@ -96,7 +96,7 @@ static void say(dt__mqtt *m, dt_log_level lvl,
     char msg[384];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     dt__log(&m->log, lvl, "bus", "%s (%llu so far)", msg, (unsigned long long)count);
 }
@@ -227,12 +227,12 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
 {
     dt__mqtt *m = dt__calloc(alloc, 1, sizeof *m);
     if (m == NULL) {
-        snprintf(err, errn, "out of memory");
+        (void)snprintf(err, errn, "out of memory");
         return DT_ENOMEM;
     }
     m->alloc = *alloc;
     m->log = *log;
-    snprintf(m->name, sizeof m->name, "%s", name);
+    (void)snprintf(m->name, sizeof m->name, "%s", name);
     m->cfg = *cfg;
     m->fd = -1;
     m->rng = (uint64_t)(uintptr_t)m ^ 0x9E3779B97F4A7C15ull;
@@ -241,13 +241,13 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
     pthread_mutex_unlock(&lib_lock);
     if (rc != MOSQ_ERR_SUCCESS) {
         dt__free(alloc, m);
-        snprintf(err, errn, "libmosquitto did not initialize: %s", mosquitto_strerror(rc));
+        (void)snprintf(err, errn, "libmosquitto did not initialize: %s", mosquitto_strerror(rc));
         return DT_EIO;
     }
     m->mosq = mosquitto_new(cfg->client_id[0] ? cfg->client_id : NULL, true, m);
     if (m->mosq == NULL) {
         dt__mqtt_destroy(m);
-        snprintf(err, errn, "libmosquitto could not create a client (%s)", strerror(errno));
+        (void)snprintf(err, errn, "libmosquitto could not create a client (%s)", strerror(errno));
         return DT_ENOMEM;
     }
     rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
@@ -259,7 +259,7 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
         rc = mosquitto_tls_set(m->mosq, cfg->ca, NULL, cfg->cert[0] ? cfg->cert : NULL,
                                cfg->key[0] ? cfg->key : NULL, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
-        snprintf(err, errn, "libmosquitto refused the settings: %s", mosquitto_strerror(rc));
+        (void)snprintf(err, errn, "libmosquitto refused the settings: %s", mosquitto_strerror(rc));
         dt__mqtt_destroy(m);
         return DT_EINVAL;
     }
@@ -310,7 +310,7 @@ int dt__mqtt_subscribe(dt__mqtt *m, const char *filter, int qos, dt__mqtt_messag
         qos < 0 || qos > 1 || fn == NULL)
         return DT_EINVAL;
     sub *s = &m->subs[m->n_subs++];
-    snprintf(s->filter, sizeof s->filter, "%s", filter);
+    (void)snprintf(s->filter, sizeof s->filter, "%s", filter);
     s->qos = qos;
     s->fn = fn;
     s->user = user;
@@ -551,7 +551,7 @@ size_t dt__mqtt_counters(const dt__mqtt *m, dt_counter *out, size_t max)
         {"mqtt.read_bursts_cut", s->read_bursts_cut},
     };
     size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; i < n && i < max; i++)
+    for (size_t i = 0; out != NULL && i < n && i < max; i++)
         out[i] = c[i];
     return n;
 }

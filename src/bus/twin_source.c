@@ -292,7 +292,7 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_ESTATE;
     }
     char rest[DT__BUS_TOPIC_MAX];
-    snprintf(rest, sizeof rest, "b/%s", s->group);
+    (void)snprintf(rest, sizeof rest, "b/%s", s->group);
     rc = dt__bus_topic(s->rebirth_topic, sizeof s->rebirth_topic, s->realm, s->twin,
                        "ctl/rebirth");
     if (rc == DT_OK)

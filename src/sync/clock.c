@@ -42,10 +42,12 @@ int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg)
 static void fit(dt_clock *c)
 {
     uint32_t n = c->n_windows;
+    if (n < 2 || n > DT_CLOCK_MAX_WINDOWS)
+        return; /* a line needs two points (the caller waits for them) */
     uint32_t first = n < c->max_windows ? 0 : c->next; /* oldest point */
     dt_time base_ts = c->pt_ts[first], base_d = c->pt_d[first];
-    double x[DT_CLOCK_MAX_WINDOWS], y[DT_CLOCK_MAX_WINDOWS];
-    uint32_t h[DT_CLOCK_MAX_WINDOWS], nh = 0;
+    double x[DT_CLOCK_MAX_WINDOWS] = {0}, y[DT_CLOCK_MAX_WINDOWS] = {0};
+    uint32_t h[DT_CLOCK_MAX_WINDOWS] = {0}, nh = 0;
     double mx = 0;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = (first + k) % c->max_windows;
