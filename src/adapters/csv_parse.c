@@ -1,8 +1,7 @@
 /* CSV text: fields of a line, numbers and ISO-8601 times (no I/O, no state). */
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
+#include <string.h>
 
+#include "../platform/numtext.h"
 #include "csv_internal.h"
 
 /* Splits a line in place into at most max fields. Supports "quoted" fields
@@ -60,19 +59,26 @@ int dt__csv_split(char *line, char delim, char **f, int max)
     }
 }
 
+/* Through numtext, not strtod: in a host's locale with a decimal comma
+ * strtod stops at the '.' of "0.5", and a file would replay differently
+ * there. A decimal number of any length, correctly rounded; nan, inf and
+ * infinity read as strtod reads them (the callers refuse them where they
+ * must); hexadecimal is not a number here. */
 int dt__csv_parse_double(const char *s, double *out)
 {
     if (*s == '\0')
         return DT_EEMPTY;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0')
-        return DT_EPARSE;
-    if (errno == ERANGE && isinf(v))
+    double v;
+    switch (dt__num_parse(s, strlen(s), &v)) {
+    case DT__NUM_OK:
+    case DT__NUM_NONFINITE:
+        *out = v;
+        return DT_OK;
+    case DT__NUM_OVERFLOW:
         return DT_ERANGE;
-    *out = v;
-    return DT_OK;
+    default:
+        return DT_EPARSE;
+    }
 }
 
 static int digits(const char **p, int n, int *out)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../platform/internal.h"
+#include "../platform/numtext.h"
 #include "adapters_internal.h"
 
 typedef struct csvlog {
@@ -159,14 +160,31 @@ static int csvlog_row_done(csvlog *s)
     return DT_OK;
 }
 
+/* Numbers as %.17g and times as %.9f seconds would write, but through
+ * numtext: in a host's locale with a decimal comma printf wrote "1,5" into a
+ * comma-separated row. Times are exact from their ns. */
+static const char *g17(double v, char *buf)
+{
+    if (dt__num_format_g(buf, DT__NUM_TEXT, v, 17) == 0)
+        dt__fmt(buf, DT__NUM_TEXT, "%g", v); /* nan, inf: the same in every locale */
+    return buf;
+}
+
+static const char *secs(dt_time t, char *buf)
+{
+    (void)dt__num_format_ns(buf, DT__NUM_TEXT, t);
+    return buf;
+}
+
 static int csvlog_apply(void *self, const dt_command *cmd, const dt_mapping *map)
 {
     csvlog *s = self;
     const dt_signal_info *si = dt_model_signal(s->model, cmd->signal);
-    if (fprintf(s->f, "%.9f,command,%s,%s,%.17g,,%llu,%.9f\n", dt_time_to_sec(cmd->t_issued),
-                si->id, map->native ? map->native : si->id,
-                cmd->value * map->scale + map->offset, (unsigned long long)cmd->seq,
-                dt_time_to_sec(cmd->t_deadline)) < 0) {
+    char t1[DT__NUM_TEXT], t2[DT__NUM_TEXT], v[DT__NUM_TEXT];
+    if (fprintf(s->f, "%s,command,%s,%s,%s,,%llu,%s\n", secs(cmd->t_issued, t1), si->id,
+                map->native ? map->native : si->id,
+                g17(cmd->value * map->scale + map->offset, v), (unsigned long long)cmd->seq,
+                secs(cmd->t_deadline, t2)) < 0) {
         s->write_errors++;
         return DT_EIO;
     }
@@ -195,8 +213,9 @@ int dt_csvlog_estimate(dt_io *io, size_t i, dt_time t, dt_signal_id sig, double 
     const dt_signal_info *si = dt_model_signal(s->model, sig);
     if (si == NULL)
         return DT_ENOTFOUND;
-    if (fprintf(s->f, "%.9f,estimate,%s,,%.17g,%.17g,,\n", dt_time_to_sec(t), si->id, mean,
-                var) < 0) {
+    char t1[DT__NUM_TEXT], m[DT__NUM_TEXT], v[DT__NUM_TEXT];
+    if (fprintf(s->f, "%s,estimate,%s,,%s,%s,,\n", secs(t, t1), si->id, g17(mean, m),
+                g17(var, v)) < 0) {
         s->write_errors++;
         return DT_EIO;
     }

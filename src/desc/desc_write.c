@@ -3,12 +3,12 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "../platform/internal.h"
+#include "../platform/numtext.h"
 #include "desc.h"
 
 static cJSON *J(dt__jw *w) { return (cJSON *)(void *)w; }
@@ -50,16 +50,23 @@ int dt__jw_add_string(dt__jw *obj, const char *key, const char *val)
  * except where that would not read back to the same double: cJSON keeps 15
  * digits when they read back within a few ulps (0.005000000000000001 became
  * 0.005), or even overflow (DBL_MAX became 1.79769313486232e+308, which
- * reads back as infinity), and prints -0 as 0. */
+ * reads back as infinity), and prints -0 as 0. Written and read back by
+ * numtext, not printf and strtod: in a host's locale with a decimal comma
+ * those made "min": -0,5, which is not JSON. cap >= DT__NUM_TEXT. */
 static void print_exact(double v, char *buf, size_t cap)
 {
-    if (v == floor(v) && v >= INT_MIN && v <= INT_MAX && !(v == 0 && signbit(v))) {
-        (void)snprintf(buf, cap, "%d", (int)v);
+    if (!isfinite(v)) { /* not reached (the callers' numbers are finite): as cJSON */
+        (void)snprintf(buf, cap, "null");
         return;
     }
-    (void)snprintf(buf, cap, "%1.15g", v);
-    if (strtod(buf, NULL) != v)
-        (void)snprintf(buf, cap, "%1.17g", v);
+    if (v == floor(v) && v >= INT_MIN && v <= INT_MAX && !(v == 0 && signbit(v))) {
+        (void)snprintf(buf, cap, "%d", (int)v); /* no locale changes %d */
+        return;
+    }
+    double back;
+    size_t n = dt__num_format_g(buf, cap, v, 15);
+    if (dt__num_parse(buf, n, &back) != DT__NUM_OK || back != v)
+        (void)dt__num_format_g(buf, cap, v, 17);
 }
 
 /* The model's own numbers too (limits, period, noise): cJSON's printer would

@@ -1,8 +1,9 @@
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "internal.h"
+#include "numtext.h"
 
 const char *dt_log_level_name(dt_log_level level)
 {
@@ -90,10 +91,19 @@ int dt__diag(dt_diag *d, int code, const char *path, const char *fmt, ...)
 
 const char *dt__num(double v, char *buf, size_t cap)
 {
-    for (int prec = 6; prec <= 17; prec++) {
-        dt__fmt(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
+    /* through numtext, not printf and strtod: a host's setlocale in a locale
+     * with a decimal comma would make every number in a message "0,5" */
+    char t[DT__NUM_TEXT];
+    if (!isfinite(v)) {
+        dt__fmt(t, sizeof t, "%g", v); /* nan, inf: the same in every locale */
+    } else {
+        for (int prec = 6; prec <= 17; prec++) {
+            double back;
+            size_t n = dt__num_format_g(t, sizeof t, v, prec);
+            if (dt__num_parse(t, n, &back) == DT__NUM_OK && back == v)
+                break; /* 17 digits always read back */
+        }
     }
+    dt__fmt(buf, cap, "%s", t);
     return buf;
 }
