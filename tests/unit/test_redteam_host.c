@@ -350,9 +350,9 @@ static void test_reg_64_kinds(void **state)
     dt_registry *reg = NULL;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     size_t builtin_src = 0, builtin_snk = 0;
-    const char *b[] = {"memory", "csv", "udp", "sim"};
-    const char *bs[] = {"memory", "csvlog", "udp", "sim"};
-    for (int i = 0; i < 4; i++) {
+    const char *b[] = {"memory", "csv", "udp", "sim", "mqtt"};
+    const char *bs[] = {"memory", "csvlog", "udp", "sim", "mqtt"};
+    for (int i = 0; i < 5; i++) {
         builtin_src += dt_registry_source(reg, b[i]) != NULL;
         builtin_snk += dt_registry_sink(reg, bs[i]) != NULL;
     }
