@@ -169,8 +169,9 @@ size_t dt__payload_fmt_rfc3339(char *buf, size_t cap, int64_t t);
 size_t dt__payload_fmt_seconds(char *buf, size_t cap, int64_t t);
 
 /* Whether buf[0..n) is one JSON document as the reader takes one: cJSON
- * accepts it, whitespace at most after it, no NUL byte, no \u0000 escape,
- * nesting at most DT__PAYLOAD_JSON_DEPTH, at most DT__PAYLOAD_JSON_MAX bytes.
+ * accepts it, whitespace at most after it, no NUL byte, no escape that cJSON
+ * decodes into a NUL (\u0000, \u without four hex digits), nesting at most
+ * DT__PAYLOAD_JSON_DEPTH, at most DT__PAYLOAD_JSON_MAX bytes.
  * DT__PAYLOAD_OK, EMPTY, TOO_LONG, BAD_JSON or NO_MEMORY (cJSON allocates
  * through alloc, NULL: the default); *at (may be NULL) the 1-based offset of
  * the fault, 0 when it has no one place (too deep, too long). */

@@ -21,7 +21,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "../platform/internal.h"
 #include "../platform/numtext.h"
 #include "desc.h"
 #include "payload.h"

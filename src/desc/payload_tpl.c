@@ -1,6 +1,7 @@
 /* Command payloads: numbers and times as text, and a template compiled once
- * from the description's text, then rendered for every command into the
- * caller's buffer (no allocation, no locale). */
+ * from the description's text (and checked as JSON with cJSON, which
+ * allocates), then rendered for every command into the caller's buffer (no
+ * allocation, no locale). */
 #include <math.h>
 #include <string.h>
 

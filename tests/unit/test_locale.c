@@ -71,6 +71,7 @@ static void same_signals(const dt_model *a, const dt_model *b, const char *text)
 static void description_saved(void **state)
 {
     (void)state;
+    dtt_comma_locale(); /* or skip, before anything is allocated */
     dtt_c_locale();
     dt_model *ref = load(desc);
     char *in_c = save(ref);
@@ -196,6 +197,7 @@ static void csv_replayed(void **state)
 {
     (void)state;
     replay c, comma;
+    dtt_comma_locale(); /* or skip */
     dtt_c_locale();
     run_io(&c);
     dtt_comma_locale();
@@ -228,6 +230,7 @@ static void csvlog_rows(void **state)
 {
     (void)state;
     replay c, comma;
+    dtt_comma_locale(); /* or skip */
     dtt_c_locale();
     run_io(&c);
     dtt_comma_locale();

@@ -181,7 +181,7 @@ static void parse_against_strtod(void **state)
     (void)state;
     uint64_t x = 0x9E3779B97F4A7C15u;
     char t[512];
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 10000; i++) {
         uint64_t bits = xorshift(&x);
         double d;
         memcpy(&d, &bits, sizeof d);
@@ -255,7 +255,7 @@ static void format_against_printf(void **state)
     (void)state;
     uint64_t x = 0x9E3779B97F4A7C15u;
     char buf[64], ref[64];
-    for (int i = 0; i < 40000; i++) {
+    for (int i = 0; i < 20000; i++) {
         uint64_t bits = xorshift(&x);
         double v;
         memcpy(&v, &bits, sizeof v);

@@ -178,7 +178,7 @@ static void render_read_roundtrip(void **state)
     dt__payload_template num;
     assert_int_equal(dt__payload_template_compile(NULL, NULL, &num, err, sizeof err), 0);
     uint64_t x = 0x243F6A8885A308D3u;
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 8000; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
