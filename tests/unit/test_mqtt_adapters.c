@@ -503,7 +503,8 @@ static void test_commands_template_and_echo(void **state)
     UNTIL(&r, (dt_twin_stats_get(r.twin, &st), st.safe_state == 0));
     assert_int_equal(st.safe_state, 0);
 
-    dt_command c = {.signal = sig(&r, "v"), .value = 42.25, .t_deadline = mono() + 60 * DT_NS_PER_S};
+    dt_command c = {.signal = sig(&r, "v"), .value = 42.25,
+                    .t_deadline = mono() + 60 * DT_NS_PER_S};
     assert_int_equal(dt_twin_submit(r.twin, &c), DT_OK);
     UNTIL(&r, strstr(r.dev.commands, "{\"v\":42.25,") != NULL);
     /* the template's text, the command's sequence number in it */
