@@ -5,7 +5,8 @@
 set -eu
 
 pkgs="cmake make gcc clang pkg-config libcjson-dev libuv1-dev libcmocka-dev
-libclang-rt-14-dev binutils python3 python3-jsonschema mosquitto libmosquitto-dev openssl $*"
+libclang-rt-14-dev binutils python3 python3-jsonschema mosquitto mosquitto-clients
+libmosquitto-dev openssl $*"
 
 missing=""
 for p in $pkgs; do

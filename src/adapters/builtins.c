@@ -1,6 +1,7 @@
 /* The built-in kinds: the one place that names them. Each is compiled in by
- * its CMake option (DTWIN_ADAPTER_MEMORY, _CSV, _UDP, _SIM); the host, the
- * registry and the drivers know none of them. */
+ * its CMake option (DTWIN_ADAPTER_MEMORY, _CSV, _UDP, _SIM, and the mqtt
+ * kinds with the bus, DTWIN_WITH_MQTT); the host, the registry and the
+ * drivers know none of them. */
 #include "../control/control_internal.h"
 #include "adapters_internal.h"
 #include "dtwin/udp.h"
@@ -22,6 +23,8 @@ int dt__sim_register(dt_registry *reg);
 #endif
 #ifdef DTWIN_WITH_MQTT
 extern const dt_source_ops dt__twin_source_ops;
+extern const dt_source_ops dt__mqtt_source_ops;
+extern const dt_sink_ops dt__mqtt_sink_ops;
 #endif
 
 /* A kind left out of the build keeps its host API, which answers as for an
@@ -91,6 +94,11 @@ int dt__register_builtins(dt_registry *r)
 #ifdef DTWIN_WITH_MQTT
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__twin_source_ops);
+    /* devices on the twin's broker connection (the bus section) */
+    if (rc == DT_OK)
+        rc = dt_registry_add_source(r, &dt__mqtt_source_ops);
+    if (rc == DT_OK)
+        rc = dt_registry_add_sink(r, &dt__mqtt_sink_ops);
 #endif
     if (rc == DT_OK)
         rc = dt_registry_add_controller(r, &dt__pid_ops);

@@ -78,6 +78,7 @@ struct dt__mqtt {
     } acks[ACK_SLOTS];
     dt__mqtt_stats st;
     uint64_t logged_denied, logged_connect;
+    int delivering_retained; /* on_message: the message handed to the subscribers */
 };
 
 /* mosquitto_lib_init / _cleanup count their callers but are not thread-safe:
@@ -210,6 +211,7 @@ static void on_message(struct mosquitto *mq, void *obj, const struct mosquitto_m
     (void)mq, (void)p;
     dt__mqtt *m = obj;
     int routed = 0;
+    m->delivering_retained = msg->retain;
     for (size_t i = 0; i < m->n_subs; i++) {
         bool match = false;
         if (mosquitto_topic_matches_sub(m->subs[i].filter, msg->topic, &match) == 0 && match) {
@@ -218,6 +220,7 @@ static void on_message(struct mosquitto *mq, void *obj, const struct mosquitto_m
                           msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, m->now);
         }
     }
+    m->delivering_retained = 0;
     m->st.received += (uint64_t)routed;
     m->st.unrouted += (uint64_t)!routed;
 }
@@ -371,6 +374,7 @@ int dt__mqtt_publish(dt__mqtt *m, const char *topic, const void *payload, size_t
 }
 
 int dt__mqtt_connected(const dt__mqtt *m) { return m->state == UP; }
+int dt__mqtt_message_retained(const dt__mqtt *m) { return m->delivering_retained; }
 const dt__mqtt_stats *dt__mqtt_stats_get(const dt__mqtt *m) { return &m->st; }
 
 /* ---- the loop ---- */

@@ -80,6 +80,12 @@ int dt__mqtt_publish(dt__mqtt *m, const char *topic, const void *payload, size_t
                      int retain, dt__mqtt_puback_fn fn, void *user, int *mid);
 
 int dt__mqtt_connected(const dt__mqtt *m);
+/* Inside a message callback: 1 when the message being delivered is a
+ * retained one (the broker's stored last value, sent when a subscription is
+ * made, so at every connect), 0 for a live publish (subscriptions are made
+ * without retain-as-published, so a forwarded live message never has the
+ * flag). 0 outside a callback. */
+int dt__mqtt_message_retained(const dt__mqtt *m);
 const dt__mqtt_stats *dt__mqtt_stats_get(const dt__mqtt *m);
 /* The counters as dt_counter rows (names "mqtt.connects", ...). */
 size_t dt__mqtt_counters(const dt__mqtt *m, dt_counter *out, size_t max);

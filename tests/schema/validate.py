@@ -337,7 +337,12 @@ def cmd_keys(root):
     registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")
     est = read(root, "src/estimator/estimator_json.c")
     bus = read(root, "src/bus/bus_config.c")
+    mqtt_src = read(root, "src/bus/mqtt_source.c")
+    mqtt_snk = read(root, "src/bus/mqtt_sink.c")
     tables = [
+        (mqtt_src, "spec_keys", "#/$defs/mqttPayload", None),
+        (mqtt_snk, "entry_keys", "#/$defs/mqttSinkTopic", None),
+        (mqtt_snk, "echo_keys", "#/$defs/mqttEcho", None),
         (bus, "bus_keys", "#/$defs/bus", None),
         (bus, "broker_keys", "#/$defs/busBroker", None),
         (bus, "tls_keys", "#/$defs/busTls", None),
@@ -383,6 +388,7 @@ def cmd_keys(root):
             schema_props(schema, "#"))
 
     # adapter and controller kinds: the ops tables and what dt_registry_create registers
+    # (the mqtt kinds live with the bus, in src/bus/)
     files = sorted(glob.glob(os.path.join(root, "src/adapters/*.c")) +
                    glob.glob(os.path.join(root, "src/bus/*.c")) +
                    [os.path.join(root, "src/control/controllers.c")])

@@ -94,7 +94,8 @@ static void test_registry_checks_abi(void **state)
     assert_non_null(dt_registry_source(reg, "udp"));
     assert_non_null(dt_registry_source(reg, "memory"));
     assert_non_null(dt_registry_sink(reg, "csvlog"));
-    assert_null(dt_registry_source(reg, "mqtt"));
+    assert_non_null(dt_registry_source(reg, "mqtt"));
+    assert_null(dt_registry_source(reg, "opcua"));
     dt_source_ops future = {.abi = DT_SOURCE_ABI + 1, .kind = "future", .open = nop_open};
     assert_int_equal(dt_registry_add_source(reg, &future), DT_EABI);
     dt_source_ops dup = {.abi = DT_SOURCE_ABI, .kind = "csv", .open = nop_open};
@@ -184,7 +185,7 @@ typedef struct bad_io {
 static const bad_io bad_ios[] = {
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"opcua\"}]}", DT_ENOTFOUND,
      "sources[0].kind: no source adapter of kind \"opcua\" (registered: memory, csv, udp, sim, "
-     "twin; a host program registers its own with dt_registry_add_source)"},
+     "twin, mqtt; a host program registers its own with dt_registry_add_source)"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"colour\":1}]}", DT_EPARSE,
      "sources[0].colour: unknown key \"colour\""},
     {",\"sources\":[{\"kind\":\"memory\"}]}", DT_EPARSE, "sources[0].id: missing (required string)"},
