@@ -2,7 +2,10 @@
  * in its external-loop mode; the traps it has there, and what this file
  * does about each:
  * - loop_read handles one packet when nothing is in flight: ready() reads
- *   until the socket says EAGAIN, within a budget per call.
+ *   until the socket says EAGAIN, within a budget per call of packets and
+ *   of message bytes (a broker refills the socket as fast as it is read: a
+ *   flood of the largest messages, 17 KB beliefs or 256 KiB contracts that
+ *   take about 2 ms each to parse, otherwise held one call for 512 of them).
  * - A publish from inside a libmosquitto callback is only queued: the socket
  *   is watched for writing whenever want_write says so, re-read after every
  *   read and every publish.
@@ -38,6 +41,7 @@
 #define STATE_FNS 8
 #define ACK_SLOTS 256        /* QoS 1 answers routed back; more in flight: counted only */
 #define READ_BUDGET 512      /* packets one ready() reads */
+#define READ_BYTES (256u * 1024u) /* message bytes one ready() reads (the last may overshoot) */
 #define MISC_PERIOD (DT_NS_PER_S)
 #define HANDSHAKE_POKE (50 * DT_NS_PER_MS)
 
@@ -77,6 +81,7 @@ struct dt__mqtt {
         void *user;
     } acks[ACK_SLOTS];
     dt__mqtt_stats st;
+    size_t burst_bytes; /* message bytes read by the current read_some */
     uint64_t logged_denied, logged_connect;
 };
 
@@ -218,6 +223,7 @@ static void on_message(struct mosquitto *mq, void *obj, const struct mosquitto_m
                           msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, m->now);
         }
     }
+    m->burst_bytes += strlen(msg->topic) + (msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
     m->st.received += (uint64_t)routed;
     m->st.unrouted += (uint64_t)!routed;
 }
@@ -404,7 +410,8 @@ static void attempt(dt__mqtt *m)
 /* Reads what the socket holds, packet by packet, within the budget. */
 static void read_some(dt__mqtt *m)
 {
-    for (int k = 0; k < READ_BUDGET; k++) {
+    m->burst_bytes = 0;
+    for (int k = 0; k < READ_BUDGET && m->burst_bytes < READ_BYTES; k++) {
         errno = 0;
         int rc = mosquitto_loop_read(m->mosq, 1);
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(m->mosq) < 0)

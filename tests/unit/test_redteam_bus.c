@@ -16,6 +16,7 @@
  * events, never timings. */
 #define _DEFAULT_SOURCE /* before any system header: kill, mkdtemp, nanosleep */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include <mosquitto.h>
@@ -457,12 +458,67 @@ static void test_publishing_beliefs_allocates_nothing(void **state)
     dtt_broker_stop(&b);
 }
 
+/* ---- floods ---- */
+
+/* A flood of the largest beliefs (17 KB each; a forger's $contract can be
+ * 256 KiB, 2 ms of parsing each): one readiness reads a bounded number of
+ * bytes and returns to the loop (it read every packet up to 512 before: 300
+ * beliefs took 17 ms, 100 contracts 220 ms, in one call); the rest is read
+ * by the next calls, none lost. */
+static void test_flood_one_ready_reads_a_bounded_amount(void **state)
+{
+    (void)state;
+    scene s;
+    scene_start(&s, 0);
+    (void)prime(&s);
+    static uint8_t big[DT_BUSWIRE_BELIEF_BYTES(64)];
+    static double x[64], P[64 * 64];
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 64; j++)
+            P[i * 64 + j] = i == j ? 2.0 : 1.0 / (1 + i + j);
+    dt_buswire_header h = {DT_BUSWIRE_VERSION, DT_BUSWIRE_BELIEF, 1, 100, 7, 1000};
+    size_t n = dt_buswire_encode_belief(big, sizeof big, &h, mono(), 64, x, P);
+    assert_int_equal(n, sizeof big);
+    const int flood = 40;
+    for (int i = 0; i < flood; i++) {
+        while (mosquitto_publish(s.f.m, NULL, "dt/v1/r/pub/b/tank", (int)n, big, 0, 0) != 0)
+            mosquitto_loop(s.f.m, 0, 1);
+        mosquitto_loop_write(s.f.m, 1);
+    }
+    for (int i = 0; i < 3000 && mosquitto_want_write(s.f.m); i++)
+        mosquitto_loop_write(s.f.m, 1);
+    /* the flood at the reader's socket: what it holds stops growing (the
+     * broker has the rest queued for it) */
+    dt_io_watch w[4];
+    assert_true(dt_io_watches(dt_twin_io(s.sub), w, 4) >= 1);
+    int queued = 0, last = -1;
+    for (int i = 0; i < 3000 && (queued < (int)n || queued != last); i++) {
+        last = queued;
+        dtt_sleep_ms(20);
+        assert_int_equal(ioctl(w[0].fd, FIONREAD, &queued), 0);
+    }
+    assert_true(queued >= (int)n);
+    uint64_t before = counter(s.sub, "messages");
+    dt_io_ready(dt_twin_io(s.sub), w[0].adapter, w[0].fd, DT_WATCH_READ, mono());
+    uint64_t read = counter(s.sub, "messages") - before;
+    print_message("one readiness read %llu of %d (%d bytes were in the socket)\n",
+                  (unsigned long long)read, flood, queued);
+    assert_true(read >= 1);
+    assert_true(read <= 16); /* 256 KiB of 17 KB messages, the last overshooting */
+    assert_true(dt__mqtt_stats_get(dt__bus_mqtt(dt_twin_io(s.sub)))->read_bursts_cut >= 1);
+    for (int i = 0; i < 1000 && counter(s.sub, "messages") < before + (uint64_t)flood; i++)
+        scene_turn(&s);
+    assert_int_equal(counter(s.sub, "messages"), before + (uint64_t)flood);
+    scene_stop(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forged_highest_epoch_belief_does_not_lock_out),
     cmocka_unit_test(test_forged_highest_epoch_state_does_not_lock_out),
     cmocka_unit_test(test_publisher_back_with_an_older_epoch_is_read),
     cmocka_unit_test(test_forged_seq_jump_neither_locks_out_nor_counts_lost),
     cmocka_unit_test(test_publishing_beliefs_allocates_nothing),
+    cmocka_unit_test(test_flood_one_ready_reads_a_bounded_amount),
 };
 
 DTT_MAIN(tests)
