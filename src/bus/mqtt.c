@@ -21,7 +21,11 @@
  * - Every connect resolves a host name with a blocking getaddrinfo: use an
  *   IP address (a warning at load otherwise).
  * - Reconnecting is ours (reconnect_delay_set serves only the library's own
- *   loops): exponential backoff between the configured bounds, with jitter.
+ *   loops): exponential backoff between the configured bounds, with jitter,
+ *   started again only by a connection that held for a keepalive: a broker
+ *   that accepts and then closes at once (another client took the client
+ *   id over) is retried ever more slowly, and each closing is logged with
+ *   its reason (rate-limited), not only counted.
  * - A QoS 1 publish made while down would be queued and sent, stale, after
  *   the next connect: publishes are refused while down and counted. */
 #define _DEFAULT_SOURCE
@@ -64,7 +68,7 @@ struct dt__mqtt {
     int fd;
     int tcp_up; /* CONNECTING: the TCP connection is made (TLS handshake next) */
     uint32_t gen;
-    dt_time now, next_attempt, backoff, next_misc, connect_deadline;
+    dt_time now, next_attempt, backoff, next_misc, connect_deadline, up_since;
     uint64_t rng;
     sub subs[SUBS_MAX];
     size_t n_subs;
@@ -136,6 +140,8 @@ static void went_down(dt__mqtt *m)
     m->fd = -1;
     m->tcp_up = 0;
     m->gen++;
+    if (was == UP && m->now - m->up_since >= (dt_time)m->cfg.keepalive_s * DT_NS_PER_S)
+        m->backoff = 0; /* it held: retry soon */
     schedule_retry(m);
     if (was == UP) {
         m->st.disconnects++;
@@ -157,7 +163,7 @@ static void on_connect(struct mosquitto *mq, void *obj, int rc, int flags,
         return;
     }
     m->state = UP;
-    m->backoff = 0;
+    m->up_since = m->now;
     m->st.connects++;
     for (size_t i = 0; i < m->n_subs; i++)
         (void)mosquitto_subscribe_v5(m->mosq, NULL, m->subs[i].filter, m->subs[i].qos, 0, NULL);
@@ -166,8 +172,21 @@ static void on_connect(struct mosquitto *mq, void *obj, int rc, int flags,
 
 static void on_disconnect(struct mosquitto *mq, void *obj, int rc, const mosquitto_property *p)
 {
-    (void)mq, (void)rc, (void)p;
-    went_down(obj);
+    (void)mq, (void)p;
+    dt__mqtt *m = obj;
+    int was_up = m->state == UP;
+    dt_time held = m->now - m->up_since;
+    went_down(m);
+    /* rc: the reason code of the broker's DISCONNECT (0x80 and above), or
+     * libmosquitto's error for a connection lost */
+    if (was_up)
+        say(m, DT_LOG_WARN, m->st.disconnects,
+            "%s: the connection to %s:%d ended after %.3f s: %s%s", m->name, m->cfg.host,
+            m->cfg.port, dt_time_to_sec(held),
+            rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc),
+            held < (dt_time)m->cfg.keepalive_s * DT_NS_PER_S
+                ? " (so soon: is another client connected with this client id?)"
+                : "");
 }
 
 static void on_publish(struct mosquitto *mq, void *obj, int mid, int reason,

@@ -512,6 +512,84 @@ static void test_flood_one_ready_reads_a_bounded_amount(void **state)
     scene_stop(&s);
 }
 
+/* ---- a connection the broker keeps closing ---- */
+
+typedef struct log_capture {
+    int n;
+    char line[16][256];
+} log_capture;
+
+static void capture(void *user, dt_log_level level, const char *module, const char *msg)
+{
+    (void)level, (void)module;
+    log_capture *c = user;
+    if (c->n < 16)
+        snprintf(c->line[c->n], sizeof c->line[0], "%s", msg);
+    c->n++;
+}
+
+/* Two twins with one client id (the same description started twice, the
+ * default client id being "dt-" + its name): the broker closes each
+ * connection when the other connects (session taken over). They took turns
+ * at the shortest backoff (20 ms here: 86 connections in 3 s, each a new
+ * epoch, each announced, for ever) and logged nothing. Now each ending is
+ * logged (rate-limited) and a connection that did not hold for a keepalive
+ * does not start the backoff again (20 connections). Driven on a fake
+ * clock: 10 ms a turn, 3 s. */
+static void test_connection_taken_over_backs_off_and_says_why(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, pub_fmt, bus);
+    log_capture logs;
+    memset(&logs, 0, sizeof logs);
+    dt_logger lg = {capture, &logs, DT_LOG_WARN};
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = &lg;
+    dt_twin *t[2];
+    dt_diag d;
+    dt_time now = 1000 * DT_NS_PER_S;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t[i], &d), 0);
+        assert_int_equal(dt_twin_start(t[i], now), 0);
+    }
+    for (int k = 0; k < 300; k++, now += 10 * DT_NS_PER_MS) {
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(dt_twin_step(t[i], now), 0);
+            dt_io_wake(dt_twin_io(t[i]), now);
+        }
+        struct pollfd p[2];
+        dt_io_watch w[2];
+        size_t n = 0;
+        for (int i = 0; i < 2; i++)
+            if (dt_io_watches(dt_twin_io(t[i]), &w[i], 1) == 1) {
+                p[n] = (struct pollfd){w[i].fd, POLLIN, 0};
+                n++;
+            }
+        (void)poll(p, (nfds_t)n, 5);
+    }
+    uint64_t connects = 0;
+    for (int i = 0; i < 2; i++)
+        connects += dt__mqtt_stats_get(dt__bus_mqtt(dt_twin_io(t[i])))->connects;
+    print_message("%llu connections in 3 s of twin time\n", (unsigned long long)connects);
+    /* 20, 40, 80, 160 ms, then 150..250 ms: about 20 attempts each at most */
+    assert_true(connects >= 2);
+    assert_true(connects <= 50);
+    int said = 0;
+    for (int i = 0; i < logs.n && i < 16; i++)
+        said |= strstr(logs.line[i], "dt-pub: the connection to 127.0.0.1") != NULL &&
+                strstr(logs.line[i], "this client id") != NULL;
+    assert_true(said);
+    for (int i = 0; i < 2; i++)
+        dt_twin_destroy(t[i]);
+    dtt_broker_stop(&b);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forged_highest_epoch_belief_does_not_lock_out),
     cmocka_unit_test(test_forged_highest_epoch_state_does_not_lock_out),
@@ -519,6 +597,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forged_seq_jump_neither_locks_out_nor_counts_lost),
     cmocka_unit_test(test_publishing_beliefs_allocates_nothing),
     cmocka_unit_test(test_flood_one_ready_reads_a_bounded_amount),
+    cmocka_unit_test(test_connection_taken_over_backs_off_and_says_why),
 };
 
 DTT_MAIN(tests)
