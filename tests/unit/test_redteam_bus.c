@@ -590,6 +590,73 @@ static void test_connection_taken_over_backs_off_and_says_why(void **state)
     dtt_broker_stop(&b);
 }
 
+/* ---- the contract ---- */
+
+/* A publisher whose contract no reader takes: 8 belief groups of the
+ * estimator's 32 states with a dense A and Q (17 significant digits) give a
+ * contract of several hundred kB, above the 256 KiB a reader parses (and
+ * managed brokers' message limits): every reader refused it and asked for
+ * rebirths for ever. Refused at load now, naming the size. */
+static void test_contract_too_large_for_readers_is_refused(void **state)
+{
+    (void)state;
+    static char doc[200000];
+    size_t o = 0;
+#define PUT(...) o += (size_t)snprintf(doc + o, sizeof doc - o, __VA_ARGS__)
+    PUT("{\"dtwin\":1,\"name\":\"big\",\"assets\":[{\"id\":\"a\"}],\"signals\":[");
+    for (int i = 0; i < 32; i++)
+        PUT("%s{\"id\":\"state_number_%02d\",\"asset\":\"a\",\"quantity\":\"length\","
+            "\"unit\":\"m\",\"role\":\"estimated\"}",
+            i ? "," : "", i);
+    PUT("],\"estimator\":{\"states\":[");
+    for (int i = 0; i < 32; i++)
+        PUT("%s\"state_number_%02d\"", i ? "," : "", i);
+    PUT("],\"A\":[");
+    for (int i = 0; i < 32; i++) {
+        PUT("%s[", i ? "," : "");
+        for (int j = 0; j < 32; j++)
+            PUT("%s%.17g", j ? "," : "", (i == j ? -1.0 : 0.0) - 1.2345678901234567e-5 / (1 + i + j));
+        PUT("]");
+    }
+    PUT("],\"Q\":[");
+    for (int i = 0; i < 32; i++) { /* q (I + 1 1'): dense, positive definite */
+        PUT("%s[", i ? "," : "");
+        for (int j = 0; j < 32; j++)
+            PUT("%s%.17g", j ? "," : "", 1.2345678901234567e-5 * (i == j ? 2 : 1));
+        PUT("]");
+    }
+    PUT("],\"x0\":[");
+    for (int i = 0; i < 32; i++)
+        PUT("%s0", i ? "," : "");
+    PUT("],\"P0\":[");
+    for (int i = 0; i < 32; i++)
+        PUT("%s1", i ? "," : "");
+    PUT("]},\"bus\":{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"port\":1883,"
+        "\"tls\":\"none\"},\"beliefs\":[");
+    for (int g = 0; g < 8; g++) {
+        PUT("%s{\"group\":\"g%d\",\"states\":[", g ? "," : "", g);
+        for (int i = 0; i < 32; i++)
+            PUT("%s\"state_number_%02d\"", i ? "," : "", i);
+        PUT("]}");
+    }
+    PUT("]}}");
+#undef PUT
+    assert_true(o < sizeof doc);
+    dt_twin_options opt = DT_TWIN_OPTIONS_INIT;
+    opt.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, o, &opt, &t, &d);
+    if (rc == DT_OK) {
+        const dt__bus *b = dt__io_link(dt_twin_io(t), DT__BUS_MQTT);
+        print_message("loaded: a contract of %zu bytes\n", b != NULL ? b->contract_len : 0);
+        dt_twin_destroy(t);
+    }
+    assert_int_equal(rc, DT_ELIMIT);
+    assert_string_equal(d.path, "bus.beliefs");
+    assert_non_null(strstr(d.message, "262144"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_forged_highest_epoch_belief_does_not_lock_out),
     cmocka_unit_test(test_forged_highest_epoch_state_does_not_lock_out),
@@ -598,6 +665,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_publishing_beliefs_allocates_nothing),
     cmocka_unit_test(test_flood_one_ready_reads_a_bounded_amount),
     cmocka_unit_test(test_connection_taken_over_backs_off_and_says_why),
+    cmocka_unit_test(test_contract_too_large_for_readers_is_refused),
 };
 
 DTT_MAIN(tests)
