@@ -248,7 +248,14 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
                 dt_source_count(s->ctx, DT_EV_REFUSED, 1);
                 return;
             }
-            ahead = step; /* confirmed: lost are those between the two */
+            /* confirmed: lost are those between the two (the candidate is
+             * counted unconfirmed), and for a jump ahead of a confirmed seq
+             * those before the candidate too (two forged beliefs in a row
+             * can inflate that: no authentication yet); behind a first
+             * belief, nothing before is known */
+            ahead = ahead < UINT64_C(1) << 63 && s->confirmed
+                        ? (s->cand_seq - s->last_seq) + step - 1
+                        : step;
         }
         if (ahead > 1) {
             s->st.lost += ahead - 1;
