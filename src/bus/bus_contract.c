@@ -6,6 +6,7 @@
  * knows it needs no new contract. */
 #include <string.h>
 
+#include "../desc/bus_json.h"
 #include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "bus_internal.h"
@@ -113,6 +114,14 @@ int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag)
     dt__json_leave(&sc);
     if (text == NULL)
         return dt__diag(diag, DT_ENOMEM, "bus", "out of memory (the contract)");
+    if (strlen(text) > DT__BUS_JSON_MAX) {
+        size_t len = strlen(text);
+        dt__free(&b->alloc, text);
+        return dt__diag(diag, DT_ELIMIT, "bus.beliefs",
+                        "the contract of these groups takes %zu bytes, above the %u a reader "
+                        "parses: publish fewer or smaller groups",
+                        len, DT__BUS_JSON_MAX);
+    }
     b->contract = text;
     b->contract_len = strlen(text);
     b->contract_version = v;

@@ -2,7 +2,10 @@
  * in its external-loop mode; the traps it has there, and what this file
  * does about each:
  * - loop_read handles one packet when nothing is in flight: ready() reads
- *   until the socket says EAGAIN, within a budget per call.
+ *   until the socket says EAGAIN, within a budget per call of packets and
+ *   of message bytes (a broker refills the socket as fast as it is read: a
+ *   flood of the largest messages, 17 KB beliefs or 256 KiB contracts that
+ *   take about 2 ms each to parse, otherwise held one call for 512 of them).
  * - A publish from inside a libmosquitto callback is only queued: the socket
  *   is watched for writing whenever want_write says so, re-read after every
  *   read and every publish.
@@ -18,7 +21,11 @@
  * - Every connect resolves a host name with a blocking getaddrinfo: use an
  *   IP address (a warning at load otherwise).
  * - Reconnecting is ours (reconnect_delay_set serves only the library's own
- *   loops): exponential backoff between the configured bounds, with jitter.
+ *   loops): exponential backoff between the configured bounds, with jitter,
+ *   started again only by a connection that held for a keepalive: a broker
+ *   that accepts and then closes at once (another client took the client
+ *   id over) is retried ever more slowly, and each closing is logged with
+ *   its reason (rate-limited), not only counted.
  * - A QoS 1 publish made while down would be queued and sent, stale, after
  *   the next connect: publishes are refused while down and counted. */
 #define _DEFAULT_SOURCE
@@ -38,6 +45,7 @@
 #define STATE_FNS 8
 #define ACK_SLOTS 256        /* QoS 1 answers routed back; more in flight: counted only */
 #define READ_BUDGET 512      /* packets one ready() reads */
+#define READ_BYTES (256u * 1024u) /* message bytes one ready() reads (the last may overshoot) */
 #define MISC_PERIOD (DT_NS_PER_S)
 #define HANDSHAKE_POKE (50 * DT_NS_PER_MS)
 
@@ -60,7 +68,7 @@ struct dt__mqtt {
     int fd;
     int tcp_up; /* CONNECTING: the TCP connection is made (TLS handshake next) */
     uint32_t gen;
-    dt_time now, next_attempt, backoff, next_misc, connect_deadline;
+    dt_time now, next_attempt, backoff, next_misc, connect_deadline, up_since;
     uint64_t rng;
     sub subs[SUBS_MAX];
     size_t n_subs;
@@ -77,6 +85,7 @@ struct dt__mqtt {
         void *user;
     } acks[ACK_SLOTS];
     dt__mqtt_stats st;
+    size_t burst_bytes; /* message bytes read by the current read_some */
     uint64_t logged_denied, logged_connect;
     int delivering_retained; /* on_message: the message handed to the subscribers */
 };
@@ -132,6 +141,8 @@ static void went_down(dt__mqtt *m)
     m->fd = -1;
     m->tcp_up = 0;
     m->gen++;
+    if (was == UP && m->now - m->up_since >= (dt_time)m->cfg.keepalive_s * DT_NS_PER_S)
+        m->backoff = 0; /* it held: retry soon */
     schedule_retry(m);
     if (was == UP) {
         m->st.disconnects++;
@@ -153,7 +164,7 @@ static void on_connect(struct mosquitto *mq, void *obj, int rc, int flags,
         return;
     }
     m->state = UP;
-    m->backoff = 0;
+    m->up_since = m->now;
     m->st.connects++;
     for (size_t i = 0; i < m->n_subs; i++)
         (void)mosquitto_subscribe_v5(m->mosq, NULL, m->subs[i].filter, m->subs[i].qos, 0, NULL);
@@ -162,8 +173,21 @@ static void on_connect(struct mosquitto *mq, void *obj, int rc, int flags,
 
 static void on_disconnect(struct mosquitto *mq, void *obj, int rc, const mosquitto_property *p)
 {
-    (void)mq, (void)rc, (void)p;
-    went_down(obj);
+    (void)mq, (void)p;
+    dt__mqtt *m = obj;
+    int was_up = m->state == UP;
+    dt_time held = m->now - m->up_since;
+    went_down(m);
+    /* rc: the reason code of the broker's DISCONNECT (0x80 and above), or
+     * libmosquitto's error for a connection lost */
+    if (was_up)
+        say(m, DT_LOG_WARN, m->st.disconnects,
+            "%s: the connection to %s:%d ended after %.3f s: %s%s", m->name, m->cfg.host,
+            m->cfg.port, dt_time_to_sec(held),
+            rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc),
+            held < (dt_time)m->cfg.keepalive_s * DT_NS_PER_S
+                ? " (so soon: is another client connected with this client id?)"
+                : "");
 }
 
 static void on_publish(struct mosquitto *mq, void *obj, int mid, int reason,
@@ -221,6 +245,7 @@ static void on_message(struct mosquitto *mq, void *obj, const struct mosquitto_m
         }
     }
     m->delivering_retained = 0;
+    m->burst_bytes += strlen(msg->topic) + (msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
     m->st.received += (uint64_t)routed;
     m->st.unrouted += (uint64_t)!routed;
 }
@@ -408,7 +433,8 @@ static void attempt(dt__mqtt *m)
 /* Reads what the socket holds, packet by packet, within the budget. */
 static void read_some(dt__mqtt *m)
 {
-    for (int k = 0; k < READ_BUDGET; k++) {
+    m->burst_bytes = 0;
+    for (int k = 0; k < READ_BUDGET && m->burst_bytes < READ_BYTES; k++) {
         errno = 0;
         int rc = mosquitto_loop_read(m->mosq, 1);
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(m->mosq) < 0)

@@ -51,7 +51,7 @@ typedef struct dt__mqtt_stats {
     uint64_t denied;           /* QoS 1 PUBACK 0x87 not authorized */
     uint64_t puback_failed;    /* QoS 1 PUBACK with another failure reason */
     uint64_t subscribe_refused; /* SUBACK failure (an ACL) */
-    uint64_t read_bursts_cut;  /* ready() stopped at its packet budget */
+    uint64_t read_bursts_cut;  /* ready() stopped at its packet or byte budget */
 } dt__mqtt_stats;
 
 /* Creates the connection object (no I/O; the first connect is attempted at

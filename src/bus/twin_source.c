@@ -7,7 +7,17 @@
  * included); sequence gaps are counted as lost, repeats dropped; a lost or
  * stopped publisher is counted and its silence ages the reader's belief as
  * any silent source does. Times are on the publisher's time base: the
- * source needs a "clock" (estimate, unless both share one). */
+ * source needs a "clock" (estimate, unless both share one).
+ *
+ * Nothing authenticates a message yet, so no single one may lock the
+ * publisher out: a "ready" $state is the publisher's own announcement of its
+ * connection and sets the epoch whatever it is (a publisher whose clock went
+ * back comes back with an older one); a belief of an older epoch than the
+ * current one asks for a rebirth (rate-limited), whose "ready" moves the
+ * reader back to the publisher's real epoch after a forged higher one; and a
+ * belief 64 or more ahead of the newest seq (or behind one that was the first
+ * of its epoch) waits for the next belief, 1..63 after it, to confirm it
+ * (`unconfirmed`), as the UDP source's sequence window does. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <string.h>
@@ -17,12 +27,15 @@
 #include "bus.h"
 #include "bus_internal.h"
 
+/* A belief this far ahead of the newest, or more, needs a second one */
+#define SEQ_JUMP 64
+
 static const char *const twinsrc_keys[] = {"twin", "realm", "belief", NULL};
 
 typedef struct twinsrc_stats {
     uint64_t messages, states_emitted, stale_epoch, stale_state, duplicate, lost,
         unknown_contract, contract_refused, bad_message, rebirth_requests, peer_lost,
-        peer_stopped, ring_full;
+        peer_stopped, ring_full, unconfirmed;
 } twinsrc_stats;
 
 typedef struct twinsrc {
@@ -31,11 +44,11 @@ typedef struct twinsrc {
     dt_allocator alloc;
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1], group[DT__BUS_NAME_MAX + 1];
     char rebirth_topic[DT__BUS_TOPIC_MAX];
-    uint32_t epoch; /* the newest epoch seen (state or message) */
+    uint32_t epoch; /* the current epoch: of the last "ready", or newer from a message */
     uint32_t contract; /* the version the mapping was checked against; 0 none */
     int contract_ok;
-    int have_seq;
-    uint64_t last_seq;
+    int have_seq, confirmed, have_cand;
+    uint64_t last_seq, cand_seq;
     dt_time last_rebirth;
     int peer_state; /* 0 unknown, 1 ready, 2 lost, 3 stopped */
     size_t n;                                /* states in the group */
@@ -149,11 +162,12 @@ static void on_state(void *user, const char *topic, const uint8_t *p, size_t len
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
         return;
     }
-    if (ps.epoch < s->epoch) {
+    int ready = strcmp(ps.state, "ready") == 0;
+    if (ps.epoch < s->epoch && !ready) {
         s->st.stale_state++; /* a last will of an older connection, or a late retained copy */
         return;
     }
-    if (ps.epoch > s->epoch) {
+    if (ps.epoch != s->epoch) {
         s->epoch = ps.epoch;
         s->have_seq = 0;
     }
@@ -202,7 +216,10 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
         return;
     }
     if (h.epoch < s->epoch) {
-        s->st.stale_epoch++; /* from a connection the publisher has replaced */
+        /* from a connection the publisher has replaced; or the current epoch
+         * was forged: the rebirth's "ready" says which */
+        s->st.stale_epoch++;
+        ask_rebirth(s, now);
         return;
     }
     if (h.contract != s->contract || !s->contract_ok) {
@@ -215,16 +232,39 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
         s->epoch = h.epoch;
         s->have_seq = 0;
     }
-    if (s->have_seq && h.seq <= s->last_seq) {
-        s->st.duplicate++;
-        dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
-        return;
+    if (s->have_seq) {
+        uint64_t ahead = h.seq - s->last_seq; /* modulo 2^64 */
+        if (ahead == 0 || (ahead >= UINT64_C(1) << 63 && s->confirmed)) {
+            s->st.duplicate++;
+            dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
+            return;
+        }
+        if (ahead >= SEQ_JUMP) { /* far ahead, or behind a first belief */
+            uint64_t step = h.seq - s->cand_seq;
+            if (!s->have_cand || step == 0 || step >= SEQ_JUMP) {
+                s->have_cand = 1;
+                s->cand_seq = h.seq;
+                s->st.unconfirmed++;
+                dt_source_count(s->ctx, DT_EV_REFUSED, 1);
+                return;
+            }
+            /* confirmed: lost are those between the two (the candidate is
+             * counted unconfirmed), and for a jump ahead of a confirmed seq
+             * those before the candidate too (two forged beliefs in a row
+             * can inflate that: no authentication yet); behind a first
+             * belief, nothing before is known */
+            ahead = ahead < UINT64_C(1) << 63 && s->confirmed
+                        ? (s->cand_seq - s->last_seq) + step - 1
+                        : step;
+        }
+        if (ahead > 1) {
+            s->st.lost += ahead - 1;
+            dt_source_count(s->ctx, DT_EV_LOST, (int64_t)(ahead - 1));
+        }
     }
-    if (s->have_seq && h.seq > s->last_seq + 1) {
-        s->st.lost += h.seq - s->last_seq - 1;
-        dt_source_count(s->ctx, DT_EV_LOST, (int64_t)(h.seq - s->last_seq - 1));
-    }
+    s->confirmed = s->have_seq;
     s->have_seq = 1;
+    s->have_cand = 0;
     s->last_seq = h.seq;
     if (n != s->n) {
         s->st.bad_message++;
@@ -324,6 +364,7 @@ static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
         {"peer_lost", t->peer_lost},
         {"peer_stopped", t->peer_stopped},
         {"ring_full", t->ring_full},
+        {"unconfirmed", t->unconfirmed},
     };
     return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
 }

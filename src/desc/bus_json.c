@@ -10,13 +10,11 @@
 #include "bus_json.h"
 #include "desc.h"
 
-#define PAYLOAD_MAX (256u * 1024u)
-
 static cJSON *parse(const char *buf, size_t n)
 {
     /* bytes: a NUL inside would end cJSON's string early, and a C string
      * reader must never run past n */
-    if (n == 0 || n > PAYLOAD_MAX || memchr(buf, '\0', n) != NULL)
+    if (n == 0 || n > DT__BUS_JSON_MAX || memchr(buf, '\0', n) != NULL)
         return NULL;
     int unclosed = 0;
     if (dt__json_depth(buf, n, &unclosed) > 16 || unclosed)

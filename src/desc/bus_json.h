@@ -9,6 +9,9 @@
 #include "dtwin/alloc.h"
 
 #define DT__BUS_PEER_STATES 64
+/* The largest $state or $contract a reader parses (a publisher's contract
+ * must fit: bus_contract.c checks it). */
+#define DT__BUS_JSON_MAX (256u * 1024u)
 
 /* A $state message: {"state": "...", "epoch": N, "contract": V}. */
 typedef struct dt__bus_peer_state {
