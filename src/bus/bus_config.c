@@ -371,7 +371,7 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
         if (rc != DT_OK)
             (void)dt__diag(diag, rc, "bus.broker", "%s", err);
     }
-    memset(c.password, 0, sizeof c.password);
+    explicit_bzero(c.password, sizeof c.password); /* not optimized away as a memset may be */
     if (rc == DT_OK && bus->mq != NULL && (rc = dt__bus_start(bus)) != DT_OK)
         (void)dt__diag(diag, rc, "bus", "cannot start: %s", dt_strerror(rc));
     if (rc != DT_OK) {

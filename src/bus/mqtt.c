@@ -282,7 +282,7 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
     if (rc == MOSQ_ERR_SUCCESS && cfg->username[0])
         rc = mosquitto_username_pw_set(m->mosq, cfg->username,
                                        cfg->password[0] ? cfg->password : NULL);
-    memset(m->cfg.password, 0, sizeof m->cfg.password); /* libmosquitto keeps its copy */
+    explicit_bzero(m->cfg.password, sizeof m->cfg.password); /* libmosquitto keeps its copy */
     if (rc == MOSQ_ERR_SUCCESS && cfg->tls)
         rc = mosquitto_tls_set(m->mosq, cfg->ca, NULL, cfg->cert[0] ? cfg->cert : NULL,
                                cfg->key[0] ? cfg->key : NULL, NULL);

@@ -17,9 +17,19 @@ static cJSON *parse(const char *buf, size_t n)
     if (n == 0 || n > DT__BUS_JSON_MAX || memchr(buf, '\0', n) != NULL)
         return NULL;
     int unclosed = 0;
-    if (dt__json_depth(buf, n, &unclosed) > 16 || unclosed)
+    if (dt__json_depth(buf, n, &unclosed) > 16 || unclosed || dt__json_nul_escape(buf, n) != 0)
+        return NULL; /* too deep, or a \u0000 that would cut a string short */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+    /* one document and nothing after it but white space */
+    while (root != NULL && end != NULL && end < buf + n &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (root != NULL && end != buf + n) {
+        cJSON_Delete(root);
         return NULL;
-    return cJSON_ParseWithLength(buf, n);
+    }
+    return root;
 }
 
 static int u32_of(const cJSON *o, const char *key, uint32_t *out)

@@ -197,9 +197,14 @@ int dt__desc_parse(const char *text, size_t len, const dt_model_limits *lim,
     if (bad != 0) {
         int line, col;
         at(diag, text, bad - 1, &line, &col);
+        if (len - (bad - 1) >= 6 && memcmp(text + bad, "u0000", 5) == 0)
+            return dt__fail(&c, DT_EPARSE, "",
+                            "\\u0000 in a string at line %d, column %d: dtwin's strings "
+                            "cannot hold a NUL character",
+                            line, col);
         return dt__fail(&c, DT_EPARSE, "",
-                        "\\u0000 in a string at line %d, column %d: dtwin's strings cannot "
-                        "hold a NUL character",
+                        "\\u without four hex digits in a string at line %d, column %d "
+                        "(the JSON library would read it as a NUL character)",
                         line, col);
     }
     int unclosed = 0;

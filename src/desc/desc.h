@@ -93,8 +93,9 @@ size_t dt__utf8_check(const char *s, size_t len);
 /* Largest nesting depth of [ and { outside strings; *unclosed (may be NULL)
  * says whether the text ends inside a string or an open bracket. */
 size_t dt__json_depth(const char *s, size_t len, int *unclosed);
-/* Where a string holds the escape \u0000 (a NUL, which a C string cannot
- * hold: "loop\u0000x" would read as "loop"). */
+/* Where a string holds an escape cJSON decodes into a NUL, which a C string
+ * cannot hold ("loop\u0000x" would read as "loop"): \u0000, and \u without
+ * four hex digits after it. 0, or the offset + 1. */
 size_t dt__json_nul_escape(const char *s, size_t len);
 /* 1-based line and column of byte offset `off`. */
 void dt__line_col(const char *s, size_t off, int *line, int *col);

@@ -27,37 +27,6 @@
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* Where a string holds an escape that cJSON decodes into a NUL, which ends
- * its C string there (the key "v\u0000x" would be found as "v", a time
- * string cut short): \u0000, and also \u with anything but four hex digits
- * after it ("\uzzzz"), which cJSON 1.7.15 takes for code point 0.
- * dt__json_nul_escape (text.c) finds only the first; 0 or the offset + 1. */
-static size_t nul_escape(const char *s, size_t n)
-{
-    int in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!in_str) {
-            in_str = s[i] == '"';
-        } else if (s[i] == '"') {
-            in_str = 0;
-        } else if (s[i] == '\\') {
-            if (i + 1 < n && s[i + 1] == 'u') {
-                int hex = n - i >= 6;
-                for (size_t k = 2; hex && k < 6; k++)
-                    hex = is_hex(s[i + k]);
-                if (!hex || memcmp(s + i + 2, "0000", 4) == 0)
-                    return i + 1;
-            }
-            i++;
-        }
-    }
-    return 0;
-}
 
 /* The document in buf[0..n) as a cJSON tree (*root, NULL on failure), inside
  * the caller's dt__json_enter scope; *at is the 1-based offset of the fault,
@@ -80,7 +49,7 @@ static int parse_doc(const char *buf, size_t n, cJSON **root, size_t *at)
         *at = (size_t)(nul - buf) + 1;
         return DT__PAYLOAD_BAD_JSON;
     }
-    size_t bad = nul_escape(buf, n);
+    size_t bad = dt__json_nul_escape(buf, n);
     if (bad != 0) {
         *at = bad;
         return DT__PAYLOAD_BAD_JSON;

@@ -68,6 +68,11 @@ size_t dt__json_depth(const char *s, size_t len, int *unclosed)
     return best;
 }
 
+static int hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 size_t dt__json_nul_escape(const char *s, size_t len)
 {
     int in_str = 0;
@@ -75,8 +80,15 @@ size_t dt__json_nul_escape(const char *s, size_t len)
         char c = s[i];
         if (in_str) {
             if (c == '\\') {
-                if (len - i > 5 && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
-                    return i + 1;
+                /* \u0000, and \u without four hex digits, which cJSON 1.7.15
+                 * decodes as code point 0 ("pump\uzzzz_2" read as "pump") */
+                if (i + 1 < len && s[i + 1] == 'u') {
+                    int hex = len - i >= 6;
+                    for (size_t k = 2; hex && k < 6; k++)
+                        hex = hex_digit(s[i + k]);
+                    if (!hex || memcmp(s + i + 2, "0000", 4) == 0)
+                        return i + 1;
+                }
                 i++;
             } else if (c == '"') {
                 in_str = 0;

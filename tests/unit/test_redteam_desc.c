@@ -413,6 +413,14 @@ static void test_nul_escape_refused(void **state)
     dt_model *m = load_model(texts[1], NULL, DT_EPARSE, &d);
     assert_string_equal(d.message, "\\u0000 in a string at line 1, column 21: dtwin's strings "
                                    "cannot hold a NUL character");
+    /* \u without four hex digits: cJSON decodes it as a NUL, so the id
+     * "pump\uzzzz_2" was read as "pump" (found by a review of the payload
+     * reader) */
+    static const char nohex[] =
+        "{\"dtwin\":1,\"name\":\"t\",\"assets\":[{\"id\":\"pump\\uzzzz_2\"}],\"signals\":[]}";
+    m = load_model(nohex, NULL, DT_EPARSE, &d);
+    assert_string_equal(d.message, "\\u without four hex digits in a string at line 1, column "
+                                   "44 (the JSON library would read it as a NUL character)");
     /* An escaped backslash before "u0000" is no NUL: loads. */
     static const char ok[] = "{\"dtwin\":1,\"name\":\"a\\\\u0000b\",\"assets\":[],\"signals\":[]}";
     m = load_model(ok, NULL, DT_OK, &d);
