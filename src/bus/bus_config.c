@@ -204,8 +204,7 @@ static int read_broker(dt_diag *diag, const dt_config *b, const char *basedir,
     }
     c->port = (int)port;
     c->keepalive_s = (int)keep;
-    if (c->client_id[0] == '\0')
-        (void)snprintf(c->client_id, sizeof c->client_id, "dt-%.100s", twin_name);
+    (void)twin_name;
     return DT_OK;
 }
 
@@ -362,6 +361,9 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     bus->log = *dt__io_logger(io);
     bus->model = dt__io_model(io);
     rc = read_identity(diag, sec, name ? name : "twin", bus);
+    if (rc == DT_OK && c.client_id[0] == '\0') /* unique with the identity */
+        (void)snprintf(c.client_id, sizeof c.client_id, "dt-%.61s-%.61s", bus->realm,
+                       bus->twin);
     if (rc == DT_OK)
         rc = read_groups(diag, sec, bus);
     if (rc == DT_OK && dt__io_mode(io) == DT__IO_OPEN) {

@@ -17,7 +17,9 @@
  *   watching for writing then spins. The socket is watched for writing only
  *   until the TCP connection is made, then for reading, and every
  *   readiness during the handshake drives it with loop_read (which runs the
- *   handshake); a 50 ms wake keeps a handshake that wants to write moving.
+ *   handshake) followed by loop_write (which writes nothing until the
+ *   handshake is done, then the CONNECT); a 50 ms wake keeps a handshake
+ *   that wants to write moving.
  * - Every connect resolves a host name with a blocking getaddrinfo: use an
  *   IP address (a warning at load otherwise).
  * - Reconnecting is ours (reconnect_delay_set serves only the library's own
@@ -67,6 +69,8 @@ struct dt__mqtt {
     int state;
     int fd;
     int tcp_up; /* CONNECTING: the TCP connection is made (TLS handshake next) */
+    uint64_t refused_seen; /* connect_refused when the last attempt ended */
+    int closing;           /* destroy's own DISCONNECT: no loss to report */
     uint32_t gen;
     dt_time now, next_attempt, backoff, next_misc, connect_deadline, up_since;
     uint64_t rng;
@@ -147,7 +151,15 @@ static void went_down(dt__mqtt *m)
     if (was == UP) {
         m->st.disconnects++;
         notify(m, 0);
+    } else if (was == CONNECTING && m->st.connect_refused == m->refused_seen) {
+        /* closed before a CONNACK: a TLS handshake the broker refused (no
+         * or a bad client certificate), or the TCP connection refused */
+        m->st.connect_errors++;
+        say(m, DT_LOG_WARN, m->st.connect_errors,
+            "%s: the connection to %s:%d closed before the broker accepted it%s", m->name,
+            m->cfg.host, m->cfg.port, m->cfg.tls ? " (a TLS handshake it refused?)" : "");
     }
+    m->refused_seen = m->st.connect_refused;
 }
 
 static void on_connect(struct mosquitto *mq, void *obj, int rc, int flags,
@@ -180,7 +192,7 @@ static void on_disconnect(struct mosquitto *mq, void *obj, int rc, const mosquit
     went_down(m);
     /* rc: the reason code of the broker's DISCONNECT (0x80 and above), or
      * libmosquitto's error for a connection lost */
-    if (was_up)
+    if (was_up && !m->closing)
         say(m, DT_LOG_WARN, m->st.disconnects,
             "%s: the connection to %s:%d ended after %.3f s: %s%s", m->name, m->cfg.host,
             m->cfg.port, dt_time_to_sec(held),
@@ -308,6 +320,7 @@ void dt__mqtt_destroy(dt__mqtt *m)
         if (m->state == UP) {
             /* a clean DISCONNECT: the broker drops the will (a twin that
              * stops is not lost); best effort, written now or never */
+            m->closing = 1;
             (void)mosquitto_disconnect_v5(m->mosq, 0, NULL);
             (void)mosquitto_loop_write(m->mosq, 1);
         }
@@ -495,7 +508,9 @@ int dt__mqtt_poll(void *self, dt_time now)
         /* a host that watches nothing is served here, once a cycle */
         read_some(m);
         check_socket(m);
-        if (m->state != DOWN && !(m->state == CONNECTING && m->cfg.tls))
+        /* during a TLS handshake loop_write writes nothing; once it is done
+         * it sends the CONNECT that waited for it */
+        if (m->state != DOWN)
             write_some(m);
         check_socket(m);
     }
@@ -528,11 +543,9 @@ void dt__mqtt_ready(void *self, int fd, unsigned events, dt_time now)
         if (events & DT_WATCH_WRITE)
             m->tcp_up = 1;
         read_some(m); /* runs the handshake, then reads the CONNACK */
-        check_socket(m);
-        return;
-    }
-    if (events & DT_WATCH_READ)
+    } else if (events & DT_WATCH_READ) {
         read_some(m);
+    }
     check_socket(m);
     if (m->state != DOWN)
         write_some(m);
@@ -558,6 +571,9 @@ void dt__mqtt_wake(void *self, dt_time now)
     step(m, now);
     if (m->state == CONNECTING && m->cfg.tls) {
         read_some(m);
+        check_socket(m);
+        if (m->state != DOWN)
+            write_some(m);
         check_socket(m);
     }
 }

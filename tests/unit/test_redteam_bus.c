@@ -595,7 +595,7 @@ static void test_connection_taken_over_backs_off_and_says_why(void **state)
     assert_true(connects <= 50);
     int said = 0;
     for (int i = 0; i < logs.n && i < 16; i++)
-        said |= strstr(logs.line[i], "dt-pub: the connection to 127.0.0.1") != NULL &&
+        said |= strstr(logs.line[i], "dt-r-pub: the connection to 127.0.0.1") != NULL &&
                 strstr(logs.line[i], "this client id") != NULL;
     assert_true(said);
     for (int i = 0; i < 2; i++)
