@@ -3,43 +3,7 @@
 
 #include "dtwin/wire.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-static void putd(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    put64(p, u);
-}
-static double getd(const uint8_t *p)
-{
-    uint64_t u = get64(p);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
+#include "../platform/le.h"
 
 /* Nibble table for the reflected polynomial 0xEDB88320. */
 static const uint32_t crc_nibble[16] = {
@@ -76,20 +40,20 @@ static size_t header(uint8_t *buf, size_t cap, uint8_t type, const dt_wire_heade
     /* version 1 has no epoch: its bytes 18..19 are reserved and must be 0 */
     if ((h->version != 1 && h->version != 2) || (h->version == 1 && h->epoch != 0))
         return 0;
-    put32(buf, DT_WIRE_MAGIC);
+    dt__put32(buf, DT_WIRE_MAGIC);
     buf[4] = h->version;
     buf[5] = type;
-    put16(buf + 6, 0);
-    put32(buf + 8, h->source_id);
-    put32(buf + 12, h->seq);
-    put16(buf + 16, (uint16_t)n);
-    put16(buf + 18, h->epoch);
+    dt__put16(buf + 6, 0);
+    dt__put32(buf + 8, h->source_id);
+    dt__put32(buf + 12, h->seq);
+    dt__put16(buf + 16, (uint16_t)n);
+    dt__put16(buf + 18, h->epoch);
     return len;
 }
 
 static void seal(uint8_t *buf, size_t len)
 {
-    put32(buf + len - DT_WIRE_TRAILER, dt_wire_crc32(buf, len - DT_WIRE_TRAILER));
+    dt__put32(buf + len - DT_WIRE_TRAILER, dt_wire_crc32(buf, len - DT_WIRE_TRAILER));
 }
 
 size_t dt_wire_encode_samples_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
@@ -101,11 +65,11 @@ size_t dt_wire_encode_samples_v2(uint8_t *buf, size_t cap, const dt_wire_header 
         return 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_SAMPLE_RECORD;
-        put32(p, r[i].channel);
-        put32(p + 4, r[i].flags);
-        put64(p + 8, (uint64_t)r[i].t_source);
-        putd(p + 16, r[i].value);
-        putd(p + 24, r[i].variance);
+        dt__put32(p, r[i].channel);
+        dt__put32(p + 4, r[i].flags);
+        dt__put64(p + 8, (uint64_t)r[i].t_source);
+        dt__putd(p + 16, r[i].value);
+        dt__putd(p + 24, r[i].variance);
     }
     seal(buf, len);
     return len;
@@ -120,12 +84,12 @@ size_t dt_wire_encode_commands_v2(uint8_t *buf, size_t cap, const dt_wire_header
         return 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_COMMAND_RECORD;
-        put32(p, r[i].channel);
-        put32(p + 4, r[i].flags);
-        put64(p + 8, r[i].seq);
-        put64(p + 16, (uint64_t)r[i].t_issued);
-        put64(p + 24, (uint64_t)r[i].t_deadline);
-        putd(p + 32, r[i].value);
+        dt__put32(p, r[i].channel);
+        dt__put32(p + 4, r[i].flags);
+        dt__put64(p + 8, r[i].seq);
+        dt__put64(p + 16, (uint64_t)r[i].t_issued);
+        dt__put64(p + 24, (uint64_t)r[i].t_deadline);
+        dt__putd(p + 32, r[i].value);
     }
     seal(buf, len);
     return len;
@@ -150,7 +114,7 @@ dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_head
 {
     if (buf == NULL || len < DT_WIRE_HEADER + DT_WIRE_TRAILER)
         return DT_WIRE_SHORT;
-    if (get32(buf) != DT_WIRE_MAGIC)
+    if (dt__get32(buf) != DT_WIRE_MAGIC)
         return DT_WIRE_BAD_MAGIC;
     if (buf[4] != 1 && buf[4] != 2)
         return DT_WIRE_BAD_VERSION;
@@ -164,11 +128,11 @@ dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_head
     } else {
         return DT_WIRE_BAD_TYPE;
     }
-    if (get16(buf + 6) != 0)
+    if (dt__get16(buf + 6) != 0)
         return DT_WIRE_BAD_FLAGS;
-    if (buf[4] == 1 && get16(buf + 18) != 0)
+    if (buf[4] == 1 && dt__get16(buf + 18) != 0)
         return DT_WIRE_BAD_RESERVED; /* version 2 carries the epoch there */
-    size_t n = get16(buf + 16);
+    size_t n = dt__get16(buf + 16);
     if (n == 0)
         return DT_WIRE_EMPTY;
     if (n > max)
@@ -181,10 +145,10 @@ dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_head
     if (h != NULL) {
         h->version = buf[4];
         h->type = buf[5];
-        h->source_id = get32(buf + 8);
-        h->seq = get32(buf + 12);
+        h->source_id = dt__get32(buf + 8);
+        h->seq = dt__get32(buf + 12);
         h->count = (uint16_t)n;
-        h->epoch = get16(buf + 18);
+        h->epoch = dt__get16(buf + 18);
     }
     return DT_WIRE_OK;
 }
@@ -193,7 +157,7 @@ dt_wire_error dt_wire_check_crc(const uint8_t *buf, size_t len)
 {
     if (buf == NULL || len < DT_WIRE_HEADER + DT_WIRE_TRAILER)
         return DT_WIRE_SHORT;
-    if (get32(buf + len - DT_WIRE_TRAILER) != dt_wire_crc32(buf, len - DT_WIRE_TRAILER))
+    if (dt__get32(buf + len - DT_WIRE_TRAILER) != dt_wire_crc32(buf, len - DT_WIRE_TRAILER))
         return DT_WIRE_BAD_CRC;
     return DT_WIRE_OK;
 }
@@ -212,20 +176,20 @@ dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h)
 void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *o)
 {
     const uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_SAMPLE_RECORD;
-    o->channel = get32(p);
-    o->flags = get32(p + 4);
-    o->t_source = (int64_t)get64(p + 8);
-    o->value = getd(p + 16);
-    o->variance = getd(p + 24);
+    o->channel = dt__get32(p);
+    o->flags = dt__get32(p + 4);
+    o->t_source = (int64_t)dt__get64(p + 8);
+    o->value = dt__getd(p + 16);
+    o->variance = dt__getd(p + 24);
 }
 
 void dt_wire_command_at(const uint8_t *buf, size_t i, dt_wire_command *o)
 {
     const uint8_t *p = buf + DT_WIRE_HEADER + i * DT_WIRE_COMMAND_RECORD;
-    o->channel = get32(p);
-    o->flags = get32(p + 4);
-    o->seq = get64(p + 8);
-    o->t_issued = (int64_t)get64(p + 16);
-    o->t_deadline = (int64_t)get64(p + 24);
-    o->value = getd(p + 32);
+    o->channel = dt__get32(p);
+    o->flags = dt__get32(p + 4);
+    o->seq = dt__get64(p + 8);
+    o->t_issued = (int64_t)dt__get64(p + 16);
+    o->t_deadline = (int64_t)dt__get64(p + 24);
+    o->value = dt__getd(p + 32);
 }

@@ -8,49 +8,13 @@
 #include "dtwin/buswire.h"
 #include "dtwin/control.h"
 
+#include "../platform/le.h"
+
 /* the ack's known decision bits are the dispatcher's flags */
 _Static_assert(DT_BUSWIRE_DECISIONS_KNOWN ==
                    (DT_DISP_SENT | DT_DISP_CLAMPED | DT_DISP_RATE_LIMITED | DT_DISP_INTERLOCKED |
                     DT_DISP_EXPIRED | DT_DISP_SAFE_STATE | DT_DISP_SINK_ERROR | DT_DISP_REFUSED),
                "DT_BUSWIRE_DECISIONS_KNOWN is not the set of DT_DISP_* flags");
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-static void putd(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    put64(p, u);
-}
-static double getd(const uint8_t *p)
-{
-    uint64_t u = get64(p);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
 
 static const char *const error_names[DT_BUSWIRE__COUNT] = {
     "ok",           "short",      "bad_magic",    "bad_version", "bad_type",
@@ -252,13 +216,13 @@ static size_t header(uint8_t *buf, size_t cap, const dt_buswire_header *h, uint8
     size_t len = DT_BUSWIRE_HEADER + n * rec;
     if (len > cap)
         return 0;
-    put32(buf, DT_BUSWIRE_MAGIC);
+    dt__put32(buf, DT_BUSWIRE_MAGIC);
     buf[4] = DT_BUSWIRE_VERSION;
     buf[5] = type;
-    put16(buf + 6, (uint16_t)n);
-    put32(buf + 8, h->epoch);
-    put32(buf + 12, h->contract);
-    put64(buf + 16, h->seq);
+    dt__put16(buf + 6, (uint16_t)n);
+    dt__put32(buf + 8, h->epoch);
+    dt__put32(buf + 12, h->contract);
+    dt__put64(buf + 16, h->seq);
     return len;
 }
 
@@ -273,11 +237,11 @@ size_t dt_buswire_encode_samples(uint8_t *buf, size_t cap, const dt_buswire_head
         if (dt_buswire_sample_check(&r[i]) != DT_BUSWIRE_OK)
             return 0;
         uint8_t *p = buf + DT_BUSWIRE_HEADER + i * DT_BUSWIRE_SAMPLE_RECORD;
-        put32(p, r[i].channel);
-        put32(p + 4, r[i].flags);
-        put64(p + 8, (uint64_t)r[i].t_source);
-        putd(p + 16, r[i].value);
-        putd(p + 24, r[i].variance);
+        dt__put32(p, r[i].channel);
+        dt__put32(p + 4, r[i].flags);
+        dt__put64(p + 8, (uint64_t)r[i].t_source);
+        dt__putd(p + 16, r[i].value);
+        dt__putd(p + 24, r[i].variance);
     }
     return len;
 }
@@ -293,13 +257,13 @@ size_t dt_buswire_encode_commands(uint8_t *buf, size_t cap, const dt_buswire_hea
         if (dt_buswire_command_check(&r[i]) != DT_BUSWIRE_OK)
             return 0;
         uint8_t *p = buf + DT_BUSWIRE_HEADER + i * DT_BUSWIRE_COMMAND_RECORD;
-        put64(p, r[i].seq);
-        put64(p + 8, (uint64_t)r[i].t_issued);
-        put64(p + 16, (uint64_t)r[i].t_deadline);
-        putd(p + 24, r[i].value);
-        put16(p + 32, r[i].origin);
-        put16(p + 34, r[i].authority);
-        put32(p + 36, 0);
+        dt__put64(p, r[i].seq);
+        dt__put64(p + 8, (uint64_t)r[i].t_issued);
+        dt__put64(p + 16, (uint64_t)r[i].t_deadline);
+        dt__putd(p + 24, r[i].value);
+        dt__put16(p + 32, r[i].origin);
+        dt__put16(p + 34, r[i].authority);
+        dt__put32(p + 36, 0);
     }
     return len;
 }
@@ -315,10 +279,10 @@ size_t dt_buswire_encode_acks(uint8_t *buf, size_t cap, const dt_buswire_header 
         if (dt_buswire_ack_check(&r[i]) != DT_BUSWIRE_OK)
             return 0;
         uint8_t *p = buf + DT_BUSWIRE_HEADER + i * DT_BUSWIRE_ACK_RECORD;
-        put64(p, r[i].seq);
-        put32(p + 8, r[i].decision);
-        put32(p + 12, (uint32_t)r[i].status);
-        put64(p + 16, (uint64_t)r[i].t);
+        dt__put64(p, r[i].seq);
+        dt__put32(p + 8, r[i].decision);
+        dt__put32(p + 12, (uint32_t)r[i].status);
+        dt__put64(p + 16, (uint64_t)r[i].t);
     }
     return len;
 }
@@ -338,15 +302,15 @@ size_t dt_buswire_encode_belief(uint8_t *buf, size_t cap, const dt_buswire_heade
     pack_upper(n, P, cov);
     if (!psd_packed(n, cov))
         return 0;
-    put64(p, (uint64_t)t_valid);
-    put32(p + 8, (uint32_t)n);
-    put32(p + 12, 0);
+    dt__put64(p, (uint64_t)t_valid);
+    dt__put32(p + 8, (uint32_t)n);
+    dt__put32(p + 12, 0);
     for (size_t i = 0; i < n; i++)
-        putd(p + DT_BUSWIRE_BELIEF_FIXED + 8 * i, mean[i]);
+        dt__putd(p + DT_BUSWIRE_BELIEF_FIXED + 8 * i, mean[i]);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i; j < n; j++)
-            putd(cov + 8 * k++, P[i * n + j]);
+            dt__putd(cov + 8 * k++, P[i * n + j]);
     return DT_BUSWIRE_BELIEF_BYTES(n);
 }
 
@@ -356,7 +320,7 @@ dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_bus
 {
     if (buf == NULL || len < DT_BUSWIRE_HEADER)
         return DT_BUSWIRE_SHORT;
-    if (get32(buf) != DT_BUSWIRE_MAGIC)
+    if (dt__get32(buf) != DT_BUSWIRE_MAGIC)
         return DT_BUSWIRE_BAD_MAGIC;
     if (buf[4] != DT_BUSWIRE_VERSION)
         return DT_BUSWIRE_BAD_VERSION;
@@ -381,9 +345,9 @@ dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_bus
     default:
         return DT_BUSWIRE_BAD_TYPE;
     }
-    if (get32(buf + 12) == 0)
+    if (dt__get32(buf + 12) == 0)
         return DT_BUSWIRE_BAD_CONTRACT;
-    size_t count = get16(buf + 6);
+    size_t count = dt__get16(buf + 6);
     if (count == 0)
         return DT_BUSWIRE_EMPTY;
     if (count > max)
@@ -392,9 +356,9 @@ dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_bus
     if (buf[5] == DT_BUSWIRE_BELIEF) {
         if (len < DT_BUSWIRE_HEADER + DT_BUSWIRE_BELIEF_FIXED)
             return DT_BUSWIRE_TRUNCATED;
-        if (get32(buf + DT_BUSWIRE_HEADER + 12) != 0)
+        if (dt__get32(buf + DT_BUSWIRE_HEADER + 12) != 0)
             return DT_BUSWIRE_BAD_RESERVED;
-        uint32_t n = get32(buf + DT_BUSWIRE_HEADER + 8);
+        uint32_t n = dt__get32(buf + DT_BUSWIRE_HEADER + 8);
         if (n == 0 || n > DT_BUSWIRE_MAX_STATES)
             return DT_BUSWIRE_BAD_STATES;
         want = DT_BUSWIRE_BELIEF_BYTES(n);
@@ -409,9 +373,9 @@ dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_bus
         h->version = buf[4];
         h->type = buf[5];
         h->count = (uint16_t)count;
-        h->epoch = get32(buf + 8);
-        h->contract = get32(buf + 12);
-        h->seq = get64(buf + 16);
+        h->epoch = dt__get32(buf + 8);
+        h->contract = dt__get32(buf + 12);
+        h->seq = dt__get64(buf + 16);
     }
     return DT_BUSWIRE_OK;
 }
@@ -440,11 +404,11 @@ dt_buswire_error dt_buswire_sample_at(const uint8_t *buf, size_t len, size_t i,
         record(buf, len, i, DT_BUSWIRE_SAMPLES, DT_BUSWIRE_SAMPLE_RECORD, out, &p);
     if (e != DT_BUSWIRE_OK)
         return e;
-    out->channel = get32(p);
-    out->flags = get32(p + 4);
-    out->t_source = (int64_t)get64(p + 8);
-    out->value = getd(p + 16);
-    out->variance = getd(p + 24);
+    out->channel = dt__get32(p);
+    out->flags = dt__get32(p + 4);
+    out->t_source = (int64_t)dt__get64(p + 8);
+    out->value = dt__getd(p + 16);
+    out->variance = dt__getd(p + 24);
     return dt_buswire_sample_check(out);
 }
 
@@ -456,13 +420,13 @@ dt_buswire_error dt_buswire_command_at(const uint8_t *buf, size_t len, size_t i,
         record(buf, len, i, DT_BUSWIRE_COMMANDS, DT_BUSWIRE_COMMAND_RECORD, out, &p);
     if (e != DT_BUSWIRE_OK)
         return e;
-    out->seq = get64(p);
-    out->t_issued = (int64_t)get64(p + 8);
-    out->t_deadline = (int64_t)get64(p + 16);
-    out->value = getd(p + 24);
-    out->origin = get16(p + 32);
-    out->authority = get16(p + 34);
-    if (get32(p + 36) != 0)
+    out->seq = dt__get64(p);
+    out->t_issued = (int64_t)dt__get64(p + 8);
+    out->t_deadline = (int64_t)dt__get64(p + 16);
+    out->value = dt__getd(p + 24);
+    out->origin = dt__get16(p + 32);
+    out->authority = dt__get16(p + 34);
+    if (dt__get32(p + 36) != 0)
         return DT_BUSWIRE_BAD_RESERVED;
     return dt_buswire_command_check(out);
 }
@@ -473,10 +437,10 @@ dt_buswire_error dt_buswire_ack_at(const uint8_t *buf, size_t len, size_t i, dt_
     dt_buswire_error e = record(buf, len, i, DT_BUSWIRE_ACKS, DT_BUSWIRE_ACK_RECORD, out, &p);
     if (e != DT_BUSWIRE_OK)
         return e;
-    out->seq = get64(p);
-    out->decision = get32(p + 8);
-    out->status = (int32_t)get32(p + 12);
-    out->t = (int64_t)get64(p + 16);
+    out->seq = dt__get64(p);
+    out->decision = dt__get32(p + 8);
+    out->status = (int32_t)dt__get32(p + 12);
+    out->t = (int64_t)dt__get64(p + 16);
     return dt_buswire_ack_check(out);
 }
 
@@ -493,22 +457,22 @@ dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len, dt_bus
     if (mean == NULL || P == NULL)
         return DT_BUSWIRE_BAD_ARG;
     const uint8_t *p = buf + DT_BUSWIRE_HEADER;
-    size_t nn = get32(p + 8); /* 1..64: checked by the header */
+    size_t nn = dt__get32(p + 8); /* 1..64: checked by the header */
     if (nn > max_n)
         return DT_BUSWIRE_CAPACITY;
-    dt_time t = (dt_time)get64(p);
+    dt_time t = (dt_time)dt__get64(p);
     if (!dt_time_valid(t))
         return DT_BUSWIRE_BAD_TIME;
     const uint8_t *pm = p + DT_BUSWIRE_BELIEF_FIXED, *pc = pm + 8 * nn;
     size_t m = DT_BUSWIRE_COV_ENTRIES(nn);
     for (size_t i = 0; i < nn; i++) {
-        mean[i] = getd(pm + 8 * i);
+        mean[i] = dt__getd(pm + 8 * i);
         if (!isfinite(mean[i]))
             return DT_BUSWIRE_NOT_FINITE;
     }
     /* the packed triangle into P's storage (m <= nn * nn doubles), tested in place */
     for (size_t k = 0; k < m; k++) {
-        P[k] = getd(pc + 8 * k);
+        P[k] = dt__getd(pc + 8 * k);
         if (!isfinite(P[k]))
             return DT_BUSWIRE_NOT_FINITE;
     }
@@ -521,7 +485,7 @@ dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len, dt_bus
     size_t k = 0;
     for (size_t i = 0; i < nn; i++)
         for (size_t j = i; j < nn; j++) {
-            double v = getd(pc + 8 * k++);
+            double v = dt__getd(pc + 8 * k++);
             P[i * nn + j] = v;
             P[j * nn + i] = v;
         }
