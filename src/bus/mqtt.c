@@ -29,7 +29,12 @@
  *   id over) is retried ever more slowly, and each closing is logged with
  *   its reason (rate-limited), not only counted.
  * - A QoS 1 publish made while down would be queued and sent, stale, after
- *   the next connect: publishes are refused while down and counted. */
+ *   the next connect: publishes are refused while down and counted.
+ * - Nagle's algorithm is on by default: a small publish waits for the ACK of
+ *   the previous one, which a broker that just answered (a PINGRESP, a
+ *   PUBACK) delays up to 40 ms, so a one-way stream of beliefs stalls that
+ *   long after every keepalive. MOSQ_OPT_TCP_NODELAY turns it off on every
+ *   socket the client opens (the broker's side is its set_tcp_nodelay). */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -291,6 +296,8 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
         return DT_ENOMEM;
     }
     rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     if (rc == MOSQ_ERR_SUCCESS && cfg->username[0])
         rc = mosquitto_username_pw_set(m->mosq, cfg->username,
                                        cfg->password[0] ? cfg->password : NULL);

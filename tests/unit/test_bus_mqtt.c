@@ -4,12 +4,13 @@
  * through dt_io_poll only; messages both ways; the broker killed and
  * restarted (the connection comes back on a new socket, with a new watch
  * generation, its subscriptions restored, publishes refused and counted
- * while down); an ACL refusal surfaced as a counted, logged PUBACK 0x87; a
+ * while down); Nagle's algorithm off on each socket; an ACL refusal surfaced as a counted, logged PUBACK 0x87; a
  * broker that is not there retried with backoff. And the section's checks,
  * with no broker: every refusal names its JSON path, and a validated twin
  * (dtwin check) never connects. Waits are bounded loops on events, never
  * timings. */
 #define _DEFAULT_SOURCE /* before any system header: kill, mkdtemp, nanosleep */
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <time.h>
 
@@ -355,6 +356,43 @@ static void test_broker_killed_and_restarted(void **state)
     dtt_broker_stop(&b);
 }
 
+static int nodelay(int fd)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0)
+        return -1;
+    return v != 0;
+}
+
+/* Nagle's algorithm off on the connection's socket, and on the new socket
+ * of a reconnect: with it on, a belief waits for the ACK of the one before,
+ * which a broker that has just answered (a PINGRESP) delays by up to 40 ms. */
+static void test_nagle_off_on_every_socket(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    rig r;
+    rig_open(&r, b.port);
+    const dt__mqtt_stats *st = dt__mqtt_stats_get(r.m);
+    assert_true(until(&r, turn_hooks, &st->connects, 1));
+    dt_io_watch w;
+    assert_int_equal(dt_io_watches(r.io, &w, 1), 1);
+    assert_int_equal(nodelay(w.fd), 1);
+    dtt_broker_signal(&b, SIGKILL);
+    assert_true(until(&r, turn_hooks, &st->disconnects, 1));
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    assert_true(until(&r, turn_hooks, &st->connects, 2));
+    dt_io_watch again;
+    assert_int_equal(dt_io_watches(r.io, &again, 1), 1);
+    assert_true(again.gen != w.gen);
+    assert_int_equal(nodelay(again.fd), 1);
+    rig_close(&r);
+    dtt_broker_stop(&b);
+}
+
 /* An ACL that lets the (anonymous) twin write only its own subtree: a QoS 1
  * publish elsewhere comes back as PUBACK 0x87 over MQTT 5, counted and
  * logged, where QoS 0 would vanish silently. Served by dt_io_poll alone. */
@@ -489,6 +527,7 @@ static void test_validate_never_connects(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_messages_both_ways_through_the_hooks),
     cmocka_unit_test(test_broker_killed_and_restarted),
+    cmocka_unit_test(test_nagle_off_on_every_socket),
     cmocka_unit_test(test_acl_refusal_counted_and_logged),
     cmocka_unit_test(test_section_refusals),
     cmocka_unit_test(test_validate_never_connects),
