@@ -140,8 +140,9 @@ static int read_tls(dt_diag *diag, const dt_config *broker, const char *basedir,
                             "expected an object or \"none\", got \"%s\"", s);
         if (!loopback(c->host))
             return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                            "\"none\" is for a loopback broker only; %s is not one: give "
-                            "\"tls\": {\"ca\": ..., \"cert\": ..., \"key\": ...}",
+                            "\"none\" is for a loopback broker only; %s is not one (a "
+                            "loopback IP: 127.0.0.1, ::1): give \"tls\": {\"ca\": ..., "
+                            "\"cert\": ..., \"key\": ...}",
                             c->host);
         c->tls = 0;
         return DT_OK;

@@ -110,6 +110,7 @@ static void check_contract(twinsrc *s)
     if (!s->contract_ok) {
         dt_source_error(s->ctx, "%s/%s: its contract (version %u) has no belief group \"%s\"",
                         s->realm, s->twin, (unsigned)s->pc.version, s->group);
+        s->st.contract_refused++;
         return;
     }
     s->n = s->pc.n;
