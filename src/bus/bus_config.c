@@ -15,7 +15,8 @@
 #include "bus_internal.h"
 #include "mqtt.h"
 
-static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin", "beliefs", NULL};
+static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin",
+                                       "beliefs", "accept",    NULL};
 static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
 static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
                                           "tls",      "username",      "password_file", NULL};
@@ -306,6 +307,46 @@ static int read_groups(dt_diag *diag, const dt_config *sec, dt__bus *b)
     return DT_OK;
 }
 
+/* "accept": the commanded signals other twins may command on cmd/{signal}. */
+static int read_accept(dt_diag *diag, const dt_config *sec, dt__bus *b)
+{
+    const dt_config *arr = dt_config_get(sec, "accept");
+    char got[64];
+    if (arr == NULL)
+        return DT_OK;
+    if (!dt__cfg_is_array(arr) || dt__cfg_count(arr) > DT__BUS_ACCEPT)
+        return dt__diag(diag, DT_EPARSE, "bus.accept",
+                        "expected an array of at most %d commanded signals, got %s",
+                        DT__BUS_ACCEPT, dt__cfg_got(arr, got, sizeof got));
+    size_t i = 0;
+    for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
+        const char *id = dt__cfg_str(s);
+        dt_signal_id sig;
+        if (id == NULL || dt_model_find_signal(b->model, id, &sig) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, "bus.accept", "[%zu]: unknown signal %s", i,
+                            id ? id : dt__cfg_got(s, got, sizeof got));
+        if (dt_model_signal(b->model, sig)->role != DT_ROLE_COMMANDED)
+            return dt__diag(diag, DT_EPARSE, "bus.accept",
+                            "[%zu]: %s is not a commanded signal", i, id);
+        char rest[DT__BUS_TOPIC_MAX];
+        int n = snprintf(rest, sizeof rest, "cmd/%s", id);
+        if (n <= 0 || (size_t)n >= sizeof rest || strchr(id, '+') != NULL ||
+            strchr(id, '#') != NULL ||
+            dt__bus_topic(b->accept[i].topic, sizeof b->accept[i].topic, b->realm, b->twin,
+                          rest) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, "bus.accept",
+                            "[%zu]: %s cannot be a topic level (too long, or it holds + or #)",
+                            i, id);
+        for (size_t j = 0; j < i; j++)
+            if (b->accept[j].sig == sig)
+                return dt__diag(diag, DT_EPARSE, "bus.accept", "[%zu]: %s twice", i, id);
+        b->accept[i].sig = sig;
+        b->accept[i].bus = b;
+        b->n_accept = i + 1;
+    }
+    return DT_OK;
+}
+
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
 {
     if (sec == NULL)
@@ -367,6 +408,8 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
                        bus->twin);
     if (rc == DT_OK)
         rc = read_groups(diag, sec, bus);
+    if (rc == DT_OK)
+        rc = read_accept(diag, sec, bus);
     if (rc == DT_OK && dt__io_mode(io) == DT__IO_OPEN) {
         /* a check or a replay never connects */
         char err[200];

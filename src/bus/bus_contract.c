@@ -69,6 +69,20 @@ static char *build(const dt__bus *b, const double *A, const double *Q, size_t N,
         }
         ok = ok && matrix(o, "A", A, N, g) != NULL && matrix(o, "Q", Q, N, g) != NULL;
     }
+    if (ok && b->n_accept > 0) { /* left out without: a belief-only contract is unchanged */
+        dt__jw *acc = dt__jw_add_array(root, "accept");
+        ok = acc != NULL;
+        for (size_t k = 0; ok && k < b->n_accept; k++) {
+            const dt_signal_info *si = dt_model_signal(b->model, b->accept[k].sig);
+            dt__jw *s = dt__jw_add_object(acc, NULL);
+            ok = dt__jw_add_string(s, "signal", si->id) != 0 &&
+                 dt__jw_add_string(s, "quantity", dt_unit_class_name(si->quantity)) != 0 &&
+                 dt__jw_add_string(s, "unit", si->unit_symbol) != 0 &&
+                 dt__jw_add_string(s, "semantic_id", si->semantic_id) != 0 &&
+                 (!si->has_limits || (dt__jw_add_number(s, "min", si->min) != 0 &&
+                                      dt__jw_add_number(s, "max", si->max) != 0));
+        }
+    }
     if (!ok || groups == NULL) {
         dt__jw_free(root);
         return NULL;
@@ -78,11 +92,11 @@ static char *build(const dt__bus *b, const double *A, const double *Q, size_t N,
 
 int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag)
 {
-    dt_kf *kf = dt_est_kf(est);
+    dt_kf *kf = est != NULL ? dt_est_kf(est) : NULL;
     const double *A = kf != NULL ? dt_kf_model_A(kf) : NULL;
     const double *Q = kf != NULL ? dt_kf_model_Q(kf) : NULL;
-    size_t N = dt_est_dim(est);
-    if (A == NULL || Q == NULL)
+    size_t N = est != NULL ? dt_est_dim(est) : 0;
+    if ((A == NULL || Q == NULL) && b->n_groups > 0)
         return dt__diag(diag, DT_EUNSUPPORTED, "bus.beliefs",
                         "the estimator has no continuous model (A, Q), which a contract must "
                         "give its readers to age a belief");

@@ -15,6 +15,28 @@
 #define DT__BUS_NAME_MAX 64 /* realm, twin and group names: [A-Za-z0-9_-] */
 #define DT__BUS_GROUPS 8
 #define DT__BUS_TOPIC_MAX 256
+#define DT__BUS_ACCEPT 16  /* commanded signals a twin accepts over the bus */
+#define DT__BUS_CMD_QUEUE 256 /* received commands not yet handed to the twin */
+#define DT__BUS_INFLIGHT 256  /* remote commands handed over, awaiting their decision */
+
+/* A commanded signal the twin accepts on cmd/{signal}, with what its
+ * messages' epochs and sequence numbers have been. */
+typedef struct dt__bus_accept {
+    struct dt__bus *bus;
+    dt_signal_id sig;
+    char topic[DT__BUS_TOPIC_MAX];
+    uint32_t epoch; /* of the newest message taken */
+    int have_seq;
+    uint64_t last_seq; /* the newest message's seq in that epoch */
+} dt__bus_accept;
+
+/* A received command waiting for the twin, or handed over and waiting for
+ * its decision (the twin's seq for it; the issuer's seq for the ack). */
+typedef struct dt__bus_cmd {
+    dt_command cmd;      /* signal, value, times on the twin's base */
+    uint64_t issuer_seq; /* the record's seq, returned in the ack */
+    uint64_t twin_seq;   /* the twin's number for it; 0 when the slot is free */
+} dt__bus_cmd;
 
 typedef struct dt__bus_group {
     char name[DT__BUS_NAME_MAX + 1];
@@ -34,6 +56,20 @@ typedef struct dt__bus_stats {
     uint64_t beliefs_unsent;  /* the connection was down or refused the publish */
     uint64_t rebirths;        /* ctl/rebirth requests served */
     uint64_t state_published; /* $state and $contract publications */
+    /* commands received on cmd/{signal} (docs/bus.md) */
+    uint64_t cmd_messages;    /* messages received */
+    uint64_t cmd_records;     /* valid records */
+    uint64_t cmd_submitted;   /* handed to the twin */
+    uint64_t cmd_malformed;   /* messages or records refused by the decoder (and by reason) */
+    uint64_t cmd_retained;    /* a retained message: a stored, stale command */
+    uint64_t cmd_stale_epoch; /* a message of an older epoch than the newest taken */
+    uint64_t cmd_duplicate;   /* a message seq not above the last of its epoch */
+    uint64_t cmd_expired;     /* a command already past its deadline when handed over */
+    uint64_t cmd_queue_full;  /* no room in the bus's queue or the twin's */
+    uint64_t cmd_refused;     /* the twin refused the submit (another status) */
+    uint64_t acks_published;
+    uint64_t acks_unsent; /* the connection was down or refused the publish */
+    uint64_t cmd_bad[DT_BUSWIRE__COUNT];
 } dt__bus_stats;
 
 typedef struct dt__bus {
@@ -54,6 +90,14 @@ typedef struct dt__bus {
     size_t buf_cap;
     double *xs, *Ps; /* a group's mean and covariance */
     dt_time last_rebirth;
+    dt__bus_accept accept[DT__BUS_ACCEPT];
+    size_t n_accept;
+    dt__bus_cmd *queue; /* ring of received commands (attach) */
+    size_t q_head, q_n;
+    dt__bus_cmd *inflight; /* DT__BUS_INFLIGHT slots (attach) */
+    char ack_topic[DT__BUS_TOPIC_MAX];
+    uint64_t ack_seq;
+    char bad_name[DT_BUSWIRE__COUNT][40]; /* "bus.cmd_bad.{reason}" */
     dt__bus_stats st;
 } dt__bus;
 

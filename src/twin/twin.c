@@ -182,6 +182,25 @@ int dt_twin_submit(dt_twin *t, const dt_command *cmd)
     return DT_OK;
 }
 
+int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, uint64_t *seq)
+{
+    if (t == NULL || cmd == NULL || cmd->signal >= t->n_sig ||
+        dt_model_signal(t->model, cmd->signal)->role != DT_ROLE_COMMANDED)
+        return DT_EINVAL;
+    if (t->in_step && !t->sensing)
+        return DT_ESTATE;
+    if (t->n_pending == QUEUE_CAP)
+        return DT_EFULL;
+    dt_command *c = &t->pending[t->n_pending++];
+    *c = *cmd;
+    c->seq = ++t->disp.seq;
+    c->origin = origin;
+    c->authority = 0;
+    if (seq != NULL)
+        *seq = c->seq;
+    return DT_OK; /* not recorded yet: a replay does not see remote commands */
+}
+
 int dt_twin_step(dt_twin *t, dt_time now)
 {
     if (t == NULL)
@@ -200,7 +219,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     if (t->rec_write != NULL)
         dt__twin_rec_time(t, REC_STEP, now);
     /* Sense */
+    t->sensing = 1; /* the bus may queue remote commands for this step's dispatch */
     int rc = dt_io_poll(t->io, now);
+    t->sensing = 0;
     /* Synchronize */
     dt_ingest_poll(t->ing, now);
     /* Understand */

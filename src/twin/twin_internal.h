@@ -20,6 +20,15 @@
 int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *diag,
                           double *need, double *budget);
 
+/* A command received from another twin over the bus (src/bus): queued for
+ * the next dispatch as dt_twin_submit queues the host's, with origin
+ * (DT_ORIGIN_REMOTE | index) kept. Allowed outside a step and inside its
+ * Sense phase (the io's poll, before the dispatcher runs: it is dispatched
+ * in the same step); *seq gets the twin's number for it (the command
+ * events carry it). @retval DT_ESTATE later in a step, or not started.
+ * @retval DT_EFULL 256 queued. @retval DT_EINVAL not a commanded signal. */
+int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, uint64_t *seq);
+
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
 #define MAX_CONTROLLERS 64
@@ -66,6 +75,7 @@ struct dt_twin {
     /* runtime */
     int started, stopped;
     int in_step; /* inside dt_twin_step: a nested step or submit is refused */
+    int sensing; /* inside the step's dt_io_poll: a remote command may still be queued */
     dt_time now, last_arrival_applied;
     dt_sample *rel;
     double *u; /* the estimator's inputs: the values last sent */
