@@ -148,8 +148,10 @@ static void drain(dt__bus *b, dt_time now)
             int rc = slot == DT__BUS_INFLIGHT
                          ? DT_EFULL
                          : dt__twin_submit_remote(b->owner, &q->cmd, DT_ORIGIN_REMOTE, &seq);
-            if (rc == DT_ESTATE)
-                return; /* late in a step: at the next hook */
+            if (rc == DT_ESTATE && !b->owner->stopped)
+                return; /* late in a step, or not started: at the next hook */
+            /* a stopped twin decides nothing more: refused and acked now,
+             * never left without an answer in its pending commands */
             if (rc == DT_OK) {
                 b->inflight[slot] = *q;
                 b->inflight[slot].twin_seq = seq;

@@ -187,7 +187,7 @@ int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, u
     if (t == NULL || cmd == NULL || cmd->signal >= t->n_sig ||
         dt_model_signal(t->model, cmd->signal)->role != DT_ROLE_COMMANDED)
         return DT_EINVAL;
-    if (t->in_step && !t->sensing)
+    if (!t->started || t->stopped || (t->in_step && !t->sensing))
         return DT_ESTATE;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;

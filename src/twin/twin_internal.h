@@ -25,7 +25,7 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
  * (DT_ORIGIN_REMOTE | index) kept. Allowed outside a step and inside its
  * Sense phase (the io's poll, before the dispatcher runs: it is dispatched
  * in the same step); *seq gets the twin's number for it (the command
- * events carry it). @retval DT_ESTATE later in a step, or not started.
+ * events carry it). @retval DT_ESTATE later in a step, not started, or stopped.
  * @retval DT_EFULL 256 queued. @retval DT_EINVAL not a commanded signal. */
 int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, uint64_t *seq);
 
