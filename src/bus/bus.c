@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "../platform/internal.h"
-#include "../twin/twin_internal.h"
 #include "bus.h"
 #include "bus_internal.h"
 
@@ -104,153 +103,6 @@ static void on_rebirth(void *user, const char *topic, const uint8_t *p, size_t l
     announce(b);
 }
 
-/* ---- commands from other twins (cmd/{signal}) and their acks ---- */
-
-/* One ack record on ack (QoS 1, not retained). */
-static void publish_ack(dt__bus *b, uint64_t issuer_seq, uint32_t decision, int status,
-                        dt_time t)
-{
-    dt_buswire_header h = {0};
-    h.version = DT_BUSWIRE_VERSION;
-    h.type = DT_BUSWIRE_ACKS;
-    h.epoch = b->epoch;
-    h.contract = b->contract_version != 0 ? b->contract_version : 1;
-    h.seq = b->ack_seq + 1;
-    dt_buswire_ack r = {issuer_seq, decision & DT_BUSWIRE_DECISIONS_KNOWN,
-                        status <= 0 ? status : DT_EINVAL, t};
-    size_t len = dt_buswire_encode_acks(b->buf, b->buf_cap, &h, &r, 1);
-    if (len == 0 || b->mq == NULL ||
-        dt__mqtt_publish(b->mq, b->ack_topic, b->buf, len, 1, 0, NULL, NULL, NULL) != DT_OK) {
-        b->st.acks_unsent++;
-        return;
-    }
-    b->ack_seq++;
-    b->st.acks_published++;
-}
-
-/* The queued commands to the twin: called after every hook of the link
- * (outside a step, or in its Sense phase, where the twin still takes them).
- * A command past its deadline here is refused and acked expired; one the
- * twin has no room for is acked refused with DT_EFULL. */
-static void drain(dt__bus *b, dt_time now)
-{
-    while (b->q_n > 0 && b->owner != NULL) {
-        dt__bus_cmd *q = &b->queue[b->q_head];
-        if (now > q->cmd.t_deadline) {
-            b->st.cmd_expired++;
-            publish_ack(b, q->issuer_seq, DT_DISP_EXPIRED, 0, now);
-        } else {
-            size_t slot = DT__BUS_INFLIGHT;
-            for (size_t i = 0; i < DT__BUS_INFLIGHT && slot == DT__BUS_INFLIGHT; i++)
-                if (b->inflight[i].twin_seq == 0)
-                    slot = i;
-            uint64_t seq = 0;
-            int rc = slot == DT__BUS_INFLIGHT
-                         ? DT_EFULL
-                         : dt__twin_submit_remote(b->owner, &q->cmd, DT_ORIGIN_REMOTE, &seq);
-            if (rc == DT_ESTATE && !b->owner->stopped)
-                return; /* late in a step, or not started: at the next hook */
-            /* a stopped twin decides nothing more: refused and acked now,
-             * never left without an answer in its pending commands */
-            if (rc == DT_OK) {
-                b->inflight[slot] = *q;
-                b->inflight[slot].twin_seq = seq;
-                b->st.cmd_submitted++;
-            } else {
-                if (rc == DT_EFULL)
-                    b->st.cmd_queue_full++;
-                else
-                    b->st.cmd_refused++;
-                publish_ack(b, q->issuer_seq, DT_DISP_REFUSED, rc, now);
-            }
-        }
-        b->q_head = (b->q_head + 1) % DT__BUS_CMD_QUEUE;
-        b->q_n--;
-    }
-}
-
-static void bad_command(dt__bus *b, dt_buswire_error e)
-{
-    b->st.cmd_malformed++;
-    b->st.cmd_bad[(size_t)e < DT_BUSWIRE__COUNT ? (size_t)e : 0]++;
-}
-
-/* A message on cmd/{signal}: checked whole (header, then every record),
- * refused when retained, of an older epoch or a repeated seq; each valid
- * record queued with its times moved to the twin's base (docs/bus.md: the
- * arrival time stands for t_issued, the deadline keeps its distance). */
-static void on_command(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
-{
-    (void)topic;
-    dt__bus_accept *a = user;
-    dt__bus *b = a->bus;
-    b->st.cmd_messages++;
-    if (dt__mqtt_message_retained(b->mq)) {
-        b->st.cmd_retained++;
-        return;
-    }
-    dt_buswire_header h;
-    dt_buswire_error e = dt_buswire_decode_header(p, len, &h);
-    if (e == DT_BUSWIRE_OK && h.type != DT_BUSWIRE_COMMANDS)
-        e = DT_BUSWIRE_BAD_TYPE;
-    if (e != DT_BUSWIRE_OK) {
-        bad_command(b, e);
-        return;
-    }
-    if (a->have_seq && h.epoch < a->epoch) {
-        b->st.cmd_stale_epoch++;
-        return;
-    }
-    if (a->have_seq && h.epoch == a->epoch && h.seq <= a->last_seq) {
-        b->st.cmd_duplicate++;
-        return;
-    }
-    a->epoch = h.epoch;
-    a->last_seq = h.seq;
-    a->have_seq = 1;
-    for (size_t i = 0; i < h.count; i++) {
-        dt_buswire_command r;
-        e = dt_buswire_command_at(p, len, i, &r);
-        if (e != DT_BUSWIRE_OK) {
-            bad_command(b, e);
-            continue;
-        }
-        b->st.cmd_records++;
-        if (r.t_deadline == r.t_issued) { /* no time at all to carry it out */
-            b->st.cmd_expired++;
-            publish_ack(b, r.seq, DT_DISP_EXPIRED, 0, now);
-            continue;
-        }
-        if (b->queue == NULL || b->q_n == DT__BUS_CMD_QUEUE) {
-            b->st.cmd_queue_full++;
-            publish_ack(b, r.seq, DT_DISP_REFUSED, DT_EFULL, now);
-            continue;
-        }
-        dt__bus_cmd *q = &b->queue[(b->q_head + b->q_n++) % DT__BUS_CMD_QUEUE];
-        memset(q, 0, sizeof *q);
-        q->cmd.signal = a->sig;
-        q->cmd.value = r.value;
-        q->cmd.t_issued = now;
-        /* both within +-DT_TIME_LIMIT (checked), so the difference fits */
-        dt_time room = (dt_time)(r.t_deadline - r.t_issued);
-        q->cmd.t_deadline = room < DT_TIME_LIMIT - now ? now + room : DT_TIME_LIMIT;
-        q->issuer_seq = r.seq;
-    }
-}
-
-/* A decision on a remote command: its ack. */
-static void command_decided(dt__bus *b, const dt_audit *au, dt_time t)
-{
-    if (DT_ORIGIN_KIND(au->cmd.origin) != DT_ORIGIN_REMOTE || b->inflight == NULL)
-        return;
-    for (size_t i = 0; i < DT__BUS_INFLIGHT; i++)
-        if (b->inflight[i].twin_seq == au->cmd.seq) {
-            publish_ack(b, b->inflight[i].issuer_seq, au->decision, au->sink_status, t);
-            b->inflight[i].twin_seq = 0;
-            return;
-        }
-}
-
 int dt__bus_start(dt__bus *b)
 {
     if (b->mq == NULL)
@@ -262,21 +114,8 @@ int dt__bus_start(dt__bus *b)
         rc = dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "ctl/rebirth");
     if (rc == DT_OK)
         rc = dt__mqtt_subscribe(b->mq, topic, 0, on_rebirth, b);
-    if (rc == DT_OK && b->n_accept > 0) {
-        b->queue = dt__calloc(&b->alloc, DT__BUS_CMD_QUEUE, sizeof *b->queue);
-        b->inflight = dt__calloc(&b->alloc, DT__BUS_INFLIGHT, sizeof *b->inflight);
-        b->buf_cap = DT_BUSWIRE_HEADER + DT_BUSWIRE_ACK_RECORD;
-        b->buf = dt__calloc(&b->alloc, b->buf_cap, 1);
-        if (b->queue == NULL || b->inflight == NULL || b->buf == NULL)
-            rc = DT_ENOMEM;
-    }
-    for (size_t r = 0; r < DT_BUSWIRE__COUNT; r++)
-        (void)snprintf(b->bad_name[r], sizeof b->bad_name[r], "bus.cmd_bad.%s",
-                       dt_buswire_error_name((dt_buswire_error)r));
-    if (rc == DT_OK && b->n_accept > 0)
-        rc = dt__bus_topic(b->ack_topic, sizeof b->ack_topic, b->realm, b->twin, "ack");
-    for (size_t k = 0; rc == DT_OK && k < b->n_accept; k++)
-        rc = dt__mqtt_subscribe(b->mq, b->accept[k].topic, 1, on_command, &b->accept[k]);
+    if (rc == DT_OK)
+        rc = dt__bus_cmd_start(b);
     return rc;
 }
 
@@ -294,8 +133,7 @@ void dt__bus_destroy(dt__bus *b)
     }
     dt__mqtt_destroy(b->mq);
     dt__free(&a, b->contract);
-    dt__free(&a, b->queue);
-    dt__free(&a, b->inflight);
+    dt__bus_cmd_free(b);
     dt__free(&a, b->buf);
     dt__free(&a, b->xs);
     dt__free(&a, b->Ps);
@@ -337,7 +175,7 @@ static void on_event(void *user, const dt_event *ev)
 {
     dt__bus *b = user;
     if (ev->kind == DT_EVENT_COMMAND) {
-        command_decided(b, &ev->u.command, ev->t);
+        dt__bus_cmd_decided(b, &ev->u.command, ev->t);
         return;
     }
     if (ev->kind != DT_EVENT_BELIEF || ev->u.belief.x == NULL || ev->u.belief.P == NULL)
@@ -405,29 +243,12 @@ size_t dt__bus_counters(const dt__bus *b, dt_counter *out, size_t max)
         {"bus.beliefs_unsent", b->st.beliefs_unsent},
         {"bus.rebirths", b->st.rebirths},
         {"bus.state_published", b->st.state_published},
-        /* commands: only for a twin that accepts some */
-        {"bus.cmd_messages", b->st.cmd_messages},
-        {"bus.cmd_records", b->st.cmd_records},
-        {"bus.cmd_submitted", b->st.cmd_submitted},
-        {"bus.cmd_malformed", b->st.cmd_malformed},
-        {"bus.cmd_retained", b->st.cmd_retained},
-        {"bus.cmd_stale_epoch", b->st.cmd_stale_epoch},
-        {"bus.cmd_duplicate", b->st.cmd_duplicate},
-        {"bus.cmd_expired", b->st.cmd_expired},
-        {"bus.cmd_queue_full", b->st.cmd_queue_full},
-        {"bus.cmd_refused", b->st.cmd_refused},
-        {"bus.acks_published", b->st.acks_published},
-        {"bus.acks_unsent", b->st.acks_unsent},
     };
-    size_t n = b->n_accept > 0 ? sizeof c / sizeof c[0] : 4;
+    size_t n = sizeof c / sizeof c[0];
     for (size_t i = 0; out != NULL && i < n && i < max; i++)
         out[i] = c[i];
-    if (b->n_accept == 0)
-        return n;
-    /* the decoder's refusals by reason: bus.cmd_bad.{reason} */
-    for (size_t r = 1; r < DT_BUSWIRE__COUNT; r++, n++)
-        if (out != NULL && n < max)
-            out[n] = (dt_counter){b->bad_name[r], b->st.cmd_bad[r]};
+    size_t at = n < max ? n : max;
+    n += dt__bus_cmd_counters(b, out != NULL ? out + at : NULL, max - at);
     return n;
 }
 
@@ -438,7 +259,7 @@ static int link_poll(void *self, dt_time now)
 {
     dt__bus *b = self;
     int rc = b->mq != NULL ? dt__mqtt_poll(b->mq, now) : DT_OK;
-    drain(b, now);
+    dt__bus_cmd_drain(b, now);
     return rc;
 }
 static size_t link_watches(const void *self, dt_watch *out, size_t max)
@@ -451,7 +272,7 @@ static void link_ready(void *self, int fd, unsigned ev, dt_time now)
     dt__bus *b = self;
     if (b->mq != NULL)
         dt__mqtt_ready(b->mq, fd, ev, now);
-    drain(b, now);
+    dt__bus_cmd_drain(b, now);
 }
 static dt_time link_wake_at(const void *self)
 {
@@ -463,7 +284,7 @@ static void link_wake(void *self, dt_time now)
     dt__bus *b = self;
     if (b->mq != NULL)
         dt__mqtt_wake(b->mq, now);
-    drain(b, now);
+    dt__bus_cmd_drain(b, now);
 }
 static void link_destroy(void *self) { dt__bus_destroy(self); }
 static size_t link_counters(const void *self, dt_counter *out, size_t max)

@@ -17,6 +17,7 @@
 
 static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin",
                                        "beliefs", "accept",    NULL};
+static const char *const accept_keys[] = {"signal", "deadline_max", NULL};
 static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
 static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
                                           "tls",      "username",      "password_file", NULL};
@@ -307,7 +308,9 @@ static int read_groups(dt_diag *diag, const dt_config *sec, dt__bus *b)
     return DT_OK;
 }
 
-/* "accept": the commanded signals other twins may command on cmd/{signal}. */
+/* "accept": the commanded signals other twins may command on
+ * cmd/{signal}/{issuer}, each with the longest deadline an issuer may ask
+ * for (required: an unbounded one would let a command wait for hours). */
 static int read_accept(dt_diag *diag, const dt_config *sec, dt__bus *b)
 {
     const dt_config *arr = dt_config_get(sec, "accept");
@@ -319,29 +322,44 @@ static int read_accept(dt_diag *diag, const dt_config *sec, dt__bus *b)
                         "expected an array of at most %d commanded signals, got %s",
                         DT__BUS_ACCEPT, dt__cfg_got(arr, got, sizeof got));
     size_t i = 0;
-    for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
-        const char *id = dt__cfg_str(s);
+    for (const dt_config *o = dt__cfg_child(arr); o != NULL; o = dt__cfg_next(o), i++) {
+        char path[64];
+        (void)snprintf(path, sizeof path, "bus.accept[%zu]", i);
+        if (!dt__cfg_is_object(o))
+            return dt__diag(diag, DT_EPARSE, path,
+                            "expected {\"signal\": id, \"deadline_max\": seconds}, got %s",
+                            dt__cfg_got(o, got, sizeof got));
+        int rc = dt__cfg_check_keys(diag, o, path, accept_keys, NULL);
+        if (rc == DT_OK && dt_config_get(o, "deadline_max") == NULL)
+            return dt__diag(diag, DT_EPARSE, path,
+                            "deadline_max: required, the longest deadline in seconds an "
+                            "issuer may give a command (0.001..3600)");
+        double dmax = 0;
+        if (rc == DT_OK)
+            rc = num_member(diag, o, path, "deadline_max", 0.001, 3600, 0, 0, &dmax);
+        char id[DT__BUS_TOPIC_MAX];
+        if (rc == DT_OK)
+            rc = str_member(diag, o, path, "signal", 1, id, sizeof id);
+        if (rc != DT_OK)
+            return rc;
         dt_signal_id sig;
-        if (id == NULL || dt_model_find_signal(b->model, id, &sig) != DT_OK)
-            return dt__diag(diag, DT_EPARSE, "bus.accept", "[%zu]: unknown signal %s", i,
-                            id ? id : dt__cfg_got(s, got, sizeof got));
+        if (dt_model_find_signal(b->model, id, &sig) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, path, "signal: unknown signal %s", id);
         if (dt_model_signal(b->model, sig)->role != DT_ROLE_COMMANDED)
-            return dt__diag(diag, DT_EPARSE, "bus.accept",
-                            "[%zu]: %s is not a commanded signal", i, id);
-        char rest[DT__BUS_TOPIC_MAX];
-        int n = snprintf(rest, sizeof rest, "cmd/%s", id);
-        if (n <= 0 || (size_t)n >= sizeof rest || strchr(id, '+') != NULL ||
-            strchr(id, '#') != NULL ||
-            dt__bus_topic(b->accept[i].topic, sizeof b->accept[i].topic, b->realm, b->twin,
-                          rest) != DT_OK)
-            return dt__diag(diag, DT_EPARSE, "bus.accept",
-                            "[%zu]: %s cannot be a topic level (too long, or it holds + or #)",
-                            i, id);
+            return dt__diag(diag, DT_EPARSE, path, "signal: %s is not a commanded signal", id);
+        char topic[DT__BUS_TOPIC_MAX], rest[DT__BUS_TOPIC_MAX];
+        int n = snprintf(rest, sizeof rest, "cmd/%s/%*s", id, DT__BUS_NAME_MAX, "");
+        if (n <= 0 || (size_t)n >= sizeof rest || strpbrk(id, "+#/") != NULL ||
+            dt__bus_topic(topic, sizeof topic, b->realm, b->twin, rest) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, path,
+                            "signal: %s cannot be a topic level (too long, or it holds +, # "
+                            "or /)", id);
         for (size_t j = 0; j < i; j++)
             if (b->accept[j].sig == sig)
-                return dt__diag(diag, DT_EPARSE, "bus.accept", "[%zu]: %s twice", i, id);
+                return dt__diag(diag, DT_EPARSE, path, "signal: %s twice", id);
         b->accept[i].sig = sig;
-        b->accept[i].bus = b;
+        b->accept[i].id = dt_model_signal(b->model, sig)->id;
+        b->accept[i].deadline_max = dt_time_from_sec(dmax);
         b->n_accept = i + 1;
     }
     return DT_OK;

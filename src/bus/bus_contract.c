@@ -79,6 +79,8 @@ static char *build(const dt__bus *b, const double *A, const double *Q, size_t N,
                  dt__jw_add_string(s, "quantity", dt_unit_class_name(si->quantity)) != 0 &&
                  dt__jw_add_string(s, "unit", si->unit_symbol) != 0 &&
                  dt__jw_add_string(s, "semantic_id", si->semantic_id) != 0 &&
+                 dt__jw_add_number(s, "deadline_max",
+                                   dt_time_to_sec(b->accept[k].deadline_max)) != 0 &&
                  (!si->has_limits || (dt__jw_add_number(s, "min", si->min) != 0 &&
                                       dt__jw_add_number(s, "max", si->max) != 0));
         }

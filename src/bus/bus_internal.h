@@ -15,27 +15,49 @@
 #define DT__BUS_NAME_MAX 64 /* realm, twin and group names: [A-Za-z0-9_-] */
 #define DT__BUS_GROUPS 8
 #define DT__BUS_TOPIC_MAX 256
-#define DT__BUS_ACCEPT 16  /* commanded signals a twin accepts over the bus */
+#define DT__BUS_ACCEPT 16     /* commanded signals a twin accepts over the bus */
 #define DT__BUS_CMD_QUEUE 256 /* received commands not yet handed to the twin */
 #define DT__BUS_INFLIGHT 256  /* remote commands handed over, awaiting their decision */
+#define DT__BUS_ISSUERS 16    /* issuers a twin takes commands from */
+#define DT__BUS_EPOCHS 4      /* epochs remembered per issuer and signal */
 
-/* A commanded signal the twin accepts on cmd/{signal}, with what its
- * messages' epochs and sequence numbers have been. */
+/* A commanded signal the twin accepts on cmd/{signal}/{issuer}. */
 typedef struct dt__bus_accept {
-    struct dt__bus *bus;
     dt_signal_id sig;
-    char topic[DT__BUS_TOPIC_MAX];
-    uint32_t epoch; /* of the newest message taken */
-    int have_seq;
-    uint64_t last_seq; /* the newest message's seq in that epoch */
+    const char *id;      /* the signal's id (the model's) */
+    dt_time deadline_max; /* the longest deadline an issuer may ask for, ns */
 } dt__bus_accept;
 
+/* One epoch of an issuer on one signal's topic: the newest message seq and
+ * command number taken, and the smallest arrival - t_issued seen (the
+ * issuer's clock offset plus the fastest transit, bounded above). */
+typedef struct dt__bus_epoch_mark {
+    uint32_t epoch;
+    int used, have_off;
+    uint64_t last_seq, last_cmd;
+    dt_time min_off;
+} dt__bus_epoch_mark;
+
+/* An issuer: its ack topic and number, and per accepted signal the epochs
+ * it was seen with (at most DT__BUS_EPOCHS; those at or below floor are
+ * forgotten and refused). */
+typedef struct dt__bus_issuer {
+    char name[DT__BUS_NAME_MAX + 1];
+    char ack_topic[DT__BUS_TOPIC_MAX];
+    uint64_t ack_seq;
+    struct {
+        uint32_t floor;
+        dt__bus_epoch_mark ep[DT__BUS_EPOCHS];
+    } on[DT__BUS_ACCEPT];
+} dt__bus_issuer;
+
 /* A received command waiting for the twin, or handed over and waiting for
- * its decision (the twin's seq for it; the issuer's seq for the ack). */
+ * its decision (the twin's seq for it; the issuer's number for the ack). */
 typedef struct dt__bus_cmd {
     dt_command cmd;      /* signal, value, times on the twin's base */
     uint64_t issuer_seq; /* the record's seq, returned in the ack */
     uint64_t twin_seq;   /* the twin's number for it; 0 when the slot is free */
+    size_t issuer;       /* index into the issuers */
 } dt__bus_cmd;
 
 typedef struct dt__bus_group {
@@ -56,17 +78,26 @@ typedef struct dt__bus_stats {
     uint64_t beliefs_unsent;  /* the connection was down or refused the publish */
     uint64_t rebirths;        /* ctl/rebirth requests served */
     uint64_t state_published; /* $state and $contract publications */
-    /* commands received on cmd/{signal} (docs/bus.md) */
-    uint64_t cmd_messages;    /* messages received */
-    uint64_t cmd_records;     /* valid records */
-    uint64_t cmd_submitted;   /* handed to the twin */
-    uint64_t cmd_malformed;   /* messages or records refused by the decoder (and by reason) */
-    uint64_t cmd_retained;    /* a retained message: a stored, stale command */
-    uint64_t cmd_stale_epoch; /* a message of an older epoch than the newest taken */
-    uint64_t cmd_duplicate;   /* a message seq not above the last of its epoch */
-    uint64_t cmd_expired;     /* a command already past its deadline when handed over */
-    uint64_t cmd_queue_full;  /* no room in the bus's queue or the twin's */
-    uint64_t cmd_refused;     /* the twin refused the submit (another status) */
+    /* commands received on cmd/{signal}/{issuer} (docs/bus.md) */
+    uint64_t cmd_messages;       /* messages received */
+    uint64_t cmd_records;        /* valid records taken */
+    uint64_t cmd_submitted;      /* handed to the twin */
+    uint64_t cmd_malformed;      /* messages the decoder refused (and by reason) */
+    uint64_t cmd_bad_records;    /* records the decoder refused (and by reason) */
+    uint64_t cmd_retained;       /* a retained message: a stored, stale command */
+    uint64_t cmd_bad_topic;      /* not cmd/{signal}/{issuer} with valid names */
+    uint64_t cmd_not_accepted;   /* a signal the twin does not accept */
+    uint64_t cmd_issuers_full;   /* a new issuer when DT__BUS_ISSUERS are known */
+    uint64_t cmd_stale_epoch;    /* an epoch older than the newest, and not remembered */
+    uint64_t cmd_future_epoch;   /* an epoch too far ahead of the receiver's wall clock */
+    uint64_t cmd_duplicate;      /* a message seq not above the last of its epoch */
+    uint64_t cmd_seq_jump;       /* a seq 64 or more ahead (or a new epoch's above 63) */
+    uint64_t cmd_record_order;   /* a command number not above the last taken */
+    uint64_t cmd_clock_jump;     /* issued over 1 s later than the epoch's fastest transit allows */
+    uint64_t cmd_deadline_too_far; /* a deadline further than the accept's deadline_max */
+    uint64_t cmd_expired;        /* past its deadline when received or handed over */
+    uint64_t cmd_queue_full;     /* no room in the bus's queue or the twin's */
+    uint64_t cmd_refused;        /* the twin refused the submit (another status) */
     uint64_t acks_published;
     uint64_t acks_unsent; /* the connection was down or refused the publish */
     uint64_t cmd_bad[DT_BUSWIRE__COUNT];
@@ -95,8 +126,9 @@ typedef struct dt__bus {
     dt__bus_cmd *queue; /* ring of received commands (attach) */
     size_t q_head, q_n;
     dt__bus_cmd *inflight; /* DT__BUS_INFLIGHT slots (attach) */
-    char ack_topic[DT__BUS_TOPIC_MAX];
-    uint64_t ack_seq;
+    dt__bus_issuer *issuers; /* DT__BUS_ISSUERS (start) */
+    size_t n_issuers;
+    char cmd_prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/cmd/ */
     char bad_name[DT_BUSWIRE__COUNT][40]; /* "bus.cmd_bad.{reason}" */
     dt__bus_stats st;
 } dt__bus;
@@ -108,5 +140,14 @@ int dt__bus_name_ok(const char *s);
 /* bus_contract.c: the contract's JSON for the attached twin (est gives A, Q
  * of each group); sets b->contract, _len and _version. */
 int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag);
+/* bus_cmd.c: commands from other twins. start subscribes and allocates (a
+ * twin with accept); drain hands queued commands to the twin (after every
+ * hook of the link); decided acks a remote command's decision; counters
+ * appends the bus.cmd_* rows. */
+int dt__bus_cmd_start(dt__bus *b);
+void dt__bus_cmd_drain(dt__bus *b, dt_time now);
+void dt__bus_cmd_decided(dt__bus *b, const dt_audit *au, dt_time t);
+size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max);
+void dt__bus_cmd_free(dt__bus *b);
 
 #endif

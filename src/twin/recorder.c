@@ -216,6 +216,13 @@ void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd)
     dt__twin_rec(t, b, sizeof b);
 }
 
+void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd)
+{
+    uint8_t b[41] = {t->in_step ? REC_REMOTE_STEP : REC_REMOTE};
+    enc_command(b + 1, cmd);
+    dt__twin_rec(t, b, sizeof b);
+}
+
 /* ---- replay ---- */
 
 #define RP_SAMPLES 65536
@@ -243,7 +250,8 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
     t->rp_len = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_len);
     t->rp_used = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_used);
     t->rp_sink = dt__calloc(&t->alloc, RP_SINKS, sizeof *t->rp_sink);
-    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink)
+    t->rp_remote = dt__calloc(&t->alloc, QUEUE_CAP, sizeof *t->rp_remote);
+    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink || !t->rp_remote)
         return DT_ENOMEM;
     dt__ingest_set_feed(t->ing, feed, t);
     int rc = DT_OK, type = -1;
@@ -274,6 +282,7 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
             /* gather this step's samples and sink results */
             t->rp_nb = t->rp_ns = 0;
             t->rp_nsink = t->rp_sink_pos = 0;
+            t->rp_nremote = 0;
             for (;;) {
                 int r = fn(user, b, 1);
                 if (r == DT_EEMPTY) {
@@ -312,6 +321,12 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                         break;
                     }
                     t->rp_sink[t->rp_nsink++] = (int)(int32_t)get_u32(b);
+                } else if (b[0] == REC_REMOTE_STEP) { /* taken in the step's Sense phase */
+                    if (fn(user, b, 40) != DT_OK || t->rp_nremote == QUEUE_CAP) {
+                        rc = DT_EPARSE;
+                        break;
+                    }
+                    dec_command(b, &t->rp_remote[t->rp_nremote++]);
                 } else {
                     type = b[0];
                     break;
@@ -347,6 +362,18 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
             dt_command c;
             dec_command(b, &c);
             if ((rc = dt_twin_submit(t, &c)) != DT_OK)
+                break;
+            continue;
+        }
+        if (type == REC_REMOTE) { /* taken between steps */
+            type = -1;
+            if (fn(user, b, 40) != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            dt_command c;
+            dec_command(b, &c);
+            if ((rc = dt__twin_submit_remote(t, &c, c.origin, NULL)) != DT_OK)
                 break;
             continue;
         }

@@ -198,7 +198,9 @@ int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, u
     c->authority = 0;
     if (seq != NULL)
         *seq = c->seq;
-    return DT_OK; /* not recorded yet: a replay does not see remote commands */
+    if (t->rec_write != NULL) /* a replay takes it at the same point */
+        dt__twin_rec_remote(t, c);
+    return DT_OK;
 }
 
 int dt_twin_step(dt_twin *t, dt_time now)
@@ -221,6 +223,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     /* Sense */
     t->sensing = 1; /* the bus may queue remote commands for this step's dispatch */
     int rc = dt_io_poll(t->io, now);
+    for (size_t i = 0; t->replay && i < t->rp_nremote; i++) /* as they came in the log */
+        (void)dt__twin_submit_remote(t, &t->rp_remote[i], t->rp_remote[i].origin, NULL);
+    t->rp_nremote = 0;
     t->sensing = 0;
     /* Synchronize */
     dt_ingest_poll(t->ing, now);

@@ -28,6 +28,10 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
  * events carry it). @retval DT_ESTATE later in a step, not started, or stopped.
  * @retval DT_EFULL 256 queued. @retval DT_EINVAL not a commanded signal. */
 int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, uint64_t *seq);
+/* recorder.c: a remote command taken, its origin kept: REC_REMOTE between
+ * steps, REC_REMOTE_STEP in a step's Sense phase (a replay injects it
+ * there). */
+void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd);
 
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
@@ -97,13 +101,16 @@ struct dt_twin {
     int *rp_sink;
     size_t rp_nsink, rp_sink_pos, rp_cap_sink;
     int rp_mismatch;
+    dt_command *rp_remote; /* remote commands the recorded step's Sense phase took */
+    size_t rp_nremote;
     dt_twin_stats st;
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
 };
 
 
 /* flight-log record types */
-enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5 };
+enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
+       REC_REMOTE_STEP = 7 };
 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);

@@ -371,6 +371,7 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->rp_len);
     dt__free(&a, t->rp_used);
     dt__free(&a, t->rp_sink);
+    dt__free(&a, t->rp_remote);
     dt__free(&a, t);
 }
 
