@@ -4,6 +4,7 @@
 #define DTWIN_DTWIN_H
 
 #include "dtwin/adapter.h"
+#include "dtwin/bus.h"
 #include "dtwin/buswire.h"
 #include "dtwin/alloc.h"
 #include "dtwin/clock.h"

@@ -59,6 +59,10 @@ typedef struct dt__io_link_ops {
 int dt__io_add_link(dt_io *io, const char *name, const dt__io_link_ops *ops, void *self);
 /* The link named `name`, or NULL. */
 void *dt__io_link(const dt_io *io, const char *name);
+/* The first link with this table, or NULL. */
+void *dt__io_link_by_ops(const dt_io *io, const dt__io_link_ops *ops);
+/* The registry the io was built with (its kinds, the bus engines). */
+const dt_registry *dt__io_registry(const dt_io *io);
 /* The io's mode (DT__IO_*), its allocator, logger and directory: for a link
  * built while the io reads the description. */
 int dt__io_mode(const dt_io *io);

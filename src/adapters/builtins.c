@@ -4,6 +4,7 @@
  * drivers know none of them. */
 #include "../control/control_internal.h"
 #include "adapters_internal.h"
+#include "dtwin/bus.h"
 #include "dtwin/udp.h"
 
 #ifdef DTWIN_ADAPTER_MEMORY
@@ -23,6 +24,7 @@ int dt__sim_register(dt_registry *reg);
 #endif
 #ifdef DTWIN_WITH_MQTT
 extern const dt_source_ops dt__twin_source_ops;
+extern const dt_bus_engine_ops dt__mqtt_engine_ops;
 extern const dt_source_ops dt__mqtt_source_ops;
 extern const dt_sink_ops dt__mqtt_sink_ops;
 #endif
@@ -92,6 +94,8 @@ int dt__register_builtins(dt_registry *r)
         rc = dt__sim_register(r); /* the plants are its kinds' shared context */
 #endif
 #ifdef DTWIN_WITH_MQTT
+    if (rc == DT_OK)
+        rc = dt_registry_add_bus_engine(r, &dt__mqtt_engine_ops);
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__twin_source_ops);
     /* devices on the twin's broker connection (the bus section) */

@@ -311,6 +311,16 @@ void *dt__io_link(const dt_io *io, const char *name)
     return NULL;
 }
 
+void *dt__io_link_by_ops(const dt_io *io, const dt__io_link_ops *ops)
+{
+    for (size_t i = 0; io != NULL && i < io->n_link; i++)
+        if (io->link[i].ops == ops)
+            return io->link[i].self;
+    return NULL;
+}
+
+const dt_registry *dt__io_registry(const dt_io *io) { return io != NULL ? io->reg : NULL; }
+
 size_t dt_io_link_count(const dt_io *io) { return io ? io->n_link : 0; }
 
 const char *dt_io_link_name(const dt_io *io, size_t i)

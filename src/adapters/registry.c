@@ -9,10 +9,12 @@
 #include "../estimator/filter_internal.h"
 #include "../platform/internal.h"
 #include "adapters_internal.h"
+#include "dtwin/bus.h"
 
 #define MAX_KINDS 64
 #define MAX_CLEANUPS 8
 #define MAX_FILTERS 16
+#define MAX_ENGINES 8
 
 struct dt_registry {
     dt_allocator alloc;
@@ -25,6 +27,8 @@ struct dt_registry {
     /* filter kinds: copies, optional slots filled with their defaults */
     dt_filter_ops flt[MAX_FILTERS];
     size_t n_flt;
+    dt_bus_engine_ops eng[MAX_ENGINES]; /* bus engines: copies */
+    size_t n_eng;
     struct {
         void (*fn)(void *arg, const dt_allocator *alloc);
         void *arg;
@@ -102,6 +106,33 @@ int dt_registry_add_source(dt_registry *r, const dt_source_ops *ops)
 int dt_registry_add_sink(dt_registry *r, const dt_sink_ops *ops)
 {
     return dt_registry_add_sink_kind(r, ops, NULL);
+}
+
+int dt_registry_add_bus_engine(dt_registry *r, const dt_bus_engine_ops *ops)
+{
+    if (r == NULL || ops == NULL)
+        return DT_EINVAL;
+    if (ops->abi != DT_BUS_ENGINE_ABI)
+        return DT_EABI;
+    if (ops->name == NULL || ops->name[0] == '\0' || ops->open == NULL || ops->destroy == NULL ||
+        ops->set_will == NULL || ops->before_connect == NULL || ops->on_state == NULL ||
+        ops->subscribe == NULL || ops->publish == NULL || ops->connected == NULL ||
+        ops->message_retained == NULL || ops->poll == NULL || ops->ready == NULL)
+        return DT_EINVAL;
+    if (dt_registry_bus_engine(r, ops->name) != NULL)
+        return DT_EEXIST;
+    if (r->n_eng == MAX_ENGINES)
+        return DT_ELIMIT;
+    r->eng[r->n_eng++] = *ops;
+    return DT_OK;
+}
+
+const dt_bus_engine_ops *dt_registry_bus_engine(const dt_registry *r, const char *name)
+{
+    for (size_t i = 0; r != NULL && name != NULL && i < r->n_eng; i++)
+        if (strcmp(r->eng[i].name, name) == 0)
+            return &r->eng[i];
+    return NULL;
 }
 
 const dt_source_ops *dt_registry_source(const dt_registry *r, const char *kind)

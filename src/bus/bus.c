@@ -63,7 +63,7 @@ static void before_connect(void *user)
     char topic[DT__BUS_TOPIC_MAX], js[128];
     size_t n = state_json(b, "lost", js, sizeof js);
     if (dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$state") == DT_OK && n > 0)
-        (void)dt__mqtt_set_will(b->mq, topic, js, n, 1);
+        (void)b->eng->set_will(b->es, topic, js, n);
 }
 
 /* The contract, then ready: a reader that sees ready can read the contract
@@ -74,18 +74,18 @@ static void announce(dt__bus *b)
     char topic[DT__BUS_TOPIC_MAX], js[128];
     if (b->contract != NULL &&
         dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$contract") == DT_OK &&
-        dt__mqtt_publish(b->mq, topic, b->contract, b->contract_len, 1, 1, NULL, NULL, NULL) ==
+        b->eng->publish(b->es, topic, b->contract, b->contract_len, DT_BUS_RELIABLE, 1) ==
             DT_OK)
         b->st.state_published++;
     size_t n = state_json(b, "ready", js, sizeof js);
     if (dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$state") == DT_OK && n > 0 &&
-        dt__mqtt_publish(b->mq, topic, js, n, 1, 1, NULL, NULL, NULL) == DT_OK)
+        b->eng->publish(b->es, topic, js, n, DT_BUS_RELIABLE, 1) == DT_OK)
         b->st.state_published++;
 }
 
-static void on_state(void *user, int up, uint32_t connects, dt_time now)
+static void on_state(void *user, int up, dt_time now)
 {
-    (void)connects, (void)now;
+    (void)now;
     if (up)
         announce(user);
 }
@@ -105,15 +105,15 @@ static void on_rebirth(void *user, const char *topic, const uint8_t *p, size_t l
 
 int dt__bus_start(dt__bus *b)
 {
-    if (b->mq == NULL)
+    if (b->es == NULL)
         return DT_OK;
     char topic[DT__BUS_TOPIC_MAX];
-    dt__mqtt_before_connect(b->mq, before_connect, b);
-    int rc = dt__mqtt_on_state(b->mq, on_state, b);
+    b->eng->before_connect(b->es, before_connect, b);
+    int rc = b->eng->on_state(b->es, on_state, b);
     if (rc == DT_OK)
         rc = dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "ctl/rebirth");
     if (rc == DT_OK)
-        rc = dt__mqtt_subscribe(b->mq, topic, 0, on_rebirth, b);
+        rc = b->eng->subscribe(b->es, topic, DT_BUS_BEST_EFFORT, on_rebirth, b);
     if (rc == DT_OK)
         rc = dt__bus_cmd_start(b);
     return rc;
@@ -124,14 +124,15 @@ void dt__bus_destroy(dt__bus *b)
     if (b == NULL)
         return;
     dt_allocator a = b->alloc;
-    if (b->mq != NULL && dt__mqtt_connected(b->mq)) {
+    if (b->es != NULL && b->eng->connected(b->es)) {
         /* a clean stop says so (the will is for a lost connection) */
         char topic[DT__BUS_TOPIC_MAX], js[128];
         size_t n = state_json(b, "stopped", js, sizeof js);
         if (dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$state") == DT_OK && n > 0)
-            (void)dt__mqtt_publish(b->mq, topic, js, n, 1, 1, NULL, NULL, NULL);
+            (void)b->eng->publish(b->es, topic, js, n, DT_BUS_RELIABLE, 1);
     }
-    dt__mqtt_destroy(b->mq);
+    if (b->es != NULL)
+        b->eng->destroy(b->es);
     dt__free(&a, b->contract);
     dt__bus_cmd_free(b);
     dt__free(&a, b->buf);
@@ -162,7 +163,7 @@ static void publish_group(dt__bus *b, dt__bus_group *g, const dt_event_belief *e
     h.contract = b->contract_version;
     h.seq = g->seq + 1;
     size_t len = dt_buswire_encode_belief(b->buf, b->buf_cap, &h, e->t_valid, n, b->xs, b->Ps);
-    if (len == 0 || dt__mqtt_publish(b->mq, g->topic, b->buf, len, 0, 0, NULL, NULL, NULL) !=
+    if (len == 0 || b->eng->publish(b->es, g->topic, b->buf, len, DT_BUS_BEST_EFFORT, 0) !=
                         DT_OK) {
         b->st.beliefs_unsent++;
         return;
@@ -224,7 +225,7 @@ int dt__bus_attach(dt__bus *b, dt_twin *twin, dt_diag *diag)
     b->Ps = dt__calloc(&b->alloc, nmax * nmax, sizeof *b->Ps);
     if (b->buf == NULL || b->xs == NULL || b->Ps == NULL)
         return dt__diag(diag, DT_ENOMEM, "bus", "out of memory");
-    if ((b->n_groups == 0 && b->n_accept == 0) || b->mq == NULL)
+    if ((b->n_groups == 0 && b->n_accept == 0) || b->es == NULL)
         return DT_OK;
     dt_observer o = DT_OBSERVER_INIT;
     o.mask = (b->n_groups > 0 ? DT_EVENT_BIT(DT_EVENT_BELIEF) : 0) |
@@ -258,39 +259,39 @@ size_t dt__bus_counters(const dt__bus *b, dt_counter *out, size_t max)
 static int link_poll(void *self, dt_time now)
 {
     dt__bus *b = self;
-    int rc = b->mq != NULL ? dt__mqtt_poll(b->mq, now) : DT_OK;
+    int rc = b->es != NULL ? b->eng->poll(b->es, now) : DT_OK;
     dt__bus_cmd_drain(b, now);
     return rc;
 }
 static size_t link_watches(const void *self, dt_watch *out, size_t max)
 {
     const dt__bus *b = self;
-    return b->mq != NULL ? dt__mqtt_watches(b->mq, out, max) : 0;
+    return b->es != NULL && b->eng->watches != NULL ? b->eng->watches(b->es, out, max) : 0;
 }
 static void link_ready(void *self, int fd, unsigned ev, dt_time now)
 {
     dt__bus *b = self;
-    if (b->mq != NULL)
-        dt__mqtt_ready(b->mq, fd, ev, now);
+    if (b->es != NULL)
+        b->eng->ready(b->es, fd, ev, now);
     dt__bus_cmd_drain(b, now);
 }
 static dt_time link_wake_at(const void *self)
 {
     const dt__bus *b = self;
-    return b->mq != NULL ? dt__mqtt_wake_at(b->mq) : DT_TIME_MAX;
+    return b->es != NULL && b->eng->wake_at != NULL ? b->eng->wake_at(b->es) : DT_TIME_MAX;
 }
 static void link_wake(void *self, dt_time now)
 {
     dt__bus *b = self;
-    if (b->mq != NULL)
-        dt__mqtt_wake(b->mq, now);
+    if (b->es != NULL && b->eng->wake != NULL)
+        b->eng->wake(b->es, now);
     dt__bus_cmd_drain(b, now);
 }
 static void link_destroy(void *self) { dt__bus_destroy(self); }
 static size_t link_counters(const void *self, dt_counter *out, size_t max)
 {
     const dt__bus *b = self;
-    size_t n = b->mq != NULL ? dt__mqtt_counters(b->mq, out, max) : 0;
+    size_t n = b->es != NULL && b->eng->counters != NULL ? b->eng->counters(b->es, out, max) : 0;
     size_t at = n < max ? n : max;
     return n + dt__bus_counters(b, out != NULL ? out + at : NULL, max - at);
 }

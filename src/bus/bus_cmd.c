@@ -57,8 +57,8 @@ static void publish_ack(dt__bus *b, size_t who, uint64_t issuer_seq, uint32_t de
     dt_buswire_ack r = {issuer_seq, decision & DT_BUSWIRE_DECISIONS_KNOWN,
                         status <= 0 ? status : DT_EINVAL, t};
     size_t len = dt_buswire_encode_acks(b->buf, b->buf_cap, &h, &r, 1);
-    if (len == 0 || b->mq == NULL ||
-        dt__mqtt_publish(b->mq, is->ack_topic, b->buf, len, 1, 0, NULL, NULL, NULL) != DT_OK) {
+    if (len == 0 || b->es == NULL ||
+        b->eng->publish(b->es, is->ack_topic, b->buf, len, DT_BUS_RELIABLE, 0) != DT_OK) {
         b->st.acks_unsent++;
         return;
     }
@@ -259,7 +259,7 @@ static void on_command(void *user, const char *topic, const uint8_t *p, size_t l
 {
     dt__bus *b = user;
     b->st.cmd_messages++;
-    if (dt__mqtt_message_retained(b->mq)) {
+    if (b->eng->message_retained(b->es)) {
         b->st.cmd_retained++;
         return;
     }
@@ -339,7 +339,7 @@ int dt__bus_cmd_start(dt__bus *b)
     int rc = dt__bus_topic(b->cmd_prefix, sizeof b->cmd_prefix, b->realm, b->twin, "cmd/");
     if (rc == DT_OK)
         rc = dt__bus_topic(filter, sizeof filter, b->realm, b->twin, "cmd/#");
-    return rc == DT_OK ? dt__mqtt_subscribe(b->mq, filter, 1, on_command, b) : rc;
+    return rc == DT_OK ? b->eng->subscribe(b->es, filter, DT_BUS_RELIABLE, on_command, b) : rc;
 }
 
 void dt__bus_cmd_free(dt__bus *b)

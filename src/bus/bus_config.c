@@ -1,10 +1,9 @@
-/* The description's "bus" section: the twin's broker connection. Read by the
- * adapter host before its sources and sinks, which share the connection;
- * checked fully when the twin is only validated (`dtwin check`: files
- * readable, settings in range), connected only when the twin runs. */
+/* The description's "bus" section: the twin's identity on the bus, its
+ * engine (the engine reads its own settings), the belief groups it
+ * publishes and the commands it accepts. Read by the adapter host before
+ * its sources and sinks, which share the connection; checked fully when the
+ * twin is only validated (`dtwin check`), connected only when it runs. */
 #define _DEFAULT_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,36 +12,14 @@
 #include "../platform/internal.h"
 #include "bus.h"
 #include "bus_internal.h"
-#include "mqtt.h"
 
-static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin",
-                                       "beliefs", "accept",    NULL};
+/* the engine's own keys ("broker", "reconnect" for mqtt) are let through too */
+static const char *const bus_keys[] = {"engine", "realm", "twin", "beliefs", "accept", NULL};
 static const char *const accept_keys[] = {"signal", "deadline_max", NULL};
 static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
-static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
-                                          "tls",      "username",      "password_file", NULL};
-static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
-static const char *const reconnect_keys[] = {"min", "max", NULL};
-
-static int loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
-}
-
-static int ip_literal(const char *host)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
 
 /* A string member: required or optional, at most cap - 1 bytes, printable. */
-static int str_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+int dt__bus_str_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
                       int required, char *out, size_t cap)
 {
     const dt_config *v = dt_config_get(obj, key);
@@ -70,7 +47,7 @@ static int str_member(dt_diag *diag, const dt_config *obj, const char *path, con
 }
 
 /* An optional number in [lo, hi] (integer when asked), def when absent. */
-static int num_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+int dt__bus_num_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
                       double lo, double hi, int integer, double def, double *out)
 {
     int present = 0;
@@ -85,137 +62,11 @@ static int num_member(dt_diag *diag, const dt_config *obj, const char *path, con
     return DT_OK;
 }
 
-/* A readable file named by member `key`, resolved against basedir. */
-static int file_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
-                       int required, const char *basedir, char *out, size_t cap)
-{
-    char rel[512];
-    int rc = str_member(diag, obj, path, key, required, rel, sizeof rel);
-    if (rc != DT_OK || rel[0] == '\0') {
-        out[0] = '\0';
-        return rc;
-    }
-    if (dt__resolve_path(basedir, rel, out, cap) != DT_OK)
-        return dt__diag(diag, DT_EPARSE, path, "%s: the path \"%s\" is too long", key, rel);
-    FILE *f = fopen(out, "rb");
-    if (f == NULL)
-        return dt__diag(diag, DT_EIO, path, "%s: cannot read \"%s\": %s", key, out,
-                        strerror(errno));
-    (void)fclose(f); /* read only: nothing to lose */
-    return DT_OK;
-}
-
-static int read_password(dt_diag *diag, const char *path, const char *file, char *out,
-                         size_t cap)
-{
-    FILE *f = fopen(file, "rb");
-    if (f == NULL)
-        return dt__diag(diag, DT_EIO, path, "password_file: cannot read \"%s\": %s", file,
-                        strerror(errno));
-    size_t n = fread(out, 1, cap, f);
-    (void)fclose(f); /* read only: nothing to lose */
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        n--;
-    if (n == 0 || n >= cap)
-        return dt__diag(diag, DT_EPARSE, path,
-                        "password_file: \"%s\" must hold one line of 1..%zu bytes", file,
-                        cap - 1);
-    out[n] = '\0';
-    if (memchr(out, '\0', n) != NULL || memchr(out, '\n', n) != NULL)
-        return dt__diag(diag, DT_EPARSE, path,
-                        "password_file: \"%s\" must hold one line without NUL bytes", file);
-    return DT_OK;
-}
-
-static int read_tls(dt_diag *diag, const dt_config *broker, const char *basedir,
-                    dt__mqtt_config *c)
-{
-    const dt_config *t = dt_config_get(broker, "tls");
-    const char *s = dt__cfg_str(t);
-    if (t == NULL)
-        return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                        "required: an object with \"ca\" (and \"cert\" and \"key\" for a "
-                        "client certificate), or \"none\" for plain TCP to a loopback broker");
-    if (s != NULL) {
-        if (strcmp(s, "none") != 0)
-            return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                            "expected an object or \"none\", got \"%s\"", s);
-        if (!loopback(c->host))
-            return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                            "\"none\" is for a loopback broker only; %s is not one (a "
-                            "loopback IP: 127.0.0.1, ::1): give \"tls\": {\"ca\": ..., "
-                            "\"cert\": ..., \"key\": ...}",
-                            c->host);
-        c->tls = 0;
-        return DT_OK;
-    }
-    char got[64];
-    if (!dt__cfg_is_object(t))
-        return dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                        "expected an object or \"none\", got %s", dt__cfg_got(t, got, sizeof got));
-    int rc = dt__cfg_check_keys(diag, t, "bus.broker.tls", tls_keys, NULL);
-    if (rc == DT_OK)
-        rc = file_member(diag, t, "bus.broker.tls", "ca", 1, basedir, c->ca, sizeof c->ca);
-    if (rc == DT_OK)
-        rc = file_member(diag, t, "bus.broker.tls", "cert", 0, basedir, c->cert, sizeof c->cert);
-    if (rc == DT_OK)
-        rc = file_member(diag, t, "bus.broker.tls", "key", 0, basedir, c->key, sizeof c->key);
-    if (rc == DT_OK && (c->cert[0] == '\0') != (c->key[0] == '\0'))
-        rc = dt__diag(diag, DT_EPARSE, "bus.broker.tls",
-                      "\"cert\" and \"key\" go together (a client certificate and its key)");
-    c->tls = 1;
-    return rc;
-}
-
-static int read_broker(dt_diag *diag, const dt_config *b, const char *basedir,
-                       const char *twin_name, dt__mqtt_config *c)
-{
-    const char *path = "bus.broker";
-    char got[64];
-    if (!dt__cfg_is_object(b))
-        return dt__diag(diag, DT_EPARSE, path, "expected an object, got %s",
-                        dt__cfg_got(b, got, sizeof got));
-    int rc = dt__cfg_check_keys(diag, b, path, broker_keys, NULL);
-    if (rc == DT_OK)
-        rc = str_member(diag, b, path, "host", 1, c->host, sizeof c->host);
-    if (rc != DT_OK)
-        return rc;
-    const dt_config *t = dt_config_get(b, "tls");
-    int tls = t != NULL && dt__cfg_str(t) == NULL;
-    double port = tls ? 8883 : 1883, keep = 10;
-    rc = num_member(diag, b, path, "port", 1, 65535, 1, port, &port);
-    if (rc == DT_OK)
-        rc = num_member(diag, b, path, "keepalive", 5, 3600, 1, keep, &keep);
-    if (rc == DT_OK)
-        rc = str_member(diag, b, path, "client_id", 0, c->client_id, sizeof c->client_id);
-    if (rc == DT_OK)
-        rc = str_member(diag, b, path, "username", 0, c->username, sizeof c->username);
-    if (rc == DT_OK)
-        rc = read_tls(diag, b, basedir, c);
-    char pwfile[512];
-    if (rc == DT_OK)
-        rc = file_member(diag, b, path, "password_file", 0, basedir, pwfile, sizeof pwfile);
-    if (rc != DT_OK)
-        return rc;
-    if (pwfile[0] != '\0') {
-        if (c->username[0] == '\0')
-            return dt__diag(diag, DT_EPARSE, path,
-                            "password_file: needs \"username\" (the password is its)");
-        rc = read_password(diag, "bus.broker", pwfile, c->password, sizeof c->password);
-        if (rc != DT_OK)
-            return rc;
-    }
-    c->port = (int)port;
-    c->keepalive_s = (int)keep;
-    (void)twin_name;
-    return DT_OK;
-}
-
 static int read_identity(dt_diag *diag, const dt_config *sec, const char *name, dt__bus *b)
 {
-    int rc = str_member(diag, sec, "bus", "realm", 1, b->realm, sizeof b->realm);
+    int rc = dt__bus_str_member(diag, sec, "bus", "realm", 1, b->realm, sizeof b->realm);
     if (rc == DT_OK)
-        rc = str_member(diag, sec, "bus", "twin", 0, b->twin, sizeof b->twin);
+        rc = dt__bus_str_member(diag, sec, "bus", "twin", 0, b->twin, sizeof b->twin);
     if (rc != DT_OK)
         return rc;
     if (b->twin[0] == '\0') {
@@ -244,7 +95,7 @@ static int read_group(dt_diag *diag, const dt_config *o, const char *path, dt__b
                         dt__cfg_got(o, got, sizeof got));
     int rc = dt__cfg_check_keys(diag, o, path, group_keys, NULL);
     if (rc == DT_OK)
-        rc = str_member(diag, o, path, "group", 1, g->name, sizeof g->name);
+        rc = dt__bus_str_member(diag, o, path, "group", 1, g->name, sizeof g->name);
     if (rc != DT_OK)
         return rc;
     if (!dt__bus_name_ok(g->name))
@@ -254,7 +105,7 @@ static int read_group(dt_diag *diag, const dt_config *o, const char *path, dt__b
         if (strcmp(b->group[k].name, g->name) == 0)
             return dt__diag(diag, DT_EPARSE, path, "group: \"%s\" twice", g->name);
     double every = 0.1;
-    rc = num_member(diag, o, path, "every", 0, 3600, 0, every, &every);
+    rc = dt__bus_num_member(diag, o, path, "every", 0, 3600, 0, every, &every);
     if (rc != DT_OK)
         return rc;
     g->every = dt_time_from_sec(every);
@@ -336,10 +187,10 @@ static int read_accept(dt_diag *diag, const dt_config *sec, dt__bus *b)
                             "issuer may give a command (0.001..3600)");
         double dmax = 0;
         if (rc == DT_OK)
-            rc = num_member(diag, o, path, "deadline_max", 0.001, 3600, 0, 0, &dmax);
+            rc = dt__bus_num_member(diag, o, path, "deadline_max", 0.001, 3600, 0, 0, &dmax);
         char id[DT__BUS_TOPIC_MAX];
         if (rc == DT_OK)
-            rc = str_member(diag, o, path, "signal", 1, id, sizeof id);
+            rc = dt__bus_str_member(diag, o, path, "signal", 1, id, sizeof id);
         if (rc != DT_OK)
             return rc;
         dt_signal_id sig;
@@ -365,6 +216,28 @@ static int read_accept(dt_diag *diag, const dt_config *sec, dt__bus *b)
     return DT_OK;
 }
 
+/* "bus.engine": the engine's name, "mqtt" when absent. */
+static int read_engine(dt_io *io, dt_diag *diag, const dt_config *sec,
+                       const dt_bus_engine_ops **out)
+{
+    const dt_config *e = dt_config_get(sec, "engine");
+    const char *name = e != NULL ? dt__cfg_str(e) : "mqtt";
+    char got[64];
+    if (name == NULL)
+        return dt__diag(diag, DT_EPARSE, "bus.engine", "expected a string, got %s",
+                        dt__cfg_got(e, got, sizeof got));
+    *out = dt_registry_bus_engine(dt__io_registry(io), name);
+    if (*out != NULL)
+        return DT_OK;
+    if (strcmp(name, "mqtt") == 0)
+        return dt__diag(diag, DT_EUNSUPPORTED, "bus.engine",
+                        "this dtwin was built without the MQTT bus (DTWIN_WITH_MQTT=OFF); "
+                        "name a registered engine");
+    return dt__diag(diag, DT_EPARSE, "bus.engine",
+                    "unknown engine \"%s\" (register it with dt_registry_add_bus_engine)",
+                    name);
+}
+
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
 {
     if (sec == NULL)
@@ -373,46 +246,13 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     if (!dt__cfg_is_object(sec))
         return dt__diag(diag, DT_EPARSE, "bus", "expected an object, got %s",
                         dt__cfg_got(sec, got, sizeof got));
-    int rc = dt__cfg_check_keys(diag, sec, "bus", bus_keys, NULL);
-    if (rc != DT_OK)
-        return rc;
-    const dt_config *b = dt_config_get(sec, "broker");
-    if (b == NULL)
-        return dt__diag(diag, DT_EPARSE, "bus", "broker: required, an object");
-    dt__mqtt_config c;
-    memset(&c, 0, sizeof c);
-    const char *name = dt_model_name(dt__io_model(io));
-    rc = read_broker(diag, b, dt__io_basedir(io), name ? name : "twin", &c);
-    double lo = 0.1, hi = 5;
-    const dt_config *r = dt_config_get(sec, "reconnect");
-    if (rc == DT_OK && r != NULL) {
-        if (!dt__cfg_is_object(r))
-            return dt__diag(diag, DT_EPARSE, "bus.reconnect", "expected an object, got %s",
-                            dt__cfg_got(r, got, sizeof got));
-        rc = dt__cfg_check_keys(diag, r, "bus.reconnect", reconnect_keys, NULL);
-        if (rc == DT_OK)
-            rc = num_member(diag, r, "bus.reconnect", "min", 0.01, 300, 0, lo, &lo);
-        if (rc == DT_OK)
-            rc = num_member(diag, r, "bus.reconnect", "max", 0.01, 300, 0, hi, &hi);
-        if (rc == DT_OK && lo > hi)
-            rc = dt__diag(diag, DT_EPARSE, "bus.reconnect",
-                          "min (%g s) is above max (%g s)", lo, hi);
-    }
+    const dt_bus_engine_ops *eng = NULL;
+    int rc = read_engine(io, diag, sec, &eng);
+    if (rc == DT_OK)
+        rc = dt__cfg_check_keys(diag, sec, "bus", bus_keys, eng->keys);
     if (rc != DT_OK)
         return rc;
     dt__io_declare_bus(io);
-    c.reconnect_min = dt_time_from_sec(lo);
-    c.reconnect_max = dt_time_from_sec(hi);
-    if (!ip_literal(c.host))
-        dt__log(dt__io_logger(io), DT_LOG_WARN, "bus",
-                "bus.broker.host: \"%s\" is a name: libmosquitto resolves it at every "
-                "connect with a blocking lookup, which stalls the twin's loop while it lasts "
-                "(give an IP address)",
-                c.host);
-#ifndef DTWIN_WITH_MQTT
-    return dt__diag(diag, DT_EUNSUPPORTED, "bus",
-                    "this dtwin was built without the MQTT bus (DTWIN_WITH_MQTT=OFF)");
-#else
     const dt_allocator *a = dt__io_allocator(io);
     dt__bus *bus = dt__calloc(a, 1, sizeof *bus);
     if (bus == NULL)
@@ -420,59 +260,58 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
     bus->alloc = *a;
     bus->log = *dt__io_logger(io);
     bus->model = dt__io_model(io);
+    bus->eng = eng;
+    const char *name = dt_model_name(dt__io_model(io));
     rc = read_identity(diag, sec, name ? name : "twin", bus);
-    if (rc == DT_OK && c.client_id[0] == '\0') /* unique with the identity */
-        (void)snprintf(c.client_id, sizeof c.client_id, "dt-%.61s-%.61s", bus->realm,
-                       bus->twin);
+    if (rc == DT_OK) {
+        /* a check or a replay never connects: the engine only checks */
+        dt_bus_engine_env env = {a, dt__io_logger(io), bus->realm, bus->twin,
+                                 dt__io_basedir(io)};
+        rc = eng->open(&env, sec, dt__io_mode(io) == DT__IO_OPEN ? &bus->es : NULL, diag);
+    }
     if (rc == DT_OK)
         rc = read_groups(diag, sec, bus);
     if (rc == DT_OK)
         rc = read_accept(diag, sec, bus);
-    if (rc == DT_OK && dt__io_mode(io) == DT__IO_OPEN) {
-        /* a check or a replay never connects */
-        char err[200];
-        rc = dt__mqtt_create(a, dt__io_logger(io), c.client_id, &c, &bus->mq, err, sizeof err);
-        if (rc != DT_OK)
-            (void)dt__diag(diag, rc, "bus.broker", "%s", err);
-    }
-    explicit_bzero(c.password, sizeof c.password); /* not optimized away as a memset may be */
-    if (rc == DT_OK && bus->mq != NULL && (rc = dt__bus_start(bus)) != DT_OK)
+    if (rc == DT_OK && bus->es != NULL && (rc = dt__bus_start(bus)) != DT_OK)
         (void)dt__diag(diag, rc, "bus", "cannot start: %s", dt_strerror(rc));
     if (rc != DT_OK) {
         dt__bus_destroy(bus);
         return rc;
     }
-    rc = dt__io_add_link(io, DT__BUS_MQTT, &dt__bus_link_ops, bus);
+    rc = dt__io_add_link(io, eng->name, &dt__bus_link_ops, bus);
     if (rc != DT_OK)
         return dt__diag(diag, rc, "bus", "cannot add the connection: %s", dt_strerror(rc));
     return DT_OK;
-#endif
+}
+
+static dt__bus *bus_of(const dt_io *io)
+{
+    return dt__io_link_by_ops(io, &dt__bus_link_ops);
 }
 
 int dt__bus_attach_io(dt_io *io, dt_twin *twin, dt_diag *diag)
 {
-#ifdef DTWIN_WITH_MQTT
-    dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    dt__bus *b = bus_of(io);
     return b != NULL ? dt__bus_attach(b, twin, diag) : DT_OK;
-#else
-    (void)io, (void)twin, (void)diag;
-    return DT_OK;
-#endif
 }
 
 struct dt__mqtt *dt__bus_mqtt(const dt_io *io)
 {
-    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
-    return b != NULL ? b->mq : NULL;
+#ifdef DTWIN_WITH_MQTT
+    const dt__bus *b = bus_of(io);
+    /* the registry holds a copy of the table: compared by a member */
+    return b != NULL && b->eng->open == dt__mqtt_engine_ops.open ? b->es : NULL;
+#else
+    (void)io;
+    return NULL;
+#endif
 }
+
+const dt__bus *dt__bus_get(const dt_io *io) { return bus_of(io); }
 
 const char *dt__bus_realm(const dt_io *io)
 {
-#ifdef DTWIN_WITH_MQTT
-    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    const dt__bus *b = bus_of(io);
     return b != NULL ? b->realm : "";
-#else
-    (void)io;
-    return "";
-#endif
 }

@@ -10,7 +10,8 @@
 #include "dtwin/buswire.h"
 #include "dtwin/model.h"
 #include "dtwin/twin.h"
-#include "mqtt.h"
+#include "dtwin/bus.h"
+#include "../adapters/adapters_internal.h"
 
 #define DT__BUS_NAME_MAX 64 /* realm, twin and group names: [A-Za-z0-9_-] */
 #define DT__BUS_GROUPS 8
@@ -106,7 +107,8 @@ typedef struct dt__bus_stats {
 typedef struct dt__bus {
     dt_allocator alloc;
     dt_logger log;
-    dt__mqtt *mq; /* NULL when checked or replayed: nothing is published */
+    const dt_bus_engine_ops *eng;
+    void *es; /* the engine; NULL when checked or replayed: nothing is published */
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1];
     char prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/ */
     uint32_t epoch;                  /* of the connection being made or up */
@@ -132,6 +134,18 @@ typedef struct dt__bus {
     char bad_name[DT_BUSWIRE__COUNT][40]; /* "bus.cmd_bad.{reason}" */
     dt__bus_stats st;
 } dt__bus;
+
+/* The bus of an io (NULL: no bus section). */
+const dt__bus *dt__bus_get(const dt_io *io);
+/* The built-in engine (engine_mqtt.c). */
+extern const dt_bus_engine_ops dt__mqtt_engine_ops;
+/* Description helpers shared by the bus's readers (bus_config.c): a string
+ * member (required or not, 1..cap-1 printable bytes) and a number in
+ * [lo, hi] (integer when asked; def when absent). */
+int dt__bus_str_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+                       int required, char *out, size_t cap);
+int dt__bus_num_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
+                       double lo, double hi, int integer, double def, double *out);
 
 /* The topic of a twin's member: prefix + rest ("$state", "b/level"). */
 int dt__bus_topic(char *out, size_t cap, const char *realm, const char *twin, const char *rest);

@@ -140,7 +140,7 @@ static void schedule_retry(dt__mqtt *m)
 static void notify(dt__mqtt *m, int up)
 {
     for (size_t i = 0; i < m->n_on_state; i++)
-        m->on_state[i].fn(m->on_state[i].user, up, (uint32_t)m->st.connects, m->now);
+        m->on_state[i].fn(m->on_state[i].user, up, m->now);
 }
 
 static void went_down(dt__mqtt *m)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dtwin/adapter.h"
+#include "dtwin/bus.h"
 #include "dtwin/log.h"
 #include "dtwin/time.h"
 
@@ -29,10 +30,9 @@ typedef struct dt__mqtt dt__mqtt;
 
 /* A received message: topic, payload bytes (not NUL-terminated), the twin's
  * time it was read. */
-typedef void (*dt__mqtt_message_fn)(void *user, const char *topic, const uint8_t *payload,
-                                    size_t len, dt_time now);
-/* Connection up (1, with its epoch: connects so far) or down (0). */
-typedef void (*dt__mqtt_state_fn)(void *user, int up, uint32_t connects, dt_time now);
+typedef dt_bus_message_fn dt__mqtt_message_fn;
+/* Connection up (1) or down (0). */
+typedef dt_bus_state_fn dt__mqtt_state_fn;
 /* The broker's answer to a QoS 1 publish: mid, MQTT 5 reason code (0 and
  * 0x10 "no matching subscribers" are success). */
 typedef void (*dt__mqtt_puback_fn)(void *user, int mid, int reason);

@@ -26,6 +26,7 @@
 #include "../platform/internal.h"
 #include "bus.h"
 #include "bus_internal.h"
+#include "mqtt.h"
 
 /* A belief this far ahead of the newest, or more, needs a second one */
 #define SEQ_JUMP 64

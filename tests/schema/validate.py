@@ -337,16 +337,16 @@ def cmd_keys(root):
     registrations = read(root, "src/adapters/builtins.c") + read(root, "src/adapters/sim.c")
     est = read(root, "src/estimator/estimator_json.c")
     bus = read(root, "src/bus/bus_config.c")
+    mqtt_eng = read(root, "src/bus/engine_mqtt.c")  # the built-in engine's own keys
     mqtt_src = read(root, "src/bus/mqtt_source.c")
     mqtt_snk = read(root, "src/bus/mqtt_sink.c")
     tables = [
         (mqtt_src, "spec_keys", "#/$defs/mqttPayload", None),
         (mqtt_snk, "entry_keys", "#/$defs/mqttSinkTopic", None),
         (mqtt_snk, "echo_keys", "#/$defs/mqttEcho", None),
-        (bus, "bus_keys", "#/$defs/bus", None),
-        (bus, "broker_keys", "#/$defs/busBroker", None),
-        (bus, "tls_keys", "#/$defs/busTls", None),
-        (bus, "reconnect_keys", "#/$defs/busReconnect", None),
+        (mqtt_eng, "broker_keys", "#/$defs/busBroker", None),
+        (mqtt_eng, "tls_keys", "#/$defs/busTls", None),
+        (mqtt_eng, "reconnect_keys", "#/$defs/busReconnect", None),
         (bus, "group_keys", "#/$defs/busBelief", None),
         (model, "asset_keys", "#/$defs/asset", None),
         (model, "signal_keys", "#/$defs/signal", None),
@@ -366,6 +366,10 @@ def cmd_keys(root):
     ]
     for text, name, ref, section in tables:
         compare("%s (%s)" % (name, ref), c_keys(text, name), schema_props(schema, ref), section)
+    # the bus section: the layer's keys and the built-in engine's (mqtt_keys)
+    compare("bus_keys + mqtt_keys (#/$defs/bus)",
+            c_keys(bus, "bus_keys") | c_keys(mqtt_eng, "mqtt_keys"),
+            schema_props(schema, "#/$defs/bus"))
     budget = read(root, "src/twin/budget.c")
     compare("memory (src/twin/budget.c)", set(re.findall(r'"(max_bytes)"', budget)),
             schema_props(schema, "#/$defs/memory"))

@@ -121,13 +121,13 @@ static void on_msg(void *user, const char *topic, const uint8_t *p, size_t len, 
     r->len = len;
 }
 
-static void on_state(void *user, int up, uint32_t connects, dt_time now)
+static void on_state(void *user, int up, dt_time now)
 {
     (void)now;
     rig *r = user;
     r->ups += up;
     r->downs += !up;
-    r->last_connects = connects;
+    r->last_connects = (uint32_t)dt__mqtt_stats_get(r->m)->connects;
 }
 
 static void on_ack(void *user, int mid, int reason)
@@ -447,7 +447,12 @@ static void test_section_refusals(void **state)
 {
     (void)state;
     expect_refused("[]", "bus: expected an object, got an array");
-    expect_refused("{}", "bus: broker: required");
+    expect_refused("{}", "bus: realm: required");
+    expect_refused("{\"realm\":\"r\"}", "bus: broker: required");
+    expect_refused("{\"realm\":\"r\",\"engine\":\"dds\"}",
+                   "bus.engine: unknown engine \"dds\" (register it with "
+                   "dt_registry_add_bus_engine)");
+    expect_refused("{\"realm\":\"r\",\"engine\":7}", "bus.engine: expected a string, got 7");
     expect_refused("{\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"}}",
                    "bus: realm: required, a string");
     expect_refused("{\"realm\":\"a/b\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"}}",

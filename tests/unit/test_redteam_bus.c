@@ -28,6 +28,7 @@
 #include "adapters/adapters_internal.h"
 #include "bus/bus.h"
 #include "bus/bus_internal.h"
+#include "bus/mqtt.h"
 #include "dtwin/dtwin.h"
 
 #include "bus_twins.h"
