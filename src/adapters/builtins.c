@@ -93,11 +93,12 @@ int dt__register_builtins(dt_registry *r)
     if (rc == DT_OK)
         rc = dt__sim_register(r); /* the plants are its kinds' shared context */
 #endif
+    /* the bus's own kinds, on whichever engine the bus section names */
+    if (rc == DT_OK)
+        rc = dt_registry_add_source(r, &dt__twin_source_ops);
 #ifdef DTWIN_WITH_MQTT
     if (rc == DT_OK)
         rc = dt_registry_add_bus_engine(r, &dt__mqtt_engine_ops);
-    if (rc == DT_OK)
-        rc = dt_registry_add_source(r, &dt__twin_source_ops);
     /* devices on the twin's broker connection (the bus section) */
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__mqtt_source_ops);

@@ -4,6 +4,7 @@
 #define DTWIN_SRC_BUS_BUS_H
 
 #include "dtwin/adapter.h"
+#include "dtwin/bus.h"
 #include "dtwin/error.h"
 #include "../adapters/adapters_internal.h"
 
@@ -32,6 +33,10 @@ size_t dt__bus_counters(const struct dt__bus *b, dt_counter *out, size_t max);
  * replayed (dt__io_bus_declared tells those apart). Valid for the io's
  * life; the adapters are closed before it. */
 struct dt__mqtt *dt__bus_mqtt(const dt_io *io);
+/* The twin's bus engine and its connection, for the bus's own adapters
+ * (the twin source and sink). @retval DT_ENOTFOUND no bus section, or the
+ * twin is only checked or replayed (no connection). */
+int dt__bus_engine(const dt_io *io, const dt_bus_engine_ops **eng, void **self);
 /* The twin's realm on the bus ("" without a bus section). */
 const char *dt__bus_realm(const dt_io *io);
 

@@ -310,6 +310,16 @@ struct dt__mqtt *dt__bus_mqtt(const dt_io *io)
 
 const dt__bus *dt__bus_get(const dt_io *io) { return bus_of(io); }
 
+int dt__bus_engine(const dt_io *io, const dt_bus_engine_ops **eng, void **self)
+{
+    const dt__bus *b = bus_of(io);
+    if (b == NULL || b->es == NULL)
+        return DT_ENOTFOUND;
+    *eng = b->eng;
+    *self = b->es;
+    return DT_OK;
+}
+
 const char *dt__bus_realm(const dt_io *io)
 {
     const dt__bus *b = bus_of(io);

@@ -26,7 +26,6 @@
 #include "../platform/internal.h"
 #include "bus.h"
 #include "bus_internal.h"
-#include "mqtt.h"
 
 /* A belief this far ahead of the newest, or more, needs a second one */
 #define SEQ_JUMP 64
@@ -41,7 +40,8 @@ typedef struct twinsrc_stats {
 
 typedef struct twinsrc {
     dt_source_ctx *ctx;
-    dt__mqtt *mq;
+    const dt_bus_engine_ops *eng;
+    void *es; /* the twin's bus engine */
     dt_allocator alloc;
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1], group[DT__BUS_NAME_MAX + 1];
     char rebirth_topic[DT__BUS_TOPIC_MAX];
@@ -150,7 +150,7 @@ static void ask_rebirth(twinsrc *s, dt_time now)
     if (s->st.rebirth_requests > 0 && now - s->last_rebirth < DT_NS_PER_S)
         return;
     s->last_rebirth = now;
-    if (dt__mqtt_publish(s->mq, s->rebirth_topic, "1", 1, 0, 0, NULL, NULL, NULL) == DT_OK)
+    if (s->eng->publish(s->es, s->rebirth_topic, "1", 1, DT_BUS_BEST_EFFORT, 0) == DT_OK)
         s->st.rebirth_requests++;
 }
 
@@ -292,11 +292,13 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
     }
 }
 
-static int subscribe(twinsrc *s, const char *rest, dt__mqtt_message_fn fn, int qos)
+static int subscribe(twinsrc *s, const char *rest, dt_bus_message_fn fn, int qos)
 {
     char topic[DT__BUS_TOPIC_MAX];
     int rc = dt__bus_topic(topic, sizeof topic, s->realm, s->twin, rest);
-    return rc == DT_OK ? dt__mqtt_subscribe(s->mq, topic, qos, fn, s) : rc;
+    return rc == DT_OK ? s->eng->subscribe(s->es, topic, qos ? DT_BUS_RELIABLE : DT_BUS_BEST_EFFORT,
+                                         fn, s)
+                       : rc;
 }
 
 static int open_common(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg)
@@ -328,8 +330,7 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     int rc = open_common(s, ctx, cfg);
     if (rc != DT_OK)
         return rc;
-    s->mq = dt__bus_mqtt(dt__source_io(ctx));
-    if (s->mq == NULL) {
+    if (dt__bus_engine(dt__source_io(ctx), &s->eng, &s->es) != DT_OK) {
         dt_source_error(ctx, "the bus has no connection");
         return DT_ESTATE;
     }

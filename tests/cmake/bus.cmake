@@ -1,3 +1,7 @@
+# The bus layer on another engine than MQTT (an in-process one written in the
+# test against dtwin/bus.h): built and run with or without the MQTT engine.
+dtwin_unit_test(test_bus_engine)
+
 # The twin's MQTT connection (the description's "bus" section) against a real
 # mosquitto started by the tests (tests/unit/broker_fixture.h).
 if(DTWIN_WITH_MQTT)
