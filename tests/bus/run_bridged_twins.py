@@ -460,9 +460,11 @@ def main():
 
     def outage(kind, start, end, expect_down):
         safe0, stale0 = site.count("safe state:"), site.count("is stale")
-        n_tank, downs = tank.rows(), wc.count(down)
+        n_tank, downs, e_downs = tank.rows(), wc.count(down), we.count(down)
         start()
         if expect_down:
+            wait_for("%s: the edge publishes the link's 0 on its side" % kind,
+                     lambda: we.count(down) > e_downs, procs)
             wait_for("%s: the central broker publishes the bridge's will (link 0)" % kind,
                      lambda: wc.count(down) > downs, procs)
         wait_for("%s: the reader's source goes stale" % kind,
@@ -471,7 +473,7 @@ def main():
                  lambda: site.count("safe state:") > safe0, procs)
         wait_for("%s: the publisher keeps running (30 more posteriors)" % kind,
                  lambda: tank.rows() > n_tank + 30, procs)
-        if not expect_down and wc.count(down) > downs:
+        if not expect_down and (wc.count(down) > downs or we.count(down) > e_downs):
             fail("%s: the bridge was dropped during the stall (keepalive 30 s ran out?)" % kind)
         ups = wc.count(up)
         n = site.rows()
