@@ -43,9 +43,11 @@ time bases (never on wall-clock durations):
   connection held), it stopped cleanly;
 - the publisher never waited: one connection, nothing unsent, its
   posteriors continue through both outages without a gap;
-- the reader's commands (its --commands file, on its time base): four long
-  safe-state spans, at the start, the cut, the stall and after the
-  publisher stopped, each released by fresh beliefs but the last; no
+- the reader's commands (its --commands file, on its time base): safe-state
+  spans at the start, at the cut and at the stall (each lasting until the
+  source went stale: at least 1 s of its time; shorter ones, a belief late
+  on a loaded machine, are let pass) and after the publisher stopped, each
+  released by fresh beliefs but the last; no
   belief row inside the cut's span (those beliefs were lost), rows inside
   the stall's span (held beliefs, delivered late, applied at their own
   time of validity and not taken as fresh: the span lasted until the link

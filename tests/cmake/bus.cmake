@@ -57,7 +57,7 @@ if(DTWIN_WITH_MQTT AND DTWIN_WITH_UV AND DTT_MOSQUITTO_BIN)
               $<TARGET_FILE:dtwin_cli> ${DTT_MOSQUITTO_BIN} ${DTT_MOSQUITTO_SUB_BIN}
               ${DTT_OPENSSL_BIN} ${PROJECT_SOURCE_DIR}
               ${CMAKE_CURRENT_BINARY_DIR}/bus-bridged-twins)
-    set_tests_properties(bus.bridged_twins PROPERTIES TIMEOUT 600)
+    set_tests_properties(bus.bridged_twins PROPERTIES TIMEOUT 300)
   else()
     message(WARNING "python3, mosquitto_sub or openssl not found: bus.bridged_twins is not "
                     "registered (scripts/install-deps.sh installs them)")
