@@ -46,3 +46,24 @@ add_test(NAME bus.examples_check
 add_test(NAME bus.examples_check_site
   COMMAND ${PROJECT_SOURCE_DIR}/tests/expect.sh 0 "^ok$"
           -- $<TARGET_FILE:dtwin_cli> check ${PROJECT_SOURCE_DIR}/examples/bus/site.json)
+# Two twins through two bridged brokers (the publisher on an edge running the
+# shipped examples/bridge/edge.conf, the reader on a central broker), the
+# bridge's uplink cut and then stalled by a proxy in the script
+# (tests/bus/run_bridged_twins.py); certificates made with openssl, the
+# bridge's state watched with mosquitto_sub.
+if(DTWIN_WITH_MQTT AND DTWIN_WITH_UV AND DTT_MOSQUITTO_BIN)
+  find_package(Python3 COMPONENTS Interpreter)
+  find_program(DTT_MOSQUITTO_SUB_BIN mosquitto_sub)
+  find_program(DTT_OPENSSL_BIN openssl)
+  if(Python3_Interpreter_FOUND AND DTT_MOSQUITTO_SUB_BIN AND DTT_OPENSSL_BIN)
+    add_test(NAME bus.bridged_twins
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/bus/run_bridged_twins.py
+              $<TARGET_FILE:dtwin_cli> ${DTT_MOSQUITTO_BIN} ${DTT_MOSQUITTO_SUB_BIN}
+              ${DTT_OPENSSL_BIN} ${PROJECT_SOURCE_DIR}
+              ${CMAKE_CURRENT_BINARY_DIR}/bus-bridged-twins)
+    set_tests_properties(bus.bridged_twins PROPERTIES TIMEOUT 300)
+  else()
+    message(WARNING "python3, mosquitto_sub or openssl not found: bus.bridged_twins is not "
+                    "registered (scripts/install-deps.sh installs them)")
+  endif()
+endif()
