@@ -23,6 +23,7 @@ int dt__sim_register(dt_registry *reg);
 #endif
 #ifdef DTWIN_WITH_MQTT
 extern const dt_source_ops dt__twin_source_ops;
+extern const dt_sink_ops dt__twin_sink_ops;
 extern const dt_source_ops dt__mqtt_source_ops;
 extern const dt_sink_ops dt__mqtt_sink_ops;
 #endif
@@ -94,6 +95,8 @@ int dt__register_builtins(dt_registry *r)
 #ifdef DTWIN_WITH_MQTT
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__twin_source_ops);
+    if (rc == DT_OK)
+        rc = dt_registry_add_sink(r, &dt__twin_sink_ops);
     /* devices on the twin's broker connection (the bus section) */
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__mqtt_source_ops);
