@@ -264,7 +264,11 @@ static int twinsnk_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     for (size_t k = 0; k < PENDING && slot == NULL; k++)
         if (s->pending[k].seq == 0)
             slot = &s->pending[k];
-    if (slot == NULL || cmd->seq == 0) {
+    if (cmd->seq == 0) {
+        s->st.not_encodable++; /* no ack could name it (a host's dt_io_apply) */
+        return DT_EINVAL;
+    }
+    if (slot == NULL) {
         s->st.pending_full++;
         return DT_EFULL;
     }
@@ -325,10 +329,12 @@ static int name_member(dt_sink_ctx *ctx, const dt_config *cfg, const char *key, 
     char got[64];
     if (v == NULL && def != NULL)
         str = def;
-    else if (v == NULL || dt_config_string(v, &str) != DT_OK || str == NULL) {
-        dt_sink_error(ctx, "%s: %s, a name (1..64 of A-Z a-z 0-9 _ -)%s%s", key,
-                      v == NULL ? "required" : "expected", v == NULL ? "" : ", got ",
-                      v == NULL ? "" : dt__mqtt_got(v, got, sizeof got));
+    else if (v == NULL) {
+        dt_sink_error(ctx, "%s: required, a name (1..64 of A-Z a-z 0-9 _ -)", key);
+        return DT_EPARSE;
+    } else if (dt_config_string(v, &str) != DT_OK || str == NULL) {
+        dt_sink_error(ctx, "%s: expected a name (1..64 of A-Z a-z 0-9 _ -), got %s", key,
+                      dt__mqtt_got(v, got, sizeof got));
         return DT_EPARSE;
     }
     if (!dt__bus_name_ok(str)) {

@@ -265,6 +265,9 @@ static void test_commands_published_and_acks_reported(void **state)
     UNTIL(t, &r, r.epoch != 0 && sink_counter(t, "ack_retained") >= 1);
     assert_int_equal(sink_counter(t, "acks_applied"), 0);
     long calls = cnt.calls;
+    /* fresh data from the first step: no safe state, no command of the
+     * dispatcher's own before ours */
+    assert_int_equal(r.n, 0);
 
     /* three commands: each a message of its own, numbered 1, 2 on the valve's
      * topic and 1 on the pump's, with the issuer's epoch, the command's
