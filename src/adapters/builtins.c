@@ -22,8 +22,9 @@ extern const dt_sink_ops dt__udp_sink_ops;
 #ifdef DTWIN_ADAPTER_SIM
 int dt__sim_register(dt_registry *reg);
 #endif
-#ifdef DTWIN_WITH_MQTT
 extern const dt_source_ops dt__twin_source_ops;
+extern const dt_sink_ops dt__twin_sink_ops;
+#ifdef DTWIN_WITH_MQTT
 extern const dt_bus_engine_ops dt__mqtt_engine_ops;
 extern const dt_source_ops dt__mqtt_source_ops;
 extern const dt_sink_ops dt__mqtt_sink_ops;
@@ -96,6 +97,8 @@ int dt__register_builtins(dt_registry *r)
     /* the bus's own kinds, on whichever engine the bus section names */
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__twin_source_ops);
+    if (rc == DT_OK)
+        rc = dt_registry_add_sink(r, &dt__twin_sink_ops);
 #ifdef DTWIN_WITH_MQTT
     if (rc == DT_OK)
         rc = dt_registry_add_bus_engine(r, &dt__mqtt_engine_ops);

@@ -298,3 +298,23 @@ static size_t link_counters(const void *self, dt_counter *out, size_t max)
 
 const dt__io_link_ops dt__bus_link_ops = {link_poll,    link_watches, link_ready, link_wake_at,
                                           link_wake,    link_destroy, link_counters};
+
+/* ---- for the twin sink (twin_sink.c): the issuer's identity on the bus ---- */
+
+uint32_t dt__bus_epoch(const dt_io *io)
+{
+    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? b->epoch : 0;
+}
+
+const char *dt__bus_twin(const dt_io *io)
+{
+    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? b->twin : "";
+}
+
+uint32_t dt__bus_contract_version(const dt_io *io)
+{
+    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    return b != NULL ? b->contract_version : 0;
+}

@@ -39,5 +39,11 @@ struct dt__mqtt *dt__bus_mqtt(const dt_io *io);
 int dt__bus_engine(const dt_io *io, const dt_bus_engine_ops **eng, void **self);
 /* The twin's realm on the bus ("" without a bus section). */
 const char *dt__bus_realm(const dt_io *io);
+/* bus.c, for the twin sink: the epoch of the connection being made or up
+ * (0 without a bus), the twin's name on the bus ("" without), its contract
+ * version (0 before the twin is attached, or without beliefs and accept). */
+uint32_t dt__bus_epoch(const dt_io *io);
+const char *dt__bus_twin(const dt_io *io);
+uint32_t dt__bus_contract_version(const dt_io *io);
 
 #endif
