@@ -245,10 +245,91 @@ static void test_remote_commands_replay(void **state)
     free(log.p);
 }
 
+/* Twin to twin: an issuer twin's "twin" sink commands the receiver's valve
+ * through the broker; the receiver's dispatcher decides (clamps one), the
+ * acks come back to the issuer's sink, which reports the applied ones. */
+static const char issuer_fmt[] =
+    "{\"dtwin\":1,\"name\":\"iss\",\"assets\":[{\"id\":\"site\"}],\"signals\":["
+    "{\"id\":\"flow\",\"asset\":\"site\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
+    " \"role\":\"measured\",\"noise\":{\"std\":0.1}},"
+    "{\"id\":\"open\",\"asset\":\"site\",\"quantity\":\"dimensionless\",\"unit\":\"%%\","
+    " \"role\":\"commanded\"}],"
+    "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":5,"
+    "  \"mapping\":[{\"native\":\"flow\",\"signal\":\"flow\"}]}],"
+    "\"sinks\":[{\"id\":\"to_rcv\",\"kind\":\"twin\",\"twin\":\"rcv\","
+    "  \"mapping\":[{\"signal\":\"open\",\"native\":\"valve\",\"unit\":\"1\"}]}],"
+    "\"dispatcher\":{\"max_data_age\":5,\"safe\":{\"open\":0}},"
+    "%s},\"loop\":{\"period\":0.01}}";
+
+static uint64_t sink_counter(dt_twin *t, const char *name)
+{
+    dt_counter c[64];
+    size_t n = dt_io_sink_counters(dt_twin_io(t), 0, c, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return c[i].value;
+    fail_msg("no counter %s", name);
+    return 0;
+}
+
+static void test_twin_commands_twin(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, issuer_fmt, bus);
+    dt_twin *iss = load(doc, NULL), *rcv = receiver(&b, NULL);
+    dt_twin *both[2] = {iss, rcv};
+    assert_int_equal(dt_twin_start(iss, mono()), 0);
+    assert_int_equal(dt_twin_start(rcv, mono()), 0);
+    dt_signal_id open;
+    assert_int_equal(dt_model_find_signal(dt_twin_model(iss), "open", &open), 0);
+    /* both connected and subscribed before the first command */
+    for (int i = 0; i < 3000 && (bus_counter(iss, "mqtt.connects") == 0 ||
+                                 bus_counter(rcv, "mqtt.connects") == 0);
+         i++)
+        turn(both, 2);
+    for (int i = 0; i < 20; i++)
+        turn(both, 2);
+    const double pct[2] = {40.0, 150.0}; /* 0.4, and 1.5 clamped to 1 */
+    uint64_t reported = 0;
+    for (int k = 0; k < 2; k++) {
+        dt_command c = {.signal = open, .t_issued = mono(), .value = pct[k]};
+        c.t_deadline = c.t_issued + 5 * DT_NS_PER_S;
+        assert_int_equal(dt_twin_submit(iss, &c), 0);
+        for (int i = 0; i < 3000 && sink_counter(iss, "acks_applied") + sink_counter(iss, "acks_failed") <= reported; i++) {
+            turn(both, 2);
+            for (int j = 0; j < 2; j++) {
+                (void)dt_memory_source_push(dt_twin_io(both[j]), 0, "flow", mono(), 1.0);
+                assert_int_equal(dt_twin_step(both[j], mono()), 0);
+            }
+        }
+        reported = sink_counter(iss, "acks_applied") + sink_counter(iss, "acks_failed");
+        assert_int_equal(reported, (uint64_t)k + 1);
+    }
+    assert_int_equal(sink_counter(iss, "published"), 2);
+    assert_int_equal(sink_counter(iss, "acks_applied"), 2);
+    assert_int_equal(sink_counter(iss, "acks_altered"), 1); /* the clamped one */
+    assert_int_equal(bus_counter(rcv, "bus.cmd_submitted"), 2);
+    dt_command out[8];
+    size_t got = dt_memory_sink_read(dt_twin_io(rcv), 0, out, 8);
+    assert_true(got >= 2);
+    assert_close(out[got - 2].value, 0.4, 0, 1e-12); /* % converted to 1 by the issuer */
+    assert_close(out[got - 1].value, 1.0, 0, 1e-12);
+    dt_twin_destroy(iss);
+    dt_twin_destroy(rcv);
+    dtt_broker_stop(&b);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_receiver_takes_refuses_and_acks),
     cmocka_unit_test(test_accept_refuses_what_is_not_commanded),
     cmocka_unit_test(test_remote_commands_replay),
+    cmocka_unit_test(test_twin_commands_twin),
 };
 
 DTT_MAIN(tests)
