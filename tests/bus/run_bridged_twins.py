@@ -384,7 +384,7 @@ def main():
         f.write("topic readwrite dt/v1/#\ntopic read $SYS/broker/connection/#\n"
                 "user %s\n" % EDGE_NAME +
                 "topic write dt/v1/+/+/$state\ntopic write dt/v1/+/+/$contract\n"
-                "topic write dt/v1/+/+/ack\ntopic write dt/v1/+/+/s/#\n"
+                "topic write dt/v1/+/+/ack/#\ntopic write dt/v1/+/+/s/#\n"
                 "topic write dt/v1/+/+/b/#\ntopic read dt/v1/+/+/cmd/#\n"
                 "topic read dt/v1/+/+/ctl/rebirth\ntopic write %s\n" % LINK_TOPIC)
     os.chmod(acl, 0o644)

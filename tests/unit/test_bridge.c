@@ -242,7 +242,7 @@ static const char central_acl[] = "topic readwrite dt/v1/#\n"
                                   "user " EDGE_NAME "\n"
                                   "topic write dt/v1/+/+/$state\n"
                                   "topic write dt/v1/+/+/$contract\n"
-                                  "topic write dt/v1/+/+/ack\n"
+                                  "topic write dt/v1/+/+/ack/#\n"
                                   "topic write dt/v1/+/+/s/#\n"
                                   "topic write dt/v1/+/+/b/#\n"
                                   "topic read dt/v1/+/+/cmd/#\n"
@@ -256,7 +256,7 @@ static const char central_acl[] = "topic readwrite dt/v1/#\n"
  * topic the test publishes on the edge to check that it does not go up. */
 static void consumer_subscribe(rig *r)
 {
-    const char *filters[] = {"dt/v1/+/+/$state", "dt/v1/+/+/$contract", "dt/v1/+/+/ack",
+    const char *filters[] = {"dt/v1/+/+/$state", "dt/v1/+/+/$contract", "dt/v1/+/+/ack/#",
                              "dt/v1/+/+/s/#",    "dt/v1/+/+/b/#",       "dt/v1/test/twinA/cmd/local",
                              "$SYS/broker/connection/+/state"};
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
@@ -328,10 +328,10 @@ static void test_bridge_forwards_each_subtree_its_way(void **state)
                 0);
     publish(&r, &r.twin, "dt/v1/test/twinA/s/v", "s1", 0, false);
     publish(&r, &r.twin, "dt/v1/test/twinA/cmd/local", "edge-only", 1, false);
-    assert_int_equal(publish(&r, &r.twin, "dt/v1/test/twinA/ack", "a1", 1, false), 0);
+    assert_int_equal(publish(&r, &r.twin, "dt/v1/test/twinA/ack/iss", "a1", 1, false), 0);
     int st = wait_msg(&r, &r.consumer, from, "dt/v1/test/twinA/$state", "{\"state\":\"up\"}");
     int s1 = wait_msg(&r, &r.consumer, from, "dt/v1/test/twinA/s/v", "s1");
-    int a1 = wait_msg(&r, &r.consumer, from, "dt/v1/test/twinA/ack", "a1");
+    int a1 = wait_msg(&r, &r.consumer, from, "dt/v1/test/twinA/ack/iss", "a1");
     /* one connection, one order: what was published before a1 and bridged
      * arrived before it; the edge-only command never did */
     assert_true(st < a1 && s1 < a1);
@@ -367,7 +367,7 @@ static void central_outage(rig *r, int queued_expected)
      * (it has a subscriber: the bridge) */
     const char *queued[] = {"q1", "q2", "q3"};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(publish(r, &r->twin, "dt/v1/test/twinA/ack", queued[i], 1, false), 0);
+        assert_int_equal(publish(r, &r->twin, "dt/v1/test/twinA/ack/iss", queued[i], 1, false), 0);
     publish(r, &r->twin, "dt/v1/test/twinA/s/v", "lost", 0, false);
 
     dtt_broker_signal(&r->edge, SIGSTOP);
@@ -389,12 +389,12 @@ static void central_outage(rig *r, int queued_expected)
     wait_msg(r, &r->consumer, from, "dt/v1/test/twinA/$state", "v1");
     /* traffic flows again, and marks where the queue would have ended */
     assert_int_equal(publish(r, &r->twin, "dt/v1/test/twinA/s/v", "after", 0, false), 0);
-    assert_int_equal(publish(r, &r->twin, "dt/v1/test/twinA/ack", "a-after", 1, false), 0);
-    int after = wait_msg(r, &r->consumer, from, "dt/v1/test/twinA/ack", "a-after");
+    assert_int_equal(publish(r, &r->twin, "dt/v1/test/twinA/ack/iss", "a-after", 1, false), 0);
+    int after = wait_msg(r, &r->consumer, from, "dt/v1/test/twinA/ack/iss", "a-after");
     wait_msg(r, &r->consumer, from, "dt/v1/test/twinA/s/v", "after");
     int q[3];
     for (int i = 0; i < 3; i++)
-        q[i] = find_msg(&r->consumer, from, "dt/v1/test/twinA/ack", queued[i]);
+        q[i] = find_msg(&r->consumer, from, "dt/v1/test/twinA/ack/iss", queued[i]);
     if (queued_expected) {
         /* all three, in order, before what was published after the link came back */
         assert_true(q[0] >= 0 && q[0] < q[1] && q[1] < q[2] && q[2] < after);

@@ -283,7 +283,10 @@ static void test_tls_acl_keys_on_certificate_cn(void **state)
 {
     (void)state;
     dtt_broker b;
-    start_tls_broker(&b, "user twinA\n"
+    /* the command line of docs/deploy.md: each client issues commands to
+     * other twins under its own CN only (%u) */
+    start_tls_broker(&b, "pattern write dt/v1/test/+/cmd/+/%u\n"
+                         "user twinA\n"
                          "topic write dt/v1/test/twinA/#\n"
                          "topic read dt/v1/test/#\n"
                          "user twinB\n"
@@ -313,6 +316,26 @@ static void test_tls_acl_keys_on_certificate_cn(void **state)
     assert_string_equal(bb.last_topic, "dt/v1/test/twinA/$state");
     assert_string_equal(bb.last_payload, "up");
     assert_int_equal(bb.received, 1);
+
+    /* a command to twinB in twinB's own name as issuer (or a third's):
+     * refused; in twinA's name: taken */
+    assert_int_equal(mosquitto_publish_v5(a.m, &mid, "dt/v1/test/twinB/cmd/valve/twinB", 1, "1", 1,
+                                          false, NULL),
+                     MOSQ_ERR_SUCCESS);
+    assert_true(pump_until(&a, &a.published, 3));
+    assert_int_equal(a.last_reason, MQTT_RC_NOT_AUTHORIZED);
+    assert_int_equal(mosquitto_publish_v5(a.m, &mid, "dt/v1/test/twinB/cmd/valve/op", 1, "1", 1,
+                                          false, NULL),
+                     MOSQ_ERR_SUCCESS);
+    assert_true(pump_until(&a, &a.published, 4));
+    assert_int_equal(a.last_reason, MQTT_RC_NOT_AUTHORIZED);
+    assert_int_equal(mosquitto_publish_v5(a.m, &mid, "dt/v1/test/twinB/cmd/valve/twinA", 1, "1", 1,
+                                          false, NULL),
+                     MOSQ_ERR_SUCCESS);
+    assert_true(pump_until(&a, &a.published, 5));
+    assert_int_equal(a.last_reason, 0);
+    assert_true(pump_until(&bb, &bb.received, 2));
+    assert_string_equal(bb.last_topic, "dt/v1/test/twinB/cmd/valve/twinA");
     client_free(&a);
     client_free(&bb);
     dtt_broker_stop(&b);
