@@ -16,7 +16,7 @@
 #include "mqtt.h"
 
 static const char *const bus_keys[] = {"broker", "reconnect", "realm", "twin",
-                                       "beliefs", "accept",    NULL};
+                                       "beliefs", "accept",    "streams", NULL};
 static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
 static const char *const broker_keys[] = {"host",     "port",          "keepalive", "client_id",
                                           "tls",      "username",      "password_file", NULL};
@@ -410,6 +410,8 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
         rc = read_groups(diag, sec, bus);
     if (rc == DT_OK)
         rc = read_accept(diag, sec, bus);
+    if (rc == DT_OK)
+        rc = dt__bus_streams_read(diag, sec, bus);
     if (rc == DT_OK && dt__io_mode(io) == DT__IO_OPEN) {
         /* a check or a replay never connects */
         char err[200];
