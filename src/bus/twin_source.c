@@ -21,6 +21,7 @@
  * of its epoch) waits for the next belief, 1..63 after it, to confirm it
  * (`unconfirmed`), as the UDP source's sequence window does. */
 #define _DEFAULT_SOURCE
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,11 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
                              "when both twins share one");
         return DT_EINVAL;
     }
+    if (dt_source_mapping_count(ctx) > DT__BUS_PEER_STATES) {
+        dt_source_error(ctx, "mapping: at most %d entries for a twin source, got %zu",
+                        DT__BUS_PEER_STATES, dt_source_mapping_count(ctx));
+        return DT_EINVAL;
+    }
     for (size_t i = 0; i < dt_source_mapping_count(ctx); i++)
         if (dt_source_mapping(ctx, i)->native == NULL) {
             dt_source_error(ctx, "mapping[%zu]: \"native\" names the publisher's %s (its "
@@ -123,12 +129,29 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
 
 /* The contract against the mapping: every mapped state in the group, with
  * the unit the mapping converts from. */
+/* A contract the mapping cannot take: said on the source (its error) and
+ * logged, once per contract version. */
+static void refuse(twinsrc *s, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    dt_source_error(s->ctx, "%s", msg);
+    dt_source_log(s->ctx, DT_LOG_ERROR,
+                  "%s; its messages are dropped until a contract that agrees "
+                  "(contract_refused)",
+                  msg);
+}
+
 static void check_contract(twinsrc *s)
 {
     const char *what = s->stream ? "stream" : "group";
     s->contract_ok = s->pc.has_group;
     if (!s->contract_ok) {
-        dt_source_error(s->ctx, "%s/%s: its contract (version %u) has no %s \"%s\"", s->realm,
+        refuse(s, "%s/%s: its contract (version %u) has no %s \"%s\"", s->realm,
                         s->twin, (unsigned)s->pc.version,
                         s->stream ? "sample stream" : "belief group", s->group);
         s->st.contract_refused++;
@@ -143,7 +166,7 @@ static void check_contract(twinsrc *s)
             if (strcmp(s->pc.state[k].signal, m->native) == 0)
                 s->where[i] = (int)k;
         if (s->where[i] < 0) {
-            dt_source_error(s->ctx, "%s/%s: %s \"%s\" of contract %u has no %s %s", s->realm,
+            refuse(s, "%s/%s: %s \"%s\" of contract %u has no %s %s", s->realm,
                             s->twin, what, s->group, (unsigned)s->pc.version,
                             s->stream ? "signal" : "state", m->native);
             s->contract_ok = 0;
@@ -155,7 +178,7 @@ static void check_contract(twinsrc *s)
         if (dt_unit_parse(s->pc.state[s->where[i]].unit, &from) != DT_OK ||
             dt_unit_conversion(&from, &si->unit, &a, &b) != DT_OK || a != m->scale ||
             b != m->offset) {
-            dt_source_error(s->ctx,
+            refuse(s,
                             "%s/%s: %s is in \"%s\" by its contract, which the mapping to %s "
                             "does not convert from (give that unit in the mapping)",
                             s->realm, s->twin, m->native, s->pc.state[s->where[i]].unit, si->id);
@@ -165,7 +188,7 @@ static void check_contract(twinsrc *s)
         const char *sem = s->pc.state[s->where[i]].semantic_id;
         if (s->stream && sem[0] != '\0' && si->semantic_id != NULL &&
             strcmp(sem, si->semantic_id) != 0) {
-            dt_source_error(s->ctx,
+            refuse(s,
                             "%s/%s: %s has semantic id \"%s\" by its contract, %s has \"%s\": "
                             "not the same quantity",
                             s->realm, s->twin, m->native, sem, si->id, si->semantic_id);
