@@ -2,9 +2,9 @@
  * group it publishes, the states with their quantity, unit and semantic id,
  * and the continuous model (A, Q) of the group, with which a reader ages a
  * belief to its own time; the commanded signals it accepts; for each sample
- * stream, its signals (quantity, unit, semantic id) and max_age. Its version is a hash of its text: the same
- * description gives the same version after a restart, and a reader that
- * knows it needs no new contract. */
+ * stream, its signals (quantity, unit, semantic id) and max_age. Its
+ * version is a hash of its text: the same description gives the same version
+ * after a restart, and a reader that knows it needs no new contract. */
 #include <string.h>
 
 #include "../desc/bus_json.h"

@@ -87,7 +87,8 @@ static int read_stream(dt_diag *diag, const dt_config *o, const char *path, dt__
             return dt__diag(diag, DT_EPARSE, path, "stream: \"%s\" twice", name);
     memcpy(st->name, name, strlen(name) + 1);
     double batch = BATCH_DEFAULT, age = MAX_AGE_DEFAULT;
-    rc = number(diag, o, path, "batch", 1, DT_BUSWIRE_MAX_SAMPLES, 1, batch, &batch);
+    const double most = (double)(size_t)DT_BUSWIRE_MAX_SAMPLES; /* an integer: 8191 */
+    rc = number(diag, o, path, "batch", 1, most, 1, batch, &batch);
     if (rc == DT_OK)
         rc = number(diag, o, path, "max_age", 0.001, 3600, 0, age, &age);
     if (rc == DT_OK)
