@@ -35,6 +35,14 @@
  * - bus.step_to_estimate_*: t_valid to the reader's belief event (its
  *   estimator update), the reader stepping every 10 ms: includes the wait
  *   for the reader's next cycle.
+ * - bus.twin_samples_per_s: two twins again, the publisher with a sample
+ *   stream (bus.streams, batches of 20) and the reader's "twin" source
+ *   reading it (clock fixed): the publisher's memory source takes 200
+ *   samples a step, the twin releases them and the stream publishes them
+ *   (10 messages a step); the reader steps after every readiness. Samples
+ *   the reader's source pushed per second over 400 000, at most 400
+ *   messages in flight (a drop is printed); bus.twin_samples_vs_raw is its
+ *   ratio to bus.samples_per_s (the raw clients, same batch size).
  * - the broker's CPU time (utime + stime of /proc/PID/stat) and this
  *   process's, per phase, as shares of the phase's wall time.
  * The machine is shared: figures are printed, never asserted. */
@@ -460,6 +468,25 @@ static const char sub_fmt[] =
     "  \"measurements\":[{\"signal\":\"up\",\"H\":{\"up_est\":1}}]},"
     BUS_FMT "},\"loop\":{\"period\":0.01}}";
 
+/* sample streams: the publisher's measured y in the stream "flow" */
+static const char spub_fmt[] =
+    "{\"dtwin\":1,\"name\":\"spub\",\"assets\":[{\"id\":\"tank\"}],\"signals\":["
+    "{\"id\":\"y\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"noise\":{\"std\":0.01}}],"
+    "\"sources\":[{\"id\":\"sensor\",\"kind\":\"memory\",\"timeout\":5,\"ring\":1024,"
+    "  \"mapping\":[{\"native\":\"level\",\"signal\":\"y\"}]}],"
+    BUS_FMT ",\"streams\":[{\"stream\":\"flow\",\"signals\":[\"y\"],\"batch\":20}]},"
+    "\"loop\":{\"period\":0.001}}";
+
+static const char ssub_fmt[] =
+    "{\"dtwin\":1,\"name\":\"ssub\",\"assets\":[{\"id\":\"site\"}],\"signals\":["
+    "{\"id\":\"up\",\"asset\":\"site\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
+    " \"noise\":{\"std\":0.01}}],"
+    "\"sources\":[{\"id\":\"peer\",\"kind\":\"twin\",\"twin\":\"spub\",\"stream\":\"flow\","
+    "  \"clock\":{\"mode\":\"fixed\"},\"timeout\":5,\"ring\":16384,\"reorder\":16384,"
+    "  \"mapping\":[{\"native\":\"y\",\"signal\":\"up\"}]}],"
+    BUS_FMT "},\"loop\":{\"period\":0.01}}";
+
 static dt_twin *load(const char *fmt)
 {
     char doc[4096];
@@ -700,6 +727,118 @@ static void twins(void)
     free(h.sent_to_arr);
 }
 
+static uint64_t link_counter(dt_io *io, const char *name)
+{
+    dt_counter c[96];
+    size_t n = dt_io_link_counters(io, 0, c, 96);
+    for (size_t i = 0; i < n && i < 96; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return c[i].value;
+    die("a link counter is missing");
+    return 0;
+}
+
+#define TWIN_SAMPLES 400000u
+#define TWIN_PER_STEP 200
+#define TWIN_WINDOW 400u /* messages in flight */
+
+/* Polls what both twins watch until `until` (or readiness), hands the
+ * readiness back. */
+static void twins_poll(dt_twin *const *tw, int64_t until)
+{
+    struct pollfd p[8];
+    dt_io_watch w[8];
+    int owner[8];
+    size_t k = 0;
+    for (int i = 0; i < 2; i++) {
+        dt_io_watch wi[4];
+        size_t m = dt_io_watches(dt_twin_io(tw[i]), wi, 4);
+        for (size_t j = 0; j < m && j < 4 && k < 8; j++, k++) {
+            w[k] = wi[j];
+            owner[k] = i;
+            p[k] = (struct pollfd){wi[j].fd,
+                                   (short)((wi[j].events & DT_WATCH_READ ? POLLIN : 0) |
+                                           (wi[j].events & DT_WATCH_WRITE ? POLLOUT : 0)),
+                                   0};
+        }
+    }
+    int64_t d = until - mono_ns();
+    struct timespec ts = {0, d > 0 ? (long)d : 0};
+    if (ppoll(p, (nfds_t)k, &ts, NULL) <= 0)
+        return;
+    for (size_t j = 0; j < k; j++) {
+        unsigned ev = (p[j].revents & (POLLIN | POLLHUP | POLLERR) ? DT_WATCH_READ : 0) |
+                      (p[j].revents & POLLOUT ? DT_WATCH_WRITE : 0);
+        if (ev)
+            dt_io_ready(dt_twin_io(tw[owner[j]]), w[j].adapter, w[j].fd, ev, mono_ns());
+    }
+}
+
+/* Samples through two twins: the publisher's stream, the reader's source. */
+static void twin_samples(double raw_srate)
+{
+    dt_twin *pub = load(spub_fmt), *sub = load(ssub_fmt);
+    dt_twin *tw[2] = {pub, sub};
+    dt_io *pio = dt_twin_io(pub), *sio = dt_twin_io(sub);
+    int64_t t0 = mono_ns();
+    if (dt_twin_start(pub, t0) != DT_OK || dt_twin_start(sub, t0) != DT_OK)
+        die("a twin did not start");
+    int64_t last = t0;
+    double v = 0;
+    uint64_t mark_emitted = 0, mark_pushed = 0, pushed = 0;
+    double start = 0;
+    cpu_mark cm = {0};
+    for (long iter = 0;; iter++) {
+        if (iter > 50000000L || mono_ns() - t0 > 120 * 1000000000LL)
+            die("the twins' samples did not arrive");
+        uint64_t emitted = counter(sio, "samples_emitted");
+        if (start == 0 && emitted > 0) { /* connected, the contract read: measure */
+            start = bench_now();
+            mark_emitted = emitted;
+            mark_pushed = pushed;
+            cm = cpu_now();
+        }
+        if (start != 0 && emitted - mark_emitted >= TWIN_SAMPLES)
+            break;
+        uint64_t sent = link_counter(pio, "bus.stream_messages");
+        uint64_t got = counter(sio, "messages");
+        if (start == 0 || sent - got < TWIN_WINDOW) {
+            int64_t now = mono_ns();
+            if (now <= last + TWIN_PER_STEP)
+                now = last + TWIN_PER_STEP + 1;
+            for (int i = 0; i < TWIN_PER_STEP; i++, v += 1e-3)
+                if (dt_memory_source_push(pio, 0, "level", last + 1 + i, v) != DT_OK)
+                    die("the publisher's ring refused a sample");
+            pushed += TWIN_PER_STEP;
+            if (dt_twin_step(pub, now) != DT_OK)
+                die("the publisher's step failed");
+            last = now;
+        }
+        twins_poll(tw, mono_ns() + 1000000);
+        if (dt_twin_step(sub, mono_ns()) != DT_OK)
+            die("the reader's step failed");
+        for (int i = 0; i < 2; i++)
+            if (dt_io_wake_at(dt_twin_io(tw[i])) <= mono_ns())
+                dt_io_wake(dt_twin_io(tw[i]), mono_ns());
+    }
+    double secs = bench_now() - start;
+    uint64_t emitted = counter(sio, "samples_emitted") - mark_emitted;
+    double rate = (double)emitted / secs;
+    bench_line("bus.twin_samples_per_s", rate, "samples/s");
+    bench_line("bus.twin_samples_vs_raw", rate / raw_srate, "x");
+    cpu_report("twin_samples", cm, (double)emitted, "sample");
+    printf("# bus.twin_samples: %llu samples pushed to the publisher, %llu published in %llu "
+           "messages (%llu unsent); the reader: %llu messages, %llu lost, %llu ring full\n",
+           (unsigned long long)(pushed - mark_pushed),
+           (unsigned long long)link_counter(pio, "bus.samples_published"),
+           (unsigned long long)link_counter(pio, "bus.stream_messages"),
+           (unsigned long long)link_counter(pio, "bus.samples_unsent"),
+           (unsigned long long)counter(sio, "messages"), (unsigned long long)counter(sio, "lost"),
+           (unsigned long long)counter(sio, "ring_full"));
+    dt_twin_destroy(sub);
+    dt_twin_destroy(pub);
+}
+
 int main(void)
 {
     if (!broker_binary_found()) {
@@ -774,6 +913,7 @@ int main(void)
 
     /* two twins */
     twins();
+    twin_samples(srate);
     dtt_broker_stop(&broker);
     return 0;
 }

@@ -138,6 +138,7 @@ void dt__bus_destroy(dt__bus *b)
     dt__free(&a, b->buf);
     dt__free(&a, b->xs);
     dt__free(&a, b->Ps);
+    dt__bus_streams_free(b);
     dt__free(&a, b);
 }
 
@@ -213,7 +214,9 @@ int dt__bus_attach(dt__bus *b, dt_twin *twin, dt_diag *diag)
                             g->name);
         memcpy(g->topic + at, g->name, strlen(g->name) + 1);
     }
-    int rc = b->n_groups > 0 || b->n_accept > 0 ? dt__bus_contract_build(b, est, diag) : DT_OK;
+    int rc = b->n_groups > 0 || b->n_accept > 0 || b->streams.n > 0
+                 ? dt__bus_contract_build(b, est, diag)
+                 : DT_OK;
     if (rc != DT_OK)
         return rc;
     if (DT_BUSWIRE_BELIEF_BYTES(nmax) > b->buf_cap) { /* an ack's buffer may be there */
@@ -225,6 +228,8 @@ int dt__bus_attach(dt__bus *b, dt_twin *twin, dt_diag *diag)
     b->Ps = dt__calloc(&b->alloc, nmax * nmax, sizeof *b->Ps);
     if (b->buf == NULL || b->xs == NULL || b->Ps == NULL)
         return dt__diag(diag, DT_ENOMEM, "bus", "out of memory");
+    if ((rc = dt__bus_streams_attach(b, twin, diag)) != DT_OK)
+        return rc;
     if ((b->n_groups == 0 && b->n_accept == 0) || b->es == NULL)
         return DT_OK;
     dt_observer o = DT_OBSERVER_INIT;
@@ -293,7 +298,9 @@ static size_t link_counters(const void *self, dt_counter *out, size_t max)
     const dt__bus *b = self;
     size_t n = b->es != NULL && b->eng->counters != NULL ? b->eng->counters(b->es, out, max) : 0;
     size_t at = n < max ? n : max;
-    return n + dt__bus_counters(b, out != NULL ? out + at : NULL, max - at);
+    n += dt__bus_counters(b, out != NULL ? out + at : NULL, max - at);
+    at = n < max ? n : max;
+    return n + dt__bus_stream_counters(b, out != NULL ? out + at : NULL, max - at);
 }
 
 const dt__io_link_ops dt__bus_link_ops = {link_poll,    link_watches, link_ready, link_wake_at,

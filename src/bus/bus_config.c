@@ -14,7 +14,8 @@
 #include "bus_internal.h"
 
 /* the engine's own keys ("broker", "reconnect" for mqtt) are let through too */
-static const char *const bus_keys[] = {"engine", "realm", "twin", "beliefs", "accept", NULL};
+static const char *const bus_keys[] = {"engine",  "realm",   "twin", "beliefs",
+                                       "accept",  "streams", NULL};
 static const char *const accept_keys[] = {"signal", "deadline_max", NULL};
 static const char *const group_keys[] = {"group", "states", "every", "independent", NULL};
 
@@ -273,6 +274,8 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
         rc = read_groups(diag, sec, bus);
     if (rc == DT_OK)
         rc = read_accept(diag, sec, bus);
+    if (rc == DT_OK)
+        rc = dt__bus_streams_read(diag, sec, bus);
     if (rc == DT_OK && bus->es != NULL && (rc = dt__bus_start(bus)) != DT_OK)
         (void)dt__diag(diag, rc, "bus", "cannot start: %s", dt_strerror(rc));
     if (rc != DT_OK) {

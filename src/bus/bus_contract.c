@@ -1,9 +1,10 @@
 /* A twin's contract on the bus ($contract, retained JSON): for each belief
  * group it publishes, the states with their quantity, unit and semantic id,
  * and the continuous model (A, Q) of the group, with which a reader ages a
- * belief to its own time. Its version is a hash of its text: the same
- * description gives the same version after a restart, and a reader that
- * knows it needs no new contract. */
+ * belief to its own time; the commanded signals it accepts; for each sample
+ * stream, its signals (quantity, unit, semantic id) and max_age. Its
+ * version is a hash of its text: the same description gives the same version
+ * after a restart, and a reader that knows it needs no new contract. */
 #include <string.h>
 
 #include "../desc/bus_json.h"
@@ -83,6 +84,26 @@ static char *build(const dt__bus *b, const double *A, const double *Q, size_t N,
                                    dt_time_to_sec(b->accept[k].deadline_max)) != 0 &&
                  (!si->has_limits || (dt__jw_add_number(s, "min", si->min) != 0 &&
                                       dt__jw_add_number(s, "max", si->max) != 0));
+        }
+    }
+    if (ok && b->streams.n > 0) { /* left out without, as accept */
+        dt__jw *arr = dt__jw_add_array(root, "streams");
+        ok = arr != NULL;
+        for (size_t k = 0; ok && k < b->streams.n; k++) {
+            const dt__bus_stream *st = &b->streams.s[k];
+            dt__jw *o = dt__jw_add_object(arr, NULL);
+            ok = dt__jw_add_string(o, "stream", st->name) != 0 &&
+                 dt__jw_add_number(o, "max_age", st->max_age_s) != 0;
+            dt__jw *sigs = ok ? dt__jw_add_array(o, "signals") : NULL;
+            ok = sigs != NULL;
+            for (size_t i = 0; ok && i < st->n; i++) {
+                const dt_signal_info *si = dt_model_signal(b->model, st->sig[i]);
+                dt__jw *s = dt__jw_add_object(sigs, NULL);
+                ok = dt__jw_add_string(s, "signal", si->id) != 0 &&
+                     dt__jw_add_string(s, "quantity", dt_unit_class_name(si->quantity)) != 0 &&
+                     dt__jw_add_string(s, "unit", si->unit_symbol) != 0 &&
+                     dt__jw_add_string(s, "semantic_id", si->semantic_id) != 0;
+            }
         }
     }
     if (!ok || groups == NULL) {

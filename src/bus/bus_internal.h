@@ -104,6 +104,46 @@ typedef struct dt__bus_stats {
     uint64_t cmd_bad[DT_BUSWIRE__COUNT];
 } dt__bus_stats;
 
+/* ---- sample streams (bus_stream.c): s/{stream} ---- */
+
+#define DT__BUS_STREAMS 8
+#define DT__BUS_STREAM_SIGNALS 64 /* signals in one stream (its channels) */
+
+/* A stream the twin publishes: the samples it received for its signals,
+ * in batches of at most `batch` records. */
+typedef struct dt__bus_stream {
+    char name[DT__BUS_NAME_MAX + 1];
+    size_t n;                              /* signals (channels) */
+    dt_signal_id sig[DT__BUS_STREAM_SIGNALS]; /* measured signals, in channel order */
+    size_t batch;                          /* most records per message */
+    double max_age_s;                      /* as described (the contract's) */
+    dt_time max_age;                       /* older at sending: not sent */
+    uint64_t seq;                          /* of the last message published */
+    char topic[DT__BUS_TOPIC_MAX];
+    dt_buswire_sample *rec; /* `batch` records (attach) */
+    size_t n_rec;
+} dt__bus_stream;
+
+/* What the streams count (dt__bus_stream_counters names them "bus.*"). */
+typedef struct dt__bus_stream_stats {
+    uint64_t samples_published; /* records in messages handed to the connection */
+    uint64_t stream_messages;   /* messages handed to the connection */
+    uint64_t samples_unsent;    /* the connection was down or refused the publish */
+    uint64_t samples_too_old;   /* older than the stream's max_age when sent */
+    uint64_t samples_invalid;   /* a record the encoder would refuse (variance above 1e150) */
+} dt__bus_stream_stats;
+
+/* The streams of a bus: appended to dt__bus as one member. */
+typedef struct dt__bus_streams {
+    dt__bus_stream s[DT__BUS_STREAMS];
+    size_t n;
+    int16_t *chan;  /* [stream * n_sig + signal]: its channel, -1 none (attach) */
+    size_t n_sig;
+    uint8_t *buf;   /* one encoded batch (attach) */
+    size_t buf_cap;
+    dt__bus_stream_stats st;
+} dt__bus_streams;
+
 typedef struct dt__bus {
     dt_allocator alloc;
     dt_logger log;
@@ -133,6 +173,7 @@ typedef struct dt__bus {
     char cmd_prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/cmd/ */
     char bad_name[DT_BUSWIRE__COUNT][40]; /* "bus.cmd_bad.{reason}" */
     dt__bus_stats st;
+    dt__bus_streams streams; /* s/{stream} (bus_stream.c) */
 } dt__bus;
 
 /* The bus of an io (NULL: no bus section). */
@@ -163,5 +204,14 @@ void dt__bus_cmd_drain(dt__bus *b, dt_time now);
 void dt__bus_cmd_decided(dt__bus *b, const dt_audit *au, dt_time t);
 size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max);
 void dt__bus_cmd_free(dt__bus *b);
+
+/* bus_stream.c: reads "bus.streams" (absent: none) into b->streams. */
+int dt__bus_streams_read(dt_diag *diag, const dt_config *sec, dt__bus *b);
+/* Allocates the batches and taps the twin's released samples (only with a
+ * connection: a checked or replayed twin publishes nothing). */
+int dt__bus_streams_attach(dt__bus *b, dt_twin *twin, dt_diag *diag);
+void dt__bus_streams_free(dt__bus *b);
+/* The streams' counters, none without a stream. */
+size_t dt__bus_stream_counters(const dt__bus *b, dt_counter *out, size_t max);
 
 #endif

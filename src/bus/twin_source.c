@@ -1,7 +1,9 @@
 /* The "twin" source: another twin's published belief group (b/{group}) read
- * through the bus, each mapped state's mean a sample with its variance. The
- * rules (docs/bus.md): the publisher's $contract must be known and agree
- * with the mapping (states there, units equal, never converted silently); a
+ * through the bus, each mapped state's mean a sample with its variance; or
+ * its sample stream (s/{stream}), each record of a mapped signal a sample.
+ * The rules (docs/bus.md): the publisher's $contract must be known and agree
+ * with the mapping (states or signals there, units equal, never converted
+ * silently; for a stream, semantic ids equal when both give one); a
  * message of another contract version is dropped, counted, and a rebirth
  * asked for; an epoch below the newest seen is stale (a late last will
  * included); sequence gaps are counted as lost, repeats dropped; a lost or
@@ -19,6 +21,7 @@
  * of its epoch) waits for the next belief, 1..63 after it, to confirm it
  * (`unconfirmed`), as the UDP source's sequence window does. */
 #define _DEFAULT_SOURCE
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,12 +33,17 @@
 /* A belief this far ahead of the newest, or more, needs a second one */
 #define SEQ_JUMP 64
 
-static const char *const twinsrc_keys[] = {"twin", "realm", "belief", NULL};
+static const char *const twinsrc_keys[] = {"twin", "realm", "belief", "stream", NULL};
+
+/* A stream record's reasons to be skipped: the codec's record reasons, and
+ * a channel past the stream's signals. */
+enum { SKIP_FLAGS, SKIP_TIME, SKIP_NOT_FINITE, SKIP_VARIANCE, SKIP_CHANNEL, SKIP__COUNT };
 
 typedef struct twinsrc_stats {
     uint64_t messages, states_emitted, stale_epoch, stale_state, duplicate, lost,
         unknown_contract, contract_refused, bad_message, rebirth_requests, peer_lost,
         peer_stopped, ring_full, unconfirmed;
+    uint64_t records, skipped[SKIP__COUNT]; /* a stream's */
 } twinsrc_stats;
 
 typedef struct twinsrc {
@@ -44,6 +52,7 @@ typedef struct twinsrc {
     void *es; /* the twin's bus engine */
     dt_allocator alloc;
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1], group[DT__BUS_NAME_MAX + 1];
+    int stream; /* group names a sample stream, not a belief group */
     char rebirth_topic[DT__BUS_TOPIC_MAX];
     uint32_t epoch; /* the current epoch: of the last "ready", or newer from a message */
     uint32_t contract; /* the version the mapping was checked against; 0 none */
@@ -53,7 +62,7 @@ typedef struct twinsrc {
     dt_time last_rebirth;
     int peer_state; /* 0 unknown, 1 ready, 2 lost, 3 stopped */
     size_t n;                                /* states in the group */
-    int where[DT__BUS_PEER_STATES];          /* mapping i -> state index in the group */
+    int where[DT__BUS_PEER_STATES];          /* mapping i -> state index (stream: channel) */
     double mean[DT_BUSWIRE_MAX_STATES], P[DT_BUSWIRE_MAX_STATES * DT_BUSWIRE_MAX_STATES];
     dt__bus_peer_contract pc;
     twinsrc_stats st;
@@ -83,8 +92,18 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
     int rc = name_member(ctx, cfg, "twin", 1, NULL, s->twin);
     if (rc == DT_OK)
         rc = name_member(ctx, cfg, "realm", 0, own_realm ? own_realm : "", s->realm);
-    if (rc == DT_OK)
-        rc = name_member(ctx, cfg, "belief", 1, NULL, s->group);
+    if (rc != DT_OK)
+        return rc;
+    int belief = dt_config_get(cfg, "belief") != NULL, stream = dt_config_get(cfg, "stream") != NULL;
+    if (belief == stream) {
+        dt_source_error(ctx, belief ? "belief and stream: give one of them, not both (a "
+                                      "belief group, or a sample stream of the publisher)"
+                                    : "belief or stream: required, the name of a belief "
+                                      "group or of a sample stream of the publisher");
+        return DT_EINVAL;
+    }
+    s->stream = stream;
+    rc = name_member(ctx, cfg, stream ? "stream" : "belief", 1, NULL, s->group);
     if (rc != DT_OK)
         return rc;
     if (dt_config_get(cfg, "clock") == NULL) {
@@ -94,10 +113,16 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
                              "when both twins share one");
         return DT_EINVAL;
     }
+    if (dt_source_mapping_count(ctx) > DT__BUS_PEER_STATES) {
+        dt_source_error(ctx, "mapping: at most %d entries for a twin source, got %zu",
+                        DT__BUS_PEER_STATES, dt_source_mapping_count(ctx));
+        return DT_EINVAL;
+    }
     for (size_t i = 0; i < dt_source_mapping_count(ctx); i++)
         if (dt_source_mapping(ctx, i)->native == NULL) {
-            dt_source_error(ctx, "mapping[%zu]: \"native\" names the publisher's state "
-                                 "(its signal id in the contract)", i);
+            dt_source_error(ctx, "mapping[%zu]: \"native\" names the publisher's %s (its "
+                                 "signal id in the contract)",
+                            i, stream ? "signal in the stream" : "state");
             return DT_EINVAL;
         }
     return DT_OK;
@@ -105,12 +130,31 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
 
 /* The contract against the mapping: every mapped state in the group, with
  * the unit the mapping converts from. */
+/* A contract the mapping cannot take: said on the source (its error) and
+ * logged, once per contract version. */
+static void refuse(twinsrc *s, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    dt_source_error(s->ctx, "%s", msg);
+    dt_source_log(s->ctx, DT_LOG_ERROR,
+                  "%s; its messages are dropped until a contract that agrees "
+                  "(contract_refused)",
+                  msg);
+}
+
 static void check_contract(twinsrc *s)
 {
+    const char *what = s->stream ? "stream" : "group";
     s->contract_ok = s->pc.has_group;
     if (!s->contract_ok) {
-        dt_source_error(s->ctx, "%s/%s: its contract (version %u) has no belief group \"%s\"",
-                        s->realm, s->twin, (unsigned)s->pc.version, s->group);
+        refuse(s, "%s/%s: its contract (version %u) has no %s \"%s\"", s->realm,
+                        s->twin, (unsigned)s->pc.version,
+                        s->stream ? "sample stream" : "belief group", s->group);
         s->st.contract_refused++;
         return;
     }
@@ -123,8 +167,9 @@ static void check_contract(twinsrc *s)
             if (strcmp(s->pc.state[k].signal, m->native) == 0)
                 s->where[i] = (int)k;
         if (s->where[i] < 0) {
-            dt_source_error(s->ctx, "%s/%s: group \"%s\" of contract %u has no state %s",
-                            s->realm, s->twin, s->group, (unsigned)s->pc.version, m->native);
+            refuse(s, "%s/%s: %s \"%s\" of contract %u has no %s %s", s->realm,
+                            s->twin, what, s->group, (unsigned)s->pc.version,
+                            s->stream ? "signal" : "state", m->native);
             s->contract_ok = 0;
             break;
         }
@@ -134,10 +179,20 @@ static void check_contract(twinsrc *s)
         if (dt_unit_parse(s->pc.state[s->where[i]].unit, &from) != DT_OK ||
             dt_unit_conversion(&from, &si->unit, &a, &b) != DT_OK || a != m->scale ||
             b != m->offset) {
-            dt_source_error(s->ctx,
+            refuse(s,
                             "%s/%s: %s is in \"%s\" by its contract, which the mapping to %s "
                             "does not convert from (give that unit in the mapping)",
                             s->realm, s->twin, m->native, s->pc.state[s->where[i]].unit, si->id);
+            s->contract_ok = 0;
+            break;
+        }
+        const char *sem = s->pc.state[s->where[i]].semantic_id;
+        if (s->stream && sem[0] != '\0' && si->semantic_id != NULL &&
+            strcmp(sem, si->semantic_id) != 0) {
+            refuse(s,
+                            "%s/%s: %s has semantic id \"%s\" by its contract, %s has \"%s\": "
+                            "not the same quantity",
+                            s->realm, s->twin, m->native, sem, si->id, si->semantic_id);
             s->contract_ok = 0;
         }
     }
@@ -191,7 +246,10 @@ static void on_contract(void *user, const char *topic, const uint8_t *p, size_t 
 {
     (void)topic, (void)now;
     twinsrc *s = user;
-    if (dt__bus_contract_parse((const char *)p, len, &s->alloc, s->group, &s->pc) != DT_OK) {
+    int rc = s->stream
+                 ? dt__bus_contract_parse_stream((const char *)p, len, &s->alloc, s->group, &s->pc)
+                 : dt__bus_contract_parse((const char *)p, len, &s->alloc, s->group, &s->pc);
+    if (rc != DT_OK) {
         s->st.bad_message++;
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
         return;
@@ -202,53 +260,45 @@ static void on_contract(void *user, const char *topic, const uint8_t *p, size_t 
     check_contract(s);
 }
 
-static void on_belief(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
+/* The rules a message of the publisher passes before it is read, the same
+ * for beliefs and sample batches: its epoch (an older one is stale and asks
+ * for a rebirth), its contract version (the one checked, else dropped and a
+ * rebirth asked for), its seq (a repeat dropped, a gap counted lost, a far
+ * jump waiting for a second message to confirm it). 1: take it. */
+static int take(twinsrc *s, const dt_buswire_header *h, dt_time now)
 {
-    (void)topic;
-    twinsrc *s = user;
-    s->st.messages++;
-    dt_buswire_header h;
-    dt_time tv = 0;
-    size_t n = 0;
-    dt_buswire_error e =
-        dt_buswire_decode_belief(p, len, &h, &tv, &n, s->mean, s->P, DT_BUSWIRE_MAX_STATES);
-    if (e != DT_BUSWIRE_OK) {
-        s->st.bad_message++;
-        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
-        return;
-    }
-    if (h.epoch < s->epoch) {
+    if (h->epoch < s->epoch) {
         /* from a connection the publisher has replaced; or the current epoch
          * was forged: the rebirth's "ready" says which */
         s->st.stale_epoch++;
         ask_rebirth(s, now);
-        return;
+        return 0;
     }
-    if (h.contract != s->contract || !s->contract_ok) {
+    if (h->contract != s->contract || !s->contract_ok) {
         s->st.unknown_contract++;
-        if (h.contract != s->contract)
+        if (h->contract != s->contract)
             ask_rebirth(s, now);
-        return;
+        return 0;
     }
-    if (h.epoch > s->epoch) {
-        s->epoch = h.epoch;
+    if (h->epoch > s->epoch) {
+        s->epoch = h->epoch;
         s->have_seq = 0;
     }
     if (s->have_seq) {
-        uint64_t ahead = h.seq - s->last_seq; /* modulo 2^64 */
+        uint64_t ahead = h->seq - s->last_seq; /* modulo 2^64 */
         if (ahead == 0 || (ahead >= UINT64_C(1) << 63 && s->confirmed)) {
             s->st.duplicate++;
             dt_source_count(s->ctx, DT_EV_DUPLICATE, 1);
-            return;
+            return 0;
         }
         if (ahead >= SEQ_JUMP) { /* far ahead, or behind a first belief */
-            uint64_t step = h.seq - s->cand_seq;
+            uint64_t step = h->seq - s->cand_seq;
             if (!s->have_cand || step == 0 || step >= SEQ_JUMP) {
                 s->have_cand = 1;
-                s->cand_seq = h.seq;
+                s->cand_seq = h->seq;
                 s->st.unconfirmed++;
                 dt_source_count(s->ctx, DT_EV_REFUSED, 1);
-                return;
+                return 0;
             }
             /* confirmed: lost are those between the two (the candidate is
              * counted unconfirmed), and for a jump ahead of a confirmed seq
@@ -267,7 +317,27 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
     s->confirmed = s->have_seq;
     s->have_seq = 1;
     s->have_cand = 0;
-    s->last_seq = h.seq;
+    s->last_seq = h->seq;
+    return 1;
+}
+
+static void on_belief(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
+{
+    (void)topic;
+    twinsrc *s = user;
+    s->st.messages++;
+    dt_buswire_header h;
+    dt_time tv = 0;
+    size_t n = 0;
+    dt_buswire_error e =
+        dt_buswire_decode_belief(p, len, &h, &tv, &n, s->mean, s->P, DT_BUSWIRE_MAX_STATES);
+    if (e != DT_BUSWIRE_OK) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    if (!take(s, &h, now))
+        return;
     if (n != s->n) {
         s->st.bad_message++;
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
@@ -289,6 +359,72 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
             return;
         }
         s->st.states_emitted++;
+    }
+}
+
+/* A record's reason as a skip counter (a record reason of the codec). */
+static int skip_of(dt_buswire_error e)
+{
+    switch (e) {
+    case DT_BUSWIRE_BAD_FLAGS: return SKIP_FLAGS;
+    case DT_BUSWIRE_BAD_TIME: return SKIP_TIME;
+    case DT_BUSWIRE_NOT_FINITE: return SKIP_NOT_FINITE;
+    default: return SKIP_VARIANCE;
+    }
+}
+
+/* A batch of the stream's samples: checked whole (header, type, then the
+ * epoch, contract and seq rules as a belief), then each record on its own: one
+ * that fails the codec's checks, or whose channel is past the stream's
+ * signals, is skipped and counted; a record of a mapped signal is a sample
+ * at its time on the publisher's base (the source's clock maps it). */
+static void on_samples(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
+{
+    (void)topic;
+    twinsrc *s = user;
+    s->st.messages++;
+    dt_buswire_header h;
+    dt_buswire_error e = dt_buswire_decode_header(p, len, &h);
+    if (e == DT_BUSWIRE_OK && h.type != DT_BUSWIRE_SAMPLES)
+        e = DT_BUSWIRE_BAD_TYPE;
+    if (e != DT_BUSWIRE_OK) {
+        s->st.bad_message++;
+        dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+        return;
+    }
+    if (!take(s, &h, now))
+        return;
+    size_t nmap = dt_source_mapping_count(s->ctx);
+    for (size_t i = 0; i < h.count; i++) {
+        dt_buswire_sample r;
+        e = dt_buswire_sample_at(p, len, i, &r);
+        int skip = e != DT_BUSWIRE_OK ? skip_of(e) : r.channel >= s->n ? SKIP_CHANNEL : -1;
+        if (skip >= 0) {
+            s->st.skipped[skip]++;
+            dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
+            continue;
+        }
+        s->st.records++;
+        for (size_t j = 0; j < nmap; j++) {
+            if (s->where[j] != (int)r.channel)
+                continue;
+            const dt_mapping *m = dt_source_mapping(s->ctx, j);
+            dt_sample smp;
+            memset(&smp, 0, sizeof smp);
+            smp.signal = m->signal;
+            smp.flags = ((r.flags & DT_BUSWIRE_F_VARIANCE) ? DT_SAMPLE_HAS_VARIANCE : 0) |
+                        ((r.flags & DT_BUSWIRE_F_UNCERTAIN) ? DT_SAMPLE_UNCERTAIN : 0);
+            smp.t_source = r.t_source;
+            smp.t_arrival = now;
+            smp.value = r.value * m->scale + m->offset;
+            smp.variance = (r.flags & DT_BUSWIRE_F_VARIANCE) ? r.variance * m->scale * m->scale
+                                                            : 0;
+            if (dt_source_push(s->ctx, &smp) != DT_OK) {
+                s->st.ring_full++;
+                continue;
+            }
+            s->st.states_emitted++;
+        }
     }
 }
 
@@ -335,7 +471,7 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_ESTATE;
     }
     char rest[DT__BUS_TOPIC_MAX];
-    (void)snprintf(rest, sizeof rest, "b/%s", s->group);
+    (void)snprintf(rest, sizeof rest, "%s/%s", s->stream ? "s" : "b", s->group);
     rc = dt__bus_topic(s->rebirth_topic, sizeof s->rebirth_topic, s->realm, s->twin,
                        "ctl/rebirth");
     if (rc == DT_OK)
@@ -343,7 +479,7 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     if (rc == DT_OK)
         rc = subscribe(s, "$contract", on_contract, 1);
     if (rc == DT_OK)
-        rc = subscribe(s, rest, on_belief, 0);
+        rc = subscribe(s, rest, s->stream ? on_samples : on_belief, 0);
     if (rc != DT_OK)
         dt_source_error(ctx, "cannot subscribe to %s/%s: %s", s->realm, s->twin,
                         dt_strerror(rc));
@@ -352,10 +488,11 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
 
 static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
 {
-    const twinsrc_stats *t = &((const twinsrc *)self)->st;
+    const twinsrc *s = self;
+    const twinsrc_stats *t = &s->st;
     const dt_counter c[] = {
         {"messages", t->messages},
-        {"states_emitted", t->states_emitted},
+        {s->stream ? "samples_emitted" : "states_emitted", t->states_emitted},
         {"stale_epoch", t->stale_epoch},
         {"stale_state", t->stale_state},
         {"duplicate", t->duplicate},
@@ -368,8 +505,16 @@ static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
         {"peer_stopped", t->peer_stopped},
         {"ring_full", t->ring_full},
         {"unconfirmed", t->unconfirmed},
+        /* a stream's only: valid records, and records skipped by reason */
+        {"records", t->records},
+        {"skipped_bad_flags", t->skipped[SKIP_FLAGS]},
+        {"skipped_bad_time", t->skipped[SKIP_TIME]},
+        {"skipped_not_finite", t->skipped[SKIP_NOT_FINITE]},
+        {"skipped_bad_variance", t->skipped[SKIP_VARIANCE]},
+        {"skipped_bad_channel", t->skipped[SKIP_CHANNEL]},
     };
-    return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
+    size_t n = sizeof c / sizeof c[0];
+    return dt__counters_copy(out, max, c, s->stream ? n : n - 6);
 }
 
 const dt_source_ops dt__twin_source_ops = {

@@ -64,6 +64,43 @@ int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a, dt__bu
     return ok ? DT_OK : DT_EPARSE;
 }
 
+/* The entries of a group's "states" or a stream's "signals": 1..64
+ * objects, each with "signal" and "unit" (and, with sem, an optional
+ * "semantic_id" string). */
+static int entries(const cJSON *arr, int sem, dt__bus_peer_contract *out)
+{
+    int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    if (k < 1 || k > (int)DT__BUS_PEER_STATES)
+        return DT_EPARSE;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, arr)
+    {
+        dt__bus_peer_state_info *i = &out->state[out->n];
+        i->semantic_id[0] = '\0';
+        if (!cJSON_IsObject(s) || !str_of(s, "signal", i->signal, sizeof i->signal) ||
+            !str_of(s, "unit", i->unit, sizeof i->unit))
+            return DT_EPARSE;
+        if (sem && cJSON_GetObjectItemCaseSensitive(s, "semantic_id") != NULL &&
+            !str_of(s, "semantic_id", i->semantic_id, sizeof i->semantic_id))
+            return DT_EPARSE;
+        out->n++;
+    }
+    return DT_OK;
+}
+
+/* The entry of `list` whose `key` is name, or NULL. */
+static const cJSON *named(const cJSON *list, const char *key, const char *name)
+{
+    const cJSON *g;
+    cJSON_ArrayForEach(g, list)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, key);
+        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
 int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,
                            dt__bus_peer_contract *out)
 {
@@ -77,31 +114,40 @@ int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, con
     if (cJSON_IsObject(root) && u32_of(root, "version", &out->version) && out->version != 0 &&
         cJSON_IsArray(groups)) {
         rc = DT_OK;
-        const cJSON *g;
-        cJSON_ArrayForEach(g, groups)
-        {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(g, "group");
-            if (!cJSON_IsString(name) || strcmp(name->valuestring, group) != 0)
-                continue;
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(g, "states");
-            int k = cJSON_IsArray(st) ? cJSON_GetArraySize(st) : -1;
-            if (k < 1 || k > (int)DT__BUS_PEER_STATES) {
-                rc = DT_EPARSE;
-                break;
-            }
-            const cJSON *s;
-            cJSON_ArrayForEach(s, st)
-            {
-                dt__bus_peer_state_info *i = &out->state[out->n];
-                if (!cJSON_IsObject(s) || !str_of(s, "signal", i->signal, sizeof i->signal) ||
-                    !str_of(s, "unit", i->unit, sizeof i->unit)) {
-                    rc = DT_EPARSE;
-                    break;
-                }
-                out->n++;
-            }
+        const cJSON *g = named(groups, "group", group);
+        if (g != NULL) {
+            rc = entries(cJSON_GetObjectItemCaseSensitive(g, "states"), 0, out);
             out->has_group = rc == DT_OK;
-            break;
+        }
+    }
+    cJSON_Delete(root);
+    dt__json_leave(&sc);
+    return rc;
+}
+
+int dt__bus_contract_parse_stream(const char *buf, size_t n, const dt_allocator *a,
+                                  const char *stream, dt__bus_peer_contract *out)
+{
+    dt__json_scope sc;
+    dt__json_enter(&sc, a);
+    cJSON *root = parse(buf, n);
+    int rc = DT_EPARSE;
+    out->n = 0;
+    out->has_group = 0;
+    out->max_age = 0;
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "beliefs");
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, "streams");
+    if (cJSON_IsObject(root) && u32_of(root, "version", &out->version) && out->version != 0 &&
+        cJSON_IsArray(groups) && (streams == NULL || cJSON_IsArray(streams))) {
+        rc = DT_OK;
+        const cJSON *st = streams != NULL ? named(streams, "stream", stream) : NULL;
+        if (st != NULL) {
+            const cJSON *age = cJSON_GetObjectItemCaseSensitive(st, "max_age");
+            rc = cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble > 0
+                     ? entries(cJSON_GetObjectItemCaseSensitive(st, "signals"), 1, out)
+                     : DT_EPARSE;
+            out->max_age = rc == DT_OK ? age->valuedouble : 0;
+            out->has_group = rc == DT_OK;
         }
     }
     cJSON_Delete(root);

@@ -22,13 +22,16 @@ typedef struct dt__bus_peer_state {
 typedef struct dt__bus_peer_state_info {
     char signal[257];
     char unit[64];
+    char semantic_id[257]; /* a stream's signal's; "" when none (not read for a group) */
 } dt__bus_peer_state_info;
 
-/* What a reader needs of a $contract: its version and one group's states. */
+/* What a reader needs of a $contract: its version and one group's states,
+ * or one stream's signals. */
 typedef struct dt__bus_peer_contract {
     uint32_t version;
-    int has_group; /* the group was in it */
+    int has_group; /* the group (or stream) was in it */
     size_t n;
+    double max_age; /* a stream's, s */
     dt__bus_peer_state_info state[DT__BUS_PEER_STATES];
 } dt__bus_peer_contract;
 
@@ -38,5 +41,10 @@ int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a,
                         dt__bus_peer_state *out);
 int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,
                            dt__bus_peer_contract *out);
+/* The same for a sample stream: its signals ("streams": [{"stream",
+ * "max_age" > 0, "signals": [{"signal", "unit", "semantic_id"?}]}]); a
+ * contract without "streams" is valid and has_group 0. */
+int dt__bus_contract_parse_stream(const char *buf, size_t n, const dt_allocator *a,
+                                  const char *stream, dt__bus_peer_contract *out);
 
 #endif

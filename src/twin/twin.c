@@ -203,6 +203,17 @@ int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, u
     return DT_OK;
 }
 
+int dt__twin_set_sample_tap(dt_twin *t, dt__twin_sample_tap fn, void *user)
+{
+    if (t == NULL)
+        return DT_EINVAL;
+    if (t->started)
+        return DT_ESTATE;
+    t->rel_tap = fn;
+    t->rel_tap_user = user;
+    return DT_OK;
+}
+
 int dt_twin_step(dt_twin *t, dt_time now)
 {
     if (t == NULL)
@@ -237,6 +248,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
         for (size_t i = 0; i < n; i++)
             if (t->rel[i].t_source > t->data_t)
                 t->data_t = t->rel[i].t_source;
+        if (t->rel_tap != NULL)
+            t->rel_tap(t->rel_tap_user, t->rel, n, now);
         for (size_t i = 0; i < n && t->est != NULL; i++) {
             if (t->est->ops.update(t->est->self, &t->rel[i]) == DT_OK) {
                 if (t->bx != NULL && (t->obs_mask & DT_EVENT_BIT(DT_EVENT_BELIEF)))
@@ -249,6 +262,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
         if (n < RELEASE_BATCH)
             break;
     }
+    if (t->rel_tap != NULL) /* the step's end of releases: a batching tap flushes */
+        t->rel_tap(t->rel_tap_user, NULL, 0, now);
     /* Actuation outcome: commands not confirmed in time, counted once each. */
     dt__disp_confirm(&t->disp, now);
     /* Act */

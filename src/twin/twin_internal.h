@@ -33,6 +33,15 @@ int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, u
  * there). */
 void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd);
 
+/* A tap on the samples the step releases (validated, mapped to the twin's
+ * time base, in time order, as the estimator gets them): fn(user, s, n, now)
+ * for each released batch, then fn(user, NULL, 0, now) once at the end of
+ * the step's Understand phase, so a consumer that batches them (the bus's
+ * sample streams) flushes in the step that received them. One tap; fn
+ * NULL removes it. Set before dt_twin_start. */
+typedef void (*dt__twin_sample_tap)(void *user, const dt_sample *s, size_t n, dt_time now);
+int dt__twin_set_sample_tap(dt_twin *t, dt__twin_sample_tap fn, void *user);
+
 #define RELEASE_BATCH 256
 #define QUEUE_CAP 256
 #define MAX_CONTROLLERS 64
@@ -105,6 +114,8 @@ struct dt_twin {
     size_t rp_nremote;
     dt_twin_stats st;
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
+    dt__twin_sample_tap rel_tap; /* the released samples' tap (the bus) */
+    void *rel_tap_user;
 };
 
 

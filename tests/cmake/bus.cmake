@@ -18,10 +18,12 @@ if(DTWIN_WITH_MQTT)
     # the twin sink: commands to another twin, acks read back
     dtwin_unit_test(test_twin_sink)
     target_link_libraries(test_twin_sink PRIVATE PkgConfig::MOSQUITTO)
+    dtwin_unit_test(test_bus_streams)
+    target_link_libraries(test_bus_streams PRIVATE PkgConfig::MOSQUITTO)
     get_filename_component(dtt_mosq_dir ${DTT_MOSQUITTO_BIN} DIRECTORY)
     get_property(dtt_bus_tests DIRECTORY PROPERTY TESTS)
     foreach(t ${dtt_bus_tests})
-      if(t MATCHES "^(test_bus_(mqtt|twins|commands)|test_redteam_cmd|test_twin_sink)\\.")
+      if(t MATCHES "^(test_bus_(mqtt|twins|commands|streams)|test_redteam_cmd|test_twin_sink)\\.")
         set_tests_properties(${t} PROPERTIES
           ENVIRONMENT "PATH=${dtt_mosq_dir}:$ENV{PATH}" TIMEOUT 120)
       endif()

@@ -347,6 +347,7 @@ def cmd_keys(root):
         (mqtt_eng, "broker_keys", "#/$defs/busBroker", None),
         (mqtt_eng, "tls_keys", "#/$defs/busTls", None),
         (mqtt_eng, "reconnect_keys", "#/$defs/busReconnect", None),
+        (read(root, "src/bus/bus_stream.c"), "stream_keys", "#/$defs/busStream", None),
         (bus, "group_keys", "#/$defs/busBelief", None),
         (model, "asset_keys", "#/$defs/asset", None),
         (model, "signal_keys", "#/$defs/signal", None),
