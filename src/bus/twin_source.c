@@ -57,8 +57,8 @@ typedef struct twinsrc {
     uint32_t epoch; /* the current epoch: of the last "ready", or newer from a message */
     uint32_t contract; /* the version the mapping was checked against; 0 none */
     int contract_ok;
-    int have_seq, confirmed, have_cand;
-    uint64_t last_seq, cand_seq;
+    int have_seq, confirmed, have_cand, have_prev;
+    uint64_t last_seq, cand_seq, prev_seq; /* prev: the last of the previous epoch */
     dt_time last_rebirth;
     int peer_state; /* 0 unknown, 1 ready, 2 lost, 3 stopped */
     size_t n;                                /* states in the group */
@@ -209,6 +209,18 @@ static void ask_rebirth(twinsrc *s, dt_time now)
         s->st.rebirth_requests++;
 }
 
+/* A new epoch of the publisher: its numbers are taken afresh; the last one
+ * of the old epoch is kept to count what the reconnect lost. */
+static void new_epoch(twinsrc *s)
+{
+    if (s->have_seq) {
+        s->prev_seq = s->last_seq;
+        s->have_prev = 1;
+    }
+    s->have_seq = 0;
+    s->have_cand = 0;
+}
+
 static void on_state(void *user, const char *topic, const uint8_t *p, size_t len, dt_time now)
 {
     (void)topic, (void)now;
@@ -226,7 +238,7 @@ static void on_state(void *user, const char *topic, const uint8_t *p, size_t len
     }
     if (ps.epoch != s->epoch) {
         s->epoch = ps.epoch;
-        s->have_seq = 0;
+        new_epoch(s);
     }
     int was = s->peer_state;
     s->peer_state = strcmp(ps.state, "ready") == 0 ? 1 : strcmp(ps.state, "lost") == 0 ? 2
@@ -282,7 +294,19 @@ static int take(twinsrc *s, const dt_buswire_header *h, dt_time now)
     }
     if (h->epoch > s->epoch) {
         s->epoch = h->epoch;
-        s->have_seq = 0;
+        new_epoch(s);
+    }
+    if (!s->have_seq && s->have_prev) {
+        /* the first of a new epoch: numbers continue across the publisher's
+         * reconnects (those between are lost), and start at 1 in a new
+         * process (those before are lost); a gap of 64 or more is not
+         * counted (a forged number could inflate it) */
+        uint64_t gap = h->seq > s->prev_seq ? h->seq - s->prev_seq - 1 : h->seq - 1;
+        s->have_prev = 0;
+        if (h->seq > 0 && gap > 0 && gap < SEQ_JUMP) {
+            s->st.lost += gap;
+            dt_source_count(s->ctx, DT_EV_LOST, (int64_t)gap);
+        }
     }
     if (s->have_seq) {
         uint64_t ahead = h->seq - s->last_seq; /* modulo 2^64 */

@@ -163,6 +163,54 @@ static void test_reader_rules_against_a_forger(void **state)
 }
 
 
+/* Across the publisher's reconnects its numbers continue: the gap between
+ * the last of one epoch and the first of the next is lost messages. A new
+ * process starts at 1: those before its first are lost. A gap of 64 or more
+ * is not counted (a forged number could inflate it). */
+static void test_lost_across_epochs(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    forger f;
+    forger_start(&f, b.port);
+    forge_text(&f, "$contract", contract7, 1);
+    forge_text(&f, "$state", "{\"state\":\"ready\",\"epoch\":100,\"contract\":7}", 1);
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, sub_fmt, bus);
+    dt_twin *sub = load(doc, NULL);
+    assert_int_equal(dt_twin_start(sub, mono()), 0);
+    dt_twin *one[1] = {sub};
+    for (int i = 0; i < 100; i++)
+        turn(one, 1);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        forge_belief(&f, 100, 7, seq);
+        assert_true(reader_until(sub, &f, "messages", seq));
+    }
+    /* the publisher reconnects (epoch 101, announced); 4 and 5 were lost on
+     * the way: its next is 6 */
+    forge_text(&f, "$state", "{\"state\":\"ready\",\"epoch\":101,\"contract\":7}", 1);
+    forge_belief(&f, 101, 7, 6);
+    assert_true(reader_until(sub, &f, "messages", 4));
+    assert_int_equal(counter(sub, "lost"), 2);
+    /* a new process (epoch 102, not announced: the belief moves the epoch):
+     * its numbers restart, 1 and 2 lost */
+    forge_belief(&f, 102, 7, 3);
+    assert_true(reader_until(sub, &f, "messages", 5));
+    assert_int_equal(counter(sub, "lost"), 4);
+    /* a forged first number far ahead in a new epoch: not counted */
+    forge_belief(&f, 103, 7, 1000000);
+    assert_true(reader_until(sub, &f, "messages", 6));
+    assert_int_equal(counter(sub, "lost"), 4);
+    assert_int_equal(counter(sub, "states_emitted"), 6);
+    dt_twin_destroy(sub);
+    forger_stop(&f);
+    dtt_broker_stop(&b);
+}
+
 /* ---- TLS identities and the broker's ACL ---- */
 
 static uint64_t link_counter(dt_twin *t, const char *name)
@@ -253,6 +301,7 @@ static void test_tls_identities_and_acl(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reader_estimates_from_the_publishers_belief),
     cmocka_unit_test(test_reader_rules_against_a_forger),
+    cmocka_unit_test(test_lost_across_epochs),
     cmocka_unit_test(test_tls_identities_and_acl),
 };
 
