@@ -74,3 +74,7 @@ if(DTWIN_WITH_MQTT AND DTWIN_WITH_UV AND DTT_MOSQUITTO_BIN)
                     "registered (scripts/install-deps.sh installs them)")
   endif()
 endif()
+# Red team of the commands between twins, second pass: an in-process engine
+# written in the test drives the receiver, the twin sink and the flight log's
+# remote records message by message (no broker).
+dtwin_unit_test(test_redteam_bus2)
