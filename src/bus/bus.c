@@ -37,6 +37,12 @@ int dt__bus_topic(char *out, size_t cap, const char *realm, const char *twin, co
     return n > 0 && (size_t)n < cap ? DT_OK : DT_ELIMIT;
 }
 
+/* The epoch of the next connect attempt. An attempt that never came up
+ * published nothing under its epoch, so the next reuses it (unless the clock
+ * passed it): failed attempts do not run the epoch ahead of the wall clock,
+ * where receivers refuse it (docs/bus.md). Should the broker have taken
+ * that attempt after all, its will (lost, that epoch) is published when the
+ * next connection takes the session over, before that connection's ready. */
 static void next_epoch(dt__bus *b)
 {
     struct timespec ts;
@@ -44,7 +50,11 @@ static void next_epoch(dt__bus *b)
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > EPOCH_ORIGIN &&
         ts.tv_sec - EPOCH_ORIGIN < (time_t)UINT32_MAX)
         e = (uint32_t)(ts.tv_sec - EPOCH_ORIGIN);
-    b->epoch = e > b->epoch ? e : b->epoch + 1;
+    if (b->epoch != 0 && !b->epoch_seen)
+        b->epoch = e > b->epoch ? e : b->epoch;
+    else
+        b->epoch = e > b->epoch ? e : b->epoch + 1;
+    b->epoch_seen = 0;
 }
 
 static size_t state_json(const dt__bus *b, const char *state, char *out, size_t cap)
@@ -86,8 +96,11 @@ static void announce(dt__bus *b)
 static void on_state(void *user, int up, dt_time now)
 {
     (void)now;
-    if (up)
-        announce(user);
+    dt__bus *b = user;
+    if (up) {
+        b->epoch_seen = 1;
+        announce(b);
+    }
 }
 
 /* ctl/rebirth: a reader that met a contract version it does not know asks
@@ -249,6 +262,7 @@ size_t dt__bus_counters(const dt__bus *b, dt_counter *out, size_t max)
         {"bus.beliefs_unsent", b->st.beliefs_unsent},
         {"bus.rebirths", b->st.rebirths},
         {"bus.state_published", b->st.state_published},
+        {"bus.bad_now", b->st.bad_now},
     };
     size_t n = sizeof c / sizeof c[0];
     for (size_t i = 0; out != NULL && i < n && i < max; i++)
@@ -264,6 +278,10 @@ size_t dt__bus_counters(const dt__bus *b, dt_counter *out, size_t max)
 static int link_poll(void *self, dt_time now)
 {
     dt__bus *b = self;
+    if (!dt_time_valid(now)) { /* a host's time out of range: no arithmetic on it */
+        b->st.bad_now++;
+        return DT_ERANGE;
+    }
     int rc = b->es != NULL ? b->eng->poll(b->es, now) : DT_OK;
     dt__bus_cmd_drain(b, now);
     return rc;
@@ -276,6 +294,10 @@ static size_t link_watches(const void *self, dt_watch *out, size_t max)
 static void link_ready(void *self, int fd, unsigned ev, dt_time now)
 {
     dt__bus *b = self;
+    if (!dt_time_valid(now)) {
+        b->st.bad_now++;
+        return;
+    }
     if (b->es != NULL)
         b->eng->ready(b->es, fd, ev, now);
     dt__bus_cmd_drain(b, now);
@@ -288,6 +310,10 @@ static dt_time link_wake_at(const void *self)
 static void link_wake(void *self, dt_time now)
 {
     dt__bus *b = self;
+    if (!dt_time_valid(now)) {
+        b->st.bad_now++;
+        return;
+    }
     if (b->es != NULL && b->eng->wake != NULL)
         b->eng->wake(b->es, now);
     dt__bus_cmd_drain(b, now);
@@ -310,18 +336,18 @@ const dt__io_link_ops dt__bus_link_ops = {link_poll,    link_watches, link_ready
 
 uint32_t dt__bus_epoch(const dt_io *io)
 {
-    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    const dt__bus *b = dt__bus_get(io);
     return b != NULL ? b->epoch : 0;
 }
 
 const char *dt__bus_twin(const dt_io *io)
 {
-    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    const dt__bus *b = dt__bus_get(io);
     return b != NULL ? b->twin : "";
 }
 
 uint32_t dt__bus_contract_version(const dt_io *io)
 {
-    const dt__bus *b = dt__io_link(io, DT__BUS_MQTT);
+    const dt__bus *b = dt__bus_get(io);
     return b != NULL ? b->contract_version : 0;
 }

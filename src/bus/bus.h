@@ -8,12 +8,9 @@
 #include "dtwin/error.h"
 #include "../adapters/adapters_internal.h"
 
-/* The link name of the MQTT connection in an io. */
-#define DT__BUS_MQTT "mqtt"
-
 /* Reads the description's "bus" section (NULL: none) into io: checks it
  * and, when the io opens its adapters, creates the broker connection as the
- * io's link DT__BUS_MQTT (connected at the first poll). */
+ * io's link named after its engine (connected at the first poll). */
 int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag);
 
 struct dt__mqtt;

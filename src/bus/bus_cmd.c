@@ -33,7 +33,7 @@
 
 #define SEQ_JUMP 64
 #define EPOCH_ORIGIN 1704067200 /* as bus.c: seconds since 2024-01-01 */
-#define EPOCH_AHEAD 600         /* s an issuer's epoch may run ahead of ours */
+#define EPOCH_AHEAD 120         /* s an issuer's epoch may run ahead of ours */
 #define CLOCK_JUMP DT_NS_PER_S  /* how far below an epoch's fastest transit */
 
 static uint32_t wall_epoch(void)
@@ -43,6 +43,12 @@ static uint32_t wall_epoch(void)
         ts.tv_sec - EPOCH_ORIGIN >= (time_t)UINT32_MAX - EPOCH_AHEAD)
         return 0;
     return (uint32_t)(ts.tv_sec - EPOCH_ORIGIN);
+}
+
+int dt__bus_epoch_plausible(uint32_t epoch)
+{
+    uint32_t wall = wall_epoch();
+    return wall != 0 && epoch <= wall + EPOCH_AHEAD;
 }
 
 /* One ack record on ack/{issuer} (QoS 1, not retained). */
@@ -72,6 +78,18 @@ static void publish_ack(dt__bus *b, size_t who, uint64_t issuer_seq, uint32_t de
  * twin has no room for is acked refused with DT_EFULL. */
 void dt__bus_cmd_drain(dt__bus *b, dt_time now)
 {
+    if (b->owner != NULL && b->owner->stopped && b->n_inflight > 0) {
+        /* handed over, then the twin stopped before deciding them: refused,
+         * never left without an answer */
+        for (size_t i = 0; i < DT__BUS_INFLIGHT; i++)
+            if (b->inflight[i].twin_seq != 0) {
+                b->st.cmd_stopped++;
+                publish_ack(b, b->inflight[i].issuer, b->inflight[i].issuer_seq,
+                            DT_DISP_REFUSED, DT_ESTATE, now);
+                b->inflight[i].twin_seq = 0;
+            }
+        b->n_inflight = 0;
+    }
     while (b->q_n > 0 && b->owner != NULL) {
         dt__bus_cmd *q = &b->queue[b->q_head];
         if (now > q->cmd.t_deadline) {
@@ -93,6 +111,7 @@ void dt__bus_cmd_drain(dt__bus *b, dt_time now)
             if (rc == DT_OK) {
                 b->inflight[slot] = *q;
                 b->inflight[slot].twin_seq = seq;
+                b->n_inflight++;
                 b->st.cmd_submitted++;
             } else {
                 if (rc == DT_EFULL)
@@ -132,16 +151,24 @@ static int parse_topic(const dt__bus *b, const char *topic, size_t *acc, char *i
     return 1;
 }
 
-/* The issuer's index, made on first sight; DT__BUS_ISSUERS when full. */
-static size_t issuer_index(dt__bus *b, const char *name)
+/* The issuer's index; n_issuers when it has not been seen. */
+static size_t issuer_find(const dt__bus *b, const char *name)
 {
     for (size_t i = 0; i < b->n_issuers; i++)
         if (strcmp(b->issuers[i].name, name) == 0)
             return i;
+    return b->n_issuers;
+}
+
+/* A new issuer whose first message passed the rules (its state in the
+ * scratch slot): a slot of its own, for the twin's life. DT__BUS_ISSUERS
+ * when the table is full. */
+static size_t issuer_add(dt__bus *b, const char *name)
+{
     if (b->n_issuers == DT__BUS_ISSUERS)
         return DT__BUS_ISSUERS;
     dt__bus_issuer *is = &b->issuers[b->n_issuers];
-    memset(is, 0, sizeof *is);
+    *is = b->issuers[DT__BUS_ISSUERS];
     memcpy(is->name, name, strlen(name) + 1);
     char rest[DT__BUS_NAME_MAX + 8];
     (void)snprintf(rest, sizeof rest, "ack/%s", name);
@@ -181,8 +208,7 @@ static dt__bus_epoch_mark *take_seq(dt__bus *b, dt__bus_issuer *is, size_t acc,
         b->st.cmd_stale_epoch++;
         return NULL;
     }
-    uint32_t wall = wall_epoch();
-    if (wall == 0 || h->epoch > wall + EPOCH_AHEAD) {
+    if (!dt__bus_epoch_plausible(h->epoch)) {
         b->st.cmd_future_epoch++;
         return NULL;
     }
@@ -216,13 +242,25 @@ static void take_record(dt__bus *b, size_t who, size_t acc, dt__bus_epoch_mark *
     dt_time off = now - (dt_time)r->t_issued;
     if (m->have_off && off < m->min_off &&
         (uint64_t)m->min_off - (uint64_t)off > (uint64_t)CLOCK_JUMP) {
-        /* faster than the fastest by more than transit varies: the issuer's
-         * clock jumped, or the time is forged to make the command look fresh
-         * later; refused, the epoch's offset unchanged */
-        b->st.cmd_clock_jump++;
-        publish_ack(b, who, r->seq, DT_DISP_REFUSED, DT_ERANGE, now);
-        return;
+        /* faster than the fastest by more than transit varies: the epoch's
+         * first message was held back on its way (then the next confirms
+         * the new offset), the issuer's clock jumped, or the time is forged
+         * to make a late command look fresh. One such record is refused and
+         * kept as a candidate; a second within CLOCK_JUMP of it confirms
+         * it, so no single message moves the epoch's offset */
+        uint64_t apart = off >= m->cand_off ? (uint64_t)off - (uint64_t)m->cand_off
+                                            : (uint64_t)m->cand_off - (uint64_t)off;
+        int confirmed = m->have_cand && apart <= (uint64_t)CLOCK_JUMP;
+        if (!confirmed) {
+            m->cand_off = off;
+            m->have_cand = 1;
+            b->st.cmd_clock_jump++;
+            publish_ack(b, who, r->seq, DT_DISP_REFUSED, DT_ERANGE, now);
+            return;
+        }
+        m->min_off = m->cand_off < off ? m->cand_off : off;
     }
+    m->have_cand = 0;
     if (!m->have_off || off < m->min_off) {
         m->min_off = off;
         m->have_off = 1;
@@ -281,15 +319,27 @@ static void on_command(void *user, const char *topic, const uint8_t *p, size_t l
         bad(b, &b->st.cmd_malformed, e);
         return;
     }
-    size_t who = issuer_index(b, name);
-    if (who == DT__BUS_ISSUERS) {
-        b->st.cmd_issuers_full++;
-        return;
-    }
-    dt__bus_epoch_mark *m = take_seq(b, &b->issuers[who], acc, &h);
+    /* an issuer not seen yet is checked in the scratch slot: only a
+     * message that passes the rules takes a slot of the table */
+    size_t who = issuer_find(b, name);
+    int fresh = who == b->n_issuers;
+    dt__bus_issuer *is = &b->issuers[fresh ? DT__BUS_ISSUERS : who];
+    if (fresh)
+        memset(is, 0, sizeof *is);
+    dt__bus_epoch_mark *m = take_seq(b, is, acc, &h);
     if (m == NULL)
         return;
+    if (fresh) {
+        size_t k = (size_t)(m - is->on[acc].ep);
+        if ((who = issuer_add(b, name)) == DT__BUS_ISSUERS) {
+            b->st.cmd_issuers_full++;
+            return;
+        }
+        m = &b->issuers[who].on[acc].ep[k];
+    }
     m->last_seq = h.seq;
+    uint64_t last_cmd = 0;
+    int any = 0;
     for (size_t i = 0; i < h.count; i++) {
         dt_buswire_command r;
         e = dt_buswire_command_at(p, len, i, &r);
@@ -297,11 +347,15 @@ static void on_command(void *user, const char *topic, const uint8_t *p, size_t l
             bad(b, &b->st.cmd_bad_records, e);
             continue;
         }
-        if (r.seq <= m->last_cmd) { /* repeated inside or across messages */
+        /* numbers rise within a message (its acks must be told apart);
+         * across messages the message seq already refuses repeats, and an
+         * issuer's numbers jump between topics (its other signals) */
+        if (any && r.seq <= last_cmd) {
             b->st.cmd_record_order++;
             continue;
         }
-        m->last_cmd = r.seq;
+        last_cmd = r.seq;
+        any = 1;
         take_record(b, who, acc, m, &r, now);
     }
 }
@@ -315,6 +369,7 @@ void dt__bus_cmd_decided(dt__bus *b, const dt_audit *au, dt_time t)
             publish_ack(b, b->inflight[i].issuer, b->inflight[i].issuer_seq, au->decision,
                         au->sink_status, t);
             b->inflight[i].twin_seq = 0;
+            b->n_inflight--;
             return;
         }
 }
@@ -328,7 +383,7 @@ int dt__bus_cmd_start(dt__bus *b)
         return DT_OK;
     b->queue = dt__calloc(&b->alloc, DT__BUS_CMD_QUEUE, sizeof *b->queue);
     b->inflight = dt__calloc(&b->alloc, DT__BUS_INFLIGHT, sizeof *b->inflight);
-    b->issuers = dt__calloc(&b->alloc, DT__BUS_ISSUERS, sizeof *b->issuers);
+    b->issuers = dt__calloc(&b->alloc, DT__BUS_ISSUERS + 1, sizeof *b->issuers); /* + scratch */
     if (b->buf == NULL) {
         b->buf_cap = DT_BUSWIRE_HEADER + DT_BUSWIRE_ACK_RECORD;
         b->buf = dt__calloc(&b->alloc, b->buf_cap, 1);
@@ -375,6 +430,7 @@ size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max)
         {"bus.cmd_expired", b->st.cmd_expired},
         {"bus.cmd_queue_full", b->st.cmd_queue_full},
         {"bus.cmd_refused", b->st.cmd_refused},
+        {"bus.cmd_stopped", b->st.cmd_stopped},
         {"bus.acks_published", b->st.acks_published},
         {"bus.acks_unsent", b->st.acks_unsent},
     };

@@ -34,9 +34,10 @@ typedef struct dt__bus_accept {
  * issuer's clock offset plus the fastest transit, bounded above). */
 typedef struct dt__bus_epoch_mark {
     uint32_t epoch;
-    int used, have_off;
-    uint64_t last_seq, last_cmd;
+    int used, have_off, have_cand;
+    uint64_t last_seq;
     dt_time min_off;
+    dt_time cand_off; /* a much faster offset waiting for a second to confirm it */
 } dt__bus_epoch_mark;
 
 /* An issuer: its ack topic and number, and per accepted signal the epochs
@@ -79,6 +80,7 @@ typedef struct dt__bus_stats {
     uint64_t beliefs_unsent;  /* the connection was down or refused the publish */
     uint64_t rebirths;        /* ctl/rebirth requests served */
     uint64_t state_published; /* $state and $contract publications */
+    uint64_t bad_now;         /* a hook called with a time outside +-DT_TIME_LIMIT: ignored */
     /* commands received on cmd/{signal}/{issuer} (docs/bus.md) */
     uint64_t cmd_messages;       /* messages received */
     uint64_t cmd_records;        /* valid records taken */
@@ -99,6 +101,7 @@ typedef struct dt__bus_stats {
     uint64_t cmd_expired;        /* past its deadline when received or handed over */
     uint64_t cmd_queue_full;     /* no room in the bus's queue or the twin's */
     uint64_t cmd_refused;        /* the twin refused the submit (another status) */
+    uint64_t cmd_stopped;        /* handed over, the twin stopped before deciding it */
     uint64_t acks_published;
     uint64_t acks_unsent; /* the connection was down or refused the publish */
     uint64_t cmd_bad[DT_BUSWIRE__COUNT];
@@ -152,6 +155,7 @@ typedef struct dt__bus {
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1];
     char prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/ */
     uint32_t epoch;                  /* of the connection being made or up */
+    int epoch_seen;                  /* a connection came up with it */
     uint32_t contract_version;
     char *contract; /* its JSON (with the version) */
     size_t contract_len;
@@ -168,6 +172,7 @@ typedef struct dt__bus {
     dt__bus_cmd *queue; /* ring of received commands (attach) */
     size_t q_head, q_n;
     dt__bus_cmd *inflight; /* DT__BUS_INFLIGHT slots (attach) */
+    size_t n_inflight;
     dt__bus_issuer *issuers; /* DT__BUS_ISSUERS (start) */
     size_t n_issuers;
     char cmd_prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/cmd/ */
@@ -203,6 +208,10 @@ int dt__bus_cmd_start(dt__bus *b);
 void dt__bus_cmd_drain(dt__bus *b, dt_time now);
 void dt__bus_cmd_decided(dt__bus *b, const dt_audit *au, dt_time t);
 size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max);
+/* Whether another twin's new epoch may be taken: at most 120 s past this
+ * machine's wall clock (epochs are wall-clock seconds; a forged one far
+ * ahead would make every real one look stale). */
+int dt__bus_epoch_plausible(uint32_t epoch);
 void dt__bus_cmd_free(dt__bus *b);
 
 /* bus_stream.c: reads "bus.streams" (absent: none) into b->streams. */

@@ -35,6 +35,8 @@
  * ack comes back through the broker */
 #define GRACE_DEFAULT_S 1.0
 #define GRACE_MAX_S 3600.0
+/* An ack 64 or more ahead of the last (or opening an epoch at 64 or more) */
+#define SEQ_JUMP 64
 
 static const char *const twinsnk_keys[] = {"twin", "realm", "ack_grace", NULL};
 
@@ -60,6 +62,7 @@ typedef struct tk_stats {
     uint64_t denied, puback_failed;
     uint64_t ack_messages, acks_applied, acks_altered, acks_failed, ack_unknown, ack_missing;
     uint64_t ack_retained, ack_stale_epoch, ack_duplicate, ack_malformed;
+    uint64_t ack_future_epoch, ack_seq_jump;
     uint64_t ack_bad[DT_BUSWIRE__COUNT];
 } tk_stats;
 
@@ -189,6 +192,19 @@ static void on_ack(void *user, const char *topic, const uint8_t *p, size_t len, 
         s->st.ack_duplicate++; /* a QoS 1 redelivery, a replay */
         return;
     }
+    /* as the receiver's rules for commands: no single forged ack may lock
+     * the real ones out, so a new epoch must be plausible (not past the
+     * wall clock by more than a receiver allows) and start below 64, and
+     * numbers may not jump by 64 or more */
+    int same = s->have_ack && h.epoch == s->ack_epoch;
+    if (!same && !dt__bus_epoch_plausible(h.epoch)) {
+        s->st.ack_future_epoch++;
+        return;
+    }
+    if (same ? h.seq - s->ack_seq >= SEQ_JUMP : (h.seq == 0 || h.seq >= SEQ_JUMP)) {
+        s->st.ack_seq_jump++;
+        return;
+    }
     s->have_ack = 1;
     s->ack_epoch = h.epoch;
     s->ack_seq = h.seq;
@@ -306,6 +322,13 @@ static int twinsnk_apply(void *self, const dt_command *cmd, const dt_mapping *ma
                         (unsigned long long)n);
         return DT_ERANGE;
     }
+    /* waiting for its ack before the publish: an engine may deliver the
+     * ack from inside it */
+    *slot = (tk_pending){cmd->seq,
+                         cmd->t_deadline < DT_TIME_LIMIT - s->grace ? cmd->t_deadline + s->grace
+                                                                    : DT_TIME_LIMIT,
+                         cmd->value, cmd->signal, 0};
+    s->n_pending++;
     int mid = 0, rc;
 #ifdef DTWIN_WITH_MQTT
     if (s->mq != NULL) /* the broker's refusal of the publish is known at once */
@@ -313,21 +336,19 @@ static int twinsnk_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     else
 #endif
         rc = s->eng->publish(s->es, tp->topic, s->buf, len, DT_BUS_RELIABLE, 0);
-    if (rc == DT_ESTATE) {
-        s->st.not_connected++;
-        return DT_EIO;
-    }
     if (rc != DT_OK) {
-        s->st.publish_errors++; /* the connection logs why */
+        if (slot->seq == cmd->seq) /* not answered meanwhile */
+            pending_drop(s, slot);
+        if (rc == DT_ESTATE)
+            s->st.not_connected++;
+        else
+            s->st.publish_errors++; /* the connection logs why */
         return DT_EIO;
     }
+    if (slot->seq == cmd->seq)
+        slot->mid = mid;
     tp->seq++;
     s->st.published++;
-    *slot = (tk_pending){cmd->seq,
-                         cmd->t_deadline < DT_TIME_LIMIT - s->grace ? cmd->t_deadline + s->grace
-                                                                    : DT_TIME_LIMIT,
-                         cmd->value, cmd->signal, mid};
-    s->n_pending++;
     return DT_OK;
 }
 
@@ -516,7 +537,7 @@ static size_t twinsnk_counters(const void *self, dt_counter *out, size_t max)
 {
     const twinsnk *s = self;
     const tk_stats *t = &s->st;
-    dt_counter c[20 + DT_BUSWIRE__COUNT];
+    dt_counter c[24 + DT_BUSWIRE__COUNT]; /* 22 named, then one per reason */
     size_t n = 0;
     c[n++] = (dt_counter){"published", t->published};
     c[n++] = (dt_counter){"not_connected", t->not_connected};
@@ -536,6 +557,8 @@ static size_t twinsnk_counters(const void *self, dt_counter *out, size_t max)
     c[n++] = (dt_counter){"ack_retained", t->ack_retained};
     c[n++] = (dt_counter){"ack_stale_epoch", t->ack_stale_epoch};
     c[n++] = (dt_counter){"ack_duplicate", t->ack_duplicate};
+    c[n++] = (dt_counter){"ack_future_epoch", t->ack_future_epoch};
+    c[n++] = (dt_counter){"ack_seq_jump", t->ack_seq_jump};
     c[n++] = (dt_counter){"ack_malformed", t->ack_malformed};
     for (size_t r = 1; r < DT_BUSWIRE__COUNT; r++)
         c[n++] = (dt_counter){s->bad_name[r], t->ack_bad[r]};

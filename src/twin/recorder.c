@@ -326,7 +326,15 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                         rc = DT_EPARSE;
                         break;
                     }
-                    dec_command(b, &t->rp_remote[t->rp_nremote++]);
+                    dec_command(b, &t->rp_remote[t->rp_nremote]);
+                    if (DT_ORIGIN_KIND(t->rp_remote[t->rp_nremote].origin) != DT_ORIGIN_REMOTE) {
+                        dt__fmt(t->err, sizeof t->err,
+                                "replay: a remote command record with origin 0x%04x",
+                                (unsigned)t->rp_remote[t->rp_nremote].origin);
+                        rc = DT_EPARSE;
+                        break;
+                    }
+                    t->rp_nremote++;
                 } else {
                     type = b[0];
                     break;
@@ -373,6 +381,12 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
             }
             dt_command c;
             dec_command(b, &c);
+            if (DT_ORIGIN_KIND(c.origin) != DT_ORIGIN_REMOTE) { /* a live twin writes none */
+                dt__fmt(t->err, sizeof t->err, "replay: a remote command record with origin 0x%04x",
+                        (unsigned)c.origin);
+                rc = DT_EPARSE;
+                break;
+            }
             if ((rc = dt__twin_submit_remote(t, &c, c.origin, NULL)) != DT_OK)
                 break;
             continue;

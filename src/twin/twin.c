@@ -235,7 +235,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
     t->sensing = 1; /* the bus may queue remote commands for this step's dispatch */
     int rc = dt_io_poll(t->io, now);
     for (size_t i = 0; t->replay && i < t->rp_nremote; i++) /* as they came in the log */
-        (void)dt__twin_submit_remote(t, &t->rp_remote[i], t->rp_remote[i].origin, NULL);
+        if (dt__twin_submit_remote(t, &t->rp_remote[i], t->rp_remote[i].origin, NULL) != DT_OK)
+            t->rp_mismatch = 1; /* the live twin took it: the replay diverged */
     t->rp_nremote = 0;
     t->sensing = 0;
     /* Synchronize */

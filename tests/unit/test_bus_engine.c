@@ -501,11 +501,9 @@ static void test_registry_checks_engines(void **state)
     dt_registry_destroy(reg);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_twins_on_another_engine),
-        cmocka_unit_test(test_registry_checks_engines),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_twins_on_another_engine),
+    cmocka_unit_test(test_registry_checks_engines),
+};
+
+DTT_MAIN(tests)

@@ -210,7 +210,7 @@ static void test_samples_flow_exact(void **state)
     dt_time t0 = mono();
     assert_int_equal(dt_twin_start(pub, t0), 0);
     assert_int_equal(dt_twin_start(sub, t0), 0);
-    const dt__bus *bus = dt__io_link(dt_twin_io(pub), DT__BUS_MQTT);
+    const dt__bus *bus = dt__bus_get(dt_twin_io(pub));
     assert_non_null(bus);
     /* the contract lists the stream with its signals (its white space out) */
     static char compact[8192];
@@ -764,7 +764,7 @@ static void test_connection_down_counts_unsent(void **state)
     }
     assert_int_equal(link_counter(pub, "bus.stream_messages"), 0);
     assert_int_equal(link_counter(pub, "bus.samples_published"), 0);
-    const dt__bus *bus = dt__io_link(dt_twin_io(pub), DT__BUS_MQTT);
+    const dt__bus *bus = dt__bus_get(dt_twin_io(pub));
     assert_int_equal(bus->streams.s[0].seq, 0);
     assert_int_equal(bus->streams.s[0].n_rec, 0);
     dt_twin_destroy(pub);

@@ -265,7 +265,7 @@ static void test_publishing_beliefs_allocates_nothing(void **state)
         assert_int_equal(dt_memory_source_push(dt_twin_io(pub), 0, "level", now, 2.0), 0);
         assert_int_equal(dt_twin_step(pub, now), 0);
         turn(one, 1);
-        const dt__bus *bus_state = dt__io_link(dt_twin_io(pub), DT__BUS_MQTT);
+        const dt__bus *bus_state = dt__bus_get(dt_twin_io(pub));
         assert_non_null(bus_state);
         uint64_t published = bus_state->st.beliefs_published;
         if (calls < 0 && published >= 5) {
@@ -472,7 +472,7 @@ static void test_contract_too_large_for_readers_is_refused(void **state)
     dt_diag d;
     int rc = dt_twin_load_json(doc, o, &opt, &t, &d);
     if (rc == DT_OK) {
-        const dt__bus *b = dt__io_link(dt_twin_io(t), DT__BUS_MQTT);
+        const dt__bus *b = dt__bus_get(dt_twin_io(t));
         print_message("loaded: a contract of %zu bytes\n", b != NULL ? b->contract_len : 0);
         dt_twin_destroy(t);
     }
