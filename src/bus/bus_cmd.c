@@ -2,16 +2,17 @@
  * (docs/bus.md, "Commands from other twins").
  *
  * Nothing authenticates a message yet, so the rules aim at two things: no
- * command is carried out twice (a QoS 1 redelivery, a replay) or late, and
- * no single forged message shuts a real issuer out. Per issuer and signal
- * the receiver remembers the last DT__BUS_EPOCHS epochs with the newest
- * message seq and command number of each: a message must be 1..63 ahead of
- * its epoch's last (a new epoch starts below 64), so a forged seq at its
- * maximum is refused, not taken as the new last; a new epoch must be newer
- * than every one remembered and at most EPOCH_AHEAD seconds ahead of the
- * receiver's wall clock (epochs are wall-clock seconds), so a forged epoch
- * at its maximum is refused, and a forged newer one does not make the real
- * issuer's current epoch stale (it is still remembered).
+ * command is carried out twice or late, and no single forged message shuts
+ * a real issuer out. Per issuer and signal the receiver remembers the last
+ * DT__BUS_EPOCHS epochs with the newest message seq of each: a message must
+ * be 1..63 ahead of its epoch's last (a new epoch starts below 64), so a
+ * forged seq at its maximum is refused, not taken as the new last; a new
+ * epoch must be newer than every one remembered and at most EPOCH_AHEAD
+ * seconds ahead of the receiver's wall clock (epochs are wall-clock
+ * seconds), so a forged epoch at its maximum is refused, and a forged newer
+ * one does not make the real issuer's current epoch stale (it is still
+ * remembered). An issuer takes a slot of the table only with a message that
+ * passes these rules.
  *
  * Time: the issuer's clock is not the receiver's. Per epoch the receiver
  * keeps the smallest arrival - t_issued seen: the issuer's offset plus the
@@ -19,8 +20,9 @@
  * difference from its deadline's distance; the deadline on the receiver's
  * base is arrival + (t_deadline - t_issued) - that excess. A command held
  * back (a redelivery after a reconnect, a message delayed in a bridge)
- * therefore expires as it would at the issuer. The distance itself is
- * bounded by the accept's deadline_max. */
+ * therefore expires as it would at the issuer. A record much faster than
+ * the fastest moves the offset only when a second confirms it. The
+ * distance itself is bounded by the accept's deadline_max. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <string.h>
