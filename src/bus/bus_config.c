@@ -63,6 +63,33 @@ int dt__bus_num_member(dt_diag *diag, const dt_config *obj, const char *path, co
     return DT_OK;
 }
 
+int dt__bus_signal_list(dt_diag *diag, const dt_config *o, const char *path, const char *key,
+                        const dt_model *model, dt_role role, const char *one, const char *many,
+                        dt_signal_id *out, size_t max, size_t *n)
+{
+    char got[64];
+    const dt_config *arr = dt_config_get(o, key);
+    if (!dt__cfg_is_array(arr) || dt__cfg_count(arr) < 1 || (size_t)dt__cfg_count(arr) > max)
+        return dt__diag(diag, DT_EPARSE, path, "%s: required, an array of 1..%zu %s, got %s", key,
+                        max, many, dt__cfg_got(arr, got, sizeof got));
+    size_t i = 0;
+    for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
+        const char *id = dt__cfg_str(s);
+        dt_signal_id sig;
+        if (id == NULL || dt_model_find_signal(model, id, &sig) != DT_OK)
+            return dt__diag(diag, DT_EPARSE, path, "%s[%zu]: unknown signal %s", key, i,
+                            id ? id : dt__cfg_got(s, got, sizeof got));
+        if (dt_model_signal(model, sig)->role != role)
+            return dt__diag(diag, DT_EPARSE, path, "%s[%zu]: %s is not %s", key, i, id, one);
+        for (size_t j = 0; j < i; j++)
+            if (out[j] == sig)
+                return dt__diag(diag, DT_EPARSE, path, "%s[%zu]: %s twice", key, i, id);
+        out[i] = sig;
+    }
+    *n = i;
+    return DT_OK;
+}
+
 static int read_identity(dt_diag *diag, const dt_config *sec, const char *name, dt__bus *b)
 {
     int rc = dt__bus_str_member(diag, sec, "bus", "realm", 1, b->realm, sizeof b->realm);
@@ -114,29 +141,9 @@ static int read_group(dt_diag *diag, const dt_config *o, const char *path, dt__b
     if (ind != NULL && dt_config_bool(ind, &g->independent) != DT_OK)
         return dt__diag(diag, DT_EPARSE, path, "independent: expected true or false, got %s",
                         dt__cfg_got(ind, got, sizeof got));
-    const dt_config *st = dt_config_get(o, "states");
-    if (!dt__cfg_is_array(st) || dt__cfg_count(st) < 1 ||
-        dt__cfg_count(st) > (int)DT_BUSWIRE_MAX_STATES)
-        return dt__diag(diag, DT_EPARSE, path,
-                        "states: required, an array of 1..%u estimated signals, got %s",
-                        DT_BUSWIRE_MAX_STATES, dt__cfg_got(st, got, sizeof got));
-    size_t i = 0;
-    for (const dt_config *s = dt__cfg_child(st); s != NULL; s = dt__cfg_next(s), i++) {
-        const char *id = dt__cfg_str(s);
-        dt_signal_id sig;
-        if (id == NULL || dt_model_find_signal(b->model, id, &sig) != DT_OK)
-            return dt__diag(diag, DT_EPARSE, path, "states[%zu]: unknown signal %s", i,
-                            id ? id : dt__cfg_got(s, got, sizeof got));
-        if (dt_model_signal(b->model, sig)->role != DT_ROLE_ESTIMATED)
-            return dt__diag(diag, DT_EPARSE, path, "states[%zu]: %s is not an estimated signal",
-                            i, id);
-        for (size_t j = 0; j < i; j++)
-            if (g->sig[j] == sig)
-                return dt__diag(diag, DT_EPARSE, path, "states[%zu]: %s twice", i, id);
-        g->sig[i] = sig;
-    }
-    g->n = i;
-    return DT_OK;
+    return dt__bus_signal_list(diag, o, path, "states", b->model, DT_ROLE_ESTIMATED,
+                               "an estimated signal", "estimated signals", g->sig,
+                               DT_BUSWIRE_MAX_STATES, &g->n);
 }
 
 static int read_groups(dt_diag *diag, const dt_config *sec, dt__bus *b)

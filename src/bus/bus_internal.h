@@ -193,6 +193,13 @@ int dt__bus_str_member(dt_diag *diag, const dt_config *obj, const char *path, co
 int dt__bus_num_member(dt_diag *diag, const dt_config *obj, const char *path, const char *key,
                        double lo, double hi, int integer, double def, double *out);
 
+/* A list of signal ids of one role under `key` (1..max, each once) into out
+ * (bus_config.c; the groups' states, the streams' signals). one and many
+ * name the role in messages ("an estimated signal", "estimated signals"). */
+int dt__bus_signal_list(dt_diag *diag, const dt_config *o, const char *path, const char *key,
+                        const dt_model *model, dt_role role, const char *one, const char *many,
+                        dt_signal_id *out, size_t max, size_t *n);
+
 /* The topic of a twin's member: prefix + rest ("$state", "b/level"). */
 int dt__bus_topic(char *out, size_t cap, const char *realm, const char *twin, const char *rest);
 /* Whether s is a valid realm, twin or group name. */

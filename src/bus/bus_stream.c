@@ -18,53 +18,6 @@ static const char *const stream_keys[] = {"stream", "signals", "batch", "max_age
 #define BATCH_DEFAULT 20
 #define MAX_AGE_DEFAULT 1.0 /* s */
 
-static int read_signals(dt_diag *diag, const dt_config *o, const char *path, const dt__bus *b,
-                        dt__bus_stream *st)
-{
-    char got[64];
-    const dt_config *arr = dt_config_get(o, "signals");
-    if (!dt__cfg_is_array(arr) || dt__cfg_count(arr) < 1 ||
-        dt__cfg_count(arr) > DT__BUS_STREAM_SIGNALS)
-        return dt__diag(diag, DT_EPARSE, path,
-                        "signals: required, an array of 1..%d measured signals, got %s",
-                        DT__BUS_STREAM_SIGNALS, dt__cfg_got(arr, got, sizeof got));
-    size_t i = 0;
-    for (const dt_config *s = dt__cfg_child(arr); s != NULL; s = dt__cfg_next(s), i++) {
-        const char *id = dt__cfg_str(s);
-        dt_signal_id sig;
-        if (id == NULL || dt_model_find_signal(b->model, id, &sig) != DT_OK)
-            return dt__diag(diag, DT_EPARSE, path, "signals[%zu]: unknown signal %s", i,
-                            id ? id : dt__cfg_got(s, got, sizeof got));
-        if (dt_model_signal(b->model, sig)->role != DT_ROLE_MEASURED)
-            return dt__diag(diag, DT_EPARSE, path,
-                            "signals[%zu]: %s is not a measured signal (a stream carries the "
-                            "samples the twin receives)",
-                            i, id);
-        for (size_t j = 0; j < i; j++)
-            if (st->sig[j] == sig)
-                return dt__diag(diag, DT_EPARSE, path, "signals[%zu]: %s twice", i, id);
-        st->sig[i] = sig;
-    }
-    st->n = i;
-    return DT_OK;
-}
-
-/* An optional number in [lo, hi] (an integer when asked), def when absent. */
-static int number(dt_diag *diag, const dt_config *o, const char *path, const char *key, double lo,
-                  double hi, int integer, double def, double *out)
-{
-    int present = 0;
-    double v = def;
-    int rc = dt__cfg_opt_number(diag, o, path, key, &v, &present);
-    if (rc != DT_OK)
-        return rc;
-    if (present && (!(v >= lo && v <= hi) || (integer && v != (double)(int64_t)v)))
-        return dt__diag(diag, DT_EPARSE, path, "%s: %s %g..%g, got %.17g", key,
-                        integer ? "an integer in" : "a number in", lo, hi, v);
-    *out = v;
-    return DT_OK;
-}
-
 static int read_stream(dt_diag *diag, const dt_config *o, const char *path, dt__bus *b,
                        dt__bus_stream *st)
 {
@@ -88,11 +41,14 @@ static int read_stream(dt_diag *diag, const dt_config *o, const char *path, dt__
     memcpy(st->name, name, strlen(name) + 1);
     double batch = BATCH_DEFAULT, age = MAX_AGE_DEFAULT;
     const double most = (double)(size_t)DT_BUSWIRE_MAX_SAMPLES; /* an integer: 8191 */
-    rc = number(diag, o, path, "batch", 1, most, 1, batch, &batch);
+    rc = dt__bus_num_member(diag, o, path, "batch", 1, most, 1, batch, &batch);
     if (rc == DT_OK)
-        rc = number(diag, o, path, "max_age", 0.001, 3600, 0, age, &age);
+        rc = dt__bus_num_member(diag, o, path, "max_age", 0.001, 3600, 0, age, &age);
     if (rc == DT_OK)
-        rc = read_signals(diag, o, path, b, st);
+        rc = dt__bus_signal_list(diag, o, path, "signals", b->model, DT_ROLE_MEASURED,
+                                 "a measured signal (a stream carries the samples the twin "
+                                 "receives)",
+                                 "measured signals", st->sig, DT__BUS_STREAM_SIGNALS, &st->n);
     if (rc != DT_OK)
         return rc;
     st->batch = (size_t)batch;
