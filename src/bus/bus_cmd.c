@@ -310,7 +310,13 @@ static void on_command(void *user, const char *topic, const uint8_t *p, size_t l
         return;
     }
     if (acc == DT__BUS_ACCEPT) {
-        b->st.cmd_not_accepted++;
+        /* logged: the issuer learns of it only as a missing ack */
+        uint64_t k = ++b->st.cmd_not_accepted;
+        if ((k & (k - 1)) == 0)
+            dt__log(&b->log, DT_LOG_WARN, "bus",
+                    "a command from %s for a signal this twin does not accept (not in its "
+                    "\"accept\"): dropped (%llu so far)",
+                    name, (unsigned long long)k);
         return;
     }
     dt_buswire_header h;

@@ -29,9 +29,9 @@ typedef struct dt__bus_accept {
     dt_time deadline_max; /* the longest deadline an issuer may ask for, ns */
 } dt__bus_accept;
 
-/* One epoch of an issuer on one signal's topic: the newest message seq and
- * command number taken, and the smallest arrival - t_issued seen (the
- * issuer's clock offset plus the fastest transit, bounded above). */
+/* One epoch of an issuer on one signal's topic: the newest message seq
+ * taken, and the smallest arrival - t_issued seen (the issuer's clock
+ * offset plus the fastest transit, bounded above). */
 typedef struct dt__bus_epoch_mark {
     uint32_t epoch;
     int used, have_off, have_cand;
@@ -95,7 +95,7 @@ typedef struct dt__bus_stats {
     uint64_t cmd_future_epoch;   /* an epoch too far ahead of the receiver's wall clock */
     uint64_t cmd_duplicate;      /* a message seq not above the last of its epoch */
     uint64_t cmd_seq_jump;       /* a seq 64 or more ahead (or a new epoch's above 63) */
-    uint64_t cmd_record_order;   /* a command number not above the last taken */
+    uint64_t cmd_record_order;   /* a command number not above the one before it in its message */
     uint64_t cmd_clock_jump;     /* issued over 1 s later than the epoch's fastest transit allows */
     uint64_t cmd_deadline_too_far; /* a deadline further than the accept's deadline_max */
     uint64_t cmd_expired;        /* past its deadline when received or handed over */
