@@ -37,6 +37,7 @@
  *   socket the client opens (the broker's side is its set_tcp_nodelay). */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@
 
 #define SUBS_MAX 64
 #define STATE_FNS 8
+/* The longest a clean close waits for the broker's answers (close_quietly) */
+#define CLOSE_WAIT_MS 250
 #define ACK_SLOTS 256        /* QoS 1 answers routed back; more in flight: counted only */
 #define READ_BUDGET 512      /* packets one ready() reads */
 #define READ_BYTES (256u * 1024u) /* message bytes one ready() reads (the last may overshoot) */
@@ -76,6 +79,9 @@ struct dt__mqtt {
     int tcp_up; /* CONNECTING: the TCP connection is made (TLS handshake next) */
     uint64_t refused_seen; /* connect_refused when the last attempt ended */
     int closing;           /* destroy's own DISCONNECT: no loss to report */
+    int last_q1_mid;       /* the newest QoS 1 publish, and whether its PUBACK came */
+    int last_q1_acked;
+    int unsub_pending;     /* destroy: UNSUBACKs still to come */
     uint32_t gen;
     dt_time now, next_attempt, backoff, next_misc, connect_deadline, up_since;
     uint64_t rng;
@@ -224,6 +230,8 @@ static void on_publish(struct mosquitto *mq, void *obj, int mid, int reason,
             "%s: the broker refused a publish: %s (PUBACK 0x%02x)", m->name,
             mosquitto_reason_string(reason), (unsigned)reason);
     }
+    if (mid == m->last_q1_mid)
+        m->last_q1_acked = 1;
     size_t k = (size_t)mid % ACK_SLOTS;
     if (m->acks[k].fn != NULL && m->acks[k].mid == mid) {
         dt__mqtt_puback_fn fn = m->acks[k].fn;
@@ -251,6 +259,8 @@ static void on_message(struct mosquitto *mq, void *obj, const struct mosquitto_m
 {
     (void)mq, (void)p;
     dt__mqtt *m = obj;
+    if (m->closing) /* destroy draining the socket: the subscribers are gone */
+        return;
     int routed = 0;
     m->delivering_retained = msg->retain;
     for (size_t i = 0; i < m->n_subs; i++) {
@@ -319,6 +329,54 @@ int dt__mqtt_create(const dt_allocator *alloc, const dt_logger *log, const char 
     return DT_OK;
 }
 
+static void on_unsubscribe(struct mosquitto *mq, void *obj, int mid, const mosquitto_property *p)
+{
+    (void)mq, (void)mid, (void)p;
+    dt__mqtt *m = obj;
+    if (m->unsub_pending > 0)
+        m->unsub_pending--;
+}
+
+/* Before a clean DISCONNECT: unsubscribe everything and wait, at most
+ * CLOSE_WAIT_MS, for the UNSUBACKs and the PUBACK of the newest QoS 1
+ * publish (the "stopped" state). libmosquitto closes the socket as soon as
+ * it has written the DISCONNECT; bytes still unread in it then make the
+ * kernel send a reset instead of a close, the broker fails to write its
+ * PUBACK and drops the client as lost, publishing its will: a twin that
+ * stopped cleanly would read as lost. With nothing subscribed and every
+ * answer read, no byte is left unread. Blocks the caller (once, at
+ * destroy). Messages read meanwhile go to nobody. */
+static void close_quietly(dt__mqtt *m)
+{
+    mosquitto_unsubscribe_v5_callback_set(m->mosq, on_unsubscribe);
+    m->unsub_pending = 0;
+    for (size_t i = 0; i < m->n_subs; i++)
+        if (mosquitto_unsubscribe_v5(m->mosq, NULL, m->subs[i].filter, NULL) ==
+            MOSQ_ERR_SUCCESS)
+            m->unsub_pending++;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int q1_waiting = m->last_q1_mid != 0 && !m->last_q1_acked;
+        if (m->unsub_pending == 0 && !q1_waiting)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        int fd = mosquitto_socket(m->mosq);
+        if (ms >= CLOSE_WAIT_MS || fd < 0)
+            break;
+        struct pollfd pf = {fd, (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)),
+                            0};
+        if (poll(&pf, 1, (int)(CLOSE_WAIT_MS - ms)) <= 0)
+            break;
+        if ((pf.revents & POLLOUT) && mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+            break;
+        if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) &&
+            mosquitto_loop_read(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+            break;
+    }
+}
+
 void dt__mqtt_destroy(dt__mqtt *m)
 {
     if (m == NULL)
@@ -328,6 +386,7 @@ void dt__mqtt_destroy(dt__mqtt *m)
             /* a clean DISCONNECT: the broker drops the will (a twin that
              * stops is not lost); best effort, written now or never */
             m->closing = 1;
+            close_quietly(m);
             (void)mosquitto_disconnect_v5(m->mosq, 0, NULL);
             (void)mosquitto_loop_write(m->mosq, 1);
         }
@@ -408,6 +467,8 @@ int dt__mqtt_publish(dt__mqtt *m, const char *topic, const void *payload, size_t
     }
     m->st.published++;
     if (qos == 1) {
+        m->last_q1_mid = id;
+        m->last_q1_acked = 0;
         size_t k = (size_t)id % ACK_SLOTS;
         m->acks[k].mid = id;
         m->acks[k].fn = fn;

@@ -211,6 +211,99 @@ static void test_lost_across_epochs(void **state)
     dtt_broker_stop(&b);
 }
 
+/* A watcher of a twin's $state: every live state message it reads. */
+typedef struct watcher {
+    struct mosquitto *m;
+    int connected, stopped, lost;
+} watcher;
+
+static void w_connect(struct mosquitto *m, void *o, int rc)
+{
+    (void)m;
+    ((watcher *)o)->connected = rc == 0;
+}
+
+static void w_msg(struct mosquitto *m, void *o, const struct mosquitto_message *msg)
+{
+    (void)m;
+    watcher *w = o;
+    char text[256];
+    if (msg->retain || msg->payloadlen <= 0 || (size_t)msg->payloadlen >= sizeof text)
+        return;
+    memcpy(text, msg->payload, (size_t)msg->payloadlen);
+    text[msg->payloadlen] = '\0';
+    w->stopped += strstr(text, "\"stopped\"") != NULL;
+    w->lost += strstr(text, "\"lost\"") != NULL;
+}
+
+/* A twin that stops cleanly while messages keep coming to it is stopped,
+ * not lost: its connection closes without leaving unread bytes (which make
+ * the kernel reset it, and the broker publish the will). The reader here
+ * is flooded with beliefs it does not turn its loop for, then destroyed. */
+static void test_clean_stop_under_incoming_traffic(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    forger f;
+    forger_start(&f, b.port);
+    forge_text(&f, "$contract", contract7, 1);
+    forge_text(&f, "$state", "{\"state\":\"ready\",\"epoch\":100,\"contract\":7}", 1);
+    watcher w;
+    memset(&w, 0, sizeof w);
+    w.m = mosquitto_new(NULL, true, &w);
+    assert_non_null(w.m);
+    mosquitto_connect_callback_set(w.m, w_connect);
+    mosquitto_message_callback_set(w.m, w_msg);
+    assert_int_equal(mosquitto_connect(w.m, "127.0.0.1", b.port, 30), 0);
+    for (int i = 0; i < 3000 && !w.connected; i++)
+        mosquitto_loop(w.m, 10, 1);
+    assert_int_equal(mosquitto_subscribe(w.m, NULL, "dt/v1/r/sub/$state", 1), 0);
+
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, sub_fmt, bus);
+    dt_twin *sub = load(doc, NULL);
+    assert_int_equal(dt_twin_start(sub, mono()), 0);
+    /* connected and subscribed: the retained state read */
+    dt_twin *one[1] = {sub};
+    for (int i = 0; i < 100; i++)
+        turn(one, 1);
+    uint64_t seq = 1;
+    for (int i = 0; i < 100 && counter(sub, "messages") == 0; i++) {
+        forge_belief(&f, 100, 7, seq++);
+        for (int k = 0; k < 5; k++) {
+            mosquitto_loop(f.m, 0, 1);
+            turn(one, 1);
+        }
+    }
+    assert_true(counter(sub, "messages") >= 1);
+    /* a flood the reader does not read, then its clean stop */
+    for (uint64_t k = 0; k < 3000; k++, seq++) {
+        forge_belief(&f, 100, 7, seq);
+        if (k % 64 == 0)
+            mosquitto_loop(f.m, 0, 1);
+    }
+    for (int i = 0; i < 50; i++)
+        mosquitto_loop(f.m, 1, 1);
+    dt_twin_destroy(sub);
+    /* the broker has the stopped state; no will follows (bounded wait:
+     * a will would come as soon as the broker saw the reset) */
+    for (int i = 0; i < 3000 && w.stopped == 0; i++)
+        mosquitto_loop(w.m, 1, 1);
+    assert_int_equal(w.stopped, 1);
+    for (int i = 0; i < 200; i++) {
+        mosquitto_loop(w.m, 1, 1);
+        mosquitto_loop(f.m, 0, 1);
+    }
+    assert_int_equal(w.lost, 0);
+    mosquitto_destroy(w.m);
+    forger_stop(&f);
+    dtt_broker_stop(&b);
+}
+
 /* ---- TLS identities and the broker's ACL ---- */
 
 static uint64_t link_counter(dt_twin *t, const char *name)
@@ -302,6 +395,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reader_estimates_from_the_publishers_belief),
     cmocka_unit_test(test_reader_rules_against_a_forger),
     cmocka_unit_test(test_lost_across_epochs),
+    cmocka_unit_test(test_clean_stop_under_incoming_traffic),
     cmocka_unit_test(test_tls_identities_and_acl),
 };
 
