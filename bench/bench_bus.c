@@ -419,7 +419,7 @@ static void pingpong(cli *a, cli *b, int count, int paced)
  * They run interleaved in blocks so that the machine's changing load falls
  * on both alike. */
 #define RAW_TOPIC "dt/v1/r/raw/b/tank" /* as long as the twins' dt/v1/r/pub/b/tank */
-#define ROUNDS 10                       /* pairs of blocks; HOPS / (2 ROUNDS) hops each */
+#define ROUNDS 10                       /* pairs of blocks (raw, twins) of HOPS / ROUNDS hops */
 
 typedef struct rawhop {
     cli *a, *b; /* publisher, subscriber (M_ONEWAY) */
