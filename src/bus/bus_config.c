@@ -256,8 +256,9 @@ int dt__bus_read(dt_io *io, const dt_config *sec, dt_diag *diag)
                         dt__cfg_got(sec, got, sizeof got));
     const dt_bus_engine_ops *eng = NULL;
     int rc = read_engine(io, diag, sec, &eng);
-    if (rc == DT_OK)
-        rc = dt__cfg_check_keys(diag, sec, "bus", bus_keys, eng->keys);
+    if (rc != DT_OK || eng == NULL)
+        return rc != DT_OK ? rc : DT_EINVAL;
+    rc = dt__cfg_check_keys(diag, sec, "bus", bus_keys, eng->keys);
     if (rc != DT_OK)
         return rc;
     dt__io_declare_bus(io);
