@@ -64,7 +64,7 @@ typedef void (*dt_bus_state_fn)(void *user, int up, dt_time now);
 /** What an engine is opened with. */
 typedef struct dt_bus_engine_env {
     const dt_allocator *alloc; /**< the twin's: allocate in open only */
-    const dt_logger *log;
+    const dt_logger *log;      /**< the twin's logger */
     const char *realm;   /**< the twin's realm on the bus */
     const char *twin;    /**< the twin's name on the bus */
     const char *basedir; /**< the description's directory, for relative paths */
@@ -105,12 +105,18 @@ typedef struct dt_bus_engine_ops {
     /** Inside a dt_bus_message_fn: 1 when the message is a retained copy,
      *  0 for a live one; 0 outside a callback. */
     int (*message_retained)(const void *self);
-    /** The loop hooks, as an adapter's (dtwin/adapter.h). watches, wake_at,
-     *  wake may be NULL (an engine polled once a cycle). */
+    /** The loop hooks, as an adapter's (dtwin/adapter.h): the engine calls
+     *  its message and state callbacks from these (and from nothing else,
+     *  not from inside publish or subscribe). poll: once a cycle, and when
+     *  no loop watches the engine; returns 0 or a DT_E* status. */
     int (*poll)(void *self, dt_time now);
+    /** The descriptors to watch now (may be NULL: an engine polled once a cycle). */
     size_t (*watches)(const void *self, dt_watch *out, size_t max);
+    /** A watched descriptor is ready. */
     void (*ready)(void *self, int fd, unsigned events, dt_time now);
+    /** When to be woken (DT_TIME_MAX: never; may be NULL). */
     dt_time (*wake_at)(const void *self);
+    /** Woken at its time (may be NULL). */
     void (*wake)(void *self, dt_time now);
     /** The engine's counters (may be NULL); names stay valid for its life. */
     size_t (*counters)(const void *self, dt_counter *out, size_t max);
