@@ -76,21 +76,41 @@ static void before_connect(void *user)
         (void)b->eng->set_will(b->es, topic, js, n);
 }
 
-/* The contract, then ready: a reader that sees ready can read the contract
- * it names (per-topic order only: a reader must still accept them in either
- * order, see docs/bus.md). */
-static void announce(dt__bus *b)
+/* The twin's $state: "init" while the twin is loaded but not started (or
+ * stopped: its commands would be refused), "ready" while it runs. */
+static void publish_state(dt__bus *b)
 {
     char topic[DT__BUS_TOPIC_MAX], js[128];
+    int running = dt__bus_owner_running(b);
+    size_t n = state_json(b, running ? "ready" : "init", js, sizeof js);
+    if (dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$state") == DT_OK && n > 0 &&
+        b->eng->publish(b->es, topic, js, n, DT_BUS_RELIABLE, 1) == DT_OK) {
+        b->st.state_published++;
+        b->announced_ready = running;
+    }
+}
+
+/* The contract, then the state: a reader that sees ready can read the
+ * contract it names (per-topic order only: a reader must still accept them
+ * in either order, see docs/bus.md). */
+static void announce(dt__bus *b)
+{
+    char topic[DT__BUS_TOPIC_MAX];
     if (b->contract != NULL &&
         dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$contract") == DT_OK &&
         b->eng->publish(b->es, topic, b->contract, b->contract_len, DT_BUS_RELIABLE, 1) ==
             DT_OK)
         b->st.state_published++;
-    size_t n = state_json(b, "ready", js, sizeof js);
-    if (dt__bus_topic(topic, sizeof topic, b->realm, b->twin, "$state") == DT_OK && n > 0 &&
-        b->eng->publish(b->es, topic, js, n, DT_BUS_RELIABLE, 1) == DT_OK)
-        b->st.state_published++;
+    publish_state(b);
+}
+
+/* After every hook: an "init" announced before the twin started becomes
+ * "ready" once it runs. */
+static void state_follow(dt__bus *b)
+{
+    if (b->es != NULL && !b->announced_ready && dt__bus_owner_running(b) &&
+        b->eng->connected(b->es))
+        publish_state(b);
 }
 
 static void on_state(void *user, int up, dt_time now)
@@ -284,6 +304,7 @@ static int link_poll(void *self, dt_time now)
     }
     int rc = b->es != NULL ? b->eng->poll(b->es, now) : DT_OK;
     dt__bus_cmd_drain(b, now);
+    state_follow(b);
     return rc;
 }
 static size_t link_watches(const void *self, dt_watch *out, size_t max)
@@ -301,6 +322,7 @@ static void link_ready(void *self, int fd, unsigned ev, dt_time now)
     if (b->es != NULL)
         b->eng->ready(b->es, fd, ev, now);
     dt__bus_cmd_drain(b, now);
+    state_follow(b);
 }
 static dt_time link_wake_at(const void *self)
 {
@@ -317,6 +339,7 @@ static void link_wake(void *self, dt_time now)
     if (b->es != NULL && b->eng->wake != NULL)
         b->eng->wake(b->es, now);
     dt__bus_cmd_drain(b, now);
+    state_follow(b);
 }
 static void link_destroy(void *self) { dt__bus_destroy(self); }
 static size_t link_counters(const void *self, dt_counter *out, size_t max)

@@ -47,6 +47,11 @@ static uint32_t wall_epoch(void)
     return (uint32_t)(ts.tv_sec - EPOCH_ORIGIN);
 }
 
+int dt__bus_owner_running(const dt__bus *b)
+{
+    return b->owner != NULL && b->owner->started && !b->owner->stopped;
+}
+
 int dt__bus_epoch_plausible(uint32_t epoch)
 {
     uint32_t wall = wall_epoch();

@@ -156,6 +156,7 @@ typedef struct dt__bus {
     char prefix[DT__BUS_TOPIC_MAX]; /* dt/v1/{realm}/{twin}/ */
     uint32_t epoch;                  /* of the connection being made or up */
     int epoch_seen;                  /* a connection came up with it */
+    int announced_ready;             /* the last $state published said ready (else init) */
     uint32_t contract_version;
     char *contract; /* its JSON (with the version) */
     size_t contract_len;
@@ -219,6 +220,8 @@ size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max);
  * machine's wall clock (epochs are wall-clock seconds; a forged one far
  * ahead would make every real one look stale). */
 int dt__bus_epoch_plausible(uint32_t epoch);
+/* Whether the twin the bus belongs to runs (started, not stopped). */
+int dt__bus_owner_running(const dt__bus *b);
 void dt__bus_cmd_free(dt__bus *b);
 
 /* bus_stream.c: reads "bus.streams" (absent: none) into b->streams. */

@@ -231,7 +231,8 @@ static void on_state(void *user, const char *topic, const uint8_t *p, size_t len
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
         return;
     }
-    int ready = strcmp(ps.state, "ready") == 0;
+    /* ready and init: the publisher's own announcement of its connection */
+    int ready = strcmp(ps.state, "ready") == 0 || strcmp(ps.state, "init") == 0;
     if (ps.epoch < s->epoch && !ready) {
         s->st.stale_state++; /* a last will of an older connection, or a late retained copy */
         return;

@@ -214,7 +214,7 @@ static void test_lost_across_epochs(void **state)
 /* A watcher of a twin's $state: every live state message it reads. */
 typedef struct watcher {
     struct mosquitto *m;
-    int connected, stopped, lost;
+    int connected, stopped, lost, init, ready;
 } watcher;
 
 static void w_connect(struct mosquitto *m, void *o, int rc)
@@ -234,6 +234,8 @@ static void w_msg(struct mosquitto *m, void *o, const struct mosquitto_message *
     text[msg->payloadlen] = '\0';
     w->stopped += strstr(text, "\"stopped\"") != NULL;
     w->lost += strstr(text, "\"lost\"") != NULL;
+    w->init += strstr(text, "\"init\"") != NULL;
+    w->ready += strstr(text, "\"ready\"") != NULL;
 }
 
 /* A twin that stops cleanly while messages keep coming to it is stopped,
@@ -301,6 +303,50 @@ static void test_clean_stop_under_incoming_traffic(void **state)
     assert_int_equal(w.lost, 0);
     mosquitto_destroy(w.m);
     forger_stop(&f);
+    dtt_broker_stop(&b);
+}
+
+/* $state says "init" while the twin is loaded but not started (connected,
+ * its commands would wait), "ready" once it runs. */
+static void test_state_init_then_ready(void **state)
+{
+    (void)state;
+    dtt_broker b;
+    memset(&b, 0, sizeof b);
+    assert_int_equal(dtt_broker_start(&b, NULL), 0);
+    watcher w;
+    memset(&w, 0, sizeof w);
+    w.m = mosquitto_new(NULL, true, &w);
+    assert_non_null(w.m);
+    mosquitto_connect_callback_set(w.m, w_connect);
+    mosquitto_message_callback_set(w.m, w_msg);
+    assert_int_equal(mosquitto_connect(w.m, "127.0.0.1", b.port, 30), 0);
+    for (int i = 0; i < 3000 && !w.connected; i++)
+        mosquitto_loop(w.m, 10, 1);
+    assert_int_equal(mosquitto_subscribe(w.m, NULL, "dt/v1/r/sub/$state", 1), 0);
+    for (int i = 0; i < 20; i++)
+        mosquitto_loop(w.m, 1, 1);
+    char port[16], bus[256], doc[4096];
+    snprintf(port, sizeof port, "%d", b.port);
+    snprintf(bus, sizeof bus, BUS("%s"), port);
+    snprintf(doc, sizeof doc, sub_fmt, bus);
+    dt_twin *sub = load(doc, NULL);
+    dt_twin *one[1] = {sub};
+    for (int i = 0; i < 3000 && w.init == 0; i++) {
+        turn(one, 1);
+        mosquitto_loop(w.m, 0, 1);
+    }
+    assert_int_equal(w.init, 1);
+    assert_int_equal(w.ready, 0);
+    assert_int_equal(dt_twin_start(sub, mono()), 0);
+    for (int i = 0; i < 3000 && w.ready == 0; i++) {
+        turn(one, 1);
+        assert_int_equal(dt_twin_step(sub, mono()), 0);
+        mosquitto_loop(w.m, 0, 1);
+    }
+    assert_int_equal(w.ready, 1);
+    dt_twin_destroy(sub);
+    mosquitto_destroy(w.m);
     dtt_broker_stop(&b);
 }
 
@@ -396,6 +442,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reader_rules_against_a_forger),
     cmocka_unit_test(test_lost_across_epochs),
     cmocka_unit_test(test_clean_stop_under_incoming_traffic),
+    cmocka_unit_test(test_state_init_then_ready),
     cmocka_unit_test(test_tls_identities_and_acl),
 };
 
