@@ -240,6 +240,11 @@ static void on_state(void *user, const char *topic, const uint8_t *p, size_t len
     if (ps.epoch != s->epoch) {
         s->epoch = ps.epoch;
         new_epoch(s);
+    } else if (ready && (s->peer_state == 2 || s->peer_state == 3)) {
+        /* announced again after a will or a stop in the same epoch: a new
+         * connection (a process restarted within the second, or one whose
+         * epoch had run ahead): its numbers are taken afresh */
+        new_epoch(s);
     }
     int was = s->peer_state;
     s->peer_state = strcmp(ps.state, "ready") == 0 ? 1 : strcmp(ps.state, "lost") == 0 ? 2
