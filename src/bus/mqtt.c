@@ -645,27 +645,3 @@ void dt__mqtt_wake(void *self, dt_time now)
         check_socket(m);
     }
 }
-
-size_t dt__mqtt_counters(const dt__mqtt *m, dt_counter *out, size_t max)
-{
-    const dt__mqtt_stats *s = &m->st;
-    const dt_counter c[] = {
-        {"mqtt.connects", s->connects},
-        {"mqtt.connect_refused", s->connect_refused},
-        {"mqtt.connect_errors", s->connect_errors},
-        {"mqtt.disconnects", s->disconnects},
-        {"mqtt.received", s->received},
-        {"mqtt.unrouted", s->unrouted},
-        {"mqtt.published", s->published},
-        {"mqtt.not_connected", s->not_connected},
-        {"mqtt.publish_errors", s->publish_errors},
-        {"mqtt.denied", s->denied},
-        {"mqtt.puback_failed", s->puback_failed},
-        {"mqtt.subscribe_refused", s->subscribe_refused},
-        {"mqtt.read_bursts_cut", s->read_bursts_cut},
-    };
-    size_t n = sizeof c / sizeof c[0];
-    for (size_t i = 0; out != NULL && i < n && i < max; i++)
-        out[i] = c[i];
-    return n;
-}
