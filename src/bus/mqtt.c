@@ -145,7 +145,9 @@ static void schedule_retry(dt__mqtt *m)
 
 static void notify(dt__mqtt *m, int up)
 {
-    for (size_t i = 0; i < m->n_on_state; i++)
+    /* while destroy drains the socket, the listeners (the bus, its
+     * adapters) are being closed: nobody is told anything */
+    for (size_t i = 0; !m->closing && i < m->n_on_state; i++)
         m->on_state[i].fn(m->on_state[i].user, up, m->now);
 }
 
@@ -233,7 +235,7 @@ static void on_publish(struct mosquitto *mq, void *obj, int mid, int reason,
     if (mid == m->last_q1_mid)
         m->last_q1_acked = 1;
     size_t k = (size_t)mid % ACK_SLOTS;
-    if (m->acks[k].fn != NULL && m->acks[k].mid == mid) {
+    if (!m->closing && m->acks[k].fn != NULL && m->acks[k].mid == mid) {
         dt__mqtt_puback_fn fn = m->acks[k].fn;
         m->acks[k].fn = NULL;
         fn(m->acks[k].user, mid, reason);
