@@ -14,6 +14,7 @@
 #include "dtwin/event.h"
 #include "dtwin/export.h"
 #include "dtwin/filter.h"
+#include "dtwin/fusion.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"
