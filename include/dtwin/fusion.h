@@ -124,7 +124,10 @@ DT_API int dt_ci_fuse(size_t n, const double *xa, const double *Pa, const double
  *  P = (I - K) Pa (I - K)' + K Pb K' by dt_joseph), which inverts neither
  *  Pa nor Pb and keeps P positive semi-definite under rounding. Overconfident
  *  when the errors are correlated: use dt_ci_fuse unless independence is
- *  declared. Same arguments, scaling, checks and aliasing as dt_ci_fuse.
+ *  declared. Same scaling, checks and aliasing as dt_ci_fuse.
+ *  @param n states, 1..DT_FUSION_MAX. @param xa, Pa first belief;
+ *  @param xb, Pb second belief (as dt_ci_fuse's).
+ *  @param x_out, P_out the fused belief (may alias the inputs).
  *  @param work DT_FUSE_WORK(n) doubles.
  *  @retval DT_OK fused; P_out symmetric, finite.
  *  @retval DT_EINVAL n out of range or a NULL pointer.
