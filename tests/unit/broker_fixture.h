@@ -14,8 +14,10 @@
 /* the including file defines _DEFAULT_SOURCE before its first system header */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,17 +148,36 @@ static inline int dtt_free_tcp_port(void)
     return port;
 }
 
+/* Whether something accepts TCP connections on the loopback port. The
+ * connect is non-blocking and waited for at most 200 ms: a blocking one
+ * to a listener whose queue is full (another test's listener that never
+ * accepts, bound to a port this test had just released) waits for the
+ * kernel's SYN retries, about two minutes. A connection that reaches
+ * itself (the kernel chose the port itself as the source: possible on
+ * loopback for a port in the ephemeral range) is no listener. */
 static inline int dtt_port_accepts(int port)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return 0;
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons((uint16_t)port);
-    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    if (s >= 0)
-        close(s);
+    int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (!ok && errno == EINPROGRESS) {
+        struct pollfd pf = {s, POLLOUT, 0};
+        int err = -1;
+        socklen_t el = sizeof err;
+        ok = poll(&pf, 1, 200) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+             err == 0;
+    }
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    if (ok && getsockname(s, (struct sockaddr *)&me, &ml) == 0 && me.sin_port == a.sin_port)
+        ok = 0; /* connected to itself */
+    close(s);
     return ok;
 }
 
