@@ -8,6 +8,7 @@
 #define DTWIN_FUSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dtwin/export.h"
 #include "dtwin/linalg.h"
@@ -137,6 +138,64 @@ DT_API int dt_ci_fuse(size_t n, const double *xa, const double *Pa, const double
  *  Every failure leaves x_out and P_out untouched. */
 DT_API int dt_fuse_independent(size_t n, const double *xa, const double *Pa, const double *xb,
                                const double *Pb, double *x_out, double *P_out, double *work);
+
+/** Scratch for dt_ci_update: 6 n^2 + m^2 + n m + m + 2 n doubles. */
+#define DT_CI_UPDATE_WORK(n, m)                                                \
+    (6 * (size_t)(n) * (size_t)(n) + (size_t)(m) * (size_t)(m) +               \
+     (size_t)(n) * (size_t)(m) + (size_t)(m) + 2 * (size_t)(n))
+/** Covariance intersection of a belief (x, P) of n states with a belief of
+ *  m linear functions of them, z = H x + v, cov(v) = R, given as the
+ *  innovation y = z - H x: the information form
+ *  P'^-1 = w P^-1 + (1 - w) H' R^-1 H, x' = x + (1 - w) P' H' R^-1 y, with
+ *  w in [0, 1] minimising trace(P') or det(P'). With H = I and R = Pb this is
+ *  dt_ci_fuse of (x, P) and (x + y, Pb). When the m functions do not
+ *  observe every state (rank H' R^-1 H < n) the objective grows without
+ *  bound as w -> 0 and w stays above 0. Same search, scaling, checks,
+ *  aliasing and failures as dt_ci_fuse; at w = 1 the result is exactly
+ *  (x, P) (the second belief would only widen it).
+ *  @param n states, 1..DT_FUSION_MAX. @param m functions, 1..DT_FUSION_MAX.
+ *  @param x, P the belief (P positive definite to working precision).
+ *  @param H m x n. @param y the innovation (m). @param R m x m, symmetric,
+ *  positive definite to working precision. @param criterion DT_CI_TRACE or
+ *  DT_CI_DET. @param x_out, P_out the fused belief (n, n x n).
+ *  @param omega receives w (may be NULL). @param work DT_CI_UPDATE_WORK(n, m).
+ *  @retval DT_OK fused. @retval DT_EINVAL an argument. @retval DT_ENUMERIC
+ *  the numbers. @retval DT_ERANGE the result overflows. */
+DT_API int dt_ci_update(size_t n, size_t m, const double *x, const double *P, const double *H,
+                        const double *y, const double *R, dt_ci_criterion criterion,
+                        double *x_out, double *P_out, double *omega, double *work);
+
+/** How a remote belief is fused with the reader's own. */
+typedef enum dt_fuse_mode {
+    DT_FUSE_CI_TRACE = 0,   /**< covariance intersection, trace criterion (the default) */
+    DT_FUSE_CI_DET = 1,     /**< covariance intersection, determinant criterion */
+    DT_FUSE_INDEPENDENT = 2 /**< an ordinary update: the sender declares its errors
+                                 independent of the reader's */
+} dt_fuse_mode;
+
+/** The most states of a remote belief group a twin fuses. */
+#define DT_REMOTE_STATES_MAX 16
+/** The most of those states mapped to the reader's signals. */
+#define DT_REMOTE_MAPPED_MAX 16
+
+/** A belief of another twin (a child's, or a federated peer's), as its
+ *  sender holds it: the group's mean and covariance at time t, the
+ *  sender's continuous model of the group (to age it to the reader's time),
+ *  and which states measure which of the reader's signals. */
+typedef struct dt_remote_belief {
+    size_t n;            /**< states in the sender's group, 1..DT_REMOTE_STATES_MAX */
+    const double *x;     /**< mean (n) */
+    const double *P;     /**< covariance (n x n, row-major) */
+    const double *A;     /**< the group's dynamics, dx = A x dt + dw (n x n) */
+    const double *Q;     /**< E[dw dw'] = Q dt (n x n) */
+    int64_t t;           /**< when x and P hold, on the reader's time base (ns) */
+    size_t m;            /**< mapped states, 1..DT_REMOTE_MAPPED_MAX */
+    const uint32_t *index;  /**< the group state of each mapped one (m) */
+    const uint32_t *signal; /**< the reader's signal it measures (m) */
+    const double *scale;    /**< reader value = scale x + offset (m) */
+    const double *offset;   /**< (m) */
+    dt_fuse_mode mode;      /**< how to fuse it */
+} dt_remote_belief;
 
 #ifdef __cplusplus
 }

@@ -208,6 +208,45 @@ static int ci_eval(ci_ctx *c, double w, double *g, double *gtol)
 /* 2^-40: the bisection's bracket on w. */
 #define CI_STEPS 40
 
+/* The search of dt_ci_fuse on ctx c: the w in [0, 1] where the convex
+ * objective's derivative changes sign. lo_open: Y(0) may be singular (the
+ * observation does not see every state): its objective is then infinite
+ * and w = 0 is never the minimum. The objective is convex, its derivative
+ * increasing: an endpoint is the minimum when the derivative points out of
+ * [0, 1] there. */
+static int ci_search(ci_ctx *c, int lo_open, double *w_out)
+{
+    double g, gtol;
+    int rc = ci_eval(c, 0.0, &g, &gtol);
+    if (rc != DT_OK && !lo_open)
+        return rc;
+    if (rc == DT_OK && g > gtol) {
+        *w_out = 0.0;
+        return DT_OK;
+    }
+    if ((rc = ci_eval(c, 1.0, &g, &gtol)) != DT_OK)
+        return rc;
+    if (g < -gtol) {
+        *w_out = 1.0;
+        return DT_OK;
+    }
+    double lo = 0.0, hi = 1.0, w = 0.5;
+    for (int k = 0; k < CI_STEPS; k++) {
+        w = 0.5 * (lo + hi);
+        if ((rc = ci_eval(c, w, &g, &gtol)) != DT_OK)
+            return rc;
+        if (fabs(g) <= gtol)
+            break;
+        if (g > 0)
+            hi = w;
+        else
+            lo = w;
+        w = 0.5 * (lo + hi);
+    }
+    *w_out = w;
+    return DT_OK;
+}
+
 int dt_ci_fuse(size_t n, const double *xa, const double *Pa, const double *xb,
                const double *Pb, dt_ci_criterion criterion, double *x_out, double *P_out,
                double *omega, double *work)
@@ -246,34 +285,8 @@ int dt_ci_fuse(size_t n, const double *xa, const double *Pa, const double *xb,
         S[i] = fabs(Ia[i]) + fabs(Ib[i]);
     ci_ctx c = {n, criterion, Ia, Ib, S, L, Z};
     double g, gtol;
-    /* Convex objective, increasing derivative: an endpoint is the minimum
-     * when the derivative points out of [0, 1] there. */
-    if ((rc = ci_eval(&c, 0.0, &g, &gtol)) != DT_OK)
+    if ((rc = ci_search(&c, 0, &w)) != DT_OK)
         return rc;
-    if (g > gtol) {
-        w = 0.0;
-    } else {
-        if ((rc = ci_eval(&c, 1.0, &g, &gtol)) != DT_OK)
-            return rc;
-        if (g < -gtol) {
-            w = 1.0;
-        } else {
-            double lo = 0.0, hi = 1.0;
-            w = 0.5;
-            for (int k = 0; k < CI_STEPS; k++) {
-                w = 0.5 * (lo + hi);
-                if ((rc = ci_eval(&c, w, &g, &gtol)) != DT_OK)
-                    return rc;
-                if (fabs(g) <= gtol)
-                    break; /* flat to rounding: any w here is as good */
-                if (g > 0)
-                    hi = w;
-                else
-                    lo = w;
-                w = 0.5 * (lo + hi);
-            }
-        }
-    }
     if (w == 0.0 || w == 1.0) {
         const double *xs = w == 1.0 ? xa : xb, *Ps = w == 1.0 ? Pa : Pb;
         memcpy(xn, xs, n * sizeof *xn);
@@ -347,5 +360,89 @@ int dt_fuse_independent(size_t n, const double *xa, const double *Pa, const doub
         return DT_ERANGE;
     memcpy(x_out, xn, n * sizeof *xn);
     memcpy(P_out, Sa, nn * sizeof *Sa);
+    return DT_OK;
+}
+
+/* ---- covariance intersection with a partial observation ---- */
+
+int dt_ci_update(size_t n, size_t m, const double *x, const double *P, const double *H,
+                 const double *y, const double *R, dt_ci_criterion criterion, double *x_out,
+                 double *P_out, double *omega, double *work)
+{
+    if (n < 1 || n > DT_FUSION_MAX || m < 1 || m > DT_FUSION_MAX || !x || !P || !H || !y ||
+        !R || !x_out || !P_out || !work)
+        return DT_EINVAL;
+    if (criterion != DT_CI_TRACE && criterion != DT_CI_DET)
+        return DT_EINVAL;
+    size_t nn = n * n, mm = m * m;
+    double *La = work, *Ia = La + nn, *Ib = Ia + nn, *S = Ib + nn, *L = S + nn, *Z = L + nn;
+    double *Lr = Z + nn, *W = Lr + mm, *u = W + n * m, *g = u + m, *xn = g + n;
+    if (!finite_all(n, x) || !finite_all(nn, P) || !finite_all(n * m, H) || !finite_all(m, y) ||
+        !finite_all(mm, R) || !dt__symmetric(n, P) || !dt__symmetric(m, R))
+        return DT_ENUMERIC;
+    double big = 0;
+    for (size_t i = 0; i < n; i++)
+        big = fmax(big, P[i * n + i]);
+    if (!(big > 0))
+        return DT_ENUMERIC;
+    int e = ilogb(big);
+    /* scaled by 2^-e: Ia = (2^-e P)^-1, Ib = 2^e H' R^-1 H, Y = 2^e Y */
+    for (size_t i = 0; i < nn; i++)
+        La[i] = ldexp(P[i], -e);
+    if (pd_factor(n, La, La) != DT_OK || chol_inverse(n, La, Ia) != DT_OK ||
+        !finite_all(nn, Ia))
+        return DT_ENUMERIC;
+    memcpy(Lr, R, mm * sizeof *R);
+    if (pd_factor(m, Lr, Lr) != DT_OK || dt_chol_solve(m, n, Lr, H, W) != DT_OK)
+        return DT_ENUMERIC; /* W = R^-1 H */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++) {
+            double s = 0;
+            for (size_t k = 0; k < m; k++)
+                s += H[k * n + i] * W[k * n + j];
+            Ib[i * n + j] = Ib[j * n + i] = ldexp(s, e);
+        }
+    if (!finite_all(nn, Ib))
+        return DT_ERANGE;
+    for (size_t i = 0; i < nn; i++)
+        S[i] = fabs(Ia[i]) + fabs(Ib[i]);
+    ci_ctx c = {n, criterion, Ia, Ib, S, L, Z};
+    double w;
+    int rc = ci_search(&c, 1, &w);
+    if (rc != DT_OK)
+        return rc;
+    if (w == 1.0) {
+        memmove(x_out, x, n * sizeof *x);
+        memmove(P_out, P, nn * sizeof *P);
+    } else {
+        double gd, gtol;
+        if ((rc = ci_eval(&c, w, &gd, &gtol)) != DT_OK)
+            return rc;
+        /* x' = x + (1 - w) P' H' R^-1 y, P' = 2^e Z: g = H' R^-1 y, then
+         * Z g scaled by 2^e (one ldexp per entry: Z g alone cannot overflow
+         * where the result does not) */
+        if (dt_chol_solve(m, 1, Lr, y, u) != DT_OK)
+            return DT_ENUMERIC;
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (size_t k = 0; k < m; k++)
+                s += H[k * n + i] * u[k];
+            g[i] = s;
+        }
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (size_t j = 0; j < n; j++)
+                s += Z[i * n + j] * g[j];
+            xn[i] = x[i] + (1.0 - w) * ldexp(s, e);
+        }
+        for (size_t i = 0; i < nn; i++)
+            Z[i] = ldexp(Z[i], e);
+        if (!finite_all(n, xn) || !finite_all(nn, Z))
+            return DT_ERANGE;
+        memcpy(x_out, xn, n * sizeof *xn);
+        memcpy(P_out, Z, nn * sizeof *Z);
+    }
+    if (omega != NULL)
+        *omega = w;
     return DT_OK;
 }

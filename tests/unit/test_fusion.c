@@ -14,6 +14,7 @@
 static double age_work[DT_BELIEF_AGE_WORK(NMAX)];
 static double ci_work[DT_CI_WORK(NMAX)];
 static double fu_work[DT_FUSE_WORK(NMAX)];
+static double cu_work[DT_CI_UPDATE_WORK(NMAX, NMAX)];
 
 /* ---- helpers: plain loops, independent of the library's factorizations ---- */
 
@@ -845,6 +846,170 @@ static void test_fuse_extreme_scales(void **state)
  * the sanitizer build sees any access past them): every function succeeds,
  * CI's P is no wider than either input's trace, and ageing a stable model
  * keeps P symmetric with non-negative variances. */
+
+/* ---- covariance intersection with a partial observation ---- */
+
+/* With H = I, R = Pb and y = xb - xa, dt_ci_update is dt_ci_fuse: same w to
+ * 1e-9 (both locate the derivative's zero, in different scalings), x and P
+ * to 1e-10 relative to the scale. */
+static void test_ci_update_full_equals_fuse(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 6; n++)
+        for (int s = 0; s < 3; s++) {
+            double Pa[36], Pb[36], xa[6], xb[6], y[6], H[36], x1[6], P1[36], x2[6], P2[36];
+            spd(n, 0.4 + 0.13 * (double)s + (double)n, 0.05, Pa);
+            spd(n, 1.9 + 0.29 * (double)s + (double)n, 0.05 + 0.4 * (double)s, Pb);
+            for (size_t i = 0; i < n; i++) {
+                xa[i] = sin(2.0 + (double)i + (double)s);
+                xb[i] = cos(1.0 + (double)i * (double)s);
+                y[i] = xb[i] - xa[i];
+            }
+            assert_int_equal(dt_mat_identity(n, H), DT_OK);
+            for (dt_ci_criterion c = DT_CI_TRACE; c <= DT_CI_DET; c++) {
+                double w1, w2;
+                assert_int_equal(dt_ci_fuse(n, xa, Pa, xb, Pb, c, x1, P1, &w1, ci_work), DT_OK);
+                assert_int_equal(dt_ci_update(n, n, xa, Pa, H, y, Pb, c, x2, P2, &w2, cu_work),
+                                 DT_OK);
+                assert_close(w2, w1, 1e-9, 0);
+                for (size_t i = 0; i < n; i++) {
+                    assert_close(x2[i], x1[i], 0, 1e-10 * (fabs(x1[i]) + sqrt(P1[i * n + i])));
+                    for (size_t j = 0; j < n; j++)
+                        assert_close(P2[i * n + j], P1[i * n + j], 0,
+                                     1e-10 * sqrt(P1[i * n + i] * P1[j * n + j]));
+                }
+            }
+        }
+}
+
+/* The objective of the partial update at w, by definition (Gauss-Jordan):
+ * P(w) = (w P^-1 + (1 - w) H' R^-1 H)^-1. */
+static double cu_objective(size_t n, size_t m, const double *P, const double *H,
+                           const double *R, double w, int det, double *Pw)
+{
+    double Ip[36], Ir[36], Y[36], Z[36], ld;
+    assert_true(gj_inverse(n, P, Ip, NULL));
+    assert_true(gj_inverse(m, R, Ir, NULL));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t a = 0; a < m; a++)
+                for (size_t b = 0; b < m; b++)
+                    s += H[a * n + i] * Ir[a * m + b] * H[b * n + j];
+            Y[i * n + j] = w * Ip[i * n + j] + (1 - w) * s;
+        }
+    assert_true(gj_inverse(n, Y, Z, &ld));
+    if (Pw)
+        memcpy(Pw, Z, n * n * sizeof *Z);
+    if (det)
+        return -ld;
+    double t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += Z[i * n + i];
+    return t;
+}
+
+/* m < n functions of the state (rows mixing states, scaled as a unit
+ * conversion would): w against a brute-force grid over (0, 1] (10^5 points,
+ * refined twice), the objective no worse than the grid's best to 1e-12
+ * relative, x and P equal to the definition at the library's w to 1e-10
+ * relative to the scale; 0 < w (the unobserved directions keep it off 0). */
+static void test_ci_update_partial_against_grid(void **state)
+{
+    (void)state;
+    int cases = 0;
+    double worst_w = 0;
+    for (size_t n = 2; n <= 6; n++)
+        for (size_t m = 1; m < n; m++) {
+            double P[36], R[36], H[36], y[6], x[6], xo[6], Po[36], w;
+            spd(n, 0.7 + (double)n + 0.1 * (double)m, 0.1, P);
+            spd(m, 2.3 + (double)m, 0.05, R);
+            for (size_t k = 0; k < m; k++)
+                for (size_t j = 0; j < n; j++)
+                    H[k * n + j] = (j == k ? 100.0 : 0.0) + 3.0 * sin((double)(k * n + j) + 0.5);
+            for (size_t i = 0; i < n; i++)
+                x[i] = cos((double)i + 0.3);
+            for (size_t k = 0; k < m; k++)
+                y[k] = 5.0 * sin((double)k + 1.1);
+            for (dt_ci_criterion c = DT_CI_TRACE; c <= DT_CI_DET; c++, cases++) {
+                int det = c == DT_CI_DET;
+                assert_int_equal(dt_ci_update(n, m, x, P, H, y, R, c, xo, Po, &w, cu_work), DT_OK);
+                assert_true(w > 0 && w <= 1);
+                double best = INFINITY, wbest = 1, lo = 0, span = 1;
+                for (int pass = 0; pass < 3; pass++) {
+                    int pts = pass == 0 ? 100000 : 2000;
+                    for (int k = 0; k <= pts; k++) {
+                        double ww = lo + span * (double)k / pts;
+                        if (ww <= 0 || ww > 1)
+                            continue;
+                        double f = cu_objective(n, m, P, H, R, ww, det, NULL);
+                        if (f < best) {
+                            best = f;
+                            wbest = ww;
+                        }
+                    }
+                    span = pass == 0 ? 2e-5 : span * 1e-3;
+                    lo = wbest - span / 2;
+                }
+                double Pd[36];
+                double f = cu_objective(n, m, P, H, R, w, det, Pd);
+                assert_true(f <= best + 1e-12 * (fabs(best) + 1));
+                worst_w = fmax(worst_w, fabs(w - wbest));
+                /* x by definition: x + (1 - w) P(w) H' R^-1 y */
+                double Ir[36], g[6];
+                assert_true(gj_inverse(m, R, Ir, NULL));
+                for (size_t i = 0; i < n; i++) {
+                    g[i] = 0;
+                    for (size_t a = 0; a < m; a++)
+                        for (size_t b = 0; b < m; b++)
+                            g[i] += H[a * n + i] * Ir[a * m + b] * y[b];
+                }
+                for (size_t i = 0; i < n; i++) {
+                    double xi = x[i];
+                    for (size_t j = 0; j < n; j++)
+                        xi += (1 - w) * Pd[i * n + j] * g[j];
+                    assert_close(xo[i], xi, 0, 1e-10 * (fabs(xi) + sqrt(Pd[i * n + i])));
+                    for (size_t j = 0; j < n; j++)
+                        assert_close(Po[i * n + j], Pd[i * n + j], 0,
+                                     1e-10 * sqrt(Pd[i * n + i] * Pd[j * n + j]));
+                }
+            }
+        }
+    print_message("ci update vs grid: %d cases, |w - w_grid| <= %.1e\n", cases, worst_w);
+    assert_true(worst_w < 1e-6);
+}
+
+/* A remote belief far wider than the local one adds nothing under CI:
+ * w = 1 and (x, P) come back bit for bit; bad arguments are refused with
+ * the outputs untouched. */
+static void test_ci_update_useless_and_refusals(void **state)
+{
+    (void)state;
+    double P[4] = {1, 0.2, 0.2, 2}, H[2] = {1, 0}, R[1] = {1e6}, y[1] = {3}, x[2] = {1, 2};
+    double xo[2] = {7, 7}, Po[4] = {7, 7, 7, 7}, w = -1;
+    assert_int_equal(dt_ci_update(2, 1, x, P, H, y, R, DT_CI_TRACE, xo, Po, &w, cu_work), DT_OK);
+    assert_true(w == 1.0);
+    assert_memory_equal(xo, x, sizeof x);
+    assert_memory_equal(Po, P, sizeof P);
+    double xs[2] = {7, 7};
+    double Rn[1] = {-1}, Rz[1] = {0}, yn[1] = {NAN}, Pn[4] = {1, 2, 2, 1};
+    assert_int_equal(dt_ci_update(2, 1, x, P, H, y, Rn, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_ENUMERIC);
+    assert_int_equal(dt_ci_update(2, 1, x, P, H, y, Rz, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_ENUMERIC);
+    assert_int_equal(dt_ci_update(2, 1, x, P, H, yn, R, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_ENUMERIC);
+    assert_int_equal(dt_ci_update(2, 1, x, Pn, H, y, R, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_ENUMERIC);
+    assert_int_equal(dt_ci_update(0, 1, x, P, H, y, R, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_EINVAL);
+    assert_int_equal(dt_ci_update(2, 0, x, P, H, y, R, DT_CI_TRACE, xs, Po, &w, cu_work),
+                     DT_EINVAL);
+    assert_int_equal(dt_ci_update(2, 1, x, P, H, y, R, (dt_ci_criterion)7, xs, Po, &w, cu_work),
+                     DT_EINVAL);
+    assert_true(xs[0] == 7 && xs[1] == 7);
+}
+
 static void test_largest_dimension(void **state)
 {
     (void)state;
@@ -900,6 +1065,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fuse_refuses_bad_input),
     cmocka_unit_test(test_fuse_extreme_scales),
     cmocka_unit_test(test_largest_dimension),
+    cmocka_unit_test(test_ci_update_full_equals_fuse),
+    cmocka_unit_test(test_ci_update_partial_against_grid),
+    cmocka_unit_test(test_ci_update_useless_and_refusals),
 };
 
 DTT_MAIN(tests)
