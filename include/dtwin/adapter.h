@@ -8,6 +8,7 @@
 
 #include "dtwin/alloc.h"
 #include "dtwin/export.h"
+#include "dtwin/fusion.h"
 #include "dtwin/ingest.h"
 #include "dtwin/log.h"
 #include "dtwin/model.h"
@@ -207,6 +208,25 @@ typedef enum dt_source_event {
                               (e.g. a UDP frame outside the sequence window) */
     DT_EV__COUNT
 } dt_source_event;
+/** dt_source_reserve_beliefs: the source pushes no samples (only beliefs),
+ *  so the merge never waits for it. */
+#define DT_SOURCE_BELIEFS_ONLY 1u
+/** Reserves the source's remote-belief slot (dtwin/fusion.h), in open():
+ *  the twin then fuses what dt_source_offer_belief offers. flags: 0 or
+ *  DT_SOURCE_BELIEFS_ONLY. @retval DT_ENOMEM. @retval DT_EINVAL a flag. */
+DT_API int dt_source_reserve_beliefs(dt_source_ctx *ctx, unsigned flags);
+/** Offers another twin's belief, to be fused in the twin's next Understand
+ *  phase (the belief is copied; b->t is on the sender's clock and is mapped
+ *  through this source's clock, observed with t_arrival, as its samples'
+ *  times are). From the twin's thread only (open, poll, ready, a link's
+ *  callbacks). A newer belief replaces one not yet fused (counted
+ *  superseded in the twin's stats). @retval DT_ESTATE no slot reserved.
+ *  @retval DT_EINVAL sizes, a NULL pointer, an index past n.
+ *  @retval DT_ESTALE the time completed a clock step. @retval DT_ERANGE
+ *  the time is out of range or in the future (both counted in the twin's
+ *  stats as beliefs_time_refused). */
+DT_API int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b,
+                                  dt_time t_arrival);
 /** Adds delta to an event count (producer side). A negative delta corrects an
  *  earlier count, e.g. a frame counted lost that arrives late after all. */
 DT_API void dt_source_count(dt_source_ctx *ctx, dt_source_event ev, int64_t delta);

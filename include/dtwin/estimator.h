@@ -9,6 +9,7 @@
 #include "dtwin/alloc.h"
 #include "dtwin/error.h"
 #include "dtwin/export.h"
+#include "dtwin/fusion.h"
 #include "dtwin/linalg.h"
 #include "dtwin/model.h"
 #include "dtwin/sample.h"
@@ -476,6 +477,34 @@ DT_API int dt_est_process(dt_est *est, const dt_sample *s);
  *  +-DT_TIME_LIMIT (nothing changed), or the prediction failed: the belief is
  *  lost and re-initialised at t, as for dt_est_process. */
 DT_API int dt_est_advance(dt_est *est, dt_time t);
+/** Allocates the scratch dt_est_fuse needs (once; about 100 KB for a
+ *  32-state estimator), so that fusing allocates nothing. Call before or
+ *  after dt_est_start, never in a loop that must not allocate.
+ *  @retval DT_ENOMEM. */
+DT_API int dt_est_fuse_reserve(dt_est *est);
+/** Fuses a remote belief (dtwin/fusion.h) into the estimate. The belief is
+ *  aged with its sender's model (dt_belief_age) from b->t to the fusion
+ *  time, max(the estimate's time, b->t) (the estimate is predicted there
+ *  when b->t is later); its mapped states measure the signals b->signal
+ *  through the estimator's own measurement model (linearized at the estimate
+ *  for a callback): z_j = scale_j x[index_j] + offset_j with covariance
+ *  scale_j scale_k P[index_j][index_k]. The innovation must pass the gate
+ *  (its NIS against H P H' + R at the estimator's gate probability with m
+ *  degrees of freedom). DT_FUSE_INDEPENDENT applies dt_kf_update (Joseph
+ *  form); the CI modes dt_ci_update (*omega receives w, 1 for an update).
+ *  The data time becomes at most b->t (never the fusion time: aged data is
+ *  not fresh data). The history restarts at the fusion time: a sample older
+ *  than it that arrives later is too old (counted too_old).
+ *  @retval DT_OK fused (counted beliefs_fused). @retval DT_ESTATE not started,
+ *  or no scratch reserved. @retval DT_EINVAL sizes, pointers, an index,
+ *  a scale or offset not finite, a zero scale, the mode, b->t outside
+ *  +-DT_TIME_LIMIT. @retval DT_ENOTFOUND a signal without a measurement
+ *  model. @retval DT_ENUMERIC the belief's or model's numbers (not finite,
+ *  P or Q not symmetric PSD, R singular). @retval DT_ERANGE gated (counted
+ *  beliefs_gated), or an overflow; a failed prediction loses the belief as
+ *  in dt_est_process. Every refusal but the gate is counted beliefs_refused
+ *  and leaves the estimate unchanged. */
+DT_API int dt_est_fuse(dt_est *est, const dt_remote_belief *b, double *omega);
 /** The input u (p values) holds from time t on (t >= the estimate's time).
  *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the
  *  estimate time or outside +-DT_TIME_LIMIT (nothing changed), or the prediction to t failed (the belief
@@ -629,6 +658,10 @@ typedef struct dt_est_stats {
      *  sample is accepted). */
     uint64_t belief_lost;
     uint64_t bad_time; /**< samples with a time outside +-DT_TIME_LIMIT: refused */
+    uint64_t beliefs_fused;   /**< remote beliefs fused (dt_est_fuse) */
+    uint64_t beliefs_gated;   /**< remote beliefs refused by the gate */
+    uint64_t beliefs_refused; /**< remote beliefs refused: arguments, an unmodelled
+                                   signal, numbers (not PSD, not finite, overflow) */
 } dt_est_stats;
 /** The weighted NIS above which the estimator is flagged as diverging. */
 #define DT_EST_DIVERGENCE_NIS 3.0

@@ -43,11 +43,13 @@ typedef enum dt_event_kind {
 /** DT_EVENT_BELIEF: the belief after one applied sample. */
 typedef struct dt_event_belief {
     dt_time t_valid;     /**< the belief's time: the sample's time on the common base
-                              (a delayed sample's posterior at its own time) */
+                              (a delayed sample's posterior at its own time); after a
+                              remote belief was fused, the time it was fused at */
     uint64_t version;    /**< the estimator's version after the update */
-    dt_signal_id signal; /**< the sample applied */
+    dt_signal_id signal; /**< the sample applied (a remote belief: the first signal
+                              it measured) */
     uint32_t n;          /**< states in x */
-    double value;        /**< the sample's value */
+    double value;        /**< the sample's value (NaN after a remote belief) */
     /** Callbacks only (NULL in a queue): the state, n values, and its
      *  covariance, n x n row-major, valid during the call. */
     const double *x;

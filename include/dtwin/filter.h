@@ -15,6 +15,7 @@
 #include "dtwin/error.h"
 #include "dtwin/estimator.h"
 #include "dtwin/export.h"
+#include "dtwin/fusion.h"
 #include "dtwin/log.h"
 #include "dtwin/model.h"
 #include "dtwin/sample.h"
@@ -26,7 +27,7 @@ extern "C" {
 
 /** The version of dt_filter_ops (tables declaring 1..DT_FILTER_ABI are
  *  accepted; see DT_SOURCE_ABI in adapter.h for the rule). */
-#define DT_FILTER_ABI 1u
+#define DT_FILTER_ABI 2u
 
 /** The most latency budgets a filter kind may declare (budget_count): a
  *  twin refuses to start with more. */
@@ -132,6 +133,18 @@ typedef struct dt_filter_ops {
      *  while any does). Optional (default: 0). */
     size_t (*disputed)(const void *self);
     /* end of ABI 1 */
+    /** Allocates what fuse needs, once, before the twin starts (the twin
+     *  calls it when a source offers remote beliefs). Optional (with fuse). */
+    int (*fuse_reserve)(void *self);
+    /** Fuses a remote belief (dtwin/fusion.h: another twin's, aged with its
+     *  sender's model to the fusion time, by covariance intersection or, when
+     *  declared independent, as an ordinary update); *omega receives the CI
+     *  weight of the filter's own belief (1 for an independent update). The
+     *  data time must not become later than b->t. DT_OK when fused, else a
+     *  negative DT_E* (refused, not an error). Optional (default:
+     *  DT_EUNSUPPORTED: the twin counts every belief offered as refused). */
+    int (*fuse)(void *self, const dt_remote_belief *b, double *omega);
+    /* end of ABI 2 */
 } dt_filter_ops;
 
 /** Registers a filter kind (ops is copied, but not the kind string it

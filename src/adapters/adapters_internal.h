@@ -78,6 +78,29 @@ int dt__io_bus_declared(const dt_io *io);
 dt_io *dt__source_io(const dt_source_ctx *ctx);
 dt_io *dt__sink_io(const dt_sink_ctx *ctx);
 
+/* A remote belief's copy (the io's slots, a replay's records). */
+typedef struct dt__belief_copy {
+    size_t n, m;
+    dt_time t;
+    dt_fuse_mode mode;
+    double x[DT_REMOTE_STATES_MAX], P[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];
+    double A[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];
+    double Q[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];
+    uint32_t index[DT_REMOTE_MAPPED_MAX], signal[DT_REMOTE_MAPPED_MAX];
+    double scale[DT_REMOTE_MAPPED_MAX], offset[DT_REMOTE_MAPPED_MAX];
+} dt__belief_copy;
+/* b's sizes checked by the caller; t replaces b->t. */
+void dt__belief_store(dt__belief_copy *s, const dt_remote_belief *b, dt_time t);
+void dt__belief_view(const dt__belief_copy *s, dt_remote_belief *out);
+
+/* host_belief.c: the sources that reserved a remote-belief slot; the next
+ * pending belief from *cursor on (1, its source in *source, the view valid
+ * until that source offers again; 0: none left); the counts over all. */
+size_t dt__io_belief_sources(const dt_io *io);
+int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out);
+void dt__io_belief_counts(const dt_io *io, uint64_t *offered, uint64_t *superseded,
+                          uint64_t *refused_time);
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

@@ -62,6 +62,7 @@ void dt_io_destroy(dt_io *io)
             c->ops->close(c->self);
         dt__free(&a, c->self);
         dt__free(&a, c->id);
+        dt__free(&a, c->bel);
         dt__io_free_maps(&a, &c->maps);
     }
     /* after the adapters, which may hold subscriptions on them */
@@ -111,6 +112,7 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
     io->reg = reg;
     io->log = logger ? *logger : *dt_logger_stderr();
     io->model = model;
+    io->ing = ing;
     const char *bd = basedir ? basedir : "";
     io->basedir = dt__strndup(alloc, bd, strlen(bd));
     build b = {io, ing, reg, diag};

@@ -32,6 +32,7 @@ struct dt_source_ctx {
     dt_ring *ring;
     mapset maps;
     _Atomic uint64_t ev[DT_EV__COUNT];
+    struct io_belief *bel; /* dt_source_reserve_beliefs: the latest belief offered */
 };
 
 struct dt_sink_ctx {
@@ -77,6 +78,8 @@ struct dt_io {
     } link[DT__IO_LINKS];
     size_t n_link;
     int bus_declared; /* the description has a bus section (any mode) */
+    dt_ingest *ing;   /* the sources' clocks (remote beliefs' times) */
+    size_t n_bel;     /* sources that reserved beliefs */
 };
 
 /* A build of an io from the description: what its readers share. */

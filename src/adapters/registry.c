@@ -217,7 +217,8 @@ int dt_registry_add_filter(dt_registry *r, const dt_filter_ops *ops)
     if (r->n_flt == MAX_FILTERS)
         return DT_ELIMIT;
     dt_filter_ops *copy = &r->flt[r->n_flt++];
-    *copy = *ops;
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, ops, ops->abi >= 2 ? sizeof *copy : offsetof(dt_filter_ops, fuse_reserve));
     dt__filter_defaults(copy);
     return DT_OK;
 }

@@ -34,6 +34,7 @@ void dt_est_destroy(dt_est *e)
     dt__free(&a, e->xb);
     dt__free(&a, e->Pb);
     dt__free(&a, e->work);
+    dt__free(&a, e->fz);
     dt__free(&a, e->rows);
     dt__free(&a, e);
 }
@@ -97,6 +98,7 @@ int dt_est_create(const dt_model *model, const dt_signal_id *states, size_t n,
         e->n_params += dt_model_signal(model, (dt_signal_id)i)->role == DT_ROLE_PARAMETER;
     e->t_data = DT_TIME_MIN;
     e->gate = INFINITY;
+    e->gate_p = gp;
     if (gp < 1 && dt_chi2_quantile(gp, 1, &e->gate) != DT_OK) {
         dt_est_destroy(e);
         return DT_EINVAL;

@@ -65,7 +65,8 @@ struct dt_est {
     unsigned char *param_dirty; /* written during an update: recorded after it */
     int in_apply;
     meas *meas;
-    double gate;
+    double gate, gate_p; /* the gate's threshold on a scalar NIS, and its probability */
+    double *fz;          /* remote-belief scratch (dt_est_fuse_reserve); NULL: none */
     uint32_t recover_after;
     int started;
     dt_time t, t_data;

@@ -67,6 +67,17 @@ static size_t def_violated(void *self, dt_time t)
     return 0;
 }
 
+static int def_reserve(void *self)
+{
+    (void)self;
+    return DT_OK;
+}
+static int def_fuse(void *self, const dt_remote_belief *b, double *omega)
+{
+    (void)self, (void)b, (void)omega;
+    return DT_EUNSUPPORTED;
+}
+
 void dt__filter_defaults(dt_filter_ops *o)
 {
     if (o->deinit == NULL)
@@ -97,6 +108,10 @@ void dt__filter_defaults(dt_filter_ops *o)
         o->bounds_violated_at = def_violated;
     if (o->disputed == NULL)
         o->disputed = def_count;
+    if (o->fuse_reserve == NULL)
+        o->fuse_reserve = def_reserve;
+    if (o->fuse == NULL)
+        o->fuse = def_fuse;
 }
 
 /* ---- the twin's filter ---- */

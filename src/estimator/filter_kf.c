@@ -147,6 +147,13 @@ static size_t kf_disputed(const void *self)
     return dt_est_disputed(((const kf_filter *)self)->est);
 }
 
+static int kf_fuse_reserve(void *self) { return dt_est_fuse_reserve(((kf_filter *)self)->est); }
+
+static int kf_fuse(void *self, const dt_remote_belief *b, double *omega)
+{
+    return dt_est_fuse(((kf_filter *)self)->est, b, omega);
+}
+
 const dt_filter_ops dt__kf_filter_ops = {
     .abi = DT_FILTER_ABI,
     .kind = "kf",
@@ -170,4 +177,6 @@ const dt_filter_ops dt__kf_filter_ops = {
     .budget = kf_budget,
     .bounds_violated_at = kf_violated,
     .disputed = kf_disputed,
+    .fuse_reserve = kf_fuse_reserve,
+    .fuse = kf_fuse,
 };

@@ -16,4 +16,17 @@ void dt__ingest_set_feed(dt_ingest *g,
                          size_t (*fn)(void *user, dt_source_id src, dt_sample *out, size_t max),
                          void *user);
 
+/* A source that pushes no samples, only remote beliefs: the merge never
+ * waits for it and it is never reported stale for its silent ring. */
+void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id src);
+
+/* A remote belief's time t_source (the sender's clock) on the twin's base,
+ * through the source's clock as its samples' times are (observed, then
+ * mapped; never later than t_arrival). @retval DT_ESTALE the observation
+ * completed a clock step (the new fit would make it look fresh).
+ * @retval DT_ERANGE a time outside +-DT_TIME_LIMIT, or in the future beyond
+ * the ingest's tolerance. @retval DT_EINVAL no such source. */
+int dt__ingest_map_remote(dt_ingest *g, dt_source_id src, dt_time t_source, dt_time t_arrival,
+                          dt_time *out);
+
 #endif

@@ -153,6 +153,8 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
                 break;
         }
         ring_losses(g, src);
+        if (src->beliefs_only)
+            continue;
         int stale = now - src->last_arrival > src->timeout;
         if (stale && !src->st.stale) {
             src->st.stale_events++;
@@ -180,5 +182,32 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
         wm = newest_any;
     if (wm > g->watermark)
         g->watermark = wm;
+    return DT_OK;
+}
+
+void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id id)
+{
+    if (g != NULL && id < g->n_src)
+        g->src[id].beliefs_only = 1;
+}
+
+int dt__ingest_map_remote(dt_ingest *g, dt_source_id id, dt_time t_source, dt_time t_arrival,
+                          dt_time *out)
+{
+    if (g == NULL || id >= g->n_src || out == NULL)
+        return DT_EINVAL;
+    source *src = &g->src[id];
+    if (!dt_time_valid(t_source) || !dt_time_valid(t_arrival))
+        return DT_ERANGE;
+    uint64_t resets = src->clock.resets;
+    dt_clock_observe(&src->clock, t_source, t_arrival);
+    if (src->clock.resets != resets)
+        return DT_ESTALE;
+    dt_time t = dt_clock_map(&src->clock, t_source);
+    if (t <= -DT_TIME_LIMIT || t >= DT_TIME_LIMIT)
+        return DT_ERANGE;
+    if (t > t_arrival && t - t_arrival > g->future_tol)
+        return DT_ERANGE;
+    *out = t > t_arrival ? t_arrival : t;
     return DT_OK;
 }

@@ -25,6 +25,7 @@ typedef struct source {
     dt_time lateness, timeout, last_arrival, newest;
     dt_time max_hold; /* 0: not declared */
     uint64_t fed;     /* samples a feed (flight-log replay) handed in place of the ring */
+    int beliefs_only; /* pushes no samples: never holds the watermark */
     uint64_t ring_said[2]; /* ring overflows (newest refused, oldest overwritten) logged */
     dt_source_stats st; /* consumer-side counters */
     char *name;

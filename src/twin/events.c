@@ -4,6 +4,7 @@
  * allocates, and a queue that is full counts what it could not take. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
+#include <math.h>
 #include <string.h>
 
 #include "../platform/internal.h"
@@ -122,6 +123,30 @@ void dt__twin_belief_event(dt_twin *t, const dt_sample *applied)
         x = P = NULL; /* the event still says an update was applied */
     ev.u.belief = (dt_event_belief){applied->t_source, t->belief_version, applied->signal,
                                     (uint32_t)t->bn, applied->value, x, P};
+    dt__twin_emit(t, &ev);
+}
+
+void dt__twin_fused_event(dt_twin *t, dt_signal_id sig, dt_time t_data)
+{
+    dt_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DT_EVENT_BELIEF;
+    ev.t = t->now;
+    dt_est *est = dt__filter_kf(t->est);
+    if (est != NULL) {
+        dt_kf *kf = dt_est_kf(est);
+        ev.u.belief = (dt_event_belief){dt_est_time(est), dt_est_version(est), sig,
+                                        (uint32_t)dt_est_dim(est), NAN, dt_kf_state(kf),
+                                        dt_kf_cov(kf)};
+    } else {
+        double *x = t->bx, *P = t->bx ? t->bx + t->bn : NULL;
+        t->belief_version++;
+        if (x == NULL || t->est->ops.states(t->est->self, NULL, 0) != t->bn ||
+            t->est->ops.state(t->est->self, t_data, x, P) != DT_OK)
+            x = P = NULL;
+        ev.u.belief = (dt_event_belief){t_data, t->belief_version, sig, (uint32_t)t->bn, NAN,
+                                        x, P};
+    }
     dt__twin_emit(t, &ev);
 }
 

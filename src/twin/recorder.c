@@ -283,6 +283,7 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
             t->rp_nb = t->rp_ns = 0;
             t->rp_nsink = t->rp_sink_pos = 0;
             t->rp_nremote = 0;
+            t->rp_nbel = 0;
             for (;;) {
                 int r = fn(user, b, 1);
                 if (r == DT_EEMPTY) {
@@ -321,6 +322,9 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                         break;
                     }
                     t->rp_sink[t->rp_nsink++] = (int)(int32_t)get_u32(b);
+                } else if (b[0] == REC_BELIEF) { /* fused in the step's Understand phase */
+                    if ((rc = dt__twin_rp_belief(t, fn, user)) != DT_OK)
+                        break;
                 } else if (b[0] == REC_REMOTE_STEP) { /* taken in the step's Sense phase */
                     if (fn(user, b, 40) != DT_OK || t->rp_nremote == QUEUE_CAP) {
                         rc = DT_EPARSE;

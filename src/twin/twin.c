@@ -141,6 +141,8 @@ int dt_twin_start(dt_twin *t, dt_time now)
         if (rc == DT_OK && (rc = start_budgets(t)) != DT_OK && rc != DT_ENUMERIC)
             return rc; /* explained in t->err */
     }
+    if (rc == DT_OK)
+        rc = dt__twin_beliefs_start(t);
     if (rc != DT_OK) {
         dt__fmt(t->err, sizeof t->err, "start failed: %s", dt_strerror(rc));
         return rc;
@@ -263,6 +265,7 @@ int dt_twin_step(dt_twin *t, dt_time now)
         if (n < RELEASE_BATCH)
             break;
     }
+    dt__twin_fuse_beliefs(t);
     if (t->rel_tap != NULL) /* the step's end of releases: a batching tap flushes */
         t->rel_tap(t->rel_tap_user, NULL, 0, now);
     /* Actuation outcome: commands not confirmed in time, counted once each. */
@@ -315,6 +318,8 @@ void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
     out->safe_entries = d->safe_entries;
     out->sink_fault_entries = d->sink_fault_entries;
     out->events_lost = t->events_lost;
+    dt__io_belief_counts(t->io, &out->beliefs_offered, &out->beliefs_superseded,
+                         &out->beliefs_time_refused);
     dt_ingest_stats_get(t->ing, &out->ingest);
     if (t->est != NULL)
         t->est->ops.stats(t->est->self, &out->estimator);

@@ -112,6 +112,8 @@ struct dt_twin {
     int rp_mismatch;
     dt_command *rp_remote; /* remote commands the recorded step's Sense phase took */
     size_t rp_nremote;
+    struct dt__belief_copy *rp_bel; /* remote beliefs the recorded step fused */
+    size_t rp_nbel;
     dt_twin_stats st;
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
     dt__twin_sample_tap rel_tap; /* the released samples' tap (the bus) */
@@ -121,7 +123,7 @@ struct dt_twin {
 
 /* flight-log record types */
 enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
-       REC_REMOTE_STEP = 7 };
+       REC_REMOTE_STEP = 7, REC_BELIEF = 8 };
 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);
@@ -137,6 +139,17 @@ void dt__twin_emit_counters(dt_twin *t, dt_time now);
 /* after an update a filter kind other than "kf" applied */
 void dt__twin_belief_event(dt_twin *t, const dt_sample *applied);
 void dt__twin_events_free(dt_twin *t);
+/* beliefs.c: remote beliefs. At start: the filter's scratch when a source
+ * offers beliefs (or a replay may hold some). In the step's Understand
+ * phase, after the samples: fuses the pending ones (logged), or in a replay
+ * the step's logged ones. A replay's REC_BELIEF record read (after its type
+ * byte) into this step's list. */
+int dt__twin_beliefs_start(dt_twin *t);
+void dt__twin_fuse_beliefs(dt_twin *t);
+int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user);
+/* events.c: the belief event after a remote belief was fused (the
+ * posterior at the filter's time; sig the first signal it measured). */
+void dt__twin_fused_event(dt_twin *t, dt_signal_id sig, dt_time t_data);
 /* recorder.c */
 void dt__twin_rec(dt_twin *t, const uint8_t *b, size_t n);
 void dt__twin_rec_time(dt_twin *t, int type, dt_time now);

@@ -1,0 +1,206 @@
+/* Remote beliefs fused into the estimate (dt_est_fuse): another twin's
+ * belief, aged with its sender's model to the fusion time, measures some of
+ * this estimator's signals through its own measurement model; fused by
+ * covariance intersection, or as an ordinary update when the sender declares
+ * its errors independent. Scratch reserved once (dt_est_fuse_reserve). */
+#include <math.h>
+#include <string.h>
+
+#include "est_internal.h"
+
+#define RN DT_REMOTE_STATES_MAX
+#define RM DT_REMOTE_MAPPED_MAX
+#define GATED 1 /* fuse(): the innovation failed the gate */
+
+/* The scratch's layout, for an estimator of n states. */
+typedef struct fuse_work {
+    double *xa, *Pa, *age, *z, *y, *R, *H, *S, *v, *ci, *xo, *Po, *xs, *Ps;
+} fuse_work;
+
+static size_t layout(size_t n, double *base, fuse_work *w)
+{
+    size_t sizes[] = {RN, RN * RN, DT_BELIEF_AGE_WORK(RN), RM, RM, RM * RM, RM * n,
+                      RM * RM, RM, DT_CI_UPDATE_WORK(n, RM), n, n * n, n, n * n};
+    double **slot[] = {&w->xa, &w->Pa, &w->age, &w->z, &w->y, &w->R, &w->H,
+                       &w->S, &w->v, &w->ci, &w->xo, &w->Po, &w->xs, &w->Ps};
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (base != NULL)
+            *slot[i] = base + off;
+        off += sizes[i];
+    }
+    return off;
+}
+
+int dt_est_fuse_reserve(dt_est *e)
+{
+    if (e == NULL)
+        return DT_EINVAL;
+    if (e->fz != NULL)
+        return DT_OK;
+    fuse_work w;
+    e->fz = dt__calloc(&e->alloc, layout(e->n, NULL, &w), sizeof *e->fz);
+    return e->fz != NULL ? DT_OK : DT_ENOMEM;
+}
+
+/* The belief's shape and the mapping's numbers (not yet its matrices,
+ * which dt_belief_age checks). */
+static int check_belief(const dt_est *e, const dt_remote_belief *b)
+{
+    if (b->n < 1 || b->n > RN || b->m < 1 || b->m > RM || !b->x || !b->P || !b->A || !b->Q ||
+        !b->index || !b->signal || !b->scale || !b->offset || !dt_time_valid(b->t) ||
+        (b->mode != DT_FUSE_CI_TRACE && b->mode != DT_FUSE_CI_DET &&
+         b->mode != DT_FUSE_INDEPENDENT))
+        return DT_EINVAL;
+    for (size_t j = 0; j < b->m; j++) {
+        if (b->index[j] >= b->n || !isfinite(b->scale[j]) || b->scale[j] == 0 ||
+            !isfinite(b->offset[j]))
+            return DT_EINVAL;
+        if (b->signal[j] >= e->n_sig || e->meas[b->signal[j]].kind == 0)
+            return DT_ENOTFOUND;
+    }
+    return DT_OK;
+}
+
+/* The measurement rows at the estimate x and the innovation y = z - h(x). */
+static int rows(dt_est *e, const dt_remote_belief *b, const double *x, fuse_work *w)
+{
+    size_t n = e->n;
+    for (size_t j = 0; j < b->m; j++) {
+        const meas *m = &e->meas[b->signal[j]];
+        double *Hj = w->H + j * n, pred;
+        if (m->kind == 1) {
+            memcpy(Hj, m->h, n * sizeof *Hj);
+            pred = m->offset;
+            for (size_t i = 0; i < n; i++)
+                pred += Hj[i] * x[i];
+        } else if (m->fn(m->user, x, &pred, Hj) > 0) {
+            return DT_ENUMERIC;
+        }
+        w->y[j] = w->z[j] - pred;
+        if (!isfinite(w->y[j]))
+            return DT_ENUMERIC;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(Hj[i]))
+                return DT_ENUMERIC;
+    }
+    return DT_OK;
+}
+
+/* The innovation's NIS against S = H P H' + R, and whether the gate, at the
+ * estimator's probability with m degrees of freedom, lets it pass. */
+static int gate_passes(dt_est *e, size_t m, const double *P, fuse_work *w, int *pass)
+{
+    size_t n = e->n;
+    for (size_t a = 0; a < m; a++)
+        for (size_t c = a; c < m; c++) {
+            double s = w->R[a * m + c];
+            for (size_t i = 0; i < n; i++) {
+                double t = 0;
+                for (size_t k = 0; k < n; k++)
+                    t += P[i * n + k] * w->H[c * n + k];
+                s += w->H[a * n + i] * t;
+            }
+            w->S[a * m + c] = w->S[c * m + a] = s;
+        }
+    if (dt_chol(m, w->S, w->S) != DT_OK || dt_chol_solve(m, 1, w->S, w->y, w->v) != DT_OK)
+        return DT_ENUMERIC;
+    double nis = 0;
+    for (size_t a = 0; a < m; a++)
+        nis += w->y[a] * w->v[a];
+    double thr = INFINITY;
+    if (e->gate_p < 1 && dt_chi2_quantile(e->gate_p, (unsigned)m, &thr) != DT_OK)
+        return DT_ENUMERIC;
+    *pass = isfinite(nis) && nis <= thr;
+    return DT_OK;
+}
+
+static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
+{
+    fuse_work w;
+    (void)layout(e->n, e->fz, &w);
+    size_t n = e->n, m = b->m, k = b->n;
+    dt_time tf = b->t > e->t ? b->t : e->t;
+    int rc = dt_belief_age(k, b->x, b->P, b->A, b->Q, dt_time_to_sec(tf - b->t), w.xa, w.Pa,
+                           w.age);
+    if (rc != DT_OK)
+        return rc == DT_EINVAL ? DT_ENUMERIC : rc;
+    for (size_t j = 0; j < m; j++) {
+        w.z[j] = b->scale[j] * w.xa[b->index[j]] + b->offset[j];
+        for (size_t l = 0; l < m; l++)
+            w.R[j * m + l] = b->scale[j] * b->scale[l] * w.Pa[b->index[j] * k + b->index[l]];
+    }
+    for (size_t j = 0; j < m * m; j++)
+        if (!isfinite(w.R[j]))
+            return DT_ERANGE;
+    /* the estimate at the fusion time, peeked: nothing changes before the
+     * belief is known to be applied */
+    const double *x = dt_kf_state(e->kf), *P = dt_kf_cov(e->kf);
+    if (tf > e->t) {
+        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK)
+            return rc == DT_EINVAL ? DT_ENUMERIC : rc;
+        x = w.xo;
+        P = w.Po;
+    }
+    if ((rc = rows(e, b, x, &w)) != DT_OK)
+        return rc;
+    int pass = 0;
+    if ((rc = gate_passes(e, m, P, &w, &pass)) != DT_OK)
+        return rc;
+    if (!pass)
+        return GATED;
+    double wt = 1.0;
+    if (b->mode == DT_FUSE_INDEPENDENT) {
+        /* z' = y + H x: the filter's update forms the same innovation */
+        for (size_t j = 0; j < m; j++) {
+            double hx = 0;
+            for (size_t i = 0; i < n; i++)
+                hx += w.H[j * n + i] * x[i];
+            w.z[j] = w.y[j] + hx;
+        }
+        dt_kf_result res;
+        if (x == w.xo) { /* updated from the prediction: the estimate kept to restore */
+            memcpy(w.xs, dt_kf_state(e->kf), n * sizeof *w.xs);
+            memcpy(w.Ps, dt_kf_cov(e->kf), n * n * sizeof *w.Ps);
+            if ((rc = dt_kf_set_state(e->kf, w.xo, w.Po)) != DT_OK)
+                return rc;
+        }
+        rc = dt_kf_update(e->kf, m, w.z, w.H, w.R, 0, &res);
+        if (rc != DT_OK && x == w.xo)
+            (void)dt_kf_set_state(e->kf, w.xs, w.Ps);
+    } else {
+        dt_ci_criterion c = b->mode == DT_FUSE_CI_DET ? DT_CI_DET : DT_CI_TRACE;
+        rc = dt_ci_update(n, m, x, P, w.H, w.y, w.R, c, w.xo, w.Po, &wt, w.ci);
+        if (rc == DT_OK)
+            rc = dt_kf_set_state(e->kf, w.xo, w.Po);
+    }
+    if (rc != DT_OK)
+        return rc;
+    if (omega != NULL)
+        *omega = wt;
+    if (b->t > e->t_data)
+        e->t_data = b->t;
+    dt__est_rebase(e, tf);
+    return DT_OK;
+}
+
+int dt_est_fuse(dt_est *e, const dt_remote_belief *b, double *omega)
+{
+    if (e == NULL || b == NULL)
+        return DT_EINVAL;
+    if (!e->started || e->fz == NULL)
+        return DT_ESTATE;
+    int rc = check_belief(e, b);
+    if (rc == DT_OK)
+        rc = fuse(e, b, omega);
+    if (rc == DT_OK) {
+        e->st.beliefs_fused++;
+        e->version++;
+    } else if (rc == GATED) {
+        e->st.beliefs_gated++;
+        rc = DT_ERANGE;
+    } else {
+        e->st.beliefs_refused++;
+    }
+    return rc;
+}

@@ -1,0 +1,176 @@
+/* Remote beliefs in the twin's step: the beliefs the sources offered (a
+ * child twin's, a federated peer's) are fused into the estimate after the
+ * step's samples, in source order; each one is written to the flight log as
+ * it was fused, and a replay fuses the logged ones at the same point. */
+#include <string.h>
+
+#include "../adapters/adapters_internal.h"
+#include "../platform/internal.h"
+#include "twin_internal.h"
+
+/* The most beliefs one replayed step holds (a live step fuses at most one
+ * per source). */
+#define RP_BELIEFS 64
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+static void put_d(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    put_u64(p, u);
+}
+static double get_d(const uint8_t *p)
+{
+    uint64_t u = get_u64(p);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+int dt__twin_beliefs_start(dt_twin *t)
+{
+    if (t->est == NULL || (dt__io_belief_sources(t->io) == 0 && !t->replay))
+        return DT_OK;
+    if (t->replay && t->rp_bel == NULL) {
+        t->rp_bel = dt__calloc(&t->alloc, RP_BELIEFS, sizeof *t->rp_bel);
+        if (t->rp_bel == NULL)
+            return DT_ENOMEM;
+    }
+    return t->est->ops.fuse_reserve(t->est->self);
+}
+
+/* REC_BELIEF: type, source u32, n u32, m u32, mode u32, t i64; x, P, A, Q
+ * as doubles; per mapped state index u32, signal u32, scale, offset. All
+ * little-endian. */
+static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b)
+{
+    uint8_t h[25], d[8 * 64];
+    h[0] = REC_BELIEF;
+    put_u32(h + 1, src);
+    put_u32(h + 5, (uint32_t)b->n);
+    put_u32(h + 9, (uint32_t)b->m);
+    put_u32(h + 13, (uint32_t)b->mode);
+    put_u64(h + 17, (uint64_t)b->t);
+    dt__twin_rec(t, h, sizeof h);
+    const double *mat[4] = {b->x, b->P, b->A, b->Q};
+    size_t cnt[4] = {b->n, b->n * b->n, b->n * b->n, b->n * b->n};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < cnt[k]; i += 64) {
+            size_t c = cnt[k] - i < 64 ? cnt[k] - i : 64;
+            for (size_t j = 0; j < c; j++)
+                put_d(d + 8 * j, mat[k][i + j]);
+            dt__twin_rec(t, d, 8 * c);
+        }
+    for (size_t j = 0; j < b->m; j++) {
+        put_u32(d, b->index[j]);
+        put_u32(d + 4, b->signal[j]);
+        put_d(d + 8, b->scale[j]);
+        put_d(d + 16, b->offset[j]);
+        dt__twin_rec(t, d, 24);
+    }
+}
+
+int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
+{
+    uint8_t h[24], d[24];
+    if (fn(user, h, sizeof h) != DT_OK)
+        return DT_EPARSE;
+    uint32_t n = get_u32(h + 4), m = get_u32(h + 8), mode = get_u32(h + 12);
+    if (t->rp_bel == NULL || t->rp_nbel == RP_BELIEFS || n < 1 || n > DT_REMOTE_STATES_MAX ||
+        m < 1 || m > DT_REMOTE_MAPPED_MAX || mode > DT_FUSE_INDEPENDENT) {
+        dt__fmt(t->err, sizeof t->err,
+                "replay: a remote belief record of %u states, %u mapped, mode %u, or over %d "
+                "in a step",
+                (unsigned)n, (unsigned)m, (unsigned)mode, RP_BELIEFS);
+        return DT_EPARSE;
+    }
+    dt__belief_copy *c = &t->rp_bel[t->rp_nbel];
+    c->n = n;
+    c->m = m;
+    c->mode = (dt_fuse_mode)mode;
+    c->t = (dt_time)get_u64(h + 16);
+    double *mat[4] = {c->x, c->P, c->A, c->Q};
+    size_t cnt[4] = {n, (size_t)n * n, (size_t)n * n, (size_t)n * n};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < cnt[k]; i++) {
+            if (fn(user, d, 8) != DT_OK)
+                return DT_EPARSE;
+            mat[k][i] = get_d(d);
+        }
+    for (size_t j = 0; j < m; j++) {
+        if (fn(user, d, 24) != DT_OK)
+            return DT_EPARSE;
+        c->index[j] = get_u32(d);
+        c->signal[j] = get_u32(d + 4);
+        c->scale[j] = get_d(d + 8);
+        c->offset[j] = get_d(d + 16);
+    }
+    t->rp_nbel++;
+    return DT_OK;
+}
+
+/* Says a refused belief at the 1st, 2nd, 4th, ... refusal: never silent,
+ * never a flood. */
+static void refused(dt_twin *t, size_t src, int rc)
+{
+    uint64_t k = ++t->st.beliefs_refused;
+    if ((k & (k - 1)) == 0)
+        dt__log(&t->log, DT_LOG_WARN, "twin",
+                "a remote belief from source %s not fused: %s (%llu so far)",
+                dt_io_source_id(t->io, src) ? dt_io_source_id(t->io, src) : "?",
+                dt_strerror(rc), (unsigned long long)k);
+}
+
+static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
+{
+    if (t->est == NULL) {
+        refused(t, src, DT_EUNSUPPORTED);
+        return;
+    }
+    double omega = 1;
+    int rc = t->est->ops.fuse(t->est->self, b, &omega);
+    if (rc != DT_OK) {
+        refused(t, src, rc);
+        return;
+    }
+    t->st.beliefs_fused++;
+    /* the newest data time the filter may claim: the belief's own, never
+     * the time it was aged to */
+    if (b->t > t->data_t)
+        t->data_t = b->t;
+    if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_BELIEF))
+        dt__twin_fused_event(t, b->signal[0], b->t);
+}
+
+void dt__twin_fuse_beliefs(dt_twin *t)
+{
+    dt_remote_belief b;
+    if (t->replay) {
+        for (size_t i = 0; i < t->rp_nbel; i++) {
+            dt__belief_view(&t->rp_bel[i], &b);
+            fuse_one(t, (size_t)-1, &b); /* the log keeps no source: replayed */
+        }
+        t->rp_nbel = 0;
+        return;
+    }
+    size_t cur = 0, src = 0;
+    while (dt__io_take_belief(t->io, &cur, &src, &b)) {
+        if (t->rec_write != NULL)
+            rec_belief(t, (uint32_t)src, &b);
+        fuse_one(t, src, &b);
+    }
+}
