@@ -33,7 +33,7 @@
 /* A belief this far ahead of the newest, or more, needs a second one */
 #define SEQ_JUMP 64
 
-static const char *const twinsrc_keys[] = {"twin", "realm", "belief", "stream", NULL};
+static const char *const twinsrc_keys[] = {"twin", "realm", "belief", "stream", "criterion", NULL};
 
 /* A stream record's reasons to be skipped: the codec's record reasons, and
  * a channel past the stream's signals. */
@@ -42,7 +42,7 @@ enum { SKIP_FLAGS, SKIP_TIME, SKIP_NOT_FINITE, SKIP_VARIANCE, SKIP_CHANNEL, SKIP
 typedef struct twinsrc_stats {
     uint64_t messages, states_emitted, stale_epoch, stale_state, duplicate, lost,
         unknown_contract, contract_refused, bad_message, rebirth_requests, peer_lost,
-        peer_stopped, ring_full, unconfirmed;
+        peer_stopped, ring_full, unconfirmed, time_refused;
     uint64_t records, skipped[SKIP__COUNT]; /* a stream's */
 } twinsrc_stats;
 
@@ -53,6 +53,7 @@ typedef struct twinsrc {
     dt_allocator alloc;
     char realm[DT__BUS_NAME_MAX + 1], twin[DT__BUS_NAME_MAX + 1], group[DT__BUS_NAME_MAX + 1];
     int stream; /* group names a sample stream, not a belief group */
+    dt_fuse_mode criterion; /* a belief's CI criterion (unless the contract says independent) */
     char rebirth_topic[DT__BUS_TOPIC_MAX];
     uint32_t epoch; /* the current epoch: of the last "ready", or newer from a message */
     uint32_t contract; /* the version the mapping was checked against; 0 none */
@@ -106,6 +107,24 @@ static int config(twinsrc *s, dt_source_ctx *ctx, const dt_config *cfg, const ch
     rc = name_member(ctx, cfg, stream ? "stream" : "belief", 1, NULL, s->group);
     if (rc != DT_OK)
         return rc;
+    s->criterion = DT_FUSE_CI_TRACE;
+    const dt_config *cr = dt_config_get(cfg, "criterion");
+    if (cr != NULL) {
+        const char *c = NULL;
+        if (stream || dt_config_string(cr, &c) != DT_OK || c == NULL ||
+            (strcmp(c, "trace") != 0 && strcmp(c, "det") != 0)) {
+            dt_source_error(ctx, "criterion: \"trace\" or \"det\" (covariance intersection's "
+                                 "weight minimises the fused covariance's trace or determinant), "
+                                 "for a belief only");
+            return DT_EINVAL;
+        }
+        s->criterion = strcmp(c, "det") == 0 ? DT_FUSE_CI_DET : DT_FUSE_CI_TRACE;
+    }
+    if (!stream && dt_source_mapping_count(ctx) > DT_REMOTE_MAPPED_MAX) {
+        dt_source_error(ctx, "mapping: at most %d entries for a belief (states fused), got %zu",
+                        DT_REMOTE_MAPPED_MAX, dt_source_mapping_count(ctx));
+        return DT_EINVAL;
+    }
     if (dt_config_get(cfg, "clock") == NULL) {
         /* the publisher's time base is its own: never assume it is ours */
         dt_source_error(ctx, "clock: required for a twin source: {\"mode\": \"estimate\"} (the "
@@ -159,6 +178,15 @@ static void check_contract(twinsrc *s)
         return;
     }
     s->n = s->pc.n;
+    if (!s->stream && !s->pc.has_model) {
+        refuse(s, "%s/%s: group \"%s\" of contract %u has %zu states; a twin fuses groups of at "
+                  "most %d",
+               s->realm, s->twin, s->group, (unsigned)s->pc.version, s->pc.n,
+               DT_REMOTE_STATES_MAX);
+        s->contract_ok = 0;
+        s->st.contract_refused++;
+        return;
+    }
     const dt_model *model = dt_source_model(s->ctx);
     for (size_t i = 0; i < dt_source_mapping_count(s->ctx) && s->contract_ok; i++) {
         const dt_mapping *m = dt_source_mapping(s->ctx, i);
@@ -187,7 +215,7 @@ static void check_contract(twinsrc *s)
             break;
         }
         const char *sem = s->pc.state[s->where[i]].semantic_id;
-        if (s->stream && sem[0] != '\0' && si->semantic_id != NULL &&
+        if (sem[0] != '\0' && si->semantic_id != NULL && si->semantic_id[0] != '\0' &&
             strcmp(sem, si->semantic_id) != 0) {
             refuse(s,
                             "%s/%s: %s has semantic id \"%s\" by its contract, %s has \"%s\": "
@@ -373,22 +401,27 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
         return;
     }
-    for (size_t i = 0; i < dt_source_mapping_count(s->ctx); i++) {
+    size_t nmap = dt_source_mapping_count(s->ctx);
+    uint32_t index[DT_REMOTE_MAPPED_MAX], signal[DT_REMOTE_MAPPED_MAX];
+    double scale[DT_REMOTE_MAPPED_MAX], offset[DT_REMOTE_MAPPED_MAX];
+    for (size_t i = 0; i < nmap; i++) {
         const dt_mapping *m = dt_source_mapping(s->ctx, i);
-        size_t k = (size_t)s->where[i];
-        dt_sample smp;
-        memset(&smp, 0, sizeof smp);
-        smp.signal = m->signal;
-        smp.flags = DT_SAMPLE_HAS_VARIANCE;
-        smp.t_source = tv;
-        smp.t_arrival = now;
-        smp.value = s->mean[k] * m->scale + m->offset;
-        smp.variance = s->P[k * n + k] * m->scale * m->scale;
-        if (dt_source_push(s->ctx, &smp) != DT_OK) {
-            s->st.ring_full++;
-            return;
-        }
+        index[i] = (uint32_t)s->where[i];
+        signal[i] = m->signal;
+        scale[i] = m->scale;
+        offset[i] = m->offset;
+    }
+    /* the group as its publisher holds it, with its model for the ageing;
+     * the time on the publisher's clock (the source's clock maps it) */
+    dt_remote_belief b = {n,    s->mean, s->P,   s->pc.A, s->pc.Q, tv, nmap, index,
+                          signal, scale, offset,
+                          s->pc.independent ? DT_FUSE_INDEPENDENT : s->criterion};
+    int rc = dt_source_offer_belief(s->ctx, &b, now);
+    if (rc == DT_OK) {
         s->st.states_emitted++;
+    } else {
+        s->st.time_refused++;
+        dt_source_count(s->ctx, DT_EV_REFUSED, 1);
     }
 }
 
@@ -500,6 +533,8 @@ static int twinsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         dt_source_error(ctx, "the bus has no connection");
         return DT_ESTATE;
     }
+    if (!s->stream && (rc = dt_source_reserve_beliefs(ctx, DT_SOURCE_BELIEFS_ONLY)) != DT_OK)
+        return rc;
     char rest[DT__BUS_TOPIC_MAX];
     (void)snprintf(rest, sizeof rest, "%s/%s", s->stream ? "s" : "b", s->group);
     rc = dt__bus_topic(s->rebirth_topic, sizeof s->rebirth_topic, s->realm, s->twin,
@@ -522,7 +557,7 @@ static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
     const twinsrc_stats *t = &s->st;
     const dt_counter c[] = {
         {"messages", t->messages},
-        {s->stream ? "samples_emitted" : "states_emitted", t->states_emitted},
+        {s->stream ? "samples_emitted" : "beliefs_offered", t->states_emitted},
         {"stale_epoch", t->stale_epoch},
         {"stale_state", t->stale_state},
         {"duplicate", t->duplicate},
@@ -535,6 +570,7 @@ static size_t twinsrc_counters(const void *self, dt_counter *out, size_t max)
         {"peer_stopped", t->peer_stopped},
         {"ring_full", t->ring_full},
         {"unconfirmed", t->unconfirmed},
+        {"time_refused", t->time_refused},
         /* a stream's only: valid records, and records skipped by reason */
         {"records", t->records},
         {"skipped_bad_flags", t->skipped[SKIP_FLAGS]},

@@ -88,6 +88,48 @@ static int entries(const cJSON *arr, int sem, dt__bus_peer_contract *out)
     return DT_OK;
 }
 
+/* An n x n matrix of finite numbers of at most 1e150 in magnitude (so that
+ * ageing cannot overflow a product of two); into M when n is small enough
+ * to keep, only checked otherwise. */
+static int square(const cJSON *arr, size_t n, double *M)
+{
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)n)
+        return 0;
+    size_t i = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, arr)
+    {
+        if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != (int)n)
+            return 0;
+        size_t j = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, row)
+        {
+            if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 1e150))
+                return 0;
+            if (n <= DT__BUS_PEER_MODEL)
+                M[i * n + j] = v->valuedouble;
+            j++;
+        }
+        i++;
+    }
+    return 1;
+}
+
+/* A group's "independent" and its model "A", "Q". */
+static int group_model(const cJSON *g, dt__bus_peer_contract *out)
+{
+    const cJSON *ind = cJSON_GetObjectItemCaseSensitive(g, "independent");
+    if (ind != NULL && !cJSON_IsBool(ind))
+        return DT_EPARSE;
+    out->independent = cJSON_IsTrue(ind);
+    if (!square(cJSON_GetObjectItemCaseSensitive(g, "A"), out->n, out->A) ||
+        !square(cJSON_GetObjectItemCaseSensitive(g, "Q"), out->n, out->Q))
+        return DT_EPARSE;
+    out->has_model = out->n <= DT__BUS_PEER_MODEL;
+    return DT_OK;
+}
+
 /* The entry of `list` whose `key` is name, or NULL. */
 static const cJSON *named(const cJSON *list, const char *key, const char *name)
 {
@@ -110,13 +152,17 @@ int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, con
     int rc = DT_EPARSE;
     out->n = 0;
     out->has_group = 0;
+    out->has_model = 0;
+    out->independent = 0;
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "beliefs");
     if (cJSON_IsObject(root) && u32_of(root, "version", &out->version) && out->version != 0 &&
         cJSON_IsArray(groups)) {
         rc = DT_OK;
         const cJSON *g = named(groups, "group", group);
         if (g != NULL) {
-            rc = entries(cJSON_GetObjectItemCaseSensitive(g, "states"), 0, out);
+            rc = entries(cJSON_GetObjectItemCaseSensitive(g, "states"), 1, out);
+            if (rc == DT_OK)
+                rc = group_model(g, out);
             out->has_group = rc == DT_OK;
         }
     }

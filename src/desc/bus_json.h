@@ -22,20 +22,31 @@ typedef struct dt__bus_peer_state {
 typedef struct dt__bus_peer_state_info {
     char signal[257];
     char unit[64];
-    char semantic_id[257]; /* a stream's signal's; "" when none (not read for a group) */
+    char semantic_id[257]; /* "" when none */
 } dt__bus_peer_state_info;
 
 /* What a reader needs of a $contract: its version and one group's states,
  * or one stream's signals. */
+/* The most states of a group whose model (A, Q) a reader keeps (the states
+ * a twin fuses: DT_REMOTE_STATES_MAX). */
+#define DT__BUS_PEER_MODEL 16
+
 typedef struct dt__bus_peer_contract {
     uint32_t version;
     int has_group; /* the group (or stream) was in it */
     size_t n;
     double max_age; /* a stream's, s */
+    int independent; /* a group's: declared independent of its readers' beliefs */
+    int has_model;   /* a group's A and Q were read: n <= DT__BUS_PEER_MODEL, n x n,
+                        finite, |entries| <= 1e150 */
+    double A[DT__BUS_PEER_MODEL * DT__BUS_PEER_MODEL], Q[DT__BUS_PEER_MODEL * DT__BUS_PEER_MODEL];
     dt__bus_peer_state_info state[DT__BUS_PEER_STATES];
 } dt__bus_peer_contract;
 
-/* DT_OK, or DT_EPARSE for anything that is not exactly such a message
+/* A group's "independent" (optional, a bool) and its "A" and "Q" (n x n
+ * arrays of numbers: required, read into the contract when n <= 16) are
+ * checked too.
+ * DT_OK, or DT_EPARSE for anything that is not exactly such a message
  * (bytes of length n: a NUL inside, too deep, wrong types, out of range). */
 int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a,
                         dt__bus_peer_state *out);

@@ -153,8 +153,6 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
                 break;
         }
         ring_losses(g, src);
-        if (src->beliefs_only)
-            continue;
         int stale = now - src->last_arrival > src->timeout;
         if (stale && !src->st.stale) {
             src->st.stale_events++;
@@ -162,6 +160,8 @@ int dt_ingest_poll(dt_ingest *g, dt_time now)
                     src->name, dt_time_to_sec(now - src->last_arrival));
         }
         src->st.stale = stale;
+        if (src->beliefs_only) /* its beliefs never wait in the merge */
+            continue;
         if (src->newest > newest_any)
             newest_any = src->newest;
         if (!stale) {
@@ -209,5 +209,7 @@ int dt__ingest_map_remote(dt_ingest *g, dt_source_id id, dt_time t_source, dt_ti
     if (t > t_arrival && t - t_arrival > g->future_tol)
         return DT_ERANGE;
     *out = t > t_arrival ? t_arrival : t;
+    if (t_arrival > src->last_arrival) /* fresh for the stale rule, as a sample is */
+        src->last_arrival = t_arrival;
     return DT_OK;
 }

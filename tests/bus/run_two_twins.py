@@ -211,7 +211,7 @@ def main():
     if s["samples"]["unaccounted"]:
         fail("samples unaccounted: %s" % s["samples"])
     print("ok: %d beliefs read, link connects %d, peers lost %d, safe-state entries %d"
-          % (src["states_emitted"], link["mqtt.connects"], src["peer_lost"], s["safe_entries"]))
+          % (src["beliefs_offered"], link["mqtt.connects"], src["peer_lost"], s["safe_entries"]))
     return 0
 
 

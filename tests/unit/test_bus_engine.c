@@ -397,7 +397,7 @@ static void test_twins_on_another_engine(void **state)
         assert_int_equal(dt_twin_step(pub, now), 0);
         assert_int_equal(dt_twin_step(sub, now), 0);
     }
-    assert_true(source_counter(sub, "states_emitted") > 250);
+    assert_true(source_counter(sub, "beliefs_offered") > 250);
     assert_int_equal(source_counter(sub, "lost"), 0);
     assert_int_equal(source_counter(sub, "contract_refused"), 0);
     const double *x = dt_kf_state(dt_est_kf(dt_twin_estimator(sub)));

@@ -40,7 +40,7 @@ static void test_reader_estimates_from_the_publishers_belief(void **state)
     assert_int_equal(dt_twin_start(sub, t0), 0);
     dt_twin_stats st;
     memset(&st, 0, sizeof st);
-    for (int k = 0; k < 3000 && (counter(sub, "states_emitted") < 30 || st.estimator.updates < 20);
+    for (int k = 0; k < 3000 && (counter(sub, "beliefs_offered") < 30 || st.estimator.beliefs_fused < 20);
          k++) {
         dt_time now = mono();
         /* the tank at 2 m, measured with 1 cm noise-free here */
@@ -50,8 +50,8 @@ static void test_reader_estimates_from_the_publishers_belief(void **state)
         assert_int_equal(dt_twin_step(sub, mono()), 0);
         dt_twin_stats_get(sub, &st);
     }
-    assert_true(counter(sub, "states_emitted") >= 30);
-    assert_true(st.estimator.updates >= 20);
+    assert_true(counter(sub, "beliefs_offered") >= 30);
+    assert_true(st.estimator.beliefs_fused >= 20);
     assert_int_equal(counter(sub, "unknown_contract") + counter(sub, "contract_refused") +
                          counter(sub, "bad_message") + counter(sub, "stale_epoch"),
                      0);
@@ -103,16 +103,16 @@ static void test_reader_rules_against_a_forger(void **state)
 
     /* in order: taken */
     uint64_t seq = 1;
-    for (int i = 0; i < 3000 && counter(sub, "states_emitted") < 1; i++) {
+    for (int i = 0; i < 3000 && counter(sub, "beliefs_offered") < 1; i++) {
         forge_belief(&f, 100, 7, seq++);
         assert_true(reader_until(sub, &f, "messages", seq - 1));
     }
-    assert_int_equal(counter(sub, "states_emitted"), seq - 1);
-    uint64_t emitted = counter(sub, "states_emitted"), msgs = counter(sub, "messages");
+    assert_int_equal(counter(sub, "beliefs_offered"), seq - 1);
+    uint64_t emitted = counter(sub, "beliefs_offered"), msgs = counter(sub, "messages");
     /* a gap of 3: counted lost, the message taken */
     seq += 3;
     forge_belief(&f, 100, 7, seq);
-    assert_true(reader_until(sub, &f, "states_emitted", emitted + 1));
+    assert_true(reader_until(sub, &f, "beliefs_offered", emitted + 1));
     assert_int_equal(counter(sub, "lost"), 3);
     /* the same seq again: a repeat, dropped */
     forge_belief(&f, 100, 7, seq);
@@ -155,7 +155,7 @@ static void test_reader_rules_against_a_forger(void **state)
     forge_belief(&f, 101, 9, 1);
     assert_true(reader_until(sub, &f, "unknown_contract", before + 1));
     /* nothing of all that reached the estimator but the good messages */
-    assert_int_equal(counter(sub, "states_emitted"), emitted + 1);
+    assert_int_equal(counter(sub, "beliefs_offered"), emitted + 1);
     (void)msgs;
     dt_twin_destroy(sub);
     forger_stop(&f);
@@ -205,7 +205,7 @@ static void test_lost_across_epochs(void **state)
     forge_belief(&f, 103, 7, 1000000);
     assert_true(reader_until(sub, &f, "messages", 6));
     assert_int_equal(counter(sub, "lost"), 4);
-    assert_int_equal(counter(sub, "states_emitted"), 6);
+    assert_int_equal(counter(sub, "beliefs_offered"), 6);
     dt_twin_destroy(sub);
     forger_stop(&f);
     dtt_broker_stop(&b);

@@ -107,7 +107,7 @@ static uint64_t prime(scene *s)
             scene_turn(s);
     }
     assert_int_equal(counter(s->sub, "messages"), 1);
-    assert_int_equal(counter(s->sub, "states_emitted"), 1);
+    assert_int_equal(counter(s->sub, "beliefs_offered"), 1);
     return seq;
 }
 
@@ -135,13 +135,13 @@ static void test_forged_highest_epoch_belief_does_not_lock_out(void **state)
     (void)state;
     scene s;
     scene_start(&s, 1);
-    assert_true(until(&s, "states_emitted", 5));
+    assert_true(until(&s, "beliefs_offered", 5));
     uint32_t epoch, contract;
     pub_identity(&s, &epoch, &contract);
     forge_belief(&s.f, UINT32_MAX, contract, 1);
-    uint64_t emitted = counter(s.sub, "states_emitted");
+    uint64_t emitted = counter(s.sub, "beliefs_offered");
     /* the forged one read, then the publisher's own again */
-    assert_true(until(&s, "states_emitted", emitted + 20));
+    assert_true(until(&s, "beliefs_offered", emitted + 20));
     scene_stop(&s);
 }
 
@@ -151,12 +151,12 @@ static void test_forged_highest_epoch_state_does_not_lock_out(void **state)
     (void)state;
     scene s;
     scene_start(&s, 1);
-    assert_true(until(&s, "states_emitted", 5));
+    assert_true(until(&s, "beliefs_offered", 5));
     uint32_t epoch, contract;
     pub_identity(&s, &epoch, &contract);
     forge_state(&s.f, "ready", UINT32_MAX, contract);
-    uint64_t emitted = counter(s.sub, "states_emitted");
-    assert_true(until(&s, "states_emitted", emitted + 20));
+    uint64_t emitted = counter(s.sub, "beliefs_offered");
+    assert_true(until(&s, "beliefs_offered", emitted + 20));
     scene_stop(&s);
 }
 
@@ -173,7 +173,7 @@ static void test_publisher_back_with_an_older_epoch_is_read(void **state)
         forge_belief(&s.f, 100, 7, seq++);
         assert_true(until(&s, "messages", ++msgs));
     }
-    assert_int_equal(counter(s.sub, "states_emitted"), 3);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 3);
     /* the broker's last will of the old connection, then the new one */
     forge_state(&s.f, "lost", 100, 7);
     assert_true(until(&s, "peer_lost", 1));
@@ -182,7 +182,7 @@ static void test_publisher_back_with_an_older_epoch_is_read(void **state)
         forge_belief(&s.f, 1, 7, k);
         assert_true(until(&s, "messages", ++msgs));
     }
-    assert_int_equal(counter(s.sub, "states_emitted"), 6);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 6);
     scene_stop(&s);
 }
 
@@ -200,7 +200,7 @@ static void test_forged_seq_jump_neither_locks_out_nor_counts_lost(void **state)
         forge_belief(&s.f, 100, 7, seq++);
         assert_true(until(&s, "messages", ++msgs));
     }
-    assert_int_equal(counter(s.sub, "states_emitted"), 3);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 3);
     uint64_t lost = counter(s.sub, "lost"); /* before the reader subscribed: none */
     forge_belief(&s.f, 100, 7, seq + ((uint64_t)1 << 62));
     assert_true(until(&s, "messages", ++msgs));
@@ -208,7 +208,7 @@ static void test_forged_seq_jump_neither_locks_out_nor_counts_lost(void **state)
         forge_belief(&s.f, 100, 7, seq++);
         assert_true(until(&s, "messages", ++msgs));
     }
-    assert_int_equal(counter(s.sub, "states_emitted"), 6);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 6);
     assert_int_equal(counter(s.sub, "lost"), lost);
     assert_int_equal(counter(s.sub, "duplicate"), 0);
     assert_int_equal(counter(s.sub, "unconfirmed"), 1);
@@ -220,7 +220,7 @@ static void test_forged_seq_jump_neither_locks_out_nor_counts_lost(void **state)
         forge_belief(&s.f, 100, 7, seq++);
         assert_true(until(&s, "messages", ++msgs));
     }
-    assert_int_equal(counter(s.sub, "states_emitted"), 7);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 7);
     assert_int_equal(counter(s.sub, "lost"), lost + 100);
     assert_int_equal(counter(s.sub, "unconfirmed"), 2);
     lost += 100;
@@ -235,7 +235,7 @@ static void test_forged_seq_jump_neither_locks_out_nor_counts_lost(void **state)
         assert_true(until(&s, "messages", ++msgs));
     }
     /* the forged one, then the publisher's from its second */
-    assert_int_equal(counter(s.sub, "states_emitted"), 7 + 1 + 3);
+    assert_int_equal(counter(s.sub, "beliefs_offered"), 7 + 1 + 3);
     assert_true(counter(s.sub, "lost") < lost + 64);
     scene_stop(&s);
 }

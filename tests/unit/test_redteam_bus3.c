@@ -1064,7 +1064,7 @@ static void test_stream_and_belief_of_one_publisher(void **state)
                   (unsigned long long)src_ctr(sub, 0, "duplicate"),
                   (unsigned long long)src_ctr(sub, 0, "unknown_contract"),
                   (unsigned long long)src_ctr(sub, 0, "stale_epoch"),
-                  (unsigned long long)src_ctr(sub, 1, "states_emitted"),
+                  (unsigned long long)src_ctr(sub, 1, "beliefs_offered"),
                   (unsigned long long)src_ctr(sub, 1, "lost"),
                   (unsigned long long)src_ctr(sub, 1, "duplicate"),
                   (unsigned long long)src_ctr(sub, 1, "unknown_contract"),
@@ -1072,7 +1072,7 @@ static void test_stream_and_belief_of_one_publisher(void **state)
     print_message("beliefs published %llu unsent %llu\n",
                   (unsigned long long)link_ctr(pub, "bus.beliefs_published"),
                   (unsigned long long)link_ctr(pub, "bus.beliefs_unsent"));
-    assert_int_equal(src_ctr(sub, 1, "states_emitted") + src_ctr(sub, 1, "lost"),
+    assert_int_equal(src_ctr(sub, 1, "beliefs_offered") + src_ctr(sub, 1, "lost"),
                      link_ctr(pub, "bus.beliefs_published"));
     for (size_t s = 0; s < 2; s++) {
         assert_int_equal(src_ctr(sub, s, "duplicate"), 0);

@@ -318,6 +318,13 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     if (s.events_lost)
         fprintf(f, "  %llu events lost: an event queue was full\n",
                 (unsigned long long)s.events_lost);
+    if (s.beliefs_offered || s.beliefs_time_refused)
+        fprintf(f,
+                "remote beliefs: %llu offered = %llu fused + %llu refused + %llu superseded "
+                "(+ %llu refused for their time before the offer)\n",
+                (unsigned long long)s.beliefs_offered, (unsigned long long)s.beliefs_fused,
+                (unsigned long long)s.beliefs_refused, (unsigned long long)s.beliefs_superseded,
+                (unsigned long long)s.beliefs_time_refused);
     double safe = dt_time_to_sec(s.safe_time);
     fprintf(f, "safe state: %llu %s, %.10g s of %.10g s (%.4g %%)%s\n",
             (unsigned long long)s.safe_entries, s.safe_entries == 1 ? "entry" : "entries", safe,
@@ -501,7 +508,15 @@ void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
     U("belief_lost", e->belief_lost);
     U("divergence_events", e->divergence_events);
     jnum(f, "nis_mean", e->updates ? e->nis_mean : NAN);
-    fprintf(f, ",\"diverging\":%s},\"commands\":{", e->diverging ? "true" : "false");
+    fprintf(f, ",\"diverging\":%s},\"remote_beliefs\":{", e->diverging ? "true" : "false");
+    U("offered", s.beliefs_offered);
+    U("superseded", s.beliefs_superseded);
+    U("time_refused", s.beliefs_time_refused);
+    U("fused", s.beliefs_fused);
+    U("refused", s.beliefs_refused);
+    U("gated", e->beliefs_gated);
+    ju(f, "numbers_refused", e->beliefs_refused);
+    fprintf(f, "},\"commands\":{");
     U("total", s.commands);
     U("sent", s.sent);
     U("clamped", s.clamped);
