@@ -19,6 +19,7 @@ void dt__ingest_set_feed(dt_ingest *g,
 /* A source that pushes no samples, only remote beliefs: the merge never
  * waits for it and it is never reported stale for its silent ring. */
 void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id src);
+int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id src);
 
 /* A remote belief's time t_source (the sender's clock) on the twin's base,
  * through the source's clock as its samples' times are (observed, then

@@ -191,6 +191,11 @@ void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id id)
         g->src[id].beliefs_only = 1;
 }
 
+int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id id)
+{
+    return g != NULL && id < g->n_src && g->src[id].beliefs_only;
+}
+
 int dt__ingest_map_remote(dt_ingest *g, dt_source_id id, dt_time t_source, dt_time t_arrival,
                           dt_time *out)
 {

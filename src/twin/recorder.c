@@ -154,6 +154,14 @@ int dt_twin_record(dt_twin *t, dt_record_write_fn fn, void *user)
         return DT_EIO;
     t->rec_write = fn;
     t->rec_user = user;
+    /* the sources that push only beliefs: a replay opens none, and its merge
+     * must not wait for them either */
+    for (uint32_t i = 0; i < dt_ingest_source_count(t->ing); i++)
+        if (dt__ingest_is_beliefs_only(t->ing, i)) {
+            uint8_t b[5] = {REC_BELIEFS_ONLY};
+            put_u32(b + 1, i);
+            dt__twin_rec(t, b, sizeof b);
+        }
     dt__ingest_set_tap(t->ing, tap, t);
     dt__twin_disp_env(t); /* the dispatcher now reports its decisions */
     return DT_OK;
@@ -363,6 +371,16 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                 on_step(step_user, t, now);
             if (type == -2)
                 break;
+            continue;
+        }
+        if (type == REC_BELIEFS_ONLY) {
+            type = -1;
+            if (fn(user, b, 4) != DT_OK || get_u32(b) >= dt_ingest_source_count(t->ing)) {
+                dt__fmt(t->err, sizeof t->err, "replay: a belief source record names no source");
+                rc = DT_EPARSE;
+                break;
+            }
+            dt__ingest_beliefs_only(t->ing, get_u32(b));
             continue;
         }
         if (type == REC_SUBMIT) {

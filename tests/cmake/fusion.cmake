@@ -2,3 +2,7 @@
 # filter's own prediction, covariance intersection against closed forms, a
 # brute-force search and a Monte Carlo run, the information sum, refusals.
 dtwin_unit_test(test_fusion)
+# Remote beliefs fused into a twin's estimate: ageing against the sender's
+# own prediction, CI against dt_ci_update, the gate and refusals, a source
+# offering beliefs (superseded, refused times, no allocation), log and replay.
+dtwin_unit_test(test_remote_belief)
