@@ -5,7 +5,10 @@
  * analytics hook, on a stable, an unstable or an oscillating model, with
  * any history and recover_after. It reaches the arithmetic: predictions over
  * long gaps, replays, the gate's recovery (covariance inflation) and fault
- * isolation. Whatever the bytes: no crash, no undefined behaviour, x and P
+ * isolation; and remote beliefs of 1..3 states (any mean, a covariance
+ * either raw or L L' from the bytes, any model A and Q, any time, any
+ * mapping onto the sensors, any mode) fused into the estimate: the ageing,
+ * the gate and covariance intersection. Whatever the bytes: no crash, no undefined behaviour, x and P
  * finite with a non-negative diagonal, the estimator's time never goes back,
  * every sample accounted for once, per-signal counters summing to the totals,
  * and nothing leaks. */
@@ -60,6 +63,45 @@ static double f64(uint64_t bits)
     return d;
 }
 
+/* A remote belief from the bytes, fused at tb (or any time). */
+static int fuse_from(dt_est *e, const uint8_t **p, const uint8_t *end, dt_time tb, unsigned op)
+{
+    unsigned shape = (unsigned)rd(p, end, 1), raw = (unsigned)rd(p, end, 1);
+    size_t n = 1 + shape % 3, m = 1 + (shape >> 2) % 2;
+    double x[3], P[9], A[9], Q[9], L[9], scale[2], offset[2];
+    uint32_t index[2], signal[2];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (raw & 1) ? f64(rd(p, end, 8)) : (double)(int8_t)rd(p, end, 1) * 0.1;
+    for (size_t i = 0; i < n * n; i++) {
+        /* small entries mostly, raw bits when asked: the checks and the numbers */
+        L[i] = (raw & 2) ? f64(rd(p, end, 8)) : (double)(int8_t)rd(p, end, 1) * 0.05;
+        A[i] = (raw & 4) ? f64(rd(p, end, 8)) : (double)(int8_t)rd(p, end, 1) * 0.1;
+        Q[i] = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Q[i * n + i] = (double)(uint8_t)rd(p, end, 1) * 1e-3;
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t k = 0; k < n; k++)
+                s += L[i * n + k] * L[j * n + k];
+            P[i * n + j] = (raw & 8) ? L[i * n + j] : s; /* raw, or L L' */
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        unsigned b = (unsigned)rd(p, end, 1);
+        index[j] = b % 4; /* 3 is past a group of 3 */
+        signal[j] = S_A + (b >> 2) % 5; /* S_K has no measurement model */
+        scale[j] = (b & 0x80) ? f64(rd(p, end, 8)) : 1.0 + (double)((b >> 5) & 3);
+        offset[j] = (double)(int8_t)rd(p, end, 1);
+    }
+    dt_remote_belief bel = {n, x, P, A, Q, (op & 0x80) ? (dt_time)rd(p, end, 8) : tb,
+                            m, index, signal, scale, offset, (dt_fuse_mode)(raw >> 4 & 3)};
+    double w = -1;
+    int rc = dt_est_fuse(e, &bel, &w);
+    FUZZ_CHECK(rc != DT_OK || (w >= 0 && w <= 1));
+    return rc;
+}
+
 static void check(dt_est *e, dt_time t_before)
 {
     const double *x = dt_kf_state(dt_est_kf(e)), *P = dt_kf_cov(dt_est_kf(e));
@@ -105,8 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(dt_est_create_json(m, &c, &e, NULL) == DT_OK);
     FUZZ_CHECK(dt_est_add_analytics(e, &hook_ops, NULL) == DT_OK);
     FUZZ_CHECK(dt_est_start(e, 0) == DT_OK);
+    FUZZ_CHECK(dt_est_fuse_reserve(e) == DT_OK);
     dt_time t = 0;
-    uint64_t calls = 0, ok = 0, stale = 0, bad_time = 0, lost = 0, numeric = 0;
+    uint64_t fuse_calls = 0, calls = 0, ok = 0, stale = 0, bad_time = 0, lost = 0, numeric = 0;
     while (p < end) {
         unsigned op = (unsigned)rd(&p, end, 1);
         dt_time before = dt_est_time(e);
@@ -151,6 +194,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         default:
+            if (op & 0x40) { /* a remote belief */
+                fuse_calls++;
+                int rc = fuse_from(e, &p, end, t + dt_ms * 1000000, op);
+                FUZZ_CHECK(rc == DT_OK || rc == DT_ERANGE || rc == DT_ENUMERIC ||
+                           rc == DT_EINVAL || rc == DT_ENOTFOUND);
+                break;
+            }
             t += (int64_t)1 << 31; /* a 2^31 ns jump */
             break;
         }
@@ -160,6 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * 0; the refusals carry their own status and counter */
     dt_est_stats st;
     dt_est_stats_get(e, &st);
+    FUZZ_CHECK(st.beliefs_fused + st.beliefs_gated + st.beliefs_refused == fuse_calls);
     FUZZ_CHECK(st.too_old == stale);
     FUZZ_CHECK(st.bad_time == bad_time);
     FUZZ_CHECK(st.belief_lost >= lost);
