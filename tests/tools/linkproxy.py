@@ -21,8 +21,10 @@ words, defaults filled in) once it holds, or `error ...`:
   delay MS [JITTER_MS] [DIR]  added one-way latency: every byte read from
                            then on is held MS ms (plus a uniform 0..JITTER_MS,
                            never reordered) before it is written on
-  rate BPS [DIR]           throttle to BPS bytes per second (a token bucket
-                           of max(256, BPS / 50) bytes); 0 lifts it
+  rate BPS [BURST] [DIR]   throttle to BPS bytes per second, a token bucket
+                           of BURST bytes (default 20 ms of the rate, at
+                           least 1: a message waits its size / BPS, as on a
+                           slow line); 0 lifts it
   stall [DIR]              carry nothing, keep the connections: what arrives
                            is held (read on up to 4 MiB per direction, then
                            left in the kernel's buffers) until `up`
@@ -80,12 +82,13 @@ class Shape:
         self.delay = 0.0  # s
         self.jitter = 0.0  # s
         self.rate = 0  # bytes per second, 0 = unlimited
+        self.burst = 0  # the bucket's bytes, 0: 20 ms of the rate
         self.stalled = False
         self.tokens = 0.0
         self.t_fill = time.monotonic()
 
     def capacity(self):
-        return max(256.0, self.rate / 50.0)
+        return float(self.burst) if self.burst else max(1.0, self.rate / 50.0)
 
     def refill(self, now):
         if self.rate:
@@ -93,11 +96,12 @@ class Shape:
         self.t_fill = now
 
     def normal(self):
-        self.delay, self.jitter, self.rate, self.stalled = 0.0, 0.0, 0, False
+        self.delay, self.jitter, self.rate, self.burst, self.stalled = 0.0, 0.0, 0, 0, False
 
     def describe(self):
         return {"delay_ms": self.delay * 1e3, "jitter_ms": self.jitter * 1e3,
-                "rate": self.rate, "stalled": self.stalled}
+                "rate": self.rate, "burst": self.capacity() if self.rate else 0,
+                "stalled": self.stalled}
 
 
 class Flow:
@@ -309,13 +313,19 @@ class Proxy:
             say(out, "ok delay %g %g %s" % (ms, jit, name))
         elif cmd == "rate":
             bps = self.number(w[1], "rate")
-            name, ds = self.dirs(w, 2)
+            burst, rest = 0, 2
+            if len(w) > 2 and w[2] not in ("c2s", "s2c", "both"):
+                burst, rest = int(self.number(w[2], "burst")), 3
+                if burst < 1:
+                    raise ValueError("burst %r: at least 1 byte" % w[2])
+            name, ds = self.dirs(w, rest)
             for d in ds:
                 sh = self.shape[d]
                 sh.refill(now)
-                sh.rate = int(bps)
+                sh.rate, sh.burst = int(bps), burst
                 sh.tokens = min(sh.tokens, sh.capacity())
-            say(out, "ok rate %d %s" % (int(bps), name))
+            cap = self.shape[ds[0]].capacity()
+            say(out, "ok rate %d %d %s" % (int(bps), cap if bps else 0, name))
         elif cmd == "stall":
             name, ds = self.dirs(w, 1)
             for d in ds:
