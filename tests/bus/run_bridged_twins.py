@@ -12,22 +12,22 @@ TLS with the edge's client certificate (CN edge-test), the central broker's
 ACL for it the one docs/deploy.md shows. Certificates are made by the test
 with the openssl command.
 
-The bridge's TCP connection runs through a small proxy in this script, the
-uplink between the site and the central broker, so that only the bridge
-fails: both twins keep their own connections all along. Two failures of the
-uplink, the two ways a WAN link fails:
+The bridge's TCP connection runs through the project's link proxy
+(tests/tools/linkproxy.py), the uplink between the site and the central
+broker, so that only the bridge fails: both twins keep their own connections
+all along. Two failures of the uplink, the two ways a WAN link fails:
 
-1. cut: the proxy closes the bridge's connection and refuses new ones (the
-   central broker's host unreachable, a firewall resetting). The edge sees
-   the link drop at once ("0" on $SYS/broker/connection/edge-test/state on
-   both brokers) and drops the QoS 0 beliefs it cannot forward; the bridge
-   retries by itself (restart_timeout 2 30) and comes back once the proxy
-   accepts again;
+1. cut: the proxy resets the bridge's connection and each new one at once
+   (a firewall resetting, the central broker's host unreachable). The edge
+   sees the link drop at once ("0" on $SYS/broker/connection/edge-test/state
+   on both brokers) and drops the QoS 0 beliefs it cannot forward; the
+   bridge retries by itself (restart_timeout 2 30) and comes back once the
+   proxy carries again;
 2. stall: the proxy stops carrying bytes both ways but keeps the connection
-   (a link that went silent: no reset, TCP holds and retransmits). The edge
-   cannot tell before its keepalive (30 s, 1.5 x that on the central side):
-   the beliefs published meanwhile wait in the TCP buffers and are
-   delivered, late, when the link carries again.
+   (a link that went silent: no reset). The edge cannot tell before its
+   keepalive (30 s, 1.5 x that on the central side): the beliefs published
+   meanwhile wait in the proxy and are delivered, late and in order, when
+   the link carries again.
 
 Each step waits for an event (a line in a broker's notification stream or a
 twin's stderr, rows in a twin's output files), never for a duration. While
@@ -57,14 +57,15 @@ time bases (never on wall-clock durations):
 import atexit
 import json
 import os
-import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import linkproxy  # noqa: E402  (tests/tools/linkproxy.py)
 
 WAIT = 120  # seconds: only a hung run gets near it (the bridge retries up to 30 s apart)
 EDGE_NAME = "edge-test"
@@ -89,6 +90,14 @@ atexit.register(cleanup)
 def fail(msg):
     print("FAIL: " + msg, flush=True)
     sys.exit(1)
+
+
+def proxy(link, cmd):
+    """A command to the link proxy, answered (its bounded wait) or failed."""
+    try:
+        return link.command(cmd)
+    except RuntimeError as e:
+        fail(str(e))
 
 
 def spawn(cmd, **kw):
@@ -187,90 +196,6 @@ class Broker:
         if self.p is not None and self.p.poll() is None:
             self.p.kill()
             self.p.wait()
-
-
-class Uplink:
-    """A TCP proxy on 127.0.0.1:port to the central broker's TLS listener:
-    the bridge's path. cut() closes what it carries and refuses new
-    connections (its listener closed), restore() listens again on the same
-    port; stall() stops carrying bytes either way, connections kept;
-    resume() carries on with what waited. One thread, select()."""
-
-    def __init__(self, target):
-        self.target, self.port = target, free_port()
-        self.lock = threading.Lock()
-        self.want = "up"  # up, cut, stall
-        self.accepted = 0
-        self.listener = None
-        self.pairs = []  # [client, server] sockets
-        self.listen()
-        self.stop_ev = threading.Event()
-        self.t = threading.Thread(target=self.loop, daemon=True)
-        self.t.start()
-
-    def listen(self):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(8)
-        self.listener = s
-
-    def set(self, want):
-        with self.lock:
-            self.want = want
-
-    def close_pair(self, pair):
-        for s in pair:
-            try:
-                s.close()
-            except OSError:
-                pass
-        if pair in self.pairs:
-            self.pairs.remove(pair)
-
-    def loop(self):
-        while not self.stop_ev.is_set():
-            with self.lock:
-                want = self.want
-            if want == "cut":
-                for pair in list(self.pairs):
-                    self.close_pair(pair)
-                if self.listener is not None:
-                    self.listener.close()
-                    self.listener = None
-            elif self.listener is None:
-                self.listen()
-            rd = []
-            if self.listener is not None:
-                rd.append(self.listener)
-            if want == "up":
-                for pair in self.pairs:
-                    rd += pair
-            r, _, _ = select.select(rd, [], [], 0.02)
-            for s in r:
-                if s is self.listener:
-                    c, _ = s.accept()
-                    try:
-                        u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-                    except OSError:
-                        c.close()
-                        continue
-                    self.accepted += 1
-                    self.pairs.append([c, u])
-                    continue
-                pair = next((p for p in self.pairs if s in p), None)
-                if pair is None:
-                    continue
-                other = pair[1] if s is pair[0] else pair[0]
-                try:
-                    data = s.recv(65536)
-                    if not data:
-                        raise OSError("closed")
-                    other.sendall(data)
-                except OSError:
-                    self.close_pair(pair)
-        for pair in list(self.pairs):
-            self.close_pair(pair)
 
 
 class Watch:
@@ -397,7 +322,8 @@ def main():
                      "use_identity_as_username true\nallow_anonymous false\nacl_file %s\n"
                      % (c_port, acl, c_tls, work, work, work, acl), [c_port, c_tls])
     central.start()
-    uplink = Uplink(c_tls)
+    uplink = linkproxy.Child(str(c_tls), wait=WAIT)
+    STARTED.append(uplink.p)
 
     # the edge: a plain listener for the publisher, the shipped bridge file
     # with its placeholders replaced, the bridge's address the uplink's
@@ -487,9 +413,9 @@ def main():
                  lambda: site.rows() > n + 30, procs)
 
     # 2. the uplink cut: the bridge drops, the edge drops what it cannot forward
-    outage("cut", lambda: uplink.set("cut"), lambda: uplink.set("up"), True)
+    outage("cut", lambda: proxy(uplink, "cut"), lambda: proxy(uplink, "up"), True)
     # 3. the uplink silent: the bridge holds, beliefs wait and arrive late
-    outage("stall", lambda: uplink.set("stall"), lambda: uplink.set("up"), False)
+    outage("stall", lambda: proxy(uplink, "stall"), lambda: proxy(uplink, "up"), False)
 
     # 4. the publisher stops; its "stopped" crosses the bridge behind its
     # last belief, and the reader's source going stale after it says the
@@ -504,8 +430,8 @@ def main():
     s = site.stop()
     wc.stop()
     we.stop()
-    uplink.stop_ev.set()
-    uplink.t.join()
+    accepted = json.loads(proxy(uplink, "stats")[-1])["connections"]
+    uplink.close()
     edge.kill()
     central.kill()
 
@@ -579,7 +505,7 @@ def main():
           "bridge connections"
           % (published, src_c["messages"], src_c["lost"],
              s["samples"]["dropped"]["too_late"], est["late_applied"], est["too_old"],
-             len(in_stall), stall[1] - stall[0], cut[1] - cut[0], uplink.accepted),
+             len(in_stall), stall[1] - stall[0], cut[1] - cut[0], accepted),
           flush=True)
     return 0
 
