@@ -189,33 +189,35 @@ def csv_rows(path):
         return []
 
 
-def flight_samples(path, source):
-    """The samples of one source in a flight log (docs/cli.md, FLIGHT LOG),
-    in the order the twin took them: [(t_source, t_arrival)] in seconds,
-    t_source on the publisher's time base (as the source gave it, before the
-    clock maps it), t_arrival on the twin's."""
+def flight_beliefs(path):
+    """The remote beliefs the twin fused, from its flight log (docs/cli.md,
+    FLIGHT LOG), in the order it fused them: [(t, t_step)] in seconds, t the
+    belief's time of validity mapped to the twin's time base (record 8),
+    t_step the step that fused it (record 2)."""
     with open(path, "rb") as f:
         b = f.read()
     if b[:8] != b"DTWREC01":
         fail("%s: not a flight log" % path)
-    out, i = [], 24
-    size = {1: 8, 2: 8, 4: 40, 5: 4}
+    out, i, step = [], 24, None
+    size = {1: 8, 4: 40, 5: 4, 6: 40, 7: 40, 9: 4}
     while i < len(b):
         kind = b[i]
         i += 1
-        if kind == 3:
-            src, n = struct.unpack_from("<II", b, i)
+        if kind == 2:
+            (step,) = struct.unpack_from("<q", b, i)
             i += 8
-            for k in range(n):
-                _, _, ts, ta, _, _ = struct.unpack_from("<IIqqdd", b, i + 40 * k)
-                if src == source:
-                    out.append((ts * 1e-9, ta * 1e-9))
-            i += 40 * n
+        elif kind == 3:
+            _, n = struct.unpack_from("<II", b, i)
+            i += 8 + 40 * n
+        elif kind == 8:
+            _, n, m, _, t = struct.unpack_from("<IIIIq", b, i)
+            i += 24 + 8 * (n + 3 * n * n) + 24 * m
+            out.append((t * 1e-9, step * 1e-9))
         elif kind in size:
             i += size[kind]
         else:
-            fail("%s: record type %d at byte %d is not one of docs/cli.md's FLIGHT LOG "
-                 "(this test reads types 1 to 5)" % (path, kind, i - 1))
+            fail("%s: record type %d at byte %d is not one of docs/cli.md's FLIGHT LOG"
+                 % (path, kind, i - 1))
     return out
 
 
@@ -475,17 +477,22 @@ def check(e, c, edge, cloud, marks, applied):
         fail("the edge's own latency rule engaged after its start (its data is local): %s"
              % late_safe[:3])
 
-    # the cloud's flight log: each belief's age on arrival, less the
-    # smallest (the two time bases' offset cancels), in the order taken
-    smp = flight_samples(cloud.log_path, 0)
+    # the cloud's flight log: each fused belief's age at the step that fused
+    # it, less the smallest (what the estimated clock left of the two time
+    # bases' offset cancels), in the order fused; a belief replaced by a newer
+    # one before a step is counted superseded, not fused
+    smp = flight_beliefs(cloud.log_path)
     if not smp:
-        fail("the cloud's flight log holds no sample of its twin source")
+        fail("the cloud's flight log holds no fused belief")
     base = min(ta - ts for ts, ta in smp)
     age = [ta - ts - base for ts, ta in smp]
     arrival = [ta for _, ta in smp]
-    n_rx = src["messages"]
-    if len(smp) != n_rx:
-        fail("the cloud took %d beliefs and its flight log holds %d samples" % (n_rx, len(smp)))
+    rb = c["remote_beliefs"]
+    if len(smp) != rb["fused"]:
+        fail("the cloud fused %d beliefs and its flight log holds %d" % (rb["fused"], len(smp)))
+    if rb["offered"] != src["messages"] or \
+            rb["offered"] != rb["fused"] + rb["superseded"] + rb["refused"]:
+        fail("the cloud's beliefs are not accounted for: %s, %d messages" % (rb, src["messages"]))
 
     def phase(name, trim=2):
         a, b = marks[name]
