@@ -493,8 +493,11 @@ DT_API int dt_est_fuse_reserve(dt_est *est);
  *  degrees of freedom). DT_FUSE_INDEPENDENT applies dt_kf_update (Joseph
  *  form); the CI modes dt_ci_update (*omega receives w, 1 for an update).
  *  The data time becomes at most b->t (never the fusion time: aged data is
- *  not fresh data). The history restarts at the fusion time: a sample older
- *  than it that arrives later is too old (counted too_old).
+ *  not fresh data). The fused belief is an event of the history: a
+ *  sample older than the fusion time that arrives later is applied at its own
+ *  time and the belief fused again after it (no gate then). The history
+ *  keeps at most 4 fused beliefs: a fifth drops the history through the
+ *  oldest (a sample older than that is too old).
  *  @retval DT_OK fused (counted beliefs_fused). @retval DT_ESTATE not started,
  *  or no scratch reserved. @retval DT_EINVAL sizes, pointers, an index,
  *  a scale or offset not finite, a zero scale, the mode, b->t outside

@@ -35,6 +35,7 @@ void dt_est_destroy(dt_est *e)
     dt__free(&a, e->Pb);
     dt__free(&a, e->work);
     dt__free(&a, e->fz);
+    dt__free(&a, e->bel);
     dt__free(&a, e->rows);
     dt__free(&a, e);
 }

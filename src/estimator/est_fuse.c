@@ -2,7 +2,11 @@
  * belief, aged with its sender's model to the fusion time, measures some of
  * this estimator's signals through its own measurement model; fused by
  * covariance intersection, or as an ordinary update when the sender declares
- * its errors independent. Scratch reserved once (dt_est_fuse_reserve). */
+ * its errors independent. A fused belief is an event of the history
+ * (EV_BELIEF) with its record kept, so a late local sample still goes before
+ * it and the belief is fused again after it; at most BEL_EVENTS are kept,
+ * and the history before the oldest is dropped to make room. Scratch and
+ * records reserved once (dt_est_fuse_reserve). */
 #include <math.h>
 #include <string.h>
 
@@ -11,18 +15,58 @@
 #define RN DT_REMOTE_STATES_MAX
 #define RM DT_REMOTE_MAPPED_MAX
 #define GATED 1 /* fuse(): the innovation failed the gate */
+#define BEL_EVENTS 4
+
+struct est_bel {
+    int used;
+    size_t n, m;
+    dt_time t;
+    dt_fuse_mode mode;
+    double x[RN], P[RN * RN], A[RN * RN], Q[RN * RN];
+    uint32_t index[RM], signal[RM];
+    double scale[RM], offset[RM];
+};
+
+static void bel_store(struct est_bel *s, const dt_remote_belief *b)
+{
+    size_t n = b->n, m = b->m;
+    memcpy(s->x, b->x, n * sizeof *s->x);
+    memcpy(s->P, b->P, n * n * sizeof *s->P);
+    memcpy(s->A, b->A, n * n * sizeof *s->A);
+    memcpy(s->Q, b->Q, n * n * sizeof *s->Q);
+    memcpy(s->index, b->index, m * sizeof *s->index);
+    memcpy(s->signal, b->signal, m * sizeof *s->signal);
+    memcpy(s->scale, b->scale, m * sizeof *s->scale);
+    memcpy(s->offset, b->offset, m * sizeof *s->offset);
+    s->n = n;
+    s->m = m;
+    s->t = b->t;
+    s->mode = b->mode;
+}
+
+void dt__est_bel_release(dt_est *e, const event *ev)
+{
+    if (ev->type == EV_BELIEF && e->bel != NULL && ev->sig < BEL_EVENTS)
+        e->bel[ev->sig].used = 0;
+}
+
+void dt__est_bel_release_all(dt_est *e)
+{
+    for (size_t i = 0; e->bel != NULL && i < BEL_EVENTS; i++)
+        e->bel[i].used = 0;
+}
 
 /* The scratch's layout, for an estimator of n states. */
 typedef struct fuse_work {
-    double *xa, *Pa, *age, *z, *y, *R, *H, *S, *v, *ci, *xo, *Po, *xs, *Ps;
+    double *xa, *Pa, *age, *z, *y, *R, *H, *S, *v, *ci, *xo, *Po, *xs, *Ps, *xp, *Pp;
 } fuse_work;
 
 static size_t layout(size_t n, double *base, fuse_work *w)
 {
     size_t sizes[] = {RN, RN * RN, DT_BELIEF_AGE_WORK(RN), RM, RM, RM * RM, RM * n,
-                      RM * RM, RM, DT_CI_UPDATE_WORK(n, RM), n, n * n, n, n * n};
+                      RM * RM, RM, DT_CI_UPDATE_WORK(n, RM), n, n * n, n, n * n, n, n * n};
     double **slot[] = {&w->xa, &w->Pa, &w->age, &w->z, &w->y, &w->R, &w->H,
-                       &w->S, &w->v, &w->ci, &w->xo, &w->Po, &w->xs, &w->Ps};
+                       &w->S, &w->v, &w->ci, &w->xo, &w->Po, &w->xs, &w->Ps, &w->xp, &w->Pp};
     size_t off = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (base != NULL)
@@ -39,8 +83,16 @@ int dt_est_fuse_reserve(dt_est *e)
     if (e->fz != NULL)
         return DT_OK;
     fuse_work w;
+    e->bel = dt__calloc(&e->alloc, BEL_EVENTS, sizeof *e->bel);
     e->fz = dt__calloc(&e->alloc, layout(e->n, NULL, &w), sizeof *e->fz);
-    return e->fz != NULL ? DT_OK : DT_ENOMEM;
+    if (e->fz == NULL || e->bel == NULL) {
+        dt__free(&e->alloc, e->fz);
+        dt__free(&e->alloc, e->bel);
+        e->fz = NULL;
+        e->bel = NULL;
+        return DT_ENOMEM;
+    }
+    return DT_OK;
 }
 
 /* The belief's shape and the mapping's numbers (not yet its matrices,
@@ -115,73 +167,127 @@ static int gate_passes(dt_est *e, size_t m, const double *P, fuse_work *w, int *
     return DT_OK;
 }
 
-static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
+/* Fuses b at tf into the estimate (x, P) at tf: the filter's own state, or
+ * a prediction of it in w (then set into the filter only when the fusion
+ * succeeds). gate: apply the gate (a replay repeats a fusion that passed).
+ * On DT_OK the filter holds the fused state at tf. */
+static int fuse_at(dt_est *e, const dt_remote_belief *b, dt_time tf, const double *x,
+                   const double *P, int gate, double *omega, fuse_work *w)
 {
-    fuse_work w;
-    (void)layout(e->n, e->fz, &w);
     size_t n = e->n, m = b->m, k = b->n;
-    dt_time tf = b->t > e->t ? b->t : e->t;
-    int rc = dt_belief_age(k, b->x, b->P, b->A, b->Q, dt_time_to_sec(tf - b->t), w.xa, w.Pa,
-                           w.age);
+    int rc = dt_belief_age(k, b->x, b->P, b->A, b->Q, dt_time_to_sec(tf - b->t), w->xa, w->Pa,
+                           w->age);
     if (rc != DT_OK)
         return rc == DT_EINVAL ? DT_ENUMERIC : rc;
     for (size_t j = 0; j < m; j++) {
-        w.z[j] = b->scale[j] * w.xa[b->index[j]] + b->offset[j];
+        w->z[j] = b->scale[j] * w->xa[b->index[j]] + b->offset[j];
         for (size_t l = 0; l < m; l++)
-            w.R[j * m + l] = b->scale[j] * b->scale[l] * w.Pa[b->index[j] * k + b->index[l]];
+            w->R[j * m + l] = b->scale[j] * b->scale[l] * w->Pa[b->index[j] * k + b->index[l]];
     }
     for (size_t j = 0; j < m * m; j++)
-        if (!isfinite(w.R[j]))
+        if (!isfinite(w->R[j]))
             return DT_ERANGE;
-    /* the estimate at the fusion time, peeked: nothing changes before the
-     * belief is known to be applied */
-    const double *x = dt_kf_state(e->kf), *P = dt_kf_cov(e->kf);
-    if (tf > e->t) {
-        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK)
-            return rc == DT_EINVAL ? DT_ENUMERIC : rc;
-        x = w.xo;
-        P = w.Po;
+    if ((rc = rows(e, b, x, w)) != DT_OK)
+        return rc;
+    if (gate) {
+        int pass = 0;
+        if ((rc = gate_passes(e, m, P, w, &pass)) != DT_OK)
+            return rc;
+        if (!pass)
+            return GATED;
     }
-    if ((rc = rows(e, b, x, &w)) != DT_OK)
-        return rc;
-    int pass = 0;
-    if ((rc = gate_passes(e, m, P, &w, &pass)) != DT_OK)
-        return rc;
-    if (!pass)
-        return GATED;
+    int predicted = x != dt_kf_state(e->kf);
     double wt = 1.0;
     if (b->mode == DT_FUSE_INDEPENDENT) {
         /* z' = y + H x: the filter's update forms the same innovation */
         for (size_t j = 0; j < m; j++) {
             double hx = 0;
             for (size_t i = 0; i < n; i++)
-                hx += w.H[j * n + i] * x[i];
-            w.z[j] = w.y[j] + hx;
+                hx += w->H[j * n + i] * x[i];
+            w->z[j] = w->y[j] + hx;
         }
         dt_kf_result res;
-        if (x == w.xo) { /* updated from the prediction: the estimate kept to restore */
-            memcpy(w.xs, dt_kf_state(e->kf), n * sizeof *w.xs);
-            memcpy(w.Ps, dt_kf_cov(e->kf), n * n * sizeof *w.Ps);
-            if ((rc = dt_kf_set_state(e->kf, w.xo, w.Po)) != DT_OK)
+        if (predicted) { /* updated from the prediction: the estimate kept to restore */
+            memcpy(w->xs, dt_kf_state(e->kf), n * sizeof *w->xs);
+            memcpy(w->Ps, dt_kf_cov(e->kf), n * n * sizeof *w->Ps);
+            if ((rc = dt_kf_set_state(e->kf, x, P)) != DT_OK)
                 return rc;
         }
-        rc = dt_kf_update(e->kf, m, w.z, w.H, w.R, 0, &res);
-        if (rc != DT_OK && x == w.xo)
-            (void)dt_kf_set_state(e->kf, w.xs, w.Ps);
+        rc = dt_kf_update(e->kf, m, w->z, w->H, w->R, 0, &res);
+        if (rc != DT_OK && predicted)
+            (void)dt_kf_set_state(e->kf, w->xs, w->Ps);
     } else {
         dt_ci_criterion c = b->mode == DT_FUSE_CI_DET ? DT_CI_DET : DT_CI_TRACE;
-        rc = dt_ci_update(n, m, x, P, w.H, w.y, w.R, c, w.xo, w.Po, &wt, w.ci);
+        rc = dt_ci_update(n, m, x, P, w->H, w->y, w->R, c, w->xo, w->Po, &wt, w->ci);
         if (rc == DT_OK)
-            rc = dt_kf_set_state(e->kf, w.xo, w.Po);
+            rc = dt_kf_set_state(e->kf, w->xo, w->Po);
     }
-    if (rc != DT_OK)
-        return rc;
-    if (omega != NULL)
+    if (rc == DT_OK && omega != NULL)
         *omega = wt;
+    return rc;
+}
+
+/* A free record, making room by dropping the history through the oldest
+ * belief event when every record is held. */
+static struct est_bel *free_record(dt_est *e, uint32_t *idx)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < BEL_EVENTS; i++)
+            if (!e->bel[i].used) {
+                *idx = i;
+                return &e->bel[i];
+            }
+        if (!dt__est_drop_oldest_belief(e))
+            dt__est_bel_release_all(e); /* records without events: none to keep */
+    }
+    *idx = 0; /* not reached: the second pass finds every record free */
+    return &e->bel[0];
+}
+
+static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
+{
+    fuse_work w;
+    (void)layout(e->n, e->fz, &w);
+    dt_time tf = b->t > e->t ? b->t : e->t;
+    /* the estimate at the fusion time, peeked: nothing changes before the
+     * belief is known to be applied */
+    const double *x = dt_kf_state(e->kf), *P = dt_kf_cov(e->kf);
+    int rc;
+    if (tf > e->t) {
+        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK)
+            return rc == DT_EINVAL ? DT_ENUMERIC : rc;
+        x = w.xp;
+        P = w.Pp;
+        memcpy(w.xp, w.xo, e->n * sizeof *w.xp);
+        memcpy(w.Pp, w.Po, e->n * e->n * sizeof *w.Pp);
+    }
+    if ((rc = fuse_at(e, b, tf, x, P, 1, omega, &w)) != DT_OK)
+        return rc;
+    /* an event of the history, its record kept for a replay */
+    uint32_t idx = 0;
+    struct est_bel *rec = free_record(e, &idx);
+    event *ev = dt__est_append(e, tf, EV_BELIEF);
+    bel_store(rec, b);
+    rec->used = 1;
+    ev->sig = idx;
+    ev->flags = 0;
+    dt__est_snapshot(e, ev->slot);
+    e->t = tf;
     if (b->t > e->t_data)
         e->t_data = b->t;
-    dt__est_rebase(e, tf);
     return DT_OK;
+}
+
+int dt__est_refuse(dt_est *e, const event *ev)
+{
+    if (e->bel == NULL || ev->sig >= BEL_EVENTS || !e->bel[ev->sig].used)
+        return DT_ESTATE;
+    const struct est_bel *r = &e->bel[ev->sig];
+    dt_remote_belief b = {r->n, r->x,     r->P,      r->A,     r->Q,      r->t,
+                          r->m, r->index, r->signal, r->scale, r->offset, r->mode};
+    fuse_work w;
+    (void)layout(e->n, e->fz, &w);
+    return fuse_at(e, &b, ev->t, dt_kf_state(e->kf), dt_kf_cov(e->kf), 0, NULL, &w);
 }
 
 int dt_est_fuse(dt_est *e, const dt_remote_belief *b, double *omega)

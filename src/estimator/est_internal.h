@@ -11,7 +11,7 @@
 #define MAX_ANALYTICS 8
 #define MAX_BOUNDS 16
 
-enum { EV_MEAS = 1, EV_PREDICT = 2, EV_INPUT = 3, EV_PARAM = 4 };
+enum { EV_MEAS = 1, EV_PREDICT = 2, EV_INPUT = 3, EV_PARAM = 4, EV_BELIEF = 5 };
 
 /* Event flags, set when the event is first processed and honoured by every
  * replay, so a replay repeats the decisions taken in time order. */
@@ -37,7 +37,7 @@ typedef struct meas {
 
 typedef struct event {
     dt_time t;
-    uint32_t type, sig; /* EV_PARAM: sig is the parameter index */
+    uint32_t type, sig; /* EV_PARAM: sig is the parameter index; EV_BELIEF: its record */
     double z, r;        /* EV_PARAM: z is the value written */
     uint32_t slot;      /* state after the event */
     uint32_t flags;     /* EVF_* */
@@ -67,6 +67,8 @@ struct dt_est {
     meas *meas;
     double gate, gate_p; /* the gate's threshold on a scalar NIS, and its probability */
     double *fz;          /* remote-belief scratch (dt_est_fuse_reserve); NULL: none */
+    struct est_bel *bel; /* the fused beliefs the history holds (EV_BELIEF), to re-fuse
+                            them when a late sample replays the events after it */
     uint32_t recover_after;
     int started;
     dt_time t, t_data;
@@ -131,5 +133,19 @@ void dt__est_lose(dt_est *e, dt_time t, int why);
 
 /* estimator.c */
 void dt__est_snapshot(dt_est *e, uint32_t slot);
+/* Appends an event at time t (>= the newest) with a free state slot (the
+ * oldest event becomes the base when the history is full). */
+event *dt__est_append(dt_est *e, dt_time t, uint32_t type);
+/* The history through its oldest EV_BELIEF event becomes the base (a late
+ * sample can no longer go before it). 0: the history holds none. */
+int dt__est_drop_oldest_belief(dt_est *e);
+
+/* est_fuse.c: a fused belief's event, re-applied by a replay of the history
+ * (the filter predicted to ev->t; no gate, no counters; DT_OK or the
+ * failure, which leaves the state). Its record is released when the event
+ * leaves the history (evicted, or the history rebased). */
+int dt__est_refuse(dt_est *e, const event *ev);
+void dt__est_bel_release(dt_est *e, const event *ev);
+void dt__est_bel_release_all(dt_est *e);
 
 #endif

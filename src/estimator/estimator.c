@@ -42,6 +42,7 @@ static void restore(dt_est *e, uint32_t slot)
 /* The history holds nothing: the filter's current belief at t is the base. */
 void dt__est_rebase(dt_est *e, dt_time t)
 {
+    dt__est_bel_release_all(e);
     for (size_t s = 0; s <= e->H; s++)
         e->free_slots[s] = (uint32_t)s;
     e->n_free = e->H + 1;
@@ -91,6 +92,7 @@ static event *insert_event(dt_est *e, size_t pos)
 {
     if (e->count == e->H) {
         event *old = EV(e, 0);
+        dt__est_bel_release(e, old);
         e->free_slots[e->n_free++] = e->base_slot;
         e->base_slot = old->slot;
         e->base_t = old->t;
@@ -105,6 +107,33 @@ static event *insert_event(dt_est *e, size_t pos)
     ev->flags = 0;
     e->count++;
     return ev;
+}
+
+event *dt__est_append(dt_est *e, dt_time t, uint32_t type)
+{
+    event *ev = insert_event(e, e->count);
+    ev->t = t;
+    ev->type = type;
+    return ev;
+}
+
+int dt__est_drop_oldest_belief(dt_est *e)
+{
+    size_t pos = 0;
+    while (pos < e->count && EV(e, pos)->type != EV_BELIEF)
+        pos++;
+    if (pos == e->count)
+        return 0;
+    for (size_t i = 0; i <= pos; i++) { /* its snapshot becomes the base */
+        event *ev = EV(e, 0);
+        dt__est_bel_release(e, ev);
+        e->free_slots[e->n_free++] = e->base_slot;
+        e->base_slot = ev->slot;
+        e->base_t = ev->t;
+        e->head = (e->head + 1) % e->H;
+        e->count--;
+    }
+    return 1;
 }
 
 #define NIS_CAP 32.0
@@ -216,6 +245,8 @@ static int apply(dt_est *e, event *ev, dt_time from, const dt_sample *s, int liv
         return DT_OK;
     case EV_MEAS:
         return measure(e, ev, s, live);
+    case EV_BELIEF: /* fused live by dt_est_fuse; here only replayed */
+        return dt__est_refuse(e, ev);
     default:
         return DT_OK;
     }

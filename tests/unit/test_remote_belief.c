@@ -235,6 +235,63 @@ static void test_gate_and_refusals(void **state)
     dt_twin_destroy(t);
 }
 
+
+/* A local sample older than a fused belief arrives after it: it is applied
+ * at its own time (late_applied, not too_old) and the belief fused again
+ * after it. The result equals, bit for bit, a twin that got the same data
+ * in time order. Five beliefs later the first has left the history: a
+ * sample older than the oldest kept belief is too old. */
+static void test_late_sample_goes_before_a_belief(void **state)
+{
+    (void)state;
+    const dt_time t0 = 1000 * DT_NS_PER_S, S = DT_NS_PER_S;
+    dt_twin *a = reader("", NULL, NULL), *b = reader("", NULL, NULL);
+    assert_int_equal(dt_twin_start(a, t0), 0);
+    assert_int_equal(dt_twin_start(b, t0), 0);
+    dt_est *ea = dt_twin_estimator(a), *eb = dt_twin_estimator(b);
+    assert_int_equal(dt_est_fuse_reserve(ea), 0);
+    assert_int_equal(dt_est_fuse_reserve(eb), 0);
+    dt_signal_id pos;
+    assert_int_equal(dt_model_find_signal(dt_twin_model(a), "pos", &pos), 0);
+    uint32_t idx[1], sig[1];
+    double sc[1], off[1];
+    dt_remote_belief bel = belief(t0 + 9800 * DT_NS_PER_MS, DT_FUSE_CI_TRACE, idx, sig, sc, off,
+                                  pos);
+    dt_sample s10 = {pos, DT_SAMPLE_MAPPED, t0 + 10 * S, t0 + 10 * S, 1.25, 0};
+    dt_sample s99 = {pos, DT_SAMPLE_MAPPED, t0 + 9900 * DT_NS_PER_MS, t0 + 10 * S, 1.2, 0};
+    /* a: the sample at 10 s, the belief (fused at 10 s), then the late one */
+    assert_int_equal(dt_est_process(ea, &s10), 0);
+    assert_int_equal(dt_est_fuse(ea, &bel, NULL), 0);
+    assert_int_equal(dt_est_process(ea, &s99), 0);
+    /* b: in time order */
+    assert_int_equal(dt_est_process(eb, &s99), 0);
+    assert_int_equal(dt_est_process(eb, &s10), 0);
+    assert_int_equal(dt_est_fuse(eb, &bel, NULL), 0);
+    assert_memory_equal(dt_kf_state(dt_est_kf(ea)), dt_kf_state(dt_est_kf(eb)), 2 * sizeof(double));
+    assert_memory_equal(dt_kf_cov(dt_est_kf(ea)), dt_kf_cov(dt_est_kf(eb)), 4 * sizeof(double));
+    dt_est_stats st;
+    dt_est_stats_get(ea, &st);
+    assert_int_equal(st.late_applied, 1);
+    assert_int_equal(st.too_old, 0);
+    /* four more beliefs: the first leaves the history with what was before it */
+    for (int k = 1; k <= 4; k++) {
+        dt_sample sk = {pos, DT_SAMPLE_MAPPED, t0 + (10 + k) * S, t0 + (10 + k) * S, 1.25, 0};
+        assert_int_equal(dt_est_process(ea, &sk), 0);
+        bel.t = t0 + (10 + k) * S - 200 * DT_NS_PER_MS;
+        assert_int_equal(dt_est_fuse(ea, &bel, NULL), 0);
+    }
+    dt_sample old = {pos, DT_SAMPLE_MAPPED, t0 + 9950 * DT_NS_PER_MS, t0 + 15 * S, 1.2, 0};
+    assert_int_equal(dt_est_process(ea, &old), DT_ESTALE);
+    dt_sample kept = {pos, DT_SAMPLE_MAPPED, t0 + 10500 * DT_NS_PER_MS, t0 + 15 * S, 1.2, 0};
+    assert_int_equal(dt_est_process(ea, &kept), 0);
+    dt_est_stats_get(ea, &st);
+    assert_int_equal(st.too_old, 1);
+    assert_int_equal(st.late_applied, 2);
+    assert_int_equal(st.beliefs_fused, 5);
+    dt_twin_destroy(a);
+    dt_twin_destroy(b);
+}
+
 /* ---- through a source: a kind that offers the test's beliefs ---- */
 
 typedef struct offerer {
@@ -400,6 +457,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_independent_aged_to_the_estimate),
     cmocka_unit_test(test_ci_at_a_newer_belief),
     cmocka_unit_test(test_gate_and_refusals),
+    cmocka_unit_test(test_late_sample_goes_before_a_belief),
     cmocka_unit_test(test_source_offers_fused_logged_replayed),
 };
 
