@@ -64,6 +64,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # the module below is in the source tree: leave it clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import linkproxy  # noqa: E402  (tests/tools/linkproxy.py)
 
