@@ -128,6 +128,12 @@ int dt_twin_start(dt_twin *t, dt_time now)
         return DT_ESTATE;
     if (!dt_time_valid(now))
         return DT_ERANGE;
+    /* the children first (a replay starts them from their own records) */
+    if (!t->replay && t->n_kids > 0) {
+        int krc = dt__twin_children_start(t, now);
+        if (krc != DT_OK)
+            return krc; /* explained in t->err */
+    }
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
         /* budgets again when measurement callbacks were bound since load */
@@ -162,6 +168,7 @@ int dt_twin_stop(dt_twin *t)
     if (!t->started || t->stopped)
         return DT_ESTATE;
     t->stopped = 1;
+    dt__twin_children_stop(t);
     return DT_OK;
 }
 
@@ -226,6 +233,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_ESTATE;
     if (now < t->now || !dt_time_valid(now))
         return DT_ERANGE;
+    /* the children first, with the same now: their beliefs are what this
+     * step's child sources read (a replay steps them from their records) */
+    int krc = t->replay || t->n_kids == 0 ? DT_OK : dt__twin_children_step(t, now);
     t->in_step = 1;
     dt_time interval = now - t->now;
     t->now = now;
@@ -298,6 +308,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
     if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_COUNTERS))
         dt__twin_emit_counters(t, now);
     t->in_step = 0;
+    if (rc == DT_OK && krc != DT_OK)
+        rc = dt__twin_children_failed(t, krc);
     return rc;
 }
 
