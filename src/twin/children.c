@@ -389,10 +389,16 @@ int dt__twin_children_read(dt_twin *t, const dt_config *a, const dt__desc_use *u
                     "deep");
     if (a != NULL) {
         int n = dt__cfg_count(a);
+        char nb[40];
+        if (!dt__cfg_is_array(a))
+            dt__fmt(gb, sizeof gb, "%s", dt__cfg_got(a, nb, sizeof nb));
+        else if (n < 1)
+            dt__fmt(gb, sizeof gb, "none");
+        else
+            dt__fmt(gb, sizeof gb, "%d", n);
         if (!dt__cfg_is_array(a) || n < 1 || n > DT_TWIN_CHILDREN_MAX)
-            return fail(&c, DT_EPARSE, "children", "an array of 1 to %d children, got %s%s",
-                        DT_TWIN_CHILDREN_MAX, dt__cfg_is_array(a) ? "" : dt__cfg_got(a, gb, sizeof gb),
-                        dt__cfg_is_array(a) ? (n < 1 ? "none" : "more") : "");
+            return fail(&c, DT_EPARSE, "children", "an array of 1 to %d children, got %s",
+                        DT_TWIN_CHILDREN_MAX, gb);
         t->kids = dt__calloc(&t->alloc, (size_t)n, sizeof *t->kids);
         if (t->kids == NULL)
             return fail(&c, DT_ENOMEM, "children", "out of memory");
@@ -580,8 +586,10 @@ static int seg_read(void *user, void *data, size_t len)
 int dt__twin_rp_child(dt_twin *t, dt_record_read_fn fn, void *user)
 {
     uint8_t h[8];
-    if (fn(user, h, sizeof h) != DT_OK)
+    if (fn(user, h, sizeof h) != DT_OK) {
+        dt__fmt(t->err, sizeof t->err, "replay: a child's record is cut short");
         return DT_EPARSE;
+    }
     uint32_t i = get_u32(h);
     if (i >= t->n_kids) {
         dt__fmt(t->err, sizeof t->err, "replay: a record of child %u; this twin has %zu",
