@@ -45,7 +45,7 @@ typedef struct lctx {
     dt_diag *diag;
 } lctx;
 
-static const char *const child_keys[] = {"id", "description", "twin", NULL};
+static const char *const child_entry_keys[] = {"id", "description", "twin", NULL};
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -170,7 +170,7 @@ static int load_one(dt_twin *t, const dt_config *e, size_t i, const dt__desc_use
         return fail(&c, DT_EPARSE, p,
                     "expected an object {\"id\", and \"description\" or \"twin\"}, got %s",
                     dt__cfg_got(e, gb, sizeof gb));
-    int rc = dt__cfg_check_keys(diag, e, p, child_keys, NULL);
+    int rc = dt__cfg_check_keys(diag, e, p, child_entry_keys, NULL);
     if (rc != DT_OK)
         return rc;
     const dt_config *jid = dt_config_get(e, "id");
@@ -335,7 +335,7 @@ static int bind_one(dt_twin *t, size_t i, const dt_config *cfg, dt_diag *diag)
                     "belief could not be aged to this twin's time", k->id);
     if (dt_est_input_count(ce) > 0)
         return fail(&c, DT_EPARSE, q,
-                    "child \"%s\"'s estimator has %zu inputs: a belief is aged with A and Q "
+                    "child \"%s\"'s estimator has inputs (%zu): a belief is aged with A and Q "
                     "alone, so a child with inputs cannot be fused exactly", k->id,
                     dt_est_input_count(ce));
     dt_source_ctx *ctx = dt_io_source_ctx(t->io, i);
