@@ -266,6 +266,37 @@ static void test_turbine_replay_bit_exact(void **state)
     free(rp);
 }
 
+/* Every allocation of a composite's load (the parent, its children from
+ * their files, the binding) failed once and then persistently: DT_ENOMEM,
+ * nothing left allocated. */
+static void test_load_every_allocation(void **state)
+{
+    (void)state;
+    dtt_counter c = {0};
+    dt_allocator a = dtt_allocator(&c);
+    dt_twin_destroy(load_file(TURBINE, 0, &a));
+    long total = c.calls;
+    assert_int_equal(c.live, 0);
+    for (int persistent = 0; persistent <= 1; persistent++)
+        for (long n = 1; n <= total; n++) {
+            c = (dtt_counter){0};
+            c.fail_at = n;
+            c.persistent = persistent;
+            dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+            o.logger = dt_logger_silent();
+            o.allocator = &a;
+            dt_twin *t = NULL;
+            dt_diag d;
+            int rc = dt_twin_load_file(TURBINE, &o, &t, &d);
+            if (rc != DT_ENOMEM || c.live != 0 || t != NULL)
+                fail_msg("allocation %ld of %ld failed (%s): %s \"%s\", %ld live", n, total,
+                         persistent ? "persistently" : "once", dt_err_name(rc), d.message,
+                         c.live);
+        }
+    print_message("composite load: %ld allocations, each failed once and persistently\n",
+                  total);
+}
+
 /* ---- the belief the parent fuses, computed independently ---- */
 
 #define SHAFT                                                                              \
@@ -423,6 +454,88 @@ static void test_aged_belief_independent(void **state)
     aged_fusion(",\"independent\":true", 1);
 }
 
+/* A child that commands: the host's commands to it, between the parent's
+ * steps, are in the parent's log and replayed at the same point. */
+#define VALVE                                                                              \
+    "{\"dtwin\":1,\"name\":\"valve\",\"assets\":[{\"id\":\"v\",\"name\":\"V\",\"kind\":"  \
+    "\"valve\"}],\"signals\":["                                                            \
+    "{\"id\":\"pos\",\"asset\":\"v\",\"quantity\":\"dimensionless\",\"unit\":\"%\","       \
+    "\"role\":\"measured\",\"period\":0.1,\"noise\":{\"std\":0.5}},"                       \
+    "{\"id\":\"pos_est\",\"asset\":\"v\",\"quantity\":\"dimensionless\",\"unit\":\"%\","   \
+    "\"role\":\"estimated\"},"                                                             \
+    "{\"id\":\"cmd\",\"asset\":\"v\",\"quantity\":\"dimensionless\",\"unit\":\"%\","       \
+    "\"role\":\"commanded\",\"limits\":{\"min\":0,\"max\":100}}],"                          \
+    "\"estimator\":{\"states\":[\"pos_est\"],\"A\":[[0]],\"Q\":[1],\"x0\":[50],"           \
+    "\"P0\":[100],\"measurements\":[{\"signal\":\"pos\",\"H\":{\"pos_est\":1}}]},"         \
+    "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"pos\","     \
+    "\"signal\":\"pos\"}]}],"                                                              \
+    "\"sinks\":[{\"id\":\"out\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"cmd\","     \
+    "\"signal\":\"cmd\"}]}],"                                                              \
+    "\"dispatcher\":{\"safe\":{\"cmd\":0},\"max_data_age\":0.5,\"rate_limits\":{\"cmd\":"  \
+    "100}}}"
+
+static void test_child_commands_replayed(void **state)
+{
+    (void)state;
+    const char *text = parent_text("", "", "[{\"id\":\"shaft\",\"twin\":" SHAFT "},"
+                                           "{\"id\":\"valve\",\"twin\":" VALVE "}]");
+    dt_diag d;
+    dt_twin *t = load(text, 0, &d);
+    assert_non_null(t);
+    dt_twin *v = dt_twin_child(t, 1);
+    membuf log = {0};
+    assert_int_equal(dt_twin_record(t, mem_write, &log), DT_OK);
+    assert_int_equal(dt_twin_start(t, 0), DT_OK);
+    dt_signal_id cmd;
+    assert_int_equal(dt_model_find_signal(dt_twin_model(v), "cmd", &cmd), DT_OK);
+    for (int k = 1; k <= 20; k++) {
+        dt_time now = (dt_time)k * 100 * DT_NS_PER_MS;
+        if (k != 8) /* a gap: the valve's data goes stale, its safe state engages */
+            assert_int_equal(dt_memory_source_push(dt_twin_io(v), 0, "pos", now, 40 + k), 0);
+        if (k % 3 == 0) {
+            dt_command c = {0};
+            c.signal = cmd;
+            c.value = 10.0 * k;
+            c.t_issued = now;
+            c.t_deadline = now + DT_NS_PER_S;
+            assert_int_equal(dt_twin_submit(v, &c), DT_OK);
+        }
+        int rc = dt_twin_step(t, now);
+        assert_true(rc == DT_OK || rc == DT_ENOTFOUND);
+    }
+    dt_twin_stats live;
+    dt_twin_stats_get(v, &live);
+    assert_true(live.commands >= 6); /* and the safe state's own */
+    assert_true(live.sent >= 6);
+    dt_audit la[32], ra[32];
+    size_t ln = dt_twin_audit(v, la, 32);
+    double lx = dt_kf_state(kf_of(v))[0];
+    dt_twin_destroy(t);
+
+    dt_twin *r = load(text, 1, &d);
+    assert_non_null(r);
+    assert_int_equal(dt_twin_replay(r, mem_read, &log, NULL, NULL), DT_OK);
+    dt_twin *rv = dt_twin_child(r, 1);
+    dt_twin_stats rs;
+    dt_twin_stats_get(rv, &rs);
+    assert_int_equal(rs.commands, live.commands);
+    assert_int_equal(rs.sent, live.sent);
+    assert_int_equal(rs.safe_stated, live.safe_stated);
+    assert_int_equal(rs.rate_limited, live.rate_limited);
+    assert_int_equal(rs.safe_entries, live.safe_entries);
+    assert_int_equal(dt_twin_audit(rv, ra, 32), ln);
+    for (size_t i = 0; i < ln; i++) {
+        assert_int_equal(ra[i].cmd.seq, la[i].cmd.seq);
+        assert_true(ra[i].cmd.value == la[i].cmd.value);
+        assert_true(ra[i].requested == la[i].requested);
+        assert_int_equal(ra[i].decision, la[i].decision);
+        assert_int_equal(ra[i].sink_status, la[i].sink_status);
+    }
+    assert_true(dt_kf_state(kf_of(rv))[0] == lx);
+    dt_twin_destroy(r);
+    free(log.p);
+}
+
 /* ---- refusals: each names its JSON path and the value ---- */
 
 static void refused(const char *text, int code, const char *path, const char *msg)
@@ -547,8 +660,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_turbine_children),
         cmocka_unit_test(test_turbine_follows_children),
         cmocka_unit_test(test_turbine_replay_bit_exact),
+        cmocka_unit_test(test_load_every_allocation),
         cmocka_unit_test(test_aged_belief_ci),
         cmocka_unit_test(test_aged_belief_independent),
+        cmocka_unit_test(test_child_commands_replayed),
         cmocka_unit_test(test_refused_unit_mismatch),
         cmocka_unit_test(test_refused_missing_child),
         cmocka_unit_test(test_refused_children_section),
