@@ -2,10 +2,10 @@
  * (docs/model.md, "Composite twins"). The children share the parent's
  * thread and time base and step before it with the same now; at each of the
  * parent's polls this source reads its child's estimator and, when the
- * estimate changed since its last offer (its version), offers the group the
- * mapping reads: the child's mean and covariance of those states at the
- * child's estimate time, with the child's own continuous model (A, Q) of
- * them so that the parent ages the belief to its own time. The twin layer
+ * estimate changed since its last offer (its version) and has data behind
+ * it, offers the group the mapping reads: the child's mean and covariance of
+ * those states at the child's estimate time, with the child's own continuous
+ * model (A, Q) of them so that the parent ages the belief to its own time. The twin layer
  * binds each child source to its child once the children are loaded
  * (dt__child_source_bind); nothing here allocates after open. */
 #include <stdio.h>
@@ -19,7 +19,7 @@
 static const char *const child_keys[] = {"child", "independent", "criterion", NULL};
 
 typedef struct child_stats {
-    uint64_t offered, unchanged, refused, model_changed;
+    uint64_t offered, unchanged, no_data, refused, model_changed;
 } child_stats;
 
 typedef struct childsrc {
@@ -135,6 +135,12 @@ static int child_poll(void *self, dt_time now)
     childsrc *s = self;
     if (!s->bound)
         return DT_OK;
+    if (dt_est_data_time(s->b.est) == DT_TIME_MIN) {
+        /* the child's prior (x0, P0) is not data: offered, it would pass
+         * for fresh information in the parent's latency rule */
+        s->st.no_data++;
+        return DT_OK;
+    }
     uint64_t v = dt_est_version(s->b.est);
     if (s->have && v == s->version) {
         s->st.unchanged++;
@@ -183,6 +189,7 @@ static size_t child_counters(const void *self, dt_counter *out, size_t max)
     const dt_counter c[] = {
         {"beliefs_offered", s->st.offered},
         {"unchanged", s->st.unchanged},
+        {"no_data", s->st.no_data},
         {"refused", s->st.refused},
         {"model_changed", s->st.model_changed},
     };
