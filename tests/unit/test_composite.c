@@ -323,7 +323,7 @@ static void test_load_every_allocation(void **state)
  * map: its mapping entry's extra keys. */
 static char *parent_text(const char *kid, const char *map, const char *children)
 {
-    static char buf[8192];
+    static char buf[40960];
     snprintf(buf, sizeof buf,
              "{\"dtwin\":1,\"name\":\"p\",\"assets\":[{\"id\":\"a\",\"name\":\"A\",\"kind\":"
              "\"machine\"}],\"signals\":["
@@ -350,7 +350,7 @@ static char *parent_text(const char *kid, const char *map, const char *children)
 /* text with its first `from` replaced by `to` (a static buffer). */
 static const char *subst(const char *text, const char *from, const char *to)
 {
-    static char out[16384];
+    static char out[49152];
     const char *at = strstr(text, from);
     assert_non_null(at);
     snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
@@ -641,6 +641,90 @@ static void test_refused_child_source(void **state)
             "\"speed\" is not a state of child \"shaft\"'s estimator (it is measured)");
 }
 
+/* A child of n states in a chain, x_i' = x_{i+1} (the last a random walk),
+ * measured at x0; every state in rpm. */
+static const char *chain_child(size_t n)
+{
+    static char buf[16384];
+    size_t k = (size_t)snprintf(buf, sizeof buf,
+                                "[{\"id\":\"shaft\",\"twin\":{\"dtwin\":1,\"name\":\"chain\","
+                                "\"assets\":[{\"id\":\"s\"}],\"signals\":[{\"id\":\"y\","
+                                "\"asset\":\"s\",\"quantity\":\"angular_velocity\",\"unit\":"
+                                "\"rpm\",\"role\":\"measured\",\"noise\":{\"std\":1}}");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k,
+                              ",{\"id\":\"x%zu\",\"asset\":\"s\",\"quantity\":"
+                              "\"angular_velocity\",\"unit\":\"rpm\",\"role\":\"estimated\"}",
+                              i);
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "],\"estimator\":{\"states\":[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"x%zu\"", i ? "," : "", i);
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "],\"A\":[");
+    for (size_t i = 0; i < n; i++) {
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s[", i ? "," : "");
+        for (size_t j = 0; j < n; j++)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%d", j ? "," : "", j == i + 1);
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "]");
+    }
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "],\"Q\":[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s1", i ? "," : "");
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "],\"x0\":[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s0", i ? "," : "");
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "],\"P0\":[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s1", i ? "," : "");
+    (void)snprintf(buf + k, sizeof buf - k,
+                   "],\"measurements\":[{\"signal\":\"y\",\"H\":{\"x0\":1}}]}}}]");
+    return buf;
+}
+
+/* The group is the mapped states closed under their dependencies: reading
+ * x0 of a 17-state chain needs all 17 (refused: a belief carries 16),
+ * reading x15 needs x15 and x16 only; a discrete model, or one with inputs,
+ * cannot be aged exactly. */
+static void test_refused_child_model(void **state)
+{
+    (void)state;
+    char children[16384];
+    snprintf(children, sizeof children, "%s", chain_child(17));
+    refused(subst(parent_text("", "", children), "\"native\":\"speed_est\"", "\"native\":\"x0\""),
+            DT_ELIMIT, "sources[0].mapping",
+            "the states it reads depend on 17 of child \"shaft\"'s 17 states through its model "
+            "(A and Q); a belief carries at most 16");
+    dt_diag d;
+    dt_twin *t = load(subst(parent_text("", "", children), "\"native\":\"speed_est\"",
+                            "\"native\":\"x15\""),
+                      0, &d);
+    assert_non_null(t);
+    dt_twin_destroy(t);
+    snprintf(children, sizeof children, "%s", chain_child(16));
+    t = load(subst(parent_text("", "", children), "\"native\":\"speed_est\"", "\"native\":\"x0\""),
+             0, &d);
+    assert_non_null(t);
+    dt_twin_destroy(t);
+    /* discrete */
+    snprintf(children, sizeof children, "[{\"id\":\"shaft\",\"twin\":%s}]",
+             subst(SHAFT, "\"estimator\":{", "\"estimator\":{\"process\":\"discrete\","));
+    refused(parent_text("", "", children), DT_EPARSE, "sources[0].child",
+            "child \"shaft\"'s estimator has no continuous linear model (A, Q): its belief "
+            "could not be aged to this twin's time");
+    /* inputs */
+    snprintf(children, sizeof children, "[{\"id\":\"shaft\",\"twin\":%s}]",
+             subst(VALVE, "\"estimator\":{", "\"estimator\":{\"inputs\":[\"cmd\"],\"B\":[[0.1]],"));
+    refused(subst(parent_text("", "", children), "\"native\":\"speed_est\"",
+                  "\"native\":\"pos_est\""),
+            DT_EPARSE, "sources[0].child",
+            "child \"shaft\"'s estimator has inputs (1): a belief is aged with A and Q alone");
+    /* no estimator */
+    snprintf(children, sizeof children,
+             "[{\"id\":\"shaft\",\"twin\":{\"dtwin\":1,\"name\":\"n\",\"assets\":[],"
+             "\"signals\":[]}}]");
+    refused(parent_text("", "", children), DT_EPARSE, "sources[0].child",
+            "child \"shaft\" has no Kalman filter (an \"estimator\" of kind \"kf\")");
+}
+
 static void test_refused_semantic_id(void **state)
 {
     (void)state;
@@ -669,6 +753,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refused_children_section),
         cmocka_unit_test(test_refused_child_itself),
         cmocka_unit_test(test_refused_child_source),
+        cmocka_unit_test(test_refused_child_model),
         cmocka_unit_test(test_refused_semantic_id),
     };
     if (argc > 1)
