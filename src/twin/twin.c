@@ -233,10 +233,10 @@ int dt_twin_step(dt_twin *t, dt_time now)
         return DT_ESTATE;
     if (now < t->now || !dt_time_valid(now))
         return DT_ERANGE;
+    t->in_step = 1;
     /* the children first, with the same now: their beliefs are what this
      * step's child sources read (a replay steps them from their records) */
     int krc = t->replay || t->n_kids == 0 ? DT_OK : dt__twin_children_step(t, now);
-    t->in_step = 1;
     dt_time interval = now - t->now;
     t->now = now;
     if (t->disp.safe_mode) /* the commands since the last step were the safe state's */
