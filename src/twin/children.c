@@ -21,7 +21,6 @@
 
 #define fail dt__fail
 
-
 typedef struct lctx {
     dt_diag *diag;
 } lctx;
