@@ -81,7 +81,8 @@ dt_io *dt__sink_io(const dt_sink_ctx *ctx);
 /* A remote belief's copy (the io's slots, a replay's records). */
 typedef struct dt__belief_copy {
     size_t n, m;
-    dt_time t;
+    dt_time t, arrival; /* arrival: when the source offered it */
+    uint32_t source;    /* the io's source index (a replay's record) */
     dt_fuse_mode mode;
     double x[DT_REMOTE_STATES_MAX], P[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];
     double A[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];
@@ -94,10 +95,12 @@ void dt__belief_store(dt__belief_copy *s, const dt_remote_belief *b, dt_time t);
 void dt__belief_view(const dt__belief_copy *s, dt_remote_belief *out);
 
 /* host_belief.c: the sources that reserved a remote-belief slot; the next
- * pending belief from *cursor on (1, its source in *source, the view valid
- * until that source offers again; 0: none left); the counts over all. */
+ * pending belief from *cursor on (1, its source in *source, when it was
+ * offered in *arrival, the view valid until that source offers again; 0:
+ * none left); the counts over all. */
 size_t dt__io_belief_sources(const dt_io *io);
-int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out);
+int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out,
+                       dt_time *arrival);
 void dt__io_belief_counts(const dt_io *io, uint64_t *offered, uint64_t *superseded,
                           uint64_t *refused_time);
 

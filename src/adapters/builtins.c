@@ -22,6 +22,7 @@ extern const dt_sink_ops dt__udp_sink_ops;
 #ifdef DTWIN_ADAPTER_SIM
 int dt__sim_register(dt_registry *reg);
 #endif
+extern const dt_source_ops dt__child_source_ops;
 extern const dt_source_ops dt__twin_source_ops;
 extern const dt_sink_ops dt__twin_sink_ops;
 #ifdef DTWIN_WITH_MQTT
@@ -94,6 +95,9 @@ int dt__register_builtins(dt_registry *r)
     if (rc == DT_OK)
         rc = dt__sim_register(r); /* the plants are its kinds' shared context */
 #endif
+    /* a composite's children (the twin binds each one to its child) */
+    if (rc == DT_OK)
+        rc = dt_registry_add_source(r, &dt__child_source_ops);
     /* the bus's own kinds, on whichever engine the bus section names */
     if (rc == DT_OK)
         rc = dt_registry_add_source(r, &dt__twin_source_ops);

@@ -78,6 +78,7 @@ int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b, dt_tim
     if (s->pending)
         s->superseded++;
     dt__belief_store(&s->b, b, t);
+    s->b.arrival = t_arrival;
     s->pending = 1;
     s->offered++;
     return DT_OK;
@@ -85,7 +86,8 @@ int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b, dt_tim
 
 size_t dt__io_belief_sources(const dt_io *io) { return io ? io->n_bel : 0; }
 
-int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out)
+int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out,
+                       dt_time *arrival)
 {
     for (; io != NULL && *cursor < io->n_src; (*cursor)++) {
         struct io_belief *s = io->src[*cursor].bel;
@@ -93,6 +95,7 @@ int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_beli
             continue;
         s->pending = 0;
         dt__belief_view(&s->b, out);
+        *arrival = s->b.arrival;
         *source = (*cursor)++;
         return 1;
     }

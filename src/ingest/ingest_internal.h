@@ -20,6 +20,8 @@ void dt__ingest_set_feed(dt_ingest *g,
  * waits for it and it is never reported stale for its silent ring. */
 void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id src);
 int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id src);
+/* A replayed belief's arrival, for the source's stale rule. */
+void dt__ingest_touch(dt_ingest *g, dt_source_id src, dt_time t_arrival);
 
 /* A remote belief's time t_source (the sender's clock) on the twin's base,
  * through the source's clock as its samples' times are (observed, then

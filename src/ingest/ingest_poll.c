@@ -191,6 +191,12 @@ void dt__ingest_beliefs_only(dt_ingest *g, dt_source_id id)
         g->src[id].beliefs_only = 1;
 }
 
+void dt__ingest_touch(dt_ingest *g, dt_source_id id, dt_time t_arrival)
+{
+    if (g != NULL && id < g->n_src && t_arrival > g->src[id].last_arrival)
+        g->src[id].last_arrival = t_arrival;
+}
+
 int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id id)
 {
     return g != NULL && id < g->n_src && g->src[id].beliefs_only;

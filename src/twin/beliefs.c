@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../ingest/ingest_internal.h"
 #include "../platform/internal.h"
 #include "twin_internal.h"
 
@@ -41,6 +42,15 @@ static double get_d(const uint8_t *p)
     return d;
 }
 
+void dt__twin_beliefs_sense(dt_twin *t)
+{
+    /* a replay's beliefs kept their sources fresh when they were offered,
+     * in the Sense phase, as the live twin's did */
+    for (size_t i = 0; t->replay && i < t->rp_nbel; i++)
+        dt__ingest_touch(t->ing, dt_io_source_ingest_id(t->io, t->rp_bel[i].source),
+                         t->rp_bel[i].arrival);
+}
+
 int dt__twin_beliefs_start(dt_twin *t)
 {
     if (t->est == NULL || (dt__io_belief_sources(t->io) == 0 && !t->replay))
@@ -53,18 +63,19 @@ int dt__twin_beliefs_start(dt_twin *t)
     return t->est->ops.fuse_reserve(t->est->self);
 }
 
-/* REC_BELIEF: type, source u32, n u32, m u32, mode u32, t i64; x, P, A, Q
- * as doubles; per mapped state index u32, signal u32, scale, offset. All
- * little-endian. */
-static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b)
+/* REC_BELIEF: type, source u32, n u32, m u32, mode u32, t i64, arrival
+ * i64; x, P, A, Q as doubles; per mapped state index u32, signal u32,
+ * scale, offset. All little-endian. */
+static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b, dt_time arrival)
 {
-    uint8_t h[25], d[8 * 64];
+    uint8_t h[33], d[8 * 64];
     h[0] = REC_BELIEF;
     put_u32(h + 1, src);
     put_u32(h + 5, (uint32_t)b->n);
     put_u32(h + 9, (uint32_t)b->m);
     put_u32(h + 13, (uint32_t)b->mode);
     put_u64(h + 17, (uint64_t)b->t);
+    put_u64(h + 25, (uint64_t)arrival);
     dt__twin_rec(t, h, sizeof h);
     const double *mat[4] = {b->x, b->P, b->A, b->Q};
     size_t cnt[4] = {b->n, b->n * b->n, b->n * b->n, b->n * b->n};
@@ -86,16 +97,18 @@ static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b)
 
 int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
 {
-    uint8_t h[24], d[24];
+    uint8_t h[32], d[24];
     if (fn(user, h, sizeof h) != DT_OK)
         return DT_EPARSE;
-    uint32_t n = get_u32(h + 4), m = get_u32(h + 8), mode = get_u32(h + 12);
+    uint32_t src = get_u32(h), n = get_u32(h + 4), m = get_u32(h + 8), mode = get_u32(h + 12);
+    dt_time arrival = (dt_time)get_u64(h + 24);
     if (t->rp_bel == NULL || t->rp_nbel == RP_BELIEFS || n < 1 || n > DT_REMOTE_STATES_MAX ||
-        m < 1 || m > DT_REMOTE_MAPPED_MAX || mode > DT_FUSE_INDEPENDENT) {
+        m < 1 || m > DT_REMOTE_MAPPED_MAX || mode > DT_FUSE_INDEPENDENT ||
+        src >= dt_io_source_count(t->io) || !dt_time_valid(arrival)) {
         dt__fmt(t->err, sizeof t->err,
-                "replay: a remote belief record of %u states, %u mapped, mode %u, or over %d "
-                "in a step",
-                (unsigned)n, (unsigned)m, (unsigned)mode, RP_BELIEFS);
+                "replay: a remote belief record of source %u, %u states, %u mapped, mode %u, "
+                "or over %d in a step",
+                (unsigned)src, (unsigned)n, (unsigned)m, (unsigned)mode, RP_BELIEFS);
         return DT_EPARSE;
     }
     dt__belief_copy *c = &t->rp_bel[t->rp_nbel];
@@ -103,6 +116,8 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
     c->m = m;
     c->mode = (dt_fuse_mode)mode;
     c->t = (dt_time)get_u64(h + 16);
+    c->arrival = arrival;
+    c->source = src;
     double *mat[4] = {c->x, c->P, c->A, c->Q};
     size_t cnt[4] = {n, (size_t)n * n, (size_t)n * n, (size_t)n * n};
     for (int k = 0; k < 4; k++)
@@ -162,15 +177,16 @@ void dt__twin_fuse_beliefs(dt_twin *t)
     if (t->replay) {
         for (size_t i = 0; i < t->rp_nbel; i++) {
             dt__belief_view(&t->rp_bel[i], &b);
-            fuse_one(t, (size_t)-1, &b); /* the log keeps no source: replayed */
+            fuse_one(t, t->rp_bel[i].source, &b);
         }
         t->rp_nbel = 0;
         return;
     }
     size_t cur = 0, src = 0;
-    while (dt__io_take_belief(t->io, &cur, &src, &b)) {
+    dt_time arrival = 0;
+    while (dt__io_take_belief(t->io, &cur, &src, &b, &arrival)) {
         if (t->rec_write != NULL)
-            rec_belief(t, (uint32_t)src, &b);
+            rec_belief(t, (uint32_t)src, &b, arrival);
         fuse_one(t, src, &b);
     }
 }

@@ -22,6 +22,12 @@
  *             twin sets both), u64 seq, i64 issued, i64 deadline, f64 value
  *   5 SINK    i32 result of one dispatch that reached the sinks (written from
  *             the dispatcher's command event)
+ *   6 REMOTE, 7 REMOTE_STEP  a command from another twin (a 40-byte command
+ *             as SUBMIT's), taken between steps or in a step's Sense phase
+ *   8 BELIEF  a remote belief fused in the step (beliefs.c)
+ *   9 CHILD   u32 child, u32 length, that many bytes of the child's own log
+ *             (a composite's child records into its parent's log; a length
+ *             of 0 ends what the child wrote during one call: children.c)
  * Logs written when the two u16 were one reserved u32 flags (always 0 from a
  * well-behaved host) read the same. */
 static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
@@ -162,6 +168,10 @@ int dt_twin_record(dt_twin *t, dt_record_write_fn fn, void *user)
             put_u32(b + 1, i);
             dt__twin_rec(t, b, sizeof b);
         }
+    if (dt__twin_children_record(t) != DT_OK) { /* each child into this log */
+        t->rec_write = NULL;
+        return DT_EIO;
+    }
     dt__ingest_set_tap(t->ing, tap, t);
     dt__twin_disp_env(t); /* the dispatcher now reports its decisions */
     return DT_OK;
@@ -237,13 +247,11 @@ void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd)
 #define RP_BATCHES 4096
 #define RP_SINKS 4096
 
-int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
-                   void (*on_step)(void *user, dt_twin *twin, dt_time now), void *step_user)
+/* The log's header checked and the replay's buffers allocated, once. */
+static int rp_open(dt_twin *t, dt_record_read_fn fn, void *user)
 {
-    if (t == NULL || fn == NULL)
-        return DT_EINVAL;
-    if (!t->replay || t->check_only || t->started)
-        return DT_ESTATE;
+    if (t->rp_ready)
+        return DT_OK;
     uint8_t h[24];
     if (fn(user, h, sizeof h) != DT_OK || memcmp(h, rec_magic, 8) != 0 || get_u32(h + 8) != 1) {
         dt__fmt(t->err, sizeof t->err, "not a dtwin flight log (version 1)");
@@ -262,6 +270,14 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
     if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink || !t->rp_remote)
         return DT_ENOMEM;
     dt__ingest_set_feed(t->ing, feed, t);
+    t->rp_ready = 1;
+    return DT_OK;
+}
+
+/* The records until fn says DT_EEMPTY. */
+static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
+                  void (*on_step)(void *user, dt_twin *twin, dt_time now), void *step_user)
+{
     int rc = DT_OK, type = -1;
     uint8_t b[64];
     for (;;) {
@@ -413,11 +429,40 @@ int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
                 break;
             continue;
         }
+        if (type == REC_CHILD) { /* a segment of a child's records (children.c) */
+            type = -1;
+            if ((rc = dt__twin_rp_child(t, fn, user)) != DT_OK)
+                break;
+            continue;
+        }
         dt__fmt(t->err, sizeof t->err, "replay: unknown record type %d", type);
         rc = DT_EPARSE;
         break;
     }
+    return rc;
+}
+
+int dt__twin_replay_segment(dt_twin *t, dt_record_read_fn fn, void *user)
+{
+    int rc = rp_open(t, fn, user);
+    return rc == DT_OK ? rp_run(t, fn, user, NULL, NULL) : rc;
+}
+
+void dt__twin_replay_end(dt_twin *t) { dt__ingest_set_feed(t->ing, NULL, NULL); }
+
+int dt_twin_replay(dt_twin *t, dt_record_read_fn fn, void *user,
+                   void (*on_step)(void *user, dt_twin *twin, dt_time now), void *step_user)
+{
+    if (t == NULL || fn == NULL)
+        return DT_EINVAL;
+    /* a child is replayed by its parent, from the parent's log */
+    if (!t->replay || t->check_only || t->started || t->depth > 0)
+        return DT_ESTATE;
+    int rc = rp_open(t, fn, user);
+    if (rc == DT_OK)
+        rc = rp_run(t, fn, user, on_step, step_user);
     dt__ingest_set_feed(t->ing, NULL, NULL);
+    dt__twin_children_replay_end(t);
     return rc;
 }
 

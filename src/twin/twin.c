@@ -128,6 +128,12 @@ int dt_twin_start(dt_twin *t, dt_time now)
         return DT_ESTATE;
     if (!dt_time_valid(now))
         return DT_ERANGE;
+    /* the children first (a replay starts them from their own records) */
+    if (!t->replay && t->n_kids > 0) {
+        int krc = dt__twin_children_start(t, now);
+        if (krc != DT_OK)
+            return krc; /* explained in t->err */
+    }
     int rc = dt_ingest_start(t->ing, now);
     if (rc == DT_OK && t->est != NULL) {
         /* budgets again when measurement callbacks were bound since load */
@@ -162,6 +168,7 @@ int dt_twin_stop(dt_twin *t)
     if (!t->started || t->stopped)
         return DT_ESTATE;
     t->stopped = 1;
+    dt__twin_children_stop(t);
     return DT_OK;
 }
 
@@ -227,6 +234,9 @@ int dt_twin_step(dt_twin *t, dt_time now)
     if (now < t->now || !dt_time_valid(now))
         return DT_ERANGE;
     t->in_step = 1;
+    /* the children first, with the same now: their beliefs are what this
+     * step's child sources read (a replay steps them from their records) */
+    int krc = t->replay || t->n_kids == 0 ? DT_OK : dt__twin_children_step(t, now);
     dt_time interval = now - t->now;
     t->now = now;
     if (t->disp.safe_mode) /* the commands since the last step were the safe state's */
@@ -240,6 +250,7 @@ int dt_twin_step(dt_twin *t, dt_time now)
         if (dt__twin_submit_remote(t, &t->rp_remote[i], t->rp_remote[i].origin, NULL) != DT_OK)
             t->rp_mismatch = 1; /* the live twin took it: the replay diverged */
     t->rp_nremote = 0;
+    dt__twin_beliefs_sense(t);
     t->sensing = 0;
     /* Synchronize */
     dt_ingest_poll(t->ing, now);
@@ -298,6 +309,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
     if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_COUNTERS))
         dt__twin_emit_counters(t, now);
     t->in_step = 0;
+    if (rc == DT_OK && krc != DT_OK)
+        rc = dt__twin_children_failed(t, krc);
     return rc;
 }
 

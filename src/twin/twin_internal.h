@@ -118,12 +118,17 @@ struct dt_twin {
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
     dt__twin_sample_tap rel_tap; /* the released samples' tap (the bus) */
     void *rel_tap_user;
+    /* a composite (children.c): its children, or 1 for a child itself */
+    struct dt__kid *kids;
+    size_t n_kids;
+    int depth;
+    int rp_ready; /* replay: the log's header read, the buffers allocated */
 };
 
 
 /* flight-log record types */
 enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
-       REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9 };
+       REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9, REC_CHILD = 10 };
 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);
@@ -146,6 +151,9 @@ void dt__twin_events_free(dt_twin *t);
  * byte) into this step's list. */
 int dt__twin_beliefs_start(dt_twin *t);
 void dt__twin_fuse_beliefs(dt_twin *t);
+/* In a replay's Sense phase: the step's logged beliefs refresh their
+ * sources' arrival (the stale rule) as their offers did. */
+void dt__twin_beliefs_sense(dt_twin *t);
 int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user);
 /* events.c: the belief event after a remote belief was fused (the
  * posterior at the filter's time; sig the first signal it measured). */
@@ -156,5 +164,34 @@ void dt__twin_rec_time(dt_twin *t, int type, dt_time now);
 void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd);
 void dt__twin_rec_event(dt_twin *t, const dt_event *ev);
 int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd);
+/* recorder.c: a replay fed in segments (a child's records, cut out of its
+ * parent's log): the first one reads the log's header; each runs the records
+ * until fn says DT_EEMPTY. Then the end of the replay (the ingest's feed
+ * removed). */
+int dt__twin_replay_segment(dt_twin *t, dt_record_read_fn fn, void *user);
+void dt__twin_replay_end(dt_twin *t);
+
+/* twin_load.c: loads a child twin (a description that may not have
+ * children of its own). */
+int dt__twin_load_child(const char *text, size_t len, const dt_twin_options *opt,
+                        dt_twin **out, dt_diag *diag);
+/* children.c: the composite. The "children" section read (each child
+ * loaded), then every "child" source bound to its child (also without the
+ * section, to refuse them). Start (the children not started yet), step,
+ * stop and destroy them with the parent; a failed child's step explained in
+ * the parent's message (returns rc). Recording: each child records into the
+ * parent's log (REC_CHILD records). Replay: a REC_CHILD record read after
+ * its type byte runs the child's segment; the end of the children's replay. */
+struct dt__desc_use;
+int dt__twin_children_read(dt_twin *t, const dt_config *section, const struct dt__desc_use *u,
+                           dt_diag *diag);
+int dt__twin_children_start(dt_twin *t, dt_time now);
+int dt__twin_children_step(dt_twin *t, dt_time now);
+int dt__twin_children_failed(dt_twin *t, int rc);
+void dt__twin_children_stop(dt_twin *t);
+void dt__twin_children_destroy(dt_twin *t);
+int dt__twin_children_record(dt_twin *t);
+int dt__twin_rp_child(dt_twin *t, dt_record_read_fn fn, void *user);
+void dt__twin_children_replay_end(dt_twin *t);
 
 #endif

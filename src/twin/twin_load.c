@@ -270,6 +270,15 @@ static int read_dispatcher(void *layer, const dt_config *d, dt_diag *diag)
     return d != NULL ? load_dispatcher(c, d) : DT_OK;
 }
 
+/* The children (children.c): loaded, and the child sources bound to them
+ * (or refused without them). */
+static int read_children(void *layer, const dt_config *a, dt_diag *diag)
+{
+    jctx *c = layer;
+    (void)diag;
+    return dt__twin_children_read(c->t, a, c->u, c->diag);
+}
+
 static int read_controllers(void *layer, const dt_config *a, dt_diag *diag)
 {
     jctx *c = layer;
@@ -286,9 +295,9 @@ static int read_controllers(void *layer, const dt_config *a, dt_diag *diag)
  * allocated, by budget.c; "latency" and "analytics" are kept for tools and
  * saved back, not read). */
 const dt__section_def dt__twin_sections[] = {
-    {"memory", NULL},   {"loop", read_loop}, {"dispatcher", read_dispatcher},
-    {"controllers", read_controllers}, {"latency", NULL},    {"analytics", NULL},
-    {NULL, NULL}};
+    {"memory", NULL},   {"children", read_children}, {"loop", read_loop},
+    {"dispatcher", read_dispatcher}, {"controllers", read_controllers},
+    {"latency", NULL},    {"analytics", NULL}, {NULL, NULL}};
 
 /* The latency rule is never silently off: every bound's budget from the
  * filter's steady state, none below one loop period, and a finite data-age
@@ -354,6 +363,7 @@ void dt_twin_destroy(dt_twin *t)
         dt__free(&a, t->ctl[i].self);
     }
     dt_io_destroy(t->io);
+    dt__twin_children_destroy(t); /* before the registry they share */
     dt__filter_destroy(t->est);
     dt_ingest_destroy(t->ing);
     if (t->own_reg)
@@ -390,8 +400,9 @@ static int options(const dt_twin_options *opt, dt_twin_options *o)
     return DT_OK;
 }
 
-int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, dt_twin **out,
-                      dt_diag *diag)
+/* depth: 0 for a twin, 1 for a child (which may not have children). */
+static int load_json(const char *text, size_t len, const dt_twin_options *opt, int depth,
+                     dt_twin **out, dt_diag *diag)
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
@@ -407,6 +418,7 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     t->alloc = *a;
     t->log = *lg;
+    t->depth = depth;
     t->replay = o.replay != 0;
     t->check_only = o.replay && o.validate;
     t->desc_hash = 1469598103934665603ull; /* FNV-1a of the description text */
@@ -491,6 +503,18 @@ int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, 
     }
     *out = t;
     return DT_OK;
+}
+
+int dt_twin_load_json(const char *text, size_t len, const dt_twin_options *opt, dt_twin **out,
+                      dt_diag *diag)
+{
+    return load_json(text, len, opt, 0, out, diag);
+}
+
+int dt__twin_load_child(const char *text, size_t len, const dt_twin_options *opt,
+                        dt_twin **out, dt_diag *diag)
+{
+    return load_json(text, len, opt, 1, out, diag);
 }
 
 int dt_twin_load_file(const char *path, const dt_twin_options *opt, dt_twin **out,

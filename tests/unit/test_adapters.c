@@ -185,7 +185,7 @@ typedef struct bad_io {
 static const bad_io bad_ios[] = {
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"opcua\"}]}", DT_ENOTFOUND,
      "sources[0].kind: no source adapter of kind \"opcua\" (registered: memory, csv, udp, sim, "
-     "twin, mqtt; a host program registers its own with dt_registry_add_source)"},
+     "child, twin, mqtt; a host program registers its own with dt_registry_add_source)"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"memory\",\"colour\":1}]}", DT_EPARSE,
      "sources[0].colour: unknown key \"colour\""},
     {",\"sources\":[{\"kind\":\"memory\"}]}", DT_EPARSE, "sources[0].id: missing (required string)"},

@@ -350,7 +350,7 @@ static void test_reg_64_kinds(void **state)
     dt_registry *reg = NULL;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     size_t builtin_src = 0, builtin_snk = 0;
-    const char *b[] = {"memory", "csv", "udp", "sim", "twin", "mqtt"};
+    const char *b[] = {"memory", "csv", "udp", "sim", "child", "twin", "mqtt"};
     const char *bs[] = {"memory", "csvlog", "udp", "sim", "twin", "mqtt"};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
         builtin_src += dt_registry_source(reg, b[i]) != NULL;

@@ -330,6 +330,17 @@ static int cmd_check(int argc, char **argv)
                     file, name, tau, period);
     }
     warn_measurements(file, tw);
+    if (!quiet && dt_twin_child_count(tw) > 0) { /* a composite: each child checked too */
+        printf("\nchildren\n");
+        for (size_t k = 0; k < dt_twin_child_count(tw); k++) {
+            dt_twin *ch = dt_twin_child(tw, k);
+            dt_est *ce = dt_twin_estimator(ch);
+            printf("  %-16s twin \"%s\": %zu signals, %zu sources, estimator %zu states\n",
+                   dt_twin_child_id(tw, k), dt_model_name(dt_twin_model(ch)),
+                   dt_model_signal_count(dt_twin_model(ch)),
+                   dt_io_source_count(dt_twin_io(ch)), ce ? dt_est_dim(ce) : 0);
+        }
+    }
     dt_twin_destroy(tw);
     if (!quiet)
         printf("\nok\n");

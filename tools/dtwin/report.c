@@ -172,8 +172,11 @@ uint64_t cli_data_lost(dt_twin *t)
     dt_twin_stats_get(t, &s);
     tally c;
     count(t, &s, &c);
-    return c.adapter_lost + c.refused + c.dropped + c.gated + c.too_old + c.excluded + c.failed +
-           c.est_bad_time + c.unaccounted;
+    uint64_t lost = c.adapter_lost + c.refused + c.dropped + c.gated + c.too_old + c.excluded +
+                    c.failed + c.est_bad_time + c.unaccounted;
+    for (size_t k = 0; k < dt_twin_child_count(t); k++) /* a composite's children */
+        lost += cli_data_lost(dt_twin_child(t, k));
+    return lost;
 }
 
 double cli_safe_share(dt_twin *t, double t_end_s)
@@ -269,6 +272,26 @@ static void print_adapters(FILE *f, dt_io *io)
     }
 }
 
+/* A composite's children, one line each: what each one stepped and read. */
+static void print_children(FILE *f, dt_twin *t)
+{
+    for (size_t k = 0; k < dt_twin_child_count(t); k++) {
+        dt_twin *ch = dt_twin_child(t, k);
+        dt_twin_stats s;
+        dt_twin_stats_get(ch, &s);
+        tally c;
+        count(ch, &s, &c);
+        fprintf(f, "child %s: %llu cycles, %llu samples applied, %llu lost or refused",
+                dt_twin_child_id(t, k), (unsigned long long)s.cycles,
+                (unsigned long long)(dt_twin_estimator(ch) ? c.applied : c.delivered),
+                (unsigned long long)cli_data_lost(ch));
+        if (isinf(s.belief_age_s))
+            fprintf(f, "; belief age at the end: no data\n");
+        else
+            fprintf(f, "; belief age at the end: %.10g s\n", s.belief_age_s);
+    }
+}
+
 void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
 {
     dt_twin_stats s;
@@ -341,6 +364,7 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     if (dt_twin_estimator(t) != NULL && s.estimator.updates)
         fprintf(f, "estimator: mean NIS %.4g (about 1 when consistent)%s\n", s.estimator.nis_mean,
                 s.estimator.diverging ? ", DIVERGING" : "");
+    print_children(f, t);
     if (r->log_messages)
         fprintf(f, "%llu warnings or errors logged (stderr)\n",
                 (unsigned long long)r->log_messages);
@@ -540,5 +564,24 @@ void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
     fputc(',', f);
     ju(f, "log_messages", r->log_messages);
 #undef U
+    if (dt_twin_child_count(t) > 0) { /* a composite's children */
+        fprintf(f, ",\"children\":[");
+        for (size_t k = 0; k < dt_twin_child_count(t); k++) {
+            dt_twin *ch = dt_twin_child(t, k);
+            dt_twin_stats cs;
+            dt_twin_stats_get(ch, &cs);
+            tally cc;
+            count(ch, &cs, &cc);
+            fprintf(f, "%s{\"id\":", k ? "," : "");
+            jstr(f, dt_twin_child_id(t, k));
+            fprintf(f, ",\"cycles\":%llu,\"samples_applied\":%llu,\"lost_or_refused\":%llu,",
+                    (unsigned long long)cs.cycles,
+                    (unsigned long long)(dt_twin_estimator(ch) ? cc.applied : cc.delivered),
+                    (unsigned long long)cli_data_lost(ch));
+            jnum(f, "belief_age_s", cs.belief_age_s);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
     fprintf(f, "}\n");
 }

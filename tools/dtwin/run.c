@@ -24,7 +24,7 @@ static void run_usage(FILE *f)
     fputs("usage: dtwin run [options] FILE.json\n"
           "\n"
           "Runs the twin on data time, stepping it as fast as it can at the loop period,\n"
-          "until every CSV replay source has ended (or --duration).\n"
+          "until every CSV replay source (its children's too) has ended (or --duration).\n"
           "\n"
           "  --duration S         stop after S seconds of twin time\n"
           "  --fast               step as fast as possible (the default)\n"
@@ -59,10 +59,23 @@ static int parse_number(const char *opt, const char *v, double lo, double hi, in
 
 static int is_csv(dt_io *io, size_t i) { return strcmp(dt_io_source_kind(io, i), "csv") == 0; }
 
-static int replay_done(dt_twin *t)
+/* The CSV replay sources of a twin and of its children (a composite's). */
+static int csv_count(dt_twin *t)
+{
+    int n = 0;
+    for (size_t i = 0; i < dt_io_source_count(dt_twin_io(t)); i++)
+        n += is_csv(dt_twin_io(t), i);
+    for (size_t k = 0; k < dt_twin_child_count(t); k++)
+        n += csv_count(dt_twin_child(t, k));
+    return n;
+}
+
+/* Every CSV source of t (and of its children) ended and drained: 1; one
+ * still reading: 0; none at all: -1. */
+static int csv_ended(dt_twin *t)
 {
     dt_io *io = dt_twin_io(t);
-    int any = 0;
+    int any = -1;
     for (size_t i = 0; i < dt_io_source_count(io); i++) {
         if (!is_csv(io, i))
             continue;
@@ -72,8 +85,19 @@ static int replay_done(dt_twin *t)
     }
     dt_ingest_stats st;
     dt_ingest_stats_get(dt_twin_ingest(t), &st);
-    return any && st.total.pending_ring == 0 && st.total.pending_merge == 0;
+    if (any > 0 && (st.total.pending_ring != 0 || st.total.pending_merge != 0))
+        return 0;
+    for (size_t k = 0; k < dt_twin_child_count(t); k++) {
+        int c = csv_ended(dt_twin_child(t, k));
+        if (c == 0)
+            return 0;
+        if (c > 0)
+            any = 1;
+    }
+    return any;
 }
+
+static int replay_done(dt_twin *t) { return csv_ended(t) > 0; }
 
 static double wall_s(void)
 {
@@ -92,6 +116,11 @@ static double progress(dt_twin *t, double tsec, double duration)
     double f = -1;
     for (size_t i = 0; i < dt_io_source_count(io); i++) {
         double p = dt_io_source_progress(io, i);
+        if (p >= 0 && (f < 0 || p < f))
+            f = p;
+    }
+    for (size_t k = 0; k < dt_twin_child_count(t); k++) { /* a composite's children */
+        double p = progress(dt_twin_child(t, k), tsec, duration);
         if (p >= 0 && (f < 0 || p < f))
             f = p;
     }
@@ -343,10 +372,7 @@ int cli_run(int argc, char **argv)
                 diag.message[0] ? diag.message : dt_strerror(rc));
         return rc == DT_EIO ? EXIT_IO : EXIT_INVALID;
     }
-    int csv_sources = 0;
-    for (size_t i = 0; i < dt_io_source_count(dt_twin_io(t)); i++)
-        csv_sources += is_csv(dt_twin_io(t), i);
-    if (o.duration == 0 && csv_sources == 0) {
+    if (o.duration == 0 && csv_count(t) == 0) {
         fprintf(stderr, "dtwin run: %s has no CSV replay source: give --duration\n", o.file);
         dt_twin_destroy(t);
         return EXIT_USAGE;
