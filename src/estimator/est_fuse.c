@@ -137,8 +137,15 @@ static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
      * belief is known to be applied */
     const double *x = dt_kf_state(e->kf), *P = dt_kf_cov(e->kf);
     if (tf > e->t) {
-        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK)
+        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK) {
+            if (rc == DT_ERANGE) {
+                /* as dt_est_process: the belief is lost, re-initialised at
+                 * tf (else every later belief needs the same prediction) */
+                dt__est_lose(e, tf, rc);
+                e->version++;
+            }
             return rc == DT_EINVAL ? DT_ENUMERIC : rc;
+        }
         x = w.xo;
         P = w.Po;
     }
