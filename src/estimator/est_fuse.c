@@ -178,6 +178,15 @@ static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
     } else {
         dt_ci_criterion c = b->mode == DT_FUSE_CI_DET ? DT_CI_DET : DT_CI_TRACE;
         rc = dt_ci_update(n, m, x, P, w.H, w.y, w.R, c, w.xo, w.Po, &wt, w.ci);
+        if (rc == DT_OK && wt == 1.0) {
+            /* the reader's own belief kept whole: nothing of the remote one
+             * was taken, so nothing changes (its time would be a data time
+             * without data behind it, and the history would restart for
+             * nothing) */
+            if (omega != NULL)
+                *omega = wt;
+            return DT_OK;
+        }
         if (rc == DT_OK)
             rc = dt_kf_set_state(e->kf, w.xo, w.Po);
     }
