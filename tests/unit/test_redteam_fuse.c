@@ -1499,6 +1499,118 @@ static void test_estimated_clock_hides_publisher_age(void **state)
     assert_true(age[1] >= 0.39);
 }
 
+/* DEFECT: a belief group driven by an input is published with a model that
+ * cannot age it. The publisher's level moves with its pump's flow
+ * (dx = u dt: A = 0, B = 1); its contract gives the group's A and Q only
+ * (the closure check at load looks at A and Q, not B), so a reader ages a
+ * belief 1 s old as if the level stood still while the pump, at 0.5 m/s,
+ * moved it 0.5 m: a bias no covariance accounts for. A group whose states
+ * an input drives must be refused at load (or its B and input carried). */
+static void test_input_driven_group_refused(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"dtwin\":1,\"name\":\"pub\",\"assets\":[{\"id\":\"tank\"}],\"signals\":["
+        "{\"id\":\"y\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\","
+        "\"role\":\"measured\",\"noise\":{\"std\":0.01}},"
+        "{\"id\":\"u\",\"asset\":\"tank\",\"quantity\":\"velocity\",\"unit\":\"m/s\","
+        "\"role\":\"commanded\",\"limits\":{\"min\":-1,\"max\":1}},"
+        "{\"id\":\"level_est\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\","
+        "\"role\":\"estimated\"}],"
+        "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":5,"
+        "\"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}],"
+        "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"capacity\":8,"
+        "\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
+        "\"estimator\":{\"states\":[\"level_est\"],\"inputs\":[\"u\"],\"A\":[[0]],"
+        "\"B\":[[1]],\"Q\":[[0.0001]],\"x0\":[0],\"P0\":[[1]],"
+        "\"measurements\":[{\"signal\":\"y\",\"H\":{\"level_est\":1}}]},"
+        "\"dispatcher\":{\"safe\":{\"u\":0},\"max_data_age\":1},"
+        "\"bus\":{\"engine\":\"rf\",\"realm\":\"r\",\"beliefs\":[{\"group\":\"tank\","
+        "\"states\":[\"level_est\"]}]},\"loop\":{\"period\":0.01}}";
+    dt_registry *reg = rf_registry();
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.registry = reg;
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    print_message("load: %s%s%s%s\n", dt_err_name(rc), rc ? " at " : "", rc ? d.path : "",
+                  rc ? d.message : "");
+    dt_twin_destroy(t);
+    dt_registry_destroy(reg);
+    rf_fresh();
+    assert_int_not_equal(rc, DT_OK);
+}
+
+/* DEFECT: a twin that fuses an old belief republishes it as fresh. The
+ * middle twin has no sensor of its own: its level comes from a peer whose
+ * beliefs are 2 s old when they arrive. It commands a pump, so its
+ * estimate's time follows its commands to now (each command is an input
+ * from now on). A fused belief's event, and so the belief the middle twin
+ * publishes, carries the estimate's time, not the time of the data behind
+ * it; its reader takes that time for the data time. The reader (one time
+ * base: a fixed clock) should see data about 2 s old; it sees data one
+ * cycle old, and would for ever after the peer's data stopped aging
+ * forward, as long as old beliefs keep arriving. A published belief needs
+ * the time of its newest data besides the time it holds at. */
+static void test_relay_republishes_old_data_as_fresh(void **state)
+{
+    (void)state;
+    static const char mid_doc[] =
+        "{\"dtwin\":1,\"name\":\"pub\",\"assets\":[{\"id\":\"tank\"}],\"signals\":["
+        "{\"id\":\"lv\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\","
+        "\"role\":\"measured\",\"noise\":{\"std\":0.01}},"
+        "{\"id\":\"u\",\"asset\":\"tank\",\"quantity\":\"velocity\",\"unit\":\"m/s\","
+        "\"role\":\"commanded\",\"limits\":{\"min\":-1,\"max\":1}},"
+        "{\"id\":\"level_est\",\"asset\":\"tank\",\"quantity\":\"length\",\"unit\":\"m\","
+        "\"role\":\"estimated\"}],"
+        "\"sources\":[{\"id\":\"peer\",\"kind\":\"offerer\",\"mapping\":[]}],"
+        "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"capacity\":256,"
+        "\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
+        "\"estimator\":{\"states\":[\"level_est\"],\"inputs\":[\"u\"],\"A\":[[0]],"
+        "\"B\":[[0]],\"Q\":[[0.0001]],\"x0\":[0],\"P0\":[[1]],"
+        "\"measurements\":[{\"signal\":\"lv\",\"H\":{\"level_est\":1}}]},"
+        "\"dispatcher\":{\"safe\":{\"u\":0},\"max_data_age\":100},"
+        "\"bus\":{\"engine\":\"rf\",\"realm\":\"r\",\"beliefs\":[{\"group\":\"tank\","
+        "\"states\":[\"level_est\"],\"every\":0}]},\"loop\":{\"period\":0.01}}";
+    dt_registry *reg = rf_registry();
+    assert_int_equal(dt_registry_add_source(reg, &offerer_ops), 0);
+    dt_twin *mid = load(mid_doc, reg, NULL, 0);
+    dt_twin *rd = load(bus_reader_doc("fixed"), reg, NULL, 0);
+    dt_time now = T0;
+    assert_int_equal(dt_twin_start(mid, now), 0);
+    assert_int_equal(dt_twin_start(rd, now), 0);
+    offer_level(mid, 1.0, 1e-6, 2 * SEC, DT_FUSE_CI_TRACE);
+    OC.Q[0] = 1e-8;
+    dt_signal_id u = sig_of(mid, "u");
+    for (int k = 1; k <= 100; k++) {
+        now += 100 * MS;
+        dt_command c = {u, 0, 0, 0, now, now + SEC, 0.1 * (k % 2)};
+        assert_int_equal(dt_twin_submit(mid, &c), 0);
+        assert_int_equal(dt_twin_step(mid, now), 0);
+        assert_int_equal(dt_twin_step(rd, now), 0);
+    }
+    dt_twin_stats sm = twin_stats(mid), sr = twin_stats(rd);
+    print_message("middle's estimate at %+.3f s; commands %llu sent %llu expired %llu safe "
+                  "%llu rate %llu\n",
+                  dt_time_to_sec(dt_est_time(dt_twin_estimator(mid)) - now),
+                  (unsigned long long)sm.commands, (unsigned long long)sm.sent,
+                  (unsigned long long)sm.expired, (unsigned long long)sm.safe_stated,
+                  (unsigned long long)sm.rate_limited);
+    dt_twin_destroy(mid);
+    dt_twin_destroy(rd);
+    dt_registry_destroy(reg);
+    rf_fresh();
+    print_message("middle: fused %llu, its data age %.3f s; reader: fused %llu, data age %.3f "
+                  "s\n",
+                  (unsigned long long)sm.beliefs_fused, sm.belief_age_s,
+                  (unsigned long long)sr.beliefs_fused, sr.belief_age_s);
+    assert_true(sm.beliefs_fused > 90);
+    assert_true(sr.beliefs_fused > 90);
+    assert_true(sm.belief_age_s >= 2.0);
+    assert_true(sr.belief_age_s >= 2.0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_uninformative_belief_keeps_data_fresh),
     cmocka_unit_test(test_belief_from_the_future_refused),
@@ -1515,6 +1627,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_same_version_other_contract_rechecked),
     cmocka_unit_test(test_flood_of_beliefs),
     cmocka_unit_test(test_estimated_clock_hides_publisher_age),
+    cmocka_unit_test(test_input_driven_group_refused),
+    cmocka_unit_test(test_relay_republishes_old_data_as_fresh),
 };
 
 DTT_MAIN(tests)
