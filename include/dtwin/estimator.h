@@ -496,7 +496,7 @@ DT_API int dt_est_fuse_reserve(dt_est *est);
  *  not fresh data). The fused belief is an event of the history: a
  *  sample older than the fusion time that arrives later is applied at its own
  *  time and the belief fused again after it (no gate then). The history
- *  keeps at most 4 fused beliefs: a fifth drops the history through the
+ *  keeps at most 16 fused beliefs: a 17th drops the history through the
  *  oldest (a sample older than that is too old).
  *  @retval DT_OK fused (counted beliefs_fused). @retval DT_ESTATE not started,
  *  or no scratch reserved. @retval DT_EINVAL sizes, pointers, an index,

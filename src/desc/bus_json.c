@@ -66,16 +66,18 @@ int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a, dt__bu
 
 /* The entries of a group's "states" or a stream's "signals": 1..64
  * objects, each with "signal" and "unit" (and, with sem, an optional
- * "semantic_id" string). */
+ * "semantic_id" string). Into out (from out->n on) when it is not NULL,
+ * else only checked. */
 static int entries(const cJSON *arr, int sem, dt__bus_peer_contract *out)
 {
     int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
     if (k < 1 || k > (int)DT__BUS_PEER_STATES)
         return DT_EPARSE;
+    dt__bus_peer_state_info scratch;
     const cJSON *s;
     cJSON_ArrayForEach(s, arr)
     {
-        dt__bus_peer_state_info *i = &out->state[out->n];
+        dt__bus_peer_state_info *i = out != NULL ? &out->state[out->n] : &scratch;
         i->semantic_id[0] = '\0';
         if (!cJSON_IsObject(s) || !str_of(s, "signal", i->signal, sizeof i->signal) ||
             !str_of(s, "unit", i->unit, sizeof i->unit))
@@ -83,14 +85,15 @@ static int entries(const cJSON *arr, int sem, dt__bus_peer_contract *out)
         if (sem && cJSON_GetObjectItemCaseSensitive(s, "semantic_id") != NULL &&
             !str_of(s, "semantic_id", i->semantic_id, sizeof i->semantic_id))
             return DT_EPARSE;
-        out->n++;
+        if (out != NULL)
+            out->n++;
     }
     return DT_OK;
 }
 
 /* An n x n matrix of finite numbers of at most 1e150 in magnitude (so that
- * ageing cannot overflow a product of two); into M when n is small enough
- * to keep, only checked otherwise. */
+ * ageing cannot overflow a product of two); into M when M is not NULL and
+ * n is small enough to keep, only checked otherwise. */
 static int square(const cJSON *arr, size_t n, double *M)
 {
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)n)
@@ -107,7 +110,7 @@ static int square(const cJSON *arr, size_t n, double *M)
         {
             if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 1e150))
                 return 0;
-            if (n <= DT__BUS_PEER_MODEL)
+            if (M != NULL && n <= DT__BUS_PEER_MODEL)
                 M[i * n + j] = v->valuedouble;
             j++;
         }
@@ -116,17 +119,39 @@ static int square(const cJSON *arr, size_t n, double *M)
     return 1;
 }
 
-/* A group's "independent" and its model "A", "Q". */
-static int group_model(const cJSON *g, dt__bus_peer_contract *out)
+/* A group's "states", "independent" and its model "A", "Q": into out when
+ * it is not NULL, else only checked. */
+static int group_read(const cJSON *g, dt__bus_peer_contract *out)
 {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(g, "states");
+    if (entries(arr, 1, out) != DT_OK)
+        return DT_EPARSE;
+    size_t n = (size_t)cJSON_GetArraySize(arr);
     const cJSON *ind = cJSON_GetObjectItemCaseSensitive(g, "independent");
     if (ind != NULL && !cJSON_IsBool(ind))
         return DT_EPARSE;
-    out->independent = cJSON_IsTrue(ind);
-    if (!square(cJSON_GetObjectItemCaseSensitive(g, "A"), out->n, out->A) ||
-        !square(cJSON_GetObjectItemCaseSensitive(g, "Q"), out->n, out->Q))
+    if (!square(cJSON_GetObjectItemCaseSensitive(g, "A"), n, out ? out->A : NULL) ||
+        !square(cJSON_GetObjectItemCaseSensitive(g, "Q"), n, out ? out->Q : NULL))
         return DT_EPARSE;
-    out->has_model = out->n <= DT__BUS_PEER_MODEL;
+    if (out != NULL) {
+        out->independent = cJSON_IsTrue(ind);
+        out->has_model = n <= DT__BUS_PEER_MODEL;
+        out->has_group = 1;
+    }
+    return DT_OK;
+}
+
+/* A stream's "max_age" and "signals": into out when it is not NULL. */
+static int stream_read(const cJSON *st, dt__bus_peer_contract *out)
+{
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(st, "max_age");
+    if (!cJSON_IsNumber(age) || !isfinite(age->valuedouble) || !(age->valuedouble > 0) ||
+        entries(cJSON_GetObjectItemCaseSensitive(st, "signals"), 1, out) != DT_OK)
+        return DT_EPARSE;
+    if (out != NULL) {
+        out->max_age = age->valuedouble;
+        out->has_group = 1;
+    }
     return DT_OK;
 }
 
@@ -143,60 +168,52 @@ static const cJSON *named(const cJSON *list, const char *key, const char *name)
     return NULL;
 }
 
-int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,
-                           dt__bus_peer_contract *out)
+/* A contract's group (stream == 0) or stream: checked whole first, and only
+ * then written, so that a contract that does not parse leaves *out as it
+ * was (a reader ages beliefs with the model of the contract it checked). */
+static int contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *name,
+                          int stream, dt__bus_peer_contract *out)
 {
     dt__json_scope sc;
     dt__json_enter(&sc, a);
     cJSON *root = parse(buf, n);
     int rc = DT_EPARSE;
-    out->n = 0;
-    out->has_group = 0;
-    out->has_model = 0;
-    out->independent = 0;
+    uint32_t version = 0;
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "beliefs");
-    if (cJSON_IsObject(root) && u32_of(root, "version", &out->version) && out->version != 0 &&
-        cJSON_IsArray(groups)) {
-        rc = DT_OK;
-        const cJSON *g = named(groups, "group", group);
-        if (g != NULL) {
-            rc = entries(cJSON_GetObjectItemCaseSensitive(g, "states"), 1, out);
-            if (rc == DT_OK)
-                rc = group_model(g, out);
-            out->has_group = rc == DT_OK;
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, "streams");
+    const cJSON *item = NULL;
+    if (cJSON_IsObject(root) && u32_of(root, "version", &version) && version != 0 &&
+        cJSON_IsArray(groups) && (!stream || streams == NULL || cJSON_IsArray(streams))) {
+        item = !stream ? named(groups, "group", name)
+                       : streams != NULL ? named(streams, "stream", name) : NULL;
+        rc = item == NULL ? DT_OK : stream ? stream_read(item, NULL) : group_read(item, NULL);
+    }
+    if (rc == DT_OK) {
+        out->version = version;
+        out->n = 0;
+        out->has_group = 0;
+        if (stream) {
+            out->max_age = 0;
+        } else {
+            out->has_model = 0;
+            out->independent = 0;
         }
+        if (item != NULL)
+            rc = stream ? stream_read(item, out) : group_read(item, out);
     }
     cJSON_Delete(root);
     dt__json_leave(&sc);
     return rc;
 }
 
+int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,
+                           dt__bus_peer_contract *out)
+{
+    return contract_parse(buf, n, a, group, 0, out);
+}
+
 int dt__bus_contract_parse_stream(const char *buf, size_t n, const dt_allocator *a,
                                   const char *stream, dt__bus_peer_contract *out)
 {
-    dt__json_scope sc;
-    dt__json_enter(&sc, a);
-    cJSON *root = parse(buf, n);
-    int rc = DT_EPARSE;
-    out->n = 0;
-    out->has_group = 0;
-    out->max_age = 0;
-    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "beliefs");
-    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, "streams");
-    if (cJSON_IsObject(root) && u32_of(root, "version", &out->version) && out->version != 0 &&
-        cJSON_IsArray(groups) && (streams == NULL || cJSON_IsArray(streams))) {
-        rc = DT_OK;
-        const cJSON *st = streams != NULL ? named(streams, "stream", stream) : NULL;
-        if (st != NULL) {
-            const cJSON *age = cJSON_GetObjectItemCaseSensitive(st, "max_age");
-            rc = cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble > 0
-                     ? entries(cJSON_GetObjectItemCaseSensitive(st, "signals"), 1, out)
-                     : DT_EPARSE;
-            out->max_age = rc == DT_OK ? age->valuedouble : 0;
-            out->has_group = rc == DT_OK;
-        }
-    }
-    cJSON_Delete(root);
-    dt__json_leave(&sc);
-    return rc;
+    return contract_parse(buf, n, a, stream, 1, out);
 }

@@ -47,7 +47,10 @@ typedef struct dt__bus_peer_contract {
  * arrays of numbers: required, read into the contract when n <= 16) are
  * checked too.
  * DT_OK, or DT_EPARSE for anything that is not exactly such a message
- * (bytes of length n: a NUL inside, too deep, wrong types, out of range). */
+ * (bytes of length n: a NUL inside, too deep, wrong types, out of range).
+ * A contract is checked whole before anything is written: on DT_EPARSE *out
+ * is unchanged (a reader keeps ageing beliefs with the contract it
+ * checked). */
 int dt__bus_state_parse(const char *buf, size_t n, const dt_allocator *a,
                         dt__bus_peer_state *out);
 int dt__bus_contract_parse(const char *buf, size_t n, const dt_allocator *a, const char *group,

@@ -14,35 +14,20 @@
 
 #define RN DT_REMOTE_STATES_MAX
 #define RM DT_REMOTE_MAPPED_MAX
-#define GATED 1 /* fuse(): the innovation failed the gate */
-#define BEL_EVENTS 4
+#define GATED 1 /* fuse_at(): the innovation failed the gate */
+#define KEPT 2  /* fuse_at(): w = 1, the estimate kept whole: nothing changed */
+#define BEL_EVENTS 16
 
+/* A fused belief as the history keeps it: the aged measurement it became
+ * (z and R at the event's time, in the reader's units), enough to fuse it
+ * again at that time. */
 struct est_bel {
     int used;
-    size_t n, m;
-    dt_time t;
+    size_t m;
     dt_fuse_mode mode;
-    double x[RN], P[RN * RN], A[RN * RN], Q[RN * RN];
-    uint32_t index[RM], signal[RM];
-    double scale[RM], offset[RM];
+    uint32_t signal[RM];
+    double z[RM], R[RM * RM];
 };
-
-static void bel_store(struct est_bel *s, const dt_remote_belief *b)
-{
-    size_t n = b->n, m = b->m;
-    memcpy(s->x, b->x, n * sizeof *s->x);
-    memcpy(s->P, b->P, n * n * sizeof *s->P);
-    memcpy(s->A, b->A, n * n * sizeof *s->A);
-    memcpy(s->Q, b->Q, n * n * sizeof *s->Q);
-    memcpy(s->index, b->index, m * sizeof *s->index);
-    memcpy(s->signal, b->signal, m * sizeof *s->signal);
-    memcpy(s->scale, b->scale, m * sizeof *s->scale);
-    memcpy(s->offset, b->offset, m * sizeof *s->offset);
-    s->n = n;
-    s->m = m;
-    s->t = b->t;
-    s->mode = b->mode;
-}
 
 void dt__est_bel_release(dt_est *e, const event *ev)
 {
@@ -58,14 +43,14 @@ void dt__est_bel_release_all(dt_est *e)
 
 /* The scratch's layout, for an estimator of n states. */
 typedef struct fuse_work {
-    double *xa, *Pa, *age, *z, *y, *R, *H, *S, *v, *ci, *xo, *Po, *xs, *Ps, *xp, *Pp;
+    double *xa, *Pa, *age, *z, *zl, *y, *R, *H, *S, *v, *ci, *xo, *Po, *xs, *Ps, *xp, *Pp;
 } fuse_work;
 
 static size_t layout(size_t n, double *base, fuse_work *w)
 {
-    size_t sizes[] = {RN, RN * RN, DT_BELIEF_AGE_WORK(RN), RM, RM, RM * RM, RM * n,
+    size_t sizes[] = {RN, RN * RN, DT_BELIEF_AGE_WORK(RN), RM, RM, RM, RM * RM, RM * n,
                       RM * RM, RM, DT_CI_UPDATE_WORK(n, RM), n, n * n, n, n * n, n, n * n};
-    double **slot[] = {&w->xa, &w->Pa, &w->age, &w->z, &w->y, &w->R, &w->H,
+    double **slot[] = {&w->xa, &w->Pa, &w->age, &w->z, &w->zl, &w->y, &w->R, &w->H,
                        &w->S, &w->v, &w->ci, &w->xo, &w->Po, &w->xs, &w->Ps, &w->xp, &w->Pp};
     size_t off = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -115,11 +100,11 @@ static int check_belief(const dt_est *e, const dt_remote_belief *b)
 }
 
 /* The measurement rows at the estimate x and the innovation y = z - h(x). */
-static int rows(dt_est *e, const dt_remote_belief *b, const double *x, fuse_work *w)
+static int rows(dt_est *e, size_t nm, const uint32_t *signal, const double *x, fuse_work *w)
 {
     size_t n = e->n;
-    for (size_t j = 0; j < b->m; j++) {
-        const meas *m = &e->meas[b->signal[j]];
+    for (size_t j = 0; j < nm; j++) {
+        const meas *m = &e->meas[signal[j]];
         double *Hj = w->H + j * n, pred;
         if (m->kind == 1) {
             memcpy(Hj, m->h, n * sizeof *Hj);
@@ -167,14 +152,11 @@ static int gate_passes(dt_est *e, size_t m, const double *P, fuse_work *w, int *
     return DT_OK;
 }
 
-/* Fuses b at tf into the estimate (x, P) at tf: the filter's own state, or
- * a prediction of it in w (then set into the filter only when the fusion
- * succeeds). gate: apply the gate (a replay repeats a fusion that passed).
- * On DT_OK the filter holds the fused state at tf. */
-static int fuse_at(dt_est *e, const dt_remote_belief *b, dt_time tf, const double *x,
-                   const double *P, int gate, double *omega, fuse_work *w)
+/* The belief aged from b->t to tf, as a measurement of the reader's
+ * signals: z (m) and R (m x m) in w. */
+static int measurement(const dt_remote_belief *b, dt_time tf, fuse_work *w)
 {
-    size_t n = e->n, m = b->m, k = b->n;
+    size_t m = b->m, k = b->n;
     int rc = dt_belief_age(k, b->x, b->P, b->A, b->Q, dt_time_to_sec(tf - b->t), w->xa, w->Pa,
                            w->age);
     if (rc != DT_OK)
@@ -187,7 +169,20 @@ static int fuse_at(dt_est *e, const dt_remote_belief *b, dt_time tf, const doubl
     for (size_t j = 0; j < m * m; j++)
         if (!isfinite(w->R[j]))
             return DT_ERANGE;
-    if ((rc = rows(e, b, x, w)) != DT_OK)
+    return DT_OK;
+}
+
+/* Fuses the measurement (z, R in w) of m signals into the estimate (x, P)
+ * at the same time: the filter's own state, or a prediction of it (then set
+ * into the filter only when the fusion succeeds). gate: apply the gate (a
+ * replay repeats a fusion that passed it). DT_OK: the filter holds the fused
+ * state; KEPT: w = 1, nothing changed; GATED. */
+static int apply_meas(dt_est *e, size_t m, const uint32_t *signal, dt_fuse_mode mode,
+                      const double *x, const double *P, int gate, double *omega, fuse_work *w)
+{
+    size_t n = e->n;
+    int rc;
+    if ((rc = rows(e, m, signal, x, w)) != DT_OK)
         return rc;
     if (gate) {
         int pass = 0;
@@ -198,13 +193,13 @@ static int fuse_at(dt_est *e, const dt_remote_belief *b, dt_time tf, const doubl
     }
     int predicted = x != dt_kf_state(e->kf);
     double wt = 1.0;
-    if (b->mode == DT_FUSE_INDEPENDENT) {
+    if (mode == DT_FUSE_INDEPENDENT) {
         /* z' = y + H x: the filter's update forms the same innovation */
         for (size_t j = 0; j < m; j++) {
             double hx = 0;
             for (size_t i = 0; i < n; i++)
                 hx += w->H[j * n + i] * x[i];
-            w->z[j] = w->y[j] + hx;
+            w->zl[j] = w->y[j] + hx;
         }
         dt_kf_result res;
         if (predicted) { /* updated from the prediction: the estimate kept to restore */
@@ -213,12 +208,20 @@ static int fuse_at(dt_est *e, const dt_remote_belief *b, dt_time tf, const doubl
             if ((rc = dt_kf_set_state(e->kf, x, P)) != DT_OK)
                 return rc;
         }
-        rc = dt_kf_update(e->kf, m, w->z, w->H, w->R, 0, &res);
+        rc = dt_kf_update(e->kf, m, w->zl, w->H, w->R, 0, &res);
         if (rc != DT_OK && predicted)
             (void)dt_kf_set_state(e->kf, w->xs, w->Ps);
     } else {
-        dt_ci_criterion c = b->mode == DT_FUSE_CI_DET ? DT_CI_DET : DT_CI_TRACE;
+        dt_ci_criterion c = mode == DT_FUSE_CI_DET ? DT_CI_DET : DT_CI_TRACE;
         rc = dt_ci_update(n, m, x, P, w->H, w->y, w->R, c, w->xo, w->Po, &wt, w->ci);
+        if (rc == DT_OK && wt == 1.0) {
+            /* the reader's own belief kept whole: nothing of the remote one
+             * was taken, so nothing changes (its time would be a data time
+             * without data behind it) */
+            if (omega != NULL)
+                *omega = wt;
+            return KEPT;
+        }
         if (rc == DT_OK)
             rc = dt_kf_set_state(e->kf, w->xo, w->Po);
     }
@@ -249,26 +252,38 @@ static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
     fuse_work w;
     (void)layout(e->n, e->fz, &w);
     dt_time tf = b->t > e->t ? b->t : e->t;
+    size_t m = b->m;
+    int rc = measurement(b, tf, &w);
+    if (rc != DT_OK)
+        return rc;
     /* the estimate at the fusion time, peeked: nothing changes before the
      * belief is known to be applied */
     const double *x = dt_kf_state(e->kf), *P = dt_kf_cov(e->kf);
-    int rc;
     if (tf > e->t) {
-        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xo, w.Po)) != DT_OK)
+        if ((rc = dt_kf_peek(e->kf, dt_time_to_sec(tf - e->t), w.xp, w.Pp)) != DT_OK) {
+            if (rc == DT_ERANGE) {
+                /* as dt_est_process: the belief is lost, re-initialised at
+                 * tf (else every later belief needs the same prediction) */
+                dt__est_lose(e, tf, rc);
+                e->version++;
+            }
             return rc == DT_EINVAL ? DT_ENUMERIC : rc;
+        }
         x = w.xp;
         P = w.Pp;
-        memcpy(w.xp, w.xo, e->n * sizeof *w.xp);
-        memcpy(w.Pp, w.Po, e->n * e->n * sizeof *w.Pp);
     }
-    if ((rc = fuse_at(e, b, tf, x, P, 1, omega, &w)) != DT_OK)
-        return rc;
-    /* an event of the history, its record kept for a replay */
+    if ((rc = apply_meas(e, m, b->signal, b->mode, x, P, 1, omega, &w)) != DT_OK)
+        return rc == KEPT ? DT_OK : rc; /* kept whole: no event, no data time */
+    /* an event of the history, with the measurement it fused for a replay */
     uint32_t idx = 0;
     struct est_bel *rec = free_record(e, &idx);
     event *ev = dt__est_append(e, tf, EV_BELIEF);
-    bel_store(rec, b);
     rec->used = 1;
+    rec->m = m;
+    rec->mode = b->mode;
+    memcpy(rec->signal, b->signal, m * sizeof *rec->signal);
+    memcpy(rec->z, w.z, m * sizeof *rec->z);
+    memcpy(rec->R, w.R, m * m * sizeof *rec->R);
     ev->sig = idx;
     ev->flags = 0;
     dt__est_snapshot(e, ev->slot);
@@ -283,11 +298,13 @@ int dt__est_refuse(dt_est *e, const event *ev)
     if (e->bel == NULL || ev->sig >= BEL_EVENTS || !e->bel[ev->sig].used)
         return DT_ESTATE;
     const struct est_bel *r = &e->bel[ev->sig];
-    dt_remote_belief b = {r->n, r->x,     r->P,      r->A,     r->Q,      r->t,
-                          r->m, r->index, r->signal, r->scale, r->offset, r->mode};
     fuse_work w;
     (void)layout(e->n, e->fz, &w);
-    return fuse_at(e, &b, ev->t, dt_kf_state(e->kf), dt_kf_cov(e->kf), 0, NULL, &w);
+    memcpy(w.z, r->z, r->m * sizeof *w.z);
+    memcpy(w.R, r->R, r->m * r->m * sizeof *w.R);
+    int rc = apply_meas(e, r->m, r->signal, r->mode, dt_kf_state(e->kf), dt_kf_cov(e->kf), 0,
+                        NULL, &w);
+    return rc == KEPT ? DT_OK : rc;
 }
 
 int dt_est_fuse(dt_est *e, const dt_remote_belief *b, double *omega)

@@ -139,27 +139,51 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
 }
 
 /* Says a refused belief at the 1st, 2nd, 4th, ... refusal: never silent,
- * never a flood. */
-static void refused(dt_twin *t, size_t src, int rc)
+ * never a flood. why: the twin's own reason, or NULL (the filter's rc). */
+static void refused(dt_twin *t, size_t src, int rc, const char *why)
 {
     uint64_t k = ++t->st.beliefs_refused;
     if ((k & (k - 1)) == 0)
         dt__log(&t->log, DT_LOG_WARN, "twin",
                 "a remote belief from source %s not fused: %s (%llu so far)",
                 dt_io_source_id(t->io, src) ? dt_io_source_id(t->io, src) : "?",
-                dt_strerror(rc), (unsigned long long)k);
+                why != NULL ? why : dt_strerror(rc), (unsigned long long)k);
+}
+
+/* The twin's own rules for a belief, whichever way it came (a source's
+ * offer, a replayed record) and whatever filter kind fuses it: a time not
+ * after the step's now (data from the future would make the belief's age
+ * negative, and the latency rule would take it for fresh), an index within
+ * the group, a signal of the model. */
+static const char *belief_rule(const dt_twin *t, const dt_remote_belief *b)
+{
+    if (!dt_time_valid(b->t) || b->t > t->now)
+        return "its time is after the step's now (a sender's or host's clock ahead of the "
+               "twin's)";
+    for (size_t j = 0; j < b->m; j++) {
+        if (b->index[j] >= b->n)
+            return "a mapped state past the group";
+        if (b->signal[j] >= dt_model_signal_count(t->model))
+            return "a signal past the model";
+    }
+    return NULL;
 }
 
 static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
 {
     if (t->est == NULL) {
-        refused(t, src, DT_EUNSUPPORTED);
+        refused(t, src, DT_EUNSUPPORTED, NULL);
+        return;
+    }
+    const char *why = belief_rule(t, b);
+    if (why != NULL) {
+        refused(t, src, DT_EINVAL, why);
         return;
     }
     double omega = 1;
     int rc = t->est->ops.fuse(t->est->self, b, &omega);
     if (rc != DT_OK) {
-        refused(t, src, rc);
+        refused(t, src, rc, NULL);
         return;
     }
     t->st.beliefs_fused++;

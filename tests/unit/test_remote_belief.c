@@ -239,8 +239,8 @@ static void test_gate_and_refusals(void **state)
 /* A local sample older than a fused belief arrives after it: it is applied
  * at its own time (late_applied, not too_old) and the belief fused again
  * after it. The result equals, bit for bit, a twin that got the same data
- * in time order. Five beliefs later the first has left the history: a
- * sample older than the oldest kept belief is too old. */
+ * in time order. Seventeen beliefs later the first has left the history: a
+ * sample older than it is too old. */
 static void test_late_sample_goes_before_a_belief(void **state)
 {
     (void)state;
@@ -255,8 +255,8 @@ static void test_late_sample_goes_before_a_belief(void **state)
     assert_int_equal(dt_model_find_signal(dt_twin_model(a), "pos", &pos), 0);
     uint32_t idx[1], sig[1];
     double sc[1], off[1];
-    dt_remote_belief bel = belief(t0 + 9800 * DT_NS_PER_MS, DT_FUSE_CI_TRACE, idx, sig, sc, off,
-                                  pos);
+    dt_remote_belief bel = belief(t0 + 9800 * DT_NS_PER_MS, DT_FUSE_INDEPENDENT, idx, sig, sc,
+                                  off, pos);
     dt_sample s10 = {pos, DT_SAMPLE_MAPPED, t0 + 10 * S, t0 + 10 * S, 1.25, 0};
     dt_sample s99 = {pos, DT_SAMPLE_MAPPED, t0 + 9900 * DT_NS_PER_MS, t0 + 10 * S, 1.2, 0};
     /* a: the sample at 10 s, the belief (fused at 10 s), then the late one */
@@ -273,21 +273,21 @@ static void test_late_sample_goes_before_a_belief(void **state)
     dt_est_stats_get(ea, &st);
     assert_int_equal(st.late_applied, 1);
     assert_int_equal(st.too_old, 0);
-    /* four more beliefs: the first leaves the history with what was before it */
-    for (int k = 1; k <= 4; k++) {
+    /* sixteen more beliefs: the first leaves the history with what was before it */
+    for (int k = 1; k <= 16; k++) {
         dt_sample sk = {pos, DT_SAMPLE_MAPPED, t0 + (10 + k) * S, t0 + (10 + k) * S, 1.25, 0};
         assert_int_equal(dt_est_process(ea, &sk), 0);
         bel.t = t0 + (10 + k) * S - 200 * DT_NS_PER_MS;
         assert_int_equal(dt_est_fuse(ea, &bel, NULL), 0);
     }
-    dt_sample old = {pos, DT_SAMPLE_MAPPED, t0 + 9950 * DT_NS_PER_MS, t0 + 15 * S, 1.2, 0};
+    dt_sample old = {pos, DT_SAMPLE_MAPPED, t0 + 9950 * DT_NS_PER_MS, t0 + 27 * S, 1.2, 0};
     assert_int_equal(dt_est_process(ea, &old), DT_ESTALE);
-    dt_sample kept = {pos, DT_SAMPLE_MAPPED, t0 + 10500 * DT_NS_PER_MS, t0 + 15 * S, 1.2, 0};
+    dt_sample kept = {pos, DT_SAMPLE_MAPPED, t0 + 10500 * DT_NS_PER_MS, t0 + 27 * S, 1.2, 0};
     assert_int_equal(dt_est_process(ea, &kept), 0);
     dt_est_stats_get(ea, &st);
     assert_int_equal(st.too_old, 1);
     assert_int_equal(st.late_applied, 2);
-    assert_int_equal(st.beliefs_fused, 5);
+    assert_int_equal(st.beliefs_fused, 17);
     dt_twin_destroy(a);
     dt_twin_destroy(b);
 }
