@@ -21,6 +21,14 @@ static const char *state_name(const dt__bus *b, dt_est *est, size_t j)
     return "?";
 }
 
+static const char *input_name(const dt__bus *b, dt_est *est, size_t u)
+{
+    for (size_t s = 0; s < dt_model_signal_count(b->model); s++)
+        if (dt_est_input_index(est, (dt_signal_id)s) == (int)u)
+            return dt_model_signal(b->model, (dt_signal_id)s)->id;
+    return "?";
+}
+
 static uint32_t fnv1a(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -118,7 +126,8 @@ int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag)
     dt_kf *kf = est != NULL ? dt_est_kf(est) : NULL;
     const double *A = kf != NULL ? dt_kf_model_A(kf) : NULL;
     const double *Q = kf != NULL ? dt_kf_model_Q(kf) : NULL;
-    size_t N = est != NULL ? dt_est_dim(est) : 0;
+    size_t N = est != NULL ? dt_est_dim(est) : 0, p = 0;
+    const double *B = kf != NULL ? dt_kf_model_B(kf, &p) : NULL;
     if ((A == NULL || Q == NULL) && b->n_groups > 0)
         return dt__diag(diag, DT_EUNSUPPORTED, "bus.beliefs",
                         "the estimator has no continuous model (A, Q), which a contract must "
@@ -141,6 +150,17 @@ int dt__bus_contract_build(dt__bus *b, dt_est *est, dt_diag *diag)
                                     g->name, dt_model_signal(b->model, g->sig[i])->id,
                                     state_name(b, est, j));
             }
+        /* nor may an input drive it: the contract's (A, Q) has no input, so
+         * a reader would age the group as if the input were zero */
+        for (size_t i = 0; B != NULL && i < g->n; i++)
+            for (size_t u = 0; u < p; u++)
+                if (B[(size_t)g->idx[i] * p + u] != 0)
+                    return dt__diag(diag, DT_EPARSE, "bus.beliefs",
+                                    "group \"%s\": the input %s drives %s (B couples them): a "
+                                    "reader ages a group with its (A, Q) alone, as if no input "
+                                    "acted; publish groups of states no input drives",
+                                    g->name, input_name(b, est, u),
+                                    dt_model_signal(b->model, g->sig[i])->id);
     }
     dt__json_scope sc;
     dt__json_enter(&sc, &b->alloc);

@@ -58,6 +58,7 @@ typedef struct twinsrc {
     uint32_t epoch; /* the current epoch: of the last "ready", or newer from a message */
     uint32_t contract; /* the version the mapping was checked against; 0 none */
     int contract_ok;
+    int quiet; /* a refusal of the same version again: counted, not logged */
     int have_seq, confirmed, have_cand, have_prev;
     uint64_t last_seq, cand_seq, prev_seq; /* prev: the last of the previous epoch */
     dt_time last_rebirth;
@@ -160,6 +161,8 @@ static void refuse(twinsrc *s, const char *fmt, ...)
         msg[0] = '\0';
     va_end(ap);
     dt_source_error(s->ctx, "%s", msg);
+    if (s->quiet) /* the same refusal again (a contract re-sent unchanged) */
+        return;
     dt_source_log(s->ctx, DT_LOG_ERROR,
                   "%s; its messages are dropped until a contract that agrees "
                   "(contract_refused)",
@@ -300,10 +303,12 @@ static void on_contract(void *user, const char *topic, const uint8_t *p, size_t 
         dt_source_count(s->ctx, DT_EV_MALFORMED, 1);
         return;
     }
-    if (s->pc.version == s->contract)
-        return;
+    /* every contract is checked, one of the version already held too: its
+     * text may differ (a forger's, under the checked version's number) */
+    s->quiet = s->pc.version == s->contract && !s->contract_ok;
     s->contract = s->pc.version;
     check_contract(s);
+    s->quiet = 0;
 }
 
 /* The rules a message of the publisher passes before it is read, the same
@@ -321,9 +326,10 @@ static int take(twinsrc *s, const dt_buswire_header *h, dt_time now)
         return 0;
     }
     if (h->contract != s->contract || !s->contract_ok) {
+        /* a version not held, or one refused: the publisher's own contract
+         * is asked for again (a forged one may have replaced it) */
         s->st.unknown_contract++;
-        if (h->contract != s->contract)
-            ask_rebirth(s, now);
+        ask_rebirth(s, now);
         return 0;
     }
     if (h->epoch > s->epoch) {

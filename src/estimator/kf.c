@@ -445,6 +445,14 @@ const double *dt_kf_model_Q(const dt_kf *kf)
     return kf && kf->mode == MODE_CONT ? kf->Q : NULL;
 }
 
+const double *dt_kf_model_B(const dt_kf *kf, size_t *p)
+{
+    int has = kf && kf->mode == MODE_CONT && kf->p > 0 && kf->B != NULL;
+    if (p != NULL)
+        *p = has ? kf->p : 0;
+    return has ? kf->B : NULL;
+}
+
 int dt__kf_matrices(const dt_kf *kf, const double **A, const double **B, size_t *p)
 {
     if (kf == NULL || (kf->mode != MODE_CONT && kf->mode != MODE_DISC))

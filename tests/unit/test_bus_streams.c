@@ -398,16 +398,18 @@ static void refused_case(const char *sem, const char *unit, const char *expect)
         turn(both, 2);
         assert_int_equal(dt_twin_step(sub, mono()), 0);
     }
-    /* refused once (the version is known: no rebirth), its batches dropped,
-     * nothing converted */
-    assert_int_equal(counter(sub, "contract_refused"), 1);
+    /* refused (each copy the rebirths bring is checked again and counted),
+     * its batches dropped, nothing converted */
+    assert_true(counter(sub, "contract_refused") >= 1);
     assert_true(counter(sub, "unknown_contract") >= 5);
     assert_int_equal(counter(sub, "samples_emitted"), 0);
     assert_int_equal(counter(sub, "records"), 0);
     assert_true(link_counter(pub, "bus.samples_published") >= 5);
     /* and said */
     assert_non_null(strstr(lb.text, expect));
-    assert_non_null(strstr(lb.text, "contract_refused"));
+    const char *said = strstr(lb.text, "contract_refused");
+    assert_non_null(said);
+    assert_null(strstr(said + 1, "contract_refused")); /* said once, not per copy */
     dt_twin_destroy(sub);
     dt_twin_destroy(pub);
     dtt_broker_stop(&b);
