@@ -215,6 +215,9 @@ typedef struct dt_twin_stats {
                                         future, or completing a clock step */
     uint64_t beliefs_fused;        /**< fused into the estimate */
     uint64_t beliefs_refused;      /**< not fused (the estimator's counters say why) */
+    uint64_t beliefs_independent_as_ci; /**< declared independent, fused by covariance
+                                             intersection: not their source's first (its
+                                             earlier beliefs are in the estimate) */
 } dt_twin_stats;
 
 /** A snapshot of every counter. */

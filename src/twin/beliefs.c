@@ -55,6 +55,12 @@ int dt__twin_beliefs_start(dt_twin *t)
 {
     if (t->est == NULL || (dt__io_belief_sources(t->io) == 0 && !t->replay))
         return DT_OK;
+    t->n_bel_seen = dt_io_source_count(t->io);
+    if (t->n_bel_seen > 0 && t->bel_seen == NULL) {
+        t->bel_seen = dt__calloc(&t->alloc, t->n_bel_seen, sizeof *t->bel_seen);
+        if (t->bel_seen == NULL)
+            return DT_ENOMEM;
+    }
     if (t->replay && t->rp_bel == NULL) {
         t->rp_bel = dt__calloc(&t->alloc, RP_BELIEFS, sizeof *t->rp_bel);
         if (t->rp_bel == NULL)
@@ -180,12 +186,25 @@ static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
         refused(t, src, DT_EINVAL, why);
         return;
     }
+    /* declared independence holds for a source's first belief only: a later
+     * one carries the earlier ones' information, which the estimate already
+     * holds, and is fused by covariance intersection */
+    dt_remote_belief ci;
+    int seen = t->bel_seen != NULL && src < t->n_bel_seen && t->bel_seen[src];
+    if (b->mode == DT_FUSE_INDEPENDENT && seen) {
+        ci = *b;
+        ci.mode = DT_FUSE_CI_TRACE;
+        b = &ci;
+        t->st.beliefs_independent_as_ci++;
+    }
     double omega = 1;
     int rc = t->est->ops.fuse(t->est->self, b, &omega);
     if (rc != DT_OK) {
         refused(t, src, rc, NULL);
         return;
     }
+    if (t->bel_seen != NULL && src < t->n_bel_seen)
+        t->bel_seen[src] = 1;
     t->st.beliefs_fused++;
     /* the newest data time the filter may claim: the belief's own, never
      * the time it was aged to */

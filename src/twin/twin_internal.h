@@ -114,6 +114,8 @@ struct dt_twin {
     size_t rp_nremote;
     struct dt__belief_copy *rp_bel; /* remote beliefs the recorded step fused */
     size_t rp_nbel;
+    unsigned char *bel_seen; /* per io source: a belief of it was fused */
+    size_t n_bel_seen;
     dt_twin_stats st;
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];
     dt__twin_sample_tap rel_tap; /* the released samples' tap (the bus) */

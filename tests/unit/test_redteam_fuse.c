@@ -554,16 +554,62 @@ static double mean_nees(dt_fuse_mode mode, int trials, int steps)
     return sum / trials;
 }
 
+/* The same stream offered through a source to a twin, which holds declared
+ * independence to a source's first belief and intersects the later ones. */
+static double mean_nees_twin(dt_fuse_mode mode, int trials, int steps, uint64_t *as_ci)
+{
+    double sum = 0;
+    rng_state = 0x9E3779B97F4A7C15ull;
+    dt_registry *reg = offer_registry();
+    for (int k = 0; k < trials; k++) {
+        dt_twin *t = load(reader_doc(OFFER_SRC, "0", "0", "100", ""), reg, NULL, 0);
+        assert_int_equal(dt_twin_start(t, T0), 0);
+        double xp = 0, Pp = 100; /* the publisher's filter */
+        for (int s = 1; s <= steps; s++) {
+            double z = gauss(); /* truth 0, r = 1 */
+            double K = Pp / (Pp + 1);
+            xp += K * (z - xp);
+            Pp *= 1 - K;
+            offer_level(t, xp, Pp, 0, mode);
+            OC.Q[0] = 0;
+            assert_int_equal(dt_twin_step(t, T0 + s * 100 * MS), 0);
+            assert_int_equal(OC.rc, 0);
+        }
+        double x = dt_kf_state(dt_est_kf(dt_twin_estimator(t)))[0];
+        double P = dt_kf_cov(dt_est_kf(dt_twin_estimator(t)))[0];
+        sum += x * x / P;
+        dt_twin_stats s = twin_stats(t);
+        assert_int_equal(s.beliefs_fused, (uint64_t)steps);
+        *as_ci += s.beliefs_independent_as_ci;
+        dt_twin_destroy(t);
+    }
+    dt_registry_destroy(reg);
+    return sum / trials;
+}
+
+/* FIXED: successive posteriors of one publisher declared independent were
+ * each fused as an update, counting the publisher's earlier information
+ * again and again (mean NEES 21 where a consistent estimator has [0.84,
+ * 1.16]). dt_est_fuse does what its caller declares (the estimator-level
+ * figure is printed); the twin holds declared independence to a source's
+ * first belief. */
 static void test_independent_stream_overconfident(void **state)
 {
     (void)state;
     double ci = mean_nees(DT_FUSE_CI_TRACE, 300, 30);
     double ind = mean_nees(DT_FUSE_INDEPENDENT, 300, 30);
-    print_message("reader's mean NEES over 300 trials of 30 beliefs: intersection %.3f, "
-                  "independent %.3f (consistent: [0.84, 1.16])\n",
-                  ci, ind);
+    uint64_t as_ci = 0, none = 0;
+    double twin_ind = mean_nees_twin(DT_FUSE_INDEPENDENT, 300, 30, &as_ci);
+    double twin_ci = mean_nees_twin(DT_FUSE_CI_TRACE, 300, 30, &none);
+    print_message("reader's mean NEES over 300 trials of 30 beliefs: estimator: intersection "
+                  "%.3f, independent %.3f; twin: intersection %.3f, declared independent %.3f "
+                  "(%llu intersected) (consistent: [0.84, 1.16])\n",
+                  ci, ind, twin_ci, twin_ind, (unsigned long long)as_ci);
     assert_true(ci <= 1.16);
-    assert_true(ind <= 1.16);
+    assert_true(twin_ci <= 1.16);
+    assert_true(twin_ind <= 1.16);
+    assert_int_equal(as_ci, 300 * 29);
+    assert_int_equal(none, 0);
 }
 
 /* ==== the flight log ==== */
