@@ -29,6 +29,10 @@ extern "C" {
 #define DT_BUSWIRE_ACK_RECORD 24u        /**< bytes per ack record */
 #define DT_BUSWIRE_BELIEF_FIXED 16u      /**< belief bytes before the means */
 #define DT_BUSWIRE_MAX_STATES 64u        /**< most states in a belief */
+/** A belief's flags (the u32 after its n): its times follow the covariance. */
+#define DT_BUSWIRE_BELIEF_TIMES 1u
+/** Bytes of a belief's times (i64 t_data, i64 t_sent) when its flag is set. */
+#define DT_BUSWIRE_BELIEF_TIMES_BYTES 16u
 /** Largest message: 256 KiB. Managed MQTT brokers commonly cap a payload at
  *  128 to 256 KB; a reader bounds its buffer by this. */
 #define DT_BUSWIRE_MAX_BYTES 262144u
@@ -200,6 +204,24 @@ DT_API size_t dt_buswire_encode_acks(uint8_t *buf, size_t cap, const dt_buswire_
 DT_API size_t dt_buswire_encode_belief(uint8_t *buf, size_t cap, const dt_buswire_header *h,
                                        dt_time t_valid, size_t n, const double *mean,
                                        const double *P);
+
+/** Encodes a belief as dt_buswire_encode_belief, with its times: t_data, the
+ *  newest data behind it (an aged or fused belief holds at t_valid, but its
+ *  data is no newer than t_data), and t_sent, the publisher's clock when it
+ *  sent it (a reader's clock model learns from it), all on the publisher's
+ *  time base, t_data <= t_valid <= t_sent, each within +-DT_TIME_LIMIT.
+ *  @return DT_BUSWIRE_BELIEF_BYTES(n) + DT_BUSWIRE_BELIEF_TIMES_BYTES, or 0 as
+ *          dt_buswire_encode_belief, or for times out of range or order. */
+DT_API size_t dt_buswire_encode_belief_timed(uint8_t *buf, size_t cap, const dt_buswire_header *h,
+                                             dt_time t_valid, dt_time t_data, dt_time t_sent,
+                                             size_t n, const double *mean, const double *P);
+/** The times of a belief message that dt_buswire_decode_belief accepted:
+ *  with its times flag, t_data and t_sent as sent; without, both t_valid
+ *  (a belief whose publisher did not say). @return DT_BUSWIRE_OK, a header
+ *  reason, DT_BUSWIRE_BAD_TYPE, DT_BUSWIRE_BAD_TIME, DT_BUSWIRE_BAD_ARG for a
+ *  NULL pointer. */
+DT_API dt_buswire_error dt_buswire_belief_times(const uint8_t *buf, size_t len, dt_time *t_data,
+                                                dt_time *t_sent);
 
 /** Record i of a sample message, without copying the message. Checks the
  *  header first (as dt_buswire_decode_header, constant time), so it is safe on

@@ -188,13 +188,18 @@ typedef struct dt_remote_belief {
     const double *P;     /**< covariance (n x n, row-major) */
     const double *A;     /**< the group's dynamics, dx = A x dt + dw (n x n) */
     const double *Q;     /**< E[dw dw'] = Q dt (n x n) */
-    int64_t t;           /**< when x and P hold, on the reader's time base (ns) */
+    int64_t t;           /**< when x and P hold (ns): on the sender's clock when offered
+                              to a source, on the reader's time base when fused */
     size_t m;            /**< mapped states, 1..DT_REMOTE_MAPPED_MAX */
     const uint32_t *index;  /**< the group state of each mapped one (m) */
     const uint32_t *signal; /**< the reader's signal it measures (m) */
     const double *scale;    /**< reader value = scale x + offset (m) */
     const double *offset;   /**< (m) */
     dt_fuse_mode mode;      /**< how to fuse it */
+    int64_t t_data; /**< the newest data behind it, <= t (an aged or fused belief holds at
+                         t, its data is older); 0: t */
+    int64_t t_sent; /**< the sender's clock when it sent it, >= t (a source's clock model
+                         learns the sender's offset from it); 0: t */
 } dt_remote_belief;
 
 #ifdef __cplusplus

@@ -81,7 +81,7 @@ dt_io *dt__sink_io(const dt_sink_ctx *ctx);
 /* A remote belief's copy (the io's slots, a replay's records). */
 typedef struct dt__belief_copy {
     size_t n, m;
-    dt_time t, arrival; /* arrival: when the source offered it */
+    dt_time t, t_data, arrival; /* on the twin's base; arrival: when the source offered it */
     uint32_t source;    /* the io's source index (a replay's record) */
     dt_fuse_mode mode;
     double x[DT_REMOTE_STATES_MAX], P[DT_REMOTE_STATES_MAX * DT_REMOTE_STATES_MAX];

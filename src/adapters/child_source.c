@@ -171,9 +171,10 @@ static int child_poll(void *self, dt_time now)
     }
     /* the estimate's time is on the parent's base: the source's clock is the
      * identity (no clock may be given) */
-    dt_remote_belief b = {n,           s->x,        s->P,       s->A,       s->Q,
-                          dt_est_time(s->b.est),    s->b.m,     s->b.index, s->b.signal,
-                          s->b.scale,  s->b.offset, s->b.mode};
+    dt_time te = dt_est_time(s->b.est), td = dt_est_data_time(s->b.est);
+    dt_remote_belief b = {n,          s->x,      s->P,   s->A,        s->Q,
+                          te,         s->b.m,    s->b.index, s->b.signal, s->b.scale,
+                          s->b.offset, s->b.mode, td < te ? td : te, 0};
     if (dt_source_offer_belief(s->ctx, &b, now) == DT_OK) {
         s->st.offered++;
     } else {

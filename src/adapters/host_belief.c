@@ -31,13 +31,15 @@ void dt__belief_store(dt__belief_copy *s, const dt_remote_belief *b, dt_time t)
     s->n = n;
     s->m = m;
     s->t = t;
+    s->t_data = t;
     s->mode = b->mode;
 }
 
 void dt__belief_view(const dt__belief_copy *s, dt_remote_belief *out)
 {
-    *out = (dt_remote_belief){s->n, s->x,     s->P,      s->A,     s->Q,      s->t,
-                              s->m, s->index, s->signal, s->scale, s->offset, s->mode};
+    *out = (dt_remote_belief){s->n,      s->x,     s->P,     s->A,      s->Q,
+                              s->t,      s->m,     s->index, s->signal, s->scale,
+                              s->offset, s->mode,  s->t_data, s->t};
 }
 
 int dt_source_reserve_beliefs(dt_source_ctx *ctx, unsigned flags)
@@ -69,15 +71,22 @@ int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b, dt_tim
     for (size_t j = 0; j < b->m; j++)
         if (b->index[j] >= b->n)
             return DT_EINVAL;
-    dt_time t;
-    int rc = dt__ingest_map_remote(ctx->io->ing, ctx->ing_id, b->t, t_arrival, &t);
+    /* the clock learns from the send time; the belief's own times are then
+     * mapped with it */
+    dt_time in[3] = {b->t_sent != 0 ? b->t_sent : b->t, b->t, b->t_data != 0 ? b->t_data : b->t};
+    dt_time out[3];
+    int rc = in[2] > in[1] || in[1] > in[0] ? DT_ERANGE
+                                            : dt__ingest_map_remote(ctx->io->ing, ctx->ing_id, in,
+                                                                    3, t_arrival, out);
     if (rc != DT_OK) {
         s->refused_time++;
         return rc;
     }
+    dt_time t = out[1];
     if (s->pending)
         s->superseded++;
     dt__belief_store(&s->b, b, t);
+    s->b.t_data = out[2];
     s->b.arrival = t_arrival;
     s->pending = 1;
     s->offered++;

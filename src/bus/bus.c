@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../platform/internal.h"
+#include "../twin/twin_internal.h"
 #include "bus.h"
 #include "bus_internal.h"
 
@@ -177,7 +178,7 @@ void dt__bus_destroy(dt__bus *b)
 
 /* ---- beliefs ---- */
 
-static void publish_group(dt__bus *b, dt__bus_group *g, const dt_event_belief *e)
+static void publish_group(dt__bus *b, dt__bus_group *g, const dt_event_belief *e, dt_time now)
 {
     size_t n = g->n, N = e->n;
     for (size_t i = 0; i < n; i++) {
@@ -196,7 +197,16 @@ static void publish_group(dt__bus *b, dt__bus_group *g, const dt_event_belief *e
     h.epoch = b->epoch;
     h.contract = b->contract_version;
     h.seq = g->seq + 1;
-    size_t len = dt_buswire_encode_belief(b->buf, b->buf_cap, &h, e->t_valid, n, b->xs, b->Ps);
+    /* with its times: the data behind it (never newer than the time it holds
+     * at: a relay's fused belief holds at its estimate's time, its data may
+     * be older) and the send time a reader's clock learns from */
+    dt_time td = b->owner != NULL ? dt__twin_data_time(b->owner) : e->t_valid;
+    if (!dt_time_valid(td) || td > e->t_valid)
+        td = dt_time_valid(td) ? e->t_valid : DT_TIME_MIN;
+    size_t len = dt_time_valid(td) ? dt_buswire_encode_belief_timed(b->buf, b->buf_cap, &h,
+                                                                    e->t_valid, td, now, n,
+                                                                    b->xs, b->Ps)
+                                   : 0; /* no data behind it: nothing to publish */
     if (len == 0 || b->eng->publish(b->es, g->topic, b->buf, len, DT_BUS_BEST_EFFORT, 0) !=
                         DT_OK) {
         b->st.beliefs_unsent++;
@@ -220,7 +230,7 @@ static void on_event(void *user, const dt_event *ev)
         if (ev->t < g->next)
             continue;
         g->next = ev->t + g->every;
-        publish_group(b, g, &ev->u.belief);
+        publish_group(b, g, &ev->u.belief, ev->t);
     }
 }
 
@@ -252,9 +262,10 @@ int dt__bus_attach(dt__bus *b, dt_twin *twin, dt_diag *diag)
                  : DT_OK;
     if (rc != DT_OK)
         return rc;
-    if (DT_BUSWIRE_BELIEF_BYTES(nmax) > b->buf_cap) { /* an ack's buffer may be there */
+    /* an ack's buffer may be there already */
+    if (DT_BUSWIRE_BELIEF_BYTES(nmax) + DT_BUSWIRE_BELIEF_TIMES_BYTES > b->buf_cap) {
         dt__free(&b->alloc, b->buf);
-        b->buf_cap = DT_BUSWIRE_BELIEF_BYTES(nmax);
+        b->buf_cap = DT_BUSWIRE_BELIEF_BYTES(nmax) + DT_BUSWIRE_BELIEF_TIMES_BYTES;
         b->buf = dt__calloc(&b->alloc, b->buf_cap, 1);
     }
     b->xs = dt__calloc(&b->alloc, nmax, sizeof *b->xs);

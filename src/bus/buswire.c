@@ -314,6 +314,24 @@ size_t dt_buswire_encode_belief(uint8_t *buf, size_t cap, const dt_buswire_heade
     return DT_BUSWIRE_BELIEF_BYTES(n);
 }
 
+size_t dt_buswire_encode_belief_timed(uint8_t *buf, size_t cap, const dt_buswire_header *h,
+                                      dt_time t_valid, dt_time t_data, dt_time t_sent, size_t n,
+                                      const double *mean, const double *P)
+{
+    if (n == 0 || n > DT_BUSWIRE_MAX_STATES ||
+        DT_BUSWIRE_BELIEF_BYTES(n) + DT_BUSWIRE_BELIEF_TIMES_BYTES > cap ||
+        !dt_time_valid(t_data) || !dt_time_valid(t_sent) || t_data > t_valid ||
+        t_valid > t_sent)
+        return 0;
+    size_t len = dt_buswire_encode_belief(buf, cap, h, t_valid, n, mean, P);
+    if (len == 0)
+        return 0;
+    dt__put32(buf + DT_BUSWIRE_HEADER + 12, DT_BUSWIRE_BELIEF_TIMES);
+    dt__put64(buf + len, (uint64_t)t_data);
+    dt__put64(buf + len + 8, (uint64_t)t_sent);
+    return len + DT_BUSWIRE_BELIEF_TIMES_BYTES;
+}
+
 /* ---- decoding ---- */
 
 dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_buswire_header *h)
@@ -356,12 +374,14 @@ dt_buswire_error dt_buswire_decode_header(const uint8_t *buf, size_t len, dt_bus
     if (buf[5] == DT_BUSWIRE_BELIEF) {
         if (len < DT_BUSWIRE_HEADER + DT_BUSWIRE_BELIEF_FIXED)
             return DT_BUSWIRE_TRUNCATED;
-        if (dt__get32(buf + DT_BUSWIRE_HEADER + 12) != 0)
+        uint32_t flags = dt__get32(buf + DT_BUSWIRE_HEADER + 12);
+        if ((flags & ~DT_BUSWIRE_BELIEF_TIMES) != 0)
             return DT_BUSWIRE_BAD_RESERVED;
         uint32_t n = dt__get32(buf + DT_BUSWIRE_HEADER + 8);
         if (n == 0 || n > DT_BUSWIRE_MAX_STATES)
             return DT_BUSWIRE_BAD_STATES;
-        want = DT_BUSWIRE_BELIEF_BYTES(n);
+        want = DT_BUSWIRE_BELIEF_BYTES(n) +
+               ((flags & DT_BUSWIRE_BELIEF_TIMES) ? DT_BUSWIRE_BELIEF_TIMES_BYTES : 0);
     } else {
         want = DT_BUSWIRE_HEADER + count * rec;
     }
@@ -489,11 +509,39 @@ dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len, dt_bus
             P[i * nn + j] = v;
             P[j * nn + i] = v;
         }
+    dt_time td, ts;
+    if ((e = dt_buswire_belief_times(buf, len, &td, &ts)) != DT_BUSWIRE_OK)
+        return e;
     if (h != NULL)
         *h = hh;
     if (t_valid != NULL)
         *t_valid = t;
     if (n != NULL)
         *n = nn;
+    return DT_BUSWIRE_OK;
+}
+
+dt_buswire_error dt_buswire_belief_times(const uint8_t *buf, size_t len, dt_time *t_data,
+                                         dt_time *t_sent)
+{
+    dt_buswire_header hh;
+    dt_buswire_error e = dt_buswire_decode_header(buf, len, &hh);
+    if (e != DT_BUSWIRE_OK)
+        return e;
+    if (hh.type != DT_BUSWIRE_BELIEF)
+        return DT_BUSWIRE_BAD_TYPE;
+    if (t_data == NULL || t_sent == NULL)
+        return DT_BUSWIRE_BAD_ARG;
+    const uint8_t *p = buf + DT_BUSWIRE_HEADER;
+    dt_time tv = (dt_time)dt__get64(p), td = tv, ts = tv;
+    if (dt__get32(p + 12) & DT_BUSWIRE_BELIEF_TIMES) { /* the header checked the length */
+        const uint8_t *q = buf + len - DT_BUSWIRE_BELIEF_TIMES_BYTES;
+        td = (dt_time)dt__get64(q);
+        ts = (dt_time)dt__get64(q + 8);
+    }
+    if (!dt_time_valid(tv) || !dt_time_valid(td) || !dt_time_valid(ts) || td > tv || tv > ts)
+        return DT_BUSWIRE_BAD_TIME;
+    *t_data = td;
+    *t_sent = ts;
     return DT_BUSWIRE_OK;
 }

@@ -419,9 +419,11 @@ static void on_belief(void *user, const char *topic, const uint8_t *p, size_t le
     }
     /* the group as its publisher holds it, with its model for the ageing;
      * the time on the publisher's clock (the source's clock maps it) */
-    dt_remote_belief b = {n,    s->mean, s->P,   s->pc.A, s->pc.Q, tv, nmap, index,
-                          signal, scale, offset,
-                          s->pc.independent ? DT_FUSE_INDEPENDENT : s->criterion};
+    dt_time td = tv, ts = tv;
+    (void)dt_buswire_belief_times(p, len, &td, &ts); /* checked by the decoder */
+    dt_remote_belief b = {n,      s->mean, s->P,   s->pc.A, s->pc.Q, tv, nmap, index,
+                          signal, scale,   offset,
+                          s->pc.independent ? DT_FUSE_INDEPENDENT : s->criterion, td, ts};
     int rc = dt_source_offer_belief(s->ctx, &b, now);
     if (rc == DT_OK) {
         s->st.states_emitted++;

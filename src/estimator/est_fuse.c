@@ -86,6 +86,7 @@ static int check_belief(const dt_est *e, const dt_remote_belief *b)
 {
     if (b->n < 1 || b->n > RN || b->m < 1 || b->m > RM || !b->x || !b->P || !b->A || !b->Q ||
         !b->index || !b->signal || !b->scale || !b->offset || !dt_time_valid(b->t) ||
+        (b->t_data != 0 && (!dt_time_valid(b->t_data) || b->t_data > b->t)) ||
         (b->mode != DT_FUSE_CI_TRACE && b->mode != DT_FUSE_CI_DET &&
          b->mode != DT_FUSE_INDEPENDENT))
         return DT_EINVAL;
@@ -288,8 +289,9 @@ static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
     ev->flags = 0;
     dt__est_snapshot(e, ev->slot);
     e->t = tf;
-    if (b->t > e->t_data)
-        e->t_data = b->t;
+    dt_time td = b->t_data != 0 ? b->t_data : b->t; /* the data behind it, not its time */
+    if (td > e->t_data)
+        e->t_data = td;
     return DT_OK;
 }
 

@@ -23,13 +23,14 @@ int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id src);
 /* A replayed belief's arrival, for the source's stale rule. */
 void dt__ingest_touch(dt_ingest *g, dt_source_id src, dt_time t_arrival);
 
-/* A remote belief's time t_source (the sender's clock) on the twin's base,
- * through the source's clock as its samples' times are (observed, then
- * mapped; never later than t_arrival). @retval DT_ESTALE the observation
+/* A remote belief's times t_source[0..n) (the sender's clock) on the twin's
+ * base, through the source's clock as its samples' times are: the first
+ * (its send time) observed with t_arrival, then each mapped (never later
+ * than t_arrival) into out. @retval DT_ESTALE the observation
  * completed a clock step (the new fit would make it look fresh).
  * @retval DT_ERANGE a time outside +-DT_TIME_LIMIT, or in the future beyond
  * the ingest's tolerance. @retval DT_EINVAL no such source. */
-int dt__ingest_map_remote(dt_ingest *g, dt_source_id src, dt_time t_source, dt_time t_arrival,
-                          dt_time *out);
+int dt__ingest_map_remote(dt_ingest *g, dt_source_id src, const dt_time *t_source, size_t n,
+                          dt_time t_arrival, dt_time *out);
 
 #endif

@@ -202,24 +202,29 @@ int dt__ingest_is_beliefs_only(const dt_ingest *g, dt_source_id id)
     return g != NULL && id < g->n_src && g->src[id].beliefs_only;
 }
 
-int dt__ingest_map_remote(dt_ingest *g, dt_source_id id, dt_time t_source, dt_time t_arrival,
-                          dt_time *out)
+int dt__ingest_map_remote(dt_ingest *g, dt_source_id id, const dt_time *t_source, size_t n,
+                          dt_time t_arrival, dt_time *out)
 {
-    if (g == NULL || id >= g->n_src || out == NULL)
+    if (g == NULL || id >= g->n_src || t_source == NULL || out == NULL || n == 0)
         return DT_EINVAL;
     source *src = &g->src[id];
-    if (!dt_time_valid(t_source) || !dt_time_valid(t_arrival))
+    for (size_t i = 0; i < n; i++)
+        if (!dt_time_valid(t_source[i]))
+            return DT_ERANGE;
+    if (!dt_time_valid(t_arrival))
         return DT_ERANGE;
     uint64_t resets = src->clock.resets;
-    dt_clock_observe(&src->clock, t_source, t_arrival);
+    dt_clock_observe(&src->clock, t_source[0], t_arrival);
     if (src->clock.resets != resets)
         return DT_ESTALE;
-    dt_time t = dt_clock_map(&src->clock, t_source);
-    if (t <= -DT_TIME_LIMIT || t >= DT_TIME_LIMIT)
-        return DT_ERANGE;
-    if (t > t_arrival && t - t_arrival > g->future_tol)
-        return DT_ERANGE;
-    *out = t > t_arrival ? t_arrival : t;
+    for (size_t i = 0; i < n; i++) {
+        dt_time t = dt_clock_map(&src->clock, t_source[i]);
+        if (t <= -DT_TIME_LIMIT || t >= DT_TIME_LIMIT)
+            return DT_ERANGE;
+        if (t > t_arrival && t - t_arrival > g->future_tol)
+            return DT_ERANGE;
+        out[i] = t > t_arrival ? t_arrival : t;
+    }
     if (t_arrival > src->last_arrival) /* fresh for the stale rule, as a sample is */
         src->last_arrival = t_arrival;
     return DT_OK;

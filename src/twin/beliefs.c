@@ -69,19 +69,20 @@ int dt__twin_beliefs_start(dt_twin *t)
     return t->est->ops.fuse_reserve(t->est->self);
 }
 
-/* REC_BELIEF: type, source u32, n u32, m u32, mode u32, t i64, arrival
- * i64; x, P, A, Q as doubles; per mapped state index u32, signal u32,
- * scale, offset. All little-endian. */
+/* REC_BELIEF: type, source u32, n u32, m u32, mode u32, t i64, t_data i64,
+ * arrival i64; x, P, A, Q as doubles; per mapped state index u32, signal
+ * u32, scale, offset. All little-endian. */
 static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b, dt_time arrival)
 {
-    uint8_t h[33], d[8 * 64];
+    uint8_t h[41], d[8 * 64];
     h[0] = REC_BELIEF;
     put_u32(h + 1, src);
     put_u32(h + 5, (uint32_t)b->n);
     put_u32(h + 9, (uint32_t)b->m);
     put_u32(h + 13, (uint32_t)b->mode);
     put_u64(h + 17, (uint64_t)b->t);
-    put_u64(h + 25, (uint64_t)arrival);
+    put_u64(h + 25, (uint64_t)(b->t_data != 0 ? b->t_data : b->t));
+    put_u64(h + 33, (uint64_t)arrival);
     dt__twin_rec(t, h, sizeof h);
     const double *mat[4] = {b->x, b->P, b->A, b->Q};
     size_t cnt[4] = {b->n, b->n * b->n, b->n * b->n, b->n * b->n};
@@ -103,11 +104,11 @@ static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b, dt_t
 
 int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
 {
-    uint8_t h[32], d[24];
+    uint8_t h[40], d[24];
     if (fn(user, h, sizeof h) != DT_OK)
         return DT_EPARSE;
     uint32_t src = get_u32(h), n = get_u32(h + 4), m = get_u32(h + 8), mode = get_u32(h + 12);
-    dt_time arrival = (dt_time)get_u64(h + 24);
+    dt_time arrival = (dt_time)get_u64(h + 32);
     if (t->rp_bel == NULL || t->rp_nbel == RP_BELIEFS || n < 1 || n > DT_REMOTE_STATES_MAX ||
         m < 1 || m > DT_REMOTE_MAPPED_MAX || mode > DT_FUSE_INDEPENDENT ||
         src >= dt_io_source_count(t->io) || !dt_time_valid(arrival)) {
@@ -122,6 +123,7 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
     c->m = m;
     c->mode = (dt_fuse_mode)mode;
     c->t = (dt_time)get_u64(h + 16);
+    c->t_data = (dt_time)get_u64(h + 24); /* the rules of fuse_one check it */
     c->arrival = arrival;
     c->source = src;
     double *mat[4] = {c->x, c->P, c->A, c->Q};
@@ -166,6 +168,8 @@ static const char *belief_rule(const dt_twin *t, const dt_remote_belief *b)
     if (!dt_time_valid(b->t) || b->t > t->now)
         return "its time is after the step's now (a sender's or host's clock ahead of the "
                "twin's)";
+    if (b->t_data != 0 && (!dt_time_valid(b->t_data) || b->t_data > b->t))
+        return "its data time is after its time";
     for (size_t j = 0; j < b->m; j++) {
         if (b->index[j] >= b->n)
             return "a mapped state past the group";
@@ -206,10 +210,11 @@ static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
     if (t->bel_seen != NULL && src < t->n_bel_seen)
         t->bel_seen[src] = 1;
     t->st.beliefs_fused++;
-    /* the newest data time the filter may claim: the belief's own, never
-     * the time it was aged to */
-    if (b->t > t->data_t)
-        t->data_t = b->t;
+    /* the newest data time the filter may claim: the data behind the belief,
+     * never the time it holds at, nor the time it was aged to */
+    dt_time td = b->t_data != 0 ? b->t_data : b->t;
+    if (td > t->data_t)
+        t->data_t = td;
     if (t->obs_mask & DT_EVENT_BIT(DT_EVENT_BELIEF))
         dt__twin_fused_event(t, b->signal[0], b->t);
 }

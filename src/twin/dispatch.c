@@ -79,7 +79,7 @@ void dt__twin_disp_env(dt_twin *t)
  * than the newest sample the twin released to it (DT_TIME_MAX would be fresh
  * for ever), and a time outside the valid range is no data (now minus
  * INT64_MIN + 1 would overflow into a fresh age). */
-void dt__twin_assess(dt_twin *t, dt_time now)
+dt_time dt__twin_data_time(const dt_twin *t)
 {
     dt_time td = t->data_t;
     if (t->est != NULL) {
@@ -87,6 +87,12 @@ void dt__twin_assess(dt_twin *t, dt_time now)
         if (f < td)
             td = f;
     }
+    return td;
+}
+
+void dt__twin_assess(dt_twin *t, dt_time now)
+{
+    dt_time td = dt__twin_data_time(t);
     dt__disp_health h = {!dt_time_valid(td) ? INFINITY : dt_time_to_sec(now - td), 0, 0};
     t->st.belief_age_s = h.age_s;
     if (t->est != NULL) {

@@ -139,6 +139,9 @@ void dt__twin_init_ctx(dt_twin *t, dt_ctrl_ctx *ctx);
  * belief, reset); the latency rule's inputs, once per cycle */
 void dt__twin_disp_env(dt_twin *t);
 void dt__twin_assess(dt_twin *t, dt_time now);
+/* The time of the newest data behind the belief, as the latency rule reads
+ * it (the filter's word held to what the twin released or fused). */
+dt_time dt__twin_data_time(const dt_twin *t);
 /* events.c: hands an event to every observer that wants it (and to the
  * recorder); counter snapshots at the end of a step */
 void dt__twin_emit(dt_twin *t, const dt_event *ev);

@@ -214,11 +214,11 @@ def flight_beliefs(path, source):
         if kind == 3:  # SAMPLES: u32 source, u32 n, n x 40 bytes
             n = struct.unpack_from("<II", b, i)[1]
             i += 8 + 40 * n
-        elif kind == 8:  # BELIEF: u32 source, n, m, mode, i64 t, arrival; x, P, A, Q; m x 24
-            src, n, m, _, t = struct.unpack_from("<IIIIq", b, i)
-            if src == source:
-                out.append((now, t * 1e-9))
-            i += 32 + 8 * (n + 3 * n * n) + 24 * m
+        elif kind == 8:  # BELIEF: u32 source, n, m, mode, i64 t, t_data, arrival; x P A Q; m x 24
+            src, n, m, _, _, t_data = struct.unpack_from("<IIIIqq", b, i)
+            if src == source:  # the age of the data behind it, at the fusing step
+                out.append((now, t_data * 1e-9))
+            i += 40 + 8 * (n + 3 * n * n) + 24 * m
         elif kind in size:
             i += size[kind]
         else:

@@ -95,7 +95,7 @@ static int fuse_from(dt_est *e, const uint8_t **p, const uint8_t *end, dt_time t
         offset[j] = (double)(int8_t)rd(p, end, 1);
     }
     dt_remote_belief bel = {n, x, P, A, Q, (op & 0x80) ? (dt_time)rd(p, end, 8) : tb,
-                            m, index, signal, scale, offset, (dt_fuse_mode)(raw >> 4 & 3)};
+                            m, index, signal, scale, offset, (dt_fuse_mode)(raw >> 4 & 3), 0, 0};
     double w = -1;
     int rc = dt_est_fuse(e, &bel, &w);
     FUZZ_CHECK(rc != DT_OK || (w >= 0 && w <= 1));

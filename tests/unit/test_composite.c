@@ -428,11 +428,12 @@ static void aged_fusion(const char *kid, int independent)
     assert_close(Pa[3], Pk[8], 1e-12, 0);
     /* the fusion of (xa[0], Pa[0]) with the parent's prior (xp, Pp) */
     double xe, Pe;
-    if (independent) {
-        double K = Pp / (Pp + Pa[0]);
-        xe = xp + K * (xa[0] - xp);
-        Pe = (1 - K) * (1 - K) * Pp + K * K * Pa[0];
-    } else {
+    dt_twin_stats ts;
+    dt_twin_stats_get(t, &ts);
+    /* declared independence holds for the source's first belief: this is its
+     * second, which repeats the first's information, so it is intersected */
+    assert_int_equal(ts.beliefs_independent_as_ci, independent ? 1 : 0);
+    {
         double H = 1, y = xa[0] - xp, w = -1, cw[DT_CI_UPDATE_WORK(1, 1)];
         assert_int_equal(dt_ci_update(1, 1, &xp, &Pp, &H, &y, &Pa[0], DT_CI_TRACE, &xe, &Pe, &w,
                                       cw),

@@ -136,7 +136,7 @@ static int off_poll(void *self, dt_time now)
     for (int k = 0; k < OC.n_offer; k++) {
         dt_remote_belief b = {OC.n,     OC.x,      OC.P,      OC.A,     OC.Q,
                               now - OC.lag, OC.m,  OC.index,  OC.signal, OC.scale,
-                              OC.offset, OC.mode};
+                              OC.offset, OC.mode, 0, 0};
         OC.rc = dt_source_offer_belief(o->ctx, &b, now + OC.arrival_skew);
         OC.offers++;
     }
@@ -324,7 +324,7 @@ static void test_overflowing_prediction_to_a_belief_recovers(void **state)
     double x = 3, P = 0.01, A = 0, Q = 1e-4, sc = 1, off = 0;
     uint32_t idx = 0, sig = sig_of(t, "lv");
     dt_remote_belief b = {1, &x, &P, &A, &Q, T0 + 20000 * SEC, 1, &idx, &sig, &sc, &off,
-                          DT_FUSE_CI_TRACE};
+                          DT_FUSE_CI_TRACE, 0, 0};
     int rc1 = dt_est_fuse(e, &b, NULL);
     b.t += 100 * MS;
     int rc2 = dt_est_fuse(e, &b, NULL);
@@ -427,7 +427,7 @@ static void test_hostile_numbers_refused_estimate_unchanged(void **state)
         uint32_t idx[2] = {0, 1}, sig[2] = {lv, y};
         double sc[2] = {1, 1}, off[2] = {0, 0};
         dt_remote_belief b = {2, x, P, A, Q, te - 1 * SEC, 1, idx, sig, sc, off,
-                              DT_FUSE_CI_TRACE};
+                              DT_FUSE_CI_TRACE, 0, 0};
         int want;
         switch (c) {
         case 0: x[0] = NAN; want = DT_ENUMERIC; break;
@@ -470,7 +470,7 @@ static void test_hostile_numbers_refused_estimate_unchanged(void **state)
         uint32_t idx[2] = {0, 0}, sig[2] = {lv, y};
         double sc[2] = {1, 1}, off[2] = {0, 0};
         dt_remote_belief b = {1, x, P, A, Q, te - 1 * SEC, 2, idx, sig, sc, off,
-                              DT_FUSE_INDEPENDENT};
+                              DT_FUSE_INDEPENDENT, 0, 0};
         assert_int_equal(dt_est_fuse(e, &b, NULL), DT_OK);
         double r = 2e-4, k = P0[0] / (P0[0] + r);
         assert_close(dt_kf_state(kf)[0], x0[0] + k * (0.5 - x0[0]), 1e-12, 0);
@@ -487,7 +487,7 @@ static void test_hostile_numbers_refused_estimate_unchanged(void **state)
         double s = P0[0] + r, edge = sqrt(thr * s) * (k == 0 ? 1 - 1e-9 : 1 + 1e-9);
         xb = dt_kf_state(kf)[0] + edge;
         dt_remote_belief b = {1, &xb, &Pb, &A1, &Q1, dt_est_time(e), 1, &idx, &lv, &sc, &off,
-                              DT_FUSE_CI_TRACE};
+                              DT_FUSE_CI_TRACE, 0, 0};
         int rc = dt_est_fuse(e, &b, NULL);
         assert_int_equal(rc, k == 0 ? DT_OK : DT_ERANGE);
         if (k == 0) { /* back to where it was, for the second */
@@ -542,7 +542,7 @@ static double mean_nees(dt_fuse_mode mode, int trials, int steps)
             xp += K * (z - xp);
             Pp *= 1 - K;
             dt_remote_belief b = {1, &xp, &Pp, &A, &Q, T0 + s * 100 * MS, 1, &idx, &lv, &sc,
-                                  &off, mode};
+                                  &off, mode, 0, 0};
             int rc = dt_est_fuse(e, &b, NULL);
             if (rc != DT_OK)
                 fail_msg("trial %d step %d: %s", k, s, dt_err_name(rc));
@@ -769,7 +769,7 @@ static size_t belief_records(const membuf *m, size_t *off, size_t max)
             size_t n = le32(m->p + p + 5), mm = le32(m->p + p + 9);
             if (k < max)
                 off[k++] = p;
-            p += 33 + 8 * (n + 3 * n * n) + 24 * mm;
+            p += 41 + 8 * (n + 3 * n * n) + 24 * mm;
         } else
             fail_msg("record type %u at %zu", type, p);
     }
@@ -823,10 +823,10 @@ static void test_forged_log_index_and_signal(void **state)
     size_t off[8];
     assert_int_equal(belief_records(&log, off, 8), 3);
     assert_int_equal(PR.fuse_calls, 3);
-    /* record layout: 33 bytes of header, x P A Q (n = 1: 4 doubles), then
+    /* record layout: 41 bytes of header, x P A Q (n = 1: 4 doubles), then
      * index u32, signal u32, scale, offset */
-    put32(log.p + off[0] + 33 + 32, 7);          /* index 7 of a 1-state group */
-    put32(log.p + off[1] + 33 + 32 + 4, 100000); /* a signal past the model */
+    put32(log.p + off[0] + 41 + 32, 7);          /* index 7 of a 1-state group */
+    put32(log.p + off[1] + 41 + 32 + 4, 100000); /* a signal past the model */
     memset(&PR, 0, sizeof PR);
     dt_twin_stats s;
     char err[256];

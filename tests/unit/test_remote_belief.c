@@ -56,7 +56,7 @@ static dt_remote_belief belief(dt_time t, dt_fuse_mode mode, uint32_t *index, ui
     signal[0] = pos;
     scale[0] = 1;
     offset[0] = 0;
-    dt_remote_belief b = {2, SX, SP, SA, SQ, t, 1, index, signal, scale, offset, mode};
+    dt_remote_belief b = {2, SX, SP, SA, SQ, t, 1, index, signal, scale, offset, mode, 0, 0};
     return b;
 }
 
