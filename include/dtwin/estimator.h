@@ -496,8 +496,10 @@ DT_API int dt_est_fuse_reserve(dt_est *est);
  *  (its NIS against H P H' + R at the estimator's gate probability with m
  *  degrees of freedom). DT_FUSE_INDEPENDENT applies dt_kf_update (Joseph
  *  form); the CI modes dt_ci_update (*omega receives w, 1 for an update).
- *  The data time becomes at most b->t (never the fusion time: aged data is
- *  not fresh data). The fused belief is an event of the history: a
+ *  The data time becomes at most b->t_data (b->t when 0; never the fusion
+ *  time: aged data is not fresh data). A belief that covariance
+ *  intersection gives no weight (w = 1) changes nothing: not the estimate,
+ *  its time, its data time nor the history. The fused belief is an event of the history: a
  *  sample older than the fusion time that arrives later is applied at its own
  *  time and the belief fused again after it (no gate then). The history
  *  keeps at most 16 fused beliefs: a 17th drops the history through the
@@ -505,12 +507,13 @@ DT_API int dt_est_fuse_reserve(dt_est *est);
  *  @retval DT_OK fused (counted beliefs_fused). @retval DT_ESTATE not started,
  *  or no scratch reserved. @retval DT_EINVAL sizes, pointers, an index,
  *  a scale or offset not finite, a zero scale, the mode, b->t outside
- *  +-DT_TIME_LIMIT. @retval DT_ENOTFOUND a signal without a measurement
+ *  +-DT_TIME_LIMIT, a t_data after b->t. @retval DT_ENOTFOUND a signal without a measurement
  *  model. @retval DT_ENUMERIC the belief's or model's numbers (not finite,
  *  P or Q not symmetric PSD, R singular). @retval DT_ERANGE gated (counted
  *  beliefs_gated), or an overflow; a failed prediction loses the belief as
- *  in dt_est_process. Every refusal but the gate is counted beliefs_refused
- *  and leaves the estimate unchanged. */
+ *  in dt_est_process (re-initialised at the belief's time, so the next one
+ *  is fused). Every other refusal is counted beliefs_refused and leaves the
+ *  estimate unchanged. */
 DT_API int dt_est_fuse(dt_est *est, const dt_remote_belief *b, double *omega);
 /** The input u (p values) holds from time t on (t >= the estimate's time).
  *  @retval DT_EINVAL no inputs, non-finite u. @retval DT_ERANGE t before the

@@ -445,7 +445,64 @@ static void test_encoder_arguments(void **state)
     assert_int_equal(dt_buswire_belief_check(0, 2, ex_mean, ex_P, w), DT_BUSWIRE_OK);
 }
 
+/* A belief with its times (flag bit 0, 16 bytes after the covariance):
+ * round trip; a belief without them reads t_data = t_sent = t_valid; times
+ * out of order are refused by the encoder and the decoder; an unknown flag
+ * bit is bad_reserved. */
+static void le_put(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void test_belief_times(void **state)
+{
+    (void)state;
+    uint8_t msg[256];
+    dt_buswire_header h = {DT_BUSWIRE_VERSION, DT_BUSWIRE_BELIEF, 1, 7, 3, 5};
+    const double x[2] = {1, -0.5}, P[4] = {4, 1, 1, 2};
+    const dt_time tv = 2 * DT_NS_PER_S, td = tv - 300 * DT_NS_PER_MS, ts = tv + 40 * DT_NS_PER_MS;
+    size_t len = dt_buswire_encode_belief_timed(msg, sizeof msg, &h, tv, td, ts, 2, x, P);
+    assert_int_equal(len, DT_BUSWIRE_BELIEF_BYTES(2) + DT_BUSWIRE_BELIEF_TIMES_BYTES);
+    dt_time t = 0, d = 0, s = 0;
+    size_t n = 0;
+    double m[2], C[4];
+    assert_int_equal(dt_buswire_decode_belief(msg, len, NULL, &t, &n, m, C, 2), DT_BUSWIRE_OK);
+    assert_int_equal(dt_buswire_belief_times(msg, len, &d, &s), DT_BUSWIRE_OK);
+    assert_true(t == tv && d == td && s == ts && n == 2);
+    /* cut by its times, or one byte short of them */
+    assert_int_equal(dt_buswire_decode_belief(msg, len - 16, NULL, &t, &n, m, C, 2),
+                     DT_BUSWIRE_TRUNCATED);
+    assert_int_equal(dt_buswire_decode_belief(msg, len - 1, NULL, &t, &n, m, C, 2),
+                     DT_BUSWIRE_TRUNCATED);
+    /* out of order: data after the belief's time, a send before it */
+    uint8_t bad[256];
+    memcpy(bad, msg, len);
+    le_put(bad + len - 16, (uint64_t)(tv + 1), 8);
+    assert_int_equal(dt_buswire_decode_belief(bad, len, NULL, &t, &n, m, C, 2),
+                     DT_BUSWIRE_BAD_TIME);
+    memcpy(bad, msg, len);
+    le_put(bad + len - 8, (uint64_t)(tv - 1), 8);
+    assert_int_equal(dt_buswire_belief_times(bad, len, &d, &s), DT_BUSWIRE_BAD_TIME);
+    assert_int_equal(dt_buswire_encode_belief_timed(msg, sizeof msg, &h, tv, tv + 1, ts, 2, x, P),
+                     0);
+    assert_int_equal(dt_buswire_encode_belief_timed(msg, sizeof msg, &h, tv, td, tv - 1, 2, x, P),
+                     0);
+    assert_int_equal(dt_buswire_encode_belief_timed(msg, sizeof msg, &h, tv, INT64_MIN, ts, 2, x,
+                                                    P),
+                     0);
+    /* another flag bit */
+    len = dt_buswire_encode_belief_timed(msg, sizeof msg, &h, tv, td, ts, 2, x, P);
+    le_put(msg + DT_BUSWIRE_HEADER + 12, 3, 4);
+    assert_int_equal(dt_buswire_decode_header(msg, len, NULL), DT_BUSWIRE_BAD_RESERVED);
+    /* without times: all three are t_valid */
+    len = dt_buswire_encode_belief(msg, sizeof msg, &h, tv, 2, x, P);
+    assert_int_equal(dt_buswire_belief_times(msg, len, &d, &s), DT_BUSWIRE_OK);
+    assert_true(d == tv && s == tv);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_belief_times),
     cmocka_unit_test(test_examples_exact_bytes),
     cmocka_unit_test(test_examples_decode),
     cmocka_unit_test(test_docs_hex_dumps),
