@@ -212,19 +212,25 @@ typedef enum dt_source_event {
  *  so the merge never waits for it. */
 #define DT_SOURCE_BELIEFS_ONLY 1u
 /** Reserves the source's remote-belief slot (dtwin/fusion.h), in open():
- *  the twin then fuses what dt_source_offer_belief offers. flags: 0 or
- *  DT_SOURCE_BELIEFS_ONLY. @retval DT_ENOMEM. @retval DT_EINVAL a flag. */
+ *  the twin then fuses what dt_source_offer_belief offers.
+ *  @param ctx the source's context. @param flags 0 or DT_SOURCE_BELIEFS_ONLY.
+ *  @retval DT_ENOMEM out of memory. @retval DT_EINVAL an unknown flag. */
 DT_API int dt_source_reserve_beliefs(dt_source_ctx *ctx, unsigned flags);
 /** Offers another twin's belief, to be fused in the twin's next Understand
- *  phase (the belief is copied; b->t is on the sender's clock and is mapped
- *  through this source's clock, observed with t_arrival, as its samples'
- *  times are). From the twin's thread only (open, poll, ready, a link's
- *  callbacks). A newer belief replaces one not yet fused (counted
- *  superseded in the twin's stats). @retval DT_ESTATE no slot reserved.
+ *  phase. The belief is copied. Its times (t, t_data, t_sent) are on the
+ *  sender's clock: the source's clock observes t_sent (t when 0) with
+ *  t_arrival and maps all three, as it maps its samples' times. From the
+ *  twin's thread only (open, poll, ready, a link's callbacks). A newer
+ *  belief replaces one not yet fused (counted superseded in the twin's
+ *  stats).
+ *  @param ctx the source's context. @param b the belief.
+ *  @param t_arrival when it arrived, on the twin's time base.
+ *  @retval DT_ESTATE no slot reserved.
  *  @retval DT_EINVAL sizes, a NULL pointer, an index past n.
- *  @retval DT_ESTALE the time completed a clock step. @retval DT_ERANGE
- *  the time is out of range or in the future (both counted in the twin's
- *  stats as beliefs_time_refused). */
+ *  @retval DT_ESTALE the send time completed a clock step.
+ *  @retval DT_ERANGE a time out of range, in the future, or out of order
+ *  (t_data <= t <= t_sent); this and DT_ESTALE are counted in the twin's
+ *  stats as beliefs_time_refused. */
 DT_API int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b,
                                   dt_time t_arrival);
 /** Adds delta to an event count (producer side). A negative delta corrects an

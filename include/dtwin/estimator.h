@@ -162,9 +162,9 @@ DT_API int dt_kf_peek(dt_kf *kf, double dt, double *x_out, double *P_out);
 DT_API const double *dt_kf_model_A(const dt_kf *kf);
 /** The continuous model's Q (NULL unless dt_kf_set_continuous). */
 DT_API const double *dt_kf_model_Q(const dt_kf *kf);
-/** The continuous model's B (n x p, row-major) and p; NULL (and *p = 0)
- *  unless dt_kf_set_continuous with inputs. @param p receives the number of
- *  inputs (may be NULL). */
+/** The continuous model's B (n x p, row-major) and p; NULL (and p set to
+ *  0) unless dt_kf_set_continuous with inputs. @param kf the filter.
+ *  @param p receives the number of inputs (may be NULL). */
 DT_API const double *dt_kf_model_B(const dt_kf *kf, size_t *p);
 
 /** A filter's work counters. */

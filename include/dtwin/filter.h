@@ -138,14 +138,15 @@ typedef struct dt_filter_ops {
     int (*fuse_reserve)(void *self);
     /** Fuses a remote belief (dtwin/fusion.h: another twin's, aged with its
      *  sender's model to the fusion time, by covariance intersection or, when
-     *  declared independent, as an ordinary update); *omega receives the CI
+     *  declared independent, as an ordinary update); omega receives the CI
      *  weight of the filter's own belief (1 for an independent update). The
      *  data time must not become later than b->t_data (b->t when 0). The
      *  twin hands it only beliefs whose time is not after the step's now,
      *  whose t_data is not after their time, whose mapped states are within
      *  the group and whose signals are the model's (a replayed log's too);
-     *  their numbers (finite, symmetric PSD) are the kind's to check. DT_OK when fused, else a
-     *  negative DT_E* (refused, not an error). Optional (default:
+     *  their numbers (finite, symmetric PSD) are the kind's to check. DT_OK
+     *  when fused, else a negative status (refused, not an error). Optional
+     *  (default:
      *  DT_EUNSUPPORTED: the twin counts every belief offered as refused). */
     int (*fuse)(void *self, const dt_remote_belief *b, double *omega);
     /* end of ABI 2 */
