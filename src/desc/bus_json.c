@@ -73,7 +73,7 @@ static int entries(const cJSON *arr, int sem, dt__bus_peer_contract *out)
     int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
     if (k < 1 || k > (int)DT__BUS_PEER_STATES)
         return DT_EPARSE;
-    dt__bus_peer_state_info scratch;
+    dt__bus_peer_state_info scratch = {{0}, {0}, {0}};
     const cJSON *s;
     cJSON_ArrayForEach(s, arr)
     {

@@ -340,7 +340,7 @@ static int bind_one(dt_twin *t, size_t i, const dt_config *cfg, dt_diag *diag)
                     "the states it reads depend on %zu of child \"%s\"'s %zu states through "
                     "its model (A and Q); a belief carries at most %d",
                     n, k->id, N, DT_REMOTE_STATES_MAX);
-    uint32_t pos[DT_LA_MAX];
+    uint32_t pos[DT_LA_MAX] = {0};
     for (size_t s = 0; s < N; s++)
         if (in[s]) {
             pos[s] = (uint32_t)b.n;
