@@ -7,40 +7,12 @@
 #include "../adapters/adapters_internal.h"
 #include "../ingest/ingest_internal.h"
 #include "../platform/internal.h"
+#include "../platform/le.h"
 #include "twin_internal.h"
 
 /* The most beliefs one replayed step holds (a live step fuses at most one
  * per source). */
 #define RP_BELIEFS 64
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
-static void put_d(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    put_u64(p, u);
-}
-static double get_d(const uint8_t *p)
-{
-    uint64_t u = get_u64(p);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
 
 void dt__twin_beliefs_sense(dt_twin *t)
 {
@@ -76,13 +48,13 @@ static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b, dt_t
 {
     uint8_t h[41], d[8 * 64];
     h[0] = REC_BELIEF;
-    put_u32(h + 1, src);
-    put_u32(h + 5, (uint32_t)b->n);
-    put_u32(h + 9, (uint32_t)b->m);
-    put_u32(h + 13, (uint32_t)b->mode);
-    put_u64(h + 17, (uint64_t)b->t);
-    put_u64(h + 25, (uint64_t)(b->t_data != 0 ? b->t_data : b->t));
-    put_u64(h + 33, (uint64_t)arrival);
+    dt__put32(h + 1, src);
+    dt__put32(h + 5, (uint32_t)b->n);
+    dt__put32(h + 9, (uint32_t)b->m);
+    dt__put32(h + 13, (uint32_t)b->mode);
+    dt__put64(h + 17, (uint64_t)b->t);
+    dt__put64(h + 25, (uint64_t)(b->t_data != 0 ? b->t_data : b->t));
+    dt__put64(h + 33, (uint64_t)arrival);
     dt__twin_rec(t, h, sizeof h);
     const double *mat[4] = {b->x, b->P, b->A, b->Q};
     size_t cnt[4] = {b->n, b->n * b->n, b->n * b->n, b->n * b->n};
@@ -90,14 +62,14 @@ static void rec_belief(dt_twin *t, uint32_t src, const dt_remote_belief *b, dt_t
         for (size_t i = 0; i < cnt[k]; i += 64) {
             size_t c = cnt[k] - i < 64 ? cnt[k] - i : 64;
             for (size_t j = 0; j < c; j++)
-                put_d(d + 8 * j, mat[k][i + j]);
+                dt__putd(d + 8 * j, mat[k][i + j]);
             dt__twin_rec(t, d, 8 * c);
         }
     for (size_t j = 0; j < b->m; j++) {
-        put_u32(d, b->index[j]);
-        put_u32(d + 4, b->signal[j]);
-        put_d(d + 8, b->scale[j]);
-        put_d(d + 16, b->offset[j]);
+        dt__put32(d, b->index[j]);
+        dt__put32(d + 4, b->signal[j]);
+        dt__putd(d + 8, b->scale[j]);
+        dt__putd(d + 16, b->offset[j]);
         dt__twin_rec(t, d, 24);
     }
 }
@@ -107,8 +79,8 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
     uint8_t h[40], d[24];
     if (fn(user, h, sizeof h) != DT_OK)
         return DT_EPARSE;
-    uint32_t src = get_u32(h), n = get_u32(h + 4), m = get_u32(h + 8), mode = get_u32(h + 12);
-    dt_time arrival = (dt_time)get_u64(h + 32);
+    uint32_t src = dt__get32(h), n = dt__get32(h + 4), m = dt__get32(h + 8), mode = dt__get32(h + 12);
+    dt_time arrival = (dt_time)dt__get64(h + 32);
     if (t->rp_bel == NULL || t->rp_nbel == RP_BELIEFS || n < 1 || n > DT_REMOTE_STATES_MAX ||
         m < 1 || m > DT_REMOTE_MAPPED_MAX || mode > DT_FUSE_INDEPENDENT ||
         src >= dt_io_source_count(t->io) || !dt_time_valid(arrival)) {
@@ -122,8 +94,8 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
     c->n = n;
     c->m = m;
     c->mode = (dt_fuse_mode)mode;
-    c->t = (dt_time)get_u64(h + 16);
-    c->t_data = (dt_time)get_u64(h + 24); /* the rules of fuse_one check it */
+    c->t = (dt_time)dt__get64(h + 16);
+    c->t_data = (dt_time)dt__get64(h + 24); /* the rules of fuse_one check it */
     c->arrival = arrival;
     c->source = src;
     double *mat[4] = {c->x, c->P, c->A, c->Q};
@@ -132,15 +104,15 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
         for (size_t i = 0; i < cnt[k]; i++) {
             if (fn(user, d, 8) != DT_OK)
                 return DT_EPARSE;
-            mat[k][i] = get_d(d);
+            mat[k][i] = dt__getd(d);
         }
     for (size_t j = 0; j < m; j++) {
         if (fn(user, d, 24) != DT_OK)
             return DT_EPARSE;
-        c->index[j] = get_u32(d);
-        c->signal[j] = get_u32(d + 4);
-        c->scale[j] = get_d(d + 8);
-        c->offset[j] = get_d(d + 16);
+        c->index[j] = dt__get32(d);
+        c->signal[j] = dt__get32(d + 4);
+        c->scale[j] = dt__getd(d + 8);
+        c->offset[j] = dt__getd(d + 16);
     }
     t->rp_nbel++;
     return DT_OK;
