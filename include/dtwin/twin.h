@@ -153,6 +153,11 @@ DT_API int dt_twin_replay(dt_twin *twin, dt_record_read_fn fn, void *user,
 DT_API const dt_model *dt_twin_model(const dt_twin *twin);
 /** The loop period the description gives ("loop": {"period"}), default 0.01 s. */
 DT_API double dt_twin_period_s(const dt_twin *twin);
+/** The contract the twin publishes on the bus ($contract, JSON text with its
+ *  version; docs/bus.md), valid while the twin lives; built and checked when
+ *  the twin is loaded, also for `dtwin check`. NULL without a bus section,
+ *  or when the bus publishes nothing (no belief group, accept or stream). */
+DT_API const char *dt_twin_contract(const dt_twin *twin);
 /** The twin's ingest stage (owned by the twin; for stats and clocks). */
 DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
 /** The twin's Kalman estimator (owned by the twin) when its "estimator"

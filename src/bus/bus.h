@@ -21,6 +21,8 @@ extern const dt__io_link_ops dt__bus_link_ops;
 /* Once the twin is built: resolves the belief groups against its
  * estimator, builds the contract, observes the twin's beliefs. */
 int dt__bus_attach_io(dt_io *io, struct dt_twin *twin, dt_diag *diag);
+/* The contract's JSON text of the io's bus (NULL: none). */
+const char *dt__bus_contract_text(const dt_io *io);
 int dt__bus_attach(struct dt__bus *b, struct dt_twin *twin, dt_diag *diag);
 int dt__bus_start(struct dt__bus *b);
 void dt__bus_destroy(struct dt__bus *b);

@@ -307,6 +307,12 @@ int dt__bus_attach_io(dt_io *io, dt_twin *twin, dt_diag *diag)
     return b != NULL ? dt__bus_attach(b, twin, diag) : DT_OK;
 }
 
+const char *dt__bus_contract_text(const dt_io *io)
+{
+    const dt__bus *b = bus_of(io);
+    return b != NULL ? b->contract : NULL;
+}
+
 struct dt__mqtt *dt__bus_mqtt(const dt_io *io)
 {
 #ifdef DTWIN_WITH_MQTT

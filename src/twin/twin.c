@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../bus/bus.h"
 #include "../platform/internal.h"
 #include "twin_internal.h"
 
@@ -367,6 +368,7 @@ dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
 const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
 
 double dt_twin_period_s(const dt_twin *t) { return t ? dt_time_to_sec(t->period) : 0; }
+const char *dt_twin_contract(const dt_twin *t) { return t ? dt__bus_contract_text(t->io) : NULL; }
 
 const dt_allocator *dt_twin_allocator(const dt_twin *t)
 {

@@ -52,6 +52,8 @@ endif()
 if(DTWIN_WITH_MQTT)
   add_test(NAME bus.examples_check
     COMMAND ${PROJECT_SOURCE_DIR}/tests/expect.sh 0 "^ok$"
+            "contract \\(version [0-9]+\\) of plant/tank1"
+            "belief group level +tank.level_est \\[m\\], tank.inflow_est \\[m3/h\\]; fused by covariance intersection"
             -- $<TARGET_FILE:dtwin_cli> check ${PROJECT_SOURCE_DIR}/examples/bus/tank.json)
   add_test(NAME bus.examples_check_site
     COMMAND ${PROJECT_SOURCE_DIR}/tests/expect.sh 0 "^ok$"

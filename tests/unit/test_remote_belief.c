@@ -453,7 +453,59 @@ static void test_source_offers_fused_logged_replayed(void **state)
     assert_int_equal(cnt.live, 0);
 }
 
+/* The contract a twin publishes is built and checked at load, also for a
+ * checked twin (no connection): a group that a state outside it drives is
+ * refused with its path; a closed one is in dt_twin_contract with its model
+ * and its independence. */
+static void test_contract_checked_at_load(void **state)
+{
+    (void)state;
+    static const char fmt[] =
+        "{\"dtwin\":1,\"name\":\"pub\",\"assets\":[{\"id\":\"a\"}],\"signals\":["
+        "{\"id\":\"pos\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
+        " \"role\":\"measured\",\"noise\":{\"std\":0.1}},"
+        "{\"id\":\"pos_est\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
+        " \"role\":\"estimated\"},"
+        "{\"id\":\"vel_est\",\"asset\":\"a\",\"quantity\":\"velocity\",\"unit\":\"m/s\","
+        " \"role\":\"estimated\"}],"
+        "\"sources\":[{\"id\":\"local\",\"kind\":\"memory\","
+        "  \"mapping\":[{\"native\":\"pos\",\"signal\":\"pos\"}]}],"
+        "\"estimator\":{\"states\":[\"pos_est\",\"vel_est\"],"
+        " \"A\":[[0,1],[0,-0.5]],\"Q\":[[1e-4,0],[0,0.01]],"
+        " \"x0\":[0,0],\"P0\":[[1,0],[0,1]],"
+        " \"measurements\":[{\"signal\":\"pos\",\"H\":{\"pos_est\":1}}]},"
+        "\"bus\":{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"tls\":\"none\"},"
+        " \"beliefs\":[{\"group\":\"g\",\"states\":[%s],\"independent\":true}]}}";
+    char doc[4096];
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.replay = 1;
+    o.validate = 1;
+    dt_twin *t = NULL;
+    dt_diag d;
+    snprintf(doc, sizeof doc, fmt, "\"pos_est\"");
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), DT_EPARSE);
+    assert_string_equal(d.path, "bus.beliefs");
+    assert_non_null(strstr(d.message, "pos_est depends on vel_est"));
+    snprintf(doc, sizeof doc, fmt, "\"pos_est\",\"vel_est\"");
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc != DT_OK)
+        fail_msg("%s: %s", d.path, d.message);
+    const char *text = dt_twin_contract(t);
+    assert_non_null(text);
+    char c[4096]; /* the text without its white space */
+    size_t k = 0;
+    for (const char *p = text; *p != '\0' && k + 1 < sizeof c; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n')
+            c[k++] = *p;
+    c[k] = '\0';
+    assert_non_null(strstr(c, "\"independent\":true"));
+    assert_non_null(strstr(c, "\"A\":[[0,1],[0,-0.5]]"));
+    dt_twin_destroy(t);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_contract_checked_at_load),
     cmocka_unit_test(test_independent_aged_to_the_estimate),
     cmocka_unit_test(test_ci_at_a_newer_belief),
     cmocka_unit_test(test_gate_and_refusals),

@@ -201,6 +201,55 @@ static void print_limits(const dt_signal_info *s)
     printf(" %-21s", both);
 }
 
+
+/* The contract the twin would publish on the bus, as its readers see it:
+ * each belief group with its states' units and whether it is declared
+ * independent, the commands it accepts, its sample streams. */
+static void print_contract(const char *text)
+{
+    cJSON *c = text != NULL ? cJSON_Parse(text) : NULL;
+    if (c == NULL)
+        return;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "version");
+    printf("\ncontract (version %.0f) of %s/%s\n", cJSON_IsNumber(v) ? v->valuedouble : 0.0,
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "realm")),
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "twin")));
+    static const char *const lists[] = {"beliefs", "accept", "streams"};
+    static const char *const names[] = {"group", "signal", "stream"};
+    for (int l = 0; l < 3; l++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, lists[l]))
+        {
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, names[l]));
+            if (l == 1) {
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "deadline_max");
+                printf("  accepts %-22s [%s], deadline_max %g s\n", name ? name : "?",
+                       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "unit")),
+                       cJSON_IsNumber(d) ? d->valuedouble : NAN);
+                continue;
+            }
+            printf("  %s %-16s", l == 0 ? "belief group" : "stream", name ? name : "?");
+            const cJSON *s;
+            int first = 1;
+            cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(e, l == 0 ? "states"
+                                                                              : "signals"))
+            {
+                printf("%s%s [%s]", first ? " " : ", ",
+                       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "signal")),
+                       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "unit")));
+                first = 0;
+            }
+            if (l == 0)
+                printf("; %s",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "independent"))
+                           ? "declared independent"
+                           : "fused by covariance intersection");
+            printf("\n");
+        }
+    }
+    cJSON_Delete(c);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *file = NULL;
@@ -330,6 +379,8 @@ static int cmd_check(int argc, char **argv)
                     file, name, tau, period);
     }
     warn_measurements(file, tw);
+    if (!quiet)
+        print_contract(dt_twin_contract(tw));
     if (!quiet && dt_twin_child_count(tw) > 0) { /* a composite: each child checked too */
         printf("\nchildren\n");
         for (size_t k = 0; k < dt_twin_child_count(tw); k++) {
