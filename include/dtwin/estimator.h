@@ -672,6 +672,8 @@ typedef struct dt_est_stats {
     uint64_t beliefs_gated;   /**< remote beliefs refused by the gate */
     uint64_t beliefs_refused; /**< remote beliefs refused: arguments, an unmodelled
                                    signal, numbers (not PSD, not finite, overflow) */
+    uint64_t beliefs_kept;    /**< remote beliefs covariance intersection gave no weight
+                                   (w = 1): the estimate kept whole, nothing changed */
 } dt_est_stats;
 /** The weighted NIS above which the estimator is flagged as diverging. */
 #define DT_EST_DIVERGENCE_NIS 3.0

@@ -214,12 +214,15 @@ typedef struct dt_twin_stats {
     uint64_t refused;     /**< commands the verify hook refused (not sent) */
     uint64_t events_lost; /**< events the twin's queues could not take (full) */
     /* remote beliefs (sources that offer other twins' beliefs) */
-    uint64_t beliefs_offered;      /**< offered by the sources, times mapped */
+    uint64_t beliefs_offered;      /**< offered by the sources, times mapped (a replay:
+                                        the beliefs its log holds) */
     uint64_t beliefs_superseded;   /**< replaced by a newer one before a step fused them */
     uint64_t beliefs_time_refused; /**< refused at the offer: a time out of range, in the
                                         future, or completing a clock step */
     uint64_t beliefs_fused;        /**< fused into the estimate */
     uint64_t beliefs_refused;      /**< not fused (the estimator's counters say why) */
+    uint64_t beliefs_kept;         /**< given no weight by covariance intersection (the
+                                        twin's own belief kept whole: nothing changed) */
     uint64_t beliefs_independent_as_ci; /**< declared independent, fused by covariance
                                              intersection: not their source's first (its
                                              earlier beliefs are in the estimate) */

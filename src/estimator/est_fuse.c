@@ -274,7 +274,7 @@ static int fuse(dt_est *e, const dt_remote_belief *b, double *omega)
         P = w.Pp;
     }
     if ((rc = apply_meas(e, m, b->signal, b->mode, x, P, 1, omega, &w)) != DT_OK)
-        return rc == KEPT ? DT_OK : rc; /* kept whole: no event, no data time */
+        return rc; /* KEPT: the estimate kept whole, no event, no data time */
     /* an event of the history, with the measurement it fused for a replay */
     uint32_t idx = 0;
     struct est_bel *rec = free_record(e, &idx);
@@ -321,6 +321,9 @@ int dt_est_fuse(dt_est *e, const dt_remote_belief *b, double *omega)
     if (rc == DT_OK) {
         e->st.beliefs_fused++;
         e->version++;
+    } else if (rc == KEPT) {
+        e->st.beliefs_kept++;
+        rc = DT_OK;
     } else if (rc == GATED) {
         e->st.beliefs_gated++;
         rc = DT_ERANGE;

@@ -2,6 +2,7 @@
  * child twin's, a federated peer's) are fused into the estimate after the
  * step's samples, in source order; each one is written to the flight log as
  * it was fused, and a replay fuses the logged ones at the same point. */
+#include <math.h>
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
@@ -115,6 +116,7 @@ int dt__twin_rp_belief(dt_twin *t, dt_record_read_fn fn, void *user)
         c->offset[j] = dt__getd(d + 16);
     }
     t->rp_nbel++;
+    t->rp_offered++; /* a replay's offers are the logged beliefs */
     return DT_OK;
 }
 
@@ -173,7 +175,7 @@ static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
         b = &ci;
         t->st.beliefs_independent_as_ci++;
     }
-    double omega = 1;
+    double omega = NAN; /* a kind that does not say its weight fused it */
     int rc = t->est->ops.fuse(t->est->self, b, &omega);
     if (rc != DT_OK) {
         refused(t, src, rc, NULL);
@@ -181,6 +183,10 @@ static void fuse_one(dt_twin *t, size_t src, const dt_remote_belief *b)
     }
     if (t->bel_seen != NULL && src < t->n_bel_seen)
         t->bel_seen[src] = 1;
+    if (omega == 1.0 && b->mode != DT_FUSE_INDEPENDENT) {
+        t->st.beliefs_kept++; /* no weight: the estimate kept whole, nothing changed */
+        return;
+    }
     t->st.beliefs_fused++;
     /* the newest data time the filter may claim: the data behind the belief,
      * never the time it holds at, nor the time it was aged to */

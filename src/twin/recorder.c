@@ -24,8 +24,9 @@
  *             the dispatcher's command event)
  *   6 REMOTE, 7 REMOTE_STEP  a command from another twin (a 40-byte command
  *             as SUBMIT's), taken between steps or in a step's Sense phase
- *   8 BELIEF  a remote belief fused in the step (beliefs.c)
- *   9 CHILD   u32 child, u32 length, that many bytes of the child's own log
+ *   8 BELIEF  a remote belief as the step took it (beliefs.c)
+ *   9 BELIEFS_ONLY  u32 source: a source that pushes only beliefs
+ *  10 CHILD   u32 child, u32 length, that many bytes of the child's own log
  *             (a composite's child records into its parent's log; a length
  *             of 0 ends what the child wrote during one call: children.c)
  * Logs written when the two u16 were one reserved u32 flags (always 0 from a

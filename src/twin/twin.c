@@ -334,6 +334,8 @@ void dt_twin_stats_get(const dt_twin *t, dt_twin_stats *out)
     out->events_lost = t->events_lost;
     dt__io_belief_counts(t->io, &out->beliefs_offered, &out->beliefs_superseded,
                          &out->beliefs_time_refused);
+    if (t->replay) /* the log holds the beliefs fused or refused, not the others */
+        out->beliefs_offered = t->rp_offered;
     dt_ingest_stats_get(t->ing, &out->ingest);
     if (t->est != NULL)
         t->est->ops.stats(t->est->self, &out->estimator);

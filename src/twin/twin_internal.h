@@ -115,6 +115,7 @@ struct dt_twin {
     struct dt__belief_copy *rp_bel; /* remote beliefs the recorded step fused */
     size_t rp_nbel;
     unsigned char *bel_seen; /* per io source: a belief of it was fused */
+    uint64_t rp_offered;     /* a replay: the beliefs its log held */
     size_t n_bel_seen;
     dt_twin_stats st;
     uint64_t h_est[HIST_BUCKETS], h_cmd[HIST_BUCKETS];

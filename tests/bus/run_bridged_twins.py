@@ -496,7 +496,7 @@ def main():
     if rb["superseded"] < 10:
         fail("%d beliefs superseded, wanted the stall's held ones, delivered together and "
              "replaced by the newest (>= 10)" % rb["superseded"])
-    if rb["offered"] != rb["fused"] + rb["superseded"] + rb["refused"]:
+    if rb["offered"] != rb["fused"] + rb["kept"] + rb["superseded"] + rb["refused"]:
         fail("the reader's beliefs are not accounted for: %s" % rb)
     # the safe state released after each outage, by fresh beliefs
     for name, sp in (("cut", cut), ("stall", stall)):

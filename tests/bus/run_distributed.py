@@ -494,9 +494,9 @@ def check(e, c, edge, cloud, marks, applied):
     # it; its age then is what the cloud's latency rule saw
     fused = flight_beliefs(cloud.log_path, 0)
     rb = c["remote_beliefs"]
-    if len(fused) != rb["fused"] + rb["refused"]:
-        fail("the cloud fused %d beliefs and refused %d, its flight log holds %d"
-             % (rb["fused"], rb["refused"], len(fused)))
+    if len(fused) != rb["fused"] + rb["kept"] + rb["refused"]:
+        fail("the cloud fused %d beliefs, kept %d and refused %d, its flight log holds %d"
+             % (rb["fused"], rb["kept"], rb["refused"], len(fused)))
     steps = [now for now, _ in fused]
     age = [now - t for now, t in fused]
     # each phase's span on the cloud's time base: from the first command it
@@ -618,9 +618,10 @@ def check(e, c, edge, cloud, marks, applied):
         fail("cloud: received %d beliefs != offered %d + refused for their time %d + "
              "unconfirmed %d" % (src["messages"], rb["offered"], rb["time_refused"],
                                  src["unconfirmed"]))
-    if rb["offered"] != rb["fused"] + rb["refused"] + rb["superseded"]:
-        fail("cloud: remote beliefs offered %d != fused %d + refused %d + superseded %d"
-             % (rb["offered"], rb["fused"], rb["refused"], rb["superseded"]))
+    if rb["offered"] != rb["fused"] + rb["kept"] + rb["refused"] + rb["superseded"]:
+        fail("cloud: remote beliefs offered %d != fused %d + kept %d + refused %d + "
+             "superseded %d" % (rb["offered"], rb["fused"], rb["kept"], rb["refused"],
+                                rb["superseded"]))
     if c["samples"]["unaccounted"] or e["samples"]["unaccounted"]:
         fail("samples unaccounted: cloud %s, edge %s" % (c["samples"], e["samples"]))
     print("cloud: remote beliefs offered %d = fused %d + refused %d + superseded %d"

@@ -22,7 +22,7 @@ add_test(NAME society.composite.cli.check
 # Runs until the children's CSV logs end: 20 s at 0.05 s, every child stepped with it.
 add_test(NAME society.composite.cli.run
   COMMAND ${COMPOSITE_EXPECT} 0 "^t = 20 s: 400 cycles$"
-    "^remote beliefs: 700 offered = 700 fused \\+ 0 refused \\+ 0 superseded"
+    "^remote beliefs: 700 offered = 700 fused \\+ 0 kept \\(no weight\\) \\+ 0 refused \\+ 0 superseded"
     "^child compressor: 400 cycles, 400 samples applied, 0 lost or refused"
     "^child combustor: 400 cycles, 100 samples applied, 0 lost or refused"
     "^child shaft: 400 cycles, 400 samples applied, 0 lost or refused"

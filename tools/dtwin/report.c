@@ -343,10 +343,11 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
                 (unsigned long long)s.events_lost);
     if (s.beliefs_offered || s.beliefs_time_refused)
         fprintf(f,
-                "remote beliefs: %llu offered = %llu fused + %llu refused + %llu superseded "
-                "(+ %llu refused for their time before the offer)\n",
+                "remote beliefs: %llu offered = %llu fused + %llu kept (no weight) + %llu "
+                "refused + %llu superseded (+ %llu refused for their time before the offer)\n",
                 (unsigned long long)s.beliefs_offered, (unsigned long long)s.beliefs_fused,
-                (unsigned long long)s.beliefs_refused, (unsigned long long)s.beliefs_superseded,
+                (unsigned long long)s.beliefs_kept, (unsigned long long)s.beliefs_refused,
+                (unsigned long long)s.beliefs_superseded,
                 (unsigned long long)s.beliefs_time_refused);
     double safe = dt_time_to_sec(s.safe_time);
     fprintf(f, "safe state: %llu %s, %.10g s of %.10g s (%.4g %%)%s\n",
@@ -537,6 +538,7 @@ void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
     U("superseded", s.beliefs_superseded);
     U("time_refused", s.beliefs_time_refused);
     U("fused", s.beliefs_fused);
+    U("kept", s.beliefs_kept);
     U("refused", s.beliefs_refused);
     U("gated", e->beliefs_gated);
     ju(f, "numbers_refused", e->beliefs_refused);

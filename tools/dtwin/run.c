@@ -481,8 +481,12 @@ int cli_replay(int argc, char **argv)
     if (rc == EXIT_OK) {
         rc = dt_twin_replay(t, file_read, f, replay_step, &r);
         if (rc != DT_OK) {
-            fprintf(stderr, "dtwin replay: %s: %s%s%s\n", files[0], dt_strerror(rc),
-                    dt_twin_errmsg(t)[0] ? ": " : "", dt_twin_errmsg(t));
+            /* the twin's message says it all when there is one (DT_EABI's
+             * "ABI version mismatch" reads wrong for another description) */
+            if (dt_twin_errmsg(t)[0] != '\0')
+                fprintf(stderr, "dtwin replay: %s: %s\n", files[0], dt_twin_errmsg(t));
+            else
+                fprintf(stderr, "dtwin replay: %s: %s\n", files[0], dt_strerror(rc));
             rc = rc == DT_EABI || rc == DT_EPARSE ? EXIT_INVALID : EXIT_RUNTIME;
         } else {
             rc = finish(t, &o, &r, EXIT_OK);
