@@ -184,7 +184,9 @@ static void check_belief(const uint8_t *b, size_t len, const dt_buswire_header *
     dt_buswire_error e = dt_buswire_decode_belief(b, len, &hb, &t, &n, mean, P, N_MAX);
     /* the same values read here, through the check function */
     size_t nn = (size_t)le(b + 32, 4);
-    FUZZ_CHECK(nn >= 1 && nn <= N_MAX && len == DT_BUSWIRE_BELIEF_BYTES(nn));
+    int timed = (le(b + 36, 4) & DT_BUSWIRE_BELIEF_TIMES) != 0;
+    FUZZ_CHECK(nn >= 1 && nn <= N_MAX &&
+               len == DT_BUSWIRE_BELIEF_BYTES(nn) + (timed ? DT_BUSWIRE_BELIEF_TIMES_BYTES : 0));
     static double m2[N_MAX];
     for (size_t i = 0; i < nn; i++)
         m2[i] = led(b + 40 + 8 * i);
@@ -195,7 +197,13 @@ static void check_belief(const uint8_t *b, size_t len, const dt_buswire_header *
             k++;
         }
     dt_time t2 = (dt_time)le(b + 24, 8);
-    FUZZ_CHECK(e == dt_buswire_belief_check(t2, nn, m2, Q, work));
+    /* the values' checks first, then the times' (order, range) */
+    dt_buswire_error ev = dt_buswire_belief_check(t2, nn, m2, Q, work);
+    dt_time td = 0, ts = 0;
+    dt_buswire_error et = dt_buswire_belief_times(b, len, &td, &ts);
+    FUZZ_CHECK(e == (ev != DT_BUSWIRE_OK ? ev : et));
+    if (et == DT_BUSWIRE_OK)
+        FUZZ_CHECK(td <= t2 && t2 <= ts && (timed || (td == t2 && ts == t2)));
     if (nn > 1)
         FUZZ_CHECK(dt_buswire_decode_belief(b, len, NULL, NULL, NULL, mean, P, nn - 1) ==
                    DT_BUSWIRE_CAPACITY);
@@ -208,7 +216,9 @@ static void check_belief(const uint8_t *b, size_t len, const dt_buswire_header *
     FUZZ_CHECK(memcmp(mean, m2, n * sizeof *mean) == 0 && memcmp(P, Q, n * n * sizeof *P) == 0);
     checked_age(reader_now(h->seq), t);
     belief_arithmetic(n, P);
-    size_t m = dt_buswire_encode_belief(again, sizeof again, h, t, n, mean, P);
+    size_t m = timed ? dt_buswire_encode_belief_timed(again, sizeof again, h, t, td, ts, n, mean,
+                                                      P)
+                     : dt_buswire_encode_belief(again, sizeof again, h, t, n, mean, P);
     FUZZ_CHECK(m == len && memcmp(again, b, len) == 0);
 }
 
