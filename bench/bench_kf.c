@@ -235,6 +235,62 @@ static void vanloan_bench(double target)
     bench_line(name, diff / sc, "max-rel-diff");
 }
 
+/* A remote belief's arithmetic: covariance intersection of a 6-state belief
+ * with 3 functions of it (dt_ci_update) against the vector Kalman update of
+ * the same (dt_kf_update, the baseline, measured in the same run), and the
+ * ageing of a 4-state belief over 0.25 s (dt_belief_age, Van Loan). */
+static void fuse_bench(void)
+{
+    problem p;
+    setup(&p, 6, 3);
+    static double cw[DT_CI_UPDATE_WORK(6, 3)], aw[DT_BELIEF_AGE_WORK(4)];
+    double xo[6], Po[36], w, y[3] = {0.3, -0.2, 0.1}, z[3] = {0.3, -0.1, 0.3};
+    double A4[16], Q4[16], P4[16], x4[4] = {1, 0, -1, 0.5};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            A4[i * 4 + j] = p.A[i * 6 + j];
+            Q4[i * 4 + j] = p.Qc[i * 6 + j];
+            P4[i * 4 + j] = p.P0[i * 6 + j];
+        }
+    dt_kf *kf;
+    if (dt_kf_create(6, 0, NULL, &kf) != DT_OK ||
+        dt_kf_set_discrete(kf, p.F, NULL, p.Q) != DT_OK)
+        return;
+    const int N = 20000;
+    double tc[BENCH_REPS], tk[BENCH_REPS], ta[BENCH_REPS], acc = 0;
+    for (int r = 0; r < BENCH_REPS; r++) {
+        double t0 = bench_now();
+        for (int k = 0; k < N; k++) {
+            y[0] = 0.3 + 1e-6 * k;
+            dt_ci_update(6, 3, p.x0, p.P0, p.H, y, p.R, DT_CI_TRACE, xo, Po, &w, cw);
+            acc += Po[0] + w;
+        }
+        tc[r] = (bench_now() - t0) / N * 1e9;
+        t0 = bench_now();
+        for (int k = 0; k < N; k++) {
+            dt_kf_result res;
+            dt_kf_set_state(kf, p.x0, p.P0);
+            z[0] = 0.3 + 1e-6 * k;
+            dt_kf_update(kf, 3, z, p.H, p.R, 0, &res);
+            acc += dt_kf_cov(kf)[0];
+        }
+        tk[r] = (bench_now() - t0) / N * 1e9;
+        t0 = bench_now();
+        for (int k = 0; k < N; k++) {
+            dt_belief_age(4, x4, P4, A4, Q4, 0.25 + 1e-9 * k, xo, Po, aw);
+            acc += Po[0];
+        }
+        ta[r] = (bench_now() - t0) / N * 1e9;
+    }
+    dt_kf_destroy(kf);
+    bench_sink = acc;
+    double ci = bench_median(tc, BENCH_REPS), ku = bench_median(tk, BENCH_REPS);
+    bench_line("fuse.ci_update.n6m3.ns", ci, "ns");
+    bench_line("fuse.kf_update.n6m3.ns", ku, "ns");
+    bench_line("fuse.ci_vs_kf_update", ci / ku, "ratio");
+    bench_line("fuse.age.n4.ns", bench_median(ta, BENCH_REPS), "ns");
+}
+
 /* A fleet of 64 identical filters stepped together; ns per filter-step. */
 static double batch_bench(int n, int m)
 {
@@ -272,6 +328,8 @@ int main(int argc, char **argv)
         bench_line("kf.batch.n6m3.ns", bench_median(t6, BENCH_REPS), "ns/filter-step");
         bench_line("kf.batch.n12m6.ns", bench_median(t12, BENCH_REPS), "ns/filter-step");
     }
+    if (argc < 2 || strstr("fuse", argv[1]) != NULL)
+        fuse_bench();
     if (argc < 2 || strstr("vanloan", argv[1]) != NULL) {
         vanloan_bench(0.1);
         vanloan_bench(1.0);
