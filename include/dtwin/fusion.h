@@ -84,14 +84,15 @@ typedef enum dt_ci_criterion {
  *  and exercise 3.18), so their derivatives in w, -trace(Y^-1 D Y^-1) and
  *  -trace(Y^-1 D) with D = Pa^-1 - Pb^-1, increase with w. The minimum is
  *  w = 0 when the derivative at 0 is positive, w = 1 when it is negative at
- *  1, and otherwise the root of the derivative, bracketed by bisection to
- *  |w - w*| <= 2^-41 (about 5e-13; 40 steps, each a Cholesky factorization
- *  and an inverse of Y). A derivative within its rounding error
- *  (8 (n + 2) 2^-52 times the same sum over |Y^-1| and |Pa^-1| + |Pb^-1|)
- *  of 0 counts as 0: the objective is flat there to rounding, and the
- *  search stops at that w (so nearly equal P give w = 1/2). Bisecting the
- *  derivative rather than comparing objective values (golden section)
- *  locates w to rounding, not to the square root of it.
+ *  1, and otherwise the root of the derivative, bracketed and narrowed by
+ *  regula falsi with the Illinois step (bisection when a secant step
+ *  leaves the bracket) until the bracket is below 2^-40 (each step a
+ *  Cholesky factorization and an inverse of Y; typically under 10 steps).
+ *  A derivative within its rounding error (8 (n + 2) 2^-52 times the same
+ *  sum over |Y^-1| and |Pa^-1| + |Pb^-1|) of 0 counts as 0: the objective
+ *  is flat there to rounding, and the search stops at that w. Solving for
+ *  the derivative's root rather than comparing objective values (golden
+ *  section) locates w to rounding, not to the square root of it.
  *  At w = 1 the result is exactly (xa, Pa), at w = 0 exactly (xb, Pb), and
  *  Pa equal to Pb entry for entry gives P = Pa, x = (xa + xb) / 2, w = 1/2.
  *  Pa and Pb are first scaled by one power of two (exact, and the result
