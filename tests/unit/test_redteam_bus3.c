@@ -4,11 +4,11 @@
  * connection (src/bus/mqtt.c close_quietly).
  *
  * Two parts:
- * - an in-process engine written here, "r3", which delivers a message to
- *   every matching subscription (as the MQTT engine does), keeps retained
- *   copies, counts the sample messages and records it was handed and lets
- *   the test play the publisher message by message: deterministic, no
- *   broker;
+ * - the in-process engine of tests/unit/inproc_engine.h, as "r3", which
+ *   delivers a message to every matching subscription (as the MQTT engine
+ *   does) and keeps retained copies; a tap here counts the sample messages
+ *   and records it was handed, and the test plays the publisher message by
+ *   message: deterministic, no broker;
  * - the close against a real mosquitto (tests/unit/broker_fixture.h): frozen
  *   by SIGSTOP, killed, or never answering a connect (plain and TLS).
  *
@@ -35,193 +35,20 @@
 #include "dtwin/dtwin.h"
 #include "twin/twin_internal.h"
 
-/* ---- the engine "r3" ---- */
+/* ---- the engine "r3": the shared in-process engine, tapped ---- */
 
-#define R3_SUBS 16
-#define R3_INST 4
-#define R3_RET 8
-
-typedef struct r3_msg {
-    char topic[200];
-    uint8_t *p;
-    size_t len;
-} r3_msg;
-
-typedef struct r3 {
-    int connected, auto_connect, retained_now;
-    struct {
-        char filter[200];
-        dt_bus_message_fn fn;
-        void *user;
-    } sub[R3_SUBS];
-    size_t n_sub;
-    void (*before)(void *);
-    void *before_user;
-    dt_bus_state_fn st_fn[8];
-    void *st_user[8];
-    size_t n_st;
-    int pub_rc; /* publish returns this when not 0 */
-    r3_msg *inbox;
-    size_t n_inbox, cap_inbox;
-    dt_time now;
-    /* what it was handed: every publish, the sample messages and their
-     * records (decoded), and per stream topic the last seq seen */
-    uint64_t published, refused_down, sample_msgs, sample_records, seq_breaks;
-    struct {
-        char topic[200];
-        uint64_t seq;
-    } last[8];
+/* what it was handed: the sample messages and their records (decoded), and
+ * per stream topic the last seq seen */
+#define IPE_EXTRA_FIELDS                                                                           \
+    uint64_t sample_msgs, sample_records, seq_breaks;                                              \
+    struct {                                                                                       \
+        char topic[200];                                                                           \
+        uint64_t seq;                                                                              \
+    } last[8];                                                                                     \
     size_t n_last;
-} r3;
+#include "inproc_engine.h"
 
-static r3 *R3[R3_INST];
-static size_t n_r3;
-static struct {
-    char topic[200];
-    uint8_t *p;
-    size_t len;
-} ret[R3_RET];
-static size_t n_ret;
-
-static int topic_match(const char *filter, const char *topic)
-{
-    while (*filter != '\0') {
-        if (*filter == '#')
-            return 1;
-        if (*filter == '+') {
-            while (*topic != '\0' && *topic != '/')
-                topic++;
-            filter++;
-            continue;
-        }
-        if (*filter != *topic)
-            return 0;
-        filter++;
-        topic++;
-    }
-    return *topic == '\0';
-}
-
-/* Every matching subscription gets it (as the MQTT engine's on_message). */
-static void deliver(r3 *e, const char *topic, const uint8_t *p, size_t len, int retained)
-{
-    for (size_t k = 0; k < e->n_sub; k++)
-        if (topic_match(e->sub[k].filter, topic)) {
-            e->retained_now = retained;
-            e->sub[k].fn(e->sub[k].user, topic, p, len, e->now);
-            e->retained_now = 0;
-        }
-}
-
-static void enqueue(r3 *e, const char *topic, const void *p, size_t len)
-{
-    if (e->n_inbox == e->cap_inbox) {
-        e->cap_inbox = e->cap_inbox ? 2 * e->cap_inbox : 64;
-        e->inbox = realloc(e->inbox, e->cap_inbox * sizeof *e->inbox);
-        assert_non_null(e->inbox);
-    }
-    r3_msg *m = &e->inbox[e->n_inbox++];
-    snprintf(m->topic, sizeof m->topic, "%s", topic);
-    m->p = malloc(len ? len : 1);
-    assert_non_null(m->p);
-    memcpy(m->p, p, len);
-    m->len = len;
-}
-
-static void flush_inbox(r3 *e)
-{
-    size_t n = e->n_inbox;
-    r3_msg *box = e->inbox;
-    e->inbox = NULL;
-    e->n_inbox = e->cap_inbox = 0;
-    for (size_t i = 0; i < n; i++) {
-        deliver(e, box[i].topic, box[i].p, box[i].len, 0);
-        free(box[i].p);
-    }
-    free(box);
-}
-
-static const char *const r3_keys[] = {"r3", NULL};
-
-static int r3_open(const dt_bus_engine_env *env, const dt_config *bus, void **self, dt_diag *diag)
-{
-    (void)env, (void)bus, (void)diag;
-    if (self == NULL)
-        return DT_OK;
-    r3 *e = calloc(1, sizeof *e);
-    assert_non_null(e);
-    assert_true(n_r3 < R3_INST);
-    e->auto_connect = 1;
-    R3[n_r3++] = e;
-    *self = e;
-    return DT_OK;
-}
-
-static void r3_destroy(void *self)
-{
-    r3 *e = self;
-    for (size_t i = 0; i < n_r3; i++)
-        if (R3[i] == e)
-            R3[i] = NULL;
-    for (size_t i = 0; i < e->n_inbox; i++)
-        free(e->inbox[i].p);
-    free(e->inbox);
-    free(e);
-}
-
-static int r3_set_will(void *self, const char *topic, const void *p, size_t len)
-{
-    (void)self, (void)topic, (void)p, (void)len;
-    return DT_OK;
-}
-
-static void r3_before(void *self, void (*fn)(void *), void *user)
-{
-    r3 *e = self;
-    e->before = fn;
-    e->before_user = user;
-}
-
-static int r3_on_state(void *self, dt_bus_state_fn fn, void *user)
-{
-    r3 *e = self;
-    if (e->n_st == 8)
-        return DT_ELIMIT;
-    e->st_fn[e->n_st] = fn;
-    e->st_user[e->n_st++] = user;
-    return DT_OK;
-}
-
-static int r3_subscribe(void *self, const char *filter, dt_bus_delivery d, dt_bus_message_fn fn,
-                        void *user)
-{
-    (void)d;
-    r3 *e = self;
-    if (e->n_sub == R3_SUBS)
-        return DT_ELIMIT;
-    snprintf(e->sub[e->n_sub].filter, sizeof e->sub[0].filter, "%s", filter);
-    e->sub[e->n_sub].fn = fn;
-    e->sub[e->n_sub++].user = user;
-    return DT_OK;
-}
-
-static void keep_retained(const char *topic, const void *p, size_t len)
-{
-    size_t r = 0;
-    while (r < n_ret && strcmp(ret[r].topic, topic) != 0)
-        r++;
-    assert_true(r < R3_RET);
-    if (r == n_ret)
-        n_ret++;
-    snprintf(ret[r].topic, sizeof ret[r].topic, "%s", topic);
-    free(ret[r].p);
-    ret[r].p = malloc(len ? len : 1);
-    assert_non_null(ret[r].p);
-    memcpy(ret[r].p, p, len);
-    ret[r].len = len;
-}
-
-static void note_samples(r3 *e, const char *topic, const void *p, size_t len)
+static void note_samples(ipe *e, const char *topic, const void *p, size_t len)
 {
     dt_buswire_header h;
     if (strstr(topic, "/s/") == NULL || dt_buswire_decode_header(p, len, &h) != DT_BUSWIRE_OK)
@@ -241,90 +68,16 @@ static void note_samples(r3 *e, const char *topic, const void *p, size_t len)
     e->last[k].seq = h.seq;
 }
 
-static int r3_publish(void *self, const char *topic, const void *p, size_t len, dt_bus_delivery d,
-                      int retain)
-{
-    (void)d;
-    r3 *e = self;
-    if (!e->connected) {
-        e->refused_down++;
-        return DT_ESTATE;
-    }
-    if (e->pub_rc != 0)
-        return e->pub_rc;
-    e->published++;
-    note_samples(e, topic, p, len);
-    for (size_t i = 0; i < n_r3; i++) {
-        r3 *o = R3[i];
-        if (o == NULL || o == e || !o->connected)
-            continue;
-        for (size_t k = 0; k < o->n_sub; k++)
-            if (topic_match(o->sub[k].filter, topic)) {
-                enqueue(o, topic, p, len);
-                break;
-            }
-    }
-    if (retain)
-        keep_retained(topic, p, len);
-    return DT_OK;
-}
-
-static int r3_connected(const void *self) { return ((const r3 *)self)->connected; }
-static int r3_retained(const void *self) { return ((const r3 *)self)->retained_now; }
-
-static int r3_poll(void *self, dt_time now)
-{
-    r3 *e = self;
-    e->now = now;
-    if (!e->connected && e->auto_connect) {
-        if (e->before != NULL)
-            e->before(e->before_user);
-        e->connected = 1;
-        for (size_t i = 0; i < e->n_st; i++)
-            e->st_fn[i](e->st_user[i], 1, now);
-        for (size_t r = 0; r < n_ret; r++) /* what the broker keeps, after the connect */
-            for (size_t k = 0; k < e->n_sub; k++)
-                if (topic_match(e->sub[k].filter, ret[r].topic)) {
-                    enqueue(e, ret[r].topic, ret[r].p, ret[r].len);
-                    break;
-                }
-    }
-    flush_inbox(e);
-    return DT_OK;
-}
-
-static void r3_ready(void *self, int fd, unsigned events, dt_time now)
-{
-    (void)fd, (void)events;
-    r3 *e = self;
-    e->now = now;
-    flush_inbox(e);
-}
-
-static const dt_bus_engine_ops r3_ops = {
-    .abi = DT_BUS_ENGINE_ABI,
-    .name = "r3",
-    .keys = r3_keys,
-    .open = r3_open,
-    .destroy = r3_destroy,
-    .set_will = r3_set_will,
-    .before_connect = r3_before,
-    .on_state = r3_on_state,
-    .subscribe = r3_subscribe,
-    .publish = r3_publish,
-    .connected = r3_connected,
-    .message_retained = r3_retained,
-    .poll = r3_poll,
-    .ready = r3_ready,
-};
+static const char *const r3_keys[] = {"r3", NULL};
+static const dt_bus_engine_ops r3_ops = IPE_OPS("r3", r3_keys);
 
 /* Plays the publisher at the reader: runs the reader's callbacks at once. */
-static void inject(r3 *e, const char *topic, const void *p, size_t len)
+static void inject(ipe *e, const char *topic, const void *p, size_t len)
 {
-    deliver(e, topic, p, len, 0);
+    ipe_deliver(e, topic, p, len);
 }
 
-static void inject_str(r3 *e, const char *topic, const char *s) { inject(e, topic, s, strlen(s)); }
+static void inject_str(ipe *e, const char *topic, const char *s) { inject(e, topic, s, strlen(s)); }
 
 /* ---- twins on it ---- */
 
@@ -335,6 +88,7 @@ static int setup(void **state)
     (void)state;
     if (dt_registry_create(NULL, &reg) != DT_OK || dt_registry_add_bus_engine(reg, &r3_ops) != 0)
         return -1;
+    ipe_tap = note_samples;
     return 0;
 }
 
@@ -342,20 +96,13 @@ static int teardown(void **state)
 {
     (void)state;
     dt_registry_destroy(reg);
-    for (size_t r = 0; r < n_ret; r++)
-        free(ret[r].p);
-    n_ret = 0;
+    ipe_fresh(); /* the retained copies */
     return 0;
 }
 
 static void fresh(void)
 {
-    memset(R3, 0, sizeof R3);
-    n_r3 = 0;
-    for (size_t r = 0; r < n_ret; r++)
-        free(ret[r].p);
-    memset(ret, 0, sizeof ret);
-    n_ret = 0;
+    ipe_fresh();
 }
 
 static dt_twin *load_r3(const char *doc, const dt_allocator *a)
@@ -473,7 +220,7 @@ static void test_publisher_accounting_under_flood(void **state)
     dt_time now = T0;
     assert_int_equal(dt_twin_start(pub, now), 0);
     assert_int_equal(dt_twin_step(pub, now), 0); /* connects, announces */
-    r3 *e = R3[0];
+    ipe *e = ipe_inst[0];
     assert_non_null(e);
     dt_ingest *ing = dt_twin_ingest(pub);
     dt_signal_id sid[4] = {sig_of(pub, "a"), sig_of(pub, "b"), sig_of(pub, "c"),
@@ -593,7 +340,7 @@ static const char contract_v7[] =
     "{\"signal\":\"a\",\"quantity\":\"length\",\"unit\":\"m\"},"
     "{\"signal\":\"b\",\"quantity\":\"length\",\"unit\":\"m\"}]}]}";
 
-static void ready(r3 *e, const char *what, uint32_t epoch, uint32_t contract)
+static void ready(ipe *e, const char *what, uint32_t epoch, uint32_t contract)
 {
     char js[128];
     snprintf(js, sizeof js, "{\"state\":\"%s\",\"epoch\":%u,\"contract\":%u}", what,
@@ -642,21 +389,21 @@ static size_t raw_batch(uint8_t *buf, uint8_t type, uint16_t count, uint32_t epo
 static uint8_t big[DT_BUSWIRE_MAX_BYTES + 64];
 static rawrec recs[DT_BUSWIRE_MAX_SAMPLES + 2];
 
-static void send_batch(r3 *e, uint32_t epoch, uint64_t seq, const rawrec *r, size_t n)
+static void send_batch(ipe *e, uint32_t epoch, uint64_t seq, const rawrec *r, size_t n)
 {
     size_t len = raw_batch(big, 1, (uint16_t)n, epoch, 7, seq, r, n);
     inject(e, S1_TOPIC, big, len);
 }
 
 /* a reader started, connected, holding contract 7 and the publisher ready */
-static dt_twin *reader_ready(const char *ring, uint32_t epoch, dt_time *now, r3 **eng)
+static dt_twin *reader_ready(const char *ring, uint32_t epoch, dt_time *now, ipe **eng)
 {
     fresh();
     dt_twin *sub = load_sub(ring, "");
     *now = T0;
     assert_int_equal(dt_twin_start(sub, *now), 0);
     assert_int_equal(dt_twin_step(sub, *now), 0);
-    r3 *e = R3[0];
+    ipe *e = ipe_inst[0];
     assert_non_null(e);
     e->now = *now;
     ready(e, "ready", epoch, 7);
@@ -686,7 +433,7 @@ static void test_reader_hostile_batches(void **state)
 {
     (void)state;
     dt_time now;
-    r3 *e;
+    ipe *e;
     const uint32_t E = 500;
     dt_twin *sub = reader_ready("", E, &now, &e);
     now += 10 * MS;
@@ -774,7 +521,7 @@ static void test_reader_largest_batch_into_small_ring(void **state)
 {
     (void)state;
     dt_time now;
-    r3 *e;
+    ipe *e;
     const uint32_t E = 500;
     dt_twin *sub = reader_ready("", E, &now, &e);
     const size_t N = DT_BUSWIRE_MAX_SAMPLES;
@@ -810,7 +557,7 @@ static void test_restart_with_same_epoch_refused_as_duplicate(void **state)
 {
     (void)state;
     dt_time now;
-    r3 *e;
+    ipe *e;
     const uint32_t E = 500;
     dt_twin *sub = reader_ready("", E, &now, &e);
     /* the first process: 40 batches */
@@ -850,7 +597,7 @@ static void test_forged_epoch_and_seq_bounded(void **state)
 {
     (void)state;
     dt_time now;
-    r3 *e;
+    ipe *e;
     const uint32_t E = 500;
     dt_twin *sub = reader_ready("", E, &now, &e);
     uint64_t q = 0;
@@ -910,7 +657,7 @@ static void test_odd_contracts(void **state)
 {
     (void)state;
     dt_time now;
-    r3 *e;
+    ipe *e;
     const uint32_t E = 500;
     dt_twin *sub = reader_ready("", E, &now, &e);
     static char c[32768];
@@ -1034,7 +781,7 @@ static void test_stream_and_belief_of_one_publisher(void **state)
     dt_time now = T0;
     assert_int_equal(dt_twin_start(sub, now), 0);
     assert_int_equal(dt_twin_start(pub, now), 0);
-    r3 *es = R3[0], *ep = R3[1];
+    ipe *es = ipe_inst[0], *ep = ipe_inst[1];
     assert_non_null(es);
     assert_non_null(ep);
     uint64_t pushed = 0;

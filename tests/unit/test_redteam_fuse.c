@@ -8,9 +8,9 @@
  * offers beliefs, or a flight log. Three harnesses, none needs a broker:
  * - "offerer", a source kind written here that offers the test's beliefs
  *   through dt_source_offer_belief (a hostile or careless host);
- * - "rf", an in-process bus engine (as test_redteam_bus3's) that lets the
- *   test play the publisher message by message, or carries one twin's
- *   messages to another;
+ * - "rf", the in-process bus engine of inproc_engine.h (as in
+ *   test_redteam_bus3), which lets the test play the publisher message by
+ *   message, or carries one twin's messages to another;
  * - dt_est_fuse called on a started twin's estimator.
  *
  * Two kinds of test, each says which it is:
@@ -982,275 +982,25 @@ static void test_abi1_filter_gets_beliefs(void **state)
     assert_int_equal(cnt.live, 0);
 }
 
-/* ==== the bus: an in-process engine, "rf" ==== */
+/* ==== the bus: the in-process engine of inproc_engine.h, as "rf" ==== */
 
-#define RF_SUBS 16
-#define RF_INST 4
-#define RF_RET 8
-
-typedef struct rf_msg {
-    char topic[200];
-    uint8_t *p;
-    size_t len;
-} rf_msg;
-
-typedef struct rf {
-    int connected;
-    struct {
-        char filter[200];
-        dt_bus_message_fn fn;
-        void *user;
-    } sub[RF_SUBS];
-    size_t n_sub;
-    void (*before)(void *);
-    void *before_user;
-    dt_bus_state_fn st_fn[8];
-    void *st_user[8];
-    size_t n_st;
-    rf_msg *inbox;
-    size_t n_inbox, cap_inbox;
-    dt_time now;
-} rf;
-
-static rf *RF[RF_INST];
-static size_t n_rf;
-static struct {
-    char topic[200];
-    uint8_t *p;
-    size_t len;
-} rret[RF_RET];
-static size_t n_rret;
-
-static int topic_match(const char *filter, const char *topic)
-{
-    while (*filter != '\0') {
-        if (*filter == '#')
-            return 1;
-        if (*filter == '+') {
-            while (*topic != '\0' && *topic != '/')
-                topic++;
-            filter++;
-            continue;
-        }
-        if (*filter != *topic)
-            return 0;
-        filter++;
-        topic++;
-    }
-    return *topic == '\0';
-}
-
-static void deliver(rf *e, const char *topic, const uint8_t *p, size_t len)
-{
-    for (size_t k = 0; k < e->n_sub; k++)
-        if (topic_match(e->sub[k].filter, topic))
-            e->sub[k].fn(e->sub[k].user, topic, p, len, e->now);
-}
-
-static void enqueue(rf *e, const char *topic, const void *p, size_t len)
-{
-    if (e->n_inbox == e->cap_inbox) {
-        e->cap_inbox = e->cap_inbox ? 2 * e->cap_inbox : 64;
-        e->inbox = realloc(e->inbox, e->cap_inbox * sizeof *e->inbox);
-        assert_non_null(e->inbox);
-    }
-    rf_msg *m = &e->inbox[e->n_inbox++];
-    snprintf(m->topic, sizeof m->topic, "%s", topic);
-    m->p = malloc(len ? len : 1);
-    assert_non_null(m->p);
-    memcpy(m->p, p, len);
-    m->len = len;
-}
-
-static void flush_inbox(rf *e)
-{
-    size_t n = e->n_inbox;
-    rf_msg *box = e->inbox;
-    e->inbox = NULL;
-    e->n_inbox = e->cap_inbox = 0;
-    for (size_t i = 0; i < n; i++) {
-        deliver(e, box[i].topic, box[i].p, box[i].len);
-        free(box[i].p);
-    }
-    free(box);
-}
+#include "inproc_engine.h"
 
 static const char *const rf_keys[] = {"rf", NULL};
-
-static int rf_open(const dt_bus_engine_env *env, const dt_config *bus, void **self, dt_diag *diag)
-{
-    (void)env, (void)bus, (void)diag;
-    if (self == NULL)
-        return DT_OK;
-    rf *e = calloc(1, sizeof *e);
-    assert_non_null(e);
-    assert_true(n_rf < RF_INST);
-    RF[n_rf++] = e;
-    *self = e;
-    return DT_OK;
-}
-
-static void rf_destroy(void *self)
-{
-    rf *e = self;
-    for (size_t i = 0; i < n_rf; i++)
-        if (RF[i] == e)
-            RF[i] = NULL;
-    for (size_t i = 0; i < e->n_inbox; i++)
-        free(e->inbox[i].p);
-    free(e->inbox);
-    free(e);
-}
-
-static int rf_set_will(void *self, const char *topic, const void *p, size_t len)
-{
-    (void)self, (void)topic, (void)p, (void)len;
-    return DT_OK;
-}
-
-static void rf_before(void *self, void (*fn)(void *), void *user)
-{
-    rf *e = self;
-    e->before = fn;
-    e->before_user = user;
-}
-
-static int rf_on_state(void *self, dt_bus_state_fn fn, void *user)
-{
-    rf *e = self;
-    if (e->n_st == 8)
-        return DT_ELIMIT;
-    e->st_fn[e->n_st] = fn;
-    e->st_user[e->n_st++] = user;
-    return DT_OK;
-}
-
-static int rf_subscribe(void *self, const char *filter, dt_bus_delivery d, dt_bus_message_fn fn,
-                        void *user)
-{
-    (void)d;
-    rf *e = self;
-    if (e->n_sub == RF_SUBS)
-        return DT_ELIMIT;
-    snprintf(e->sub[e->n_sub].filter, sizeof e->sub[0].filter, "%s", filter);
-    e->sub[e->n_sub].fn = fn;
-    e->sub[e->n_sub++].user = user;
-    return DT_OK;
-}
-
-static void keep_retained(const char *topic, const void *p, size_t len)
-{
-    size_t r = 0;
-    while (r < n_rret && strcmp(rret[r].topic, topic) != 0)
-        r++;
-    assert_true(r < RF_RET);
-    if (r == n_rret)
-        n_rret++;
-    snprintf(rret[r].topic, sizeof rret[r].topic, "%s", topic);
-    free(rret[r].p);
-    rret[r].p = malloc(len ? len : 1);
-    assert_non_null(rret[r].p);
-    memcpy(rret[r].p, p, len);
-    rret[r].len = len;
-}
-
-static int rf_publish(void *self, const char *topic, const void *p, size_t len, dt_bus_delivery d,
-                      int retain)
-{
-    (void)d;
-    rf *e = self;
-    if (!e->connected)
-        return DT_ESTATE;
-    for (size_t i = 0; i < n_rf; i++) {
-        rf *o = RF[i];
-        if (o == NULL || o == e || !o->connected)
-            continue;
-        for (size_t k = 0; k < o->n_sub; k++)
-            if (topic_match(o->sub[k].filter, topic)) {
-                enqueue(o, topic, p, len);
-                break;
-            }
-    }
-    if (retain)
-        keep_retained(topic, p, len);
-    return DT_OK;
-}
-
-static int rf_connected(const void *self) { return ((const rf *)self)->connected; }
-static int rf_retained(const void *self)
-{
-    (void)self;
-    return 0;
-}
-
-static int rf_poll(void *self, dt_time now)
-{
-    rf *e = self;
-    e->now = now;
-    if (!e->connected) {
-        if (e->before != NULL)
-            e->before(e->before_user);
-        e->connected = 1;
-        for (size_t i = 0; i < e->n_st; i++)
-            e->st_fn[i](e->st_user[i], 1, now);
-        for (size_t r = 0; r < n_rret; r++)
-            for (size_t k = 0; k < e->n_sub; k++)
-                if (topic_match(e->sub[k].filter, rret[r].topic)) {
-                    enqueue(e, rret[r].topic, rret[r].p, rret[r].len);
-                    break;
-                }
-    }
-    flush_inbox(e);
-    return DT_OK;
-}
-
-static void rf_ready(void *self, int fd, unsigned events, dt_time now)
-{
-    (void)fd, (void)events;
-    rf *e = self;
-    e->now = now;
-    flush_inbox(e);
-}
-
-static const dt_bus_engine_ops rf_ops = {
-    .abi = DT_BUS_ENGINE_ABI,
-    .name = "rf",
-    .keys = rf_keys,
-    .open = rf_open,
-    .destroy = rf_destroy,
-    .set_will = rf_set_will,
-    .before_connect = rf_before,
-    .on_state = rf_on_state,
-    .subscribe = rf_subscribe,
-    .publish = rf_publish,
-    .connected = rf_connected,
-    .message_retained = rf_retained,
-    .poll = rf_poll,
-    .ready = rf_ready,
-};
-
-static void rf_fresh(void)
-{
-    memset(RF, 0, sizeof RF);
-    n_rf = 0;
-    for (size_t r = 0; r < n_rret; r++)
-        free(rret[r].p);
-    memset(rret, 0, sizeof rret);
-    n_rret = 0;
-}
+static const dt_bus_engine_ops rf_ops = IPE_OPS("rf", rf_keys);
 
 static dt_registry *rf_registry(void)
 {
-    rf_fresh();
+    ipe_fresh();
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     assert_int_equal(dt_registry_add_bus_engine(reg, &rf_ops), 0);
     return reg;
 }
 
-static void inject_str(rf *e, const char *topic, const char *s)
+static void inject_str(ipe *e, const char *topic, const char *s)
 {
-    deliver(e, topic, (const uint8_t *)s, strlen(s));
+    ipe_deliver(e, topic, (const uint8_t *)s, strlen(s));
 }
 
 static uint64_t src_ctr(dt_twin *t, size_t src, const char *name)
@@ -1288,7 +1038,7 @@ static const char contract_fmt[] =
     "\"quantity\":\"length\",\"unit\":\"%s\",\"semantic_id\":\"\"}],"
     "\"A\":[[%s]],\"Q\":[[%s]]}]}";
 
-static void contract(rf *e, unsigned version, const char *indep, const char *unit, const char *A,
+static void contract(ipe *e, unsigned version, const char *indep, const char *unit, const char *A,
                      const char *Q)
 {
     char js[1024];
@@ -1296,7 +1046,7 @@ static void contract(rf *e, unsigned version, const char *indep, const char *uni
     inject_str(e, CT_TOPIC, js);
 }
 
-static void belief_msg(rf *e, uint64_t seq, dt_time tv, double x, double P)
+static void belief_msg(ipe *e, uint64_t seq, dt_time tv, double x, double P)
 {
     uint8_t buf[DT_BUSWIRE_BELIEF_BYTES(1)];
     dt_buswire_header h = {0};
@@ -1307,18 +1057,18 @@ static void belief_msg(rf *e, uint64_t seq, dt_time tv, double x, double P)
     h.seq = seq;
     size_t len = dt_buswire_encode_belief(buf, sizeof buf, &h, tv, 1, &x, &P);
     assert_true(len > 0);
-    deliver(e, B_TOPIC, buf, len);
+    ipe_deliver(e, B_TOPIC, buf, len);
 }
 
 /* a bus reader started, connected, the publisher ready with contract 7 */
-static dt_twin *bus_reader(dt_registry *reg, rf **eng, dt_time *now)
+static dt_twin *bus_reader(dt_registry *reg, ipe **eng, dt_time *now)
 {
-    size_t before = n_rf;
+    size_t before = n_ipe;
     dt_twin *t = load(bus_reader_doc("fixed"), reg, NULL, 0);
     *now = T0;
     assert_int_equal(dt_twin_start(t, *now), 0);
     assert_int_equal(dt_twin_step(t, *now), 0);
-    rf *e = RF[before];
+    ipe *e = ipe_inst[before];
     assert_non_null(e);
     e->now = *now;
     inject_str(e, ST_TOPIC, "{\"state\":\"ready\",\"epoch\":3,\"contract\":7}");
@@ -1341,13 +1091,13 @@ static void test_malformed_contract_changes_nothing(void **state)
     (void)state;
     dt_registry *reg = rf_registry();
     dt_time now;
-    rf *e1, *e2;
+    ipe *e1, *e2;
     dt_twin *r1 = bus_reader(reg, &e1, &now);
     dt_twin *r2 = bus_reader(reg, &e2, &now);
     contract(e1, 8, "false", "m", "-3", "\"x\"");
     assert_int_equal(src_ctr(r1, 1, "bad_message"), 1);
     dt_twin *r[2] = {r1, r2};
-    rf *e[2] = {e1, e2};
+    ipe *e[2] = {e1, e2};
     for (int k = 0; k < 2; k++) {
         now += 100 * MS;
         e[k]->now = now;
@@ -1374,7 +1124,7 @@ static void test_malformed_contract_changes_nothing(void **state)
     dt_twin_destroy(r1);
     dt_twin_destroy(r2);
     dt_registry_destroy(reg);
-    rf_fresh();
+    ipe_fresh();
 }
 
 /* DEFECT: a contract of the same version with other contents is taken
@@ -1391,7 +1141,7 @@ static void test_same_version_other_contract_rechecked(void **state)
     (void)state;
     dt_registry *reg = rf_registry();
     dt_time now;
-    rf *e;
+    ipe *e;
     dt_twin *t = bus_reader(reg, &e, &now);
     now += 100 * MS;
     e->now = now;
@@ -1406,7 +1156,7 @@ static void test_same_version_other_contract_rechecked(void **state)
     uint64_t refused = src_ctr(t, 1, "contract_refused"), fused = twin_stats(t).beliefs_fused;
     dt_twin_destroy(t);
     dt_registry_destroy(reg);
-    rf_fresh();
+    ipe_fresh();
     print_message("after a second contract 7 in km: contract_refused %llu, fused %llu\n",
                   (unsigned long long)refused, (unsigned long long)fused);
     assert_int_equal(refused, 1);
@@ -1424,14 +1174,14 @@ static void test_flood_of_beliefs(void **state)
     (void)state;
     dt_registry *reg = rf_registry();
     dt_time now;
-    rf *e;
+    ipe *e;
     dtt_counter cnt = {0};
     dt_allocator a = dtt_allocator(&cnt);
     dt_twin *t = load(bus_reader_doc("fixed"), reg, &a, 0);
     now = T0;
     assert_int_equal(dt_twin_start(t, now), 0);
     assert_int_equal(dt_twin_step(t, now), 0);
-    e = RF[0];
+    e = ipe_inst[0];
     e->now = now;
     inject_str(e, ST_TOPIC, "{\"state\":\"ready\",\"epoch\":3,\"contract\":7}");
     contract(e, 7, "false", "m", "0", "1e-4");
@@ -1453,18 +1203,18 @@ static void test_flood_of_beliefs(void **state)
         uint64_t u;
         memcpy(&u, &bad[k], 8);
         put64(copy + (k == 0 ? 0 : 8) + (pm - buf), u);
-        deliver(e, B_TOPIC, copy, len);
+        ipe_deliver(e, B_TOPIC, copy, len);
     }
     {
         uint8_t copy[sizeof buf];
         memcpy(copy, buf, len);
         put64(copy + DT_BUSWIRE_HEADER, (uint64_t)INT64_MIN);
-        deliver(e, B_TOPIC, copy, len);
+        ipe_deliver(e, B_TOPIC, copy, len);
     }
     {
         double x2[2] = {0.5, 0.5}, P2[4] = {1e-4, 0, 0, 1e-4};
         size_t l2 = dt_buswire_encode_belief(buf, sizeof buf, &h, now - 10 * MS, 2, x2, P2);
-        deliver(e, B_TOPIC, buf, l2);
+        ipe_deliver(e, B_TOPIC, buf, l2);
     }
     belief_msg(e, 2000 + (UINT64_C(1) << 31), now - 10 * MS, 0.5, 1e-4);
     assert_int_equal(dt_twin_step(t, now), 0);
@@ -1487,7 +1237,7 @@ static void test_flood_of_beliefs(void **state)
     assert_int_equal(cnt.calls, calls);
     dt_twin_destroy(t);
     dt_registry_destroy(reg);
-    rf_fresh();
+    ipe_fresh();
 }
 
 /* DEFECT: an estimated clock hides the publisher's own data age. Two twins
@@ -1542,7 +1292,7 @@ static void test_estimated_clock_hides_publisher_age(void **state)
         dt_twin_destroy(pub);
         dt_twin_destroy(rd);
         dt_registry_destroy(reg);
-        rf_fresh();
+        ipe_fresh();
     }
     assert_true(age[0] >= 0.40);
     assert_true(age[1] >= 0.39);
@@ -1587,7 +1337,7 @@ static void test_input_driven_group_refused(void **state)
                   rc ? d.message : "");
     dt_twin_destroy(t);
     dt_registry_destroy(reg);
-    rf_fresh();
+    ipe_fresh();
     assert_int_not_equal(rc, DT_OK);
 }
 
@@ -1649,7 +1399,7 @@ static void test_relay_republishes_old_data_as_fresh(void **state)
     dt_twin_destroy(mid);
     dt_twin_destroy(rd);
     dt_registry_destroy(reg);
-    rf_fresh();
+    ipe_fresh();
     print_message("middle: fused %llu, its data age %.3f s; reader: fused %llu, data age %.3f "
                   "s\n",
                   (unsigned long long)sm.beliefs_fused, sm.belief_age_s,
