@@ -32,8 +32,8 @@
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
+#include "engine_base.h"
 
-#define IPE_SUBS 16
 #define IPE_INST 4
 #define IPE_RET 8
 
@@ -50,17 +50,7 @@ typedef struct ipe_msg {
 typedef struct ipe ipe;
 struct ipe {
     int connected;
-    struct {
-        char filter[200];
-        dt_bus_message_fn fn;
-        void *user;
-    } sub[IPE_SUBS];
-    size_t n_sub;
-    void (*before)(void *);
-    void *before_user;
-    dt_bus_state_fn st_fn[8];
-    void *st_user[8];
-    size_t n_st;
+    ipe_conn c; /* subscriptions, hooks */
     int pub_rc; /* publish returns this when not 0 */
     ipe_msg *inbox;
     size_t n_inbox, cap_inbox;
@@ -81,33 +71,13 @@ static size_t n_ipe_ret;
 /* called on each publish the engine accepts, before it is routed */
 static void (*ipe_tap)(ipe *e, const char *topic, const void *p, size_t len);
 
-/* MQTT's filter match: '+' one level, '#' the rest. */
-static int ipe_topic_match(const char *filter, const char *topic)
-{
-    while (*filter != '\0') {
-        if (*filter == '#')
-            return 1;
-        if (*filter == '+') {
-            while (*topic != '\0' && *topic != '/')
-                topic++;
-            filter++;
-            continue;
-        }
-        if (*filter != *topic)
-            return 0;
-        filter++;
-        topic++;
-    }
-    return *topic == '\0';
-}
-
 /* Runs every matching subscription's callback now (as the MQTT engine's
  * on_message); a test calls it to play a publisher message by message. */
 static void ipe_deliver(ipe *e, const char *topic, const void *p, size_t len)
 {
-    for (size_t k = 0; k < e->n_sub; k++)
-        if (ipe_topic_match(e->sub[k].filter, topic))
-            e->sub[k].fn(e->sub[k].user, topic, p, len, e->now);
+    for (size_t k = 0; k < e->c.n_sub; k++)
+        if (ipe_topic_match(e->c.sub[k].filter, topic))
+            e->c.sub[k].fn(e->c.sub[k].user, topic, p, len, e->now);
 }
 
 static void ipe_enqueue(ipe *e, const char *topic, const void *p, size_t len)
@@ -184,32 +154,19 @@ static int ipe_set_will(void *self, const char *topic, const void *p, size_t len
 
 static void ipe_before(void *self, void (*fn)(void *), void *user)
 {
-    ipe *e = self;
-    e->before = fn;
-    e->before_user = user;
+    ipe_conn_before(&((ipe *)self)->c, fn, user);
 }
 
 static int ipe_on_state(void *self, dt_bus_state_fn fn, void *user)
 {
-    ipe *e = self;
-    if (e->n_st == 8)
-        return DT_ELIMIT;
-    e->st_fn[e->n_st] = fn;
-    e->st_user[e->n_st++] = user;
-    return DT_OK;
+    return ipe_conn_on_state(&((ipe *)self)->c, fn, user);
 }
 
 static int ipe_subscribe(void *self, const char *filter, dt_bus_delivery d, dt_bus_message_fn fn,
                          void *user)
 {
     (void)d;
-    ipe *e = self;
-    if (e->n_sub == IPE_SUBS)
-        return DT_ELIMIT;
-    snprintf(e->sub[e->n_sub].filter, sizeof e->sub[0].filter, "%s", filter);
-    e->sub[e->n_sub].fn = fn;
-    e->sub[e->n_sub++].user = user;
-    return DT_OK;
+    return ipe_conn_subscribe(&((ipe *)self)->c, filter, fn, user);
 }
 
 static void ipe_keep_retained(const char *topic, const void *p, size_t len)
@@ -232,8 +189,8 @@ static void ipe_keep_retained(const char *topic, const void *p, size_t len)
  * delivery runs them all. */
 static void ipe_route(ipe *e, const char *topic, const void *p, size_t len)
 {
-    for (size_t k = 0; k < e->n_sub; k++)
-        if (ipe_topic_match(e->sub[k].filter, topic)) {
+    for (size_t k = 0; k < e->c.n_sub; k++)
+        if (ipe_topic_match(e->c.sub[k].filter, topic)) {
             ipe_enqueue(e, topic, p, len);
             return;
         }
@@ -276,11 +233,7 @@ static int ipe_poll(void *self, dt_time now)
     ipe *e = self;
     e->now = now;
     if (!e->connected) {
-        if (e->before != NULL)
-            e->before(e->before_user);
-        e->connected = 1;
-        for (size_t i = 0; i < e->n_st; i++)
-            e->st_fn[i](e->st_user[i], 1, now);
+        ipe_conn_up(&e->c, &e->connected, now);
         for (size_t r = 0; r < n_ipe_ret; r++) /* what the broker keeps, after the connect */
             ipe_route(e, ipe_ret[r].topic, ipe_ret[r].p, ipe_ret[r].len);
     }

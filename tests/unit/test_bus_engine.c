@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "engine_base.h"
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -21,7 +22,6 @@
 /* ---- the hub engine ---- */
 
 #define HUB_MAX 4
-#define HUB_SUBS 16
 #define HUB_QUEUE 256
 #define HUB_RETAINED 32
 
@@ -36,17 +36,7 @@ typedef struct hub_msg {
 typedef struct hub_engine {
     struct hub *hub;
     int connected;
-    struct {
-        char filter[160];
-        dt_bus_message_fn fn;
-        void *user;
-    } sub[HUB_SUBS];
-    size_t n_sub;
-    void (*before)(void *);
-    void *before_user;
-    dt_bus_state_fn state_fn[8];
-    void *state_user[8];
-    size_t n_state;
+    ipe_conn c; /* subscriptions, hooks (engine_base.h) */
     char will_topic[160];
     uint8_t will[256];
     size_t will_len;
@@ -69,25 +59,6 @@ typedef struct hub {
 
 static hub the_hub;
 
-static int topic_match(const char *filter, const char *topic)
-{
-    while (*filter != '\0') {
-        if (*filter == '#')
-            return 1;
-        if (*filter == '+') {
-            while (*topic != '\0' && *topic != '/')
-                topic++;
-            filter++;
-            continue;
-        }
-        if (*filter != *topic)
-            return 0;
-        filter++;
-        topic++;
-    }
-    return *topic == '\0';
-}
-
 static void enqueue(hub *h, hub_engine *to, const char *topic, const void *p, size_t len,
                     int retained)
 {
@@ -103,9 +74,9 @@ static void enqueue(hub *h, hub_engine *to, const char *topic, const void *p, si
 static void route(hub *h, const char *topic, const void *p, size_t len, int retain)
 {
     for (size_t i = 0; i < h->n_inst; i++)
-        for (size_t k = 0; h->inst[i] != NULL && h->inst[i]->connected && k < h->inst[i]->n_sub;
+        for (size_t k = 0; h->inst[i] != NULL && h->inst[i]->connected && k < h->inst[i]->c.n_sub;
              k++)
-            if (topic_match(h->inst[i]->sub[k].filter, topic)) {
+            if (ipe_topic_match(h->inst[i]->c.sub[k].filter, topic)) {
                 enqueue(h, h->inst[i], topic, p, len, 0);
                 break;
             }
@@ -176,33 +147,25 @@ static int hub_set_will(void *self, const char *topic, const void *p, size_t len
 
 static void hub_before(void *self, void (*fn)(void *), void *user)
 {
-    hub_engine *e = self;
-    e->before = fn;
-    e->before_user = user;
+    ipe_conn_before(&((hub_engine *)self)->c, fn, user);
 }
 
 static int hub_on_state(void *self, dt_bus_state_fn fn, void *user)
 {
-    hub_engine *e = self;
-    if (e->n_state == 8)
-        return DT_ELIMIT;
-    e->state_fn[e->n_state] = fn;
-    e->state_user[e->n_state++] = user;
-    return DT_OK;
+    return ipe_conn_on_state(&((hub_engine *)self)->c, fn, user);
 }
 
+/* a late subscriber gets the retained copies, as from a broker */
 static int hub_subscribe(void *self, const char *filter, dt_bus_delivery d,
                          dt_bus_message_fn fn, void *user)
 {
     (void)d;
     hub_engine *e = self;
-    if (e->n_sub == HUB_SUBS)
-        return DT_ELIMIT;
-    snprintf(e->sub[e->n_sub].filter, sizeof e->sub[0].filter, "%s", filter);
-    e->sub[e->n_sub].fn = fn;
-    e->sub[e->n_sub++].user = user;
+    int rc = ipe_conn_subscribe(&e->c, filter, fn, user);
+    if (rc != DT_OK)
+        return rc;
     for (size_t r = 0; e->connected && r < e->hub->n_ret; r++)
-        if (topic_match(filter, e->hub->ret[r].topic))
+        if (ipe_topic_match(filter, e->hub->ret[r].topic))
             enqueue(e->hub, e, e->hub->ret[r].topic, e->hub->ret[r].payload,
                     e->hub->ret[r].len, 1);
     return DT_OK;
@@ -233,14 +196,10 @@ static int hub_poll(void *self, dt_time now)
     hub_engine *e = self;
     hub *h = e->hub;
     if (!e->connected) { /* connect: the will first, then up, then retained copies */
-        if (e->before != NULL)
-            e->before(e->before_user);
-        e->connected = 1;
-        for (size_t i = 0; i < e->n_state; i++)
-            e->state_fn[i](e->state_user[i], 1, now);
-        for (size_t k = 0; k < e->n_sub; k++)
+        ipe_conn_up(&e->c, &e->connected, now);
+        for (size_t k = 0; k < e->c.n_sub; k++)
             for (size_t r = 0; r < h->n_ret; r++)
-                if (topic_match(e->sub[k].filter, h->ret[r].topic))
+                if (ipe_topic_match(e->c.sub[k].filter, h->ret[r].topic))
                     enqueue(h, e, h->ret[r].topic, h->ret[r].payload, h->ret[r].len, 1);
     }
     /* deliver what is queued for this instance, in order; what the
@@ -254,10 +213,10 @@ static int hub_poll(void *self, dt_time now)
             w += m->to != NULL;
             continue;
         }
-        for (size_t k = 0; k < e->n_sub; k++)
-            if (topic_match(e->sub[k].filter, m->topic)) {
+        for (size_t k = 0; k < e->c.n_sub; k++)
+            if (ipe_topic_match(e->c.sub[k].filter, m->topic)) {
                 e->delivering_retained = m->retained;
-                e->sub[k].fn(e->sub[k].user, m->topic, m->payload, m->len, now);
+                e->c.sub[k].fn(e->c.sub[k].user, m->topic, m->payload, m->len, now);
                 e->delivering_retained = 0;
                 e->delivered++;
                 break;

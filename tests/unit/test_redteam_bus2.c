@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "engine_base.h"
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -24,7 +25,6 @@ static uint32_t wall_epoch(void) { return (uint32_t)(time(NULL) - EPOCH_ORIGIN);
 
 /* ---- the engine "red" ---- */
 
-#define RE_SUBS 16
 #define RE_KEPT 512 /* publishes kept for reading (the rest are counted) */
 #define RE_INBOX 512
 
@@ -38,17 +38,7 @@ typedef struct red_msg {
 typedef struct red_eng red_eng;
 struct red_eng {
     int connected, retained_now;
-    struct {
-        char filter[200];
-        dt_bus_message_fn fn;
-        void *user;
-    } sub[RE_SUBS];
-    size_t n_sub;
-    void (*before)(void *);
-    void *before_user;
-    dt_bus_state_fn st_fn[8];
-    void *st_user[8];
-    size_t n_st;
+    ipe_conn c; /* subscriptions, hooks (engine_base.h) */
     int pub_rc; /* publish returns this when not 0 */
     red_msg kept[RE_KEPT];
     size_t n_kept;
@@ -64,33 +54,14 @@ struct red_eng {
 static red_eng *inst[4];
 static size_t n_inst;
 
-static int topic_match(const char *filter, const char *topic)
-{
-    while (*filter != '\0') {
-        if (*filter == '#')
-            return 1;
-        if (*filter == '+') {
-            while (*topic != '\0' && *topic != '/')
-                topic++;
-            filter++;
-            continue;
-        }
-        if (*filter != *topic)
-            return 0;
-        filter++;
-        topic++;
-    }
-    return *topic == '\0';
-}
-
 /* Runs the callback of the first subscription matching topic: 1 when one did. */
 static int deliver(red_eng *e, const char *topic, const uint8_t *p, size_t len, dt_time now,
                    int retained)
 {
-    for (size_t k = 0; k < e->n_sub; k++)
-        if (topic_match(e->sub[k].filter, topic)) {
+    for (size_t k = 0; k < e->c.n_sub; k++)
+        if (ipe_topic_match(e->c.sub[k].filter, topic)) {
             e->retained_now = retained;
-            e->sub[k].fn(e->sub[k].user, topic, p, len, now);
+            e->c.sub[k].fn(e->c.sub[k].user, topic, p, len, now);
             e->retained_now = 0;
             return 1;
         }
@@ -149,32 +120,19 @@ static int red_set_will(void *self, const char *topic, const void *p, size_t len
 
 static void red_before(void *self, void (*fn)(void *), void *user)
 {
-    red_eng *e = self;
-    e->before = fn;
-    e->before_user = user;
+    ipe_conn_before(&((red_eng *)self)->c, fn, user);
 }
 
 static int red_on_state(void *self, dt_bus_state_fn fn, void *user)
 {
-    red_eng *e = self;
-    if (e->n_st == 8)
-        return DT_ELIMIT;
-    e->st_fn[e->n_st] = fn;
-    e->st_user[e->n_st++] = user;
-    return DT_OK;
+    return ipe_conn_on_state(&((red_eng *)self)->c, fn, user);
 }
 
 static int red_subscribe(void *self, const char *filter, dt_bus_delivery d, dt_bus_message_fn fn,
                          void *user)
 {
     (void)d;
-    red_eng *e = self;
-    if (e->n_sub == RE_SUBS)
-        return DT_ELIMIT;
-    snprintf(e->sub[e->n_sub].filter, sizeof e->sub[0].filter, "%s", filter);
-    e->sub[e->n_sub].fn = fn;
-    e->sub[e->n_sub++].user = user;
-    return DT_OK;
+    return ipe_conn_subscribe(&((red_eng *)self)->c, filter, fn, user);
 }
 
 static int red_publish(void *self, const char *topic, const void *p, size_t len,
@@ -204,14 +162,7 @@ static int red_publish(void *self, const char *topic, const void *p, size_t len,
 static int red_connected(const void *self) { return ((const red_eng *)self)->connected; }
 static int red_retained(const void *self) { return ((const red_eng *)self)->retained_now; }
 
-static void red_connect(red_eng *e, dt_time now)
-{
-    if (e->before != NULL)
-        e->before(e->before_user);
-    e->connected = 1;
-    for (size_t i = 0; i < e->n_st; i++)
-        e->st_fn[i](e->st_user[i], 1, now);
-}
+static void red_connect(red_eng *e, dt_time now) { ipe_conn_up(&e->c, &e->connected, now); }
 
 static int red_poll(void *self, dt_time now)
 {
@@ -575,8 +526,8 @@ static void test_twin_sink_on_another_engine(void **state)
     red_eng *e;
     dt_twin *t = issuer(&e);
     int subscribed = 0;
-    for (size_t k = 0; k < e->n_sub; k++)
-        subscribed |= strcmp(e->sub[k].filter, ACK_TOPIC) == 0;
+    for (size_t k = 0; k < e->c.n_sub; k++)
+        subscribed |= strcmp(e->c.sub[k].filter, ACK_TOPIC) == 0;
     assert_true(subscribed);
     dt_time now = T0 + 10 * MS;
     (void)issue(t, e, now, 0.5, 5 * SEC);
@@ -678,7 +629,7 @@ static void test_connect_attempts_run_the_epoch_ahead(void **state)
     dt_twin *r = receiver(&er);
     dt_twin *t = issuer(&ei);
     for (int k = 0; k < 1000; k++) /* failed attempts: before_connect each time */
-        ei->before(ei->before_user);
+        ei->c.before(ei->c.before_user);
     dt_time now = T0 + 10 * MS;
     (void)issue(t, ei, now, 0.5, 5 * SEC);
     red_msg *m = &ei->kept[ei->n_kept - 1];
@@ -1262,7 +1213,7 @@ static void test_forged_topics(void **state)
     size_t len = cmd_msg(buf, sizeof buf, wall_epoch(), 1, &r, 1);
     /* delivered as an engine with a loose match would: straight to the callback */
     for (size_t i = 0; i < n; i++)
-        e->sub[e->n_sub - 1].fn(e->sub[e->n_sub - 1].user, topics[i], buf, len, now);
+        e->c.sub[e->c.n_sub - 1].fn(e->c.sub[e->c.n_sub - 1].user, topics[i], buf, len, now);
     assert_true(deliver(e, CMD_TOPIC "a", buf, len, now, 1)); /* retained */
     assert_int_equal(step(t, now), 0);
     assert_int_equal(bus(t, "bus.cmd_messages"), n + 1);
