@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "engine_base.h"
+#include "membuf.h"
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -641,36 +642,6 @@ static void test_connect_attempts_run_the_epoch_ahead(void **state)
 }
 
 /* ---- the flight log's remote records ---- */
-
-typedef struct membuf {
-    uint8_t *p;
-    size_t n, cap, pos;
-} membuf;
-
-static int mem_write(void *user, const void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->n + len > m->cap) {
-        m->cap = (m->n + len) * 2 + 1024;
-        m->p = realloc(m->p, m->cap);
-        assert_non_null(m->p);
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
-    return DT_OK;
-}
-
-static int mem_read(void *user, void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->pos == m->n)
-        return DT_EEMPTY;
-    if (m->pos + len > m->n)
-        return DT_EIO;
-    memcpy(data, m->p + m->pos, len);
-    m->pos += len;
-    return DT_OK;
-}
 
 static void put64(uint8_t *p, uint64_t v)
 {

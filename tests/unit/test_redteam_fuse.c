@@ -23,6 +23,8 @@
 #include <stdlib.h>
 
 #include "alloc_counter.h"
+#include "inproc_engine.h"
+#include "membuf.h"
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -707,36 +709,6 @@ static const char probe_fmt[] =
     "  \"mapping\":[{\"native\":\"y\",\"signal\":\"y\"}]}" OFFER_SRC "],"
     "\"estimator\":{\"kind\":\"%s\"}}";
 
-typedef struct membuf {
-    uint8_t *p;
-    size_t n, cap, pos;
-} membuf;
-
-static int mem_write(void *user, const void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->n + len > m->cap) {
-        m->cap = (m->n + len) * 2;
-        m->p = realloc(m->p, m->cap);
-        assert_non_null(m->p);
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
-    return 0;
-}
-
-static int mem_read(void *user, void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->pos == m->n)
-        return DT_EEMPTY;
-    if (m->n - m->pos < len)
-        return DT_EIO;
-    memcpy(data, m->p + m->pos, len);
-    m->pos += len;
-    return 0;
-}
-
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -983,8 +955,6 @@ static void test_abi1_filter_gets_beliefs(void **state)
 }
 
 /* ==== the bus: the in-process engine of inproc_engine.h, as "rf" ==== */
-
-#include "inproc_engine.h"
 
 static const char *const rf_keys[] = {"rf", NULL};
 static const dt_bus_engine_ops rf_ops = IPE_OPS("rf", rf_keys);

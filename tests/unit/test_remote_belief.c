@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "alloc_counter.h"
+#include "membuf.h"
 #include "test_util.h"
 
 #include "dtwin/dtwin.h"
@@ -335,35 +336,6 @@ static const dt_source_ops offerer_ops = {
     .open = off_open, .poll = off_poll};
 
 #define OFFER_SRC ",{\"id\":\"peer\",\"kind\":\"offerer\",\"mapping\":[]}"
-
-typedef struct membuf {
-    uint8_t *p;
-    size_t n, cap, pos;
-} membuf;
-
-static int mem_write(void *user, const void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->n + len > m->cap) {
-        m->cap = (m->n + len) * 2;
-        m->p = realloc(m->p, m->cap);
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
-    return 0;
-}
-
-static int mem_read(void *user, void *data, size_t len)
-{
-    membuf *m = user;
-    if (m->pos == m->n)
-        return DT_EEMPTY;
-    if (m->n - m->pos < len)
-        return DT_EIO;
-    memcpy(data, m->p + m->pos, len);
-    m->pos += len;
-    return 0;
-}
 
 typedef struct trace {
     double x[256][2];
