@@ -17,6 +17,7 @@
 
 #include "dtwin/dtwin.h"
 #include "alloc_counter.h"
+#include "engine_base.h" /* ipe_topic_match */
 #include "fuzz_util.h"
 
 /* ---- the engine: the input delivers, the twin publishes into nothing ---- */
@@ -44,23 +45,6 @@ typedef struct fz_eng {
 } fz_eng;
 
 static fz_eng *the_engine;
-
-static int match(const char *f, const char *t)
-{
-    while (*f != '\0') {
-        if (*f == '#')
-            return 1;
-        if (*f == '+') {
-            while (*t != '\0' && *t != '/')
-                t++;
-            f++;
-            continue;
-        }
-        if (*f++ != *t++)
-            return 0;
-    }
-    return *t == '\0';
-}
 
 static const char *const fz_keys[] = {"fz", NULL};
 static fz_eng engine_mem; /* one twin per input: no allocation */
@@ -138,7 +122,7 @@ static void fz_ready(void *self, int fd, unsigned ev, dt_time now)
     e->has = 0;
     e->delivering_retained = e->retained;
     for (size_t i = 0; i < e->n_sub; i++)
-        if (match(e->sub[i].filter, e->topic))
+        if (ipe_topic_match(e->sub[i].filter, e->topic))
             e->sub[i].fn(e->sub[i].user, e->topic, e->msg, e->len, now);
     e->delivering_retained = 0;
 }
