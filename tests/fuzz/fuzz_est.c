@@ -210,7 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * 0; the refusals carry their own status and counter */
     dt_est_stats st;
     dt_est_stats_get(e, &st);
-    FUZZ_CHECK(st.beliefs_fused + st.beliefs_gated + st.beliefs_refused == fuse_calls);
+    FUZZ_CHECK(st.beliefs_fused + st.beliefs_kept + st.beliefs_gated + st.beliefs_refused ==
+               fuse_calls);
     FUZZ_CHECK(st.too_old == stale);
     FUZZ_CHECK(st.bad_time == bad_time);
     FUZZ_CHECK(st.belief_lost >= lost);
