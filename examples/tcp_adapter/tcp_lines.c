@@ -391,9 +391,11 @@ static void *source_main(void *arg)
                 add(&s->records);
                 refuse(s, DT_EV_MALFORMED, "cut off by the disconnect");
             }
+            /* counted before the close: the peer sees the close, and a host
+             * that reads the counters after it must find it counted */
+            add(&s->disconnects);
             close(fd);
             fd = -1;
-            add(&s->disconnects);
             pause_for(&s->w, s->ep.retry);
         }
     }
