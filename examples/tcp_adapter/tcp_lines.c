@@ -642,9 +642,9 @@ static void *sink_main(void *arg)
                 continue;
             }
         }
+        add(&s->disconnects); /* before the close, as the source's */
         close(fd);
         fd = -1;
-        add(&s->disconnects);
         pause_for(&s->w, s->ep.retry);
     }
     if (fd >= 0)
