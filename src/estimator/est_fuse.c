@@ -14,8 +14,8 @@
 
 #define RN DT_REMOTE_STATES_MAX
 #define RM DT_REMOTE_MAPPED_MAX
-#define GATED 1 /* fuse_at(): the innovation failed the gate */
-#define KEPT 2  /* fuse_at(): w = 1, the estimate kept whole: nothing changed */
+#define GATED 1 /* apply_meas(): the innovation failed the gate */
+#define KEPT 2  /* apply_meas(): w = 1, the estimate kept whole: nothing changed */
 #define BEL_EVENTS 16
 
 /* A fused belief as the history keeps it: the aged measurement it became
