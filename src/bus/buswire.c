@@ -464,16 +464,23 @@ dt_buswire_error dt_buswire_ack_at(const uint8_t *buf, size_t len, size_t i, dt_
     return dt_buswire_ack_check(out);
 }
 
+/* The message checks of a belief: its header, and its type. */
+static dt_buswire_error belief_header(const uint8_t *buf, size_t len, dt_buswire_header *hh)
+{
+    dt_buswire_error e = dt_buswire_decode_header(buf, len, hh);
+    if (e == DT_BUSWIRE_OK && hh->type != DT_BUSWIRE_BELIEF)
+        e = DT_BUSWIRE_BAD_TYPE;
+    return e;
+}
+
 dt_buswire_error dt_buswire_decode_belief(const uint8_t *buf, size_t len, dt_buswire_header *h,
                                           dt_time *t_valid, size_t *n, double *mean, double *P,
                                           size_t max_n)
 {
     dt_buswire_header hh;
-    dt_buswire_error e = dt_buswire_decode_header(buf, len, &hh);
+    dt_buswire_error e = belief_header(buf, len, &hh);
     if (e != DT_BUSWIRE_OK)
         return e;
-    if (hh.type != DT_BUSWIRE_BELIEF)
-        return DT_BUSWIRE_BAD_TYPE;
     if (mean == NULL || P == NULL)
         return DT_BUSWIRE_BAD_ARG;
     const uint8_t *p = buf + DT_BUSWIRE_HEADER;
@@ -525,11 +532,9 @@ dt_buswire_error dt_buswire_belief_times(const uint8_t *buf, size_t len, dt_time
                                          dt_time *t_sent)
 {
     dt_buswire_header hh;
-    dt_buswire_error e = dt_buswire_decode_header(buf, len, &hh);
+    dt_buswire_error e = belief_header(buf, len, &hh);
     if (e != DT_BUSWIRE_OK)
         return e;
-    if (hh.type != DT_BUSWIRE_BELIEF)
-        return DT_BUSWIRE_BAD_TYPE;
     if (t_data == NULL || t_sent == NULL)
         return DT_BUSWIRE_BAD_ARG;
     const uint8_t *p = buf + DT_BUSWIRE_HEADER;
