@@ -4,7 +4,7 @@
 # usage: scripts/install-deps.sh [extra-package ...]
 set -eu
 
-pkgs="cmake make gcc clang pkg-config libcjson-dev libuv1-dev libcmocka-dev
+pkgs="cmake make gcc clang pkg-config libcjson-dev libsodium-dev libuv1-dev libcmocka-dev
 libclang-rt-14-dev binutils python3 python3-jsonschema mosquitto mosquitto-clients
 libmosquitto-dev openssl $*"
 

@@ -16,6 +16,7 @@
 #include "dtwin/export.h"
 #include "dtwin/filter.h"
 #include "dtwin/fusion.h"
+#include "dtwin/keys.h"
 #include "dtwin/ingest.h"
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"

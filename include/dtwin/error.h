@@ -30,7 +30,10 @@ extern "C" {
     X(EEMPTY, -15, "nothing available")                                        \
     X(ETIMEOUT, -16, "deadline missed")                                        \
     X(EUNSUPPORTED, -17, "not supported")                                     \
-    X(EUNSTABLE, -18, "closed loop unstable")
+    X(EUNSTABLE, -18, "closed loop unstable")                                 \
+    X(EAUTH, -19, "authentication failed (a MAC or signature that does not verify, or no key)") \
+    X(EPERM, -20, "not permitted (a key file others can read or replace)")     \
+    X(EPLANE, -21, "called through the wrong plane")
 
 /** Status codes. 0 is success; every failure is negative. */
 typedef enum dt_status {
@@ -53,7 +56,10 @@ typedef enum dt_status {
     DT_ETIMEOUT = -16,       /**< deadline missed */
     DT_EUNSUPPORTED = -17,   /**< not supported */
     DT_EUNSTABLE = -18,      /**< closed loop unstable */
-    DT__ERR_LAST = -19       /**< one past the last code (internal) */
+    DT_EAUTH = -19,          /**< authentication failed (MAC, signature, no key) */
+    DT_EPERM = -20,          /**< not permitted (an insecure key file) */
+    DT_EPLANE = -21,         /**< called through the wrong plane */
+    DT__ERR_LAST = -22       /**< one past the last code (internal) */
 } dt_status;
 
 /** @cond INTERNAL */

@@ -29,7 +29,7 @@ if(NOT DTWIN_SANITIZE AND NOT DTWIN_COVERAGE)
     target_link_libraries(test_events_tsan PRIVATE PkgConfig::MOSQUITTO)
     target_compile_definitions(test_events_tsan PRIVATE DTWIN_WITH_MQTT)
   endif()
-  target_link_libraries(test_events_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON
+  target_link_libraries(test_events_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON PkgConfig::SODIUM
     Threads::Threads m)
   add_test(NAME tsan.events COMMAND test_events_tsan test_queue_reader_thread)
   set_tests_properties(tsan.events PROPERTIES ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1")

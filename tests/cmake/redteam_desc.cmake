@@ -25,7 +25,7 @@ if(NOT DTWIN_SANITIZE AND NOT DTWIN_COVERAGE)
     target_link_libraries(test_redteam_desc_tsan PRIVATE PkgConfig::MOSQUITTO)
     target_compile_definitions(test_redteam_desc_tsan PRIVATE DTWIN_WITH_MQTT)
   endif()
-  target_link_libraries(test_redteam_desc_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON
+  target_link_libraries(test_redteam_desc_tsan PRIVATE PkgConfig::CMOCKA PkgConfig::CJSON PkgConfig::SODIUM
     Threads::Threads m)
   add_test(NAME tsan.redteam_desc COMMAND test_redteam_desc_tsan
     test_threads_load_while_host_uses_cjson)
