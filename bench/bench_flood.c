@@ -95,7 +95,7 @@ static const char doc[] =
     "{\"id\":\"y\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
     "\"role\":\"measured\",\"noise\":{\"std\":0.01}},"
     "{\"id\":\"x\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"estimated\"}],"
-    "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":1,\"max_count\":2046,"
+    "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":1,\"max_count\":2046,"
     "\"timeout\":100,\"mapping\":[{\"channel\":1,\"signal\":\"y\"}]}],"
     "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[1e-3],\"P0\":[1],\"gate\":1,"
     "\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}]},"

@@ -10,6 +10,7 @@
 #include "dtwin/export.h"
 #include "dtwin/fusion.h"
 #include "dtwin/ingest.h"
+#include "dtwin/keys.h"
 #include "dtwin/log.h"
 #include "dtwin/model.h"
 #include "dtwin/sample.h"
@@ -259,6 +260,12 @@ DT_API const dt_model *dt_source_model(const dt_source_ctx *ctx);
 /** Directory of the description file ("" when loaded from text): relative
  *  paths in a configuration are resolved against it. */
 DT_API const char *dt_source_basedir(const dt_source_ctx *ctx);
+/** Loads key `name` of `kind` from the twin's key store (dt_twin_options.keys,
+ *  or the description's "keys" section), for open() or validate(); the
+ *  adapter frees it with dt_key_free when it closes. On failure the reason is
+ *  already the open's error message (dt_source_error), naming the key.
+ *  @retval DT_ENOTFOUND no key store, or no such key. Other codes: dt_key_load's. */
+DT_API int dt_source_key(dt_source_ctx *ctx, const char *name, dt_key_kind kind, dt_key **out);
 
 /** Number of mapping entries of this sink. */
 DT_API size_t dt_sink_mapping_count(const dt_sink_ctx *ctx);
@@ -284,6 +291,8 @@ DT_API const dt_allocator *dt_sink_allocator(const dt_sink_ctx *ctx);
 DT_API const dt_model *dt_sink_model(const dt_sink_ctx *ctx);
 /** Directory for relative paths (as dt_source_basedir). */
 DT_API const char *dt_sink_basedir(const dt_sink_ctx *ctx);
+/** Loads a key for a sink (as dt_source_key). */
+DT_API int dt_sink_key(dt_sink_ctx *ctx, const char *name, dt_key_kind kind, dt_key **out);
 
 /* ---- registry: adapter kinds by name ---- */
 

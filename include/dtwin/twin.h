@@ -49,9 +49,14 @@ typedef struct dt_twin_options {
      *  only: dt_twin_replay refuses it. Added after the first release: a
      *  caller built with the older, shorter options passes the older size. */
     int validate;
+    /** The key store adapters load their keys from (dtwin/keys.h; the host
+     *  keeps it open while the twin lives). NULL: the description's "keys"
+     *  section, if any. Appended later: an older, shorter options struct
+     *  passes its own size. */
+    dt_keystore *keys;
 } dt_twin_options;
 /** Defaults for dt_twin_options. */
-#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0, 0}
+#define DT_TWIN_OPTIONS_INIT {sizeof(dt_twin_options), NULL, NULL, NULL, NULL, 0, 0, NULL}
 
 /** Loads a description and builds every part of the twin (all allocation
  *  happens here). @retval DT_EPARSE etc. with diag naming the JSON path. */

@@ -19,14 +19,14 @@ typedef struct dt_io dt_io; /* declared in adapter.h; repeated to keep this head
 /** Everything a UDP source saw. Every datagram read ends in exactly one of:
  *  frames_ok, duplicate, or frames_rejected (= sum of rejected[] +
  *  wrong_type + wrong_source + kernel_truncated + too_old + stale_epoch +
- *  unconfirmed). The records of accepted frames (records) end in exactly
+ *  unconfirmed + bad_mac + unauthenticated + wrong_peer). The records of accepted frames (records) end in exactly
  *  one of samples, bad_records, unmapped_records or records_dropped. Datagrams the kernel
  *  dropped before they were read are kernel_dropped (Linux). */
 typedef struct dt_udp_stats {
     uint64_t datagrams;          /**< received (excluding socket errors) */
     uint64_t frames_ok;          /**< accepted frames */
     uint64_t frames_rejected;    /**< malformed, foreign or out-of-sequence frames */
-    uint64_t rejected[DT_WIRE__COUNT]; /**< by dt_wire_error (and too_many vs max_count) */
+    uint64_t rejected[DT_WIRE_V1_ERRORS]; /**< by dt_wire_error up to bad_crc (and too_many vs max_count) */
     uint64_t wrong_type;         /**< a command frame sent to a source */
     uint64_t wrong_source;       /**< source_id not the configured one (masquerade) */
     uint64_t kernel_truncated;   /**< datagram larger than the receive buffer */
@@ -56,7 +56,14 @@ typedef struct dt_udp_stats {
                                   full ring), leaving the rest in the kernel's buffer */
     uint64_t kernel_dropped; /**< datagrams the kernel dropped, its buffer full, since open
                                   (Linux SO_MEMINFO; 0 elsewhere) */
-    uint16_t epoch;          /**< the sender's current epoch (version 2 frames) */
+    uint16_t epoch;          /**< the sender's current epoch (version 2 and 3 frames) */
+    /* appended in 0.2: authenticated frames (docs/wire.md, docs/security.md) */
+    uint64_t bad_mac;         /**< version 3 frames whose MAC does not verify under the
+                                   source's key (forged, corrupted, another key's), or any
+                                   version 3 frame to a source without a key */
+    uint64_t unauthenticated; /**< version 1 or 2 frames to a source with a key (refused:
+                                   no downgrade) */
+    uint64_t wrong_peer;      /**< datagrams from another address than the pinned "peer" */
 } dt_udp_stats;
 
 /** Counters of source i, which must be of kind "udp". @retval DT_EINVAL otherwise. */

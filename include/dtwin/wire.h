@@ -7,18 +7,23 @@
 #include <stdint.h>
 
 #include "dtwin/export.h"
+#include "dtwin/keys.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define DT_WIRE_MAGIC 0x4E575444u  /**< the first 4 bytes: 'D' 'T' 'W' 'N' */
-/** The newest format version this library speaks; it reads versions 1 and 2
- *  (docs/wire.md). dt_wire_encode_samples/_commands write version 1, the _v2
- *  encoders the version the header names. */
-#define DT_WIRE_VERSION 2u
+/** The newest format version this library speaks; it reads versions 1, 2
+ *  and 3 (docs/wire.md). dt_wire_encode_samples/_commands write version 1,
+ *  the _v2 encoders version 1 or 2 as the header names, the _auth encoders
+ *  version 3. */
+#define DT_WIRE_VERSION 3u
+/** The authenticated version: a MAC under the link's key instead of the CRC. */
+#define DT_WIRE_VERSION_AUTH 3u
 #define DT_WIRE_HEADER 20u         /**< header bytes */
-#define DT_WIRE_TRAILER 4u         /**< trailer bytes (CRC-32) */
+#define DT_WIRE_TRAILER 4u         /**< trailer bytes of versions 1 and 2 (CRC-32) */
+#define DT_WIRE_MAC_TRAILER 16u    /**< trailer bytes of version 3 (keyed BLAKE2b-128) */
 #define DT_WIRE_SAMPLE_RECORD 32u  /**< bytes per sample record */
 #define DT_WIRE_COMMAND_RECORD 40u /**< bytes per command record */
 /** Largest UDP payload over IPv4. */
@@ -27,6 +32,10 @@ extern "C" {
 #define DT_WIRE_MAX_SAMPLES ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_SAMPLE_RECORD)
 /** Most command records in one datagram (1637). */
 #define DT_WIRE_MAX_COMMANDS ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_TRAILER) / DT_WIRE_COMMAND_RECORD)
+/** Most sample records in one version 3 datagram (2045). */
+#define DT_WIRE_MAX_SAMPLES_AUTH ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_MAC_TRAILER) / DT_WIRE_SAMPLE_RECORD)
+/** Most command records in one version 3 datagram (1636). */
+#define DT_WIRE_MAX_COMMANDS_AUTH ((DT_WIRE_MAX_DATAGRAM - DT_WIRE_HEADER - DT_WIRE_MAC_TRAILER) / DT_WIRE_COMMAND_RECORD)
 
 /** What a frame carries. */
 typedef enum dt_wire_type {
@@ -41,12 +50,12 @@ typedef enum dt_wire_type {
 
 /** A decoded frame header (docs/wire.md). */
 typedef struct dt_wire_header {
-    uint8_t version;    /**< 1 or 2 */
+    uint8_t version;    /**< 1, 2 or 3 (authenticated) */
     uint8_t type;       /**< dt_wire_type */
     uint32_t source_id; /**< the sender's id (never 0) */
     uint32_t seq;       /**< the sender's frame counter (gaps: losses) */
     uint16_t count;     /**< records in the frame, >= 1 */
-    /** Version 2: the sender's boot counter, +1 at each start (mod 2^16), so a
+    /** Versions 2 and 3: the sender's boot counter, +1 at each start (mod 2^16), so a
      *  restart is told from a replay; 0 in version 1. Appended in the struct's
      *  tail padding: its size is unchanged. */
     uint16_t epoch;
@@ -85,8 +94,13 @@ typedef enum dt_wire_error {
     DT_WIRE_TRUNCATED, /**< shorter than count records need */
     DT_WIRE_TRAILING,  /**< longer than count records need */
     DT_WIRE_BAD_CRC,   /**< corrupted */
+    DT_WIRE_BAD_MAC,   /**< version 3: the MAC does not verify under the key (or no key) */
     DT_WIRE__COUNT
 } dt_wire_error;
+
+/** The reasons dt_udp_stats.rejected[] counts (DT_WIRE_SHORT..DT_WIRE_BAD_CRC;
+ *  its size is fixed, later reasons have counters of their own). */
+#define DT_WIRE_V1_ERRORS 12
 
 /** Name of a reason ("ok", "bad_crc", ...); never NULL. */
 DT_API const char *dt_wire_error_name(dt_wire_error e);
@@ -111,18 +125,45 @@ DT_API size_t dt_wire_encode_samples_v2(uint8_t *buf, size_t cap, const dt_wire_
 DT_API size_t dt_wire_encode_commands_v2(uint8_t *buf, size_t cap, const dt_wire_header *h,
                                          const dt_wire_command *r, size_t n);
 
-/** Checks a datagram completely (every field, length, CRC) and fills h.
- *  Returns DT_WIRE_OK or the first reason it is invalid. Never reads past len.
- *  Equivalent to dt_wire_decode_header followed by dt_wire_check_crc. */
+/** Encodes an authenticated (version 3) sample frame with the source_id,
+ *  seq and epoch of h (h->version, h->type and h->count are ignored): header
+ *  and records as version 2, then the DT_WIRE_MAC_TRAILER-byte MAC of every
+ *  byte before it under `key` (a DT_KEY_MAC key shared with the receiver).
+ *  Returns its length, or 0 if n is 0 or above DT_WIRE_MAX_SAMPLES_AUTH, the
+ *  frame does not fit cap, or h or key is NULL or not a MAC key. */
+DT_API size_t dt_wire_encode_samples_auth(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                          const dt_wire_sample *r, size_t n, const dt_key *key);
+/** Encodes an authenticated (version 3) command frame; as
+ *  dt_wire_encode_samples_auth (at most DT_WIRE_MAX_COMMANDS_AUTH records). */
+DT_API size_t dt_wire_encode_commands_auth(uint8_t *buf, size_t cap, const dt_wire_header *h,
+                                           const dt_wire_command *r, size_t n,
+                                           const dt_key *key);
+
+/** Checks a version 1 or 2 datagram completely (every field, length, CRC)
+ *  and fills h. Returns DT_WIRE_OK or the first reason it is invalid; a
+ *  version 3 frame cannot be checked without its key: DT_WIRE_BAD_MAC (see
+ *  dt_wire_decode_auth). Never reads past len. Equivalent to
+ *  dt_wire_decode_header followed by dt_wire_check_crc. */
 DT_API dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h);
-/** Checks every header field and the length against count, but not the CRC,
+/** Checks a datagram of any version completely and fills h (only when it is
+ *  valid throughout): versions 1 and 2 by their CRC, version 3 by its MAC
+ *  under `key` (NULL: DT_WIRE_BAD_MAC). Never reads past len. */
+DT_API dt_wire_error dt_wire_decode_auth(const uint8_t *buf, size_t len, const dt_key *key,
+                                         dt_wire_header *h);
+/** Checks every header field and the length against count, but not the CRC
+ *  or MAC,
  *  and fills h: constant time, so a receiver can refuse a frame by its type,
  *  source_id or count before paying for the CRC over up to 64 kB.
  *  Returns DT_WIRE_OK or the first reason it is invalid. */
 DT_API dt_wire_error dt_wire_decode_header(const uint8_t *buf, size_t len, dt_wire_header *h);
-/** The CRC check of a frame whose header dt_wire_decode_header accepted:
- *  DT_WIRE_OK or DT_WIRE_BAD_CRC (DT_WIRE_SHORT if len < 24). */
+/** The CRC check of a version 1 or 2 frame whose header
+ *  dt_wire_decode_header accepted: DT_WIRE_OK or DT_WIRE_BAD_CRC
+ *  (DT_WIRE_SHORT if len < 24; a version 3 frame: DT_WIRE_BAD_MAC). */
 DT_API dt_wire_error dt_wire_check_crc(const uint8_t *buf, size_t len);
+/** The MAC check, in constant time, of a version 3 frame whose header
+ *  dt_wire_decode_header accepted: DT_WIRE_OK or DT_WIRE_BAD_MAC (also for
+ *  a NULL or non-MAC key, and for a frame of another version). */
+DT_API dt_wire_error dt_wire_check_mac(const uint8_t *buf, size_t len, const dt_key *key);
 /** Record i of a frame dt_wire_decode accepted (i < h.count). */
 DT_API void dt_wire_sample_at(const uint8_t *buf, size_t i, dt_wire_sample *out);
 /** Command record i of a frame dt_wire_decode accepted (i < h.count). */

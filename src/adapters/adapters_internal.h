@@ -4,6 +4,7 @@
 #define DTWIN_SRC_ADAPTERS_INTERNAL_H
 
 #include "dtwin/adapter.h"
+#include "dtwin/keys.h"
 
 /* dt_io_create in a mode: open the adapters; or declare and map them (so
  * sources get their ingest ids) without ever opening, polling or applying
@@ -12,7 +13,7 @@
 enum { DT__IO_OPEN = 0, DT__IO_REPLAY = 1, DT__IO_VALIDATE = 2 };
 int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
-                  int mode, dt_io **out, dt_diag *diag);
+                  dt_keystore *keys, int mode, dt_io **out, dt_diag *diag);
 
 /* The table of adapter i (NULL out of range): a built-in's host API checks
  * that instance i is of its kind by comparing a function of the table. */

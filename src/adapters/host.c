@@ -68,6 +68,8 @@ void dt_io_destroy(dt_io *io)
     /* after the adapters, which may hold subscriptions on them */
     for (size_t i = io->n_link; i-- > 0;)
         io->link[i].ops->destroy(io->link[i].self);
+    if (io->own_keys)
+        dt_keystore_close(io->keys);
     dt__free(&a, io->src);
     dt__free(&a, io->snk);
     dt__free(&a, io->rep_seq);
@@ -84,12 +86,12 @@ int dt_io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                  const char *basedir, const dt_allocator *alloc,
                  const dt_logger *logger, dt_io **out, dt_diag *diag)
 {
-    return dt__io_create(model, ing, reg, basedir, alloc, logger, DT__IO_OPEN, out, diag);
+    return dt__io_create(model, ing, reg, basedir, alloc, logger, NULL, DT__IO_OPEN, out, diag);
 }
 
 int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
-                  int mode, dt_io **out, dt_diag *diag)
+                  dt_keystore *keys, int mode, dt_io **out, dt_diag *diag)
 {
     if (diag != NULL)
         memset(diag, 0, sizeof *diag);
@@ -102,6 +104,7 @@ int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     io->alloc = *alloc;
     io->mode = mode;
+    io->keys = keys;
     if (reg == NULL) { /* the built-in kinds, in a registry of our own */
         if (dt_registry_create(alloc, &io->own_reg) != DT_OK) {
             dt__free(alloc, io);

@@ -486,6 +486,37 @@ static int read_sinks(void *layer, const dt_config *arr, dt_diag *diag)
     return arr != NULL ? open_sinks(layer, arr) : DT_OK;
 }
 
+/* "keys": {"dir": DIRECTORY}: the file key store the adapters load their
+ * keys from (relative to the description's directory). A host's own store
+ * (dt_twin_options.keys) and this section are exclusive. */
+static int read_keys(void *layer, const dt_config *sec, dt_diag *diag)
+{
+    (void)diag;
+    build *b = layer;
+    if (sec == NULL || b->io->mode == DT__IO_REPLAY)
+        return DT_OK; /* a replay opens no adapter and loads no key */
+    const char *dir = NULL;
+    const dt_config *v = dt_config_get(sec, "dir");
+    if (dt_config_len(sec) != (v != NULL ? 1u : 0u) || v == NULL ||
+        dt_config_string(v, &dir) != DT_OK || dir[0] == '\0')
+        return fail(b, DT_EPARSE, "keys", "expected {\"dir\": \"DIRECTORY\"}, the key store");
+    if (b->io->keys != NULL)
+        return fail(b, DT_EINVAL, "keys.dir",
+                    "the host passed its own key store (dt_twin_options.keys): one or the other");
+    char path[512];
+    if (dir[0] == '/' || b->io->basedir[0] == '\0')
+        dt__fmt(path, sizeof path, "%s", dir);
+    else
+        dt__fmt(path, sizeof path, "%s/%s", b->io->basedir, dir);
+    dt_diag d;
+    memset(&d, 0, sizeof d);
+    int rc = dt_keystore_file(path, &b->io->keys, &d);
+    if (rc != DT_OK)
+        return fail(b, rc, "keys.dir", "%s", d.message);
+    b->io->own_keys = 1;
+    return DT_OK;
+}
+
 static int read_bus(void *layer, const dt_config *sec, dt_diag *diag)
 {
     (void)diag;
@@ -493,10 +524,11 @@ static int read_bus(void *layer, const dt_config *sec, dt_diag *diag)
     return dt__bus_read(b->io, sec, b->diag);
 }
 
-/* The sections the adapter host reads, in this order: the bus first, whose
- * connection the sources and sinks share. */
+/* The sections the adapter host reads, in this order: the key store, then
+ * the bus, whose connection the sources and sinks share. */
 const dt__section_def dt__io_sections[] = {
-    {"bus", read_bus}, {"sources", read_sources}, {"sinks", read_sinks}, {NULL, NULL}};
+    {"keys", read_keys}, {"bus", read_bus}, {"sources", read_sources}, {"sinks", read_sinks},
+    {NULL, NULL}};
 
 int dt__io_read(build *b)
 {

@@ -159,6 +159,47 @@ const char *dt_sink_name(const dt_sink_ctx *c) { return c->id; }
 const dt_model *dt_sink_model(const dt_sink_ctx *c) { return c->io->model; }
 const char *dt_sink_basedir(const dt_sink_ctx *c) { return c->io->basedir; }
 
+/* A key from the io's store for an adapter; the reason of a failure in err. */
+static int io_key(const dt_io *io, const char *name, dt_key_kind kind, dt_key **out, char *err,
+                  size_t cap)
+{
+    *out = NULL;
+    if (io->keys == NULL) {
+        dt__fmt(err, cap, "key \"%s\": the twin has no key store: add \"keys\": {\"dir\": "
+                "DIRECTORY} to the description (or pass dt_twin_options.keys)",
+                name != NULL ? name : "");
+        return DT_ENOTFOUND;
+    }
+    dt_diag d;
+    memset(&d, 0, sizeof d);
+    int rc = dt_key_load(io->keys, name, kind, out, &d);
+    if (rc != DT_OK)
+        dt__fmt(err, cap, "%s", d.message);
+    return rc;
+}
+
+int dt_source_key(dt_source_ctx *c, const char *name, dt_key_kind kind, dt_key **out)
+{
+    if (c == NULL || out == NULL)
+        return DT_EINVAL;
+    char err[400];
+    int rc = io_key(c->io, name, kind, out, err, sizeof err);
+    if (rc != DT_OK)
+        dt_source_error(c, "%s", err);
+    return rc;
+}
+
+int dt_sink_key(dt_sink_ctx *c, const char *name, dt_key_kind kind, dt_key **out)
+{
+    if (c == NULL || out == NULL)
+        return DT_EINVAL;
+    char err[400];
+    int rc = io_key(c->io, name, kind, out, err, sizeof err);
+    if (rc != DT_OK)
+        dt_sink_error(c, "%s", err);
+    return rc;
+}
+
 size_t dt__counters_copy(dt_counter *out, size_t max, const dt_counter *c, size_t n)
 {
     for (size_t i = 0; out != NULL && i < n && i < max; i++)

@@ -79,6 +79,8 @@ struct dt_io {
     size_t n_link;
     int bus_declared; /* the description has a bus section (any mode) */
     dt_ingest *ing;   /* the sources' clocks (remote beliefs' times) */
+    dt_keystore *keys; /* the adapters' keys: the host's, or the "keys" section's */
+    int own_keys;      /* opened here from the "keys" section: closed with the io */
     size_t n_bel;     /* sources that reserved beliefs */
 };
 

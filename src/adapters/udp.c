@@ -27,9 +27,9 @@
 
 typedef dt__udpsrc udpsrc;
 
-static const char *const udpsrc_keys[] = {"bind",          "port",       "source_id",
-                                          "max_count",     "poll_datagrams", "poll_bytes",
-                                          "restart_after", NULL};
+static const char *const udpsrc_keys[] = {
+    "bind",       "port",          "source_id", "max_count", "poll_datagrams",
+    "poll_bytes", "restart_after", "auth",      "key",       "peer",           NULL};
 
 static void malformed(udpsrc *s)
 {
@@ -89,17 +89,30 @@ static void decode_records(udpsrc *s, const uint8_t *p, const dt_wire_header *hd
     }
 }
 
-/* One datagram: the cheap checks first (constant time), the CRC over up to
- * 64 kB only for a frame this source would take. */
-static void take(udpsrc *s, const uint8_t *p, size_t n, int cut)
+/* One datagram: the cheap checks first (constant time), the CRC or MAC over
+ * up to 64 kB only for a frame this source would take, the sequence window
+ * only for a frame that verified (a forgery never moves it). */
+static void take(udpsrc *s, const uint8_t *p, size_t n, int cut,
+                 const struct sockaddr_storage *from)
 {
     if (cut) {
         s->st.kernel_truncated++;
         malformed(s);
         return;
     }
+    if (s->have_peer && !dt__udp_same_host(from, &s->peer)) {
+        s->st.wrong_peer++;
+        malformed(s);
+        return;
+    }
     dt_wire_header hd;
     dt_wire_error e = dt_wire_decode_header(p, n, &hd);
+    if (e == DT_WIRE_OK && s->key != NULL && hd.version != DT_WIRE_VERSION_AUTH) {
+        /* a keyed source takes authenticated frames only: no downgrade */
+        s->st.unauthenticated++;
+        malformed(s);
+        return;
+    }
     if (e == DT_WIRE_OK && hd.type != DT_WIRE_SAMPLES) {
         s->st.wrong_type++;
         malformed(s);
@@ -114,9 +127,13 @@ static void take(udpsrc *s, const uint8_t *p, size_t n, int cut)
     if (e == DT_WIRE_OK && hd.count > s->max_count)
         e = DT_WIRE_TOO_MANY;
     if (e == DT_WIRE_OK)
-        e = dt_wire_check_crc(p, n);
+        e = hd.version == DT_WIRE_VERSION_AUTH ? dt_wire_check_mac(p, n, s->key)
+                                               : dt_wire_check_crc(p, n);
     if (e != DT_WIRE_OK) {
-        s->st.rejected[e]++;
+        if (e == DT_WIRE_BAD_MAC)
+            s->st.bad_mac++; /* forged, corrupted, another key's, or no key here */
+        else
+            s->st.rejected[e]++;
         malformed(s);
         return;
     }
@@ -134,7 +151,11 @@ static void drain(udpsrc *s)
     while (s->have_fd && !s->paused) {
         struct iovec iov = {s->buf, UDP_BUF};
         struct msghdr mh;
+        struct sockaddr_storage from;
         memset(&mh, 0, sizeof mh);
+        memset(&from, 0, sizeof from);
+        mh.msg_name = &from;
+        mh.msg_namelen = sizeof from;
         mh.msg_iov = &iov;
         mh.msg_iovlen = 1;
         ssize_t n;
@@ -150,7 +171,7 @@ static void drain(udpsrc *s)
             s->used_bytes += (size_t)n;
             s->st.bytes += (uint64_t)n;
             s->st.datagrams++;
-            take(s, s->buf, (size_t)n, (mh.msg_flags & MSG_TRUNC) != 0);
+            take(s, s->buf, (size_t)n, (mh.msg_flags & MSG_TRUNC) != 0, &from);
         }
         if (s->used_datagrams >= s->poll_datagrams || s->used_bytes >= s->poll_bytes ||
             s->ring_full)
@@ -164,6 +185,13 @@ static void udpsrc_close(void *self)
     dt__udp_close_fd(&s->fd, &s->have_fd);
     dt__free(&s->alloc, s->buf);
     s->buf = NULL;
+    dt_key_free(s->key);
+    s->key = NULL;
+}
+
+static int load_key(void *ctx, const char *name, dt_key **out)
+{
+    return dt_source_key(ctx, name, DT_KEY_MAC, out);
 }
 
 /* The configuration, checked, and the address to bind. */
@@ -214,7 +242,19 @@ static int udpsrc_config(udpsrc *s, dt_source_ctx *ctx, const dt_config *cfg,
         dt_source_error(ctx, "%s", err);
         return DT_EINVAL;
     }
-    return DT_OK;
+    v = dt_config_get(cfg, "peer");
+    const char *peer = NULL;
+    if (v != NULL && (dt_config_string(v, &peer) != DT_OK ||
+                      dt__udp_parse_host(peer, &s->peer) != DT_OK)) {
+        dt_source_error(ctx, "peer: expected the sender's numeric IP address (no port)");
+        return DT_EINVAL;
+    }
+    s->have_peer = v != NULL;
+    int rc = dt__udp_auth(cfg, dt__udp_is_loopback(addr), "binds to", &s->key, load_key, ctx, err,
+                          sizeof err);
+    if (rc != DT_OK && err[0] != '\0')
+        dt_source_error(ctx, "%s", err);
+    return rc;
 }
 
 /* What open checks, without creating the socket. */
@@ -225,6 +265,7 @@ static int udpsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
         return DT_ENOMEM;
     struct sockaddr_storage addr;
     int rc = udpsrc_config(s, ctx, cfg, &addr);
+    dt_key_free(s->key);
     dt__free(dt_source_allocator(ctx), s);
     return rc;
 }
@@ -236,11 +277,14 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     s->alloc = *dt_source_allocator(ctx);
     struct sockaddr_storage addr;
     int rc0 = udpsrc_config(s, ctx, cfg, &addr);
-    if (rc0 != DT_OK)
+    if (rc0 != DT_OK) {
+        udpsrc_close(s);
         return rc0;
+    }
     s->buf = dt__malloc(&s->alloc, UDP_BUF);
     if (s->buf == NULL) {
         dt_source_error(ctx, "out of memory");
+        udpsrc_close(s);
         return DT_ENOMEM;
     }
     s->fd = dt__udp_socket(addr.ss_family);
@@ -251,16 +295,6 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
         return DT_EIO;
     }
     dt__udp_read_kernel_drops(s); /* the baseline: drops before open are not ours */
-    if (!dt__udp_is_loopback(&addr)) {
-        char host[64] = "?";
-        dt__udp_addr_text(&addr, host, sizeof host);
-        /* Frames carry a CRC, not a key: anyone who can reach the port can
-         * feed this source, and through it move the actuators. */
-        dt_source_log(ctx, DT_LOG_WARN,
-                      "bound to %s, not loopback, without authentication: any host that "
-                      "can send to this port can inject samples (docs/wire.md, security)",
-                      host);
-    }
     (void)dt__udp_bound_port(s->fd, &s->st.port); /* 0 if it cannot be read */
     return DT_OK;
 }
@@ -335,6 +369,9 @@ static size_t udpsrc_counters(const void *self, dt_counter *out, size_t max)
         {"truncated", t->rejected[DT_WIRE_TRUNCATED]},
         {"trailing", t->rejected[DT_WIRE_TRAILING]},
         {"bad_crc", t->rejected[DT_WIRE_BAD_CRC]},
+        {"bad_mac", t->bad_mac},
+        {"unauthenticated", t->unauthenticated},
+        {"wrong_peer", t->wrong_peer},
         {"wrong_type", t->wrong_type},
         {"wrong_source", t->wrong_source},
         {"kernel_truncated", t->kernel_truncated},

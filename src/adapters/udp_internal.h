@@ -16,6 +16,9 @@
 
 typedef struct dt__udpsrc {
     dt_source_ctx *ctx;
+    dt_key *key;  /* "auth": "mac": version 3 frames only, their MAC under it */
+    int have_peer; /* "peer": datagrams from any other address are refused */
+    struct sockaddr_storage peer;
     dt_allocator alloc;
     int fd, have_fd; /* the bound socket (non-blocking) */
     int paused;      /* the budget of this cycle is spent: read nothing until the next poll */
@@ -57,6 +60,17 @@ int dt__udp_parse_endpoint(const dt_config *cfg, const char *hostkey, const char
                            size_t errcap);
 /* The length of the sockaddr of a's family. */
 socklen_t dt__udp_addr_len(const struct sockaddr_storage *a);
+/* A numeric IPv4 or IPv6 address (no port) into addr, or DT_EINVAL. */
+int dt__udp_parse_host(const char *host, struct sockaddr_storage *addr);
+/* 1 when a and b are the same address (family and address; ports ignored). */
+int dt__udp_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* The "auth" and "key" of an adapter's configuration: auth "mac" loads the
+ * key (its kind DT_KEY_MAC) through load(ctx, ...); "none" is refused unless
+ * `loopback` (the address bound or sent to is one). *key stays NULL for
+ * "none". The reason of a refusal in err. */
+int dt__udp_auth(const dt_config *cfg, int loopback, const char *what, dt_key **key,
+                 int (*load)(void *ctx, const char *name, dt_key **out), void *ctx, char *err,
+                 size_t errcap);
 /* 1 for a loopback address (127.0.0.0/8, ::1). */
 int dt__udp_is_loopback(const struct sockaddr_storage *a);
 /* The address as text (without the port) into buf; buf untouched if it

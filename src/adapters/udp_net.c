@@ -96,6 +96,22 @@ int dt__udp_parse_endpoint(const dt_config *cfg, const char *hostkey, const char
     return DT_OK;
 }
 
+int dt__udp_parse_host(const char *host, struct sockaddr_storage *addr)
+{
+    return host != NULL && parse_ip(host, 0, addr) == 0 ? DT_OK : DT_EINVAL;
+}
+
+int dt__udp_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
 int dt__udp_is_loopback(const struct sockaddr_storage *a)
 {
     if (a->ss_family == AF_INET6) {
@@ -105,6 +121,45 @@ int dt__udp_is_loopback(const struct sockaddr_storage *a)
     }
     /* 127.0.0.0/8 */
     return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+}
+
+int dt__udp_auth(const dt_config *cfg, int loopback, const char *what, dt_key **key,
+                 int (*load)(void *ctx, const char *name, dt_key **out), void *ctx, char *err,
+                 size_t errcap)
+{
+    *key = NULL;
+    const char *auth = NULL, *name = NULL;
+    const dt_config *v = dt_config_get(cfg, "auth");
+    const dt_config *k = dt_config_get(cfg, "key");
+    if (v == NULL || dt_config_string(v, &auth) != DT_OK ||
+        (strcmp(auth, "mac") != 0 && strcmp(auth, "none") != 0)) {
+        dt__fmt(err, errcap, "auth: required: \"mac\" with \"key\": NAME (authenticated "
+                "frames, wire version 3), or \"none\" (unauthenticated versions 1 and 2, "
+                "loopback only)");
+        return DT_EINVAL;
+    }
+    if (strcmp(auth, "none") == 0) {
+        if (k != NULL) {
+            dt__fmt(err, errcap, "key: given with \"auth\": \"none\"; say \"auth\": \"mac\"");
+            return DT_EINVAL;
+        }
+        if (!loopback) {
+            dt__fmt(err, errcap, "auth: \"none\" %s an address that is not loopback: anyone "
+                    "on the network could forge frames; give it a key (\"auth\": \"mac\", "
+                    "\"key\": NAME)", what);
+            return DT_EINVAL;
+        }
+        return DT_OK;
+    }
+    if (k == NULL || dt_config_string(k, &name) != DT_OK || name[0] == '\0') {
+        dt__fmt(err, errcap, "key: required with \"auth\": \"mac\": the name of a key in "
+                "the twin's key store");
+        return DT_EINVAL;
+    }
+    int rc = load(ctx, name, key);
+    if (rc != DT_OK)
+        err[0] = '\0'; /* load said why */
+    return rc;
 }
 
 int dt__udp_get_id(const dt_config *cfg, uint32_t *out)

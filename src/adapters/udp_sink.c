@@ -14,15 +14,23 @@ typedef struct udpsink {
     struct sockaddr_storage dest;
     uint32_t source_id, seq;
     uint64_t sent, would_block, send_errors;
-    uint8_t frame[DT_WIRE_HEADER + DT_WIRE_COMMAND_RECORD + DT_WIRE_TRAILER];
+    dt_key *key; /* "auth": "mac": version 3 frames with a MAC under it */
+    uint8_t frame[DT_WIRE_HEADER + DT_WIRE_COMMAND_RECORD + DT_WIRE_MAC_TRAILER];
 } udpsink;
 
-static const char *const udpsink_keys[] = {"host", "port", "source_id", NULL};
+static const char *const udpsink_keys[] = {"host", "port", "source_id", "auth", "key", NULL};
 
 static void udpsink_close(void *self)
 {
     udpsink *s = self;
     dt__udp_close_fd(&s->fd, &s->have_fd);
+    dt_key_free(s->key);
+    s->key = NULL;
+}
+
+static int load_key(void *ctx, const char *name, dt_key **out)
+{
+    return dt_sink_key(ctx, name, DT_KEY_MAC, out);
 }
 
 static int udpsink_config(udpsink *s, dt_sink_ctx *ctx, const dt_config *cfg)
@@ -41,25 +49,34 @@ static int udpsink_config(udpsink *s, dt_sink_ctx *ctx, const dt_config *cfg)
             dt_sink_error(ctx, "mapping[%zu]: a udp sink maps signals to channels", i);
             return DT_EINVAL;
         }
-    return DT_OK;
+    int rc = dt__udp_auth(cfg, dt__udp_is_loopback(&s->dest), "sends to", &s->key, load_key, ctx,
+                          err, sizeof err);
+    if (rc != DT_OK && err[0] != '\0')
+        dt_sink_error(ctx, "%s", err);
+    return rc;
 }
 
 static int udpsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
 {
     udpsink s;
     memset(&s, 0, sizeof s);
-    return udpsink_config(&s, ctx, cfg);
+    int rc = udpsink_config(&s, ctx, cfg);
+    dt_key_free(s.key);
+    return rc;
 }
 
 static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
 {
     udpsink *s = self;
     int rc0 = udpsink_config(s, ctx, cfg);
-    if (rc0 != DT_OK)
+    if (rc0 != DT_OK) {
+        udpsink_close(s);
         return rc0;
+    }
     s->fd = dt__udp_socket(s->dest.ss_family);
     if (s->fd < 0) {
         dt_sink_error(ctx, "cannot create a socket: %s", strerror(errno));
+        udpsink_close(s);
         return DT_EIO;
     }
     s->have_fd = 1;
@@ -71,7 +88,10 @@ static int udpsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     udpsink *s = self;
     dt_wire_command r = {(uint32_t)map->channel, 0, cmd->seq, cmd->t_issued, cmd->t_deadline,
                          cmd->value * map->scale + map->offset};
-    size_t len = dt_wire_encode_commands(s->frame, sizeof s->frame, s->source_id, s->seq, &r, 1);
+    dt_wire_header h = {1, DT_WIRE_COMMANDS, s->source_id, s->seq, 1, 0};
+    size_t len = s->key != NULL
+                     ? dt_wire_encode_commands_auth(s->frame, sizeof s->frame, &h, &r, 1, s->key)
+                     : dt_wire_encode_commands_v2(s->frame, sizeof s->frame, &h, &r, 1);
     ssize_t rc;
     do
         rc = sendto(s->fd, s->frame, len, 0, (const struct sockaddr *)&s->dest,

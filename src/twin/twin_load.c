@@ -391,9 +391,10 @@ static int options(const dt_twin_options *opt, dt_twin_options *o)
 {
     *o = (dt_twin_options)DT_TWIN_OPTIONS_INIT;
     if (opt != NULL) {
-        /* the layout before `validate` was added is still accepted */
+        /* the layouts before `validate` and `keys` were added are still accepted */
         size_t older = offsetof(dt_twin_options, validate);
-        if (opt->size != sizeof *opt && opt->size != older)
+        size_t old = offsetof(dt_twin_options, keys);
+        if (opt->size != sizeof *opt && opt->size != older && opt->size != old)
             return DT_EABI;
         memcpy(o, opt, opt->size);
         o->size = sizeof *o;
@@ -457,7 +458,7 @@ static int load_json(const char *text, size_t len, const dt_twin_options *opt, i
         }
     }
     if (rc == DT_OK)
-        rc = dt__io_create(t->model, t->ing, t->reg, o.basedir, a, lg,
+        rc = dt__io_create(t->model, t->ing, t->reg, o.basedir, a, lg, o.keys,
                            t->check_only ? DT__IO_VALIDATE
                            : t->replay   ? DT__IO_REPLAY
                                          : DT__IO_OPEN,

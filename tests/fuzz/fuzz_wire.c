@@ -97,11 +97,11 @@ static const char doc[] =
     " \"limits\":{\"min\":-1e6,\"max\":1e6}},"
     "{\"id\":\"b\",\"asset\":\"p\",\"quantity\":\"temperature\",\"unit\":\"K\",\"role\":\"measured\"}],"
     "\"sources\":["
-    "{\"id\":\"fx\",\"kind\":\"udp\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":64,"
+    "{\"id\":\"fx\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":64,"
     " \"reorder\":64,\"poll_datagrams\":3,\"restart_after\":1,"
     " \"mapping\":[{\"channel\":0,\"signal\":\"a\",\"unit\":\"mm\"},{\"channel\":1,\"signal\":\"b\","
     "  \"unit\":\"degC\"}]},"
-    "{\"id\":\"est\",\"kind\":\"udp\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":4096,"
+    "{\"id\":\"est\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":4096,"
     " \"reorder\":64,\"clock\":{\"mode\":\"estimate\",\"window\":0.001,\"windows\":2,\"jump\":0.001},"
     " \"mapping\":[{\"channel\":0,\"signal\":\"a\"},{\"channel\":1,\"signal\":\"b\"}]}]}";
 

@@ -245,7 +245,7 @@ static void test_builtin_counters_and_progress(void **state)
     (void)snprintf(doc, sizeof doc,
                    DOC("{\"id\":\"f\",\"kind\":\"csv\",\"file\":\"%s/examples/tank/level.csv\","
                        "\"mapping\":[{\"native\":\"level_m\",\"signal\":\"y\"}]},"
-                       "{\"id\":\"u\",\"kind\":\"udp\",\"port\":0,\"source_id\":9,"
+                       "{\"id\":\"u\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":9,"
                        "\"mapping\":[{\"channel\":1,\"signal\":\"y\"}]}"),
                    DTT_SOURCE_DIR);
     int rc;

@@ -208,11 +208,11 @@ static const bad_io bad_ios[] = {
      "sources[0].clock: mode \"guess\" is not fixed or estimate"},
     {",\"sources\":[{\"id\":\"s\",\"kind\":\"csv\",\"file\":\"/nonexistent/x.csv\"}]}", DT_EIO,
      "sources[0]: file: cannot open /nonexistent/x.csv: No such file or directory"},
-    {",\"sources\":[{\"id\":\"s\",\"kind\":\"udp\",\"port\":0}]}", DT_EINVAL,
+    {",\"sources\":[{\"id\":\"s\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0}]}", DT_EINVAL,
      "sources[0]: source_id: required, an integer in 1..4294967295"},
     {",\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"signal\":\"level\"}]}]}", DT_EPARSE,
      "sinks[0].mapping[0].signal: signal \"level\" is measured; a sink maps commanded signals"},
-    {",\"sinks\":[{\"id\":\"k\",\"kind\":\"udp\",\"source_id\":3,\"port\":9,\"mapping\":[{\"signal\":\"speed\"}]}]}",
+    {",\"sinks\":[{\"id\":\"k\",\"kind\":\"udp\",\"auth\":\"none\",\"source_id\":3,\"port\":9,\"mapping\":[{\"signal\":\"speed\"}]}]}",
      DT_EINVAL, "sinks[0]: mapping[0]: a udp sink maps signals to channels"},
     {",\"sinks\":[{\"id\":\"k\",\"kind\":\"csvlog\"}]}", DT_EINVAL,
      "sinks[0]: file: missing (required string)"},
@@ -933,7 +933,7 @@ static void test_udp_source_counts_every_kind(void **state)
 {
     (void)state;
     static const char doc[] = MODEL_HEAD
-        ",\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"bind\":\"127.0.0.1\",\"port\":0,"
+        ",\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"none\",\"bind\":\"127.0.0.1\",\"port\":0,"
         "\"source_id\":42,\"max_count\":8,\"timeout\":100,\"ring\":4096,\"mapping\":["
         "{\"channel\":1,\"signal\":\"level\",\"unit\":\"mm\"},{\"channel\":2,\"signal\":\"temp\"}]}]}";
     rig r;
@@ -1076,7 +1076,7 @@ static void test_udp_sink_sends_commands(void **state)
     getsockname(rx, (struct sockaddr *)&a, &alen);
     char doc[1024];
     snprintf(doc, sizeof doc,
-             "%s,\"sinks\":[{\"id\":\"drive\",\"kind\":\"udp\",\"port\":%d,\"source_id\":7,"
+             "%s,\"sinks\":[{\"id\":\"drive\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":%d,\"source_id\":7,"
              "\"mapping\":[{\"channel\":5,\"signal\":\"speed\",\"unit\":\"rpm\"}]}]}",
              MODEL_HEAD, ntohs(a.sin_port));
     rig r;

@@ -152,7 +152,7 @@ static const char io_doc[] =
     "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":[{\"native\":\"L\",\"signal\":\"level\",\"unit\":\"mm\"}]},"
     "{\"id\":\"c\",\"kind\":\"csv\",\"file\":\"" DTT_SOURCE_DIR "/tests/data/replay_small.csv\","
     "\"mapping\":[{\"native\":\"lvl\",\"signal\":\"level\"}]},"
-    "{\"id\":\"u\",\"kind\":\"udp\",\"port\":0,\"source_id\":5,\"mapping\":[{\"channel\":1,\"signal\":\"level\"}]}],"
+    "{\"id\":\"u\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":5,\"mapping\":[{\"channel\":1,\"signal\":\"level\"}]}],"
     "\"sinks\":[{\"id\":\"k\",\"kind\":\"memory\",\"mapping\":[{\"signal\":\"speed\",\"unit\":\"rpm\"}]},"
     "{\"id\":\"l\",\"kind\":\"csvlog\",\"file\":\"" DTT_BINARY_DIR "/alloc_fail_log.csv\","
     "\"mapping\":[{\"signal\":\"speed\"}]}]}";

@@ -82,7 +82,7 @@ static int rig_try(rig *r, const char *bus, int mode)
     ic.logger = dt_logger_silent();
     assert_int_equal(dt_ingest_create(r->model, &ic, &r->ing), 0);
     dt_logger lg = {capture, r, DT_LOG_DEBUG};
-    int rc = dt__io_create(r->model, r->ing, NULL, DTT_BINARY_DIR, NULL, &lg, mode, &r->io,
+    int rc = dt__io_create(r->model, r->ing, NULL, DTT_BINARY_DIR, NULL, &lg, NULL, mode, &r->io,
                            &r->diag);
     if (rc == DT_OK)
         r->m = dt__bus_mqtt(r->io);

@@ -284,7 +284,7 @@ static void build_doc(const run *r)
              "{\"id\":\"aux\",\"kind\":\"memory\",\"timeout\":0.5,\"max_hold\":0.05,\"ring\":4096,\"reorder\":4096,"
              " \"clock\":{\"mode\":\"estimate\",\"window\":0.5,\"windows\":8,\"jump\":1},"
              " \"mapping\":[{\"native\":\"lvl2\",\"signal\":\"y2\"}]},"
-             "{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":7,\"timeout\":1,\"max_hold\":0.05%s,"
+             "{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":7,\"timeout\":1,\"max_hold\":0.05%s,"
              " \"mapping\":[{\"channel\":1,\"signal\":\"y3\"}]}],"
              "\"sinks\":[{\"id\":\"act\",\"kind\":\"flaky\",\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
              "\"estimator\":{\"states\":[\"y_est\"],\"inputs\":[\"u\"],\"A\":[[-1]],\"B\":[[1]],"

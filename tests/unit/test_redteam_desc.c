@@ -526,7 +526,7 @@ static void test_host_messages_name_the_value(void **state)
          "sources[0].mapping: expected an array, got an object"},
         {S("[{\"id\":\"m\",\"kind\":\"memory\",\"mapping\":[null]}]"),
          "sources[0].mapping[0]: expected an object, got null"},
-        {S("[{\"id\":\"m\",\"kind\":\"udp\",\"source_id\":1,\"port\":0,"
+        {S("[{\"id\":\"m\",\"kind\":\"udp\",\"auth\":\"none\",\"source_id\":1,\"port\":0,"
            "\"mapping\":[{\"channel\":-0.5,\"signal\":\"lvl\"}]}]"),
          "sources[0].mapping[0].channel: must be an integer in 0..4294967295, got -0.5"},
     };

@@ -25,7 +25,7 @@
     "{\"dtwin\":1,\"name\":\"hooks\",\"assets\":[{\"id\":\"p\"}],\"signals\":["              \
     "{\"id\":\"level\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\","              \
     "\"role\":\"measured\"},{\"id\":\"valve\",\"asset\":\"p\",\"quantity\":\"length\","      \
-    "\"unit\":\"m\",\"role\":\"commanded\"}],\"sources\":[{\"id\":\"net\",\"kind\":\"udp\","  \
+    "\"unit\":\"m\",\"role\":\"commanded\"}],\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"none\","  \
     "\"port\":0,\"source_id\":42,\"timeout\":100,"                                             \
     "\"mapping\":[{\"channel\":1,\"signal\":\"level\",\"unit\":\"cm\"}]"
 
@@ -262,7 +262,7 @@ static void test_sink_watches_nothing(void **state)
     (void)state;
     rig r;
     rig_open(&r, NULL,
-             ",\"sinks\":[{\"id\":\"k\",\"kind\":\"udp\",\"port\":9,\"source_id\":3,"
+             ",\"sinks\":[{\"id\":\"k\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":9,\"source_id\":3,"
              "\"mapping\":[{\"signal\":\"valve\",\"channel\":1}]}]");
     assert_int_equal(dt_io_sink_count(r.io), 1);
     dt_io_watch w[4];
