@@ -3,7 +3,10 @@
 
 It sends sample frames to a twin's UDP source and receives, decodes and
 verifies the command frames of a twin's UDP sink. Python standard library
-only: the frame is struct-packed little-endian and its CRC is zlib's crc32.
+only: the frame is struct-packed little-endian, its CRC is zlib's crc32, and
+the MAC of authenticated (version 3) frames is hashlib's keyed BLAKE2b.
+
+    wire_client.py send --to 127.0.0.1:5010 --source-id 7 --key keys/plc.key --sample 1=2500
 
     wire_client.py send --to 127.0.0.1:5010 --source-id 7 --sample 1=2500 --rate 20
     wire_client.py recv --listen 127.0.0.1:5020 --expect-source-id 9
@@ -17,6 +20,7 @@ description (docs/wire.md, "Time").
 """
 
 import argparse
+import hashlib
 import json
 import os
 import select
@@ -35,10 +39,14 @@ HEADER = struct.Struct("<IBBHIIHH")
 SAMPLE = struct.Struct("<IIqdd")
 # command record: channel u32, flags u32, seq u64, t_issued i64, t_deadline i64, value f64
 COMMAND = struct.Struct("<IIQqqd")
-TRAILER = struct.Struct("<I")  # CRC-32 of every byte before it
+TRAILER = struct.Struct("<I")  # CRC-32 of every byte before it (versions 1 and 2)
+MAC_SIZE = 16  # version 3: keyed BLAKE2b-128 of every byte before it
+KEY_SIZE = 32
 MAX_DATAGRAM = 65507
 MAX_SAMPLES = (MAX_DATAGRAM - HEADER.size - TRAILER.size) // SAMPLE.size  # 2046
 MAX_COMMANDS = (MAX_DATAGRAM - HEADER.size - TRAILER.size) // COMMAND.size  # 1637
+MAX_SAMPLES_AUTH = (MAX_DATAGRAM - HEADER.size - MAC_SIZE) // SAMPLE.size  # 2045
+MAX_COMMANDS_AUTH = (MAX_DATAGRAM - HEADER.size - MAC_SIZE) // COMMAND.size  # 1636
 F_VARIANCE, F_UNCERTAIN = 0x1, 0x2
 U16, U32, U64 = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
@@ -58,20 +66,53 @@ def crc32(data):
     return zlib.crc32(data) & U32
 
 
-def encode_samples(source_id, seq, records, version=2, epoch=0):
-    """A sample frame. records: (channel, flags, t_source_ns, value, variance)."""
+def mac(key, data):
+    """The version 3 trailer: keyed BLAKE2b with a 16-byte digest (libsodium's
+    crypto_generichash with a key)."""
+    return hashlib.blake2b(data, digest_size=MAC_SIZE, key=key).digest()
+
+
+def read_key(path):
+    """A key file as dtwin's key store keeps it: exactly 32 raw bytes, a
+    regular file readable by its owner only."""
+    st = os.stat(path)
+    if st.st_mode & 0o077:
+        raise SystemExit("wire_client: %s: mode %04o lets others read it; chmod 600 it"
+                         % (path, st.st_mode & 0o7777))
+    with open(path, "rb") as f:
+        key = f.read(KEY_SIZE + 1)
+    if len(key) != KEY_SIZE:
+        raise SystemExit("wire_client: %s: holds %d bytes, a key is exactly %d raw bytes"
+                         % (path, len(key), KEY_SIZE))
+    return key
+
+
+def seal(out, version, key):
+    if version == 3:
+        out += mac(key, bytes(out))
+    else:
+        out += TRAILER.pack(crc32(out))
+    return bytes(out)
+
+
+def encode_samples(source_id, seq, records, version=2, epoch=0, key=None):
+    """A sample frame. records: (channel, flags, t_source_ns, value, variance).
+    Version 3 (authenticated) needs the link's key."""
     if not 1 <= source_id <= U32:
         raise ValueError("source_id must be in 1..2^32-1")
     if not 0 <= seq <= U32:
         raise ValueError("seq must be in 0..2^32-1")
-    if version not in (1, 2):
-        raise ValueError("version must be 1 or 2")
+    if version not in (1, 2, 3):
+        raise ValueError("version must be 1, 2 or 3")
+    if (version == 3) != (key is not None):
+        raise ValueError("version 3, and only it, takes a key")
     if version == 1 and epoch != 0:
         raise ValueError("version 1 has no epoch (bytes 18..19 must be 0)")
     if not 0 <= epoch <= U16:
         raise ValueError("epoch must be in 0..65535")
-    if not 1 <= len(records) <= MAX_SAMPLES:
-        raise ValueError("a frame holds 1..%d sample records" % MAX_SAMPLES)
+    limit = MAX_SAMPLES_AUTH if version == 3 else MAX_SAMPLES
+    if not 1 <= len(records) <= limit:
+        raise ValueError("a frame holds 1..%d sample records" % limit)
     out = bytearray(HEADER.pack(MAGIC, version, T_SAMPLES, 0, source_id, seq, len(records), epoch))
     for channel, flags, t_source, value, variance in records:
         if not 0 <= channel <= U32:
@@ -81,22 +122,23 @@ def encode_samples(source_id, seq, records, version=2, epoch=0):
         if not I64_MIN <= t_source <= I64_MAX:
             raise ValueError("t_source must fit an int64")
         out += SAMPLE.pack(channel, flags, t_source, value, variance)
-    out += TRAILER.pack(crc32(out))
-    return bytes(out)
+    return seal(out, version, key)
 
 
-def encode_commands(source_id, seq, records, version=1, epoch=0):
+def encode_commands(source_id, seq, records, version=1, epoch=0, key=None):
     """A command frame (what a sink sends; for tests of receivers).
     records: (channel, flags, seq, t_issued, t_deadline, value)."""
     if version == 1 and epoch != 0:
         raise ValueError("version 1 has no epoch")
-    if not 1 <= len(records) <= MAX_COMMANDS:
-        raise ValueError("a frame holds 1..%d command records" % MAX_COMMANDS)
+    if (version == 3) != (key is not None):
+        raise ValueError("version 3, and only it, takes a key")
+    limit = MAX_COMMANDS_AUTH if version == 3 else MAX_COMMANDS
+    if not 1 <= len(records) <= limit:
+        raise ValueError("a frame holds 1..%d command records" % limit)
     out = bytearray(HEADER.pack(MAGIC, version, T_COMMANDS, 0, source_id, seq, len(records), epoch))
     for r in records:
         out += COMMAND.pack(*r)
-    out += TRAILER.pack(crc32(out))
-    return bytes(out)
+    return seal(out, version, key)
 
 
 def decode_header(data):
@@ -109,12 +151,13 @@ def decode_header(data):
     magic, version, typ, flags, source_id, seq, count, epoch = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise WireError("bad_magic", "0x%08X" % magic)
-    if version not in (1, 2):
+    if version not in (1, 2, 3):
         raise WireError("bad_version", str(version))
+    auth = version == 3
     if typ == T_SAMPLES:
-        rec, limit = SAMPLE, MAX_SAMPLES
+        rec, limit = SAMPLE, MAX_SAMPLES_AUTH if auth else MAX_SAMPLES
     elif typ == T_COMMANDS:
-        rec, limit = COMMAND, MAX_COMMANDS
+        rec, limit = COMMAND, MAX_COMMANDS_AUTH if auth else MAX_COMMANDS
     else:
         raise WireError("bad_type", str(typ))
     if flags != 0:
@@ -125,7 +168,7 @@ def decode_header(data):
         raise WireError("empty")
     if count > limit:
         raise WireError("too_many", str(count))
-    want = HEADER.size + count * rec.size + TRAILER.size
+    want = HEADER.size + count * rec.size + (MAC_SIZE if auth else TRAILER.size)
     if n < want:
         raise WireError("truncated", "%d bytes, %d records need %d" % (n, count, want))
     if n > want:
@@ -141,16 +184,31 @@ def check_crc(data):
         raise WireError("bad_crc", "stored 0x%08X" % crc)
 
 
+def check_trailer(data, version, key=None):
+    """The CRC (versions 1 and 2) or, in constant time, the MAC under key
+    (version 3; without a key it cannot verify: bad_mac). Raises WireError."""
+    if version != 3:
+        check_crc(data)
+    elif key is None or not hmac_compare(mac(key, data[: len(data) - MAC_SIZE]),
+                                         data[len(data) - MAC_SIZE:]):
+        raise WireError("bad_mac")
+
+
+def hmac_compare(a, b):
+    import hmac  # noqa: E402 (the standard library's constant-time comparison)
+    return hmac.compare_digest(a, b)
+
+
 def records_of(data, header):
     rec = SAMPLE if header["type"] == T_SAMPLES else COMMAND
     return [rec.unpack_from(data, HEADER.size + i * rec.size) for i in range(header["count"])]
 
 
-def decode(data):
-    """A whole frame checked (header, length, CRC): returns (header, records),
-    records as tuples in the encoders' order. Raises WireError(reason)."""
+def decode(data, key=None):
+    """A whole frame checked (header, length, CRC or MAC): returns (header,
+    records), records as tuples in the encoders' order. Raises WireError(reason)."""
     header = decode_header(data)
-    check_crc(data)
+    check_trailer(data, header["version"], key)
     return header, records_of(data, header)
 
 
@@ -250,7 +308,14 @@ class Sender:
         self.records = 0
         self.errors = 0
         has_epoch = args.state is not None or args.epoch is not None
+        self.key = read_key(args.key) if args.key else None
         self.version = args.version
+        if self.key is not None:  # a key: authenticated frames, nothing else
+            if self.version not in (None, 3):
+                raise SystemExit("wire_client: --key sends version 3 frames (drop --version)")
+            self.version = 3
+        elif self.version == 3:
+            raise SystemExit("wire_client: version 3 frames need --key")
         if self.version is None:  # auto: version 2 when there is an epoch to send
             self.version = 2 if has_epoch else 1
         if self.version == 1 and has_epoch:
@@ -276,7 +341,8 @@ class Sender:
         for channel, value, var in self.samples:
             flags = (F_VARIANCE if var is not None else 0) | (F_UNCERTAIN if self.uncertain else 0)
             recs.append((channel, flags, t, value, var if var is not None else 0.0))
-        return encode_samples(self.source_id, self.seq, recs, self.version, self.epoch), t
+        return encode_samples(self.source_id, self.seq, recs, self.version, self.epoch,
+                              self.key), t
 
     def send(self, sock, dest, out):
         data, t = self.frame()
@@ -323,6 +389,7 @@ class Receiver:
 
     def __init__(self, args):
         self.expect_id = args.expect_source_id
+        self.key = read_key(args.key) if args.key else None
         self.datagrams = 0
         self.commands = 0  # valid command datagrams
         self.records = 0
@@ -352,7 +419,9 @@ class Receiver:
                 raise WireError("wrong_type", "type %d" % h["type"])
             if self.expect_id is not None and h["source_id"] != self.expect_id:
                 raise WireError("wrong_source", "source_id %d" % h["source_id"])
-            check_crc(data)
+            if self.key is not None and h["version"] != 3:
+                raise WireError("unauthenticated", "version %d" % h["version"])
+            check_trailer(data, h["version"], self.key)
         except WireError as e:
             self.reject(e.reason, out, e.detail)
             return
@@ -498,6 +567,19 @@ def selftest():
     assert r == [(1, 1, 1700000000123456789, 2.5, 0.01)]
     c = encode_commands(9, 0, [(5, 0, 1, 100, 300, 1234.5)])
     assert len(c) == 20 + 40 + 4 and decode(c)[1][0][2] == 1
+    # version 3: the MAC of libsodium's crypto_generichash (keyed BLAKE2b-128),
+    # the same known answer as tests/unit/test_udp_auth.c
+    key = bytes(range(32))
+    a = encode_samples(7, 5, [(1, F_VARIANCE, 1700000000123456789, 2.5, 0.01)], 3, 3, key)
+    assert len(a) == 20 + 32 + 16
+    assert a[-16:].hex() == "4bbc23494e7b085849d93c4a3f3f7da0", a[-16:].hex()
+    assert decode(a, key)[1] == r
+    for k in (None, bytes(32)):
+        try:
+            decode(a, k)
+            raise AssertionError("a version 3 frame verified without its key")
+        except WireError as e:
+            assert e.reason == "bad_mac"
     bad = bytearray(c)
     bad[30] ^= 1
     for data, reason in ((c[:23], "short"), (b"X" + c[1:], "bad_magic"), (bytes(bad), "bad_crc"),
@@ -540,8 +622,13 @@ def parser():
                              "or explicit: NS for the first frame, + 1/rate per frame")
         sp.add_argument("--seq", type=bounded_int(0, U32), default=0,
                         help="seq of the first frame (0); +1 per frame, wraps at 2^32")
-        sp.add_argument("--version", type=int, choices=(1, 2), default=None,
-                        help="frame version; default 2 with --epoch or --state, else 1")
+        sp.add_argument("--version", type=int, choices=(1, 2, 3), default=None,
+                        help="frame version; default 3 with --key, else 2 with --epoch or "
+                             "--state, else 1")
+        sp.add_argument("--key", metavar="FILE",
+                        help="the link's key (32 raw bytes, mode 0600, as dtwin keygen "
+                             "writes it): send authenticated version 3 frames, for a source "
+                             "with \"auth\": \"mac\"")
         g = sp.add_mutually_exclusive_group()
         g.add_argument("--epoch", type=bounded_int(0, U16), help="version 2 epoch to send")
         g.add_argument("--state", metavar="FILE",
@@ -562,6 +649,10 @@ def parser():
     def receiving(sp, listen_help):
         sp.add_argument("--listen", type=endpoint, required=True, metavar="HOST:PORT",
                         help=listen_help)
+        if not any(a.dest == "key" for a in sp._actions):
+            sp.add_argument("--key", metavar="FILE",
+                            help="the sink's key (32 raw bytes, mode 0600): accept only "
+                                 "version 3 frames whose MAC verifies under it")
         sp.add_argument("--expect-source-id", type=bounded_int(1, U32),
                         help="reject command frames of another source_id (the sink's "
                              "\"source_id\")")

@@ -12,7 +12,10 @@
  * confirmation, a replay 100 behind, then (after 2 s of silence) a new epoch
  * twice. The host's clock starts at the first record's t_source when seq is
  * odd (so INT64_MIN/MAX reach `now` too), else at 0, and steps 10 ms
- * (saturating). */
+ * (saturating). Each variant is also sent as an authenticated (version 3)
+ * frame, its MAC computed under a fixed key, to a third source that holds
+ * that key, and the raw input is checked as a version 3 frame against the
+ * key: only a correct MAC passes. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dtwin/dtwin.h"
@@ -30,6 +34,93 @@
 static void check_frame(const uint8_t *data, size_t size);
 static void through_sources(const uint8_t *frame, size_t size);
 
+/* The fixed key of the keyed source and of the version 3 checks: a host key
+ * store backend (no file) for the checks, a key file for the source. */
+static const unsigned char fuzz_key[DT_KEY_BYTES] = "dtwin fuzz_wire: a fixed MAC key";
+static dt_key *key;
+static char keydir[64];
+
+static int fixed_unseal(void *self, const char *name, dt_key_kind kind, unsigned char *out,
+                        char *why, size_t why_len)
+{
+    (void)self, (void)name, (void)kind, (void)why, (void)why_len;
+    memcpy(out, fuzz_key, DT_KEY_BYTES);
+    return 0;
+}
+
+static void key_dir_remove(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/link.key", keydir);
+    (void)unlink(p);
+    (void)rmdir(keydir);
+}
+
+static void key_init(void)
+{
+    if (key != NULL)
+        return;
+    static const dt_keystore_ops ops = {DT_KEYSTORE_ABI, fixed_unseal, NULL};
+    dt_keystore *ks = NULL;
+    FUZZ_CHECK(dt_keystore_open(&ops, NULL, &ks) == 0);
+    FUZZ_CHECK(dt_key_load(ks, "fuzz", DT_KEY_MAC, &key, NULL) == 0);
+    dt_keystore_close(ks);
+    snprintf(keydir, sizeof keydir, "/tmp/dtt-fuzzwire-XXXXXX");
+    FUZZ_CHECK(mkdtemp(keydir) != NULL);
+    atexit(key_dir_remove);
+    char p[128];
+    snprintf(p, sizeof p, "%s/link.key", keydir);
+    FILE *f = fopen(p, "wb");
+    FUZZ_CHECK(f != NULL && fwrite(fuzz_key, 1, DT_KEY_BYTES, f) == DT_KEY_BYTES);
+    fclose(f);
+    FUZZ_CHECK(chmod(p, 0600) == 0);
+}
+
+/* The input as a version 3 frame: its trailer set to the MAC under the
+ * fixed key, so mutations reach the record checks; the raw bytes too. */
+static void check_auth(const uint8_t *data, size_t size)
+{
+    key_init();
+    uint8_t *buf = malloc(size ? size : 1);
+    FUZZ_CHECK(buf != NULL);
+    memcpy(buf, data, size);
+    dt_wire_header h, hh;
+    dt_wire_error raw = dt_wire_decode_auth(buf, size, key, &h);
+    dt_wire_error eh = dt_wire_decode_header(buf, size, &hh);
+    if (eh != DT_WIRE_OK)
+        FUZZ_CHECK(raw == eh);
+    else if (hh.version != DT_WIRE_VERSION_AUTH)
+        FUZZ_CHECK(raw == dt_wire_check_crc(buf, size));
+    if (size >= DT_WIRE_HEADER + DT_WIRE_MAC_TRAILER) {
+        buf[4] = DT_WIRE_VERSION_AUTH;
+        FUZZ_CHECK(dt_mac(key, buf, size - DT_WIRE_MAC_TRAILER,
+                          buf + size - DT_WIRE_MAC_TRAILER) == 0);
+        dt_wire_error e = dt_wire_decode_auth(buf, size, key, &h);
+        eh = dt_wire_decode_header(buf, size, &hh);
+        FUZZ_CHECK(e == eh);
+        FUZZ_CHECK(dt_wire_decode(buf, size, NULL) == (eh == DT_WIRE_OK ? DT_WIRE_BAD_MAC : eh));
+        if (e == DT_WIRE_OK) {
+            static dt_wire_sample ss[DT_WIRE_MAX_SAMPLES_AUTH];
+            static dt_wire_command cs[DT_WIRE_MAX_COMMANDS_AUTH];
+            static uint8_t again[DT_WIRE_MAX_DATAGRAM];
+            for (size_t i = 0; i < h.count; i++) {
+                if (h.type == DT_WIRE_SAMPLES)
+                    dt_wire_sample_at(buf, i, &ss[i]);
+                else
+                    dt_wire_command_at(buf, i, &cs[i]);
+            }
+            size_t n = h.type == DT_WIRE_SAMPLES
+                           ? dt_wire_encode_samples_auth(again, sizeof again, &h, ss, h.count, key)
+                           : dt_wire_encode_commands_auth(again, sizeof again, &h, cs, h.count,
+                                                          key);
+            FUZZ_CHECK(n == size && memcmp(again, buf, size) == 0);
+            buf[size - 1] ^= 1; /* any change to the tag: refused */
+            FUZZ_CHECK(dt_wire_decode_auth(buf, size, key, NULL) == DT_WIRE_BAD_MAC);
+        }
+    }
+    free(buf);
+}
+
 /* Each input is tried as sent and, so that mutations get past the checksum to
  * the record checks and the accept path, once more with its trailer set to
  * the correct CRC-32 (little-endian, over everything before it). */
@@ -38,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > DT_WIRE_MAX_DATAGRAM)
         return 0;
     check_frame(data, size);
+    check_auth(data, size);
     if (size >= DT_WIRE_HEADER + DT_WIRE_TRAILER) {
         static uint8_t fixed[DT_WIRE_MAX_DATAGRAM];
         memcpy(fixed, data, size);
@@ -63,7 +155,7 @@ static void check_frame(const uint8_t *data, size_t size)
     /* the header check is the full check without the CRC */
     dt_wire_header hh;
     dt_wire_error eh = dt_wire_decode_header(buf, size, &hh);
-    FUZZ_CHECK(e == eh || (eh == DT_WIRE_OK && e == DT_WIRE_BAD_CRC));
+    FUZZ_CHECK(e == eh || (eh == DT_WIRE_OK && (e == DT_WIRE_BAD_CRC || e == DT_WIRE_BAD_MAC)));
     if (e == DT_WIRE_OK) {
         FUZZ_CHECK(h.version == hh.version && h.type == hh.type &&
                    h.source_id == hh.source_id && h.seq == hh.seq && h.count == hh.count &&
@@ -91,8 +183,8 @@ static void check_frame(const uint8_t *data, size_t size)
 
 /* ---- through the UDP sources and ingest ---- */
 
-static const char doc[] =
-    "{\"dtwin\":1,\"name\":\"fw\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+static const char doc_fmt[] =
+    "{\"dtwin\":1,\"name\":\"fw\",\"assets\":[{\"id\":\"p\"}],\"keys\":{\"dir\":\"%s\"},\"signals\":["
     "{\"id\":\"a\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\",\"role\":\"measured\","
     " \"limits\":{\"min\":-1e6,\"max\":1e6}},"
     "{\"id\":\"b\",\"asset\":\"p\",\"quantity\":\"temperature\",\"unit\":\"K\",\"role\":\"measured\"}],"
@@ -103,7 +195,12 @@ static const char doc[] =
     "  \"unit\":\"degC\"}]},"
     "{\"id\":\"est\",\"kind\":\"udp\",\"auth\":\"none\",\"port\":0,\"source_id\":42,\"max_count\":2046,\"ring\":4096,"
     " \"reorder\":64,\"clock\":{\"mode\":\"estimate\",\"window\":0.001,\"windows\":2,\"jump\":0.001},"
+    " \"mapping\":[{\"channel\":0,\"signal\":\"a\"},{\"channel\":1,\"signal\":\"b\"}]},"
+    "{\"id\":\"mac\",\"kind\":\"udp\",\"auth\":\"mac\",\"key\":\"link\",\"port\":0,\"source_id\":42,"
+    " \"max_count\":2046,\"ring\":4096,\"reorder\":64,"
     " \"mapping\":[{\"channel\":0,\"signal\":\"a\"},{\"channel\":1,\"signal\":\"b\"}]}]}";
+
+#define NSRC 3
 
 static dt_model *model;
 static dt_registry *reg;
@@ -125,7 +222,7 @@ static dt_time sat_add(dt_time a, dt_time b)
 typedef struct session {
     dt_ingest *ing;
     dt_io *io;
-    struct sockaddr_in to[2];
+    struct sockaddr_in to[NSRC];
     dt_time now;
     uint64_t sent;
 } session;
@@ -143,6 +240,15 @@ static void cycle(session *s)
     }
 }
 
+/* Whether the frame, authenticated, still fits one datagram and the record
+ * limit of version 3 (12 bytes longer, 2045 samples at most). */
+static int keyed_fits(const uint8_t *f, size_t n)
+{
+    size_t count = (size_t)f[16] | (size_t)f[17] << 8;
+    return n - DT_WIRE_TRAILER + DT_WIRE_MAC_TRAILER <= DT_WIRE_MAX_DATAGRAM &&
+           count <= DT_WIRE_MAX_SAMPLES_AUTH;
+}
+
 /* frame with seq, epoch (version 2 if epoch >= 0, else as it is), CRC fixed */
 static void send_variant(session *s, uint8_t *f, size_t n, uint32_t seq, int epoch)
 {
@@ -157,6 +263,15 @@ static void send_variant(session *s, uint8_t *f, size_t n, uint32_t seq, int epo
         if (sendto(tx, f, n, 0, (const struct sockaddr *)&s->to[i], sizeof s->to[i]) ==
             (ssize_t)n)
             s->sent++;
+    /* the same frame authenticated, 12 bytes longer, to the keyed source */
+    static uint8_t a[DT_WIRE_MAX_DATAGRAM];
+    size_t na = n - DT_WIRE_TRAILER + DT_WIRE_MAC_TRAILER;
+    if (keyed_fits(f, n)) {
+        memcpy(a, f, n - DT_WIRE_TRAILER);
+        a[4] = DT_WIRE_VERSION_AUTH;
+        FUZZ_CHECK(dt_mac(key, a, na - DT_WIRE_MAC_TRAILER, a + na - DT_WIRE_MAC_TRAILER) == 0);
+        (void)sendto(tx, a, na, 0, (const struct sockaddr *)&s->to[2], sizeof s->to[2]);
+    }
     cycle(s);
     s->now = sat_add(s->now, 10 * DT_NS_PER_MS);
 }
@@ -164,9 +279,12 @@ static void send_variant(session *s, uint8_t *f, size_t n, uint32_t seq, int epo
 static void through_sources(const uint8_t *frame, size_t size)
 {
     if (model == NULL) {
+        key_init();
+        static char doc[4096];
+        snprintf(doc, sizeof doc, doc_fmt, keydir);
         dt_model_options o = DT_MODEL_OPTIONS_INIT;
         o.logger = dt_logger_silent();
-        FUZZ_CHECK(dt_model_load_json(doc, sizeof doc - 1, &o, &model, NULL) == 0);
+        FUZZ_CHECK(dt_model_load_json(doc, strlen(doc), &o, &model, NULL) == 0);
         FUZZ_CHECK(dt_registry_create(NULL, &reg) == 0);
         tx = socket(AF_INET, SOCK_DGRAM, 0);
         FUZZ_CHECK(tx >= 0);
@@ -190,7 +308,7 @@ static void through_sources(const uint8_t *frame, size_t size)
         dt_ingest_destroy(s.ing); /* out of ports or memory: not the input's fault */
         return;
     }
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < NSRC; i++) {
         dt_udp_stats st;
         FUZZ_CHECK(dt_udp_source_stats(s.io, i, &st) == 0);
         s.to[i].sin_family = AF_INET;
@@ -219,13 +337,19 @@ static void through_sources(const uint8_t *frame, size_t size)
     send_variant(&s, f, size, 1, e2);
     send_variant(&s, f, size, 2, e >= 0 ? e : 0); /* the old session: stale */
 
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < NSRC; i++) {
         dt_udp_stats st;
         FUZZ_CHECK(dt_udp_source_stats(s.io, i, &st) == 0);
         uint64_t rej = st.wrong_type + st.wrong_source + st.kernel_truncated + st.too_old +
-                       st.stale_epoch + st.unconfirmed;
-        for (int k = 0; k < DT_WIRE__COUNT; k++)
+                       st.stale_epoch + st.unconfirmed + st.bad_mac + st.unauthenticated +
+                       st.wrong_peer;
+        for (int k = 0; k < DT_WIRE_V1_ERRORS; k++)
             rej += st.rejected[k];
+        FUZZ_CHECK(st.bad_mac + st.unauthenticated + st.wrong_peer == 0); /* all authentic */
+        if (i == 2 && !keyed_fits(f, size)) {
+            FUZZ_CHECK(st.datagrams == 0);
+            continue;
+        }
         FUZZ_CHECK(st.frames_rejected == rej);
         FUZZ_CHECK(st.datagrams == st.frames_ok + st.duplicate + st.frames_rejected);
         FUZZ_CHECK(st.records == st.samples + st.bad_records + st.unmapped_records +
