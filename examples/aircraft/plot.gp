@@ -66,10 +66,10 @@ plot @outage, \
      "" every ::1 using 1:($3==1 ? $2 : NaN) with points pt 7 ps 0.6 lc rgb "#6a51a3" title "advisory applied on board"
 
 eval panel(0.20, 0.06)
-set xlabel "time on the edge's time base (s); one second is 100 flight hours of engine wear"
+set xlabel "time on the edge's time base (s); 1 s = 100 flight hours of engine wear; the satellite link: 300 + 0..150 ms each way"
 set format x "%g"
 set ylabel "link"
-set yrange [-0.6:4.6]
-set ytics ("bridged" 0, "satellite 300+0..150 ms" 1, "throttled" 2, "cut" 3, "stalled" 4)
+set yrange [0.4:4.6]
+set ytics ("satellite" 1, "throttled" 2, "cut" 3, "stalled" 4)
 plot ph every ::1 using (($3+$4)/2):1:(($4-$3)/2):(0.35):($1==3 ? 0xcb181d : ($1==4 ? 0xd94801 : 0x2171b5)) with boxxyerror fs solid 0.8 noborder lc rgb variable notitle
 unset multiplot
