@@ -82,9 +82,9 @@ static FILE *open_out(const char *dir, const char *name, const char *header)
 }
 
 /* A counter of the twin's bus link by name (0 when absent). */
-static uint64_t link_counter(const dt_twin *tw, const char *name)
+static uint64_t link_counter(dt_twin *tw, const char *name)
 {
-    dt_io *io = dt_twin_io((dt_twin *)tw);
+    dt_io *io = dt_twin_io(tw);
     dt_counter c[128];
     size_t n = dt_io_link_count(io) ? dt_io_link_counters(io, 0, c, 128) : 0;
     for (size_t i = 0; i < n && i < 128; i++)

@@ -71,6 +71,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "bus"))
 import run_bridged_twins as bt  # noqa: E402  (brokers, certificates, the link proxy)
+from run_distributed import Watch  # noqa: E402  (mosquitto_sub, text or binary payloads)
 
 linkproxy = bt.linkproxy
 fail = bt.fail
@@ -110,34 +111,6 @@ def wait_for(what, cond, procs=()):
             fail("timed out (%d s) waiting for %s" % (WAIT, what))
         time.sleep(0.02)
     print("ok: " + what, flush=True)
-
-
-class Watch:
-    """mosquitto_sub on a broker, one line per message: "topic payload"
-    (text) or "topic length" (binary payloads)."""
-
-    def __init__(self, exe, d, name, port, topics, binary=False):
-        self.name = name
-        self.path = os.path.join(d, name + ".out")
-        cmd = [exe, "-h", "127.0.0.1", "-p", str(port), "-i", "dta-" + name]
-        cmd += ["-F", "%t %l"] if binary else ["-v"]
-        for t in topics:
-            cmd += ["-t", t]
-        self.p = bt.spawn(cmd, stdout=open(self.path, "w"), stderr=subprocess.STDOUT)
-
-    def err(self):
-        return self.text()
-
-    def text(self):
-        with open(self.path, errors="replace") as f:
-            return f.read()
-
-    def count(self, line_start):
-        return sum(1 for l in self.text().splitlines() if l.startswith(line_start))
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait()
 
 
 class Twin:
