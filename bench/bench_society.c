@@ -1,0 +1,702 @@
+/* How many twins one core runs: N twins in one thread of this process, each
+ * a 6-state Kalman filter stepped at 100 Hz (bench/society_desc.h: a node
+ * estimating the wind, fed three measurements a step through a memory
+ * source), publishing its belief group at most every 0.1 s and reading its
+ * two neighbours' groups in a ring (twin i reads i-1 and i+1), all through
+ * one local mosquitto this program starts (the tests' broker fixture, with
+ * set_tcp_nodelay true, as bench_bus explains).
+ *
+ * The host loop: one epoll set over every twin's watched descriptors
+ * (dt_io_watches, dt_io_ready), and each twin stepped on its own schedule
+ * with dt_twin_step, the N schedules' phases spread evenly over the 10 ms
+ * period. This is the library's own embedding (the host owns the loop and
+ * the clock): every twin shares one time base (CLOCK_MONOTONIC since the
+ * program started), which one process of many twins wants (a `fixed` clock
+ * between them, no offset to learn), and the loop sees the moment a belief
+ * is read. dt_uv_attach gives each twin its own time base (ns since its
+ * attach) and its own timer; it suits a few twins in an application that
+ * already runs libuv.
+ *
+ * A step that would start more than one period late is skipped and counted
+ * missed (a real-time loop drops a cycle it cannot make; it does not run a
+ * backlog). Figures per N, over a fixed measured window after a warm-up:
+ * - cpu_cores: this process's CPU time (getrusage: user + system) over the
+ *   window's wall time; broker_cpu_cores: the broker's (/proc/PID/stat
+ *   utime + stime); cpu_per_twin_us: this process's CPU per twin per second.
+ * - steps_done_share: steps done over steps due in the window (done +
+ *   missed); step_late_p99_us: how late steps started after their due time.
+ * - hop_p50_us, hop_p99_us: one belief's hop, on CLOCK_MONOTONIC: from the
+ *   clock read just before the publisher's step (push and dt_twin_step) in
+ *   which its bus published the belief, to the return of the reader's call
+ *   (dt_io_ready, or its own dt_twin_step, whose poll reads its connection)
+ *   in which its twin source counted the message. Beliefs are paired by
+ *   sequence number: each publisher's count of published beliefs, each
+ *   source's messages + lost (exact: measurements, hence beliefs, start only
+ *   after every twin is connected and subscribed, so every reader's first
+ *   belief is number 1). Fusion follows at the reader's next step (up to
+ *   one period later), which this figure leaves out.
+ * - beliefs_per_s (published), msgs_per_s (delivered to readers: messages
+ *   received), rss_per_twin_kib (this process's resident memory per twin),
+ *   broker_rss_mib.
+ * society.twins_per_core: the largest N of the sweep at which the process
+ * keeps up (steps_done_share >= 0.999: at most one step in 1000 missed) and
+ * the hops keep their p99 (hop_p99 at most HOP_FACTOR times the first N's,
+ * measured in the same run, and below one step period, 10 ms).
+ * After each N, with the measurements stopped and the links drained, the
+ * ledger: every belief published is received or counted lost by both its
+ * readers, and each twin's offered beliefs are fused, kept, refused or
+ * superseded; `--check` makes a broken ledger exit 1 (the ctest).
+ *
+ * bench_society [--seconds S] [--warmup S] [--check] [N ...]
+ * (default: 10 30 100 300 1000, then 2000 and 3000 while it keeps up; the
+ * sweep stops at the first N that does not). The machine is shared: figures
+ * are printed, never asserted. */
+#define _GNU_SOURCE /* epoll_pwait2; before any system header */
+#include "bench_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include "broker_fixture.h"
+#include "society_desc.h"
+
+#include "dtwin/dtwin.h"
+
+#define PERIOD_NS 10000000LL      /* each twin's step: 100 Hz */
+#define PUB_PERIOD_NS 100000000LL /* its beliefs: "every": 0.1 */
+#define HOP_FACTOR 4.0            /* twins_per_core: hop p99 at most this x the first N's */
+#define RING 64                   /* publish times kept per twin (6.4 s of beliefs) */
+#define MAX_WATCH 4
+#define LATE_BUCKET_US 10
+#define LATE_BUCKETS 2001 /* 0..20 ms by 10 us, the last one beyond */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_society: %s\n", what);
+    exit(1);
+}
+
+/* ---- the broker, CPU and memory ---- */
+
+static dtt_broker broker;
+
+static int broker_start(void)
+{
+    if (dtt_broker_mkdir(&broker) != 0)
+        return -1;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        broker.port = dtt_free_tcp_port();
+        FILE *f = fopen(broker.conf, "w");
+        if (f == NULL || broker.port <= 0)
+            return -1;
+        /* max_connections -1 (no limit but the open-file limit, raised
+         * before the fork); no per-connection log lines */
+        fprintf(f, "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+                   "sys_interval 0\nset_tcp_nodelay true\nmax_connections -1\n"
+                   "listener %d 127.0.0.1\nallow_anonymous true\n",
+                broker.port);
+        fclose(f);
+        chmod(broker.conf, 0644);
+        if (dtt_broker_spawn(&broker) == 0)
+            return 0;
+        if (broker.pid > 0)
+            return -1;
+    }
+    return -1;
+}
+
+static int broker_binary_found(void)
+{
+    const char *path = getenv("PATH");
+    char buf[4096], file[4200];
+    snprintf(buf, sizeof buf, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(file, sizeof file, "%s/mosquitto", d);
+        if (access(file, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The broker's CPU time so far, s (utime + stime of /proc/PID/stat). */
+static double broker_cpu(void)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)broker.pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NAN;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                            &st) != 2)
+        return NAN;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* This process's CPU time so far, s (every thread: user + system). */
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* VmRSS of a process, KiB (0: unknown). */
+static double rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "r");
+    double kib = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %lf", &kib) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+/* Every twin has its connection's socket and libmosquitto's socketpair
+ * here, and a connection at the broker: the soft open-file limit (often
+ * 1024) would stop the sweep near 300 twins. Raised to the hard limit
+ * before the broker is forked, which inherits it. */
+static rlim_t raise_nofile(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return 0;
+    rlim_t was = r.rlim_cur;
+    if (r.rlim_cur != r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) != 0) {
+            printf("# society: RLIMIT_NOFILE stays %llu (setrlimit failed: %s)\n",
+                   (unsigned long long)was, strerror(errno));
+            return was;
+        }
+    }
+    printf("# society: RLIMIT_NOFILE %llu -> %llu (the hard limit; this process and the "
+           "broker it forks)\n",
+           (unsigned long long)was, (unsigned long long)r.rlim_cur);
+    return r.rlim_cur;
+}
+
+/* ---- the society ---- */
+
+typedef struct side {
+    size_t src;  /* the twin source's index */
+    int peer;    /* the publisher it reads */
+    uint64_t seq; /* the newest belief number received (messages + lost) */
+} side;
+
+typedef struct node {
+    dt_twin *tw;
+    dt_io *io;
+    int64_t due; /* next step, ns on CLOCK_MONOTONIC */
+    int64_t last_pub_t; /* twin time of the step that last published */
+    uint64_t published;
+    int64_t tpub[RING]; /* the clock read before the step that published belief k */
+    uint64_t tag[RING];
+    side sd[2];
+    size_t nw;
+    dt_io_watch w[MAX_WATCH];
+    uint64_t rng;
+} node;
+
+typedef struct society {
+    int n;
+    node *nodes;
+    int ep;
+    int64_t t0; /* the twins' time base: ns since the program started */
+    int feeding, measuring;
+    size_t pub_ctr; /* index of bus.beliefs_published in the link counters */
+    size_t connects_ctr;
+    /* in the measured window */
+    uint64_t done, missed, hops_unpaired;
+    uint64_t late[LATE_BUCKETS];
+    double *hop;
+    size_t nhop, hop_cap;
+} society;
+
+static int64_t g_t0;
+
+static uint64_t link_ctr(node *nd, size_t idx)
+{
+    dt_counter c[64];
+    size_t n = dt_io_link_counters(nd->io, 0, c, idx + 1);
+    return n > idx ? c[idx].value : 0;
+}
+
+static size_t link_ctr_index(dt_io *io, const char *name)
+{
+    dt_counter c[96];
+    size_t n = dt_io_link_counters(io, 0, c, 96);
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return i;
+    die("a link counter is missing");
+    return 0;
+}
+
+/* Makes the epoll set watch what twin j's adapters want now. */
+static void sync_watches(society *s, int j)
+{
+    node *nd = &s->nodes[j];
+    dt_io_watch now[MAX_WATCH];
+    size_t m = dt_io_watches(nd->io, now, MAX_WATCH);
+    if (m > MAX_WATCH)
+        die("a twin wants more than 4 descriptors watched");
+    for (size_t a = 0; a < nd->nw; a++) { /* gone: forget (a closed fd left epoll) */
+        int kept = 0;
+        for (size_t b = 0; b < m; b++)
+            kept |= now[b].fd == nd->w[a].fd && now[b].gen == nd->w[a].gen;
+        if (!kept)
+            (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, nd->w[a].fd, NULL);
+    }
+    for (size_t b = 0; b < m; b++) {
+        int op = EPOLL_CTL_ADD;
+        for (size_t a = 0; a < nd->nw; a++)
+            if (now[b].fd == nd->w[a].fd && now[b].gen == nd->w[a].gen)
+                op = now[b].events == nd->w[a].events ? -1 : EPOLL_CTL_MOD;
+        if (op < 0)
+            continue;
+        struct epoll_event ev = {0};
+        ev.events = (now[b].events & DT_WATCH_READ ? EPOLLIN : 0u) |
+                    (now[b].events & DT_WATCH_WRITE ? EPOLLOUT : 0u);
+        ev.data.u64 = (uint64_t)j << 32 | (uint32_t)now[b].fd;
+        if (epoll_ctl(s->ep, op, now[b].fd, &ev) != 0 && op == EPOLL_CTL_ADD &&
+            errno == EEXIST)
+            (void)epoll_ctl(s->ep, EPOLL_CTL_MOD, now[b].fd, &ev);
+    }
+    memcpy(nd->w, now, m * sizeof now[0]);
+    nd->nw = m;
+}
+
+/* The beliefs twin j's sources counted since the last look, their hops
+ * ending at t_ret. */
+static void note_arrivals(society *s, int j, int64_t t_ret)
+{
+    node *nd = &s->nodes[j];
+    for (int k = 0; k < 2; k++) {
+        side *sd = &nd->sd[k];
+        dt_counter c[6]; /* messages, beliefs_offered, stale_epoch, stale_state, duplicate, lost */
+        if (dt_io_source_counters(nd->io, sd->src, c, 6) < 6)
+            die("a twin source has too few counters");
+        uint64_t upto = c[0].value + c[5].value;
+        if (upto <= sd->seq)
+            continue;
+        node *p = &s->nodes[sd->peer];
+        /* with a gap counted, only the newest is known to have come */
+        uint64_t from = upto - sd->seq > 1 && c[5].value > 0 ? upto : sd->seq + 1;
+        for (uint64_t q = from; q <= upto && s->measuring; q++) {
+            if (p->tag[q % RING] != q) {
+                s->hops_unpaired++;
+                continue;
+            }
+            if (s->nhop < s->hop_cap)
+                s->hop[s->nhop++] = (double)(t_ret - p->tpub[q % RING]) * 1e-3;
+        }
+        sd->seq = upto;
+    }
+}
+
+static double noise(node *nd, double std)
+{
+    /* xorshift64*, a sum of four uniforms: near-Gaussian */
+    double sum = 0;
+    for (int k = 0; k < 4; k++) {
+        nd->rng ^= nd->rng >> 12;
+        nd->rng ^= nd->rng << 25;
+        nd->rng ^= nd->rng >> 27;
+        sum += (double)((nd->rng * 2685821657736338717ULL) >> 11) * 0x1.0p-53;
+    }
+    return (sum - 2.0) * std * 1.7320508075688772; /* var of the sum: 4/12 */
+}
+
+static void step(society *s, int j, int64_t t_mono)
+{
+    node *nd = &s->nodes[j];
+    dt_time t = t_mono - s->t0;
+    if (s->feeding) { /* the wind all nodes see, measured with noise */
+        double ts = (double)t * 1e-9;
+        double u = 5 + 2 * sin(0.5 * ts), v = 3 * cos(0.3 * ts), w = 0.5 * sin(0.7 * ts);
+        if (dt_memory_source_push(nd->io, 0, "u", t, u + noise(nd, soc_noise_std(j, 0))) != DT_OK ||
+            dt_memory_source_push(nd->io, 0, "v", t, v + noise(nd, soc_noise_std(j, 1))) != DT_OK ||
+            dt_memory_source_push(nd->io, 0, "w", t, w + noise(nd, soc_noise_std(j, 2))) != DT_OK)
+            die("a memory source refused a sample");
+    }
+    int rc = dt_twin_step(nd->tw, t);
+    if (rc != DT_OK) {
+        fprintf(stderr, "bench_society: n%d's step: %s\n", j, dt_strerror(rc));
+        exit(1);
+    }
+    /* a belief is published at most every 0.1 s of twin time: look only
+     * from then on */
+    if (t >= nd->last_pub_t + PUB_PERIOD_NS - PERIOD_NS / 2) {
+        uint64_t p = link_ctr(nd, s->pub_ctr);
+        for (uint64_t q = nd->published + 1; q <= p; q++) {
+            nd->tpub[q % RING] = t_mono;
+            nd->tag[q % RING] = q;
+        }
+        if (p != nd->published)
+            nd->last_pub_t = t;
+        nd->published = p;
+    }
+    note_arrivals(s, j, mono_ns()); /* its poll read its connection */
+    if (dt_io_wake_at(nd->io) <= t)
+        dt_io_wake(nd->io, t);
+    sync_watches(s, j);
+}
+
+/* Runs the loop until `until` (CLOCK_MONOTONIC ns). */
+static void run(society *s, int64_t until)
+{
+    static int cur;
+    struct epoll_event ev[256];
+    if (cur >= s->n)
+        cur = 0;
+    for (;;) {
+        int64_t now = mono_ns();
+        if (now >= until)
+            return;
+        /* the due steps, in phase order, at most 64 before looking at the
+         * sockets again */
+        int k = 0;
+        for (; k < 64; k++) {
+            node *nd = &s->nodes[cur];
+            if (nd->due > now)
+                break;
+            int64_t late = now - nd->due;
+            if (late > PERIOD_NS) { /* a slot it cannot make: skipped */
+                int64_t skip = late / PERIOD_NS;
+                if (s->measuring)
+                    s->missed += (uint64_t)skip;
+                nd->due += skip * PERIOD_NS;
+                late -= skip * PERIOD_NS;
+            }
+            if (s->measuring) {
+                s->done++;
+                int64_t b = late / 1000 / LATE_BUCKET_US;
+                s->late[b < LATE_BUCKETS - 1 ? b : LATE_BUCKETS - 1]++;
+            }
+            step(s, cur, now);
+            nd->due += PERIOD_NS;
+            cur = cur + 1 == s->n ? 0 : cur + 1;
+            now = mono_ns();
+        }
+        int64_t wait = k == 64 ? 0 : s->nodes[cur].due - mono_ns();
+        if (wait < 0)
+            wait = 0;
+        if (until - now < wait)
+            wait = until - now;
+        struct timespec ts = {(time_t)(wait / 1000000000LL), (long)(wait % 1000000000LL)};
+        int r = epoll_pwait2(s->ep, ev, 256, &ts, NULL);
+        for (int e = 0; e < r; e++) {
+            int j = (int)(ev[e].data.u64 >> 32), fd = (int)(uint32_t)ev[e].data.u64;
+            node *nd = &s->nodes[j];
+            unsigned what = (ev[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR) ? DT_WATCH_READ : 0) |
+                            (ev[e].events & EPOLLOUT ? DT_WATCH_WRITE : 0);
+            for (size_t w = 0; w < nd->nw; w++) /* still the descriptor it watches */
+                if (nd->w[w].fd == fd && (nd->w[w].events & what))
+                    dt_io_ready(nd->io, nd->w[w].adapter, fd, nd->w[w].events & what,
+                                mono_ns() - s->t0);
+            note_arrivals(s, j, mono_ns());
+            sync_watches(s, j);
+        }
+    }
+}
+
+static double late_pct(const society *s, double p)
+{
+    uint64_t total = 0, acc = 0;
+    for (int b = 0; b < LATE_BUCKETS; b++)
+        total += s->late[b];
+    for (int b = 0; b < LATE_BUCKETS; b++) {
+        acc += s->late[b];
+        if ((double)acc >= p * (double)total)
+            return (double)((b + 1) * LATE_BUCKET_US); /* the bucket's upper edge */
+    }
+    return NAN;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, n, sizeof *v, bench_cmp);
+    return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+typedef struct result {
+    int n, keeps_up, ledger_ok;
+    double cpu, broker_cpu, done_share, late99, hop50, hop99;
+} result;
+
+static void line(int n, const char *what, double v, const char *unit)
+{
+    char name[96];
+    snprintf(name, sizeof name, "society.n%d.%s", n, what);
+    bench_line(name, v, unit);
+}
+
+static int connected_all(society *s)
+{
+    for (int j = 0; j < s->n; j++)
+        if (link_ctr(&s->nodes[j], s->connects_ctr) == 0)
+            return 0;
+    return 1;
+}
+
+/* The ledger, with the links drained: 0 when it holds. */
+static int ledger(society *s, int n)
+{
+    uint64_t pub = 0, recv = 0, lost = 0, offered = 0, fused = 0, kept = 0, refused = 0,
+             superseded = 0, time_refused = 0, bad_sides = 0, bad_twins = 0;
+    for (int j = 0; j < n; j++) {
+        node *nd = &s->nodes[j];
+        pub += nd->published;
+        for (int k = 0; k < 2; k++) {
+            dt_counter c[6];
+            dt_io_source_counters(nd->io, nd->sd[k].src, c, 6);
+            recv += c[0].value;
+            lost += c[5].value;
+            bad_sides += c[0].value + c[5].value != s->nodes[nd->sd[k].peer].published;
+        }
+        dt_twin_stats st;
+        dt_twin_stats_get(nd->tw, &st);
+        offered += st.beliefs_offered;
+        fused += st.beliefs_fused;
+        kept += st.beliefs_kept;
+        refused += st.beliefs_refused;
+        superseded += st.beliefs_superseded;
+        time_refused += st.beliefs_time_refused;
+        bad_twins += st.beliefs_offered !=
+                     st.beliefs_fused + st.beliefs_kept + st.beliefs_refused + st.beliefs_superseded;
+    }
+    printf("# society.n%d ledger: %llu beliefs published, each read by 2: %llu received + %llu "
+           "lost of %llu (%llu readers off); offered %llu = fused %llu + kept %llu + refused "
+           "%llu + superseded %llu (%llu twins off), time_refused %llu\n",
+           n, (unsigned long long)pub, (unsigned long long)recv, (unsigned long long)lost,
+           (unsigned long long)(2 * pub), (unsigned long long)bad_sides,
+           (unsigned long long)offered, (unsigned long long)fused, (unsigned long long)kept,
+           (unsigned long long)refused, (unsigned long long)superseded,
+           (unsigned long long)bad_twins, (unsigned long long)time_refused);
+    return bad_sides == 0 && bad_twins == 0 && pub > 0 && recv + lost == 2 * pub ? 0 : -1;
+}
+
+static void society_run(int n, double warm_s, double meas_s, result *res)
+{
+    static society s;
+    memset(&s, 0, sizeof s);
+    memset(res, 0, sizeof *res);
+    res->n = n;
+    s.n = n;
+    s.t0 = g_t0;
+    s.nodes = calloc((size_t)n, sizeof *s.nodes);
+    s.hop_cap = (size_t)((double)n * 2 * 12 * (meas_s + 1)) + 1024;
+    s.hop = malloc(s.hop_cap * sizeof *s.hop);
+    s.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s.nodes == NULL || s.hop == NULL || s.ep < 0)
+        die("out of memory (or epoll)");
+    double rss0 = rss_kib(0), brss0 = rss_kib(broker.pid);
+    char realm[32], *doc = malloc(16384);
+    snprintf(realm, sizeof realm, "soc%d", n); /* retained messages of another N stay apart */
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    int64_t start = mono_ns();
+    for (int j = 0; j < n; j++) {
+        node *nd = &s.nodes[j];
+        if (doc == NULL || soc_desc(doc, 16384, j, n, broker.port, realm) < 0)
+            die("a description does not fit");
+        dt_diag d;
+        if (dt_twin_load_json(doc, strlen(doc), &o, &nd->tw, &d) != DT_OK) {
+            fprintf(stderr, "bench_society: load: %s: %s\n", d.path, d.message);
+            exit(1);
+        }
+        nd->io = dt_twin_io(nd->tw);
+        nd->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(j + 1);
+        nd->last_pub_t = INT64_MIN / 2;
+        if (dt_io_find_source(nd->io, "left", &nd->sd[0].src) != DT_OK ||
+            dt_io_find_source(nd->io, "right", &nd->sd[1].src) != DT_OK)
+            die("a twin source is missing");
+        nd->sd[0].peer = (j + n - 1) % n;
+        nd->sd[1].peer = (j + 1) % n;
+        if (j == 0) {
+            dt_counter c[8];
+            if (dt_io_source_counters(nd->io, nd->sd[0].src, c, 8) < 6 ||
+                strcmp(c[0].name, "messages") != 0 || strcmp(c[5].name, "lost") != 0)
+                die("the twin source's counters moved: messages and lost expected at 0 and 5");
+            s.pub_ctr = link_ctr_index(nd->io, "bus.beliefs_published");
+            s.connects_ctr = link_ctr_index(nd->io, "mqtt.connects");
+        }
+        /* phases spread over the period */
+        nd->due = start + (int64_t)j * PERIOD_NS / n;
+        if (dt_twin_start(nd->tw, mono_ns() - s.t0) != DT_OK)
+            die("a twin did not start");
+        sync_watches(&s, j);
+    }
+    free(doc);
+    /* connected, then a second for the subscriptions (and retained
+     * contracts) before the first belief: every reader's first is number 1 */
+    int64_t t_conn = mono_ns(), bound = t_conn + 60 * 1000000000LL;
+    while (!connected_all(&s)) {
+        if (mono_ns() > bound)
+            die("the twins did not all connect within 60 s");
+        run(&s, mono_ns() + 100000000LL);
+    }
+    double connect_s = (double)(mono_ns() - start) * 1e-9;
+    run(&s, mono_ns() + 1000000000LL);
+    double rss1 = rss_kib(0);
+    s.feeding = 1;
+    run(&s, mono_ns() + (int64_t)(warm_s * 1e9));
+    uint64_t pub0 = 0, recv0 = 0;
+    for (int j = 0; j < n; j++) {
+        pub0 += s.nodes[j].published;
+        recv0 += s.nodes[j].sd[0].seq + s.nodes[j].sd[1].seq;
+    }
+    double w0 = bench_now(), c0 = self_cpu(), b0 = broker_cpu();
+    s.measuring = 1;
+    run(&s, mono_ns() + (int64_t)(meas_s * 1e9));
+    s.measuring = 0;
+    double wall = bench_now() - w0, cpu = self_cpu() - c0, bcpu = broker_cpu() - b0;
+    uint64_t pub1 = 0, recv1 = 0;
+    for (int j = 0; j < n; j++) {
+        pub1 += s.nodes[j].published;
+        recv1 += s.nodes[j].sd[0].seq + s.nodes[j].sd[1].seq;
+    }
+    double rss2 = rss_kib(0), brss = rss_kib(broker.pid);
+    /* no more measurements, hence no more beliefs: drain the links */
+    s.feeding = 0;
+    run(&s, mono_ns() + 500000000LL);
+    res->ledger_ok = ledger(&s, n) == 0;
+
+    res->cpu = cpu / wall;
+    res->broker_cpu = bcpu / wall;
+    res->done_share = (double)s.done / (double)(s.done + s.missed);
+    res->late99 = late_pct(&s, 0.99);
+    res->hop50 = pct(s.hop, s.nhop, 0.50);
+    res->hop99 = pct(s.hop, s.nhop, 0.99);
+    line(n, "cpu_cores", res->cpu, "cores");
+    line(n, "broker_cpu_cores", res->broker_cpu, "cores");
+    line(n, "cpu_per_twin_us", cpu / wall / n * 1e6, "us/s");
+    line(n, "cpu_per_step_us", cpu / (double)s.done * 1e6, "us");
+    line(n, "steps_done_share", res->done_share, "x");
+    line(n, "step_late_p99_us", res->late99, "us");
+    line(n, "hop_p50_us", res->hop50, "us");
+    line(n, "hop_p99_us", res->hop99, "us");
+    line(n, "beliefs_per_s", (double)(pub1 - pub0) / wall, "beliefs/s");
+    line(n, "msgs_per_s", (double)(recv1 - recv0) / wall, "msgs/s");
+    line(n, "rss_per_twin_kib", (rss2 - rss0) / n, "KiB");
+    line(n, "broker_rss_mib", brss / 1024, "MiB");
+    printf("# society.n%d: %.1f s measured after %.1f s of warm-up; %llu steps done, %llu "
+           "missed; step lateness p50 %.0f us; %zu hops (%llu unpaired), max %.0f us; "
+           "broker %.1f us of CPU per message in or out; resident memory %.1f MiB after "
+           "connecting (%.1f MiB at the end), the broker's %.1f -> %.1f MiB; connected in "
+           "%.2f s\n",
+           n, wall, warm_s, (unsigned long long)s.done, (unsigned long long)s.missed,
+           late_pct(&s, 0.5), s.nhop, (unsigned long long)s.hops_unpaired,
+           pct(s.hop, s.nhop, 1.0), bcpu / (double)(pub1 - pub0 + recv1 - recv0) * 1e6,
+           rss1 / 1024, rss2 / 1024, brss0 / 1024, brss / 1024, connect_s);
+    int64_t td = mono_ns();
+    for (int j = 0; j < n; j++)
+        dt_twin_destroy(s.nodes[j].tw);
+    printf("# society.n%d: %d twins destroyed in %.2f s\n", n, n,
+           (double)(mono_ns() - td) * 1e-9);
+    close(s.ep);
+    free(s.nodes);
+    free(s.hop);
+}
+
+int main(int argc, char **argv)
+{
+    double meas_s = 8, warm_s = 2;
+    int check = 0, ns[32], nn = 0, sweep = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            meas_s = atof(argv[++i]);
+        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+            warm_s = atof(argv[++i]);
+        else if (strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else if (atoi(argv[i]) >= 3 && atoi(argv[i]) <= 5000 && nn < 32)
+            ns[nn++] = atoi(argv[i]), sweep = 0;
+        else {
+            fprintf(stderr, "usage: bench_society [--seconds S] [--warmup S] [--check] "
+                            "[N (3..5000) ...]\n");
+            return 2;
+        }
+    }
+    if (!(meas_s >= 0.5 && meas_s <= 600 && warm_s >= 0 && warm_s <= 60))
+        die("--seconds 0.5..600, --warmup 0..60");
+    if (sweep) {
+        const int def[] = {10, 30, 100, 300, 1000, 2000, 3000};
+        for (size_t i = 0; i < sizeof def / sizeof def[0]; i++)
+            ns[nn++] = def[i];
+    }
+    if (!broker_binary_found()) {
+        printf("# bench_society: skipped: the mosquitto broker is not installed (Debian package "
+               "mosquitto: scripts/install-deps.sh)\n");
+        return 0;
+    }
+    rlim_t nofile = raise_nofile();
+    if (broker_start() != 0) {
+        dtt_broker_dump_log(&broker, "mosquitto");
+        die("the broker did not start");
+    }
+    g_t0 = mono_ns() - 1000000000LL; /* twin time starts at 1 s */
+    printf("# society: each twin a 6-state KF stepped at 100 Hz, a belief group every 0.1 s, "
+           "reading its 2 ring neighbours' groups; one thread, one mosquitto (pid %d)\n",
+           (int)broker.pid);
+    result res[32];
+    int best = 0, failed = 0, ledger_bad = 0;
+    double hop99_ref = NAN;
+    for (int i = 0; i < nn; i++) {
+        /* 3 descriptors a twin here (its socket, libmosquitto's socketpair) */
+        if ((rlim_t)ns[i] * 3 + 64 > nofile) {
+            printf("# society: N = %d needs more than the open-file limit %llu: stop\n", ns[i],
+                   (unsigned long long)nofile);
+            break;
+        }
+        society_run(ns[i], warm_s, meas_s, &res[i]);
+        result *r = &res[i];
+        ledger_bad |= !r->ledger_ok;
+        if (i == 0)
+            hop99_ref = r->hop99;
+        int keeps = r->done_share >= 0.999;
+        int hops = r->hop99 <= HOP_FACTOR * hop99_ref && r->hop99 < PERIOD_NS * 1e-3;
+        printf("# society.n%d: %s; hop p99 %.2f x the first N's (at most %.0f x and below "
+               "%.0f us: %s)\n",
+               r->n, keeps ? "keeps up" : "falls behind", r->hop99 / hop99_ref, HOP_FACTOR,
+               PERIOD_NS * 1e-3, hops ? "kept" : "not kept");
+        if (keeps && hops && !failed)
+            best = r->n;
+        else
+            failed = 1;
+        if (failed && sweep)
+            break; /* it collapsed: the larger N would only take longer */
+    }
+    bench_line("society.twins_per_core", best, "twins");
+    dtt_broker_stop(&broker);
+    if (check && ledger_bad) {
+        fprintf(stderr, "bench_society: the ledger does not hold (lines '# ... ledger')\n");
+        return 1;
+    }
+    return 0;
+}
