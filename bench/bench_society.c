@@ -595,7 +595,7 @@ int main(int argc, char **argv)
            "reading its 2 ring neighbours' groups; one thread, one mosquitto (pid %d)\n",
            1e9 / (double)PERIOD_NS, (int)broker.pid);
     result r;
-    int best = 0, worst = 0, ledger_bad = 0;
+    int best = 0, worst = 0, ledger_bad = 0, ran[32], ok[32], nran = 0;
     double hop99_ref = NAN;
     for (int i = 0; i < nn; i++) {
         /* 3 descriptors a twin here (its socket, libmosquitto's socketpair) */
@@ -609,10 +609,8 @@ int main(int argc, char **argv)
         if (i == 0)
             hop99_ref = r.hop99;
         verdict(&r, hop99_ref);
-        if (passes(&r) && r.n > best)
-            best = r.n;
-        if (!passes(&r) && (worst == 0 || r.n < worst))
-            worst = r.n;
+        ran[nran] = r.n;
+        ok[nran++] = passes(&r);
         if (sweep && r.done_share < COLLAPSE) {
             printf("# society: collapsed at N = %d (fewer than half the steps due done): the "
                    "sweep stops\n",
@@ -620,8 +618,14 @@ int main(int argc, char **argv)
             break;
         }
     }
-    /* between the largest N that passed and the smallest that did not: two
-     * halvings, so that the answer is finer than the sweep's steps */
+    /* between the largest N that passed and the smallest larger one that did
+     * not: two halvings, so that the answer is finer than the sweep's steps */
+    for (int i = 0; i < nran; i++)
+        if (ok[i] && ran[i] > best)
+            best = ran[i];
+    for (int i = 0; i < nran; i++)
+        if (!ok[i] && ran[i] > best && (worst == 0 || ran[i] < worst))
+            worst = ran[i];
     for (int k = 0; sweep && k < 2 && best > 0 && worst > best && worst - best > 20; k++) {
         int mid = (best + worst) / 2 / 10 * 10;
         society_run(mid, warm_s, meas_s, &r);
