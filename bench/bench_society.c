@@ -118,6 +118,7 @@ typedef struct society {
     int64_t t0; /* the twins' time base: ns since the program started */
     int feeding, measuring;
     int paused; /* no steps: the sockets only */
+    int cur;    /* the next twin to step: they fall due in index order */
     size_t pub_ctr; /* index of bus.beliefs_published in the link counters */
     size_t connects_ctr;
     /* in the measured window */
@@ -260,10 +261,7 @@ static void step(society *s, int j, int64_t t_mono)
 /* Runs the loop until `until` (CLOCK_MONOTONIC ns). */
 static void run(society *s, int64_t until)
 {
-    static int cur;
     struct epoll_event ev[256];
-    if (cur >= s->n)
-        cur = 0;
     for (;;) {
         int64_t now = mono_ns();
         if (now >= until)
@@ -272,7 +270,7 @@ static void run(society *s, int64_t until)
          * sockets again */
         int k = 0;
         for (; k < 64 && !s->paused; k++) {
-            node *nd = &s->nodes[cur];
+            node *nd = &s->nodes[s->cur];
             if (nd->due > now)
                 break;
             int64_t late = now - nd->due;
@@ -288,12 +286,12 @@ static void run(society *s, int64_t until)
                 int64_t b = late / 1000 / LATE_BUCKET_US;
                 s->late[b < LATE_BUCKETS - 1 ? b : LATE_BUCKETS - 1]++;
             }
-            step(s, cur, now);
+            step(s, s->cur, now);
             nd->due += PERIOD_NS;
-            cur = cur + 1 == s->n ? 0 : cur + 1;
+            s->cur = s->cur + 1 == s->n ? 0 : s->cur + 1;
             now = mono_ns();
         }
-        int64_t wait = k == 64 ? 0 : s->paused ? 10000000 : s->nodes[cur].due - mono_ns();
+        int64_t wait = k == 64 ? 0 : s->paused ? 10000000 : s->nodes[s->cur].due - mono_ns();
         if (wait < 0)
             wait = 0;
         if (until - now < wait)
