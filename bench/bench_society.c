@@ -460,6 +460,7 @@ static void society_run(int n, double warm_s, double meas_s, result *res)
         sync_watches(&s, j);
     }
     free(doc);
+    double load_s = (double)(mono_ns() - start) * 1e-9;
     /* connected, then a second for the subscriptions (and retained
      * contracts) before the first belief: every reader's first is number 1 */
     int64_t t_conn = mono_ns(), bound = t_conn + 60 * 1000000000LL;
@@ -533,11 +534,12 @@ static void society_run(int n, double warm_s, double meas_s, result *res)
            "missed; step lateness p50 %.0f us; %zu hops (%llu unpaired), max %.0f us; "
            "broker %.1f us of CPU per message in or out; resident memory %.1f MiB after "
            "connecting (%.1f MiB at the end), the broker's %.1f -> %.1f MiB; connected in "
-           "%.2f s; %.0f %% of this process's CPU in the kernel; load average %.2f, %.2f\n",
+           "%.2f s (loaded and started in %.2f s); %.0f %% of this process's CPU in the kernel; "
+           "load average %.2f, %.2f\n",
            n, wall, warm_s, (unsigned long long)s.done, (unsigned long long)s.missed,
            late_pct(&s, 0.5), s.nhop, (unsigned long long)s.hops_unpaired,
            pct(s.hop, s.nhop, 1.0), bcpu / (double)(pub1 - pub0 + recv1 - recv0) * 1e6,
-           rss1 / 1024, rss2 / 1024, brss0 / 1024, brss / 1024, connect_s,
+           rss1 / 1024, rss2 / 1024, brss0 / 1024, brss / 1024, connect_s, load_s,
            (sys1 - sys0) / cpu * 100, load0, loadavg());
     int64_t td = mono_ns();
     for (int j = 0; j < n; j++)
