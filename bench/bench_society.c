@@ -8,8 +8,8 @@
  *
  * The host loop (society_loop.h): one epoll set over every twin's watched
  * descriptors (dt_io_watches, dt_io_ready), and each twin stepped on its
- * own schedule with dt_twin_step, the N schedules' phases spread evenly over the 10 ms
- * period. This is the library's own embedding (the host owns the loop and
+ * own schedule with dt_twin_step, the N schedules' phases spread evenly
+ * over the 10 ms period. This is the library's own embedding (the host owns the loop and
  * the clock): every twin shares one time base (CLOCK_MONOTONIC since the
  * program started), which one process of many twins wants (a `fixed` clock
  * between them, no offset to learn), and the loop sees the moment a belief
