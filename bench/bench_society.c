@@ -172,8 +172,8 @@ static int ledger(society *s, int n, int delivered)
         refused += st.beliefs_refused;
         superseded += st.beliefs_superseded;
         time_refused += st.beliefs_time_refused;
-        bad_twins += st.beliefs_offered !=
-                     st.beliefs_fused + st.beliefs_kept + st.beliefs_refused + st.beliefs_superseded;
+        bad_twins += st.beliefs_offered != st.beliefs_fused + st.beliefs_kept +
+                                               st.beliefs_refused + st.beliefs_superseded;
     }
     printf("# society.n%d ledger: %llu beliefs published, each read by 2: %llu received + %llu "
            "lost of %llu (%llu readers off); offered %llu = fused %llu + kept %llu + refused "
@@ -369,7 +369,8 @@ int main(int argc, char **argv)
         else if (atoi(argv[i]) >= 3 && atoi(argv[i]) <= 5000 && nn < 32)
             ns[nn++] = atoi(argv[i]), sweep = 0;
         else {
-            fprintf(stderr, "usage: bench_society [--seconds S] [--warmup S] [--hz F] [--rt] [--check] "
+            fprintf(stderr, "usage: bench_society [--seconds S] [--warmup S] [--hz F] [--rt] "
+                            "[--check] "
                             "[N (3..5000) ...]\n");
             return 2;
         }
