@@ -46,13 +46,14 @@
 #define THR (-2.0)      /* m/s2: "braking" for the lead-time detections */
 #define KP 0.2
 #define KD 0.7
-#define D_SAFE 2.0 /* m: the gap never below this */
+#define D_SAFE R0 /* m: the gap never below the standstill distance */
+#define H_START (H0 + K_AGE * 0.08) /* the time gap at a nominal belief age */
 
 static const double OFFSETS[NTRUCK] = {0.137, 0.352, -0.268, 0.461};
 static const double TAU[NTRUCK] = {0.45, 0.5, 0.55, 0.5};
 
 static truck trucks[NTRUCK];
-static dt_signal_id sig_u;
+static int measuring; /* past T_LINK: the controllers' modes are counted */
 
 /* ---- noise ---- */
 static uint64_t rng_state = 88172645463325252ull;
@@ -87,7 +88,12 @@ static int gap_ctl(void *user, dt_ctrl_ctx *ctx)
         u = KP * e + KD * (pv - v - H_LEAD * a) + pa; /* the obstacle's acceleration: own radar */
     } else {
         T->coop = T->age_pred <= BUDGET;
-        if (T->coop) {
+        if (!measuring) {
+            T->fallback_frames = T->coop_frames = T->fallback_entries = 0;
+        }
+        if (!isfinite(T->age_pred)) {
+            T->h_target = T->h; /* starting: no belief heard yet, the gap it started at */
+        } else if (T->coop) {
             T->coop_frames++;
             T->h_target = H0 + K_AGE * T->age_pred;
             if (T->age_lead <= BUDGET && T->x[6] < THR)
@@ -99,15 +105,13 @@ static int gap_ctl(void *user, dt_ctrl_ctx *ctx)
             T->h_target = H_ACC;
         }
         T->was_coop = T->coop;
-        if (T->h == 0)
-            T->h = T->h_target;
-        else if (dt > 0) /* the policy moves at most 0.5 s/s up, 0.1 s/s down */
+        if (dt > 0) /* the policy moves at most 0.5 s/s up, 0.1 s/s down */
             T->h = clampd(T->h_target, T->h - 0.1 * dt, T->h + 0.5 * dt);
         double e = g - (R0 + T->h * v);
         u = KP * e + KD * (pv - v - T->h * a) + (T->coop ? pa : 0.0);
     }
     T->u_ctl = u;
-    return dt_ctrl_command(ctx, sig_u, u);
+    return dt_ctrl_command(ctx, T->sig_u, u);
 }
 
 /* The own-sensor twin's newest belief (an observer: it has no controller). */
@@ -206,6 +210,8 @@ static void nees_print(const char *name, const nees_acc *a)
            name, a->n_dec, name, sqrt(a->se_v / (double)a->n), name, sqrt(a->se_a / (double)a->n));
 }
 
+static double fin(double x) { return isfinite(x) ? x : NAN; } /* "nan" in a CSV: no point */
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -281,7 +287,7 @@ int main(int argc, char **argv)
     {
         double front = obstacle.x - obstacle.len;
         for (int i = 0; i < NTRUCK; i++) {
-            double g = i == 0 ? R0 + H_LEAD * V0 : R0 + (H0 + K_AGE * 0.08) * V0;
+            double g = R0 + (i == 0 ? H_LEAD : H_START) * V0;
             veh[i] = (body){front - g, V0, 0, TAU[i], 12.0};
             front = veh[i].x - veh[i].len;
         }
@@ -297,6 +303,7 @@ int main(int argc, char **argv)
         T->idx = i;
         T->offset_s = OFFSETS[i];
         T->age_pred = T->age_lead = INFINITY;
+        T->h = i == 0 ? H_LEAD : H_START; /* the platoon starts formed */
         dt_twin_options o = DT_TWIN_OPTIONS_INIT;
         o.logger = dt_logger_silent();
         dt_diag d;
@@ -315,7 +322,7 @@ int main(int argc, char **argv)
             (i > 0 && (dt_io_find_source(io, "pred", &T->src_pred) != DT_OK ||
                        dt_io_find_source(io, "lead", &T->src_lead) != DT_OK)))
             die("a source or sink is missing", T->tw);
-        if (dt_model_find_signal(dt_twin_model(T->tw), "u", &sig_u) != DT_OK)
+        if (dt_model_find_signal(dt_twin_model(T->tw), "u", &T->sig_u) != DT_OK)
             die("no signal u", T->tw);
         if (dt_twin_set_callback(T->tw, "gap", gap_ctl, T) != DT_OK)
             die("callback", T->tw);
@@ -344,6 +351,7 @@ int main(int argc, char **argv)
                  "coop3,u0,u1,u2,u3,ha3_fused,pa3_own,ha3_true\n");
 
     double u[NTRUCK] = {0};
+    fflush(stdout);
     double t_lead_det = NAN, t_coop = NAN, t_own = NAN, t_true = NAN, min_gap = INFINITY;
     nees_acc fz_h = {0}, lww_h = {0}, fz_p = {0}, lww_p = {0};
     double e2[NTRUCK] = {0}, age_sum[NTRUCK] = {0}, h_sum[NTRUCK] = {0};
@@ -369,6 +377,7 @@ int main(int argc, char **argv)
             if (pl_proxy_command(control, cmd) != 0)
                 return 2;
         }
+        measuring = t >= T_LINK;
         pl_listener_poll();
         for (int i = 0; i < NTRUCK; i++) {
             truck *T = &trucks[i];
@@ -388,10 +397,15 @@ int main(int argc, char **argv)
                 T->age_pred = belief_age(T, T->src_pred, i - 1, 0, now);
                 T->age_lead = belief_age(T, T->src_lead, 0, 1, now);
             }
-            if (T->own && dt_twin_step(T->own, now) != DT_OK)
+            int rc;
+            if (T->own && (rc = dt_twin_step(T->own, now)) != DT_OK) {
+                fprintf(stderr, "platoon: truck %d (own sensors) step: %s\n", i, dt_strerror(rc));
                 die("step", T->own);
-            if (dt_twin_step(T->tw, now) != DT_OK)
+            }
+            if ((rc = dt_twin_step(T->tw, now)) != DT_OK) {
+                fprintf(stderr, "platoon: truck %d step at %.2f s: %s\n", i, t, dt_strerror(rc));
                 die("step", T->tw);
+            }
             dt_command c[8];
             size_t nc = dt_memory_sink_read(io, T->sink, c, 8);
             if (nc > 0)
@@ -442,7 +456,7 @@ int main(int argc, char **argv)
                     "%.2f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,"
                     "%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
                     t, obstacle.v, veh[0].v, veh[1].v, veh[2].v, veh[3].v, gap_of(0), gap_of(1),
-                    gap_of(2), gap_of(3), trucks[1].age_pred, trucks[2].age_pred, trucks[3].age_pred,
+                    gap_of(2), gap_of(3), fin(trucks[1].age_pred), fin(trucks[2].age_pred), fin(trucks[3].age_pred),
                     trucks[1].h, trucks[2].h, trucks[3].h, trucks[1].coop, trucks[2].coop,
                     trucks[3].coop, u[0], u[1], u[2], u[3], L->x[6], own_x[NTRUCK - 1][4], obstacle.a);
         world_step(t, u);
@@ -481,8 +495,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < NTRUCK; i++) {
         dt_twin_stats s;
         dt_twin_stats_get(trucks[i].tw, &s);
-        printf(" fused%d=%llu offered%d=%llu", i, (unsigned long long)s.beliefs_fused, i,
-               (unsigned long long)s.beliefs_offered);
+        printf(" fused%d=%llu offered%d=%llu kept%d=%llu refused%d=%llu gated%d=%llu", i,
+               (unsigned long long)s.beliefs_fused, i, (unsigned long long)s.beliefs_offered, i,
+               (unsigned long long)s.beliefs_kept, i, (unsigned long long)s.beliefs_refused, i,
+               (unsigned long long)s.estimator.beliefs_gated);
     }
     printf("\n");
     for (int i = 0; i < NTRUCK; i++) {

@@ -28,6 +28,7 @@ typedef struct truck {
     dt_twin *tw;       /* its twin (bus, twin sources, controller) */
     dt_twin *own;      /* followers: the same sensors, no V2V (the reference) */
     size_t src_mem, src_pred, src_lead, sink; /* indexes in tw's io */
+    dt_signal_id sig_u;
     /* what the controller used this frame (for the trace) */
     double age_pred, age_lead; /* s, on its own clock; INFINITY: none yet */
     double h, h_target;        /* the time gap in force and its target, s */

@@ -48,12 +48,13 @@ static void signal_json(sb *b, const char *id, const char *q, const char *unit, 
 
 /* The model every truck's filter shares: own speed and acceleration, the gap
  * to what is ahead, its speed and acceleration, and (followers) the hazard's
- * speed and acceleration as the lead sees it. An acceleration is a
- * first-order (Singer) process, tau SINGER_TAU, its noise Q_ACC: a truck's
- * drivetrain and a braking obstacle both fit it loosely, which is why Q_ACC
- * is generous (the consistency check measures whether it is enough). */
-#define SINGER_TAU 0.5
-#define Q_ACC 12.0
+ * speed and acceleration as the lead sees it. An acceleration is a random
+ * walk (white jerk): a belief aged with it keeps its acceleration and moves
+ * its speed on, as a braking truck does. The jerk's intensity is a truck's
+ * (QA_TRUCK, (m/s3)^2 s) or a braking obstacle's (QA_HAZARD): generous,
+ * and the consistency check measures whether it is enough. */
+#define QA_TRUCK 0.5
+#define QA_HAZARD 30.0
 
 int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int port)
 {
@@ -94,7 +95,7 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
         const char *clk = "\"clock\":{\"mode\":\"estimate\",\"window\":8,\"windows\":16},\"timeout\":2";
         put(&b,
             ",{\"id\":\"pred\",\"kind\":\"twin\",\"twin\":\"truck%d\",\"belief\":\"motion\",%s,"
-            "\"mapping\":[{\"native\":\"v_est\",\"signal\":\"p_v\",\"unit\":\"m/s\"},"
+            "\"criterion\":\"det\",\"mapping\":[{\"native\":\"v_est\",\"signal\":\"p_v\",\"unit\":\"m/s\"},"
             "{\"native\":\"a_est\",\"signal\":\"p_a\",\"unit\":\"m/s2\"}]}",
             i - 1, clk);
         put(&b,
@@ -107,16 +108,13 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
     if (!own)
         put(&b, "\"sinks\":[{\"id\":\"drive\",\"kind\":\"memory\",\"mapping\":[{\"signal\":\"u\","
                 "\"native\":\"u\"}]}],");
-    /* A: v' = a, a' = -a / tau, g' = pv - v, pv' = pa, pa' = -pa / tau, hv' = ha, ... */
+    /* A: v' = a, a' = 0 (+ noise), g' = pv - v, pv' = pa, pa' = 0, hv' = ha, ha' = 0 */
     double A[7][7] = {{0}};
     A[0][1] = 1;
-    A[1][1] = -1 / SINGER_TAU;
     A[2][3] = 1;
     A[2][0] = -1;
     A[3][4] = 1;
-    A[4][4] = -1 / SINGER_TAU;
     A[5][6] = 1;
-    A[6][6] = -1 / SINGER_TAU;
     put(&b, "\"estimator\":{\"states\":[");
     for (size_t k = 0; k < n; k++)
         put(&b, "%s\"%s\"", k ? "," : "", st[k]);
@@ -127,7 +125,7 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
             put(&b, "%s%g", c ? "," : "", A[r][c]);
         put(&b, "]");
     }
-    static const double q[7] = {0.01, Q_ACC, 0.01, 0.01, Q_ACC, 0.01, Q_ACC};
+    const double q[7] = {0.01, QA_TRUCK, 0.01, 0.01, i == 0 ? QA_HAZARD : QA_TRUCK, 0.01, QA_HAZARD};
     static const double x0[7] = {22, 0, 18.2, 22, 0, 22, 0};
     static const double p0[7] = {1, 1, 4, 1, 1, 4, 4};
     put(&b, "],\"Q\":[");
