@@ -21,7 +21,9 @@
  * what its own sensors alone know (the reference of the lead time).
  *
  * Usage: platoon --port BROKER_OR_PROXY --control PROXY_CONTROL --delay MS
- *                --loss PCT --stage NAME [--out DIR] [--seed N]
+ *                --loss PCT --stage NAME [--out DIR] [--seed N] [--policy age|fixed]
+ * (--policy fixed: the followers keep the cooperative time gap whatever the
+ * belief's age and never fall back: the comparison for string stability)
  * Prints one `stage ...` line of figures (run.py reads them) and writes
  * OUTDIR/platoon_NAME.csv. */
 #define _POSIX_C_SOURCE 200809L
@@ -32,9 +34,9 @@
 #include <string.h>
 #include <time.h>
 
-#define T_LINK 4.0   /* s: the link degrades (offsets learned on the nominal link before) */
-#define HAZARD_T 9.0 /* s: the obstacle brakes */
-#define T_END 17.0
+#define T_LINK 8.0   /* s: the link degrades (offsets learned on the nominal link before) */
+#define HAZARD_T 10.0 /* s: the obstacle brakes */
+#define T_END 15.5 /* before the clocks' fit leaves the nominal link's minima (platoon_bus.c) */
 #define V0 22.0
 #define R0 5.0          /* standstill distance, m */
 #define H0 0.6          /* cooperative time gap, s */
@@ -54,6 +56,7 @@ static const double TAU[NTRUCK] = {0.45, 0.5, 0.55, 0.5};
 
 static truck trucks[NTRUCK];
 static int measuring; /* past T_LINK: the controllers' modes are counted */
+static int fixed_policy; /* --policy fixed: H0 whatever the age, never falls back (for comparison) */
 
 /* ---- noise ---- */
 static uint64_t rng_state = 88172645463325252ull;
@@ -87,12 +90,14 @@ static int gap_ctl(void *user, dt_ctrl_ctx *ctx)
         double e = g - (R0 + H_LEAD * v);
         u = KP * e + KD * (pv - v - H_LEAD * a) + pa; /* the obstacle's acceleration: own radar */
     } else {
-        T->coop = T->age_pred <= BUDGET;
+        T->coop = fixed_policy || T->age_pred <= BUDGET;
         if (!measuring) {
             T->fallback_frames = T->coop_frames = T->fallback_entries = 0;
         }
         if (!isfinite(T->age_pred)) {
             T->h_target = T->h; /* starting: no belief heard yet, the gap it started at */
+        } else if (fixed_policy) {
+            T->h_target = H0;
         } else if (T->coop) {
             T->coop_frames++;
             T->h_target = H0 + K_AGE * T->age_pred;
@@ -265,6 +270,10 @@ int main(int argc, char **argv)
             stage = argv[k + 1];
         else if (!strcmp(argv[k], "--out"))
             out = argv[k + 1];
+        else if (!strcmp(argv[k], "--policy") && !strcmp(argv[k + 1], "fixed"))
+            fixed_policy = 1;
+        else if (!strcmp(argv[k], "--policy") && !strcmp(argv[k + 1], "age"))
+            fixed_policy = 0;
         else if (!strcmp(argv[k], "--seed"))
             seed = atoi(argv[k + 1]);
         else {
@@ -275,7 +284,7 @@ int main(int argc, char **argv)
     if (port <= 0 || port > 65535 || control < 0 || control > 65535 || !(delay_ms >= 0) ||
         delay_ms > 5000 || !(loss_pct >= 0) || loss_pct > 100 || strlen(stage) > 32) {
         fprintf(stderr, "usage: platoon --port P --control C --delay MS --loss PCT --stage NAME "
-                        "[--out DIR] [--seed N]\n");
+                        "[--out DIR] [--seed N] [--policy age|fixed]\n");
         return 2;
     }
     rng_state ^= (uint64_t)(unsigned)seed * 0x9E3779B97F4A7C15ull;
@@ -287,7 +296,7 @@ int main(int argc, char **argv)
     {
         double front = obstacle.x - obstacle.len;
         for (int i = 0; i < NTRUCK; i++) {
-            double g = R0 + (i == 0 ? H_LEAD : H_START) * V0;
+            double g = R0 + (i == 0 ? H_LEAD : fixed_policy ? H0 : H_START) * V0;
             veh[i] = (body){front - g, V0, 0, TAU[i], 12.0};
             front = veh[i].x - veh[i].len;
         }
@@ -303,7 +312,7 @@ int main(int argc, char **argv)
         T->idx = i;
         T->offset_s = OFFSETS[i];
         T->age_pred = T->age_lead = INFINITY;
-        T->h = i == 0 ? H_LEAD : H_START; /* the platoon starts formed */
+        T->h = i == 0 ? H_LEAD : fixed_policy ? H0 : H_START; /* the platoon starts formed */
         dt_twin_options o = DT_TWIN_OPTIONS_INIT;
         o.logger = dt_logger_silent();
         dt_diag d;
@@ -354,7 +363,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     double t_lead_det = NAN, t_coop = NAN, t_own = NAN, t_true = NAN, min_gap = INFINITY;
     nees_acc fz_h = {0}, lww_h = {0}, fz_p = {0}, lww_p = {0};
-    double e2[NTRUCK] = {0}, age_sum[NTRUCK] = {0}, h_sum[NTRUCK] = {0};
+    double e2[NTRUCK] = {0}, ea2[NTRUCK] = {0}, v_h[NTRUCK] = {0}, age_sum[NTRUCK] = {0}, h_sum[NTRUCK] = {0};
     long age_n[NTRUCK] = {0};
     double age_max = 0;
     long late_frames = 0;
@@ -414,8 +423,12 @@ int main(int argc, char **argv)
         /* the figures at this frame (truth before it moves on) */
         for (int i = 0; i < NTRUCK; i++) {
             min_gap = fmin(min_gap, gap_of(i));
-            if (t >= HAZARD_T)
-                e2[i] += (veh[i].v - V0) * (veh[i].v - V0) * FRAME_S;
+            if (k == (long)llround(HAZARD_T / FRAME_S))
+                v_h[i] = veh[i].v;
+            if (t >= HAZARD_T) { /* the speed error: from its speed when the obstacle brakes */
+                e2[i] += (veh[i].v - v_h[i]) * (veh[i].v - v_h[i]) * FRAME_S;
+                ea2[i] += veh[i].a * veh[i].a * FRAME_S;
+            }
             if (i > 0 && t >= T_LINK + 1 && isfinite(trucks[i].age_pred)) {
                 age_sum[i] += trucks[i].age_pred;
                 h_sum[i] += trucks[i].h;
@@ -473,9 +486,9 @@ int main(int argc, char **argv)
                stage, i, i - 1, offset_learned(T, T->src_pred, tp), T->offset_s - trucks[i - 1].offset_s,
                offset_learned(T, T->src_lead, tl), T->offset_s - trucks[0].offset_s);
     }
-    printf("stage %s delay_ms=%g loss_pct=%g lead_detect_s=%.3f last_fused_s=%.3f last_own_s=%.3f "
+    printf("stage %s fixed=%d delay_ms=%g loss_pct=%g lead_detect_s=%.3f last_fused_s=%.3f last_own_s=%.3f "
            "lead_time_s=%.3f min_gap_m=%.3f d_safe_m=%g late_frames=%ld",
-           stage, delay_ms, loss_pct, t_lead_det - t_true, t_coop - t_true, t_own - t_true,
+           stage, fixed_policy, delay_ms, loss_pct, t_lead_det - t_true, t_coop - t_true, t_own - t_true,
            t_own - t_coop, min_gap, D_SAFE, late_frames);
     for (int i = 1; i < NTRUCK; i++)
         printf(" age%d=%.4f h%d=%.4f fallback_frames%d=%llu fallback_entries%d=%llu coop_frames%d=%llu", i,
@@ -487,7 +500,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < NTRUCK; i++)
         printf(" verr%d=%.4f", i, sqrt(e2[i]));
     for (int i = 1; i < NTRUCK; i++)
-        printf(" amp%d=%.4f", i, sqrt(e2[i] / e2[i - 1]));
+        printf(" amp%d=%.4f amp_a%d=%.4f", i, sqrt(e2[i] / e2[i - 1]), i, sqrt(ea2[i] / ea2[i - 1]));
     nees_print("fused_hazard", &fz_h);
     nees_print("lww_hazard", &lww_h);
     nees_print("fused_pred", &fz_p);

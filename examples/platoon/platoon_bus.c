@@ -88,11 +88,14 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
             "{\"native\":\"v\",\"signal\":\"v\"},{\"native\":\"acc\",\"signal\":\"acc\"},"
             "{\"native\":\"gap\",\"signal\":\"gap\"},{\"native\":\"rr\",\"signal\":\"rr\"}]}");
     if (remote) {
-        /* the clock's memory (16 windows of 8 s) outlasts a run: the offset
-         * learned on the nominal link is kept when the link slows, so added
-         * latency shows as age (a one-way clock cannot tell a constant
-         * latency from an offset: docs/examples.md) */
-        const char *clk = "\"clock\":{\"mode\":\"estimate\",\"window\":8,\"windows\":16},\"timeout\":2";
+        /* An estimated clock learns the offset plus the link's fastest
+         * transit (one-way times cannot tell them apart): it learns on the
+         * nominal link (the first T_LINK s, 8 windows of 1 s), and its 64
+         * windows hold those minima for the rest of the run, so the latency
+         * added later shows as age instead of being learned as offset; the
+         * fit's line stays on the nominal minima while their mean time is
+         * among them (docs/examples.md) */
+        const char *clk = "\"clock\":{\"mode\":\"estimate\",\"window\":1,\"windows\":64},\"timeout\":2";
         put(&b,
             ",{\"id\":\"pred\",\"kind\":\"twin\",\"twin\":\"truck%d\",\"belief\":\"motion\",%s,"
             "\"criterion\":\"det\",\"mapping\":[{\"native\":\"v_est\",\"signal\":\"p_v\",\"unit\":\"m/s\"},"

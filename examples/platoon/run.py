@@ -8,7 +8,7 @@ tests/tools/linkproxy.py in front of it and the host `platoon` (every
 truck's connection goes through that stage's proxy; the host tells the
 proxy, on its control port, to add the stage's delay and loss to what the
 trucks publish once the platoon has formed). Stages run N at a time
-(default 4), each with its own realm. Reads the hosts' `stage` lines,
+(default 5), each with its own realm. Reads the hosts' `stage` lines,
 writes OUTDIR/platoon_summary.csv, prints the figures and the self-check
 lines, and exits 1 when a check fails. Every wait is bounded; the broker,
 the proxies and the hosts are stopped on every path.
@@ -30,9 +30,14 @@ import linkproxy  # noqa: E402
 
 WAIT = 30
 HOST_WAIT = 120  # one stage runs 17 s of platoon time, paced in real time
-# name, added one-way delay (ms) on what the trucks publish, QoS 0 loss (%)
-STAGES = [("d0", 0, 0), ("d50", 50, 0), ("d100", 100, 0), ("d200", 200, 0), ("d400", 400, 0),
-          ("d100l10", 100, 10), ("d100l30", 100, 30)]
+# name, added one-way delay (ms) on what the trucks publish, QoS 0 loss (%),
+# the followers' gap policy ("age": the time gap grows with the belief's age
+# and falls back past the budget; "fixed": 0.6 s whatever the age, the
+# comparison for string stability)
+STAGES = [("d0", 0, 0, "age"), ("d50", 50, 0, "age"), ("d100", 100, 0, "age"),
+          ("d200", 200, 0, "age"), ("d400", 400, 0, "age"), ("d100l10", 100, 10, "age"),
+          ("d100l30", 100, 30, "age"), ("f0", 0, 0, "fixed"), ("f200", 200, 0, "fixed"),
+          ("f400", 400, 0, "fixed")]
 
 
 def free_port():
@@ -86,12 +91,12 @@ def run_wave(platoon, port, stages, out, seed):
     """Runs the stages at once; returns {name: figures} and their offset lines."""
     procs, proxies, res, offsets = [], [], {}, []
     try:
-        for name, delay, loss in stages:
+        for name, delay, loss, policy in stages:
             px = linkproxy.Child(str(port), extra=["--control", "0", "--seed", str(seed)], wait=WAIT)
             proxies.append(px)
             control = int(px.line("the control port").split()[1])
             cmd = [platoon, "--port", str(px.port), "--control", str(control), "--delay",
-                   str(delay), "--loss", str(loss), "--stage", name, "--out", out, "--seed",
+                   str(delay), "--loss", str(loss), "--policy", policy, "--stage", name, "--out", out, "--seed",
                    str(seed)]
             procs.append((name, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                  text=True)))
@@ -110,7 +115,7 @@ def run_wave(platoon, port, stages, out, seed):
                     offsets.append(line)
             if name not in res:
                 raise RuntimeError("stage %s: no figures in its output" % name)
-        for px, (name, _, _) in zip(proxies, stages):
+        for px, (name, _, _, _) in zip(proxies, stages):
             st = px.stats()
             res[name]["lost_publish"] = st["lost_publish"]["c2s"]
     finally:
@@ -134,7 +139,7 @@ def main():
     ap.add_argument("mosquitto")
     ap.add_argument("outdir")
     ap.add_argument("--stages", default=",".join(s[0] for s in STAGES))
-    ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--parallel", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     want = a.stages.split(",")
@@ -165,9 +170,9 @@ def main():
 def report(stages, res, offsets, outdir):
     for line in offsets:
         print(line)
-    cols = ["delay_ms", "loss_pct", "lead_time_s", "last_fused_s", "last_own_s", "min_gap_m",
+    cols = ["fixed", "delay_ms", "loss_pct", "lead_time_s", "last_fused_s", "last_own_s", "min_gap_m",
             "age1", "age2", "age3", "h1", "h2", "h3", "fallback_frames1", "fallback_frames2",
-            "fallback_frames3", "fallback_entries3", "amp1", "amp2", "amp3", "lost_publish",
+            "fallback_frames3", "fallback_entries3", "amp1", "amp2", "amp3", "amp_a1", "amp_a2", "amp_a3", "lost_publish",
             "fused_hazard_nees_dec", "fused_hazard_nees_dec_hi", "fused_hazard_nees_in95",
             "lww_hazard_nees_dec", "lww_hazard_nees_in95", "fused_hazard_rms_a",
             "lww_hazard_rms_a", "fused_hazard_rms_v", "lww_hazard_rms_v", "fused_pred_nees_dec", "fused_pred_nees_dec_hi",
@@ -175,14 +180,17 @@ def report(stages, res, offsets, outdir):
             "lww_pred_rms_a", "fused_pred_rms_v", "lww_pred_rms_v", "late_frames", "age_max"]
     with open(os.path.join(outdir, "platoon_summary.csv"), "w") as f:
         f.write("stage," + ",".join(cols) + "\n")
-        for name, _, _ in stages:
+        for name, _, _, _ in stages:
             f.write(name + "," + ",".join("%g" % res[name].get(c, float("nan")) for c in cols) + "\n")
-    print("stage     delay loss  lead_time  min_gap  age3   h3    fallback3  amp1  amp2  amp3  lost")
-    for name, _, _ in stages:
+    print("stage     delay loss  lead_time  min_gap  age3   h3    fallback3  amp1  amp2  amp3  "
+          "amp_a1 amp_a2 amp_a3 lost")
+    for name, _, _, _ in stages:
         r = res[name]
-        print("%-9s %5.0f %4.0f  %8.3f  %7.2f  %5.3f  %5.3f  %5d  %5.2f %5.2f %5.2f  %d"
+        print("%-9s %5.0f %4.0f  %8.3f  %7.2f  %5.3f  %5.3f  %5d  %5.2f %5.2f %5.2f  %5.2f  %5.2f  "
+              "%5.2f  %d"
               % (name, r["delay_ms"], r["loss_pct"], r["lead_time_s"], r["min_gap_m"], r["age3"],
-                 r["h3"], r["fallback_frames3"], r["amp1"], r["amp2"], r["amp3"], r["lost_publish"]))
+                 r["h3"], r["fallback_frames3"], r["amp1"], r["amp2"], r["amp3"], r["amp_a1"],
+                 r["amp_a2"], r["amp_a3"], r["lost_publish"]))
     ok = True
     # (a) lead time, on the nominal link
     r0 = res.get("d0") or res[stages[0][0]]
@@ -200,7 +208,7 @@ def report(stages, res, offsets, outdir):
     # acceleration, so they differ only by what each filter blends in)
     c_ok = True
     figs = []
-    for name, _, _ in stages:
+    for name, _, _, _ in stages:
         r = res[name]
         for g in ("hazard", "pred"):
             f = lambda k: r["%s_%s_%s" % (k.split(":")[0], g, k.split(":")[1])]
@@ -216,14 +224,16 @@ def report(stages, res, offsets, outdir):
                            f("lww:rms_a"), "" if g_ok else " <- FAIL"))
     ok &= check("consistency", c_ok, "; ".join(figs))
     # (c) the gap policy over the stages
-    d_stages = sorted([res[n] for n, dl, ls in stages if ls == 0], key=lambda r: r["delay_ms"])
+    d_stages = sorted([res[n] for n, dl, ls, po in stages if ls == 0 and po == "age"],
+                      key=lambda r: r["delay_ms"])
     coop = [r for r in d_stages if r["age3"] <= 0.35]
     grows = all(b["h3"] > a["h3"] for a, b in zip(coop, coop[1:]))
     min_gap = min(r["min_gap_m"] for r in res.values())
     d_safe = r0["d_safe_m"]
-    old = [r for r in res.values() if r["age_max"] > 0.35]
+    aged = [r for r in res.values() if not r["fixed"]]
+    old = [r for r in aged if r["age_max"] > 0.35]
     falls = all(r["fallback_frames3"] > 0 for r in old)
-    lossy = [r for r in res.values() if r["loss_pct"] > 0]
+    lossy = [r for r in aged if r["loss_pct"] > 0]
     ok &= check("gap policy", grows and min_gap >= d_safe and falls and len(old) > 0
                 and all(r["lost_publish"] > 0 for r in lossy),
                 "time gap by delay %s; min gap %.2f m (safe %.1f m); stages with beliefs past the "
@@ -232,10 +242,16 @@ def report(stages, res, offsets, outdir):
                    min_gap, d_safe, len(old),
                    ", ".join("%g ms/%g %%: %d" % (r["delay_ms"], r["loss_pct"], r["fallback_frames3"])
                              for r in old)))
-    stable = [r["delay_ms"] for r in d_stages if max(r["amp1"], r["amp2"], r["amp3"]) <= 1.0]
+    def amp(r):
+        return max(r["amp1"], r["amp2"], r["amp3"])
+    fixed = sorted([r for r in res.values() if r["fixed"]], key=lambda r: r["delay_ms"])
+    stable = [r["delay_ms"] for r in d_stages if amp(r) <= 1.0]
     ok &= check("string stability", 0 in stable,
-                "string stable (every ||e_i|| / ||e_i-1|| <= 1) at delays %s ms"
-                % ", ".join("%g" % x for x in stable))
+                "largest ||e_i|| / ||e_i-1|| (speed errors, trucks 1-3): age policy %s; fixed "
+                "0.6 s gap %s; string stable with the age policy at delays %s ms"
+                % (", ".join("%g ms %.2f" % (r["delay_ms"], amp(r)) for r in d_stages),
+                   ", ".join("%g ms %.2f" % (r["delay_ms"], amp(r)) for r in fixed) or "not run",
+                   ", ".join("%g" % x for x in stable)))
     return 0 if ok else 1
 
 
