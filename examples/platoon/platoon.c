@@ -55,6 +55,7 @@ static const double OFFSETS[NTRUCK] = {0.137, 0.352, -0.268, 0.461};
 static const double TAU[NTRUCK] = {0.45, 0.5, 0.55, 0.5};
 
 static truck trucks[NTRUCK];
+static const dt_time T0 = 10 * 1000000000LL; /* keeps every clock positive */
 static int measuring; /* past T_LINK: the controllers' modes are counted */
 static int fixed_policy; /* --policy fixed: H0 whatever the age, never falls back (for comparison) */
 
@@ -245,8 +246,9 @@ static double belief_age(truck *T, size_t src, int t, int g, dt_time now)
     return (double)(now - dt_clock_map(clk, h->t_data)) * 1e-9;
 }
 
-static double offset_learned(truck *T, size_t src, dt_time t_src)
+static double offset_learned(truck *T, size_t src, int from, double t)
 {
+    dt_time t_src = T0 + (dt_time)llround((t + trucks[from].offset_s) * 1e9);
     dt_io *io = dt_twin_io(T->tw);
     const dt_clock *clk = dt_ingest_clock(dt_twin_ingest(T->tw), dt_io_source_ingest_id(io, src));
     return clk ? dt_clock_offset_s(clk, t_src) : NAN;
@@ -344,7 +346,6 @@ int main(int argc, char **argv)
                 die("observe", T->own);
         }
     }
-    const dt_time T0 = 10 * 1000000000LL; /* keeps every clock positive */
     for (int i = 0; i < NTRUCK; i++) {
         dt_time now = T0 + (dt_time)llround(trucks[i].offset_s * 1e9);
         if (dt_twin_start(trucks[i].tw, now) != DT_OK || (trucks[i].own && dt_twin_start(trucks[i].own, now) != DT_OK))
@@ -363,6 +364,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     double t_lead_det = NAN, t_coop = NAN, t_own = NAN, t_true = NAN, min_gap = INFINITY;
     nees_acc fz_h = {0}, lww_h = {0}, fz_p = {0}, lww_p = {0};
+    double off_at_h[NTRUCK][2] = {{0}};
     double e2[NTRUCK] = {0}, ea2[NTRUCK] = {0}, v_h[NTRUCK] = {0}, age_sum[NTRUCK] = {0}, h_sum[NTRUCK] = {0};
     long age_n[NTRUCK] = {0};
     double age_max = 0;
@@ -423,8 +425,13 @@ int main(int argc, char **argv)
         /* the figures at this frame (truth before it moves on) */
         for (int i = 0; i < NTRUCK; i++) {
             min_gap = fmin(min_gap, gap_of(i));
-            if (k == (long)llround(HAZARD_T / FRAME_S))
+            if (k == (long)llround(HAZARD_T / FRAME_S)) {
                 v_h[i] = veh[i].v;
+                if (i > 0) {
+                    off_at_h[i][0] = offset_learned(&trucks[i], trucks[i].src_pred, i - 1, t);
+                    off_at_h[i][1] = offset_learned(&trucks[i], trucks[i].src_lead, 0, t);
+                }
+            }
             if (t >= HAZARD_T) { /* the speed error: from its speed when the obstacle brakes */
                 e2[i] += (veh[i].v - v_h[i]) * (veh[i].v - v_h[i]) * FRAME_S;
                 ea2[i] += veh[i].a * veh[i].a * FRAME_S;
@@ -476,16 +483,16 @@ int main(int argc, char **argv)
     }
     fclose(csv);
 
-    /* the offsets the followers' sources learned, against the true ones */
-    for (int i = 1; i < NTRUCK; i++) {
-        truck *T = &trucks[i];
-        dt_time tp = T0 + (dt_time)llround((T_END + trucks[i - 1].offset_s) * 1e9);
-        dt_time tl = T0 + (dt_time)llround((T_END + trucks[0].offset_s) * 1e9);
-        printf("offset %s truck%d: from truck%d learned %+.4f s true %+.4f s; from truck0 learned "
-               "%+.4f s true %+.4f s\n",
-               stage, i, i - 1, offset_learned(T, T->src_pred, tp), T->offset_s - trucks[i - 1].offset_s,
-               offset_learned(T, T->src_lead, tl), T->offset_s - trucks[0].offset_s);
-    }
+    /* the offsets the followers' sources learned (when the obstacle braked
+     * and at the end), against the true ones */
+    for (int i = 1; i < NTRUCK; i++)
+        printf("offset %s truck%d: from truck%d learned %+.4f s (at %g s) %+.4f s (at the end), "
+               "true %+.4f s; from truck0 learned %+.4f s, %+.4f s, true %+.4f s\n",
+               stage, i, i - 1, off_at_h[i][0], HAZARD_T,
+               offset_learned(&trucks[i], trucks[i].src_pred, i - 1, T_END),
+               trucks[i].offset_s - trucks[i - 1].offset_s, off_at_h[i][1],
+               offset_learned(&trucks[i], trucks[i].src_lead, 0, T_END),
+               trucks[i].offset_s - trucks[0].offset_s);
     printf("stage %s fixed=%d delay_ms=%g loss_pct=%g lead_detect_s=%.3f last_fused_s=%.3f last_own_s=%.3f "
            "lead_time_s=%.3f min_gap_m=%.3f d_safe_m=%g late_frames=%ld",
            stage, fixed_policy, delay_ms, loss_pct, t_lead_det - t_true, t_coop - t_true, t_own - t_true,
