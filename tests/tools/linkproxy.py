@@ -47,8 +47,8 @@ The counters: `connections` (accepted and connected to the target), `open`,
 (connections closed by cuts), and per direction `received` (bytes read),
 `forwarded` (written on), `held` (read, not yet written) and `dropped`
 (discarded by a cut or a failed connection): received = forwarded + held +
-dropped; what `lose` dropped is counted in `dropped` too). `link` shows
-the settings.
+dropped (the bytes of the packets `lose` drops are counted in `dropped`
+too). `link` shows the settings.
 
 MQTT loss: each connection whose first byte from the client is an MQTT
 CONNECT packet's (0x10) is followed packet by packet in both directions
