@@ -7,7 +7,8 @@
  * braking hard at HAZARD_T to 12 m/s, then back to 22 m/s) and four trucks
  * with a first-order drivetrain lag each, stepped on one platoon frame time
  * base t (50 Hz) paced against CLOCK_MONOTONIC, so the broker's and the
- * proxy's latency are on the same base. Truck i's twin runs on its own clock
+ * proxy's latency are on the same base (a host not scheduled for more than
+ * a frame pauses the world rather than catching up: counted paused_s). Truck i's twin runs on its own clock
  * now_i = t + offset_i; the followers' `twin` sources learn the offsets.
  *
  * Each truck's twin: its own sensors (wheel speed, accelerometer, radar gap
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
     long age_n[NTRUCK] = {0};
     double age_max = 0;
     long late_frames = 0;
+    double stall_s = 0;
     const long K = (long)llround(T_END / FRAME_S);
     int64_t start = mono_ns() + 20000000;
     for (long k = 0; k <= K; k++) {
@@ -377,8 +379,16 @@ int main(int argc, char **argv)
         struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
         }
-        if (mono_ns() - due > 10000000)
+        int64_t late = mono_ns() - due;
+        if (late > 10000000)
             late_frames++;
+        if (late > (int64_t)(FRAME_S * 1e9)) {
+            /* the host was not scheduled for more than a frame: the world
+             * pauses instead of catching up in a burst of frames, during
+             * which no message could travel (the beliefs would look late) */
+            start += late;
+            stall_s += (double)late * 1e-9;
+        }
         if (k == (long)llround(T_LINK / FRAME_S) && control > 0) {
             char cmd[64];
             snprintf(cmd, sizeof cmd, "delay %g c2s", delay_ms);
@@ -494,9 +504,9 @@ int main(int argc, char **argv)
                offset_learned(&trucks[i], trucks[i].src_lead, 0, T_END),
                trucks[i].offset_s - trucks[0].offset_s);
     printf("stage %s fixed=%d delay_ms=%g loss_pct=%g lead_detect_s=%.3f last_fused_s=%.3f last_own_s=%.3f "
-           "lead_time_s=%.3f min_gap_m=%.3f d_safe_m=%g late_frames=%ld",
+           "lead_time_s=%.3f min_gap_m=%.3f d_safe_m=%g late_frames=%ld paused_s=%.3f",
            stage, fixed_policy, delay_ms, loss_pct, t_lead_det - t_true, t_coop - t_true, t_own - t_true,
-           t_own - t_coop, min_gap, D_SAFE, late_frames);
+           t_own - t_coop, min_gap, D_SAFE, late_frames, stall_s);
     for (int i = 1; i < NTRUCK; i++)
         printf(" age%d=%.4f h%d=%.4f fallback_frames%d=%llu fallback_entries%d=%llu coop_frames%d=%llu", i,
                age_sum[i] / (double)age_n[i], i, h_sum[i] / (double)age_n[i], i,
