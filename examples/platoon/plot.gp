@@ -21,8 +21,9 @@ plot out."/platoon_d100.csv" every ::1 using 1:8 with lines lw 2 lc rgb "#2171b5
      out."/platoon_d400.csv" every ::1 using 1:10 with lines lw 2 dt 2 lc rgb "#cb181d" title "truck 3, 400 ms (own sensors)", \
      out."/platoon_d100.csv" every ::1 using 1:(5) with lines lw 1 lc rgb "black" title "standstill distance 5 m"
 set ylabel "belief age (s) / time gap (s)"
-plot for [s in "d0 d100 d200 d400 d100l30"] out."/platoon_".s.".csv" every ::1 using 1:13 with lines lw 1.5 title "age, truck 3, ".s, \
-     for [s in "d0 d100 d200 d400 d100l30"] out."/platoon_".s.".csv" every ::1 using 1:16 with lines lw 2.5 dt 2 title "time gap, truck 3, ".s, \
+ST = "d0 d100 d200 d400 d100l30"
+plot for [i=1:5] out."/platoon_".word(ST, i).".csv" every ::1 using 1:13 with lines lw 1.5 lc i title "age, truck 3, ".word(ST, i), \
+     for [i=1:5] out."/platoon_".word(ST, i).".csv" every ::1 using 1:16 with lines lw 2.5 dt 2 lc i title "time gap, truck 3, ".word(ST, i), \
      0.35 with lines lw 1 lc rgb "black" title "budget 0.35 s"
 set ylabel "acceleration (m/s2)"
 set xlabel "platoon time (s): link degraded at 8 s (dotted), obstacle brakes at 10 s (dashed)"
