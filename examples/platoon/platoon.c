@@ -8,8 +8,9 @@
  * with a first-order drivetrain lag each, stepped on one platoon frame time
  * base t (50 Hz) paced against CLOCK_MONOTONIC, so the broker's and the
  * proxy's latency are on the same base (a host not scheduled for more than
- * a frame pauses the world rather than catching up: counted paused_s). Truck i's twin runs on its own clock
- * now_i = t + offset_i; the followers' `twin` sources learn the offsets.
+ * a frame pauses the world rather than catching up: counted paused_s).
+ * Truck i's twin runs on its own clock now_i = t + offset_i; the followers'
+ * `twin` sources learn the offsets.
  *
  * Each truck's twin: its own sensors (wheel speed, accelerometer, radar gap
  * and range rate to what is ahead; host-fed memory source), a Kalman filter,
@@ -37,7 +38,7 @@
 
 #define T_LINK 8.0   /* s: the link degrades (offsets learned on the nominal link before) */
 #define HAZARD_T 10.0 /* s: the obstacle brakes */
-#define T_END 15.5 /* before the clocks' fit leaves the nominal link's minima (platoon_bus.c) */
+#define T_END 15.5 /* short: later, the clocks read more of the added delay as skew (platoon_bus.c) */
 #define V0 22.0
 #define R0 5.0          /* standstill distance, m */
 #define H0 0.6          /* cooperative time gap, s */

@@ -90,11 +90,10 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
     if (remote) {
         /* An estimated clock learns the offset plus the link's fastest
          * transit (one-way times cannot tell them apart): it learns on the
-         * nominal link (the first T_LINK s, 8 windows of 1 s), and its 64
-         * windows hold those minima for the rest of the run, so the latency
-         * added later shows as age instead of being learned as offset; the
-         * fit's line stays on the nominal minima while their mean time is
-         * among them (docs/examples.md) */
+         * nominal link (the first T_LINK s, 8 windows of 1 s) and keeps 64
+         * windows, so the latency added later shows as age; the fit still
+         * starts to read part of a slower link as skew (at most 1 %), which
+         * is why a run is short (docs/examples.md) */
         const char *clk = "\"clock\":{\"mode\":\"estimate\",\"window\":1,\"windows\":64},\"timeout\":2";
         put(&b,
             ",{\"id\":\"pred\",\"kind\":\"twin\",\"twin\":\"truck%d\",\"belief\":\"motion\",%s,"
