@@ -233,19 +233,21 @@ static void die(const char *what, const dt_twin *tw)
     exit(2);
 }
 
-/* The age of the newest belief of (truck t, group g) the listener holds, on
- * reader T's clock: its data time mapped by T's source clock (the offset
- * that source learned). */
-static double belief_age(truck *T, size_t src, int t, int g, dt_time now)
+/* The age of the newest belief truck T's source src received, on T's clock:
+ * its data time as the source's clock mapped it (dt_io_source_belief). */
+static double belief_age(truck *T, size_t src, dt_time now)
 {
-    const heard *h = pl_heard(t, g);
-    if (!h->have)
+    dt_remote_belief b;
+    if (dt_io_source_belief(dt_twin_io(T->tw), src, &b, NULL) != DT_OK)
         return INFINITY;
-    dt_io *io = dt_twin_io(T->tw);
-    const dt_clock *clk = dt_ingest_clock(dt_twin_ingest(T->tw), dt_io_source_ingest_id(io, src));
-    if (clk == NULL)
-        return INFINITY;
-    return (double)(now - dt_clock_map(clk, h->t_data)) * 1e-9;
+    return (double)(now - b.t_data) * 1e-9;
+}
+
+/* What last-writer-wins uses: the newest belief of the source as it was
+ * sent (mean and covariance, not aged), NULL before the first. */
+static const dt_remote_belief *newest(truck *T, size_t src, dt_remote_belief *b)
+{
+    return dt_io_source_belief(dt_twin_io(T->tw), src, b, NULL) == DT_OK && b->n == 2 ? b : NULL;
 }
 
 static double offset_learned(truck *T, size_t src, int from, double t)
@@ -306,10 +308,6 @@ int main(int argc, char **argv)
         }
     }
 
-    if (pl_listener_open(realm, port) != 0) {
-        fprintf(stderr, "platoon: no listener connection to 127.0.0.1:%d within 5 s\n", port);
-        return 2;
-    }
     static char doc[16384];
     for (int i = 0; i < NTRUCK; i++) {
         truck *T = &trucks[i];
@@ -400,7 +398,6 @@ int main(int argc, char **argv)
                 return 2;
         }
         measuring = t >= T_LINK;
-        pl_listener_poll();
         for (int i = 0; i < NTRUCK; i++) {
             truck *T = &trucks[i];
             dt_time now = T0 + (dt_time)llround((t + T->offset_s) * 1e9);
@@ -416,8 +413,8 @@ int main(int argc, char **argv)
                     die("push", T->own);
             }
             if (i > 0) {
-                T->age_pred = belief_age(T, T->src_pred, i - 1, 0, now);
-                T->age_lead = belief_age(T, T->src_lead, 0, 1, now);
+                T->age_pred = belief_age(T, T->src_pred, now);
+                T->age_lead = belief_age(T, T->src_lead, now);
             }
             int rc;
             if (T->own && (rc = dt_twin_step(T->own, now)) != DT_OK) {
@@ -472,13 +469,14 @@ int main(int argc, char **argv)
                 double P2[4];
                 P2[0] = T->P[5 * 7 + 5], P2[1] = T->P[5 * 7 + 6], P2[2] = T->P[6 * 7 + 5], P2[3] = T->P[6 * 7 + 6];
                 nees_add(&fz_h, &T->x[5], P2, obstacle.v, obstacle.a, dec);
-                const heard *hh = pl_heard(0, 1);
-                if (hh->have)
+                dt_remote_belief b;
+                const dt_remote_belief *hh = newest(T, T->src_lead, &b);
+                if (hh != NULL)
                     nees_add(&lww_h, hh->x, hh->P, obstacle.v, obstacle.a, dec);
                 P2[0] = T->P[3 * 7 + 3], P2[1] = T->P[3 * 7 + 4], P2[2] = T->P[4 * 7 + 3], P2[3] = T->P[4 * 7 + 4];
                 nees_add(&fz_p, &T->x[3], P2, veh[i - 1].v, veh[i - 1].a, dec);
-                const heard *hp = pl_heard(i - 1, 0);
-                if (hp->have)
+                const dt_remote_belief *hp = newest(T, T->src_pred, &b);
+                if (hp != NULL)
                     nees_add(&lww_p, hp->x, hp->P, veh[i - 1].v, veh[i - 1].a, dec);
             }
         }
@@ -537,6 +535,5 @@ int main(int argc, char **argv)
         dt_twin_destroy(trucks[i].tw);
         dt_twin_destroy(trucks[i].own);
     }
-    pl_listener_close();
     return 0;
 }

@@ -1,6 +1,6 @@
 /* Truck platoon example: what platoon.c (the world, the loop, the figures)
- * and platoon_bus.c (the trucks' descriptions, the belief listener, the link
- * proxy's control) share. */
+ * and platoon_bus.c (the trucks' descriptions, the link proxy's control)
+ * share. */
 #ifndef PLATOON_H
 #define PLATOON_H
 
@@ -11,15 +11,6 @@
 
 #define NTRUCK 4
 #define FRAME_S 0.02 /* the platoon's frame: 50 Hz */
-
-/* The newest belief of one group of one truck that reached the listener:
- * its mean and covariance as sent (v, a), its times on the sender's clock. */
-typedef struct heard {
-    int have;
-    double x[2], P[4];
-    dt_time t_valid, t_data;
-    uint64_t count;
-} heard;
 
 /* One truck's twins and the host's view of them. */
 typedef struct truck {
@@ -42,10 +33,6 @@ typedef struct truck {
 
 /* platoon_bus.c */
 int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int port);
-int pl_listener_open(const char *realm, int port);
-void pl_listener_poll(void);
-const heard *pl_heard(int truck, int group); /* group 0 motion, 1 hazard */
-void pl_listener_close(void);
 int pl_proxy_command(int port, const char *line);
 
 #endif

@@ -1,6 +1,4 @@
-/* The trucks' descriptions, a listener that keeps the newest belief of every
- * group (what last-writer-wins would use, and the belief ages the gap policy
- * reads), and the link proxy's control connection. */
+/* The trucks' descriptions and the link proxy's control connection. */
 #define _POSIX_C_SOURCE 200809L
 #include "platoon.h"
 
@@ -14,7 +12,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <mosquitto.h>
 
 /* ---- descriptions ---- */
 
@@ -163,115 +160,6 @@ int pl_describe(char *buf, size_t cap, int i, int own, const char *realm, int po
     }
     put(&b, "}");
     return b.overflow ? -1 : 0;
-}
-
-/* ---- the listener ---- */
-
-static struct mosquitto *lis;
-static heard heard_[NTRUCK][2];
-static int lis_connected, lis_subscribed;
-static char lis_prefix[96];
-
-static void on_connect(struct mosquitto *m, void *o, int rc, int flags, const mosquitto_property *p)
-{
-    (void)m, (void)o, (void)flags, (void)p;
-    lis_connected = rc == 0 ? 1 : -1;
-}
-
-static void on_subscribe(struct mosquitto *m, void *o, int mid, int n, const int *q,
-                         const mosquitto_property *p)
-{
-    (void)m, (void)o, (void)mid, (void)n, (void)q, (void)p;
-    lis_subscribed = 1;
-}
-
-static void on_message(struct mosquitto *m, void *o, const struct mosquitto_message *msg,
-                       const mosquitto_property *p)
-{
-    (void)m, (void)o, (void)p;
-    size_t lp = strlen(lis_prefix);
-    if (strncmp(msg->topic, lis_prefix, lp) != 0 || msg->payloadlen <= 0)
-        return;
-    int t = -1;
-    char group[32];
-    if (sscanf(msg->topic + lp, "truck%d/b/%31s", &t, group) != 2 || t < 0 || t >= NTRUCK)
-        return;
-    int g = strcmp(group, "motion") == 0 ? 0 : strcmp(group, "hazard") == 0 ? 1 : -1;
-    if (g < 0)
-        return;
-    double x[2], P[4];
-    size_t n = 0;
-    dt_time tv, td, ts;
-    dt_buswire_header h;
-    if (dt_buswire_decode_belief(msg->payload, (size_t)msg->payloadlen, &h, &tv, &n, x, P, 2) !=
-            DT_BUSWIRE_OK ||
-        n != 2 || dt_buswire_belief_times(msg->payload, (size_t)msg->payloadlen, &td, &ts) != DT_BUSWIRE_OK)
-        return;
-    heard *e = &heard_[t][g];
-    memcpy(e->x, x, sizeof x);
-    memcpy(e->P, P, sizeof P);
-    e->t_valid = tv;
-    e->t_data = td;
-    e->have = 1;
-    e->count++;
-}
-
-static void lis_pump(int timeout_ms)
-{
-    struct pollfd pf = {mosquitto_socket(lis), (short)(POLLIN | (mosquitto_want_write(lis) ? POLLOUT : 0)), 0};
-    if (pf.fd < 0)
-        return;
-    if (poll(&pf, 1, timeout_ms) > 0 && (pf.revents & (POLLIN | POLLHUP | POLLERR)))
-        for (int k = 0; k < 64; k++) { /* until EAGAIN, bounded */
-            errno = 0;
-            if (mosquitto_loop_read(lis, 1) != MOSQ_ERR_SUCCESS || errno == EAGAIN)
-                break;
-        }
-    if (mosquitto_want_write(lis))
-        (void)mosquitto_loop_write(lis, 1);
-    (void)mosquitto_loop_misc(lis);
-}
-
-int pl_listener_open(const char *realm, int port)
-{
-    snprintf(lis_prefix, sizeof lis_prefix, "dt/v1/%s/", realm);
-    mosquitto_lib_init();
-    lis = mosquitto_new(NULL, true, NULL);
-    if (lis == NULL)
-        return -1;
-    mosquitto_int_option(lis, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    mosquitto_int_option(lis, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_connect_v5_callback_set(lis, on_connect);
-    mosquitto_subscribe_v5_callback_set(lis, on_subscribe);
-    mosquitto_message_v5_callback_set(lis, on_message);
-    if (mosquitto_connect(lis, "127.0.0.1", port, 5) != MOSQ_ERR_SUCCESS)
-        return -1;
-    for (int k = 0; k < 500 && lis_connected == 0; k++) /* at most 5 s */
-        lis_pump(10);
-    if (lis_connected != 1)
-        return -1;
-    char topic[128];
-    snprintf(topic, sizeof topic, "%s+/b/+", lis_prefix);
-    if (mosquitto_subscribe_v5(lis, NULL, topic, 0, 0, NULL) != MOSQ_ERR_SUCCESS)
-        return -1;
-    for (int k = 0; k < 500 && !lis_subscribed; k++)
-        lis_pump(10);
-    return lis_subscribed ? 0 : -1;
-}
-
-void pl_listener_poll(void) { lis_pump(0); }
-
-const heard *pl_heard(int t, int g) { return &heard_[t][g]; }
-
-void pl_listener_close(void)
-{
-    if (lis != NULL) {
-        mosquitto_disconnect(lis);
-        mosquitto_loop_write(lis, 1);
-        mosquitto_destroy(lis);
-        lis = NULL;
-    }
-    mosquitto_lib_cleanup();
 }
 
 /* ---- the link proxy ---- */
