@@ -388,7 +388,9 @@ int main(int argc, char **argv)
         return 0;
     }
     rlim_t nofile = raise_nofile();
-    if (broker_start() != 0) {
+    /* max_connections -1: no limit but the open-file limit, raised before
+     * the fork; errors and warnings only, no per-connection log lines */
+    if (broker_start("log_type error\nlog_type warning\nmax_connections -1\n") != 0) {
         dtt_broker_dump_log(&broker, "mosquitto");
         die("the broker did not start");
     }

@@ -181,41 +181,8 @@ def start(work, exe):
     its brokers and bridge."""
     mosquitto, sub = tool("mosquitto"), tool("mosquitto_sub")
     bt.make_certs(tool("openssl"), work)
-    c_port, c_tls = bt.free_port(), bt.free_port()
-    acl = os.path.join(work, "central.acl")
-    with open(acl, "w") as f:
-        f.write("topic readwrite dt/v1/#\ntopic read $SYS/broker/connection/#\n"
-                "user %s\n" % bt.EDGE_NAME +
-                "topic write dt/v1/+/+/$state\ntopic write dt/v1/+/+/$contract\n"
-                "topic write dt/v1/+/+/ack/#\ntopic write dt/v1/+/+/s/#\n"
-                "topic write dt/v1/+/+/b/#\ntopic read dt/v1/+/+/cmd/#\n"
-                "topic read dt/v1/+/+/ctl/rebirth\ntopic write %s\n" % bt.LINK_TOPIC)
-    os.chmod(acl, 0o644)
-    ground = bt.Broker(mosquitto, work, "ground",
-                       "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                       "log_type all\nsys_interval 0\n"
-                       "listener %d 127.0.0.1\nallow_anonymous true\nacl_file %s\n"
-                       "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\n"
-                       "keyfile %s/server.key\nrequire_certificate true\n"
-                       "use_identity_as_username true\nallow_anonymous false\nacl_file %s\n"
-                       % (c_port, acl, c_tls, work, work, work, acl), [c_port, c_tls])
-    ground.start()
-    link = linkproxy.Child(str(c_tls), wait=WAIT)
-    bt.STARTED.append(link.p)
-    with open(os.path.join(SRC, "examples", "bridge", "edge.conf")) as f:
-        bridge = f.read()
-    values = {"CENTRAL_HOST": "127.0.0.1", "CENTRAL_PORT": str(link.port),
-              "CA_FILE": os.path.join(work, "ca.crt"), "EDGE_NAME": bt.EDGE_NAME,
-              "EDGE_CERT": os.path.join(work, bt.EDGE_NAME + ".crt"),
-              "EDGE_KEY": os.path.join(work, bt.EDGE_NAME + ".key")}
-    for k, v in values.items():
-        bridge = bridge.replace("@%s@" % k, v)
-    e_port = bt.free_port()
-    onboard = bt.Broker(mosquitto, work, "aircraft",
-                        "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                        "log_type all\nsys_interval 0\nlistener %d 127.0.0.1\n"
-                        "allow_anonymous true\n%s\n" % (e_port, bridge), [e_port])
-    onboard.start()
+    br = bt.start_bridged(mosquitto, SRC, work, "ground", "aircraft")
+    ground, onboard, link, c_port, e_port = br.central, br.edge, br.uplink, br.c_port, br.e_port
     brokers = [ground, onboard]
     wc = Watch(sub, work, "watch-ground", c_port,
                [bt.LINK_TOPIC, "dt/v1/%s/+/$state" % REALM, "dt/v1/%s/+/$contract" % REALM])

@@ -292,6 +292,64 @@ def safe_spans(commands):
     return spans
 
 
+class Bridged:
+    """Two brokers, the edge bridged to the central one through the link
+    proxy (start_bridged)."""
+
+
+def start_bridged(mosquitto, src, work, central_name="central", edge_name="edge"):
+    """The central broker (a plain listener for its twins, a TLS listener for
+    the bridge with the ACL docs/deploy.md gives the edge, keyed on its CN),
+    the link proxy in front of that TLS listener (the uplink), and the edge
+    broker (a plain listener for its twins, the shipped
+    examples/bridge/edge.conf with its placeholders replaced, its address the
+    uplink's). Certificates must be in work (make_certs). Returns a Bridged
+    with central, edge, uplink, c_port and e_port; fails the run when one
+    does not start."""
+    br = Bridged()
+    br.c_port, c_tls = free_port(), free_port()
+    acl = os.path.join(work, central_name + ".acl")
+    with open(acl, "w") as f:
+        f.write("topic readwrite dt/v1/#\ntopic read $SYS/broker/connection/#\n"
+                "user %s\n" % EDGE_NAME +
+                "topic write dt/v1/+/+/$state\ntopic write dt/v1/+/+/$contract\n"
+                "topic write dt/v1/+/+/ack/#\ntopic write dt/v1/+/+/s/#\n"
+                "topic write dt/v1/+/+/b/#\ntopic read dt/v1/+/+/cmd/#\n"
+                "topic read dt/v1/+/+/ctl/rebirth\ntopic write %s\n" % LINK_TOPIC)
+    os.chmod(acl, 0o644)
+    br.central = Broker(mosquitto, work, central_name,
+                        "per_listener_settings true\npersistence false\nlog_dest stderr\n"
+                        "log_type all\nsys_interval 0\n"
+                        "listener %d 127.0.0.1\nallow_anonymous true\nacl_file %s\n"
+                        "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\n"
+                        "keyfile %s/server.key\nrequire_certificate true\n"
+                        "use_identity_as_username true\nallow_anonymous false\nacl_file %s\n"
+                        % (br.c_port, acl, c_tls, work, work, work, acl), [br.c_port, c_tls])
+    br.central.start()
+    try:
+        br.uplink = linkproxy.Child(str(c_tls), wait=WAIT)
+    except RuntimeError as e:
+        fail(str(e))
+    STARTED.append(br.uplink.p)
+    with open(os.path.join(src, "examples", "bridge", "edge.conf")) as f:
+        bridge = f.read()
+    values = {"CENTRAL_HOST": "127.0.0.1", "CENTRAL_PORT": str(br.uplink.port),
+              "CA_FILE": os.path.join(work, "ca.crt"), "EDGE_NAME": EDGE_NAME,
+              "EDGE_CERT": os.path.join(work, EDGE_NAME + ".crt"),
+              "EDGE_KEY": os.path.join(work, EDGE_NAME + ".key")}
+    for k, v in values.items():
+        bridge = bridge.replace("@%s@" % k, v)
+    if "@" in "".join(l for l in bridge.splitlines() if not l.startswith("#")):
+        fail("examples/bridge/edge.conf has a placeholder this test does not know")
+    br.e_port = free_port()
+    br.edge = Broker(mosquitto, work, edge_name,
+                     "per_listener_settings true\npersistence false\nlog_dest stderr\n"
+                     "log_type all\nsys_interval 0\nlistener %d 127.0.0.1\n"
+                     "allow_anonymous true\n%s\n" % (br.e_port, bridge), [br.e_port])
+    br.edge.start()
+    return br
+
+
 def main():
     if len(sys.argv) != 7:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
@@ -302,48 +360,8 @@ def main():
     os.chmod(work, 0o755)
     make_certs(openssl, work)
 
-    # the central broker: the reader's plain listener; the bridge's TLS
-    # listener with the ACL docs/deploy.md gives the edge (keyed on its CN)
-    c_port, c_tls = free_port(), free_port()
-    acl = os.path.join(work, "central.acl")
-    with open(acl, "w") as f:
-        f.write("topic readwrite dt/v1/#\ntopic read $SYS/broker/connection/#\n"
-                "user %s\n" % EDGE_NAME +
-                "topic write dt/v1/+/+/$state\ntopic write dt/v1/+/+/$contract\n"
-                "topic write dt/v1/+/+/ack/#\ntopic write dt/v1/+/+/s/#\n"
-                "topic write dt/v1/+/+/b/#\ntopic read dt/v1/+/+/cmd/#\n"
-                "topic read dt/v1/+/+/ctl/rebirth\ntopic write %s\n" % LINK_TOPIC)
-    os.chmod(acl, 0o644)
-    central = Broker(mosquitto, work, "central",
-                     "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                     "log_type all\nsys_interval 0\n"
-                     "listener %d 127.0.0.1\nallow_anonymous true\nacl_file %s\n"
-                     "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\n"
-                     "keyfile %s/server.key\nrequire_certificate true\n"
-                     "use_identity_as_username true\nallow_anonymous false\nacl_file %s\n"
-                     % (c_port, acl, c_tls, work, work, work, acl), [c_port, c_tls])
-    central.start()
-    uplink = linkproxy.Child(str(c_tls), wait=WAIT)
-    STARTED.append(uplink.p)
-
-    # the edge: a plain listener for the publisher, the shipped bridge file
-    # with its placeholders replaced, the bridge's address the uplink's
-    with open(os.path.join(src, "examples", "bridge", "edge.conf")) as f:
-        bridge = f.read()
-    values = {"CENTRAL_HOST": "127.0.0.1", "CENTRAL_PORT": str(uplink.port),
-              "CA_FILE": os.path.join(work, "ca.crt"), "EDGE_NAME": EDGE_NAME,
-              "EDGE_CERT": os.path.join(work, EDGE_NAME + ".crt"),
-              "EDGE_KEY": os.path.join(work, EDGE_NAME + ".key")}
-    for k, v in values.items():
-        bridge = bridge.replace("@%s@" % k, v)
-    if "@" in "".join(l for l in bridge.splitlines() if not l.startswith("#")):
-        fail("examples/bridge/edge.conf has a placeholder this test does not know")
-    e_port = free_port()
-    edge = Broker(mosquitto, work, "edge",
-                  "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                  "log_type all\nsys_interval 0\nlistener %d 127.0.0.1\n"
-                  "allow_anonymous true\n%s\n" % (e_port, bridge), [e_port])
-    edge.start()
+    br = start_bridged(mosquitto, src, work)
+    central, edge, uplink, c_port, e_port = br.central, br.edge, br.uplink, br.c_port, br.e_port
     brokers = [central, edge]
     # the link's state as each side publishes it, and the twins' $state
     # as the central broker has them

@@ -240,51 +240,13 @@ def main():
     # the central broker (the cloud's plain listener, the bridge's TLS one)
     # and the edge broker (the shipped bridge file, its address the proxy's),
     # as in run_bridged_twins.py
-    c_port, c_tls = bt.free_port(), bt.free_port()
-    acl = os.path.join(work, "central.acl")
-    with open(acl, "w") as f:
-        f.write("topic readwrite dt/v1/#\ntopic read $SYS/broker/connection/#\n"
-                "user %s\n" % bt.EDGE_NAME +
-                "topic write dt/v1/+/+/$state\ntopic write dt/v1/+/+/$contract\n"
-                "topic write dt/v1/+/+/ack/#\ntopic write dt/v1/+/+/s/#\n"
-                "topic write dt/v1/+/+/b/#\ntopic read dt/v1/+/+/cmd/#\n"
-                "topic read dt/v1/+/+/ctl/rebirth\ntopic write %s\n" % bt.LINK_TOPIC)
-    os.chmod(acl, 0o644)
-    central = bt.Broker(mosquitto, work, "central",
-                        "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                        "log_type all\nsys_interval 0\n"
-                        "listener %d 127.0.0.1\nallow_anonymous true\nacl_file %s\n"
-                        "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\n"
-                        "keyfile %s/server.key\nrequire_certificate true\n"
-                        "use_identity_as_username true\nallow_anonymous false\nacl_file %s\n"
-                        % (c_port, acl, c_tls, work, work, work, acl), [c_port, c_tls])
-    central.start()
-    try:
-        link = linkproxy.Child(str(c_tls), wait=WAIT)
-    except RuntimeError as e:
-        fail(str(e))
-    bt.STARTED.append(link.p)
+    br = bt.start_bridged(mosquitto, src, work)
+    central, edge_broker, link, c_port, e_port = br.central, br.edge, br.uplink, br.c_port, br.e_port
 
     def proxy(cmd):
         print("proxy: " + cmd, flush=True)
         return bt.proxy(link, cmd)
 
-    with open(os.path.join(src, "examples", "bridge", "edge.conf")) as f:
-        bridge = f.read()
-    values = {"CENTRAL_HOST": "127.0.0.1", "CENTRAL_PORT": str(link.port),
-              "CA_FILE": os.path.join(work, "ca.crt"), "EDGE_NAME": bt.EDGE_NAME,
-              "EDGE_CERT": os.path.join(work, bt.EDGE_NAME + ".crt"),
-              "EDGE_KEY": os.path.join(work, bt.EDGE_NAME + ".key")}
-    for k, v in values.items():
-        bridge = bridge.replace("@%s@" % k, v)
-    if "@" in "".join(l for l in bridge.splitlines() if not l.startswith("#")):
-        fail("examples/bridge/edge.conf has a placeholder this test does not know")
-    e_port = bt.free_port()
-    edge_broker = bt.Broker(mosquitto, work, "edge",
-                            "per_listener_settings true\npersistence false\nlog_dest stderr\n"
-                            "log_type all\nsys_interval 0\nlistener %d 127.0.0.1\n"
-                            "allow_anonymous true\n%s\n" % (e_port, bridge), [e_port])
-    edge_broker.start()
     brokers = [central, edge_broker]
     # the link's state and the twins' $state as the central broker has them;
     # beliefs and acks that crossed the bridge up, the cloud's commands; on
