@@ -323,10 +323,13 @@ static void test_keys_dir_cut_at_512_bytes(void **state)
     snprintf(dir + n, sizeof dir - n, "/missing");
     rig r;
     rig_open(&r, dir, ",\"auth\":\"mac\",\"key\":\"link\"");
-    if (r.rc == 0)
-        fail_msg("a keys.dir of %zu bytes loaded from its first 511", strlen(dir));
+    int rc = r.rc;
     rig_close(&r);
     keys_rm(&k);
+    if (rc == 0)
+        fail_msg("a keys.dir of %zu bytes loaded from its first 511", strlen(dir));
+    assert_int_equal(rc, DT_ELIMIT);
+    assert_non_null(strstr(r.diag.message, "keys.dir"));
 }
 
 /* Every datagram ends in exactly one of frames_ok, duplicate,
@@ -443,11 +446,11 @@ static void test_design_restarted_source_takes_old_session(void **state)
         send_raw(&r, rec[q], len[q]);
     settle(&r);
     dt_udp_stats st = stats(&r);
+    rig_close(&r);
+    keys_rm(&k);
     if (st.frames_ok > 0)
         fail_msg("a restarted keyed source took %llu replayed frames of an old session",
                  (unsigned long long)st.frames_ok);
-    rig_close(&r);
-    keys_rm(&k);
 }
 
 /* The keyed UDP sink sends epoch 0 and seq from 0 after every twin start:
