@@ -424,6 +424,33 @@ static void test_auth_none_addresses(void **state)
     keys_rm(&k);
 }
 
+/* FINDING: dt_wire_decode_auth, which security.md tells an actuator to
+ * verify the keyed sink's commands with, returned DT_WIRE_OK for a version
+ * 1 or 2 command frame with a good CRC though a key was given: anyone could
+ * make one (a downgrade). */
+static void test_decode_auth_refuses_downgrade(void **state)
+{
+    (void)state;
+    keydir k;
+    keys_make(&k);
+    dt_wire_command c = {3, 0, 77, 0, DT_NS_PER_S, 2900.0};
+    uint8_t b[256];
+    dt_wire_header h = {2, DT_WIRE_COMMANDS, 9, 0, 1, 1};
+    size_t n2 = dt_wire_encode_commands_v2(b, sizeof b, &h, &c, 1);
+    assert_true(n2 > 0);
+    dt_wire_header got;
+    assert_int_equal(dt_wire_decode(b, n2, &got), DT_WIRE_OK); /* valid as version 2 */
+    dt_wire_error e2 = dt_wire_decode_auth(b, n2, k.link, &got);
+    size_t n1 = dt_wire_encode_commands(b, sizeof b, 9, 0, &c, 1);
+    dt_wire_error e1 = dt_wire_decode_auth(b, n1, k.link, &got);
+    size_t n3 = frame3(b, k.link, DT_WIRE_COMMANDS, 9, 1, 0);
+    dt_wire_error e3 = dt_wire_decode_auth(b, n3, k.link, &got);
+    keys_rm(&k);
+    assert_int_equal(e3, DT_WIRE_OK);
+    assert_int_equal(e2, DT_WIRE_BAD_MAC);
+    assert_int_equal(e1, DT_WIRE_BAD_MAC);
+}
+
 /* ---- DESIGN: replays across restarts (not run; see the table) ---- */
 
 /* A keyed source that restarts (the twin restarts) takes the first
@@ -525,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_keys_dir_cut_at_512_bytes),
         cmocka_unit_test(test_every_datagram_counted_once),
         cmocka_unit_test(test_auth_none_addresses),
+        cmocka_unit_test(test_decode_auth_refuses_downgrade),
     };
     const struct CMUnitTest design[] = {
         cmocka_unit_test(test_design_restarted_source_takes_old_session),
