@@ -451,6 +451,49 @@ static void test_decode_auth_refuses_downgrade(void **state)
     assert_int_equal(e1, DT_WIRE_BAD_MAC);
 }
 
+/* The sink: "auth": "none" only to a loopback host (0.0.0.0 and :: reach
+ * this host on Linux, but are refused as not loopback: the safe side). */
+static void test_sink_auth_none_hosts(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"0.0.0.0", "::", "::ffff:127.0.0.1", "10.0.0.7",
+                                          "fe80::1%lo"};
+    static const char *const taken[] = {"127.0.0.1", "127.0.0.2", "::1"};
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = pass == 0 ? sizeof refused / sizeof refused[0] : sizeof taken / sizeof taken[0];
+        for (size_t i = 0; i < n; i++) {
+            const char *host = pass == 0 ? refused[i] : taken[i];
+            char doc[1024];
+            snprintf(doc, sizeof doc,
+                     "{\"dtwin\":1,\"name\":\"sink\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
+                     "{\"id\":\"u\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\","
+                     "\"role\":\"commanded\"}],\"sinks\":[{\"id\":\"drive\",\"kind\":\"udp\","
+                     "\"host\":\"%s\",\"port\":9,\"source_id\":9,\"auth\":\"none\","
+                     "\"mapping\":[{\"channel\":3,\"signal\":\"u\"}]}]}",
+                     host);
+            dt_model_options o = DT_MODEL_OPTIONS_INIT;
+            o.logger = dt_logger_silent();
+            dt_model *m = NULL;
+            dt_ingest *ing = NULL;
+            dt_io *io = NULL;
+            dt_diag d;
+            memset(&d, 0, sizeof d);
+            assert_int_equal(dt_model_load_json(doc, strlen(doc), &o, &m, &d), 0);
+            dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
+            assert_int_equal(dt_ingest_create(m, &ic, &ing), 0);
+            int rc = dt_io_create(m, ing, NULL, "", NULL, dt_logger_silent(), &io, &d);
+            dt_io_destroy(io);
+            dt_ingest_destroy(ing);
+            dt_model_destroy(m);
+            if (pass == 0 && (rc != DT_EINVAL || strstr(d.message, "not loopback") == NULL))
+                fail_msg("sink host %s with auth none: rc %d, \"%s\"", host, rc, d.message);
+            /* DT_EIO: a machine without IPv6 has no socket for ::1 */
+            if (pass == 1 && rc != 0 && !(rc == DT_EIO && strchr(host, ':') != NULL))
+                fail_msg("sink host %s with auth none: rc %d, \"%s\"", host, rc, d.message);
+        }
+    }
+}
+
 /* ---- DESIGN: replays across restarts (not run; see the table) ---- */
 
 /* A keyed source that restarts (the twin restarts) takes the first
@@ -560,6 +603,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_datagram_counted_once),
     cmocka_unit_test(test_auth_none_addresses),
     cmocka_unit_test(test_decode_auth_refuses_downgrade),
+    cmocka_unit_test(test_sink_auth_none_hosts),
 };
 
 int main(int argc, char **argv)
