@@ -176,13 +176,196 @@ static double udp_p99_us(void)
     return lat[got_n * 99 / 100];
 }
 
+/* ---- authentication: the same UDP loop with and without keys ---- */
+
+/* A twin whose UDP source takes 20-sample frames and whose UDP sink sends
+ * its command back, keyed ("auth": "mac") or not. The key store lives in
+ * dir. */
+static dt_twin *auth_twin(const char *dir, int keyed, int sink_port)
+{
+    const char *a = keyed ? "\"auth\":\"mac\",\"key\":\"link\"" : "\"auth\":\"none\"";
+    char udoc[8192];
+    size_t n = 0;
+#define Q(...) n += (size_t)snprintf(udoc + n, sizeof udoc - n, __VA_ARGS__)
+    Q("{\"dtwin\":1,\"name\":\"auth\",\"assets\":[{\"id\":\"a\"}],\"keys\":{\"dir\":\"%s\"},"
+      "\"signals\":[",
+      dir);
+    for (int j = 0; j < 20; j++)
+        Q("{\"id\":\"m%d\",\"asset\":\"a\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
+          "\"role\":\"measured\",\"noise\":{\"std\":0.1}},",
+          j);
+    Q("{\"id\":\"x\",\"asset\":\"a\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
+      "\"role\":\"estimated\"},"
+      "{\"id\":\"u\",\"asset\":\"a\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
+      "\"role\":\"commanded\",\"limits\":{\"min\":-9,\"max\":9}}],"
+      "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",%s,\"port\":0,\"source_id\":1,"
+      "\"timeout\":1000,\"mapping\":[",
+      a);
+    for (int j = 0; j < 20; j++)
+        Q("%s{\"channel\":%d,\"signal\":\"m%d\"}", j ? "," : "", j, j);
+    Q("]}],\"sinks\":[{\"id\":\"out\",\"kind\":\"udp\",%s,\"port\":%d,\"source_id\":2,"
+      "\"mapping\":[{\"channel\":0,\"signal\":\"u\"}]}],"
+      "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[1],\"P0\":[1],\"gate\":1,"
+      "\"measurements\":[",
+      a, sink_port);
+    for (int j = 0; j < 20; j++)
+        Q("%s{\"signal\":\"m%d\",\"H\":{\"x\":1}}", j ? "," : "", j);
+    Q("]},\"controllers\":[{\"id\":\"p\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
+      "\"setpoint\":0,\"kp\":1}],\"dispatcher\":{\"max_data_age\":10,\"safe\":{\"u\":0}},"
+      "\"loop\":{\"period\":0.001}}");
+#undef Q
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t = NULL;
+    dt_diag d;
+    if (dt_twin_load_json(udoc, n, &o, &t, &d) != 0) {
+        fprintf(stderr, "bench_loop: %s\n", d.message);
+        return NULL;
+    }
+    return t;
+}
+
+/* Cycles per second of one loop: a 20-sample frame sent to the twin, a step
+ * that takes it, the command frame back read. The frames are made before
+ * the timed part (the sender's MAC is not the twin's cost). */
+static double auth_loop_rate(const char *dir, int keyed, const dt_key *key)
+{
+    enum { CYC = 20000 };
+    static uint8_t frames[CYC][DT_WIRE_HEADER + 20 * DT_WIRE_SAMPLE_RECORD + DT_WIRE_MAC_TRAILER];
+    static size_t lens[CYC];
+    int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(rx, (struct sockaddr *)&a, sizeof a);
+    socklen_t al = sizeof a;
+    getsockname(rx, (struct sockaddr *)&a, &al);
+    dt_twin *t = auth_twin(dir, keyed, ntohs(a.sin_port));
+    if (t == NULL)
+        return -1;
+    dt_twin_start(t, 0);
+    dt_udp_stats us;
+    dt_udp_source_stats(dt_twin_io(t), 0, &us);
+    struct sockaddr_in dst = a;
+    dst.sin_port = htons(us.port);
+    for (int k = 0; k < CYC; k++) {
+        dt_wire_sample r[20];
+        for (int j = 0; j < 20; j++)
+            r[j] = (dt_wire_sample){(uint32_t)j, 0, (dt_time)(k + 1) * DT_NS_PER_MS,
+                                    0.01 * sin(0.001 * k + j), 0};
+        dt_wire_header h = {keyed ? 3 : 2, DT_WIRE_SAMPLES, 1, (uint32_t)k, 20, 1};
+        lens[k] = keyed ? dt_wire_encode_samples_auth(frames[k], sizeof frames[k], &h, r, 20, key)
+                        : dt_wire_encode_samples_v2(frames[k], sizeof frames[k], &h, r, 20);
+    }
+    uint8_t in[256];
+    double t0 = bench_now();
+    for (int k = 0; k < CYC; k++) {
+        sendto(tx, frames[k], lens[k], 0, (struct sockaddr *)&dst, sizeof dst);
+        dt_twin_step(t, (dt_time)(k + 1) * DT_NS_PER_MS + DT_NS_PER_MS / 2);
+        while (recv(rx, in, sizeof in, MSG_DONTWAIT) > 0)
+            ;
+    }
+    double rate = CYC / (bench_now() - t0);
+    dt_udp_source_stats(dt_twin_io(t), 0, &us);
+    if (us.frames_ok < CYC * 9 / 10)
+        fprintf(stderr, "bench_loop: auth %d: only %llu of %d frames taken\n", keyed,
+                (unsigned long long)us.frames_ok, CYC);
+    dt_twin_destroy(t);
+    close(rx);
+    close(tx);
+    return rate;
+}
+
+/* The cost of authentication: the UDP loop keyed and not, interleaved in
+ * the same run; a MAC over a 20-sample and a maximum-size frame; Ed25519
+ * signing and verifying a command-sized message. */
+static void auth_bench(void)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/dtwin-bench-keys-XXXXXX");
+    if (mkdtemp(dir) == NULL || dt_key_generate(dir, "link", DT_KEY_MAC, NULL) != 0 ||
+        dt_key_generate(dir, "planner", DT_KEY_SIGN, NULL) != 0) {
+        fprintf(stderr, "bench_loop: cannot make keys in %s\n", dir);
+        return;
+    }
+    dt_keystore *ks = NULL;
+    dt_key *mac = NULL, *sig = NULL;
+    if (dt_keystore_file(dir, &ks, NULL) != 0 ||
+        dt_key_load(ks, "link", DT_KEY_MAC, &mac, NULL) != 0 ||
+        dt_key_load(ks, "planner", DT_KEY_SIGN, &sig, NULL) != 0)
+        return;
+    double on[BENCH_REPS], off[BENCH_REPS], ratio[BENCH_REPS];
+    for (int r = 0; r < BENCH_REPS; r++) {
+        off[r] = auth_loop_rate(dir, 0, NULL);
+        on[r] = auth_loop_rate(dir, 1, mac);
+        ratio[r] = off[r] / on[r];
+    }
+    bench_line("loop.udp_cycles_per_s", bench_median(off, BENCH_REPS), "cycles/s");
+    bench_line("loop.udp_auth_cycles_per_s", bench_median(on, BENCH_REPS), "cycles/s");
+    bench_line("loop.auth_overhead", bench_median(ratio, BENCH_REPS), "x");
+
+    static uint8_t big[DT_WIRE_MAX_DATAGRAM];
+    static dt_wire_sample recs[DT_WIRE_MAX_SAMPLES_AUTH];
+    dt_wire_header h = {3, DT_WIRE_SAMPLES, 1, 1, 1, 1};
+    const struct {
+        const char *name;
+        size_t n;
+    } sizes[] = {{"wire.mac_verify.20_samples_ns", 20},
+                 {"wire.mac_verify.max_frame_ns", DT_WIRE_MAX_SAMPLES_AUTH}};
+    for (size_t s = 0; s < 2; s++) {
+        size_t len = dt_wire_encode_samples_auth(big, sizeof big, &h, recs, sizes[s].n, mac);
+        double v[BENCH_REPS];
+        int iters = sizes[s].n > 100 ? 2000 : 200000;
+        for (int r = 0; r < BENCH_REPS; r++) {
+            double t0 = bench_now();
+            for (int i = 0; i < iters; i++)
+                bench_sink += dt_wire_check_mac(big, len, mac);
+            v[r] = (bench_now() - t0) / iters * 1e9;
+        }
+        bench_line(sizes[s].name, bench_median(v, BENCH_REPS), "ns");
+    }
+    uint8_t msg[96] = {0}, sg[DT_SIG_BYTES], pk[DT_KEY_PUBLIC_BYTES];
+    dt_key_public(sig, pk);
+    double vs[BENCH_REPS], vv[BENCH_REPS];
+    for (int r = 0; r < BENCH_REPS; r++) {
+        double t0 = bench_now();
+        for (int i = 0; i < 2000; i++) {
+            msg[0] = (uint8_t)i;
+            dt_sign(sig, msg, sizeof msg, sg);
+        }
+        vs[r] = (bench_now() - t0) / 2000 * 1e6;
+        t0 = bench_now();
+        for (int i = 0; i < 2000; i++)
+            bench_sink += dt_sign_verify(pk, msg, sizeof msg, sg);
+        vv[r] = (bench_now() - t0) / 2000 * 1e6;
+    }
+    bench_line("command.sign_us", bench_median(vs, BENCH_REPS), "us");
+    bench_line("command.verify_us", bench_median(vv, BENCH_REPS), "us");
+    dt_key_free(mac);
+    dt_key_free(sig);
+    dt_keystore_close(ks);
+    char path[128];
+    snprintf(path, sizeof path, "%s/link.key", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/planner.key", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/planner.pub", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void run_loop(int ns, const char *prefix);
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "auth") == 0) { /* only the authentication figures */
+        auth_bench();
+        return 0;
+    }
     run_loop(12, "loop");
     run_loop(6, "loop.n6");
     bench_line("loop.udp_latency_p99_us", udp_p99_us(), "us");
+    auth_bench();
     return 0;
 }
 

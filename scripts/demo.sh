@@ -1,7 +1,6 @@
 #!/bin/sh
 # The `make demo` experience: installs what is missing (Debian packages),
-# builds what the demo runs, runs the three examples end to end and plots
-# them. It prints each example's self-checks and key figures, every warning or
+# builds what the demo runs, runs the examples end to end and plots them. It prints each example's self-checks and key figures, every warning or
 # error an example logged, and where the outputs are; everything else goes to
 # log files, shown in full when a step fails.
 # usage: scripts/demo.sh [BUILD_DIR [OUT_DIR]]   (default build, out)
@@ -33,7 +32,7 @@ step "installing the dependencies" "$logs/deps.log" scripts/install-deps.sh gnup
   step "configuring the build" "$logs/configure.log" \
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-}
 step "building" "$logs/build.log" \
-  cmake --build "$build" -j "$jobs" --target power_grid turbine dtwin_cli
+  cmake --build "$build" -j "$jobs" --target power_grid turbine dtwin_cli aircraft platoon
 echo "demo: dependencies and build ready (logs in $logs/)"
 
 section() { printf '\n== %s\n' "$1"; }
@@ -57,23 +56,33 @@ run() {
   fi
 }
 
-section "1/3 power grid: IEEE 14-bus, Newton-Raphson power flow, 27-state EKF twin, voltage control"
+section "1/5 power grid: IEEE 14-bus, Newton-Raphson power flow, 27-state EKF twin, voltage control"
 run power_grid '^self-check|^  divergence monitor|^  after the load step \(|^    ' \
   "$build/examples/power_grid" examples/power_grid/case14.json "$out"
 
-section "2/3 gas turbine: delay margin, the simulated loop around it, and the twin's safe state"
+section "2/5 gas turbine: delay margin, the simulated loop around it, and the twin's safe state"
 run turbine '^self-check|^delay margin|^simulated onset|^twin, sensor' \
   "$build/examples/turbine" examples/turbine/twin.json "$out"
 
-section "3/3 tank: CSV replay -> KF -> PID -> dispatcher through the dtwin CLI (--strict)"
+section "3/5 tank: CSV replay -> KF -> PID -> dispatcher through the dtwin CLI (--strict)"
 run tank '.' "$build/tools/dtwin/dtwin" run --strict --estimates "$out/tank_estimates.csv" \
   --commands "$out/tank_commands.csv" examples/tank/twin.json
 [ "$rc" -ne 0 ] || echo "  self-check (--strict: no sample lost or refused, never in the safe state): PASS"
 
+section "4/5 aircraft: edge twin at 200 Hz on board, cloud prognosis over a satellite link (two brokers, a degrading link)"
+run aircraft '^self-check|^edge: |^cloud: |^advisories: ' \
+  python3 examples/aircraft/run.py "$build/examples/aircraft" "$out"
+
+section "5/5 truck platoon: four twins share beliefs over V2V; delay and loss raised stage by stage"
+mosq=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+run platoon '^self-check|^stage |^d[0-9]|^f[0-9]' \
+  python3 examples/platoon/run.py "$build/examples/platoon" "$mosq" "$out"
+
 section "outputs in $out/"
 if command -v gnuplot >/dev/null 2>&1; then
   : >"$logs/plots.log"
-  for gp in examples/power_grid/plot.gp examples/turbine/plot.gp examples/tank/plot.gp; do
+  for gp in examples/power_grid/plot.gp examples/turbine/plot.gp examples/tank/plot.gp \
+    examples/aircraft/plot.gp examples/platoon/plot.gp; do
     gnuplot -e "out='$out'" "$gp" >>"$logs/plots.log" 2>&1 || fail=1
   done
   if [ -s "$logs/plots.log" ]; then

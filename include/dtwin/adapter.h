@@ -442,6 +442,20 @@ DT_API int dt_io_find_source(const dt_io *io, const char *id, size_t *index);
 DT_API int dt_io_find_sink(const dt_io *io, const char *id, size_t *index);
 /** The ingest source id of source adapter i. */
 DT_API dt_source_id dt_io_source_ingest_id(const dt_io *io, size_t i);
+/** The newest remote belief source i offered (a `twin` or `child` source),
+ *  whether the twin fused it yet or not: what the peer last said, its times
+ *  (t, t_data) on the twin's time base as the source's clock mapped them. For
+ *  a host policy that depends on a peer belief's age (now - out->t_data),
+ *  or a comparison with the latest value received. The view's arrays are
+ *  the source's own copy: valid until the source offers the next belief
+ *  (read it on the twin's thread, between steps or in a controller).
+ *  @param io the adapters. @param i the source's index.
+ *  @param out receives the view. @param arrival may be NULL; receives when it
+ *  was offered (the twin's time base).
+ *  @retval DT_EEMPTY none offered yet. @retval DT_EINVAL NULL, i out of range,
+ *  or a source that offers no beliefs. */
+DT_API int dt_io_source_belief(const dt_io *io, size_t i, dt_remote_belief *out,
+                               dt_time *arrival);
 /** The instance state of adapter i (for built-ins with a host API). */
 DT_API void *dt_io_source_instance(dt_io *io, size_t i);
 /** The instance state of sink adapter i. */

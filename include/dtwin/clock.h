@@ -81,8 +81,12 @@ DT_API int dt_clock_init(dt_clock *clk, const dt_clock_config *cfg);
  *  non-negative network delay. Within each window the smallest d is the one
  *  least disturbed by delay; the line under the last N window minima that
  *  touches their lower convex hull at their mean time gives offset and skew
- *  (no minimum lies below it, so a step in the minimum delay is not read as
- *  a skew); a delay under the line by less than jump_s lowers it at once. Assumes the one-way delay's minimum is about
+ *  (no minimum lies below it); a delay under the line by less than jump_s
+ *  lowers it at once, so a step down in the minimum delay is taken at once.
+ *  A lasting step up (a slower path) is not: while the minima before and
+ *  after it share the fit, the hull's rising edge reads as a skew (up to
+ *  DT_CLOCK_MAX_SKEW) and the offset creeps up, until the windows before the
+ *  step have left the fit (windows x window_s after it). Assumes the one-way delay's minimum is about
  *  constant (it is absorbed into the offset) and that each window holds
  *  some samples with near-minimum delay. A delay more than jump_s below the
  *  line (the source clock stepped forward) or above it (stepped back) is a

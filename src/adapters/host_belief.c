@@ -95,6 +95,19 @@ int dt_source_offer_belief(dt_source_ctx *ctx, const dt_remote_belief *b, dt_tim
 
 size_t dt__io_belief_sources(const dt_io *io) { return io ? io->n_bel : 0; }
 
+int dt_io_source_belief(const dt_io *io, size_t i, dt_remote_belief *out, dt_time *arrival)
+{
+    if (io == NULL || out == NULL || i >= io->n_src || io->src[i].bel == NULL)
+        return DT_EINVAL;
+    const struct io_belief *s = io->src[i].bel;
+    if (s->offered == 0)
+        return DT_EEMPTY;
+    dt__belief_view(&s->b, out);
+    if (arrival != NULL)
+        *arrival = s->b.arrival;
+    return DT_OK;
+}
+
 int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_belief *out,
                        dt_time *arrival)
 {

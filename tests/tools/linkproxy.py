@@ -32,8 +32,13 @@ words, defaults filled in) once it holds, or `error ...`:
                            default, or FIN) and what it held dropped; a new
                            one is accepted and closed at once (the listener
                            stays bound, so no other program takes its port)
-  up [DIR]                 back to normal: no delay, no rate, not stalled
-                           (held bytes go on at once, in order); ends a cut
+  lose P [DIR]             drop whole MQTT PUBLISH packets of QoS 0, each
+                           with probability P (0..1; 0 ends it), drawn
+                           from the seeded random numbers (--seed); see
+                           below
+  up [DIR]                 back to normal: no delay, no rate, not stalled,
+                           no loss (held bytes go on at once, in order);
+                           ends a cut
   stats                    one JSON line of counters, then `ok stats`
   quit                     shut down (as EOF on stdin and SIGTERM do)
 
@@ -42,7 +47,19 @@ The counters: `connections` (accepted and connected to the target), `open`,
 (connections closed by cuts), and per direction `received` (bytes read),
 `forwarded` (written on), `held` (read, not yet written) and `dropped`
 (discarded by a cut or a failed connection): received = forwarded + held +
-dropped. `link` shows the settings.
+dropped (the bytes of the packets `lose` drops are counted in `dropped`
+too). `link` shows the settings.
+
+MQTT loss: each connection whose first byte from the client is an MQTT
+CONNECT packet's (0x10) is followed packet by packet in both directions
+(the fixed header's type byte and its remaining-length varint; no
+payload is inspected), so that `lose` removes only whole packets and never
+splits or corrupts one; other packets, and PUBLISH packets of QoS 1 or 2
+(their sender would wait for the acknowledgement), always pass. A
+connection that does not start with CONNECT (TLS, say), or whose stream
+stops parsing (a remaining length longer than 4 bytes), is carried
+unparsed and loses nothing (counted `mqtt_unparsed`). Counters:
+`lost_publish` per direction (packets dropped by `lose`).
 
 Shutdown (EOF on stdin unless --no-stdin, `quit`, SIGTERM, SIGINT) closes
 every socket and exits 0.
@@ -84,6 +101,7 @@ class Shape:
         self.rate = 0  # bytes per second, 0 = unlimited
         self.burst = 0  # the bucket's bytes, 0: 20 ms of the rate
         self.stalled = False
+        self.loss = 0.0  # probability of dropping a QoS 0 PUBLISH (MQTT only)
         self.tokens = 0.0
         self.t_fill = time.monotonic()
 
@@ -97,11 +115,12 @@ class Shape:
 
     def normal(self):
         self.delay, self.jitter, self.rate, self.burst, self.stalled = 0.0, 0.0, 0, 0, False
+        self.loss = 0.0
 
     def describe(self):
         return {"delay_ms": self.delay * 1e3, "jitter_ms": self.jitter * 1e3,
                 "rate": self.rate, "burst": self.capacity() if self.rate else 0,
-                "stalled": self.stalled}
+                "stalled": self.stalled, "loss": self.loss}
 
 
 class Flow:
@@ -116,6 +135,11 @@ class Flow:
         self.eof = False  # src closed its side: shut dst's once all is written
         self.done = False
         self.blocked = False  # dst's buffer was full: wait for it to be writable
+        # MQTT framing (lose): where the stream is in its current packet
+        self.p_state = "type"  # "type", "len" (the varint), "body"
+        self.p_left = 0  # body bytes still to come
+        self.p_len, self.p_mult, self.p_nlen = 0, 1, 0
+        self.p_drop = False  # the current packet is being dropped
 
     def held(self):
         return len(self.ready) + sum(len(c[1]) for c in self.queue)
@@ -125,6 +149,53 @@ class Conn:
     def __init__(self, client, server):
         self.socks = (client, server)
         self.flows = {"c2s": Flow("c2s", client, server), "s2c": Flow("s2c", server, client)}
+        self.mqtt = None  # None: not known yet; True: followed packet by packet
+
+
+def mqtt_filter(conn, f, data, loss, rng):
+    """Follows f's MQTT packets through data; returns (the bytes to carry
+    on, PUBLISH packets dropped, bytes dropped). A dropped packet's bytes are
+    left out whole, its header included: the decision is taken on its first
+    byte, so nothing before it has been carried on."""
+    out = bytearray()
+    lost = nbytes = 0
+    i, n = 0, len(data)
+    while i < n:
+        if conn.mqtt is False:
+            out += data[i:]
+            break
+        if f.p_state == "type":
+            b = data[i]
+            f.p_drop = (b >> 4) == 3 and (b >> 1) & 3 == 0 and loss > 0 and rng.random() < loss
+            lost += f.p_drop
+            f.p_state, f.p_len, f.p_mult, f.p_nlen = "len", 0, 1, 0
+        elif f.p_state == "len":
+            b = data[i]
+            f.p_len += (b & 0x7F) * f.p_mult
+            f.p_mult *= 128
+            f.p_nlen += 1
+            if b & 0x80 and f.p_nlen == 4:  # a fifth length byte: not MQTT after all
+                conn.mqtt = False
+            elif not b & 0x80:
+                f.p_left = f.p_len
+                f.p_state = "body" if f.p_len else "type"
+        else:
+            k = min(f.p_left, n - i)
+            if f.p_drop:
+                nbytes += k
+            else:
+                out += data[i:i + k]
+            f.p_left -= k
+            i += k
+            if f.p_left == 0:
+                f.p_state = "type"
+            continue
+        if f.p_drop:
+            nbytes += 1
+        else:
+            out.append(data[i])
+        i += 1
+    return bytes(out), lost, nbytes
 
 
 class Proxy:
@@ -135,7 +206,8 @@ class Proxy:
         self.is_cut = False
         self.cut_mode = "rst"
         self.conns = []
-        self.n = {"connections": 0, "refused": 0, "cut": 0}
+        self.n = {"connections": 0, "refused": 0, "cut": 0, "mqtt_unparsed": 0}
+        self.lost_publish = {d: 0 for d in DIRS}
         self.bytes = {k: {d: 0 for d in DIRS} for k in ("received", "forwarded", "dropped")}
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -210,6 +282,17 @@ class Proxy:
             return
         self.bytes["received"][f.name] += len(data)
         sh = self.shape[f.name]
+        if conn.mqtt is None and f.name == "c2s":
+            conn.mqtt = data[0] == 0x10  # CONNECT
+            self.n["mqtt_unparsed"] += not conn.mqtt
+        if conn.mqtt:
+            data, lost, nbytes = mqtt_filter(conn, f, data, sh.loss, self.rng)
+            if conn.mqtt is False:
+                self.n["mqtt_unparsed"] += 1
+            self.lost_publish[f.name] += lost
+            self.bytes["dropped"][f.name] += nbytes
+            if not data:
+                return
         if sh.delay == 0 and sh.jitter == 0 and not f.queue:
             f.ready += data
             return
@@ -269,6 +352,7 @@ class Proxy:
         return json.dumps({
             "connections": self.n["connections"], "open": len(self.conns),
             "refused": self.n["refused"], "cut": self.n["cut"],
+            "mqtt_unparsed": self.n["mqtt_unparsed"], "lost_publish": self.lost_publish,
             "received": self.bytes["received"], "forwarded": self.bytes["forwarded"],
             "held": held, "dropped": self.bytes["dropped"],
             "link": {"cut": self.is_cut, "c2s": self.shape["c2s"].describe(),
@@ -326,6 +410,14 @@ class Proxy:
                 sh.tokens = min(sh.tokens, sh.capacity())
             cap = self.shape[ds[0]].capacity()
             say(out, "ok rate %d %d %s" % (int(bps), cap if bps else 0, name))
+        elif cmd == "lose":
+            p = self.number(w[1], "loss")
+            if p > 1:
+                raise ValueError("loss %r: a probability, 0..1" % w[1])
+            name, ds = self.dirs(w, 2)
+            for d in ds:
+                self.shape[d].loss = p
+            say(out, "ok lose %g %s" % (p, name))
         elif cmd == "stall":
             name, ds = self.dirs(w, 1)
             for d in ds:
@@ -361,7 +453,7 @@ class Proxy:
             self.running = False
             say(out, "ok quit")
         else:
-            raise ValueError("unknown command (delay, rate, stall, cut, up, stats, quit)")
+            raise ValueError("unknown command (delay, rate, lose, stall, cut, up, stats, quit)")
 
     def lines(self, buf, data, out):
         buf += data

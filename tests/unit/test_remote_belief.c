@@ -368,6 +368,14 @@ static void test_source_offers_fused_logged_replayed(void **state)
     assert_int_equal(dt_twin_record(t, mem_write, &log), 0);
     const dt_time t0 = 1000 * DT_NS_PER_S;
     assert_int_equal(dt_twin_start(t, t0), 0);
+    /* the newest offered belief, for a host: none yet; a source that offers
+     * none is not one */
+    dt_remote_belief seen;
+    dt_time seen_at = 0;
+    assert_int_equal(dt_io_source_belief(dt_twin_io(t), 1, &seen, &seen_at), DT_EEMPTY);
+    assert_int_equal(dt_io_source_belief(dt_twin_io(t), 0, &seen, NULL), DT_EINVAL);
+    assert_int_equal(dt_io_source_belief(dt_twin_io(t), 2, &seen, NULL), DT_EINVAL);
+    assert_int_equal(dt_io_source_belief(NULL, 1, &seen, NULL), DT_EINVAL);
     long calls = cnt.calls;
     trace live = {.n = 0};
     for (int k = 1; k <= 40; k++) {
@@ -380,6 +388,15 @@ static void test_source_offers_fused_logged_replayed(void **state)
         assert_int_equal(dt_twin_step(t, now), 0);
         assert_int_equal(g_off->rc, 0);
         on_step(&live, t, now);
+        /* after the step fused it, the view still holds the newest offer:
+         * its mean as offered, its time 300 ms before the step (a fixed
+         * clock: mapped as is), offered at the step's poll */
+        assert_int_equal(dt_io_source_belief(dt_twin_io(t), 1, &seen, &seen_at), 0);
+        assert_true(seen.x[0] == SX[0] + g_off->bias + 0.01 * (g_off->n_offer - 1));
+        assert_int_equal(seen.t, now - 300 * DT_NS_PER_MS);
+        assert_int_equal(seen.t_data, seen.t);
+        assert_int_equal(seen_at, now);
+        assert_int_equal(seen.n, 2);
     }
     g_off->n_offer = 1;
     g_off->t_skew = 3600 * DT_NS_PER_S; /* an hour ahead of its arrival */
