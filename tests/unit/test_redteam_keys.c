@@ -494,6 +494,46 @@ static void test_sink_auth_none_hosts(void **state)
     }
 }
 
+/* FINDING: a source bound to "::" (dual-stack) with "peer": "127.0.0.1"
+ * refused its peer's every frame as wrong_peer: the kernel hands an IPv4
+ * sender to an IPv6 socket as ::ffff:127.0.0.1, which was compared as
+ * another family. Any other IPv4 address stays refused. */
+static void test_peer_v4_on_dual_stack_socket(void **state)
+{
+    (void)state;
+    keydir k;
+    keys_make(&k);
+    rig r;
+    rig_open(&r, k.path, ",\"auth\":\"mac\",\"key\":\"link\",\"bind\":\"::\","
+                         "\"peer\":\"127.0.0.1\"");
+    if (r.rc == DT_EIO) { /* no IPv6 on this machine */
+        rig_close(&r);
+        keys_rm(&k);
+        skip();
+    }
+    assert_int_equal(r.rc, 0);
+    uint8_t b[256];
+    for (uint32_t q = 1; q <= 5; q++)
+        send_raw(&r, b, frame3(b, k.link, DT_WIRE_SAMPLES, ID, 1, q));
+    /* from 127.0.0.2: not the peer */
+    int other = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in from = {0};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002u);
+    assert_int_equal(bind(other, (struct sockaddr *)&from, sizeof from), 0);
+    size_t n = frame3(b, k.link, DT_WIRE_SAMPLES, ID, 1, 6);
+    assert_true(sendto(other, b, n, 0, (const struct sockaddr *)&r.to, sizeof r.to) ==
+                (ssize_t)n);
+    r.sent++;
+    close(other);
+    settle(&r);
+    dt_udp_stats st = stats(&r);
+    rig_close(&r);
+    keys_rm(&k);
+    assert_int_equal(st.wrong_peer, 1);
+    assert_int_equal(st.frames_ok, 5);
+}
+
 /* ---- DESIGN: replays across restarts (not run; see the table) ---- */
 
 /* A keyed source that restarts (the twin restarts) takes the first
@@ -604,6 +644,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_auth_none_addresses),
     cmocka_unit_test(test_decode_auth_refuses_downgrade),
     cmocka_unit_test(test_sink_auth_none_hosts),
+    cmocka_unit_test(test_peer_v4_on_dual_stack_socket),
 };
 
 int main(int argc, char **argv)
