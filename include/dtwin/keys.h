@@ -94,7 +94,8 @@ DT_API void dt_keystore_close(dt_keystore *ks);
  *  @retval DT_EINVAL NULL argument, or a name outside the rule above.
  *  @retval DT_ENOTFOUND no such key. @retval DT_EPERM the file is not a
  *  regular file, is a link, is readable by others or owned by another user.
- *  @retval DT_EPARSE the file does not hold exactly DT_KEY_BYTES bytes.
+ *  @retval DT_EPARSE the file does not hold exactly DT_KEY_BYTES bytes, or
+ *  the key is all zero bytes (from a file or a backend).
  *  @retval DT_EIO a read failed. @retval DT_ENOMEM. Other codes: the backend's. */
 DT_API int dt_key_load(dt_keystore *ks, const char *name, dt_key_kind kind, dt_key **out,
                        dt_diag *diag);

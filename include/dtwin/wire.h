@@ -145,9 +145,11 @@ DT_API size_t dt_wire_encode_commands_auth(uint8_t *buf, size_t cap, const dt_wi
  *  dt_wire_decode_auth). Never reads past len. Equivalent to
  *  dt_wire_decode_header followed by dt_wire_check_crc. */
 DT_API dt_wire_error dt_wire_decode(const uint8_t *buf, size_t len, dt_wire_header *h);
-/** Checks a datagram of any version completely and fills h (only when it is
- *  valid throughout): versions 1 and 2 by their CRC, version 3 by its MAC
- *  under `key` (NULL: DT_WIRE_BAD_MAC). Never reads past len. */
+/** Checks a datagram completely and fills h (only when it is valid
+ *  throughout). With a key: version 3 only, its MAC under `key`; a version 1
+ *  or 2 frame, which anyone can make, is DT_WIRE_BAD_MAC (no downgrade).
+ *  Without (NULL): versions 1 and 2 by their CRC, version 3 DT_WIRE_BAD_MAC.
+ *  Never reads past len. */
 DT_API dt_wire_error dt_wire_decode_auth(const uint8_t *buf, size_t len, const dt_key *key,
                                          dt_wire_header *h);
 /** Checks every header field and the length against count, but not the CRC

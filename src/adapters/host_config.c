@@ -504,10 +504,10 @@ static int read_keys(void *layer, const dt_config *sec, dt_diag *diag)
         return fail(b, DT_EINVAL, "keys.dir",
                     "the host passed its own key store (dt_twin_options.keys): one or the other");
     char path[512];
-    if (dir[0] == '/' || b->io->basedir[0] == '\0')
-        dt__fmt(path, sizeof path, "%s", dir);
-    else
-        dt__fmt(path, sizeof path, "%s/%s", b->io->basedir, dir);
+    /* a path cut short would open its prefix: another directory */
+    if (dt__resolve_path(b->io->basedir, dir, path, sizeof path) != DT_OK)
+        return fail(b, DT_ELIMIT, "keys.dir", "the path is longer than %zu bytes",
+                    sizeof path - 1);
     dt_diag d;
     memset(&d, 0, sizeof d);
     int rc = dt_keystore_file(path, &b->io->keys, &d);

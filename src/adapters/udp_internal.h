@@ -62,7 +62,8 @@ int dt__udp_parse_endpoint(const dt_config *cfg, const char *hostkey, const char
 socklen_t dt__udp_addr_len(const struct sockaddr_storage *a);
 /* A numeric IPv4 or IPv6 address (no port) into addr, or DT_EINVAL. */
 int dt__udp_parse_host(const char *host, struct sockaddr_storage *addr);
-/* 1 when a and b are the same address (family and address; ports ignored). */
+/* 1 when a and b are the same address (family and address; ports ignored; an
+ * IPv4-mapped IPv6 address is its IPv4 address). */
 int dt__udp_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* The "auth" and "key" of an adapter's configuration: auth "mac" loads the
  * key (its kind DT_KEY_MAC) through load(ctx, ...); "none" is refused unless

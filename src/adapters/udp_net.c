@@ -101,8 +101,26 @@ int dt__udp_parse_host(const char *host, struct sockaddr_storage *addr)
     return host != NULL && parse_ip(host, 0, addr) == 0 ? DT_OK : DT_EINVAL;
 }
 
-int dt__udp_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, how a dual-stack socket
+ * sees an IPv4 sender) as the IPv4 address it is; others unchanged. */
+static const struct sockaddr_storage *unmapped(const struct sockaddr_storage *a,
+                                               struct sockaddr_storage *tmp)
 {
+    if (a->ss_family != AF_INET6 ||
+        !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr))
+        return a;
+    memset(tmp, 0, sizeof *tmp);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)tmp;
+    v4->sin_family = AF_INET;
+    memcpy(&v4->sin_addr, ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr + 12, 4);
+    return tmp;
+}
+
+int dt__udp_same_host(const struct sockaddr_storage *a0, const struct sockaddr_storage *b0)
+{
+    struct sockaddr_storage ta, tb;
+    ta.ss_family = tb.ss_family = AF_UNSPEC; /* written by unmapped() when used */
+    const struct sockaddr_storage *a = unmapped(a0, &ta), *b = unmapped(b0, &tb);
     if (a->ss_family != b->ss_family)
         return 0;
     if (a->ss_family == AF_INET6)

@@ -233,9 +233,11 @@ dt_wire_error dt_wire_decode_auth(const uint8_t *buf, size_t len, const dt_key *
 {
     dt_wire_header tmp;
     dt_wire_error e = dt_wire_decode_header(buf, len, &tmp);
+    /* a key given: version 3 only, as a keyed source (no downgrade to a
+     * frame anyone can make with a valid CRC) */
     if (e == DT_WIRE_OK)
-        e = tmp.version == DT_WIRE_VERSION_AUTH ? dt_wire_check_mac(buf, len, key)
-                                                : dt_wire_check_crc(buf, len);
+        e = tmp.version == DT_WIRE_VERSION_AUTH || key != NULL ? dt_wire_check_mac(buf, len, key)
+                                                               : dt_wire_check_crc(buf, len);
     if (e == DT_WIRE_OK && h != NULL)
         *h = tmp; /* h is filled only for a frame that is valid throughout */
     return e;

@@ -105,6 +105,12 @@ static int file_unseal(void *self, const char *name, dt_key_kind kind, unsigned 
         snprintf(why, why_len, "%s/%s: mode %04o lets others read or write it; chmod 600 it",
                  ks->dir, file, (unsigned)(st.st_mode & 07777));
         rc = DT_EPERM;
+    } else if ((st.st_mode & 07777) != 0600 && (st.st_mode & 07777) != 0400) {
+        /* the documented modes only: no set-id, sticky or execute bits, and
+         * one the owner can read */
+        snprintf(why, why_len, "%s/%s: mode %04o, a key file is 0600 or 0400; chmod 600 it",
+                 ks->dir, file, (unsigned)(st.st_mode & 07777));
+        rc = DT_EPERM;
     } else if (st.st_size != DT_KEY_BYTES) {
         snprintf(why, why_len, "%s/%s: holds %lld bytes, a key is exactly %d raw bytes", ks->dir,
                  file, (long long)st.st_size, DT_KEY_BYTES);
@@ -234,7 +240,22 @@ int dt_key_load(dt_keystore *ks, const char *name, dt_key_kind kind, dt_key **ou
     k->secret = secret;
     snprintf(k->name, sizeof k->name, "%s", name);
     char why[256] = "";
+    /* zeros, not sodium_malloc's fill: a backend that writes nothing gives
+     * the all-zero key refused below, not a constant anyone can read */
+    sodium_memzero(secret, SECRET_BYTES);
     int rc = ks->ops->unseal(ks->self, name, kind, secret + SEED_AT, why, sizeof why);
+    why[sizeof why - 1] = '\0'; /* a backend may not have terminated it */
+    if (rc == 0 && sodium_is_zero(secret + SEED_AT, DT_KEY_BYTES)) {
+        /* truncate -s 32, /dev/zero, a failed copy, a backend that wrote
+         * nothing: a key anyone can guess */
+        if (ks->dirfd >= 0)
+            dt__fmt(why, sizeof why, "%s/%s.key: holds %d zero bytes, not a key (dtwin "
+                    "keygen makes one)", ks->dir, name, DT_KEY_BYTES);
+        else
+            dt__fmt(why, sizeof why, "%s: the backend gave %d zero bytes, not a key", ks->dir,
+                    DT_KEY_BYTES);
+        rc = DT_EPARSE;
+    }
     if (rc == 0 && kind == DT_KEY_SIGN) {
         crypto_sign_seed_keypair(k->pk, secret + SK_AT, secret + SEED_AT);
         sodium_memzero(secret + SEED_AT, DT_KEY_BYTES);

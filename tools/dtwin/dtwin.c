@@ -446,9 +446,10 @@ static int cmd_keygen(int argc, char **argv)
     } else {
         fprintf(stderr, "dtwin keygen: written, but it does not load back: %s\n", d.message);
     }
+    int ok = k != NULL; /* read before the free: a freed pointer's value is indeterminate */
     dt_key_free(k);
     dt_keystore_close(ks);
-    return k != NULL ? EXIT_OK : EXIT_IO;
+    return ok ? EXIT_OK : EXIT_IO;
 }
 
 int main(int argc, char **argv)
