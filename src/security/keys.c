@@ -80,11 +80,11 @@ static int file_unseal(void *self, const char *name, dt_key_kind kind, unsigned 
     (void)kind;
     const dt_keystore *ks = self;
     char file[DT_KEY_NAME_MAX + 8];
-    snprintf(file, sizeof file, "%s.key", name);
+    dt__fmt(file, sizeof file, "%s.key", name);
     int fd = openat(ks->dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        snprintf(why, why_len, "%s/%s: %s", ks->dir, file,
+        dt__fmt(why, why_len, "%s/%s: %s", ks->dir, file,
                  e == ELOOP ? "a symbolic link (a key file must be the file itself)"
                             : strerror(e));
         return e == ENOENT ? DT_ENOTFOUND : e == ELOOP || e == EACCES ? DT_EPERM : DT_EIO;
@@ -92,31 +92,31 @@ static int file_unseal(void *self, const char *name, dt_key_kind kind, unsigned 
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0) {
-        snprintf(why, why_len, "%s/%s: %s", ks->dir, file, strerror(errno));
+        dt__fmt(why, why_len, "%s/%s: %s", ks->dir, file, strerror(errno));
         rc = DT_EIO;
     } else if (!S_ISREG(st.st_mode)) {
-        snprintf(why, why_len, "%s/%s: not a regular file", ks->dir, file);
+        dt__fmt(why, why_len, "%s/%s: not a regular file", ks->dir, file);
         rc = DT_EPERM;
     } else if (st.st_uid != geteuid()) {
-        snprintf(why, why_len, "%s/%s: owned by user %lu, not by this process's user %lu",
+        dt__fmt(why, why_len, "%s/%s: owned by user %lu, not by this process's user %lu",
                  ks->dir, file, (unsigned long)st.st_uid, (unsigned long)geteuid());
         rc = DT_EPERM;
     } else if ((st.st_mode & 077) != 0) {
-        snprintf(why, why_len, "%s/%s: mode %04o lets others read or write it; chmod 600 it",
+        dt__fmt(why, why_len, "%s/%s: mode %04o lets others read or write it; chmod 600 it",
                  ks->dir, file, (unsigned)(st.st_mode & 07777));
         rc = DT_EPERM;
     } else if ((st.st_mode & 07777) != 0600 && (st.st_mode & 07777) != 0400) {
         /* the documented modes only: no set-id, sticky or execute bits, and
          * one the owner can read */
-        snprintf(why, why_len, "%s/%s: mode %04o, a key file is 0600 or 0400; chmod 600 it",
+        dt__fmt(why, why_len, "%s/%s: mode %04o, a key file is 0600 or 0400; chmod 600 it",
                  ks->dir, file, (unsigned)(st.st_mode & 07777));
         rc = DT_EPERM;
     } else if (st.st_size != DT_KEY_BYTES) {
-        snprintf(why, why_len, "%s/%s: holds %lld bytes, a key is exactly %d raw bytes", ks->dir,
+        dt__fmt(why, why_len, "%s/%s: holds %lld bytes, a key is exactly %d raw bytes", ks->dir,
                  file, (long long)st.st_size, DT_KEY_BYTES);
         rc = DT_EPARSE;
     } else if ((rc = read_all(fd, out, DT_KEY_BYTES)) != 0) {
-        snprintf(why, why_len, "%s/%s: %s", ks->dir, file,
+        dt__fmt(why, why_len, "%s/%s: %s", ks->dir, file,
                  rc == DT_EIO ? strerror(errno) : "changed size while read");
     }
     close(fd);
@@ -174,7 +174,7 @@ int dt_keystore_file(const char *dir, dt_keystore **out, dt_diag *diag)
         return rc;
     }
     ks->dirfd = fd;
-    snprintf(ks->dir, sizeof ks->dir, "%s", dir);
+    dt__fmt(ks->dir, sizeof ks->dir, "%s", dir);
     *out = ks;
     return 0;
 }
@@ -190,7 +190,7 @@ int dt_keystore_open(const dt_keystore_ops *ops, void *self, dt_keystore **out)
         return DT_EIO;
     int rc = store_new(ops, self, out);
     if (rc == 0)
-        snprintf((*out)->dir, sizeof (*out)->dir, "%s", "(host key store)");
+        dt__fmt((*out)->dir, sizeof (*out)->dir, "%s", "(host key store)");
     return rc;
 }
 
@@ -238,7 +238,7 @@ int dt_key_load(dt_keystore *ks, const char *name, dt_key_kind kind, dt_key **ou
     }
     k->kind = kind;
     k->secret = secret;
-    snprintf(k->name, sizeof k->name, "%s", name);
+    dt__fmt(k->name, sizeof k->name, "%s", name);
     char why[256] = "";
     /* zeros, not sodium_malloc's fill: a backend that writes nothing gives
      * the all-zero key refused below, not a constant anyone can read */
@@ -341,8 +341,9 @@ static int create_file(const char *dir, const char *file, mode_t mode, const uns
                        size_t len, dt_diag *diag)
 {
     char path[512];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+    if (strlen(dir) + 1 + strlen(file) >= sizeof path)
         return dt__diag(diag, DT_EINVAL, "", "%s: path too long", dir);
+    dt__fmt(path, sizeof path, "%s/%s", dir, file);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return dt__diag(diag, errno == EEXIST ? DT_EEXIST : DT_EIO, "", "%s: %s%s", path,
@@ -370,19 +371,20 @@ int dt_key_generate(const char *dir, const char *name, dt_key_kind kind, dt_diag
         return dt__diag(diag, DT_ENOMEM, "", "out of memory");
     randombytes_buf(secret + SEED_AT, DT_KEY_BYTES);
     char file[DT_KEY_NAME_MAX + 8];
-    snprintf(file, sizeof file, "%s.key", name);
+    dt__fmt(file, sizeof file, "%s.key", name);
     int rc = create_file(dir, file, 0600, secret + SEED_AT, DT_KEY_BYTES, diag);
     if (rc == 0 && kind == DT_KEY_SIGN) {
         unsigned char pk[DT_KEY_PUBLIC_BYTES];
         char hex[2 * DT_KEY_PUBLIC_BYTES + 2];
         crypto_sign_seed_keypair(pk, secret + SK_AT, secret + SEED_AT);
-        sodium_bin2hex(hex, sizeof hex - 1, pk, sizeof pk);
-        strcat(hex, "\n");
-        snprintf(file, sizeof file, "%s.pub", name);
+        (void)sodium_bin2hex(hex, sizeof hex - 1, pk, sizeof pk); /* 64 digits and a NUL */
+        hex[2 * DT_KEY_PUBLIC_BYTES] = '\n';
+        hex[2 * DT_KEY_PUBLIC_BYTES + 1] = '\0';
+        dt__fmt(file, sizeof file, "%s.pub", name);
         rc = create_file(dir, file, 0644, (const unsigned char *)hex, strlen(hex), diag);
         if (rc != 0) { /* no secret without its public half */
             char path[512];
-            snprintf(path, sizeof path, "%s/%s.key", dir, name);
+            dt__fmt(path, sizeof path, "%s/%s.key", dir, name);
             unlink(path);
         }
     }
