@@ -666,7 +666,8 @@ def parser():
 
     r = sub.add_parser("recv", help="receive and verify command frames",
                        description="Receive command datagrams, verify them (length, fields, "
-                                   "CRC) and print each command.")
+                                   "source_id, CRC or, with --key, MAC) and print each "
+                                   "command.")
     receiving(r, "where the twin's UDP sink sends (its \"host\" and \"port\"); port 0 picks "
                  "a free one (printed)")
     r.add_argument("--count", type=bounded_int(1, 1 << 62),
