@@ -18,32 +18,7 @@
 
 #include "dtwin/dtwin.h"
 
-#define ID 42
-
-typedef struct keydir {
-    char path[64];
-    dt_keystore *ks;
-    dt_key *link;
-} keydir;
-
-static void keys_make(keydir *k)
-{
-    memset(k, 0, sizeof *k);
-    snprintf(k->path, sizeof k->path, "/tmp/dtt-rtkeys-XXXXXX");
-    assert_non_null(mkdtemp(k->path));
-    assert_int_equal(dt_key_generate(k->path, "link", DT_KEY_MAC, NULL), 0);
-    assert_int_equal(dt_keystore_file(k->path, &k->ks, NULL), 0);
-    assert_int_equal(dt_key_load(k->ks, "link", DT_KEY_MAC, &k->link, NULL), 0);
-}
-
-static void keys_rm(keydir *k)
-{
-    dt_key_free(k->link);
-    dt_keystore_close(k->ks);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", k->path);
-    assert_int_equal(system(cmd), 0);
-}
+#include "udp_auth_rig.h"
 
 /* DIR/NAME with len bytes from `bytes` (NULL: a counter) and mode */
 static void put_key(const char *dir, const char *name, size_t len, const unsigned char *bytes,
@@ -218,84 +193,6 @@ static void test_host_backend_misbehaves(void **state)
 
 /* ---- a twin's source ---- */
 
-typedef struct rig {
-    dt_model *model;
-    dt_ingest *ing;
-    dt_io *io;
-    dt_diag diag;
-    int rc, sock;
-    struct sockaddr_in to;
-    uint64_t sent;
-} rig;
-
-static void rig_open(rig *r, const char *dir, const char *src)
-{
-    memset(r, 0, sizeof *r);
-    r->sock = -1;
-    char doc[4096];
-    snprintf(doc, sizeof doc,
-             "{\"dtwin\":1,\"name\":\"rt\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
-             "{\"id\":\"level\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\","
-             "\"role\":\"measured\",\"limits\":{\"min\":-100,\"max\":100}}],"
-             "\"keys\":{\"dir\":\"%s\"},"
-             "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"port\":0,\"source_id\":%d,"
-             "\"timeout\":100,\"mapping\":[{\"channel\":1,\"signal\":\"level\"}]%s}]}",
-             dir, ID, src);
-    dt_model_options o = DT_MODEL_OPTIONS_INIT;
-    o.logger = dt_logger_silent();
-    assert_int_equal(dt_model_load_json(doc, strlen(doc), &o, &r->model, &r->diag), 0);
-    dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
-    ic.logger = dt_logger_silent();
-    assert_int_equal(dt_ingest_create(r->model, &ic, &r->ing), 0);
-    r->rc = dt_io_create(r->model, r->ing, NULL, "", NULL, dt_logger_silent(), &r->io, &r->diag);
-    if (r->rc != 0)
-        return;
-    assert_int_equal(dt_ingest_start(r->ing, 0), 0);
-    dt_udp_stats st;
-    assert_int_equal(dt_udp_source_stats(r->io, 0, &st), 0);
-    r->sock = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(r->sock >= 0);
-    r->to.sin_family = AF_INET;
-    r->to.sin_port = htons(st.port);
-    r->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
-static void rig_close(rig *r)
-{
-    if (r->sock >= 0)
-        close(r->sock);
-    dt_io_destroy(r->io);
-    dt_ingest_destroy(r->ing);
-    dt_model_destroy(r->model);
-}
-
-static dt_udp_stats stats(rig *r)
-{
-    dt_udp_stats st;
-    assert_int_equal(dt_udp_source_stats(r->io, 0, &st), 0);
-    return st;
-}
-
-static void send_raw(rig *r, const uint8_t *b, size_t n)
-{
-    assert_true(sendto(r->sock, b, n, 0, (const struct sockaddr *)&r->to, sizeof r->to) ==
-                (ssize_t)n);
-    r->sent++;
-}
-
-/* Polls until every datagram sent reached the reader (a bound, not a timing). */
-static void settle(rig *r)
-{
-    for (int k = 0; k < 4000; k++) {
-        assert_int_equal(dt_io_poll(r->io, 0), 0);
-        dt_udp_stats st = stats(r);
-        if (st.datagrams + st.recv_errors + st.kernel_dropped >= r->sent)
-            return;
-        nanosleep(&(struct timespec){0, 500000}, NULL);
-    }
-    fail_msg("datagrams did not arrive: %llu sent", (unsigned long long)r->sent);
-}
-
 static size_t frame3(uint8_t *b, const dt_key *key, uint8_t type, uint32_t id, uint16_t epoch,
                      uint32_t seq)
 {
@@ -340,9 +237,7 @@ static void test_every_datagram_counted_once(void **state)
     (void)state;
     keydir k;
     keys_make(&k);
-    dt_key *other = NULL;
-    assert_int_equal(dt_key_generate(k.path, "other", DT_KEY_MAC, NULL), 0);
-    assert_int_equal(dt_key_load(k.ks, "other", DT_KEY_MAC, &other, NULL), 0);
+    const dt_key *other = k.other; /* keys_make's second key */
     rig r;
     rig_open(&r, k.path, ",\"auth\":\"mac\",\"key\":\"link\",\"max_count\":2");
     assert_int_equal(r.rc, 0);
@@ -387,7 +282,6 @@ static void test_every_datagram_counted_once(void **state)
     assert_int_equal(st.frames_rejected, sum);
     assert_true(st.frames_ok >= 16 && st.unauthenticated > 0 && st.bad_mac > 0 &&
                 st.wrong_type > 0 && st.wrong_source > 0);
-    dt_key_free(other);
     rig_close(&r);
     keys_rm(&k);
 }
