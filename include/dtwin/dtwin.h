@@ -8,6 +8,7 @@
 #include "dtwin/buswire.h"
 #include "dtwin/alloc.h"
 #include "dtwin/clock.h"
+#include "dtwin/cmdauth.h"
 #include "dtwin/composite.h"
 #include "dtwin/control.h"
 #include "dtwin/error.h"

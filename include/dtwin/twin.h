@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dtwin/adapter.h"
+#include "dtwin/cmdauth.h"
 #include "dtwin/control.h"
 #include "dtwin/estimator.h"
 #include "dtwin/event.h"
@@ -98,6 +99,30 @@ DT_API int dt_twin_stop(dt_twin *twin);
  *  sequence number. @retval DT_EFULL 256 queued. @retval DT_ESTATE called from
  *  inside a step (an observer, the verify hook, a controller). */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
+
+/** Queues a signed command record (dtwin/cmdauth.h) for the next cycle's
+ *  dispatcher, on a twin whose description has "dispatcher.auth". The
+ *  record is routed by the address it names; the dispatcher verifies it
+ *  before anything else (issuer, signature or MAC, address, replay window,
+ *  times, belief token) and carries out only what the issuer signed. Every
+ *  refusal is counted (dt_twin_cmdauth_stats).
+ *  @param twin the twin. @param record the record. @param len its length.
+ *  @retval DT_EPARSE not a record. @retval DT_ENOTFOUND addressed to no
+ *  commanded signal of this twin. @retval DT_EFULL 256 queued.
+ *  @retval DT_EUNSUPPORTED the twin takes no signed commands.
+ *  @retval DT_ESTATE called from inside a step. */
+DT_API int dt_twin_submit_signed(dt_twin *twin, const void *record, size_t len);
+/** Revokes a command or estimator key by its fingerprint (dt_key_id): its
+ *  queued commands are dropped now (counted `revoked_dropped`), and every
+ *  later record it signed is refused (`revoked`).
+ *  @param twin the twin. @param key_id DT_KEY_ID_CHARS hex digits.
+ *  @retval DT_EPARSE not a fingerprint. @retval DT_ELIMIT 64 revoked keys.
+ *  @retval DT_EUNSUPPORTED no "dispatcher.auth". @retval DT_ESTATE inside a step. */
+DT_API int dt_twin_revoke(dt_twin *twin, const char *key_id);
+/** The signed-command counters of a twin with "dispatcher.auth".
+ *  @param twin the twin. @param out receives them (zeros without auth).
+ *  @retval DT_EUNSUPPORTED no "dispatcher.auth". @retval DT_EINVAL NULL. */
+DT_API int dt_twin_cmdauth_stats(const dt_twin *twin, dt_cmdauth_stats *out);
 
 /* ---- observers and the verify hook ---- */
 

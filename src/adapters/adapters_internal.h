@@ -14,6 +14,9 @@ enum { DT__IO_OPEN = 0, DT__IO_REPLAY = 1, DT__IO_VALIDATE = 2 };
 int dt__io_create(const dt_model *model, dt_ingest *ing, const dt_registry *reg,
                   const char *basedir, const dt_allocator *alloc, const dt_logger *logger,
                   dt_keystore *keys, int mode, dt_io **out, dt_diag *diag);
+/* The key store the adapters load from (the host's or the "keys" section's;
+ * NULL: none), for the twin's other users of keys. */
+dt_keystore *dt__io_keystore(dt_io *io);
 
 /* The table of adapter i (NULL out of range): a built-in's host API checks
  * that instance i is of its kind by comparing a function of the table. */

@@ -43,6 +43,11 @@ static int build_routes(build *b)
     return DT_OK;
 }
 
+dt_keystore *dt__io_keystore(dt_io *io)
+{
+    return io != NULL ? io->keys : NULL;
+}
+
 void dt_io_destroy(dt_io *io)
 {
     if (io == NULL)

@@ -88,6 +88,15 @@ void dt__disp_command(dt__disp *d, dt_command cmd, dt_time now)
     /* the verify hook first: nothing it refuses reaches a rule or a sink;
      * the dispatcher's own safe-state commands are not submitted to it */
     cmd.authority = 0;
+    if (d->env.authenticate != NULL && DT_ORIGIN_KIND(cmd.origin) != DT_ORIGIN_DISPATCHER) {
+        int arc = d->env.authenticate(d->env.user, &cmd, now);
+        if (arc != DT_OK) {
+            d->st.refused++;
+            decided(d, &cmd, requested, DT_DISP_REFUSED, arc, now);
+            return;
+        }
+        requested = cmd.value;
+    }
     if (d->verify != NULL && DT_ORIGIN_KIND(cmd.origin) != DT_ORIGIN_DISPATCHER) {
         /* the hook judges a copy: one that casts away const and rewrites it
          * changes neither what the rules check nor the signal they index

@@ -45,6 +45,11 @@ typedef struct dt__disp_env {
     void (*event)(void *user, const dt_event *ev);
     /* the newest sequence number a sink reported applied for sig */
     uint64_t (*reported)(void *user, dt_signal_id sig);
+    /* signed commands: the first check of every command but the
+     * dispatcher's own; 0 admits it (with the values its issuer signed
+     * written into cmd), otherwise the status it is refused with. NULL:
+     * the twin takes unsigned commands. */
+    int (*authenticate)(void *user, dt_command *cmd, dt_time now);
     void *user;
 } dt__disp_env;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../platform/internal.h"
+#include "security_internal.h"
 #include "dtwin/keys.h"
 
 /* secret bytes as loaded, then for a signing key the expanded secret key */
@@ -205,16 +206,27 @@ void dt_keystore_close(dt_keystore *ks)
 
 /* ---- keys ---- */
 
-static void key_id(dt_key *k)
+static const unsigned char id_domain[] = "dtwin key id v1";
+
+void dt__pk_fingerprint(const unsigned char pk[DT_KEY_PUBLIC_BYTES], unsigned char id[8])
+{
+    crypto_generichash(id, 8, pk, DT_KEY_PUBLIC_BYTES, id_domain, sizeof id_domain - 1);
+}
+
+void dt__key_fingerprint(const dt_key *k, unsigned char id[8])
 {
     /* a signing key is named by its public half; a MAC key by a hash of the
      * secret under a domain of its own, so the id reveals nothing usable */
-    static const unsigned char domain[] = "dtwin key id v1";
-    unsigned char h[DT_KEY_ID_CHARS / 2];
     if (k->kind == DT_KEY_SIGN)
-        crypto_generichash(h, sizeof h, k->pk, sizeof k->pk, domain, sizeof domain - 1);
+        dt__pk_fingerprint(k->pk, id);
     else
-        crypto_generichash(h, sizeof h, domain, sizeof domain - 1, k->secret, DT_KEY_BYTES);
+        crypto_generichash(id, 8, id_domain, sizeof id_domain - 1, k->secret, DT_KEY_BYTES);
+}
+
+static void key_id(dt_key *k)
+{
+    unsigned char h[DT_KEY_ID_CHARS / 2];
+    dt__key_fingerprint(k, h);
     sodium_bin2hex(k->id, sizeof k->id, h, sizeof h);
 }
 

@@ -54,6 +54,12 @@ static void env_reset(void *user)
 
 static void env_event(void *user, const dt_event *ev) { dt__twin_emit(user, ev); }
 
+static int env_authenticate(void *user, dt_command *cmd, dt_time now)
+{
+    dt_twin *t = user;
+    return dt__twin_auth_check(t, t->auth_slot, cmd, now);
+}
+
 static uint64_t env_reported(void *user, dt_signal_id sig)
 {
     dt_twin *t = user;
@@ -68,7 +74,7 @@ void dt__twin_disp_env(dt_twin *t)
 {
     dt__disp_env e = {env_send, env_sent, t->est ? env_belief : NULL, env_reset,
                       t->n_obs > 0 || t->rec_write != NULL ? env_event : NULL,
-                      env_reported, t};
+                      env_reported, t->auth != NULL ? env_authenticate : NULL, t};
     t->disp.env = e;
 }
 

@@ -29,6 +29,9 @@
  *  10 CHILD   u32 child, u32 length, that many bytes of the child's own log
  *             (a composite's child records into its parent's log; a length
  *             of 0 ends what the child wrote during one call: children.c)
+ *  12 SIGNED  u32 length, that many bytes: a signed command record as the
+ *             host submitted it (dt_twin_submit_signed; verified again)
+ *  13 REVOKE  16 hex characters: a key revoked (dt_twin_revoke)
  * Logs written when the two u16 were one reserved u32 flags (always 0 from a
  * well-behaved host) read the same. */
 static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
@@ -235,6 +238,25 @@ void dt__twin_rec_submit(dt_twin *t, const dt_command *cmd)
     dt__twin_rec(t, b, sizeof b);
 }
 
+/* A signed record as the host submitted it; the replay verifies it again
+ * (the verifier's state is rebuilt by the same inputs in the same order). */
+void dt__twin_rec_signed(dt_twin *t, const void *record, size_t len)
+{
+    uint8_t b[5 + DT_CMDAUTH_MAX] = {REC_SIGNED};
+    if (len > DT_CMDAUTH_MAX)
+        return; /* the caller decoded it: never */
+    put_u32(b + 1, (uint32_t)len);
+    memcpy(b + 5, record, len);
+    dt__twin_rec(t, b, 5 + len);
+}
+
+void dt__twin_rec_revoke(dt_twin *t, const char *key_id)
+{
+    uint8_t b[1 + DT_KEY_ID_CHARS] = {REC_REVOKE};
+    memcpy(b + 1, key_id, DT_KEY_ID_CHARS);
+    dt__twin_rec(t, b, sizeof b);
+}
+
 void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd)
 {
     uint8_t b[41] = {t->in_step ? REC_REMOTE_STEP : REC_REMOTE};
@@ -427,6 +449,31 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
                 break;
             }
             if ((rc = dt__twin_submit_remote(t, &c, c.origin, NULL)) != DT_OK)
+                break;
+            continue;
+        }
+        if (type == REC_SIGNED) {
+            type = -1;
+            uint8_t r[DT_CMDAUTH_MAX];
+            uint32_t n = 0;
+            if (fn(user, b, 4) != DT_OK || (n = get_u32(b)) > sizeof r || fn(user, r, n) != DT_OK) {
+                dt__fmt(t->err, sizeof t->err, "replay: a signed command record is cut or too long");
+                rc = DT_EPARSE;
+                break;
+            }
+            if ((rc = dt_twin_submit_signed(t, r, n)) != DT_OK)
+                break;
+            continue;
+        }
+        if (type == REC_REVOKE) {
+            type = -1;
+            char id[DT_KEY_ID_CHARS + 1];
+            if (fn(user, id, DT_KEY_ID_CHARS) != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            id[DT_KEY_ID_CHARS] = '\0';
+            if ((rc = dt_twin_revoke(t, id)) != DT_OK)
                 break;
             continue;
         }

@@ -182,6 +182,7 @@ int dt_twin_submit(dt_twin *t, const dt_command *cmd)
         return DT_ESTATE;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;
+    dt__twin_auth_queued(t, t->n_pending);
     dt_command *c = &t->pending[t->n_pending++];
     *c = *cmd;
     c->seq = ++t->disp.seq; /* the twin numbers every command */
@@ -201,6 +202,7 @@ int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, u
         return DT_ESTATE;
     if (t->n_pending == QUEUE_CAP)
         return DT_EFULL;
+    dt__twin_auth_queued(t, t->n_pending);
     dt_command *c = &t->pending[t->n_pending++];
     *c = *cmd;
     c->seq = ++t->disp.seq;
@@ -284,9 +286,12 @@ int dt_twin_step(dt_twin *t, dt_time now)
     dt__disp_confirm(&t->disp, now);
     /* Act */
     dt__twin_assess(t, now);
-    for (size_t i = 0; i < t->n_pending; i++)
+    for (size_t i = 0; i < t->n_pending; i++) {
+        t->auth_slot = i; /* its signed record, if any */
         dt__disp_command(&t->disp, t->pending[i], now);
+    }
     t->n_pending = 0;
+    t->auth_slot = SIZE_MAX; /* the controllers' commands carry none */
     dt_ctrl_ctx ctx;
     dt__twin_init_ctx(t, &ctx);
     for (size_t i = 0; i < t->n_ctl; i++) {

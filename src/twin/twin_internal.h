@@ -126,12 +126,27 @@ struct dt_twin {
     size_t n_kids;
     int depth;
     int rp_ready; /* replay: the log's header read, the buffers allocated */
+    struct dt__twin_auth *auth; /* dispatcher.auth: signed commands (cmd_auth.c); NULL: none */
+    size_t auth_slot;           /* the pending command being dispatched (SIZE_MAX: none) */
 };
 
 
 /* flight-log record types */
 enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
-       REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9, REC_CHILD = 10 };
+       REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9, REC_CHILD = 10,
+       REC_SIGNED = 12, REC_REVOKE = 13 };
+
+/* cmd_auth.c: signed commands ("dispatcher.auth"). Read the section (the
+ * io's key store for MAC issuers); free. A command queued without a record
+ * at `slot`. The dispatcher's first check of the pending command at slot
+ * (SIZE_MAX: a controller's): 0, or DT_EAUTH / DT_ETIMEOUT (expired). */
+int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag);
+void dt__twin_auth_free(dt_twin *t);
+void dt__twin_auth_queued(dt_twin *t, size_t slot);
+int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now);
+/* recorder.c: a signed record submitted, a key revoked (host inputs) */
+void dt__twin_rec_signed(dt_twin *t, const void *record, size_t len);
+void dt__twin_rec_revoke(dt_twin *t, const char *key_id);
 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 
@@ -60,7 +61,8 @@ static int within_limits(jctx *c, const char *path, const dt_signal_info *si, co
 
 static const char *const disp_keys[] = {"safe",          "rate_limits",  "interlocks",
                                         "deadline",      "audit",        "confirm_timeout",
-                                        "sink_failures", "max_data_age", NULL};
+                                        "sink_failures", "max_data_age", "auth",
+                                        NULL};
 static const char *const ilk_keys[] = {"name", "signal", "op", "value", "set", NULL};
 static const char *const loop_keys[] = {"period", NULL};
 static const char *const ctl_common[] = {"id", "kind", NULL};
@@ -140,6 +142,8 @@ static int load_dispatcher(jctx *c, const dt_config *d)
             return fail(c, DT_EPARSE, "dispatcher.audit", "an integer in 1..65536");
         t->disp.audit_cap = (size_t)num;
     }
+    if ((v = dt_config_get(d, "auth")) != NULL && (rc = dt__twin_auth_read(t, v, c->diag)) != DT_OK)
+        return rc;
     const dt_config *il = dt_config_get(d, "interlocks");
     if (il != NULL && (!dt__cfg_is_array(il) || dt__cfg_count(il) > DT__DISP_MAX_INTERLOCKS))
         return fail(c, DT_EPARSE, "dispatcher.interlocks", "an array of at most %d",
@@ -288,6 +292,11 @@ static int read_controllers(void *layer, const dt_config *a, dt_diag *diag)
     if (c->t->est == NULL)
         return fail(c, DT_EPARSE, "controllers",
                     "controllers act on an estimator's belief: declare one");
+    if (c->t->auth != NULL && dt__cfg_count(a) > 0)
+        return fail(c, DT_EPARSE, "controllers",
+                    "this twin carries out signed commands only (dispatcher.auth): its own "
+                    "controllers' commands would all be refused; run them as a planner with "
+                    "its own key (docs/security.md)");
     return load_controllers(c, a, c->ctx);
 }
 
@@ -362,6 +371,7 @@ void dt_twin_destroy(dt_twin *t)
         dt__free(&a, t->ctl[i].id);
         dt__free(&a, t->ctl[i].self);
     }
+    dt__twin_auth_free(t);
     dt_io_destroy(t->io);
     dt__twin_children_destroy(t); /* before the registry they share */
     dt__filter_destroy(t->est);
@@ -427,6 +437,7 @@ static int load_json(const char *text, size_t len, const dt_twin_options *opt, i
     for (size_t i = 0; i < len; i++)
         t->desc_hash = (t->desc_hash ^ (uint8_t)text[i]) * 1099511628211ull;
     t->data_t = DT_TIME_MIN;
+    t->auth_slot = SIZE_MAX;
     t->st.belief_age_s = INFINITY; /* before the first cycle no data is behind it */
     dt__desc_use u = {NULL, NULL};
     jctx c = {t, diag, &u, NULL};
