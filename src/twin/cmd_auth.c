@@ -156,6 +156,7 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
         return rc;
     if (jb != NULL && (rc = read_list(t, &c, jb, "dispatcher.auth.beliefs", 1, age, ks)) != DT_OK)
         return rc;
+    dt__twin_disp_env(t); /* the dispatcher authenticates from now on */
     return DT_OK;
 }
 

@@ -3,3 +3,4 @@
 # made-up beliefs, revocation; the twin's dispatcher.auth and the
 # least-privilege pipeline (a compromised component cannot command).
 dtwin_unit_test(test_cmdauth)
+dtwin_unit_test(test_cmdauth_twin)
