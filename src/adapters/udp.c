@@ -246,10 +246,15 @@ static int replay_open(udpsrc *s, dt_source_ctx *ctx)
     char path[sizeof s->rs.path], err[sizeof s->rs.path + 200];
     memcpy(path, s->rs.path, sizeof path);
     int rc = dt__udp_state_open(&s->rs, path, DT__UDP_STATE_SOURCE, s->source_id, s->key,
-                                DT__UDP_POS_END - 1, err, sizeof err);
+                                DT__UDP_POS_END, err, sizeof err);
     if (rc != DT_OK) {
         dt_source_error(ctx, "%s", err);
         return rc;
+    }
+    if (s->rs.value >= DT__UDP_POS_END) {
+        dt_source_error(ctx, "replay_state %s: the last epoch (65535) of key %s was taken to its "
+                        "end: rotate the key (docs/security.md)", s->rs.path, dt_key_id(s->key));
+        return DT_ERANGE;
     }
     s->floor = s->rs.value;
     if (s->rs.created || s->rs.rekeyed)

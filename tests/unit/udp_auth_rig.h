@@ -57,9 +57,10 @@ typedef struct rig {
 
 /* A udp source with the key store in `dir` and the source's extra keys
  * (each starting with a comma); r->rc and r->diag say how loading went. A
- * keyed source ("auth":"mac") whose keys name no "replay_state" keeps its
- * window in DIR/net.replay (the key store's directory: 0700, this user's),
- * so that two rigs in a row on one store are a twin and its restart. */
+ * keyed source ("auth":"mac") whose keys name neither "replay_state" nor
+ * "replay_reserve" keeps its window in DIR/net.replay (the key store's
+ * directory: 0700, this user's), so that two rigs in a row on one store are
+ * a twin and its restart. */
 static void rig_open(rig *r, const char *dir, const char *keys)
 {
     memset(r, 0, sizeof *r);
