@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -506,6 +508,72 @@ static void test_sink_counter(void **state)
     keys_rm(&k);
 }
 
+/* The process may write files up to `bytes` (RLIM_INFINITY: the limit it
+ * had): a real failure of pwrite (EFBIG) past the state file's first slot. */
+static void limit_file_size(rlim_t bytes)
+{
+    static struct rlimit saved;
+    static int have;
+    if (!have) {
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        have = 1;
+    }
+    signal(SIGXFSZ, SIG_IGN); /* the write fails with EFBIG instead of a signal */
+    struct rlimit l = saved;
+    if (bytes != RLIM_INFINITY)
+        l.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &l), 0);
+}
+
+/* A floor that cannot be written: the frame is refused (fail closed,
+ * `state_write_errors`), the next one tries again; a sink whose boot
+ * counter cannot be written refuses to open and keeps its counter. */
+static void test_failed_writes(void **state)
+{
+    (void)state;
+    keydir k;
+    keys_make(&k);
+    rig r;
+    open_ok(&r, &k, ""); /* created: both slots 0, the next write to slot 1 */
+    limit_file_size(SLOT);
+    send_run(&r, k.link, 1, 0, 0);
+    dt_udp_stats st = stats(&r);
+    limit_file_size(RLIM_INFINITY);
+    assert_int_equal(st.state_write_errors, 1);
+    assert_int_equal(st.frames_ok, 0);
+    assert_int_equal(st.frames_rejected, 1);
+    send_run(&r, k.link, 1, 1, 1);
+    st = stats(&r);
+    rig_close(&r);
+    assert_int_equal(st.frames_ok, 1);
+    assert_int_equal(st.state_writes, 1);
+    /* the sink: two runs leave its counter (2) in slot 0, the third writes slot 1 */
+    dt_model *m;
+    dt_ingest *ing;
+    dt_io *io;
+    dt_diag d;
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(sink_open(&k, -1, &m, &ing, &io, &d), 0);
+        sink_close(m, ing, io);
+    }
+    limit_file_size(SLOT);
+    int rc = sink_open(&k, -1, &m, &ing, &io, &d);
+    limit_file_size(RLIM_INFINITY);
+    sink_close(m, ing, io);
+    assert_int_equal(rc, DT_EIO);
+    assert_non_null(strstr(d.message, "cannot write the boot counter"));
+    char path[160];
+    snprintf(path, sizeof path, "%s/drive.epoch", k.path);
+    uint64_t v[2];
+    read_slots(path, v);
+    assert_true(v[0] == 2 && v[1] == 1); /* the failed write left a slot it did not hold */
+    assert_int_equal(sink_open(&k, -1, &m, &ing, &io, &d), 0); /* epoch 2 */
+    sink_close(m, ing, io);
+    read_slots(path, v);
+    assert_int_equal(v[1], 3);
+    keys_rm(&k);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sender_without_restart_recovers_within_reserve),
     cmocka_unit_test(test_default_reserve_and_new_epoch),
@@ -515,6 +583,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_state_file_shared),
     cmocka_unit_test(test_description_rules),
     cmocka_unit_test(test_sink_counter),
+    cmocka_unit_test(test_failed_writes),
 };
 
 int main(int argc, char **argv)
