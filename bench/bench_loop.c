@@ -244,7 +244,8 @@ static double auth_loop_rate(const char *dir, int keyed, const dt_key *key, int 
 {
     const int CYC = cyc;
     static uint16_t epoch;
-    static uint8_t frames[MAX_CYC][DT_WIRE_HEADER + 20 * DT_WIRE_SAMPLE_RECORD + DT_WIRE_MAC_TRAILER];
+    enum { FRAME = DT_WIRE_HEADER + 20 * DT_WIRE_SAMPLE_RECORD + DT_WIRE_MAC_TRAILER };
+    static uint8_t frames[MAX_CYC][FRAME];
     static size_t lens[MAX_CYC];
     epoch++;
     int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);

@@ -253,7 +253,7 @@ static int replay_open(udpsrc *s, dt_source_ctx *ctx)
     }
     if (s->rs.value >= DT__UDP_POS_END) {
         dt_source_error(ctx, "replay_state %s: the last epoch (65535) of key %s was taken to its "
-                        "end: rotate the key (docs/security.md)", s->rs.path, dt_key_id(s->key));
+                        "end: rotate the key (docs/security.md)", s->rs.path, dt_key_name(s->key));
         return DT_ERANGE;
     }
     s->floor = s->rs.value;

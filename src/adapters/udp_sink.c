@@ -99,7 +99,7 @@ static int epoch_open(udpsink *s, dt_sink_ctx *ctx)
     }
     if (s->rs.value > UINT16_MAX) {
         dt_sink_error(ctx, "replay_state %s: every epoch (0..65535) was used under key %s: "
-                      "rotate the key (docs/security.md)", s->rs.path, dt_key_id(s->key));
+                      "rotate the key (docs/security.md)", s->rs.path, dt_key_name(s->key));
         return DT_ERANGE;
     }
     uint64_t epoch = s->rs.value;
