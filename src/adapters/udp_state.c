@@ -116,7 +116,10 @@ static int create(dt__udp_state *st, int dirfd, const char *base, char *err, siz
         dt__fmt(err, errcap, "replay_state: %s: cannot create: %s", st->path, strerror(errno));
         return DT_EIO;
     }
-    if (flock(st->fd, LOCK_EX | LOCK_NB) != 0 || write_slot(st, 0, 0) != DT_OK ||
+    /* fchmod: a umask that took the owner's write bit would make the next
+     * open refuse the file */
+    if (fchmod(st->fd, 0600) != 0 || flock(st->fd, LOCK_EX | LOCK_NB) != 0 ||
+        write_slot(st, 0, 0) != DT_OK ||
         write_slot(st, 1, 0) != DT_OK || fsync(dirfd) != 0) {
         dt__fmt(err, errcap, "replay_state: %s: cannot write it durably: %s", st->path,
                 strerror(errno));

@@ -303,6 +303,12 @@ static void test_hostile_state_files(void **state)
         assert_non_null(strstr(r.diag.message, "a state file holds 88"));
         rig_close(&r);
     }
+    /* 88 zero bytes (a file system that lost the data after a crash) */
+    assert_int_equal(truncate(path, 2 * SLOT), 0);
+    rig_open(&r, k.path, KEYED);
+    assert_int_equal(r.rc, DT_EPARSE);
+    assert_non_null(strstr(r.diag.message, "damaged (no intact copy)"));
+    rig_close(&r);
     put_state(path, 1, ID, k.link, POS(3, 100));
     /* modes */
     static const mode_t modes[] = {0644, 0640, 0400, 0700, 04600, 0666};
