@@ -179,11 +179,20 @@ static double udp_p99_us(void)
 /* ---- authentication: the same UDP loop with and without keys ---- */
 
 /* A twin whose UDP source takes 20-sample frames and whose UDP sink sends
- * its command back, keyed ("auth": "mac") or not. The key store lives in
- * dir. */
-static dt_twin *auth_twin(const char *dir, int keyed, int sink_port)
+ * its command back, keyed ("auth": "mac", with their replay state in dir,
+ * the source's floor written once per `reserve` frames) or not. The key
+ * store lives in dir. */
+static dt_twin *auth_twin(const char *dir, int keyed, int sink_port, int reserve)
 {
-    const char *a = keyed ? "\"auth\":\"mac\",\"key\":\"link\"" : "\"auth\":\"none\"";
+    char src[512], snk[512];
+    snprintf(src, sizeof src,
+             "\"auth\":\"mac\",\"key\":\"link\",\"replay_state\":\"%s/net.replay\","
+             "\"replay_reserve\":%d",
+             dir, reserve);
+    snprintf(snk, sizeof snk, "\"auth\":\"mac\",\"key\":\"link\",\"replay_state\":\"%s/out.epoch\"",
+             dir);
+    const char *a = keyed ? src : "\"auth\":\"none\"";
+    const char *b = keyed ? snk : "\"auth\":\"none\"";
     char udoc[8192];
     size_t n = 0;
 #define Q(...) n += (size_t)snprintf(udoc + n, sizeof udoc - n, __VA_ARGS__)
@@ -207,7 +216,7 @@ static dt_twin *auth_twin(const char *dir, int keyed, int sink_port)
       "\"mapping\":[{\"channel\":0,\"signal\":\"u\"}]}],"
       "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[1],\"P0\":[1],\"gate\":1,"
       "\"measurements\":[",
-      a, sink_port);
+      b, sink_port);
     for (int j = 0; j < 20; j++)
         Q("%s{\"signal\":\"m%d\",\"H\":{\"x\":1}}", j ? "," : "", j);
     Q("]},\"controllers\":[{\"id\":\"p\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
@@ -226,13 +235,19 @@ static dt_twin *auth_twin(const char *dir, int keyed, int sink_port)
 }
 
 /* Cycles per second of one loop: a 20-sample frame sent to the twin, a step
- * that takes it, the command frame back read. The frames are made before
- * the timed part (the sender's MAC is not the twin's cost). */
-static double auth_loop_rate(const char *dir, int keyed, const dt_key *key)
+ * that takes it, the command frame back read; `cyc` cycles (at most
+ * MAX_CYC). The frames are made before the timed part (the sender's MAC is
+ * not the twin's cost). Each keyed run is a restart of twin and sender: the
+ * sender's epoch goes up by one, as its boot counter would. */
+enum { MAX_CYC = 20000 };
+static double auth_loop_rate(const char *dir, int keyed, const dt_key *key, int cyc, int reserve)
 {
-    enum { CYC = 20000 };
-    static uint8_t frames[CYC][DT_WIRE_HEADER + 20 * DT_WIRE_SAMPLE_RECORD + DT_WIRE_MAC_TRAILER];
-    static size_t lens[CYC];
+    const int CYC = cyc;
+    static uint16_t epoch;
+    enum { FRAME = DT_WIRE_HEADER + 20 * DT_WIRE_SAMPLE_RECORD + DT_WIRE_MAC_TRAILER };
+    static uint8_t frames[MAX_CYC][FRAME];
+    static size_t lens[MAX_CYC];
+    epoch++;
     int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -240,7 +255,7 @@ static double auth_loop_rate(const char *dir, int keyed, const dt_key *key)
     bind(rx, (struct sockaddr *)&a, sizeof a);
     socklen_t al = sizeof a;
     getsockname(rx, (struct sockaddr *)&a, &al);
-    dt_twin *t = auth_twin(dir, keyed, ntohs(a.sin_port));
+    dt_twin *t = auth_twin(dir, keyed, ntohs(a.sin_port), reserve);
     if (t == NULL)
         return -1;
     dt_twin_start(t, 0);
@@ -253,7 +268,7 @@ static double auth_loop_rate(const char *dir, int keyed, const dt_key *key)
         for (int j = 0; j < 20; j++)
             r[j] = (dt_wire_sample){(uint32_t)j, 0, (dt_time)(k + 1) * DT_NS_PER_MS,
                                     0.01 * sin(0.001 * k + j), 0};
-        dt_wire_header h = {keyed ? 3 : 2, DT_WIRE_SAMPLES, 1, (uint32_t)k, 20, 1};
+        dt_wire_header h = {keyed ? 3 : 2, DT_WIRE_SAMPLES, 1, (uint32_t)k, 20, epoch};
         lens[k] = keyed ? dt_wire_encode_samples_auth(frames[k], sizeof frames[k], &h, r, 20, key)
                         : dt_wire_encode_samples_v2(frames[k], sizeof frames[k], &h, r, 20);
     }
@@ -297,17 +312,27 @@ static void auth_bench(void)
     double on[BENCH_REPS], off[BENCH_REPS], ratio[BENCH_REPS];
     for (int r = 0; r < BENCH_REPS; r++) { /* each first in turn: no order bias */
         if (r % 2 == 0) {
-            off[r] = auth_loop_rate(dir, 0, NULL);
-            on[r] = auth_loop_rate(dir, 1, mac);
+            off[r] = auth_loop_rate(dir, 0, NULL, MAX_CYC, 1024);
+            on[r] = auth_loop_rate(dir, 1, mac, MAX_CYC, 1024);
         } else {
-            on[r] = auth_loop_rate(dir, 1, mac);
-            off[r] = auth_loop_rate(dir, 0, NULL);
+            on[r] = auth_loop_rate(dir, 1, mac, MAX_CYC, 1024);
+            off[r] = auth_loop_rate(dir, 0, NULL, MAX_CYC, 1024);
         }
         ratio[r] = off[r] / on[r]; /* the keyed loop's time per cycle over the plain one's */
     }
     bench_line("loop.udp_cycles_per_s", bench_median(off, BENCH_REPS), "cycles/s");
     bench_line("loop.udp_auth_cycles_per_s", bench_median(on, BENCH_REPS), "cycles/s");
     bench_line("loop.auth_overhead", bench_median(ratio, BENCH_REPS), "x");
+    /* One durable write of a keyed source's replay floor (pwrite and
+     * fdatasync, on the disk of dir): the keyed loop writing at every frame
+     * (reserve 1) against the same loop writing once per 1024 frames. */
+    double wr[BENCH_REPS];
+    for (int r = 0; r < BENCH_REPS; r++) {
+        double every = auth_loop_rate(dir, 1, mac, 2000, 1);
+        double rare = auth_loop_rate(dir, 1, mac, 2000, 1024);
+        wr[r] = (1.0 / every - 1.0 / rare) * 1e6;
+    }
+    bench_line("udp.replay_state_write_us", bench_median(wr, BENCH_REPS), "us");
 
     static uint8_t big[DT_WIRE_MAX_DATAGRAM];
     static dt_wire_sample recs[DT_WIRE_MAX_SAMPLES_AUTH];
@@ -366,6 +391,10 @@ static void auth_bench(void)
     snprintf(path, sizeof path, "%s/planner.key", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/planner.pub", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/net.replay", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/out.epoch", dir);
     unlink(path);
     rmdir(dir);
 }

@@ -322,7 +322,7 @@ class Sender:
             raise SystemExit("wire_client: version 1 frames carry no epoch (drop --epoch/--state)")
         self.epoch = 0
         if args.state is not None:
-            self.epoch = next_epoch(args.state)
+            self.epoch = next_epoch(args.state, wrap=self.key is None)
         elif args.epoch is not None:
             self.epoch = args.epoch
         self.seq = args.seq
@@ -364,13 +364,20 @@ class Sender:
                 "first_seq": self.first_seq, "next_seq": self.seq}
 
 
-def next_epoch(path):
+def next_epoch(path, wrap=True):
     """The boot counter of the page: +1 (mod 2^16) at every start, kept in a
-    file; written before the first frame so a crash still advances it."""
+    file; written before the first frame so a crash still advances it. A
+    keyed source orders epochs without wrapping (wrap=False): after 65535
+    the key is used up."""
     epoch = 0
     try:
         with open(path) as f:
-            epoch = (int(json.load(f)["epoch"]) + 1) & U16
+            epoch = int(json.load(f)["epoch"]) + 1
+        if not wrap and epoch > U16:
+            raise SystemExit("wire_client: %s: epoch 65535 was the last under this key "
+                             "(a keyed source does not wrap epochs): rotate the key, then "
+                             "delete the state file" % path)
+        epoch &= U16
     except FileNotFoundError:
         pass
     except (ValueError, KeyError, TypeError) as e:
@@ -379,6 +386,8 @@ def next_epoch(path):
     with open(tmp, "w") as f:
         json.dump({"epoch": epoch}, f)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())  # durable before the first frame, as the page asks
     os.replace(tmp, path)
     return epoch
 

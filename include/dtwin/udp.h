@@ -19,7 +19,8 @@ typedef struct dt_io dt_io; /* declared in adapter.h; repeated to keep this head
 /** Everything a UDP source saw. Every datagram read ends in exactly one of:
  *  frames_ok, duplicate, or frames_rejected (= sum of rejected[] +
  *  wrong_type + wrong_source + kernel_truncated + too_old + stale_epoch +
- *  unconfirmed + bad_mac + unauthenticated + wrong_peer). The records of accepted frames (records) end in exactly
+ *  unconfirmed + bad_mac + unauthenticated + wrong_peer + replayed +
+ *  state_write_errors). The records of accepted frames (records) end in exactly
  *  one of samples, bad_records, unmapped_records or records_dropped. Datagrams the kernel
  *  dropped before they were read are kernel_dropped (Linux). */
 typedef struct dt_udp_stats {
@@ -64,6 +65,14 @@ typedef struct dt_udp_stats {
     uint64_t unauthenticated; /**< version 1 or 2 frames to a source with a key (refused:
                                    no downgrade) */
     uint64_t wrong_peer;      /**< datagrams from another address than the pinned "peer" */
+    /* appended in 0.3: replays across restarts of the twin (docs/wire.md) */
+    uint64_t replayed;           /**< authentic frames below the persisted floor: frames of
+                                      a session the source took, or could have taken, before
+                                      it was opened (a replay, or an honest sender that did
+                                      not restart, within the reserve): refused */
+    uint64_t state_writes;       /**< durable writes of the floor to "replay_state" */
+    uint64_t state_write_errors; /**< frames refused because the floor could not be written
+                                      (the frame would have raised it) */
 } dt_udp_stats;
 
 /** Counters of source i, which must be of kind "udp". @retval DT_EINVAL otherwise. */

@@ -24,12 +24,18 @@
 #define DEF_POLL_DATAGRAMS 256u
 #define DEF_POLL_BYTES (256u * 1024u)
 #define DEF_RESTART_AFTER DT_NS_PER_S
+/* positions reserved by one write of the floor: one fdatasync per 1024
+ * frames, and at most 1024 honest frames refused after a restart of the
+ * twin alone (docs/wire.md) */
+#define DEF_REPLAY_RESERVE 1024u
+#define MAX_REPLAY_RESERVE 1048576u
 
 typedef dt__udpsrc udpsrc;
 
 static const char *const udpsrc_keys[] = {
     "bind",       "port",          "source_id", "max_count", "poll_datagrams",
-    "poll_bytes", "restart_after", "auth",      "key",       "peer",           NULL};
+    "poll_bytes", "restart_after", "auth",      "key",       "peer",           "replay_state",
+    "replay_reserve", NULL};
 
 static void malformed(udpsrc *s)
 {
@@ -187,11 +193,77 @@ static void udpsrc_close(void *self)
     s->buf = NULL;
     dt_key_free(s->key);
     s->key = NULL;
+    dt__udp_state_close(&s->rs);
 }
 
 static int load_key(void *ctx, const char *name, dt_key **out)
 {
     return dt_source_key(ctx, name, DT_KEY_MAC, out);
+}
+
+/* "replay_state" (required with a key, as the key is: a missing security
+ * setting is an error, never "off") and "replay_reserve"; the path resolved
+ * into s->rs.path. */
+static int replay_config(udpsrc *s, dt_source_ctx *ctx, const dt_config *cfg)
+{
+    const dt_config *v = dt_config_get(cfg, "replay_state");
+    const dt_config *r = dt_config_get(cfg, "replay_reserve");
+    if (s->key == NULL) {
+        if (v != NULL || r != NULL) {
+            dt_source_error(ctx, "%s: given with \"auth\": \"none\" (a keyed source's setting)",
+                            v != NULL ? "replay_state" : "replay_reserve");
+            return DT_EINVAL;
+        }
+        return DT_OK;
+    }
+    const char *path = NULL;
+    if (v == NULL || dt_config_string(v, &path) != DT_OK || path[0] == '\0') {
+        dt_source_error(ctx, "replay_state: required with \"auth\": \"mac\": a file where the "
+                        "source keeps its replay window across restarts (created at the first "
+                        "start), e.g. \"replay_state\": \"state/%s.replay\"",
+                        dt_source_name(ctx));
+        return DT_EINVAL;
+    }
+    if (dt__resolve_path(dt_source_basedir(ctx), path, s->rs.path, sizeof s->rs.path) != DT_OK) {
+        dt_source_error(ctx, "replay_state: path too long");
+        return DT_ELIMIT;
+    }
+    double res = DEF_REPLAY_RESERVE;
+    if (r != NULL && (dt_config_number(r, &res) != DT_OK || res < 1 ||
+                      res > MAX_REPLAY_RESERVE || res != (double)(int)res)) {
+        dt_source_error(ctx, "replay_reserve: 1..%u frames reserved per write (default %u)",
+                        MAX_REPLAY_RESERVE, DEF_REPLAY_RESERVE);
+        return DT_EINVAL;
+    }
+    s->reserve = (uint32_t)res;
+    return DT_OK;
+}
+
+/* The persisted floor (a keyed source): loaded before the socket is bound,
+ * so that no frame is ever judged without it. */
+static int replay_open(udpsrc *s, dt_source_ctx *ctx)
+{
+    char path[sizeof s->rs.path], err[sizeof s->rs.path + 200];
+    memcpy(path, s->rs.path, sizeof path);
+    int rc = dt__udp_state_open(&s->rs, path, DT__UDP_STATE_SOURCE, s->source_id, s->key,
+                                DT__UDP_POS_END, err, sizeof err);
+    if (rc != DT_OK) {
+        dt_source_error(ctx, "%s", err);
+        return rc;
+    }
+    if (s->rs.value >= DT__UDP_POS_END) {
+        dt_source_error(ctx, "replay_state %s: the last epoch (65535) of key %s was taken to its "
+                        "end: rotate the key (docs/security.md)", s->rs.path, dt_key_name(s->key));
+        return DT_ERANGE;
+    }
+    s->floor = s->rs.value;
+    if (s->rs.created || s->rs.rekeyed)
+        dt_source_log(ctx, DT_LOG_WARN,
+                      "replay_state %s: %s: this run takes the sender's first authentic "
+                      "frame whatever its epoch (a first start, or a new key)",
+                      s->rs.path, s->rs.created ? "not found, created" :
+                      "held another key's or source_id's window, started over");
+    return DT_OK;
 }
 
 /* The configuration, checked, and the address to bind. */
@@ -254,7 +326,7 @@ static int udpsrc_config(udpsrc *s, dt_source_ctx *ctx, const dt_config *cfg,
                           sizeof err);
     if (rc != DT_OK && err[0] != '\0')
         dt_source_error(ctx, "%s", err);
-    return rc;
+    return rc != DT_OK ? rc : replay_config(s, ctx, cfg);
 }
 
 /* What open checks, without creating the socket. */
@@ -263,6 +335,7 @@ static int udpsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
     udpsrc *s = dt__calloc(dt_source_allocator(ctx), 1, sizeof *s);
     if (s == NULL)
         return DT_ENOMEM;
+    s->rs.fd = -1;
     struct sockaddr_storage addr;
     int rc = udpsrc_config(s, ctx, cfg, &addr);
     dt_key_free(s->key);
@@ -275,8 +348,11 @@ static int udpsrc_open(void *self, dt_source_ctx *ctx, const dt_config *cfg)
     udpsrc *s = self;
     s->ctx = ctx;
     s->alloc = *dt_source_allocator(ctx);
+    s->rs.fd = -1; /* before any close */
     struct sockaddr_storage addr;
     int rc0 = udpsrc_config(s, ctx, cfg, &addr);
+    if (rc0 == DT_OK && s->key != NULL)
+        rc0 = replay_open(s, ctx);
     if (rc0 != DT_OK) {
         udpsrc_close(s);
         return rc0;
@@ -372,6 +448,9 @@ static size_t udpsrc_counters(const void *self, dt_counter *out, size_t max)
         {"bad_mac", t->bad_mac},
         {"unauthenticated", t->unauthenticated},
         {"wrong_peer", t->wrong_peer},
+        {"replayed", t->replayed},
+        {"state_writes", t->state_writes},
+        {"state_write_errors", t->state_write_errors},
         {"wrong_type", t->wrong_type},
         {"wrong_source", t->wrong_source},
         {"kernel_truncated", t->kernel_truncated},

@@ -14,6 +14,38 @@
  * still sending out of the window, so it waits for a second frame. */
 #define DT__UDP_SEQ_WINDOW 64u
 
+/* ---- udp_state.c: the persisted state of a keyed link ---- */
+
+#define DT__UDP_STATE_SOURCE 1u /* value: the source's floor, the lowest position it takes */
+#define DT__UDP_STATE_SINK 2u   /* value: the sink's next epoch */
+/* A frame's position: epoch above seq, compared as one plain number (no
+ * wrap): the persisted floor orders every frame of a key. */
+#define DT__UDP_POS(epoch, seq) ((uint64_t)(epoch) << 32 | (uint64_t)(seq))
+#define DT__UDP_POS_END ((uint64_t)1 << 48) /* past (65535, 2^32 - 1): the key is used up */
+
+typedef struct dt__udp_state {
+    int fd;               /* -1: none; else open, under an exclusive flock */
+    uint8_t kind;         /* DT__UDP_STATE_* */
+    uint32_t source_id;   /* the link's: a file of another link is started over */
+    char key_id[16];      /* the key's fingerprint (dt_key_id), likewise */
+    uint64_t value;       /* the durable value */
+    int slot;             /* the slot holding it: a write goes to the other */
+    int created, rekeyed; /* at open: no file (made), or another link's (started over) */
+    uint64_t writes;      /* durable writes since open (creation not counted) */
+    char path[512];
+} dt__udp_state;
+
+/* Opens the state file at path (creating it when missing, with the value
+ * 0), checked as hostile input, locked, its value (at most max_value) in
+ * st->value. On failure the reason in err and a negative DT_E*. */
+int dt__udp_state_open(dt__udp_state *st, const char *path, uint8_t kind, uint32_t source_id,
+                       const dt_key *key, uint64_t max_value, char *err, size_t errcap);
+/* Writes value durably (pwrite and fdatasync of the other slot): DT_OK, or
+ * DT_EIO with st unchanged. No allocation. */
+int dt__udp_state_write(dt__udp_state *st, uint64_t value);
+/* Closes the file (and so its lock). */
+void dt__udp_state_close(dt__udp_state *st);
+
 typedef struct dt__udpsrc {
     dt_source_ctx *ctx;
     dt_key *key;  /* "auth": "mac": version 3 frames only, their MAC under it */
@@ -42,6 +74,10 @@ typedef struct dt__udpsrc {
     uint32_t cand_seq;
     int have_kdrops;
     uint32_t kdrops0;
+    /* "auth": "mac": the persisted floor (replays across restarts) */
+    dt__udp_state rs;
+    uint64_t floor;   /* frames below it were, or could have been, accepted before open */
+    uint32_t reserve; /* positions reserved ahead by one write */
     dt_udp_stats st;
 } dt__udpsrc;
 

@@ -17,7 +17,11 @@ enum { V_ADVANCE, V_REORDERED, V_DUPLICATE, V_FAR_AHEAD, V_TOO_OLD, V_NEW_EPOCH,
 
 static int classify(const dt__udpsrc *s, uint16_t epoch, uint32_t seq)
 {
-    if (epoch != s->epoch) /* serial-number order (RFC 1982) on 16 bits */
+    /* serial-number order (RFC 1982) on 16 bits; a keyed source's persisted
+     * floor orders epochs as plain numbers (no wrap), and so does its window */
+    if (epoch != s->epoch && s->rs.fd >= 0)
+        return epoch > s->epoch ? V_NEW_EPOCH : V_OLD_EPOCH;
+    if (epoch != s->epoch)
         return (uint16_t)(epoch - s->epoch) < 0x8000u ? V_NEW_EPOCH : V_OLD_EPOCH;
     uint32_t ahead = seq - s->last_seq; /* modulo 2^32 */
     if (ahead == 0)
@@ -52,8 +56,45 @@ static void accepted(dt__udpsrc *s)
  * frames or more, nor to another epoch: that takes a second frame continuing
  * from it, so one forged or replayed frame can neither inflate `lost` nor push
  * the honest sender's frames out of the window. */
+/* A keyed source's persisted floor (docs/wire.md, "Replays across
+ * restarts"): 0 to go on to the window, -1 refused (counted). Every frame
+ * below the floor loaded at open was, or could have been, accepted before;
+ * a frame at or above the durable floor raises it, by the reserve, before
+ * the window may take it, so that after a crash or restart the floor covers
+ * it. The write fails: the frame is refused (fail closed; the next frame
+ * tries again). */
+static int guard(dt__udpsrc *s, uint16_t epoch, uint32_t seq)
+{
+    uint64_t pos = DT__UDP_POS(epoch, seq);
+    if (pos < s->floor) {
+        refused(s, &s->st.replayed);
+        return -1;
+    }
+    if (pos < s->rs.value)
+        return 0;
+    /* reserve ahead, but not into the next epoch: a sender that restarts
+     * with a new epoch is taken at once after a restart of the twin */
+    uint64_t next = pos + 1 + s->reserve;
+    uint64_t epoch_end = DT__UDP_POS((uint64_t)epoch + 1, 0);
+    if (next > epoch_end)
+        next = epoch_end;
+    if (dt__udp_state_write(&s->rs, next) != DT_OK) {
+        refused(s, &s->st.state_write_errors);
+        uint64_t n = s->st.state_write_errors;
+        if ((n & (n - 1)) == 0) /* the 1st, 2nd, 4th, ... failure: no log flood */
+            dt_source_log(s->ctx, DT_LOG_ERROR,
+                          "replay_state %s: cannot write (%llu frames refused so far)",
+                          s->rs.path, (unsigned long long)n);
+        return -1;
+    }
+    s->st.state_writes++;
+    return 0;
+}
+
 int dt__udp_track_seq(dt__udpsrc *s, uint8_t version, uint16_t epoch, uint32_t seq)
 {
+    if (s->rs.fd >= 0 && guard(s, epoch, seq) != 0)
+        return -1;
     if (!s->have_seq) {
         s->have_seq = 1;
         s->epoch = epoch;

@@ -15,10 +15,15 @@ typedef struct udpsink {
     uint32_t source_id, seq;
     uint64_t sent, would_block, send_errors;
     dt_key *key; /* "auth": "mac": version 3 frames with a MAC under it */
+    /* "auth": "mac": the boot counter ("replay_state"), written before the
+     * first frame; its value at open is the frames' epoch */
+    dt__udp_state rs;
+    uint16_t epoch;
     uint8_t frame[DT_WIRE_HEADER + DT_WIRE_COMMAND_RECORD + DT_WIRE_MAC_TRAILER];
 } udpsink;
 
-static const char *const udpsink_keys[] = {"host", "port", "source_id", "auth", "key", NULL};
+static const char *const udpsink_keys[] = {"host", "port", "source_id", "auth", "key",
+                                           "replay_state", NULL};
 
 static void udpsink_close(void *self)
 {
@@ -26,6 +31,7 @@ static void udpsink_close(void *self)
     dt__udp_close_fd(&s->fd, &s->have_fd);
     dt_key_free(s->key);
     s->key = NULL;
+    dt__udp_state_close(&s->rs);
 }
 
 static int load_key(void *ctx, const char *name, dt_key **out)
@@ -53,13 +59,68 @@ static int udpsink_config(udpsink *s, dt_sink_ctx *ctx, const dt_config *cfg)
                           err, sizeof err);
     if (rc != DT_OK && err[0] != '\0')
         dt_sink_error(ctx, "%s", err);
-    return rc;
+    if (rc != DT_OK)
+        return rc;
+    /* the boot counter: required with a key, as the key is (a missing
+     * security setting is an error, never "off") */
+    const dt_config *v = dt_config_get(cfg, "replay_state");
+    const char *path = NULL;
+    if (s->key == NULL && v != NULL) {
+        dt_sink_error(ctx, "replay_state: given with \"auth\": \"none\" (a keyed sink's setting)");
+        return DT_EINVAL;
+    }
+    if (s->key != NULL &&
+        (v == NULL || dt_config_string(v, &path) != DT_OK || path[0] == '\0')) {
+        dt_sink_error(ctx, "replay_state: required with \"auth\": \"mac\": a file for the sink's "
+                      "boot counter, its frames' epoch (created at the first start), e.g. "
+                      "\"replay_state\": \"state/%s.epoch\"", dt_sink_name(ctx));
+        return DT_EINVAL;
+    }
+    if (path != NULL &&
+        dt__resolve_path(dt_sink_basedir(ctx), path, s->rs.path, sizeof s->rs.path) != DT_OK) {
+        dt_sink_error(ctx, "replay_state: path too long");
+        return DT_ELIMIT;
+    }
+    return DT_OK;
+}
+
+/* The boot counter: read, +1 written durably, before the first frame; the
+ * value read is this run's epoch. A counter at its end (65535 epochs used
+ * under this key) or one that cannot be written refuses to open. */
+static int epoch_open(udpsink *s, dt_sink_ctx *ctx)
+{
+    char path[sizeof s->rs.path], err[sizeof s->rs.path + 200];
+    memcpy(path, s->rs.path, sizeof path);
+    int rc = dt__udp_state_open(&s->rs, path, DT__UDP_STATE_SINK, s->source_id, s->key,
+                                UINT16_MAX + 1u, err, sizeof err);
+    if (rc != DT_OK) {
+        dt_sink_error(ctx, "%s", err);
+        return rc;
+    }
+    if (s->rs.value > UINT16_MAX) {
+        dt_sink_error(ctx, "replay_state %s: every epoch (0..65535) was used under key %s: "
+                      "rotate the key (docs/security.md)", s->rs.path, dt_key_name(s->key));
+        return DT_ERANGE;
+    }
+    uint64_t epoch = s->rs.value;
+    if (dt__udp_state_write(&s->rs, epoch + 1) != DT_OK) {
+        dt_sink_error(ctx, "replay_state %s: cannot write the boot counter: %s", s->rs.path,
+                      strerror(errno));
+        return DT_EIO;
+    }
+    s->epoch = (uint16_t)epoch;
+    if (s->rs.created || s->rs.rekeyed)
+        dt_sink_log(ctx, DT_LOG_WARN, "replay_state %s: %s: epoch 0", s->rs.path,
+                    s->rs.created ? "not found, created" :
+                    "held another key's or source_id's counter, started over");
+    return DT_OK;
 }
 
 static int udpsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
 {
     udpsink s;
     memset(&s, 0, sizeof s);
+    s.rs.fd = -1;
     int rc = udpsink_config(&s, ctx, cfg);
     dt_key_free(s.key);
     return rc;
@@ -68,7 +129,10 @@ static int udpsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
 static int udpsink_open(void *self, dt_sink_ctx *ctx, const dt_config *cfg)
 {
     udpsink *s = self;
+    s->rs.fd = -1; /* before any close */
     int rc0 = udpsink_config(s, ctx, cfg);
+    if (rc0 == DT_OK && s->key != NULL)
+        rc0 = epoch_open(s, ctx);
     if (rc0 != DT_OK) {
         udpsink_close(s);
         return rc0;
@@ -88,7 +152,7 @@ static int udpsink_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     udpsink *s = self;
     dt_wire_command r = {(uint32_t)map->channel, 0, cmd->seq, cmd->t_issued, cmd->t_deadline,
                          cmd->value * map->scale + map->offset};
-    dt_wire_header h = {1, DT_WIRE_COMMANDS, s->source_id, s->seq, 1, 0};
+    dt_wire_header h = {1, DT_WIRE_COMMANDS, s->source_id, s->seq, 1, s->epoch};
     size_t len = s->key != NULL
                      ? dt_wire_encode_commands_auth(s->frame, sizeof s->frame, &h, &r, 1, s->key)
                      : dt_wire_encode_commands_v2(s->frame, sizeof s->frame, &h, &r, 1);
@@ -118,6 +182,7 @@ static size_t udpsink_counters(const void *self, dt_counter *out, size_t max)
         {"datagrams_sent", s->sent},
         {"would_block", s->would_block},
         {"send_errors", s->send_errors},
+        {"epoch", s->epoch},
     };
     return dt__counters_copy(out, max, c, sizeof c / sizeof c[0]);
 }

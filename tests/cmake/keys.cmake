@@ -14,3 +14,6 @@ if(DTWIN_BUILD_TOOLS)
   set_tests_properties(keys.cli_keygen PROPERTIES
     PASS_REGULAR_EXPRESSION "link.key: MAC key, fingerprint [0-9a-f]+\n.*planner.pub: its public half.*never overwritten.*\nok\n")
 endif()
+# Replays across restarts of the twin: a keyed source's persisted floor, a
+# keyed sink's persisted boot counter, hostile state files.
+dtwin_unit_test(test_udp_replay)

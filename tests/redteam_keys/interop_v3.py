@@ -51,8 +51,11 @@ def main():
         rx.setblocking(False)
         desc = json.load(open(os.path.join(ROOT, "tests/data/wire/udp_loop.json")))
         desc["keys"] = {"dir": "keys"}
-        desc["sources"][0].update({"auth": "mac", "key": "plc", "port": port})
-        desc["sinks"][0].update({"auth": "mac", "key": "drive", "port": rx.getsockname()[1]})
+        os.mkdir(os.path.join(work, "state"), 0o700)
+        desc["sources"][0].update({"auth": "mac", "key": "plc", "port": port,
+                                   "replay_state": "state/plc.replay"})
+        desc["sinks"][0].update({"auth": "mac", "key": "drive", "port": rx.getsockname()[1],
+                                 "replay_state": "state/drive.epoch"})
         path = os.path.join(work, "loop.json")
         json.dump(desc, open(path, "w"))
         log = os.path.join(work, "flight.log")

@@ -1,8 +1,7 @@
 /* Red team of the key store and authenticated UDP frames (wire version 3).
  * Each test names the attack. Those marked FINDING failed before the fix in
- * the same change; DESIGN ones show a weakness whose fix is larger and are
- * left out of the run (see the comment at the table). The rest pin what the
- * attack could not break. */
+ * the same change (or, "was DESIGN", before a larger change that fixed it).
+ * The rest pin what the attack could not break. */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -274,7 +273,7 @@ static void test_every_datagram_counted_once(void **state)
     dt_udp_stats st = stats(&r);
     uint64_t sum = st.wrong_type + st.wrong_source + st.kernel_truncated + st.too_old +
                    st.stale_epoch + st.unconfirmed + st.bad_mac + st.unauthenticated +
-                   st.wrong_peer;
+                   st.wrong_peer + st.replayed + st.state_write_errors;
     for (size_t i = 0; i < DT_WIRE_V1_ERRORS; i++)
         sum += st.rejected[i];
     assert_int_equal(st.datagrams, r.sent);
@@ -428,13 +427,15 @@ static void test_peer_v4_on_dual_stack_socket(void **state)
     assert_int_equal(st.frames_ok, 5);
 }
 
-/* ---- DESIGN: replays across restarts (not run; see the table) ---- */
+/* ---- replays across restarts (DESIGN findings, fixed by the persisted
+ * replay state: docs/wire.md, "Replays across restarts") ---- */
 
-/* A keyed source that restarts (the twin restarts) takes the first
- * authentic frame whatever its epoch and seq, then every frame after it:
- * a recording of an old session replayed before the honest sender speaks
- * is accepted. security.md: "replays are refused by the window". */
-static void test_design_restarted_source_takes_old_session(void **state)
+/* FINDING (was DESIGN): a keyed source that restarts (the twin restarts)
+ * took the first authentic frame whatever its epoch and seq, then every
+ * frame after it: a recording of an old session replayed before the honest
+ * sender speaks was accepted. Now the source's persisted floor refuses
+ * every frame of the earlier session from the first one (`replayed`). */
+static void test_restarted_source_refuses_old_session(void **state)
 {
     (void)state;
     keydir k;
@@ -444,6 +445,15 @@ static void test_design_restarted_source_takes_old_session(void **state)
     for (uint32_t q = 0; q < 20; q++)
         len[q] = frame3(rec[q], k.link, DT_WIRE_SAMPLES, ID, 5, 100 + q); /* epoch 5, recorded */
     rig r;
+    /* the earlier session: the honest sender, and the eavesdropper records */
+    rig_open(&r, k.path, ",\"auth\":\"mac\",\"key\":\"link\"");
+    assert_int_equal(r.rc, 0);
+    for (uint32_t q = 0; q < 20; q++)
+        send_raw(&r, rec[q], len[q]);
+    settle(&r);
+    dt_udp_stats st1 = stats(&r);
+    rig_close(&r);
+    /* the twin restarts; the sender is silent; the recording is replayed */
     rig_open(&r, k.path, ",\"auth\":\"mac\",\"key\":\"link\"");
     assert_int_equal(r.rc, 0);
     for (uint32_t q = 0; q < 20; q++)
@@ -452,25 +462,20 @@ static void test_design_restarted_source_takes_old_session(void **state)
     dt_udp_stats st = stats(&r);
     rig_close(&r);
     keys_rm(&k);
+    assert_int_equal(st1.frames_ok, 20);
     if (st.frames_ok > 0)
         fail_msg("a restarted keyed source took %llu replayed frames of an old session",
                  (unsigned long long)st.frames_ok);
+    assert_int_equal(st.replayed, 20);
+    assert_int_equal(st.frames_rejected, 20);
+    assert_int_equal(st.state_writes, 0); /* a replay never writes the state */
 }
 
-/* The keyed UDP sink sends epoch 0 and seq from 0 after every twin start:
- * the same command gives byte-identical frames in two runs, so a recording
- * of an earlier run verifies at the actuator and, two frames ahead of the
- * window, moves it (wire.md's rules). */
-static void test_design_sink_frames_repeat_across_runs(void **state)
+/* One command through a keyed sink of a fresh twin over the state in
+ * `dir`, received on rx into b: the datagram's length. */
+static ssize_t sink_run(const char *dir, int rx, uint8_t *b, size_t cap)
 {
-    (void)state;
-    keydir k;
-    keys_make(&k);
-    int rx = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
     socklen_t al = sizeof a;
     assert_int_equal(getsockname(rx, (struct sockaddr *)&a, &al), 0);
     char doc[2048];
@@ -480,52 +485,65 @@ static void test_design_sink_frames_repeat_across_runs(void **state)
              "\"role\":\"commanded\"}],\"keys\":{\"dir\":\"%s\"},"
              "\"sinks\":[{\"id\":\"drive\",\"kind\":\"udp\",\"host\":\"127.0.0.1\",\"port\":%d,"
              "\"source_id\":9,\"auth\":\"mac\",\"key\":\"link\","
+             "\"replay_state\":\"%s/drive.epoch\","
              "\"mapping\":[{\"channel\":3,\"signal\":\"u\"}]}]}",
-             k.path, ntohs(a.sin_port));
-    uint8_t got[2][128];
-    ssize_t n[2];
-    for (int run = 0; run < 2; run++) {
-        dt_model_options o = DT_MODEL_OPTIONS_INIT;
-        o.logger = dt_logger_silent();
-        dt_model *m = NULL;
-        dt_ingest *ing = NULL;
-        dt_io *io = NULL;
-        dt_diag d;
-        assert_int_equal(dt_model_load_json(doc, strlen(doc), &o, &m, &d), 0);
-        dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
-        assert_int_equal(dt_ingest_create(m, &ic, &ing), 0);
-        assert_int_equal(dt_io_create(m, ing, NULL, "", NULL, dt_logger_silent(), &io, &d), 0);
-        dt_command c;
-        memset(&c, 0, sizeof c);
-        c.seq = 1;
-        c.t_issued = 10 * DT_NS_PER_MS;
-        c.t_deadline = 30 * DT_NS_PER_MS;
-        c.value = 0.5;
-        assert_int_equal(dt_io_apply(io, &c), 0);
-        n[run] = recv(rx, got[run], sizeof got[run], 0);
-        assert_true(n[run] > 0);
-        dt_io_destroy(io);
-        dt_ingest_destroy(ing);
-        dt_model_destroy(m);
+             dir, ntohs(a.sin_port), dir);
+    dt_model_options o = DT_MODEL_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_model *m = NULL;
+    dt_ingest *ing = NULL;
+    dt_io *io = NULL;
+    dt_diag d;
+    assert_int_equal(dt_model_load_json(doc, strlen(doc), &o, &m, &d), 0);
+    dt_ingest_config ic = DT_INGEST_CONFIG_INIT;
+    assert_int_equal(dt_ingest_create(m, &ic, &ing), 0);
+    assert_int_equal(dt_io_create(m, ing, NULL, "", NULL, dt_logger_silent(), &io, &d), 0);
+    dt_command c;
+    memset(&c, 0, sizeof c);
+    c.seq = 1;
+    c.t_issued = 10 * DT_NS_PER_MS;
+    c.t_deadline = 30 * DT_NS_PER_MS;
+    c.value = 0.5;
+    assert_int_equal(dt_io_apply(io, &c), 0);
+    ssize_t n = recv(rx, b, cap, 0);
+    assert_true(n > 0);
+    dt_io_destroy(io);
+    dt_ingest_destroy(ing);
+    dt_model_destroy(m);
+    return n;
+}
+
+/* FINDING (was DESIGN): the keyed UDP sink sent epoch 0 and seq from 0
+ * after every twin start: the same command gave byte-identical frames in
+ * two runs, so a recording of an earlier run verified at the actuator and
+ * looked current. Now its epoch is a persisted boot counter: 0, 1, 2. */
+static void test_sink_frames_differ_across_runs(void **state)
+{
+    (void)state;
+    keydir k;
+    keys_make(&k);
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
+    uint8_t got[3][128];
+    ssize_t n[3];
+    dt_wire_header h[3];
+    for (int run = 0; run < 3; run++) {
+        n[run] = sink_run(k.path, rx, got[run], sizeof got[run]);
+        assert_int_equal(dt_wire_decode_auth(got[run], (size_t)n[run], k.link, &h[run]),
+                         DT_WIRE_OK);
     }
     close(rx);
     keys_rm(&k);
     if (n[0] == n[1] && memcmp(got[0], got[1], (size_t)n[0]) == 0)
         fail_msg("two runs of a keyed sink sent the same authentic frame: replayable");
+    for (int run = 0; run < 3; run++) {
+        assert_int_equal(h[run].epoch, run);
+        assert_int_equal(h[run].seq, 0);
+    }
 }
-
-/* DESIGN tests fail until the library changes beyond a local fix:
- * test_design_restarted_source_takes_old_session (a source's window across
- * twin restarts) and test_design_sink_frames_repeat_across_runs (a sink's
- * epoch). They are not registered with ctest (the table below is written
- * without the macro ctest looks for): run them with
- * DTWIN_REDTEAM_DESIGN=1 tests/test_redteam_keys. */
-static const struct CMUnitTest design[] = {
-    {"test_design_restarted_source_takes_old_session",
-     test_design_restarted_source_takes_old_session, NULL, NULL, NULL},
-    {"test_design_sink_frames_repeat_across_runs", test_design_sink_frames_repeat_across_runs,
-     NULL, NULL, NULL},
-};
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_zero_key_refused),
@@ -539,15 +557,13 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_decode_auth_refuses_downgrade),
     cmocka_unit_test(test_sink_auth_none_hosts),
     cmocka_unit_test(test_peer_v4_on_dual_stack_socket),
+    cmocka_unit_test(test_restarted_source_refuses_old_session),
+    cmocka_unit_test(test_sink_frames_differ_across_runs),
 };
 
 int main(int argc, char **argv)
 {
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    const char *e = getenv("DTWIN_REDTEAM_DESIGN");
-    if (e != NULL && e[0] == '1')
-        rc += cmocka_run_group_tests_name("design", design, NULL, NULL);
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

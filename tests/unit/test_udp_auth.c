@@ -331,8 +331,10 @@ static void test_keyed_sink(void **state)
         "\"role\":\"commanded\"}],\"keys\":{\"dir\":\"%s\"},"
         "\"sinks\":[{\"id\":\"drive\",\"kind\":\"udp\",\"host\":\"%s\",\"port\":%d,"
         "\"source_id\":9%s,\"mapping\":[{\"channel\":3,\"signal\":\"u\"}]}]}";
-    snprintf(doc, sizeof doc, fmt, k.path, "127.0.0.1", ntohs(a.sin_port),
-             ",\"auth\":\"mac\",\"key\":\"link\"");
+    char keyed[256];
+    snprintf(keyed, sizeof keyed,
+             ",\"auth\":\"mac\",\"key\":\"link\",\"replay_state\":\"%s/drive.epoch\"", k.path);
+    snprintf(doc, sizeof doc, fmt, k.path, "127.0.0.1", ntohs(a.sin_port), keyed);
     dt_model_options o = DT_MODEL_OPTIONS_INIT;
     o.logger = dt_logger_silent();
     dt_model *m = NULL;
@@ -457,15 +459,17 @@ static void test_key_bytes_never_in_freed_memory(void **state)
              "\"role\":\"commanded\",\"limits\":{\"min\":-10,\"max\":10}}],"
              "\"keys\":{\"dir\":\"%s\"},"
              "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"mac\",\"key\":\"link\","
+             "\"replay_state\":\"%s/net.replay\","
              "\"port\":0,\"source_id\":%d,\"mapping\":[{\"channel\":1,\"signal\":\"y\"}]}],"
              "\"sinks\":[{\"id\":\"out\",\"kind\":\"udp\",\"auth\":\"mac\",\"key\":\"link\","
+             "\"replay_state\":\"%s/out.epoch\","
              "\"port\":9,\"source_id\":3,\"mapping\":[{\"channel\":1,\"signal\":\"u\"}]}],"
              "\"estimator\":{\"states\":[\"x\"],\"A\":[[0]],\"Q\":[0.01],\"x0\":[0],\"P0\":[1],"
              "\"measurements\":[{\"signal\":\"y\",\"H\":{\"x\":1}}]},"
              "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
              "\"setpoint\":1,\"kp\":1}],"
              "\"dispatcher\":{\"safe\":{\"u\":0},\"max_data_age\":1}}",
-             k.path, ID);
+             k.path, k.path, ID, k.path);
     dt_twin_options o = DT_TWIN_OPTIONS_INIT;
     o.allocator = &al;
     o.logger = dt_logger_silent();

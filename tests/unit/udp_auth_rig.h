@@ -56,11 +56,21 @@ typedef struct rig {
 } rig;
 
 /* A udp source with the key store in `dir` and the source's extra keys
- * (each starting with a comma); r->rc and r->diag say how loading went. */
+ * (each starting with a comma); r->rc and r->diag say how loading went. A
+ * keyed source ("auth":"mac") whose keys name neither "replay_state" nor
+ * "replay_reserve" keeps its window in DIR/net.replay (the key store's
+ * directory: 0700, this user's), so that two rigs in a row on one store are
+ * a twin and its restart. */
 static void rig_open(rig *r, const char *dir, const char *keys)
 {
     memset(r, 0, sizeof *r);
     r->sock = -1;
+    char extra[2048];
+    if (strstr(keys, "\"auth\":\"mac\"") != NULL && strstr(keys, "\"replay_") == NULL)
+        snprintf(extra, sizeof extra, "%s,\"replay_state\":\"%s/net.replay\"", keys, dir);
+    else
+        snprintf(extra, sizeof extra, "%s", keys);
+    keys = extra;
     char doc[4096];
     snprintf(doc, sizeof doc,
              "{\"dtwin\":1,\"name\":\"auth\",\"assets\":[{\"id\":\"p\"}],\"signals\":["
