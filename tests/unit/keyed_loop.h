@@ -78,6 +78,7 @@ typedef struct frun {
     dt_source_stats ss;
     dt_twin_stats st;
     dt_est_stats es;
+    uint64_t ev[DT_EV__COUNT]; /* the source's events */
 } frun;
 
 static dtt_counter allocs_seen;
@@ -239,6 +240,8 @@ static void do_run(frun *r, int cls, int ref, int cycles, uint64_t seed, keydir 
     }
     r->allocs_after_start = allocs_seen.calls - allocs0;
     dt_udp_source_stats(r->io, 0, &r->us);
+    for (int v = 0; v < DT_EV__COUNT; v++)
+        r->ev[v] = dt_io_source_events(r->io, 0, (dt_source_event)v);
     assert_int_equal(dt_ingest_source_stats(dt_twin_ingest(r->t), 0, &r->ss), 0);
     dt_twin_stats_get(r->t, &r->st);
     dt_est_stats_get(dt_twin_estimator(r->t), &r->es);
@@ -295,6 +298,15 @@ static void check_counts(frun *r)
     assert_int_equal(r->us.datagrams, r->us.frames_ok + r->us.duplicate + r->us.frames_rejected);
     assert_int_equal(r->us.restarts + r->us.kernel_dropped + r->us.recv_errors, 0);
     assert_int_equal(r->us.samples, r->us.frames_ok);
+    /* the source's events (docs/wire.md): checks 1 to 15 malformed, the
+     * window's refusals refused */
+    uint64_t refused = r->us.too_old + r->us.stale_epoch + r->us.unconfirmed;
+    assert_int_equal(r->ev[DT_EV_MALFORMED], r->us.frames_rejected - refused);
+    assert_int_equal(r->ev[DT_EV_REFUSED], refused);
+    assert_int_equal(r->ev[DT_EV_DUPLICATE], r->us.duplicate);
+    assert_int_equal(r->ev[DT_EV_LOST], r->us.lost);
+    assert_int_equal(r->ev[DT_EV_REORDERED], r->us.reordered);
+    assert_int_equal(r->ev[DT_EV_UNMAPPED], 0);
     assert_true(dt_source_stats_consistent(&r->ss));
     assert_int_equal(r->ss.offered, r->us.samples);
     assert_int_equal(r->ss.accepted, r->ss.drained); /* no authentic sample refused */
