@@ -67,7 +67,8 @@ typedef struct frun {
         uint32_t seq;
         int gap; /* sent when the newest delivered seq is this far past it */
     } held[HOLD_MAX];     /* frames the network holds back */
-    int n_held, held_until;
+    int n_held, held_until; /* incorrect sequence: no new hold before this seq */
+    int late_from;          /* unacceptable delay: the cycle the late stream starts */
     int late_free; /* the estimator's late applications not predicted (a late stream) */
     uint8_t sent_frames[CYCLES_MAX][FLEN]; /* the honest frames by seq, for replays */
     double x[CYCLES_MAX], u[CYCLES_MAX], y[CYCLES_MAX]; /* estimate, valve, true level */

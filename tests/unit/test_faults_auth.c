@@ -97,7 +97,7 @@ static void wire(frun *r)
     memcpy(r->sent_frames[r->seq % CYCLES_MAX], f, FLEN);
     keydir *kd = r->kd;
     if (r->k == 1 && r->cls == C_DELAY) {
-        r->held_until = r->cycles - 800; /* the late stream's start */
+        r->late_from = r->cycles - 800;
         r->late_free = 1; /* its samples fall behind the inputs the commands set */
     }
     switch (r->cls) {
@@ -172,8 +172,8 @@ static void wire(frun *r)
         break;
     case C_DELAY: /* held until 64..95 newer frames arrived: too old; then the whole
                    * stream 0.5 s late for 3 s */
-        if (r->k >= r->held_until && r->k < r->held_until + 300) {
-            if (r->k < r->held_until + 50) { /* the first 0.5 s: nothing arrives */
+        if (r->k >= r->late_from && r->k < r->late_from + 300) {
+            if (r->k < r->late_from + 50) { /* the first 0.5 s: nothing arrives */
                 hold(r, f, 0);
                 return;
             }
@@ -183,7 +183,7 @@ static void wire(frun *r)
             memcpy(r->held[r->n_held - 1].b, f, FLEN);
             return;
         }
-        if (r->k == r->held_until + 300) { /* the path recovers: the backlog, then f */
+        if (r->k == r->late_from + 300) { /* the path recovers: the backlog, then f */
             for (int i = 0; i < r->n_held; i++) {
                 to_twin(r, r->honest, r->held[i].b);
                 r->w.frames_ok++;
@@ -191,7 +191,7 @@ static void wire(frun *r)
             r->n_held = 0;
             break;
         }
-        if (r->k < r->held_until - 200 && pick(r, 0, 0.35)) {
+        if (r->k < r->late_from - 200 && pick(r, 0, 0.35)) {
             r->inj[0]++, r->w.lost++;
             W(too_old), W(frames_rejected);
             if (!r->ref)
