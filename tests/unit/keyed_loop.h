@@ -97,7 +97,7 @@ static uint64_t rnd(uint64_t *s)
 }
 static double unif(uint64_t *s) { return (double)(rnd(s) >> 11) * (1.0 / 9007199254740992.0); }
 
-/* Injection i of kind j this cycle? Drawn the same way in the reference. */
+/* An injection of kind j this cycle? Drawn alike in the reference run. */
 static int pick(frun *r, int j, double p)
 {
     return unif(&r->sched) < p && r->k >= WARM && r->inj[j] < N_INJ;
