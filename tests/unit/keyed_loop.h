@@ -127,11 +127,14 @@ static int bound_socket(const char *addr)
     return s;
 }
 
-static void to_twin(frun *r, int sock, const uint8_t *b)
+static void to_twin_n(frun *r, int sock, const uint8_t *b, size_t n)
 {
-    assert_true(sendto(sock, b, FLEN, 0, (const struct sockaddr *)&r->to, sizeof r->to) == FLEN);
+    assert_true(sendto(sock, b, n, 0, (const struct sockaddr *)&r->to, sizeof r->to) ==
+                (ssize_t)n);
     r->sent++;
 }
+
+static void to_twin(frun *r, int sock, const uint8_t *b) { to_twin_n(r, sock, b, FLEN); }
 
 /* An honest frame reaches the twin (taken: it moves the window). */
 static void honest(frun *r, const uint8_t *b)

@@ -109,7 +109,8 @@ static void wire(frun *r)
         r->late_free = 1; /* its samples fall behind the inputs the commands set */
     }
     switch (r->cls) {
-    case C_CORRUPT: /* 1 to 4 random bits of the honest frame flipped on the way */
+    case C_CORRUPT: /* 1 to 4 random bits of the honest frame flipped on the way; its
+                     * length changed */
         if (pick(r, 0, 0.5)) {
             memcpy(b, f, FLEN);
             for (uint64_t n = 1 + rnd(&r->atk) % 4, i = 0; i < n;) { /* n distinct bits */
@@ -124,6 +125,20 @@ static void wire(frun *r)
                 count_corrupt(&r->w, b);
                 r->w.frames_rejected++;
                 to_twin(r, r->honest, b);
+            }
+            return;
+        }
+        if (pick(r, 1, 0.4)) { /* cut to 0..67 bytes, or 1..32 random bytes added */
+            uint8_t x[FLEN + 32];
+            size_t n = rnd(&r->atk) % 2 ? rnd(&r->atk) % FLEN : FLEN + 1 + rnd(&r->atk) % 32;
+            memcpy(x, f, FLEN);
+            for (size_t i = FLEN; i < n; i++)
+                x[i] = (uint8_t)rnd(&r->atk);
+            r->inj[1]++, r->w.lost++;
+            if (!r->ref) {
+                r->w.wire[n < 24 ? DT_WIRE_SHORT : n < FLEN ? DT_WIRE_TRUNCATED : DT_WIRE_TRAILING]++;
+                r->w.frames_rejected++;
+                to_twin_n(r, r->honest, x, n);
             }
             return;
         }
@@ -298,8 +313,8 @@ static void test_corruption(void **state)
 {
     (void)state;
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
-        run_class(C_CORRUPT, 2600, NULL, NULL, seed);
-        same_as(&run_a, &run_ref, 2600);
+        run_class(C_CORRUPT, 4400, NULL, NULL, seed);
+        same_as(&run_a, &run_ref, 4400);
     }
     char by[512];
     size_t n = 0;
@@ -309,7 +324,7 @@ static void test_corruption(void **state)
                                   dt_wire_error_name((dt_wire_error)e),
                                   (unsigned long long)run_a.us.rejected[e]);
     print_message("corruption: header checks:%s\n", by);
-    print_counts("corruption", &run_a);
+    print_counts("corruption (bits / length)", &run_a);
 }
 
 static void test_repetition(void **state)
