@@ -192,6 +192,7 @@ static void do_run(frun *r, int cls, int ref, int cycles, uint64_t seed, keydir 
              "\"keys\":{\"dir\":\"%s\"},"
              "\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"mac\",\"key\":\"link\","
              " \"peer\":\"127.0.0.2\",\"port\":0,\"source_id\":%d,\"timeout\":1,"
+             " \"replay_state\":\"%s/iec.replay\","
              " \"mapping\":[{\"channel\":1,\"signal\":\"y\"}]}],"
              "\"sinks\":[{\"id\":\"act\",\"kind\":\"valve\",\"mapping\":[{\"native\":\"u\",\"signal\":\"u\"}]}],"
              "\"estimator\":{\"states\":[\"x\"],\"inputs\":[\"u\"],\"A\":[[-1]],\"B\":[[1]],"
@@ -201,7 +202,11 @@ static void do_run(frun *r, int cls, int ref, int cycles, uint64_t seed, keydir 
              "\"controllers\":[{\"id\":\"c\",\"kind\":\"pid\",\"input\":\"x\",\"output\":\"u\","
              " \"setpoint\":2,\"kp\":2,\"ki\":2}],"
              "\"dispatcher\":{\"safe\":{\"u\":0},\"deadline\":0.05},\"loop\":{\"period\":0.01}}",
-             kd->path, ID);
+             kd->path, ID, kd->path);
+    /* each run is a first start: its replay floor begins empty */
+    char state[128];
+    snprintf(state, sizeof state, "%s/iec.replay", kd->path);
+    (void)unlink(state);
     dt_registry *reg;
     assert_int_equal(dt_registry_create(NULL, &reg), 0);
     assert_int_equal(dt_registry_add_sink(reg, &valve_ops), 0);
