@@ -82,6 +82,7 @@ typedef struct ident {
     /* tank1's topics, by kind */
     int state, ready, stopped, contract, beliefs, samples, rebirths;
     int cmd_planner, cmd_other, acks, ack_records;
+    int planner_state; /* planner's own $state (its last will) */
     char last_contract[2048];
 } ident;
 
@@ -123,6 +124,7 @@ static void id_message(struct mosquitto *m, void *obj, const struct mosquitto_me
         c->forged++;
         return;
     }
+    c->planner_state += strcmp(msg->topic, "dt/v1/plant/planner/$state") == 0;
     if (strncmp(msg->topic, T1, strlen(T1)) != 0)
         return;
     const char *rest = msg->topic + strlen(T1);
@@ -155,11 +157,12 @@ static void id_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 }
 
 /* A client over MQTT 5 that trusts the CA and presents the certificate of
- * `cn`; connected and, with a filter, subscribed to it. */
+ * `cn`, with a last will on will_topic (QoS 1, retained; NULL: none);
+ * connected and, with a filter, subscribed to it. */
 static void id_turn(ident *c, int wait_ms);
 
-static void id_open(ident *c, const dtt_broker *b, const char *client_id, const char *cn,
-                    const char *filter)
+static void id_open_will(ident *c, const dtt_broker *b, const char *client_id, const char *cn,
+                         const char *filter, const char *will_topic, const char *will)
 {
     memset(c, 0, sizeof *c);
     c->last_reason = -1;
@@ -179,6 +182,10 @@ static void id_open(ident *c, const dtt_broker *b, const char *client_id, const 
     mosquitto_publish_v5_callback_set(c->m, id_publish);
     mosquitto_subscribe_v5_callback_set(c->m, id_subscribe);
     mosquitto_message_v5_callback_set(c->m, id_message);
+    if (will_topic != NULL)
+        assert_int_equal(mosquitto_will_set_v5(c->m, will_topic, (int)strlen(will), will, 1, true,
+                                               NULL),
+                         MOSQ_ERR_SUCCESS);
     assert_int_equal(mosquitto_connect_bind_v5(c->m, "127.0.0.1", b->tls_port, 30, NULL, NULL),
                      MOSQ_ERR_SUCCESS);
     for (int i = 0; i < 3000 && c->connects == 0; i++)
@@ -193,6 +200,12 @@ static void id_open(ident *c, const dtt_broker *b, const char *client_id, const 
             id_turn(c, 10);
         assert_int_equal(c->subscribed, 1);
     }
+}
+
+static void id_open(ident *c, const dtt_broker *b, const char *client_id, const char *cn,
+                    const char *filter)
+{
+    id_open_will(c, b, client_id, cn, filter, NULL, NULL);
 }
 
 static void id_close(ident *c)
@@ -376,16 +389,11 @@ static void rig_start(rig *r)
         (void)dtt_broker_path(&r->b, "tools.log", log, sizeof log);
         fail_msg("make-certs.sh failed: see %s", log);
     }
-    const char *files[] = {"ca.crt", "server.crt", "server.key", "tank1.crt", "tank1.key"};
-    for (size_t i = 0; i < 5; i++) {
+    const char *keys[] = {"server.key", "tank1.key",  "tank2.key",
+                          "planner.key", "ops.key", "intruder.key"};
+    for (size_t i = 0; i < 6; i++) {
         char path[300];
-        assert_non_null(dtt_broker_path(&r->b, files[i], path, sizeof path));
-        assert_int_equal(chmod(path, 0644), 0);
-    }
-    for (int k = 0; k < N_IDS; k++) {
-        char path[300], file[80];
-        snprintf(file, sizeof file, "%s.key", id_cn[k]);
-        assert_non_null(dtt_broker_path(&r->b, file, path, sizeof path));
+        assert_non_null(dtt_broker_path(&r->b, keys[i], path, sizeof path));
         assert_int_equal(chmod(path, 0644), 0);
     }
     static char acl[16384];
@@ -522,7 +530,8 @@ static void test_acl_planes(void **state)
     /* what each identity may read: tank2 tank1's state, contract, beliefs
      * and samples, never its commands or acks; planner tank1's state,
      * contract and its own acks, never beliefs or samples (or the commands
-     * themselves); intruder nothing */
+     * themselves); intruder nothing (no message orders this one: it has
+     * none to wait for) */
     assert_int_equal(tank2->cmd_planner + tank2->cmd_other + tank2->acks, 0);
     assert_int_equal(planner->beliefs + planner->samples, 0);
     assert_int_equal(planner->cmd_planner + planner->cmd_other + planner->rebirths, 0);
@@ -543,8 +552,56 @@ static void test_acl_planes(void **state)
     free(r);
 }
 
+/* Whether the broker's log has a line holding both a and b. */
+static int log_has(const dtt_broker *b, const char *a, const char *c)
+{
+    FILE *f = fopen(b->log, "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, a) != NULL && strstr(line, c) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* A last will is a publish too: mosquitto checks it against the ACL when
+ * it would send it. tank2's identity with a will that says tank1 is lost
+ * (retained, as a twin's own will) loses its connection: the will is
+ * dropped. planner's identity with a will on its own $state, lost after
+ * it: the will comes, and ops, who reads both topics, gets it and never
+ * tank2's. The broker handled tank2's lost connection (and would have
+ * queued its will to ops) before planner's closed. */
+static void test_acl_forged_will(void **state)
+{
+    (void)state;
+    rig *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    rig_start(r);
+    ident *ops = &r->id[OPS];
+    ident impostor, control;
+    id_open_will(&impostor, &r->b, "forger-will", "tank2", NULL, T1 "$state",
+                 "FORGED {\"state\":\"lost\",\"epoch\":1,\"contract\":0}");
+    id_open_will(&control, &r->b, "planner-will", "planner", NULL,
+                 "dt/v1/plant/planner/$state", "{\"state\":\"lost\"}");
+    /* gone without a DISCONNECT: the broker sends (or drops) the will */
+    mosquitto_destroy(impostor.m);
+    mosquitto_lib_cleanup();
+    RIG_UNTIL(r, log_has(&r->b, "Client forger-will ", "closed its connection"));
+    mosquitto_destroy(control.m);
+    mosquitto_lib_cleanup();
+    RIG_UNTIL(r, ops->planner_state >= 1);
+    assert_int_equal(ops->planner_state, 1);
+    assert_int_equal(ops->forged, 0);
+    assert_int_equal(ops->state, 0);
+    rig_stop(r);
+    free(r);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_acl_planes),
+    cmocka_unit_test(test_acl_forged_will),
 };
 
 DTT_MAIN(tests)
