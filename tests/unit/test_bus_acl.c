@@ -173,9 +173,9 @@ static void id_open_will(ident *c, const dtt_broker *b, const char *client_id, c
                      MOSQ_ERR_SUCCESS);
     char ca[300], crt[300], key[300], file[80];
     assert_non_null(dtt_broker_path(b, "ca.crt", ca, sizeof ca));
-    snprintf(file, sizeof file, "%s.crt", cn);
+    (void)snprintf(file, sizeof file, "%s.crt", cn);
     assert_non_null(dtt_broker_path(b, file, crt, sizeof crt));
-    snprintf(file, sizeof file, "%s.key", cn);
+    (void)snprintf(file, sizeof file, "%s.key", cn);
     assert_non_null(dtt_broker_path(b, file, key, sizeof key));
     assert_int_equal(mosquitto_tls_set(c->m, ca, NULL, crt, key, NULL), MOSQ_ERR_SUCCESS);
     mosquitto_connect_v5_callback_set(c->m, id_connect);
@@ -278,19 +278,21 @@ static void rig_dump(const rig *r)
     dtt_broker_dump_log(&r->b, "broker");
     for (int k = 0; k < N_IDS; k++) {
         const ident *c = &r->id[k];
-        fprintf(stderr,
-                "%s: received %d forged %d state %d ready %d stopped %d contract %d beliefs %d "
-                "samples %d rebirths %d cmd_planner %d cmd_other %d acks %d ack_records %d\n",
-                id_cn[k], c->received, c->forged, c->state, c->ready, c->stopped, c->contract,
-                c->beliefs, c->samples, c->rebirths, c->cmd_planner, c->cmd_other, c->acks,
-                c->ack_records);
+        (void)fprintf(stderr,
+                      "%s: received %d forged %d state %d ready %d stopped %d contract %d "
+                      "beliefs %d samples %d rebirths %d cmd_planner %d cmd_other %d acks %d "
+                      "ack_records %d\n",
+                      id_cn[k], c->received, c->forged, c->state, c->ready, c->stopped,
+                      c->contract, c->beliefs, c->samples, c->rebirths, c->cmd_planner,
+                      c->cmd_other, c->acks, c->ack_records);
     }
     if (r->t != NULL) {
         dt_counter cs[96];
         size_t n = dt_io_link_counters(dt_twin_io(r->t), 0, cs, 96);
         for (size_t i = 0; i < n && i < 96; i++)
             if (cs[i].value != 0)
-                fprintf(stderr, "tank1: %s %llu\n", cs[i].name, (unsigned long long)cs[i].value);
+                (void)fprintf(stderr, "tank1: %s %llu\n", cs[i].name,
+                              (unsigned long long)cs[i].value);
     }
 }
 
@@ -382,8 +384,9 @@ static void rig_start(rig *r)
      * certificates; a broker started as root reads them as the user
      * mosquitto, so the keys are made readable here (never in a real
      * deployment: the script leaves them mode 600) */
-    char *argv[] = {"sh", ACL_DIR "/make-certs.sh", r->b.dir, "IP:127.0.0.1", "tank1",
-                    "tank2", "planner", "ops", "intruder", NULL};
+    static char script[] = ACL_DIR "/make-certs.sh";
+    char *argv[] = {"sh", script, r->b.dir, "IP:127.0.0.1", "tank1", "tank2", "planner",
+                    "ops", "intruder", NULL};
     if (dtt_run(r->b.dir, argv) != 0) {
         char log[300];
         (void)dtt_broker_path(&r->b, "tools.log", log, sizeof log);
@@ -430,7 +433,7 @@ static void test_acl_planes(void **state)
           *intruder = &r->id[INTRUDER];
 
     char doc[4096];
-    snprintf(doc, sizeof doc, tank1_fmt, r->b.tls_port, r->b.dir, r->b.dir, r->b.dir);
+    (void)snprintf(doc, sizeof doc, tank1_fmt, r->b.tls_port, r->b.dir, r->b.dir, r->b.dir);
     r->t = load(doc, NULL);
     assert_int_equal(dt_twin_start(r->t, mono()), 0);
 
@@ -501,7 +504,7 @@ static void test_acl_planes(void **state)
     for (size_t w = 0; w < 4; w++) {
         for (size_t i = 0; i < 6; i++) {
             char topic[96];
-            snprintf(topic, sizeof topic, T1 "%s", data[i]);
+            (void)snprintf(topic, sizeof topic, T1 "%s", data[i]);
             forbidden(r, writers[w], topic, "FORGED", 6, data[i][0] == '$');
         }
     }
@@ -519,8 +522,8 @@ static void test_acl_planes(void **state)
     r->t = NULL;
     RIG_UNTIL(r, ops->stopped >= 1 && tank2->stopped >= 1 && planner->stopped >= 1);
 
-    printf("observation: ops read %d messages (%d states, %d contracts, %d beliefs, "
-           "%d sample batches, %d commands, %d acks); tank2 %d; planner %d; intruder %d\n",
+    (void)printf("observation: ops read %d messages (%d states, %d contracts, %d beliefs, "
+                 "%d sample batches, %d commands, %d acks); tank2 %d; planner %d; intruder %d\n",
            ops->received, ops->state, ops->contract, ops->beliefs, ops->samples,
            ops->cmd_planner, ops->acks, tank2->received, planner->received, intruder->received);
     /* nothing forged reached anyone */
@@ -562,7 +565,7 @@ static int log_has(const dtt_broker *b, const char *a, const char *c)
     int found = 0;
     while (!found && fgets(line, sizeof line, f) != NULL)
         found = strstr(line, a) != NULL && strstr(line, c) != NULL;
-    fclose(f);
+    (void)fclose(f);
     return found;
 }
 
