@@ -24,10 +24,21 @@ if(DTWIN_WITH_MQTT)
     # engine, and a real broker frozen, killed or never answering)
     dtwin_unit_test(test_redteam_bus3)
     target_link_libraries(test_redteam_bus3 PRIVATE PkgConfig::MOSQUITTO)
+    # one broker identity per plane, the broker running the shipped
+    # examples/bus/acl (its certificates made by the shipped script, which
+    # needs openssl)
+    find_program(DTT_OPENSSL_BIN openssl)
+    if(DTT_OPENSSL_BIN)
+      dtwin_unit_test(test_bus_acl)
+      target_link_libraries(test_bus_acl PRIVATE PkgConfig::MOSQUITTO)
+    else()
+      message(WARNING "openssl not found: test_bus_acl is not registered "
+                      "(scripts/install-deps.sh installs it)")
+    endif()
     get_filename_component(dtt_mosq_dir ${DTT_MOSQUITTO_BIN} DIRECTORY)
     get_property(dtt_bus_tests DIRECTORY PROPERTY TESTS)
     foreach(t ${dtt_bus_tests})
-      if(t MATCHES "^(test_bus_(mqtt|twins|commands|streams)|test_redteam_cmd|test_redteam_bus3|test_twin_sink)\\.")
+      if(t MATCHES "^(test_bus_(mqtt|twins|commands|streams|acl)|test_redteam_cmd|test_redteam_bus3|test_twin_sink)\\.")
         set_tests_properties(${t} PROPERTIES
           ENVIRONMENT "PATH=${dtt_mosq_dir}:$ENV{PATH}" TIMEOUT 120)
       endif()

@@ -2,8 +2,9 @@
  * generated configuration, killed, paused, restarted on the same port,
  * stopped; optionally with a TLS listener that requires client certificates
  * (a test CA, a server certificate and client certificates generated with
- * the openssl command), and bridged to another broker with the shipped
- * examples/bridge/edge.conf.
+ * the openssl command), bridged to another broker with the shipped
+ * examples/bridge/edge.conf, or with the shipped listener and ACL of
+ * examples/bus/acl.
  * Nothing here asserts time: waits are bounded by attempt counts that only
  * turn a hang into a failure. POSIX; the broker binary from Debian's
  * mosquitto package, the openssl command from Debian's openssl package
@@ -561,6 +562,64 @@ static inline int dtt_substitute(const char *text, const char *const *names,
     }
     out[o] = '\0';
     return 0;
+}
+
+/* Starts b with a shipped listener configuration (conf_path, such as
+ * examples/bus/acl/mosquitto.conf) read from the file and used verbatim but
+ * for its placeholders, and the ACL text acl (written to b->dir/acl):
+ *   @PORT@          a free port: b->tls_port, and b->port too (the shipped
+ *                   listener is the broker's only one)
+ *   @BIND_ADDRESS@  127.0.0.1
+ *   @CA_FILE@, @SERVER_CERT@, @SERVER_KEY@  b->dir's ca.crt, server.crt
+ *                   and server.key, which must be there already
+ *   @ACL_FILE@      b->dir/acl
+ * The fixture's own global lines come first: no persistence, everything
+ * logged to b->log. Returns 0 when the listener accepts connections; -1
+ * when the file cannot be read, has a placeholder not listed here, or the
+ * broker did not start (its log says why). */
+static inline int dtt_broker_start_shipped(dtt_broker *b, const char *conf_path, const char *acl)
+{
+    static char text[32768], conf[40000];
+    char port[16], ca[300], crt[300], key[300], aclf[300];
+    if (dtt_broker_mkdir(b) != 0 || dtt_read_file(conf_path, text, sizeof text) < 0 ||
+        dtt_broker_path(b, "ca.crt", ca, sizeof ca) == NULL ||
+        dtt_broker_path(b, "server.crt", crt, sizeof crt) == NULL ||
+        dtt_broker_path(b, "server.key", key, sizeof key) == NULL ||
+        dtt_broker_path(b, "acl", aclf, sizeof aclf) == NULL)
+        return -1;
+    FILE *a = fopen(aclf, "w");
+    if (a == NULL)
+        return -1;
+    fputs(acl, a);
+    fclose(a);
+    chmod(aclf, 0644);
+    /* a port another process takes between the pick and the bind: again */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        b->port = b->tls_port = dtt_free_tcp_port();
+        if (b->port <= 0)
+            return -1;
+        snprintf(port, sizeof port, "%d", b->port);
+        const char *names[] = {"PORT", "BIND_ADDRESS", "CA_FILE", "SERVER_CERT", "SERVER_KEY",
+                               "ACL_FILE"};
+        const char *values[] = {port, "127.0.0.1", ca, crt, key, aclf};
+        static const char head[] = "persistence false\nlog_dest stderr\nlog_type all\n"
+                                   "sys_interval 0\n";
+        memcpy(conf, head, sizeof head);
+        if (dtt_substitute(text, names, values, 6, conf + sizeof head - 1,
+                           sizeof conf - sizeof head) != 0)
+            return -1;
+        FILE *f = fopen(b->conf, "w");
+        if (f == NULL)
+            return -1;
+        fputs(conf, f);
+        fclose(f);
+        chmod(b->conf, 0644);
+        if (dtt_broker_spawn(b) == 0)
+            return 0;
+        if (b->pid > 0)
+            return -1; /* alive but not listening */
+    }
+    return -1;
 }
 
 /* Starts `edge`, a broker of its own (plain anonymous listener on
