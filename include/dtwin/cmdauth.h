@@ -95,6 +95,9 @@ typedef struct dt_cmdauth_stats {
     uint64_t verified; /**< accepted: signature, window, belief, times */
     uint64_t refused[DT_CMDAUTH__COUNT]; /**< by dt_cmdauth_error (index 0 unused) */
     uint64_t revocations; /**< dt_cmd_verifier_revoke calls that added a key */
+    uint64_t seq_gaps; /**< sequence numbers an issuer skipped within an epoch, as seen
+                            by verified commands (commands lost or not yet arrived;
+                            informational: nothing is refused for it) */
     /* a twin's (dt_twin_cmdauth_stats); 0 from a bare verifier */
     uint64_t unsigned_refused; /**< commands without a record, refused by a twin that
                                     requires signed commands */

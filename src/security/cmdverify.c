@@ -271,6 +271,8 @@ dt_cmdauth_error dt_cmd_verify(dt_cmd_verifier *v, const uint8_t *buf, size_t le
         v->st.refused[e]++;
         return e;
     }
+    if (t->seen && c.epoch == t->epoch && c.seq > t->top + 1)
+        v->st.seq_gaps += c.seq - t->top - 1;
     window_take(t, c.epoch, c.seq);
     v->st.verified++;
     if (out != NULL)

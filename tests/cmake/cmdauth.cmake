@@ -4,3 +4,4 @@
 # least-privilege pipeline (a compromised component cannot command).
 dtwin_unit_test(test_cmdauth)
 dtwin_unit_test(test_cmdauth_twin)
+dtwin_unit_test(test_faults_cmdauth)
