@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dtwin/buswire.h"
+#include "dtwin/cmdauth.h"
 #include "dtwin/model.h"
 #include "dtwin/twin.h"
 #include "dtwin/bus.h"
@@ -60,6 +61,8 @@ typedef struct dt__bus_cmd {
     uint64_t issuer_seq; /* the record's seq, returned in the ack */
     uint64_t twin_seq;   /* the twin's number for it; 0 when the slot is free */
     size_t issuer;       /* index into the issuers */
+    uint16_t rec_len;    /* a signed command: its record (dtwin/cmdauth.h); 0 none */
+    uint8_t rec[DT_CMDAUTH_MAX];
 } dt__bus_cmd;
 
 typedef struct dt__bus_group {
@@ -102,6 +105,9 @@ typedef struct dt__bus_stats {
     uint64_t cmd_queue_full;     /* no room in the bus's queue or the twin's */
     uint64_t cmd_refused;        /* the twin refused the submit (another status) */
     uint64_t cmd_stopped;        /* handed over, the twin stopped before deciding it */
+    uint64_t cmd_signed;         /* messages that are a signed command record */
+    uint64_t cmd_signed_malformed; /* ... that do not decode as one */
+    uint64_t cmd_signed_no_auth; /* ... for a twin without dispatcher.auth */
     uint64_t acks_published;
     uint64_t acks_unsent; /* the connection was down or refused the publish */
     uint64_t cmd_bad[DT_BUSWIRE__COUNT];

@@ -228,6 +228,53 @@ int dt_twin_submit_signed(dt_twin *t, const void *record, size_t len)
     return DT_OK;
 }
 
+int dt__twin_takes_signed(const dt_twin *t)
+{
+    return t != NULL && t->auth != NULL;
+}
+
+int dt__twin_submit_remote_signed(dt_twin *t, const uint8_t *rec, size_t len, dt_signal_id sig,
+                                  uint16_t origin, uint64_t *seq)
+{
+    if (t == NULL || rec == NULL || sig >= t->n_sig ||
+        dt_model_signal(t->model, sig)->role != DT_ROLE_COMMANDED)
+        return DT_EINVAL;
+    struct dt__twin_auth *au = t->auth;
+    if (au == NULL)
+        return DT_EUNSUPPORTED;
+    if (!t->started || t->stopped || (t->in_step && !t->sensing))
+        return DT_ESTATE;
+    dt_signed_command sc;
+    if (dt_cmd_decode(rec, len, &sc, NULL, NULL) != DT_CMDAUTH_OK) {
+        au->at_submit[DT_CMDAUTH_MALFORMED]++;
+        return DT_EPARSE;
+    }
+    /* the topic names the signal: a record for another one (or another
+     * twin) stops here, its signature unread */
+    if (memcmp(au->addr[sig], sc.address, DT_CMDAUTH_ADDRESS_BYTES) != 0) {
+        au->at_submit[DT_CMDAUTH_WRONG_ADDRESS]++;
+        return DT_ENOTFOUND;
+    }
+    if (t->n_pending == QUEUE_CAP)
+        return DT_EFULL;
+    size_t slot = t->n_pending++;
+    dt_command *c = &t->pending[slot];
+    memset(c, 0, sizeof *c);
+    c->signal = (uint32_t)sig;
+    c->value = sc.value;
+    c->t_issued = sc.t_issued;
+    c->t_deadline = sc.t_deadline;
+    c->seq = ++t->disp.seq;
+    c->origin = origin;
+    memcpy(au->rec[slot], rec, len);
+    au->rec_len[slot] = (uint16_t)len;
+    if (seq != NULL)
+        *seq = c->seq;
+    if (t->rec_write != NULL) /* a replay takes it at the same point */
+        dt__twin_rec_remote_signed(t, c, rec, len);
+    return DT_OK;
+}
+
 int dt_twin_revoke(dt_twin *t, const char *key_id)
 {
     if (t == NULL || key_id == NULL)

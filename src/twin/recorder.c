@@ -29,9 +29,12 @@
  *  10 CHILD   u32 child, u32 length, that many bytes of the child's own log
  *             (a composite's child records into its parent's log; a length
  *             of 0 ends what the child wrote during one call: children.c)
- *  12 SIGNED  u32 length, that many bytes: a signed command record as the
+ *  13 SIGNED  u32 length, that many bytes: a signed command record as the
  *             host submitted it (dt_twin_submit_signed; verified again)
- *  13 REVOKE  16 hex characters: a key revoked (dt_twin_revoke)
+ *  14 REVOKE  16 hex characters: a key revoked (dt_twin_revoke)
+ *  15 REMOTE_SIGNED, 16 REMOTE_SIGNED_STEP  a signed command from another
+ *             twin: the 40-byte command (origin kept), u32 length, the record;
+ *             taken between steps or in a step's Sense phase
  * Logs written when the two u16 were one reserved u32 flags (always 0 from a
  * well-behaved host) read the same. */
 static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
@@ -250,6 +253,39 @@ void dt__twin_rec_signed(dt_twin *t, const void *record, size_t len)
     dt__twin_rec(t, b, 5 + len);
 }
 
+void dt__twin_rec_remote_signed(dt_twin *t, const dt_command *cmd, const uint8_t *rec, size_t len)
+{
+    uint8_t b[1 + 40 + 4 + DT_CMDAUTH_MAX] = {t->in_step ? REC_REMOTE_SIGNED_STEP : REC_REMOTE_SIGNED};
+    if (len > DT_CMDAUTH_MAX)
+        return; /* the caller decoded it: never */
+    enc_command(b + 1, cmd);
+    put_u32(b + 41, (uint32_t)len);
+    memcpy(b + 45, rec, len);
+    dt__twin_rec(t, b, 45 + len);
+}
+
+/* A REC_REMOTE_SIGNED(_STEP) record after its type byte: the command (a
+ * remote origin) and the record. */
+static int rp_remote_signed(dt_twin *t, dt_record_read_fn fn, void *user, dt_command *c,
+                            uint8_t *rec, uint16_t *len)
+{
+    uint8_t b[44];
+    uint32_t n = 0;
+    if (fn(user, b, 44) != DT_OK || (n = get_u32(b + 40)) > DT_CMDAUTH_MAX ||
+        fn(user, rec, n) != DT_OK) {
+        dt__fmt(t->err, sizeof t->err, "replay: a signed remote command record is cut or too long");
+        return DT_EPARSE;
+    }
+    dec_command(b, c);
+    if (DT_ORIGIN_KIND(c->origin) != DT_ORIGIN_REMOTE) {
+        dt__fmt(t->err, sizeof t->err, "replay: a remote command record with origin 0x%04x",
+                (unsigned)c->origin);
+        return DT_EPARSE;
+    }
+    *len = (uint16_t)n;
+    return DT_OK;
+}
+
 void dt__twin_rec_revoke(dt_twin *t, const char *key_id)
 {
     uint8_t b[1 + DT_KEY_ID_CHARS] = {REC_REVOKE};
@@ -290,7 +326,10 @@ static int rp_open(dt_twin *t, dt_record_read_fn fn, void *user)
     t->rp_used = dt__calloc(&t->alloc, RP_BATCHES, sizeof *t->rp_used);
     t->rp_sink = dt__calloc(&t->alloc, RP_SINKS, sizeof *t->rp_sink);
     t->rp_remote = dt__calloc(&t->alloc, QUEUE_CAP, sizeof *t->rp_remote);
-    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink || !t->rp_remote)
+    t->rp_rrec = dt__calloc(&t->alloc, QUEUE_CAP, sizeof *t->rp_rrec);
+    t->rp_rrec_len = dt__calloc(&t->alloc, QUEUE_CAP, sizeof *t->rp_rrec_len);
+    if (!t->rp_s || !t->rp_src || !t->rp_len || !t->rp_used || !t->rp_sink || !t->rp_remote ||
+        !t->rp_rrec || !t->rp_rrec_len)
         return DT_ENOMEM;
     dt__ingest_set_feed(t->ing, feed, t);
     t->rp_ready = 1;
@@ -385,6 +424,16 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
                         rc = DT_EPARSE;
                         break;
                     }
+                    t->rp_rrec_len[t->rp_nremote++] = 0;
+                } else if (b[0] == REC_REMOTE_SIGNED_STEP) {
+                    size_t k = t->rp_nremote;
+                    if (k == QUEUE_CAP) {
+                        rc = DT_EPARSE;
+                        break;
+                    }
+                    if ((rc = rp_remote_signed(t, fn, user, &t->rp_remote[k], t->rp_rrec[k],
+                                               &t->rp_rrec_len[k])) != DT_OK)
+                        break;
                     t->rp_nremote++;
                 } else {
                     type = b[0];
@@ -462,6 +511,16 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
                 break;
             }
             if ((rc = dt_twin_submit_signed(t, r, n)) != DT_OK)
+                break;
+            continue;
+        }
+        if (type == REC_REMOTE_SIGNED) { /* taken between steps */
+            type = -1;
+            dt_command c;
+            uint8_t r[DT_CMDAUTH_MAX];
+            uint16_t n = 0;
+            if ((rc = rp_remote_signed(t, fn, user, &c, r, &n)) != DT_OK ||
+                (rc = dt__twin_submit_remote_signed(t, r, n, c.signal, c.origin, NULL)) != DT_OK)
                 break;
             continue;
         }

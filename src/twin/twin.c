@@ -249,9 +249,15 @@ int dt_twin_step(dt_twin *t, dt_time now)
     /* Sense */
     t->sensing = 1; /* the bus may queue remote commands for this step's dispatch */
     int rc = dt_io_poll(t->io, now);
-    for (size_t i = 0; t->replay && i < t->rp_nremote; i++) /* as they came in the log */
-        if (dt__twin_submit_remote(t, &t->rp_remote[i], t->rp_remote[i].origin, NULL) != DT_OK)
+    for (size_t i = 0; t->replay && i < t->rp_nremote; i++) { /* as they came in the log */
+        const dt_command *c = &t->rp_remote[i];
+        int src = t->rp_rrec_len[i] != 0
+                      ? dt__twin_submit_remote_signed(t, t->rp_rrec[i], t->rp_rrec_len[i],
+                                                      c->signal, c->origin, NULL)
+                      : dt__twin_submit_remote(t, c, c->origin, NULL);
+        if (src != DT_OK)
             t->rp_mismatch = 1; /* the live twin took it: the replay diverged */
+    }
     t->rp_nremote = 0;
     dt__twin_beliefs_sense(t);
     t->sensing = 0;

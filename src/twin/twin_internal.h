@@ -28,6 +28,15 @@ int dt__twin_memory_check(const dt_model *m, const dt_allocator *a, dt_diag *dia
  * events carry it). @retval DT_ESTATE later in a step, not started, or stopped.
  * @retval DT_EFULL 256 queued. @retval DT_EINVAL not a commanded signal. */
 int dt__twin_submit_remote(dt_twin *t, const dt_command *cmd, uint16_t origin, uint64_t *seq);
+/* cmd_auth.c: a signed command record from another twin for signal sig (the
+ * topic's), queued as dt__twin_submit_remote queues an unsigned one; the
+ * dispatcher verifies it. @retval DT_EPARSE not a record. @retval
+ * DT_ENOTFOUND addressed to another twin or signal. @retval DT_EUNSUPPORTED
+ * no dispatcher.auth. Others as dt__twin_submit_remote. Whether the twin
+ * takes signed commands (has dispatcher.auth). */
+int dt__twin_submit_remote_signed(dt_twin *t, const uint8_t *rec, size_t len, dt_signal_id sig,
+                                  uint16_t origin, uint64_t *seq);
+int dt__twin_takes_signed(const dt_twin *t);
 /* recorder.c: a remote command taken, its origin kept: REC_REMOTE between
  * steps, REC_REMOTE_STEP in a step's Sense phase (a replay injects it
  * there). */
@@ -111,6 +120,8 @@ struct dt_twin {
     size_t rp_nsink, rp_sink_pos, rp_cap_sink;
     int rp_mismatch;
     dt_command *rp_remote; /* remote commands the recorded step's Sense phase took */
+    uint8_t (*rp_rrec)[DT_CMDAUTH_MAX]; /* their signed records (rp_rrec_len 0: none) */
+    uint16_t *rp_rrec_len;
     size_t rp_nremote;
     struct dt__belief_copy *rp_bel; /* remote beliefs the recorded step fused */
     size_t rp_nbel;
@@ -134,7 +145,7 @@ struct dt_twin {
 /* flight-log record types */
 enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
        REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9, REC_CHILD = 10,
-       REC_SIGNED = 12, REC_REVOKE = 13 };
+       REC_SIGNED = 13, REC_REVOKE = 14, REC_REMOTE_SIGNED = 15, REC_REMOTE_SIGNED_STEP = 16 };
 
 /* cmd_auth.c: signed commands ("dispatcher.auth"). Read the section (the
  * io's key store for MAC issuers); free. A command queued without a record
@@ -147,6 +158,8 @@ int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now);
 /* recorder.c: a signed record submitted, a key revoked (host inputs) */
 void dt__twin_rec_signed(dt_twin *t, const void *record, size_t len);
 void dt__twin_rec_revoke(dt_twin *t, const char *key_id);
+/* a signed command from another twin: its command (origin kept) and record */
+void dt__twin_rec_remote_signed(dt_twin *t, const dt_command *cmd, const uint8_t *rec, size_t len);
 
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);

@@ -392,6 +392,8 @@ void dt_twin_destroy(dt_twin *t)
     dt__free(&a, t->rp_used);
     dt__free(&a, t->rp_sink);
     dt__free(&a, t->rp_remote);
+    dt__free(&a, t->rp_rrec);
+    dt__free(&a, t->rp_rrec_len);
     dt__free(&a, t->rp_bel);
     dt__free(&a, t->bel_seen);
     dt__free(&a, t);
