@@ -8,6 +8,7 @@
 
 #include "../adapters/adapters_internal.h"
 #include "../platform/internal.h"
+#include "children_internal.h"
 #include "twin_internal.h"
 
 int dt_twin_planes(dt_twin *t, dt_planes *out)
@@ -27,6 +28,11 @@ int dt_twin_planes(dt_twin *t, dt_planes *out)
         t->planes[i].twin = t;
     }
     t->partitioned = 1;
+    /* a child's raw pointer (dt_twin_child) would reach its io and submit:
+     * the children are partitioned with their parent (no handles of their
+     * own: the parent's planes steer the composite) */
+    for (size_t i = 0; i < t->n_kids; i++)
+        t->kids[i].t->partitioned = 1;
     out->data = &t->planes[0];
     out->control = &t->planes[1];
     out->mgmt = &t->planes[2];
