@@ -53,6 +53,8 @@ typedef struct seen {
     double sp;
     dt_plane *control; /* to call back into the twin from inside a step */
     int inner_rc;
+    dt_twin *twin; /* to ask for the planes from inside a step */
+    int planes_rc;
 } seen;
 
 static int host_ctrl(void *user, dt_ctrl_ctx *ctx)
@@ -62,6 +64,10 @@ static int host_ctrl(void *user, dt_ctrl_ctx *ctx)
     s->rc = dt_ctrl_setpoint(ctx, &s->sp);
     if (s->control != NULL)
         s->inner_rc = dt_control_setpoint(s->control, "level", 1.5);
+    if (s->twin != NULL) {
+        dt_planes pl;
+        s->planes_rc = dt_twin_planes(s->twin, &pl);
+    }
     return DT_OK;
 }
 
@@ -126,6 +132,12 @@ static void test_partition(void **state)
     assert_non_null(dt_twin_ingest(t));
     assert_non_null(dt_twin_estimator(t));
     assert_int_equal(dt_twin_planes(NULL, NULL), DT_EINVAL);
+    /* not from inside a step */
+    cb.twin = t;
+    assert_int_equal(dt_twin_start(t, 0), 0);
+    assert_int_equal(dt_twin_step(t, 0), 0);
+    assert_int_equal(cb.planes_rc, DT_ESTATE);
+    cb.twin = NULL;
     dt_planes pl;
     assert_int_equal(dt_twin_planes(t, &pl), 0);
     assert_int_equal(dt_plane_kind_of(pl.data), DT_PLANE_DATA);
@@ -155,14 +167,14 @@ static void test_partition(void **state)
     assert_int_equal(pstats(pl.control).calls, 2);
     /* the right planes work */
     assert_int_equal(dt_control_submit(pl.control, &cmd), 0);
-    assert_int_equal(dt_mgmt_start(pl.mgmt, 0), 0);
+    assert_int_equal(dt_mgmt_start(pl.mgmt, 0), DT_ESTATE); /* started above */
     assert_int_equal(dt_data_push(pl.data, "sensor", "level", at(1), 0.5), 0);
     assert_int_equal(dt_data_push(pl.data, "nope", "level", at(1), 0.5), DT_ENOTFOUND);
     assert_int_equal(dt_twin_step(t, at(1)), 0); /* the loop driver keeps the raw step */
     dt_twin_stats st;
     assert_int_equal(dt_data_stats(pl.data, &st), 0);
-    assert_int_equal(st.cycles, 1);
-    assert_int_equal(st.commands, 3); /* both submits and the pid's */
+    assert_int_equal(st.cycles, 2);
+    assert_true(st.commands >= 4); /* both submits and the pid's twice (and the safe state's) */
     dt_counter ctr[16];
     size_t n = 0;
     assert_int_equal(dt_data_source_counters(pl.data, "sensor", ctr, 16, &n), 0);
