@@ -38,6 +38,10 @@ import tempfile
 TABLE_TITLE = "Reachable through the raw twin pointer"
 PLANES = ["data", "control", "mgmt"]
 PLANE_CONST = {"data": "DT_PLANE_DATA", "control": "DT_PLANE_CONTROL", "mgmt": "DT_PLANE_MGMT"}
+# Strings named so get an id of tests/data/planes/twin.json, so that the
+# calls through the right plane go past the lookup.
+KNOWN_IDS = {"source_id": '"sensor"', "sink_id": '"actuator"', "controller_id": '"level"',
+             "native": '"level"'}
 FIRST_PLANE = re.compile(r"^(const\s+)?dt_plane\s*\*")
 FIRST_TWIN = re.compile(r"^(const\s+)?dt_twin\s*\*")
 
@@ -180,8 +184,9 @@ def c_arg(param, index):
         return None
     if "(*" in p or re.search(r"\b\w+_fn\b", p):
         return "NULL"  # a callback: never called through a zero
-    if re.match(r"^const\s+char\s*\*\s*\w*$", p):
-        return '""'
+    m = re.match(r"^const\s+char\s*\*\s*(\w*)$", p)
+    if m:
+        return KNOWN_IDS.get(m.group(1), '""')
     if "[" in p:  # an array parameter: a pointer to its element type
         typ = re.sub(r"\s*\b\w+\s*\[.*\]$", "", p) + " *"
         return "(%s)(void *)dtm_buf[%d]" % (typ, index)

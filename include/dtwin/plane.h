@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtwin/adapter.h"
+#include "dtwin/clock.h"
 #include "dtwin/estimator.h"
 #include "dtwin/export.h"
 #include "dtwin/twin.h"
@@ -107,6 +109,21 @@ DT_API int dt_data_source_counters(dt_plane *p, const char *source_id, dt_counte
  *  @retval DT_EINVAL NULL sink_id or n. @retval DT_ENOTFOUND no such sink. */
 DT_API int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t max,
                              size_t *n);
+
+/** The newest remote belief source `source_id` offered (a `twin` or `child`
+ *  source), as dt_io_source_belief: the view is valid until the source
+ *  offers the next one. arrival may be NULL. @plane data
+ *  @retval DT_EINVAL NULL source_id or out, or a source that offers no
+ *  beliefs. @retval DT_ENOTFOUND no such source. @retval DT_EEMPTY none
+ *  offered yet. */
+DT_API int dt_data_source_belief(dt_plane *p, const char *source_id, dt_remote_belief *out,
+                                 dt_time *arrival);
+/** The clock model of source `source_id` (dt_ingest_clock: its offset and
+ *  skew against the twin's time base), read-only, valid while the twin
+ *  lives; NULL when the source has none. @plane data
+ *  @retval DT_EINVAL NULL source_id or out. @retval DT_ENOTFOUND no such
+ *  source. */
+DT_API int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clock **out);
 
 /* ---- control plane ---- */
 

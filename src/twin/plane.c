@@ -146,6 +146,36 @@ int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t 
     return DT_OK;
 }
 
+int dt_data_source_belief(dt_plane *p, const char *source_id, dt_remote_belief *out,
+                          dt_time *arrival)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
+    if (t == NULL)
+        return rc;
+    if (source_id == NULL || out == NULL)
+        return DT_EINVAL;
+    size_t i;
+    if (dt_io_find_source(t->io, source_id, &i) != DT_OK)
+        return DT_ENOTFOUND;
+    return dt_io_source_belief(t->io, i, out, arrival);
+}
+
+int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clock **out)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
+    if (t == NULL)
+        return rc;
+    if (source_id == NULL || out == NULL)
+        return DT_EINVAL;
+    size_t i;
+    if (dt_io_find_source(t->io, source_id, &i) != DT_OK)
+        return DT_ENOTFOUND;
+    *out = dt_ingest_clock(t->ing, dt_io_source_ingest_id(t->io, i));
+    return DT_OK;
+}
+
 /* ---- control plane ---- */
 
 int dt_control_submit(dt_plane *p, const dt_command *cmd)

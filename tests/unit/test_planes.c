@@ -179,6 +179,11 @@ static void test_partition(void **state)
     size_t n = 0;
     assert_int_equal(dt_data_source_counters(pl.data, "sensor", ctr, 16, &n), 0);
     assert_int_equal(dt_data_source_counters(pl.data, "nope", ctr, 16, &n), DT_ENOTFOUND);
+    dt_remote_belief rb;
+    assert_int_equal(dt_data_source_belief(pl.data, "sensor", &rb, NULL), DT_EINVAL); /* none */
+    const dt_clock *clk = NULL;
+    assert_int_equal(dt_data_source_clock(pl.data, "sensor", &clk), 0);
+    assert_int_equal(dt_data_source_clock(pl.data, "nope", &clk), DT_ENOTFOUND);
     size_t need = 0;
     assert_int_equal(dt_mgmt_export(pl.mgmt, NULL, 0, &need), DT_EFULL);
     char *buf = malloc(need);
