@@ -58,11 +58,14 @@ typedef struct dt_plane_stats {
     uint64_t calls;         /**< plane entry points called through this handle, refused
                                  or not (the two read-only ones not counted) */
     uint64_t plane_refused; /**< refused with DT_EPLANE: an entry point of another plane */
-    uint64_t range_refused; /**< refused with DT_ERANGE: a setpoint or parameter value
-                                 not finite or outside its signal's limits */
+    uint64_t range_refused; /**< refused with DT_ERANGE: a value out of range (a
+                                 setpoint or parameter not finite or outside its
+                                 signal's limits, a time outside the limit) */
+    uint64_t refused;       /**< refused for their arguments or the twin's state:
+                                 DT_EINVAL, DT_ENOTFOUND, DT_EUNSUPPORTED, DT_ESTATE */
     uint64_t raw_refused;   /**< the twin's: raw calls refused since partitioning
-                                 (dt_twin_submit, the raw accessors); the same on
-                                 every handle */
+                                 (dt_twin_submit, the raw accessors, a second
+                                 dt_twin_planes); the same on every handle */
 } dt_plane_stats;
 
 /** Hands out the twin's three plane handles, once, and partitions the twin

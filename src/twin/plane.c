@@ -56,6 +56,18 @@ static dt_twin *enter(dt_plane *p, int kind, int *rc)
     return p->twin;
 }
 
+/* The outcome counted on the handle: a value out of range, or a call refused
+ * for its arguments or the twin's state (what a component probing the twin
+ * through its handle leaves behind). */
+static int leave(dt_plane *p, int rc)
+{
+    if (rc == DT_ERANGE)
+        p->range_refused++;
+    else if (rc == DT_EINVAL || rc == DT_ENOTFOUND || rc == DT_EUNSUPPORTED || rc == DT_ESTATE)
+        p->refused++;
+    return rc;
+}
+
 int dt_plane_kind_of(const dt_plane *p) { return p != NULL ? p->kind : 0; }
 
 int dt_plane_stats_get(const dt_plane *p, dt_plane_stats *out)
@@ -65,19 +77,16 @@ int dt_plane_stats_get(const dt_plane *p, dt_plane_stats *out)
     out->calls = p->calls;
     out->plane_refused = p->plane_refused;
     out->range_refused = p->range_refused;
+    out->refused = p->refused;
     out->raw_refused = p->twin->raw_refused;
     return DT_OK;
 }
 
 /* ---- data plane ---- */
 
-int dt_data_push(dt_plane *p, const char *source_id, const char *native, dt_time t_source,
+static int data_push(dt_twin *t, const char *source_id, const char *native, dt_time t_source,
                  double value)
 {
-    int rc;
-    dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
     if (source_id == NULL || native == NULL)
         return DT_EINVAL;
     size_t i;
@@ -86,12 +95,16 @@ int dt_data_push(dt_plane *p, const char *source_id, const char *native, dt_time
     return dt__io_push_native(t->io, i, native, t_source, value);
 }
 
-int dt_data_belief(dt_plane *p, dt_signal_id sig, dt_time at, dt_belief *out)
+int dt_data_push(dt_plane *p, const char *source_id, const char *native, dt_time t_source,
+                 double value)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_push(t, source_id, native, t_source, value));
+}
+
+static int data_belief(dt_twin *t, dt_signal_id sig, dt_time at, dt_belief *out)
+{
     if (out == NULL)
         return DT_EINVAL;
     if (t->est == NULL)
@@ -103,25 +116,31 @@ int dt_data_belief(dt_plane *p, dt_signal_id sig, dt_time at, dt_belief *out)
     return t->est->ops.belief(t->est->self, sig, at, out);
 }
 
-int dt_data_stats(dt_plane *p, dt_twin_stats *out)
+int dt_data_belief(dt_plane *p, dt_signal_id sig, dt_time at, dt_belief *out)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_belief(t, sig, at, out));
+}
+
+static int data_stats(dt_twin *t, dt_twin_stats *out)
+{
     if (out == NULL)
         return DT_EINVAL;
     dt_twin_stats_get(t, out);
     return DT_OK;
 }
 
-int dt_data_source_counters(dt_plane *p, const char *source_id, dt_counter *out, size_t max,
-                            size_t *n)
+int dt_data_stats(dt_plane *p, dt_twin_stats *out)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_stats(t, out));
+}
+
+static int data_source_counters(dt_twin *t, const char *source_id, dt_counter *out, size_t max,
+                            size_t *n)
+{
     if (source_id == NULL || n == NULL || (out == NULL && max > 0))
         return DT_EINVAL;
     size_t i;
@@ -131,12 +150,16 @@ int dt_data_source_counters(dt_plane *p, const char *source_id, dt_counter *out,
     return DT_OK;
 }
 
-int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t max, size_t *n)
+int dt_data_source_counters(dt_plane *p, const char *source_id, dt_counter *out, size_t max,
+                            size_t *n)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_source_counters(t, source_id, out, max, n));
+}
+
+static int data_sink_read(dt_twin *t, const char *sink_id, dt_command *out, size_t max, size_t *n)
+{
     if (sink_id == NULL || n == NULL || (out == NULL && max > 0))
         return DT_EINVAL;
     size_t i;
@@ -146,13 +169,16 @@ int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t 
     return DT_OK;
 }
 
-int dt_data_source_belief(dt_plane *p, const char *source_id, dt_remote_belief *out,
-                          dt_time *arrival)
+int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t max, size_t *n)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_sink_read(t, sink_id, out, max, n));
+}
+
+static int data_source_belief(dt_twin *t, const char *source_id, dt_remote_belief *out,
+                          dt_time *arrival)
+{
     if (source_id == NULL || out == NULL)
         return DT_EINVAL;
     size_t i;
@@ -161,12 +187,16 @@ int dt_data_source_belief(dt_plane *p, const char *source_id, dt_remote_belief *
     return dt_io_source_belief(t->io, i, out, arrival);
 }
 
-int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clock **out)
+int dt_data_source_belief(dt_plane *p, const char *source_id, dt_remote_belief *out,
+                          dt_time *arrival)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
-    if (t == NULL)
-        return rc;
+    return t == NULL ? rc : leave(p, data_source_belief(t, source_id, out, arrival));
+}
+
+static int data_source_clock(dt_twin *t, const char *source_id, const dt_clock **out)
+{
     if (source_id == NULL || out == NULL)
         return DT_EINVAL;
     size_t i;
@@ -176,13 +206,20 @@ int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clock **ou
     return DT_OK;
 }
 
+int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clock **out)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_DATA, &rc);
+    return t == NULL ? rc : leave(p, data_source_clock(t, source_id, out));
+}
+
 /* ---- control plane ---- */
 
 int dt_control_submit(dt_plane *p, const dt_command *cmd)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_CONTROL, &rc);
-    return t == NULL ? rc : dt__twin_submit_host(t, cmd);
+    return t == NULL ? rc : leave(p, dt__twin_submit_host(t, cmd));
 }
 
 /* A value the host sets for a signal: finite, and within the signal's hard
@@ -214,21 +251,21 @@ int dt__twin_setpoint(dt_twin *t, size_t k, double value)
     return DT_OK;
 }
 
-int dt_control_setpoint(dt_plane *p, const char *controller_id, double value)
+static int control_setpoint(dt_twin *t, const char *controller_id, double value)
 {
-    int rc;
-    dt_twin *t = enter(p, DT_PLANE_CONTROL, &rc);
-    if (t == NULL)
-        return rc;
     if (controller_id == NULL)
         return DT_EINVAL;
     size_t k = 0;
     while (k < t->n_ctl && strcmp(t->ctl[k].id, controller_id) != 0)
         k++;
-    rc = dt__twin_setpoint(t, k, value);
-    if (rc == DT_ERANGE)
-        p->range_refused++;
-    return rc;
+    return dt__twin_setpoint(t, k, value);
+}
+
+int dt_control_setpoint(dt_plane *p, const char *controller_id, double value)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_CONTROL, &rc);
+    return t == NULL ? rc : leave(p, control_setpoint(t, controller_id, value));
 }
 
 int dt__twin_param(dt_twin *t, dt_signal_id sig, double value)
@@ -252,12 +289,7 @@ int dt_control_param(dt_plane *p, dt_signal_id sig, double value)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_CONTROL, &rc);
-    if (t == NULL)
-        return rc;
-    rc = dt__twin_param(t, sig, value);
-    if (rc == DT_ERANGE)
-        p->range_refused++;
-    return rc;
+    return t == NULL ? rc : leave(p, dt__twin_param(t, sig, value));
 }
 
 /* ---- management plane ---- */
@@ -266,38 +298,41 @@ int dt_mgmt_start(dt_plane *p, dt_time now)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
-    return t == NULL ? rc : dt_twin_start(t, now);
+    return t == NULL ? rc : leave(p, dt_twin_start(t, now));
 }
 
 int dt_mgmt_stop(dt_plane *p)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
-    return t == NULL ? rc : dt_twin_stop(t);
+    return t == NULL ? rc : leave(p, dt_twin_stop(t));
 }
 
 int dt_mgmt_record(dt_plane *p, dt_record_write_fn fn, void *user)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
-    return t == NULL ? rc : dt_twin_record(t, fn, user);
+    return t == NULL ? rc : leave(p, dt_twin_record(t, fn, user));
 }
 
 int dt_mgmt_export(dt_plane *p, char *buf, size_t cap, size_t *needed)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
-    return t == NULL ? rc : dt_model_save_json(t->model, buf, cap, needed);
+    return t == NULL ? rc : leave(p, dt_model_save_json(t->model, buf, cap, needed));
+}
+
+static int mgmt_contract(dt_twin *t, const char **out)
+{
+    if (out == NULL)
+        return DT_EINVAL;
+    *out = dt_twin_contract(t);
+    return DT_OK;
 }
 
 int dt_mgmt_contract(dt_plane *p, const char **out)
 {
     int rc;
     dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
-    if (t == NULL)
-        return rc;
-    if (out == NULL)
-        return DT_EINVAL;
-    *out = dt_twin_contract(t);
-    return DT_OK;
+    return t == NULL ? rc : leave(p, mgmt_contract(t, out));
 }

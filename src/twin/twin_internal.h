@@ -64,7 +64,7 @@ typedef struct ctrl {
 struct dt_plane {
     int kind; /* DT_PLANE_* */
     dt_twin *twin;
-    uint64_t calls, plane_refused, range_refused;
+    uint64_t calls, plane_refused, range_refused, refused;
 };
 
 /* An observer: a host callback, or a queue the twin fills. */

@@ -305,7 +305,9 @@ static void test_refused_counted(void **state)
     assert_true(b.value == 3);
     assert_int_equal(dt_data_belief(pl.data, 999, 0, &b), DT_ENOTFOUND);
     assert_int_equal(pstats(pl.control).range_refused, 5);
+    assert_int_equal(pstats(pl.control).refused, 5); /* nope, NULL, sf, y_est, 999 */
     assert_int_equal(pstats(pl.control).plane_refused, 0);
+    assert_int_equal(pstats(pl.data).refused, 1);
     /* from inside a step (the callback controller): refused */
     cb.control = pl.control;
     cb.inner_rc = 1;
@@ -313,6 +315,7 @@ static void test_refused_counted(void **state)
     assert_int_equal(dt_data_push(pl.data, "sensor", "level", at(1), 0.5), 0);
     assert_int_equal(dt_twin_step(t, at(1)), 0);
     assert_int_equal(cb.inner_rc, DT_ESTATE);
+    assert_int_equal(pstats(pl.control).refused, 6);
     dt_twin_destroy(t);
 }
 
