@@ -85,7 +85,7 @@ int dt_plane_stats_get(const dt_plane *p, dt_plane_stats *out)
 /* ---- data plane ---- */
 
 static int data_push(dt_twin *t, const char *source_id, const char *native, dt_time t_source,
-                 double value)
+                     double value)
 {
     if (source_id == NULL || native == NULL)
         return DT_EINVAL;
@@ -139,7 +139,7 @@ int dt_data_stats(dt_plane *p, dt_twin_stats *out)
 }
 
 static int data_source_counters(dt_twin *t, const char *source_id, dt_counter *out, size_t max,
-                            size_t *n)
+                                size_t *n)
 {
     if (source_id == NULL || n == NULL || (out == NULL && max > 0))
         return DT_EINVAL;
@@ -177,7 +177,7 @@ int dt_data_sink_read(dt_plane *p, const char *sink_id, dt_command *out, size_t 
 }
 
 static int data_source_belief(dt_twin *t, const char *source_id, dt_remote_belief *out,
-                          dt_time *arrival)
+                              dt_time *arrival)
 {
     if (source_id == NULL || out == NULL)
         return DT_EINVAL;
