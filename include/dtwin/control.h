@@ -50,6 +50,12 @@ DT_API int dt_ctrl_model_matrices(const dt_ctrl_ctx *ctx, double *A, double *B, 
 /** Emits a command for a commanded signal; the dispatcher checks it.
  *  @retval DT_EINVAL not a commanded signal. @retval DT_EFULL 256 commands this cycle. */
 DT_API int dt_ctrl_command(dt_ctrl_ctx *ctx, dt_signal_id sig, double value);
+/** The run-time setpoint the host set for the running controller
+ *  (dt_control_setpoint, include/dtwin/plane.h), for host and callback
+ *  controllers; the built-in pid reads it in place of its configured one.
+ *  @retval DT_EEMPTY none set yet (value untouched: keep the configured one).
+ *  @retval DT_EINVAL NULL arguments. */
+DT_API int dt_ctrl_setpoint(const dt_ctrl_ctx *ctx, double *value);
 /** The cycle's time (common time base). */
 DT_API dt_time dt_ctrl_now(const dt_ctrl_ctx *ctx);
 /** Seconds since this controller last ran (0 on the first run). */

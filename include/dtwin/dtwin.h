@@ -22,6 +22,7 @@
 #include "dtwin/linalg.h"
 #include "dtwin/log.h"
 #include "dtwin/model.h"
+#include "dtwin/plane.h"
 #include "dtwin/ring.h"
 #include "dtwin/sample.h"
 #include "dtwin/time.h"

@@ -32,8 +32,8 @@ extern "C" {
     X(EUNSUPPORTED, -17, "not supported")                                     \
     X(EUNSTABLE, -18, "closed loop unstable")                                 \
     X(EAUTH, -19, "authentication failed (a MAC or signature that does not verify, or no key)") \
-    X(EPERM, -20, "not permitted (a key file others can read or replace)")     \
-    X(EPLANE, -21, "called through the wrong plane")
+    X(EPERM, -20, "not permitted (a key file others can read or replace, or the planes taken already)") \
+    X(EPLANE, -21, "not allowed through this plane (another plane's entry point, or a raw twin call the planes replaced)")
 
 /** Status codes. 0 is success; every failure is negative. */
 typedef enum dt_status {
@@ -57,8 +57,8 @@ typedef enum dt_status {
     DT_EUNSUPPORTED = -17,   /**< not supported */
     DT_EUNSTABLE = -18,      /**< closed loop unstable */
     DT_EAUTH = -19,          /**< authentication failed (MAC, signature, no key) */
-    DT_EPERM = -20,          /**< not permitted (an insecure key file) */
-    DT_EPLANE = -21,         /**< called through the wrong plane */
+    DT_EPERM = -20,          /**< not permitted (an insecure key file; the planes taken already) */
+    DT_EPLANE = -21,         /**< another plane's entry point, or a raw call the planes replaced */
     DT__ERR_LAST = -22       /**< one past the last code (internal) */
 } dt_status;
 

@@ -97,7 +97,9 @@ DT_API int dt_twin_stop(dt_twin *twin);
 /** Queues a command from the host for the next cycle's dispatcher (same checks
  *  as controller commands, including its deadline); the twin assigns its
  *  sequence number. @retval DT_EFULL 256 queued. @retval DT_ESTATE called from
- *  inside a step (an observer, the verify hook, a controller). */
+ *  inside a step (an observer, the verify hook, a controller).
+ *  @retval DT_EPLANE the twin's planes were taken (dtwin/plane.h): commands go
+ *  through the control plane's dt_control_submit (counted raw_refused). */
 DT_API int dt_twin_submit(dt_twin *twin, const dt_command *cmd);
 
 /** Queues a signed command record (dtwin/cmdauth.h) for the next cycle's
@@ -188,14 +190,21 @@ DT_API double dt_twin_period_s(const dt_twin *twin);
  *  the twin is loaded, also for `dtwin check`. NULL without a bus section,
  *  or when the bus publishes nothing (no belief group, accept or stream). */
 DT_API const char *dt_twin_contract(const dt_twin *twin);
-/** The twin's ingest stage (owned by the twin; for stats and clocks). */
+/** The twin's ingest stage (owned by the twin; for stats and clocks). NULL
+ *  once the twin's planes were taken (dtwin/plane.h; counted raw_refused):
+ *  its counters are the data plane's dt_data_stats then. */
 DT_API dt_ingest *dt_twin_ingest(dt_twin *twin);
 /** The twin's Kalman estimator (owned by the twin) when its "estimator"
  *  section is of the built-in kind "kf" (the default); NULL without an
  *  "estimator" section or for another filter kind (include/dtwin/filter.h).
- *  Hosts may add EKF measurement callbacks before dt_twin_start. */
+ *  Hosts may add EKF measurement callbacks before dt_twin_start (and before
+ *  dt_twin_planes: NULL once the planes were taken, counted raw_refused;
+ *  beliefs and parameters then go through dt_data_belief and
+ *  dt_control_param). */
 DT_API dt_est *dt_twin_estimator(dt_twin *twin);
-/** The twin's adapters (owned by the twin): memory source pushes, sink reads. */
+/** The twin's adapters (owned by the twin): memory source pushes, sink reads.
+ *  NULL once the twin's planes were taken (dtwin/plane.h; counted
+ *  raw_refused): pushes and reads go through the data plane then. */
 DT_API dt_io *dt_twin_io(dt_twin *twin);
 /** The allocator the twin was created with (dt_twin_options.allocator, or the
  *  default): for host code that allocates on the twin's behalf, such as a

@@ -23,7 +23,10 @@ typedef struct dt_uv dt_uv;
  *  only once per cycle.
  *  With handle_signals, SIGINT and SIGTERM stop the twin and the loop cleanly
  *  (the host then reads the stats and destroys the twin, which flushes sinks).
- *  @retval DT_ESTATE twin already started. @retval DT_EIO a libuv call failed. */
+ *  Attach before dt_twin_planes: the driver polls the adapters through the
+ *  twin's io, which the raw pointer no longer gives once the planes are taken.
+ *  @retval DT_ESTATE twin already started. @retval DT_EIO a libuv call failed.
+ *  @retval DT_EPLANE the twin's planes were taken already. */
 DT_API int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_signals,
                         dt_uv **out);
 /** Stops the timer and signal handlers and frees the driver (before the loop

@@ -108,6 +108,13 @@ int dt__io_take_belief(dt_io *io, size_t *cursor, size_t *source, dt_remote_beli
 void dt__io_belief_counts(const dt_io *io, uint64_t *offered, uint64_t *superseded,
                           uint64_t *refused_time);
 
+/* builtins.c: the memory source's push and the memory sink's read without
+ * naming the kind, for the twin's data plane (the twin's layer names no
+ * adapter kind). As dt_memory_source_push and dt_memory_sink_read. */
+int dt__io_push_native(dt_io *io, size_t source, const char *native, dt_time t_source,
+                       double value);
+size_t dt__io_sink_take(dt_io *io, size_t sink, dt_command *out, size_t max);
+
 /* Joins basedir and a relative path into buf; absolute paths are copied. */
 int dt__resolve_path(const char *basedir, const char *path, char *buf, size_t cap);
 

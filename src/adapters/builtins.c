@@ -31,6 +31,17 @@ extern const dt_source_ops dt__mqtt_source_ops;
 extern const dt_sink_ops dt__mqtt_sink_ops;
 #endif
 
+int dt__io_push_native(dt_io *io, size_t source, const char *native, dt_time t_source,
+                       double value)
+{
+    return dt_memory_source_push(io, source, native, t_source, value);
+}
+
+size_t dt__io_sink_take(dt_io *io, size_t sink, dt_command *out, size_t max)
+{
+    return dt_memory_sink_read(io, sink, out, max);
+}
+
 /* A kind left out of the build keeps its host API, which answers as for an
  * instance of another kind: the exported symbols do not depend on options. */
 #ifndef DTWIN_ADAPTER_MEMORY

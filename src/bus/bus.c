@@ -237,7 +237,7 @@ static void on_event(void *user, const dt_event *ev)
 int dt__bus_attach(dt__bus *b, dt_twin *twin, dt_diag *diag)
 {
     b->owner = twin;
-    dt_est *est = dt_twin_estimator(twin);
+    dt_est *est = dt__filter_kf(twin->est); /* not the raw accessor: planes may be taken */
     size_t nmax = 1;
     for (size_t k = 0; k < b->n_groups; k++) {
         dt__bus_group *g = &b->group[k];

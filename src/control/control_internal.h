@@ -18,6 +18,8 @@ struct dt_ctrl_ctx {
     dt_time deadline;   /* relative deadline of emitted commands */
     uint16_t origin;    /* DT_ORIGIN_CONTROLLER | the running controller's index */
     const double *last_sent; /* per signal: last value sent (NAN if none) */
+    int has_sp;              /* the running controller has a run-time setpoint */
+    double sp;               /* which (dt_ctrl_setpoint) */
     char *err;
     size_t errcap;
 };
@@ -31,6 +33,12 @@ typedef struct dt__callback_ctrl {
     dt_ctrl_fn fn;
     void *user;
 } dt__callback_ctrl;
+
+/* The signal a controller instance's setpoint is compared with (the pid's
+ * input), to range-check a run-time setpoint against its limits: 1 and sig
+ * set, or 0 when the kind has none the core knows. A state_feedback
+ * controller takes none: -1. */
+int dt__ctrl_setpoint_signal(const dt_controller_ops *ops, const void *self, dt_signal_id *sig);
 
 /* Last value the dispatcher sent for sig (NAN if none). */
 double dt__ctrl_last_sent(const dt_ctrl_ctx *ctx, dt_signal_id sig);

@@ -43,6 +43,16 @@ int dt_ctrl_command(dt_ctrl_ctx *c, dt_signal_id sig, double value)
     return DT_OK;
 }
 
+int dt_ctrl_setpoint(const dt_ctrl_ctx *c, double *value)
+{
+    if (c == NULL || value == NULL)
+        return DT_EINVAL;
+    if (!c->has_sp)
+        return DT_EEMPTY;
+    *value = c->sp;
+    return DT_OK;
+}
+
 dt_time dt_ctrl_now(const dt_ctrl_ctx *c) { return c->now; }
 double dt_ctrl_dt(const dt_ctrl_ctx *c) { return c->dt; }
 const dt_model *dt_ctrl_model(const dt_ctrl_ctx *c) { return c->model; }
@@ -183,7 +193,9 @@ static int pid_compute(void *self, dt_ctrl_ctx *c)
         p->deriv = 0;
         p->primed = 1;
     }
-    double e = p->sp - y;
+    double sp = p->sp; /* the configured one until the host sets one */
+    (void)dt_ctrl_setpoint(c, &sp);
+    double e = sp - y;
     if (dt > 0 && p->kd > 0)
         p->deriv = (p->tf * p->deriv - p->kd * (y - p->y_prev)) / (p->tf + dt);
     p->y_prev = y;
@@ -207,14 +219,25 @@ static void pid_reset(void *self, dt_ctrl_ctx *c)
     /* a controller without an integral action has no state to absorb the
      * bump: a stored offset would stay for ever (found when a P-only loop
      * kept sending its safe value after leaving the safe state) */
+    double sp = p->sp;
+    (void)dt_ctrl_setpoint(c, &sp);
     if (p->ki > 0 && isfinite(last) && dt_ctrl_value(c, p->in, &y) == DT_OK)
-        p->integ = last - p->kp * (p->sp - y); /* next output = last sent */
+        p->integ = last - p->kp * (sp - y); /* next output = last sent */
     else
         p->integ = 0;
 }
 
 const dt_controller_ops dt__pid_ops = {DT_CONTROLLER_ABI, "pid", sizeof(pid), pid_keys,
                                        pid_init,       pid_compute, pid_reset};
+
+int dt__ctrl_setpoint_signal(const dt_controller_ops *ops, const void *self, dt_signal_id *sig)
+{
+    if (ops == &dt__pid_ops) {
+        *sig = ((const pid *)self)->in;
+        return 1;
+    }
+    return ops == &dt__state_feedback_ops ? -1 : 0;
+}
 
 /* ---- state feedback: u = u_ref - K (x - x_ref) ---- */
 

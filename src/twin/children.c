@@ -208,7 +208,7 @@ static int bind_entry(dt_twin *t, const char *p, size_t j, const kid *k, const d
                     "required: a child source maps by \"native\" (the child's estimated "
                     "signal), not by channel");
     const dt_model *cm = dt_twin_model(k->t);
-    dt_est *ce = dt_twin_estimator(k->t);
+    dt_est *ce = dt__filter_kf(k->t->est); /* not the raw accessor: planes may be taken */
     dt_signal_id cs;
     if (dt_model_find_signal(cm, mp->native, &cs) != DT_OK)
         return fail(&c, DT_EPARSE, q, "child \"%s\" has no signal \"%s\"", k->id, mp->native);
@@ -222,7 +222,7 @@ static int bind_entry(dt_twin *t, const char *p, size_t j, const kid *k, const d
         return fail(&c, DT_EPARSE, r,
                     "\"%s\" is %s: a child's belief measures a measured signal of this twin",
                     pi->id, dt_role_name(pi->role));
-    dt_est *pe = dt_twin_estimator(t);
+    dt_est *pe = dt__filter_kf(t->est);
     dt_est_signal_stats ss;
     if (pe != NULL && dt_est_signal_stats_get(pe, mp->signal, &ss) != DT_OK)
         return fail(&c, DT_EPARSE, r,
@@ -294,7 +294,7 @@ static int bind_one(dt_twin *t, size_t i, const dt_config *cfg, dt_diag *diag)
     if (t->est == NULL)
         return fail(&c, DT_EPARSE, p,
                     "a child's belief is fused into this twin's estimator: declare one");
-    dt_est *ce = dt_twin_estimator(k->t);
+    dt_est *ce = dt__filter_kf(k->t->est); /* not the raw accessor: planes may be taken */
     dt_kf *kf = ce != NULL ? dt_est_kf(ce) : NULL;
     if (ce == NULL)
         return fail(&c, DT_EPARSE, q,

@@ -48,8 +48,11 @@ static void env_reset(void *user)
     dt_ctrl_ctx ctx;
     dt__twin_init_ctx(t, &ctx);
     for (size_t i = 0; i < t->n_ctl; i++)
-        if (t->ctl[i].ops->reset != NULL)
+        if (t->ctl[i].ops->reset != NULL) {
+            ctx.has_sp = t->ctl[i].has_sp; /* bumpless against the run-time setpoint */
+            ctx.sp = t->ctl[i].sp;
             t->ctl[i].ops->reset(t->ctl[i].self, &ctx);
+        }
 }
 
 static void env_event(void *user, const dt_event *ev) { dt__twin_emit(user, ev); }

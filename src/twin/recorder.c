@@ -29,12 +29,17 @@
  *  10 CHILD   u32 child, u32 length, that many bytes of the child's own log
  *             (a composite's child records into its parent's log; a length
  *             of 0 ends what the child wrote during one call: children.c)
+ *  11 SETPOINT u32 controller index, f64 value (the control plane's
+ *             dt_control_setpoint, between steps: the next step takes it)
+ *  12 PARAM   u32 signal, f64 value (the control plane's dt_control_param)
  *  13 SIGNED  u32 length, that many bytes: a signed command record as the
  *             host submitted it (dt_twin_submit_signed; verified again)
  *  14 REVOKE  16 hex characters: a key revoked (dt_twin_revoke)
  *  15 REMOTE_SIGNED, 16 REMOTE_SIGNED_STEP  a signed command from another
  *             twin: the 40-byte command (origin kept), u32 length, the record;
  *             taken between steps or in a step's Sense phase
+ * A log without records 11 to 16 reads as before; a reader older than them
+ * stops at the first one ("unknown record type").
  * Logs written when the two u16 were one reserved u32 flags (always 0 from a
  * well-behaved host) read the same. */
 static const char rec_magic[8] = {'D', 'T', 'W', 'R', 'E', 'C', '0', '1'};
@@ -293,6 +298,22 @@ void dt__twin_rec_revoke(dt_twin *t, const char *key_id)
     dt__twin_rec(t, b, sizeof b);
 }
 
+void dt__twin_rec_setpoint(dt_twin *t, uint32_t ctl, double value)
+{
+    uint8_t b[13] = {REC_SETPOINT};
+    put_u32(b + 1, ctl);
+    put_u64(b + 5, dbits(value));
+    dt__twin_rec(t, b, sizeof b);
+}
+
+void dt__twin_rec_param(dt_twin *t, dt_signal_id sig, double value)
+{
+    uint8_t b[13] = {REC_PARAM};
+    put_u32(b + 1, sig);
+    put_u64(b + 5, dbits(value));
+    dt__twin_rec(t, b, sizeof b);
+}
+
 void dt__twin_rec_remote(dt_twin *t, const dt_command *cmd)
 {
     uint8_t b[41] = {t->in_step ? REC_REMOTE_STEP : REC_REMOTE};
@@ -479,8 +500,26 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
             }
             dt_command c;
             dec_command(b, &c);
-            if ((rc = dt_twin_submit(t, &c)) != DT_OK)
+            if ((rc = dt__twin_submit_host(t, &c)) != DT_OK) /* also when partitioned */
                 break;
+            continue;
+        }
+        if (type == REC_SETPOINT || type == REC_PARAM) { /* the control plane's */
+            int what = type;
+            type = -1;
+            if (fn(user, b, 12) != DT_OK) {
+                rc = DT_EPARSE;
+                break;
+            }
+            uint32_t k = get_u32(b);
+            double v = bitsd(get_u64(b + 4));
+            rc = what == REC_SETPOINT ? dt__twin_setpoint(t, k, v) : dt__twin_param(t, k, v);
+            if (rc != DT_OK) { /* the live twin took it: a log for another twin */
+                dt__fmt(t->err, sizeof t->err, "replay: a %s record the twin refuses (%s)",
+                        what == REC_SETPOINT ? "setpoint" : "parameter", dt_strerror(rc));
+                rc = DT_EPARSE;
+                break;
+            }
             continue;
         }
         if (type == REC_REMOTE) { /* taken between steps */

@@ -175,6 +175,15 @@ int dt_twin_stop(dt_twin *t)
 
 int dt_twin_submit(dt_twin *t, const dt_command *cmd)
 {
+    if (t != NULL && t->partitioned) { /* the control plane submits now */
+        t->raw_refused++;
+        return DT_EPLANE;
+    }
+    return dt__twin_submit_host(t, cmd);
+}
+
+int dt__twin_submit_host(dt_twin *t, const dt_command *cmd)
+{
     if (t == NULL || cmd == NULL || cmd->signal >= t->n_sig ||
         dt_model_signal(t->model, cmd->signal)->role != DT_ROLE_COMMANDED)
         return DT_EINVAL;
@@ -290,7 +299,14 @@ int dt_twin_step(dt_twin *t, dt_time now)
         t->rel_tap(t->rel_tap_user, NULL, 0, now);
     /* Actuation outcome: commands not confirmed in time, counted once each. */
     dt__disp_confirm(&t->disp, now);
-    /* Act */
+    /* Act: the setpoints the host queued since the last step first (a reset
+     * on leaving the safe state is bumpless against them) */
+    for (size_t i = 0; i < t->n_ctl; i++)
+        if (t->ctl[i].sp_pending) {
+            t->ctl[i].sp = t->ctl[i].sp_next;
+            t->ctl[i].has_sp = 1;
+            t->ctl[i].sp_pending = 0;
+        }
     dt__twin_assess(t, now);
     for (size_t i = 0; i < t->n_pending; i++) {
         t->auth_slot = i; /* its signed record, if any */
@@ -305,6 +321,8 @@ int dt_twin_step(dt_twin *t, dt_time now)
         ctx.dt = k->ran ? dt_time_to_sec(now - k->last_run) : 0;
         ctx.n_queue = 0;
         ctx.origin = (uint16_t)(DT_ORIGIN_CONTROLLER | i);
+        ctx.has_sp = k->has_sp;
+        ctx.sp = k->sp;
         t->err[0] = '\0';
         int crc = k->ops->compute(k->self, &ctx);
         if (crc != DT_OK && rc == DT_OK)
@@ -375,9 +393,26 @@ int dt_twin_set_verify(dt_twin *t, dt_verify_fn fn, void *user)
 }
 
 const dt_model *dt_twin_model(const dt_twin *t) { return t ? t->model : NULL; }
-dt_ingest *dt_twin_ingest(dt_twin *t) { return t ? t->ing : NULL; }
-dt_est *dt_twin_estimator(dt_twin *t) { return t ? dt__filter_kf(t->est) : NULL; }
-dt_io *dt_twin_io(dt_twin *t) { return t ? t->io : NULL; }
+/* The raw accessors reach every plane's inner parts: after partitioning
+ * they give nothing (docs/security.md, "Planes"), counted. */
+dt_ingest *dt_twin_ingest(dt_twin *t)
+{
+    if (t != NULL && t->partitioned)
+        t->raw_refused++;
+    return t && !t->partitioned ? t->ing : NULL;
+}
+dt_est *dt_twin_estimator(dt_twin *t)
+{
+    if (t != NULL && t->partitioned)
+        t->raw_refused++;
+    return t && !t->partitioned ? dt__filter_kf(t->est) : NULL;
+}
+dt_io *dt_twin_io(dt_twin *t)
+{
+    if (t != NULL && t->partitioned)
+        t->raw_refused++;
+    return t && !t->partitioned ? t->io : NULL;
+}
 const char *dt_twin_errmsg(const dt_twin *t) { return t ? t->err : ""; }
 
 double dt_twin_period_s(const dt_twin *t) { return t ? dt_time_to_sec(t->period) : 0; }

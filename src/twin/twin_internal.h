@@ -10,6 +10,7 @@
 #include "dtwin/alloc.h"
 #include "dtwin/error.h"
 #include "dtwin/model.h"
+#include "dtwin/plane.h"
 #include "dtwin/twin.h"
 #include "../control/control_internal.h"
 #include "../control/dispatcher.h"
@@ -62,7 +63,18 @@ typedef struct ctrl {
     void *self;
     dt_time last_run;
     int ran;
+    /* the run-time setpoint (dt_control_setpoint): sp_next queued by the
+     * host, taken as sp by the next step */
+    int has_sp, sp_pending;
+    double sp, sp_next;
 } ctrl;
+
+/* A plane handle (plane.c): lives in its twin. */
+struct dt_plane {
+    int kind; /* DT_PLANE_* */
+    dt_twin *twin;
+    uint64_t calls, plane_refused, range_refused, refused;
+};
 
 /* An observer: a host callback, or a queue the twin fills. */
 typedef struct observer {
@@ -139,13 +151,19 @@ struct dt_twin {
     int rp_ready; /* replay: the log's header read, the buffers allocated */
     struct dt__twin_auth *auth; /* dispatcher.auth: signed commands (cmd_auth.c); NULL: none */
     size_t auth_slot;           /* the pending command being dispatched (SIZE_MAX: none) */
+    /* the planes (plane.c): handed out once; from then on the raw submit and
+     * accessors refuse (counted in raw_refused) */
+    struct dt_plane planes[3];
+    int partitioned;
+    uint64_t raw_refused;
 };
 
 
 /* flight-log record types */
 enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 5, REC_REMOTE = 6,
        REC_REMOTE_STEP = 7, REC_BELIEF = 8, REC_BELIEFS_ONLY = 9, REC_CHILD = 10,
-       REC_SIGNED = 13, REC_REVOKE = 14, REC_REMOTE_SIGNED = 15, REC_REMOTE_SIGNED_STEP = 16 };
+       REC_SETPOINT = 11, REC_PARAM = 12, REC_SIGNED = 13, REC_REVOKE = 14, REC_REMOTE_SIGNED = 15,
+       REC_REMOTE_SIGNED_STEP = 16 };
 
 /* cmd_auth.c: signed commands ("dispatcher.auth"). Read the section (the
  * io's key store for MAC issuers); free. A command queued without a record
@@ -161,6 +179,17 @@ void dt__twin_rec_revoke(dt_twin *t, const char *key_id);
 /* a signed command from another twin: its command (origin kept) and record */
 void dt__twin_rec_remote_signed(dt_twin *t, const dt_command *cmd, const uint8_t *rec, size_t len);
 
+/* twin.c: the host's command queued (dt_twin_submit before partitioning,
+ * dt_control_submit, a replayed REC_SUBMIT). */
+int dt__twin_submit_host(dt_twin *t, const dt_command *cmd);
+/* plane.c: a setpoint or parameter write checked, queued or applied and
+ * recorded (the control plane's, and a replay's from its log: no counter
+ * moves there). Controller by index. */
+int dt__twin_setpoint(dt_twin *t, size_t ctl, double value);
+int dt__twin_param(dt_twin *t, dt_signal_id sig, double value);
+/* recorder.c: REC_SETPOINT, REC_PARAM */
+void dt__twin_rec_setpoint(dt_twin *t, uint32_t ctl, double value);
+void dt__twin_rec_param(dt_twin *t, dt_signal_id sig, double value);
 /* twin.c */
 void dt__twin_hist_add(uint64_t *h, dt_latency_stats *s, dt_time ns);
 void dt__twin_init_ctx(dt_twin *t, dt_ctrl_ctx *ctx);

@@ -290,6 +290,10 @@ int dt_uv_attach(dt_twin *twin, uv_loop_t *loop, double period_s, int handle_sig
 {
     if (twin == NULL || loop == NULL || out == NULL || period_s < 0 || period_s > 3600)
         return DT_EINVAL;
+    /* the driver polls the adapters through the twin's io, which the raw
+     * pointer no longer gives once the planes are taken: attach first */
+    if (dt_twin_io(twin) == NULL)
+        return DT_EPLANE;
     double p = period_s > 0 ? period_s : dt_twin_period_s(twin);
     uint64_t ms = (uint64_t)(p * 1e3 + 0.5);
     if (ms == 0)

@@ -92,10 +92,50 @@ static void test_udp_on_uv_driver(void **state)
     close(r.tx);
 }
 
+/* The driver polls the adapters through the twin's io: once the planes are
+ * taken the raw pointer gives none, and attaching is refused (attach
+ * first); a driver attached before keeps stepping the partitioned twin. */
+static void test_attach_and_planes(void **state)
+{
+    (void)state;
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a;
+    char doc[2048];
+    udp_doc(doc, sizeof doc, bind_loopback(rx, &a));
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    dt_twin *t;
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, NULL), 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    dt_planes pl;
+    assert_int_equal(dt_twin_planes(t, &pl), 0);
+    dt_uv *drv = NULL;
+    assert_int_equal(dt_uv_attach(t, &loop, 0.002, 0, &drv), DT_EPLANE);
+    assert_null(drv);
+    dt_twin_destroy(t);
+    /* attached first, then partitioned: it steps on */
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, NULL), 0);
+    assert_int_equal(dt_uv_attach(t, &loop, 0.002, 0, &drv), 0);
+    assert_int_equal(dt_twin_planes(t, &pl), 0);
+    uv_run(&loop, UV_RUN_ONCE); /* at least one timer tick or I/O pass */
+    while (dt_uv_now(drv) == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    dt_twin_stats st;
+    assert_int_equal(dt_data_stats(pl.data, &st), 0);
+    assert_true(st.cycles > 0);
+    dt_uv_detach(drv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    dt_twin_destroy(t);
+    close(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_on_uv_driver),
+        cmocka_unit_test(test_attach_and_planes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
