@@ -135,6 +135,13 @@ DT_API int dt_data_source_clock(dt_plane *p, const char *source_id, const dt_clo
  *  @retval DT_EINVAL NULL cmd or not a commanded signal. @retval DT_EFULL 256
  *  queued. @retval DT_ESTATE from inside a step. */
 DT_API int dt_control_submit(dt_plane *p, const dt_command *cmd);
+/** Queues a signed command record, as dt_twin_submit_signed did before
+ *  partitioning (a twin with "dispatcher.auth"). @plane control
+ *  @retval DT_EPARSE not a record. @retval DT_ENOTFOUND addressed to no
+ *  commanded signal of this twin. @retval DT_EFULL 256 queued.
+ *  @retval DT_EUNSUPPORTED no "dispatcher.auth". @retval DT_ESTATE from
+ *  inside a step. */
+DT_API int dt_control_submit_signed(dt_plane *p, const void *record, size_t len);
 /** Sets controller `controller_id`'s setpoint from the next dt_twin_step on
  *  (queued without allocating: the last value given before a step is the
  *  one it takes). The built-in pid uses it in place of its configured
@@ -177,6 +184,11 @@ DT_API int dt_mgmt_export(dt_plane *p, char *buf, size_t cap, size_t *needed);
 /** The contract the twin publishes on its bus (dt_twin_contract): out gets
  *  the text or NULL without one. @plane mgmt @retval DT_EINVAL NULL out. */
 DT_API int dt_mgmt_contract(dt_plane *p, const char **out);
+/** Revokes a command or estimator key by its fingerprint, as dt_twin_revoke
+ *  did before partitioning: its queued commands are dropped. @plane mgmt
+ *  @retval DT_EPARSE not a fingerprint. @retval DT_ELIMIT 64 revoked.
+ *  @retval DT_EUNSUPPORTED no "dispatcher.auth". @retval DT_ESTATE inside a step. */
+DT_API int dt_mgmt_revoke(dt_plane *p, const char *key_id);
 
 #ifdef __cplusplus
 }

@@ -185,6 +185,15 @@ void dt__twin_auth_queued(dt_twin *t, size_t slot)
 
 int dt_twin_submit_signed(dt_twin *t, const void *record, size_t len)
 {
+    if (t != NULL && t->partitioned) { /* the control plane submits now */
+        t->raw_refused++;
+        return DT_EPLANE;
+    }
+    return dt__twin_submit_signed(t, record, len);
+}
+
+int dt__twin_submit_signed(dt_twin *t, const void *record, size_t len)
+{
     if (t == NULL || record == NULL)
         return DT_EINVAL;
     struct dt__twin_auth *au = t->auth;
@@ -276,6 +285,15 @@ int dt__twin_submit_remote_signed(dt_twin *t, const uint8_t *rec, size_t len, dt
 }
 
 int dt_twin_revoke(dt_twin *t, const char *key_id)
+{
+    if (t != NULL && t->partitioned) { /* the management plane revokes now */
+        t->raw_refused++;
+        return DT_EPLANE;
+    }
+    return dt__twin_revoke(t, key_id);
+}
+
+int dt__twin_revoke(dt_twin *t, const char *key_id)
 {
     if (t == NULL || key_id == NULL)
         return DT_EINVAL;

@@ -222,6 +222,13 @@ int dt_control_submit(dt_plane *p, const dt_command *cmd)
     return t == NULL ? rc : leave(p, dt__twin_submit_host(t, cmd));
 }
 
+int dt_control_submit_signed(dt_plane *p, const void *record, size_t len)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_CONTROL, &rc);
+    return t == NULL ? rc : leave(p, dt__twin_submit_signed(t, record, len));
+}
+
 /* A value the host sets for a signal: finite, and within the signal's hard
  * limits when the model gives them. */
 static int in_limits(const dt_twin *t, dt_signal_id sig, double v)
@@ -328,6 +335,13 @@ static int mgmt_contract(dt_twin *t, const char **out)
         return DT_EINVAL;
     *out = dt_twin_contract(t);
     return DT_OK;
+}
+
+int dt_mgmt_revoke(dt_plane *p, const char *key_id)
+{
+    int rc;
+    dt_twin *t = enter(p, DT_PLANE_MGMT, &rc);
+    return t == NULL ? rc : leave(p, dt__twin_revoke(t, key_id));
 }
 
 int dt_mgmt_contract(dt_plane *p, const char **out)

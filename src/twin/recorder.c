@@ -549,7 +549,7 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
                 rc = DT_EPARSE;
                 break;
             }
-            if ((rc = dt_twin_submit_signed(t, r, n)) != DT_OK)
+            if ((rc = dt__twin_submit_signed(t, r, n)) != DT_OK)
                 break;
             continue;
         }
@@ -571,7 +571,7 @@ static int rp_run(dt_twin *t, dt_record_read_fn fn, void *user,
                 break;
             }
             id[DT_KEY_ID_CHARS] = '\0';
-            if ((rc = dt_twin_revoke(t, id)) != DT_OK)
+            if ((rc = dt__twin_revoke(t, id)) != DT_OK)
                 break;
             continue;
         }

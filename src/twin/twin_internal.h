@@ -173,6 +173,10 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag);
 void dt__twin_auth_free(dt_twin *t);
 void dt__twin_auth_queued(dt_twin *t, size_t slot);
 int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now);
+/* dt_twin_submit_signed and dt_twin_revoke without the partition's check:
+ * the planes' and a replay's way in */
+int dt__twin_submit_signed(dt_twin *t, const void *record, size_t len);
+int dt__twin_revoke(dt_twin *t, const char *key_id);
 /* recorder.c: a signed record submitted, a key revoked (host inputs) */
 void dt__twin_rec_signed(dt_twin *t, const void *record, size_t len);
 void dt__twin_rec_revoke(dt_twin *t, const char *key_id);
