@@ -163,6 +163,12 @@ typedef struct dt_cmd_verifier dt_cmd_verifier;
  *  @retval DT_EINVAL NULL, an empty name, or a limit out of range. @retval DT_ENOMEM. */
 DT_API int dt_cmd_verifier_new(const char *twin, double max_deadline_s,
                                const dt_allocator *alloc, dt_cmd_verifier **out);
+/** Lets a record be issued up to `seconds` after now (0 by default): the
+ *  issuer's clock and the verifier's may differ by that much (across
+ *  machines; on one machine sharing a clock, leave it 0).
+ *  @param v the verifier. @param seconds 0..1.
+ *  @retval DT_EINVAL NULL, or out of range. */
+DT_API int dt_cmd_verifier_set_skew(dt_cmd_verifier *v, double seconds);
 /** Frees a verifier (the MAC keys it was given stay the caller's). NULL: no-op.
  *  @param v the verifier. */
 DT_API void dt_cmd_verifier_free(dt_cmd_verifier *v);

@@ -38,12 +38,13 @@
 /* An ack 64 or more ahead of the last (or opening an epoch at 64 or more) */
 #define SEQ_JUMP 64
 
-static const char *const twinsnk_keys[] = {"twin", "realm", "ack_grace", NULL};
+static const char *const twinsnk_keys[] = {"twin", "realm", "ack_grace", "sign", "mac", NULL};
 
 /* One commanded signal of the target: its topic and the numbers of the
  * messages published on it. */
 typedef struct tk_topic {
     char topic[DT__BUS_TOPIC_MAX];
+    unsigned char address[DT_CMDAUTH_ADDRESS_BYTES]; /* signed commands: the target's signal */
     uint32_t epoch; /* of the issuer's connection the numbers count in */
     uint64_t seq;   /* the last published in that epoch; 0 none */
 } tk_topic;
@@ -85,6 +86,8 @@ typedef struct twinsnk {
     uint32_t ack_epoch; /* the target's, of the newest ack message taken */
     uint64_t ack_seq;   /* its seq */
     uint8_t buf[DT_BUSWIRE_HEADER + DT_BUSWIRE_COMMAND_RECORD];
+    dt_key *key; /* "sign" or "mac": commands go as signed records (dtwin/cmdauth.h) */
+    uint8_t rec[DT_CMDAUTH_MAX];
     char bad_name[DT_BUSWIRE__COUNT][32]; /* "ack_bad.{reason}" */
     tk_stats st;
 } twinsnk;
@@ -309,7 +312,25 @@ static int twinsnk_apply(void *self, const dt_command *cmd, const dt_mapping *ma
                             cmd->value * map->scale + map->offset,
                             cmd->origin,
                             cmd->authority};
-    size_t len = dt_buswire_encode_commands(s->buf, sizeof s->buf, &h, &r, 1);
+    const uint8_t *msg = s->buf;
+    size_t len = 0;
+    if (s->key != NULL) {
+        /* signed end to end: the target's dispatcher verifies it; its times
+         * are this twin's (the two share a time base) */
+        dt_signed_command sc;
+        memset(&sc, 0, sizeof sc);
+        memcpy(sc.address, tp->address, sizeof sc.address);
+        sc.epoch = epoch;
+        sc.seq = cmd->seq;
+        sc.t_issued = r.t_issued;
+        sc.t_deadline = r.t_deadline;
+        sc.value = r.value;
+        if (dt_cmd_sign(s->key, &sc, s->rec, sizeof s->rec, &len) != DT_OK)
+            len = 0;
+        msg = s->rec;
+    } else {
+        len = dt_buswire_encode_commands(s->buf, sizeof s->buf, &h, &r, 1);
+    }
     if (len == 0) {
         /* a value not finite in the target's unit, a deadline before the
          * issue time */
@@ -332,10 +353,10 @@ static int twinsnk_apply(void *self, const dt_command *cmd, const dt_mapping *ma
     int mid = 0, rc;
 #ifdef DTWIN_WITH_MQTT
     if (s->mq != NULL) /* the broker's refusal of the publish is known at once */
-        rc = dt__mqtt_publish(s->mq, tp->topic, s->buf, len, 1, 0, on_puback, s, &mid);
+        rc = dt__mqtt_publish(s->mq, tp->topic, msg, len, 1, 0, on_puback, s, &mid);
     else
 #endif
-        rc = s->eng->publish(s->es, tp->topic, s->buf, len, DT_BUS_RELIABLE, 0);
+        rc = s->eng->publish(s->es, tp->topic, msg, len, DT_BUS_RELIABLE, 0);
     if (rc != DT_OK) {
         if (slot->seq == cmd->seq) /* not answered meanwhile */
             pending_drop(s, slot);
@@ -415,8 +436,25 @@ static int config(twinsnk *s, dt_sink_ctx *ctx, const dt_config *cfg)
         return DT_EPARSE;
     }
     s->grace = dt_time_from_sec(g);
+    const dt_config *js = dt_config_get(cfg, "sign"), *jm = dt_config_get(cfg, "mac");
+    if (js != NULL || jm != NULL) {
+        const char *kname = NULL;
+        if ((js != NULL && jm != NULL) ||
+            dt_config_string(js != NULL ? js : jm, &kname) != DT_OK) {
+            dt_sink_error(ctx, "%s: the name of a key in the key store (\"sign\": an Ed25519 "
+                               "key, or \"mac\": a MAC key; one of them)", js ? "sign" : "mac");
+            return DT_EPARSE;
+        }
+        rc = dt_sink_key(ctx, kname, js != NULL ? DT_KEY_SIGN : DT_KEY_MAC, &s->key);
+        if (rc != DT_OK)
+            return rc; /* dt_sink_key said why */
+    }
     for (size_t i = 0; i < s->n; i++) {
         const dt_mapping *m = dt_sink_mapping(ctx, i);
+        if (s->key != NULL && dt_cmd_address(s->target, m->native, s->topic[i].address) != DT_OK) {
+            dt_sink_error(ctx, "mapping[%zu].native: \"%s\": no command address", i, m->native);
+            return DT_EPARSE;
+        }
         if (m->native == NULL) {
             dt_sink_error(ctx, "mapping[%zu]: \"native\" names the target's signal (its id in "
                                "its contract's accept), not a channel", i);
@@ -451,8 +489,10 @@ static void twinsnk_close(void *self)
     twinsnk *s = self; /* the subscription: as the mqtt source's close says */
     dt__free(&s->alloc, s->topic);
     dt__free(&s->alloc, s->pending);
+    dt_key_free(s->key);
     s->topic = NULL;
     s->pending = NULL;
+    s->key = NULL;
 }
 
 static int prepare(twinsnk *s, dt_sink_ctx *ctx, const dt_config *cfg, int open)

@@ -31,7 +31,7 @@ typedef struct trusted {
 struct dt_cmd_verifier {
     const dt_allocator *a;
     char twin[256];
-    dt_time max_deadline, max_age;
+    dt_time max_deadline, max_age, skew;
     int require_belief;
     trusted tr[2 * DT_CMDAUTH_TRUST_MAX];
     size_t n_tr, n_issuers, n_estimators;
@@ -69,6 +69,14 @@ int dt_cmd_verifier_new(const char *twin, double max_deadline_s, const dt_alloca
     v->max_deadline = dt_time_from_sec(max_deadline_s);
     v->max_age = DT_TIME_MAX;
     *out = v;
+    return DT_OK;
+}
+
+int dt_cmd_verifier_set_skew(dt_cmd_verifier *v, double seconds)
+{
+    if (v == NULL || !(seconds >= 0 && seconds <= 1))
+        return DT_EINVAL;
+    v->skew = dt_time_from_sec(seconds);
     return DT_OK;
 }
 
@@ -237,7 +245,8 @@ static dt_cmdauth_error check(dt_cmd_verifier *v, const uint8_t *buf, size_t len
         return DT_CMDAUTH_WRONG_ADDRESS;
     if (!window_fresh(t, c->epoch, c->seq))
         return DT_CMDAUTH_REPLAYED;
-    if (c->t_issued > now || c->t_deadline - c->t_issued > v->max_deadline)
+    /* now + skew stays valid: |now| <= DT_TIME_LIMIT and skew <= 1 s */
+    if (c->t_issued > now + v->skew || c->t_deadline - c->t_issued > v->max_deadline)
         return DT_CMDAUTH_BAD_TIME;
     if (now > c->t_deadline)
         return DT_CMDAUTH_EXPIRED;

@@ -26,7 +26,8 @@ typedef struct actx {
     dt_diag *diag;
 } actx;
 
-static const char *const auth_keys[] = {"issuers", "beliefs", "max_belief_age", "deadline_max", NULL};
+static const char *const auth_keys[] = {"issuers",      "beliefs",    "max_belief_age",
+                                        "deadline_max", "clock_skew", NULL};
 static const char *const issuer_keys[] = {"name", "public", "mac", NULL};
 
 /* A public key from the description: 64 hex digits, not all zero (a
@@ -151,6 +152,10 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
             dt_cmd_address(name, dt_model_signal(t->model, (dt_signal_id)s)->id, au->addr[s]) != DT_OK)
             return dt__fail(&c, DT_EINVAL, P, "signal \"%s\": no address",
                             dt_model_signal(t->model, (dt_signal_id)s)->id);
+    const dt_config *jk = dt_config_get(j, "clock_skew");
+    if (jk != NULL && (!dt__cfg_is_number(jk) ||
+                       dt_cmd_verifier_set_skew(au->v, dt__cfg_num(jk)) != DT_OK))
+        return dt__fail(&c, DT_EPARSE, "dispatcher.auth.clock_skew", "seconds in [0, 1]");
     dt_keystore *ks = dt__io_keystore(t->io);
     if ((rc = read_list(t, &c, ji, "dispatcher.auth.issuers", 0, 0, ks)) != DT_OK)
         return rc;

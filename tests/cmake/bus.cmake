@@ -13,6 +13,9 @@ if(DTWIN_WITH_MQTT)
     target_link_libraries(test_bus_twins PRIVATE PkgConfig::MOSQUITTO)
     dtwin_unit_test(test_bus_commands)
     target_link_libraries(test_bus_commands PRIVATE PkgConfig::MOSQUITTO)
+    # signed commands between twins, a forger on the broker
+    dtwin_unit_test(test_bus_signed)
+    target_link_libraries(test_bus_signed PRIVATE PkgConfig::MOSQUITTO)
     dtwin_unit_test(test_redteam_cmd)
     target_link_libraries(test_redteam_cmd PRIVATE PkgConfig::MOSQUITTO)
     # the twin sink: commands to another twin, acks read back
