@@ -13,6 +13,7 @@
 
 #include "alloc_counter.h"
 #include "dtwin/dtwin.h"
+#include "key_scan.h"
 #include "membuf.h"
 
 #define S DT_NS_PER_S
@@ -442,6 +443,62 @@ static void test_revoke_replay_alloc(void **state)
     free(log.p);
 }
 
+/* A twin that verifies MAC'd commands holds the shared key: its bytes never
+ * reach a block the twin frees, nor its flight log. */
+static void test_mac_key_never_in_freed_memory_or_log(void **state)
+{
+    (void)state;
+    assert_int_equal(dt_key_generate(K.dir, "fast", DT_KEY_MAC, NULL), 0);
+    scan sc;
+    memset(&sc, 0, sizeof sc);
+    char p[128];
+    snprintf(p, sizeof p, "%s/fast.key", K.dir);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(sc.key, 1, sizeof sc.key, f), sizeof sc.key);
+    fclose(f);
+    dt_key *fast = NULL;
+    assert_int_equal(dt_key_load(K.ks, "fast", DT_KEY_MAC, &fast, NULL), 0);
+    dt_allocator al = {scan_malloc, scan_realloc, scan_free, &sc};
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.allocator = &al;
+    o.keys = K.ks;
+    char a[640];
+    snprintf(a, sizeof a,
+             "{\"issuers\":[{\"name\":\"planner\",\"public\":\"%s\"},"
+             "{\"name\":\"fast\",\"mac\":\"fast\"}],\"deadline_max\":1}", K.planner_hex);
+    dt_diag d;
+    dt_twin *t = load(make_doc(a, NULL), &o, &d);
+    assert_non_null(t);
+    membuf log = {0};
+    assert_int_equal(dt_twin_record(t, mem_write, &log), 0);
+    dt_time now = 1 * S;
+    assert_int_equal(dt_twin_start(t, now), 0);
+    planner_c fp = {fast, 1, 0}, pp = {K.planner, 1, 0};
+    uint8_t rec[DT_CMDAUTH_MAX];
+    for (int k = 0; k < 100; k++) {
+        now += 10 * MS;
+        sense(t, now, 0.9);
+        assert_int_equal(dt_twin_step(t, now), 0);
+        size_t len = plan(k % 2 ? &fp : &pp, NULL, 0.9, now, rec);
+        assert_int_equal(dt_twin_submit_signed(t, rec, len), 0);
+        dt_command out[4];
+        (void)drain(t, out, 4);
+    }
+    now += 10 * MS;
+    assert_int_equal(dt_twin_step(t, now), 0);
+    dt_cmdauth_stats st;
+    dt_twin_cmdauth_stats(t, &st);
+    assert_int_equal(st.verified, 100);
+    dt_twin_destroy(t);
+    assert_true(sc.blocks > 10);
+    assert_int_equal(sc.hits, 0);
+    assert_true(log.n > 100 * DT_CMDAUTH_FIXED);
+    assert_false(scan_holds(log.p, log.n, sc.key));
+    free(log.p);
+    dt_key_free(fast);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_compromised_component),
         cmocka_unit_test(test_revoke_replay_alloc),
+        cmocka_unit_test(test_mac_key_never_in_freed_memory_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

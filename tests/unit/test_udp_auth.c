@@ -16,6 +16,7 @@
 #include "dtwin/dtwin.h"
 
 #include "udp_auth_rig.h"
+#include "key_scan.h"
 
 /* A one-record version 3 frame under key (value v, time t). */
 static size_t frame3(uint8_t *b, const dt_key *key, uint16_t epoch, uint32_t seq, double v,
@@ -381,50 +382,6 @@ static void test_keyed_sink(void **state)
 }
 
 /* ---- the key bytes never in a block the twin freed ---- */
-
-typedef struct scan {
-    unsigned char key[DT_KEY_BYTES];
-    size_t blocks, hits;
-} scan;
-
-static void *scan_malloc(void *user, size_t n)
-{
-    (void)user;
-    size_t *p = calloc(1, sizeof(size_t) * 2 + n); /* zeroed: the scan reads every byte */
-    if (p == NULL)
-        return NULL;
-    p[0] = n;
-    return p + 2;
-}
-
-static void scan_free(void *user, void *ptr)
-{
-    scan *s = user;
-    if (ptr == NULL)
-        return;
-    size_t *p = (size_t *)ptr - 2;
-    const unsigned char *b = ptr;
-    s->blocks++;
-    /* any 8 consecutive bytes of the key betray it */
-    for (size_t i = 0; p[0] >= 8 && i + 8 <= p[0]; i++)
-        for (size_t o = 0; o + 8 <= DT_KEY_BYTES; o++)
-            if (memcmp(b + i, s->key + o, 8) == 0) {
-                s->hits++;
-                break;
-            }
-    free(p);
-}
-
-static void *scan_realloc(void *user, void *ptr, size_t n)
-{
-    void *q = scan_malloc(user, n);
-    if (q != NULL && ptr != NULL) {
-        size_t old = ((size_t *)ptr)[-2];
-        memcpy(q, ptr, old < n ? old : n);
-        scan_free(user, ptr);
-    }
-    return q;
-}
 
 static void test_key_bytes_never_in_freed_memory(void **state)
 {
