@@ -188,6 +188,27 @@ void dt__twin_auth_queued(dt_twin *t, size_t slot)
         t->auth->rec_len[slot] = 0;
 }
 
+/* A decoded record queued for the next dispatch with its bytes (verified
+ * there); NULL when the queue is full. */
+static const dt_command *queue(dt_twin *t, dt_signal_id sig, const dt_signed_command *sc,
+                               const void *record, size_t len, uint16_t origin)
+{
+    if (t->n_pending == QUEUE_CAP)
+        return NULL;
+    size_t slot = t->n_pending++;
+    dt_command *c = &t->pending[slot];
+    memset(c, 0, sizeof *c);
+    c->signal = (uint32_t)sig;
+    c->value = sc->value;
+    c->t_issued = sc->t_issued;
+    c->t_deadline = sc->t_deadline;
+    c->seq = ++t->disp.seq;
+    c->origin = origin;
+    memcpy(t->auth->rec[slot], record, len);
+    t->auth->rec_len[slot] = (uint16_t)len;
+    return c;
+}
+
 int dt_twin_submit_signed(dt_twin *t, const void *record, size_t len)
 {
     if (t != NULL && t->partitioned) { /* the control plane submits now */
@@ -224,19 +245,9 @@ int dt__twin_submit_signed(dt_twin *t, const void *record, size_t len)
         dt__fmt(t->err, sizeof t->err, "signed command: addressed to no signal of this twin");
         return DT_ENOTFOUND;
     }
-    if (t->n_pending == QUEUE_CAP)
+    const dt_command *c = queue(t, (dt_signal_id)s, &sc, record, len, DT_ORIGIN_HOST);
+    if (c == NULL)
         return DT_EFULL;
-    size_t slot = t->n_pending++;
-    dt_command *c = &t->pending[slot];
-    memset(c, 0, sizeof *c);
-    c->signal = (uint32_t)s;
-    c->value = sc.value;
-    c->t_issued = sc.t_issued;
-    c->t_deadline = sc.t_deadline;
-    c->seq = ++t->disp.seq;
-    c->origin = DT_ORIGIN_HOST;
-    memcpy(au->rec[slot], record, len);
-    au->rec_len[slot] = (uint16_t)len;
     if (t->rec_write != NULL)
         dt__twin_rec_signed(t, record, len);
     return DT_OK;
@@ -269,19 +280,9 @@ int dt__twin_submit_remote_signed(dt_twin *t, const uint8_t *rec, size_t len, dt
         au->at_submit[DT_CMDAUTH_WRONG_ADDRESS]++;
         return DT_ENOTFOUND;
     }
-    if (t->n_pending == QUEUE_CAP)
+    const dt_command *c = queue(t, sig, &sc, rec, len, origin);
+    if (c == NULL)
         return DT_EFULL;
-    size_t slot = t->n_pending++;
-    dt_command *c = &t->pending[slot];
-    memset(c, 0, sizeof *c);
-    c->signal = (uint32_t)sig;
-    c->value = sc.value;
-    c->t_issued = sc.t_issued;
-    c->t_deadline = sc.t_deadline;
-    c->seq = ++t->disp.seq;
-    c->origin = origin;
-    memcpy(au->rec[slot], rec, len);
-    au->rec_len[slot] = (uint16_t)len;
     if (seq != NULL)
         *seq = c->seq;
     if (t->rec_write != NULL) /* a replay takes it at the same point */
