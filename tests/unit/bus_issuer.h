@@ -140,6 +140,18 @@ static inline uint64_t bus_counter(dt_twin *t, const char *name)
     return 0;
 }
 
+/* Counter `name` of the twin's first sink (a twin sink: "acks_applied"). */
+static inline uint64_t sink_counter(dt_twin *t, const char *name)
+{
+    dt_counter c[64];
+    size_t n = dt_io_sink_counters(dt_twin_io(t), 0, c, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return c[i].value;
+    fail_msg("no counter %s", name);
+    return 0;
+}
+
 static inline dt_twin *receiver(const dtt_broker *b, const dt_allocator *alloc)
 {
     char port[16], bus[256], doc[4096];

@@ -56,17 +56,6 @@ static const char iss_signed_fmt[] =
     "\"dispatcher\":{\"max_data_age\":5,\"safe\":{\"open\":0}},"
     "%s},\"loop\":{\"period\":0.01}}";
 
-static uint64_t sink_counter(dt_twin *t, const char *name)
-{
-    dt_counter c[64];
-    size_t n = dt_io_sink_counters(dt_twin_io(t), 0, c, 64);
-    for (size_t i = 0; i < n && i < 64; i++)
-        if (strcmp(c[i].name, name) == 0)
-            return c[i].value;
-    fail_msg("no counter %s", name);
-    return 0;
-}
-
 /* What the forger sees on the receiver's cmd/ topics: the issuer's records. */
 typedef struct capture {
     uint8_t rec[8][DT_CMDAUTH_MAX];
