@@ -100,8 +100,10 @@ static int add(dt_cmd_verifier *v, const char *name, int role, unsigned alg,
     unsigned char id[DT_CMDAUTH_ID_BYTES];
     if (pk != NULL)
         dt__pk_fingerprint(pk, id);
-    else
+    else if (mac != NULL)
         dt__key_fingerprint(mac, id);
+    else
+        return DT_EINVAL;
     if (find(v, id, ROLE_ISSUER) != NULL || find(v, id, ROLE_ESTIMATOR) != NULL)
         return DT_EEXIST;
     size_t *n = role == ROLE_ISSUER ? &v->n_issuers : &v->n_estimators;
