@@ -87,6 +87,7 @@ typedef enum dt_cmdauth_error {
     DT_CMDAUTH_STALE_BELIEF,    /**< the belief is older than the verifier's limit, or from the future */
     DT_CMDAUTH_BAD_TIME,        /**< issued after now, or a deadline too far ahead */
     DT_CMDAUTH_EXPIRED,         /**< past its deadline at now */
+    DT_CMDAUTH_BEFORE_START,    /**< issued before the verifier's start (dt_cmd_verifier_since) */
     DT_CMDAUTH__COUNT
 } dt_cmdauth_error;
 
@@ -169,6 +170,14 @@ DT_API int dt_cmd_verifier_new(const char *twin, double max_deadline_s,
  *  @param v the verifier. @param seconds 0..1.
  *  @retval DT_EINVAL NULL, or out of range. */
 DT_API int dt_cmd_verifier_set_skew(dt_cmd_verifier *v, double seconds);
+/** Refuses every record issued before t0 (a twin sets its start time): a
+ *  record of an earlier run of the actuator side, replayed after a restart
+ *  while its deadline still lies ahead, is refused whatever its epoch. It
+ *  holds where the time base runs on across restarts (a wall clock, or a
+ *  monotonic clock within one boot).
+ *  @param v the verifier. @param t0 the earliest t_issued taken.
+ *  @retval DT_EINVAL NULL or t0 outside the valid range. */
+DT_API int dt_cmd_verifier_since(dt_cmd_verifier *v, dt_time t0);
 /** Frees a verifier (the MAC keys it was given stay the caller's). NULL: no-op.
  *  @param v the verifier. */
 DT_API void dt_cmd_verifier_free(dt_cmd_verifier *v);

@@ -31,7 +31,7 @@ typedef struct trusted {
 struct dt_cmd_verifier {
     const dt_allocator *a;
     char twin[256];
-    dt_time max_deadline, max_age, skew;
+    dt_time max_deadline, max_age, skew, since;
     int require_belief;
     trusted tr[2 * DT_CMDAUTH_TRUST_MAX];
     size_t n_tr, n_issuers, n_estimators;
@@ -44,7 +44,7 @@ static const char *const err_names[DT_CMDAUTH__COUNT] = {
     "verified",          "malformed",     "unknown_issuer", "revoked",
     "bad_signature",     "replayed",      "wrong_address",  "no_belief",
     "unknown_estimator", "bad_belief",    "stale_belief",   "bad_time",
-    "expired"};
+    "expired",           "before_start"};
 
 const char *dt_cmdauth_error_name(dt_cmdauth_error e)
 {
@@ -68,7 +68,16 @@ int dt_cmd_verifier_new(const char *twin, double max_deadline_s, const dt_alloca
     memcpy(v->twin, twin, strlen(twin) + 1);
     v->max_deadline = dt_time_from_sec(max_deadline_s);
     v->max_age = DT_TIME_MAX;
+    v->since = -DT_TIME_LIMIT;
     *out = v;
+    return DT_OK;
+}
+
+int dt_cmd_verifier_since(dt_cmd_verifier *v, dt_time t0)
+{
+    if (v == NULL || !dt_time_valid(t0))
+        return DT_EINVAL;
+    v->since = t0;
     return DT_OK;
 }
 
@@ -247,6 +256,8 @@ static dt_cmdauth_error check(dt_cmd_verifier *v, const uint8_t *buf, size_t len
         return DT_CMDAUTH_WRONG_ADDRESS;
     if (!window_fresh(t, c->epoch, c->seq))
         return DT_CMDAUTH_REPLAYED;
+    if (c->t_issued < v->since)
+        return DT_CMDAUTH_BEFORE_START;
     /* now + skew stays valid: |now| <= DT_TIME_LIMIT and skew <= 1 s */
     if (c->t_issued > now + v->skew || c->t_deadline - c->t_issued > v->max_deadline)
         return DT_CMDAUTH_BAD_TIME;

@@ -180,6 +180,13 @@ void dt__twin_auth_free(dt_twin *t)
     t->auth = NULL;
 }
 
+void dt__twin_auth_start(dt_twin *t, dt_time now)
+{
+    /* now was checked by dt_twin_start: valid, so this cannot fail */
+    if (t->auth != NULL)
+        (void)dt_cmd_verifier_since(t->auth->v, now);
+}
+
 /* Queued commands without a record (the host's dt_twin_submit, another
  * twin's unsigned command) are marked as such. */
 void dt__twin_auth_queued(dt_twin *t, size_t slot)

@@ -157,6 +157,7 @@ int dt_twin_start(dt_twin *t, dt_time now)
     t->now = now;
     t->last_arrival_applied = DT_TIME_MIN;
     t->started = 1;
+    dt__twin_auth_start(t, now);
     if (t->rec_write != NULL)
         dt__twin_rec_time(t, REC_START, now);
     return DT_OK;

@@ -172,6 +172,8 @@ enum { REC_START = 1, REC_STEP = 2, REC_SAMPLES = 3, REC_SUBMIT = 4, REC_SINK = 
 int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag);
 void dt__twin_auth_free(dt_twin *t);
 void dt__twin_auth_queued(dt_twin *t, size_t slot);
+/* At start: records issued before now are refused from now on. */
+void dt__twin_auth_start(dt_twin *t, dt_time now);
 int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now);
 /* dt_twin_submit_signed and dt_twin_revoke without the partition's check:
  * the planes' and a replay's way in */

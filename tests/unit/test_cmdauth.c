@@ -275,6 +275,13 @@ static void test_address_and_time(void **state)
     n = sign(K.planner, &c, b);
     assert_int_equal(dt_cmd_verify(v, b, n, "valve", now, NULL), DT_CMDAUTH_EXPIRED);
     assert_int_equal(dt_cmd_verify(v, b, n, "valve", INT64_MIN, NULL), DT_CMDAUTH_MALFORMED);
+    /* issued before the verifier's start: refused, though its deadline is ahead */
+    assert_int_equal(dt_cmd_verifier_since(v, INT64_MIN), DT_EINVAL);
+    assert_int_equal(dt_cmd_verifier_since(v, now - S / 20 + 1), 0);
+    c = cmd_at(1, now - S / 20, 1.0);
+    n = sign(K.planner, &c, b);
+    assert_int_equal(dt_cmd_verify(v, b, n, "valve", now, NULL), DT_CMDAUTH_BEFORE_START);
+    assert_int_equal(dt_cmd_verifier_since(v, now - S / 20), 0);
     /* seq 1 was never taken: it still is */
     c = cmd_at(1, now, 1.0);
     n = sign(K.planner, &c, b);
@@ -282,6 +289,7 @@ static void test_address_and_time(void **state)
     assert_int_equal(refused(v, DT_CMDAUTH_WRONG_ADDRESS), 2);
     assert_int_equal(refused(v, DT_CMDAUTH_BAD_TIME), 2);
     assert_int_equal(refused(v, DT_CMDAUTH_EXPIRED), 1);
+    assert_int_equal(refused(v, DT_CMDAUTH_BEFORE_START), 1);
     dt_cmd_verifier_free(v);
 }
 

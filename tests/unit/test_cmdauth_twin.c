@@ -443,6 +443,59 @@ static void test_revoke_replay_alloc(void **state)
     free(log.p);
 }
 
+/* A recording of the planner's commands to one run of the twin, replayed
+ * to its next run while their deadlines still lie ahead (a restart within
+ * the deadline): refused as issued before the start, whatever the epoch;
+ * the planner's next commands go through. */
+static void test_replay_after_restart(void **state)
+{
+    (void)state;
+    dt_diag d;
+    planner_c pl = {K.planner, 1, 0};
+    uint8_t rec[20][DT_CMDAUTH_MAX];
+    size_t len[20];
+    dt_time now = 1 * S;
+    dt_twin *t = load(make_doc(full_auth(), NULL), NULL, &d);
+    assert_non_null(t);
+    estimator_c est = {K.estimator, 0};
+    assert_int_equal(dt_twin_start(t, now), 0);
+    for (int k = 0; k < 20; k++) {
+        now += 1 * MS;
+        sense(t, now, 0.9);
+        assert_int_equal(dt_twin_step(t, now), 0);
+        dt_belief_token tok = est_token(&est, t, now);
+        len[k] = plan(&pl, &tok, 0.9, now, rec[k]);
+        assert_int_equal(dt_twin_submit_signed(t, rec[k], len[k]), 0);
+    }
+    dt_twin_destroy(t);
+    /* the next run, 10 ms later: every recorded deadline (100 ms) still ahead */
+    now += 10 * MS;
+    t = load(make_doc(full_auth(), NULL), NULL, &d);
+    assert_non_null(t);
+    assert_int_equal(dt_twin_start(t, now), 0);
+    for (int k = 0; k < 20; k++)
+        assert_int_equal(dt_twin_submit_signed(t, rec[k], len[k]), 0);
+    now += 1 * MS;
+    sense(t, now, 0.9);
+    assert_int_equal(dt_twin_step(t, now), 0);
+    dt_cmdauth_stats st;
+    dt_twin_cmdauth_stats(t, &st);
+    assert_int_equal(st.verified, 0);
+    assert_int_equal(st.refused[DT_CMDAUTH_BEFORE_START], 20);
+    /* the planner after its own restart: a new epoch, fresh times */
+    pl.epoch++;
+    pl.seq = 0;
+    dt_belief_token tok = est_token(&est, t, now);
+    size_t n = plan(&pl, &tok, 0.9, now, rec[0]);
+    assert_int_equal(dt_twin_submit_signed(t, rec[0], n), 0);
+    now += 1 * MS;
+    sense(t, now, 0.9);
+    assert_int_equal(dt_twin_step(t, now), 0);
+    dt_twin_cmdauth_stats(t, &st);
+    assert_int_equal(st.verified, 1);
+    dt_twin_destroy(t);
+}
+
 /* A twin that verifies MAC'd commands holds the shared key: its bytes never
  * reach a block the twin frees, nor its flight log. */
 static void test_mac_key_never_in_freed_memory_or_log(void **state)
@@ -506,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_compromised_component),
         cmocka_unit_test(test_revoke_replay_alloc),
+        cmocka_unit_test(test_replay_after_restart),
         cmocka_unit_test(test_mac_key_never_in_freed_memory_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
