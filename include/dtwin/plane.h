@@ -62,7 +62,9 @@ typedef struct dt_plane_stats {
                                  setpoint or parameter not finite or outside its
                                  signal's limits, a time outside the limit) */
     uint64_t refused;       /**< refused for their arguments or the twin's state:
-                                 DT_EINVAL, DT_ENOTFOUND, DT_EUNSUPPORTED, DT_ESTATE */
+                                 DT_EINVAL, DT_ENOTFOUND, DT_EUNSUPPORTED, DT_ESTATE,
+                                 DT_EFULL (256 commands queued), DT_EPARSE (not a
+                                 signed record) */
     uint64_t raw_refused;   /**< the twin's: raw calls refused since partitioning
                                  (dt_twin_submit, the raw accessors, a second
                                  dt_twin_planes); the same on every handle */

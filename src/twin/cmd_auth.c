@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../bus/bus.h"
 #include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "twin_internal.h"
@@ -18,7 +19,7 @@ struct dt__twin_auth {
     unsigned char (*addr)[DT_CMDAUTH_ADDRESS_BYTES]; /* per signal; commanded ones only used */
     uint8_t (*rec)[DT_CMDAUTH_MAX];                  /* per pending command */
     uint16_t *rec_len;                               /* 0: unsigned */
-    uint64_t unsigned_refused, revoked_dropped;
+    uint64_t unsigned_refused, revoked_dropped, queue_full;
     uint64_t at_submit[DT_CMDAUTH__COUNT]; /* refused before the queue */
 };
 
@@ -144,7 +145,11 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     au->rec_len = dt__calloc(&t->alloc, QUEUE_CAP, sizeof *au->rec_len);
     if (au->addr == NULL || au->rec == NULL || au->rec_len == NULL)
         return dt__fail(&c, DT_ENOMEM, P, "out of memory");
-    const char *name = dt_model_name(t->model);
+    /* a twin is addressed by its name on the bus (bus.twin, which defaults to
+     * the description's name): what a twin sink that commands it knows */
+    const char *name = dt__bus_twin(t->io);
+    if (name[0] == '\0')
+        name = dt_model_name(t->model);
     if ((rc = dt_cmd_verifier_new(name, dl, &t->alloc, &au->v)) != DT_OK)
         return dt__fail(&c, rc, P, "the twin's name \"%s\" cannot address commands", name);
     for (size_t s = 0; s < t->n_sig; s++)
@@ -200,8 +205,10 @@ void dt__twin_auth_queued(dt_twin *t, size_t slot)
 static const dt_command *queue(dt_twin *t, dt_signal_id sig, const dt_signed_command *sc,
                                const void *record, size_t len, uint16_t origin)
 {
-    if (t->n_pending == QUEUE_CAP)
+    if (t->n_pending == QUEUE_CAP) {
+        t->auth->queue_full++;
         return NULL;
+    }
     size_t slot = t->n_pending++;
     dt_command *c = &t->pending[slot];
     memset(c, 0, sizeof *c);
@@ -376,5 +383,6 @@ int dt_twin_cmdauth_stats(const dt_twin *t, dt_cmdauth_stats *out)
         out->refused[e] += t->auth->at_submit[e];
     out->unsigned_refused = t->auth->unsigned_refused;
     out->revoked_dropped = t->auth->revoked_dropped;
+    out->queue_full = t->auth->queue_full;
     return DT_OK;
 }

@@ -63,7 +63,8 @@ static int leave(dt_plane *p, int rc)
 {
     if (rc == DT_ERANGE)
         p->range_refused++;
-    else if (rc == DT_EINVAL || rc == DT_ENOTFOUND || rc == DT_EUNSUPPORTED || rc == DT_ESTATE)
+    else if (rc == DT_EINVAL || rc == DT_ENOTFOUND || rc == DT_EUNSUPPORTED || rc == DT_ESTATE ||
+             rc == DT_EFULL || rc == DT_EPARSE)
         p->refused++;
     return rc;
 }

@@ -4,7 +4,9 @@
  * else. A forger on the broker (a plain libmosquitto client, allowed to
  * publish on the receiver's cmd/ topics) sends unsigned commands, records
  * signed with its own key, the issuer's records replayed and changed, and
- * records for another signal: none is carried out, each is counted. */
+ * records for another signal: none is carried out, each is counted. The
+ * receiver's name on the bus ("rcv") is not its description's name: records
+ * address a twin by the former. */
 #define _DEFAULT_SOURCE /* before any system header: kill, mkdtemp, nanosleep */
 #include <poll.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ static char keydir[64];
 static char planner_hex[65];
 
 static const char rcv_signed_fmt[] =
-    "{\"dtwin\":1,\"name\":\"rcv\",\"assets\":[{\"id\":\"plant\"}],\"signals\":["
+    "{\"dtwin\":1,\"name\":\"rcvplant\",\"assets\":[{\"id\":\"plant\"}],\"signals\":["
     "{\"id\":\"valve\",\"asset\":\"plant\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
     " \"role\":\"commanded\",\"limits\":{\"min\":0,\"max\":1}},"
     "{\"id\":\"pump\",\"asset\":\"plant\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
@@ -39,7 +41,7 @@ static const char rcv_signed_fmt[] =
     "  \"mapping\":[{\"signal\":\"valve\"},{\"signal\":\"pump\"}]}],"
     "\"dispatcher\":{\"max_data_age\":5,\"safe\":{\"valve\":0,\"pump\":0},"
     "  \"auth\":{\"issuers\":[{\"name\":\"planner\",\"public\":\"%s\"}],\"deadline_max\":60}},"
-    "%s,\"accept\":[{\"signal\":\"valve\",\"deadline_max\":60},"
+    "%s,\"twin\":\"rcv\",\"accept\":[{\"signal\":\"valve\",\"deadline_max\":60},"
     "  {\"signal\":\"pump\",\"deadline_max\":60}]},\"loop\":{\"period\":0.01}}";
 
 static const char iss_signed_fmt[] =
