@@ -712,13 +712,20 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-int main(void)
+/* argv[1]: only the tests of that name (ctest registers each by name) */
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_corruption),         cmocka_unit_test(test_repetition),
-        cmocka_unit_test(test_incorrect_sequence), cmocka_unit_test(test_loss),
-        cmocka_unit_test(test_unacceptable_delay), cmocka_unit_test(test_insertion),
-        cmocka_unit_test(test_masquerade),         cmocka_unit_test(test_addressing),
+        cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_repetition),
+        cmocka_unit_test(test_incorrect_sequence),
+        cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_unacceptable_delay),
+        cmocka_unit_test(test_insertion),
+        cmocka_unit_test(test_masquerade),
+        cmocka_unit_test(test_addressing),
     };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
