@@ -16,6 +16,10 @@ if(DTWIN_WITH_MQTT)
     # signed commands between twins, a forger on the broker
     dtwin_unit_test(test_bus_signed)
     target_link_libraries(test_bus_signed PRIVATE PkgConfig::MOSQUITTO)
+    # the eight IEC 61784-3 communication errors on signed commands over the
+    # broker, 1000 injections each
+    dtwin_unit_test(test_faults_bus)
+    target_link_libraries(test_faults_bus PRIVATE PkgConfig::MOSQUITTO)
     dtwin_unit_test(test_redteam_cmd)
     target_link_libraries(test_redteam_cmd PRIVATE PkgConfig::MOSQUITTO)
     # the twin sink: commands to another twin, acks read back

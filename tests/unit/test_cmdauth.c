@@ -434,13 +434,20 @@ static void test_random_records(void **state)
     dt_cmd_verifier_free(v);
 }
 
-int main(void)
+/* argv[1]: only the tests of that name (ctest registers each by name,
+ * one cmocka_unit_test per line) */
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_forgeries),
-        cmocka_unit_test(test_replays),             cmocka_unit_test(test_address_and_time),
-        cmocka_unit_test(test_belief_tokens),       cmocka_unit_test(test_revoke_mac_settings),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_forgeries),
+        cmocka_unit_test(test_replays),
+        cmocka_unit_test(test_address_and_time),
+        cmocka_unit_test(test_belief_tokens),
+        cmocka_unit_test(test_revoke_mac_settings),
         cmocka_unit_test(test_random_records),
     };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

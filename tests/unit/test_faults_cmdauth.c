@@ -413,17 +413,25 @@ static void test_addressing(void **state)
     }
 }
 
-int main(void)
+/* argv[1]: only the tests of that name (ctest registers each by name,
+ * one cmocka_unit_test per line) */
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_corruption),    cmocka_unit_test(test_repetition),
-        cmocka_unit_test(test_incorrect_sequence), cmocka_unit_test(test_loss),
-        cmocka_unit_test(test_unacceptable_delay), cmocka_unit_test(test_insertion),
-        cmocka_unit_test(test_masquerade),    cmocka_unit_test(test_addressing),
+        cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_repetition),
+        cmocka_unit_test(test_incorrect_sequence),
+        cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_unacceptable_delay),
+        cmocka_unit_test(test_insertion),
+        cmocka_unit_test(test_masquerade),
+        cmocka_unit_test(test_addressing),
     };
     int rc = setup(NULL);
     honest_keys[0] = planner;
     honest_keys[1] = fast;
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     if (rc == 0)
         rc = cmocka_run_group_tests(tests, NULL, NULL);
     teardown(NULL);
