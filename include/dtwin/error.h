@@ -32,7 +32,7 @@ extern "C" {
     X(EUNSUPPORTED, -17, "not supported")                                     \
     X(EUNSTABLE, -18, "closed loop unstable")                                 \
     X(EAUTH, -19, "authentication failed (a MAC or signature that does not verify, or no key)") \
-    X(EPERM, -20, "not permitted (a key file others can read or replace, or the planes taken already)") \
+    X(EPERM, -20, "not permitted (a key file others can read or replace, the planes taken already, or a signed command refused for its sequence, times or belief)") \
     X(EPLANE, -21, "not allowed through this plane (another plane's entry point, or a raw twin call the planes replaced)")
 
 /** Status codes. 0 is success; every failure is negative. */
@@ -57,7 +57,7 @@ typedef enum dt_status {
     DT_EUNSUPPORTED = -17,   /**< not supported */
     DT_EUNSTABLE = -18,      /**< closed loop unstable */
     DT_EAUTH = -19,          /**< authentication failed (MAC, signature, no key) */
-    DT_EPERM = -20,          /**< not permitted (an insecure key file; the planes taken already) */
+    DT_EPERM = -20,          /**< not permitted (an insecure key file; the planes taken already; an authentic signed command refused) */
     DT_EPLANE = -21,         /**< another plane's entry point, or a raw call the planes replaced */
     DT__ERR_LAST = -22       /**< one past the last code (internal) */
 } dt_status;

@@ -101,7 +101,10 @@ void dt__bus_cmd_drain(dt__bus *b, dt_time now)
         dt__bus_cmd *q = &b->queue[b->q_head];
         if (now > q->cmd.t_deadline) {
             b->st.cmd_expired++;
-            publish_ack(b, q->issuer, q->issuer_seq, DT_DISP_EXPIRED, 0, now);
+            if (q->rec_len != 0) /* a deadline nobody verified: no answer in anyone's name */
+                b->st.acks_withheld++;
+            else
+                publish_ack(b, q->issuer, q->issuer_seq, DT_DISP_EXPIRED, 0, now);
         } else {
             size_t slot = DT__BUS_INFLIGHT;
             for (size_t i = 0; i < DT__BUS_INFLIGHT && slot == DT__BUS_INFLIGHT; i++)
@@ -128,7 +131,10 @@ void dt__bus_cmd_drain(dt__bus *b, dt_time now)
                     b->st.cmd_queue_full++;
                 else
                     b->st.cmd_refused++;
-                publish_ack(b, q->issuer, q->issuer_seq, DT_DISP_REFUSED, rc, now);
+                if (q->rec_len != 0 && (rc == DT_ENOTFOUND || rc == DT_EPARSE))
+                    b->st.acks_withheld++; /* refused before its signature was read */
+                else
+                    publish_ack(b, q->issuer, q->issuer_seq, DT_DISP_REFUSED, rc, now);
             }
         }
         b->q_head = (b->q_head + 1) % DT__BUS_CMD_QUEUE;
@@ -433,8 +439,16 @@ void dt__bus_cmd_decided(dt__bus *b, const dt_audit *au, dt_time t)
         return;
     for (size_t i = 0; i < DT__BUS_INFLIGHT; i++)
         if (b->inflight[i].twin_seq == au->cmd.seq) {
-            publish_ack(b, b->inflight[i].issuer, b->inflight[i].issuer_seq, au->decision,
-                        au->sink_status, t);
+            /* a signed record refused as not authentic (DT_EAUTH: no trusted
+             * key signed it) gets no ack: the topic's issuer and the seq it
+             * names are anyone's word, and an ack would tell that issuer its
+             * own command was refused */
+            if (b->inflight[i].rec_len != 0 && (au->decision & DT_DISP_REFUSED) &&
+                au->sink_status == DT_EAUTH)
+                b->st.acks_withheld++;
+            else
+                publish_ack(b, b->inflight[i].issuer, b->inflight[i].issuer_seq, au->decision,
+                            au->sink_status, t);
             b->inflight[i].twin_seq = 0;
             b->n_inflight--;
             return;
@@ -503,6 +517,7 @@ size_t dt__bus_cmd_counters(const dt__bus *b, dt_counter *out, size_t max)
         {"bus.cmd_signed_no_auth", b->st.cmd_signed_no_auth},
         {"bus.acks_published", b->st.acks_published},
         {"bus.acks_unsent", b->st.acks_unsent},
+        {"bus.acks_withheld", b->st.acks_withheld},
     };
     size_t n = sizeof c / sizeof c[0];
     for (size_t i = 0; out != NULL && i < n && i < max; i++)

@@ -110,6 +110,7 @@ typedef struct dt__bus_stats {
     uint64_t cmd_signed_no_auth; /* ... for a twin without dispatcher.auth */
     uint64_t acks_published;
     uint64_t acks_unsent; /* the connection was down or refused the publish */
+    uint64_t acks_withheld; /* refusals of signed records not authenticated: no ack */
     uint64_t cmd_bad[DT_BUSWIRE__COUNT];
 } dt__bus_stats;
 

@@ -362,8 +362,13 @@ int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now)
     dt_cmdauth_error e = dt_cmd_verify(au->v, au->rec[slot], au->rec_len[slot], sig, now, &sc);
     if (e == DT_CMDAUTH_EXPIRED)
         return DT_ETIMEOUT;
-    if (e != DT_CMDAUTH_OK)
+    /* not authentic (no trusted key signed it) or authentic and refused:
+     * the bus answers the second kind only */
+    if (e == DT_CMDAUTH_MALFORMED || e == DT_CMDAUTH_UNKNOWN_ISSUER || e == DT_CMDAUTH_REVOKED ||
+        e == DT_CMDAUTH_BAD_SIGNATURE)
         return DT_EAUTH;
+    if (e != DT_CMDAUTH_OK)
+        return DT_EPERM;
     cmd->value = sc.value; /* what the issuer signed, whatever the queue held */
     cmd->t_issued = sc.t_issued;
     cmd->t_deadline = sc.t_deadline;
