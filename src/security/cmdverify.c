@@ -250,14 +250,17 @@ static dt_cmdauth_error check(dt_cmd_verifier *v, const uint8_t *buf, size_t len
         return DT_CMDAUTH_BAD_TIME;
     if (now > c->t_deadline)
         return DT_CMDAUTH_EXPIRED;
+    /* a revoked estimator's token is refused whether or not tokens are
+     * required: revocation covers every record a key signed, and
+     * dt_cmd_verifier_revoked (the queue's drop) says so too */
+    if (c->has_belief && is_revoked(v, c->belief.estimator))
+        return DT_CMDAUTH_REVOKED;
     if (v->require_belief) {
         if (!c->has_belief)
             return DT_CMDAUTH_NO_BELIEF;
         trusted *e = find(v, c->belief.estimator, ROLE_ESTIMATOR);
         if (e == NULL)
             return DT_CMDAUTH_UNKNOWN_ESTIMATOR;
-        if (is_revoked(v, c->belief.estimator))
-            return DT_CMDAUTH_REVOKED;
         if (dt_belief_token_verify(e->pk, &c->belief, NULL, NULL, 0) != DT_OK)
             return DT_CMDAUTH_BAD_BELIEF;
         /* both times are valid (the decoder checked), so the difference fits */

@@ -97,10 +97,38 @@ static void test_seq_gaps_at_top(void **state)
     dt_cmd_verifier_free(v);
 }
 
+/* Before the fix: a verifier that requires no belief token took a record
+ * carrying a token of a revoked estimator key, although "from now on every
+ * record it signed, as issuer or as estimator, is refused" (cmdauth.h,
+ * docs/security.md); dt_cmd_verifier_revoked said 1 for the same record. */
+static void test_revoked_estimator_without_beliefs(void **state)
+{
+    (void)state;
+    dt_cmd_verifier *v = NULL;
+    assert_int_equal(dt_cmd_verifier_new("plant", 1, NULL, &v), 0);
+    unsigned char pk[32];
+    dt_key_public(K.planner, pk);
+    assert_int_equal(dt_cmd_verifier_trust(v, "planner", pk), 0);
+    assert_int_equal(dt_cmd_verifier_revoke(v, dt_key_id(K.estimator)), 0);
+    double x = 1, P = 0.1;
+    dt_time now = 10 * S;
+    dt_belief_token tok;
+    assert_int_equal(dt_belief_token_sign(K.estimator, now, 1, &x, &P, 1, &tok), 0);
+    uint8_t rec[DT_CMDAUTH_MAX];
+    size_t n = sign(K.planner, "plant", "valve", 1, 1, now, 0.5, &tok, rec);
+    assert_int_equal(dt_cmd_verifier_revoked(v, rec, n), 1);
+    assert_int_equal(dt_cmd_verify(v, rec, n, "valve", now, NULL), DT_CMDAUTH_REVOKED);
+    /* the same command without the token is the planner's and goes */
+    n = sign(K.planner, "plant", "valve", 1, 2, now, 0.5, NULL, rec);
+    assert_int_equal(dt_cmd_verify(v, rec, n, "valve", now, NULL), DT_CMDAUTH_OK);
+    dt_cmd_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seq_gaps_at_top),
+        cmocka_unit_test(test_revoked_estimator_without_beliefs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
