@@ -9,6 +9,7 @@
 #include "../adapters/adapters_internal.h"
 #include "../desc/desc.h"
 #include "../platform/internal.h"
+#include "children_internal.h"
 #include "twin_internal.h"
 
 struct dt__twin_auth {
@@ -145,6 +146,15 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     if (au->addr == NULL || au->rec == NULL || au->rec_len == NULL)
         return dt__fail(&c, DT_ENOMEM, P, "out of memory");
     const char *name = dt_model_name(t->model);
+    /* the address names the twin by its name: two twins that verify records
+     * under one name would each carry out the other's (found by a red-team
+     * test) */
+    for (size_t k = 0; k < t->n_kids; k++)
+        if (dt__twin_auth_name_clash(t, t->kids[k].t))
+            return dt__fail(&c, DT_EPARSE, P,
+                            "child \"%s\" is named \"%s\" too and takes signed commands: a "
+                            "record for one would be carried out by the other",
+                            t->kids[k].id, name);
     if ((rc = dt_cmd_verifier_new(name, dl, &t->alloc, &au->v)) != DT_OK)
         return dt__fail(&c, rc, P, "the twin's name \"%s\" cannot address commands", name);
     for (size_t s = 0; s < t->n_sig; s++)
@@ -163,6 +173,12 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
         return rc;
     dt__twin_disp_env(t); /* the dispatcher authenticates from now on */
     return DT_OK;
+}
+
+int dt__twin_auth_name_clash(const dt_twin *a, const dt_twin *b)
+{
+    return a != NULL && b != NULL && a->auth != NULL && b->auth != NULL &&
+           strcmp(dt_model_name(a->model), dt_model_name(b->model)) == 0;
 }
 
 void dt__twin_auth_free(dt_twin *t)

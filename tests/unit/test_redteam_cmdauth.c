@@ -124,11 +124,119 @@ static void test_revoked_estimator_without_beliefs(void **state)
     dt_cmd_verifier_free(v);
 }
 
+/* ---- twins ---- */
+
+/* A valve twin named `name` with dispatcher.auth trusting the planner. */
+static const char *valve_twin(char *buf, size_t cap, const char *name, const char *extra)
+{
+    snprintf(buf, cap,
+             "{\"dtwin\":1,\"name\":\"%s\",\"assets\":[{\"id\":\"a\"}],\"signals\":["
+             "{\"id\":\"level\",\"asset\":\"a\",\"quantity\":\"length\",\"unit\":\"m\","
+             " \"role\":\"measured\",\"noise\":{\"std\":0.01}},"
+             "{\"id\":\"valve\",\"asset\":\"a\",\"quantity\":\"dimensionless\",\"unit\":\"1\","
+             " \"role\":\"commanded\",\"limits\":{\"min\":0,\"max\":1}}],"
+             "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":10,"
+             " \"mapping\":[{\"native\":\"level\",\"signal\":\"level\"}]}],"
+             "\"sinks\":[{\"id\":\"act\",\"kind\":\"memory\","
+             " \"mapping\":[{\"native\":\"valve\",\"signal\":\"valve\"}]}],"
+             "\"dispatcher\":{\"safe\":{\"valve\":0},\"max_data_age\":10,"
+             " \"auth\":{\"issuers\":[{\"name\":\"planner\",\"public\":\"%s\"}],"
+             "\"deadline_max\":1}}%s}",
+             name, K.planner_hex, extra != NULL ? extra : "");
+    return buf;
+}
+
+static int load(const char *text, dt_twin **t, dt_diag *d)
+{
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    memset(d, 0, sizeof *d);
+    int rc = dt_twin_load_json(text, strlen(text), &o, t, d);
+    if (rc != 0 && getenv("DTT_VERBOSE") != NULL)
+        printf("load: %d %s: %s\n", rc, d->path, d->message);
+    return rc;
+}
+
+/* How many of the host's commands of `value` a twin's valve sink received
+ * (the safe state's own commands are not counted). */
+static size_t carried_out(dt_twin *t, double value)
+{
+    dt_command out[8];
+    size_t n = dt_memory_sink_read(dt_twin_io(t), 0, out, 8), k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += DT_ORIGIN_KIND(out[i].origin) == DT_ORIGIN_HOST && out[i].value == value;
+    return k;
+}
+
+/* Before the fix: a composite of two children loaded from one description
+ * (both named "pump") took the planner's record for the first child's valve
+ * on the second child's valve too: the address names the twin by its
+ * description's name, which nothing made unique, and each child keeps its
+ * own replay window. The fix refuses the composite at load. */
+static void test_children_same_name(void **state)
+{
+    (void)state;
+    char child[4096], doc[12288];
+    valve_twin(child, sizeof child, "pump", NULL);
+    snprintf(doc, sizeof doc,
+             "{\"dtwin\":1,\"name\":\"station\",\"assets\":[{\"id\":\"s\"}],\"signals\":["
+             "{\"id\":\"p\",\"asset\":\"s\",\"quantity\":\"length\",\"unit\":\"m\","
+             " \"role\":\"measured\",\"noise\":{\"std\":0.01}}],"
+             "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":10,"
+             " \"mapping\":[{\"native\":\"p\",\"signal\":\"p\"}]}],"
+             "\"children\":[{\"id\":\"pump_a\",\"twin\":%s},{\"id\":\"pump_b\",\"twin\":%s}]}",
+             child, child);
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = load(doc, &t, &d);
+    if (rc == 0) { /* the attack, as it ran before the fix */
+        dt_time now = 1 * S;
+        assert_int_equal(dt_twin_start(t, now), 0);
+        uint8_t rec[DT_CMDAUTH_MAX];
+        size_t n = sign(K.planner, "pump", "valve", 1, 1, now, 1.0, NULL, rec);
+        assert_int_equal(dt_twin_submit_signed(dt_twin_child(t, 0), rec, n), 0);
+        assert_int_equal(dt_twin_submit_signed(dt_twin_child(t, 1), rec, n), 0); /* moved */
+        now += 10 * MS;
+        dt_twin_step(t, now);
+        size_t a = carried_out(dt_twin_child(t, 0), 1.0), b = carried_out(dt_twin_child(t, 1), 1.0);
+        dt_twin_destroy(t);
+        printf("one record, carried out by pump_a %zu time(s) and by pump_b %zu time(s)\n", a,
+               b);
+        assert_int_equal(b, 0);
+        fail_msg("a composite whose signed-command twins share a name was loaded");
+    }
+    assert_int_equal(rc, DT_EPARSE);
+    assert_string_equal(d.path, "children[1]");
+    assert_non_null(strstr(d.message, "\"pump\""));
+    /* the parent's name counts too when the parent takes signed commands */
+    char extra[4608];
+    valve_twin(child, sizeof child, "station", NULL);
+    snprintf(extra, sizeof extra, ",\"children\":[{\"id\":\"pump_a\",\"twin\":%s}]", child);
+    assert_int_equal(load(valve_twin(doc, sizeof doc, "station", extra), &t, &d), DT_EPARSE);
+    assert_string_equal(d.path, "dispatcher.auth");
+    assert_non_null(strstr(d.message, "pump_a"));
+    /* distinct names load */
+    char c2[4096];
+    valve_twin(child, sizeof child, "pump1", NULL);
+    valve_twin(c2, sizeof c2, "pump2", NULL);
+    snprintf(doc, sizeof doc,
+             "{\"dtwin\":1,\"name\":\"station\",\"assets\":[{\"id\":\"s\"}],\"signals\":["
+             "{\"id\":\"p\",\"asset\":\"s\",\"quantity\":\"length\",\"unit\":\"m\","
+             " \"role\":\"measured\",\"noise\":{\"std\":0.01}}],"
+             "\"sources\":[{\"id\":\"m\",\"kind\":\"memory\",\"timeout\":10,"
+             " \"mapping\":[{\"native\":\"p\",\"signal\":\"p\"}]}],"
+             "\"children\":[{\"id\":\"pump_a\",\"twin\":%s},{\"id\":\"pump_b\",\"twin\":%s}]}",
+             child, c2);
+    assert_int_equal(load(doc, &t, &d), 0);
+    dt_twin_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seq_gaps_at_top),
         cmocka_unit_test(test_revoked_estimator_without_beliefs),
+        cmocka_unit_test(test_children_same_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
