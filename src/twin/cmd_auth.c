@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../adapters/adapters_internal.h"
+#include "../bus/bus.h"
 #include "../desc/desc.h"
 #include "../platform/internal.h"
 #include "children_internal.h"
@@ -148,7 +149,13 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     const char *name = dt_model_name(t->model);
     /* the address names the twin by its name: two twins that verify records
      * under one name would each carry out the other's (found by a red-team
-     * test) */
+     * test), and a twin sink signs for the target's bus name */
+    const char *bus_name = dt__bus_twin(t->io);
+    if (bus_name[0] != '\0' && strcmp(bus_name, name) != 0)
+        return dt__fail(&c, DT_EPARSE, P,
+                        "the bus knows this twin as \"%s\", its records are addressed to its "
+                        "name \"%s\": leave bus.twin out (it defaults to the name) or make "
+                        "them the same", bus_name, name);
     for (size_t k = 0; k < t->n_kids; k++)
         if (dt__twin_auth_name_clash(t, t->kids[k].t))
             return dt__fail(&c, DT_EPARSE, P,

@@ -231,12 +231,40 @@ static void test_children_same_name(void **state)
     dt_twin_destroy(t);
 }
 
+/* Before the fix: a twin with dispatcher.auth and "bus": {"twin": X} with X
+ * not its name verified records against its name while the twin sinks of
+ * other twins sign them for X (their "twin"): every signed bus command was
+ * refused (wrong_address), and two twins loaded from one description under
+ * two bus names shared one address (a record for one was carried out by the
+ * other). The fix refuses the description at load. */
+static void test_bus_name_not_address(void **state)
+{
+    (void)state;
+    char doc[8192];
+    const char *bus = ",\"bus\":{\"realm\":\"r\",\"twin\":\"pump-b\",\"broker\":{\"host\":"
+                      "\"127.0.0.1\",\"port\":1,\"tls\":\"none\"}}";
+    dt_twin *t = NULL;
+    dt_diag d;
+    int rc = load(valve_twin(doc, sizeof doc, "pump", bus), &t, &d);
+    if (rc == 0)
+        dt_twin_destroy(t);
+    assert_int_equal(rc, DT_EPARSE);
+    assert_string_equal(d.path, "dispatcher.auth");
+    assert_non_null(strstr(d.message, "pump-b"));
+    /* the bus name left to default (the name) loads */
+    bus = ",\"bus\":{\"realm\":\"r\",\"broker\":{\"host\":\"127.0.0.1\",\"port\":1,"
+          "\"tls\":\"none\"}}";
+    assert_int_equal(load(valve_twin(doc, sizeof doc, "pump", bus), &t, &d), 0);
+    dt_twin_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seq_gaps_at_top),
         cmocka_unit_test(test_revoked_estimator_without_beliefs),
         cmocka_unit_test(test_children_same_name),
+        cmocka_unit_test(test_bus_name_not_address),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
