@@ -258,6 +258,49 @@ static void test_bus_name_not_address(void **state)
     dt_twin_destroy(t);
 }
 
+/* Before the fix: an io pointer the host took with dt_twin_io before
+ * dt_twin_planes still applied commands straight to the actuator's sinks
+ * (dt_io_apply) after partitioning: no dispatcher, no signature, no limit. */
+static void test_io_kept_across_partition(void **state)
+{
+    (void)state;
+    char doc[8192];
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_equal(load(valve_twin(doc, sizeof doc, "plant", NULL), &t, &d), 0);
+    dt_io *io = dt_twin_io(t);   /* kept by a component */
+    dt_planes pl;
+    assert_int_equal(dt_twin_planes(t, &pl), 0);
+    dt_time now = 1 * S;
+    assert_int_equal(dt_mgmt_start(pl.mgmt, now), 0);
+    dt_signal_id v;
+    assert_int_equal(dt_model_find_signal(dt_twin_model(t), "valve", &v), 0);
+    dt_command c = {.signal = v, .seq = 1, .t_issued = now, .t_deadline = now + S, .value = 5};
+    assert_int_equal(dt_io_apply(io, &c), DT_EPLANE);
+    now += 10 * MS;
+    assert_int_equal(dt_twin_step(t, now), 0);
+    dt_command out[8];
+    size_t n = 0;
+    assert_int_equal(dt_data_sink_read(pl.data, "act", out, 8, &n), 0);
+    for (size_t i = 0; i < n; i++) /* the safe state's own commands only */
+        assert_int_equal(DT_ORIGIN_KIND(out[i].origin), DT_ORIGIN_DISPATCHER);
+    /* the twin's own dispatch still reaches the sink: a signed command */
+    uint8_t rec[DT_CMDAUTH_MAX];
+    size_t len = sign(K.planner, "plant", "valve", 1, 1, now, 0.25, NULL, rec);
+    assert_int_equal(dt_control_submit_signed(pl.control, rec, len), 0);
+    now += 10 * MS;
+    assert_int_equal(dt_twin_step(t, now), 0);
+    assert_int_equal(dt_data_sink_read(pl.data, "act", out, 8, &n), 0);
+    size_t host = 0;
+    for (size_t i = 0; i < n; i++)
+        host += DT_ORIGIN_KIND(out[i].origin) == DT_ORIGIN_HOST; /* (the safe value: no data) */
+    assert_int_equal(host, 1);
+    dt_plane_stats ps;
+    dt_plane_stats_get(pl.mgmt, &ps);
+    assert_true(ps.raw_refused >= 1);
+    dt_twin_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_revoked_estimator_without_beliefs),
         cmocka_unit_test(test_children_same_name),
         cmocka_unit_test(test_bus_name_not_address),
+        cmocka_unit_test(test_io_kept_across_partition),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
