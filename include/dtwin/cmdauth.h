@@ -102,6 +102,7 @@ typedef struct dt_cmdauth_stats {
     uint64_t unsigned_refused; /**< commands without a record, refused by a twin that
                                     requires signed commands */
     uint64_t revoked_dropped;  /**< queued commands dropped when their key was revoked */
+    uint64_t queue_full; /**< records refused with DT_EFULL: the twin's queue held 256 */
 } dt_cmdauth_stats;
 
 /** The target address of a command: BLAKE2b-128 over a domain, the twin's

@@ -20,7 +20,7 @@ struct dt__twin_auth {
     unsigned char (*addr)[DT_CMDAUTH_ADDRESS_BYTES]; /* per signal; commanded ones only used */
     uint8_t (*rec)[DT_CMDAUTH_MAX];                  /* per pending command */
     uint16_t *rec_len;                               /* 0: unsigned */
-    uint64_t unsigned_refused, revoked_dropped;
+    uint64_t unsigned_refused, revoked_dropped, queue_full;
     uint64_t at_submit[DT_CMDAUTH__COUNT]; /* refused before the queue */
 };
 
@@ -247,8 +247,10 @@ int dt__twin_submit_signed(dt_twin *t, const void *record, size_t len)
         dt__fmt(t->err, sizeof t->err, "signed command: addressed to no signal of this twin");
         return DT_ENOTFOUND;
     }
-    if (t->n_pending == QUEUE_CAP)
+    if (t->n_pending == QUEUE_CAP) { /* counted: every record ends in one counter */
+        au->queue_full++;
         return DT_EFULL;
+    }
     size_t slot = t->n_pending++;
     dt_command *c = &t->pending[slot];
     memset(c, 0, sizeof *c);
@@ -292,8 +294,10 @@ int dt__twin_submit_remote_signed(dt_twin *t, const uint8_t *rec, size_t len, dt
         au->at_submit[DT_CMDAUTH_WRONG_ADDRESS]++;
         return DT_ENOTFOUND;
     }
-    if (t->n_pending == QUEUE_CAP)
+    if (t->n_pending == QUEUE_CAP) { /* counted: every record ends in one counter */
+        au->queue_full++;
         return DT_EFULL;
+    }
     size_t slot = t->n_pending++;
     dt_command *c = &t->pending[slot];
     memset(c, 0, sizeof *c);
@@ -391,5 +395,6 @@ int dt_twin_cmdauth_stats(const dt_twin *t, dt_cmdauth_stats *out)
         out->refused[e] += t->auth->at_submit[e];
     out->unsigned_refused = t->auth->unsigned_refused;
     out->revoked_dropped = t->auth->revoked_dropped;
+    out->queue_full = t->auth->queue_full;
     return DT_OK;
 }

@@ -301,6 +301,40 @@ static void test_io_kept_across_partition(void **state)
     dt_twin_destroy(t);
 }
 
+/* Before the fix: a record the host submitted while 256 commands were
+ * queued got DT_EFULL and ended in no counter of dt_twin_cmdauth_stats,
+ * against "every record counts in exactly one of them". */
+static void test_queue_full_counted(void **state)
+{
+    (void)state;
+    char doc[8192];
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_equal(load(valve_twin(doc, sizeof doc, "plant", NULL), &t, &d), 0);
+    dt_time now = 1 * S;
+    assert_int_equal(dt_twin_start(t, now), 0);
+    uint8_t rec[DT_CMDAUTH_MAX];
+    uint64_t given = 0, full = 0;
+    for (uint64_t s = 1; s <= 300; s++) {
+        size_t n = sign(K.planner, "plant", "valve", 1, s, now, 0.5, NULL, rec);
+        int rc = dt_twin_submit_signed(t, rec, n);
+        assert_true(rc == 0 || rc == DT_EFULL);
+        full += rc == DT_EFULL;
+        given++;
+    }
+    assert_int_equal(full, 300 - 256);
+    now += 10 * MS;
+    assert_int_equal(dt_twin_step(t, now), 0);
+    dt_cmdauth_stats st;
+    assert_int_equal(dt_twin_cmdauth_stats(t, &st), 0);
+    uint64_t sum = st.verified + st.unsigned_refused + st.revoked_dropped + st.queue_full;
+    for (size_t e = 1; e < DT_CMDAUTH__COUNT; e++)
+        sum += st.refused[e];
+    assert_int_equal(st.queue_full, full);
+    assert_int_equal(sum, given);
+    dt_twin_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_children_same_name),
         cmocka_unit_test(test_bus_name_not_address),
         cmocka_unit_test(test_io_kept_across_partition),
+        cmocka_unit_test(test_queue_full_counted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
