@@ -89,6 +89,10 @@ static int read_list(dt_twin *t, actx *c, const dt_config *arr, const char *P, i
             dt_key *k = NULL;
             if ((rc = dt_key_load(ks, dt__cfg_str(jm), DT_KEY_MAC, &k, &kd)) != DT_OK)
                 return dt__fail(c, rc, q, "%s", kd.message);
+            if (au->n_mac == DT_CMDAUTH_TRUST_MAX) { /* the count was checked: never */
+                dt_key_free(k);
+                return dt__fail(c, DT_ELIMIT, q, "at most %u MAC keys", DT_CMDAUTH_TRUST_MAX);
+            }
             au->mac[au->n_mac++] = k;
             rc = dt_cmd_verifier_trust_mac(au->v, k);
         }
@@ -121,15 +125,21 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     if (rc != DT_OK)
         return rc;
     const dt_config *ji = dt_config_get(j, "issuers"), *jb = dt_config_get(j, "beliefs");
-    if (!dt__cfg_is_array(ji) || dt__cfg_count(ji) == 0)
+    /* bounded before a key is loaded: the 17th MAC key was written past the
+     * twin's table of 16 (found by a red-team test) */
+    if (!dt__cfg_is_array(ji) || dt__cfg_count(ji) == 0 ||
+        dt__cfg_count(ji) > (int)DT_CMDAUTH_TRUST_MAX)
         return dt__fail(&c, DT_EPARSE, "dispatcher.auth.issuers",
-                        "required: the keys whose commands the twin carries out");
+                        "required: the keys whose commands the twin carries out (1 to %u)",
+                        DT_CMDAUTH_TRUST_MAX);
     double dl = 0, age = 0;
     if ((rc = seconds(&c, dt_config_get(j, "deadline_max"), "dispatcher.auth.deadline_max", &dl)) != DT_OK)
         return rc;
-    if (jb != NULL && (!dt__cfg_is_array(jb) || dt__cfg_count(jb) == 0))
+    if (jb != NULL && (!dt__cfg_is_array(jb) || dt__cfg_count(jb) == 0 ||
+                       dt__cfg_count(jb) > (int)DT_CMDAUTH_TRUST_MAX))
         return dt__fail(&c, DT_EPARSE, "dispatcher.auth.beliefs",
-                        "a non-empty array of estimator keys (or leave it out)");
+                        "an array of 1 to %u estimator keys (or leave it out)",
+                        DT_CMDAUTH_TRUST_MAX);
     if (jb != NULL &&
         (rc = seconds(&c, dt_config_get(j, "max_belief_age"), "dispatcher.auth.max_belief_age",
                       &age)) != DT_OK)

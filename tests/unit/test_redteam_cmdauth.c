@@ -412,6 +412,56 @@ static void test_replay_edited_signed(void **state)
     free(log.p);
 }
 
+/* Before the fix: 17 MAC issuers in dispatcher.auth (a description is read
+ * from outside) wrote the 17th key past the twin's table of 16 MAC keys
+ * (over its count): heap corruption, then a crash when the twin was freed.
+ * The issuers array was bounded by nothing before the keys were loaded. */
+static void test_seventeen_mac_issuers(void **state)
+{
+    (void)state;
+    char issuers[2048], auth[2304], doc[8192];
+    size_t k = 0;
+    for (int i = 0; i < 17; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%d", i);
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s.key", K.dir, name);
+        if (access(path, F_OK) != 0)
+            assert_int_equal(dt_key_generate(K.dir, name, DT_KEY_MAC, NULL), 0);
+        k += (size_t)snprintf(issuers + k, sizeof issuers - k, "%s{\"name\":\"%s\",\"mac\":\"%s\"}",
+                              i ? "," : "", name, name);
+    }
+    snprintf(auth, sizeof auth, "{\"issuers\":[%s],\"deadline_max\":1}", issuers);
+    valve_twin(doc, sizeof doc, "plant", NULL);
+    /* swap the planner's auth for the 17 MAC issuers */
+    char *at = strstr(doc, "\"auth\":");
+    assert_non_null(at);
+    char tail[64];
+    snprintf(tail, sizeof tail, "}}");
+    snprintf(at, sizeof doc - (size_t)(at - doc), "\"auth\":%s%s", auth, tail);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.keys = K.ks;
+    dt_twin *t = NULL;
+    dt_diag d;
+    memset(&d, 0, sizeof d);
+    int rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc == 0)
+        dt_twin_destroy(t);
+    assert_int_equal(rc, DT_EPARSE);
+    assert_string_equal(d.path, "dispatcher.auth.issuers");
+    /* 16 load */
+    char *last = strstr(issuers, ",{\"name\":\"m16\"");
+    *last = '\0';
+    snprintf(auth, sizeof auth, "{\"issuers\":[%s],\"deadline_max\":1}", issuers);
+    snprintf(at, sizeof doc - (size_t)(at - doc), "\"auth\":%s%s", auth, tail);
+    rc = dt_twin_load_json(doc, strlen(doc), &o, &t, &d);
+    if (rc != 0)
+        printf("16 MAC issuers: %s: %s\n", d.path, d.message);
+    assert_int_equal(rc, 0);
+    dt_twin_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_io_kept_across_partition),
         cmocka_unit_test(test_queue_full_counted),
         cmocka_unit_test(test_replay_edited_signed),
+        cmocka_unit_test(test_seventeen_mac_issuers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
