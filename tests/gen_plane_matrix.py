@@ -9,7 +9,10 @@ function whose first parameter is a `dt_twin *` (or `const dt_twin *`) must
 have a row in docs/security.md's table "Reachable through the raw twin
 pointer", whose second column says what it does once the planes are taken:
 `works`, `NULL` (an accessor that gives nothing), or a status code such as
-`DT_EPLANE`. A row naming no such function is stale and fails too.
+`DT_EPLANE`. A row naming no such function is stale and fails too. Every
+tagged plane function must also be listed in the row of its plane of the
+table right under "## Planes" (data, control, management, any), and that
+table may list nothing else: the table a reader picks a plane from.
 
 The generated C test loads tests/data/planes/twin.json, takes the planes,
 and calls each plane function through each of the three handles with
@@ -122,6 +125,32 @@ def read_table(security_text):
     return rows
 
 
+PLANE_ROWS = {"data": "data", "control": "control", "management": "mgmt", "any": "any"}
+
+
+def read_plane_table(security_text):
+    """The first table under "## Planes": {function name: plane}."""
+    rows, inside, seen_table = {}, False, False
+    for line in security_text.splitlines():
+        if line.startswith("#"):
+            if seen_table:
+                break
+            inside = line.strip() == "## Planes"
+            continue
+        if not inside:
+            continue
+        if not line.startswith("|"):
+            if seen_table:
+                break
+            continue
+        seen_table = True
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] in PLANE_ROWS:
+            for name in re.findall(r"`(dt_\w+)`", cells[-1]):
+                rows[name] = PLANE_ROWS[cells[0]]
+    return rows
+
+
 def collect(include_dir, security_text, umbrella_names=None):
     """The plane and twin functions and the findings (a list of messages)."""
     findings, planes, twins = [], [], []
@@ -157,6 +186,16 @@ def collect(include_dir, security_text, umbrella_names=None):
                     planes.append(fn)
                 elif FIRST_TWIN.match(first):
                     twins.append(fn)
+    listed = read_plane_table(security_text)
+    for fn in planes:
+        if listed.get(fn["name"]) != fn["plane"]:
+            findings.append("%s (%s): @plane %s, and the table under \"## Planes\" in "
+                            "docs/security.md %s" % (fn["name"], fn["header"], fn["plane"],
+                            "lists it under %s" % listed[fn["name"]] if fn["name"] in listed
+                            else "does not list it"))
+    for name in sorted(set(listed) - {fn["name"] for fn in planes}):
+        findings.append("%s: listed in the table under \"## Planes\" in docs/security.md, and "
+                        "no tagged plane function has that name" % name)
     rows = read_table(security_text)
     names = {fn["name"] for fn in twins}
     for fn in twins:
@@ -334,6 +373,11 @@ DT_API void dt_x_void(dt_plane *p);
 DT_API int dt_twin_y(dt_twin *twin, const dt_command *cmd);
 """
 SELF_TABLE = """## Planes
+| plane | may | entry points |
+|---|---|---|
+| data | push | `dt_x_push` |
+| any | counters | `dt_x_stats` |
+
 ### %s
 | entry point | after | why |
 |---|---|---|
@@ -359,6 +403,10 @@ def self_test():
                                           {"x.h"})
         if len(findings) != 1 or "dt_twin_gone" not in findings[0]:
             print("FAIL a stale row gave %s" % findings)
+            ok = False
+        planes, twins, findings = collect(d, SELF_TABLE.replace("`dt_x_stats`", ""), {"x.h"})
+        if len(findings) != 1 or not findings[0].startswith("dt_x_stats "):
+            print("FAIL a plane function missing from the planes table gave %s" % findings)
             ok = False
         with open(os.path.join(d, "x.h"), "w", encoding="utf-8") as f:
             f.write(SELF_HEADER_BAD)

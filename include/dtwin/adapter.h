@@ -420,7 +420,9 @@ DT_API void dt_io_wake(dt_io *io, dt_time now);
 /** Hands a command to every sink that maps its signal. Returns 0 if at least
  *  one sink took it, DT_ENOTFOUND if no sink maps the signal, DT_ESTATE if
  *  none of those was opened (a replay or check twin's), else the error of the
- *  last sink that failed. Counted per sink. */
+ *  last sink that failed. Counted per sink. DT_EPLANE once the twin's planes
+ *  are taken (dt_twin_planes): a command then goes through the control plane
+ *  and the dispatcher, even from a pointer kept from before. */
 DT_API int dt_io_apply(dt_io *io, const dt_command *cmd);
 
 /** Number of links: connections the twin's adapters share (the MQTT bus:

@@ -67,7 +67,8 @@ typedef struct dt_plane_stats {
                                  signed record) */
     uint64_t raw_refused;   /**< the twin's: raw calls refused since partitioning
                                  (dt_twin_submit, the raw accessors, a second
-                                 dt_twin_planes); the same on every handle */
+                                 dt_twin_planes, dt_io_apply on the twin's or a
+                                 child's io); the same on every handle */
 } dt_plane_stats;
 
 /** Hands out the twin's three plane handles, once, and partitions the twin

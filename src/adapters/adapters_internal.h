@@ -78,6 +78,12 @@ const dt_model *dt__io_model(const dt_io *io);
  * mode: a checked or replayed twin has the section but no connection). */
 void dt__io_declare_bus(dt_io *io);
 int dt__io_bus_declared(const dt_io *io);
+/* The twin's planes are taken: the public dt_io_apply refuses from now on
+ * (a pointer kept from dt_twin_io would reach the sinks past the
+ * dispatcher); the twin's own dispatch goes through dt__io_apply. */
+void dt__io_partition(dt_io *io);
+uint64_t dt__io_plane_refused(const dt_io *io);
+int dt__io_apply(dt_io *io, const dt_command *cmd);
 /* The io of an adapter's context. */
 dt_io *dt__source_io(const dt_source_ctx *ctx);
 dt_io *dt__sink_io(const dt_sink_ctx *ctx);

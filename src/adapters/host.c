@@ -355,7 +355,19 @@ int dt__io_bus_declared(const dt_io *io) { return io->bus_declared; }
 dt_io *dt__source_io(const dt_source_ctx *ctx) { return ctx->io; }
 dt_io *dt__sink_io(const dt_sink_ctx *ctx) { return ctx->io; }
 
+void dt__io_partition(dt_io *io) { io->partitioned = 1; }
+uint64_t dt__io_plane_refused(const dt_io *io) { return io->plane_refused; }
+
 int dt_io_apply(dt_io *io, const dt_command *cmd)
+{
+    if (io != NULL && io->partitioned) {
+        io->plane_refused++;
+        return DT_EPLANE;
+    } /* commands go through the control plane's dispatcher */
+    return dt__io_apply(io, cmd);
+}
+
+int dt__io_apply(dt_io *io, const dt_command *cmd)
 {
     if (io == NULL || cmd == NULL)
         return DT_EINVAL;

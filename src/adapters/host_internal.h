@@ -78,6 +78,8 @@ struct dt_io {
     } link[DT__IO_LINKS];
     size_t n_link;
     int bus_declared; /* the description has a bus section (any mode) */
+    int partitioned; /* the twin's planes are taken: dt_io_apply refuses (plane.c) */
+    uint64_t plane_refused; /* dt_io_apply calls refused so (the planes' raw_refused) */
     dt_ingest *ing;   /* the sources' clocks (remote beliefs' times) */
     dt_keystore *keys; /* the adapters' keys: the host's, or the "keys" section's */
     int own_keys;      /* opened here from the "keys" section: closed with the io */

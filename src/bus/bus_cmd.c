@@ -341,6 +341,15 @@ static void on_signed(dt__bus *b, size_t acc, const char *name, const uint8_t *p
         return;
     }
     b->st.cmd_records++;
+    /* the accepted signal's own bound, as for an unsigned record: the
+     * twin-wide dispatcher.auth.deadline_max alone let a valve accepted for
+     * 0.5 s take a record good for 30 s (found by a red-team test). Both
+     * times are valid (the decoder checked): the difference fits. */
+    if (sc.t_deadline - sc.t_issued > b->accept[acc].deadline_max) {
+        b->st.cmd_deadline_too_far++;
+        b->st.acks_withheld++; /* its signature unread: no answer in anyone's name */
+        return;
+    }
     dt__bus_cmd *q = &b->queue[(b->q_head + b->q_n++) % DT__BUS_CMD_QUEUE];
     memset(q, 0, sizeof *q);
     q->cmd.signal = b->accept[acc].sig;

@@ -263,14 +263,17 @@ static dt_cmdauth_error check(dt_cmd_verifier *v, const uint8_t *buf, size_t len
         return DT_CMDAUTH_BAD_TIME;
     if (now > c->t_deadline)
         return DT_CMDAUTH_EXPIRED;
+    /* a revoked estimator's token is refused whether or not tokens are
+     * required: revocation covers every record a key signed, and
+     * dt_cmd_verifier_revoked (the queue's drop) says so too */
+    if (c->has_belief && is_revoked(v, c->belief.estimator))
+        return DT_CMDAUTH_REVOKED;
     if (v->require_belief) {
         if (!c->has_belief)
             return DT_CMDAUTH_NO_BELIEF;
         trusted *e = find(v, c->belief.estimator, ROLE_ESTIMATOR);
         if (e == NULL)
             return DT_CMDAUTH_UNKNOWN_ESTIMATOR;
-        if (is_revoked(v, c->belief.estimator))
-            return DT_CMDAUTH_REVOKED;
         if (dt_belief_token_verify(e->pk, &c->belief, NULL, NULL, 0) != DT_OK)
             return DT_CMDAUTH_BAD_BELIEF;
         /* both times are valid (the decoder checked), so the difference fits */
@@ -293,7 +296,9 @@ dt_cmdauth_error dt_cmd_verify(dt_cmd_verifier *v, const uint8_t *buf, size_t le
         v->st.refused[e]++;
         return e;
     }
-    if (t->seen && c.epoch == t->epoch && c.seq > t->top + 1)
+    /* not top + 1: at top 2^64 - 1 it wraps to 0 and every late seq in the
+     * window would count 2^64 - 2 gaps (found by a red-team test) */
+    if (t->seen && c.epoch == t->epoch && c.seq > t->top && c.seq - t->top > 1)
         v->st.seq_gaps += c.seq - t->top - 1;
     window_take(t, c.epoch, c.seq);
     v->st.verified++;

@@ -379,6 +379,16 @@ int dt__twin_children_read(dt_twin *t, const dt_config *a, const dt__desc_use *u
             int rc = load_one(t, e, i, u, diag);
             if (rc != DT_OK)
                 return rc;
+            for (size_t j = 0; j < i; j++)
+                if (dt__twin_auth_name_clash(t->kids[j].t, t->kids[i].t)) {
+                    char q[32];
+                    dt__fmt(q, sizeof q, "children[%zu]", i);
+                    return fail(&c, DT_EPARSE, q,
+                                "named \"%s\" as children[%zu], and both take signed "
+                                "commands: a record for one would be carried out by the other "
+                                "(the name is in its address)",
+                                dt_model_name(t->kids[i].t->model), j);
+                }
         }
     }
     const dt_config *srcs = dt__desc_get(u, "sources");

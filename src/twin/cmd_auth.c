@@ -10,6 +10,7 @@
 #include "../bus/bus.h"
 #include "../desc/desc.h"
 #include "../platform/internal.h"
+#include "children_internal.h"
 #include "twin_internal.h"
 
 struct dt__twin_auth {
@@ -88,6 +89,10 @@ static int read_list(dt_twin *t, actx *c, const dt_config *arr, const char *P, i
             dt_key *k = NULL;
             if ((rc = dt_key_load(ks, dt__cfg_str(jm), DT_KEY_MAC, &k, &kd)) != DT_OK)
                 return dt__fail(c, rc, q, "%s", kd.message);
+            if (au->n_mac == DT_CMDAUTH_TRUST_MAX) { /* the count was checked: never */
+                dt_key_free(k);
+                return dt__fail(c, DT_ELIMIT, q, "at most %u MAC keys", DT_CMDAUTH_TRUST_MAX);
+            }
             au->mac[au->n_mac++] = k;
             rc = dt_cmd_verifier_trust_mac(au->v, k);
         }
@@ -120,15 +125,21 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     if (rc != DT_OK)
         return rc;
     const dt_config *ji = dt_config_get(j, "issuers"), *jb = dt_config_get(j, "beliefs");
-    if (!dt__cfg_is_array(ji) || dt__cfg_count(ji) == 0)
+    /* bounded before a key is loaded: the 17th MAC key was written past the
+     * twin's table of 16 (found by a red-team test) */
+    if (!dt__cfg_is_array(ji) || dt__cfg_count(ji) == 0 ||
+        dt__cfg_count(ji) > (int)DT_CMDAUTH_TRUST_MAX)
         return dt__fail(&c, DT_EPARSE, "dispatcher.auth.issuers",
-                        "required: the keys whose commands the twin carries out");
+                        "required: the keys whose commands the twin carries out (1 to %u)",
+                        DT_CMDAUTH_TRUST_MAX);
     double dl = 0, age = 0;
     if ((rc = seconds(&c, dt_config_get(j, "deadline_max"), "dispatcher.auth.deadline_max", &dl)) != DT_OK)
         return rc;
-    if (jb != NULL && (!dt__cfg_is_array(jb) || dt__cfg_count(jb) == 0))
+    if (jb != NULL && (!dt__cfg_is_array(jb) || dt__cfg_count(jb) == 0 ||
+                       dt__cfg_count(jb) > (int)DT_CMDAUTH_TRUST_MAX))
         return dt__fail(&c, DT_EPARSE, "dispatcher.auth.beliefs",
-                        "a non-empty array of estimator keys (or leave it out)");
+                        "an array of 1 to %u estimator keys (or leave it out)",
+                        DT_CMDAUTH_TRUST_MAX);
     if (jb != NULL &&
         (rc = seconds(&c, dt_config_get(j, "max_belief_age"), "dispatcher.auth.max_belief_age",
                       &age)) != DT_OK)
@@ -150,6 +161,12 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
     const char *name = dt__bus_twin(t->io);
     if (name[0] == '\0')
         name = dt_model_name(t->model);
+    for (size_t k = 0; k < t->n_kids; k++)
+        if (dt__twin_auth_name_clash(t, t->kids[k].t))
+            return dt__fail(&c, DT_EPARSE, P,
+                            "child \"%s\" is named \"%s\" too and takes signed commands: a "
+                            "record for one would be carried out by the other",
+                            t->kids[k].id, name);
     if ((rc = dt_cmd_verifier_new(name, dl, &t->alloc, &au->v)) != DT_OK)
         return dt__fail(&c, rc, P, "the twin's name \"%s\" cannot address commands", name);
     for (size_t s = 0; s < t->n_sig; s++)
@@ -168,6 +185,12 @@ int dt__twin_auth_read(dt_twin *t, const dt_config *j, dt_diag *diag)
         return rc;
     dt__twin_disp_env(t); /* the dispatcher authenticates from now on */
     return DT_OK;
+}
+
+int dt__twin_auth_name_clash(const dt_twin *a, const dt_twin *b)
+{
+    return a != NULL && b != NULL && a->auth != NULL && b->auth != NULL &&
+           strcmp(dt_model_name(a->model), dt_model_name(b->model)) == 0;
 }
 
 void dt__twin_auth_free(dt_twin *t)

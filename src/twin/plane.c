@@ -28,11 +28,14 @@ int dt_twin_planes(dt_twin *t, dt_planes *out)
         t->planes[i].twin = t;
     }
     t->partitioned = 1;
+    dt__io_partition(t->io); /* a pointer kept from dt_twin_io applies nothing more */
     /* a child's raw pointer (dt_twin_child) would reach its io and submit:
      * the children are partitioned with their parent (no handles of their
      * own: the parent's planes steer the composite) */
-    for (size_t i = 0; i < t->n_kids; i++)
+    for (size_t i = 0; i < t->n_kids; i++) {
         t->kids[i].t->partitioned = 1;
+        dt__io_partition(t->kids[i].t->io);
+    }
     out->data = &t->planes[0];
     out->control = &t->planes[1];
     out->mgmt = &t->planes[2];
@@ -79,7 +82,10 @@ int dt_plane_stats_get(const dt_plane *p, dt_plane_stats *out)
     out->plane_refused = p->plane_refused;
     out->range_refused = p->range_refused;
     out->refused = p->refused;
-    out->raw_refused = p->twin->raw_refused;
+    const dt_twin *t = p->twin;
+    out->raw_refused = t->raw_refused + dt__io_plane_refused(t->io);
+    for (size_t i = 0; i < t->n_kids; i++) /* a kept pointer of a child's io */
+        out->raw_refused += dt__io_plane_refused(t->kids[i].t->io);
     return DT_OK;
 }
 

@@ -222,7 +222,7 @@ int dt__twin_sink_apply(dt_twin *t, const dt_command *cmd)
             t->rp_mismatch = 1;
         }
     } else {
-        rc = dt_io_apply(t->io, cmd); /* recorded from the command's event */
+        rc = dt__io_apply(t->io, cmd); /* recorded from the command's event */
     }
     return rc;
 }

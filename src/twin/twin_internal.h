@@ -175,6 +175,9 @@ void dt__twin_auth_queued(dt_twin *t, size_t slot);
 /* At start: records issued before now are refused from now on. */
 void dt__twin_auth_start(dt_twin *t, dt_time now);
 int dt__twin_auth_check(dt_twin *t, size_t slot, dt_command *cmd, dt_time now);
+/* 1 when both twins take signed commands under one name (a composite
+ * refuses that: each would carry out the other's records) */
+int dt__twin_auth_name_clash(const dt_twin *a, const dt_twin *b);
 /* dt_twin_submit_signed and dt_twin_revoke without the partition's check:
  * the planes' and a replay's way in */
 int dt__twin_submit_signed(dt_twin *t, const void *record, size_t len);

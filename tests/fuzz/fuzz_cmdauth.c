@@ -147,11 +147,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(b, data + pos, n);
         pos += len;
         int rc = dt_twin_submit_signed(t, b, n);
-        submitted += rc == 0 || rc == DT_EPARSE || rc == DT_ENOTFOUND;
+        submitted += rc == 0 || rc == DT_EPARSE || rc == DT_ENOTFOUND || rc == DT_EFULL;
         size_t g = make_good(b, n);
         if (g > 0) {
             rc = dt_twin_submit_signed(t, b, g);
-            submitted += rc == 0 || rc == DT_EPARSE || rc == DT_ENOTFOUND;
+            submitted += rc == 0 || rc == DT_EPARSE || rc == DT_ENOTFOUND || rc == DT_EFULL;
         }
         now += step;
         FUZZ_CHECK(dt_twin_step(t, now) == 0);
@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     dt_cmdauth_stats st;
     FUZZ_CHECK(dt_twin_cmdauth_stats(t, &st) == 0);
-    uint64_t total = st.verified;
+    uint64_t total = st.verified + st.queue_full;
     for (int e = 1; e < DT_CMDAUTH__COUNT; e++)
         total += st.refused[e];
     FUZZ_CHECK(total == submitted);

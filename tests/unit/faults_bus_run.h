@@ -269,7 +269,7 @@ static uint64_t decided(run *r)
     for (int e = 1; e < DT_CMDAUTH__COUNT; e++)
         n += st.refused[e];
     return n + bus(r, "bus.cmd_expired") + bus(r, "bus.cmd_signed_malformed") +
-           bus(r, "bus.cmd_malformed");
+           bus(r, "bus.cmd_malformed") + bus(r, "bus.cmd_deadline_too_far");
 }
 
 static uint64_t acks(const run *r)
@@ -283,7 +283,7 @@ static void settle(run *r, uint64_t msgs)
     UNTIL(r, bus(r, "bus.cmd_messages") == msgs && decided(r) == msgs &&
                  acks(r) + bus(r, "bus.acks_withheld") ==
                      bus(r, "bus.cmd_submitted") + bus(r, "bus.cmd_expired") +
-                         bus(r, "bus.cmd_refused"));
+                         bus(r, "bus.cmd_refused") + bus(r, "bus.cmd_deadline_too_far"));
 }
 
 static void open_run(run *r, uint64_t seed)
@@ -345,7 +345,8 @@ static void close_run(run *r, const char *cls, const uint64_t want[DT_CMDAUTH__C
     static const char *const watched[] = {
         "bus.cmd_malformed", "bus.cmd_signed_malformed", "bus.cmd_expired",
         "bus.cmd_refused",   "bus.cmd_queue_full",       "bus.cmd_issuers_full",
-        "bus.cmd_stopped",   "bus.cmd_not_accepted",     "bus.acks_unsent"};
+        "bus.cmd_stopped",   "bus.cmd_not_accepted",     "bus.acks_unsent",
+        "bus.cmd_deadline_too_far"};
     dt_cmdauth_stats st = stats(r);
     printf("%s: twin", cls);
     for (int e = 1; e < DT_CMDAUTH__COUNT; e++)
@@ -407,10 +408,11 @@ static void close_run(run *r, const char *cls, const uint64_t want[DT_CMDAUTH__C
     assert_true(r->hon.timeout[ISS] == st.refused[DT_CMDAUTH_EXPIRED]);
     assert_true(eperm == authentic);
     assert_true(bus(r, "bus.acks_withheld") ==
-                not_authentic + st.refused[DT_CMDAUTH_WRONG_ADDRESS] + bus(r, "bus.cmd_expired"));
+                not_authentic + st.refused[DT_CMDAUTH_WRONG_ADDRESS] + bus(r, "bus.cmd_expired") +
+                    bus(r, "bus.cmd_deadline_too_far"));
     assert_true(acks(r) + bus(r, "bus.acks_withheld") ==
                 bus(r, "bus.cmd_submitted") + bus(r, "bus.cmd_expired") +
-                    bus(r, "bus.cmd_refused"));
+                    bus(r, "bus.cmd_refused") + bus(r, "bus.cmd_deadline_too_far"));
     assert_true(r->ac.calls == r->calls_started); /* the twin's path allocates nothing */
     mosquitto_destroy(r->hon.m);
     mosquitto_destroy(r->att.m);

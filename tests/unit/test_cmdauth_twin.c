@@ -552,8 +552,10 @@ static void test_mac_key_never_in_freed_memory_or_log(void **state)
     dt_key_free(fast);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) /* ctest runs one case at a time */
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_pipeline),

@@ -40,7 +40,8 @@ static const char *const refused_only[] = {"bus.cmd_refused", NULL};
  * matters lands decides the counter, predicted record by record: the magic
  * (then it is no record: the bus reads an unsigned message and refuses its
  * header, bus.cmd_malformed), the fields the decoder checks
- * (bus.cmd_signed_malformed), the address (wrong_address, at the hand-over,
+ * (bus.cmd_signed_malformed), the deadline beyond the accepted signal's
+ * deadline_max (bus.cmd_deadline_too_far), the address (wrong_address, at the hand-over,
  * its signature unread), the fingerprint (unknown_issuer), anything else
  * (bad_signature). A deadline moved before now would be dropped by the bus
  * (bus.cmd_expired): a flip moves it by a power of two, and one that takes
@@ -53,7 +54,8 @@ static void test_corruption(void **state)
     run r;
     open_run(&r, 0x1234);
     uint8_t b[DT_CMDAUTH_MAX], f[DT_CMDAUTH_MAX];
-    uint64_t msgs = 0, p_magic = 0, p_decode = 0, p_addr = 0, p_id = 0, p_sig = 0, p_soon = 0;
+    uint64_t msgs = 0, p_magic = 0, p_decode = 0, p_far = 0, p_addr = 0, p_id = 0, p_sig = 0;
+    uint64_t p_soon = 0;
     for (int i = 0; i < N; i++) {
         size_t n = honest(&r, b);
         dt_signed_command sc, hc;
@@ -75,6 +77,8 @@ static void test_corruption(void **state)
             p_magic++;
         else if (!dec)
             p_decode++;
+        else if (sc.t_deadline - sc.t_issued > 60 * DT_NS_PER_S) /* the accept's deadline_max */
+            p_far++;
         else if (memcmp(f + OFF_ADDRESS, b + OFF_ADDRESS, DT_CMDAUTH_ADDRESS_BYTES) != 0)
             p_addr++;
         else if (memcmp(f + OFF_ID, b + OFF_ID, DT_CMDAUTH_ID_BYTES) != 0)
@@ -93,8 +97,8 @@ static void test_corruption(void **state)
     want[DT_CMDAUTH_UNKNOWN_ISSUER] = p_id;
     want[DT_CMDAUTH_BAD_SIGNATURE] = p_sig;
     const char *const names[] = {"bus.cmd_malformed", "bus.cmd_signed_malformed",
-                                 "bus.cmd_refused", NULL};
-    const uint64_t bw[] = {p_magic, p_decode, p_addr};
+                                 "bus.cmd_deadline_too_far", "bus.cmd_refused", NULL};
+    const uint64_t bw[] = {p_magic, p_decode, p_far, p_addr};
     printf("corruption: %llu flips drawn again\n", (unsigned long long)p_soon);
     close_run(&r, "corruption", want, N, 0, names, bw);
 }
