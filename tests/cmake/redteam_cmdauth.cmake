@@ -15,13 +15,3 @@ if(Python3_Interpreter_FOUND)
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/redteam_cmdauth/client.py
             $<TARGET_FILE:redteam_cmdauth_encode>)
 endif()
-
-# On a real broker: a signed record on cmd/{signal}/{issuer} meets the
-# accepted signal's deadline_max as an unsigned one does.
-if(DTWIN_WITH_MQTT)
-  find_program(DTT_MOSQUITTO_BIN mosquitto PATHS /usr/sbin /sbin)
-  if(DTT_MOSQUITTO_BIN)
-    dtwin_unit_test(test_redteam_cmdauth_bus)
-    target_link_libraries(test_redteam_cmdauth_bus PRIVATE PkgConfig::MOSQUITTO)
-  endif()
-endif()
