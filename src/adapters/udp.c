@@ -338,6 +338,11 @@ static int udpsrc_validate(dt_source_ctx *ctx, const dt_config *cfg)
     s->rs.fd = -1;
     struct sockaddr_storage addr;
     int rc = udpsrc_config(s, ctx, cfg, &addr);
+    if (rc == DT_OK && s->key != NULL) {
+        char err[sizeof s->rs.path + 200];
+        if ((rc = dt__udp_state_check(s->rs.path, err, sizeof err)) != DT_OK)
+            dt_source_error(ctx, "%s", err);
+    }
     dt_key_free(s->key);
     dt__free(dt_source_allocator(ctx), s);
     return rc;

@@ -40,6 +40,10 @@ typedef struct dt__udp_state {
  * st->value. On failure the reason in err and a negative DT_E*. */
 int dt__udp_state_open(dt__udp_state *st, const char *path, uint8_t kind, uint32_t source_id,
                        const dt_key *key, uint64_t max_value, char *err, size_t errcap);
+/* What dt__udp_state_open would refuse about the file at path, checked
+ * without creating, locking or reading it (a description's check): its
+ * directory, and the file's kind, owner, mode and size if it exists. */
+int dt__udp_state_check(const char *path, char *err, size_t errcap);
 /* Writes value durably (pwrite and fdatasync of the other slot): DT_OK, or
  * DT_EIO with st unchanged. No allocation. */
 int dt__udp_state_write(dt__udp_state *st, uint64_t value);

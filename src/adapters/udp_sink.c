@@ -122,6 +122,11 @@ static int udpsink_validate(dt_sink_ctx *ctx, const dt_config *cfg)
     memset(&s, 0, sizeof s);
     s.rs.fd = -1;
     int rc = udpsink_config(&s, ctx, cfg);
+    if (rc == DT_OK && s.key != NULL) {
+        char err[sizeof s.rs.path + 200];
+        if ((rc = dt__udp_state_check(s.rs.path, err, sizeof err)) != DT_OK)
+            dt_sink_error(ctx, "%s", err);
+    }
     dt_key_free(s.key);
     return rc;
 }

@@ -219,6 +219,72 @@ static int load(dt__udp_state *st, uint64_t max_value, char *err, size_t errcap)
     return DT_OK;
 }
 
+/* The state's directory opened and checked: owned by this user or root,
+ * writable by nobody else (whoever can write it can delete or replace the
+ * file, and with it reopen every earlier session to replays). Returns the
+ * descriptor, or -1 with *rc and err set. */
+static int open_dir(const char *dir, int *rc, char *err, size_t errcap)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        dt__fmt(err, errcap, "replay_state: %s: %s%s", dir, strerror(errno),
+                errno == ENOENT ? " (make it: mkdir -m 700)" : "");
+        *rc = DT_EIO;
+        return -1;
+    }
+    struct stat sb;
+    *rc = DT_OK;
+    if (fstat(dirfd, &sb) != 0) {
+        dt__fmt(err, errcap, "replay_state: %s: %s", dir, strerror(errno));
+        *rc = DT_EIO;
+    } else if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+        dt__fmt(err, errcap, "replay_state: %s: directory owned by user %lu: another user could "
+                "replace the state", dir, (unsigned long)sb.st_uid);
+        *rc = DT_EPERM;
+    } else if ((sb.st_mode & 022) != 0) {
+        dt__fmt(err, errcap, "replay_state: %s: directory mode %04o lets others replace the "
+                "state; chmod go-w it", dir, (unsigned)(sb.st_mode & 07777));
+        *rc = DT_EPERM;
+    }
+    if (*rc != DT_OK) {
+        (void)close(dirfd);
+        return -1;
+    }
+    return dirfd;
+}
+
+int dt__udp_state_check(const char *path, char *err, size_t errcap)
+{
+    dt__udp_state st;
+    memset(&st, 0, sizeof st);
+    st.fd = -1;
+    dt__fmt(st.path, sizeof st.path, "%s", path);
+    char dir[sizeof st.path];
+    const char *base = NULL;
+    if (split(st.path, dir, sizeof dir, &base) != DT_OK) {
+        dt__fmt(err, errcap, "replay_state: %s: expected the path of a file", st.path);
+        return DT_EINVAL;
+    }
+    int rc = DT_OK;
+    int dirfd = open_dir(dir, &rc, err, errcap);
+    if (dirfd < 0)
+        return rc;
+    struct stat sb;
+    if (fstatat(dirfd, base, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+        rc = errno == ENOENT ? DT_OK : DT_EIO; /* a first start creates it */
+        if (rc != DT_OK)
+            dt__fmt(err, errcap, "replay_state: %s: %s", st.path, strerror(errno));
+    } else if (S_ISLNK(sb.st_mode)) {
+        dt__fmt(err, errcap, "replay_state: %s: a symbolic link (a state file must be the file "
+                "itself)", st.path);
+        rc = DT_EPERM;
+    } else {
+        rc = check_file(&st, &sb, err, errcap);
+    }
+    (void)close(dirfd);
+    return rc;
+}
+
 int dt__udp_state_open(dt__udp_state *st, const char *path, uint8_t kind, uint32_t source_id,
                        const dt_key *key, uint64_t max_value, char *err, size_t errcap)
 {
@@ -234,27 +300,11 @@ int dt__udp_state_open(dt__udp_state *st, const char *path, uint8_t kind, uint32
         dt__fmt(err, errcap, "replay_state: %s: expected the path of a file", st->path);
         return DT_EINVAL;
     }
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        dt__fmt(err, errcap, "replay_state: %s: %s", dir, strerror(errno));
-        return DT_EIO;
-    }
-    /* whoever can write the directory can delete or replace the file, and
-     * with it reopen every earlier session to replays */
-    struct stat sb;
     int rc = DT_OK;
-    if (fstat(dirfd, &sb) != 0) {
-        dt__fmt(err, errcap, "replay_state: %s: %s", dir, strerror(errno));
-        rc = DT_EIO;
-    } else if (sb.st_uid != geteuid() && sb.st_uid != 0) {
-        dt__fmt(err, errcap, "replay_state: %s: directory owned by user %lu: another user could "
-                "replace the state", dir, (unsigned long)sb.st_uid);
-        rc = DT_EPERM;
-    } else if ((sb.st_mode & 022) != 0) {
-        dt__fmt(err, errcap, "replay_state: %s: directory mode %04o lets others replace the "
-                "state; chmod go-w it", dir, (unsigned)(sb.st_mode & 07777));
-        rc = DT_EPERM;
-    }
+    int dirfd = open_dir(dir, &rc, err, errcap);
+    if (dirfd < 0)
+        return rc;
+    struct stat sb;
     if (rc == DT_OK) {
         st->fd = openat(dirfd, base, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         int e = errno;

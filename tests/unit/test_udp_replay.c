@@ -580,6 +580,49 @@ static void test_failed_writes(void **state)
     keys_rm(&k);
 }
 
+/* dtwin check (a twin built with replay and validate set) refuses what
+ * open would refuse about a state file, without creating it: a missing or
+ * group-writable directory, a file of the wrong mode. */
+static void test_check_without_creating(void **state)
+{
+    (void)state;
+    keydir k;
+    keys_make(&k);
+    char doc[2048], sdir[128], file[160];
+    snprintf(sdir, sizeof sdir, "%s/state", k.path);
+    snprintf(file, sizeof file, "%s/net.replay", sdir);
+    snprintf(doc, sizeof doc,
+             "{\"dtwin\":1,\"name\":\"chk\",\"keys\":{\"dir\":\"%s\"},\"assets\":[{\"id\":\"p\"}],"
+             "\"signals\":[{\"id\":\"y\",\"asset\":\"p\",\"quantity\":\"length\",\"unit\":\"m\","
+             "\"role\":\"measured\"}],\"sources\":[{\"id\":\"net\",\"kind\":\"udp\",\"auth\":\"mac\","
+             "\"key\":\"link\",\"replay_state\":\"%s\",\"port\":0,\"source_id\":1,\"timeout\":1,"
+             "\"mapping\":[{\"channel\":1,\"signal\":\"y\"}]}]}",
+             k.path, file);
+    dt_twin_options o = DT_TWIN_OPTIONS_INIT;
+    o.logger = dt_logger_silent();
+    o.replay = 1;
+    o.validate = 1;
+    dt_twin *t = NULL;
+    dt_diag d;
+    assert_int_not_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), 0);
+    assert_non_null(strstr(d.message, "replay_state"));
+    assert_int_equal(mkdir(sdir, 0770), 0);
+    assert_int_equal(chmod(sdir, 0770), 0);
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), DT_EPERM);
+    assert_int_equal(chmod(sdir, 0700), 0);
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), 0);
+    dt_twin_destroy(t);
+    struct stat sb;
+    assert_int_not_equal(stat(file, &sb), 0); /* a check creates nothing */
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(chmod(file, 0644), 0);
+    assert_int_equal(dt_twin_load_json(doc, strlen(doc), &o, &t, &d), DT_EPERM);
+    assert_non_null(strstr(d.message, "chmod 600"));
+    keys_rm(&k);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sender_without_restart_recovers_within_reserve),
     cmocka_unit_test(test_default_reserve_and_new_epoch),
@@ -590,6 +633,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_description_rules),
     cmocka_unit_test(test_sink_counter),
     cmocka_unit_test(test_failed_writes),
+    cmocka_unit_test(test_check_without_creating),
 };
 
 int main(int argc, char **argv)
