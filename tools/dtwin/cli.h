@@ -41,6 +41,10 @@ typedef struct cli_summary {
 } cli_summary;
 void cli_print_text(FILE *f, dt_twin *t, const cli_summary *s);
 void cli_print_json(FILE *f, dt_twin *t, const cli_summary *s);
+/* report_auth.c: a twin with dispatcher.auth: its signed-command counters
+ * (a summary line; ,"signed_commands":{...} in JSON); nothing without. */
+void cli_print_signed(FILE *f, const dt_twin *t);
+void cli_json_signed(FILE *f, const dt_twin *t);
 /* One stats line (--stats-every). */
 void cli_print_line(FILE *f, dt_twin *t, double t_s);
 /* Data lost or refused anywhere (adapters, ingest, estimator), for --strict. */

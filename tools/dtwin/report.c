@@ -325,7 +325,8 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
             (unsigned long long)s.commands, (unsigned long long)s.sent,
             (unsigned long long)s.expired, (unsigned long long)s.sink_errors);
     if (s.refused)
-        fprintf(f, " + %llu refused by the verify hook", (unsigned long long)s.refused);
+        fprintf(f, " + %llu refused (a signature that does not verify, or the verify hook)",
+                (unsigned long long)s.refused);
     /* the dispatcher alters a command before a sink takes or refuses it */
     first = 1;
     if (s.clamped || s.rate_limited || s.interlocked || s.safe_stated) {
@@ -338,6 +339,7 @@ void cli_print_text(FILE *f, dt_twin *t, const cli_summary *r)
     if (s.unconfirmed)
         fprintf(f, "; of the sent: %llu unconfirmed", (unsigned long long)s.unconfirmed);
     fprintf(f, "\n");
+    cli_print_signed(f, t);
     if (s.events_lost)
         fprintf(f, "  %llu events lost: an event queue was full\n",
                 (unsigned long long)s.events_lost);
@@ -565,6 +567,7 @@ void cli_print_json(FILE *f, dt_twin *t, const cli_summary *r)
     jnum(f, "tau_max_s", s.tau_max_s);
     fputc(',', f);
     ju(f, "log_messages", r->log_messages);
+    cli_json_signed(f, t);
 #undef U
     if (dt_twin_child_count(t) > 0) { /* a composite's children */
         fprintf(f, ",\"children\":[");
